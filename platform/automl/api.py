@@ -1,0 +1,87 @@
+"""What every API view shares: one error shape, pagination, ownership lookup."""
+
+from typing import Any
+
+from django.db.models import Model, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
+from rest_framework import exceptions, pagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class Pagination(pagination.PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """Turn DRF's nested error detail into {"config.search_space.x.low": ["..."]}."""
+    if isinstance(detail, dict):
+        flat: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            name = prefix if key == "non_field_errors" else f"{prefix}.{key}".strip(".")
+            for path, messages in flatten_errors(value, name).items():
+                flat.setdefault(path, []).extend(messages)
+        return flat
+    if isinstance(detail, list):
+        if all(not isinstance(item, (dict, list)) for item in detail):
+            return {prefix: [str(item) for item in detail]}
+        flat = {}
+        for index, item in enumerate(detail):
+            for path, messages in flatten_errors(item, f"{prefix}.{index}".strip(".")).items():
+                flat.setdefault(path, []).extend(messages)
+        return flat
+    return {prefix: [str(detail)]}
+
+
+def error_body(code: str, detail: str, fields: dict[str, list[str]] | None = None) -> dict:
+    """The one error shape of the API: a code, a sentence, and the fields at fault."""
+    body: dict[str, Any] = {"error": code, "detail": detail}
+    if fields:
+        body["fields"] = fields
+    return body
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # not an API error: Django turns it into a 500, which is a bug to fix
+    if isinstance(exc, exceptions.ValidationError):
+        fields = flatten_errors(exc.detail)
+        detail = "; ".join(
+            f"{path}: {' '.join(messages)}" if path else " ".join(messages)
+            for path, messages in fields.items()
+        )
+        fields.pop("", None)
+        response.data = error_body("invalid", detail, fields)
+    elif isinstance(exc, exceptions.APIException):
+        codes = exc.get_codes()
+        code = codes if isinstance(codes, str) else exc.default_code
+        response.data = error_body(code, str(exc.detail))
+    elif isinstance(exc, Http404):
+        response.data = error_body("not_found", "Not found.")
+    return response
+
+
+def owned_or_404(queryset: QuerySet, user: Any, **lookup: Any) -> Model:
+    """The object if it belongs to `user`; another user's object is a 404, never a 403."""
+    try:
+        return queryset.get(owner=user, **lookup)
+    except (queryset.model.DoesNotExist, ValueError, TypeError):
+        raise exceptions.NotFound() from None
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """JSON under /api/, Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("not_found", f"No such endpoint: {request.path}"), status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        body = error_body("server_error", "Internal error; it has been logged.")
+        return JsonResponse(body, status=500)
+    return defaults.server_error(request)

@@ -1,0 +1,22 @@
+from workers.data.builtin import BUILTIN_DATASETS, load_builtin
+
+from automl.datasets.models import Dataset
+
+
+def sync_builtin_datasets() -> None:
+    """Make the Dataset rows of sklearn's bundled data sets match the code (idempotent)."""
+    for name, meta in BUILTIN_DATASETS.items():
+        data = load_builtin(name)
+        Dataset.objects.update_or_create(
+            builtin_name=name,
+            defaults={
+                "owner": None,
+                "name": meta["title"],
+                "description": meta["description"],
+                "source": Dataset.Source.BUILTIN,
+                "task": data.task,
+                "target_name": data.target_name,
+                "n_rows": data.X.shape[0],
+                "n_features": data.X.shape[1],
+            },
+        )

@@ -1,0 +1,91 @@
+"""The one place a job's status changes.
+
+    queued → running → succeeded | failed | cancelled
+    queued → cancelled | failed
+
+Every change is a conditional UPDATE: it happens only if the row is still in a state the
+change may start from, so two processes racing for one job cannot both win.
+"""
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from automl.jobs.models import Job, Trial
+
+Status = Job.Status
+
+ALLOWED: dict[str, set[str]] = {
+    Status.QUEUED: {Status.RUNNING, Status.CANCELLED, Status.FAILED},
+    Status.RUNNING: {Status.SUCCEEDED, Status.FAILED, Status.CANCELLED},
+}
+
+
+class TransitionError(Exception):
+    pass
+
+
+def transition(job_id: int, to: str, *, only_if: Q | None = None, **fields: Any) -> bool:
+    """Move the job to status `to` if its current status allows it.
+
+    Returns True if this call made the change, False if the job was not in a state that
+    may go to `to` (or did not match `only_if`).
+    """
+    sources = [source for source, targets in ALLOWED.items() if to in targets]
+    if not sources:
+        raise TransitionError(f"no status may change to {to!r}")
+    now = timezone.now()
+    if to == Status.RUNNING:
+        fields.setdefault("started_at", now)
+        fields.setdefault("heartbeat_at", now)
+    if to in Job.FINISHED:
+        fields.setdefault("finished_at", now)
+    if to == Status.SUCCEEDED:
+        fields.setdefault("progress", 1.0)
+    rows = Job.objects.filter(id=job_id, status__in=sources)
+    if only_if is not None:
+        rows = rows.filter(only_if)
+    return rows.update(status=to, **fields) == 1
+
+
+def claim(job_id: int, worker_host: str, worker_info: dict) -> bool:
+    """Take a job for this worker: a queued one, or a running one whose worker went silent.
+
+    A task delivered twice claims the job once: the second delivery finds it running
+    with a fresh heartbeat and does nothing. A redelivery after a worker died finds the
+    heartbeat stale and takes the job over; the dead worker's unfinished trials fail.
+    """
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.JOB_STALE_AFTER_S)
+    taken = (
+        Job.objects.filter(id=job_id)
+        .filter(Q(status=Status.QUEUED) | Q(status=Status.RUNNING, heartbeat_at__lt=stale))
+        .update(
+            status=Status.RUNNING,
+            started_at=Coalesce(F("started_at"), now),
+            heartbeat_at=now,
+            worker_host=worker_host,
+            worker_info=worker_info,
+            attempts=F("attempts") + 1,
+        )
+    )
+    if taken:
+        Trial.objects.filter(job_id=job_id, state=Trial.State.RUNNING).update(
+            state=Trial.State.FAILED, error="The worker running this trial was lost.",
+            finished_at=now,
+        )
+    return taken == 1
+
+
+def request_cancel(job: Job) -> bool:
+    """Cancel a queued job at once; ask a running one to stop after its current step.
+
+    Returns False when the job has already finished.
+    """
+    if transition(job.id, Status.CANCELLED, only_if=Q(status=Status.QUEUED)):
+        return True
+    return Job.objects.filter(id=job.id, status=Status.RUNNING).update(cancel_requested=True) == 1

@@ -1,0 +1,87 @@
+from django.conf import settings
+from django.db import models
+
+
+class Job(models.Model):
+    """One unit of work a user submitted: an HPO study today, NAS and compression later."""
+
+    class Kind(models.TextChoices):
+        HPO = "hpo", "Hyperparameter search"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    name = models.CharField(max_length=200)
+    dataset = models.ForeignKey("datasets.Dataset", on_delete=models.PROTECT, related_name="jobs")
+    config = models.JSONField(help_text="The validated config, with every default filled in.")
+    resources = models.JSONField(default=dict)
+    queue = models.CharField(max_length=20, default="cpu")
+
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
+    cancel_requested = models.BooleanField(default=False)
+    progress = models.FloatField(default=0.0, help_text="0 to 1")
+    error_message = models.TextField(blank=True)
+    result = models.JSONField(default=dict, blank=True, help_text="Summary of the outcome.")
+
+    worker_host = models.CharField(max_length=255, blank=True)
+    worker_info = models.JSONField(default=dict, blank=True)
+    attempts = models.PositiveIntegerField(default=0, help_text="Times a worker claimed it.")
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["owner", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} job {self.id} ({self.name})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+
+class Trial(models.Model):
+    """One evaluated configuration of a job, written when it finishes."""
+
+    class State(models.TextChoices):
+        RUNNING = "running"
+        COMPLETE = "complete"
+        PRUNED = "pruned"
+        FAILED = "failed"
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="trials")
+    number = models.PositiveIntegerField()
+    state = models.CharField(max_length=20, choices=State.choices)
+    params = models.JSONField(default=dict)
+    values = models.JSONField(null=True, blank=True, help_text="Objective values, one per metric.")
+    intermediate_values = models.JSONField(
+        default=dict, blank=True, help_text="Step (epoch) to value, as reported while training."
+    )
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "number"], name="unique_trial_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"trial {self.number} of job {self.job_id}"

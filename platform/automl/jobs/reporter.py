@@ -1,0 +1,102 @@
+"""The engine's reporter, backed by the Job and Trial rows.
+
+Every call writes at once (autocommit), so a finished trial is in the database before
+the engine starts the next one: a worker that dies loses only the trial in flight.
+"""
+
+import math
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from automl.jobs.models import Job, Trial
+from workers.reporter import Reporter
+
+
+def _finite(value: float | None) -> float | None:
+    # JSON has no NaN or infinity; a diverged metric is stored as null.
+    return value if value is not None and math.isfinite(value) else None
+
+
+class DatabaseReporter(Reporter):
+    def __init__(self, job: Job) -> None:
+        self.job_id = job.id
+        self._curves: dict[int, dict[int, float | None]] = {}
+
+    def previous_trials(self) -> list[dict]:
+        """Trials an earlier attempt at this job finished, for the engine to resume from."""
+        rows = Trial.objects.filter(job_id=self.job_id).exclude(state=Trial.State.RUNNING)
+        return [
+            {
+                "number": t.number,
+                "state": t.state,
+                "params": t.params,
+                "values": t.values,
+                "intermediate_values": {int(k): v for k, v in t.intermediate_values.items()},
+            }
+            for t in rows.order_by("number")
+        ]
+
+    def trial_started(self, number: int, params: dict) -> None:
+        self._curves[number] = {}
+        Trial.objects.update_or_create(
+            job_id=self.job_id, number=number,
+            defaults={"state": Trial.State.RUNNING, "params": params,
+                      "started_at": timezone.now(), "intermediate_values": {}},
+        )
+
+    def trial_reported(self, number: int, step: int, value: float) -> None:
+        curve = self._curves.setdefault(number, {})
+        curve[step] = _finite(value)
+        Trial.objects.filter(job_id=self.job_id, number=number).update(
+            intermediate_values=curve
+        )
+
+    def trial_finished(self, number: int, state: str, params: dict,
+                       values: list[float] | None, intermediate_values: dict[int, float],
+                       error: str = "") -> None:
+        Trial.objects.update_or_create(
+            job_id=self.job_id, number=number,
+            defaults={
+                "state": state,
+                "params": params,
+                "values": None if values is None else [_finite(v) for v in values],
+                "intermediate_values": {k: _finite(v) for k, v in intermediate_values.items()},
+                "error": error,
+                "finished_at": timezone.now(),
+            },
+        )
+        self._curves.pop(number, None)
+
+    def progress(self, fraction: float) -> None:
+        Job.objects.filter(id=self.job_id).update(
+            progress=min(max(fraction, 0.0), 1.0), heartbeat_at=timezone.now()
+        )
+
+    def should_stop(self) -> bool:
+        return Job.objects.filter(id=self.job_id, cancel_requested=True).exists()
+
+
+@contextmanager
+def heartbeat(job_id: int, every_s: float = 30.0) -> Iterator[None]:
+    """Keep the job's heartbeat fresh while a long trial runs without reporting."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(every_s):
+                Job.objects.filter(id=job_id).update(heartbeat_at=timezone.now())
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-job-{job_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        close_old_connections()

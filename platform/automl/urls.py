@@ -1,0 +1,36 @@
+from django.contrib import admin
+from django.contrib.auth.decorators import login_required
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from automl import views
+from automl.accounts.views import TokenView
+from automl.datasets.views import DatasetDetail, DatasetList
+from automl.jobs.views import JobCancel, JobDetail, JobList, TrialList
+
+api_v1 = [
+    path("auth/token/", TokenView.as_view(), name="api-token"),
+    path("datasets/", DatasetList.as_view(), name="dataset-list"),
+    path("datasets/<int:pk>/", DatasetDetail.as_view(), name="dataset-detail"),
+    path("jobs/", JobList.as_view(), name="job-list"),
+    path("jobs/<int:pk>/", JobDetail.as_view(), name="job-detail"),
+    path("jobs/<int:pk>/cancel/", JobCancel.as_view(), name="job-cancel"),
+    path("jobs/<int:pk>/trials/", TrialList.as_view(), name="job-trials"),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path(
+        "api/docs/",
+        login_required(SpectacularSwaggerView.as_view(url_name="api-schema")),
+        name="api-docs",
+    ),
+]
+
+handler404 = "automl.api.not_found"
+handler500 = "automl.api.server_error"
