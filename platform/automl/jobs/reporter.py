@@ -9,7 +9,7 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.utils import timezone
 
 from automl.jobs.models import Job, Trial
@@ -99,4 +99,3 @@ def heartbeat(job_id: int, every_s: float = 30.0) -> Iterator[None]:
     finally:
         stop.set()
         thread.join()
-        close_old_connections()

@@ -1,0 +1,160 @@
+import pytest
+
+from automl.jobs.models import Job, Trial
+
+
+def submission(dataset, **config):
+    return {
+        "kind": "hpo",
+        "dataset": dataset.id,
+        "config": {"model": "random_forest", "n_trials": 3, **config},
+    }
+
+
+def submit(api, body):
+    return api.post("/api/v1/jobs/", body, format="json")
+
+
+@pytest.mark.django_db
+def test_it_queues_a_valid_job_with_defaults_filled_in(alice_api, alice, iris):
+    response = submit(alice_api, submission(iris))
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["status"] == "queued"
+    assert body["queue"] == "cpu"
+    assert body["owner"] == "alice"
+    assert body["config"]["metric"] == "accuracy"
+    assert body["config"]["direction"] == "maximize"
+    assert body["config"]["sampler"]["name"] == "tpe"
+    assert body["resources"] == {"device": "auto", "gpus": 0}
+    job = Job.objects.get(id=body["id"])
+    assert job.owner == alice and job.name.startswith("hpo on ")
+
+
+@pytest.mark.django_db
+def test_it_sends_the_job_to_the_broker_after_commit(alice_api, iris, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = submit(alice_api, submission(iris))
+    assert response.status_code == 201
+    assert len(callbacks) == 1  # enqueued only once the row is committed
+
+
+@pytest.mark.django_db
+def test_a_cuda_job_goes_to_the_gpu_queue(alice_api, iris):
+    body = submission(iris) | {"resources": {"device": "cuda", "gpus": 1}}
+    response = submit(alice_api, body)
+    assert response.status_code == 201
+    assert response.json()["queue"] == "gpu"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("config,field", [
+    ({"search_space": {"n_estimators": {"type": "int", "low": 50, "high": 10}}},
+     "config.search_space.n_estimators"),
+    ({"search_space": {"C": {"type": "float", "low": 0, "high": 1, "log": True}},
+      "model": "logistic_regression"}, "config.search_space.C"),
+    ({"search_space": {"max_depth": {"type": "categorical", "choices": []}}},
+     "config.search_space.max_depth"),
+    ({"search_space": {"max_depth": {"type": "gaussian"}}}, "config.search_space.max_depth"),
+    ({"sampler": {"name": "annealing"}}, "config.sampler.name"),
+    ({"n_trials": 0}, "config.n_trials"),
+    ({"n_trials": True}, "config.n_trials"),
+    ({"metric": "r2"}, "config.metric"),
+    ({"model": "xgboost"}, "config.model"),
+    ({"surprise": 1}, "config.surprise"),
+])
+def test_a_bad_config_is_a_400_naming_the_field(alice_api, iris, config, field):
+    response = submit(alice_api, submission(iris, **config))
+    assert response.status_code == 400, response.json()
+    body = response.json()
+    assert body["error"] == "invalid"
+    assert any(path.startswith(field) for path in body["fields"]), body
+    assert Job.objects.count() == 0  # nothing half-written
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("body,field", [
+    ({"kind": "hpo", "config": {}}, "dataset"),
+    ({"kind": "quantum", "dataset": "IRIS", "config": {}}, "kind"),
+    ({"kind": "hpo", "dataset": 999999, "config": {}}, "dataset"),
+    ({"kind": "hpo", "dataset": "iris", "config": {}}, "dataset"),
+    ({"kind": "hpo", "dataset": "IRIS", "config": "not an object"}, "config"),
+    ({"kind": "hpo", "dataset": "IRIS", "config": {}, "resources": {"device": "tpu"}},
+     "resources.device"),
+    ({"kind": "hpo", "dataset": "IRIS", "config": {}, "resources": {"gpus": -1}}, "resources.gpus"),
+])
+def test_a_bad_submission_is_a_400_naming_the_field(alice_api, iris, body, field):
+    body = {key: iris.id if value == "IRIS" else value for key, value in body.items()}
+    response = submit(alice_api, body)
+    assert response.status_code == 400, response.json()
+    assert field in response.json()["fields"], response.json()
+
+
+@pytest.mark.django_db
+def test_malformed_json_is_a_400(alice_api):
+    response = alice_api.post("/api/v1/jobs/", "{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"] == "parse_error"
+
+
+@pytest.mark.django_db
+def test_it_lists_only_the_callers_jobs_filtered_and_paginated(alice_api, bob_api, iris):
+    for _ in range(3):
+        assert submit(alice_api, submission(iris)).status_code == 201
+    assert submit(bob_api, submission(iris)).status_code == 201
+    Job.objects.filter(id=Job.objects.filter(owner__username="alice").first().id).update(
+        status="failed"
+    )
+    listing = alice_api.get("/api/v1/jobs/?page_size=2").json()
+    assert listing["count"] == 3 and len(listing["results"]) == 2 and listing["next"]
+    assert alice_api.get("/api/v1/jobs/?status=failed").json()["count"] == 1
+    assert alice_api.get("/api/v1/jobs/?kind=hpo").json()["count"] == 3
+    assert bob_api.get("/api/v1/jobs/").json()["count"] == 1
+
+
+@pytest.mark.django_db
+def test_an_unknown_filter_value_is_a_400(alice_api):
+    response = alice_api.get("/api/v1/jobs/?status=exploded")
+    assert response.status_code == 400
+    assert "status" in response.json()["fields"]
+
+
+@pytest.mark.django_db
+def test_another_users_job_is_a_404_for_every_action(alice_api, bob_api, iris):
+    job_id = submit(alice_api, submission(iris)).json()["id"]
+    assert bob_api.get(f"/api/v1/jobs/{job_id}/").status_code == 404
+    assert bob_api.get(f"/api/v1/jobs/{job_id}/trials/").status_code == 404
+    assert bob_api.post(f"/api/v1/jobs/{job_id}/cancel/").status_code == 404
+    assert Job.objects.get(id=job_id).status == "queued"
+    assert alice_api.get(f"/api/v1/jobs/{job_id}/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_cancelling_a_queued_job_cancels_it_at_once(alice_api, iris):
+    job_id = submit(alice_api, submission(iris)).json()["id"]
+    response = alice_api.post(f"/api/v1/jobs/{job_id}/cancel/")
+    assert response.status_code == 202
+    assert response.json()["status"] == "cancelled"
+    again = alice_api.post(f"/api/v1/jobs/{job_id}/cancel/")
+    assert again.status_code == 409
+    assert "already finished" in again.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_cancelling_a_running_job_asks_the_worker_to_stop(alice_api, iris):
+    job_id = submit(alice_api, submission(iris)).json()["id"]
+    Job.objects.filter(id=job_id).update(status="running")
+    response = alice_api.post(f"/api/v1/jobs/{job_id}/cancel/")
+    assert response.status_code == 202
+    assert response.json()["status"] == "running"
+    assert response.json()["cancel_requested"] is True
+
+
+@pytest.mark.django_db
+def test_trials_are_listed_in_order(alice_api, iris):
+    job = Job.objects.get(id=submit(alice_api, submission(iris)).json()["id"])
+    for number in (2, 0, 1):
+        Trial.objects.create(job=job, number=number, state="complete", values=[0.5 + number / 10])
+    response = alice_api.get(f"/api/v1/jobs/{job.id}/trials/")
+    assert [t["number"] for t in response.json()["results"]] == [0, 1, 2]
+    assert alice_api.get(f"/api/v1/jobs/{job.id}/trials/?state=pruned").json()["count"] == 0

@@ -1,0 +1,25 @@
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+
+@pytest.mark.django_db
+def test_it_generates_and_prints_a_password_once(capsys, monkeypatch):
+    monkeypatch.delenv("ADMIN_PASSWORD", raising=False)
+    call_command("ensure_admin")
+    out = capsys.readouterr().out
+    password = out.split("password: ")[1].split()[0]
+    admin = get_user_model().objects.get(username="admin")
+    assert admin.is_superuser and admin.check_password(password)
+    call_command("ensure_admin")
+    assert "password: " not in capsys.readouterr().out
+    admin.refresh_from_db()
+    assert admin.check_password(password)
+
+
+@pytest.mark.django_db
+def test_it_takes_the_password_from_the_environment(capsys, monkeypatch):
+    monkeypatch.setenv("ADMIN_PASSWORD", "a-long-secret-99")
+    call_command("ensure_admin")
+    assert "a-long-secret-99" not in capsys.readouterr().out
+    assert get_user_model().objects.get(username="admin").check_password("a-long-secret-99")
