@@ -3,6 +3,7 @@
 No eager mode: the job goes web → Redis → worker process → Postgres, as in production.
 """
 
+import os
 import platform
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from django.db import connection
+from django.db import connection, connections
 from rest_framework.authtoken.models import Token
 
 from automl.celery import app as celery_app
@@ -30,10 +31,13 @@ def database_url() -> str:
 
 @pytest.fixture
 def worker(real_services, live_server, tmp_path, monkeypatch):
+    # The live server's request threads must not keep connections open past the test,
+    # or the test database cannot be dropped at the end.
+    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
     with celery_app.connection_for_write() as conn:
         conn.default_channel.queue_purge("cpu")  # nothing left over from an earlier run
     env = {
-        **__import__("os").environ,
+        **os.environ,
         "DATABASE_URL": database_url(),
         "PYTHONPATH": f"{ROOT / 'platform'}:{ROOT}",
         "JOB_STALE_AFTER_S": "60",

@@ -1,0 +1,157 @@
+import json
+
+import pytest
+
+from workers.data.builtin import load_builtin
+from workers.hpo import families
+from workers.hpo.config import validate_hpo_config
+from workers.hpo.engine import HpoError, run_hpo
+from workers.reporter import MemoryReporter
+
+SMALL_RF = {
+    "n_estimators": {"type": "int", "low": 10, "high": 30},
+    "max_depth": {"type": "int", "low": 2, "high": 6},
+}
+SMALL_MLP = {
+    "hidden_units": {"type": "int", "low": 8, "high": 32, "log": True},
+    "lr": {"type": "float", "low": 1e-3, "high": 3e-2, "log": True},
+    "epochs": {"type": "fixed", "value": 3},
+}
+
+
+@pytest.fixture(scope="module")
+def iris():
+    return load_builtin("iris")
+
+
+def config(n_trials, model="random_forest", space=None, **extra):
+    raw = {"model": model, "n_trials": n_trials, "sampler": {"name": "tpe", "seed": 7}, **extra}
+    if space is not None:
+        raw["search_space"] = space
+    return validate_hpo_config(raw, "classification")
+
+
+def test_random_forest_on_iris(iris):
+    reporter = MemoryReporter()
+    result = run_hpo(config(5), iris, reporter)
+    assert result.best_value > 0.9 and result.n_complete == 5 and not result.stopped
+    assert result.best_params == reporter.finished[result.best_number]["params"]
+    assert [f["number"] for f in reporter.finished] == [0, 1, 2, 3, 4]
+    assert all(f["state"] == "complete" and len(f["values"]) == 1 for f in reporter.finished)
+    assert reporter.progress_values == sorted(set(reporter.progress_values))
+    assert reporter.progress_values[-1] == 1.0
+
+
+def test_mlp_with_median_pruner_reports_curves(iris):
+    reporter = MemoryReporter()
+    run_hpo(config(2, "mlp", SMALL_MLP, pruner="median"), iris, reporter)
+    assert [len(f["intermediate_values"]) for f in reporter.finished] == [3, 3]
+    # Resuming from JSON-stored curves (string keys) works too.
+    stored = json.loads(json.dumps(reporter.finished))
+    result = run_hpo(config(2, "mlp", SMALL_MLP, pruner="median"), iris, MemoryReporter(), stored)
+    assert result.n_complete == 2
+    assert [(n, s) for n, s, _ in reporter.reported] == [(0, 0), (0, 1), (0, 2),
+                                                        (1, 0), (1, 1), (1, 2)]
+
+
+def test_pruned_trials_keep_their_curve(iris, monkeypatch):
+    calls = []
+
+    def fake_fit_score(params, split, task, metric, seed, report):
+        calls.append(1)
+        level = 1.0 if len(calls) <= 5 else 0.1  # later trials are clearly worse
+        for step in range(10):
+            report(step, level)
+        return level
+
+    monkeypatch.setattr(families.FAMILIES["mlp"], "fit_score", fake_fit_score)
+    reporter = MemoryReporter()
+    result = run_hpo(config(7, "mlp", SMALL_MLP, pruner="median"), iris, reporter)
+    assert (result.n_complete, result.n_pruned) == (5, 2)
+    pruned = [f for f in reporter.finished if f["state"] == "pruned"]
+    # MedianPruner(n_warmup_steps=5) first prunes at step 5.
+    assert [sorted(f["intermediate_values"]) for f in pruned] == [list(range(6))] * 2
+    assert all(f["values"] is None for f in pruned)
+
+
+def test_same_seeds_same_params(iris):
+    runs = [MemoryReporter() for _ in range(2)]
+    for reporter in runs:
+        run_hpo(config(4, seed=3), iris, reporter)
+    assert [f["params"] for f in runs[0].finished] == [f["params"] for f in runs[1].finished]
+
+
+def test_auto_model_with_cv(iris):
+    cfg = validate_hpo_config({
+        "n_trials": 3, "sampler": {"name": "random", "seed": 0},
+        "validation": {"method": "cv", "folds": 2},
+        "search_space": {"model": {"type": "categorical",
+                                   "choices": ["logistic_regression", "random_forest"]}},
+    }, "classification")
+    reporter = MemoryReporter()
+    result = run_hpo(cfg, iris, reporter)
+    assert result.n_complete == 3
+    assert result.best_params["model"] in ("logistic_regression", "random_forest")
+    assert all(k == "model" or k.startswith(result.best_params["model"] + ".")
+               for k in result.best_params)
+
+
+def test_resume_from_previous_trials(iris):
+    first = MemoryReporter()
+    run_hpo(config(3), iris, first)
+    stored = json.loads(json.dumps(first.finished))  # as a database hands them back
+    second = MemoryReporter()
+    result = run_hpo(config(5), iris, second, previous_trials=stored)
+    assert [f["number"] for f in second.finished] == [3, 4]
+    assert result.n_complete == 5
+    assert second.progress_values == [0.8, 1.0]
+    new_params = [f["params"] for f in second.finished]
+    assert all(p not in new_params for p in (f["params"] for f in first.finished))
+
+
+def test_resume_fills_gaps_in_numbering(iris):
+    first = MemoryReporter()
+    run_hpo(config(3), iris, first)
+    survivors = [first.finished[0], first.finished[2]]  # trial 1 died with the worker
+    second = MemoryReporter()
+    result = run_hpo(config(4), iris, second, previous_trials=survivors)
+    assert [f["number"] for f in second.finished] == [3, 4]
+    assert (result.n_complete, result.n_failed) == (4, 1)
+
+
+def test_should_stop_is_honoured(iris):
+    reporter = MemoryReporter(stop_after=2)
+    result = run_hpo(config(5), iris, reporter)
+    assert result.stopped and len(reporter.finished) == 2 and result.n_complete == 2
+
+
+def test_timeout_stops_between_trials(iris):
+    reporter = MemoryReporter()
+    result = run_hpo(config(5, timeout_s=1e-9), iris, reporter)
+    assert len(reporter.finished) == 1 and not result.stopped
+    assert reporter.progress_values == [1.0]
+
+
+def test_failing_trials(iris, monkeypatch):
+    real = families.FAMILIES["random_forest"].fit_score
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("boom")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(families.FAMILIES["random_forest"], "fit_score", flaky)
+    reporter = MemoryReporter()
+    result = run_hpo(config(3), iris, reporter)
+    assert [f["state"] for f in reporter.finished] == ["complete", "failed", "complete"]
+    assert reporter.finished[1]["error"] == "RuntimeError: boom"
+    assert (result.n_complete, result.n_failed) == (2, 1)
+
+    def broken(*args, **kwargs):
+        raise ValueError("bad data")
+
+    monkeypatch.setattr(families.FAMILIES["random_forest"], "fit_score", broken)
+    with pytest.raises(HpoError, match="all 2 trials failed; first error: ValueError: bad data"):
+        run_hpo(config(2), iris, MemoryReporter())

@@ -1,0 +1,1 @@
+"""Compute-side engines of the AutoML platform (no Django imports allowed here)."""

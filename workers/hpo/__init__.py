@@ -1,0 +1,1 @@
+"""Hyperparameter optimisation on tabular data with Optuna."""

@@ -1,0 +1,320 @@
+"""Validation and normalisation of HPO job configs: the one place these rules live."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from workers.hpo.families import FAMILIES, families_for
+from workers.hpo.metrics import METRICS, TASK_METRICS
+
+TASKS = ("classification", "regression")
+MAX_DEPTH = 3  # levels of search space, counting the top level
+TOP_KEYS = (
+    "task", "metric", "direction", "model", "search_space", "sampler", "pruner",
+    "n_trials", "timeout_s", "validation", "seed",
+)  # fmt: skip
+SPEC_KEYS = {
+    "float": ("type", "low", "high", "log", "step"),
+    "int": ("type", "low", "high", "log", "step"),
+    "categorical": ("type", "choices", "conditional"),
+    "fixed": ("type", "value"),
+}
+
+
+class ConfigError(Exception):
+    """Invalid config; `errors` maps field paths ("" = the whole config) to messages."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        self.errors = dict(errors)
+        super().__init__("; ".join(f"{p}: {m}" if p else m for p, m in self.errors.items()))
+
+
+def choice_key(choice: object) -> str:
+    """How a categorical choice is spelled in `conditional` keys and flat param names."""
+    return choice if isinstance(choice, str) else json.dumps(choice)
+
+
+def default_space(model: str, task: str) -> dict:
+    """The search space used when the config names none."""
+    if model != "auto":
+        return FAMILIES[model].default_space(task)
+    names = families_for(task)
+    sub = {name: FAMILIES[name].default_space(task) for name in names}
+    return {"model": {"type": "categorical", "choices": names, "conditional": sub}}
+
+
+# bool is a subclass of int, so `True` must be refused explicitly everywhere.
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: object) -> bool:
+    return (_is_int(v) or isinstance(v, float)) and math.isfinite(v)
+
+
+def _is_scalar(v: object) -> bool:
+    return v is None or isinstance(v, (str, bool)) or _is_number(v)
+
+
+def _is_seed(v: object) -> bool:
+    return _is_int(v) and 0 <= v < 2**32
+
+
+class _Errors(dict):
+    def add(self, path: str, message: str) -> None:
+        self.setdefault(path, message)  # the first problem per field is the useful one
+
+    def unknown_keys(self, obj: dict, allowed: tuple[str, ...], path: str) -> None:
+        for key in obj:
+            if key not in allowed:
+                sub = f"{path}.{key}" if path else str(key)
+                self.add(sub, f"unknown key; allowed: {', '.join(allowed)}")
+
+
+def validate_hpo_config(config: object, task: str) -> dict:
+    """Check a user config against a dataset task; return it normalised with defaults."""
+    if task not in TASKS:
+        raise ValueError(f"unknown dataset task {task!r}")
+    if not isinstance(config, dict):
+        raise ConfigError({"": "config must be a JSON object"})
+    err = _Errors()
+    err.unknown_keys(config, TOP_KEYS, "")
+    if config.get("task", task) != task:
+        err.add("task", f"must be {task!r}: the dataset is a {task} dataset")
+
+    metric = config.get("metric", TASK_METRICS[task][0])
+    direction = None
+    if metric not in TASK_METRICS[task]:
+        err.add("metric", f"must be one of {', '.join(TASK_METRICS[task])} for {task}")
+    else:
+        direction = METRICS[metric][1]
+        if config.get("direction", direction) != direction:
+            err.add("direction", f"must be {direction!r}: it follows from metric {metric!r}")
+
+    models = (*families_for(task), "auto")
+    model = config.get("model", "auto")
+    if model not in models:
+        err.add("model", f"must be one of {', '.join(models)} for {task}")
+        model = None
+    space = config.get("search_space")
+    if space is None:
+        space = default_space(model, task) if model else {}
+    elif model == "auto":
+        space = _auto_space(space, task, err)
+    else:
+        space = _space(space, "search_space", model, 1, err, "", set())
+
+    n_trials = config.get("n_trials", 20)
+    if not (_is_int(n_trials) and 1 <= n_trials <= 10000):
+        err.add("n_trials", "must be an integer from 1 to 10000")
+    timeout_s = config.get("timeout_s")
+    if timeout_s is not None and not (_is_number(timeout_s) and timeout_s > 0):
+        err.add("timeout_s", "must be a number of seconds > 0, or null")
+    seed = config.get("seed", 0)
+    if not _is_seed(seed):
+        err.add("seed", "must be an integer from 0 to 2**32 - 1")
+
+    normalized = {
+        "task": task,
+        "metric": metric,
+        "direction": direction,
+        "model": model,
+        "search_space": space,
+        "sampler": _sampler(config.get("sampler", "tpe"), err),
+        "pruner": _pruner(config.get("pruner", "none"), err),
+        "n_trials": n_trials,
+        "timeout_s": timeout_s,
+        "validation": _validation(config.get("validation", {"method": "holdout"}), err),
+        "seed": seed,
+    }
+    if err:
+        raise ConfigError(err)
+    return normalized
+
+
+def _auto_space(raw: object, task: str, err: _Errors) -> dict:
+    path = "search_space"
+    if not isinstance(raw, dict):
+        err.add(path, "must be an object mapping parameter names to specs")
+        return {}
+    for name in raw:
+        if name != "model":
+            err.add(f"{path}.{name}", "with model 'auto' put parameters under model.conditional")
+    if "model" not in raw:
+        err.add(f"{path}.model", "required with model 'auto': a categorical over model families")
+        return {}
+    spec = _spec(raw["model"], f"{path}.model", None, 1, err, "", set(), choice_families=True)
+    if spec is None:
+        return {}
+    if spec["type"] != "categorical":
+        err.add(f"{path}.model.type", "must be 'categorical' with model 'auto'")
+        return {}
+    names = families_for(task)
+    for choice in spec["choices"]:
+        if choice not in names:
+            err.add(f"{path}.model.choices", f"{choice!r} is not one of {', '.join(names)}")
+        else:  # families without an explicit sub-space search their default one
+            spec["conditional"].setdefault(choice, FAMILIES[choice].default_space(task))
+    return {"model": spec}
+
+
+def _space(
+    raw: object, path: str, family: str | None, depth: int, err: _Errors, prefix: str, seen: set
+) -> dict:
+    if not isinstance(raw, dict):
+        err.add(path, "must be an object mapping parameter names to specs")
+        return {}
+    allowed = FAMILIES[family].params if family in FAMILIES else None
+    out = {}
+    for name, spec in raw.items():
+        p = f"{path}.{name}"
+        if not isinstance(name, str) or not name or "." in name:
+            err.add(p, "parameter names must be non-empty and contain no '.'")
+        elif allowed is not None and name not in allowed:
+            err.add(p, f"not a {family} parameter; allowed: {', '.join(allowed)}")
+        elif prefix + name in seen:
+            err.add(p, f"flattened name {prefix + name!r} is used twice")
+        else:
+            seen.add(prefix + name)
+            norm = _spec(spec, p, family, depth, err, prefix, seen)
+            if norm is not None:
+                out[name] = norm
+    return out
+
+
+def _spec(
+    spec: object,
+    path: str,
+    family: str | None,
+    depth: int,
+    err: _Errors,
+    prefix: str,
+    seen: set,
+    choice_families: bool = False,
+) -> dict | None:
+    if not isinstance(spec, dict):
+        err.add(path, "must be an object with a 'type'")
+        return None
+    kind = spec.get("type")
+    if kind not in SPEC_KEYS:
+        err.add(f"{path}.type", f"unknown type {kind!r}; allowed: {', '.join(SPEC_KEYS)}")
+        return None
+    err.unknown_keys(spec, SPEC_KEYS[kind], path)
+    if kind in ("float", "int"):
+        return _numeric(spec, path, kind, err)
+    if kind == "fixed":
+        if "value" not in spec:
+            err.add(f"{path}.value", "required")
+        elif not _is_scalar(spec["value"]):
+            err.add(f"{path}.value", "must be a JSON scalar")
+        return {"type": "fixed", "value": spec.get("value")}
+
+    choices = spec.get("choices")
+    if not isinstance(choices, list) or not choices:
+        err.add(f"{path}.choices", "must be a non-empty list")
+        choices = []
+    elif not all(_is_scalar(c) for c in choices):
+        err.add(f"{path}.choices", "must hold only JSON scalars (string, number, bool, null)")
+    elif len({choice_key(c) for c in choices}) != len(choices):
+        err.add(f"{path}.choices", "must not repeat a choice")
+    keys = {choice_key(c) for c in choices if _is_scalar(c)}
+    raw_cond = spec.get("conditional") or {}
+    if not isinstance(raw_cond, dict):
+        err.add(f"{path}.conditional", "must be an object mapping choices to sub-spaces")
+        raw_cond = {}
+    conditional = {}
+    for raw_key, sub in raw_cond.items():
+        key = choice_key(raw_key)
+        sub_path = f"{path}.conditional.{key}"
+        if key not in keys:
+            err.add(sub_path, "is not one of the choices")
+        elif depth >= MAX_DEPTH:
+            err.add(sub_path, f"search spaces nest at most {MAX_DEPTH} levels deep")
+        else:
+            sub_family = key if choice_families else family
+            sub_prefix = f"{prefix}{key}."
+            conditional[key] = _space(sub, sub_path, sub_family, depth + 1, err, sub_prefix, seen)
+    return {"type": "categorical", "choices": list(choices), "conditional": conditional}
+
+
+def _numeric(spec: dict, path: str, kind: str, err: _Errors) -> dict:
+    ok, what = (_is_int, "an integer") if kind == "int" else (_is_number, "a number")
+    bounds = {}
+    for key in ("low", "high"):
+        if key not in spec:
+            err.add(f"{path}.{key}", "required")
+        elif not ok(spec[key]):
+            err.add(f"{path}.{key}", f"must be {what}")
+        else:
+            bounds[key] = spec[key] if kind == "int" else float(spec[key])
+    log = spec.get("log", False)
+    if not isinstance(log, bool):
+        err.add(f"{path}.log", "must be true or false")
+        log = False
+    step = spec.get("step")
+    if step is not None:
+        if not (ok(step) and step > 0):
+            err.add(f"{path}.step", f"must be {what} > 0, or null")
+        elif log and not (kind == "int" and step == 1):  # Optuna cannot step on a log scale
+            err.add(f"{path}.step", "cannot be combined with log")
+    if len(bounds) == 2:
+        if bounds["low"] > bounds["high"]:
+            err.add(f"{path}.low", "must not exceed high")
+        elif log and bounds["low"] <= 0:
+            err.add(f"{path}.low", "must be > 0 when log is true")
+    return {"type": kind, **bounds, "log": log, "step": step}
+
+
+def _sampler(raw: object, err: _Errors) -> dict:
+    raw = {"name": raw} if isinstance(raw, str) else raw
+    if not isinstance(raw, dict):
+        err.add("sampler", "must be 'tpe', 'random' or an object with a 'name'")
+        return {}
+    err.unknown_keys(raw, ("name", "seed", "multivariate"), "sampler")
+    name = raw.get("name", "tpe")
+    if name not in ("tpe", "random"):
+        err.add("sampler.name", "must be 'tpe' or 'random'")
+    seed = raw.get("seed")
+    if seed is not None and not _is_seed(seed):
+        err.add("sampler.seed", "must be an integer from 0 to 2**32 - 1, or null")
+    multivariate = raw.get("multivariate", False)
+    if not isinstance(multivariate, bool):
+        err.add("sampler.multivariate", "must be true or false")
+    elif multivariate and name != "tpe":
+        err.add("sampler.multivariate", "only the tpe sampler is multivariate")
+    return {"name": name, "seed": seed, "multivariate": multivariate}
+
+
+def _pruner(raw: object, err: _Errors) -> dict:
+    raw = {"name": raw} if isinstance(raw, str) else raw
+    if not isinstance(raw, dict):
+        err.add("pruner", "must be 'none', 'median' or an object with a 'name'")
+        return {}
+    err.unknown_keys(raw, ("name",), "pruner")
+    name = raw.get("name", "none")
+    if name not in ("none", "median"):
+        err.add("pruner.name", "must be 'none' or 'median'")
+    return {"name": name}
+
+
+def _validation(raw: object, err: _Errors) -> dict:
+    if not isinstance(raw, dict):
+        err.add("validation", "must be an object with a 'method'")
+        return {}
+    method = raw.get("method", "holdout")
+    if method == "holdout":
+        err.unknown_keys(raw, ("method", "test_size"), "validation")
+        size = raw.get("test_size", 0.25)
+        if not (_is_number(size) and 0.05 <= size <= 0.5):
+            err.add("validation.test_size", "must be a number from 0.05 to 0.5")
+        return {"method": "holdout", "test_size": size}
+    if method == "cv":
+        err.unknown_keys(raw, ("method", "folds"), "validation")
+        folds = raw.get("folds", 5)
+        if not (_is_int(folds) and 2 <= folds <= 20):
+            err.add("validation.folds", "must be an integer from 2 to 20")
+        return {"method": "cv", "folds": folds}
+    err.add("validation.method", "must be 'holdout' or 'cv'")
+    return {}
+

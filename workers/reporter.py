@@ -1,0 +1,75 @@
+"""Callbacks through which an HPO run reports progress to whoever runs it."""
+
+from __future__ import annotations
+
+
+class Reporter:
+    """Base reporter: every hook is a no-op; the platform subclasses it."""
+
+    def trial_started(self, number: int, params: dict) -> None:
+        """A trial got its parameters and starts training."""
+
+    def trial_reported(self, number: int, step: int, value: float) -> None:
+        """An intermediate (per-epoch) validation value."""
+
+    def trial_finished(
+        self,
+        number: int,
+        state: str,
+        params: dict,
+        values: list[float] | None,
+        intermediate_values: dict[int, float],
+        error: str = "",
+    ) -> None:
+        """A trial ended; state is "complete", "pruned" or "failed"."""
+
+    def progress(self, fraction: float) -> None:
+        """Overall progress in [0, 1]."""
+
+    def should_stop(self) -> bool:
+        """True once the user cancelled the run."""
+        return False
+
+
+class MemoryReporter(Reporter):
+    """Records everything in memory (tests, benchmarks)."""
+
+    def __init__(self, stop_after: int | None = None) -> None:
+        self.stop_after = stop_after
+        self.started: list[dict] = []
+        self.reported: list[tuple[int, int, float]] = []
+        self.finished: list[dict] = []
+        self.progress_values: list[float] = []
+
+    def trial_started(self, number: int, params: dict) -> None:
+        self.started.append({"number": number, "params": dict(params)})
+
+    def trial_reported(self, number: int, step: int, value: float) -> None:
+        self.reported.append((number, step, value))
+
+    def trial_finished(
+        self,
+        number: int,
+        state: str,
+        params: dict,
+        values: list[float] | None,
+        intermediate_values: dict[int, float],
+        error: str = "",
+    ) -> None:
+        # Same keys as run_hpo's previous_trials, so a record can be fed back in.
+        self.finished.append(
+            {
+                "number": number,
+                "state": state,
+                "params": dict(params),
+                "values": values,
+                "intermediate_values": dict(intermediate_values),
+                "error": error,
+            }
+        )
+
+    def progress(self, fraction: float) -> None:
+        self.progress_values.append(fraction)
+
+    def should_stop(self) -> bool:
+        return self.stop_after is not None and len(self.finished) >= self.stop_after

@@ -1,0 +1,1 @@
+"""Model training loops (torch)."""

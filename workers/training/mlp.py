@@ -1,0 +1,127 @@
+"""A small multilayer perceptron and its training loop, for tabular data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+}
+
+
+@dataclass
+class MLPConfig:
+    n_features: int
+    n_outputs: int  # classes for classification, 1 for regression
+    hidden_layers: int
+    hidden_units: int
+    dropout: float
+    activation: str = "relu"
+
+
+class MLP(nn.Module):
+    """Stack of Linear -> activation -> Dropout blocks and a linear head."""
+
+    def __init__(self, config: MLPConfig) -> None:
+        super().__init__()
+        self.config = config
+        layers: list[nn.Module] = []
+        width = config.n_features
+        for _ in range(config.hidden_layers):
+            layers += [
+                nn.Linear(width, config.hidden_units),
+                ACTIVATIONS[config.activation](),
+                nn.Dropout(config.dropout),
+            ]
+            width = config.hidden_units
+        layers.append(nn.Linear(width, config.n_outputs))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def _standardize(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
+    mean, std = train.mean(axis=0), train.std(axis=0)
+    std = np.where(std > 0, std, 1.0)  # constant columns would divide by zero
+    return [(a - mean) / std for a in (train, *others)]
+
+
+def train_mlp(
+    model: MLP,
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_valid: np.ndarray,
+    y_valid: np.ndarray,
+    *,
+    task: str,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    weight_decay: float,
+    seed: int,
+    on_epoch: Callable[[int, np.ndarray], None] | None = None,
+) -> np.ndarray:
+    """Train in place with AdamW; return the final validation predictions.
+
+    For classification y_train holds class indices 0..n_outputs-1 and predictions are
+    class indices. y_valid is only shape-checked: the caller scores predictions itself,
+    so on_epoch(epoch, predictions) may raise (e.g. optuna.TrialPruned) to stop early.
+    """
+    if len(y_valid) != len(X_valid):
+        raise ValueError("X_valid and y_valid differ in length")
+    torch.manual_seed(seed)
+    classify = task == "classification"
+
+    # --- data: statistics come from the training rows only, so validation stays unseen
+    x_tr, x_va = (
+        torch.as_tensor(a, dtype=torch.float32) for a in _standardize(X_train, X_valid)
+    )
+    if classify:
+        y_tr = torch.as_tensor(y_train, dtype=torch.long)
+    else:
+        # Scaled targets let one learning-rate range work for any target unit.
+        y_mean, y_std = float(np.mean(y_train)), float(np.std(y_train)) or 1.0
+        y_tr = torch.as_tensor((y_train - y_mean) / y_std, dtype=torch.float32)
+
+    # --- optimisation setup
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    shuffler = torch.Generator().manual_seed(seed)
+    n = len(x_tr)
+
+    predictions = np.empty(0)
+    for epoch in range(epochs):
+        # --- one pass over shuffled minibatches
+        model.train()
+        order = torch.randperm(n, generator=shuffler)
+        for start in range(0, n, batch_size):
+            idx = order[start : start + batch_size]
+            out = model(x_tr[idx])
+            if classify:
+                loss = F.cross_entropy(out, y_tr[idx])
+            else:
+                loss = F.mse_loss(out.squeeze(-1), y_tr[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+        # --- predict the validation rows and hand them to the caller
+        model.eval()
+        with torch.no_grad():
+            out = model(x_va)
+        if classify:
+            predictions = out.argmax(dim=-1).numpy()
+        else:
+            predictions = out.squeeze(-1).numpy().astype(np.float64) * y_std + y_mean
+        if on_epoch is not None:
+            on_epoch(epoch, predictions)
+    return predictions
