@@ -83,7 +83,8 @@ def run_job(job_id: int) -> None:
             result = run_engine(job, reporter)
     except Exception as exc:
         log.exception("job %s failed", job_id)
-        lifecycle.transition(job_id, Job.Status.FAILED, error_message=f"{type(exc).__name__}: {exc}")
+        message = f"{type(exc).__name__}: {exc}"
+        lifecycle.transition(job_id, Job.Status.FAILED, error_message=message)
         return
     summary = asdict(result)
     if result.stopped and reporter.should_stop():

@@ -76,7 +76,8 @@ def owned_or_404(queryset: QuerySet, user: Any, **lookup: Any) -> Model:
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """JSON under /api/, Django's page elsewhere."""
     if request.path.startswith("/api/"):
-        return JsonResponse(error_body("not_found", f"No such endpoint: {request.path}"), status=404)
+        body = error_body("not_found", f"No such endpoint: {request.path}")
+        return JsonResponse(body, status=404)
     return defaults.page_not_found(request, exception)
 
 

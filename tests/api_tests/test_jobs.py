@@ -32,7 +32,9 @@ def test_it_queues_a_valid_job_with_defaults_filled_in(alice_api, alice, iris):
 
 
 @pytest.mark.django_db
-def test_it_sends_the_job_to_the_broker_after_commit(alice_api, iris, django_capture_on_commit_callbacks):
+def test_it_sends_the_job_to_the_broker_after_commit(
+    alice_api, iris, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks() as callbacks:
         response = submit(alice_api, submission(iris))
     assert response.status_code == 201
@@ -81,7 +83,8 @@ def test_a_bad_config_is_a_400_naming_the_field(alice_api, iris, config, field):
     ({"kind": "hpo", "dataset": "IRIS", "config": "not an object"}, "config"),
     ({"kind": "hpo", "dataset": "IRIS", "config": {}, "resources": {"device": "tpu"}},
      "resources.device"),
-    ({"kind": "hpo", "dataset": "IRIS", "config": {}, "resources": {"gpus": -1}}, "resources.gpus"),
+    ({"kind": "hpo", "dataset": "IRIS", "config": {}, "resources": {"gpus": -1}},
+     "resources.gpus"),
 ])
 def test_a_bad_submission_is_a_400_naming_the_field(alice_api, iris, body, field):
     body = {key: iris.id if value == "IRIS" else value for key, value in body.items()}

@@ -1,6 +1,5 @@
-from workers.data.builtin import BUILTIN_DATASETS, load_builtin
-
 from automl.datasets.models import Dataset
+from workers.data.builtin import BUILTIN_DATASETS, load_builtin
 
 
 def sync_builtin_datasets() -> None:

@@ -6,8 +6,8 @@ the engine starts the next one: a worker that dies loses only the trial in fligh
 
 import math
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from django.db import connection
 from django.utils import timezone
