@@ -1,8 +1,10 @@
 """Celery tasks: the only adapter between the engines and the database.
 
-A task takes a job id, claims the job with a conditional update, builds a reporter on the
-Job row, runs the engine on plain data, and records the outcome. Engines are imported
-inside the task, so neither the web process nor the worker's parent imports torch.
+A job runs as one `run_job` (claims it, creates its study, fans out) and `parallelism`
+`run_trials` tasks that any worker may take, all on one shared Optuna study. The runner
+that finds the study done closes the job: it syncs the trials, refits the best model and
+sets the final status. Engines are imported inside the tasks, so neither the web process
+nor the worker's parent imports torch.
 """
 
 import logging
@@ -10,15 +12,16 @@ import os
 import platform
 import socket
 import sys
-from dataclasses import asdict
+import time
 
 from celery import shared_task
 from celery.signals import celeryd_init, worker_process_init
+from django.utils import timezone
 
-from automl.datasets.models import Dataset
 from automl.jobs import lifecycle
-from automl.jobs.models import Job
+from automl.jobs.models import Job, Trial
 from automl.jobs.reporter import DatabaseReporter, heartbeat
+from automl.jobs.studies import artifact_dir, storage_url
 
 log = logging.getLogger(__name__)
 _children = os.cpu_count() or 1
@@ -54,40 +57,118 @@ def worker_info() -> dict:
     }
 
 
-def load_data(dataset: Dataset):
+def load_data(job: Job):
     from workers.data.builtin import load_builtin
 
-    if dataset.is_builtin:
-        return load_builtin(dataset.builtin_name)
-    raise ValueError(f"data set {dataset.id} has source {dataset.source!r}, which cannot load")
+    if job.dataset.is_builtin:
+        return load_builtin(job.dataset.builtin_name)
+    raise ValueError(f"data set {job.dataset_id} has source {job.dataset.source!r}")
 
 
-def run_engine(job: Job, reporter: DatabaseReporter):
-    if job.kind == Job.Kind.HPO:
-        from workers.hpo.engine import run_hpo
-
-        return run_hpo(job.config, load_data(job.dataset), reporter, reporter.previous_trials())
-    raise ValueError(f"no engine for job kind {job.kind!r}")
+def fail(job_id: int, exc: Exception) -> None:
+    log.exception("job %s failed", job_id)
+    message = f"{type(exc).__name__}: {exc}"
+    lifecycle.transition(job_id, Job.Status.FAILED, error_message=message)
 
 
 @shared_task(name="automl.run_job")
 def run_job(job_id: int) -> None:
+    """Claim the job, create its study once, and send out its trial runners."""
+    from workers.hpo import engine
+
     info = worker_info()
     if not lifecycle.claim(job_id, info["host"], info):
         log.info("job %s: not claimable (finished, cancelled or running elsewhere)", job_id)
         return
-    job = Job.objects.select_related("dataset").get(id=job_id)
-    reporter = DatabaseReporter(job)
+    job = Job.objects.get(id=job_id)
+    try:
+        engine.create_study(job.config, engine.make_storage(storage_url(job)), job.study_name)
+    except Exception as exc:
+        fail(job_id, exc)
+        return
+    for runner in range(job.config.get("parallelism", 1)):
+        run_trials.apply_async((job_id, runner), queue=job.queue)
+
+
+@shared_task(name="automl.run_trials")
+def run_trials(job_id: int, runner: int) -> None:
+    """Run trials on the job's study until its budget is spent, then maybe close the job."""
+    from workers.hpo import engine
+
+    job = Job.objects.select_related("dataset").filter(id=job_id).first()
+    if job is None or job.status != Job.Status.RUNNING:
+        return
+    reporter = DatabaseReporter(job, worker=f"{socket.gethostname()}:{os.getpid()}")
+    storage = engine.make_storage(storage_url(job))
     try:
         with heartbeat(job_id):
-            result = run_engine(job, reporter)
+            data = load_data(job)
+            engine.run_trials(job.config, data, reporter, storage, job.study_name)
+            wait_for_other_runners(engine, storage, job.study_name)
+            close(job, data, storage, reporter)
     except Exception as exc:
-        log.exception("job %s failed", job_id)
-        message = f"{type(exc).__name__}: {exc}"
-        lifecycle.transition(job_id, Job.Status.FAILED, error_message=message)
+        fail(job_id, exc)
+
+
+@shared_task(name="automl.reconcile_jobs")
+def reconcile_jobs() -> dict[str, int]:
+    """Run by Celery beat every minute: re-send what the broker lost."""
+    from django.conf import settings
+
+    from automl.jobs.services import reconcile
+
+    return reconcile(settings.RECONCILE_QUEUED_AFTER_S, settings.JOB_STALE_AFTER_S)
+
+
+def wait_for_other_runners(engine, storage, study_name: str, poll_s: float = 1.0) -> None:
+    """Wait until no trial of the study is running: each ends, or goes stale and fails."""
+    while engine.reap_stale_trials(storage, study_name) > 0:
+        time.sleep(poll_s)
+
+
+def close(job: Job, data, storage, reporter: DatabaseReporter) -> None:
+    from dataclasses import asdict
+
+    from workers.hpo import engine
+
+    if not lifecycle.start_closing(job.id):
+        return  # another runner is closing it
+    sync_trials(job, storage)
+    summary = asdict(engine.summarize(job.config, storage, job.study_name))
+    if reporter.should_stop():
+        lifecycle.transition(job.id, Job.Status.CANCELLED, result=summary)
         return
-    summary = asdict(result)
-    if result.stopped and reporter.should_stop():
-        lifecycle.transition(job_id, Job.Status.CANCELLED, result=summary)
-    else:
-        lifecycle.transition(job_id, Job.Status.SUCCEEDED, result=summary)
+    summary["model"] = engine.refit_best(
+        job.config, data, storage, job.study_name, artifact_dir(job)
+    )
+    lifecycle.transition(job.id, Job.Status.SUCCEEDED, result=summary)
+
+
+def sync_trials(job: Job, storage) -> None:
+    """Make the Trial rows match the study: trials failed for a lost worker included."""
+    import optuna
+
+    states = {
+        optuna.trial.TrialState.COMPLETE: Trial.State.COMPLETE,
+        optuna.trial.TrialState.PRUNED: Trial.State.PRUNED,
+        optuna.trial.TrialState.FAIL: Trial.State.FAILED,
+    }
+    rows = {t.number: t for t in Trial.objects.filter(job=job)}
+    study = optuna.load_study(study_name=job.study_name, storage=storage)
+    for trial in study.get_trials(deepcopy=False, states=tuple(states)):
+        row = rows.get(trial.number)
+        if row is not None and row.state == states[trial.state]:
+            continue
+        Trial.objects.update_or_create(
+            job=job, number=trial.number,
+            defaults={
+                "state": states[trial.state],
+                "params": trial.params,
+                "values": trial.values,
+                "intermediate_values": trial.intermediate_values,
+                "error": (row.error if row else "")
+                or ("The worker running this trial was lost."
+                    if trial.state == optuna.trial.TrialState.FAIL else ""),
+                "finished_at": trial.datetime_complete or timezone.now(),
+            },
+        )

@@ -181,6 +181,16 @@ ARTIFACT_ROOT = Path(os.environ.get("ARTIFACT_ROOT", VAR_DIR / "artifacts")).res
 # A running job whose worker has not written a heartbeat for this long is taken to be
 # dead, and a redelivered run_job may claim it again.
 JOB_STALE_AFTER_S = env_int("JOB_STALE_AFTER_S", 300)
+# A trial whose worker has not beaten its heartbeat for this long is failed, so that the
+# job's other workers can finish the study.
+TRIAL_STALE_AFTER_S = env_int("TRIAL_STALE_AFTER_S", 60)
+# A job still queued this long after submission is sent to the broker again (it may have
+# lost the message, e.g. a Redis restart without persistence).
+RECONCILE_QUEUED_AFTER_S = env_int("RECONCILE_QUEUED_AFTER_S", 120)
+CELERY_BEAT_SCHEDULE = {
+    "reconcile-jobs": {"task": "automl.reconcile_jobs", "schedule": 60.0},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- API ------------------------------------------------------------------------------
 

@@ -81,6 +81,20 @@ def claim(job_id: int, worker_host: str, worker_info: dict) -> bool:
     return taken == 1
 
 
+def start_closing(job_id: int) -> bool:
+    """Let exactly one trial runner close a running job (summary, refit, final status).
+
+    A runner that died while closing leaves a stale mark, which another may take over.
+    """
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.JOB_STALE_AFTER_S)
+    return (
+        Job.objects.filter(id=job_id, status=Status.RUNNING)
+        .filter(Q(closing_at__isnull=True) | Q(closing_at__lt=stale))
+        .update(closing_at=now, heartbeat_at=now)
+    ) == 1
+
+
 def request_cancel(job: Job) -> bool:
     """Cancel a queued job at once; ask a running one to stop after its current step.
 

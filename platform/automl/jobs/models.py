@@ -38,11 +38,15 @@ class Job(models.Model):
     worker_host = models.CharField(max_length=255, blank=True)
     worker_info = models.JSONField(default=dict, blank=True)
     attempts = models.PositiveIntegerField(default=0, help_text="Times a worker claimed it.")
+    study_name = models.CharField(max_length=100, blank=True, help_text="Its Optuna study.")
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    closing_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a trial runner started closing the job."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -74,6 +78,7 @@ class Trial(models.Model):
         default=dict, blank=True, help_text="Step (epoch) to value, as reported while training."
     )
     error = models.TextField(blank=True)
+    worker = models.CharField(max_length=255, blank=True, help_text="host:pid that ran it")
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -22,8 +22,9 @@ def _finite(value: float | None) -> float | None:
 
 
 class DatabaseReporter(Reporter):
-    def __init__(self, job: Job) -> None:
+    def __init__(self, job: Job, worker: str = "") -> None:
         self.job_id = job.id
+        self.worker = worker
         self._curves: dict[int, dict[int, float | None]] = {}
 
     def previous_trials(self) -> list[dict]:
@@ -44,7 +45,7 @@ class DatabaseReporter(Reporter):
         self._curves[number] = {}
         Trial.objects.update_or_create(
             job_id=self.job_id, number=number,
-            defaults={"state": Trial.State.RUNNING, "params": params,
+            defaults={"state": Trial.State.RUNNING, "params": params, "worker": self.worker,
                       "started_at": timezone.now(), "intermediate_values": {}},
         )
 

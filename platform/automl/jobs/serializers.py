@@ -5,6 +5,9 @@ from automl.jobs.models import Job, Trial
 from workers.hpo.config import ConfigError, validate_hpo_config
 
 DEVICES = ["auto", "cpu", "cuda"]
+PLATFORM_KEYS = ("parallelism", "warm_start_from")
+MAX_PARALLELISM = 32
+WARM_START_MAX = 500
 
 
 class ResourcesSerializer(serializers.Serializer):
@@ -35,16 +38,49 @@ class JobSubmitSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict) -> dict:
         dataset: Dataset = attrs["dataset"]
+        config = attrs["config"]
+        # Keys the platform handles itself; the rest is the engine's to validate.
+        platform_keys = {}
+        if isinstance(config, dict):
+            config = dict(config)
+            platform_keys = {key: config.pop(key) for key in PLATFORM_KEYS if key in config}
+        errors: dict[str, str] = {}
         try:
-            attrs["config"] = validate_hpo_config(attrs["config"], dataset.task)
+            config = validate_hpo_config(config, dataset.task)
         except ConfigError as exc:
-            raise serializers.ValidationError(
-                {f"config.{path}".rstrip("."): message for path, message in exc.errors.items()}
-            ) from None
+            errors.update({f"config.{path}".rstrip("."): msg for path, msg in exc.errors.items()})
+        parallelism = platform_keys.get("parallelism", 1)
+        if type(parallelism) is not int or not 1 <= parallelism <= MAX_PARALLELISM:
+            errors["config.parallelism"] = f"must be a whole number from 1 to {MAX_PARALLELISM}"
+        warm_start = None
+        if "warm_start_from" in platform_keys:
+            warm_start = self._warm_start(platform_keys["warm_start_from"], errors)
+        if errors:
+            raise serializers.ValidationError(errors)
+        config["parallelism"] = parallelism
+        if warm_start is not None:
+            config["warm_start"] = warm_start
+        attrs["config"] = config
         attrs.setdefault("resources", ResourcesSerializer().to_internal_value({}))
         if not attrs.get("name"):
             attrs["name"] = f"{attrs['kind']} on {dataset.name}"
         return attrs
+
+
+    def _warm_start(self, job_id: object, errors: dict) -> dict | None:
+        """The finished trials of one of the caller's HPO jobs, to seed the new study."""
+        user = self.context["request"].user
+        source = None
+        if type(job_id) is int:
+            source = Job.objects.filter(owner=user, kind=Job.Kind.HPO, id=job_id).first()
+        if source is None:
+            errors["config.warm_start_from"] = f"{job_id!r} is not the id of one of your HPO jobs"
+            return None
+        trials = source.trials.filter(state=Trial.State.COMPLETE).order_by("number")
+        return {
+            "from_job": source.id,
+            "trials": [{"params": t.params, "values": t.values} for t in trials[:WARM_START_MAX]],
+        }
 
 
 class JobSerializer(serializers.ModelSerializer):
@@ -65,7 +101,7 @@ class TrialSerializer(serializers.ModelSerializer):
     class Meta:
         model = Trial
         fields = [
-            "number", "state", "params", "values", "intermediate_values", "error",
+            "number", "state", "params", "values", "intermediate_values", "error", "worker",
             "started_at", "finished_at",
         ]
         read_only_fields = fields

@@ -1,6 +1,9 @@
 import logging
+import uuid
+from datetime import timedelta
 
 from django.db import transaction
+from django.utils import timezone
 
 from automl.celery import app as celery_app
 from automl.datasets.models import Dataset
@@ -30,6 +33,32 @@ def submit_job(owner, *, kind: str, name: str, dataset: Dataset, config: dict,
         job = Job.objects.create(
             owner=owner, kind=kind, name=name, dataset=dataset, config=config,
             resources=resources, queue=queue_for(resources),
+            study_name=f"job-{uuid.uuid4().hex}",
         )
         transaction.on_commit(lambda: enqueue(job))
     return job
+
+
+def reconcile(queued_after_s: float, stale_after_s: float) -> dict[str, int]:
+    """Send again what the broker may have lost; Postgres is the truth.
+
+    - a job queued for longer than `queued_after_s` gets its run_job again (a duplicate is
+      harmless: the job is claimed with a conditional update);
+    - a running job whose heartbeat is older than `stale_after_s` has lost every runner
+      (a worker machine died with the message unacknowledged): it gets one new runner,
+      which resumes the study where the dead ones left it.
+    """
+    now = timezone.now()
+    queued = list(Job.objects.filter(
+        status=Job.Status.QUEUED, created_at__lt=now - timedelta(seconds=queued_after_s)
+    ))
+    for job in queued:
+        enqueue(job)
+    stale = list(Job.objects.filter(
+        status=Job.Status.RUNNING, heartbeat_at__lt=now - timedelta(seconds=stale_after_s)
+    ))
+    for job in stale:
+        # Refresh the heartbeat so the next pass does not pile up more runners.
+        Job.objects.filter(id=job.id).update(heartbeat_at=now)
+        celery_app.send_task("automl.run_trials", args=[job.id, 0], queue=job.queue)
+    return {"requeued": len(queued), "resumed": len(stale)}

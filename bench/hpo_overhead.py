@@ -1,0 +1,152 @@
+"""Platform vs bare Optuna: the same objective, sampler and storage, N trials.
+
+    .venv/bin/python bench/hpo_overhead.py [--trials 200]
+
+With DATABASE_URL (Postgres) and CELERY_BROKER_URL (Redis) set it measures the production
+path (RDBStorage on Postgres, Redis queue); with neither set, the embedded one (SQLite,
+filesystem queue, an Optuna journal file). Each run gets a scratch database / var folder.
+
+bare:     optuna.create_study(storage=...).optimize(objective, n_trials=N) in this process,
+          objective = logistic regression on iris (one holdout split), random sampler.
+platform: POST /api/v1/jobs/ to a real web server, one real Celery worker runs the same
+          model, sampler and storage kind; timed from the POST until the job reads
+          succeeded (so it includes queueing, every trial's database writes, and the refit).
+The target (TARGETS.md) is a ratio <= 1.10 and <= 10 ms of orchestration per trial.
+"""
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import optuna
+import requests
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from workers.data.builtin import load_builtin  # noqa: E402
+from workers.data.splits import holdout_split  # noqa: E402
+
+
+def scratch_database(base_url: str | None) -> str | None:
+    """A fresh Postgres database beside the one DATABASE_URL names, or None for SQLite."""
+    if not base_url:
+        return None
+    name = f"automl_bench_{os.getpid()}"
+    admin = base_url.rsplit("/", 1)[0] + "/postgres"
+    import psycopg
+
+    with psycopg.connect(admin.replace("postgres://", "postgresql://"), autocommit=True) as c:
+        c.execute(f"DROP DATABASE IF EXISTS {name}")
+        c.execute(f"CREATE DATABASE {name}")
+    return base_url.rsplit("/", 1)[0] + "/" + name
+
+
+def bare_optuna(trials: int, storage: str) -> float:
+    data = load_builtin("iris")
+    split = holdout_split(data, 0.25, 0)
+
+    def objective(trial: optuna.Trial) -> float:
+        c = trial.suggest_float("C", 1e-3, 1e3, log=True)
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=1000))
+        model.fit(split.X_train, split.y_train)
+        return float((model.predict(split.X_valid) == split.y_valid).mean())
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(storage=storage, direction="maximize",
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+    started = time.perf_counter()
+    study.optimize(objective, n_trials=trials)
+    return time.perf_counter() - started
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def platform_run(trials: int, env: dict) -> float:
+    port = free_port()
+    env = {**env, "PORT": str(port), "ADMIN_PASSWORD": "bench-password-1",
+           "AUTOML_VENV": sys.prefix, "WEB_WORKERS": "1"}
+    log = open(Path(env["AUTOML_VAR_DIR"]) / "up.log", "w")
+    proc = subprocess.Popen([str(ROOT / "run"), "up"], env=env, cwd=ROOT, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            try:
+                if requests.get(url + "/readyz", timeout=5).ok:
+                    break
+            except requests.RequestException:
+                time.sleep(0.5)
+        token = requests.post(url + "/api/v1/auth/token/", timeout=5, data={
+            "username": "admin", "password": "bench-password-1"}).json()["token"]
+        headers = {"Authorization": f"Token {token}"}
+        iris = next(d["id"] for d in requests.get(url + "/api/v1/datasets/", headers=headers,
+                                                  timeout=5).json()["results"]
+                    if d["builtin_name"] == "iris")
+        body = {"kind": "hpo", "dataset": iris, "config": {
+            "model": "logistic_regression", "n_trials": trials,
+            "sampler": {"name": "random", "seed": 0},
+            "validation": {"method": "holdout", "test_size": 0.25}}}
+        started = time.perf_counter()
+        job = requests.post(url + "/api/v1/jobs/", json=body, headers=headers, timeout=10)
+        assert job.status_code == 201, job.text
+        while True:
+            state = requests.get(f"{url}/api/v1/jobs/{job.json()['id']}/", headers=headers,
+                                 timeout=10).json()
+            if state["status"] not in ("queued", "running"):
+                break
+            time.sleep(0.05)
+        seconds = time.perf_counter() - started
+        assert state["status"] == "succeeded", state
+        return seconds
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=200)
+    args = parser.parse_args()
+
+    var = Path(tempfile.mkdtemp(prefix="automl-bench-"))
+    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
+    env["AUTOML_VAR_DIR"] = str(var)
+    database = scratch_database(os.environ.get("DATABASE_URL"))
+    if database:
+        env["DATABASE_URL"] = database
+        storage = database.replace("postgres://", "postgresql+psycopg://")
+        mode = "Postgres + Redis"
+    else:
+        storage = optuna.storages.JournalStorage(
+            optuna.storages.journal.JournalFileBackend(str(var / "bare.journal")))
+        mode = "embedded (SQLite + filesystem queue + journal file)"
+
+    bare = bare_optuna(args.trials, storage)
+    platform = platform_run(args.trials, env)
+    shutil.rmtree(var, ignore_errors=True)
+
+    print(f"{args.trials} trials, logistic regression on iris, random sampler; {mode}\n")
+    print(f"{'run':<12}{'seconds':>10}{'ms/trial':>10}{'ratio':>8}")
+    print(f"{'bare optuna':<12}{bare:>10.2f}{1000 * bare / args.trials:>10.1f}{1:>8.2f}")
+    print(f"{'platform':<12}{platform:>10.2f}{1000 * platform / args.trials:>10.1f}"
+          f"{platform / bare:>8.2f}")
+    print(f"\norchestration per trial: {1000 * (platform - bare) / args.trials:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

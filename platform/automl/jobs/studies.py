@@ -1,0 +1,34 @@
+"""Where a job's Optuna study lives: beside the platform's own data.
+
+On Postgres the study tables sit in the same database (RDBStorage), so every worker that
+reaches the database reaches the study. On the embedded default each job gets its own
+Optuna journal file under var/, which several worker processes can append to safely.
+"""
+
+from django.conf import settings
+from django.db import connections
+from sqlalchemy.engine import URL
+
+from automl.jobs.models import Job
+
+
+def storage_url(job: Job) -> str:
+    database = connections["default"].settings_dict
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        url = URL.create(
+            "postgresql+psycopg",
+            username=database["USER"] or None,
+            password=database["PASSWORD"] or None,
+            host=database["HOST"] or None,
+            port=int(database["PORT"]) if database["PORT"] else None,
+            database=database["NAME"],
+        )
+        return url.render_as_string(hide_password=False)
+    folder = settings.VAR_DIR / "studies"
+    folder.mkdir(exist_ok=True)
+    return f"journal:{folder / job.study_name}.log"
+
+
+def artifact_dir(job: Job):
+    """Where the job's refit best model is written."""
+    return settings.ARTIFACT_ROOT / "jobs" / str(job.id) / "best"
