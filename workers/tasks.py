@@ -7,6 +7,7 @@ sets the final status. Engines are imported inside the tasks, so neither the web
 nor the worker's parent imports torch.
 """
 
+import datetime as dt
 import logging
 import os
 import platform
@@ -21,7 +22,7 @@ from django.utils import timezone
 from automl.jobs import lifecycle
 from automl.jobs.models import Job, Trial
 from automl.jobs.reporter import DatabaseReporter, heartbeat
-from automl.jobs.studies import artifact_dir, storage_url
+from automl.jobs.studies import storage_url
 
 log = logging.getLogger(__name__)
 _children = os.cpu_count() or 1
@@ -93,18 +94,22 @@ def run_job(job_id: int) -> None:
 @shared_task(name="automl.run_trials")
 def run_trials(job_id: int, runner: int) -> None:
     """Run trials on the job's study until its budget is spent, then maybe close the job."""
+    from django.conf import settings
+
     from workers.hpo import engine
 
     job = Job.objects.select_related("dataset").filter(id=job_id).first()
     if job is None or job.status != Job.Status.RUNNING:
         return
+    stale_after_s = settings.TRIAL_STALE_AFTER_S
     reporter = DatabaseReporter(job, worker=f"{socket.gethostname()}:{os.getpid()}")
     storage = engine.make_storage(storage_url(job))
     try:
         with heartbeat(job_id):
             data = load_data(job)
-            engine.run_trials(job.config, data, reporter, storage, job.study_name)
-            wait_for_other_runners(engine, storage, job.study_name)
+            engine.run_trials(job.config, data, reporter, storage, job.study_name,
+                              runner=runner, stale_after_s=stale_after_s)
+            wait_for_other_runners(engine, storage, job.study_name, stale_after_s)
             close(job, data, storage, reporter)
     except Exception as exc:
         fail(job_id, exc)
@@ -120,10 +125,10 @@ def reconcile_jobs() -> dict[str, int]:
     return reconcile(settings.RECONCILE_QUEUED_AFTER_S, settings.JOB_STALE_AFTER_S)
 
 
-def wait_for_other_runners(engine, storage, study_name: str, poll_s: float = 1.0) -> None:
+def wait_for_other_runners(engine, storage, study_name: str, stale_after_s: float) -> None:
     """Wait until no trial of the study is running: each ends, or goes stale and fails."""
-    while engine.reap_stale_trials(storage, study_name) > 0:
-        time.sleep(poll_s)
+    while engine.reap_stale_trials(storage, study_name, stale_after_s) > 0:
+        time.sleep(1.0)
 
 
 def close(job: Job, data, storage, reporter: DatabaseReporter) -> None:
@@ -134,13 +139,14 @@ def close(job: Job, data, storage, reporter: DatabaseReporter) -> None:
     if not lifecycle.start_closing(job.id):
         return  # another runner is closing it
     sync_trials(job, storage)
-    summary = asdict(engine.summarize(job.config, storage, job.study_name))
-    if reporter.should_stop():
+    cancelled = reporter.should_stop()
+    result = engine.summarize(job.config, storage, job.study_name, allow_empty=cancelled)
+    result.stopped = cancelled
+    summary = asdict(result)
+    if cancelled:
         lifecycle.transition(job.id, Job.Status.CANCELLED, result=summary)
         return
-    summary["model"] = engine.refit_best(
-        job.config, data, storage, job.study_name, artifact_dir(job)
-    )
+    summary["refit"] = engine.refit_best(job.config, data, storage, job.study_name)
     lifecycle.transition(job.id, Job.Status.SUCCEEDED, result=summary)
 
 
@@ -157,7 +163,7 @@ def sync_trials(job: Job, storage) -> None:
     study = optuna.load_study(study_name=job.study_name, storage=storage)
     for trial in study.get_trials(deepcopy=False, states=tuple(states)):
         row = rows.get(trial.number)
-        if row is not None and row.state == states[trial.state]:
+        if trial.system_attrs.get("discarded") or (row and row.state == states[trial.state]):
             continue
         Trial.objects.update_or_create(
             job=job, number=trial.number,
@@ -166,9 +172,9 @@ def sync_trials(job: Job, storage) -> None:
                 "params": trial.params,
                 "values": trial.values,
                 "intermediate_values": trial.intermediate_values,
-                "error": (row.error if row else "")
-                or ("The worker running this trial was lost."
-                    if trial.state == optuna.trial.TrialState.FAIL else ""),
-                "finished_at": trial.datetime_complete or timezone.now(),
+                "error": trial.system_attrs.get("error", ""),
+                # Optuna keeps naive local times; astimezone() reads them as local.
+                "finished_at": trial.datetime_complete.astimezone(dt.UTC)
+                if trial.datetime_complete else timezone.now(),
             },
         )

@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from automl import views
 from automl.accounts.views import TokenView
 from automl.datasets.views import DatasetDetail, DatasetList
-from automl.jobs.views import JobCancel, JobDetail, JobList, JobModelDownload, TrialList
+from automl.jobs.views import JobCancel, JobDetail, JobList, TrialList
 
 api_v1 = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
@@ -16,7 +16,6 @@ api_v1 = [
     path("jobs/<int:pk>/", JobDetail.as_view(), name="job-detail"),
     path("jobs/<int:pk>/cancel/", JobCancel.as_view(), name="job-cancel"),
     path("jobs/<int:pk>/trials/", TrialList.as_view(), name="job-trials"),
-    path("jobs/<int:pk>/model/", JobModelDownload.as_view(), name="job-model"),
 ]
 
 urlpatterns = [

@@ -1,68 +1,102 @@
-"""run_job called in this process, on the test database: the task logic without a broker.
+"""The tasks called in this process, on the test database: the task logic without a worker.
 
-The same task runs in a real worker process in tests/e2e/.
+run_job claims the job and sends its runners to the broker; here the test then plays the
+worker and calls run_trials itself. Real worker processes run them in tests/e2e/.
 """
+
+from uuid import uuid4
 
 import pytest
 
 from automl.jobs.models import Job, Trial
 from automl.jobs.reporter import DatabaseReporter
+from automl.jobs.studies import storage_url
 from workers import tasks
+from workers.hpo import engine
 from workers.hpo.config import validate_hpo_config
+from workers.reporter import MemoryReporter
 
 pytestmark = pytest.mark.django_db
 
 
 def make_job(owner, dataset, **config) -> Job:
     return Job.objects.create(
-        owner=owner, kind="hpo", name="t", dataset=dataset,
+        owner=owner, kind="hpo", name="t", dataset=dataset, study_name=f"test-{uuid4().hex}",
         config=validate_hpo_config({"n_trials": 3, **config}, dataset.task),
     )
 
 
-def test_it_runs_an_hpo_job_to_success(alice, iris):
-    job = make_job(alice, iris, model="random_forest", sampler={"name": "tpe", "seed": 1})
+def run(job: Job) -> Job:
+    """What a worker does with the job's messages: run_job, then its one runner."""
     tasks.run_job(job.id)
+    tasks.run_trials(job.id, 0)
     job.refresh_from_db()
+    return job
+
+
+def test_it_runs_an_hpo_job_to_success(alice, iris):
+    job = run(make_job(alice, iris, model="random_forest", sampler={"name": "tpe", "seed": 1}))
     assert job.status == "succeeded", job.error_message
     assert job.progress == 1.0
     assert job.result["n_complete"] == 3
     assert job.result["best_value"] > 0.85
     assert job.worker_info["system"] and job.worker_host
+    assert job.result["refit"]["test_metrics"]["accuracy"] > 0.8
     trials = Trial.objects.filter(job=job)
     assert trials.count() == 3
     assert all(t.state == "complete" and t.finished_at for t in trials)
 
 
 def test_a_second_delivery_does_nothing(alice, iris):
-    job = make_job(alice, iris, model="random_forest", n_trials=2)
+    job = run(make_job(alice, iris, model="random_forest", n_trials=2))
+    finished_at = job.finished_at
     tasks.run_job(job.id)
-    finished_at = Job.objects.get(id=job.id).finished_at
-    tasks.run_job(job.id)
+    tasks.run_trials(job.id, 1)
     assert Trial.objects.filter(job=job).count() == 2
     assert Job.objects.get(id=job.id).finished_at == finished_at
 
 
-def test_a_resumed_job_keeps_its_finished_trials(alice, iris):
+def test_a_runner_continues_a_study_another_runner_started(alice, iris):
     job = make_job(alice, iris, model="random_forest", n_trials=4)
-    Trial.objects.create(job=job, number=0, state="complete", values=[0.9],
-                         params={"n_estimators": 20, "max_depth": 4, "min_samples_leaf": 2})
     tasks.run_job(job.id)
+    # A first runner ran two trials, then its worker vanished before writing any rows.
+    storage = engine.make_storage(storage_url(job))
+    engine.run_trials({**job.config, "n_trials": 2}, tasks.load_data(job), MemoryReporter(),
+                      storage, job.study_name)
+    tasks.run_trials(job.id, 1)
     job.refresh_from_db()
     assert job.status == "succeeded", job.error_message
-    assert sorted(Trial.objects.filter(job=job).values_list("number", flat=True)) == [0, 1, 2, 3]
-    assert Trial.objects.get(job=job, number=0).values == [0.9]
+    assert job.result["n_complete"] == 4
+    trials = Trial.objects.filter(job=job).order_by("number")
+    assert [t.number for t in trials] == [0, 1, 2, 3]
+    assert all(t.state == "complete" and t.values for t in trials)
+
+
+def test_a_trial_whose_worker_died_is_failed_and_the_job_completes(alice, iris):
+    job = make_job(alice, iris, model="random_forest", n_trials=3)
+    tasks.run_job(job.id)
+    storage = engine.make_storage(storage_url(job))
+    import optuna
+
+    study = optuna.load_study(study_name=job.study_name, storage=storage)
+    orphan = study.ask()  # running, and nobody will ever beat its heartbeat
+    storage.set_trial_system_attr(orphan._trial_id, "heartbeat", 0.0)
+    tasks.run_trials(job.id, 0)
+    job.refresh_from_db()
+    assert job.status == "succeeded", job.error_message
+    states = dict(Trial.objects.filter(job=job).values_list("number", "state"))
+    assert states == {0: "failed", 1: "complete", 2: "complete"}
+    assert "lost" in Trial.objects.get(job=job, number=0).error
 
 
 def test_an_engine_failure_fails_the_job_with_a_readable_message(alice, iris, monkeypatch):
     job = make_job(alice, iris, model="random_forest")
 
-    def explode(job, reporter):
+    def explode(job):
         raise ValueError("the data set has no rows")
 
-    monkeypatch.setattr(tasks, "run_engine", explode)
-    tasks.run_job(job.id)
-    job.refresh_from_db()
+    monkeypatch.setattr(tasks, "load_data", explode)
+    job = run(job)
     assert job.status == "failed"
     assert job.error_message == "ValueError: the data set has no rows"
 
@@ -79,8 +113,7 @@ def test_a_cancel_request_stops_between_trials(alice, iris, monkeypatch):
             Job.objects.filter(id=self.job_id).update(cancel_requested=True)
 
     monkeypatch.setattr(DatabaseReporter, "trial_finished", finish_then_cancel)
-    tasks.run_job(job.id)
-    job.refresh_from_db()
+    job = run(job)
     assert job.status == "cancelled"
     assert Trial.objects.filter(job=job, state="complete").count() == 2
 

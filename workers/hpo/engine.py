@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import math
+import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,43 +41,224 @@ class HpoError(Exception):
     """The job cannot produce a result (e.g. every trial failed)."""
 
 
+TEST_SIZE = 0.2  # held out before any search; only the refit best model is scored on it
+HEARTBEAT_S = 2.0
+
+
+def make_storage(url: str | None) -> optuna.storages.BaseStorage:
+    """In-memory (None), an Optuna journal file ("journal:/path"), or an RDB URL."""
+    if url is None:
+        return optuna.storages.InMemoryStorage()
+    return _shared_storage(url)
+
+
+@functools.lru_cache(maxsize=32)
+def _shared_storage(url: str) -> optuna.storages.BaseStorage:
+    # One storage (and so one small connection pool) per URL for the process's lifetime:
+    # a worker runs many jobs, and a pool per job would exhaust the database's connections.
+    if url.startswith("journal:"):
+        backend = optuna.storages.journal.JournalFileBackend(url.removeprefix("journal:"))
+        return optuna.storages.JournalStorage(backend)
+    return optuna.storages.RDBStorage(
+        url, engine_kwargs={"pool_pre_ping": True, "pool_size": 2, "max_overflow": 4}
+    )
+
+
+def create_study(config: dict, storage: optuna.storages.BaseStorage, study_name: str):
+    """Create the job's study once (idempotent), seeded with any warm-start trials."""
+    study = optuna.create_study(
+        storage=storage, study_name=study_name, direction=config["direction"],
+        load_if_exists=True,
+    )
+    if not study.trials:
+        for record in config.get("warm_start", {}).get("trials", []):
+            _add_warm_start(study, config["search_space"], record)
+    return study
+
+
 def run_hpo(
     config: dict, data: TabularData, reporter: Reporter, previous_trials: Sequence[dict] = ()
 ) -> HpoResult:
-    """Run the trials `config` (validated) still has budget for; counts include previous ones."""
+    """Run a whole study in this process (in memory); counts include previous trials."""
+    storage = make_storage(None)
+    study = create_study(config, storage, "local")
+    _add_previous(study, config["search_space"], sorted(previous_trials, key=_number))
+    stopped = run_trials(config, data, reporter, storage, "local")
+    result = summarize(config, storage, "local", allow_empty=stopped)
+    result.stopped = stopped
+    return result
+
+
+def run_trials(
+    config: dict, data: TabularData, reporter: Reporter, storage: optuna.storages.BaseStorage,
+    study_name: str, *, runner: int = 0, stale_after_s: float = 60.0,
+) -> bool:
+    """Run trials on a shared study until it holds `n_trials` of them; True if cancelled.
+
+    Several processes may run this on one study at once. Each asks for a trial only while
+    the study holds fewer than `n_trials`; when two ask at once and the later one gets a
+    number past the budget, that trial is discarded (told FAIL, marked, never run and
+    never counted), so the trials that ran are numbered exactly 0..n_trials-1.
+    """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if config["task"] != data.task:
         raise HpoError(f"config is for {config['task']} but the dataset is {data.task}")
-    splits = _make_splits(config, data)
-    previous = sorted(previous_trials, key=lambda t: t["number"])
-    study = optuna.create_study(
-        direction=config["direction"],
-        sampler=_make_sampler(config["sampler"], len(previous)),
+    splits = _make_splits(config, _search_part(config, data))
+    existing = len(storage.get_all_trials(storage.get_study_id_from_name(study_name)))
+    study = optuna.load_study(
+        study_name=study_name, storage=storage,
+        # Each runner and each resumption draws its own sequence from the job's seed.
+        sampler=_make_sampler(config["sampler"], existing + 1000 * runner),
         pruner=_make_pruner(config["pruner"]),
     )
-    _add_previous(study, config["search_space"], previous)
-    errors = [t["error"] for t in previous if t["state"] == "failed" and t.get("error")]
-
     n_trials, timeout_s = config["n_trials"], config["timeout_s"]
-    started = time.monotonic()
-    n_finished = len(previous)
-    stopped = reporter.should_stop()
-    while not stopped and n_finished < n_trials:
-        error = _run_trial(study, config, splits, reporter)
-        if error:
-            errors.append(error)
-        n_finished += 1
-        # Like Optuna's own timeout, it is checked between trials: a trial is never cut.
-        elapsed = time.monotonic() - started
-        fraction = n_finished / n_trials
+    started, ran = time.monotonic(), 0
+    while True:
+        if reporter.should_stop():
+            return True
+        # Like Optuna's own timeout, checked between trials: a trial is never cut.
+        if ran and timeout_s is not None and time.monotonic() - started >= timeout_s:
+            return False
+        reap_stale_trials(storage, study_name, stale_after_s)
+        if len(study.get_trials(deepcopy=False)) >= n_trials:
+            return False
+        trial = study.ask()
+        if trial.number >= n_trials:
+            study._storage.set_trial_system_attr(trial._trial_id, "discarded", True)
+            study.tell(trial, state=TrialState.FAIL)
+            return False
+        with _heartbeat(storage, trial._trial_id):
+            _run_trial(study, trial, config, splits, reporter)
+        ran += 1
+        finished = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
+        fraction = len([t for t in finished if _counts(t)]) / n_trials
         if timeout_s is not None:
-            fraction = max(fraction, elapsed / timeout_s)
+            fraction = max(fraction, (time.monotonic() - started) / timeout_s)
         reporter.progress(min(1.0, fraction))
-        stopped = reporter.should_stop()
-        if timeout_s is not None and elapsed >= timeout_s:
-            break
 
-    return _result(study, config, stopped, errors)
+
+def reap_stale_trials(
+    storage: optuna.storages.BaseStorage, study_name: str, stale_after_s: float = 60.0
+) -> int:
+    """Fail the running trials whose worker stopped beating; return how many still run."""
+    study_id = storage.get_study_id_from_name(study_name)
+    running = storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
+    now, alive = time.time(), 0
+    for trial in running:
+        beat = trial.system_attrs.get("heartbeat", now)
+        if now - beat <= stale_after_s:
+            alive += 1
+            continue
+        try:
+            storage.set_trial_system_attr(trial._trial_id, "error", LOST)
+            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        except RuntimeError:
+            pass  # it finished in the meantime
+    return alive
+
+
+def summarize(
+    config: dict, storage: optuna.storages.BaseStorage, study_name: str, *,
+    allow_empty: bool = False,
+) -> HpoResult:
+    """Counts and the best trial of the study; HpoError if no trial completed."""
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    trials = [t for t in study.get_trials(deepcopy=False) if _counts(t)]
+    counts = {state: sum(t.state == state for t in trials) for state in _STATES.values()}
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    if not complete and not allow_empty:
+        if counts[TrialState.FAIL] == len(trials):
+            first = next((t.system_attrs["error"] for t in trials if "error" in t.system_attrs),
+                         "unknown")
+            raise HpoError(f"all {len(trials)} trials failed; first error: {first}")
+        raise HpoError(f"no trial completed ({counts[TrialState.PRUNED]} pruned)")
+    pick = max if config["direction"] == "maximize" else min
+    best = pick(complete, key=lambda t: t.value) if complete else None
+    return HpoResult(
+        best_number=best.number if best else None,
+        best_params=dict(best.params) if best else {},
+        best_value=best.value if best else None,
+        metric=config["metric"],
+        direction=config["direction"],
+        n_complete=counts[TrialState.COMPLETE],
+        n_pruned=counts[TrialState.PRUNED],
+        n_failed=counts[TrialState.FAIL],
+        stopped=False,
+    )
+
+
+def refit_best(
+    config: dict, data: TabularData, storage: optuna.storages.BaseStorage, study_name: str
+) -> dict:
+    """Fit the best configuration on all search data; score it on the held-out test rows."""
+    best = summarize(config, storage, study_name)
+    if best.best_number is None:
+        return {}
+    search, test = _search_and_test(config, data)
+    split = Split(search.X, search.y, test.X, test.y)
+    value = _objective(config, best.best_params, [split], lambda step, value: None)
+    return {"trial": best.best_number, "params": best.best_params,
+            "test_metrics": {config["metric"]: value}, "test_rows": int(len(test.y))}
+
+
+LOST = "The worker running this trial was lost."
+
+
+def _number(record: dict) -> int:
+    return record["number"]
+
+
+def _counts(trial: optuna.trial.FrozenTrial) -> bool:
+    return not trial.system_attrs.get("discarded", False)
+
+
+@contextmanager
+def _heartbeat(storage: optuna.storages.BaseStorage, trial_id: int) -> Iterator[None]:
+    """Record a heartbeat on the trial while it runs, so others can tell it is alive.
+
+    Optuna's own heartbeat runs only inside study.optimize() and only on RDB storages;
+    this one works with ask/tell on every storage.
+    """
+    stop = threading.Event()
+
+    def beat() -> None:
+        while True:
+            try:
+                storage.set_trial_system_attr(trial_id, "heartbeat", time.time())
+            except RuntimeError:
+                return  # the trial finished
+            if stop.wait(HEARTBEAT_S):
+                return
+
+    thread = threading.Thread(target=beat, name=f"trial-heartbeat-{trial_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _add_warm_start(study: optuna.Study, space: dict, record: dict) -> None:
+    """Add a finished trial of another job; one that does not fit this space is skipped."""
+    try:
+        study.add_trial(optuna.trial.create_trial(
+            params=record["params"], distributions=distributions(space, record["params"]),
+            values=record["values"],
+        ))
+    except (KeyError, ValueError, TypeError):
+        pass
+
+
+def _search_and_test(config: dict, data: TabularData) -> tuple[TabularData, TabularData]:
+    split = holdout_split(data, TEST_SIZE, config["seed"])
+    part = dict(feature_names=data.feature_names, task=data.task, target_name=data.target_name)
+    return (TabularData(split.X_train, split.y_train, **part),
+            TabularData(split.X_valid, split.y_valid, **part))
+
+
+def _search_part(config: dict, data: TabularData) -> TabularData:
+    return _search_and_test(config, data)[0]
 
 
 def _make_splits(config: dict, data: TabularData) -> list[Split]:
@@ -125,15 +309,18 @@ def _add_previous(study: optuna.Study, space: dict, previous: list[dict]) -> Non
                     distributions=distributions(space, params),
                     # Stores may keep JSON keys as strings and non-finite values as null.
                     intermediate_values={int(k): v for k, v in curve.items() if v is not None},
+                    system_attrs={"error": record["error"]} if record.get("error") else None,
                 )
             )
         except (KeyError, ValueError) as e:
             raise HpoError(f"previous trial {record['number']} does not fit: {e}") from e
 
 
-def _run_trial(study: optuna.Study, config: dict, splits: list[Split], reporter: Reporter) -> str:
-    """Run one trial, report it, and return its error message ("" unless it failed)."""
-    trial = study.ask()
+def _run_trial(
+    study: optuna.Study, trial: optuna.Trial, config: dict, splits: list[Split],
+    reporter: Reporter,
+) -> None:
+    """Run one asked trial, and report and record how it ended."""
     params = suggest(trial, config["search_space"])
     reporter.trial_started(trial.number, params)
     curve: dict[int, float] = {}
@@ -152,11 +339,11 @@ def _run_trial(study: optuna.Study, config: dict, splits: list[Split], reporter:
         state = "pruned"
     except Exception as e:  # any model error fails this trial only
         state, error = "failed", f"{type(e).__name__}: {e}"
+        study._storage.set_trial_system_attr(trial._trial_id, "error", error)
     else:
         state, values = "complete", [value]
     study.tell(trial, values, state=_STATES[state])
     reporter.trial_finished(trial.number, state, params, values, curve, error)
-    return error
 
 
 def _objective(config: dict, params: dict, splits: list[Split], report: ReportFn) -> float:
@@ -175,29 +362,3 @@ def _objective(config: dict, params: dict, splits: list[Split], report: ReportFn
     if not math.isfinite(value):
         raise ValueError(f"metric is {value}")
     return value
-
-
-def _result(study: optuna.Study, config: dict, stopped: bool, errors: list[str]) -> HpoResult:
-    counts = {state: 0 for state in _STATES.values()}
-    for t in study.trials:
-        if t.state in counts:
-            counts[t.state] += 1
-    n_complete = counts[TrialState.COMPLETE]
-    if n_complete == 0 and not stopped:
-        n = len(study.trials)
-        if counts[TrialState.FAIL] == n:
-            first = errors[0] if errors else "unknown"
-            raise HpoError(f"all {n} trials failed; first error: {first}")
-        raise HpoError(f"no trial completed ({counts[TrialState.PRUNED]} pruned)")
-    best = study.best_trial if n_complete else None
-    return HpoResult(
-        best_number=best.number if best else None,
-        best_params=dict(best.params) if best else {},
-        best_value=best.value if best else None,
-        metric=config["metric"],
-        direction=config["direction"],
-        n_complete=n_complete,
-        n_pruned=counts[TrialState.PRUNED],
-        n_failed=counts[TrialState.FAIL],
-        stopped=stopped,
-    )

@@ -28,7 +28,3 @@ def storage_url(job: Job) -> str:
     folder.mkdir(exist_ok=True)
     return f"journal:{folder / job.study_name}.log"
 
-
-def artifact_dir(job: Job):
-    """Where the job's refit best model is written."""
-    return settings.ARTIFACT_ROOT / "jobs" / str(job.id) / "best"

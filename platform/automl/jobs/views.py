@@ -1,12 +1,8 @@
-import io
-import zipfile
-
 from django.db.models import QuerySet
-from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,7 +12,6 @@ from automl.jobs import lifecycle
 from automl.jobs.models import Job, Trial
 from automl.jobs.serializers import JobSerializer, JobSubmitSerializer, TrialSerializer
 from automl.jobs.services import submit_job
-from automl.jobs.studies import artifact_dir
 
 
 def choice_param(request: Request, name: str, choices: list[str]) -> str | None:
@@ -86,21 +81,3 @@ class TrialList(generics.ListAPIView):
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
 
-
-class JobModelDownload(APIView):
-    """The job's best model, refit on all search data: a zip of weights, spec, preprocessing."""
-
-    @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
-    def get(self, request: Request, pk: int) -> HttpResponse:
-        job = owned_or_404(Job.objects.all(), request.user, id=pk)
-        folder = artifact_dir(job)
-        if job.status != Job.Status.SUCCEEDED or not folder.is_dir():
-            raise NotFound(f"job {job.id} has no model ({job.status})")
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for path in sorted(folder.rglob("*")):
-                if path.is_file():
-                    archive.write(path, path.relative_to(folder))
-        response = HttpResponse(buffer.getvalue(), content_type="application/zip")
-        response["Content-Disposition"] = f'attachment; filename="job-{job.id}-model.zip"'
-        return response
