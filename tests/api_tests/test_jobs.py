@@ -161,3 +161,30 @@ def test_trials_are_listed_in_order(alice_api, iris):
     response = alice_api.get(f"/api/v1/jobs/{job.id}/trials/")
     assert [t["number"] for t in response.json()["results"]] == [0, 1, 2]
     assert alice_api.get(f"/api/v1/jobs/{job.id}/trials/?state=pruned").json()["count"] == 0
+
+
+@pytest.mark.django_db
+def test_parallelism_is_validated_and_kept(alice_api, iris):
+    response = submit(alice_api, submission(iris, parallelism=4))
+    assert response.status_code == 201
+    assert response.json()["config"]["parallelism"] == 4
+    for bad in (0, 33, 2.5, True, "2"):
+        response = submit(alice_api, submission(iris, parallelism=bad))
+        assert response.status_code == 400
+        assert "config.parallelism" in response.json()["fields"]
+
+
+@pytest.mark.django_db
+def test_warm_start_takes_the_complete_trials_of_one_of_my_jobs(alice_api, bob_api, iris):
+    source = Job.objects.get(id=submit(alice_api, submission(iris)).json()["id"])
+    Trial.objects.create(job=source, number=0, state="complete", values=[0.9],
+                         params={"n_estimators": 20})
+    Trial.objects.create(job=source, number=1, state="failed", params={"n_estimators": 30})
+    response = submit(alice_api, submission(iris, warm_start_from=source.id))
+    assert response.status_code == 201, response.json()
+    assert response.json()["config"]["warm_start"] == {
+        "from_job": source.id, "trials": [{"params": {"n_estimators": 20}, "values": [0.9]}],
+    }
+    stolen = submit(bob_api, submission(iris, warm_start_from=source.id))
+    assert stolen.status_code == 400
+    assert "config.warm_start_from" in stolen.json()["fields"]

@@ -46,7 +46,7 @@ def platform_up(tmp_path):
     yield url, proc
     os.killpg(proc.pid, signal.SIGTERM)
     try:
-        proc.wait(timeout=30)
+        proc.wait(timeout=60)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -74,7 +74,8 @@ def test_run_up_serves_the_platform_and_runs_a_job(platform_up, tmp_path):
     iris = next(d["id"] for d in datasets["results"] if d["builtin_name"] == "iris")
     submitted = requests.post(url + "/api/v1/jobs/", headers=headers, timeout=5, json={
         "kind": "hpo", "dataset": iris,
-        "config": {"model": "logistic_regression", "n_trials": 3, "sampler": "random"},
+        "config": {"model": "logistic_regression", "n_trials": 3, "sampler": "random",
+                   "parallelism": 2},
     })
     assert submitted.status_code == 201, submitted.text
 

@@ -42,8 +42,9 @@ class CNN(nn.Module):
         in_ch, h, w = config.in_channels, config.height, config.width
         for out_ch in config.channels:
             blocks += [
-                nn.Conv2d(in_ch, out_ch, config.kernel_size, padding=config.kernel_size // 2,
-                          bias=False),  # BatchNorm brings its own bias
+                nn.Conv2d(
+                    in_ch, out_ch, config.kernel_size, padding=config.kernel_size // 2, bias=False
+                ),  # BatchNorm brings its own bias
                 nn.BatchNorm2d(out_ch),
                 nn.ReLU(),
             ]
