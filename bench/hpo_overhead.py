@@ -52,6 +52,16 @@ def scratch_database(base_url: str | None) -> str | None:
     return base_url.rsplit("/", 1)[0] + "/" + name
 
 
+def drop_database(url: str | None) -> None:
+    if not url:
+        return
+    import psycopg
+
+    admin = url.rsplit("/", 1)[0].replace("postgres://", "postgresql://") + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as c:
+        c.execute(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
+
+
 def bare_optuna(trials: int, storage: str) -> float:
     data = load_builtin("iris")
     split = holdout_split(data, 0.25, 0)
@@ -136,9 +146,12 @@ def main() -> None:
             optuna.storages.journal.JournalFileBackend(str(var / "bare.journal")))
         mode = "embedded (SQLite + filesystem queue + journal file)"
 
-    bare = bare_optuna(args.trials, storage)
-    platform = platform_run(args.trials, env)
-    shutil.rmtree(var, ignore_errors=True)
+    try:
+        bare = bare_optuna(args.trials, storage)
+        platform = platform_run(args.trials, env)
+    finally:
+        shutil.rmtree(var, ignore_errors=True)
+        drop_database(database)
 
     print(f"{args.trials} trials, logistic regression on iris, random sampler; {mode}\n")
     print(f"{'run':<12}{'seconds':>10}{'ms/trial':>10}{'ratio':>8}")

@@ -1,8 +1,7 @@
 """Model files: one directory per model, a JSON spec beside safetensors or skops data.
 
-Nothing here unpickles. ``workers.models.builders`` (imports torch) rebuilds torch modules;
-``workers.models.artifacts`` (imports torch only when a torch model is saved or loaded)
-writes and reads the directories.
+Nothing here pickles or unpickles. ``workers.models.builders`` rebuilds torch modules from
+their spec; ``workers.models.artifacts`` writes and reads the directories.
 """
 
 from workers.models.artifacts import (
@@ -15,6 +14,7 @@ from workers.models.artifacts import (
     load_transformer,
     save_model,
     save_transformer,
+    scaling_spec,
 )
 
 __all__ = [
@@ -27,4 +27,5 @@ __all__ = [
     "load_transformer",
     "save_model",
     "save_transformer",
+    "scaling_spec",
 ]
