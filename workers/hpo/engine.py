@@ -66,6 +66,7 @@ def _shared_storage(url: str) -> optuna.storages.BaseStorage:
 
 def create_study(config: dict, storage: optuna.storages.BaseStorage, study_name: str):
     """Create the job's study once (idempotent), seeded with any warm-start trials."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
         storage=storage, study_name=study_name, direction=config["direction"],
         load_if_exists=True,
