@@ -80,3 +80,12 @@ def iris(db):
     from automl.datasets.models import Dataset
 
     return Dataset.objects.get(builtin_name="iris")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def close_study_storages(django_db_setup):
+    """Close the Optuna storages' connection pools before the test database is dropped."""
+    yield
+    from workers.hpo import engine
+
+    engine.close_storages()

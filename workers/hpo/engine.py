@@ -52,16 +52,31 @@ def make_storage(url: str | None) -> optuna.storages.BaseStorage:
     return _shared_storage(url)
 
 
+def close_storages() -> None:
+    """Close the pools of every storage this process opened (e.g. before dropping a DB)."""
+    for storage in list(_OPEN_STORAGES):
+        if isinstance(storage, optuna.storages.RDBStorage):
+            storage.engine.dispose()
+    _OPEN_STORAGES.clear()
+    _shared_storage.cache_clear()
+
+
+_OPEN_STORAGES: list[optuna.storages.BaseStorage] = []
+
+
 @functools.lru_cache(maxsize=32)
 def _shared_storage(url: str) -> optuna.storages.BaseStorage:
     # One storage (and so one small connection pool) per URL for the process's lifetime:
     # a worker runs many jobs, and a pool per job would exhaust the database's connections.
     if url.startswith("journal:"):
         backend = optuna.storages.journal.JournalFileBackend(url.removeprefix("journal:"))
-        return optuna.storages.JournalStorage(backend)
-    return optuna.storages.RDBStorage(
-        url, engine_kwargs={"pool_pre_ping": True, "pool_size": 2, "max_overflow": 4}
-    )
+        storage: optuna.storages.BaseStorage = optuna.storages.JournalStorage(backend)
+    else:
+        storage = optuna.storages.RDBStorage(
+            url, engine_kwargs={"pool_pre_ping": True, "pool_size": 2, "max_overflow": 4}
+        )
+    _OPEN_STORAGES.append(storage)
+    return storage
 
 
 def create_study(config: dict, storage: optuna.storages.BaseStorage, study_name: str):
