@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import functools
 import math
-import threading
 import time
 import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +15,7 @@ from optuna.trial import TrialState
 
 from workers.data.splits import Split, holdout_split, kfold_splits
 from workers.data.tabular import TabularData
+from workers.heartbeat import beating
 from workers.hpo.families import FAMILIES, ReportFn
 from workers.hpo.space import distributions, family_params, suggest
 from workers.reporter import Reporter
@@ -228,31 +227,21 @@ def _counts(trial: optuna.trial.FrozenTrial) -> bool:
     return not trial.system_attrs.get("discarded", False)
 
 
-@contextmanager
-def _heartbeat(storage: optuna.storages.BaseStorage, trial_id: int) -> Iterator[None]:
+def _heartbeat(storage: optuna.storages.BaseStorage, trial_id: int):
     """Record a heartbeat on the trial while it runs, so others can tell it is alive.
 
     Optuna's own heartbeat runs only inside study.optimize() and only on RDB storages;
     this one works with ask/tell on every storage.
     """
-    stop = threading.Event()
 
-    def beat() -> None:
-        while True:
-            try:
-                storage.set_trial_system_attr(trial_id, "heartbeat", time.time())
-            except RuntimeError:
-                return  # the trial finished
-            if stop.wait(HEARTBEAT_S):
-                return
+    def beat() -> bool:
+        try:
+            storage.set_trial_system_attr(trial_id, "heartbeat", time.time())
+        except RuntimeError:
+            return False  # the trial finished
+        return True
 
-    thread = threading.Thread(target=beat, name=f"trial-heartbeat-{trial_id}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
+    return beating(beat, HEARTBEAT_S, name=f"trial-heartbeat-{trial_id}")
 
 
 def _add_warm_start(study: optuna.Study, space: dict, record: dict) -> None:

@@ -5,14 +5,12 @@ the engine starts the next one: a worker that dies loses only the trial in fligh
 """
 
 import math
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from django.db import connection
 from django.utils import timezone
 
 from automl.jobs.models import Job, Trial
+from workers.heartbeat import beating
 from workers.reporter import Reporter
 
 
@@ -81,22 +79,13 @@ class DatabaseReporter(Reporter):
         return Job.objects.filter(id=self.job_id, cancel_requested=True).exists()
 
 
-@contextmanager
-def heartbeat(job_id: int, every_s: float = 30.0) -> Iterator[None]:
+def heartbeat(job_id: int, every_s: float = 30.0):
     """Keep the job's heartbeat fresh while a long trial runs without reporting."""
-    stop = threading.Event()
 
     def beat() -> None:
-        try:
-            while not stop.wait(every_s):
-                Job.objects.filter(id=job_id).update(heartbeat_at=timezone.now())
-        finally:
-            connection.close()  # this thread's own connection
+        Job.objects.filter(id=job_id).update(heartbeat_at=timezone.now())
 
-    thread = threading.Thread(target=beat, name=f"heartbeat-job-{job_id}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
+    # The thread has its own database connection, closed when it ends (resolved inside
+    # the thread: `connection` is per thread).
+    return beating(beat, every_s, name=f"heartbeat-job-{job_id}", first_now=False,
+                   on_exit=lambda: connection.close())
