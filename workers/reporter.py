@@ -56,7 +56,6 @@ class MemoryReporter(Reporter):
         intermediate_values: dict[int, float],
         error: str = "",
     ) -> None:
-        # Same keys as run_hpo's previous_trials, so a record can be fed back in.
         self.finished.append(
             {
                 "number": number,

@@ -59,11 +59,16 @@ def worker_info() -> dict:
 
 
 def load_data(job: Job):
-    from workers.data.builtin import load_builtin
+    from automl.datasets.services import training_data
 
-    if job.dataset.is_builtin:
-        return load_builtin(job.dataset.builtin_name)
-    raise ValueError(f"data set {job.dataset_id} has source {job.dataset.source!r}")
+    return training_data(job.dataset, job.config)
+
+
+def artifact_dir(job: Job):
+    """Where the job's best model is saved (one folder per job, under ARTIFACT_ROOT)."""
+    from django.conf import settings
+
+    return settings.ARTIFACT_ROOT / "jobs" / str(job.id) / "best"
 
 
 def fail(job_id: int, exc: Exception) -> None:
@@ -146,7 +151,8 @@ def close(job: Job, data, storage, reporter: DatabaseReporter) -> None:
     if cancelled:
         lifecycle.transition(job.id, Job.Status.CANCELLED, result=summary)
         return
-    summary["refit"] = engine.refit_best(job.config, data, storage, job.study_name)
+    summary["refit"] = engine.refit_best(job.config, data, storage, job.study_name,
+                                         directory=artifact_dir(job))
     lifecycle.transition(job.id, Job.Status.SUCCEEDED, result=summary)
 
 
@@ -163,7 +169,10 @@ def sync_trials(job: Job, storage) -> None:
     study = optuna.load_study(study_name=job.study_name, storage=storage)
     for trial in study.get_trials(deepcopy=False, states=tuple(states)):
         row = rows.get(trial.number)
-        if trial.system_attrs.get("discarded") or (row and row.state == states[trial.state]):
+        attrs = trial.system_attrs
+        if attrs.get("discarded") or attrs.get("warm_start"):
+            continue  # never ran here: a lost ask, or another job's trial
+        if row and row.state == states[trial.state]:
             continue
         Trial.objects.update_or_create(
             job=job, number=trial.number,

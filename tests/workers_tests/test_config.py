@@ -20,12 +20,16 @@ def test_defaults_filled():
     assert cfg["metric"] == "accuracy" and cfg["direction"] == "maximize"
     assert cfg["model"] == "auto"
     model = cfg["search_space"]["model"]
-    assert model["choices"] == ["logistic_regression", "random_forest", "mlp"]
+    assert model["choices"] == ["logistic_regression", "random_forest",
+                                "hist_gradient_boosting", "svm", "knn", "mlp"]  # no cnn
     assert "C" in model["conditional"]["logistic_regression"]
-    assert cfg["sampler"] == {"name": "tpe", "seed": None, "multivariate": False}
+    assert cfg["sampler"] == {"name": "tpe", "seed": None, "multivariate": False,
+                              "n_startup_trials": 10}
     assert cfg["pruner"] == {"name": "none"}
     assert cfg["n_trials"] == 20 and cfg["timeout_s"] is None and cfg["seed"] == 0
+    assert cfg["trial_timeout_s"] is None and cfg["patience"] is None
     assert cfg["validation"] == {"method": "holdout", "test_size": 0.25}
+    assert cfg["test_size"] == 0.2 and cfg["warm_start"] is None
 
 
 def test_regression_defaults_and_direction():
@@ -79,10 +83,43 @@ def test_auto_user_space_fills_missing_family_subspaces():
         ({"search_space": {"model": {"type": "categorical", "choices": ["ridge"]}}},
          "search_space.model.choices"),
         ({"search_space": {"C": {"type": "fixed", "value": 1}}}, "search_space.C"),
-        ({"sampler": "grid"}, "sampler.name"),
+        ({"sampler": "annealing"}, "sampler.name"),
+        ({"sampler": {"name": "tpe", "bogus": 1}}, "sampler.bogus"),
+        ({"sampler": {"name": "random", "n_startup_trials": 3}}, "sampler.n_startup_trials"),
+        ({"sampler": {"name": "qmc", "qmc_type": "lattice"}}, "sampler.qmc_type"),
+        ({"sampler": {"name": "nsga2", "population_size": 1}}, "sampler.population_size"),
+        ({"sampler": "grid"}, "search_space.model.conditional.logistic_regression.C.step"),
+        ({"sampler": "grid", "model": "knn",
+          "search_space": {"n_neighbors": {"type": "int", "low": 1, "high": 200_000}}},
+         "search_space.n_neighbors"),
+        ({"sampler": "grid", "model": "knn", "search_space": {
+            "n_neighbors": {"type": "int", "low": 1, "high": 1000},
+            "p": {"type": "int", "low": 1, "high": 101}}}, "search_space"),
+        ({"metric": ["accuracy", "n_params"], "sampler": "cmaes"}, "sampler.name"),
+        ({"metric": ["accuracy", "n_params"], "pruner": "median"}, "pruner.name"),
+        ({"metric": ["accuracy", "n_params"], "patience": 3}, "patience"),
+        ({"metric": ["accuracy", "accuracy"]}, "metric"),
+        ({"metric": ["n_params", "latency_ms"]}, "metric"),
+        ({"metric": "n_params"}, "metric"),
+        ({"metric": []}, "metric"),
+        ({"metric": ["accuracy", "n_params"], "direction": "maximize"}, "direction"),
+        ({"trial_timeout_s": -1}, "trial_timeout_s"),
+        ({"patience": 0}, "patience"),
+        ({"test_size": 0.7}, "test_size"),
+        ({"warm_start": []}, "warm_start"),
+        ({"warm_start": {"trials": [{"params": {}, "values": [1, 2]}]}},
+         "warm_start.trials.0.values"),
+        ({"warm_start": {"trials": [{"params": {"a": [1]}, "values": None}]}},
+         "warm_start.trials.0.params"),
+        ({"warm_start": {"trials": [{"params": {}, "extra": 1}]}}, "warm_start.trials.0.extra"),
         ({"sampler": {"name": "tpe", "seed": True}}, "sampler.seed"),
         ({"sampler": {"name": "random", "multivariate": True}}, "sampler.multivariate"),
-        ({"pruner": "hyperband"}, "pruner.name"),
+        ({"pruner": "threshold"}, "pruner.name"),
+        ({"pruner": {"name": "percentile", "percentile": 120}}, "pruner.percentile"),
+        ({"pruner": {"name": "median", "percentile": 20}}, "pruner.percentile"),
+        ({"pruner": {"name": "successive_halving", "reduction_factor": 1}},
+         "pruner.reduction_factor"),
+        ({"pruner": {"name": "hyperband", "max_resource": "all"}}, "pruner.max_resource"),
         ({"n_trials": 0}, "n_trials"),
         ({"n_trials": True}, "n_trials"),
         ({"n_trials": 10001}, "n_trials"),
@@ -124,3 +161,29 @@ def test_collects_all_errors_and_str_joins_them():
         validate_hpo_config({"n_trials": 0, "seed": "x", "pruner": "no"}, "classification")
     assert set(info.value.errors) == {"n_trials", "seed", "pruner.name"}
     assert "n_trials:" in str(info.value) and "seed:" in str(info.value)
+
+
+def test_multi_objective_metric_and_directions():
+    cfg = validate_hpo_config({"metric": ["accuracy", "latency_ms"], "sampler": "nsga2"},
+                              "classification")
+    assert cfg["direction"] == ["maximize", "minimize"]
+    assert cfg["sampler"]["population_size"] == 20
+    assert validate_hpo_config(copy.deepcopy(cfg), "classification") == cfg
+
+
+def test_grid_with_a_finite_space_and_every_option_default():
+    space = {"n_neighbors": {"type": "int", "low": 1, "high": 9, "step": 2},
+             "weights": {"type": "categorical", "choices": ["uniform", "distance"]}}
+    cfg = validate_hpo_config({"sampler": {"name": "grid", "seed": 1}, "model": "knn",
+                               "search_space": space}, "classification")
+    assert cfg["sampler"] == {"name": "grid", "seed": 1}
+    hb = validate_hpo_config({"pruner": "hyperband"}, "classification")["pruner"]
+    assert hb == {"name": "hyperband", "min_resource": 1, "max_resource": "auto",
+                  "reduction_factor": 3}
+
+
+def test_warm_start_is_kept():
+    warm = {"from_job": 4, "trials": [{"params": {"model": "knn"}, "values": [0.9]},
+                                      {"params": {"model": "svm"}, "values": None}]}
+    cfg = validate_hpo_config({"warm_start": warm}, "classification")
+    assert cfg["warm_start"] == warm

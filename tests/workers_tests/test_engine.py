@@ -1,6 +1,6 @@
-import json
-
+import numpy as np
 import pytest
+from sklearn.linear_model import LogisticRegression
 
 from workers.data.builtin import load_builtin
 from workers.hpo import families
@@ -44,32 +44,40 @@ def test_random_forest_on_iris(iris):
 
 def test_mlp_with_median_pruner_reports_curves(iris):
     reporter = MemoryReporter()
-    run_hpo(config(2, "mlp", SMALL_MLP, pruner="median"), iris, reporter)
-    assert [len(f["intermediate_values"]) for f in reporter.finished] == [3, 3]
-    # Resuming from JSON-stored curves (string keys) works too.
-    stored = json.loads(json.dumps(reporter.finished))
-    result = run_hpo(config(2, "mlp", SMALL_MLP, pruner="median"), iris, MemoryReporter(), stored)
+    result = run_hpo(config(2, "mlp", SMALL_MLP, pruner="median"), iris, reporter)
     assert result.n_complete == 2
+    assert [len(f["intermediate_values"]) for f in reporter.finished] == [3, 3]
     assert [(n, s) for n, s, _ in reporter.reported] == [(0, 0), (0, 1), (0, 2),
                                                         (1, 0), (1, 1), (1, 2)]
+
+
+class Constant:
+    """A fitted 'model' that predicts one label."""
+
+    def __init__(self, label):
+        self.label = label
+
+    def predict(self, X):
+        return np.full(len(X), self.label)
 
 
 def test_pruned_trials_keep_their_curve(iris, monkeypatch):
     calls = []
 
-    def fake_fit_score(params, split, task, metric, seed, report):
+    def fake_fit(params, X, y, ctx):
         calls.append(1)
-        level = 1.0 if len(calls) <= 5 else 0.1  # later trials are clearly worse
+        good = len(calls) <= 5  # later trials are clearly worse
+        model = LogisticRegression(max_iter=500).fit(X, y) if good else Constant(-1)
         for step in range(10):
-            report(step, level)
-        return level
+            ctx.on_step(step, model)
+        return model
 
-    monkeypatch.setattr(families.FAMILIES["mlp"], "fit_score", fake_fit_score)
+    monkeypatch.setattr(families.FAMILIES["mlp"], "fit", fake_fit)
     reporter = MemoryReporter()
     result = run_hpo(config(7, "mlp", SMALL_MLP, pruner="median"), iris, reporter)
     assert (result.n_complete, result.n_pruned) == (5, 2)
     pruned = [f for f in reporter.finished if f["state"] == "pruned"]
-    # MedianPruner(n_warmup_steps=5) first prunes at step 5.
+    # MedianPruner(n_startup_trials=5, n_warmup_steps=5) first prunes at step 5.
     assert [sorted(f["intermediate_values"]) for f in pruned] == [list(range(6))] * 2
     assert all(f["values"] is None for f in pruned)
 
@@ -96,30 +104,6 @@ def test_auto_model_with_cv(iris):
                for k in result.best_params)
 
 
-def test_resume_from_previous_trials(iris):
-    first = MemoryReporter()
-    run_hpo(config(3), iris, first)
-    stored = json.loads(json.dumps(first.finished))  # as a database hands them back
-    second = MemoryReporter()
-    result = run_hpo(config(5), iris, second, previous_trials=stored)
-    assert [f["number"] for f in second.finished] == [3, 4]
-    assert result.n_complete == 5
-    assert second.progress_values == [0.8, 1.0]
-    new_params = [f["params"] for f in second.finished]
-    assert all(p not in new_params for p in (f["params"] for f in first.finished))
-
-
-def test_resume_fills_gaps_in_numbering(iris):
-    first = MemoryReporter()
-    run_hpo(config(3), iris, first)
-    survivors = [first.finished[0], first.finished[2]]  # trial 1 died with the worker
-    second = MemoryReporter()
-    result = run_hpo(config(4), iris, second, previous_trials=survivors)
-    # The lost trial counts against the budget as a failed one, as on shared storage.
-    assert [f["number"] for f in second.finished] == [3]
-    assert (result.n_complete, result.n_failed) == (3, 1)
-
-
 def test_should_stop_is_honoured(iris):
     reporter = MemoryReporter(stop_after=2)
     result = run_hpo(config(5), iris, reporter)
@@ -134,7 +118,7 @@ def test_timeout_stops_between_trials(iris):
 
 
 def test_failing_trials(iris, monkeypatch):
-    real = families.FAMILIES["random_forest"].fit_score
+    real = families.FAMILIES["random_forest"].fit
     calls = []
 
     def flaky(*args, **kwargs):
@@ -143,7 +127,7 @@ def test_failing_trials(iris, monkeypatch):
             raise RuntimeError("boom")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(families.FAMILIES["random_forest"], "fit_score", flaky)
+    monkeypatch.setattr(families.FAMILIES["random_forest"], "fit", flaky)
     reporter = MemoryReporter()
     result = run_hpo(config(3), iris, reporter)
     assert [f["state"] for f in reporter.finished] == ["complete", "failed", "complete"]
@@ -153,6 +137,6 @@ def test_failing_trials(iris, monkeypatch):
     def broken(*args, **kwargs):
         raise ValueError("bad data")
 
-    monkeypatch.setattr(families.FAMILIES["random_forest"], "fit_score", broken)
+    monkeypatch.setattr(families.FAMILIES["random_forest"], "fit", broken)
     with pytest.raises(HpoError, match="all 2 trials failed; first error: ValueError: bad data"):
         run_hpo(config(2), iris, MemoryReporter())

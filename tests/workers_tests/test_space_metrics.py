@@ -43,11 +43,13 @@ def test_nested_choice_prefix_and_non_string_choices():
 
 
 def test_metric_directions():
-    assert {m: METRICS[m][1] for m in METRICS} == {
+    assert {m: METRICS[m].direction for m in METRICS} == {
         "accuracy": "maximize", "balanced_accuracy": "maximize", "f1_macro": "maximize",
+        "roc_auc": "maximize", "log_loss": "minimize",
         "r2": "maximize", "rmse": "minimize", "mae": "minimize",
+        "n_params": "minimize", "latency_ms": "minimize",
     }
-    assert set(TASK_METRICS["regression"]) == {"r2", "rmse", "mae"}
+    assert TASK_METRICS["regression"] == ("r2", "rmse", "mae", "n_params", "latency_ms")
 
 
 def test_metric_values():

@@ -1,18 +1,42 @@
-"""Validation and normalisation of HPO job configs: the one place these rules live."""
+"""Validation and normalisation of HPO job configs: the one place these rules live.
+
+Keys, [default]:
+- task; metric [the task's first metric], or a list of up to three for a multi-objective
+  search (n_params and latency_ms only beside a validation metric); direction [follows
+  from metric: a string, or a list for a list];
+- model ["auto": every tabular family of the task] and search_space [the family's];
+- sampler [{"name": "tpe"}] and pruner [{"name": "none"}], each with its own options
+  (samplers.py, pruners.py); sampler.seed [null: the job's seed];
+- n_trials [20]; timeout_s [null]; patience [null: finished trials without a new best];
+  trial_timeout_s [null], enforced between epochs, growth steps and folds: a single fit of
+  a one-shot model (linear, SVM, k-NN) cannot be interrupted, so such a trial fails only
+  once that fit returns;
+- validation [{"method": "holdout", "test_size": 0.25}] or {"method": "cv", "folds": 5};
+  test_size [0.2], held out before any search and scored only by the refit best model;
+- seed [0]; warm_start [null] or {"trials": [{"params": {...}, "values": [...] | null}]}.
+
+Validation must stay light: nothing here imports torch.
+"""
 
 from __future__ import annotations
 
-import json
-import math
-
 from workers.hpo.families import FAMILIES, families_for
 from workers.hpo.metrics import METRICS, TASK_METRICS
+from workers.hpo.options import check_options
+from workers.hpo.options import is_int as _is_int
+from workers.hpo.options import is_number as _is_number
+from workers.hpo.pruners import PRUNERS
+from workers.hpo.samplers import SAMPLERS
+from workers.hpo.space import MAX_GRID_POINTS, choice_key, grid_size, grid_values
 
 TASKS = ("classification", "regression")
 MAX_DEPTH = 3  # levels of search space, counting the top level
+MAX_OBJECTIVES = 3
+MAX_WARM_START = 1000
 TOP_KEYS = (
     "task", "metric", "direction", "model", "search_space", "sampler", "pruner",
-    "n_trials", "timeout_s", "validation", "seed",
+    "n_trials", "timeout_s", "trial_timeout_s", "patience", "validation", "test_size",
+    "seed", "warm_start",
 )  # fmt: skip
 SPEC_KEYS = {
     "float": ("type", "low", "high", "log", "step"),
@@ -30,27 +54,23 @@ class ConfigError(Exception):
         super().__init__("; ".join(f"{p}: {m}" if p else m for p, m in self.errors.items()))
 
 
-def choice_key(choice: object) -> str:
-    """How a categorical choice is spelled in `conditional` keys and flat param names."""
-    return choice if isinstance(choice, str) else json.dumps(choice)
+def objectives(config: dict) -> list[str]:
+    """The metric names of a normalised config, as a list (one for single-objective)."""
+    metric = config["metric"]
+    return [metric] if isinstance(metric, str) else list(metric)
+
+
+def directions(config: dict) -> list[str]:
+    return [METRICS[name].direction for name in objectives(config)]
 
 
 def default_space(model: str, task: str) -> dict:
     """The search space used when the config names none."""
     if model != "auto":
         return FAMILIES[model].default_space(task)
-    names = families_for(task)
+    names = families_for(task, "tabular")
     sub = {name: FAMILIES[name].default_space(task) for name in names}
     return {"model": {"type": "categorical", "choices": names, "conditional": sub}}
-
-
-# bool is a subclass of int, so `True` must be refused explicitly everywhere.
-def _is_int(v: object) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_number(v: object) -> bool:
-    return (_is_int(v) or isinstance(v, float)) and math.isfinite(v)
 
 
 def _is_scalar(v: object) -> bool:
@@ -59,6 +79,10 @@ def _is_scalar(v: object) -> bool:
 
 def _is_seed(v: object) -> bool:
     return _is_int(v) and 0 <= v < 2**32
+
+
+def _positive_or_null(v: object) -> bool:
+    return v is None or (_is_number(v) and v > 0)
 
 
 class _Errors(dict):
@@ -82,15 +106,8 @@ def validate_hpo_config(config: object, task: str) -> dict:
     err.unknown_keys(config, TOP_KEYS, "")
     if config.get("task", task) != task:
         err.add("task", f"must be {task!r}: the dataset is a {task} dataset")
-
-    metric = config.get("metric", TASK_METRICS[task][0])
-    direction = None
-    if metric not in TASK_METRICS[task]:
-        err.add("metric", f"must be one of {', '.join(TASK_METRICS[task])} for {task}")
-    else:
-        direction = METRICS[metric][1]
-        if config.get("direction", direction) != direction:
-            err.add("direction", f"must be {direction!r}: it follows from metric {metric!r}")
+    metric, direction = _metric(config, task, err)
+    multi = isinstance(metric, list)
 
     models = (*families_for(task), "auto")
     model = config.get("model", "auto")
@@ -108,9 +125,17 @@ def validate_hpo_config(config: object, task: str) -> dict:
     n_trials = config.get("n_trials", 20)
     if not (_is_int(n_trials) and 1 <= n_trials <= 10000):
         err.add("n_trials", "must be an integer from 1 to 10000")
-    timeout_s = config.get("timeout_s")
-    if timeout_s is not None and not (_is_number(timeout_s) and timeout_s > 0):
-        err.add("timeout_s", "must be a number of seconds > 0, or null")
+    for key in ("timeout_s", "trial_timeout_s"):
+        if not _positive_or_null(config.get(key)):
+            err.add(key, "must be a number of seconds > 0, or null")
+    patience = config.get("patience")
+    if patience is not None and not (_is_int(patience) and patience >= 1):
+        err.add("patience", "must be an integer >= 1, or null")
+    elif patience is not None and multi:
+        err.add("patience", "needs a single metric: a Pareto front has no one best value")
+    test_size = config.get("test_size", 0.2)
+    if not (_is_number(test_size) and 0.05 <= test_size <= 0.5):
+        err.add("test_size", "must be a number from 0.05 to 0.5")
     seed = config.get("seed", 0)
     if not _is_seed(seed):
         err.add("seed", "must be an integer from 0 to 2**32 - 1")
@@ -121,16 +146,47 @@ def validate_hpo_config(config: object, task: str) -> dict:
         "direction": direction,
         "model": model,
         "search_space": space,
-        "sampler": _sampler(config.get("sampler", "tpe"), err),
-        "pruner": _pruner(config.get("pruner", "none"), err),
+        "sampler": _sampler(config.get("sampler", "tpe"), space, multi, err),
+        "pruner": _pruner(config.get("pruner", "none"), multi, err),
         "n_trials": n_trials,
-        "timeout_s": timeout_s,
+        "timeout_s": config.get("timeout_s"),
+        "trial_timeout_s": config.get("trial_timeout_s"),
+        "patience": patience,
         "validation": _validation(config.get("validation", {"method": "holdout"}), err),
+        "test_size": test_size,
         "seed": seed,
+        "warm_start": _warm_start(config.get("warm_start"), len(metric) if multi else 1, err),
     }
     if err:
         raise ConfigError(err)
     return normalized
+
+
+def _metric(config: dict, task: str, err: _Errors) -> tuple[object, object]:
+    """(metric, direction): strings for one metric, lists for several."""
+    allowed = TASK_METRICS[task]
+    metric = config.get("metric", allowed[0])
+    names = metric if isinstance(metric, list) else [metric]
+    if not names or len(names) > MAX_OBJECTIVES:
+        err.add("metric", f"must be a metric name or a list of 1 to {MAX_OBJECTIVES} names")
+        return metric, None
+    if not all(isinstance(n, str) and n in allowed for n in names):
+        err.add("metric", f"must be one of {', '.join(allowed)} for {task}, or a list of them")
+        return metric, None
+    if len(set(names)) != len(names):
+        err.add("metric", "must not repeat a metric")
+        return metric, None
+    if all(METRICS[n].needs == "model" for n in names):
+        err.add("metric", "needs at least one validation metric besides n_params/latency_ms")
+        return metric, None
+    if not isinstance(metric, list) and METRICS[metric].needs == "model":
+        err.add("metric", "n_params and latency_ms go in a list with a validation metric")
+    direction = [METRICS[n].direction for n in names]
+    if not isinstance(metric, list):
+        direction = direction[0]
+    if config.get("direction", direction) != direction:
+        err.add("direction", f"must be {direction!r}: it follows from metric {metric!r}")
+    return metric, direction
 
 
 def _auto_space(raw: object, task: str, err: _Errors) -> dict:
@@ -266,36 +322,90 @@ def _numeric(spec: dict, path: str, kind: str, err: _Errors) -> dict:
     return {"type": kind, **bounds, "log": log, "step": step}
 
 
-def _sampler(raw: object, err: _Errors) -> dict:
+def _sampler(raw: object, space: dict, multi: bool, err: _Errors) -> dict:
     raw = {"name": raw} if isinstance(raw, str) else raw
+    names = ", ".join(SAMPLERS)
     if not isinstance(raw, dict):
-        err.add("sampler", "must be 'tpe', 'random' or an object with a 'name'")
+        err.add("sampler", f"must be one of {names} or an object with a 'name'")
         return {}
-    err.unknown_keys(raw, ("name", "seed", "multivariate"), "sampler")
     name = raw.get("name", "tpe")
-    if name not in ("tpe", "random"):
-        err.add("sampler.name", "must be 'tpe' or 'random'")
+    if name not in SAMPLERS:
+        err.add("sampler.name", f"must be one of {names}")
+        return {"name": name}
+    sampler = SAMPLERS[name]
     seed = raw.get("seed")
     if seed is not None and not _is_seed(seed):
-        err.add("sampler.seed", "must be an integer from 0 to 2**32 - 1, or null")
-    multivariate = raw.get("multivariate", False)
-    if not isinstance(multivariate, bool):
-        err.add("sampler.multivariate", "must be true or false")
-    elif multivariate and name != "tpe":
-        err.add("sampler.multivariate", "only the tpe sampler is multivariate")
-    return {"name": name, "seed": seed, "multivariate": multivariate}
+        err.add("sampler.seed", "must be an integer from 0 to 2**32 - 1, or null (the job's seed)")
+    rest = {k: v for k, v in raw.items() if k not in ("name", "seed")}
+    options = check_options(sampler.options, rest, "sampler", err.add)
+    if multi and not sampler.multi_objective:
+        err.add("sampler.name", f"{name} handles one metric only; use nsga2, tpe or random")
+    if sampler.finite_space:
+        values, problems = grid_values(space)
+        for path, message in problems.items():
+            err.add(path, message)
+        if not problems and grid_size(values) > MAX_GRID_POINTS:
+            err.add("search_space", f"the grid has {grid_size(values)} points; "
+                    f"the grid sampler allows at most {MAX_GRID_POINTS}")  # fmt: skip
+    return {"name": name, "seed": seed, **options}
 
 
-def _pruner(raw: object, err: _Errors) -> dict:
+def _pruner(raw: object, multi: bool, err: _Errors) -> dict:
     raw = {"name": raw} if isinstance(raw, str) else raw
+    names = ", ".join(PRUNERS)
     if not isinstance(raw, dict):
-        err.add("pruner", "must be 'none', 'median' or an object with a 'name'")
+        err.add("pruner", f"must be one of {names} or an object with a 'name'")
         return {}
-    err.unknown_keys(raw, ("name",), "pruner")
     name = raw.get("name", "none")
-    if name not in ("none", "median"):
-        err.add("pruner.name", "must be 'none' or 'median'")
-    return {"name": name}
+    if name not in PRUNERS:
+        err.add("pruner.name", f"must be one of {names}")
+        return {"name": name}
+    if multi and name != "none":
+        err.add("pruner.name", "pruning needs a single metric; use 'none'")
+    rest = {k: v for k, v in raw.items() if k != "name"}
+    return {"name": name, **check_options(PRUNERS[name].options, rest, "pruner", err.add)}
+
+
+def _warm_start(raw: object, n_values: int, err: _Errors) -> dict | None:
+    """{"trials": [{"params": {...}, "values": [...] or null}, ...]} (+ "from_job")."""
+    if raw is None:
+        return None
+    path = "warm_start"
+    if not isinstance(raw, dict):
+        err.add(path, "must be an object with a list of 'trials', or null")
+        return None
+    err.unknown_keys(raw, ("trials", "from_job"), path)
+    trials = raw.get("trials")
+    if not isinstance(trials, list) or len(trials) > MAX_WARM_START:
+        err.add(f"{path}.trials", f"must be a list of at most {MAX_WARM_START} trials")
+        return None
+    out = []
+    for i, trial in enumerate(trials):
+        p = f"{path}.trials.{i}"
+        if not isinstance(trial, dict):
+            err.add(p, "must be an object with 'params' and 'values'")
+            continue
+        err.unknown_keys(trial, ("params", "values"), p)
+        params, values = trial.get("params"), trial.get("values")
+        if not (isinstance(params, dict) and all(_is_scalar(v) for v in params.values())):
+            err.add(f"{p}.params", "must be an object of JSON scalars")
+        if values is not None and not (
+            isinstance(values, list) and len(values) == n_values
+            and all(_is_number(v) for v in values)
+        ):  # fmt: skip
+            err.add(f"{p}.values", f"must be a list of {n_values} number(s) (one per metric), "
+                    "or null to run the trial")  # fmt: skip
+        out.append({"params": params, "values": values})
+    return {**raw, "trials": out}
+
+
+def normalize_space(raw: object, path: str) -> dict:
+    """A search space (no family checks) normalised like search_space; ConfigError if bad."""
+    err = _Errors()
+    space = _space(raw, path, None, 1, err, "", set())
+    if err:
+        raise ConfigError(err)
+    return space
 
 
 def _validation(raw: object, err: _Errors) -> dict:

@@ -1,13 +1,20 @@
-"""Runs one HPO job: an in-memory Optuna study driven trial by trial (ask/tell)."""
+"""Runs HPO jobs on Optuna studies, trial by trial (ask/tell), in one or many processes.
+
+A job's study is created once (create_study), then any number of processes run trials on
+it (run_trials) through shared storage; summarize and refit_best read the result. Before
+any search, a seeded (stratified) test split of `test_size` is carved out of the data:
+trials only ever see the rest, and only the refit best model is scored on the test rows.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-import math
 import time
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import optuna
@@ -16,36 +23,57 @@ from optuna.trial import TrialState
 from workers.data.splits import Split, holdout_split, kfold_splits
 from workers.data.tabular import TabularData
 from workers.heartbeat import beating
-from workers.hpo.families import FAMILIES, ReportFn
-from workers.hpo.space import distributions, family_params, suggest
+from workers.hpo.config import ConfigError, directions, normalize_space, objectives
+from workers.hpo.families import FAMILIES
+from workers.hpo.metrics import METRICS, TASK_METRICS, needs_proba
+from workers.hpo.objective import FE_PREFIX, fit, run_objective, score
+from workers.hpo.pruners import build_pruner
+from workers.hpo.samplers import SAMPLERS, build_sampler
+from workers.hpo.space import distributions, grid_values, suggest
 from workers.reporter import Reporter
 
 _STATES = {"complete": TrialState.COMPLETE, "pruned": TrialState.PRUNED, "failed": TrialState.FAIL}
+HEARTBEAT_S = 2.0
+LOST = "The worker running this trial was lost."
+WARM_STARTED = "warm_started"  # study system attr: how many finished trials warm start added
 
 
 @dataclass
 class HpoResult:
+    """A study's outcome, JSON-able through dataclasses.asdict.
+
+    With several metrics best_* describe the Pareto-front trial that is best on the first
+    metric (the one refit_best refits); best_trials holds the whole front.
+    """
+
     best_number: int | None
     best_params: dict
     best_value: float | None
-    metric: str
-    direction: str
+    metric: str | list[str]
+    direction: str | list[str]
     n_complete: int
     n_pruned: int
     n_failed: int
     stopped: bool
+    best_values: list[float] | None = None
+    best_trials: list[dict] = field(default_factory=list)  # {"number", "params", "values"}
+    importances: dict[str, float] = field(default_factory=dict)  # fANOVA, single metric
 
 
 class HpoError(Exception):
     """The job cannot produce a result (e.g. every trial failed)."""
 
 
-TEST_SIZE = 0.2  # held out before any search; only the refit best model is scored on it
-HEARTBEAT_S = 2.0
+# --- storage
 
 
 def make_storage(url: str | None) -> optuna.storages.BaseStorage:
-    """In-memory (None), an Optuna journal file ("journal:/path"), or an RDB URL."""
+    """In-memory (None), an Optuna journal file ("journal:/path"), or an RDB URL.
+
+    The journal file is the embedded default: several processes can share it (file locks).
+    Neither storage's own heartbeat is used: in optuna 5.0.0 only RDBStorage has one, and
+    it only runs inside study.optimize(); run_trials keeps its own (see _heartbeat).
+    """
     if url is None:
         return optuna.storages.InMemoryStorage()
     return _shared_storage(url)
@@ -71,33 +99,44 @@ def _shared_storage(url: str) -> optuna.storages.BaseStorage:
         backend = optuna.storages.journal.JournalFileBackend(url.removeprefix("journal:"))
         storage: optuna.storages.BaseStorage = optuna.storages.JournalStorage(backend)
     else:
-        storage = optuna.storages.RDBStorage(
-            url, engine_kwargs={"pool_pre_ping": True, "pool_size": 2, "max_overflow": 4}
-        )
+        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        if not url.startswith("sqlite"):  # SQLite uses a pool without these knobs
+            kwargs.update(pool_size=2, max_overflow=4)
+        storage = optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
     _OPEN_STORAGES.append(storage)
     return storage
 
 
-def create_study(config: dict, storage: optuna.storages.BaseStorage, study_name: str):
-    """Create the job's study once (idempotent), seeded with any warm-start trials."""
+# --- the study's lifecycle
+
+
+def create_study(
+    config: dict, storage: optuna.storages.BaseStorage, study_name: str
+) -> optuna.Study:
+    """Create the job's study once (idempotent), seeded with any warm-start trials.
+
+    Warm-start trials with values are added as finished trials (they inform the sampler
+    and do not count against n_trials); those without values are enqueued and run first.
+    """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
-        storage=storage, study_name=study_name, direction=config["direction"],
+        storage=storage, study_name=study_name, directions=directions(config),
         load_if_exists=True,
     )
-    if not study.trials:
-        for record in config.get("warm_start", {}).get("trials", []):
-            _add_warm_start(study, config["search_space"], record)
+    study_id = study._study_id
+    if WARM_STARTED in storage.get_study_system_attrs(study_id):
+        return study  # created (and warm-started) before
+    added = 0
+    for record in (config.get("warm_start") or {}).get("trials", []):
+        added += _add_warm_start(study, config["search_space"], record)
+    storage.set_study_system_attr(study_id, WARM_STARTED, added)
     return study
 
 
-def run_hpo(
-    config: dict, data: TabularData, reporter: Reporter, previous_trials: Sequence[dict] = ()
-) -> HpoResult:
-    """Run a whole study in this process (in memory); counts include previous trials."""
+def run_hpo(config: dict, data: TabularData, reporter: Reporter) -> HpoResult:
+    """Run a whole study in this process, in memory (tests, benchmarks)."""
     storage = make_storage(None)
-    study = create_study(config, storage, "local")
-    _add_previous(study, config["search_space"], sorted(previous_trials, key=_number))
+    create_study(config, storage, "local")
     stopped = run_trials(config, data, reporter, storage, "local")
     result = summarize(config, storage, "local", allow_empty=stopped)
     result.stopped = stopped
@@ -108,26 +147,35 @@ def run_trials(
     config: dict, data: TabularData, reporter: Reporter, storage: optuna.storages.BaseStorage,
     study_name: str, *, runner: int = 0, stale_after_s: float = 60.0,
 ) -> bool:
-    """Run trials on a shared study until it holds `n_trials` of them; True if cancelled.
+    """Run trials on a shared study until its budget is spent; True if reporter stopped it.
 
     Several processes may run this on one study at once. Each asks for a trial only while
-    the study holds fewer than `n_trials`; when two ask at once and the later one gets a
-    number past the budget, that trial is discarded (told FAIL, marked, never run and
-    never counted), so the trials that ran are numbered exactly 0..n_trials-1.
+    the study holds fewer than n_trials (finished or running; warm-start trials with
+    values aside). When two ask at once and the later one gets a number past the budget,
+    that trial is discarded: told FAIL, marked "discarded", never run, never reported, and
+    left out of every count, so the trials that ran are numbered exactly W..W+n_trials-1,
+    W being the warm-start trials added at creation (usually 0). Before each ask, running
+    trials whose heartbeat is older than stale_after_s (their worker died) are failed.
+    Also stops at timeout_s (measured from this call, checked between trials), after
+    `patience` finished trials without a new best, or when a grid is exhausted.
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if config["task"] != data.task:
         raise HpoError(f"config is for {config['task']} but the dataset is {data.task}")
-    splits = _make_splits(config, _search_part(config, data))
-    existing = len(storage.get_all_trials(storage.get_study_id_from_name(study_name)))
+    _check_inputs(config, data)
+    spaces = _spaces(config, data)
+    splits = _make_splits(config, _search_and_test(config, data)[0])
+    study_id = storage.get_study_id_from_name(study_name)
+    warm_started = storage.get_study_system_attrs(study_id).get(WARM_STARTED, 0)
+    budget_end = warm_started + config["n_trials"]  # trial numbers past this are discarded
+    existing = len(storage.get_all_trials(study_id, deepcopy=False))
+    grid = _grid(config, spaces)
+    sampler = build_sampler(config, _seed(config, existing + 1000 * runner), grid)
     study = optuna.load_study(
-        study_name=study_name, storage=storage,
-        # Each runner and each resumption draws its own sequence from the job's seed.
-        sampler=_make_sampler(config["sampler"], existing + 1000 * runner),
-        pruner=_make_pruner(config["pruner"]),
+        study_name=study_name, storage=storage, sampler=sampler, pruner=build_pruner(config)
     )
-    n_trials, timeout_s = config["n_trials"], config["timeout_s"]
-    started, ran = time.monotonic(), 0
+    sampler_spec = SAMPLERS[config["sampler"]["name"]]
+    timeout_s, started, ran = config["timeout_s"], time.monotonic(), 0
     while True:
         if reporter.should_stop():
             return True
@@ -135,18 +183,21 @@ def run_trials(
         if ran and timeout_s is not None and time.monotonic() - started >= timeout_s:
             return False
         reap_stale_trials(storage, study_name, stale_after_s)
-        if len(study.get_trials(deepcopy=False)) >= n_trials:
+        trials = [t for t in study.get_trials(deepcopy=False) if _counts(t)]
+        if len(trials) >= budget_end or _out_of_patience(config, trials):
+            return False
+        if sampler_spec.exhausted(sampler, study):
             return False
         trial = study.ask()
-        if trial.number >= n_trials:
-            study._storage.set_trial_system_attr(trial._trial_id, "discarded", True)
+        if trial.number >= budget_end:
+            storage.set_trial_system_attr(trial._trial_id, "discarded", True)
             study.tell(trial, state=TrialState.FAIL)
             return False
         with _heartbeat(storage, trial._trial_id):
-            _run_trial(study, trial, config, splits, reporter)
+            _run_trial(study, trial, config, spaces, splits, reporter, data)
         ran += 1
         finished = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
-        fraction = len([t for t in finished if _counts(t)]) / n_trials
+        fraction = len([t for t in finished if _counts(t) and not _warm(t)]) / config["n_trials"]
         if timeout_s is not None:
             fraction = max(fraction, (time.monotonic() - started) / timeout_s)
         reporter.progress(min(1.0, fraction))
@@ -155,12 +206,17 @@ def run_trials(
 def reap_stale_trials(
     storage: optuna.storages.BaseStorage, study_name: str, stale_after_s: float = 60.0
 ) -> int:
-    """Fail the running trials whose worker stopped beating; return how many still run."""
+    """Fail the running trials whose worker stopped beating; return how many still run.
+
+    A trial that never beat is judged by its start time.
+    """
     study_id = storage.get_study_id_from_name(study_name)
     running = storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
     now, alive = time.time(), 0
     for trial in running:
-        beat = trial.system_attrs.get("heartbeat", now)
+        beat = trial.system_attrs.get("heartbeat")
+        if beat is None:
+            beat = trial.datetime_start.timestamp() if trial.datetime_start else now
         if now - beat <= stale_after_s:
             alive += 1
             continue
@@ -176,62 +232,206 @@ def summarize(
     config: dict, storage: optuna.storages.BaseStorage, study_name: str, *,
     allow_empty: bool = False,
 ) -> HpoResult:
-    """Counts and the best trial of the study; HpoError if no trial completed."""
+    """Counts, the best trial (or Pareto front) and param importances of the study.
+
+    Counts are of the trials this job ran: warm-start trials with values and discarded
+    ones are left out. HpoError if no trial completed, unless allow_empty.
+    """
     study = optuna.load_study(study_name=study_name, storage=storage)
     trials = [t for t in study.get_trials(deepcopy=False) if _counts(t)]
-    counts = {state: sum(t.state == state for t in trials) for state in _STATES.values()}
+    ran = [t for t in trials if not _warm(t)]
+    counts = {state: sum(t.state == state for t in ran) for state in _STATES.values()}
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     if not complete and not allow_empty:
-        if counts[TrialState.FAIL] == len(trials):
-            first = next((t.system_attrs["error"] for t in trials if "error" in t.system_attrs),
-                         "unknown")
-            raise HpoError(f"all {len(trials)} trials failed; first error: {first}")
+        if counts[TrialState.FAIL] == len(ran):
+            first = next((t.system_attrs["error"] for t in ran if "error" in t.system_attrs),
+                         "unknown")  # fmt: skip
+            raise HpoError(f"all {len(ran)} trials failed; first error: {first}")
         raise HpoError(f"no trial completed ({counts[TrialState.PRUNED]} pruned)")
-    pick = max if config["direction"] == "maximize" else min
-    best = pick(complete, key=lambda t: t.value) if complete else None
+    front = _front(study, complete)
+    best = front[0] if front else None
+    multi = len(study.directions) > 1
     return HpoResult(
         best_number=best.number if best else None,
         best_params=dict(best.params) if best else {},
-        best_value=best.value if best else None,
+        best_value=best.values[0] if best else None,
         metric=config["metric"],
         direction=config["direction"],
         n_complete=counts[TrialState.COMPLETE],
         n_pruned=counts[TrialState.PRUNED],
         n_failed=counts[TrialState.FAIL],
         stopped=False,
+        best_values=list(best.values) if best else None,
+        best_trials=[
+            {"number": t.number, "params": dict(t.params), "values": list(t.values)}
+            for t in front
+        ],
+        importances={} if multi else _importances(study, complete, config["seed"]),
     )
 
 
 def refit_best(
-    config: dict, data: TabularData, storage: optuna.storages.BaseStorage, study_name: str
+    config: dict, data: TabularData, storage: optuna.storages.BaseStorage, study_name: str,
+    directory: Path | None = None,
 ) -> dict:
-    """Fit the best configuration on all search data; score it on the held-out test rows."""
-    best = summarize(config, storage, study_name)
+    """Fit the best configuration on all search rows; score it on the held-out test rows.
+
+    The model (and the data set's fitted preprocessing, if any) is saved into `directory`
+    when one is given. Returns {} if no trial completed.
+    """
+    best = summarize(config, storage, study_name, allow_empty=True)
     if best.best_number is None:
         return {}
     search, test = _search_and_test(config, data)
-    split = Split(search.X, search.y, test.X, test.y)
-    value = _objective(config, best.best_params, [split], lambda step, value: None)
-    return {"trial": best.best_number, "params": best.best_params,
-            "test_metrics": {config["metric"]: value}, "test_rows": int(len(test.y))}
+    fitted = fit(config, best.best_params, search.X, search.y,
+                 make_transformer=_make_transformer(data),
+                 proba=needs_proba(objectives(config)))  # fmt: skip
+    # The job's metrics and every other one the model allows (some have no probabilities).
+    names = [
+        name for name in dict.fromkeys([*objectives(config), *TASK_METRICS[config["task"]]])
+        if name != "latency_ms"
+        and (METRICS[name].needs != "proba" or hasattr(fitted.model, "predict_proba"))
+    ]
+    test_metrics = score(fitted, names, test.X, test.y)
+    files: list[str] = []
+    if directory is not None:
+        files = _save(fitted, Path(directory), config, best)
+    return {
+        "trial": best.best_number,
+        "family": fitted.family,
+        "params": best.best_params,
+        "test_metrics": test_metrics,
+        "test_rows": int(len(test.y)),
+        "files": files,
+    }
 
 
-LOST = "The worker running this trial was lost."
-
-
-def _number(record: dict) -> int:
-    return record["number"]
+# --- helpers
 
 
 def _counts(trial: optuna.trial.FrozenTrial) -> bool:
     return not trial.system_attrs.get("discarded", False)
 
 
+def _warm(trial: optuna.trial.FrozenTrial) -> bool:
+    return bool(trial.system_attrs.get("warm_start", False))
+
+
+def _seed(config: dict, offset: int) -> int:
+    # Each runner and each resumption draws its own sequence from the job's seed, so a
+    # resumed run does not replay the draws its first run already made.
+    seed = config["sampler"]["seed"]
+    return ((config["seed"] if seed is None else seed) + offset) % 2**32
+
+
+def _make_transformer(data: TabularData):
+    return getattr(data, "make_transformer", None)
+
+
+def _spaces(config: dict, data: TabularData) -> tuple[dict, dict]:
+    """The config's search space and the data set's feature-engineering space (params
+    named "fe.<name>"; TabularData.feature_space may spell its keys with or without "fe.").
+    """
+    feature_space = getattr(data, "feature_space", None) or {}
+    bare = {k.removeprefix(FE_PREFIX): v for k, v in feature_space.items()}
+    try:
+        return config["search_space"], normalize_space(bare, "feature_space")
+    except ConfigError as e:
+        raise HpoError(f"the data set's feature space is invalid: {e}") from e
+
+
+def _suggest(trial: optuna.Trial, spaces: tuple[dict, dict]) -> dict:
+    return {**suggest(trial, spaces[0]), **suggest(trial, spaces[1], FE_PREFIX)}
+
+
+def _grid(config: dict, spaces: tuple[dict, dict]) -> dict[str, list]:
+    """Every flat param's values, for a sampler that walks a grid."""
+    if not SAMPLERS[config["sampler"]["name"]].finite_space:
+        return {}
+    values, problems = grid_values(spaces[0])
+    fe_values, fe_problems = grid_values(spaces[1], "feature_space", FE_PREFIX)
+    if problems or fe_problems:
+        raise HpoError(f"the grid sampler needs a finite space: {problems | fe_problems}")
+    return values | fe_values
+
+
+def _check_inputs(config: dict, data: TabularData) -> None:
+    images = np.ndim(data.X) == 4
+    names = (config["search_space"]["model"]["choices"] if config["model"] == "auto"
+             else [config["model"]])  # fmt: skip
+    for name in names:
+        if (FAMILIES[name].inputs == "image") != images:
+            kind = "images (N x C x H x W)" if images else "a table"
+            raise HpoError(f"model family {name!r} cannot learn from {kind}")
+
+
+def _search_and_test(config: dict, data: TabularData) -> tuple[TabularData, TabularData]:
+    try:
+        split = holdout_split(data, config.get("test_size", 0.2), config["seed"])
+    except ValueError as e:  # e.g. a class too rare to stratify
+        raise HpoError(f"cannot hold out a test split: {e}") from e
+    return (dataclasses.replace(data, X=split.X_train, y=split.y_train),
+            dataclasses.replace(data, X=split.X_valid, y=split.y_valid))  # fmt: skip
+
+
+def _make_splits(config: dict, data: TabularData) -> list[Split]:
+    validation, seed = config["validation"], config["seed"]
+    try:
+        if validation["method"] == "cv":
+            return kfold_splits(data, validation["folds"], seed)
+        return [holdout_split(data, validation["test_size"], seed)]
+    except ValueError as e:
+        raise HpoError(f"cannot split the data: {e}") from e
+
+
+def _out_of_patience(config: dict, trials: list[optuna.trial.FrozenTrial]) -> bool:
+    """True once `patience` trials have finished since the last new best value."""
+    patience = config.get("patience")
+    if not patience:
+        return False
+    sign = 1.0 if directions(config)[0] == "maximize" else -1.0
+    best, since = -np.inf, 0
+    for trial in sorted(trials, key=lambda t: t.number):
+        if not trial.state.is_finished():
+            continue
+        if trial.state == TrialState.COMPLETE and sign * trial.values[0] > best:
+            best, since = sign * trial.values[0], 0
+        else:
+            since += 1
+    return since >= patience
+
+
+def _front(study: optuna.Study, complete: list) -> list[optuna.trial.FrozenTrial]:
+    """The best trial, or the Pareto front sorted best-first on the first metric."""
+    if not complete:
+        return []
+    sign = 1.0 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else -1.0
+    if len(study.directions) == 1:
+        return [max(complete, key=lambda t: (sign * t.values[0], -t.number))]
+    front = [t for t in study.best_trials if _counts(t)]
+    return sorted(front, key=lambda t: (-sign * t.values[0], t.number))
+
+
+def _importances(study: optuna.Study, complete: list, seed: int) -> dict[str, float]:
+    if len(complete) < 2:
+        return {}
+    evaluator = optuna.importance.FanovaImportanceEvaluator(n_trees=16, seed=seed)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            found = optuna.importance.get_param_importances(
+                study, evaluator=evaluator, params=None
+            )
+    except (RuntimeError, ValueError):  # e.g. no parameter shared by every trial
+        return {}
+    return {name: float(value) for name, value in found.items()}
+
+
 def _heartbeat(storage: optuna.storages.BaseStorage, trial_id: int):
     """Record a heartbeat on the trial while it runs, so others can tell it is alive.
 
     Optuna's own heartbeat runs only inside study.optimize() and only on RDB storages;
-    this one works with ask/tell on every storage.
+    this one works with ask/tell on every storage (a "heartbeat" system attr).
     """
 
     def beat() -> bool:
@@ -244,126 +444,65 @@ def _heartbeat(storage: optuna.storages.BaseStorage, trial_id: int):
     return beating(beat, HEARTBEAT_S, name=f"trial-heartbeat-{trial_id}")
 
 
-def _add_warm_start(study: optuna.Study, space: dict, record: dict) -> None:
-    """Add a finished trial of another job; one that does not fit this space is skipped."""
+def _add_warm_start(study: optuna.Study, space: dict, record: dict) -> int:
+    """Add (values) or enqueue (no values) a trial of another job; 1 if added.
+
+    A trial that does not fit this space is skipped.
+    """
+    params = record["params"]
     try:
+        if record.get("values") is None:
+            study.enqueue_trial(params, skip_if_exists=True)
+            return 0
         study.add_trial(optuna.trial.create_trial(
-            params=record["params"], distributions=distributions(space, record["params"]),
-            values=record["values"],
-        ))
+            params=params, distributions=distributions(space, params), values=record["values"],
+            system_attrs={"warm_start": True},
+        ))  # fmt: skip
     except (KeyError, ValueError, TypeError):
-        pass
-
-
-def _search_and_test(config: dict, data: TabularData) -> tuple[TabularData, TabularData]:
-    split = holdout_split(data, TEST_SIZE, config["seed"])
-    part = dict(feature_names=data.feature_names, task=data.task, target_name=data.target_name)
-    return (TabularData(split.X_train, split.y_train, **part),
-            TabularData(split.X_valid, split.y_valid, **part))
-
-
-def _search_part(config: dict, data: TabularData) -> TabularData:
-    return _search_and_test(config, data)[0]
-
-
-def _make_splits(config: dict, data: TabularData) -> list[Split]:
-    validation, seed = config["validation"], config["seed"]
-    try:
-        if validation["method"] == "cv":
-            return kfold_splits(data, validation["folds"], seed)
-        return [holdout_split(data, validation["test_size"], seed)]
-    except ValueError as e:  # e.g. a class too rare to stratify
-        raise HpoError(f"cannot split the data: {e}") from e
-
-
-def _make_sampler(cfg: dict, n_previous: int) -> optuna.samplers.BaseSampler:
-    seed = cfg["seed"]
-    if seed is not None and n_previous:
-        # A resumed run must not replay the random draws its first run already made.
-        seed = (seed + n_previous) % 2**32
-    if cfg["name"] == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        # group=True lets multivariate TPE handle the conditional ("auto") spaces.
-        multivariate = cfg["multivariate"]
-        return optuna.samplers.TPESampler(seed=seed, multivariate=multivariate, group=multivariate)
-
-
-def _make_pruner(cfg: dict) -> optuna.pruners.BasePruner:
-    if cfg["name"] == "median":
-        return optuna.pruners.MedianPruner(n_warmup_steps=5)
-    return optuna.pruners.NopPruner()
-
-
-def _add_previous(study: optuna.Study, space: dict, previous: list[dict]) -> None:
-    for record in previous:
-        if record["number"] != len(study.trials):
-            # Numbers must line up with the platform's records, so fill gaps (trials
-            # that were running when the worker died) with failed placeholders.
-            for _ in range(record["number"] - len(study.trials)):
-                study.add_trial(optuna.trial.create_trial(state=TrialState.FAIL))
-        params = record["params"]
-        curve = record.get("intermediate_values") or {}
-        try:
-            study.add_trial(
-                optuna.trial.create_trial(
-                    state=_STATES[record["state"]],
-                    values=record.get("values") if record["state"] == "complete" else None,
-                    params=params,
-                    distributions=distributions(space, params),
-                    # Stores may keep JSON keys as strings and non-finite values as null.
-                    intermediate_values={int(k): v for k, v in curve.items() if v is not None},
-                    system_attrs={"error": record["error"]} if record.get("error") else None,
-                )
-            )
-        except (KeyError, ValueError) as e:
-            raise HpoError(f"previous trial {record['number']} does not fit: {e}") from e
+        return 0
+    return 1
 
 
 def _run_trial(
-    study: optuna.Study, trial: optuna.Trial, config: dict, splits: list[Split],
-    reporter: Reporter,
+    study: optuna.Study, trial: optuna.Trial, config: dict, spaces: tuple[dict, dict],
+    splits: list[Split], reporter: Reporter, data: TabularData,
 ) -> None:
     """Run one asked trial, and report and record how it ended."""
-    params = suggest(trial, config["search_space"])
+    params = _suggest(trial, spaces)
     reporter.trial_started(trial.number, params)
     curve: dict[int, float] = {}
+    single = len(study.directions) == 1
 
     def report(step: int, value: float) -> None:
         curve[step] = value
-        trial.report(value, step)
         reporter.trial_reported(trial.number, step, value)
-        if trial.should_prune():
-            raise optuna.TrialPruned()
+        if single:  # Optuna prunes single-objective studies only
+            trial.report(value, step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
 
+    limit = config.get("trial_timeout_s")
+    deadline = None if limit is None else time.monotonic() + limit
     values, error = None, ""
     try:
-        value = _objective(config, params, splits, report)
+        values = run_objective(config, params, splits, report, deadline=deadline,
+                               make_transformer=_make_transformer(data))  # fmt: skip
+        state = "complete"
     except optuna.TrialPruned:
         state = "pruned"
-    except Exception as e:  # any model error fails this trial only
+    except Exception as e:  # a model error or TrialTimeout fails this trial only
         state, error = "failed", f"{type(e).__name__}: {e}"
         study._storage.set_trial_system_attr(trial._trial_id, "error", error)
-    else:
-        state, values = "complete", [value]
     study.tell(trial, values, state=_STATES[state])
     reporter.trial_finished(trial.number, state, params, values, curve, error)
 
 
-def _objective(config: dict, params: dict, splits: list[Split], report: ReportFn) -> float:
-    auto = config["model"] == "auto"
-    name = params["model"] if auto else config["model"]
-    own = family_params(params, name if auto else None)
-    scores = [
-        # Only the first fold reports per-epoch values: pruning compares like with like.
-        FAMILIES[name].fit_score(
-            own, split, config["task"], config["metric"], config["seed"],
-            report if i == 0 else lambda step, value: None,
-        )  # fmt: skip
-        for i, split in enumerate(splits)
-    ]
-    value = float(np.mean(scores))
-    if not math.isfinite(value):
-        raise ValueError(f"metric is {value}")
-    return value
+def _save(fitted, directory: Path, config: dict, best: HpoResult) -> list[str]:
+    from workers.models.artifacts import save_model, save_transformer
+
+    spec = {"task": config["task"], "params": fitted.params, "trial": best.best_number}
+    files = save_model(fitted.model, directory, family=fitted.family, spec=spec)
+    if fitted.transformer is not None:
+        files += save_transformer(fitted.transformer, directory)
+    return files
+

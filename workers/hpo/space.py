@@ -1,6 +1,14 @@
-"""Validated search spaces -> Optuna suggestions, with conditional params flattened."""
+"""Validated search spaces -> Optuna suggestions, with conditional params flattened.
+
+A flat parameter name is the spec's name, prefixed by "<choice>." for every categorical
+choice it hangs under: {"model": {..., "conditional": {"mlp": {"lr": ...}}}} yields the
+params "model" and "mlp.lr".
+"""
 
 from __future__ import annotations
+
+import json
+import math
 
 import optuna
 from optuna.distributions import (
@@ -10,7 +18,12 @@ from optuna.distributions import (
     IntDistribution,
 )
 
-from workers.hpo.config import choice_key
+MAX_GRID_POINTS = 100_000
+
+
+def choice_key(choice: object) -> str:
+    """How a categorical choice is spelled in `conditional` keys and flat param names."""
+    return choice if isinstance(choice, str) else json.dumps(choice)
 
 
 def _distribution(spec: dict) -> BaseDistribution:
@@ -72,3 +85,42 @@ def family_params(params: dict, family: str | None = None) -> dict:
         head = f"{family}."
         params = {k[len(head) :]: v for k, v in params.items() if k.startswith(head)}
     return {name.rsplit(".", 1)[-1]: value for name, value in params.items()}
+
+
+def grid_values(
+    space: dict, path: str = "search_space", prefix: str = ""
+) -> tuple[dict[str, list], dict[str, str]]:
+    """Every flat param's values for optuna's GridSampler, and {field path: problem}.
+
+    Conditional params are gridded too (a grid point sets values that its branch ignores),
+    so the grid is the product over every flat param, which is what GridSampler walks.
+    """
+    values: dict[str, list] = {}
+    problems: dict[str, str] = {}
+    for name, spec in space.items():
+        kind, field = spec["type"], f"{path}.{name}"
+        if kind == "fixed":
+            values[prefix + name] = [spec["value"]]
+        elif kind == "categorical":
+            values[prefix + name] = list(spec["choices"])
+            for key, sub in spec.get("conditional", {}).items():
+                sub_values, sub_problems = grid_values(
+                    sub, f"{field}.conditional.{key}", f"{prefix}{key}."
+                )
+                values.update(sub_values)
+                problems.update(sub_problems)
+        elif kind == "float" and spec["step"] is None:
+            problems[f"{field}.step"] = "the grid sampler needs a step for float parameters"
+        else:
+            low, step = spec["low"], spec["step"] or 1
+            count = math.floor((spec["high"] - low) / step + 1e-9) + 1
+            if count > MAX_GRID_POINTS:  # don't build a huge list just to refuse it
+                problems[field] = f"has {count} values; the grid sampler allows fewer"
+                continue
+            values[prefix + name] = [low + i * step for i in range(count)]
+    return values, problems
+
+
+def grid_size(values: dict[str, list]) -> int:
+    """The number of points GridSampler would walk."""
+    return math.prod(len(v) for v in values.values())

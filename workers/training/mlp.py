@@ -10,12 +10,15 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from workers.training.hypergradient import HypergradientAdam
+
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
     "tanh": nn.Tanh,
     "gelu": nn.GELU,
     "silu": nn.SiLU,
 }
+LR_SCHEDULES = ("fixed", "hypergradient")
 
 
 @dataclass
@@ -60,8 +63,8 @@ def train_mlp(
     model: MLP,
     X_train: np.ndarray,
     y_train: np.ndarray,
-    X_valid: np.ndarray,
-    y_valid: np.ndarray,
+    X_valid: np.ndarray | None,
+    y_valid: np.ndarray | None,
     *,
     task: str,
     epochs: int,
@@ -70,13 +73,22 @@ def train_mlp(
     weight_decay: float,
     seed: int,
     on_epoch: Callable[[int, np.ndarray], None] | None = None,
+    lr_schedule: str = "fixed",
+    hypergrad_lr: float = 1e-5,
 ) -> np.ndarray:
-    """Train in place with AdamW; return the final validation predictions.
+    """Train in place; return the final validation predictions.
 
     For classification y_train holds class indices 0..n_outputs-1 and predictions are
     class indices. y_valid is only shape-checked: the caller scores predictions itself,
     so on_epoch(epoch, predictions) may raise (e.g. optuna.TrialPruned) to stop early.
+    Without validation rows (None, e.g. a final refit) predictions are empty.
+    lr_schedule "fixed" trains with AdamW at lr; "hypergradient" starts Adam-HD
+    (Baydin et al., 2018) at lr and adapts it online by hypergrad_lr.
     """
+    if lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"unknown lr_schedule {lr_schedule!r}; expected one of {LR_SCHEDULES}")
+    if X_valid is None:
+        X_valid, y_valid = X_train[:0], y_train[:0]
     if len(y_valid) != len(X_valid):
         raise ValueError("X_valid and y_valid differ in length")
     torch.manual_seed(seed)
@@ -94,7 +106,12 @@ def train_mlp(
         y_tr = torch.as_tensor((y_train - y_mean) / y_std, dtype=torch.float32)
 
     # --- optimisation setup
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    if lr_schedule == "hypergradient":
+        optimizer: torch.optim.Optimizer = HypergradientAdam(
+            model.parameters(), lr=lr, hypergrad_lr=hypergrad_lr, weight_decay=weight_decay
+        )
+    else:
+        optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     shuffler = torch.Generator().manual_seed(seed)
     n = len(x_tr)
 

@@ -19,3 +19,10 @@ def sync_builtin_datasets() -> None:
                 "n_features": data.X.shape[1],
             },
         )
+
+
+def training_data(dataset: Dataset, config: dict):
+    """The rows a job trains on, as the engines' TabularData."""
+    if dataset.is_builtin:
+        return load_builtin(dataset.builtin_name)
+    raise ValueError(f"data set {dataset.id} has source {dataset.source!r}")

@@ -25,20 +25,6 @@ class DatabaseReporter(Reporter):
         self.worker = worker
         self._curves: dict[int, dict[int, float | None]] = {}
 
-    def previous_trials(self) -> list[dict]:
-        """Trials an earlier attempt at this job finished, for the engine to resume from."""
-        rows = Trial.objects.filter(job_id=self.job_id).exclude(state=Trial.State.RUNNING)
-        return [
-            {
-                "number": t.number,
-                "state": t.state,
-                "params": t.params,
-                "values": t.values,
-                "intermediate_values": {int(k): v for k, v in t.intermediate_values.items()},
-            }
-            for t in rows.order_by("number")
-        ]
-
     def trial_started(self, number: int, params: dict) -> None:
         self._curves[number] = {}
         Trial.objects.update_or_create(

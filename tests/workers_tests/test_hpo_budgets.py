@@ -1,0 +1,70 @@
+"""Budgets: trial_timeout_s, patience, timeout_s and n_trials."""
+
+import numpy as np
+import pytest
+
+from workers.data.builtin import load_builtin
+from workers.hpo import families
+from workers.hpo.config import validate_hpo_config
+from workers.hpo.engine import HpoError, run_hpo
+from workers.reporter import MemoryReporter
+
+
+@pytest.fixture(scope="module")
+def iris():
+    return load_builtin("iris")
+
+
+def config(n_trials, model="mlp", space=None, **extra):
+    raw = {"model": model, "n_trials": n_trials, "sampler": {"name": "random", "seed": 1},
+           **extra}
+    if space is not None:
+        raw["search_space"] = space
+    return validate_hpo_config(raw, "classification")
+
+
+def test_trial_timeout_stops_an_iterative_trial_at_its_next_step(iris):
+    space = {"epochs": {"type": "fixed", "value": 50}, "hidden_units": {"type": "fixed",
+                                                                        "value": 8}}
+    reporter = MemoryReporter()
+    with pytest.raises(HpoError, match="all 1 trials failed"):
+        run_hpo(config(1, space=space, trial_timeout_s=1e-6), iris, reporter)
+    [trial] = reporter.finished
+    assert trial["state"] == "failed"
+    assert "trial_timeout_s=1e-06 exceeded (after step 0)" in trial["error"]
+    assert trial["intermediate_values"] == {}  # stopped before its first value was reported
+
+
+def test_trial_timeout_fails_a_one_shot_fit_once_it_returns(iris):
+    reporter = MemoryReporter()
+    with pytest.raises(HpoError):
+        run_hpo(config(2, "logistic_regression", trial_timeout_s=1e-6), iris, reporter)
+    assert [f["state"] for f in reporter.finished] == ["failed", "failed"]
+    assert "exceeded (after fitting split 1 of 1)" in reporter.finished[0]["error"]
+
+
+class Constant:
+    def __init__(self, label):
+        self.label = label
+
+    def predict(self, X):
+        return np.full(len(X), self.label)
+
+
+def test_patience_stops_after_trials_without_a_new_best(iris, monkeypatch):
+    labels = iter([0, 1, 1, 2, 0, 0, 0, 0, 0, 0])  # accuracy 1/3 each time: no improvement
+
+    def fit(params, X, y, ctx):
+        return Constant(next(labels))
+
+    monkeypatch.setattr(families.FAMILIES["knn"], "fit", fit)
+    reporter = MemoryReporter()
+    result = run_hpo(config(10, "knn", patience=3), iris, reporter)
+    assert len(reporter.finished) == 4 and result.best_number == 0 and not result.stopped
+
+
+def test_timeout_stops_between_trials(iris):
+    reporter = MemoryReporter()
+    result = run_hpo(config(5, "knn", timeout_s=1e-9), iris, reporter)
+    assert len(reporter.finished) == 1 and not result.stopped
+    assert reporter.progress_values == [1.0]

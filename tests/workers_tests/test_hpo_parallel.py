@@ -1,0 +1,57 @@
+"""Several runners on one shared study: exactly n_trials, numbered 0..n-1; dead workers."""
+
+import multiprocessing
+import time
+
+import optuna
+
+from workers.data.builtin import load_builtin
+from workers.hpo.config import validate_hpo_config
+from workers.hpo.engine import LOST, create_study, make_storage, run_trials, summarize
+from workers.reporter import MemoryReporter
+
+CONFIG = {"model": "knn", "n_trials": 8, "sampler": {"name": "random", "seed": 0}}
+
+
+def run_runner(url: str, runner: int) -> None:
+    """One trial runner, as a Celery worker process would run it."""
+    config = validate_hpo_config(CONFIG, "classification")
+    run_trials(config, load_builtin("iris"), MemoryReporter(), make_storage(url), "job",
+               runner=runner)
+
+
+def test_two_processes_share_one_journal_study(tmp_path):
+    url = f"journal:{tmp_path / 'study.log'}"
+    config = validate_hpo_config(CONFIG, "classification")
+    create_study(config, make_storage(url), "job")
+    spawn = multiprocessing.get_context("spawn")
+    runners = [spawn.Process(target=run_runner, args=(url, i)) for i in range(2)]
+    for p in runners:
+        p.start()
+    for p in runners:
+        p.join(timeout=120)
+        assert p.exitcode == 0
+
+    study = optuna.load_study(study_name="job", storage=make_storage(url))
+    ran = [t for t in study.trials if not t.system_attrs.get("discarded")]
+    assert sorted(t.number for t in ran) == list(range(8))
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in ran)
+    assert summarize(config, make_storage(url), "job").n_complete == 8
+
+
+def test_a_dead_workers_trial_fails_and_the_job_still_reaches_n_trials(tmp_path):
+    url = f"journal:{tmp_path / 'study.log'}"
+    storage = make_storage(url)
+    config = validate_hpo_config({**CONFIG, "n_trials": 3}, "classification")
+    study = create_study(config, storage, "job")
+    orphan = study.ask()  # its worker "dies": the trial stays RUNNING, its heartbeat ages
+    storage.set_trial_system_attr(orphan._trial_id, "heartbeat", time.time() - 3600)
+
+    reporter = MemoryReporter()
+    run_trials(config, load_builtin("iris"), reporter, storage, "job", stale_after_s=60)
+    trials = optuna.load_study(study_name="job", storage=storage).trials
+    assert trials[0].state == optuna.trial.TrialState.FAIL
+    assert trials[0].system_attrs["error"] == LOST
+    assert [f["number"] for f in reporter.finished] == [1, 2]
+    result = summarize(config, storage, "job")
+    assert (result.n_complete, result.n_failed) == (2, 1)

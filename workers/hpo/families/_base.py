@@ -1,0 +1,92 @@
+"""What every model family provides, and the registry of families by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+# on_step(step, model): the model as trained so far; may raise to stop training
+# (optuna.TrialPruned, a trial timeout). Steps are comparable across trials of a family:
+# an epoch, or one growth step of GROWTH more trees / boosting iterations.
+StepFn = Callable[[int, Any], None]
+GROWTH = 10
+
+
+def no_step(step: int, model: Any) -> None:
+    pass
+
+
+@dataclass
+class FitContext:
+    task: str  # "classification" | "regression"
+    seed: int
+    needs_proba: bool = False  # the caller will read predict_proba
+    on_step: StepFn = no_step
+
+
+class ModelFamily:
+    """A kind of model: its default search space and how to fit one setting.
+
+    fit() returns a fitted model with predict(X), for classification predict_proba(X) and
+    classes_, that `workers.models.artifacts.save_model` can store: a sklearn estimator or
+    a TorchPredictor.
+    """
+
+    name: str = ""
+    tasks: tuple[str, ...] = ()
+    inputs: str = "tabular"  # or "image" (X is N x C x H x W)
+    params: tuple[str, ...] = ()  # names a search space may set; missing ones use defaults
+
+    def default_space(self, task: str) -> dict:
+        raise NotImplementedError
+
+    def fit(self, params: dict, X: np.ndarray, y: np.ndarray, ctx: FitContext) -> Any:
+        raise NotImplementedError
+
+
+FAMILIES: dict[str, ModelFamily] = {}
+
+
+def register(cls: type[ModelFamily]) -> type[ModelFamily]:
+    FAMILIES[cls.name] = cls()
+    return cls
+
+
+def families_for(task: str, inputs: str | None = None) -> list[str]:
+    """Families for a task (and kind of input, if given), in registration order."""
+    return [
+        name
+        for name, fam in FAMILIES.items()
+        if task in fam.tasks and (inputs is None or fam.inputs == inputs)
+    ]
+
+
+def grow(estimator: Any, attr: str, total: int, X: np.ndarray, y: np.ndarray,
+         ctx: FitContext) -> Any:
+    """Fit a warm-start estimator GROWTH members at a time, calling on_step after each."""
+    sizes = [*range(GROWTH, total, GROWTH), total]
+    for step, size in enumerate(sizes):
+        estimator.set_params(**{attr: size})
+        estimator.fit(X, y)
+        ctx.on_step(step, estimator)
+    return estimator
+
+
+# Specs of default search spaces, normalised as validate_hpo_config returns them.
+def float_(low: float, high: float, log: bool = False) -> dict:
+    return {"type": "float", "low": low, "high": high, "log": log, "step": None}
+
+
+def int_(low: int, high: int, log: bool = False) -> dict:
+    return {"type": "int", "low": low, "high": high, "log": log, "step": None}
+
+
+def categorical(choices: list) -> dict:
+    return {"type": "categorical", "choices": choices, "conditional": {}}
+
+
+def fixed(value: object) -> dict:
+    return {"type": "fixed", "value": value}

@@ -1,0 +1,113 @@
+"""One trial's work: fit a family on each validation split and measure the objectives."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from workers.data.splits import Split
+from workers.hpo.config import objectives
+from workers.hpo.families import FAMILIES, FitContext
+from workers.hpo.metrics import METRICS, evaluate, needs_proba
+from workers.hpo.space import family_params
+
+FE_PREFIX = "fe."  # feature-engineering params from the data set's feature_space
+
+ReportFn = Callable[[int, float], None]  # report(step, value of the first metric)
+
+
+class TrialTimeout(Exception):
+    """The trial ran past trial_timeout_s (checked between epochs, growth steps and folds)."""
+
+
+@dataclass
+class Fitted:
+    """A fitted model with the preprocessing it was fitted behind (or None)."""
+
+    family: str
+    params: dict  # the family's own params
+    model: Any
+    transformer: Any = None
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        return X if self.transformer is None else self.transformer.transform(X)
+
+
+def split_params(config: dict, params: dict) -> tuple[str, dict, dict]:
+    """A trial's flat params -> (family name, the family's own params, "fe.*" params)."""
+    fe = {k: v for k, v in params.items() if k.startswith(FE_PREFIX)}
+    rest = {k: v for k, v in params.items() if not k.startswith(FE_PREFIX)}
+    if config["model"] == "auto":
+        return rest["model"], family_params(rest, rest["model"]), fe
+    return config["model"], family_params(rest), fe
+
+
+def fit(
+    config: dict, params: dict, X: np.ndarray, y: np.ndarray, *,
+    make_transformer: Callable[[dict], Any] | None = None, proba: bool = False,
+    on_step: Callable[[int, Fitted], None] | None = None,
+) -> Fitted:
+    """Fit the trial's preprocessing (if the data set has one) and model on rows X, y."""
+    name, own, fe = split_params(config, params)
+    fitted = Fitted(name, own, None)
+    if make_transformer is not None:
+        fitted.transformer = make_transformer(fe).fit(X, y)
+        X = fitted.transformer.transform(X)
+
+    def step(number: int, model: Any) -> None:
+        fitted.model = model
+        if on_step is not None:
+            on_step(number, fitted)
+
+    ctx = FitContext(config["task"], config["seed"], proba, step)
+    fitted.model = FAMILIES[name].fit(own, X, y, ctx)
+    return fitted
+
+
+def score(fitted: Fitted, names: list[str], X: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    return evaluate(fitted.model, names, fitted.transform(X), y)
+
+
+def run_objective(
+    config: dict, params: dict, splits: list[Split], report: ReportFn, *,
+    make_transformer: Callable[[dict], Any] | None = None, deadline: float | None = None,
+) -> list[float]:
+    """The trial's objective values, each averaged over the validation splits.
+
+    Only the first split reports per-step values, so pruning compares like with like.
+    A trial past `deadline` (time.monotonic()) raises TrialTimeout at its next step or
+    at the end of a split: a single fit that has no steps cannot be interrupted.
+    """
+    names = objectives(config)
+    first = next(n for n in names if METRICS[n].needs != "model")
+
+    def check_deadline(where: str) -> None:
+        if deadline is not None and time.monotonic() > deadline:
+            raise TrialTimeout(
+                f"trial_timeout_s={config['trial_timeout_s']} exceeded ({where}); "
+                "the trial was stopped there"
+            )
+
+    scores = []
+    for i, split in enumerate(splits):
+
+        def on_step(step: int, fitted: Fitted, split: Split = split, i: int = i) -> None:
+            check_deadline(f"after step {step}")
+            if i == 0:
+                report(step, score(fitted, [first], split.X_valid, split.y_valid)[first])
+
+        fitted = fit(
+            config, params, split.X_train, split.y_train, make_transformer=make_transformer,
+            proba=needs_proba(names), on_step=on_step,
+        )  # fmt: skip
+        check_deadline(f"after fitting split {i + 1} of {len(splits)}")
+        scores.append(score(fitted, names, split.X_valid, split.y_valid))
+    values = [float(np.mean([s[name] for s in scores])) for name in names]
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(f"metric values are {values}")
+    return values

@@ -1,0 +1,156 @@
+"""Optuna samplers by name, with their options: `sampler: {"name": ..., "seed": ..., ...}`.
+
+Adding a sampler is one class here with `@register`; the contract test runs every entry.
+Optuna loads a sampler's heavy dependency (GP: torch, CMA-ES: `cmaes`) only when the
+sampler is built, so validating a config stays light.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import optuna
+
+from workers.hpo.options import Option, boolean, integer, number, one_of
+
+
+class Sampler:
+    """A named way to propose parameters."""
+
+    name: str = ""
+    options: dict[str, Option] = {}
+    multi_objective = True  # whether it may drive a study with several metrics
+    finite_space = False  # whether it needs a finite space (every param a list of values)
+
+    def build(
+        self, seed: int, options: dict, grid: dict[str, list]
+    ) -> optuna.samplers.BaseSampler:
+        """The Optuna sampler; `grid` holds every flat param's values when finite_space."""
+        raise NotImplementedError
+
+    def exhausted(self, sampler: optuna.samplers.BaseSampler, study: optuna.Study) -> bool:
+        """True once the sampler has nothing new to propose."""
+        return False
+
+
+SAMPLERS: dict[str, Sampler] = {}
+
+
+def register(cls: type[Sampler]) -> type[Sampler]:
+    SAMPLERS[cls.name] = cls()
+    return cls
+
+
+def build_sampler(config: dict, seed: int, grid: dict[str, list]) -> optuna.samplers.BaseSampler:
+    """The configured sampler, seeded; options missing from older configs take defaults."""
+    cfg = config["sampler"]
+    sampler = SAMPLERS[cfg["name"]]
+    options = {key: cfg.get(key, option.default) for key, option in sampler.options.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return sampler.build(seed, options, grid)
+
+
+@register
+class TPE(Sampler):
+    name = "tpe"
+    options = {"multivariate": boolean(False), "n_startup_trials": integer(10, 0)}
+
+    def build(self, seed, options, grid):
+        multivariate = options["multivariate"]
+        return optuna.samplers.TPESampler(
+            seed=seed, n_startup_trials=options["n_startup_trials"], multivariate=multivariate,
+            # group=True lets multivariate TPE handle the conditional ("auto") spaces.
+            group=multivariate,
+        )  # fmt: skip
+
+
+@register
+class Random(Sampler):
+    name = "random"
+
+    def build(self, seed, options, grid):
+        return optuna.samplers.RandomSampler(seed=seed)
+
+
+class _GridSampler(optuna.samplers.GridSampler):
+    # GridSampler calls study.stop() when the grid is done, which only works inside
+    # study.optimize(); run_trials asks Grid.exhausted() instead.
+    def after_trial(self, study, trial, state, values) -> None:
+        pass
+
+
+@register
+class Grid(Sampler):
+    """Every point of the space once, in a seeded order; needs a finite space."""
+
+    name = "grid"
+    finite_space = True
+
+    def build(self, seed, options, grid):
+        return _GridSampler(grid, seed=seed)
+
+    def exhausted(self, sampler, study):
+        return sampler.is_exhausted(study)
+
+
+@register
+class CmaEs(Sampler):
+    """CMA-ES on the numeric params; categorical ones are sampled at random."""
+
+    name = "cmaes"
+    multi_objective = False
+    options = {
+        "n_startup_trials": integer(1, 0),
+        "sigma0": number(None, 1e-6, 1e6, nullable=True),
+    }
+
+    def build(self, seed, options, grid):
+        return optuna.samplers.CmaEsSampler(
+            seed=seed, n_startup_trials=options["n_startup_trials"], sigma0=options["sigma0"],
+            warn_independent_sampling=False,
+        )  # fmt: skip
+
+
+@register
+class GP(Sampler):
+    """Gaussian-process Bayesian optimisation (optuna's GPSampler; it uses torch)."""
+
+    name = "gp"
+    options = {"n_startup_trials": integer(10, 0), "deterministic_objective": boolean(False)}
+
+    def build(self, seed, options, grid):
+        return optuna.samplers.GPSampler(
+            seed=seed, n_startup_trials=options["n_startup_trials"],
+            deterministic_objective=options["deterministic_objective"],
+            warn_independent_sampling=False,
+        )  # fmt: skip
+
+
+@register
+class QMC(Sampler):
+    """Quasi-Monte Carlo: a low-discrepancy sequence that covers the space evenly."""
+
+    name = "qmc"
+    options = {"qmc_type": one_of("sobol", "sobol", "halton"), "scramble": boolean(True)}
+
+    def build(self, seed, options, grid):
+        return optuna.samplers.QMCSampler(
+            qmc_type=options["qmc_type"], scramble=options["scramble"], seed=seed,
+            warn_asynchronous_seeding=False, warn_independent_sampling=False,
+        )  # fmt: skip
+
+
+@register
+class NSGA2(Sampler):
+    """NSGA-II, the genetic algorithm for multi-objective studies (works for one, too)."""
+
+    name = "nsga2"
+    options = {
+        "population_size": integer(20, 2),
+        "crossover_prob": number(0.9, 0.0, 1.0),
+        "mutation_prob": number(None, 0.0, 1.0, nullable=True),
+    }
+
+    def build(self, seed, options, grid):
+        return optuna.samplers.NSGAIISampler(seed=seed, **options)
