@@ -153,6 +153,15 @@ def close(job: Job, data, storage, reporter: DatabaseReporter) -> None:
         return
     summary["refit"] = engine.refit_best(job.config, data, storage, job.study_name,
                                          directory=artifact_dir(job))
+    if summary["refit"]:
+        from automl.registry.services import register_job_model
+
+        try:  # idempotent: a close that runs twice finds the version it registered
+            version = register_job_model(job, artifact_dir(job), summary["refit"])
+            summary["refit"]["model_version"] = version.id
+        except Exception as exc:  # the search succeeded; its files stay in artifact_dir
+            log.exception("job %s: the refit model could not be registered", job.id)
+            summary["refit"]["registry_error"] = f"{type(exc).__name__}: {exc}"
     lifecycle.transition(job.id, Job.Status.SUCCEEDED, result=summary)
 
 

@@ -78,6 +78,8 @@ INSTALLED_APPS = [
     "automl.accounts",
     "automl.datasets",
     "automl.jobs",
+    "automl.registry",
+    "automl.serving",
 ]
 
 MIDDLEWARE = [
@@ -175,6 +177,23 @@ CELERY_WORKER_ENABLE_REMOTE_CONTROL = BROKER_KIND != "filesystem"
 # --- Artifacts ------------------------------------------------------------------------
 
 ARTIFACT_ROOT = Path(os.environ.get("ARTIFACT_ROOT", VAR_DIR / "artifacts")).resolve()
+
+# --- Model registry and serving -------------------------------------------------------
+
+# Registered model files: a local folder by default, a shared volume in production (every
+# web replica and worker must see the same path); another backend implements
+# automl.registry.storage.ArtifactStorage.
+MODEL_STORE_ROOT = Path(os.environ.get("MODEL_STORE_ROOT", ARTIFACT_ROOT / "registry")).resolve()
+MODEL_STORE_BACKEND = os.environ.get("MODEL_STORE_BACKEND", "automl.registry.storage.LocalStorage")
+MODEL_MAX_UPLOAD_BYTES = env_int("MODEL_MAX_UPLOAD_BYTES", 500 * 1024 * 1024)
+SERVING_MODEL_CACHE_SIZE = env_int("SERVING_MODEL_CACHE_SIZE", 8)  # models kept per process
+SERVING_CACHE_TTL_S = env_int("SERVING_CACHE_TTL_S", 300)  # predict result cache; 0: off
+SERVING_MAX_ROWS = env_int("SERVING_MAX_ROWS", 10_000)  # rows per predict request
+SERVING_LOG_RETENTION_DAYS = env_int("SERVING_LOG_RETENTION_DAYS", 30)
+SERVING_LOG_MAX_ENTRIES = env_int("SERVING_LOG_MAX_ENTRIES", 100_000)  # per deployment
+SERVING_LOG_MAX_ROWS = env_int("SERVING_LOG_MAX_ROWS", 100)  # rows of a request kept
+SERVING_LOG_PRUNE_EVERY = env_int("SERVING_LOG_PRUNE_EVERY", 200)  # writes between prunes
+SERVING_LOG_PRUNE_BATCH = env_int("SERVING_LOG_PRUNE_BATCH", 5_000)  # rows deleted at most
 
 # --- Jobs -----------------------------------------------------------------------------
 

@@ -7,6 +7,8 @@ from automl import views
 from automl.accounts.views import TokenView
 from automl.datasets.views import DatasetDetail, DatasetList
 from automl.jobs.views import JobCancel, JobDetail, JobList, TrialList
+from automl.registry import urls as registry_urls
+from automl.serving import urls as serving_urls
 
 api_v1 = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
@@ -16,6 +18,8 @@ api_v1 = [
     path("jobs/<int:pk>/", JobDetail.as_view(), name="job-detail"),
     path("jobs/<int:pk>/cancel/", JobCancel.as_view(), name="job-cancel"),
     path("jobs/<int:pk>/trials/", TrialList.as_view(), name="job-trials"),
+    path("models/", include(registry_urls.api_urls)),
+    path("deployments/", include(serving_urls.api_urls)),
 ]
 
 urlpatterns = [
@@ -24,6 +28,8 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
+    path("models/", include(registry_urls.page_urls)),
+    path("deployments/", include(serving_urls.page_urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
         "api/docs/",

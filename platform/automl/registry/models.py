@@ -1,0 +1,98 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class ModelVersion(models.Model):
+    """One immutable model in the repository: files, metrics, lineage, and a stage.
+
+    Versions of one (owner, name) are numbered 1, 2, 3...; at most one of them is in
+    production. The files live in the artifact storage under `storage_key`.
+    """
+
+    class Stage(models.TextChoices):
+        NONE = "none"
+        STAGING = "staging"
+        PRODUCTION = "production"
+        ARCHIVED = "archived"
+
+    class Source(models.TextChoices):
+        JOB = "job"  # the refit best model of a job
+        IMPORT = "import"  # uploaded safetensors/skops + spec
+        DERIVED = "derived"  # produced from a parent version (compression)
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="model_versions"
+    )
+    name = models.SlugField(max_length=100)
+    version = models.PositiveIntegerField()
+    description = models.TextField(blank=True)
+    stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.NONE)
+    tags = models.JSONField(default=list, blank=True)
+    source = models.CharField(max_length=20, choices=Source.choices)
+
+    # What the model is (spec.json, summarised for queries).
+    framework = models.CharField(max_length=20)  # torch | sklearn
+    family = models.CharField(max_length=50, blank=True)
+    task = models.CharField(max_length=20)  # classification | regression
+    spec = models.JSONField(default=dict, help_text="The architecture spec (spec.json).")
+    features = models.JSONField(
+        null=True, blank=True, help_text="Raw input column names, in order (null: unknown)."
+    )
+    n_features = models.PositiveIntegerField(null=True, blank=True)
+    classes = models.JSONField(null=True, blank=True)
+    has_preprocessing = models.BooleanField(default=False)
+    metrics = models.JSONField(default=dict, blank=True)
+    latency_ms = models.FloatField(
+        null=True, blank=True, help_text="Median in-process latency of one row, measured once."
+    )
+
+    # The files.
+    storage_key = models.CharField(max_length=255, unique=True)
+    data_file = models.CharField(max_length=100)
+    sha256 = models.CharField(max_length=64)
+    size = models.BigIntegerField()
+
+    # Lineage.
+    job = models.ForeignKey(
+        "jobs.Job", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="model_versions",
+    )
+    trial_number = models.IntegerField(null=True, blank=True)
+    dataset = models.ForeignKey(
+        "datasets.Dataset", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="model_versions",
+    )
+    dataset_sha256 = models.CharField(max_length=64, blank=True)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
+    compression = models.JSONField(default=dict, blank=True, help_text="Compression recipe.")
+    config = models.JSONField(default=dict, blank=True, help_text="The producing job's config.")
+    params = models.JSONField(default=dict, blank=True, help_text="The model's own params.")
+    seed = models.BigIntegerField(null=True, blank=True)
+    code_version = models.CharField(max_length=100, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    stage_changed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "name", "version"], name="unique_model_version"
+            ),
+            # The database itself holds the rule: one production version per name.
+            models.UniqueConstraint(
+                fields=["owner", "name"], condition=Q(stage="production"),
+                name="one_production_version_per_name",
+            ),
+            # A job registers its model once, however often its close runs.
+            models.UniqueConstraint(
+                fields=["job"], condition=Q(source="job"), name="one_version_per_job"
+            ),
+        ]
+        indexes = [models.Index(fields=["owner", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"

@@ -1,0 +1,60 @@
+from rest_framework import serializers
+
+from automl.registry.models import ModelVersion
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    owner = serializers.CharField(source="owner.username", read_only=True)
+    lineage = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "id", "name", "version", "description", "stage", "stage_changed_at", "tags",
+            "source", "owner", "created_at", "framework", "family", "task", "features",
+            "n_features", "classes", "has_preprocessing", "metrics", "latency_ms",
+            "data_file", "sha256", "size", "spec", "lineage",
+        ]
+        read_only_fields = fields
+
+    def get_lineage(self, obj: ModelVersion) -> dict:
+        from automl.registry.services import lineage
+
+        return lineage(obj)
+
+
+class ModelVersionUpdateSerializer(serializers.Serializer):
+    description = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=50), required=False, max_length=50
+    )
+
+
+class StageSerializer(serializers.Serializer):
+    stage = serializers.ChoiceField(choices=ModelVersion.Stage.choices)
+
+
+class ImportSerializer(serializers.Serializer):
+    """Multipart: `archive` (a zip as downloaded), or `spec` with `weights` or `skops`."""
+
+    name = serializers.SlugField(max_length=100)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+    tags = serializers.CharField(required=False, allow_blank=True,
+                                 help_text="Comma-separated tags.")
+    parent = serializers.IntegerField(required=False, min_value=1,
+                                      help_text="Id of one of your versions it derives from.")
+    archive = serializers.FileField(required=False, help_text="A zip as downloaded.")
+    spec = serializers.FileField(required=False, help_text="spec.json (the architecture).")
+    weights = serializers.FileField(required=False, help_text="weights.safetensors (torch).")
+    skops = serializers.FileField(required=False, help_text="model.skops (scikit-learn).")
+    preprocessing = serializers.FileField(required=False, help_text="preprocessing.skops.")
+
+    def validate(self, attrs: dict) -> dict:
+        if "archive" in attrs and {"spec", "weights", "skops", "preprocessing"} & set(attrs):
+            raise serializers.ValidationError(
+                {"archive": "send an archive or the files, not both"}
+            )
+        if "archive" not in attrs and "spec" not in attrs:
+            raise serializers.ValidationError({"spec": "send spec (with weights or skops), "
+                                                       "or an archive"})
+        return attrs

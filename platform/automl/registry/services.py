@@ -1,0 +1,438 @@
+"""The model repository's rules, in one place: registration, numbering, stages, import.
+
+Views and the worker's close() call these; nothing else writes a ModelVersion.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+import uuid
+import zipfile
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from automl.registry.models import ModelVersion
+from automl.registry.storage import get_storage
+
+log = logging.getLogger(__name__)
+
+Stage = ModelVersion.Stage
+
+# Which stage may follow which. Production is reached only from none or staging: an
+# archived version is brought back through staging first, so that it is looked at again.
+TRANSITIONS: dict[str, set[str]] = {
+    Stage.NONE: {Stage.STAGING, Stage.PRODUCTION, Stage.ARCHIVED},
+    Stage.STAGING: {Stage.NONE, Stage.PRODUCTION, Stage.ARCHIVED},
+    Stage.PRODUCTION: {Stage.STAGING, Stage.ARCHIVED},
+    Stage.ARCHIVED: {Stage.NONE, Stage.STAGING},
+}
+
+# The only files a model directory (and so an imported zip) may hold.
+MODEL_FILES = frozenset(
+    {"spec.json", "weights.safetensors", "model.skops", "preprocessing.skops",
+     "preprocessing.json"}
+)
+NUMBERING_ATTEMPTS = 10
+
+
+class RegistryError(Exception):
+    """A request the registry refuses; `fields` names what is wrong (for a 400)."""
+
+    def __init__(self, detail: str, fields: dict[str, list[str]] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.fields = fields or {}
+
+
+class StageError(RegistryError):
+    """A stage change that the rules forbid (a 409)."""
+
+
+# --- lineage helpers
+
+
+@cache
+def code_version() -> str:
+    """AUTOML_CODE_VERSION if set (images built without .git), else the git commit."""
+    if version := os.environ.get("AUTOML_CODE_VERSION"):
+        return version
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=settings.ROOT_DIR, capture_output=True,
+            text=True, timeout=5, check=True,
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def model_name(text: str) -> str:
+    """A registry name from free text: a slug of at most 100 characters."""
+    return slugify(text)[:100].strip("-") or "model"
+
+
+# --- reading a model directory
+
+
+def _n_inputs(obj: Any) -> int | None:
+    n = getattr(obj, "n_features_in_", None)
+    return int(n) if n is not None else None
+
+
+def _measure_latency(model: Any, transformer: Any, n_features: int | None) -> float | None:
+    """Median milliseconds to predict one all-zero row, in process; None if not possible."""
+    if not n_features:
+        return None
+    row = np.zeros((1, n_features))
+    try:
+        timings = []
+        for _ in range(7):
+            start = time.perf_counter()
+            model.predict(row if transformer is None else transformer.transform(row))
+            timings.append((time.perf_counter() - start) * 1000)
+        return round(statistics.median(timings), 4)
+    except Exception:  # a model whose preprocessing wants categories: no number, no failure
+        return None
+
+
+def describe_directory(directory: Path) -> dict:
+    """Load and check a model directory; return the ModelVersion fields it determines.
+
+    Raises:
+        RegistryError: the directory is not a loadable model (bad spec, hash mismatch,
+            untrusted skops types, weights that do not fit the spec).
+    """
+    from workers.models.artifacts import ArtifactError, load_model, load_transformer
+
+    directory = Path(directory)
+    try:
+        spec = json.loads((directory / "spec.json").read_text())
+        model = load_model(directory)
+        transformer = None
+        if (directory / "preprocessing.json").exists():
+            transformer = load_transformer(directory)
+    except (ArtifactError, ValueError, RuntimeError, TypeError, KeyError, OSError) as exc:
+        raise RegistryError(f"not a loadable model: {exc}", {"files": [str(exc)]}) from exc
+    features = spec.get("features")
+    if features is not None and (
+        not isinstance(features, list) or not all(isinstance(f, str) for f in features)
+        or len(set(features)) != len(features)
+    ):
+        raise RegistryError("spec.features must be a list of distinct column names",
+                            {"spec.features": ["must be a list of distinct strings"]})
+    if transformer is not None:
+        n_features = _n_inputs(transformer)
+    elif spec.get("framework") == "torch":
+        n_features = (spec.get("config") or {}).get("n_features")
+    else:
+        n_features = _n_inputs(model)
+    if features is not None and n_features is not None and len(features) != n_features:
+        raise RegistryError(
+            f"spec.features names {len(features)} columns, the model takes {n_features}",
+            {"spec.features": [f"must name {n_features} columns"]},
+        )
+    classes = spec.get("classes")
+    if classes is None and getattr(model, "classes_", None) is not None:
+        classes = np.asarray(model.classes_).tolist()
+    task = spec.get("task") or ("classification" if classes is not None else "regression")
+    return {
+        "framework": spec["framework"],
+        "family": str(spec.get("family", ""))[:50],
+        "task": task,
+        "spec": spec,
+        "features": features,
+        "n_features": n_features,
+        "classes": classes,
+        "has_preprocessing": transformer is not None,
+        "data_file": spec["file"],
+        "sha256": spec["sha256"],
+        "size": spec["size"],
+        "latency_ms": _measure_latency(model, transformer, n_features),
+    }
+
+
+# --- creating versions
+
+
+def _next_number(owner, name: str) -> int:
+    last = (ModelVersion.objects.filter(owner=owner, name=name)
+            .order_by("-version").values_list("version", flat=True).first())
+    return (last or 0) + 1
+
+
+def create_version(owner, directory: Path, *, name: str, source: str, **fields: Any
+                   ) -> ModelVersion:
+    """Copy a model directory into the storage and record it as the next version of name.
+
+    Numbers are taken as max + 1 under the unique (owner, name, version) constraint; a
+    writer that loses a race retries with the next number.
+    """
+    described = describe_directory(directory)
+    storage = get_storage()
+    key = f"versions/{owner.pk}/{uuid.uuid4().hex}"
+    storage.put_dir(Path(directory), key)
+    try:
+        for _ in range(NUMBERING_ATTEMPTS):
+            try:
+                with transaction.atomic():
+                    return ModelVersion.objects.create(
+                        owner=owner, name=name, version=_next_number(owner, name),
+                        source=source, storage_key=key, **described, **fields,
+                    )
+            except IntegrityError:
+                job = fields.get("job")
+                if job is not None and ModelVersion.objects.filter(
+                    job=job, source=ModelVersion.Source.JOB
+                ).exists():
+                    raise  # not a numbering race: the job's model is registered already
+        raise RegistryError(f"could not number a new version of {name!r}; try again")
+    except BaseException:
+        storage.delete(key)
+        raise
+
+
+def _features_from_dataset(job) -> list[str] | None:
+    """The raw column names of the job's data set, for models saved without them."""
+    from automl.datasets.services import training_data
+
+    try:
+        return [str(name) for name in training_data(job.dataset, job.config).feature_names]
+    except Exception:
+        log.warning("job %s: no feature names for its model", job.id, exc_info=True)
+        return None
+
+
+def register_job_model(job, directory: Path, refit: dict) -> ModelVersion:
+    """Register the refit best model of a finished job, once (a second call returns it).
+
+    Lineage: the job, its best trial, the data set and its sha256 (uploads have one),
+    the config, the seed and the code version.
+    """
+    if existing := ModelVersion.objects.filter(job=job, source=ModelVersion.Source.JOB).first():
+        return existing
+    directory = Path(directory)
+    spec = json.loads((directory / "spec.json").read_text())
+    if spec.get("features") is None and (features := _features_from_dataset(job)):
+        # Older engines did not write the column names; the data set knows them.
+        spec["features"] = features
+        from workers.models.artifacts import _write_json
+
+        _write_json(directory / "spec.json", spec)
+    lineage = {
+        "job": job,
+        "trial_number": refit.get("trial"),
+        "dataset": job.dataset,
+        "dataset_sha256": getattr(job.dataset, "sha256", "") or "",
+        "config": job.config,
+        "params": refit.get("params") or {},
+        "seed": job.config.get("seed"),
+        "code_version": code_version(),
+        "metrics": refit.get("test_metrics") or {},
+        "description": f"Best model of job {job.id} ({job.name}), trial {refit.get('trial')}",
+    }
+    try:
+        return create_version(job.owner, directory, name=model_name(job.name),
+                              source=ModelVersion.Source.JOB, **lineage)
+    except IntegrityError:
+        # Two closes raced: the unique (job) constraint kept one; return that one.
+        return ModelVersion.objects.get(job=job, source=ModelVersion.Source.JOB)
+
+
+# --- stages
+
+
+def set_stage(version: ModelVersion, stage: str) -> ModelVersion:
+    """Move a version to `stage`; promotion demotes the previous production version to
+    archived in the same transaction. Raises StageError for a forbidden move."""
+    if stage not in Stage.values:
+        raise RegistryError(f"unknown stage {stage!r}",
+                            {"stage": [f"must be one of {', '.join(Stage.values)}"]})
+    with transaction.atomic():
+        # Locking every version of the name serialises concurrent promotions.
+        siblings = list(ModelVersion.objects.select_for_update()
+                        .filter(owner=version.owner_id, name=version.name).order_by("id"))
+        current = next(v for v in siblings if v.id == version.id)
+        if current.stage == stage:
+            return current
+        if stage not in TRANSITIONS[current.stage]:
+            raise StageError(f"{current} is {current.stage}; it cannot move to {stage}",
+                             {"stage": [f"not allowed from {current.stage}"]})
+        if stage in (Stage.ARCHIVED, Stage.NONE):
+            from automl.serving.services import deployments_serving
+
+            if names := deployments_serving(current):
+                raise StageError(
+                    f"{current} is served by deployment {', '.join(names)}; "
+                    "take it out of their traffic first",
+                    {"stage": ["the version is deployed"]},
+                )
+        now = timezone.now()
+        if stage == Stage.PRODUCTION:
+            ModelVersion.objects.filter(
+                owner=current.owner_id, name=current.name, stage=Stage.PRODUCTION
+            ).update(stage=Stage.ARCHIVED, stage_changed_at=now)
+        current.stage, current.stage_changed_at = stage, now
+        current.save(update_fields=["stage", "stage_changed_at"])
+        return current
+
+
+# --- import
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    path.write_bytes(data)
+
+
+def _check_zip(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    members = [m for m in archive.infolist() if not m.is_dir()]
+    total = sum(m.file_size for m in members)
+    if total > settings.MODEL_MAX_UPLOAD_BYTES:
+        raise RegistryError("the archive unpacks to more than the upload limit",
+                            {"archive": [f"over {settings.MODEL_MAX_UPLOAD_BYTES} bytes"]})
+    # A downloaded zip also carries a model card and lineage; only model files are read.
+    return [m for m in members if m.filename in MODEL_FILES]
+
+
+def import_model(
+    owner, *, name: str, spec: dict | None = None, weights: bytes | None = None,
+    skops: bytes | None = None, preprocessing: bytes | None = None,
+    archive: bytes | None = None, description: str = "", tags: list[str] | None = None,
+    parent: ModelVersion | None = None,
+) -> ModelVersion:
+    """A new version from uploaded files: a zip as downloaded, or a spec with safetensors
+    weights (torch) or a skops file (sklearn), and optional skops preprocessing.
+
+    Nothing is unpickled: safetensors holds tensors only, and skops files are loaded with
+    the explicit allow-list of workers.models.artifacts.
+    """
+    from workers.models.artifacts import SKOPS_FILE, SPEC_FILE, WEIGHTS_FILE, _record, _write_json
+
+    with tempfile.TemporaryDirectory(prefix="import-") as tmp:
+        directory = Path(tmp)
+        if archive is not None:
+            try:
+                with zipfile.ZipFile(io.BytesIO(archive)) as zf:
+                    for member in _check_zip(zf):
+                        _write_bytes(directory / member.filename, zf.read(member))
+            except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as exc:
+                raise RegistryError(f"archive: not a zip file ({exc})",
+                                    {"archive": ["not a valid zip file"]}) from exc
+            if not (directory / SPEC_FILE).exists():
+                raise RegistryError("archive: no spec.json in it",
+                                    {"archive": ["must contain spec.json"]})
+        else:
+            if not isinstance(spec, dict):
+                raise RegistryError("spec: a JSON object is required",
+                                    {"spec": ["a JSON object is required"]})
+            if (weights is None) == (skops is None):
+                raise RegistryError("give either weights (safetensors) or skops, not both",
+                                    {"weights": ["give weights or skops"]})
+            spec = {k: v for k, v in spec.items() if k not in ("file", "sha256", "size")}
+            if weights is not None:
+                path = directory / WEIGHTS_FILE
+                _write_bytes(path, weights)
+                spec.update(framework="torch")
+                spec.setdefault("family", spec.get("kind", "torch"))
+            else:
+                path = directory / SKOPS_FILE
+                _write_bytes(path, skops)
+                spec.update(framework="sklearn")
+                spec.setdefault("family", "sklearn")
+            spec.setdefault("format_version", 1)
+            try:
+                _write_json(directory / SPEC_FILE, {**spec, **_record(path)})
+            except (TypeError, ValueError) as exc:
+                raise RegistryError(f"spec: {exc}", {"spec": [str(exc)]}) from exc
+            if preprocessing is not None:
+                pre = directory / "preprocessing.skops"
+                _write_bytes(pre, preprocessing)
+                record = {"framework": "sklearn", "format_version": 1, **_record(pre)}
+                _write_json(directory / "preprocessing.json", record)
+        imported_spec = json.loads((directory / SPEC_FILE).read_text())
+        fields = {
+            "description": description, "tags": tags or [], "parent": parent,
+            "metrics": imported_spec.get("metrics") or {},
+        }
+        return create_version(owner, directory, name=name,
+                              source=ModelVersion.Source.IMPORT, **fields)
+
+
+# --- download
+
+
+def model_card(version: ModelVersion) -> str:
+    """A short Markdown card: what the model is, how it was made, how well it did."""
+    metrics = "\n".join(f"| {k} | {v:.6g} |" if isinstance(v, (int, float)) else f"| {k} | {v} |"
+                        for k, v in sorted(version.metrics.items())) or "| (none) | |"
+    features = ", ".join(version.features) if version.features else "(not recorded)"
+    return f"""# {version.name} v{version.version}
+
+{version.description or "No description."}
+
+- task: {version.task}; framework: {version.framework}; family: {version.family}
+- stage: {version.stage}; tags: {", ".join(version.tags) or "(none)"}
+- inputs ({version.n_features or "?"}): {features}
+- classes: {version.classes if version.classes is not None else "(regression)"}
+- preprocessing: {"preprocessing.skops, applied before the model" if version.has_preprocessing
+                  else "none"}
+- data file: {version.data_file}, {version.size} bytes, sha256 {version.sha256}
+
+## Metrics (held-out test rows)
+
+| metric | value |
+| --- | --- |
+{metrics}
+
+## Lineage
+
+- job: {version.job_id or "-"}, trial: {version.trial_number if version.trial_number is not None
+                                        else "-"}
+- data set: {version.dataset_id or "-"} (sha256 {version.dataset_sha256 or "-"})
+- parent version: {version.parent_id or "-"}; compression: {version.compression or "-"}
+- seed: {version.seed if version.seed is not None else "-"}; code version: {version.code_version
+                                                                            or "-"}
+- created {version.created_at:%Y-%m-%d %H:%M} UTC by {version.owner}
+
+## Loading it
+
+Load with `workers.models.artifacts.load_model(directory)` (and `load_transformer` when
+preprocessing.skops is present), or re-import the zip: `POST /api/v1/models/import/`.
+Nothing in it is a pickle: weights are safetensors, sklearn objects are skops.
+"""
+
+
+def lineage(version: ModelVersion) -> dict:
+    return {
+        "job": version.job_id, "trial": version.trial_number, "dataset": version.dataset_id,
+        "dataset_sha256": version.dataset_sha256, "parent": version.parent_id,
+        "compression": version.compression, "config": version.config,
+        "params": version.params, "seed": version.seed, "code_version": version.code_version,
+        "source": version.source,
+    }
+
+
+def write_zip(version: ModelVersion, target: Any) -> None:
+    """The version's files, MODEL_CARD.md and lineage.json, as a zip into `target`."""
+    storage = get_storage()
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name in storage.names(version.storage_key):
+            if name in MODEL_FILES:
+                with storage.open(version.storage_key, name) as f, zf.open(name, "w") as out:
+                    shutil.copyfileobj(f, out)
+        zf.writestr("MODEL_CARD.md", model_card(version))
+        zf.writestr("lineage.json", json.dumps(lineage(version), indent=2, sort_keys=True))

@@ -1,0 +1,242 @@
+import json
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from automl.api import error_body, owned_or_404
+from automl.registry import bundles, services
+from automl.registry.models import ModelVersion
+from automl.registry.serializers import (
+    ImportSerializer,
+    ModelVersionSerializer,
+    ModelVersionUpdateSerializer,
+    StageSerializer,
+)
+from automl.registry.storage import get_storage
+
+MAX_COMPARE = 10
+
+
+def registry_error(exc: services.RegistryError, code: int = 400) -> Response:
+    kind = "conflict" if code == 409 else "invalid"
+    return Response(error_body(kind, exc.detail, exc.fields), status=code)
+
+
+def _choice(request: Request, name: str, choices: list[str]) -> str | None:
+    value = request.query_params.get(name)
+    if value is not None and value not in choices:
+        raise ValidationError({name: f"{value!r} is not one of {', '.join(choices)}"})
+    return value
+
+
+def _zip_response(write, filename: str) -> FileResponse:
+    """Write a zip into a spooled temporary file and stream it back."""
+    spool = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)
+    write(spool)
+    spool.seek(0)
+    return FileResponse(spool, as_attachment=True, filename=filename,
+                        content_type="application/zip")
+
+
+class ModelList(generics.ListAPIView):
+    serializer_class = ModelVersionSerializer
+
+    def get_queryset(self) -> QuerySet[ModelVersion]:
+        params = self.request.query_params
+        versions = ModelVersion.objects.filter(owner=self.request.user).select_related("owner")
+        if name := params.get("name"):
+            versions = versions.filter(name=name)
+        if stage := _choice(self.request, "stage", ModelVersion.Stage.values):
+            versions = versions.filter(stage=stage)
+        if task := _choice(self.request, "task", ["classification", "regression"]):
+            versions = versions.filter(task=task)
+        if framework := _choice(self.request, "framework", ["torch", "sklearn"]):
+            versions = versions.filter(framework=framework)
+        if job := params.get("job"):
+            if not job.isdigit():
+                raise ValidationError({"job": "must be a job id"})
+            versions = versions.filter(job_id=int(job))
+        if tag := params.get("tag"):
+            # JSON containment is not on SQLite; tags are few, so filter them in Python.
+            ids = [v.id for v in versions.only("id", "tags") if tag in v.tags]
+            versions = versions.filter(id__in=ids)
+        if search := params.get("search"):
+            versions = versions.filter(
+                Q(name__icontains=search) | Q(description__icontains=search)
+                | Q(family__icontains=search)
+            )
+        return versions.order_by("name", "-version")
+
+    @extend_schema(parameters=[
+        OpenApiParameter("name", OpenApiTypes.STR), OpenApiParameter("job", OpenApiTypes.INT),
+        OpenApiParameter("stage", OpenApiTypes.STR, enum=ModelVersion.Stage.values),
+        OpenApiParameter("task", OpenApiTypes.STR, enum=["classification", "regression"]),
+        OpenApiParameter("framework", OpenApiTypes.STR, enum=["torch", "sklearn"]),
+        OpenApiParameter("tag", OpenApiTypes.STR), OpenApiParameter("search", OpenApiTypes.STR),
+    ])
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class ModelDetail(APIView):
+    @extend_schema(responses=ModelVersionSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        version = owned_or_404(ModelVersion.objects.all(), request.user, id=pk)
+        return Response(ModelVersionSerializer(version).data)
+
+    @extend_schema(request=ModelVersionUpdateSerializer, responses=ModelVersionSerializer)
+    def patch(self, request: Request, pk: int) -> Response:
+        version = owned_or_404(ModelVersion.objects.all(), request.user, id=pk)
+        update = ModelVersionUpdateSerializer(data=request.data)
+        update.is_valid(raise_exception=True)
+        for field, value in update.validated_data.items():
+            setattr(version, field, value)
+        version.save(update_fields=list(update.validated_data) or None)
+        return Response(ModelVersionSerializer(version).data)
+
+
+class ModelStage(APIView):
+    @extend_schema(request=StageSerializer,
+                   responses={200: ModelVersionSerializer, 409: OpenApiTypes.OBJECT})
+    def post(self, request: Request, pk: int) -> Response:
+        version = owned_or_404(ModelVersion.objects.all(), request.user, id=pk)
+        body = StageSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            version = services.set_stage(version, body.validated_data["stage"])
+        except services.StageError as exc:
+            return registry_error(exc, 409)
+        return Response(ModelVersionSerializer(version).data)
+
+
+class ModelDownload(APIView):
+    @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
+    def get(self, request: Request, pk: int) -> FileResponse:
+        version = owned_or_404(ModelVersion.objects.all(), request.user, id=pk)
+        return _zip_response(lambda f: services.write_zip(version, f),
+                             f"{version.name}-v{version.version}.zip")
+
+
+class ModelImport(APIView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(request={"multipart/form-data": ImportSerializer},
+                   responses={201: ModelVersionSerializer})
+    def post(self, request: Request) -> Response:
+        body = ImportSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        files = {}
+        for field in ("archive", "spec", "weights", "skops", "preprocessing"):
+            if upload := data.get(field):
+                if upload.size > settings.MODEL_MAX_UPLOAD_BYTES:
+                    raise ValidationError({field: "larger than the upload limit"})
+                files[field] = upload.read()
+        spec = None
+        if "spec" in files:
+            try:
+                spec = json.loads(files.pop("spec"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise ValidationError({"spec": f"not valid JSON: {exc}"}) from None
+        parent = None
+        if "parent" in data:
+            parent = ModelVersion.objects.filter(owner=request.user, id=data["parent"]).first()
+            if parent is None:
+                raise ValidationError({"parent": "not the id of one of your model versions"})
+        tags = [t.strip() for t in data.get("tags", "").split(",") if t.strip()]
+        try:
+            version = services.import_model(
+                request.user, name=data["name"], spec=spec, tags=tags, parent=parent,
+                description=data.get("description", ""), **files,
+            )
+        except services.RegistryError as exc:
+            return registry_error(exc)
+        return Response(ModelVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+class ModelCompare(APIView):
+    @extend_schema(parameters=[OpenApiParameter("ids", OpenApiTypes.STR, required=True,
+                                                description="Comma-separated version ids")],
+                   responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request) -> Response:
+        raw = request.query_params.get("ids", "")
+        parts = [p.strip() for p in raw.split(",") if p.strip()]
+        if len(parts) < 2 or len(parts) > MAX_COMPARE or not all(p.isdigit() for p in parts):
+            raise ValidationError({"ids": f"2 to {MAX_COMPARE} comma-separated version ids"})
+        ids = list(dict.fromkeys(int(p) for p in parts))
+        found = {v.id: v for v in ModelVersion.objects.filter(owner=request.user, id__in=ids)}
+        if missing := [i for i in ids if i not in found]:
+            raise ValidationError({"ids": f"not your versions: {', '.join(map(str, missing))}"})
+        versions = [found[i] for i in ids]
+        metrics = sorted({m for v in versions for m in v.metrics})
+        rows = [{
+            "id": v.id, "name": v.name, "version": v.version, "stage": v.stage,
+            "family": v.family, "framework": v.framework, "size": v.size,
+            "latency_ms": v.latency_ms, "metrics": {m: v.metrics.get(m) for m in metrics},
+            "lineage": services.lineage(v),
+        } for v in versions]
+        return Response({"metrics": metrics, "versions": rows})
+
+
+class ModelExport(APIView):
+    @extend_schema(parameters=[OpenApiParameter("format", OpenApiTypes.STR, required=True,
+                                                enum=["torchscript", "onnx"])],
+                   responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    def get(self, request: Request, pk: int):
+        from workers.models.export import ExportError, to_onnx, to_torchscript
+
+        version = owned_or_404(ModelVersion.objects.all(), request.user, id=pk)
+        fmt = _choice(request, "format", ["torchscript", "onnx"])
+        if fmt is None:
+            raise ValidationError({"format": "one of torchscript, onnx"})
+        export, suffix = (to_onnx, "onnx") if fmt == "onnx" else (to_torchscript, "pt")
+        with tempfile.TemporaryDirectory() as tmp:
+            target = Path(tmp) / f"model.{suffix}"
+            try:
+                export(get_storage().local_dir(version.storage_key), target)
+            except ExportError as exc:
+                return Response(error_body("conflict", str(exc)), status=409)
+            content = target.read_bytes()
+        response = FileResponse(
+            iter([content]), as_attachment=True, content_type="application/octet-stream",
+            filename=f"{version.name}-v{version.version}.{suffix}",
+        )
+        response["Content-Length"] = str(len(content))
+        return response
+
+
+class ModelBundle(APIView):
+    @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
+    def get(self, request: Request, pk: int) -> FileResponse:
+        version = owned_or_404(ModelVersion.objects.all(), request.user, id=pk)
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = bundles.write_bundle(version, Path(tmp) / "bundle")
+            return _zip_response(lambda f: bundles.zip_folder(folder, f),
+                                 f"{bundles.service_name(version)}-bundle.zip")
+
+
+class ModelTriton(APIView):
+    @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY,
+                              409: OpenApiTypes.OBJECT})
+    def get(self, request: Request, pk: int):
+        from workers.models.export import ExportError
+
+        version = owned_or_404(ModelVersion.objects.all(), request.user, id=pk)
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                folder = bundles.write_triton(version, Path(tmp) / "triton")
+            except ExportError as exc:
+                return Response(error_body("conflict", str(exc)), status=409)
+            return _zip_response(lambda f: bundles.zip_folder(folder, f),
+                                 f"{bundles.service_name(version)}-triton.zip")

@@ -1,0 +1,73 @@
+from django.conf import settings
+from django.db import models
+
+
+class Deployment(models.Model):
+    """A model name served over REST: a traffic split across its versions, and a shadow.
+
+    `routes` is [{"version": <ModelVersion id>, "weight": <positive number>}, ...]; each
+    request goes to one of them by a weighted random choice. The shadow version (if any)
+    answers every request too, but its answers are only logged. Every change of the
+    routes or the shadow pushes the previous pair onto `history`, which rollback pops.
+    """
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="deployments"
+    )
+    name = models.SlugField(max_length=100)
+    model_name = models.SlugField(max_length=100, help_text="The registry name it serves.")
+    routes = models.JSONField(default=list)
+    shadow = models.ForeignKey(
+        "registry.ModelVersion", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="shadow_deployments",
+    )
+    history = models.JSONField(default=list, blank=True)
+    cache_ttl_s = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Result cache TTL; null: the default, 0: off."
+    )
+    log_predictions = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="unique_deployment_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"deployment {self.name}"
+
+    @property
+    def version_ids(self) -> list[int]:
+        return [route["version"] for route in self.routes]
+
+
+class PredictionLog(models.Model):
+    """One served predict request: what came in, what went out, who answered, how fast.
+
+    Inputs and outputs are kept for at most SERVING_LOG_MAX_ROWS rows of a request, so the
+    write that a response waits for is bounded.
+    """
+
+    deployment = models.ForeignKey(
+        Deployment, on_delete=models.CASCADE, related_name="predictions"
+    )
+    version = models.ForeignKey(
+        "registry.ModelVersion", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    n_rows = models.PositiveIntegerField()
+    inputs = models.JSONField()
+    outputs = models.JSONField()
+    shadow_version = models.ForeignKey(
+        "registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    shadow_outputs = models.JSONField(null=True, blank=True)
+    latency_ms = models.FloatField()
+    cached = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["deployment", "-created_at"])]

@@ -1,0 +1,49 @@
+from rest_framework import serializers
+
+from automl.serving.models import Deployment, PredictionLog
+
+
+class DeploymentSerializer(serializers.ModelSerializer):
+    owner = serializers.CharField(source="owner.username", read_only=True)
+
+    class Meta:
+        model = Deployment
+        fields = ["id", "name", "model_name", "routes", "shadow", "history", "cache_ttl_s",
+                  "log_predictions", "owner", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class DeploymentCreateSerializer(serializers.Serializer):
+    name = serializers.SlugField(max_length=100)
+    model_name = serializers.SlugField(max_length=100)
+    routes = serializers.JSONField(help_text='[{"version": id, "weight": 90}, ...]')
+    shadow = serializers.JSONField(required=False, allow_null=True,
+                                   help_text="A version id whose answers are only logged.")
+    cache_ttl_s = serializers.IntegerField(required=False, allow_null=True, min_value=0,
+                                           max_value=7 * 24 * 3600)
+    log_predictions = serializers.BooleanField(required=False, default=True)
+
+
+class TrafficSerializer(serializers.Serializer):
+    routes = serializers.JSONField(help_text='[{"version": id, "weight": 90}, ...]')
+    shadow = serializers.JSONField(required=False, allow_null=True)
+    cache_ttl_s = serializers.IntegerField(required=False, allow_null=True, min_value=0,
+                                           max_value=7 * 24 * 3600)
+
+
+class PredictSerializer(serializers.Serializer):
+    inputs = serializers.JSONField(
+        help_text="Rows: objects keyed by feature name, or arrays in the model's order."
+    )
+    seed = serializers.IntegerField(
+        required=False, allow_null=True,
+        help_text="Seeds this request's traffic choice (e.g. a user id, for sticky A/B).",
+    )
+
+
+class PredictionLogSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PredictionLog
+        fields = ["id", "version", "n_rows", "inputs", "outputs", "shadow_version",
+                  "shadow_outputs", "latency_ms", "cached", "created_at"]
+        read_only_fields = fields

@@ -1,0 +1,331 @@
+"""Deployments: traffic rules, rollback, and the predict path (cache, log, shadow)."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import random
+import secrets
+import threading
+import time
+from datetime import timedelta
+from numbers import Real
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from automl.registry.models import ModelVersion
+from automl.serving import cache as result_cache
+from automl.serving.loader import model_cache
+from automl.serving.models import Deployment, PredictionLog
+
+HISTORY_LIMIT = 50
+MAX_REPORTED_ROWS = 10  # bad rows named in one 400
+
+
+class ServingError(Exception):
+    """Bad input for a deployment (a 400 unless `status` says otherwise)."""
+
+    def __init__(self, detail: str, fields: dict[str, list[str]] | None = None,
+                 status: int = 400) -> None:
+        super().__init__(detail)
+        self.detail, self.fields, self.status = detail, fields or {}, status
+
+
+# --- traffic rules
+
+
+def deployments_serving(version: ModelVersion) -> list[str]:
+    """Names of the owner's deployments whose traffic or shadow uses `version`."""
+    deployments = Deployment.objects.filter(owner=version.owner_id, model_name=version.name)
+    return [d.name for d in deployments
+            if version.id in d.version_ids or d.shadow_id == version.id]
+
+
+def _version_field(owner, model_name: str, value: Any, field: str,
+                   errors: dict[str, list[str]]) -> ModelVersion | None:
+    version = None
+    if type(value) is int:
+        version = ModelVersion.objects.filter(owner=owner, id=value).first()
+    if version is None:
+        errors[field] = [f"{value!r} is not the id of one of your model versions"]
+    elif version.name != model_name:
+        errors[field] = [f"version {value} is a version of {version.name!r}, not {model_name!r}"]
+    elif version.stage == ModelVersion.Stage.ARCHIVED:
+        errors[field] = [f"version {value} is archived; archived versions are not served"]
+    else:
+        return version
+    return None
+
+
+def validate_traffic(owner, model_name: str, routes: Any, shadow: Any) -> tuple[list, int | None]:
+    """Normalised routes and shadow id, or ServingError naming each bad field."""
+    errors: dict[str, list[str]] = {}
+    clean: list[dict] = []
+    if not isinstance(routes, list) or not routes:
+        errors["routes"] = ['a non-empty list of {"version": id, "weight": number}']
+    else:
+        for i, route in enumerate(routes):
+            if not isinstance(route, dict) or set(route) - {"version", "weight"}:
+                errors[f"routes.{i}"] = ['must be {"version": id, "weight": number}']
+                continue
+            weight = route.get("weight", 1)
+            if (not isinstance(weight, Real) or isinstance(weight, bool)
+                    or not math.isfinite(weight) or weight <= 0):
+                errors[f"routes.{i}.weight"] = ["must be a positive number"]
+            version = _version_field(owner, model_name, route.get("version"),
+                                     f"routes.{i}.version", errors)
+            if version is not None:
+                clean.append({"version": version.id, "weight": float(weight)})
+        ids = [r["version"] for r in clean]
+        if len(set(ids)) != len(ids):
+            errors["routes"] = ["each version may appear once"]
+    shadow_id = None
+    if shadow is not None:
+        version = _version_field(owner, model_name, shadow, "shadow", errors)
+        if version is not None:
+            shadow_id = version.id
+            if shadow_id in [r["version"] for r in clean]:
+                errors["shadow"] = ["the shadow version must not also take traffic"]
+    if errors:
+        raise ServingError("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()), errors)
+    return clean, shadow_id
+
+
+def create_deployment(owner, *, name: str, model_name: str, routes: Any, shadow: Any = None,
+                      cache_ttl_s: int | None = None, log_predictions: bool = True
+                      ) -> Deployment:
+    if Deployment.objects.filter(owner=owner, name=name).exists():
+        raise ServingError(f"you already have a deployment named {name!r}",
+                           {"name": ["already in use"]})
+    routes, shadow_id = validate_traffic(owner, model_name, routes, shadow)
+    return Deployment.objects.create(
+        owner=owner, name=name, model_name=model_name, routes=routes, shadow_id=shadow_id,
+        cache_ttl_s=cache_ttl_s, log_predictions=log_predictions,
+    )
+
+
+def set_traffic(deployment: Deployment, routes: Any, shadow: Any) -> Deployment:
+    """Replace the split and shadow; the previous pair goes onto the rollback history."""
+    routes, shadow_id = validate_traffic(deployment.owner, deployment.model_name, routes, shadow)
+    with transaction.atomic():
+        current = Deployment.objects.select_for_update().get(id=deployment.id)
+        if current.routes == routes and current.shadow_id == shadow_id:
+            return current
+        entry = {"routes": current.routes, "shadow": current.shadow_id,
+                 "until": timezone.now().isoformat()}
+        current.history = [*current.history, entry][-HISTORY_LIMIT:]
+        current.routes, current.shadow_id = routes, shadow_id
+        current.save(update_fields=["routes", "shadow", "history", "updated_at"])
+        return current
+
+
+def rollback(deployment: Deployment) -> Deployment:
+    """Restore the previous split and shadow (one step back in the history)."""
+    with transaction.atomic():
+        current = Deployment.objects.select_for_update().get(id=deployment.id)
+        if not current.history:
+            raise ServingError(f"{current} has no earlier traffic split to go back to",
+                               status=409)
+        previous = current.history[-1]
+        try:
+            routes, shadow_id = validate_traffic(
+                current.owner, current.model_name, previous["routes"], previous["shadow"]
+            )
+        except ServingError as exc:
+            raise ServingError(f"the previous split cannot be served again: {exc.detail}",
+                               exc.fields, status=409) from None
+        current.routes, current.shadow_id = routes, shadow_id
+        current.history = current.history[:-1]
+        current.save(update_fields=["routes", "shadow", "history", "updated_at"])
+        return current
+
+
+def choose_version(routes: list[dict], rng: random.Random) -> int:
+    """A weighted random choice among the routes."""
+    return rng.choices([r["version"] for r in routes], [r["weight"] for r in routes])[0]
+
+
+# --- inputs
+
+
+def _is_number(value: Any) -> bool:
+    return value is None or (isinstance(value, Real) and not isinstance(value, bool))
+
+
+def parse_inputs(inputs: Any, features: list[str] | None, n_features: int | None,
+                 allow_text: bool) -> np.ndarray:
+    """JSON rows (objects keyed by feature name) or arrays -> a 2-D array in model order.
+
+    Missing or extra names, wrong lengths and non-numbers are a ServingError naming them.
+    """
+    if not isinstance(inputs, list) or not inputs:
+        raise ServingError("inputs: a non-empty list of rows is required",
+                           {"inputs": ["a non-empty list of rows (objects or arrays)"]})
+    if len(inputs) > settings.SERVING_MAX_ROWS:
+        raise ServingError(f"inputs: at most {settings.SERVING_MAX_ROWS} rows per request",
+                           {"inputs": [f"at most {settings.SERVING_MAX_ROWS} rows"]})
+    named = isinstance(inputs[0], dict)
+    errors: dict[str, list[str]] = {}
+    rows: list[list] = []
+    if named and features is None:
+        raise ServingError("inputs: this model has no recorded feature names; send arrays",
+                           {"inputs": ["send arrays: the model's feature names are unknown"]})
+    wanted = set(features or ())
+    for i, row in enumerate(inputs):
+        if len(errors) >= MAX_REPORTED_ROWS:
+            break
+        field = f"inputs.{i}"
+        if named:
+            if not isinstance(row, dict):
+                errors[field] = ["every row must be an object, as the first one is"]
+                continue
+            messages = []
+            if missing := [f for f in features if f not in row]:
+                messages.append(f"missing features: {', '.join(missing)}")
+            if extra := [k for k in row if k not in wanted]:
+                messages.append(f"unknown features: {', '.join(map(str, extra))}")
+            if messages:
+                errors[field] = messages
+                continue
+            values = [row[f] for f in features]
+        else:
+            if not isinstance(row, list):
+                errors[field] = ["every row must be an array, as the first one is"]
+                continue
+            if n_features is not None and len(row) != n_features:
+                errors[field] = [f"has {len(row)} values; the model takes {n_features}"]
+                continue
+            values = row
+        names = features if named else range(len(values))
+        for name, value in zip(names, values, strict=True):
+            if not _is_number(value) and not (allow_text and isinstance(value, str)):
+                kind = "a number or text" if allow_text else "a number"
+                errors[f"{field}.{name}"] = [f"must be {kind}, not {json.dumps(value)[:40]}"]
+        rows.append(values)
+    if errors:
+        detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())
+        raise ServingError(detail, errors)
+    if len({len(r) for r in rows}) > 1:
+        raise ServingError("inputs: rows differ in length", {"inputs": ["rows differ in length"]})
+    if all(_is_number(v) for v in itertools.chain.from_iterable(rows)):
+        return np.array([[np.nan if v is None else v for v in r] for r in rows], dtype=np.float64)
+    return np.array(rows, dtype=object)
+
+
+def _input_hash(X: np.ndarray) -> str:
+    text = json.dumps([str(X.dtype), X.tolist()], separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# --- predict
+
+
+_writes = itertools.count(1)
+_prune_lock = threading.Lock()
+
+
+def _ttl(deployment: Deployment) -> int:
+    ttl = deployment.cache_ttl_s
+    return settings.SERVING_CACHE_TTL_S if ttl is None else ttl
+
+
+def _answer(version: ModelVersion, X: np.ndarray, ttl: int) -> tuple[dict, bool]:
+    """The model's output for X, from the result cache when it holds it."""
+    key = f"v{version.id}:{_input_hash(X)}" if ttl > 0 else None
+    if key is not None and (hit := result_cache.get(key)) is not None:
+        return hit, True
+    try:
+        out = model_cache().get(version).predict(X)
+    except (ValueError, TypeError) as exc:
+        # e.g. a category the preprocessing cannot read: the caller's input, not our bug
+        raise ServingError(f"inputs: the model could not use them ({exc})",
+                           {"inputs": [str(exc)[:300]]}) from exc
+    if key is not None:
+        result_cache.put(key, out, ttl)
+    return out, False
+
+
+def predict(deployment: Deployment, inputs: Any, seed: Any = None) -> dict:
+    """Answer one predict request; log it (one bounded insert)."""
+    start = time.perf_counter()
+    rng = random.Random(secrets.randbits(64) if seed is None else seed)
+    versions = {v.id: v for v in ModelVersion.objects.filter(
+        id__in=[*deployment.version_ids, *([deployment.shadow_id] if deployment.shadow_id else [])]
+    )}
+    if missing := set(deployment.version_ids) - set(versions):
+        raise ServingError(f"version {sorted(missing)} no longer exists; change the traffic",
+                           status=409)
+    version = versions[choose_version(deployment.routes, rng)]
+    X = parse_inputs(inputs, version.features, version.n_features, version.has_preprocessing)
+    ttl = _ttl(deployment)
+    out, cached = _answer(version, X, ttl)
+    body = {**out, "version": version.id, "deployment": deployment.id, "cached": cached}
+    shadow_out = None
+    if deployment.shadow_id is not None:
+        shadow = versions[deployment.shadow_id]
+        try:
+            shadow_X = parse_inputs(inputs, shadow.features, shadow.n_features,
+                                    shadow.has_preprocessing)
+            shadow_out, _ = _answer(shadow, shadow_X, ttl)
+        except ServingError as exc:  # the shadow's trouble is logged, never the caller's
+            shadow_out = {"error": exc.detail}
+    latency_ms = (time.perf_counter() - start) * 1000
+    if deployment.log_predictions:
+        log_prediction(deployment, version, X, out, shadow_out, latency_ms, cached)
+    return body
+
+
+def _head(values: Any, n: int) -> Any:
+    return values[:n] if isinstance(values, list) else values
+
+
+def log_prediction(deployment: Deployment, version: ModelVersion, X: np.ndarray, out: dict,
+                   shadow_out: dict | None, latency_ms: float, cached: bool) -> None:
+    n = settings.SERVING_LOG_MAX_ROWS
+    # JSON has no NaN (Postgres refuses it): missing values are logged as null.
+    head = X[:n]
+    X_head = (head if head.dtype == object else np.where(head != head, None, head)).tolist()
+    PredictionLog.objects.create(
+        deployment=deployment, version=version, n_rows=len(X), inputs=X_head,
+        outputs={k: _head(v, n) for k, v in out.items() if k != "classes"},
+        shadow_version_id=deployment.shadow_id,
+        shadow_outputs=None if shadow_out is None
+        else {k: _head(v, n) for k, v in shadow_out.items() if k != "classes"},
+        latency_ms=latency_ms, cached=cached,
+    )
+    # Retention is enforced every SERVING_LOG_PRUNE_EVERY writes of a process, in bounded
+    # deletes, so no single response pays for a long backlog.
+    if next(_writes) % settings.SERVING_LOG_PRUNE_EVERY == 0 and _prune_lock.acquire(False):
+        try:
+            prune_prediction_logs(limit=settings.SERVING_LOG_PRUNE_BATCH)
+        finally:
+            _prune_lock.release()
+
+
+def prune_prediction_logs(limit: int | None = None) -> int:
+    """Delete log rows past the retention: older than SERVING_LOG_RETENTION_DAYS, or beyond
+    the newest SERVING_LOG_MAX_ENTRIES of their deployment. At most `limit` rows a call."""
+    cutoff = timezone.now() - timedelta(days=settings.SERVING_LOG_RETENTION_DAYS)
+    doomed = list(PredictionLog.objects.filter(created_at__lt=cutoff)
+                  .order_by("id").values_list("id", flat=True)[:limit])
+    keep = settings.SERVING_LOG_MAX_ENTRIES
+    for deployment_id in (PredictionLog.objects.values_list("deployment", flat=True)
+                          .order_by().distinct()):
+        if limit is not None and len(doomed) >= limit:
+            break
+        newest = (PredictionLog.objects.filter(deployment=deployment_id)
+                  .order_by("-id").values_list("id", flat=True)[keep:keep + 1])
+        if boundary := list(newest):
+            older = (PredictionLog.objects.filter(deployment=deployment_id, id__lte=boundary[0])
+                     .order_by("id").values_list("id", flat=True))
+            doomed.extend(older[: None if limit is None else limit - len(doomed)])
+    if not doomed:
+        return 0
+    deleted, _ = PredictionLog.objects.filter(id__in=doomed).delete()
+    return deleted

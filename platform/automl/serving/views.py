@@ -1,0 +1,102 @@
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from automl.api import error_body, owned_or_404
+from automl.serving import services
+from automl.serving.models import Deployment, PredictionLog
+from automl.serving.serializers import (
+    DeploymentCreateSerializer,
+    DeploymentSerializer,
+    PredictionLogSerializer,
+    PredictSerializer,
+    TrafficSerializer,
+)
+
+
+def serving_error(exc: services.ServingError) -> Response:
+    code = "conflict" if exc.status == 409 else "invalid"
+    return Response(error_body(code, exc.detail, exc.fields), status=exc.status)
+
+
+class DeploymentList(generics.ListAPIView):
+    serializer_class = DeploymentSerializer
+
+    def get_queryset(self) -> QuerySet[Deployment]:
+        return Deployment.objects.filter(owner=self.request.user).select_related("owner")
+
+    @extend_schema(request=DeploymentCreateSerializer, responses={201: DeploymentSerializer})
+    def post(self, request: Request) -> Response:
+        body = DeploymentCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            deployment = services.create_deployment(request.user, **body.validated_data)
+        except services.ServingError as exc:
+            return serving_error(exc)
+        return Response(DeploymentSerializer(deployment).data, status=status.HTTP_201_CREATED)
+
+
+class DeploymentDetail(APIView):
+    @extend_schema(responses=DeploymentSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        deployment = owned_or_404(Deployment.objects.all(), request.user, id=pk)
+        return Response(DeploymentSerializer(deployment).data)
+
+    @extend_schema(request=TrafficSerializer, responses=DeploymentSerializer)
+    def patch(self, request: Request, pk: int) -> Response:
+        """Change the traffic split and shadow; the previous ones can be rolled back to."""
+        deployment = owned_or_404(Deployment.objects.all(), request.user, id=pk)
+        body = TrafficSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        try:
+            deployment = services.set_traffic(deployment, data["routes"], data.get("shadow"))
+        except services.ServingError as exc:
+            return serving_error(exc)
+        if "cache_ttl_s" in data:
+            deployment.cache_ttl_s = data["cache_ttl_s"]
+            deployment.save(update_fields=["cache_ttl_s"])
+        return Response(DeploymentSerializer(deployment).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, pk: int) -> Response:
+        owned_or_404(Deployment.objects.all(), request.user, id=pk).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DeploymentRollback(APIView):
+    @extend_schema(request=None, responses={200: DeploymentSerializer, 409: OpenApiTypes.OBJECT})
+    def post(self, request: Request, pk: int) -> Response:
+        deployment = owned_or_404(Deployment.objects.all(), request.user, id=pk)
+        try:
+            deployment = services.rollback(deployment)
+        except services.ServingError as exc:
+            return serving_error(exc)
+        return Response(DeploymentSerializer(deployment).data)
+
+
+class DeploymentPredict(APIView):
+    @extend_schema(request=PredictSerializer, responses=OpenApiTypes.OBJECT)
+    def post(self, request: Request, pk: int) -> Response:
+        deployment = owned_or_404(Deployment.objects.all(), request.user, id=pk)
+        body = PredictSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            answer = services.predict(deployment, body.validated_data["inputs"],
+                                      body.validated_data.get("seed"))
+        except services.ServingError as exc:
+            return serving_error(exc)
+        return Response(answer)
+
+
+class DeploymentPredictions(generics.ListAPIView):
+    serializer_class = PredictionLogSerializer
+
+    def get_queryset(self) -> QuerySet[PredictionLog]:
+        deployment = owned_or_404(Deployment.objects.all(), self.request.user,
+                                  id=self.kwargs["pk"])
+        return PredictionLog.objects.filter(deployment=deployment)
