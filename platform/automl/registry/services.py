@@ -126,8 +126,11 @@ def describe_directory(directory: Path) -> dict:
         transformer = None
         if (directory / "preprocessing.json").exists():
             transformer = load_transformer(directory)
-    except (ArtifactError, ValueError, RuntimeError, TypeError, KeyError, OSError) as exc:
-        raise RegistryError(f"not a loadable model: {exc}", {"files": [str(exc)]}) from exc
+    except Exception as exc:
+        # The files may come from an upload: whatever stops them loading (a bad header, a
+        # refused type, weights that do not fit the spec) is the uploader's to fix.
+        message = str(exc) if isinstance(exc, ArtifactError) else f"{type(exc).__name__}: {exc}"
+        raise RegistryError(f"not a loadable model: {message}", {"files": [message]}) from exc
     features = spec.get("features")
     if features is not None and (
         not isinstance(features, list) or not all(isinstance(f, str) for f in features)

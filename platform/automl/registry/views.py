@@ -54,7 +54,7 @@ class ModelList(generics.ListAPIView):
 
     def get_queryset(self) -> QuerySet[ModelVersion]:
         params = self.request.query_params
-        versions = ModelVersion.objects.filter(owner=self.request.user).select_related("owner")
+        versions = ModelVersion.objects.filter(owner=self.request.user)
         if name := params.get("name"):
             versions = versions.filter(name=name)
         if stage := _choice(self.request, "stage", ModelVersion.Stage.values):
@@ -69,14 +69,14 @@ class ModelList(generics.ListAPIView):
             versions = versions.filter(job_id=int(job))
         if tag := params.get("tag"):
             # JSON containment is not on SQLite; tags are few, so filter them in Python.
-            ids = [v.id for v in versions.only("id", "tags") if tag in v.tags]
+            ids = [i for i, tags in versions.values_list("id", "tags") if tag in tags]
             versions = versions.filter(id__in=ids)
         if search := params.get("search"):
             versions = versions.filter(
                 Q(name__icontains=search) | Q(description__icontains=search)
                 | Q(family__icontains=search)
             )
-        return versions.order_by("name", "-version")
+        return versions.select_related("owner").order_by("name", "-version")
 
     @extend_schema(parameters=[
         OpenApiParameter("name", OpenApiTypes.STR), OpenApiParameter("job", OpenApiTypes.INT),
