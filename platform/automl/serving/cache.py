@@ -33,11 +33,11 @@ class MemoryCache:
                 return None
             return item[1]
 
-    def setex(self, key: str, ttl: int, value: str) -> None:
+    def set(self, key: str, value: str, ex: int) -> None:
         with self._lock:
             if len(self._items) >= self.max_items:
                 self._items.clear()  # crude but bounded; production uses Redis
-            self._items[key] = (time.monotonic() + ttl, value)
+            self._items[key] = (time.monotonic() + ex, value)
 
     def flushdb(self) -> None:
         with self._lock:
@@ -68,7 +68,7 @@ def get(key: str) -> dict | None:
 
 def put(key: str, value: dict, ttl: int) -> None:
     try:
-        backend().setex(PREFIX + key, ttl, json.dumps(value, separators=(",", ":")))
+        backend().set(PREFIX + key, json.dumps(value, separators=(",", ":")), ex=ttl)
     except Exception:
         pass  # Redis down: the answer is still right, only not cached
 

@@ -19,6 +19,7 @@ class LoadedModel:
     """A model ready to answer: the estimator, its preprocessing and its inputs."""
 
     version_id: int
+    storage_key: str
     model: Any
     transformer: Any
     features: list[str] | None
@@ -46,7 +47,8 @@ def load(version) -> LoadedModel:
     directory = get_storage().local_dir(version.storage_key)
     transformer = load_transformer(directory) if version.has_preprocessing else None
     return LoadedModel(
-        version_id=version.id, model=load_model(directory), transformer=transformer,
+        version_id=version.id, storage_key=version.storage_key, model=load_model(directory),
+        transformer=transformer,
         features=version.features, n_features=version.n_features, task=version.task,
     )
 
@@ -61,9 +63,14 @@ class ModelCache:
         self._loading: dict[int, threading.Lock] = {}
         self.loads = 0  # how many times a model was read from storage (tests, metrics)
 
+    def _fresh(self, version) -> LoadedModel | None:
+        # An id names another model once a database is recreated: the storage key decides.
+        item = self._items.get(version.id)
+        return item if item is not None and item.storage_key == version.storage_key else None
+
     def get(self, version) -> LoadedModel:
         with self._lock:
-            if (item := self._items.get(version.id)) is not None:
+            if (item := self._fresh(version)) is not None:
                 self._items.move_to_end(version.id)
                 return item
             key_lock = self._loading.setdefault(version.id, threading.Lock())
@@ -71,12 +78,13 @@ class ModelCache:
         # versions load in parallel, and nobody holds the cache's lock while reading files.
         with key_lock:
             with self._lock:
-                if (item := self._items.get(version.id)) is not None:
+                if (item := self._fresh(version)) is not None:
                     return item
             item = load(version)
             with self._lock:
                 self.loads += 1
                 self._items[version.id] = item
+                self._items.move_to_end(version.id)
                 while len(self._items) > self.max_size:
                     self._items.popitem(last=False)
                 self._loading.pop(version.id, None)

@@ -237,7 +237,9 @@ def _ttl(deployment: Deployment) -> int:
 
 def _answer(version: ModelVersion, X: np.ndarray, ttl: int) -> tuple[dict, bool]:
     """The model's output for X, from the result cache when it holds it."""
-    key = f"v{version.id}:{_input_hash(X)}" if ttl > 0 else None
+    # The storage key (a uuid) rather than the id alone: ids repeat when a database is
+    # recreated, and a long-lived Redis must not answer for a model it never saw.
+    key = f"{version.storage_key}:{_input_hash(X)}" if ttl > 0 else None
     if key is not None and (hit := result_cache.get(key)) is not None:
         return hit, True
     try:
