@@ -47,7 +47,7 @@ def test_it_lists_filters_and_searches_your_versions(alice_api, alice, bob, tmp_
     ("patch", "/api/v1/models/{id}/", {"tags": ["x"]}),
     ("post", "/api/v1/models/{id}/stage/", {"stage": "staging"}),
     ("get", "/api/v1/models/{id}/download/", None),
-    ("get", "/api/v1/models/{id}/export/?format=onnx", None),
+    ("get", "/api/v1/models/{id}/export/onnx/", None),
     ("get", "/api/v1/models/{id}/bundle/", None),
     ("get", "/api/v1/models/{id}/triton/", None),
 ])

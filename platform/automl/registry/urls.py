@@ -11,7 +11,7 @@ api_urls = [
     path("<int:pk>/", views.ModelDetail.as_view(), name="model-detail"),
     path("<int:pk>/stage/", views.ModelStage.as_view(), name="model-stage"),
     path("<int:pk>/download/", views.ModelDownload.as_view(), name="model-download"),
-    path("<int:pk>/export/", views.ModelExport.as_view(), name="model-export"),
+    path("<int:pk>/export/<str:fmt>/", views.ModelExport.as_view(), name="model-export"),
     path("<int:pk>/bundle/", views.ModelBundle.as_view(), name="model-bundle"),
     path("<int:pk>/triton/", views.ModelTriton.as_view(), name="model-triton"),
 ]

@@ -8,7 +8,7 @@ from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -26,6 +26,7 @@ from automl.registry.serializers import (
 from automl.registry.storage import get_storage
 
 MAX_COMPARE = 10
+EXPORT_FORMATS = ["onnx", "torchscript"]
 
 
 def registry_error(exc: services.RegistryError, code: int = 400) -> Response:
@@ -190,16 +191,18 @@ class ModelCompare(APIView):
 
 
 class ModelExport(APIView):
-    @extend_schema(parameters=[OpenApiParameter("format", OpenApiTypes.STR, required=True,
-                                                enum=["torchscript", "onnx"])],
-                   responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
-    def get(self, request: Request, pk: int):
+    """GET /api/v1/models/{id}/export/onnx/ or .../export/torchscript/ (torch models)."""
+
+    @extend_schema(parameters=[OpenApiParameter("fmt", OpenApiTypes.STR, OpenApiParameter.PATH,
+                                                enum=EXPORT_FORMATS)],
+                   responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,
+                              409: OpenApiTypes.OBJECT})
+    def get(self, request: Request, pk: int, fmt: str):
         from workers.models.export import ExportError, to_onnx, to_torchscript
 
         version = owned_or_404(ModelVersion.objects.all(), request.user, id=pk)
-        fmt = _choice(request, "format", ["torchscript", "onnx"])
-        if fmt is None:
-            raise ValidationError({"format": "one of torchscript, onnx"})
+        if fmt not in EXPORT_FORMATS:
+            raise NotFound(f"no export to {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
         export, suffix = (to_onnx, "onnx") if fmt == "onnx" else (to_torchscript, "pt")
         with tempfile.TemporaryDirectory() as tmp:
             target = Path(tmp) / f"model.{suffix}"

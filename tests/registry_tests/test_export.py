@@ -1,0 +1,148 @@
+"""Exports and bundles: TorchScript, ONNX, the Triton repository, the serving bundle."""
+
+import io
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+
+from tests.registry_tests.factories import FEATURES, forest_dir, iris, mlp_dir, register, rows
+from workers.models.artifacts import load_model
+from workers.models.export import ExportError, to_onnx, to_torchscript, triton_config
+
+pytestmark = [
+    pytest.mark.django_db,
+    # TorchScript is deprecated upstream but still what many serving stacks load.
+    pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning"),
+]
+
+
+@pytest.fixture
+def mlp_version(alice, tmp_path, model_store):
+    return register(alice, mlp_dir(tmp_path / "m"), name="iris-mlp")
+
+
+def test_torchscript_gives_the_models_probabilities(tmp_path):
+    directory = mlp_dir(tmp_path / "m")
+    path = to_torchscript(directory, tmp_path / "model.pt")
+    X, _ = iris()
+    scripted = torch.jit.load(str(path))
+    with torch.no_grad():
+        out = scripted(torch.as_tensor(X, dtype=torch.float32)).numpy()
+    np.testing.assert_allclose(out, load_model(directory).predict_proba(X), atol=1e-5)
+
+
+def test_onnx_gives_the_models_probabilities(tmp_path):
+    import onnx
+    from onnx.reference import ReferenceEvaluator
+
+    directory = mlp_dir(tmp_path / "m")
+    path = to_onnx(directory, tmp_path / "model.onnx")
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model)
+    X, _ = iris()
+    out = ReferenceEvaluator(model).run(None, {"input": X.astype(np.float32)})[0]
+    np.testing.assert_allclose(out, load_model(directory).predict_proba(X), atol=1e-5)
+
+
+def test_sklearn_models_do_not_export(tmp_path):
+    with pytest.raises(ExportError, match="only torch"):
+        to_onnx(forest_dir(tmp_path / "f"), tmp_path / "model.onnx")
+
+
+def test_export_endpoint(alice_api, alice, mlp_version, tmp_path):
+    url = f"/api/v1/models/{mlp_version.id}/export/"
+    response = alice_api.get(url + "torchscript/")
+    assert response.status_code == 200
+    content = b"".join(response.streaming_content)
+    scripted = torch.jit.load(io.BytesIO(content))
+    assert scripted(torch.zeros(3, 4)).shape == (3, 3)
+    assert alice_api.get(url + "onnx/").status_code == 200
+    assert alice_api.get(url + "pmml/").status_code == 404
+    forest = register(alice, forest_dir(tmp_path / "f"), name="iris-forest")
+    response = alice_api.get(f"/api/v1/models/{forest.id}/export/onnx/")
+    assert response.status_code == 409 and "only torch" in response.json()["detail"]
+    assert alice_api.get(f"/api/v1/models/{forest.id}/triton/").status_code == 409
+
+
+def test_triton_repository_holds_onnx_and_its_config(alice_api, mlp_version, tmp_path):
+    import onnx
+    from onnx.reference import ReferenceEvaluator
+
+    response = alice_api.get(f"/api/v1/models/{mlp_version.id}/triton/")
+    assert response.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))) as zf:
+        assert sorted(zf.namelist()) == [
+            "README.md", "iris_mlp_v1/1/model.onnx", "iris_mlp_v1/config.pbtxt"]
+        config = zf.read("iris_mlp_v1/config.pbtxt").decode()
+        model = onnx.load_from_string(zf.read("iris_mlp_v1/1/model.onnx"))
+    assert 'name: "iris_mlp_v1"' in config and 'backend: "onnxruntime"' in config
+    assert "dims: [ 4 ]" in config and "dims: [ 3 ]" in config
+    # The config names the graph's own input and output.
+    assert [i.name for i in model.graph.input] == ["input"]
+    assert [o.name for o in model.graph.output] == ["output"]
+    X, _ = iris()
+    out = ReferenceEvaluator(model).run(None, {"input": X[:5].astype(np.float32)})[0]
+    assert out.shape == (5, 3)
+
+
+def test_regression_config_has_one_value_per_row():
+    text = triton_config("r", {"input": "input", "output": "output", "input_dims": [10],
+                               "output_dims": [], "task": "regression"})
+    assert "reshape: { shape: [ ] }" in text
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("make", [forest_dir, mlp_dir], ids=["forest", "mlp"])
+def test_the_bundle_serves_the_same_answers(alice_api, alice, tmp_path, model_store, make):
+    version = register(alice, make(tmp_path / "m"), name="bundled")
+    response = alice_api.get(f"/api/v1/models/{version.id}/bundle/")
+    assert response.status_code == 200
+    folder = tmp_path / "bundle"
+    with zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))) as zf:
+        zf.extractall(folder)
+    for name in ("Dockerfile", "compose.yml", "serve.py", "requirements.txt", "MODEL_CARD.md",
+                 "model/spec.json", "workers/models/artifacts.py"):
+        assert (folder / name).is_file(), name
+    assert "torch==" in (folder / "requirements.txt").read_text()
+
+    port = _free_port()
+    # Only the bundle on the path: it must not need anything from this repository.
+    proc = subprocess.Popen([sys.executable, "-E", "-s", "serve.py", "--host", "127.0.0.1",
+                             "--port", str(port)], cwd=folder, stderr=subprocess.PIPE)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(base + "/healthz", timeout=1)
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read().decode()
+                assert time.monotonic() < deadline, "the bundle did not start"
+                time.sleep(0.2)
+        X, _ = iris()
+        request = urllib.request.Request(
+            base + "/predict", data=json.dumps({"inputs": rows(X[:10])}).encode(),
+            headers={"Content-Type": "application/json"}, method="POST")
+        body = json.load(urllib.request.urlopen(request, timeout=10))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    model = load_model(model_store / version.storage_key)
+    assert body["predictions"] == model.predict(X[:10]).tolist()
+    assert body["probabilities"] == model.predict_proba(X[:10]).tolist()
+    assert len(FEATURES) == 4
