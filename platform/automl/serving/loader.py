@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -30,13 +31,48 @@ class LoadedModel:
         """{"predictions": [...]} plus "probabilities" (N x classes) when the model has them."""
         if self.transformer is not None:
             X = self.transformer.transform(X)
-        out: dict[str, Any] = {"predictions": np.asarray(self.model.predict(X)).tolist()}
-        if self.task == "classification" and hasattr(self.model, "predict_proba"):
-            out["probabilities"] = np.asarray(self.model.predict_proba(X)).tolist()
-            classes = getattr(self.model, "classes_", None)
-            if classes is not None:
-                out["classes"] = np.asarray(classes).tolist()
+        if self.task != "classification" or not hasattr(self.model, "predict_proba"):
+            return {"predictions": np.asarray(self.model.predict(X)).tolist()}
+        classes = getattr(self.model, "classes_", None)
+        torch_predictor, argmax_of_proba = _model_types()
+        if isinstance(self.model, torch_predictor):
+            labels, proba = _torch_answers(self.model, X)
+        elif isinstance(self.model, argmax_of_proba):
+            # Their predict() is argmax(predict_proba()): one pass over the trees, not two.
+            proba = self.model.predict_proba(X)
+            labels = np.asarray(classes).take(np.argmax(proba, axis=1), axis=0)
+        else:
+            labels, proba = self.model.predict(X), self.model.predict_proba(X)
+        out = {"predictions": np.asarray(labels).tolist(),
+               "probabilities": np.asarray(proba).tolist()}
+        if classes is not None:
+            out["classes"] = np.asarray(classes).tolist()
         return out
+
+
+@cache
+def _model_types() -> tuple[type, tuple[type, ...]]:
+    """TorchPredictor, and the sklearn classifiers whose predict is argmax(predict_proba).
+
+    Imported on first use: the web process loads torch only once it serves a model.
+    """
+    from sklearn.ensemble._forest import ForestClassifier
+    from sklearn.tree import BaseDecisionTree
+
+    from workers.models.artifacts import TorchPredictor
+
+    return TorchPredictor, (ForestClassifier, BaseDecisionTree)
+
+
+def _torch_answers(model: Any, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """TorchPredictor.predict and .predict_proba from one forward pass, same arithmetic."""
+    logits = model._outputs(X)
+    idx = logits.argmax(axis=1)
+    labels = model.classes_[idx] if model.classes_ is not None else idx
+    shifted = logits.astype(np.float64)
+    shifted -= shifted.max(axis=1, keepdims=True)
+    proba = np.exp(shifted)
+    return labels, proba / proba.sum(axis=1, keepdims=True)
 
 
 def load(version) -> LoadedModel:
