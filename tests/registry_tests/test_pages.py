@@ -1,0 +1,66 @@
+"""The browser pages of models and deployments: rendered for the owner, 404 for others."""
+
+import pytest
+from django.test import Client
+
+from automl.serving.services import create_deployment, set_traffic
+from tests.registry_tests.factories import forest_dir, register
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def setup(alice, tmp_path, model_store):
+    v1 = register(alice, forest_dir(tmp_path / "1"), name="iris", metrics={"accuracy": 0.9})
+    v2 = register(alice, forest_dir(tmp_path / "2"), name="iris", metrics={"accuracy": 0.95})
+    deployment = create_deployment(alice, name="live", model_name="iris",
+                                   routes=[{"version": v1.id, "weight": 1}])
+    set_traffic(deployment, [{"version": v1.id, "weight": 90},
+                             {"version": v2.id, "weight": 10}], None)
+    return v1, v2, deployment
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_the_owner_sees_models_and_deployments(alice, setup):
+    v1, v2, deployment = setup
+    client = signed_in(alice)
+    page = client.get("/models/").content.decode()
+    assert "iris" in page and "Compare selected" in page
+    page = client.get(f"/models/{v1.id}/").content.decode()
+    assert "accuracy" in page and "Download zip" in page and "Move to production" in page
+    page = client.get(f"/models/compare/?ids={v1.id}&ids={v2.id}").content.decode()
+    assert "0.9000" in page and "0.9500" in page
+    page = client.get(f"/deployments/{deployment.id}/").content.decode()
+    assert "90.0 %" in page and "Roll back" in page
+    assert "live" in client.get("/deployments/").content.decode()
+
+
+def test_forms_promote_and_roll_back(alice, setup):
+    v1, _, deployment = setup
+    client = signed_in(alice)
+    assert client.post(f"/models/{v1.id}/stage/", {"stage": "production"}).status_code == 302
+    v1.refresh_from_db()
+    assert v1.stage == "production"
+    response = client.post(f"/models/{v1.id}/stage/", {"stage": "archived"}, follow=True)
+    assert "served by deployment live" in response.content.decode()
+    client.post(f"/deployments/{deployment.id}/rollback/")
+    deployment.refresh_from_db()
+    assert deployment.routes == [{"version": v1.id, "weight": 1.0}]
+
+
+def test_other_users_get_404s_and_strangers_sign_in(bob, setup):
+    v1, _, deployment = setup
+    client = signed_in(bob)
+    for url in (f"/models/{v1.id}/", f"/deployments/{deployment.id}/"):
+        assert client.get(url).status_code == 404
+    assert client.post(f"/models/{v1.id}/stage/", {"stage": "production"}).status_code == 404
+    assert client.post(f"/deployments/{deployment.id}/rollback/").status_code == 404
+    v1.refresh_from_db()
+    assert v1.stage == "none"
+    assert "iris" not in client.get("/models/").content.decode()
+    assert Client().get("/models/").status_code == 302
