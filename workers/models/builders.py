@@ -7,12 +7,14 @@ from dataclasses import fields
 from torch import nn
 
 from workers.training.cnn import CNN, CNNConfig
+from workers.training.genotype import GenotypeConfig, GenotypeNetwork
 from workers.training.mlp import MLP, MLPConfig
 
 # kind -> (config dataclass, module class); a spec is {"kind": ..., "config": asdict(cfg)}
 TORCH_KINDS: dict[str, tuple[type, type[nn.Module]]] = {
     "mlp": (MLPConfig, MLP),
     "cnn": (CNNConfig, CNN),
+    "genotype": (GenotypeConfig, GenotypeNetwork),  # architectures found by workers/nas
 }
 
 

@@ -1,0 +1,364 @@
+"""Runs a NAS job: search, then retrain the found architecture from scratch and save it.
+
+Before any search a seeded, stratified test split (`test_size`) is held out; the rest is
+split into training and validation rows (`valid_size`). Candidates train on the training
+rows and are scored on the validation rows; DARTS trains weights on the first and α on the
+second. The found genotype is retrained from scratch on training + validation rows and
+scored once on the test rows, through the same predictor that load_model returns, so the
+stored test accuracy is what the saved model gives.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
+from sklearn.model_selection import train_test_split
+
+from workers.data.tabular import TabularData
+from workers.nas.spaces import make_space
+from workers.nas.strategies import STRATEGIES, Candidate, SearchContext, SearchOutcome
+from workers.reporter import Reporter
+from workers.training.genotype import (
+    GenotypeConfig,
+    GenotypeNetwork,
+    count_params,
+    predict_classes,
+    train_classifier,
+)
+
+LATENCY_RUNS = 10
+
+
+class NasError(Exception):
+    """The job cannot produce a result (e.g. no candidate could be trained)."""
+
+
+def resolve_device(requested: str = "auto") -> torch.device:
+    """CUDA when asked for or, with "auto", when present; else the CPU."""
+    if requested == "cuda" or (requested == "auto" and torch.cuda.is_available()):
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+# --- data
+
+
+@dataclass
+class Prepared:
+    """The job's rows: float32 inputs shaped for the space, class indices, three splits."""
+
+    X: dict[str, np.ndarray]  # "train", "valid", "test", and "search" (train + valid)
+    y: dict[str, np.ndarray]
+    input_shape: list[int]  # [C, H, W] or [n_features]
+    classes: list
+    raw_test: np.ndarray  # the test rows as the data set stores them (what predict gets)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+
+def image_shape(config: dict, X: np.ndarray) -> list[int]:
+    """[C, H, W]: the config's, the array's own, or 1 x k x k for rows of k*k values."""
+    if config.get("image_shape"):
+        return list(config["image_shape"])
+    if X.ndim == 4:
+        return list(X.shape[1:])
+    if X.ndim == 3:
+        return [1, *X.shape[1:]]
+    side = math.isqrt(X.shape[1])
+    if side * side != X.shape[1]:
+        raise NasError(f"rows of {X.shape[1]} values are not square images; give image_shape")
+    return [1, side, side]
+
+
+def prepare(config: dict, data: TabularData) -> Prepared:
+    classes, y = np.unique(np.asarray(data.y), return_inverse=True)
+    raw = np.asarray(data.X)
+    if config["space"]["name"] == "mlp":
+        shape = [int(np.prod(raw.shape[1:]))]
+    else:
+        shape = image_shape(config, raw)
+    X = raw.astype(np.float32).reshape(len(raw), *shape)
+    seed = config["seed"]
+    index = np.arange(len(y))
+    search, test = train_test_split(index, test_size=config["test_size"], random_state=seed,
+                                    stratify=y)  # fmt: skip
+    train, valid = train_test_split(search, test_size=config["valid_size"], random_state=seed,
+                                    stratify=y[search])  # fmt: skip
+    parts = {"train": train, "valid": valid, "test": test, "search": search}
+    return Prepared(
+        X={k: X[v] for k, v in parts.items()},
+        y={k: y[v].astype(np.int64) for k, v in parts.items()},
+        input_shape=[int(s) for s in shape], classes=classes.tolist(), raw_test=raw[test],
+    )  # fmt: skip
+
+
+def _scaling(config: dict, X: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Tabular inputs are standardised (statistics from the rows trained on); images are
+    not: every image network starts with BatchNorm after its first convolution."""
+    if config["space"]["name"] != "mlp":
+        return None
+    mean, std = X.mean(axis=0), X.std(axis=0)
+    return mean, np.where(std > 0, std, 1.0).astype(np.float32)
+
+
+# --- the context strategies search in
+
+
+class NasContext(SearchContext):
+    def __init__(self, config: dict, prepared: Prepared, reporter: Reporter,
+                 device: torch.device, history: list[Candidate]) -> None:  # fmt: skip
+        self.config, self.data, self.reporter, self.device = config, prepared, reporter, device
+        self.space = make_space(config)
+        self.seed = config["seed"]
+        self.history = [c for c in history if c.state != "failed"]
+        self.next_number = max((c.number for c in history), default=-1) + 1
+        self.cancelled = self.timed_out = False
+        self._started = time.monotonic()
+        scaling = _scaling(config, prepared.X["train"])
+        self._tensors = {}
+        for part in ("train", "valid"):
+            X = prepared.X[part]
+            if scaling is not None:
+                X = (X - scaling[0]) / scaling[1]
+            self._tensors[part] = (torch.as_tensor(X, dtype=torch.float32, device=device),
+                                   torch.as_tensor(prepared.y[part], device=device))  # fmt: skip
+
+    def tensors(self, part: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """("train" | "valid") inputs and class indices on the device, standardised if tabular."""
+        return self._tensors[part]
+
+    def accuracy(self, module: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+        return float((predict_classes(module, x) == y).float().mean())
+
+    def build(self, genotype: dict) -> GenotypeNetwork:
+        return GenotypeNetwork(GenotypeConfig(genotype, self.data.input_shape,
+                                              self.data.n_classes))  # fmt: skip
+
+    def measure(self, module: torch.nn.Module) -> dict:
+        """Parameters, and the median latency of one row's forward pass on this worker."""
+        return {"params": count_params(module), "latency_ms": latency_ms(module, self.device)}
+
+    def violations(self, cost: dict) -> list[str]:
+        limits = self.config["constraints"]
+        out = []
+        if limits["max_params"] is not None and cost["params"] > limits["max_params"]:
+            out.append(f"{cost['params']} parameters > max_params {limits['max_params']:g}")
+        if limits["max_latency_ms"] is not None and cost["latency_ms"] > limits["max_latency_ms"]:
+            out.append(f"latency {cost['latency_ms']:.3f} ms > max_latency_ms "
+                       f"{limits['max_latency_ms']:g}")  # fmt: skip
+        return out
+
+    def evaluate(self, number: int, choices: list[int]) -> Candidate:
+        genotype = self.space.decode(choices)
+        torch.manual_seed(self.seed + number)
+        module = self.build(genotype).to(self.device)
+        cost = self.measure(module)
+        params = {"genotype": genotype, "encoding": list(choices), "cost": cost}
+        self.reporter.trial_started(number, params)
+        if problems := self.violations(cost):
+            error = "rejected: " + "; ".join(problems)
+            self.reporter.trial_finished(number, "pruned", params, None, {}, error)
+            return Candidate(number, list(choices), genotype, "pruned", cost=cost, error=error)
+        xt, yt = self.tensors("train")
+        xv, yv = self.tensors("valid")
+        proxy, training = self.config["proxy"], self.config["training"]
+        if proxy["subset"] < 1.0:  # a seeded share of the training rows
+            keep = max(2, math.ceil(proxy["subset"] * len(xt)))
+            rows = torch.randperm(len(xt), generator=torch.Generator().manual_seed(number))[:keep]
+            xt, yt = xt[rows.to(self.device)], yt[rows.to(self.device)]
+        curve: dict[int, float] = {}
+
+        def on_epoch(epoch: int) -> None:
+            curve[epoch] = self.accuracy(module, xv, yv)
+            self.reporter.trial_reported(number, epoch, curve[epoch])
+
+        try:
+            train_classifier(module, xt, yt, epochs=proxy["epochs"], lr=training["lr"],
+                             batch_size=training["batch_size"],
+                             weight_decay=training["weight_decay"], seed=self.seed + number,
+                             on_epoch=on_epoch)  # fmt: skip
+        except Exception as exc:  # one bad candidate (e.g. out of memory) ends only itself
+            error = f"{type(exc).__name__}: {exc}"
+            self.reporter.trial_finished(number, "failed", params, None, curve, error)
+            return Candidate(number, list(choices), genotype, "failed", cost=cost, error=error)
+        score = curve[max(curve)]
+        self.reporter.trial_finished(number, "complete", params, [score], curve)
+        return Candidate(number, list(choices), genotype, "complete", score, cost)
+
+    def store(self, candidate: Candidate, curve: dict[int, float]) -> None:
+        """Record a candidate a strategy evaluated itself (DARTS: one per epoch)."""
+        params = {"genotype": candidate.genotype, "encoding": candidate.choices,
+                  "cost": candidate.cost}  # fmt: skip
+        self.reporter.trial_started(candidate.number, params)
+        self.reporter.trial_finished(candidate.number, candidate.state, params,
+                                     [candidate.score], curve)  # fmt: skip
+
+    def should_stop(self) -> bool:
+        timeout = self.config.get("timeout_s")
+        if timeout is not None and time.monotonic() - self._started > timeout:
+            self.timed_out = True
+        if self.reporter.should_stop():
+            self.cancelled = True
+        return self.cancelled or self.timed_out
+
+    def progress(self, fraction: float) -> None:
+        # The search is 90 % of the job; retraining the found architecture the rest.
+        self.reporter.progress(0.9 * min(fraction, 1.0))
+
+
+def latency_ms(module: torch.nn.Module, device: torch.device) -> float:
+    """Median milliseconds of one row's forward pass (after a warm-up), on `device`."""
+    module.eval()
+    shape = module.config.input_shape
+    x = torch.zeros(1, *shape, device=device)
+    times = []
+    with torch.no_grad():
+        for run in range(LATENCY_RUNS + 2):
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            start = time.perf_counter()
+            module(x)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            if run >= 2:  # the first calls pay for allocation and kernel selection
+                times.append((time.perf_counter() - start) * 1000)
+    return round(float(np.median(times)), 4)
+
+
+def candidate_from_trial(number: int, state: str, params: dict,
+                         values: list | None) -> Candidate:  # fmt: skip
+    """A stored trial as the Candidate it recorded (to resume a search)."""
+    return Candidate(
+        number=number, choices=list(params.get("encoding") or []),
+        genotype=params.get("genotype") or {}, state=state,
+        score=values[0] if values and values[0] is not None else None,
+        cost=params.get("cost") or {},
+    )  # fmt: skip
+
+
+# --- the job
+
+
+def run_nas(
+    config: dict,
+    data: TabularData,
+    reporter: Reporter,
+    *,
+    directory: Path | None = None,
+    history: list[Candidate] | None = None,
+    device: str = "auto",
+) -> dict:
+    """Search, retrain the found architecture and (with a directory) save it.
+
+    Args:
+        config: a config normalised by validate_nas_config.
+        data: the data set's rows.
+        reporter: receives every candidate as a trial, and progress.
+        directory: where the retrained model is saved (save_model), or None.
+        history: candidates stored by an earlier run of this job: the search resumes.
+        device: "auto" (CUDA when present), "cpu" or "cuda".
+
+    Returns:
+        The job's result (JSON-able): best, genotype, cost, alpha history, retrain.
+    """
+    prepared = prepare(config, data)
+    dev = resolve_device(device)
+    ctx = NasContext(config, prepared, reporter, dev, history or [])
+    strategy = STRATEGIES[config["strategy"]["name"]](config["strategy"], ctx.space,
+                                                      config["seed"])  # fmt: skip
+    started = time.monotonic()
+    outcome: SearchOutcome = strategy.search(ctx)
+    search_s = time.monotonic() - started
+    result = {
+        "strategy": config["strategy"]["name"],
+        "space": config["space"]["name"],
+        "metric": "accuracy",
+        "device": str(dev),
+        "stopped": ctx.cancelled,
+        "timed_out": ctx.timed_out,
+        "search_seconds": round(search_s, 3),
+        "n_complete": outcome.n_complete,
+        "n_rejected": outcome.n_rejected,
+        "n_failed": outcome.n_failed,
+        "best": {"number": outcome.number, "score": outcome.score},
+        "genotype": outcome.genotype,
+        "alpha_history": outcome.alpha_history,
+        "alpha_axes": outcome.alpha_axes,
+        "notes": outcome.notes,
+    }
+    if ctx.cancelled:
+        return result
+    if outcome.genotype is None:
+        raise NasError("no candidate architecture was trained: every one was rejected by "
+                       "the constraints or failed (see the trials)")  # fmt: skip
+    module = ctx.build(outcome.genotype)
+    cost = ctx.measure(module.to(dev))
+    limits = config["constraints"]
+    result["cost"] = {**cost, **limits, "violations": ctx.violations(cost)}
+    result["retrain"] = retrain(config, prepared, outcome, dev, directory)
+    reporter.progress(1.0)
+    return result
+
+
+def retrain(config: dict, prepared: Prepared, outcome: SearchOutcome, device: torch.device,
+            directory: Path | None) -> dict:  # fmt: skip
+    """Train the genotype from scratch on train + valid rows; score and save it."""
+    from workers.models.artifacts import TorchPredictor, save_model
+
+    started = time.monotonic()
+    gconfig = GenotypeConfig(outcome.genotype, prepared.input_shape, prepared.n_classes)
+    torch.manual_seed(config["seed"])
+    module = GenotypeNetwork(gconfig).to(device)
+    X = prepared.X["search"]
+    scaling = _scaling(config, X)
+    if scaling is not None:
+        X = (X - scaling[0]) / scaling[1]
+    training = config["training"]
+    train_classifier(
+        module, torch.as_tensor(X, dtype=torch.float32, device=device),
+        torch.as_tensor(prepared.y["search"], device=device),
+        epochs=config["retrain"]["epochs"], lr=training["lr"],
+        batch_size=training["batch_size"], weight_decay=training["weight_decay"],
+        seed=config["seed"],
+    )  # fmt: skip
+    spec = {
+        "kind": "genotype",
+        "config": asdict(gconfig),
+        "task": "classification",
+        "classes": prepared.classes,
+        "nas": {"strategy": config["strategy"], "space": config["space"],
+                "trial": outcome.number, "search_score": outcome.score,
+                "seed": config["seed"]},
+    }  # fmt: skip
+    if scaling is not None:
+        spec["input_mean"], spec["input_std"] = scaling[0].tolist(), scaling[1].tolist()
+    # Scored through the predictor load_model returns, on the CPU, on the rows as stored.
+    predictor = TorchPredictor(module.cpu(), spec)
+    predicted = predictor.predict(prepared.raw_test)
+    truth = np.asarray(prepared.classes)[prepared.y["test"]]
+    test_metrics = {
+        "accuracy": float(accuracy_score(truth, predicted)),
+        "balanced_accuracy": float(balanced_accuracy_score(truth, predicted)),
+        "f1_macro": float(f1_score(truth, predicted, average="macro")),
+    }
+    files: list[str] = []
+    if directory is not None:
+        spec["test_metrics"] = test_metrics
+        files = save_model(predictor, Path(directory), family="nas", spec=spec)
+    return {
+        "test_metrics": test_metrics,
+        "test_rows": int(len(truth)),
+        "params": count_params(module),
+        "epochs": config["retrain"]["epochs"],
+        "seconds": round(time.monotonic() - started, 3),
+        "files": files,
+        "directory": str(directory) if directory is not None else None,
+    }

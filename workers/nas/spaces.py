@@ -1,0 +1,236 @@
+"""Search spaces as fixed lists of categorical decisions.
+
+Every space encodes an architecture as a list of choice indices, one per decision, and
+decodes it into a genotype (JSON, see workers/training/genotype.py). One encoding serves
+every sample-based strategy: random search draws each decision, evolution changes one
+decision that matters (an operation or an input edge of the cell space; a layer's width,
+kernel, activation or the depth of the macro and MLP spaces), and the RL controller emits
+one decision per step. Decisions of layers beyond the sampled depth are kept but ignored.
+
+Nothing here imports torch: config validation uses these classes.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from workers.hpo.options import Option, integer
+
+CELL_OPS = (
+    "none", "max_pool_3x3", "avg_pool_3x3", "skip_connect",
+    "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5",
+)  # fmt: skip
+ACTIVATIONS = ("relu", "tanh", "gelu", "silu", "elu")
+KERNELS = (1, 3, 5, 7)
+
+
+def _int_list(allowed: tuple | None, low: int = 1, high: int = 4096) -> Option:
+    def check(v: object) -> bool:
+        if not isinstance(v, list) or not v or len(set(map(repr, v))) != len(v):
+            return False
+        if allowed is not None:
+            return all(x in allowed for x in v)
+        return all(isinstance(x, int) and not isinstance(x, bool) and low <= x <= high
+                   for x in v)  # fmt: skip
+
+    what = f"one of {allowed}" if allowed else f"integers from {low} to {high}"
+    return Option(None, check, f"a non-empty list without repeats of {what}")
+
+
+def _choice_list(default: list, allowed: tuple) -> Option:
+    option = _int_list(allowed)
+    return Option(default, option.check, option.expected)
+
+
+def reduction_cells(cells: int) -> list[int]:
+    """Where DARTS puts its reduction cells (kept equal to workers.training.genotype's)."""
+    if cells < 2:
+        return []
+    if cells == 2:
+        return [1]
+    return sorted({cells // 3, 2 * cells // 3})
+
+
+@dataclass(frozen=True)
+class Decision:
+    name: str
+    n: int  # number of choices
+
+
+class SearchSpace:
+    """A named space: declared options, its decisions, and how they decode to a genotype."""
+
+    name: str = ""
+    inputs: str = "image"  # "image" or "tabular"
+    options: dict[str, Option] = {}
+
+    def __init__(self, options: dict) -> None:
+        self.opts = {k: options.get(k, o.default) for k, o in self.options.items()}
+
+    def decisions(self) -> list[Decision]:
+        raise NotImplementedError
+
+    def decode(self, choices: list[int]) -> dict:
+        """The genotype (JSON) of an encoded architecture."""
+        raise NotImplementedError
+
+    def active(self, choices: list[int]) -> list[int]:
+        """Indices of the decisions that change the architecture (all, unless overridden)."""
+        return list(range(len(self.decisions())))
+
+    @classmethod
+    def check(cls, options: dict, add) -> None:
+        """Cross-option checks beyond each option's own (add(path suffix, message))."""
+
+    # --- shared by the strategies
+
+    def sample(self, rng: random.Random) -> list[int]:
+        return [rng.randrange(d.n) for d in self.decisions()]
+
+    def mutate(self, choices: list[int], rng: random.Random) -> list[int]:
+        """Change one decision that matters to another of its values."""
+        decisions = self.decisions()
+        movable = [i for i in self.active(choices) if decisions[i].n > 1]
+        child = list(choices)
+        if not movable:
+            return child
+        i = rng.choice(movable)
+        child[i] = rng.choice([v for v in range(decisions[i].n) if v != choices[i]])
+        return child
+
+    def key(self, choices: list[int]) -> str:
+        """Equal for encodings of the same architecture."""
+        return repr(self.decode(choices))
+
+
+class CellSpace(SearchSpace):
+    """The DARTS cell space: normal and reduction cells of `nodes` intermediate nodes."""
+
+    name = "cell"
+    options = {
+        "ops": _choice_list(list(CELL_OPS), CELL_OPS),
+        "nodes": integer(4, 1, 8),
+        "cells": integer(8, 1, 20),
+        "channels": integer(16, 2, 256),
+    }
+
+    @classmethod
+    def check(cls, options, add):
+        ops = options.get("ops", cls.options["ops"].default)
+        if isinstance(ops, list) and len([op for op in ops if op != "none"]) < 2:
+            add("ops", "needs at least two operations besides 'none'")
+
+    @property
+    def ops(self) -> list[str]:
+        """The operations a derived or sampled edge may use (never 'none')."""
+        return [op for op in self.opts["ops"] if op != "none"]
+
+    def cell_types(self) -> list[str]:
+        return ["normal", "reduce"] if reduction_cells(self.opts["cells"]) else ["normal"]
+
+    def decisions(self):
+        out = []
+        for kind in self.cell_types():
+            for node in range(self.opts["nodes"]):
+                for edge in range(2):
+                    out.append(Decision(f"{kind}.{node}.{edge}.input", node + 2))
+                    out.append(Decision(f"{kind}.{node}.{edge}.op", len(self.ops)))
+        return out
+
+    def decode(self, choices):
+        genotype = self.frame()
+        it = iter(choices)
+        for kind in self.cell_types():
+            cell = []
+            for _ in range(self.opts["nodes"]):
+                edges = []
+                for _ in range(2):
+                    inp = next(it)
+                    edges.append([self.ops[next(it)], inp])
+                cell.append(edges)
+            genotype[kind] = cell
+        if "reduce" not in genotype:
+            genotype["reduce"] = []
+        return genotype
+
+    def frame(self) -> dict:
+        """The genotype without its cells (what derivation fills in)."""
+        cells = self.opts["cells"]
+        return {"space": "cell", "channels": self.opts["channels"], "cells": cells,
+                "nodes": self.opts["nodes"], "reduce_at": reduction_cells(cells)}  # fmt: skip
+
+
+class _LayeredSpace(SearchSpace):
+    """A depth decision, then the same per-layer decisions for each of max_layers layers."""
+
+    fields: tuple[str, ...] = ()
+
+    @classmethod
+    def check(cls, options, add):
+        low = options.get("min_layers", cls.options["min_layers"].default)
+        high = options.get("max_layers", cls.options["max_layers"].default)
+        if isinstance(low, int) and isinstance(high, int) and low > high:
+            add("min_layers", "must not exceed max_layers")
+
+    def _values(self, field: str) -> list:
+        return self.opts[{"width": "widths", "kernel": "kernels",
+                          "activation": "activations"}[field]]  # fmt: skip
+
+    def decisions(self):
+        depth = self.opts["max_layers"] - self.opts["min_layers"] + 1
+        out = [Decision("depth", depth)]
+        for layer in range(self.opts["max_layers"]):
+            out += [Decision(f"{layer}.{f}", len(self._values(f))) for f in self.fields]
+        return out
+
+    def depth(self, choices: list[int]) -> int:
+        return self.opts["min_layers"] + choices[0]
+
+    def active(self, choices):
+        return list(range(1 + len(self.fields) * self.depth(choices)))
+
+    def decode(self, choices):
+        layers = []
+        per = len(self.fields)
+        for layer in range(self.depth(choices)):
+            picks = choices[1 + per * layer : 1 + per * (layer + 1)]
+            layers.append({f: self._values(f)[c] for f, c in zip(self.fields, picks, strict=True)})
+        return {"space": self.name, "layers": layers}
+
+
+class MacroSpace(_LayeredSpace):
+    """Plain CNNs: depth, and per layer its width, kernel size and activation."""
+
+    name = "macro"
+    fields = ("width", "kernel", "activation")
+    options = {
+        "widths": Option([8, 16, 32], _int_list(None).check, _int_list(None).expected),
+        "kernels": _choice_list([3, 5], KERNELS),
+        "activations": _choice_list(["relu", "gelu"], ACTIVATIONS),
+        "min_layers": integer(1, 1, 8),
+        "max_layers": integer(3, 1, 8),
+    }
+
+
+class MLPSpace(_LayeredSpace):
+    """Multilayer perceptrons for tabular data: depth, and per layer width and activation."""
+
+    name = "mlp"
+    inputs = "tabular"
+    fields = ("width", "activation")
+    options = {
+        "widths": Option([16, 32, 64, 128], _int_list(None).check, _int_list(None).expected),
+        "activations": _choice_list(["relu", "tanh", "gelu"], ACTIVATIONS),
+        "min_layers": integer(1, 0, 8),
+        "max_layers": integer(3, 1, 8),
+    }
+
+
+SPACES: dict[str, type[SearchSpace]] = {s.name: s for s in (CellSpace, MacroSpace, MLPSpace)}
+
+
+def make_space(config: dict) -> SearchSpace:
+    """The space a normalised config names, with its options."""
+    spec = config["space"]
+    return SPACES[spec["name"]](spec)

@@ -1,0 +1,145 @@
+"""The strategy base classes, the registry, and what a strategy exchanges with the engine."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from workers.hpo.options import Option
+from workers.nas.spaces import SearchSpace
+
+
+@dataclass
+class Candidate:
+    """One evaluated architecture: a trial of the job.
+
+    state is "complete" (trained, scored), "pruned" (rejected by a constraint, not trained)
+    or "failed" (training raised).
+    """
+
+    number: int
+    choices: list[int]
+    genotype: dict
+    state: str
+    score: float | None = None  # validation accuracy after the proxy training
+    cost: dict = field(default_factory=dict)  # {"params": n, "latency_ms": x}
+    error: str = ""
+
+
+@dataclass
+class SearchOutcome:
+    """What a search found; JSON-able through dataclasses.asdict."""
+
+    genotype: dict | None
+    score: float | None
+    number: int | None  # the trial the genotype comes from
+    n_complete: int = 0
+    n_rejected: int = 0
+    n_failed: int = 0
+    alpha_history: list[dict] = field(default_factory=list)  # DARTS: softmax(α) per epoch
+    alpha_axes: dict = field(default_factory=dict)  # DARTS: the ops and edges α indexes
+    notes: dict = field(default_factory=dict)
+
+
+class SearchContext:
+    """What the engine gives a strategy: the space, the data, and trial bookkeeping."""
+
+    space: SearchSpace
+    seed: int
+    history: list[Candidate]  # trials stored by an earlier run of this job (resume)
+    next_number: int  # the first free trial number
+
+    def evaluate(self, number: int, choices: list[int]) -> Candidate:
+        """Check the constraints, proxy-train, score; stored as trial `number`."""
+        raise NotImplementedError
+
+    def should_stop(self) -> bool:
+        """True once the user cancelled or the job's time is up."""
+        raise NotImplementedError
+
+    def progress(self, fraction: float) -> None:
+        raise NotImplementedError
+
+
+class Strategy:
+    """A named way to search a space; `search` runs it to the end of its budget."""
+
+    name: str = ""
+    options: dict[str, Option] = {}
+    spaces: tuple[str, ...] = ("cell", "macro", "mlp")
+
+    def __init__(self, options: dict, space: SearchSpace, seed: int) -> None:
+        self.opts = {k: options.get(k, o.default) for k, o in self.options.items()}
+        self.space = space
+        self.seed = seed
+
+    @classmethod
+    def check(cls, options: dict, add) -> None:
+        """Checks across options (add(option, message)); each option's own is declared."""
+
+    def search(self, ctx: Any) -> SearchOutcome:
+        raise NotImplementedError
+
+
+class SamplingStrategy(Strategy):
+    """Proposes one encoded architecture at a time and learns from its proxy score.
+
+    Subclasses implement budget, ask and tell. A job that resumes after its worker died
+    replays its stored trials through tell, so the strategy continues where it was.
+    Constraint-rejected and failed candidates are told with score None and do not count
+    against the budget; at most 10 x budget + 50 are proposed in all.
+    """
+
+    def __init__(self, options: dict, space: SearchSpace, seed: int) -> None:
+        super().__init__(options, space, seed)
+        self.rng = random.Random(seed)
+
+    def budget(self) -> int:
+        """How many candidates to train."""
+        raise NotImplementedError
+
+    def ask(self) -> list[int]:
+        raise NotImplementedError
+
+    def tell(self, choices: list[int], score: float | None) -> None:
+        """The proxy score of a candidate this strategy (or its earlier run) proposed."""
+
+    def search(self, ctx: SearchContext) -> SearchOutcome:
+        seen = list(ctx.history)
+        for candidate in seen:
+            self.tell(candidate.choices, candidate.score)
+        budget = self.budget()
+        done = sum(c.state == "complete" for c in seen)
+        number, proposals = ctx.next_number, 0
+        while done < budget and proposals < 10 * budget + 50 and not ctx.should_stop():
+            choices = self.ask()
+            candidate = ctx.evaluate(number, choices)
+            self.tell(choices, candidate.score)
+            seen.append(candidate)
+            number, proposals = number + 1, proposals + 1
+            done += candidate.state == "complete"
+            ctx.progress(done / budget)
+        return outcome_of(seen)
+
+
+def outcome_of(candidates: list[Candidate]) -> SearchOutcome:
+    """The best complete candidate (the first of equals) and the counts."""
+    complete = [c for c in candidates if c.state == "complete" and c.score is not None]
+    best = max(complete, key=lambda c: c.score, default=None)
+    return SearchOutcome(
+        genotype=best.genotype if best else None,
+        score=best.score if best else None,
+        number=best.number if best else None,
+        n_complete=len(complete),
+        n_rejected=sum(c.state == "pruned" for c in candidates),
+        n_failed=sum(c.state == "failed" for c in candidates),
+    )
+
+
+STRATEGIES: dict[str, type[Strategy]] = {}
+
+
+def register(cls: type[Strategy]) -> type[Strategy]:
+    STRATEGIES[cls.name] = cls
+    return cls

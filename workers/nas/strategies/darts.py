@@ -1,0 +1,128 @@
+"""DARTS over the cell space: one supernet, α and weights trained in alternation.
+
+Each epoch is stored as a trial: the cell derived from α at that epoch, the supernet's
+validation accuracy, and its training curve. The α history (softmax per edge and operation,
+per cell type and epoch) goes into the job's result for the heatmap.
+
+Skip-connection collapse guard: `skip_guard: "cap"` (the default) derives at most
+`max_skips` skip connections per cell (see workers/nas/darts.py derive_cell); "none" turns
+it off. Constraints are not enforced during the search (the supernet has every operation):
+the derived cell's parameters and latency are measured and reported against them.
+
+A job resumed after its worker died restarts the DARTS search (the supernet is not
+checkpointed); the epoch trials are rewritten.
+"""
+
+from __future__ import annotations
+
+import math
+
+from workers.hpo.options import integer, number, one_of
+from workers.nas.strategies._base import Candidate, SearchOutcome, Strategy, register
+
+
+@register
+class Darts(Strategy):
+    name = "darts"
+    spaces = ("cell",)
+    options = {
+        "order": one_of(1, 1, 2),
+        "epochs": integer(10, 1, 1000),
+        "w_lr": number(0.025, 1e-5, 1.0),
+        "w_lr_min": number(0.001, 0.0, 1.0),
+        "w_momentum": number(0.9, 0.0, 0.999),
+        "w_weight_decay": number(3e-4, 0.0, 1.0),
+        "arch_lr": number(3e-3, 1e-6, 1.0),
+        "arch_weight_decay": number(1e-3, 0.0, 1.0),
+        "batch_size": integer(64, 2, 4096),
+        "skip_guard": one_of("cap", "cap", "none"),
+        "max_skips": integer(2, 0, 32),
+        "grad_clip": number(5.0, 0.0, 1e6),
+    }
+
+    def search(self, ctx) -> SearchOutcome:
+        import torch
+        from torch import nn
+        from torch.nn import functional as F
+
+        from workers.nas.darts import Architect, SuperNet, count_skips, edges_of
+
+        o, space, data = self.opts, self.space, ctx.data
+        torch.manual_seed(self.seed)
+        net = SuperNet(space.opts["ops"], data.input_shape[0], data.n_classes,
+                       space.opts["channels"], space.opts["cells"], space.opts["nodes"],
+                       space.frame()["reduce_at"]).to(ctx.device)  # fmt: skip
+        weights = [p for _, p in net.weight_items()]
+        w_opt = torch.optim.SGD(weights, lr=o["w_lr"], momentum=o["w_momentum"],
+                                weight_decay=o["w_weight_decay"])  # fmt: skip
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(w_opt, o["epochs"],
+                                                              eta_min=o["w_lr_min"])  # fmt: skip
+        architect = Architect(net, order=o["order"], lr=o["arch_lr"],
+                              weight_decay=o["arch_weight_decay"],
+                              w_weight_decay=o["w_weight_decay"])  # fmt: skip
+        xt, yt = ctx.tensors("train")
+        xv, yv = ctx.tensors("valid")
+        gen = torch.Generator().manual_seed(self.seed)
+        max_skips = o["max_skips"] if o["skip_guard"] == "cap" else None
+        ops = space.opts["ops"]
+        history, candidates, curve = [], [], {}
+        batch = o["batch_size"]
+        steps = max(1, math.ceil(len(xt) / batch))
+        for epoch in range(o["epochs"]):
+            if ctx.should_stop():
+                break
+            # --- one pass: an α step on a validation batch, then a w step on a train batch
+            net.train()
+            order_t = torch.randperm(len(xt), generator=gen).to(ctx.device)
+            order_v = torch.randperm(len(xv), generator=gen).to(ctx.device)
+            lr = schedule.get_last_lr()[0]
+            for step in range(steps):
+                it = order_t[step * batch : (step + 1) * batch]
+                start_v = (step * batch) % len(xv)
+                iv = order_v[start_v : start_v + batch]
+                architect.step(xt[it], yt[it], xv[iv], yv[iv], xi=lr)
+                loss = F.cross_entropy(net(xt[it]), yt[it])
+                w_opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if o["grad_clip"] > 0:
+                    nn.utils.clip_grad_norm_(weights, o["grad_clip"])
+                w_opt.step()
+            schedule.step()
+
+            # --- score the supernet, derive the cell, store the epoch as a trial
+            accuracy = ctx.accuracy(net, xv, yv)
+            curve[epoch] = accuracy
+            snapshot = net.alpha_snapshot()
+            history.append({"epoch": epoch, **snapshot})
+            genotype = self.derive(snapshot, ops, max_skips)
+            candidate = Candidate(number=ctx.next_number + epoch, choices=[],
+                                  genotype=genotype, state="complete",
+                                  score=accuracy)  # fmt: skip
+            ctx.store(candidate, dict(curve))
+            candidates.append(candidate)
+            ctx.progress((epoch + 1) / o["epochs"])
+
+        if not candidates:
+            return SearchOutcome(genotype=None, score=None, number=None)
+        last = candidates[-1]  # DARTS derives from the final α, not the best epoch
+        unguarded = self.derive(history[-1], ops, None)
+        return SearchOutcome(
+            genotype=last.genotype, score=last.score, number=last.number,
+            n_complete=len(candidates), alpha_history=history,
+            alpha_axes={"ops": list(ops),
+                        "edges": [f"{inp}->{node + 2}" for node, inp in edges_of(
+                            space.opts["nodes"])]},
+            notes={"order": o["order"], "skip_guard": o["skip_guard"],
+                   "skips": count_skips(last.genotype["normal"]),
+                   "skips_unguarded": count_skips(unguarded["normal"])},
+        )  # fmt: skip
+
+    def derive(self, snapshot: dict, ops: list[str], max_skips: int | None) -> dict:
+        from workers.nas.darts import derive_cell
+
+        genotype = self.space.frame()
+        nodes = genotype["nodes"]
+        genotype["normal"] = derive_cell(snapshot["normal"], ops, nodes, max_skips)
+        genotype["reduce"] = (derive_cell(snapshot["reduce"], ops, nodes, max_skips)
+                              if "reduce" in snapshot else [])  # fmt: skip
+        return genotype

@@ -1,0 +1,54 @@
+"""Regularized (aging) evolution (Real et al., 2019).
+
+A population of `population` random architectures; then each of `cycles` cycles samples
+`sample_size` members uniformly, mutates the best of them (one decision: an operation or
+an input edge of a cell, a layer's width, kernel, activation, or the depth) and adds the
+child while the oldest member dies, whatever its score: old architectures cannot linger
+on a lucky proxy score.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from workers.hpo.options import integer
+from workers.nas.strategies._base import SamplingStrategy, register
+
+
+@register
+class RegularizedEvolution(SamplingStrategy):
+    name = "evolution"
+    options = {
+        "population": integer(10, 2, 1000),
+        "sample_size": integer(3, 1, 1000),
+        "cycles": integer(20, 0, 100000),
+    }
+
+    @classmethod
+    def check(cls, options, add):
+        population, sample = options.get("population", 10), options.get("sample_size", 3)
+        if isinstance(population, int) and isinstance(sample, int) and sample > population:
+            add("sample_size", "must not exceed population")
+
+    def __init__(self, options, space, seed):
+        super().__init__(options, space, seed)
+        self.population: deque[tuple[list[int], float]] = deque()
+        self.born = 0  # scored members ever added; the first `population` are random
+
+    def budget(self) -> int:
+        return self.opts["population"] + self.opts["cycles"]
+
+    def ask(self) -> list[int]:
+        if self.born < self.opts["population"]:
+            return self.space.sample(self.rng)
+        sample = self.rng.sample(list(self.population), self.opts["sample_size"])
+        parent = max(sample, key=lambda member: member[1])
+        return self.space.mutate(parent[0], self.rng)
+
+    def tell(self, choices, score):
+        if score is None:
+            return  # rejected by a constraint, or failed: never a parent
+        self.population.append((list(choices), score))
+        self.born += 1
+        if len(self.population) > self.opts["population"]:
+            self.population.popleft()  # the oldest dies
