@@ -7,6 +7,7 @@ class Job(models.Model):
 
     class Kind(models.TextChoices):
         HPO = "hpo", "Hyperparameter search"
+        NAS = "nas", "Architecture search"
 
     class Status(models.TextChoices):
         QUEUED = "queued"
