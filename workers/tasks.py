@@ -87,6 +87,9 @@ def run_job(job_id: int) -> None:
         log.info("job %s: not claimable (finished, cancelled or running elsewhere)", job_id)
         return
     job = Job.objects.get(id=job_id)
+    if job.kind == Job.Kind.NAS:
+        run_nas(job_id)
+        return
     try:
         engine.create_study(job.config, engine.make_storage(storage_url(job)), job.study_name)
     except Exception as exc:
@@ -106,6 +109,9 @@ def run_trials(job_id: int, runner: int) -> None:
     job = Job.objects.select_related("dataset").filter(id=job_id).first()
     if job is None or job.status != Job.Status.RUNNING:
         return
+    if job.kind == Job.Kind.NAS:  # the reconciler's new runner for a job whose worker died
+        run_nas(job_id)
+        return
     stale_after_s = settings.TRIAL_STALE_AFTER_S
     reporter = DatabaseReporter(job, worker=f"{socket.gethostname()}:{os.getpid()}")
     storage = engine.make_storage(storage_url(job))
@@ -118,6 +124,36 @@ def run_trials(job_id: int, runner: int) -> None:
             close(job, data, storage, reporter)
     except Exception as exc:
         fail(job_id, exc)
+
+
+def run_nas(job_id: int) -> None:
+    """Run a NAS job here: search, retrain the found architecture, save it, final status.
+
+    A job taken over after its worker died resumes: the trials that worker had in flight
+    fail, and the sampling strategies (evolution, rl, random) replay the stored trials and
+    go on from there; DARTS restarts its search (its supernet is not checkpointed).
+    """
+    from workers.nas import engine
+
+    job = Job.objects.select_related("dataset").get(id=job_id)
+    reporter = DatabaseReporter(job, worker=f"{socket.gethostname()}:{os.getpid()}")
+    Trial.objects.filter(job_id=job_id, state=Trial.State.RUNNING).update(
+        state=Trial.State.FAILED, error="The worker running this trial was lost.",
+        finished_at=timezone.now(),
+    )
+    history = [engine.candidate_from_trial(t.number, t.state, t.params, t.values)
+               for t in Trial.objects.filter(job_id=job_id).order_by("number")]  # fmt: skip
+    try:
+        with heartbeat(job_id):
+            data = load_data(job)
+            result = engine.run_nas(job.config, data, reporter, directory=artifact_dir(job),
+                                    history=history,
+                                    device=job.resources.get("device", "auto"))  # fmt: skip
+    except Exception as exc:
+        fail(job_id, exc)
+        return
+    status = Job.Status.CANCELLED if result["stopped"] else Job.Status.SUCCEEDED
+    lifecycle.transition(job_id, status, result=result)
 
 
 @shared_task(name="automl.reconcile_jobs")

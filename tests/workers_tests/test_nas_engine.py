@@ -1,0 +1,121 @@
+"""The NAS job end to end in one process: search, retrain from scratch, save, reload."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from workers.data.builtin import load_builtin
+from workers.models.artifacts import load_model
+from workers.models.builders import build_torch
+from workers.nas.config import validate_nas_config
+from workers.nas.engine import NasError, prepare, resolve_device, run_nas
+from workers.reporter import MemoryReporter
+
+CELL = {"name": "cell", "cells": 2, "nodes": 2, "channels": 4}
+
+
+def config(kind="image", **raw):
+    raw.setdefault("proxy", {"epochs": 1, "subset": 0.3})
+    raw.setdefault("retrain", {"epochs": 2})
+    return validate_nas_config(raw, kind)
+
+
+@pytest.mark.parametrize("strategy, space", [
+    ({"name": "darts", "epochs": 1, "order": 2, "batch_size": 128}, CELL),
+    ({"name": "random", "candidates": 2}, {"name": "macro", "widths": [4, 8]}),
+], ids=["darts-cell", "random-macro"])
+def test_the_found_architecture_rebuilds_from_its_json_and_gives_the_stored_accuracy(
+        tmp_path, strategy, space):
+    digits = load_builtin("digits")
+    cfg = config(strategy=strategy, space=space)
+    result = run_nas(cfg, digits, MemoryReporter(), directory=tmp_path, device="cpu")
+
+    assert result["retrain"]["files"] == ["weights.safetensors", "spec.json"]
+    spec = json.loads((tmp_path / "spec.json").read_text())
+    assert spec["kind"] == "genotype" and spec["config"]["genotype"] == result["genotype"]
+    # Nothing but the JSON spec rebuilds the network ...
+    assert sum(p.numel() for p in build_torch(spec).parameters()) == result["retrain"]["params"]
+    # ... and the saved model scores the test rows exactly as stored.
+    prepared = prepare(cfg, digits)
+    model = load_model(tmp_path)
+    truth = np.asarray(prepared.classes)[prepared.y["test"]]
+    accuracy = float(np.mean(model.predict(prepared.raw_test) == truth))
+    assert accuracy == result["retrain"]["test_metrics"]["accuracy"]
+    assert spec["test_metrics"] == result["retrain"]["test_metrics"]
+    assert accuracy > 0.3  # learned something in two epochs (chance is 0.1)
+    assert result["cost"]["params"] == result["retrain"]["params"]
+    assert result["cost"]["latency_ms"] > 0 and result["cost"]["violations"] == []
+    json.dumps(result)  # the job's result is stored as JSON
+
+
+def test_darts_keeps_the_alpha_history_for_the_heatmap():
+    cfg = config(strategy={"name": "darts", "epochs": 2, "batch_size": 128}, space=CELL)
+    result = run_nas(cfg, load_builtin("digits"), MemoryReporter(), device="cpu")
+    history, axes = result["alpha_history"], result["alpha_axes"]
+    assert [h["epoch"] for h in history] == [0, 1]
+    assert axes["ops"] == cfg["space"]["ops"] and axes["edges"] == ["0->2", "1->2", "0->3",
+                                                                     "1->3", "2->3"]
+    for snapshot in history:
+        for kind in ("normal", "reduce"):
+            assert np.asarray(snapshot[kind]).shape == (5, 8)
+    assert history[0]["normal"] != history[1]["normal"]
+    assert result["notes"]["skips"] <= 2
+
+
+def test_an_mlp_is_searched_on_a_table():
+    wine = load_builtin("wine")
+    cfg = config("tabular", strategy={"name": "evolution", "population": 2, "sample_size": 1,
+                                      "cycles": 1}, proxy={"epochs": 3}, retrain={"epochs": 20})
+    reporter = MemoryReporter()
+    result = run_nas(cfg, wine, reporter, device="cpu")
+    assert cfg["space"]["name"] == "mlp" and len(reporter.finished) == 3
+    assert result["genotype"]["space"] == "mlp"
+    assert result["retrain"]["test_metrics"]["accuracy"] > 0.8  # inputs are standardised
+
+
+def test_darts_reports_the_cost_against_the_constraints():
+    cfg = config(strategy={"name": "darts", "epochs": 1, "batch_size": 256}, space=CELL,
+                 constraints={"max_params": 10})
+    result = run_nas(cfg, load_builtin("digits"), MemoryReporter(), device="cpu")
+    assert result["cost"]["max_params"] == 10
+    assert result["cost"]["violations"] and "max_params" in result["cost"]["violations"][0]
+
+
+def test_no_trainable_candidate_is_an_error():
+    cfg = config(strategy={"name": "random", "candidates": 1}, space={"name": "macro"},
+                 constraints={"max_params": 1})
+    reporter = MemoryReporter()
+    with pytest.raises(NasError, match="rejected"):
+        run_nas(cfg, load_builtin("digits"), reporter, device="cpu")
+    assert {t["state"] for t in reporter.finished} == {"pruned"}
+
+
+def test_a_cancelled_job_is_not_retrained(tmp_path):
+    cfg = config(strategy={"name": "random", "candidates": 5}, space={"name": "macro"})
+    result = run_nas(cfg, load_builtin("digits"), MemoryReporter(stop_after=2),
+                     directory=tmp_path, device="cpu")
+    assert result["stopped"] and "retrain" not in result and not list(tmp_path.iterdir())
+
+
+def test_a_timeout_ends_the_search_but_still_retrains():
+    cfg = config(strategy={"name": "random", "candidates": 1000}, space={"name": "macro"},
+                 timeout_s=0.5)
+    reporter = MemoryReporter()
+    result = run_nas(cfg, load_builtin("digits"), reporter, device="cpu")
+    assert result["timed_out"] and not result["stopped"]
+    assert 1 <= len(reporter.finished) < 1000 and "retrain" in result
+
+
+def test_images_stored_as_n_x_h_x_w_are_searched_too():
+    digits = load_builtin("digits")
+    digits.X = digits.X.reshape(-1, 8, 8)
+    cfg = config(strategy={"name": "random", "candidates": 1}, space={"name": "macro"})
+    result = run_nas(cfg, digits, MemoryReporter(), device="cpu")
+    assert result["genotype"]["space"] == "macro" and result["retrain"]["params"] > 0
+
+
+def test_the_device_is_cuda_only_when_present():
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
