@@ -10,7 +10,7 @@ it off. Constraints are not enforced during the search (the supernet has every o
 the derived cell's parameters and latency are measured and reported against them.
 
 A job resumed after its worker died restarts the DARTS search (the supernet is not
-checkpointed); the epoch trials are rewritten.
+checkpointed); the new epochs are stored as trials after the earlier run's.
 """
 
 from __future__ import annotations
