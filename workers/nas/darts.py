@@ -118,18 +118,23 @@ class Architect:
                                           weight_decay=weight_decay)  # fmt: skip
 
     def step(self, xt: torch.Tensor, yt: torch.Tensor, xv: torch.Tensor, yv: torch.Tensor,
-             xi: float) -> None:  # fmt: skip
+             xi: float) -> tuple[torch.Tensor, ...] | None:  # fmt: skip
+        """One α step. Second order returns ∇w L_train(w, α) on (xt, yt), taken for the
+        unrolled step before α moved: the caller's weight step on the same batch may reuse
+        it instead of a forward and backward pass of its own (None for first order)."""
         alphas = self.net.arch_parameters()
+        train_grads = None
         if self.order == 1:
             grads = torch.autograd.grad(F.cross_entropy(self.net(xv), yv), alphas)
         else:
-            grads = self._unrolled_grads(xt, yt, xv, yv, xi)
+            grads, train_grads = self._unrolled_grads(xt, yt, xv, yv, xi)
         for alpha, grad in zip(alphas, grads, strict=True):
             alpha.grad = grad
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
+        return train_grads
 
-    def _unrolled_grads(self, xt, yt, xv, yv, xi: float) -> list[torch.Tensor]:
+    def _unrolled_grads(self, xt, yt, xv, yv, xi: float):
         net, alphas = self.net, self.net.arch_parameters()
         names, weights = zip(*net.weight_items(), strict=True)
         # w' = w − ξ (∇w L_train + λ w): one plain SGD step, not kept.
@@ -156,8 +161,9 @@ class Architect:
         with torch.no_grad():
             for w, d in zip(weights, d_w, strict=True):
                 w.add_(d, alpha=float(eps))  # back to w
-        return [da - xi * (gp - gn) / (2 * eps)
-                for da, gp, gn in zip(d_alpha, g_pos, g_neg, strict=True)]  # fmt: skip
+        alpha_grads = [da - xi * (gp - gn) / (2 * eps)
+                       for da, gp, gn in zip(d_alpha, g_pos, g_neg, strict=True)]  # fmt: skip
+        return alpha_grads, train_grads
 
 
 def derive_cell(weights: list[list[float]], ops: list[str], nodes: int,
