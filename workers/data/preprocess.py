@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -73,17 +73,33 @@ def _number(v: object) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
 
 
-def validate_preprocessing(config: object, columns: dict[str, str] | None = None) -> dict:
+def validate_preprocessing(
+    config: object, columns: dict[str, str] | None = None,
+    report: Callable[[str, str], None] | None = None,
+) -> dict:
     """Check a job config's `target` and `preprocessing`; return {"target", "preprocessing"}.
+
+    A missing `preprocessing` stays None (builtin data sets are then used as they are;
+    uploads get DEFAULTS); a given one is returned with every default filled in.
 
     Args:
         config: the whole job config (only "target" and "preprocessing" are read).
         columns: the data set's column names -> kinds, when known; then named columns
             must exist, and the target may not be dropped.
 
+        report: when given, each error goes to report(path, message) instead of being
+            raised, and the result holds None where a value was bad.
+
     Raises:
-        DataConfigError: with paths such as "preprocessing.scaling".
+        DataConfigError: with paths such as "preprocessing.scaling" (without `report`).
     """
+    if report is not None:
+        try:
+            return validate_preprocessing(config, columns)
+        except DataConfigError as exc:
+            for path, message in exc.errors.items():
+                report(path, message)
+            return {"target": None, "preprocessing": None}
     config = config if isinstance(config, dict) else {}
     errors: dict[str, str] = {}
     target = config.get("target")
@@ -95,7 +111,9 @@ def validate_preprocessing(config: object, columns: dict[str, str] | None = None
         errors["target"] = f"{target!r} is a datetime column and cannot be a target"
     raw = config.get("preprocessing")
     if raw is None:
-        raw = {}
+        if errors:
+            raise DataConfigError(errors)
+        return {"target": target, "preprocessing": None}
     if not isinstance(raw, dict):
         errors["preprocessing"] = "must be an object"
         raise DataConfigError(errors)

@@ -59,7 +59,9 @@ def column_profile(name: str, values: np.ndarray, kind: str | None = None) -> di
         "distinct": len({str(c) for c in cells}),
     }
     if kind == "numeric":
-        out.update(numeric_summary(to_float(cells)))
+        numbers = to_float(cells)
+        out.update(numeric_summary(numbers))
+        out["whole"] = bool(np.all(numbers == np.round(numbers)))
     elif kind == "boolean":
         out.update(numeric_summary(to_bool(cells)))
         out["top"] = top_values(list(cells))

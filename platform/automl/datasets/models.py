@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q, QuerySet
@@ -7,11 +9,26 @@ class Dataset(models.Model):
     """A table of features and a target that jobs train on.
 
     Built-in data sets (sklearn's bundled ones) have no owner and are read-only for all;
-    every other data set belongs to the user who brought it.
+    every other data set belongs to the user who uploaded it and never changes after the
+    upload: its file lives at ARTIFACT_ROOT / file_path and sha256 is the file's hash.
     """
 
     class Source(models.TextChoices):
         BUILTIN = "builtin"
+        UPLOAD = "upload"
+
+    class Format(models.TextChoices):
+        CSV = "csv"
+        NPZ = "npz"
+
+    class DataKind(models.TextChoices):
+        TABLE = "table"
+        IMAGES = "images"
+
+    class ProfileStatus(models.TextChoices):
+        PENDING = "pending"
+        READY = "ready"
+        FAILED = "failed"
 
     class Task(models.TextChoices):
         CLASSIFICATION = "classification"
@@ -31,6 +48,23 @@ class Dataset(models.Model):
     n_features = models.PositiveIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
 
+    data_kind = models.CharField(max_length=10, choices=DataKind.choices,
+                                 default=DataKind.TABLE)  # fmt: skip
+    file_format = models.CharField(max_length=10, choices=Format.choices, blank=True)
+    file_path = models.CharField(max_length=300, blank=True, help_text="Under ARTIFACT_ROOT.")
+    original_filename = models.CharField(max_length=255, blank=True)
+    size_bytes = models.BigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    file_layout = models.JSONField(
+        default=dict, blank=True, help_text="CSV encoding and delimiter, or npz shapes."
+    )
+    columns = models.JSONField(default=list, blank=True, help_text="Column names, in order.")
+    profile_status = models.CharField(
+        max_length=10, choices=ProfileStatus.choices, default=ProfileStatus.PENDING
+    )
+    profile = models.JSONField(default=dict, blank=True)
+    profile_error = models.TextField(blank=True)
+
     class Meta:
         ordering = ["id"]
 
@@ -40,6 +74,16 @@ class Dataset(models.Model):
     @property
     def is_builtin(self) -> bool:
         return self.source == self.Source.BUILTIN
+
+    @property
+    def path(self) -> Path:
+        """The stored file (uploads only)."""
+        return Path(settings.ARTIFACT_ROOT) / self.file_path
+
+    @property
+    def directory(self) -> Path:
+        """The folder that holds the stored file and nothing else (uploads only)."""
+        return self.path.parent
 
     @classmethod
     def visible_to(cls, user) -> QuerySet["Dataset"]:

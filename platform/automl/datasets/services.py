@@ -1,5 +1,56 @@
+"""Data sets' domain logic: builtins, uploads, profiles, deletion, and training data."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import ProtectedError
+
+from automl.celery import app as celery_app
 from automl.datasets.models import Dataset
 from workers.data.builtin import BUILTIN_DATASETS, load_builtin
+from workers.data.files import (
+    CsvLayout,
+    DataFileError,
+    inspect_csv,
+    inspect_npz,
+    read_csv,
+    read_npz,
+)
+from workers.data.preprocess import DEFAULTS, DataConfigError, validate_preprocessing
+from workers.data.profile import array_profile, table_profile, target_profile
+from workers.data.tabular import TabularData
+from workers.data.uploads import (
+    analyse_target,
+    encode_target,
+    load_csv_table,
+    load_npz_table,
+)
+
+log = logging.getLogger(__name__)
+FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".npz": "npz"}
+STORED_NAMES = {"csv": "data.csv", "npz": "data.npz"}
+
+
+class DatasetInUse(Exception):
+    """The data set is used by a job or a model version and cannot be deleted."""
+
+
+# --- builtins
+
+
+@functools.lru_cache(maxsize=len(BUILTIN_DATASETS))
+def builtin_profile(name: str) -> dict:
+    data = load_builtin(name)
+    target = target_profile(data.y, data.task, data.target_name)
+    return array_profile(data.X, data.feature_names, target)
 
 
 def sync_builtin_datasets() -> None:
@@ -17,12 +68,226 @@ def sync_builtin_datasets() -> None:
                 "target_name": data.target_name,
                 "n_rows": data.X.shape[0],
                 "n_features": data.X.shape[1],
+                "columns": [*data.feature_names, data.target_name],
+                "profile": builtin_profile(name),
+                "profile_status": Dataset.ProfileStatus.READY,
             },
         )
 
 
-def training_data(dataset: Dataset, config: dict):
-    """The rows a job trains on, as the engines' TabularData."""
+# --- uploads
+
+
+def upload_directory() -> Path:
+    """A new, unused folder for one upload (created by the upload handler)."""
+    return Path(settings.ARTIFACT_ROOT) / "datasets" / uuid.uuid4().hex
+
+
+def file_format(name: str) -> str:
+    suffix = Path(name or "").suffix.lower()
+    if suffix not in FORMATS:
+        raise DataFileError(f"unsupported file type {suffix or '(none)'!r}; upload a .csv "
+                            "(comma, semicolon or tab separated) or an .npz file")  # fmt: skip
+    return FORMATS[suffix]
+
+
+def create_upload(
+    owner, *, path: Path, original_name: str, size: int, sha256: str, name: str = "",
+    description: str = "", target: str = "", task: str = "",
+) -> Dataset:
+    """Check the streamed file at `path`, then store it and its Dataset row together.
+
+    The file's folder holds nothing else; on any error it is removed with the file and no
+    row is left (DataFileError says what is wrong with the file).
+    """
+    directory = path.parent
+    try:
+        fmt = file_format(original_name)
+        if fmt == "csv":
+            meta = _check_csv(path, target, task or None)
+        else:
+            meta = _check_npz(path, task or None)
+        stored = directory / STORED_NAMES[fmt]
+        os.replace(path, stored)
+        dataset = Dataset(
+            owner=owner, source=Dataset.Source.UPLOAD, file_format=fmt,
+            name=name or Path(original_name).stem[:200] or "data set",
+            description=description, original_filename=original_name[:255],
+            size_bytes=size, sha256=sha256,
+            file_path=str(stored.relative_to(settings.ARTIFACT_ROOT)), **meta,
+        )  # fmt: skip
+        inline = size <= settings.DATASET_PROFILE_INLINE_BYTES
+        if inline:  # small files: the profile is there when the upload answers
+            dataset.profile, dataset.profile_status, dataset.profile_error = _profile(dataset)
+        with transaction.atomic():
+            dataset.save()
+            if not inline:
+                transaction.on_commit(lambda: enqueue_profile(dataset.id))
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    return dataset
+
+
+def _check_csv(path: Path, target: str, task: str | None) -> dict:
+    layout = inspect_csv(path, settings.DATASET_MAX_COLUMNS)
+    target = target or layout.columns[-1]
+    if target not in layout.columns:
+        raise DataFileError(f"no column named {target!r}; the columns are "
+                            f"{', '.join(layout.columns[:50])}", "target")  # fmt: skip
+    if len(layout.columns) < 2:
+        raise DataFileError("the file needs at least one feature column besides the target")
+    values = read_csv(path, layout, usecols=[layout.columns.index(target)])[:, 0]
+    spec = analyse_target(values, target, task)
+    return {
+        "task": spec.task, "target_name": target, "n_rows": layout.n_rows,
+        "n_features": len(layout.columns) - 1, "columns": layout.columns,
+        "file_layout": layout.as_dict(), "data_kind": Dataset.DataKind.TABLE,
+    }  # fmt: skip
+
+
+def _check_npz(path: Path, task: str | None) -> dict:
+    layout = inspect_npz(path, max_bytes=8 * settings.DATASET_MAX_UPLOAD_BYTES)
+    _, y = read_npz(path)
+    spec = analyse_target(y.astype(float).astype(object), "y", task)
+    n_features = int(layout.x_shape[1]) if layout.kind == "table" else 0
+    return {
+        "task": spec.task, "target_name": "y", "n_rows": int(layout.x_shape[0]),
+        "n_features": n_features,
+        "columns": [f"x{i}" for i in range(n_features)] + ["y"] if n_features else [],
+        "file_layout": {"x_shape": list(layout.x_shape), "y_shape": list(layout.y_shape),
+                        "x_dtype": layout.x_dtype, "y_dtype": layout.y_dtype},
+        "data_kind": layout.kind,
+    }  # fmt: skip
+
+
+def delete_dataset(dataset: Dataset) -> None:
+    """Delete an upload and its file; DatasetInUse if a job or a model version uses it."""
     if dataset.is_builtin:
-        return load_builtin(dataset.builtin_name)
-    raise ValueError(f"data set {dataset.id} has source {dataset.source!r}")
+        raise ValueError("built-in data sets cannot be deleted")
+    directory = dataset.directory
+    try:
+        with transaction.atomic():
+            if dataset.jobs.exists():
+                raise DatasetInUse(f"{dataset.jobs.count()} job(s) use this data set")
+            dataset.delete()
+    except ProtectedError as exc:  # e.g. registry model versions (on_delete=PROTECT)
+        raise DatasetInUse(f"{len(exc.protected_objects)} object(s) use this data set: "
+                           "delete them first") from None  # fmt: skip
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+# --- profiles
+
+
+def enqueue_profile(dataset_id: int) -> None:
+    try:
+        celery_app.send_task("automl.profile_dataset", args=[dataset_id], queue="cpu")
+    except Exception:
+        log.exception("data set %s: could not reach the broker to profile it", dataset_id)
+
+
+def compute_profile(dataset: Dataset) -> dict:
+    """The profile of a data set's whole file (or of a builtin's arrays)."""
+    if dataset.is_builtin:
+        return builtin_profile(dataset.builtin_name)
+    if dataset.file_format == Dataset.Format.NPZ:
+        data = load_npz_table(dataset.path, dataset.task)
+        target = target_profile(data.y, data.task, "y", data.classes)
+        return array_profile(data.X, data.feature_names, target)
+    layout = _layout(dataset)
+    cells = read_csv(dataset.path, layout)
+    values = cells[:, layout.columns.index(dataset.target_name)]
+    spec = analyse_target(values, dataset.target_name, dataset.task)
+    y, _ = encode_target(values, spec)
+    target = target_profile(y, spec.task, spec.name, spec.classes)
+    return table_profile(cells, layout.columns, target)
+
+
+def _profile(dataset: Dataset) -> tuple[dict, str, str]:
+    """(profile, status, error): a failure is shown on the data set, never raised."""
+    try:
+        return compute_profile(dataset), Dataset.ProfileStatus.READY, ""
+    except Exception as exc:  # the file passed its checks: this is our bug to show
+        log.exception("data set %s: profiling failed", dataset.id)
+        return {}, Dataset.ProfileStatus.FAILED, f"{type(exc).__name__}: {exc}"
+
+
+def profile_dataset(dataset_id: int) -> str:
+    """Profile a pending data set (the worker task); a second delivery finds it done.
+
+    Returns the data set's profile status afterwards.
+    """
+    dataset = Dataset.objects.filter(id=dataset_id).first()
+    if dataset is None:
+        return "missing"
+    if dataset.profile_status != Dataset.ProfileStatus.PENDING:
+        return dataset.profile_status
+    profile, status, error = _profile(dataset)
+    Dataset.objects.filter(id=dataset_id, profile_status=Dataset.ProfileStatus.PENDING).update(
+        profile=profile, profile_status=status, profile_error=error
+    )
+    return status
+
+
+def _layout(dataset: Dataset) -> CsvLayout:
+    return CsvLayout(dataset.file_layout["encoding"], dataset.file_layout["delimiter"],
+                     list(dataset.columns), dataset.n_rows)  # fmt: skip
+
+
+# --- jobs
+
+
+def job_task(dataset: Dataset, config: object) -> tuple[str, dict[str, str]]:
+    """The task a job's config asks of a data set, and errors ({"config.<field>": msg}).
+
+    The data set's task, unless the config names another target column (its task is
+    then inferred from that column) or a task of its own (checked against the target).
+    """
+    config = config if isinstance(config, dict) else {}
+    columns = {c: "" for c in dataset.columns if c}
+    try:
+        validate_preprocessing(config, columns or None)
+    except DataConfigError as exc:
+        return dataset.task, {f"config.{path}": msg for path, msg in exc.errors.items()}
+    target = config.get("target") or dataset.target_name
+    task = config.get("task")
+    task = task if task in ("classification", "regression") else None
+    if dataset.is_builtin or dataset.file_format != Dataset.Format.CSV:
+        if target != dataset.target_name:
+            return dataset.task, {"config.target": f"this data set's target is fixed: "
+                                                   f"{dataset.target_name!r}"}  # fmt: skip
+        return task or dataset.task, {}
+    if target == dataset.target_name and task in (None, dataset.task):
+        return dataset.task, {}
+    layout = _layout(dataset)
+    try:
+        values = read_csv(dataset.path, layout, usecols=[layout.columns.index(target)])[:, 0]
+        return analyse_target(values, target, task).task, {}
+    except (DataFileError, OSError) as exc:
+        return task or dataset.task, {"config.target": str(exc)}
+
+
+def training_data(dataset: Dataset, config: dict) -> TabularData:
+    """The rows a job trains on, as the engines' TabularData.
+
+    Uploads apply the config's target and dropped columns; a CSV's X holds raw cells that
+    the job's preprocessing (data.make_transformer) turns into numbers.
+    """
+    preprocessing = config.get("preprocessing")
+    if dataset.is_builtin:
+        data = load_builtin(dataset.builtin_name)
+        data.preprocessing = preprocessing  # None: the arrays are used as they are
+        return data
+    if dataset.file_format == Dataset.Format.NPZ:
+        data = load_npz_table(dataset.path, config.get("task") or dataset.task)
+        if data.X.ndim == 2:
+            data.preprocessing = preprocessing
+        return data
+    preprocessing = preprocessing or dict(DEFAULTS)
+    target = config.get("target") or dataset.target_name
+    data, _ = load_csv_table(dataset.path, _layout(dataset), target,
+                             config.get("task") or dataset.task,
+                             list(preprocessing.get("drop", [])))  # fmt: skip
+    data.preprocessing = preprocessing
+    return data

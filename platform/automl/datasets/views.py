@@ -1,20 +1,118 @@
-from rest_framework import generics
+"""The data set API: list and upload, detail with profile, delete."""
 
+import shutil
+
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from automl.api import error_body
+from automl.datasets import services
 from automl.datasets.models import Dataset
-from automl.datasets.serializers import DatasetSerializer
+from automl.datasets.serializers import (
+    DatasetDetailSerializer,
+    DatasetSerializer,
+    DatasetUploadSerializer,
+)
+from automl.datasets.uploads import (
+    MULTIPART_SLACK,
+    DatasetUploadHandler,
+    DatasetUploadParser,
+    too_large,
+)
+from workers.data.files import DataFileError
+
+
+def content_length(request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+def receive_upload(request, form_data, owner) -> Dataset:
+    """Stream the request's file to disk and store the data set; on any error nothing stays.
+
+    `form_data(request)` reads the parsed form (it triggers the streaming) and returns
+    (file, fields). Raises PayloadTooLarge, or DataFileError naming the field at fault.
+    """
+    max_bytes = settings.DATASET_MAX_UPLOAD_BYTES
+    if content_length(request) > max_bytes + MULTIPART_SLACK:
+        raise too_large(max_bytes)  # before a byte of the body is read
+    directory = services.upload_directory()
+    handler = DatasetUploadHandler(request, directory, max_bytes)
+    request.upload_handlers = [handler]
+    try:
+        upload, fields = form_data(request)
+        return services.create_upload(
+            owner, path=upload.path, original_name=upload.name, size=upload.size,
+            sha256=upload.sha256, name=fields.get("name", ""),
+            description=fields.get("description", ""), target=fields.get("target", ""),
+            task=fields.get("task", ""),
+        )  # fmt: skip
+    except BaseException:
+        handler.close()
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
 
 
 class DatasetList(generics.ListAPIView):
     """Data sets the caller can train on: their own and the built-in ones."""
 
     serializer_class = DatasetSerializer
+    parser_classes = [DatasetUploadParser]
 
     def get_queryset(self):
         return Dataset.visible_to(self.request.user).select_related("owner")
 
+    @extend_schema(
+        request={"multipart/form-data": DatasetUploadSerializer},
+        responses={201: DatasetDetailSerializer, 400: OpenApiTypes.OBJECT,
+                   413: OpenApiTypes.OBJECT},
+    )  # fmt: skip
+    def post(self, request: Request) -> Response:
+        """Upload a .csv or .npz (multipart, field `file`); small files are profiled now,
+        large ones by a worker (profile_status pending -> ready)."""
+        if not request.content_type.startswith("multipart/form-data"):
+            raise exceptions.UnsupportedMediaType(request.content_type)
 
-class DatasetDetail(generics.RetrieveAPIView):
-    serializer_class = DatasetSerializer
+        def form_data(django_request):
+            form = DatasetUploadSerializer(data=request.data)
+            form.is_valid(raise_exception=True)
+            return form.validated_data["file"], form.validated_data
 
-    def get_queryset(self):
-        return Dataset.visible_to(self.request.user).select_related("owner")
+        try:
+            dataset = receive_upload(request._request, form_data, request.user)
+        except DataFileError as exc:
+            raise exceptions.ValidationError({exc.field: [str(exc)]}) from None
+        return Response(DatasetDetailSerializer(dataset).data, status=status.HTTP_201_CREATED)
+
+
+class DatasetDetail(APIView):
+    def get_object(self, pk: int) -> Dataset:
+        dataset = Dataset.visible_to(self.request.user).select_related("owner")
+        dataset = dataset.filter(id=pk).first()
+        if dataset is None:
+            raise exceptions.NotFound()
+        return dataset
+
+    @extend_schema(responses=DatasetDetailSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(DatasetDetailSerializer(self.get_object(pk)).data)
+
+    @extend_schema(responses={204: None, 405: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT})
+    def delete(self, request: Request, pk: int) -> Response:
+        """Delete one of your uploads and its file; 409 while a job or model uses it."""
+        dataset = self.get_object(pk)
+        if dataset.is_builtin:
+            raise exceptions.MethodNotAllowed("DELETE", "Built-in data sets are read-only.")
+        try:
+            services.delete_dataset(dataset)
+        except services.DatasetInUse as exc:
+            return Response(error_body("in_use", f"The data set is in use: {exc}."),
+                            status=status.HTTP_409_CONFLICT)  # fmt: skip
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,44 @@
+"""The data set pages' figures: pure functions from a profile to a Plotly figure."""
+
+import plotly.graph_objects as go
+
+_LAYOUT = {"margin": {"l": 40, "r": 10, "t": 30, "b": 30}, "height": 220,
+           "template": "plotly_white", "showlegend": False}  # fmt: skip
+
+
+def histogram(column: dict) -> go.Figure | None:
+    """Bars of a numeric column's profile histogram (None when it has none)."""
+    hist = column.get("histogram") or {}
+    edges, counts = hist.get("edges") or [], hist.get("counts") or []
+    if len(edges) != len(counts) + 1 or not counts:
+        return None
+    centers = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    widths = [b - a for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    fig = go.Figure(go.Bar(x=centers, y=counts, width=widths, marker_line_width=0))
+    fig.update_layout(title={"text": column["name"], "font": {"size": 13}}, **_LAYOUT)
+    return fig
+
+
+def top_values(column: dict) -> go.Figure | None:
+    """Bars of a categorical column's most frequent values."""
+    top = column.get("top") or []
+    if not top:
+        return None
+    fig = go.Figure(go.Bar(x=[str(t["value"]) for t in top], y=[t["count"] for t in top]))
+    fig.update_layout(title={"text": column["name"], "font": {"size": 13}}, **_LAYOUT)
+    return fig
+
+
+def class_balance(target: dict) -> go.Figure | None:
+    """Rows per class of a classification target."""
+    classes = target.get("classes") or []
+    if not classes:
+        return None
+    fig = go.Figure(go.Bar(x=[str(c["value"]) for c in classes], y=[c["count"] for c in classes]))
+    fig.update_layout(title={"text": f"{target['name']}: rows per class", "font": {"size": 13}},
+                      **_LAYOUT)  # fmt: skip
+    return fig
+
+
+def column_figure(column: dict) -> go.Figure | None:
+    return histogram(column) if column.get("histogram") else top_values(column)

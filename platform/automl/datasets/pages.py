@@ -1,0 +1,157 @@
+"""The data set pages: a list with an upload form, and a detail page with the profile,
+its histograms, the jobs on the data set and a form that starts an HPO search."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+from rest_framework.exceptions import APIException, ValidationError
+
+from automl.api import flatten_errors
+from automl.charts import figure_html, plotly_js_tag
+from automl.datasets import charts, services
+from automl.datasets.forms import HpoJobForm, UploadForm
+from automl.datasets.models import Dataset
+from automl.datasets.views import receive_upload
+from automl.jobs.models import Job
+from automl.jobs.serializers import JobSubmitSerializer
+from automl.jobs.services import submit_job
+from workers.data.files import DataFileError
+
+MAX_CHARTS = 60  # columns drawn on a detail page; the table lists them all
+
+
+def visible_or_404(request: HttpRequest, pk: int) -> Dataset:
+    dataset = Dataset.visible_to(request.user).select_related("owner").filter(id=pk).first()
+    if dataset is None:
+        raise Http404("No such data set.")
+    return dataset
+
+
+def _list(request: HttpRequest, form: UploadForm, status: int = 200) -> HttpResponse:
+    datasets = Dataset.visible_to(request.user).select_related("owner").order_by("source", "id")
+    return render(request, "datasets/list.html", {"datasets": datasets, "form": form},
+                  status=status)  # fmt: skip
+
+
+@csrf_exempt  # the upload handler must be in place before the CSRF check reads the body
+@login_required
+@require_http_methods(["GET", "POST"])
+def dataset_list(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        return _list(request, UploadForm())
+    form = UploadForm()
+
+    def form_data(req):
+        checked = _csrf_checked(req)
+        if checked is not None:
+            raise _CsrfFailed(checked)
+        bound = UploadForm(req.POST, req.FILES)
+        if not bound.is_valid():
+            raise _FormInvalid(bound)
+        return bound.cleaned_data["file"], bound.cleaned_data
+
+    try:
+        dataset = receive_upload(request, form_data, request.user)
+    except _CsrfFailed as exc:
+        return exc.response
+    except _FormInvalid as exc:
+        return _list(request, exc.form, status=400)
+    except DataFileError as exc:
+        form.add_error(exc.field if exc.field in form.fields else "file", str(exc))
+        return _list(request, form, status=400)
+    except ValidationError as exc:  # from the multipart parser: e.g. two files
+        for path, errs in flatten_errors(exc.detail).items():
+            form.add_error(path if path in form.fields else None, " ".join(errs))
+        return _list(request, form, status=400)
+    except APIException as exc:  # the size limit (413)
+        form.add_error("file", str(exc.detail))
+        return _list(request, form, status=exc.status_code)
+    messages.success(request, f"Uploaded {dataset.name}.")
+    return redirect("dataset-page", pk=dataset.id)
+
+
+class _CsrfFailed(Exception):
+    def __init__(self, response: HttpResponse) -> None:
+        self.response = response
+
+
+class _FormInvalid(Exception):
+    def __init__(self, form: UploadForm) -> None:
+        self.form = form
+
+
+def _csrf_checked(request: HttpRequest) -> HttpResponse | None:
+    """None when the CSRF token is good, else the 403 (reading the token parses the body,
+    with our upload handler)."""
+    middleware = CsrfViewMiddleware(lambda r: None)
+    middleware.process_request(request)
+    return middleware.process_view(request, None, (), {})
+
+
+def _detail(request: HttpRequest, dataset: Dataset, job_form: HpoJobForm,
+            status: int = 200) -> HttpResponse:  # fmt: skip
+    profile = dataset.profile or {}
+    columns = profile.get("columns", [])
+    figures = []
+    for column in columns[:MAX_CHARTS]:
+        fig = charts.column_figure(column)
+        if fig is not None:
+            figures.append(figure_html(fig))
+    target = profile.get("target") or {}
+    balance = charts.class_balance(target)
+    jobs = Job.objects.filter(owner=request.user, dataset=dataset).order_by("-id")[:20]
+    return render(request, "datasets/detail.html", {
+        "dataset": dataset, "profile": profile, "columns": columns, "target": target,
+        "figures": figures, "balance": figure_html(balance) if balance else "",
+        "plotly_js": plotly_js_tag(), "job_form": job_form, "jobs": jobs,
+        "can_delete": dataset.owner_id == request.user.id,
+    }, status=status)  # fmt: skip
+
+
+@login_required
+def dataset_page(request: HttpRequest, pk: int) -> HttpResponse:
+    dataset = visible_or_404(request, pk)
+    return _detail(request, dataset, HpoJobForm())
+
+
+@login_required
+@require_POST
+def dataset_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    dataset = visible_or_404(request, pk)
+    if dataset.owner_id != request.user.id:
+        messages.error(request, "Built-in data sets cannot be deleted.")
+        return redirect("dataset-page", pk=pk)
+    try:
+        services.delete_dataset(dataset)
+    except services.DatasetInUse as exc:
+        messages.error(request, f"The data set is in use: {exc}.")
+        return _detail(request, dataset, HpoJobForm(), status=409)
+    messages.success(request, f"Deleted {dataset.name}.")
+    return redirect("dataset-pages")
+
+
+@login_required
+@require_POST
+def dataset_job(request: HttpRequest, pk: int) -> HttpResponse:
+    """Start an HPO search on the data set through the jobs API's own validation."""
+    dataset = visible_or_404(request, pk)
+    form = HpoJobForm(request.POST)
+    if not form.is_valid():
+        return _detail(request, dataset, form, status=400)
+    submission = JobSubmitSerializer(
+        data={"kind": "hpo", "name": form.cleaned_data["name"], "dataset": dataset.id,
+              "config": form.config()},
+        context={"request": request},
+    )  # fmt: skip
+    if not submission.is_valid():
+        for path, errs in flatten_errors(submission.errors).items():
+            field = path.removeprefix("config.").removeprefix("preprocessing.")
+            form.add_error(field if field in form.fields else None, f"{path}: {' '.join(errs)}")
+        return _detail(request, dataset, form, status=400)
+    job = submit_job(request.user, **submission.validated_data)
+    messages.success(request, f"Job {job.id} queued: {job.name}.")
+    return redirect("dataset-page", pk=pk)

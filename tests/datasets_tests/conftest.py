@@ -1,0 +1,1 @@
+from tests.datasets_tests.helpers import artifacts  # noqa: F401
