@@ -178,6 +178,15 @@ CELERY_WORKER_ENABLE_REMOTE_CONTROL = BROKER_KIND != "filesystem"
 
 ARTIFACT_ROOT = Path(os.environ.get("ARTIFACT_ROOT", VAR_DIR / "artifacts")).resolve()
 
+# --- Data sets ------------------------------------------------------------------------
+
+# Uploads stream to ARTIFACT_ROOT/datasets/; a larger file is refused with 413 as soon as
+# it passes this size (before reading the body when Content-Length already says so).
+DATASET_MAX_UPLOAD_BYTES = env_int("DATASET_MAX_UPLOAD_BYTES", 200 * 1024 * 1024)
+DATASET_MAX_COLUMNS = env_int("DATASET_MAX_COLUMNS", 2000)
+# Files up to this size are profiled during the upload; larger ones by a worker task.
+DATASET_PROFILE_INLINE_BYTES = env_int("DATASET_PROFILE_INLINE_BYTES", 5 * 1024 * 1024)
+
 # --- Model registry and serving -------------------------------------------------------
 
 # Registered model files: a local folder by default, a shared volume in production (every

@@ -5,6 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from automl import views
 from automl.accounts.views import TokenView
+from automl.charts import plotly_js
+from automl.datasets.urls import page_urls as dataset_pages
 from automl.datasets.views import DatasetDetail, DatasetList
 from automl.jobs.views import JobCancel, JobDetail, JobList, TrialList
 from automl.registry import urls as registry_urls
@@ -26,6 +28,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
+    path("datasets/", include(dataset_pages)),
+    path("vendor/plotly.min.js", plotly_js, name="plotly-js"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("models/", include(registry_urls.page_urls)),

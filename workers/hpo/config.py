@@ -20,6 +20,7 @@ Validation must stay light: nothing here imports torch.
 
 from __future__ import annotations
 
+from workers.data.preprocess import validate_preprocessing
 from workers.hpo.families import FAMILIES, families_for
 from workers.hpo.metrics import METRICS, TASK_METRICS
 from workers.hpo.options import check_options
@@ -36,7 +37,7 @@ MAX_WARM_START = 1000
 TOP_KEYS = (
     "task", "metric", "direction", "model", "search_space", "sampler", "pruner",
     "n_trials", "timeout_s", "trial_timeout_s", "patience", "validation", "test_size",
-    "seed", "warm_start",
+    "seed", "warm_start", "target", "preprocessing",
 )  # fmt: skip
 SPEC_KEYS = {
     "float": ("type", "low", "high", "log", "step"),
@@ -156,6 +157,8 @@ def validate_hpo_config(config: object, task: str) -> dict:
         "test_size": test_size,
         "seed": seed,
         "warm_start": _warm_start(config.get("warm_start"), len(metric) if multi else 1, err),
+        # The data set's target column and preprocessing (workers/data/preprocess.py).
+        **validate_preprocessing(config, report=err.add),
     }
     if err:
         raise ConfigError(err)

@@ -51,6 +51,7 @@ ALLOWED_SKOPS_TYPES: frozenset[str] = frozenset(
         "sklearn.metrics._dist_metrics.EuclideanDistance64",
         "sklearn.metrics._dist_metrics.ManhattanDistance64",
         "sklearn.metrics._dist_metrics.MinkowskiDistance64",
+        "workers.data.preprocess.TablePreprocessor",  # numbers, strings, lists, dicts only
     }
 )
 

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from automl.datasets.models import Dataset
+from automl.datasets.services import job_task
 from automl.jobs.models import Job, Trial
 from workers.hpo.config import ConfigError, validate_hpo_config
 from workers.nas.config import data_kind_of, validate_nas_config
@@ -45,15 +46,16 @@ class JobSubmitSerializer(serializers.Serializer):
         if isinstance(config, dict):
             config = dict(config)
             platform_keys = {key: config.pop(key) for key in PLATFORM_KEYS if key in config}
-        errors: dict[str, str] = {}
+        # The task follows from the data set and the config's target/task (automl.datasets).
+        task, errors = job_task(dataset, config)
         try:
             if attrs["kind"] == Job.Kind.NAS:
                 errors.update({f"config.{k}": "only HPO jobs take this" for k in platform_keys})
                 kind = data_kind_of(dataset.builtin_name, getattr(dataset, "data_kind", ""))
-                config = validate_nas_config(config, kind, task=dataset.task,
+                config = validate_nas_config(config, kind, task=task,
                                              n_features=dataset.n_features or None)
             else:
-                config = validate_hpo_config(config, dataset.task)
+                config = validate_hpo_config(config, task)
         except ConfigError as exc:
             errors.update({f"config.{path}".rstrip("."): msg for path, msg in exc.errors.items()})
         parallelism = platform_keys.get("parallelism", 1)
