@@ -1,8 +1,21 @@
+import json
+
 import numpy as np
 import pytest
 
 from workers.data.builtin import BUILTIN_DATASETS, load_builtin
+from workers.data.columns import infer_kind
+from workers.data.files import DataFileError, csv_text, inspect_csv, read_csv
+from workers.data.preprocess import (
+    DataConfigError,
+    TablePreprocessor,
+    feature_space,
+    resolve,
+    validate_preprocessing,
+)
+from workers.data.reference import bin_counts, reference_stats
 from workers.data.splits import holdout_split, kfold_splits
+from workers.data.tabular import TabularData
 
 
 @pytest.mark.parametrize("name", sorted(BUILTIN_DATASETS))
@@ -41,3 +54,157 @@ def test_kfold_is_stratified_and_covers_all_rows():
     assert sum(len(f.y_valid) for f in folds) == 150
     reg = kfold_splits(load_builtin("diabetes"), 3, seed=0)
     assert [len(f.y_valid) for f in reg] == [148, 147, 147]
+
+
+# --- uploads: readers, kinds, preprocessing, reference statistics
+
+RAW = np.array([
+    ["1.5", "red", "2024-03-05 13:45:00", "yes"],
+    [None, "blue", "2021-01-01", "no"],
+    ["3", None, None, None],
+    ["100", "red", "2022-07-01", "yes"],
+], dtype=object)  # fmt: skip
+KINDS = ["numeric", "categorical", "datetime", "boolean"]
+
+
+def options(**extra) -> dict:
+    return validate_preprocessing({"preprocessing": extra})["preprocessing"]
+
+
+def test_column_kinds():
+    assert [infer_kind(RAW[:, j]) for j in range(4)] == KINDS
+    assert infer_kind(np.array(["a long free text " * 3 + str(i) for i in range(9)])) == "text"
+
+
+def test_inspect_csv_finds_layout_and_refuses_ragged_rows(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text(csv_text([["a", "b"], ["1", "x"], ["", "y"]], ";"))
+    layout = inspect_csv(path, max_columns=10)
+    assert (layout.delimiter, layout.columns, layout.n_rows) == (";", ["a", "b"], 2)
+    assert read_csv(path, layout).tolist() == [["1", "x"], [None, "y"]]
+    path.write_text("a,b\n1,2\n3\n")
+    with pytest.raises(DataFileError, match="row 3 has 1 fields but the header has 2"):
+        inspect_csv(path, max_columns=10)
+
+
+def test_preprocessor_imputes_scales_encodes_and_expands_dates():
+    t = TablePreprocessor(KINDS, options()).fit(RAW)
+    out = t.transform(RAW)
+    assert out.dtype == np.float64 and out.shape == (4, 1 + 4 + 1 + 2)
+    assert list(t.get_feature_names_out()) == [
+        "x0", "x2_year", "x2_month", "x2_weekday", "x2_hour", "x3", "x1=blue", "x1=red"]
+    assert np.allclose(out[:, 0].mean(), 0.0) and not np.isnan(out).any()
+    # 2024-03-05 was a Tuesday (weekday 1), 13:00; scaled, so compare through the fit
+    parts = t.transform(RAW[:1])[0, 1:5] * t.scale_[1:5] + t.center_[1:5]
+    assert parts.tolist() == [2024, 3, 1, 13]
+    # an unknown category encodes as all zeros; the missing one as the most frequent
+    assert t.transform(np.array([[2, "green", None, True]], dtype=object))[0, -2:].tolist() == [
+        0.0, 0.0]
+    assert out[2, -2:].tolist() == [0.0, 1.0]
+
+
+def test_preprocessor_switches():
+    poly = TablePreprocessor(["numeric", "numeric"], options(polynomial="degree2")).fit(
+        np.array([[1, 2], [3, 4], [5, 7]], dtype=object))
+    assert list(poly.get_feature_names_out()) == ["x0", "x1", "x0*x0", "x0*x1", "x1*x1"]
+    inter = TablePreprocessor(["numeric", "numeric"], options(polynomial="interactions"))
+    assert inter.fit(poly_input := np.ones((3, 2), dtype=object)).transform(
+        poly_input).shape == (3, 3)
+    cells = np.array([["a"], ["b"], ["c"], ["a"]], dtype=object)
+    freq = TablePreprocessor(["categorical"], options(frequency_encoding=True,
+                                                      high_cardinality=2)).fit(cells)
+    assert freq.transform(np.array([["a"], ["zzz"]], dtype=object)).ravel().tolist() == [0.5, 0]
+    flat = TablePreprocessor(KINDS, options(datetime_parts=False)).fit(RAW)
+    assert "x2_days" in flat.get_feature_names_out()
+    clip = TablePreprocessor(["numeric"], options(clip_outliers=True, scaling="none")).fit(
+        np.array([[1], [2], [3], [4], [1000]], dtype=object))
+    assert clip.transform(np.array([[1000]], dtype=object))[0, 0] == pytest.approx(7.0)
+
+
+def test_feature_space_lists_only_searched_and_useful_switches():
+    opts = options(polynomial="search", datetime_parts="search", frequency_encoding="search")
+    space = feature_space(opts, ["numeric", "categorical"])
+    assert space == {
+        "polynomial": {"type": "categorical", "choices": ["none", "interactions", "degree2"]},
+        "frequency_encoding": {"type": "categorical", "choices": [False, True]},
+    }
+    assert resolve(opts, {"fe.polynomial": "degree2"})["polynomial"] == "degree2"
+    assert resolve(opts, {})["datetime_parts"] is False
+    with pytest.raises(ValueError, match="resolve"):
+        TablePreprocessor(["numeric"], opts).fit(np.ones((2, 1), dtype=object))
+
+
+def test_validate_preprocessing_names_each_bad_field():
+    with pytest.raises(DataConfigError) as info:
+        validate_preprocessing({"target": 3, "preprocessing": {"imputation": "mode",
+                                                                "max_categories": 0}},
+                               {"a": "numeric"})  # fmt: skip
+    assert set(info.value.errors) == {"target", "preprocessing.imputation",
+                                      "preprocessing.max_categories"}
+    errors = {}
+    out = validate_preprocessing({"preprocessing": []}, report=errors.__setitem__)
+    assert out == {"target": None, "preprocessing": None} and "preprocessing" in errors
+    normalised = validate_preprocessing({"preprocessing": {"scaling": "none"}})
+    assert validate_preprocessing(normalised) == normalised
+
+
+def test_the_fitted_preprocessing_round_trips_through_skops(tmp_path):
+    from workers.models.artifacts import load_transformer, save_transformer
+
+    t = TablePreprocessor(KINDS, options(polynomial="degree2", clip_outliers=True)).fit(RAW)
+    files = save_transformer(t, tmp_path)
+    assert files == ["preprocessing.skops", "preprocessing.json"]
+    loaded = load_transformer(tmp_path)
+    assert type(loaded) is TablePreprocessor
+    assert np.array_equal(loaded.transform(RAW), t.transform(RAW))
+
+
+def test_hpo_searches_feature_engineering_and_saves_the_preprocessing(tmp_path):
+    from workers.hpo.config import validate_hpo_config
+    from workers.hpo.engine import create_study, make_storage, refit_best, run_trials
+    from workers.models.artifacts import load_model, load_transformer
+    from workers.reporter import MemoryReporter
+
+    rng = np.random.default_rng(0)
+    n = 120
+    colour = rng.choice(["red", "green", "blue"], n)
+    size = rng.normal(size=n)
+    X = np.column_stack([np.round(size, 3).astype(str), colour]).astype(object)
+    X[::10, 0] = None
+    y = ((size > 0) ^ (colour == "red")).astype(np.int64)
+    cfg = validate_hpo_config({
+        "model": "logistic_regression", "n_trials": 4, "sampler": {"name": "random", "seed": 0},
+        "preprocessing": {"polynomial": "search"}}, "classification")  # fmt: skip
+    data = TabularData(X, y, ["size", "colour"], "classification", "label",
+                       column_kinds=["numeric", "categorical"],
+                       preprocessing=cfg["preprocessing"])  # fmt: skip
+    storage = make_storage(None)
+    create_study(cfg, storage, "s")
+    reporter = MemoryReporter()
+    run_trials(cfg, data, reporter, storage, "s")
+    refit = refit_best(cfg, data, storage, "s", tmp_path)
+    assert "fe.polynomial" in refit["params"]
+    assert "preprocessing.skops" in refit["files"]
+    model, transformer = load_model(tmp_path), load_transformer(tmp_path)
+    assert model.predict(transformer.transform(X[:5])).shape == (5,)
+
+
+def test_reference_stats_are_small_json():
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.normal(size=500), rng.integers(0, 3, 500)]).astype(float)
+    X[:50, 0] = np.nan
+    stats = reference_stats(X, ["a", "b"])
+    a = stats["features"]["a"]
+    assert stats["n_rows"] == 500 and a["kind"] == "numeric"
+    assert len(a["bins"]) == 11 and sum(a["counts"]) == 450
+    assert a["missing_share"] == pytest.approx(0.1)
+    assert stats["features"]["b"]["bins"] == [0.0, 1.0, 2.0]
+    raw = reference_stats(RAW, ["n", "c", "d", "b"])["features"]
+    assert raw["c"]["kind"] == "categorical"
+    assert raw["c"]["frequencies"] == {"red": 2 / 3, "blue": 1 / 3}
+    assert raw["n"]["kind"] == "numeric" and raw["n"]["missing_share"] == 0.25
+    many = np.array([[f"v{i}"] for i in range(1000)], dtype=object)
+    assert len(reference_stats(many, ["v"])["features"]["v"]["frequencies"]) == 50
+    assert len(json.dumps(reference_stats(rng.normal(size=(10_000, 20)),
+                                          [f"f{i}" for i in range(20)]))) < 20_000
+    assert bin_counts(np.array([-5.0, 0.5, 99.0]), [0.0, 1.0, 2.0]) == [2, 1]
