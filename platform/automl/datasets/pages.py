@@ -43,7 +43,10 @@ def _list(request: HttpRequest, form: UploadForm, status: int = 200) -> HttpResp
 def dataset_list(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return _list(request, UploadForm())
-    form = UploadForm()
+    # Errors found past the form's own checks are shown on it (its body is gone by then).
+    form = UploadForm(data={}, files={})
+    form.full_clean()
+    form.errors.clear()
 
     def form_data(req):
         checked = _csrf_checked(req)

@@ -39,8 +39,8 @@ class BadUpload(exceptions.ValidationError):
 
 
 def too_large(max_bytes: int) -> PayloadTooLarge:
-    return PayloadTooLarge(f"The file is larger than the limit of {max_bytes} bytes "
-                           f"({max_bytes / 2**20:.0f} MiB).")  # fmt: skip
+    size = f" ({max_bytes / 2**20:.0f} MiB)" if max_bytes >= 2**20 else ""
+    return PayloadTooLarge(f"The file is larger than the limit of {max_bytes} bytes{size}.")
 
 
 def check_file_name(name: str | None) -> None:

@@ -1,0 +1,136 @@
+"""The data set pages: list and upload form, detail with profile and charts, job form."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from automl.datasets import charts
+from automl.datasets.models import Dataset
+from automl.jobs.models import Job
+from tests.datasets_tests.helpers import IRIS_LIKE, stored_files
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def alice_browser(alice) -> Client:
+    client = Client()
+    client.force_login(alice)
+    return client
+
+
+def post_upload(client, content: bytes, name="flowers.csv", **fields):
+    return client.post("/datasets/", {"file": SimpleUploadedFile(name, content), **fields})
+
+
+def test_it_needs_a_login(client):
+    response = client.get("/datasets/")
+    assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_the_list_shows_builtins_and_an_upload_form(alice_browser):
+    page = alice_browser.get("/datasets/").content.decode()
+    assert "Iris" in page and "Diabetes" in page
+    assert 'enctype="multipart/form-data"' in page and 'name="file"' in page
+
+
+def test_an_upload_from_the_form_leads_to_its_profile(alice_browser, artifacts):
+    response = post_upload(alice_browser, IRIS_LIKE.encode(), target="species")
+    assert response.status_code == 302
+    dataset = Dataset.objects.get(source="upload")
+    assert response["Location"] == f"/datasets/{dataset.id}/"
+    page = alice_browser.get(response["Location"]).content.decode()
+    assert "Uploaded flowers." in page
+    assert "<td>sepal</td><td>numeric</td>" in page
+    assert "<td>colour</td><td>categorical</td>" in page
+    assert "/vendor/plotly.min.js?v=" in page and "Plotly.newPlot" in page
+    assert "rows per class" in page
+    assert dataset.sha256 in page
+
+
+def test_form_errors_are_shown_on_the_form_and_nothing_is_stored(alice_browser, artifacts):
+    response = post_upload(alice_browser, b"a,b,c\n1,2,3\n4,5\n")
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert 'class="errors"' in page and "row 3 has 2 fields but the header has 3" in page
+    assert not Dataset.objects.filter(source="upload").exists()
+    assert stored_files(artifacts) == []
+    response = post_upload(alice_browser, IRIS_LIKE.encode(), target="nope")
+    assert response.status_code == 400 and "no column named &#x27;nope&#x27;" in (
+        response.content.decode())
+    assert stored_files(artifacts) == []
+
+
+def test_too_large_from_the_form_is_a_413_on_the_form(alice_browser, artifacts, settings):
+    settings.DATASET_MAX_UPLOAD_BYTES = 100
+    response = post_upload(alice_browser, IRIS_LIKE.encode())
+    assert response.status_code == 413
+    assert "larger than the limit of 100 bytes" in response.content.decode()
+    assert stored_files(artifacts) == []
+
+
+def test_the_upload_form_checks_csrf(alice, artifacts):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    response = post_upload(client, IRIS_LIKE.encode())
+    assert response.status_code == 403
+    assert stored_files(artifacts) == [] and not Dataset.objects.filter(source="upload").exists()
+
+
+def test_another_users_data_set_page_is_a_404(alice_browser, bob, artifacts):
+    post_upload(alice_browser, IRIS_LIKE.encode())
+    dataset = Dataset.objects.get(source="upload")
+    bob_browser = Client()
+    bob_browser.force_login(bob)
+    assert bob_browser.get(f"/datasets/{dataset.id}/").status_code == 404
+    assert bob_browser.post(f"/datasets/{dataset.id}/delete/").status_code == 404
+    assert bob_browser.post(f"/datasets/{dataset.id}/jobs/", {}).status_code == 404
+
+
+def test_a_search_starts_from_the_detail_page(alice_browser, artifacts):
+    post_upload(alice_browser, IRIS_LIKE.encode())
+    dataset = Dataset.objects.get(source="upload")
+    response = alice_browser.post(f"/datasets/{dataset.id}/jobs/", {
+        "model": "random_forest", "n_trials": 3, "scaling": "standard", "imputation": "median",
+        "search_features": "on"})  # fmt: skip
+    assert response.status_code == 302
+    job = Job.objects.get(dataset=dataset)
+    assert job.config["preprocessing"]["polynomial"] == "search"
+    assert job.config["n_trials"] == 3 and job.config["task"] == "classification"
+    page = alice_browser.get(f"/datasets/{dataset.id}/").content.decode()
+    assert f"Job {job.id} queued" in page and 'class="status">queued' in page
+    bad = alice_browser.post(f"/datasets/{dataset.id}/jobs/", {
+        "model": "random_forest", "n_trials": 3, "scaling": "standard", "imputation": "mean",
+        "target": "petal", "task": "classification", "metric": "rmse"})  # fmt: skip
+    assert bad.status_code == 400 and "config.metric" in bad.content.decode()
+
+
+def test_deleting_from_the_page(alice_browser, artifacts):
+    post_upload(alice_browser, IRIS_LIKE.encode())
+    dataset = Dataset.objects.get(source="upload")
+    Job.objects.create(owner=dataset.owner, kind="hpo", name="j", dataset=dataset, config={})
+    response = alice_browser.post(f"/datasets/{dataset.id}/delete/")
+    assert response.status_code == 409 and "in use" in response.content.decode()
+    Job.objects.all().delete()
+    response = alice_browser.post(f"/datasets/{dataset.id}/delete/")
+    assert response.status_code == 302 and not Dataset.objects.filter(id=dataset.id).exists()
+    assert stored_files(artifacts) == []
+
+
+def test_plotly_js_is_served_from_the_package(client):
+    response = client.get("/vendor/plotly.min.js")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/javascript")
+    assert "max-age" in response["Cache-Control"]
+    assert b"plotly" in b"".join(response.streaming_content)[:2000].lower()
+
+
+def test_charts_are_pure_functions_of_the_profile():
+    column = {"name": "a", "histogram": {"edges": [0, 1, 2], "counts": [3, 4]}}
+    fig = charts.column_figure(column)
+    assert list(fig.data[0].y) == [3, 4] and list(fig.data[0].x) == [0.5, 1.5]
+    assert charts.column_figure({"name": "b", "top": [{"value": "x", "count": 2}]}).data[0].y == (
+        2,)
+    assert charts.column_figure({"name": "c"}) is None
+    balance = charts.class_balance({"name": "t", "classes": [{"value": 0, "count": 5}]})
+    assert list(balance.data[0].x) == ["0"]
