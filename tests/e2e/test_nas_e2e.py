@@ -1,7 +1,6 @@
 """NAS jobs over REST: submission checks (DRF client), then every strategy on a real worker
 process on Postgres and Redis, and a worker killed mid-search."""
 
-import time
 from pathlib import Path
 
 import numpy as np
