@@ -176,8 +176,8 @@ def test_hpo_searches_feature_engineering_and_saves_the_preprocessing(tmp_path):
         "model": "logistic_regression", "n_trials": 4, "sampler": {"name": "random", "seed": 0},
         "preprocessing": {"polynomial": "search"}}, "classification")  # fmt: skip
     data = TabularData(X, y, ["size", "colour"], "classification", "label",
-                       column_kinds=["numeric", "categorical"],
-                       preprocessing=cfg["preprocessing"])  # fmt: skip
+                       column_kinds=["numeric", "categorical"])  # fmt: skip
+    data.use_preprocessing(cfg["preprocessing"])
     storage = make_storage(None)
     create_study(cfg, storage, "s")
     reporter = MemoryReporter()

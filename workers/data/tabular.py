@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,27 +27,49 @@ class TabularData:
     classes: list | None = None  # labels of the class indices in y, when known
     preprocessing: dict | None = None  # normalised options; None: X is used as it is
 
+    # make_transformer and feature_space follow from the fields above, so that
+    # dataclasses.replace (the engine's splits) keeps them. A subclass may still declare
+    # them as fields of its own, and the setters let it.
+
     @property
-    def make_transformer(self) -> Any:
-        """fe_params -> an unfitted TablePreprocessor, or None when X needs none."""
+    def make_transformer(self) -> Callable[[dict], Any] | None:
+        """fe_params -> an unfitted TablePreprocessor (fit/transform -> float64), or None
+        when X is used as it is (no preprocessing, or images)."""
+        if "_make_transformer" in self.__dict__:
+            return self.__dict__["_make_transformer"]
         if self.preprocessing is None or np.ndim(self.X) != 2:
             return None
         from workers.data.preprocess import TablePreprocessor, resolve
 
-        kinds = self.column_kinds or ["numeric"] * len(self.feature_names)
-        options = self.preprocessing
+        kinds, options = self._kinds(), self.preprocessing
 
         def make(fe_params: dict) -> TablePreprocessor:
-            return TablePreprocessor(kinds=list(kinds), options=resolve(options, fe_params))
+            return TablePreprocessor(kinds=kinds, options=resolve(options, fe_params))
 
         return make
+
+    @make_transformer.setter
+    def make_transformer(self, value: Callable[[dict], Any] | None) -> None:
+        self.__dict__["_make_transformer"] = value
 
     @property
     def feature_space(self) -> dict:
         """The feature-engineering switches the search may flip (keys without "fe.")."""
-        if self.make_transformer is None:
+        if "_feature_space" in self.__dict__:
+            return self.__dict__["_feature_space"]
+        if self.preprocessing is None or np.ndim(self.X) != 2:
             return {}
         from workers.data.preprocess import feature_space
 
-        kinds = self.column_kinds or ["numeric"] * len(self.feature_names)
-        return feature_space(self.preprocessing, kinds)
+        return feature_space(self.preprocessing, self._kinds())
+
+    @feature_space.setter
+    def feature_space(self, value: dict) -> None:
+        self.__dict__["_feature_space"] = value
+
+    def use_preprocessing(self, options: dict | None) -> None:
+        """Apply a job's normalised preprocessing options (None: X as it is)."""
+        self.preprocessing = options
+
+    def _kinds(self) -> list[str]:
+        return list(self.column_kinds or ["numeric"] * len(self.feature_names))

@@ -277,17 +277,16 @@ def training_data(dataset: Dataset, config: dict) -> TabularData:
     preprocessing = config.get("preprocessing")
     if dataset.is_builtin:
         data = load_builtin(dataset.builtin_name)
-        data.preprocessing = preprocessing  # None: the arrays are used as they are
+        data.use_preprocessing(preprocessing)  # None: the arrays are used as they are
         return data
     if dataset.file_format == Dataset.Format.NPZ:
         data = load_npz_table(dataset.path, config.get("task") or dataset.task)
-        if data.X.ndim == 2:
-            data.preprocessing = preprocessing
+        data.use_preprocessing(preprocessing)
         return data
     preprocessing = preprocessing or dict(DEFAULTS)
     target = config.get("target") or dataset.target_name
     data, _ = load_csv_table(dataset.path, _layout(dataset), target,
                              config.get("task") or dataset.task,
                              list(preprocessing.get("drop", [])))  # fmt: skip
-    data.preprocessing = preprocessing
+    data.use_preprocessing(preprocessing)
     return data
