@@ -45,7 +45,7 @@ CONSTRAINTS = {
     "max_latency_ms": number(None, 1e-3, 1e6, nullable=True),
 }
 
-__all__ = ["ConfigError", "validate_nas_config"]
+__all__ = ["ConfigError", "data_kind_of", "validate_nas_config"]
 
 
 def validate_nas_config(
@@ -155,3 +155,11 @@ def _fraction(config: dict, key: str, default: float, err: _Errors) -> float:
     if not (is_number(value) and 0.05 <= value <= 0.5):
         err.add(key, "must be a number from 0.05 to 0.5")
     return value
+
+
+IMAGE_BUILTINS = ("digits",)  # bundled data sets whose rows are images (8 x 8 pixels)
+
+
+def data_kind_of(builtin_name: str | None, stored_kind: str = "") -> str:
+    """"image" for image data sets (stored as images, or a bundled image set), else "tabular"."""
+    return "image" if stored_kind == "images" or builtin_name in IMAGE_BUILTINS else "tabular"
