@@ -134,3 +134,17 @@ def test_charts_are_pure_functions_of_the_profile():
     assert charts.column_figure({"name": "c"}) is None
     balance = charts.class_balance({"name": "t", "classes": [{"value": 0, "count": 5}]})
     assert list(balance.data[0].x) == ["0"]
+
+
+def test_admin_deletes_through_the_service(admin_client, alice_browser, artifacts):
+    post_upload(alice_browser, IRIS_LIKE.encode())
+    dataset = Dataset.objects.get(source="upload")
+    job = Job.objects.create(owner=dataset.owner, kind="hpo", name="j", dataset=dataset,
+                             config={})  # fmt: skip
+    url = f"/admin/datasets/dataset/{dataset.id}/delete/"
+    admin_client.post(url, {"post": "yes"})
+    assert Dataset.objects.filter(id=dataset.id).exists() and dataset.path.exists()
+    job.delete()
+    admin_client.post(url, {"post": "yes"})
+    assert not Dataset.objects.filter(id=dataset.id).exists()
+    assert stored_files(artifacts) == []

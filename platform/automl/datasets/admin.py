@@ -1,5 +1,6 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from automl.datasets import services
 from automl.datasets.models import Dataset
 
 
@@ -19,3 +20,17 @@ class DatasetAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # uploads go through the API or the data set pages, which check them
+
+    def has_delete_permission(self, request, obj: Dataset | None = None) -> bool:
+        return obj is None or not obj.is_builtin
+
+    def delete_model(self, request, obj: Dataset) -> None:
+        # Through the service, so that the file goes with the row and a used data set stays.
+        try:
+            services.delete_dataset(obj)
+        except services.DatasetInUse as exc:
+            self.message_user(request, f"{obj.name} is in use: {exc}", messages.ERROR)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for dataset in queryset.exclude(source=Dataset.Source.BUILTIN):
+            self.delete_model(request, dataset)
