@@ -123,10 +123,9 @@ def infer_kind(values: np.ndarray) -> str:
     if not np.isnan(to_float(cells)).any() and not any(isinstance(c, bool) for c in cells):
         return "numeric"
     strings = [c if isinstance(c, str) else str(c) for c in cells]
-    lowered = {s.lower() for s in strings[:10_000]}
-    if lowered <= TRUE | FALSE and all(isinstance(c, (str, bool)) for c in cells):
-        if all(s.lower() in TRUE | FALSE for s in strings):
-            return "boolean"
+    if all(isinstance(c, (str, bool)) and s.lower() in TRUE | FALSE
+           for c, s in zip(cells, strings, strict=True)):  # fmt: skip
+        return "boolean"
     if _looks_like_dates(strings) and not np.isnan(to_seconds(np.array(strings))).any():
         return "datetime"
     distinct = len(set(strings))

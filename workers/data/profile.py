@@ -16,6 +16,7 @@ from workers.data.columns import infer_kind, present, to_bool, to_float, to_seco
 PROFILE_VERSION = 1
 HISTOGRAM_BINS = 20
 TOP_VALUES = 20
+MAX_VALUE_CHARS = 100
 
 
 def _finite(x: float) -> float | None:
@@ -42,8 +43,9 @@ def numeric_summary(numbers: np.ndarray) -> dict:
 
 
 def top_values(cells: list) -> list[dict]:
+    """The most frequent values; long ones (free text) cut to MAX_VALUE_CHARS."""
     counts = Counter(str(c) for c in cells)
-    return [{"value": v, "count": n} for v, n in counts.most_common(TOP_VALUES)]
+    return [{"value": v[:MAX_VALUE_CHARS], "count": n} for v, n in counts.most_common(TOP_VALUES)]
 
 
 def column_profile(name: str, values: np.ndarray, kind: str | None = None) -> dict:
