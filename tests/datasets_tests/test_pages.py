@@ -132,6 +132,9 @@ def test_charts_are_pure_functions_of_the_profile():
     assert charts.column_figure({"name": "b", "top": [{"value": "x", "count": 2}]}).data[0].y == (
         2,)
     assert charts.column_figure({"name": "c"}) is None
+    boolean = {"name": "d", "kind": "boolean", "histogram": column["histogram"],
+               "top": [{"value": "yes", "count": 3}, {"value": "no", "count": 1}]}
+    assert list(charts.column_figure(boolean).data[0].x) == ["yes", "no"]
     balance = charts.class_balance({"name": "t", "classes": [{"value": 0, "count": 5}]})
     assert list(balance.data[0].x) == ["0"]
 

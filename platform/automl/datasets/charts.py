@@ -41,4 +41,7 @@ def class_balance(target: dict) -> go.Figure | None:
 
 
 def column_figure(column: dict) -> go.Figure | None:
-    return histogram(column) if column.get("histogram") else top_values(column)
+    """A histogram for numbers, the most frequent values for categories and booleans."""
+    if column.get("kind") == "boolean" or not column.get("histogram"):
+        return top_values(column)
+    return histogram(column)
