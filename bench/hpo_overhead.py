@@ -10,7 +10,8 @@ bare:     optuna.create_study(storage=...).optimize(objective, n_trials=N) in th
           objective = logistic regression on iris (one holdout split), random sampler.
 platform: POST /api/v1/jobs/ to a real web server, one real Celery worker runs the same
           model, sampler and storage kind; timed from the POST until the job reads
-          succeeded (so it includes queueing, every trial's database writes, and the refit).
+          succeeded (so it includes queueing, every trial's database writes, the fANOVA
+          importances and the refit), after a one-trial job has warmed the worker up.
 The target (TARGETS.md) is a ratio <= 1.10 and <= 10 ms of orchestration per trial.
 """
 
@@ -107,25 +108,37 @@ def platform_run(trials: int, env: dict) -> float:
         iris = next(d["id"] for d in requests.get(url + "/api/v1/datasets/", headers=headers,
                                                   timeout=5).json()["results"]
                     if d["builtin_name"] == "iris")
-        body = {"kind": "hpo", "dataset": iris, "config": {
-            "model": "logistic_regression", "n_trials": trials,
-            "sampler": {"name": "random", "seed": 0},
-            "validation": {"method": "holdout", "test_size": 0.25}}}
-        started = time.perf_counter()
-        job = requests.post(url + "/api/v1/jobs/", json=body, headers=headers, timeout=10)
-        assert job.status_code == 201, job.text
-        while True:
-            state = requests.get(f"{url}/api/v1/jobs/{job.json()['id']}/", headers=headers,
-                                 timeout=10).json()
-            if state["status"] not in ("queued", "running"):
-                break
-            time.sleep(0.05)
-        seconds = time.perf_counter() - started
-        assert state["status"] == "succeeded", state
-        return seconds
+        def submit_and_wait(n_trials: int) -> float:
+            body = {"kind": "hpo", "dataset": iris, "config": {
+                "model": "logistic_regression", "n_trials": n_trials,
+                "sampler": {"name": "random", "seed": 0},
+                "validation": {"method": "holdout", "test_size": 0.25}}}
+            started = time.perf_counter()
+            job = requests.post(url + "/api/v1/jobs/", json=body, headers=headers, timeout=10)
+            assert job.status_code == 201, job.text
+            while True:
+                state = requests.get(f"{url}/api/v1/jobs/{job.json()['id']}/",
+                                     headers=headers, timeout=10).json()
+                if state["status"] not in ("queued", "running"):
+                    break
+                time.sleep(0.05)
+            assert state["status"] == "succeeded", state
+            return time.perf_counter() - started
+
+        # A first one-trial job warms the worker (imports, connections), as any job after
+        # the first finds it; bare Optuna below runs in an already-warm process too.
+        submit_and_wait(1)
+        return submit_and_wait(trials)
+    except BaseException:
+        log.flush()
+        print((Path(env["AUTOML_VAR_DIR"]) / "up.log").read_text()[-3000:], file=sys.stderr)
+        raise
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=60)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def main() -> None:

@@ -19,8 +19,7 @@ from workers.hpo.config import validate_hpo_config  # noqa: E402
 from workers.hpo.engine import run_hpo  # noqa: E402
 from workers.reporter import MemoryReporter  # noqa: E402
 
-# ASHA and Hyperband join this list when the engine has them (issue 4).
-PRUNERS = ["none", "median"]
+PRUNERS = ["none", "median", "successive_halving", "hyperband"]
 
 
 def run(pruner: str, trials: int, epochs: int, seed: int) -> dict:

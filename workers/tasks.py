@@ -121,7 +121,7 @@ def run_trials(job_id: int, runner: int) -> None:
             engine.run_trials(job.config, data, reporter, storage, job.study_name,
                               runner=runner, stale_after_s=stale_after_s)
             wait_for_other_runners(engine, storage, job.study_name, stale_after_s)
-            close(job, data, storage, reporter)
+            close(job, data, storage)
     except Exception as exc:
         fail(job_id, exc)
 
@@ -152,8 +152,13 @@ def run_nas(job_id: int) -> None:
     except Exception as exc:
         fail(job_id, exc)
         return
-    status = Job.Status.CANCELLED if result["stopped"] else Job.Status.SUCCEEDED
-    lifecycle.transition(job_id, status, result=result)
+    if result["stopped"]:
+        lifecycle.transition(job_id, Job.Status.CANCELLED, result=result)
+        return
+    model = {"trial": result["best"].get("number"), "params": result["genotype"],
+             "test_metrics": result["retrain"].get("test_metrics")}
+    result["retrain"].update(register(job, model))
+    lifecycle.transition(job_id, Job.Status.SUCCEEDED, result=result)
 
 
 @shared_task(name="automl.reconcile_jobs")
@@ -172,7 +177,7 @@ def wait_for_other_runners(engine, storage, study_name: str, stale_after_s: floa
         time.sleep(1.0)
 
 
-def close(job: Job, data, storage, reporter: DatabaseReporter) -> None:
+def close(job: Job, data, storage) -> None:
     from dataclasses import asdict
 
     from workers.hpo import engine
@@ -180,7 +185,7 @@ def close(job: Job, data, storage, reporter: DatabaseReporter) -> None:
     if not lifecycle.start_closing(job.id):
         return  # another runner is closing it
     sync_trials(job, storage)
-    cancelled = reporter.should_stop()
+    cancelled = Job.objects.filter(id=job.id, cancel_requested=True).exists()
     result = engine.summarize(job.config, storage, job.study_name, allow_empty=cancelled)
     result.stopped = cancelled
     summary = asdict(result)
@@ -190,15 +195,20 @@ def close(job: Job, data, storage, reporter: DatabaseReporter) -> None:
     summary["refit"] = engine.refit_best(job.config, data, storage, job.study_name,
                                          directory=artifact_dir(job))
     if summary["refit"]:
-        from automl.registry.services import register_job_model
-
-        try:  # idempotent: a close that runs twice finds the version it registered
-            version = register_job_model(job, artifact_dir(job), summary["refit"])
-            summary["refit"]["model_version"] = version.id
-        except Exception as exc:  # the search succeeded; its files stay in artifact_dir
-            log.exception("job %s: the refit model could not be registered", job.id)
-            summary["refit"]["registry_error"] = f"{type(exc).__name__}: {exc}"
+        summary["refit"].update(register(job, summary["refit"]))
     lifecycle.transition(job.id, Job.Status.SUCCEEDED, result=summary)
+
+
+def register(job: Job, model: dict) -> dict:
+    """Put the job's saved model (artifact_dir) in the registry; model holds "trial",
+    "params" and "test_metrics". Returns {"model_version": id}, or why it failed."""
+    from automl.registry.services import register_job_model
+
+    try:  # idempotent: a job closed twice finds the version it registered
+        return {"model_version": register_job_model(job, artifact_dir(job), model).id}
+    except Exception as exc:  # the search succeeded; its files stay in artifact_dir
+        log.exception("job %s: the model could not be registered", job.id)
+        return {"registry_error": f"{type(exc).__name__}: {exc}"}
 
 
 def sync_trials(job: Job, storage) -> None:

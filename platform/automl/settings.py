@@ -154,6 +154,9 @@ if BROKER_KIND == "filesystem":
         "data_folder_in": str(QUEUE_DIR),
         "data_folder_out": str(QUEUE_DIR),
         "store_processed": False,
+        # Listing a local folder is cheap; kombu's default of 1 s would add up to a
+        # second to every hop (submit -> run_job -> run_trials).
+        "polling_interval": 0.1,
     }
 else:
     # Redis redelivers an unacknowledged task after the visibility timeout; it must be

@@ -61,7 +61,7 @@ def test_a_runner_continues_a_study_another_runner_started(alice, iris):
     tasks.run_job(job.id)
     # A first runner ran two trials, then its worker vanished before writing any rows.
     storage = engine.make_storage(storage_url(job))
-    engine.run_trials({**job.config, "n_trials": 2}, tasks.load_data(job), MemoryReporter(),
+    engine.run_trials(job.config, tasks.load_data(job), MemoryReporter(stop_after=2),
                       storage, job.study_name)
     tasks.run_trials(job.id, 1)
     job.refresh_from_db()
@@ -113,6 +113,7 @@ def test_a_cancel_request_stops_between_trials(alice, iris, monkeypatch):
             Job.objects.filter(id=self.job_id).update(cancel_requested=True)
 
     monkeypatch.setattr(DatabaseReporter, "trial_finished", finish_then_cancel)
+    monkeypatch.setattr(DatabaseReporter, "POLL_S", 0.0)  # read the flag before every trial
     job = run(job)
     assert job.status == "cancelled"
     assert Trial.objects.filter(job=job, state="complete").count() == 2

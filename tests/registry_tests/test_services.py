@@ -57,21 +57,6 @@ def test_a_jobs_model_is_registered_once_with_its_lineage(alice, iris, tmp_path,
     assert first.code_version and first.code_version != ""
 
 
-def test_a_job_model_without_feature_names_gets_the_data_sets(alice, iris, tmp_path,
-                                                              model_store):
-    from sklearn.datasets import load_iris
-    from sklearn.linear_model import LogisticRegression
-
-    from workers.models.artifacts import save_model
-
-    data = load_iris()
-    model = LogisticRegression(max_iter=300).fit(data.data, data.target)
-    save_model(model, tmp_path / "best", family="logistic_regression",
-               spec={"task": "classification"})
-    version = services.register_job_model(make_job(alice, iris), tmp_path / "best", {})
-    assert version.features is not None and len(version.features) == 4
-
-
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_registrations_of_one_name_get_distinct_numbers(alice, tmp_path, model_store):
     if connection.vendor == "sqlite":

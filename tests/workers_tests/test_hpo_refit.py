@@ -37,8 +37,12 @@ def test_refit_best_scores_the_held_out_rows_and_saves_the_model(iris, tmp_path)
     refit = refit_best(cfg, iris, storage, "s", tmp_path)
     assert refit["test_rows"] == 45 and refit["family"] == "logistic_regression"
     assert refit["test_metrics"]["accuracy"] > 0.8 and "roc_auc" in refit["test_metrics"]
-    assert refit["files"] == ["model.skops", "spec.json"]
+    assert refit["files"] == ["model.skops", "spec.json", "reference.json"]
     spec = json.loads((tmp_path / "spec.json").read_text())
+    # What serving checks rows against, and what drift checks compare traffic with.
+    assert spec["features"] == iris.feature_names
+    reference = json.loads((tmp_path / "reference.json").read_text())
+    assert reference["n_rows"] == 105 and set(reference["features"]) == set(iris.feature_names)
     assert spec["family"] == "logistic_regression" and spec["params"] == {"C": pytest.approx(
         refit["params"]["C"])}
     assert load_model(tmp_path).predict(iris.X[:3]).shape == (3,)

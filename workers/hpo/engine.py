@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -149,12 +150,11 @@ def run_trials(
 ) -> bool:
     """Run trials on a shared study until its budget is spent; True if reporter stopped it.
 
-    Several processes may run this on one study at once. Each asks for a trial only while
-    the study holds fewer than n_trials (finished or running; warm-start trials with
-    values aside). When two ask at once and the later one gets a number past the budget,
-    that trial is discarded: told FAIL, marked "discarded", never run, never reported, and
-    left out of every count, so the trials that ran are numbered exactly W..W+n_trials-1,
-    W being the warm-start trials added at creation (usually 0). Before each ask, running
+    Several processes may run this on one study at once. Each asks for trials until ask()
+    hands it a number past the budget: that trial is discarded (told FAIL, marked
+    "discarded", never run, never reported, left out of every count) and the runner
+    stops, so the trials that ran are numbered exactly 0..W+n_trials-1, W being the
+    warm-start trials added at creation (usually 0). Every stale_after_s / 4, running
     trials whose heartbeat is older than stale_after_s (their worker died) are failed.
     Also stops at timeout_s (measured from this call, checked between trials), after
     `patience` finished trials without a new best, or when a grid is exhausted.
@@ -176,15 +176,22 @@ def run_trials(
     )
     sampler_spec = SAMPLERS[config["sampler"]["name"]]
     timeout_s, started, ran = config["timeout_s"], time.monotonic(), 0
+    next_reap = 0.0
     while True:
         if reporter.should_stop():
             return True
         # Like Optuna's own timeout, checked between trials: a trial is never cut.
         if ran and timeout_s is not None and time.monotonic() - started >= timeout_s:
             return False
-        reap_stale_trials(storage, study_name, stale_after_s)
-        trials = [t for t in study.get_trials(deepcopy=False) if _counts(t)]
-        if len(trials) >= budget_end or _out_of_patience(config, trials):
+        # Reading the whole study costs O(trials) on every storage, so the per-trial path
+        # reads none of it: stale trials are reaped on a timer, and the budget is enforced
+        # by the number that ask() hands out (numbers are dense across every runner).
+        if time.monotonic() >= next_reap:
+            reap_stale_trials(storage, study_name, stale_after_s)
+            next_reap = time.monotonic() + stale_after_s / 4
+        if config.get("patience") and _out_of_patience(config, [
+            t for t in study.get_trials(deepcopy=False) if _counts(t)
+        ]):
             return False
         if sampler_spec.exhausted(sampler, study):
             return False
@@ -196,8 +203,8 @@ def run_trials(
         with _heartbeat(storage, trial._trial_id):
             _run_trial(study, trial, config, spaces, splits, reporter, data)
         ran += 1
-        finished = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
-        fraction = len([t for t in finished if _counts(t) and not _warm(t)]) / config["n_trials"]
+        # Trials asked so far by every runner: close enough to finished for a progress bar.
+        fraction = (trial.number + 1 - warm_started) / config["n_trials"]
         if timeout_s is not None:
             fraction = max(fraction, (time.monotonic() - started) / timeout_s)
         reporter.progress(min(1.0, fraction))
@@ -295,7 +302,7 @@ def refit_best(
     test_metrics = score(fitted, names, test.X, test.y)
     files: list[str] = []
     if directory is not None:
-        files = _save(fitted, Path(directory), config, best)
+        files = _save(fitted, Path(directory), config, best, search)
     return {
         "trial": best.best_number,
         "family": fitted.family,
@@ -441,7 +448,9 @@ def _heartbeat(storage: optuna.storages.BaseStorage, trial_id: int):
             return False  # the trial finished
         return True
 
-    return beating(beat, HEARTBEAT_S, name=f"trial-heartbeat-{trial_id}")
+    # No beat at the start: a trial shorter than HEARTBEAT_S costs no write, and the
+    # reaper judges a trial that never beat by its start time.
+    return beating(beat, HEARTBEAT_S, name=f"trial-heartbeat-{trial_id}", first_now=False)
 
 
 def _add_warm_start(study: optuna.Study, space: dict, record: dict) -> int:
@@ -497,12 +506,22 @@ def _run_trial(
     reporter.trial_finished(trial.number, state, params, values, curve, error)
 
 
-def _save(fitted, directory: Path, config: dict, best: HpoResult) -> list[str]:
+def _save(fitted, directory: Path, config: dict, best: HpoResult, search: TabularData
+          ) -> list[str]:
+    """The model, its preprocessing, and what serving and drift checks need: the raw input
+    columns in order, the labels of the encoded classes, and reference statistics of the
+    training rows."""
+    from workers.data.reference import reference_stats
     from workers.models.artifacts import save_model, save_transformer
 
-    spec = {"task": config["task"], "params": fitted.params, "trial": best.best_number}
+    spec = {"task": config["task"], "params": fitted.params, "trial": best.best_number,
+            "features": list(search.feature_names)}
+    if search.classes is not None:  # what the model's class indices stand for
+        spec["class_labels"] = [c if isinstance(c, (str, int, float, bool)) else str(c)
+                           for c in search.classes]
     files = save_model(fitted.model, directory, family=fitted.family, spec=spec)
     if fitted.transformer is not None:
         files += save_transformer(fitted.transformer, directory)
-    return files
-
+    reference = directory / "reference.json"
+    reference.write_text(json.dumps(reference_stats(search.X, search.feature_names)))
+    return [*files, reference.name]

@@ -5,6 +5,7 @@ the engine starts the next one: a worker that dies loses only the trial in fligh
 """
 
 import math
+import time
 
 from django.db import connection
 from django.utils import timezone
@@ -20,18 +21,26 @@ def _finite(value: float | None) -> float | None:
 
 
 class DatabaseReporter(Reporter):
+    """Trials are written as they happen; the job's progress and cancel flag, which a
+    trivial trial would otherwise pay a round trip each for, at most every POLL_S."""
+
+    POLL_S = 1.0
+
     def __init__(self, job: Job, worker: str = "") -> None:
         self.job_id = job.id
         self.worker = worker
         self._curves: dict[int, dict[int, float | None]] = {}
+        self._progress_at = self._stop_at = -math.inf
+        self._stop = False
 
     def trial_started(self, number: int, params: dict) -> None:
         self._curves[number] = {}
-        Trial.objects.update_or_create(
-            job_id=self.job_id, number=number,
-            defaults={"state": Trial.State.RUNNING, "params": params, "worker": self.worker,
-                      "started_at": timezone.now(), "intermediate_values": {}},
-        )
+        fields = {"state": Trial.State.RUNNING, "params": params, "worker": self.worker,
+                  "started_at": timezone.now(), "intermediate_values": {}}
+        # One query for the usual case (a new number); a re-run trial updates its row.
+        if not Trial.objects.filter(job_id=self.job_id, number=number).update(**fields):
+            Trial.objects.update_or_create(job_id=self.job_id, number=number,
+                                           defaults=fields)
 
     def trial_reported(self, number: int, step: int, value: float) -> None:
         curve = self._curves.setdefault(number, {})
@@ -43,26 +52,34 @@ class DatabaseReporter(Reporter):
     def trial_finished(self, number: int, state: str, params: dict,
                        values: list[float] | None, intermediate_values: dict[int, float],
                        error: str = "") -> None:
-        Trial.objects.update_or_create(
-            job_id=self.job_id, number=number,
-            defaults={
-                "state": state,
-                "params": params,
-                "values": None if values is None else [_finite(v) for v in values],
-                "intermediate_values": {k: _finite(v) for k, v in intermediate_values.items()},
-                "error": error,
-                "finished_at": timezone.now(),
-            },
-        )
+        fields = {
+            "state": state,
+            "params": params,
+            "values": None if values is None else [_finite(v) for v in values],
+            "intermediate_values": {k: _finite(v) for k, v in intermediate_values.items()},
+            "error": error,
+            "finished_at": timezone.now(),
+        }
+        if not Trial.objects.filter(job_id=self.job_id, number=number).update(**fields):
+            Trial.objects.update_or_create(job_id=self.job_id, number=number,
+                                           defaults=fields)
         self._curves.pop(number, None)
 
     def progress(self, fraction: float) -> None:
+        now = time.monotonic()
+        if fraction < 1.0 and now - self._progress_at < self.POLL_S:
+            return
+        self._progress_at = now
         Job.objects.filter(id=self.job_id).update(
             progress=min(max(fraction, 0.0), 1.0), heartbeat_at=timezone.now()
         )
 
     def should_stop(self) -> bool:
-        return Job.objects.filter(id=self.job_id, cancel_requested=True).exists()
+        now = time.monotonic()
+        if not self._stop and now - self._stop_at >= self.POLL_S:
+            self._stop_at = now
+            self._stop = Job.objects.filter(id=self.job_id, cancel_requested=True).exists()
+        return self._stop
 
 
 def heartbeat(job_id: int, every_s: float = 30.0):

@@ -42,10 +42,11 @@ TRANSITIONS: dict[str, set[str]] = {
     Stage.ARCHIVED: {Stage.NONE, Stage.STAGING},
 }
 
-# The only files a model directory (and so an imported zip) may hold.
+# The only files a model directory (and so an imported zip) may hold. reference.json is
+# the training rows' statistics that drift checks compare served traffic with.
 MODEL_FILES = frozenset(
     {"spec.json", "weights.safetensors", "model.skops", "preprocessing.skops",
-     "preprocessing.json"}
+     "preprocessing.json", "reference.json"}
 )
 NUMBERING_ATTEMPTS = 10
 
@@ -209,17 +210,6 @@ def create_version(owner, directory: Path, *, name: str, source: str, **fields: 
         raise
 
 
-def _features_from_dataset(job) -> list[str] | None:
-    """The raw column names of the job's data set, for models saved without them."""
-    from automl.datasets.services import training_data
-
-    try:
-        return [str(name) for name in training_data(job.dataset, job.config).feature_names]
-    except Exception:
-        log.warning("job %s: no feature names for its model", job.id, exc_info=True)
-        return None
-
-
 def register_job_model(job, directory: Path, refit: dict) -> ModelVersion:
     """Register the refit best model of a finished job, once (a second call returns it).
 
@@ -229,13 +219,6 @@ def register_job_model(job, directory: Path, refit: dict) -> ModelVersion:
     if existing := ModelVersion.objects.filter(job=job, source=ModelVersion.Source.JOB).first():
         return existing
     directory = Path(directory)
-    spec = json.loads((directory / "spec.json").read_text())
-    if spec.get("features") is None and (features := _features_from_dataset(job)):
-        # Older engines did not write the column names; the data set knows them.
-        spec["features"] = features
-        from workers.models.artifacts import _write_json
-
-        _write_json(directory / "spec.json", spec)
     lineage = {
         "job": job,
         "trial_number": refit.get("trial"),
