@@ -1,0 +1,44 @@
+import getpass
+import os
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+
+class Command(BaseCommand):
+    help = (
+        "Create an analyst account (not staff) that signs in at /accounts/login/. The "
+        "password comes from --password-env VAR, or is asked for."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("username")
+        parser.add_argument("--email", default="")
+        parser.add_argument("--staff", action="store_true",
+                            help="may also open the monitoring pages and the admin")
+        parser.add_argument("--password-env", metavar="VAR",
+                            help="read the password from this environment variable")
+
+    def handle(self, *args, username: str, email: str, staff: bool,
+               password_env: str | None, **options) -> None:  # fmt: skip
+        User = get_user_model()
+        if User.objects.filter(username=username).exists():
+            raise CommandError(f"a user named {username!r} exists already")
+        if password_env:
+            password = os.environ.get(password_env)
+            if not password:
+                raise CommandError(f"the environment variable {password_env} is empty or unset")
+        else:
+            password = getpass.getpass(f"Password for {username}: ")
+            if password != getpass.getpass("Again: "):
+                raise CommandError("the passwords differ")
+        user = User(username=username, email=email, is_staff=staff)
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise CommandError(" ".join(exc.messages)) from None
+        user.set_password(password)
+        user.save()
+        self.stdout.write(f"Created user {username!r}; sign in at /accounts/login/.")

@@ -1,0 +1,239 @@
+"""The job page's figures: pure functions from trials and results to a Plotly figure.
+
+Trials are plain dicts ({"number", "state", "params", "values", "intermediate_values"}),
+as the jobs API serves them, so these functions run without a database. Each returns
+None when there is nothing to draw.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+
+_LAYOUT = {"margin": {"l": 50, "r": 20, "t": 40, "b": 45}, "height": 340,
+           "template": "plotly_white"}  # fmt: skip
+# Colour-blind-safe pair (Okabe-Ito) for kept and pruned trials.
+COMPLETE_COLOUR, PRUNED_COLOUR, BEST_COLOUR = "#0072b2", "#d55e00", "#009e73"
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(
+        value)  # fmt: skip
+
+
+def _complete(trials: Sequence[dict], index: int = 0) -> list[dict]:
+    return [t for t in trials if t.get("state") == "complete" and t.get("values")
+            and len(t["values"]) > index and _finite(t["values"][index])]  # fmt: skip
+
+
+def _title(fig: go.Figure, text: str, **axes: str) -> go.Figure:
+    fig.update_layout(title={"text": text, "font": {"size": 14}}, **_LAYOUT)
+    if "x" in axes:
+        fig.update_xaxes(title_text=axes["x"])
+    if "y" in axes:
+        fig.update_yaxes(title_text=axes["y"])
+    return fig
+
+
+def optimization_history(trials: Sequence[dict], metric: str, direction: str) -> go.Figure | None:
+    """Each complete trial's value by trial number, and the best value so far."""
+    done = sorted(_complete(trials), key=lambda t: t["number"])
+    if not done:
+        return None
+    numbers = [t["number"] for t in done]
+    values = [t["values"][0] for t in done]
+    better = max if direction == "maximize" else min
+    best, running = [], None
+    for value in values:
+        running = value if running is None else better(running, value)
+        best.append(running)
+    fig = go.Figure([
+        go.Scatter(x=numbers, y=values, mode="markers", name=metric,
+                   marker={"color": COMPLETE_COLOUR}),
+        go.Scatter(x=numbers, y=best, mode="lines", name="best so far",
+                   line={"color": BEST_COLOUR, "shape": "hv"}),
+    ])  # fmt: skip
+    return _title(fig, "Optimization history", x="trial", y=metric)
+
+
+def _numeric_axis(values: list) -> dict | None:
+    """A parcoords dimension's range and ticks: numbers as they are, anything else as
+    category indexes (None when the column is empty)."""
+    present = [v for v in values if v is not None]
+    if not present:
+        return None
+    if all(_finite(v) for v in present):
+        return {"values": [v if v is not None else math.nan for v in values]}
+    labels = sorted({str(v) for v in present})
+    index = {label: i for i, label in enumerate(labels)}
+    return {"values": [index[str(v)] if v is not None else math.nan for v in values],
+            "tickvals": list(range(len(labels))), "ticktext": labels}  # fmt: skip
+
+
+def parallel_coordinates(trials: Sequence[dict], metric: str) -> go.Figure | None:
+    """One line per complete trial through its parameters, coloured by its value."""
+    done = _complete(trials)
+    names = sorted({name for t in done for name in t.get("params", {})})
+    if not done or not names:
+        return None
+    values = [t["values"][0] for t in done]
+    dimensions = []
+    for name in names:
+        axis = _numeric_axis([t.get("params", {}).get(name) for t in done])
+        if axis is not None:
+            dimensions.append({"label": name, **axis})
+    dimensions.append({"label": metric, "values": values})
+    fig = go.Figure(go.Parcoords(
+        line={"color": values, "colorscale": "Viridis", "showscale": True},
+        dimensions=dimensions,
+    ))  # fmt: skip
+    return _title(fig, "Parallel coordinates")
+
+
+def importances(importance: dict[str, float]) -> go.Figure | None:
+    """Horizontal bars of parameter importances, the most important on top."""
+    items = sorted(((k, v) for k, v in importance.items() if _finite(v)), key=lambda kv: kv[1])
+    if not items:
+        return None
+    fig = go.Figure(go.Bar(x=[v for _, v in items], y=[k for k, _ in items], orientation="h",
+                           marker={"color": COMPLETE_COLOUR}))  # fmt: skip
+    fig = _title(fig, "Parameter importances (fANOVA)", x="importance")
+    fig.update_layout(height=max(200, 60 + 28 * len(items)))
+    return fig
+
+
+def intermediate_values(trials: Sequence[dict], metric: str) -> go.Figure | None:
+    """The learning curve each trial reported; pruned trials dashed in their own colour."""
+    curves = [t for t in trials if t.get("intermediate_values")]
+    if not curves:
+        return None
+    traces, legend_shown = [], set()
+    for trial in sorted(curves, key=lambda t: t["number"]):
+        points = sorted((int(step), value) for step, value in trial["intermediate_values"].items()
+                        if _finite(value))  # fmt: skip
+        if not points:
+            continue
+        pruned = trial.get("state") == "pruned"
+        group = "pruned" if pruned else "kept"
+        traces.append(go.Scatter(
+            x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers",
+            name=group, legendgroup=group, showlegend=group not in legend_shown,
+            hovertext=f"trial {trial['number']} ({trial.get('state')})", hoverinfo="text+y",
+            line={"color": PRUNED_COLOUR if pruned else COMPLETE_COLOUR,
+                  "dash": "dot" if pruned else "solid", "width": 1},
+            marker={"size": 4},
+        ))  # fmt: skip
+        legend_shown.add(group)
+    if not traces:
+        return None
+    return _title(go.Figure(traces), "Intermediate values", x="step", y=metric)
+
+
+def pareto_front(trials: Sequence[dict], metrics: Sequence[str],
+                 front: Sequence[dict]) -> go.Figure | None:  # fmt: skip
+    """Every complete trial on the first two metrics, the Pareto front highlighted."""
+    if len(metrics) < 2:
+        return None
+    done = _complete(trials, 1)
+    if not done:
+        return None
+    on_front = {t["number"] for t in front}
+    rest = [t for t in done if t["number"] not in on_front]
+    best = sorted((t for t in done if t["number"] in on_front), key=lambda t: t["values"][0])
+    fig = go.Figure()
+    for group, colour, size in ((rest, COMPLETE_COLOUR, 7), (best, BEST_COLOUR, 10)):
+        if group:
+            fig.add_trace(go.Scatter(
+                x=[t["values"][0] for t in group], y=[t["values"][1] for t in group],
+                mode="markers", marker={"color": colour, "size": size},
+                name="Pareto front" if group is best else "other trials",
+                hovertext=[f"trial {t['number']}" for t in group],
+            ))  # fmt: skip
+    return _title(fig, "Pareto front", x=metrics[0], y=metrics[1])
+
+
+def alpha_heatmap(history: Sequence[dict], axes: dict, cell: str = "normal") -> go.Figure | None:
+    """DARTS: softmax(α) of the last epoch, edges by operations, with a slider over epochs."""
+    epochs = [h for h in history if h.get(cell)]
+    ops, edges = axes.get("ops") or [], axes.get("edges") or []
+    if not epochs or not ops:
+        return None
+    rows = len(epochs[0][cell])
+    edges = edges if len(edges) == rows else [f"edge {i}" for i in range(rows)]
+    frames = [go.Frame(data=[go.Heatmap(z=h[cell], x=ops, y=edges, zmin=0, zmax=1)],
+                       name=str(h.get("epoch", i))) for i, h in enumerate(epochs)]  # fmt: skip
+    fig = go.Figure(data=frames[-1].data, frames=frames)
+    fig.update_traces(colorscale="Blues", colorbar={"title": {"text": "softmax α"}})
+    steps = [{"label": f.name, "method": "animate",
+              "args": [[f.name], {"mode": "immediate", "frame": {"duration": 0}}]}
+             for f in frames]  # fmt: skip
+    fig = _title(fig, f"Architecture weights α ({cell} cell) by epoch", x="operation")
+    fig.update_layout(sliders=[{"active": len(steps) - 1, "steps": steps,
+                                "currentvalue": {"prefix": "epoch "}}],
+                      height=max(300, 140 + 30 * rows), margin={"b": 110})  # fmt: skip
+    return fig
+
+
+def genotype_graph(genotype: dict) -> go.Figure | None:
+    """A genotype as a graph: DARTS cells as nodes and labelled edges, macro/MLP genotypes
+    as a chain of layers."""
+    if not genotype:
+        return None
+    if genotype.get("space") == "cell":
+        return _cell_graph(genotype)
+    layers = genotype.get("layers") or []
+    if not layers:
+        return None
+    labels = ["input"] + [
+        " ".join(str(v) for k, v in layer.items() if k in ("width", "kernel", "activation"))
+        for layer in layers
+    ] + ["output"]  # fmt: skip
+    xs = list(range(len(labels)))
+    fig = go.Figure([
+        go.Scatter(x=xs, y=[0] * len(xs), mode="lines", line={"color": "#888"},
+                   hoverinfo="skip"),
+        go.Scatter(x=xs, y=[0] * len(xs), mode="markers+text", text=labels,
+                   textposition="top center", marker={"size": 18, "color": COMPLETE_COLOUR}),
+    ])  # fmt: skip
+    fig = _title(fig, f"Found architecture ({genotype.get('space', 'layers')})")
+    fig.update_layout(showlegend=False, height=220, xaxis={"visible": False},
+                      yaxis={"visible": False, "range": [-1, 1.5]})  # fmt: skip
+    return fig
+
+
+def _cell_graph(genotype: dict) -> go.Figure | None:
+    cells = [(kind, genotype[kind]) for kind in ("normal", "reduce") if genotype.get(kind)]
+    if not cells:
+        return None
+    fig = go.Figure()
+    for row, (kind, nodes) in enumerate(cells):
+        y0 = -3 * row
+        # Inputs c_{k-2}, c_{k-1} on the left, intermediate nodes across, output on the right.
+        positions = {0: (0, y0 + 1), 1: (0, y0 - 1)}
+        for i in range(len(nodes)):
+            positions[i + 2] = (i + 1, y0 + (0.6 if i % 2 else -0.6))
+        out = (len(nodes) + 1, y0)
+        for i, edges in enumerate(nodes):
+            for op, source in edges:
+                (x0, ya), (x1, yb) = positions.get(source, (0, y0)), positions[i + 2]
+                fig.add_trace(go.Scatter(x=[x0, x1], y=[ya, yb], mode="lines",
+                                         line={"color": "#888"}, hoverinfo="skip"))  # fmt: skip
+                fig.add_annotation(x=(x0 + x1) / 2, y=(ya + yb) / 2, text=op, showarrow=False,
+                                   font={"size": 10}, bgcolor="rgba(255,255,255,.8)")
+            fig.add_trace(go.Scatter(x=[positions[i + 2][0], out[0]],
+                                     y=[positions[i + 2][1], out[1]], mode="lines",
+                                     line={"color": "#ccc", "dash": "dot"},
+                                     hoverinfo="skip"))  # fmt: skip
+        labels = {0: "c_{k-2}", 1: "c_{k-1}", **{i + 2: str(i) for i in range(len(nodes))}}
+        xs = [positions[k][0] for k in labels] + [out[0]]
+        ys = [positions[k][1] for k in labels] + [out[1]]
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers+text",
+                                 text=[*labels.values(), f"{kind} out"],
+                                 textposition="bottom center",
+                                 marker={"size": 16, "color": COMPLETE_COLOUR}))  # fmt: skip
+    fig = _title(fig, "Found cells (DARTS genotype)")
+    fig.update_layout(showlegend=False, height=200 + 160 * len(cells),
+                      xaxis={"visible": False}, yaxis={"visible": False})  # fmt: skip
+    return fig

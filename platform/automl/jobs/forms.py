@@ -1,0 +1,378 @@
+"""The new-job forms: a few choices per kind, turned into the same submission the REST API
+takes and validated by its JobSubmitSerializer, so the errors are the API's own.
+
+Each form builds a config from its fields; the optional advanced JSON box is merged over
+it (objects key by key), so a power user can set anything the config schema allows.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from django import forms
+
+from automl.datasets.models import Dataset
+from automl.jobs.models import Job
+from automl.jobs.serializers import DEVICES, MAX_PARALLELISM
+from workers.hpo.families import families_for
+from workers.hpo.metrics import TASK_METRICS
+from workers.hpo.pruners import PRUNERS
+from workers.hpo.samplers import SAMPLERS
+from workers.nas.spaces import SPACES
+from workers.nas.strategies import STRATEGIES
+
+TASKS = [("", "infer from the target"), ("classification", "classification"),
+         ("regression", "regression")]  # fmt: skip
+DEFAULT = [("", "default")]
+# Which strategy option one "search budget" number sets.
+BUDGET_OPTION = {"darts": "epochs", "evolution": "cycles", "rl": "candidates",
+                 "random": "candidates"}  # fmt: skip
+
+
+def merge(base: dict, override: dict) -> dict:
+    """`override` over `base`, objects merged key by key (a copy; neither is changed)."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _without(config: dict, covered: tuple[tuple[str, ...], ...]) -> dict:
+    """The config less the paths a form's fields stand for, and less nulls (the defaults)."""
+    out: dict = {}
+    for key, value in config.items():
+        if (key,) in covered or value is None:
+            continue
+        if isinstance(value, dict):
+            inner = {k: v for k, v in value.items()
+                     if (key, k) not in covered and v is not None}  # fmt: skip
+            if inner:
+                out[key] = inner
+        else:
+            out[key] = value
+    return out
+
+
+class DatasetChoice(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Dataset) -> str:
+        rows = f", {obj.n_rows} rows" if obj.n_rows else ""
+        return f"{obj.name} ({obj.task}{rows})"
+
+
+class JobForm(forms.Form):
+    """What every kind shares: a name, a data set, the device, the advanced JSON box."""
+
+    kind: ClassVar[str]
+    # Config paths (as in the API's "fields") shown next to a form field.
+    FIELD_PATHS: ClassVar[dict[str, str]] = {}
+    # Paths the fields stand for, left out of the advanced box when a job is run again.
+    COVERED: ClassVar[tuple[tuple[str, ...], ...]] = ()
+
+    name = forms.CharField(max_length=200, required=False,
+                           help_text="Default: the kind and the data set's name.")  # fmt: skip
+    dataset = DatasetChoice(queryset=Dataset.objects.none(), empty_label=None)
+    device = forms.ChoiceField(choices=[(d, d) for d in DEVICES], initial="auto",
+                               help_text="auto: a GPU when the worker has one.")  # fmt: skip
+    advanced = forms.CharField(
+        required=False, label="Advanced (JSON)",
+        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "class": "json"}),
+        help_text="Optional: a JSON object merged over the choices above, e.g. "
+        '{"search_space": {...}} or {"sampler": {"n_startup_trials": 5}}. See the README.',
+    )  # fmt: skip
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["dataset"].queryset = Dataset.visible_to(user).order_by("source", "name")
+
+    def clean_advanced(self) -> dict:
+        text = self.cleaned_data.get("advanced", "").strip()
+        if not text:
+            return {}
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"not valid JSON: {exc}") from None
+        if not isinstance(value, dict):
+            raise forms.ValidationError("must be a JSON object")
+        return value
+
+    def config(self) -> dict:
+        """The config the fields stand for (before the advanced box)."""
+        raise NotImplementedError
+
+    def submission(self) -> dict:
+        """The body a REST client would POST to /api/v1/jobs/."""
+        data = self.cleaned_data
+        return {
+            "kind": self.kind, "name": data["name"], "dataset": data["dataset"].id,
+            "config": merge(self.config(), data["advanced"]),
+            "resources": {"device": data["device"]},
+        }  # fmt: skip
+
+    def add_api_errors(self, fields: dict[str, list[str]]) -> None:
+        """Show the serializer's errors beside the field they are about, in its words."""
+        advanced = self.cleaned_data.get("advanced") or {}
+        for path, messages in fields.items():
+            text = f"{path}: {' '.join(messages)}" if path else " ".join(messages)
+            parts = path.split(".")
+            top = parts[1] if len(parts) > 1 and parts[0] == "config" else None
+            field = None
+            if top is not None and top in advanced:
+                field = "advanced"
+            else:
+                for length in range(len(parts), 0, -1):
+                    field = self.FIELD_PATHS.get(".".join(parts[:length]))
+                    if field:
+                        break
+                if field is None and parts[0] in ("dataset", "name"):
+                    field = parts[0]
+                if field is None and parts[0] == "resources":
+                    field = "device"
+            self.add_error(field if field in self.fields else None, text)
+
+    @classmethod
+    def initial_from(cls, job: Job, *, continue_from: bool = False) -> dict:
+        """Initial values that submit `job` again (its config as stored, with defaults)."""
+        config = dict(job.config)
+        initial = {"name": job.name, "dataset": job.dataset_id,
+                   "device": job.resources.get("device", "auto")}  # fmt: skip
+        initial.update(cls.fields_from_config(config))
+        rest = _without(config, cls.COVERED)
+        if rest:
+            initial["advanced"] = json.dumps(rest, indent=2)
+        return initial
+
+    @classmethod
+    def fields_from_config(cls, config: dict) -> dict:
+        return {}
+
+
+class HpoForm(JobForm):
+    kind = "hpo"
+    FIELD_PATHS = {
+        "config.model": "model", "config.metric": "metric", "config.n_trials": "n_trials",
+        "config.task": "task", "config.target": "target", "config.sampler": "sampler",
+        "config.pruner": "pruner", "config.timeout_s": "timeout_s",
+        "config.validation": "validation", "config.preprocessing.scaling": "scaling",
+        "config.preprocessing.imputation": "imputation", "config.parallelism": "parallelism",
+        "config.warm_start_from": "warm_start_from", "config.search_space": "advanced",
+    }  # fmt: skip
+    COVERED = (("model",), ("metric",), ("direction",), ("n_trials",), ("task",), ("target",),
+               ("sampler", "name"), ("pruner", "name"), ("timeout_s",), ("parallelism",),
+               ("validation", "method"), ("preprocessing", "scaling"),
+               ("preprocessing", "imputation"), ("warm_start",))  # fmt: skip
+
+    target = forms.CharField(max_length=200, required=False,
+                             help_text="The column to predict. Default: the data set's target.")
+    task = forms.ChoiceField(choices=TASKS, required=False)
+    model = forms.ChoiceField(choices=[], initial="auto",
+                              help_text="auto: search over every model family of the task.")
+    metric = forms.ChoiceField(choices=[], required=False,
+                               help_text="Default: accuracy for classification, r2 for "
+                               "regression.")  # fmt: skip
+    n_trials = forms.IntegerField(min_value=1, initial=20, label="Trials",
+                                  help_text="How many configurations to try.")  # fmt: skip
+    timeout_s = forms.FloatField(required=False, label="Time limit (s)",
+                                 help_text="Stop starting trials after this; empty: none.")
+    sampler = forms.ChoiceField(choices=[(s, s) for s in SAMPLERS], initial="tpe",
+                                help_text="tpe learns from earlier trials; random does not.")
+    pruner = forms.ChoiceField(choices=[(p, p) for p in PRUNERS], initial="none",
+                               help_text="Stops unpromising trials early (models that train "
+                               "in steps: MLP, boosting).")  # fmt: skip
+    validation = forms.ChoiceField(choices=[("holdout", "hold-out split"),
+                                            ("cv", "5-fold cross-validation")],
+                                   initial="holdout")  # fmt: skip
+    scaling = forms.ChoiceField(required=False, choices=DEFAULT + [
+        (s, s) for s in ("standard", "minmax", "robust", "none")])  # fmt: skip
+    imputation = forms.ChoiceField(required=False, choices=DEFAULT + [
+        (s, s) for s in ("mean", "median", "most_frequent", "constant")])  # fmt: skip
+    parallelism = forms.IntegerField(min_value=1, max_value=MAX_PARALLELISM, initial=1,
+                                     help_text="Trials run at once, on any free worker.")
+    warm_start_from = forms.IntegerField(
+        required=False, label="Continue from job",
+        help_text="Optional: the id of one of your HPO jobs whose finished trials seed "
+        "this search.",
+    )  # fmt: skip
+
+    field_order = ["name", "dataset", "target", "task", "model", "metric", "n_trials",
+                   "timeout_s", "sampler", "pruner", "validation", "scaling", "imputation",
+                   "parallelism", "warm_start_from", "device", "advanced"]  # fmt: skip
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        models = ["auto", *families_for("classification"), *families_for("regression")]
+        self.fields["model"].choices = [(m, m) for m in dict.fromkeys(models)]
+        metrics = TASK_METRICS["classification"] + TASK_METRICS["regression"]
+        self.fields["metric"].choices = DEFAULT + [(m, m) for m in dict.fromkeys(metrics)]
+
+    def config(self) -> dict:
+        data = self.cleaned_data
+        config: dict = {"model": data["model"], "n_trials": data["n_trials"],
+                        "sampler": {"name": data["sampler"]},
+                        "pruner": {"name": data["pruner"]},
+                        "validation": {"method": data["validation"]},
+                        "parallelism": data["parallelism"]}  # fmt: skip
+        for key in ("target", "task", "metric", "timeout_s", "warm_start_from"):
+            if data.get(key) not in (None, ""):
+                config[key] = data[key]
+        preprocessing = {k: data[k] for k in ("scaling", "imputation") if data.get(k)}
+        if preprocessing:
+            config["preprocessing"] = preprocessing
+        return config
+
+    @classmethod
+    def fields_from_config(cls, config: dict) -> dict:
+        metric = config.get("metric")
+        pre = config.get("preprocessing") or {}
+        return {
+            "model": config.get("model"), "n_trials": config.get("n_trials"),
+            "metric": metric if isinstance(metric, str) else "",
+            "task": config.get("task", ""), "target": config.get("target") or "",
+            "timeout_s": config.get("timeout_s"),
+            "sampler": (config.get("sampler") or {}).get("name", "tpe"),
+            "pruner": (config.get("pruner") or {}).get("name", "none"),
+            "validation": (config.get("validation") or {}).get("method", "holdout"),
+            "scaling": pre.get("scaling", ""), "imputation": pre.get("imputation", ""),
+            "parallelism": config.get("parallelism", 1),
+        }  # fmt: skip
+
+    @classmethod
+    def initial_from(cls, job: Job, *, continue_from: bool = False) -> dict:
+        initial = super().initial_from(job)
+        metric = job.config.get("metric")
+        if isinstance(metric, list):  # several metrics: the advanced box carries them
+            rest = json.loads(initial.get("advanced") or "{}")
+            initial["advanced"] = json.dumps({"metric": metric, **rest}, indent=2)
+        if continue_from:
+            initial["warm_start_from"] = job.id
+            initial["name"] = f"{job.name} (continued)"
+        return initial
+
+
+class NasForm(JobForm):
+    kind = "nas"
+    FIELD_PATHS = {
+        "config.strategy": "strategy", "config.space": "space",
+        "config.proxy.epochs": "proxy_epochs", "config.retrain.epochs": "retrain_epochs",
+        "config.constraints.max_params": "max_params", "config.timeout_s": "timeout_s",
+        "config.seed": "seed",
+    }  # fmt: skip
+    COVERED = (("strategy", "name"), ("space", "name"), ("proxy", "epochs"),
+               ("retrain", "epochs"), ("constraints", "max_params"), ("timeout_s",),
+               ("seed",), ("data_kind",))  # fmt: skip
+
+    strategy = forms.ChoiceField(
+        required=False, choices=[("", "default: darts on images, evolution on tables")]
+        + [(s, s) for s in STRATEGIES],
+    )  # fmt: skip
+    space = forms.ChoiceField(
+        required=False, choices=[("", "default for the strategy and data")]
+        + [(s, s) for s in SPACES],
+        help_text="cell: DARTS cells; macro: a plain CNN; mlp: tables.",
+    )  # fmt: skip
+    budget = forms.IntegerField(
+        required=False, min_value=1, label="Search budget",
+        help_text="darts: epochs; evolution: cycles; rl and random: candidates. "
+        "Empty: the strategy's default.",
+    )  # fmt: skip
+    proxy_epochs = forms.IntegerField(required=False, min_value=1, label="Epochs per candidate",
+                                      help_text="Short training of each candidate (default 2).")
+    retrain_epochs = forms.IntegerField(required=False, min_value=1,
+                                        label="Retrain epochs",
+                                        help_text="Training of the found architecture "
+                                        "(default 10).")  # fmt: skip
+    max_params = forms.IntegerField(required=False, min_value=1, label="Max parameters",
+                                    help_text="Reject bigger architectures; empty: no limit.")
+    timeout_s = forms.FloatField(required=False, label="Time limit (s)")
+    seed = forms.IntegerField(required=False, min_value=0, initial=0)
+
+    field_order = ["name", "dataset", "strategy", "space", "budget", "proxy_epochs",
+                   "retrain_epochs", "max_params", "timeout_s", "seed", "device",
+                   "advanced"]  # fmt: skip
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("budget") is not None and not data.get("strategy"):
+            self.add_error("budget", "choose a strategy to give it a budget")
+        return data
+
+    def config(self) -> dict:
+        data = self.cleaned_data
+        config: dict = {}
+        if data["strategy"]:
+            config["strategy"] = {"name": data["strategy"]}
+            if data["budget"] is not None:
+                config["strategy"][BUDGET_OPTION[data["strategy"]]] = data["budget"]
+        if data["space"]:
+            config["space"] = {"name": data["space"]}
+        if data["proxy_epochs"] is not None:
+            config["proxy"] = {"epochs": data["proxy_epochs"]}
+        if data["retrain_epochs"] is not None:
+            config["retrain"] = {"epochs": data["retrain_epochs"]}
+        if data["max_params"] is not None:
+            config["constraints"] = {"max_params": data["max_params"]}
+        for key in ("timeout_s", "seed"):
+            if data.get(key) is not None:
+                config[key] = data[key]
+        return config
+
+    @classmethod
+    def fields_from_config(cls, config: dict) -> dict:
+        strategy = config.get("strategy") or {}
+        name = strategy.get("name", "")
+        return {
+            "strategy": name, "space": (config.get("space") or {}).get("name", ""),
+            "budget": strategy.get(BUDGET_OPTION.get(name, ""), None),
+            "proxy_epochs": (config.get("proxy") or {}).get("epochs"),
+            "retrain_epochs": (config.get("retrain") or {}).get("epochs"),
+            "max_params": (config.get("constraints") or {}).get("max_params"),
+            "timeout_s": config.get("timeout_s"), "seed": config.get("seed", 0),
+        }  # fmt: skip
+
+    @classmethod
+    def initial_from(cls, job: Job, *, continue_from: bool = False) -> dict:
+        initial = super().initial_from(job)
+        name = (job.config.get("strategy") or {}).get("name", "")
+        if name in BUDGET_OPTION and initial.get("advanced"):
+            # The budget field carries this option; leave it out of the advanced box.
+            rest = json.loads(initial["advanced"])
+            rest.get("strategy", {}).pop(BUDGET_OPTION[name], None)
+            if rest.get("strategy") == {}:
+                rest.pop("strategy")
+            initial["advanced"] = json.dumps(rest, indent=2) if rest else ""
+        return initial
+
+
+class ConfigForm(JobForm):
+    """Any other kind: the config is the JSON box (the API's schema, see the README)."""
+
+    def __init__(self, *args: Any, kind: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.kind = kind
+        self.fields["advanced"].label = "Config (JSON)"
+        self.fields["advanced"].help_text = f"The {kind} job's config, as the REST API takes it."
+
+    def config(self) -> dict:
+        return {}
+
+
+FORMS: dict[str, type[JobForm]] = {"hpo": HpoForm, "nas": NasForm}
+
+
+def form_for(kind: str, *args: Any, user: Any, **kwargs: Any) -> JobForm:
+    """The new-job form of `kind` (one of Job.Kind)."""
+    if kind in FORMS:
+        return FORMS[kind](*args, user=user, **kwargs)
+    return ConfigForm(*args, user=user, kind=kind, **kwargs)
+
+
+def initial_for(job: Job, *, continue_from: bool = False) -> dict:
+    form = FORMS.get(job.kind, ConfigForm)
+    if form is ConfigForm:
+        return {"name": job.name, "dataset": job.dataset_id,
+                "advanced": json.dumps(job.config, indent=2)}  # fmt: skip
+    return form.initial_from(job, continue_from=continue_from)

@@ -1,0 +1,223 @@
+"""The job pages: a list with live status, new-job forms for every kind, and a detail page
+with progress, a sortable trials table, charts and a cancel button.
+
+Submissions go through JobSubmitSerializer, as over REST, so a form shows the API's errors.
+Another user's job is a 404, as in the API.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from automl.api import flatten_errors
+from automl.charts import figure_html, plotly_js_tag
+from automl.jobs import charts, lifecycle
+from automl.jobs.forms import form_for, initial_for
+from automl.jobs.models import Job, Trial
+from automl.jobs.serializers import JobSubmitSerializer
+from automl.jobs.services import submit_job
+
+JOBS_PER_PAGE = 50
+TRIALS_PER_PAGE = 200  # rows of the trials table; the API serves every trial
+CHART_TRIALS = 5000  # the most recent trials drawn; the table and API page through all
+MAX_PARAM_COLUMNS = 12
+TRIAL_FIELDS = ("number", "state", "params", "values", "intermediate_values", "started_at",
+                "finished_at")  # fmt: skip
+
+
+def owned_or_404(request: HttpRequest, pk: int) -> Job:
+    job = Job.objects.select_related("dataset").filter(owner=request.user, id=pk).first()
+    if job is None:
+        raise Http404("No such job.")
+    return job
+
+
+def _kinds() -> list[tuple[str, str]]:
+    return list(Job.Kind.choices)
+
+
+@login_required
+@require_GET
+def job_list(request: HttpRequest) -> HttpResponse:
+    jobs = Job.objects.filter(owner=request.user).select_related("dataset")
+    kind, status = request.GET.get("kind", ""), request.GET.get("status", "")
+    if kind in Job.Kind.values:
+        jobs = jobs.filter(kind=kind)
+    if status in Job.Status.values:
+        jobs = jobs.filter(status=status)
+    page = Paginator(jobs, JOBS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {"page": page, "jobs": page.object_list, "kind": kind, "status": status,
+               "kinds": _kinds(), "statuses": Job.Status.values,
+               "live": any(not job.is_finished for job in page.object_list)}  # fmt: skip
+    # The list polls this fragment while any job on it is still queued or running.
+    template = "jobs/_rows.html" if request.GET.get("fragment") == "rows" else "jobs/list.html"
+    return render(request, template, context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def job_new(request: HttpRequest, kind: str) -> HttpResponse:
+    if kind not in Job.Kind.values:
+        raise Http404("No such job kind.")
+    if request.method == "GET":
+        initial: dict = {}
+        if source_id := request.GET.get("from"):
+            source = owned_or_404(request, _int_or_404(source_id))
+            initial = initial_for(source, continue_from=request.GET.get("continue") == "1")
+        elif dataset_id := request.GET.get("dataset"):
+            initial = {"dataset": dataset_id}
+        form = form_for(kind, user=request.user, initial=initial)
+        return _new(request, kind, form)
+    form = form_for(kind, request.POST, user=request.user)
+    if not form.is_valid():
+        return _new(request, kind, form, status=400)
+    submission = JobSubmitSerializer(data=form.submission(), context={"request": request})
+    if not submission.is_valid():
+        form.add_api_errors(flatten_errors(submission.errors))
+        return _new(request, kind, form, status=400)
+    job = submit_job(request.user, **submission.validated_data)
+    messages.success(request, f"Job {job.id} queued: {job.name}.")
+    return redirect("job-page", pk=job.id)
+
+
+def _int_or_404(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise Http404("No such job.") from None
+
+
+def _new(request: HttpRequest, kind: str, form, status: int = 200) -> HttpResponse:
+    return render(request, "jobs/new.html", {
+        "form": form, "kind": kind, "kind_label": Job.Kind(kind).label, "kinds": _kinds(),
+    }, status=status)  # fmt: skip
+
+
+@login_required
+@require_GET
+def job_page(request: HttpRequest, pk: int) -> HttpResponse:
+    job = owned_or_404(request, pk)
+    trials = Trial.objects.filter(job=job)
+    table = Paginator(trials.order_by("number").values(*TRIAL_FIELDS), TRIALS_PER_PAGE)
+    rows = table.get_page(request.GET.get("page"))
+    recent = list(trials.order_by("-number").values(*TRIAL_FIELDS)[:CHART_TRIALS])[::-1]
+    metrics = _metrics(job)
+    param_names = _param_names(job, rows.object_list)
+    context = {
+        "job": job, "rows": _table_rows(rows.object_list, param_names, len(metrics)),
+        "table": rows, "param_names": param_names, "metrics": metrics,
+        "counts": _counts(trials), "n_charted": len(recent),
+        "figures": _figures(job, recent, metrics), "plotly_js": plotly_js_tag(),
+        "config_json": json.dumps(job.config, indent=2),
+        "result_json": json.dumps(job.result, indent=2) if job.result else "",
+        "can_continue": job.kind == Job.Kind.HPO and job.is_finished,
+    }  # fmt: skip
+    return render(request, "jobs/detail.html", context)
+
+
+@login_required
+@require_GET
+def job_status(request: HttpRequest, pk: int) -> JsonResponse:
+    """What the detail page polls: status, progress and trial counts."""
+    job = owned_or_404(request, pk)
+    return JsonResponse({"id": job.id, "status": job.status, "progress": job.progress,
+                         "finished": job.is_finished, "cancel_requested": job.cancel_requested,
+                         "trials": _counts(Trial.objects.filter(job=job))})  # fmt: skip
+
+
+@login_required
+@require_POST
+def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    job = owned_or_404(request, pk)
+    if lifecycle.request_cancel(job):
+        messages.success(request, f"Cancelling job {job.id}: it stops after its current step.")
+    else:
+        job.refresh_from_db()
+        messages.error(request, f"Job {job.id} has already finished ({job.status}).")
+    return redirect("job-page", pk=job.id)
+
+
+# --- the detail page's parts
+
+
+def _metrics(job: Job) -> list[str]:
+    if job.kind == Job.Kind.HPO:
+        metric = job.config.get("metric", "value")
+        return [metric] if isinstance(metric, str) else list(metric)
+    return [str(job.result.get("metric", "value"))]
+
+
+def _directions(job: Job) -> list[str]:
+    direction = job.config.get("direction", "maximize")
+    return [direction] if isinstance(direction, str) else list(direction)
+
+
+def _counts(trials) -> dict[str, int]:
+    counts = dict.fromkeys(Trial.State.values, 0)
+    for row in trials.order_by().values("state").annotate(n=Count("id")):
+        counts[row["state"]] = row["n"]
+    counts["total"] = sum(counts.values())
+    return counts
+
+
+def _param_names(job: Job, rows) -> list[str]:
+    if job.kind != Job.Kind.HPO:
+        return []
+    names = dict.fromkeys(name for row in rows for name in (row["params"] or {}))
+    return list(names)[:MAX_PARAM_COLUMNS]
+
+
+def _table_rows(rows, param_names: list[str], n_metrics: int) -> list[dict]:
+    out = []
+    for row in rows:
+        values = row["values"] or []
+        params = row["params"] or {}
+        seconds = None
+        if row["started_at"] and row["finished_at"]:
+            seconds = (row["finished_at"] - row["started_at"]).total_seconds()
+        out.append({
+            "number": row["number"], "state": row["state"],
+            "values": [values[i] if i < len(values) else None for i in range(n_metrics)],
+            "params": [params.get(name) for name in param_names],
+            "summary": "" if param_names else json.dumps(params)[:160],
+            "steps": len(row["intermediate_values"] or {}), "seconds": seconds,
+        })  # fmt: skip
+    return out
+
+
+def _figures(job: Job, trials: list[dict], metrics: list[str]) -> list[str]:
+    result = job.result or {}
+    figures = []
+    if len(metrics) > 1:
+        figures.append(charts.pareto_front(trials, metrics, result.get("best_trials") or []))
+    else:
+        direction = _directions(job)[0] if job.kind == Job.Kind.HPO else "maximize"
+        figures.append(charts.optimization_history(trials, metrics[0], direction))
+    figures.append(charts.intermediate_values(trials, metrics[0]))
+    if job.kind == Job.Kind.HPO:
+        figures.append(charts.parallel_coordinates(trials, metrics[0]))
+        figures.append(charts.importances(result.get("importances") or {}))
+    if job.kind == Job.Kind.NAS:
+        history, axes = result.get("alpha_history") or [], result.get("alpha_axes") or {}
+        figures.append(charts.alpha_heatmap(history, axes, "normal"))
+        figures.append(charts.alpha_heatmap(history, axes, "reduce"))
+        figures.append(charts.genotype_graph(result.get("genotype") or {}))
+    return [figure_html(fig) for fig in figures if fig is not None]
+
+
+page_urls = [
+    path("", job_list, name="job-pages"),
+    path("new/<str:kind>/", job_new, name="job-new-page"),
+    path("<int:pk>/", job_page, name="job-page"),
+    path("<int:pk>/status/", job_status, name="job-status-page"),
+    path("<int:pk>/cancel/", job_cancel, name="job-cancel-page"),
+]
