@@ -4,10 +4,12 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from automl import views
+from automl.accounts.pages import page_urls as account_pages
 from automl.accounts.views import TokenView
 from automl.charts import plotly_js
 from automl.datasets.urls import page_urls as dataset_pages
 from automl.datasets.views import DatasetDetail, DatasetList
+from automl.jobs.pages import page_urls as job_pages
 from automl.jobs.views import JobCancel, JobDetail, JobList, TrialList
 from automl.registry import urls as registry_urls
 from automl.serving import urls as serving_urls
@@ -29,6 +31,8 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("datasets/", include(dataset_pages)),
+    path("jobs/", include(job_pages)),
+    path("accounts/", include(account_pages)),
     path("vendor/plotly.min.js", plotly_js, name="plotly-js"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
