@@ -254,7 +254,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "login"  # automl.accounts.pages: every user, not only staff
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
