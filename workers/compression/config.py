@@ -1,0 +1,173 @@
+"""Validation and normalisation of compression job configs: the one place these rules live.
+
+A config is a chain of steps run in order on one registered model version; each step starts
+from the previous step's model:
+
+    {"model_version": 12,
+     "steps": [{"technique": "prune_structured", "ratio": 0.5, "finetune_epochs": 2},
+               {"technique": "distill", "mode": "response", "student": {"shrink": 0.5}},
+               {"technique": "dynamic_int8"}],
+     "test_size": 0.2, "valid_size": 0.25, "seed": 0,
+     "finetune": {"lr": 0.001, "batch_size": 64}, "report": {"repeats": 10}}
+
+Each technique's options and defaults are in TECHNIQUE_OPTIONS (the README lists them).
+Nothing here imports torch, so the web process validates without it.
+"""
+
+from __future__ import annotations
+
+from workers.hpo.config import ConfigError, _Errors
+from workers.hpo.options import (
+    Option,
+    boolean,
+    check_options,
+    integer,
+    is_int,
+    is_number,
+    number,
+    one_of,
+)
+
+OBSERVERS = ("minmax", "moving_average", "histogram")
+SCHEDULES = ("linear", "cubic")
+
+_FINETUNE = {"finetune_epochs": integer(1, 0, 100)}
+_SCHEDULE = {"steps": integer(1, 1, 20), "schedule": one_of("linear", *SCHEDULES)}
+
+
+def _student(v: object) -> bool:
+    if not isinstance(v, dict) or len(v) != 1:
+        return False
+    if "shrink" in v:
+        return is_number(v["shrink"]) and 0.05 <= v["shrink"] <= 1.0
+    return isinstance(v.get("config"), dict)
+
+
+def _teachers(v: object) -> bool:
+    return isinstance(v, list) and len(v) <= 8 and all(is_int(t) and t >= 1 for t in v)
+
+
+# technique -> its declared options (defaults filled in at submission)
+TECHNIQUE_OPTIONS: dict[str, dict[str, Option]] = {
+    "prune_magnitude": {
+        "sparsity": number(0.5, 0.0, 0.99),
+        "scope": one_of("global", "global", "layer"),
+        "sensitivity": boolean(False),  # per-layer ratios from a sensitivity pass
+        **_SCHEDULE,
+        **_FINETUNE,
+    },
+    "prune_structured": {"ratio": number(0.5, 0.0, 0.95), **_SCHEDULE, **_FINETUNE},
+    "distill": {
+        "mode": one_of("response", "response", "feature", "relation"),
+        "temperature": number(4.0, 0.1, 100.0),
+        "alpha": number(0.5, 0.0, 1.0),  # weight of the teacher's loss vs the hard labels
+        "student": Option({"shrink": 0.5}, _student,
+                          '{"shrink": factor from 0.05 to 1} or {"config": {...}}'),
+        "teachers": Option([], _teachers, "a list of up to 8 model version ids"),
+        "epochs": integer(10, 1, 500),
+        "lr": number(0.003, 1e-5, 1.0),
+        "batch_size": integer(64, 1, 4096),
+    },
+    "dynamic_int8": {},
+    "static_int8": {
+        "observer": one_of("histogram", *OBSERVERS),
+        "per_channel": boolean(True),
+        "calibration_rows": integer(256, 1, 100_000),
+    },
+    "qat": {
+        "epochs": integer(2, 1, 100),
+        "lr": number(0.0005, 1e-6, 1.0),
+        "per_channel": boolean(True),
+    },
+    "half": {"dtype": one_of("float16", "float16", "bfloat16")},
+    "weight_only": {
+        "scheme": one_of("linear", "linear", "log2"),
+        "bits": integer(8, 2, 8),
+        "symmetric": boolean(True),
+        "per_channel": boolean(True),
+    },
+    "mixed": {
+        "bits": integer(4, 2, 8),
+        "scheme": one_of("linear", "linear", "log2"),
+        "keep_float": number(0.25, 0.0, 1.0),  # share of layers, the most sensitive ones
+        "symmetric": boolean(True),
+        "per_channel": boolean(True),
+    },
+}
+TOP_KEYS = ("model_version", "steps", "test_size", "valid_size", "seed", "finetune", "report")
+FINETUNE = {
+    "lr": number(0.001, 1e-6, 1.0),
+    "batch_size": integer(64, 1, 4096),
+    "weight_decay": number(0.0, 0.0, 1.0),
+}
+REPORT = {"repeats": integer(10, 1, 1000)}
+MAX_STEPS = 10
+
+__all__ = ["ConfigError", "TECHNIQUE_OPTIONS", "teacher_ids", "validate_compression_config"]
+
+
+def validate_compression_config(config: object, *, task: str = "classification") -> dict:
+    """Check a compression config; return it normalised with every default filled in.
+
+    Args:
+        config: the user's config.
+        task: the data set's task; compression scores classifiers (accuracy).
+
+    Raises:
+        ConfigError: maps field paths (``steps.0.ratio``) to messages.
+    """
+    if not isinstance(config, dict):
+        raise ConfigError({"": "config must be a JSON object"})
+    err = _Errors()
+    err.unknown_keys(config, TOP_KEYS, "")
+    if task != "classification":
+        err.add("", f"compression needs a classification data set, not {task}")
+    version = config.get("model_version")
+    if not (is_int(version) and version >= 1):
+        err.add("model_version", "must be the id of one of your model versions")
+    steps = config.get("steps")
+    normalized_steps: list[dict] = []
+    if not (isinstance(steps, list) and 1 <= len(steps) <= MAX_STEPS):
+        err.add("steps", f"must be a list of 1 to {MAX_STEPS} steps")
+        steps = []
+    names = ", ".join(TECHNIQUE_OPTIONS)
+    for i, step in enumerate(steps):
+        path = f"steps.{i}"
+        if isinstance(step, str):
+            step = {"technique": step}
+        if not isinstance(step, dict) or step.get("technique") not in TECHNIQUE_OPTIONS:
+            err.add(f"{path}.technique", f"must be one of {names}")
+            continue
+        name = step["technique"]
+        rest = {k: v for k, v in step.items() if k != "technique"}
+        normalized_steps.append(
+            {"technique": name, **check_options(TECHNIQUE_OPTIONS[name], rest, path, err.add)}
+        )
+    sections = {}
+    for key, declared in (("finetune", FINETUNE), ("report", REPORT)):
+        raw = config.get(key, {})
+        if not isinstance(raw, dict):
+            err.add(key, "must be an object")
+            raw = {}
+        sections[key] = check_options(declared, raw, key, err.add)
+    normalized = {
+        "model_version": version,
+        "steps": normalized_steps,
+        "test_size": config.get("test_size", 0.2),
+        "valid_size": config.get("valid_size", 0.25),
+        "seed": config.get("seed", 0),
+        **sections,
+    }
+    for key in ("test_size", "valid_size"):
+        if not (is_number(normalized[key]) and 0.05 <= normalized[key] <= 0.5):
+            err.add(key, "must be a number from 0.05 to 0.5")
+    if not (is_int(normalized["seed"]) and 0 <= normalized["seed"] < 2**32):
+        err.add("seed", "must be an integer from 0 to 2**32 - 1")
+    if err:
+        raise ConfigError(err)
+    return normalized
+
+
+def teacher_ids(config: dict) -> list[int]:
+    """Every extra teacher's model version id named by a normalised config's steps."""
+    return sorted({t for s in config["steps"] for t in s.get("teachers", [])})

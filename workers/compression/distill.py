@@ -1,0 +1,112 @@
+"""Knowledge distillation: response (softened outputs), feature (a hint layer through a
+learned projection) and relation (distances and angles between samples) losses, from one
+teacher or several averaged, into a student given as a spec or as the teacher shrunk."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from workers.compression.common import Compressed, CompressionError, Splits, train
+from workers.models.builders import build_torch
+
+
+def student_spec(teacher: dict, student: dict) -> dict:
+    """The student's spec: the teacher's kind at `shrink` times its width, or a config."""
+    if "config" in student:
+        return {**teacher, "config": student["config"]}
+    factor, kind, cfg = student["shrink"], teacher.get("kind"), teacher["config"]
+    if kind == "mlp":
+        cfg = {**cfg, "hidden_units": max(1, round(cfg["hidden_units"] * factor))}
+    elif kind == "cnn":
+        cfg = {**cfg, "channels": [max(1, round(c * factor)) for c in cfg["channels"]]}
+    else:
+        raise CompressionError(f"a shrunk student needs an mlp or cnn teacher, not {kind!r}; "
+                               "give the student's config instead")  # fmt: skip
+    return {**teacher, "config": cfg}
+
+
+class Penultimate:
+    """Records the input of a module's last Linear (the features its head sees)."""
+
+    def __init__(self, module: nn.Module) -> None:
+        head = [m for m in module.modules() if isinstance(m, nn.Linear)]
+        if not head:
+            raise CompressionError("feature and relation distillation need a Linear head")
+        self.value: torch.Tensor | None = None
+        self.dim = head[-1].in_features
+        head[-1].register_forward_pre_hook(self._hook)
+
+    def _hook(self, module: nn.Module, args: tuple) -> None:
+        self.value = args[0]
+
+
+def _pairwise(e: torch.Tensor) -> torch.Tensor:
+    d = torch.cdist(e, e)
+    return d / d[d > 0].mean().clamp_min(1e-8)
+
+
+def _angles(e: torch.Tensor) -> torch.Tensor:
+    diff = F.normalize(e[None, :, :] - e[:, None, :], p=2, dim=2)  # (N, N, D)
+    return torch.bmm(diff, diff.transpose(1, 2)).reshape(-1)
+
+
+def relation_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """RKD (Park et al., 2019): distance-wise plus angle-wise, Huber on each."""
+    distance = F.smooth_l1_loss(_pairwise(student), _pairwise(teacher))
+    angle = F.smooth_l1_loss(_angles(student), _angles(teacher))
+    return distance + 2.0 * angle
+
+
+def distill(teachers: list[Compressed], splits: Splits, step: dict, seed: int) -> Compressed:
+    """Train a fresh student against the teachers' averaged outputs (and features)."""
+    base = teachers[0]
+    spec = student_spec(base.spec, step["student"])
+    torch.manual_seed(seed)
+    try:
+        student = build_torch(spec)
+    except ValueError as exc:
+        raise CompressionError(f"student: {exc}") from exc
+    x, y = splits.x["train"], splits.y["train"]
+    T, alpha, mode = step["temperature"], step["alpha"], step["mode"]
+
+    # Teachers are fixed: their soft targets and features are computed once.
+    hooks = [Penultimate(t.module) if mode != "response" else None for t in teachers]
+    with torch.no_grad():
+        probs, feats = [], []
+        for t, hook in zip(teachers, hooks, strict=True):
+            probs.append(F.softmax(t.logits(x) / T, dim=1))
+            if hook is not None:
+                feats.append(torch.cat([_features(t, hook, x[i : i + 1024])
+                                        for i in range(0, len(x), 1024)]))  # fmt: skip
+    soft = torch.stack(probs).mean(0)
+    if feats and mode == "feature" and len({f.shape[1] for f in feats}) > 1:
+        raise CompressionError("feature distillation from several teachers needs one width")
+    target_feat = torch.stack(feats).mean(0) if feats else None
+
+    s_hook = Penultimate(student) if mode != "response" else None
+    projection = (nn.Linear(s_hook.dim, target_feat.shape[1])
+                  if mode == "feature" else None)  # fmt: skip
+    extra = list(projection.parameters()) if projection is not None else []
+
+    def loss_fn(module: nn.Module, xb: torch.Tensor, yb: torch.Tensor, idx: torch.Tensor):
+        out = module(xb)
+        hard = F.cross_entropy(out, yb)
+        kd = F.kl_div(F.log_softmax(out / T, dim=1), soft[idx], reduction="batchmean") * T * T
+        loss = alpha * kd + (1 - alpha) * hard
+        if mode == "feature":
+            loss = loss + F.mse_loss(projection(s_hook.value), target_feat[idx])
+        elif mode == "relation" and len(idx) > 2:
+            loss = loss + relation_loss(s_hook.value, target_feat[idx])
+        return loss
+
+    train(student, x, y, epochs=step["epochs"], lr=step["lr"], batch_size=step["batch_size"],
+          seed=seed, loss_fn=loss_fn, extra_params=extra)  # fmt: skip
+    return Compressed(student.eval(), spec)
+
+
+def _features(model: Compressed, hook: Penultimate, x: torch.Tensor) -> torch.Tensor:
+    model.logits(x)
+    return hook.value.float()
+

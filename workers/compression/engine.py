@@ -1,0 +1,92 @@
+"""The compression engine: run a chain of steps on one model and report on each.
+
+run_compression takes plain data (the input model's directory, the job's rows, the
+normalised config) and a reporter; the Celery task registers what it saves. Each step starts
+from the previous step's model; every report is also given relative to the original.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Protocol
+
+import torch
+
+from workers.compression.common import Compressed, split
+from workers.compression.report import measure, relative
+from workers.compression.store import load_compressed, save_compressed
+from workers.compression.techniques import TECHNIQUES, Context
+from workers.data.tabular import TabularData
+
+
+class Reporter(Protocol):
+    def progress(self, fraction: float) -> None: ...
+    def should_stop(self) -> bool: ...
+
+
+def run_compression(config: dict, model_dir: Path, data: TabularData, reporter: Reporter, *,
+                    directory: Path, teachers: dict[int, Path] | None = None,
+                    on_step=None) -> dict:  # fmt: skip
+    """Run config["steps"] in order from the model in model_dir.
+
+    Args:
+        config: normalised by validate_compression_config.
+        model_dir: the input model version's files.
+        data: the job's rows.
+        reporter: progress and cancellation.
+        directory: step i's model is saved under directory / f"step-{i}".
+        teachers: extra teachers' directories by model version id.
+        on_step: called with (index, step result) after each step is saved (registration).
+
+    Returns:
+        {"original": report, "steps": [{"technique", "config", "report", "relative",
+        "notes", "directory", "seconds"}], "stopped": bool}.
+    """
+    torch.manual_seed(config["seed"])
+    model = load_compressed(model_dir)
+    splits = split(config, data, model.spec)
+    x_test, y_test = splits.x["test"], splits.y["test"]
+    repeats = config["report"]["repeats"]
+    original = measure(model, x_test, y_test, repeats=repeats, directory=Path(model_dir))
+    loaded = {tid: load_compressed(path) for tid, path in (teachers or {}).items()}
+    result: dict = {"original": original, "steps": [], "stopped": False}
+    steps = config["steps"]
+    for i, step in enumerate(steps):
+        if reporter.should_stop():
+            result["stopped"] = True
+            break
+        started = time.monotonic()
+        ctx = Context(splits, config["finetune"], config["seed"] + i, loaded)
+        model = TECHNIQUES[step["technique"]].apply(model, step, ctx)
+        out = Path(directory) / f"step-{i}"
+        report = measure(model, x_test, y_test, repeats=repeats)
+        chain = [*model.spec.get("compression_chain", []), step]
+        save_compressed(model, out, family=f"compressed-{model.spec.get('kind', 'torch')}",
+                        extra={"compression_chain": chain, "test_metrics":
+                               {"accuracy": report["accuracy"]}})  # fmt: skip
+        model.spec["compression_chain"] = chain
+        report["file_bytes"] = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
+        entry = {
+            "technique": step["technique"],
+            "config": step,
+            "report": report,
+            "relative": relative(report, original),
+            "notes": ctx.notes,
+            "directory": str(out),
+            "seconds": round(time.monotonic() - started, 3),
+        }
+        result["steps"].append(entry)
+        if on_step is not None:
+            on_step(i, entry)
+        reporter.progress((i + 1) / len(steps))
+    return result
+
+
+def reload_accuracy(directory: Path, config: dict, data: TabularData) -> float:
+    """The test accuracy of a saved step, reloaded from its files (what tests compare)."""
+    from workers.compression.common import accuracy
+
+    model: Compressed = load_compressed(directory)
+    splits = split(config, data, model.spec)
+    return accuracy(model, splits.x["test"], splits.y["test"])
