@@ -263,7 +263,9 @@ class NasForm(JobForm):
     }  # fmt: skip
     COVERED = (("strategy", "name"), ("space", "name"), ("proxy", "epochs"),
                ("retrain", "epochs"), ("constraints", "max_params"), ("timeout_s",),
-               ("seed",), ("data_kind",))  # fmt: skip
+               ("seed",), ("data_kind",),
+               # Stored by the serializer on every kind, but taken from HPO configs only.
+               ("parallelism",))  # fmt: skip
 
     strategy = forms.ChoiceField(
         required=False, choices=[("", "default: darts on images, evolution on tables")]

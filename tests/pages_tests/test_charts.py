@@ -1,0 +1,102 @@
+"""The job page's figures: pure functions from trials and results to Plotly figures."""
+
+import math
+
+from automl.jobs import charts
+
+
+def trial(number, value, state="complete", params=None, curve=None):
+    return {"number": number, "state": state, "params": params or {},
+            "values": None if value is None else ([value] if not isinstance(value, list)
+                                                  else value),
+            "intermediate_values": curve or {}}  # fmt: skip
+
+
+TRIALS = [
+    trial(0, 0.70, params={"C": 1.0, "kernel": "rbf"}, curve={"0": 0.5, "1": 0.70}),
+    trial(1, 0.90, params={"C": 10.0, "kernel": "linear"}, curve={"0": 0.6, "1": 0.90}),
+    trial(2, None, state="pruned", params={"C": 0.1, "kernel": "rbf"}, curve={"0": 0.2}),
+    trial(3, 0.80, params={"C": 3.0, "kernel": "rbf"}),
+    trial(4, None, state="failed", params={"C": 5.0}),
+]
+
+
+def test_history_draws_every_complete_trial_and_the_running_best():
+    fig = charts.optimization_history(TRIALS, "accuracy", "maximize")
+    points, best = fig.data
+    assert list(points.x) == [0, 1, 3] and list(points.y) == [0.70, 0.90, 0.80]
+    assert list(best.y) == [0.70, 0.90, 0.90]
+    low = charts.optimization_history(TRIALS, "rmse", "minimize")
+    assert list(low.data[1].y) == [0.70, 0.70, 0.70]
+
+
+def test_history_skips_non_finite_values_and_has_nothing_without_trials():
+    fig = charts.optimization_history([*TRIALS, trial(5, math.nan)], "accuracy", "maximize")
+    assert 5 not in list(fig.data[0].x)
+    assert charts.optimization_history([], "accuracy", "maximize") is None
+    assert charts.optimization_history([TRIALS[2]], "accuracy", "maximize") is None
+
+
+def test_parallel_coordinates_turn_categories_into_labelled_axes():
+    fig = charts.parallel_coordinates(TRIALS, "accuracy")
+    dims = {d.label: d for d in fig.data[0].dimensions}
+    assert list(dims) == ["C", "kernel", "accuracy"]
+    assert list(dims["C"].values) == [1.0, 10.0, 3.0]
+    assert list(dims["kernel"].ticktext) == ["linear", "rbf"]
+    assert list(dims["kernel"].values) == [1, 0, 1]
+    assert list(fig.data[0].line.color) == [0.70, 0.90, 0.80]
+
+
+def test_importances_put_the_most_important_on_top():
+    fig = charts.importances({"C": 0.2, "kernel": 0.8, "bad": math.inf})
+    assert list(fig.data[0].y) == ["C", "kernel"]  # plotly draws the last bar on top
+    assert charts.importances({}) is None
+
+
+def test_intermediate_values_show_pruned_trials_in_their_own_style():
+    fig = charts.intermediate_values(TRIALS, "accuracy")
+    by_name = {}
+    for trace in fig.data:
+        by_name.setdefault(trace.name, []).append(trace)
+    assert len(by_name["kept"]) == 2 and len(by_name["pruned"]) == 1
+    pruned = by_name["pruned"][0]
+    assert pruned.line.dash == "dot" and pruned.line.color == charts.PRUNED_COLOUR
+    assert list(pruned.x) == [0] and list(pruned.y) == [0.2]
+    assert [t.showlegend for t in by_name["kept"]] == [True, False]
+    assert charts.intermediate_values([TRIALS[3]], "accuracy") is None
+
+
+def test_pareto_front_highlights_the_front():
+    trials = [trial(0, [0.9, 100.0]), trial(1, [0.8, 10.0]), trial(2, [0.7, 50.0])]
+    front = [{"number": 0}, {"number": 1}]
+    fig = charts.pareto_front(trials, ["accuracy", "n_params"], front)
+    traces = {t.name: t for t in fig.data}
+    assert list(traces["Pareto front"].x) == [0.8, 0.9]
+    assert list(traces["other trials"].y) == [50.0]
+    assert charts.pareto_front(trials, ["accuracy"], front) is None
+
+
+def test_alpha_heatmap_has_a_frame_per_epoch_and_shows_the_last():
+    history = [{"epoch": 0, "normal": [[0.5, 0.5], [0.5, 0.5]]},
+               {"epoch": 1, "normal": [[0.9, 0.1], [0.2, 0.8]]}]  # fmt: skip
+    axes = {"ops": ["skip_connect", "sep_conv_3x3"], "edges": ["0->2", "1->2"]}
+    fig = charts.alpha_heatmap(history, axes)
+    assert len(fig.frames) == 2 and [f.name for f in fig.frames] == ["0", "1"]
+    assert [list(row) for row in fig.data[0].z] == [[0.9, 0.1], [0.2, 0.8]]
+    assert list(fig.data[0].y) == ["0->2", "1->2"]
+    assert len(fig.layout.sliders[0].steps) == 2
+    assert charts.alpha_heatmap(history, axes, "reduce") is None
+
+
+def test_genotype_graph_draws_cells_and_layer_chains():
+    cell = {"space": "cell", "normal": [[["sep_conv_3x3", 0], ["skip_connect", 1]],
+                                        [["max_pool_3x3", 2], ["sep_conv_3x3", 0]]],
+            "reduce": []}  # fmt: skip
+    fig = charts.genotype_graph(cell)
+    labels = [a.text for a in fig.layout.annotations]
+    assert sorted(labels) == ["max_pool_3x3", "sep_conv_3x3", "sep_conv_3x3", "skip_connect"]
+    nodes = fig.data[-1]
+    assert list(nodes.text) == ["c_{k-2}", "c_{k-1}", "0", "1", "normal out"]
+    mlp = charts.genotype_graph({"space": "mlp", "layers": [{"width": 64, "activation": "relu"}]})
+    assert list(mlp.data[-1].text) == ["input", "64 relu", "output"]
+    assert charts.genotype_graph({}) is None

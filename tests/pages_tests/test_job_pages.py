@@ -1,0 +1,257 @@
+"""The job pages: list, new-job forms (the API's validation and errors), detail with
+charts, status, cancel, run again and continue; another user's job is a 404."""
+
+import json
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.test import Client
+from django.utils import timezone
+
+from automl.jobs.models import Job, Trial
+
+pytestmark = pytest.mark.django_db
+
+HPO_FORM = {"model": "logistic_regression", "n_trials": "3", "sampler": "random",
+            "pruner": "none", "validation": "holdout", "parallelism": "1",
+            "device": "auto"}  # fmt: skip
+
+
+def browser_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def alice_browser(alice) -> Client:
+    return browser_for(alice)
+
+
+def make_job(owner, dataset, status="succeeded", **fields) -> Job:
+    config = {"task": "classification", "metric": "accuracy", "direction": "maximize",
+              "model": "logistic_regression", "n_trials": 3}  # fmt: skip
+    fields.setdefault("name", "done")
+    job = Job.objects.create(owner=owner, kind="hpo", dataset=dataset, status=status,
+                             config=fields.pop("config", config), **fields)  # fmt: skip
+    now = timezone.now()
+    for n, (state, value) in enumerate([("complete", 0.8), ("pruned", None),
+                                        ("complete", 0.9)]):  # fmt: skip
+        Trial.objects.create(job=job, number=n, state=state, params={"C": 0.5 + n},
+                             values=None if value is None else [value],
+                             intermediate_values={"0": 0.5, "1": value or 0.4},
+                             started_at=now, finished_at=now)  # fmt: skip
+    return job
+
+
+def test_it_needs_a_login(client, alice, iris):
+    job = make_job(alice, iris)
+    for url in ("/jobs/", "/jobs/new/hpo/", f"/jobs/{job.id}/", f"/jobs/{job.id}/status/"):
+        response = client.get(url)
+        assert response.status_code == 302 and response["Location"].startswith(
+            "/accounts/login/?next="), url
+
+
+def test_an_ordinary_user_signs_in_and_out(client, alice):
+    page = client.get("/accounts/login/").content.decode()
+    assert 'name="username"' in page and 'name="password"' in page
+    response = client.post("/accounts/login/", {"username": "alice",
+                                                "password": "wrong-password"})  # fmt: skip
+    assert response.status_code == 200 and 'role="alert"' in response.content.decode()
+    response = client.post("/accounts/login/?next=/datasets/",
+                           {"username": "alice", "password": "alice-password-1",
+                            "next": "/datasets/"})  # fmt: skip
+    assert response.status_code == 302 and response["Location"] == "/datasets/"
+    page = client.get("/jobs/").content.decode()
+    assert "Sign out alice" in page and "Monitoring" not in page
+    assert client.get("/accounts/logout/").status_code == 405  # a link cannot sign out
+    response = client.post("/accounts/logout/")
+    assert response.status_code == 302 and response["Location"] == "/accounts/login/"
+    assert client.get("/jobs/").status_code == 302
+
+
+def test_staff_see_monitoring_in_the_nav(django_user_model):
+    staff = django_user_model.objects.create_user("sam", password="x-pass-123", is_staff=True)
+    page = browser_for(staff).get("/jobs/").content.decode()
+    for link in ('href="/datasets/"', 'href="/jobs/"', 'href="/models/"',
+                 'href="/deployments/"', 'href="/monitoring/"'):  # fmt: skip
+        assert link in page
+
+
+def test_the_list_shows_own_jobs_and_polls_while_one_runs(alice_browser, alice, bob, iris):
+    make_job(alice, iris, name="mine-done")
+    make_job(bob, iris, name="bobs")
+    page = alice_browser.get("/jobs/").content.decode()
+    assert "mine-done" in page and "bobs" not in page and "data-poll" not in page
+    make_job(alice, iris, status="running", name="mine-running", progress=0.5)
+    page = alice_browser.get("/jobs/").content.decode()
+    assert "data-poll=" in page and "50 %" in page
+    rows = alice_browser.get("/jobs/?fragment=rows").content.decode()
+    assert "<html" not in rows and "mine-running" in rows and 'data-finished="0"' in rows
+    assert "mine-running" not in alice_browser.get("/jobs/?status=succeeded").content.decode()
+
+
+def test_the_hpo_form_submits_through_the_api_serializer(alice_browser, alice, iris):
+    assert 'name="advanced"' in alice_browser.get("/jobs/new/hpo/").content.decode()
+    response = alice_browser.post("/jobs/new/hpo/", {**HPO_FORM, "dataset": iris.id,
+                                                     "name": "form job"})  # fmt: skip
+    job = Job.objects.get(owner=alice)
+    assert response.status_code == 302 and response["Location"] == f"/jobs/{job.id}/"
+    assert (job.kind, job.name, job.status) == ("hpo", "form job", "queued")
+    assert job.config["model"] == "logistic_regression" and job.config["n_trials"] == 3
+    assert job.config["sampler"]["name"] == "random" and job.config["direction"] == "maximize"
+
+
+def test_the_advanced_box_is_merged_over_the_fields(alice_browser, alice, iris):
+    advanced = {"sampler": {"seed": 7}, "search_space": {"C": {"type": "float", "low": 0.1,
+                                                               "high": 2.0}}}  # fmt: skip
+    response = alice_browser.post("/jobs/new/hpo/", {**HPO_FORM, "dataset": iris.id,
+                                                     "advanced": json.dumps(advanced)})
+    assert response.status_code == 302
+    config = Job.objects.get(owner=alice).config
+    assert config["sampler"]["name"] == "random" and config["sampler"]["seed"] == 7
+    assert list(config["search_space"]) == ["C"]
+
+
+def test_errors_are_the_apis_words_beside_the_field(alice_browser, alice_api, alice, iris):
+    bad = {**HPO_FORM, "dataset": iris.id, "metric": "r2"}
+    response = alice_browser.post("/jobs/new/hpo/", bad)
+    api = alice_api.post("/api/v1/jobs/", {"kind": "hpo", "dataset": iris.id, "config": {
+        "model": "logistic_regression", "metric": "r2"}}, format="json").json()
+    assert response.status_code == 400
+    page = response.content.decode()
+    message = api["fields"]["config.metric"][0]
+    assert f"config.metric: {message}".replace("'", "&#x27;") in page
+    assert 'class="field-metric"' in page.split(message.replace("'", "&#x27;"))[0][-900:]
+    assert not Job.objects.exists()
+    # A mistake inside the advanced box is shown beside it; bad JSON too.
+    advanced = json.dumps({"search_space": {"C": {"type": "float", "low": 2, "high": 1}}})
+    page = alice_browser.post("/jobs/new/hpo/", {**HPO_FORM, "dataset": iris.id,
+                                                 "advanced": advanced}).content.decode()
+    assert "config.search_space.C.low: must not exceed high" in page
+    page = alice_browser.post("/jobs/new/hpo/", {**HPO_FORM, "dataset": iris.id,
+                                                 "advanced": "{nope"}).content.decode()
+    assert "not valid JSON" in page and not Job.objects.exists()
+
+
+def test_continue_from_another_users_job_is_refused(alice_browser, bob, iris):
+    theirs = make_job(bob, iris)
+    response = alice_browser.post("/jobs/new/hpo/", {**HPO_FORM, "dataset": iris.id,
+                                                     "warm_start_from": theirs.id})
+    assert response.status_code == 400
+    assert "is not the id of one of your HPO jobs" in response.content.decode()
+    assert alice_browser.get(f"/jobs/new/hpo/?from={theirs.id}").status_code == 404
+
+
+def test_the_nas_form_submits_a_nas_job(alice_browser, alice, iris):
+    response = alice_browser.post("/jobs/new/nas/", {
+        "dataset": iris.id, "strategy": "random", "budget": "3", "proxy_epochs": "1",
+        "retrain_epochs": "2", "seed": "0", "device": "cpu"})  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    job = Job.objects.get(owner=alice)
+    assert job.kind == "nas" and job.config["strategy"]["candidates"] == 3
+    assert job.config["space"]["name"] == "mlp" and job.resources["device"] == "cpu"
+    page = alice_browser.post("/jobs/new/nas/", {"dataset": iris.id, "budget": "3",
+                                                 "device": "cpu"}).content.decode()
+    assert "choose a strategy to give it a budget" in page
+
+
+def test_an_unknown_kind_is_a_404(alice_browser):
+    assert alice_browser.get("/jobs/new/nope/").status_code == 404
+
+
+@pytest.mark.parametrize("kind", ["hpo", "nas"])
+def test_run_again_resubmits_the_stored_config(alice_browser, alice, iris, kind):
+    form = HPO_FORM if kind == "hpo" else {"strategy": "evolution", "budget": "2",
+                                            "device": "auto", "seed": "3"}  # fmt: skip
+    alice_browser.post(f"/jobs/new/{kind}/", {**form, "dataset": iris.id, "name": "first"})
+    first = Job.objects.get(owner=alice)
+    page = alice_browser.get(f"/jobs/new/{kind}/?from={first.id}")
+    initial = page.context["form"].initial
+    data = {key: "" if value is None else value for key, value in initial.items()}
+    response = alice_browser.post(f"/jobs/new/{kind}/", data)
+    assert response.status_code == 302, page.context["form"].initial
+    again = Job.objects.exclude(id=first.id).get()
+    assert again.config == first.config and again.name == "first"
+
+
+def test_continue_seeds_the_study_with_the_jobs_trials(alice_browser, alice, iris):
+    done = make_job(alice, iris, config={"model": "logistic_regression", "n_trials": 3})
+    page = alice_browser.get(f"/jobs/{done.id}/").content.decode()
+    assert f"?from={done.id}&amp;continue=1" in page and "Run again" in page
+    initial = alice_browser.get(f"/jobs/new/hpo/?from={done.id}&continue=1").context[
+        "form"].initial
+    assert initial["warm_start_from"] == done.id
+    data = {key: "" if value is None else value for key, value in initial.items()}
+    assert alice_browser.post("/jobs/new/hpo/", {**HPO_FORM, **data}).status_code == 302
+    new = Job.objects.exclude(id=done.id).get()
+    assert new.config["warm_start"]["from_job"] == done.id
+    assert len(new.config["warm_start"]["trials"]) == 2  # the complete ones
+
+
+def test_the_detail_page_has_charts_and_a_sortable_table(alice_browser, alice, iris):
+    job = make_job(alice, iris, result={"best_value": 0.9, "best_number": 2,
+                                        "importances": {"C": 1.0}})  # fmt: skip
+    page = alice_browser.get(f"/jobs/{job.id}/").content.decode()
+    assert "/vendor/plotly.min.js?v=" in page and page.count("Plotly.newPlot") == 4
+    for title in ("Optimization history", "Intermediate values", "Parallel coordinates",
+                  "Parameter importances"):  # fmt: skip
+        assert title in page
+    assert 'class="trials sortable"' in page and 'class="state-pruned"' in page
+    assert "Cancel job" not in page and "0.90000" in page
+
+
+def test_a_nas_job_shows_alphas_and_the_genotype(alice_browser, alice, iris):
+    genotype = {"space": "cell", "normal": [[["sep_conv_3x3", 0], ["skip_connect", 1]]],
+                "reduce": []}  # fmt: skip
+    job = make_job(alice, iris, config={"strategy": {"name": "darts"}}, result={
+        "metric": "accuracy", "genotype": genotype, "best": {"number": 2, "score": 0.9},
+        "alpha_history": [{"epoch": 0, "normal": [[0.4, 0.6], [0.5, 0.5]]}],
+        "alpha_axes": {"ops": ["skip_connect", "sep_conv_3x3"], "edges": ["0->2", "1->2"]}})
+    Job.objects.filter(id=job.id).update(kind="nas")
+    page = alice_browser.get(f"/jobs/{job.id}/").content.decode()
+    assert "Architecture weights" in page and "Found cells" in page
+    assert "Continue from this job" not in page and "Run again" in page
+
+
+def test_another_users_job_is_a_404_everywhere(alice_browser, bob, iris):
+    theirs = make_job(bob, iris, status="running")
+    for url in (f"/jobs/{theirs.id}/", f"/jobs/{theirs.id}/status/"):
+        assert alice_browser.get(url).status_code == 404
+    assert alice_browser.post(f"/jobs/{theirs.id}/cancel/").status_code == 404
+    theirs.refresh_from_db()
+    assert not theirs.cancel_requested
+
+
+def test_status_and_cancel(alice_browser, alice, iris):
+    running = make_job(alice, iris, status="running", progress=0.25)
+    status = alice_browser.get(f"/jobs/{running.id}/status/").json()
+    assert status["status"] == "running" and status["progress"] == 0.25
+    assert status["trials"] == {"running": 0, "complete": 2, "pruned": 1, "failed": 0,
+                                "total": 3}  # fmt: skip
+    page = alice_browser.get(f"/jobs/{running.id}/").content.decode()
+    assert "Cancel job" in page and "data-status-url" in page
+    response = alice_browser.post(f"/jobs/{running.id}/cancel/", follow=True)
+    assert "Cancelling job" in response.content.decode()
+    running.refresh_from_db()
+    assert running.cancel_requested and running.status == "running"
+    queued = make_job(alice, iris, status="queued")
+    alice_browser.post(f"/jobs/{queued.id}/cancel/")
+    queued.refresh_from_db()
+    assert queued.status == "cancelled"
+    response = alice_browser.post(f"/jobs/{queued.id}/cancel/", follow=True)
+    assert "has already finished (cancelled)" in response.content.decode()
+
+
+def test_create_user_makes_an_account_that_signs_in(monkeypatch, client, django_user_model):
+    monkeypatch.setenv("NEW_PASSWORD", "a-long-password-9")
+    call_command("create_user", "carol", "--password-env", "NEW_PASSWORD")
+    carol = django_user_model.objects.get(username="carol")
+    assert not carol.is_staff and carol.check_password("a-long-password-9")
+    assert client.login(username="carol", password="a-long-password-9")
+    with pytest.raises(CommandError, match="exists already"):
+        call_command("create_user", "carol", "--password-env", "NEW_PASSWORD")
+    monkeypatch.setenv("SHORT", "abc")
+    with pytest.raises(CommandError, match="too short"):
+        call_command("create_user", "dave", "--password-env", "SHORT")
