@@ -250,3 +250,11 @@ def profile_dataset(dataset_id: int) -> str:
     from automl.datasets.services import profile_dataset as profile
 
     return profile(dataset_id)
+
+
+@shared_task(name="automl.drift_reports")
+def drift_reports() -> dict[str, int]:
+    """Run by Celery beat (DRIFT_REPORT_EVERY_S): a drift report per deployment with traffic."""
+    from automl.monitoring.services import scheduled_reports
+
+    return scheduled_reports()

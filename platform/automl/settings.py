@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "automl.jobs",
     "automl.registry",
     "automl.serving",
+    "automl.monitoring",
 ]
 
 MIDDLEWARE = [
@@ -222,6 +223,35 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-jobs": {"task": "automl.reconcile_jobs", "schedule": 60.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# --- Monitoring -----------------------------------------------------------------------
+
+
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name, "")
+    if value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a number") from None
+
+
+DRIFT_WINDOW_HOURS = env_float("DRIFT_WINDOW_HOURS", 24.0)  # logged traffic a report reads
+DRIFT_MIN_ROWS = env_int("DRIFT_MIN_ROWS", 30)  # fewer values: a feature is not judged
+DRIFT_MAX_ROWS = env_int("DRIFT_MAX_ROWS", 100_000)  # newest rows a report reads at most
+DRIFT_SHARE_THRESHOLD = env_float("DRIFT_SHARE_THRESHOLD", 0.5)  # drifted share -> alert
+DRIFT_REPORT_EVERY_S = env_int("DRIFT_REPORT_EVERY_S", 3600)
+MONITORING_ACCURACY_THRESHOLD = env_float("MONITORING_ACCURACY_THRESHOLD", 0.8)
+MONITORING_MIN_LABELS = env_int("MONITORING_MIN_LABELS", 20)  # before accuracy can alert
+MONITORING_WEBHOOK_URL = os.environ.get("MONITORING_WEBHOOK_URL", "")  # alerts are POSTed
+MONITORING_WEBHOOK_TIMEOUT_S = env_float("MONITORING_WEBHOOK_TIMEOUT_S", 5.0)
+MONITORING_QUEUES = env_list("MONITORING_QUEUES", "cpu,gpu")  # queue depths shown
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")  # /metrics: Bearer token (or staff)
+WORKER_HEARTBEAT_S = env_int("WORKER_HEARTBEAT_S", 10)
+CELERY_BEAT_SCHEDULE["drift-reports"] = {
+    "task": "automl.drift_reports", "schedule": float(DRIFT_REPORT_EVERY_S),
+}
 
 # --- API ------------------------------------------------------------------------------
 

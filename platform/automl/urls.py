@@ -11,6 +11,9 @@ from automl.datasets.urls import page_urls as dataset_pages
 from automl.datasets.views import DatasetDetail, DatasetList
 from automl.jobs.pages import page_urls as job_pages
 from automl.jobs.views import JobCancel, JobDetail, JobList, TrialList
+from automl.monitoring import urls as monitoring_urls
+from automl.monitoring.metrics import metrics
+from automl.monitoring.views import DeploymentFeedback
 from automl.registry import urls as registry_urls
 from automl.serving import urls as serving_urls
 
@@ -24,6 +27,9 @@ api_v1 = [
     path("jobs/<int:pk>/trials/", TrialList.as_view(), name="job-trials"),
     path("models/", include(registry_urls.api_urls)),
     path("deployments/", include(serving_urls.api_urls)),
+    path("deployments/<int:pk>/feedback/", DeploymentFeedback.as_view(),
+         name="deployment-feedback"),
+    path("monitoring/", include(monitoring_urls.api_urls)),
 ]
 
 urlpatterns = [
@@ -38,6 +44,8 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("models/", include(registry_urls.page_urls)),
     path("deployments/", include(serving_urls.page_urls)),
+    path("monitoring/", include(monitoring_urls.page_urls)),
+    path("metrics", metrics, name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
         "api/docs/",

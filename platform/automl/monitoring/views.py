@@ -1,0 +1,176 @@
+"""REST endpoints of monitoring: staff only under /api/v1/monitoring/; the feedback endpoint
+belongs to the deployment's owner."""
+
+from __future__ import annotations
+
+from numbers import Real
+from typing import Any
+
+from rest_framework import permissions, status
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from automl.api import error_body, owned_or_404
+from automl.monitoring import services
+from automl.monitoring.models import Alert, DriftReport
+from automl.registry.models import ModelVersion
+from automl.serving.models import Deployment
+
+MAX_WINDOW_HOURS = 24 * 365
+
+
+def _error(exc: services.MonitoringError) -> Response:
+    code = "invalid" if exc.status == 400 else "conflict"
+    return Response(error_body(code, exc.detail, exc.fields), status=exc.status)
+
+
+def _invalid(fields: dict[str, list[str]]) -> Response:
+    detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items())
+    return Response(error_body("invalid", detail, fields), status=400)
+
+
+def _int_param(request: Request, name: str) -> int | None:
+    value = request.query_params.get(name)
+    if value in (None, ""):
+        return None
+    if not value.isdigit():
+        raise services.MonitoringError(f"{name}: must be a positive integer",
+                                       {name: ["must be a positive integer"]})
+    return int(value)
+
+
+class StaffView(APIView):
+    """Staff only: others get a 403 (or 401 without credentials)."""
+
+    permission_classes = [permissions.IsAdminUser]
+
+
+class Overview(StaffView):
+    def get(self, request: Request) -> Response:
+        return Response(services.overview())
+
+
+class JobMetrics(StaffView):
+    def get(self, request: Request) -> Response:
+        try:
+            hours = _int_param(request, "hours") or 24
+        except services.MonitoringError as exc:
+            return _error(exc)
+        return Response(services.job_metrics(min(hours, MAX_WINDOW_HOURS)))
+
+
+class Queues(StaffView):
+    def get(self, request: Request) -> Response:
+        return Response({"queues": services.queue_depths()})
+
+
+class Workers(StaffView):
+    def get(self, request: Request) -> Response:
+        return Response({"workers": services.workers()})
+
+
+class Alerts(StaffView):
+    def get(self, request: Request) -> Response:
+        alerts = Alert.objects.select_related("deployment")
+        if request.query_params.get("open") in ("1", "true"):
+            alerts = alerts.filter(resolved_at__isnull=True)
+        try:
+            if (deployment := _int_param(request, "deployment")) is not None:
+                alerts = alerts.filter(deployment=deployment)
+        except services.MonitoringError as exc:
+            return _error(exc)
+        return Response({"alerts": [services.alert_dict(a) for a in alerts[:500]]})
+
+
+def _number(body: dict, name: str, low: float, high: float,
+            errors: dict[str, list[str]]) -> Any:
+    value = body.get(name)
+    if value is None:
+        return None
+    if (not isinstance(value, Real) or isinstance(value, bool)
+            or not low <= value <= high):
+        errors[name] = [f"must be a number from {low:g} to {high:g}"]
+    return value
+
+
+class DriftReports(StaffView):
+    def get(self, request: Request) -> Response:
+        reports = DriftReport.objects.all()
+        try:
+            if (deployment := _int_param(request, "deployment")) is not None:
+                reports = reports.filter(deployment=deployment)
+        except services.MonitoringError as exc:
+            return _error(exc)
+        return Response({"reports": [services.report_dict(r, full=False)
+                                     for r in reports[:200]]})
+
+    def post(self, request: Request) -> Response:
+        """Run a report now: {"deployment": id, "version": id?, "hours": h?,
+        "share_threshold": s?}."""
+        body = request.data
+        if not isinstance(body, dict):
+            return _invalid({"": ["a JSON object is required"]})
+        errors: dict[str, list[str]] = {}
+        if unknown := set(body) - {"deployment", "version", "hours", "share_threshold"}:
+            errors["body"] = [f"unknown fields: {', '.join(sorted(map(str, unknown)))}"]
+        deployment = version = None
+        if type(body.get("deployment")) is int:
+            deployment = Deployment.objects.filter(id=body["deployment"]).first()
+        if deployment is None:
+            errors["deployment"] = ["the id of an existing deployment is required"]
+        if body.get("version") is not None and deployment is not None:
+            if type(body["version"]) is int:
+                version = ModelVersion.objects.filter(
+                    id=body["version"], owner=deployment.owner_id,
+                    name=deployment.model_name).first()
+            if version is None:
+                errors["version"] = ["must be the id of a version of the deployed model"]
+        hours = _number(body, "hours", 0.01, MAX_WINDOW_HOURS, errors)
+        share = _number(body, "share_threshold", 0.0, 1.0, errors)
+        if errors:
+            return _invalid(errors)
+        try:
+            report = services.run_drift_report(
+                deployment, version=version, hours=hours, user=request.user,
+                share_threshold=share, trigger=DriftReport.Trigger.MANUAL)
+        except services.MonitoringError as exc:
+            return _error(exc)
+        return Response(services.report_dict(report), status=status.HTTP_201_CREATED)
+
+
+class DriftReportDetail(StaffView):
+    def get(self, request: Request, pk: int) -> Response:
+        report = DriftReport.objects.filter(id=pk).first()
+        if report is None:
+            raise NotFound()
+        return Response(services.report_dict(report))
+
+
+class Performance(StaffView):
+    def get(self, request: Request, pk: int) -> Response:
+        deployment = Deployment.objects.filter(id=pk).first()
+        if deployment is None:
+            raise NotFound()
+        try:
+            days = _int_param(request, "days") or 30
+        except services.MonitoringError as exc:
+            return _error(exc)
+        return Response(services.performance(deployment, days=min(days, 3650)))
+
+
+class DeploymentFeedback(APIView):
+    """POST true labels for logged predictions of one of your deployments:
+    {"feedback": [{"prediction": <log id>, "row": 0, "label": y}, ...]}."""
+
+    def post(self, request: Request, pk: int) -> Response:
+        deployment = owned_or_404(Deployment.objects.all(), request.user, id=pk)
+        body = request.data
+        if not isinstance(body, dict) or "feedback" not in body:
+            return _invalid({"feedback": ['required: [{"prediction", "row", "label"}, ...]']})
+        try:
+            stored = services.record_feedback(deployment, body["feedback"])
+        except services.MonitoringError as exc:
+            return _error(exc)
+        return Response(stored, status=status.HTTP_201_CREATED)

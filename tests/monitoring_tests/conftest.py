@@ -1,0 +1,62 @@
+"""A served iris model with training reference statistics, its deployment, and a staff user."""
+
+import json
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from django.utils import timezone
+
+from tests.conftest import client_for
+from tests.registry_tests.factories import FEATURES, forest_dir, iris, model_store, register
+from workers.data.reference import reference_stats
+
+__all__ = ["model_store"]
+
+
+@pytest.fixture
+def staff(django_user_model):
+    return django_user_model.objects.create_user("sam", password="sam-password-1", is_staff=True)
+
+
+@pytest.fixture
+def staff_api(staff):
+    return client_for(staff)
+
+
+@pytest.fixture
+def version(alice, tmp_path, model_store):
+    directory = forest_dir(tmp_path / "v1")
+    X, _ = iris()
+    (directory / "reference.json").write_text(json.dumps(reference_stats(X, FEATURES)))
+    return register(alice, directory, name="iris")
+
+
+@pytest.fixture
+def deployment(alice, version):
+    from automl.serving.services import create_deployment
+
+    return create_deployment(alice, name="iris-live", model_name="iris",
+                             routes=[{"version": version.id, "weight": 1}], cache_ttl_s=0)
+
+
+def traffic(api, deployment, seed: int, n: int = 400, shift: dict | None = None) -> None:
+    """Serve n rows of iris drawn again with a little noise; `shift` adds to a feature."""
+    X, _ = iris()
+    rng = np.random.default_rng(seed)
+    rows = X[rng.integers(0, len(X), n)] + rng.normal(0, 0.02, (n, 4)) * X.std(axis=0)
+    for name, amount in (shift or {}).items():
+        rows[:, FEATURES.index(name)] += amount
+    for start in range(0, n, 100):
+        batch = [dict(zip(FEATURES, map(float, r), strict=True)) for r in rows[start:start + 100]]
+        response = api.post(f"/api/v1/deployments/{deployment.id}/predict/",
+                            {"inputs": batch}, format="json")
+        assert response.status_code == 200, response.content
+
+
+def age_logs(deployment, hours: float) -> None:
+    """Move every log of the deployment back in time (out of the next report's window)."""
+    from automl.serving.models import PredictionLog
+
+    PredictionLog.objects.filter(deployment=deployment).update(
+        created_at=timezone.now() - timedelta(hours=hours))
