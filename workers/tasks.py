@@ -14,6 +14,7 @@ import platform
 import socket
 import sys
 import time
+from pathlib import Path
 
 from celery import shared_task
 from celery.signals import celeryd_init, worker_process_init
@@ -90,6 +91,9 @@ def run_job(job_id: int) -> None:
     if job.kind == Job.Kind.NAS:
         run_nas(job_id)
         return
+    if job.kind == Job.Kind.COMPRESSION:
+        run_compression(job_id)
+        return
     try:
         engine.create_study(job.config, engine.make_storage(storage_url(job)), job.study_name)
     except Exception as exc:
@@ -111,6 +115,9 @@ def run_trials(job_id: int, runner: int) -> None:
         return
     if job.kind == Job.Kind.NAS:  # the reconciler's new runner for a job whose worker died
         run_nas(job_id)
+        return
+    if job.kind == Job.Kind.COMPRESSION:  # likewise: steps already registered are kept
+        run_compression(job_id)
         return
     stale_after_s = settings.TRIAL_STALE_AFTER_S
     reporter = DatabaseReporter(job, worker=f"{socket.gethostname()}:{os.getpid()}")
@@ -159,6 +166,45 @@ def run_nas(job_id: int) -> None:
              "test_metrics": result["retrain"].get("test_metrics")}
     result["retrain"].update(register(job, model))
     lifecycle.transition(job_id, Job.Status.SUCCEEDED, result=result)
+
+
+def run_compression(job_id: int) -> None:
+    """Run a compression job here: each step's model is saved under step-<i> beside
+    artifact_dir(job) and registered as a version whose parent is the previous step's."""
+    from automl.registry.models import ModelVersion
+    from automl.registry.services import register_model_directory
+    from automl.registry.storage import get_storage
+    from workers.compression import engine
+
+    job = Job.objects.select_related("dataset").get(id=job_id)
+    reporter = DatabaseReporter(job, worker=f"{socket.gethostname()}:{os.getpid()}")
+    source = ModelVersion.objects.get(id=job.config["model_version"], owner=job.owner)
+    storage = get_storage()
+    teachers = {v.id: storage.local_dir(v.storage_key) for v in ModelVersion.objects.filter(
+        owner=job.owner, id__in=[t for s in job.config["steps"] for t in s.get("teachers", [])])}
+    parents = [source]
+
+    def on_step(i: int, step: dict) -> None:
+        recipe = {"step": i, "technique": step["technique"], "config": step["config"],
+                  "from_version": source.id, "notes": step["notes"]}
+        metrics = {**step["report"], **step["relative"]}
+        version = register_model_directory(
+            job.owner, source.name, Path(step["directory"]), parent=parents[-1], job=job,
+            recipe=recipe, metrics=metrics)
+        step["model_version"] = version.id
+        parents.append(version)
+
+    try:
+        with heartbeat(job_id):
+            data = load_data(job)
+            result = engine.run_compression(
+                job.config, storage.local_dir(source.storage_key), data, reporter,
+                directory=artifact_dir(job).parent, teachers=teachers, on_step=on_step)
+    except Exception as exc:
+        fail(job_id, exc)
+        return
+    status = Job.Status.CANCELLED if result["stopped"] else Job.Status.SUCCEEDED
+    lifecycle.transition(job_id, status, result=result)
 
 
 @shared_task(name="automl.reconcile_jobs")

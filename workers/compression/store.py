@@ -186,3 +186,26 @@ def directory_bytes(directory: Path) -> int:
 
 def read_spec(directory: Path) -> dict:
     return json.loads((Path(directory) / SPEC_FILE).read_text())
+
+
+class _CastInputs(nn.Module):
+    """Feeds a half-precision module float32 rows and hands back float32 outputs."""
+
+    def __init__(self, module: nn.Module, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.module, self.dtype = module, dtype
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.module(x.to(self.dtype)).float()
+
+
+def load_predictor(directory: Path):
+    """A TorchPredictor (predict, predict_proba) over any model directory, quantized ones
+    included: what the registry measures and what serving can call."""
+    from workers.models.artifacts import TorchPredictor
+
+    model = load_compressed(directory)
+    module = model.module
+    if model.input_dtype != torch.float32:
+        module = _CastInputs(module, model.input_dtype)
+    return TorchPredictor(module, model.spec)

@@ -8,6 +8,7 @@ class Job(models.Model):
     class Kind(models.TextChoices):
         HPO = "hpo", "Hyperparameter search"
         NAS = "nas", "Architecture search"
+        COMPRESSION = "compression", "Compression"
 
     class Status(models.TextChoices):
         QUEUED = "queued"

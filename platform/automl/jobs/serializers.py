@@ -3,6 +3,7 @@ from rest_framework import serializers
 from automl.datasets.models import Dataset
 from automl.datasets.services import job_task
 from automl.jobs.models import Job, Trial
+from workers.compression.config import teacher_ids, validate_compression_config
 from workers.hpo.config import ConfigError, validate_hpo_config
 from workers.nas.config import data_kind_of, validate_nas_config
 
@@ -54,6 +55,10 @@ class JobSubmitSerializer(serializers.Serializer):
                 kind = data_kind_of(dataset.builtin_name, getattr(dataset, "data_kind", ""))
                 config = validate_nas_config(config, kind, task=task,
                                              n_features=dataset.n_features or None)
+            elif attrs["kind"] == Job.Kind.COMPRESSION:
+                errors.update({f"config.{k}": "only HPO jobs take this" for k in platform_keys})
+                config = validate_compression_config(config, task=task)
+                self._own_models(config, errors)
             else:
                 config = validate_hpo_config(config, task)
         except ConfigError as exc:
@@ -75,6 +80,21 @@ class JobSubmitSerializer(serializers.Serializer):
             attrs["name"] = f"{attrs['kind']} on {dataset.name}"
         return attrs
 
+
+    def _own_models(self, config: dict, errors: dict) -> None:
+        """The input model and the extra teachers must be the caller's torch versions."""
+        from automl.registry.models import ModelVersion
+
+        user = self.context["request"].user
+        wanted = {"config.model_version": [config["model_version"]]}
+        if teachers := teacher_ids(config):
+            wanted["config.steps"] = teachers
+        for field, ids in wanted.items():
+            found = set(ModelVersion.objects.filter(owner=user, id__in=ids).exclude(
+                framework="sklearn").values_list("id", flat=True))
+            if missing := [i for i in ids if i not in found]:
+                errors[field] = (f"model version {missing[0]} does not exist "
+                                 "(or is not a torch model)")
 
     def _warm_start(self, job_id: object, errors: dict) -> dict | None:
         """The finished trials of one of the caller's HPO jobs, to seed the new study."""

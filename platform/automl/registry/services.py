@@ -123,7 +123,12 @@ def describe_directory(directory: Path) -> dict:
     directory = Path(directory)
     try:
         spec = json.loads((directory / "spec.json").read_text())
-        model = load_model(directory)
+        if spec.get("framework") == "torch-compressed":  # quantized: workers.compression
+            from workers.compression.store import load_predictor
+
+            model = load_predictor(directory)
+        else:
+            model = load_model(directory)
         transformer = None
         if (directory / "preprocessing.json").exists():
             transformer = load_transformer(directory)
@@ -237,6 +242,25 @@ def register_job_model(job, directory: Path, refit: dict) -> ModelVersion:
     except IntegrityError:
         # Two closes raced: the unique (job) constraint kept one; return that one.
         return ModelVersion.objects.get(job=job, source=ModelVersion.Source.JOB)
+
+
+def register_model_directory(owner, name: str, directory: Path, *, parent: ModelVersion,
+                             job, recipe: dict, metrics: dict) -> ModelVersion:
+    """Register a model derived from `parent` by a job (a compression step), once per step:
+    a job run twice finds the version its step registered (recipe["step"])."""
+    existing = ModelVersion.objects.filter(
+        job=job, source=ModelVersion.Source.DERIVED, compression__step=recipe["step"]
+    ).first()
+    if existing:
+        return existing
+    return create_version(
+        owner, Path(directory), name=name, source=ModelVersion.Source.DERIVED, job=job,
+        parent=parent, compression=recipe, metrics=metrics, dataset=job.dataset,
+        dataset_sha256=getattr(job.dataset, "sha256", "") or "", config=job.config,
+        seed=job.config.get("seed"), code_version=code_version(),
+        description=f"Step {recipe['step']} ({recipe['technique']}) of compression job "
+                    f"{job.id} ({job.name}) from {parent}",
+    )
 
 
 # --- stages
