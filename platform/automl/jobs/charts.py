@@ -89,7 +89,9 @@ def parallel_coordinates(trials: Sequence[dict], metric: str) -> go.Figure | Non
         line={"color": values, "colorscale": "Viridis", "showscale": True},
         dimensions=dimensions,
     ))  # fmt: skip
-    return _title(fig, "Parallel coordinates")
+    fig = _title(fig, "Parallel coordinates")
+    fig.update_layout(margin={"t": 90})  # room for the axis labels under the title
+    return fig
 
 
 def importances(importance: dict[str, float]) -> go.Figure | None:

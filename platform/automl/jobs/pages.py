@@ -187,11 +187,16 @@ def _table_rows(rows, param_names: list[str], n_metrics: int) -> list[dict]:
         out.append({
             "number": row["number"], "state": row["state"],
             "values": [values[i] if i < len(values) else None for i in range(n_metrics)],
-            "params": [params.get(name) for name in param_names],
+            "params": [_short(params.get(name)) for name in param_names],
             "summary": "" if param_names else json.dumps(params)[:160],
             "steps": len(row["intermediate_values"] or {}), "seconds": seconds,
         })  # fmt: skip
     return out
+
+
+def _short(value: object) -> object:
+    """Floats to six significant digits: a table cell, not the stored value."""
+    return f"{value:.6g}" if isinstance(value, float) else value
 
 
 def _figures(job: Job, trials: list[dict], metrics: list[str]) -> list[str]:

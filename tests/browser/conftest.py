@@ -1,0 +1,56 @@
+"""Real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright) against the
+live server, with real worker processes (tests/e2e/conftest.py) on Postgres and Redis.
+
+Playwright's own browser download cannot work offline; .ci/run installs Debian's chromium.
+Without it (or without playwright) these tests skip, and fail under
+AUTOML_REQUIRE_SERVICES=1, as CI runs them.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REQUIRE_SERVICES
+from tests.e2e.conftest import workers  # noqa: F401 - the worker processes fixture
+
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+SCREENSHOTS = Path(__file__).parent / "screenshots"  # git-ignored
+
+
+def _missing() -> str | None:
+    if not CHROMIUM.exists():
+        return f"no browser at {CHROMIUM} (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (requirements-dev.txt)"
+    return None
+
+
+@pytest.fixture
+def chromium(monkeypatch):
+    """A headless Chromium; each test opens its own pages."""
+    reason = _missing()
+    if reason and REQUIRE_SERVICES:
+        pytest.fail(f"AUTOML_REQUIRE_SERVICES=1 but {reason}")
+    if reason:
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop on this thread; the test's own ORM calls
+    # are still plain synchronous ones.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    SCREENSHOTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True,
+            # root in CI containers: Chromium's sandbox needs user namespaces it lacks.
+            args=["--no-sandbox", "--disable-dev-shm-usage"],
+        )  # fmt: skip
+        yield browser
+        browser.close()
+
+
+def shoot(page, name: str) -> None:
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
