@@ -100,18 +100,29 @@ class PlatformCollector(Collector):
         return histogram
 
 
-def _authorised(request: HttpRequest) -> bool:
-    token = settings.METRICS_TOKEN
+def _access(request: HttpRequest) -> int:
+    """200 for METRICS_TOKEN as a Bearer token or a staff user (API token or session);
+    403 for another known user; 401 for anyone else."""
     header = request.headers.get("Authorization", "")
-    if token and header.startswith("Bearer "):
-        return hmac.compare_digest(header.removeprefix("Bearer ").encode(), token.encode())
-    return bool(request.user.is_authenticated and request.user.is_staff)
+    if header.startswith("Bearer "):
+        token = settings.METRICS_TOKEN
+        given = header.removeprefix("Bearer ").encode()
+        return 200 if token and hmac.compare_digest(given, token.encode()) else 401
+    user = request.user
+    if header.startswith("Token "):
+        from rest_framework.authtoken.models import Token
+
+        key = header.removeprefix("Token ").strip()
+        found = Token.objects.filter(key=key).select_related("user").first()
+        user = found.user if found and found.user.is_active else None
+    if user is None or not user.is_authenticated:
+        return 401
+    return 200 if user.is_staff else 403
 
 
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
-    if not _authorised(request):
-        status = 403 if request.user.is_authenticated else 401
+    if (status := _access(request)) != 200:
         body = error_body("forbidden" if status == 403 else "not_authenticated",
                           "/metrics needs METRICS_TOKEN (Authorization: Bearer ...) or a "
                           "staff login")
