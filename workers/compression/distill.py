@@ -81,14 +81,12 @@ def distill(teachers: list[Compressed], splits: Splits, step: dict, seed: int) -
                 feats.append(torch.cat([_features(t, hook, x[i : i + 1024])
                                         for i in range(0, len(x), 1024)]))  # fmt: skip
     soft = torch.stack(probs).mean(0)
-    if feats and mode == "feature" and len({f.shape[1] for f in feats}) > 1:
-        raise CompressionError("feature distillation from several teachers needs one width")
-    target_feat = torch.stack(feats).mean(0) if feats else None
 
+    # One learned projection per teacher: teachers may differ in width (a pruned one).
     s_hook = Penultimate(student) if mode != "response" else None
-    projection = (nn.Linear(s_hook.dim, target_feat.shape[1])
-                  if mode == "feature" else None)  # fmt: skip
-    extra = list(projection.parameters()) if projection is not None else []
+    projections = ([nn.Linear(s_hook.dim, f.shape[1]) for f in feats]
+                   if mode == "feature" else [])  # fmt: skip
+    extra = [p for proj in projections for p in proj.parameters()]
 
     def loss_fn(module: nn.Module, xb: torch.Tensor, yb: torch.Tensor, idx: torch.Tensor):
         out = module(xb)
@@ -96,9 +94,10 @@ def distill(teachers: list[Compressed], splits: Splits, step: dict, seed: int) -
         kd = F.kl_div(F.log_softmax(out / T, dim=1), soft[idx], reduction="batchmean") * T * T
         loss = alpha * kd + (1 - alpha) * hard
         if mode == "feature":
-            loss = loss + F.mse_loss(projection(s_hook.value), target_feat[idx])
+            loss = loss + sum(F.mse_loss(proj(s_hook.value), f[idx])
+                              for proj, f in zip(projections, feats, strict=True)) / len(feats)
         elif mode == "relation" and len(idx) > 2:
-            loss = loss + relation_loss(s_hook.value, target_feat[idx])
+            loss = loss + sum(relation_loss(s_hook.value, f[idx]) for f in feats) / len(feats)
         return loss
 
     train(student, x, y, epochs=step["epochs"], lr=step["lr"], batch_size=step["batch_size"],
