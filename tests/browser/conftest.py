@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 from tests.conftest import REQUIRE_SERVICES
 from tests.e2e.conftest import workers  # noqa: F401 - the worker processes fixture
@@ -29,8 +30,9 @@ def _missing() -> str | None:
 
 
 @pytest.fixture
-def chromium(monkeypatch):
-    """A headless Chromium; each test opens its own pages."""
+def chromium(monkeypatch, live_server):
+    """A headless Chromium; each test opens its own pages. It closes before the live
+    server stops, so no request thread is left holding a database connection."""
     reason = _missing()
     if reason and REQUIRE_SERVICES:
         pytest.fail(f"AUTOML_REQUIRE_SERVICES=1 but {reason}")
@@ -49,6 +51,9 @@ def chromium(monkeypatch):
             args=["--no-sandbox", "--disable-dev-shm-usage"],
         )  # fmt: skip
         yield browser
+        # The test's own queries ran beside Playwright's event loop, in a context of
+        # their own: close that connection here, or the test database cannot be dropped.
+        connections.close_all()
         browser.close()
 
 
