@@ -255,3 +255,20 @@ def test_create_user_makes_an_account_that_signs_in(monkeypatch, client, django_
     monkeypatch.setenv("SHORT", "abc")
     with pytest.raises(CommandError, match="too short"):
         call_command("create_user", "dave", "--password-env", "SHORT")
+
+
+def test_every_kind_has_a_form_with_a_json_box(alice_browser):
+    for kind in Job.Kind.values:
+        response = alice_browser.get(f"/jobs/new/{kind}/")
+        assert response.status_code == 200, kind
+        assert 'name="advanced"' in response.content.decode() and 'name="dataset"' in (
+            response.content.decode())
+
+
+def test_a_kind_without_its_own_form_takes_a_json_object(alice, iris):
+    from automl.jobs.forms import ConfigForm, form_for
+
+    form = form_for("other", {"dataset": iris.id, "device": "auto", "advanced": "[1]"},
+                    user=alice)  # fmt: skip
+    assert isinstance(form, ConfigForm) and not form.is_valid()
+    assert form.errors["advanced"] == ["must be a JSON object"]
