@@ -11,6 +11,14 @@ from torch import nn
 from torch.nn import functional as F
 
 from workers.training.hypergradient import HypergradientAdam
+from workers.training.trainer import (
+    TrainerOptions,
+    autocast,
+    make_scaler,
+    optimizer_step,
+    resolve_device,
+    step_groups,
+)
 
 LR_SCHEDULES = ("fixed", "hypergradient")
 
@@ -93,6 +101,7 @@ def train_cnn(
     seed: int,
     on_epoch: Callable[[int, np.ndarray], None] | None = None,
     lr_schedule: str = "fixed",
+    options: TrainerOptions | None = None,
 ) -> np.ndarray:
     """Train in place; return the final validation class predictions.
 
@@ -100,11 +109,16 @@ def train_cnn(
     only shape-checked: the caller scores predictions itself, so on_epoch(epoch, predictions)
     may raise (e.g. optuna.TrialPruned) to stop early. lr_schedule "fixed" trains with AdamW
     at lr; "hypergradient" starts Adam-HD (Baydin et al., 2018) at lr and lets it adapt.
+    options: device, mixed precision, accumulation and clipping (workers.training.trainer).
     """
     if lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"unknown lr_schedule {lr_schedule!r}; expected one of {LR_SCHEDULES}")
     if len(y_valid) != len(X_valid):
         raise ValueError("X_valid and y_valid differ in length")
+    options = options or TrainerOptions()
+    if options.processes != 1:
+        raise ValueError("train_cnn runs in one process; use trainer.run_distributed")
+    device = resolve_device(options)
     torch.manual_seed(seed)
 
     # --- data: (N, C, H, W) float32 images and class indices
@@ -112,6 +126,8 @@ def train_cnn(
     y_tr = torch.as_tensor(y_train, dtype=torch.long)
     if len(y_tr) != len(x_tr):
         raise ValueError("X_train and y_train differ in length")
+    model.to(device)
+    x_tr, x_va, y_tr = x_tr.to(device), x_va.to(device), y_tr.to(device)
 
     # --- optimisation setup
     if lr_schedule == "hypergradient":
@@ -120,6 +136,7 @@ def train_cnn(
         )
     else:
         optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    scaler = make_scaler(options, device)
     shuffler = torch.Generator().manual_seed(seed)
     n = len(x_tr)
 
@@ -128,15 +145,15 @@ def train_cnn(
         # --- one pass over shuffled minibatches
         model.train()
         order = torch.randperm(n, generator=shuffler)
-        for start in range(0, n, batch_size):
-            idx = order[start : start + batch_size]
-            loss = F.cross_entropy(model(x_tr[idx]), y_tr[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+        for group in step_groups(order, batch_size, options.accumulation_steps):
+            for idx, share in group:
+                with autocast(options, device):
+                    loss = F.cross_entropy(model(x_tr[idx]).float(), y_tr[idx])
+                scaler.scale(loss * share).backward()
+            optimizer_step(model, optimizer, scaler, options)
 
         # --- predict the validation images and hand them to the caller
-        predictions = predict_logits(model, x_va).argmax(dim=-1).numpy()
+        predictions = predict_logits(model, x_va).argmax(dim=-1).cpu().numpy()
         if on_epoch is not None:
             on_epoch(epoch, predictions)
     return predictions

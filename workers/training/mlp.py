@@ -11,6 +11,14 @@ from torch import nn
 from torch.nn import functional as F
 
 from workers.training.hypergradient import HypergradientAdam
+from workers.training.trainer import (
+    TrainerOptions,
+    autocast,
+    make_scaler,
+    optimizer_step,
+    resolve_device,
+    step_groups,
+)
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -75,6 +83,7 @@ def train_mlp(
     on_epoch: Callable[[int, np.ndarray], None] | None = None,
     lr_schedule: str = "fixed",
     hypergrad_lr: float = 1e-5,
+    options: TrainerOptions | None = None,
 ) -> np.ndarray:
     """Train in place; return the final validation predictions.
 
@@ -83,7 +92,8 @@ def train_mlp(
     so on_epoch(epoch, predictions) may raise (e.g. optuna.TrialPruned) to stop early.
     Without validation rows (None, e.g. a final refit) predictions are empty.
     lr_schedule "fixed" trains with AdamW at lr; "hypergradient" starts Adam-HD
-    (Baydin et al., 2018) at lr and adapts it online by hypergrad_lr.
+    (Baydin et al., 2018) at lr and adapts it online by hypergrad_lr. options: device,
+    mixed precision, accumulation and clipping (workers.training.trainer); one process.
     """
     if lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"unknown lr_schedule {lr_schedule!r}; expected one of {LR_SCHEDULES}")
@@ -91,6 +101,10 @@ def train_mlp(
         X_valid, y_valid = X_train[:0], y_train[:0]
     if len(y_valid) != len(X_valid):
         raise ValueError("X_valid and y_valid differ in length")
+    options = options or TrainerOptions()
+    if options.processes != 1:
+        raise ValueError("train_mlp runs in one process; use trainer.run_distributed")
+    device = resolve_device(options)
     torch.manual_seed(seed)
     classify = task == "classification"
 
@@ -104,6 +118,8 @@ def train_mlp(
         # Scaled targets let one learning-rate range work for any target unit.
         y_mean, y_std = float(np.mean(y_train)), float(np.std(y_train)) or 1.0
         y_tr = torch.as_tensor((y_train - y_mean) / y_std, dtype=torch.float32)
+    model.to(device)
+    x_tr, x_va, y_tr = x_tr.to(device), x_va.to(device), y_tr.to(device)
 
     # --- optimisation setup
     if lr_schedule == "hypergradient":
@@ -112,6 +128,7 @@ def train_mlp(
         )
     else:
         optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    scaler = make_scaler(options, device)
     shuffler = torch.Generator().manual_seed(seed)
     n = len(x_tr)
 
@@ -120,25 +137,25 @@ def train_mlp(
         # --- one pass over shuffled minibatches
         model.train()
         order = torch.randperm(n, generator=shuffler)
-        for start in range(0, n, batch_size):
-            idx = order[start : start + batch_size]
-            out = model(x_tr[idx])
-            if classify:
-                loss = F.cross_entropy(out, y_tr[idx])
-            else:
-                loss = F.mse_loss(out.squeeze(-1), y_tr[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+        for group in step_groups(order, batch_size, options.accumulation_steps):
+            for idx, share in group:
+                with autocast(options, device):
+                    out = model(x_tr[idx]).float()  # the loss in fp32 even under AMP
+                    if classify:
+                        loss = F.cross_entropy(out, y_tr[idx])
+                    else:
+                        loss = F.mse_loss(out.squeeze(-1), y_tr[idx])
+                scaler.scale(loss * share).backward()
+            optimizer_step(model, optimizer, scaler, options)
 
         # --- predict the validation rows and hand them to the caller
         model.eval()
         with torch.no_grad():
             out = model(x_va)
         if classify:
-            predictions = out.argmax(dim=-1).numpy()
+            predictions = out.argmax(dim=-1).cpu().numpy()
         else:
-            predictions = out.squeeze(-1).numpy().astype(np.float64) * y_std + y_mean
+            predictions = out.squeeze(-1).cpu().numpy().astype(np.float64) * y_std + y_mean
         if on_epoch is not None:
             on_epoch(epoch, predictions)
     return predictions

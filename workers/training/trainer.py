@@ -1,0 +1,287 @@
+"""Trainer options every training loop shares: device, mixed precision, accumulation, clipping,
+and data-parallel runs over several processes.
+
+A loop reads top to bottom with these helpers:
+
+    device = resolve_device(options)
+    scaler = make_scaler(options, device)
+    for group in step_groups(order, batch_size, options.accumulation_steps):
+        for idx, share in group:
+            with autocast(options, device):
+                loss = loss_fn(model(x[idx]), y[idx])
+            scaler.scale(loss * share).backward()
+        optimizer_step(model, optimizer, scaler, options)
+
+With the default options (cpu, no AMP, k = 1, no clipping) this is exactly the plain
+zero_grad / backward / step loop: the share is 1.0 and the disabled scaler passes through.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import os
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+from torch import distributed as dist
+from torch import nn
+from torch.nn import functional as F
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class TrainerOptions:
+    """How a model trains, independent of what it trains on.
+
+    device: "auto" takes CUDA when the process sees a GPU, else the CPU.
+    amp: mixed precision; fp16 with a gradient scaler on CUDA, bf16 autocast on the CPU
+        (bf16 keeps fp32's exponent range, so it needs no scaler).
+    accumulation_steps: k micro-batches of batch_size per optimizer step (effective batch
+        k * batch_size), for batches that do not fit in memory at once.
+    clip_norm: clip the global gradient norm to this value before each step; None: no clip.
+    processes: data-parallel processes for one trial (DistributedDataParallel).
+    """
+
+    device: str = "cpu"
+    amp: bool = False
+    accumulation_steps: int = 1
+    clip_norm: float | None = None
+    processes: int = 1
+
+    def __post_init__(self) -> None:
+        problems = option_errors(asdict(self))
+        if problems:
+            raise ValueError("; ".join(f"{k}: {v}" for k, v in problems.items()))
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> TrainerOptions:
+        """Options from a job config's "trainer" object; unknown keys are refused."""
+        data = dict(data or {})
+        problems = option_errors(data)
+        if problems:
+            raise ValueError("; ".join(f"{k}: {v}" for k, v in problems.items()))
+        return cls(**data)
+
+
+def option_errors(data: Any) -> dict[str, str]:
+    """Field -> message for every bad trainer option (empty when the options are valid).
+
+    Kept free of torch state so that config validation in the web process can call it.
+    """
+    if not isinstance(data, dict):
+        return {"trainer": "must be an object"}
+    known = {f.name for f in fields(TrainerOptions)}
+    errors = {key: f"unknown option; expected one of {sorted(known)}"
+              for key in data if key not in known}  # fmt: skip
+    if "device" in data and data["device"] not in DEVICES:
+        errors["device"] = f"must be one of {list(DEVICES)}"
+    if "amp" in data and not isinstance(data["amp"], bool):
+        errors["amp"] = "must be true or false"
+    for key in ("accumulation_steps", "processes"):
+        value = data.get(key, 1)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 64:
+            errors[key] = "must be an integer from 1 to 64"
+    clip = data.get("clip_norm")
+    if clip is not None and (
+        isinstance(clip, bool) or not isinstance(clip, int | float) or not clip > 0
+    ):
+        errors["clip_norm"] = "must be a positive number or null"
+    return errors
+
+
+# --- device and precision
+
+
+def resolve_device(options: TrainerOptions) -> torch.device:
+    """The device the options ask for; asking for CUDA without a GPU is an error, not a
+    silent fall back to a CPU run that would take hours."""
+    if options.device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if options.device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' was asked for but this process sees no GPU")
+    return torch.device(options.device)
+
+
+def autocast(options: TrainerOptions, device: torch.device) -> contextlib.AbstractContextManager:
+    """Mixed-precision context for the forward pass and loss (a no-op without AMP)."""
+    if not options.amp:
+        return contextlib.nullcontext()
+    dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def make_scaler(options: TrainerOptions, device: torch.device) -> torch.amp.GradScaler:
+    """fp16 gradients underflow without loss scaling; everything else gets a pass-through."""
+    enabled = options.amp and device.type == "cuda"
+    return torch.amp.GradScaler(device.type, enabled=enabled)
+
+
+# --- accumulation, clipping, step
+
+
+def step_groups(
+    order: torch.Tensor, batch_size: int, accumulation_steps: int
+) -> Iterator[list[tuple[torch.Tensor, float]]]:
+    """Row indices per optimizer step: k micro-batches, each with its share of the step's rows.
+
+    Weighting each micro-batch's mean loss by rows / step rows makes the summed gradient
+    the mean over the step's rows, so k steps of batch b equal one step of batch k*b even
+    when the last group is short.
+    """
+    step_rows = batch_size * accumulation_steps
+    for start in range(0, len(order), step_rows):
+        rows = order[start : start + step_rows]
+        yield [
+            (rows[i : i + batch_size], len(rows[i : i + batch_size]) / len(rows))
+            for i in range(0, len(rows), batch_size)
+        ]
+
+
+def optimizer_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    options: TrainerOptions,
+) -> None:
+    """Clip (on unscaled gradients), step, and clear the accumulated gradients."""
+    if options.clip_norm is not None:
+        scaler.unscale_(optimizer)
+        nn.utils.clip_grad_norm_(model.parameters(), options.clip_norm)
+    scaler.step(optimizer)  # skips the step when fp16 gradients overflowed
+    scaler.update()
+    optimizer.zero_grad(set_to_none=True)
+
+
+# --- data parallel over processes
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _rank_main(rank: int, world: int, port: int, fn: Callable, args: tuple, kwargs: dict,
+               results) -> None:  # fmt: skip
+    cuda = torch.cuda.is_available()
+    if cuda:
+        # One GPU per rank when there are enough; ranks share GPUs otherwise.
+        torch.cuda.set_device(rank % torch.cuda.device_count())
+    dist.init_process_group(
+        "nccl" if cuda else "gloo",
+        init_method=f"tcp://127.0.0.1:{port}",
+        rank=rank,
+        world_size=world,
+    )
+    # torch.multiprocessing hands every rank the same shared-memory tensors: without private
+    # copies each rank's optimizer would step one shared set of weights, world times a step.
+    args, kwargs = copy.deepcopy((args, kwargs))
+    try:
+        result = fn(rank, world, *args, **kwargs)
+        if rank == 0:  # the metric is reported once, not once per process
+            # As bytes: a tensor sent as is lives in this process's shared memory, gone
+            # once it exits; torch.save keeps the result loadable with weights_only.
+            buffer = io.BytesIO()
+            torch.save(result, buffer)
+            results.put(buffer.getvalue())
+    finally:
+        dist.destroy_process_group()
+
+
+def run_distributed(fn: Callable[..., Any], processes: int, *args: Any, **kwargs: Any) -> Any:
+    """Run fn(rank, world, *args, **kwargs) in `processes` processes joined by torch.distributed
+    (NCCL when the processes see a GPU, gloo otherwise); return rank 0's result.
+
+    fn must be importable by name (a module-level function): the processes are spawned.
+    Its result is made of tensors, numbers, strings, lists and dicts (it travels back
+    through torch.save and comes back with weights_only loading).
+    """
+    if processes < 1:
+        raise ValueError("processes must be at least 1")
+    if processes == 1:
+        return fn(0, 1, *args, **kwargs)
+    import torch.multiprocessing as mp
+
+    results = mp.get_context("spawn").SimpleQueue()
+    # Each rank would otherwise take every core and the ranks would fight over them.
+    threads = max(1, (os.cpu_count() or 1) // processes)
+    previous = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    try:
+        mp.spawn(_rank_main, args=(processes, free_port(), fn, args, kwargs, results),
+                 nprocs=processes, join=True)  # fmt: skip
+    finally:
+        if previous is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = previous
+    return torch.load(io.BytesIO(results.get()), weights_only=True)
+
+
+def train_data_parallel(
+    rank: int,
+    world: int,
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    task: str,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    seed: int,
+    options: TrainerOptions = TrainerOptions(),
+) -> dict[str, Any]:
+    """One rank's part of a data-parallel fit; with world 1 it is a plain one-process fit.
+
+    Every rank draws the same shuffled global batches (same seed) and takes every world-th
+    row of each; DistributedDataParallel averages the gradients, so with batch sizes
+    divisible by world the ranks follow the one-process run on the same global batch.
+    Returns {"losses": global mean loss per optimizer step, "state": rank 0's weights}.
+    """
+    torch.manual_seed(seed)
+    device = resolve_device(options)
+    if device.type == "cuda" and world > 1:
+        device = torch.device("cuda", torch.cuda.current_device())
+    model = model.to(device)
+    net: nn.Module = model
+    if world > 1:
+        net = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    x, y = x.to(device), y.to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    scaler = make_scaler(options, device)
+    shuffler = torch.Generator().manual_seed(seed)
+    losses: list[float] = []
+    for _ in range(epochs):
+        net.train()
+        order = torch.randperm(len(x), generator=shuffler)
+        for group in step_groups(order, batch_size, options.accumulation_steps):
+            step_loss = torch.zeros((), device=device)
+            for micro, (idx, share) in enumerate(group):
+                idx = idx[rank::world].to(device)
+                # Only the last micro-batch needs the gradient all-reduce.
+                sync = micro == len(group) - 1 or world == 1
+                ctx = contextlib.nullcontext() if sync else net.no_sync()
+                with ctx, autocast(options, device):
+                    out = net(x[idx])
+                    if task == "classification":
+                        loss = F.cross_entropy(out.float(), y[idx])
+                    else:
+                        loss = F.mse_loss(out.float().squeeze(-1), y[idx])
+                scaler.scale(loss * share).backward()
+                step_loss += loss.detach() * share
+            optimizer_step(model, optimizer, scaler, options)
+            if world > 1:
+                dist.all_reduce(step_loss)
+                step_loss /= world
+            losses.append(float(step_loss))
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    return {"losses": losses, "state": state}
