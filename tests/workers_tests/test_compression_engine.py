@@ -280,19 +280,25 @@ def test_dynamic_int8_of_an_mlp_meets_the_quality_bar(tmp_path, digits):
 
 
 def test_a_distilled_student_beats_the_same_student_trained_alone(tmp_path, models, digits):
+    """Mean test accuracy over three seeds at an equal budget (20 epochs). At 3-5 epochs
+    the soft targets did not help this 4-unit student, so the budget is part of the claim."""
     from workers.compression.common import Compressed, accuracy, split, train
     from workers.compression.store import load_compressed
     from workers.models.builders import build_torch
 
-    step = {"technique": "distill", "student": {"shrink": 0.125}, "epochs": 4, "lr": 0.01,
-            "alpha": 0.9}
-    result = run({"steps": [step]}, models["mlp"], digits, tmp_path)
-    student = load_compressed(Path(result["steps"][0]["directory"]))
-    config = validate_compression_config({"model_version": 1, "steps": [step]})
-    splits = split(config, digits, student.spec)
-    torch.manual_seed(config["seed"])  # the same initial weights as the distilled student
-    alone = build_torch(student.spec)
-    train(alone, splits.x["train"], splits.y["train"], epochs=4, lr=0.01, batch_size=64,
-          seed=config["seed"])
-    baseline = accuracy(Compressed(alone, student.spec), splits.x["test"], splits.y["test"])
-    assert result["steps"][0]["report"]["accuracy"] > baseline
+    step = {"technique": "distill", "student": {"shrink": 0.125}, "epochs": 20, "lr": 0.01,
+            "temperature": 2.0, "alpha": 0.5}
+    distilled, alone = [], []
+    for seed in range(3):
+        result = run({"steps": [step], "seed": seed}, models["mlp"], digits, tmp_path / f"{seed}")
+        distilled.append(result["steps"][0]["report"]["accuracy"])
+        student = load_compressed(Path(result["steps"][0]["directory"]))
+        config = validate_compression_config({"model_version": 1, "steps": [step], "seed": seed})
+        splits = split(config, digits, student.spec)
+        torch.manual_seed(seed)  # the same initial weights as the distilled student
+        baseline = build_torch(student.spec)
+        train(baseline, splits.x["train"], splits.y["train"], epochs=20, lr=0.01, batch_size=64,
+              seed=seed)
+        alone.append(accuracy(Compressed(baseline, student.spec), splits.x["test"],
+                              splits.y["test"]))
+    assert sum(distilled) / 3 > sum(alone) / 3 + 0.01, (distilled, alone)
