@@ -6,6 +6,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -302,3 +303,15 @@ def test_a_distilled_student_beats_the_same_student_trained_alone(tmp_path, mode
         alone.append(accuracy(Compressed(baseline, student.spec), splits.x["test"],
                               splits.y["test"]))
     assert sum(distilled) / 3 > sum(alone) / 3 + 0.01, (distilled, alone)
+
+
+def test_a_quantized_model_loads_through_load_model_like_any_other(tmp_path, models, digits):
+    # Serving and the registry load every version through load_model.
+    from workers.compression.store import load_predictor
+    from workers.models.artifacts import load_model
+
+    result = run({"steps": ["dynamic_int8"]}, models["mlp"], digits, tmp_path)
+    directory = Path(result["steps"][0]["directory"])
+    rows = digits.X[:8]
+    assert np.array_equal(load_model(directory).predict(rows),
+                          load_predictor(directory).predict(rows))

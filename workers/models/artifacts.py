@@ -282,6 +282,10 @@ def load_model(directory: Path) -> object:
     directory = Path(directory)
     spec = _read_json(directory / SPEC_FILE)
     framework = spec.get("framework")
+    if framework == "torch-compressed":  # quantized weights, rebuilt by the compression store
+        from workers.compression.store import load_predictor
+
+        return load_predictor(directory)
     if framework not in ("torch", "sklearn"):
         raise ArtifactError(f"unknown framework {framework!r} in {directory / SPEC_FILE}")
     path = _verify(directory, spec)
