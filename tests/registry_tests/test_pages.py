@@ -64,3 +64,23 @@ def test_other_users_get_404s_and_strangers_sign_in(bob, setup):
     assert v1.stage == "none"
     assert "iris" not in client.get("/models/").content.decode()
     assert Client().get("/models/").status_code == 302
+
+
+def test_a_downloaded_zip_imports_as_a_new_version_and_a_bad_file_says_why(alice, setup):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from automl.registry.models import ModelVersion
+
+    v1, _, _ = setup
+    client = signed_in(alice)
+    archive = client.get(f"/api/v1/models/{v1.id}/download/")  # the page's Download link
+    assert archive.status_code == 200
+    body = b"".join(archive.streaming_content) if archive.streaming else archive.content
+    response = client.post("/models/import/", {
+        "name": "reimported", "archive": SimpleUploadedFile("m.zip", body)})
+    version = ModelVersion.objects.get(owner=alice, name="reimported")
+    assert response.status_code == 302 and response.url == f"/models/{version.id}/"
+    response = client.post("/models/import/", {
+        "name": "broken", "archive": SimpleUploadedFile("m.zip", b"not a zip")}, follow=True)
+    assert "not a zip file" in response.content.decode()
+    assert not ModelVersion.objects.filter(name="broken").exists()

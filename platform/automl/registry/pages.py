@@ -1,5 +1,6 @@
 """Browser pages of the model repository (server-rendered, signed-in users)."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
@@ -63,3 +64,24 @@ def model_compare(request: HttpRequest) -> HttpResponse:
     metrics = sorted({m for v in versions for m in v.metrics})
     rows = [(m, [v.metrics.get(m) for v in versions]) for m in metrics]
     return render(request, "registry/compare.html", {"versions": versions, "rows": rows})
+
+
+@login_required
+@require_POST
+def model_import(request: HttpRequest) -> HttpResponse:
+    """A new version from a zip as the download gives it (the API also takes loose files)."""
+    upload = request.FILES.get("archive")
+    name = request.POST.get("name", "").strip()
+    if upload is None or not name:
+        messages.error(request, "Import needs a name and a .zip file.")
+    elif upload.size > settings.MODEL_MAX_UPLOAD_BYTES:
+        messages.error(request, f"The file is larger than the upload limit "
+                                f"({settings.MODEL_MAX_UPLOAD_BYTES} bytes).")
+    else:
+        try:
+            version = services.import_model(request.user, name=name, archive=upload.read())
+        except services.RegistryError as exc:
+            messages.error(request, exc.detail)
+        else:
+            return redirect("model-page", pk=version.id)
+    return redirect("models-page")

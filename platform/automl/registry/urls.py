@@ -19,6 +19,7 @@ api_urls = [
 page_urls = [
     path("", pages.model_list, name="models-page"),
     path("compare/", pages.model_compare, name="model-compare-page"),
+    path("import/", pages.model_import, name="model-import-page"),
     path("<int:pk>/", pages.model_detail, name="model-page"),
     path("<int:pk>/stage/", pages.model_stage, name="model-stage-page"),
 ]
