@@ -1,5 +1,7 @@
 """The browser pages of models and deployments: rendered for the owner, 404 for others."""
 
+import json
+
 import pytest
 from django.test import Client
 
@@ -84,3 +86,18 @@ def test_a_downloaded_zip_imports_as_a_new_version_and_a_bad_file_says_why(alice
         "name": "broken", "archive": SimpleUploadedFile("m.zip", b"not a zip")}, follow=True)
     assert "not a zip file" in response.content.decode()
     assert not ModelVersion.objects.filter(name="broken").exists()
+
+
+def test_the_try_it_form_predicts_and_names_a_missing_feature(alice, setup):
+    from tests.registry_tests.factories import FEATURES
+
+    _, _, deployment = setup
+    client = signed_in(alice)
+    row = dict.fromkeys(FEATURES, 1.0)
+    page = client.post(f"/deployments/{deployment.id}/", {"inputs": json.dumps([row])})
+    assert page.status_code == 200 and "&quot;predictions&quot;" in page.content.decode()
+    del row[FEATURES[0]]
+    page = client.post(f"/deployments/{deployment.id}/", {"inputs": json.dumps([row])})
+    assert page.status_code == 400 and FEATURES[0] in page.content.decode()
+    page = client.post(f"/deployments/{deployment.id}/", {"inputs": "[{"})
+    assert page.status_code == 400 and "not valid JSON" in page.content.decode()

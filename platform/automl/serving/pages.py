@@ -1,4 +1,7 @@
-"""Browser pages of deployments: traffic, shadow, history and the latest predictions."""
+"""Browser pages of deployments: traffic, shadow, history, the latest predictions and a
+try-it form that sends a prediction through the same path as the API."""
+
+import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -27,6 +30,14 @@ def deployment_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def deployment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     deployment = _owned(request, pk)
+    inputs, answer, error = request.POST.get("inputs", ""), None, ""
+    if request.method == "POST":
+        try:
+            answer = json.dumps(services.predict(deployment, json.loads(inputs)), indent=1)
+        except json.JSONDecodeError as exc:
+            error = f"The rows are not valid JSON: {exc}"
+        except services.ServingError as exc:
+            error = exc.detail
     versions = {v.id: v for v in ModelVersion.objects.filter(
         owner=request.user, name=deployment.model_name)}
     total = sum(r["weight"] for r in deployment.routes) or 1
@@ -36,7 +47,8 @@ def deployment_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "deployment": deployment, "routes": routes,
         "history": list(reversed(deployment.history))[:20],
         "predictions": deployment.predictions.all()[:50],
-    })
+        "inputs": inputs, "answer": answer, "error": error,
+    }, status=400 if error else 200)
 
 
 @login_required
