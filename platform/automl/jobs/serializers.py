@@ -57,7 +57,8 @@ class JobSubmitSerializer(serializers.Serializer):
                                              n_features=dataset.n_features or None)
             elif attrs["kind"] == Job.Kind.COMPRESSION:
                 errors.update({f"config.{k}": "only HPO jobs take this" for k in platform_keys})
-                config = validate_compression_config(config, task=task)
+                config = validate_compression_config(self._same_test_rows(config, dataset),
+                                                     task=task)
                 self._own_models(config, errors)
             else:
                 config = validate_hpo_config(config, task)
@@ -95,6 +96,23 @@ class JobSubmitSerializer(serializers.Serializer):
             if missing := [i for i in ids if i not in found]:
                 errors[field] = (f"model version {missing[0]} does not exist "
                                  "(or is not a torch model)")
+
+    def _same_test_rows(self, config: object, dataset: Dataset) -> object:
+        """Score compressed models on the rows their input model never trained on: on the
+        input's own data set, the split settings default to those of the job that made it
+        (the engines draw the same seeded, stratified test split from them)."""
+        from automl.registry.models import ModelVersion
+
+        if not isinstance(config, dict) or type(config.get("model_version")) is not int:
+            return config
+        source = ModelVersion.objects.filter(
+            owner=self.context["request"].user, id=config["model_version"]
+        ).select_related("job").first()  # fmt: skip
+        job = source.job if source else None
+        if job is None or job.dataset_id != dataset.id:
+            return config
+        inherited = {k: job.config[k] for k in ("test_size", "seed") if k in job.config}
+        return {**inherited, **config}
 
     def _warm_start(self, job_id: object, errors: dict) -> dict | None:
         """The finished trials of one of the caller's HPO jobs, to seed the new study."""
