@@ -88,6 +88,34 @@ def test_a_downloaded_zip_imports_as_a_new_version_and_a_bad_file_says_why(alice
     assert not ModelVersion.objects.filter(name="broken").exists()
 
 
+def test_a_safetensors_file_with_its_spec_imports_and_a_lone_file_is_refused(
+        alice, tmp_path, model_store):  # fmt: skip
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from automl.registry.models import ModelVersion
+    from tests.registry_tests.factories import mlp_dir
+
+    folder = mlp_dir(tmp_path / "mlp")
+    spec = (folder / "spec.json").read_bytes()
+    weights = (folder / "weights.safetensors").read_bytes()
+    client = signed_in(alice)
+    response = client.post("/models/import/", {
+        "name": "from-elsewhere", "spec": SimpleUploadedFile("spec.json", spec),
+        "weights": SimpleUploadedFile("w.safetensors", weights)})  # fmt: skip
+    version = ModelVersion.objects.get(owner=alice, name="from-elsewhere")
+    assert response.status_code == 302 and response.url == f"/models/{version.id}/"
+    assert version.framework == "torch"
+    response = client.post("/models/import/", {
+        "name": "lonely", "weights": SimpleUploadedFile("w.safetensors", weights)},
+        follow=True)  # fmt: skip
+    assert "needs its spec" in response.content.decode()
+    response = client.post("/models/import/", {
+        "name": "bad-spec", "spec": SimpleUploadedFile("spec.json", b"{nope"),
+        "weights": SimpleUploadedFile("w.safetensors", weights)}, follow=True)  # fmt: skip
+    assert "not valid JSON" in response.content.decode()
+    assert not ModelVersion.objects.filter(name__in=["lonely", "bad-spec"]).exists()
+
+
 def test_the_try_it_form_predicts_and_names_a_missing_feature(alice, setup):
     from tests.registry_tests.factories import FEATURES
 

@@ -1,5 +1,7 @@
 """Browser pages of the model repository (server-rendered, signed-in users)."""
 
+import json
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -69,19 +71,37 @@ def model_compare(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def model_import(request: HttpRequest) -> HttpResponse:
-    """A new version from a zip as the download gives it (the API also takes loose files)."""
-    upload = request.FILES.get("archive")
+    """A new version from a zip as the download gives it, or from a safetensors file and
+    its JSON spec (what a torch model trained elsewhere brings)."""
+    uploads = {f: request.FILES[f] for f in ("archive", "weights", "spec") if f in request.FILES}
     name = request.POST.get("name", "").strip()
-    if upload is None or not name:
-        messages.error(request, "Import needs a name and a .zip file.")
-    elif upload.size > settings.MODEL_MAX_UPLOAD_BYTES:
+    loose = {"weights", "spec"} & set(uploads)
+    if not name or not uploads:
+        messages.error(request, "Import needs a name and a .zip file, or a .safetensors file "
+                                "with its spec .json.")  # fmt: skip
+    elif "archive" in uploads and loose:
+        messages.error(request, "Give either a .zip or the loose files, not both.")
+    elif loose and loose != {"weights", "spec"}:
+        messages.error(request, "A .safetensors file needs its spec .json, and the other way "
+                                "round.")  # fmt: skip
+    elif any(u.size > settings.MODEL_MAX_UPLOAD_BYTES for u in uploads.values()):
         messages.error(request, f"The file is larger than the upload limit "
                                 f"({settings.MODEL_MAX_UPLOAD_BYTES} bytes).")
     else:
         try:
-            version = services.import_model(request.user, name=name, archive=upload.read())
+            files = {field: upload.read() for field, upload in uploads.items()}
+            if "spec" in files:
+                files["spec"] = _json_spec(files["spec"])
+            version = services.import_model(request.user, name=name, **files)
         except services.RegistryError as exc:
             messages.error(request, exc.detail)
         else:
             return redirect("model-page", pk=version.id)
     return redirect("models-page")
+
+
+def _json_spec(raw: bytes) -> dict:
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise services.RegistryError(f"the spec is not valid JSON: {exc}") from None
