@@ -263,12 +263,3 @@ def test_every_kind_has_a_form_with_a_json_box(alice_browser):
         assert response.status_code == 200, kind
         assert 'name="advanced"' in response.content.decode() and 'name="dataset"' in (
             response.content.decode())
-
-
-def test_a_kind_without_its_own_form_takes_a_json_object(alice, iris):
-    from automl.jobs.forms import ConfigForm, form_for
-
-    form = form_for("other", {"dataset": iris.id, "device": "auto", "advanced": "[1]"},
-                    user=alice)  # fmt: skip
-    assert isinstance(form, ConfigForm) and not form.is_valid()
-    assert form.errors["advanced"] == ["must be a JSON object"]

@@ -239,3 +239,37 @@ def _cell_graph(genotype: dict) -> go.Figure | None:
     fig.update_layout(showlegend=False, height=200 + 160 * len(cells),
                       xaxis={"visible": False}, yaxis={"visible": False})  # fmt: skip
     return fig
+
+
+def compression_points(result: dict) -> list[dict]:
+    """The original model and each finished step of a compression job, in chain order:
+    {"step" (None for the original), "label", and the step's report: "accuracy",
+    "file_bytes", "latency_ms_b1", "latency_ms_b64", ...} each."""
+    original = result.get("original")
+    if not original:
+        return []
+    points = [{"step": None, "label": "original", **original}]
+    for i, step in enumerate(result.get("steps") or []):
+        points.append({"step": i, "label": f"{i + 1}. {step.get('technique', 'step')}",
+                       **(step.get("report") or {})})  # fmt: skip
+    return [p for p in points if _finite(p.get("accuracy"))]
+
+
+def compression_tradeoff(result: dict, cost: str) -> go.Figure | None:
+    """Accuracy against a cost (file size or latency at batch 64) for the original model
+    and each step, joined in chain order: up and to the left is better."""
+    axis = {"file_bytes": "file size (KiB)", "latency_ms_b64": "latency at batch 64 (ms)",
+            "latency_ms_b1": "latency at batch 1 (ms)"}[cost]  # fmt: skip
+    points = [p for p in compression_points(result) if _finite(p.get(cost))]
+    if not points:
+        return None
+    scale = 1 / 1024 if cost == "file_bytes" else 1
+    fig = go.Figure(go.Scatter(
+        x=[p[cost] * scale for p in points], y=[p["accuracy"] for p in points],
+        mode="lines+markers+text", text=[p["label"] for p in points],
+        textposition="top center", name="model", line={"color": COMPLETE_COLOUR, "dash": "dot"},
+        marker={"size": 10, "color": [BEST_COLOUR] + [COMPLETE_COLOUR] * (len(points) - 1)},
+        hovertemplate="%{text}<br>" + axis + " %{x:.4g}<br>accuracy %{y:.4f}<extra></extra>",
+    ))  # fmt: skip
+    title = "Size vs. accuracy" if cost == "file_bytes" else "Latency vs. accuracy"
+    return _title(fig, title, x=axis, y="test accuracy")

@@ -15,6 +15,7 @@ from django import forms
 from automl.datasets.models import Dataset
 from automl.jobs.models import Job
 from automl.jobs.serializers import DEVICES, MAX_PARALLELISM
+from workers.compression.config import TECHNIQUE_OPTIONS
 from workers.hpo.families import families_for
 from workers.hpo.metrics import TASK_METRICS
 from workers.hpo.pruners import PRUNERS
@@ -349,32 +350,164 @@ class NasForm(JobForm):
         return initial
 
 
-class ConfigForm(JobForm):
-    """Any other kind: the config is the JSON box (the API's schema, see the README)."""
+TECHNIQUES = {
+    "prune_magnitude": "magnitude pruning (zeroes weights)",
+    "prune_structured": "structured pruning (removes channels and neurons)",
+    "distill": "distillation into a smaller student",
+    "dynamic_int8": "dynamic int8 quantization",
+    "static_int8": "static int8 quantization (calibrated)",
+    "qat": "quantization-aware training (int8)",
+    "half": "half precision (fp16 or bf16)",
+    "weight_only": "weight-only quantization (2-8 bits, for storage)",
+    "mixed": "mixed precision (sensitive layers kept in float)",
+}
+# (technique, option) -> the form field that sets it on every step of the chain.
+STEP_FIELDS = {("prune_magnitude", "sparsity"): "amount", ("prune_structured", "ratio"): "amount",
+               ("prune_magnitude", "finetune_epochs"): "finetune_epochs",
+               ("prune_structured", "finetune_epochs"): "finetune_epochs",
+               ("weight_only", "bits"): "bits", ("mixed", "bits"): "bits"}  # fmt: skip
+CHAIN = ("step_1", "step_2", "step_3")
 
-    def __init__(self, *args: Any, kind: str, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.kind = kind
-        self.fields["advanced"].label = "Config (JSON)"
-        self.fields["advanced"].help_text = f"The {kind} job's config, as the REST API takes it."
+
+class ModelVersionChoice(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        accuracy = obj.metrics.get("accuracy")
+        score = f", accuracy {accuracy:.3f}" if isinstance(accuracy, float) else ""
+        return f"{obj.name} v{obj.version} ({obj.family or obj.framework}{score})"
+
+
+class CompressionForm(JobForm):
+    """A chain of up to three steps on one of the user's torch models; each technique's
+    other options (and longer chains) go in the advanced box."""
+
+    kind = "compression"
+    FIELD_PATHS = {"config.model_version": "model_version", "config.steps": "step_1",
+                   "config.test_size": "test_size", "config.seed": "seed"}  # fmt: skip
+    COVERED = (("model_version",), ("test_size",), ("seed",), ("parallelism",))
+
+    model_version = ModelVersionChoice(
+        queryset=None, empty_label=None, label="Model",
+        help_text="One of your torch models. To compress a .safetensors file trained "
+        "elsewhere, import it with its spec on the Models page first.",
+    )  # fmt: skip
+    step_1 = forms.ChoiceField(choices=list(TECHNIQUES.items()), label="Step 1",
+                               initial="prune_structured")  # fmt: skip
+    step_2 = forms.ChoiceField(choices=[("", "none")] + list(TECHNIQUES.items()), required=False,
+                               label="Step 2", help_text="Starts from step 1's model.")
+    step_3 = forms.ChoiceField(choices=[("", "none")] + list(TECHNIQUES.items()), required=False,
+                               label="Step 3", help_text="Starts from step 2's model.")
+    amount = forms.FloatField(required=False, min_value=0.0, max_value=0.95,
+                              label="Pruning amount",
+                              help_text="Share of weights (magnitude) or of channels "
+                              "(structured) removed. Default 0.5.")  # fmt: skip
+    finetune_epochs = forms.IntegerField(required=False, min_value=0, max_value=100,
+                                         label="Fine-tuning epochs",
+                                         help_text="After each pruning step. Default 1.")
+    bits = forms.IntegerField(required=False, min_value=2, max_value=8,
+                              help_text="For weight-only and mixed precision. Default 8 and "
+                              "4.")  # fmt: skip
+    test_size = forms.FloatField(required=False, min_value=0.05, max_value=0.5,
+                                 label="Test share",
+                                 help_text="Rows held out to measure each step. Default: the "
+                                 "split of the job that made the model.")  # fmt: skip
+    seed = forms.IntegerField(required=False, min_value=0,
+                              help_text="Default: the seed of the job that made the model.")
+
+    field_order = ["name", "model_version", "dataset", "step_1", "step_2", "step_3", "amount",
+                   "finetune_epochs", "bits", "test_size", "seed", "device",
+                   "advanced"]  # fmt: skip
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        from automl.registry.models import ModelVersion
+
+        super().__init__(*args, user=user, **kwargs)
+        self.fields["model_version"].queryset = ModelVersion.objects.filter(
+            owner=user).exclude(framework="sklearn").order_by("name", "-version")
+        self.fields["dataset"].required = False
+        self.fields["dataset"].empty_label = "the data set the model was trained on"
+        self.fields["advanced"].help_text = (
+            'Optional: a JSON object merged over the choices above, e.g. {"steps": [...]} '
+            'for other options or longer chains, or {"report": {"repeats": 20}}. See the '
+            "README.")
+
+    def clean(self) -> dict:
+        data = super().clean()
+        version = data.get("model_version")
+        if version is not None and data.get("dataset") is None:
+            if version.dataset is None:
+                self.add_error("dataset", "this model has no data set on record: choose one")
+            else:
+                data["dataset"] = version.dataset
+        return data
 
     def config(self) -> dict:
-        return {}
+        data = self.cleaned_data
+        steps = []
+        for technique in (data[f] for f in CHAIN if data.get(f)):
+            step: dict = {"technique": technique}
+            for (t, option), field in STEP_FIELDS.items():
+                if t == technique and data.get(field) is not None:
+                    step[option] = data[field]
+            steps.append(step)
+        config: dict = {"model_version": data["model_version"].id, "steps": steps}
+        for key in ("test_size", "seed"):
+            if data.get(key) is not None:
+                config[key] = data[key]
+        return config
+
+    @classmethod
+    def fields_from_config(cls, config: dict) -> dict:
+        fields = {"model_version": config.get("model_version"),
+                  "test_size": config.get("test_size"), "seed": config.get("seed")}  # fmt: skip
+        steps = config.get("steps") or []
+        chain = _chain_fields(steps)
+        if chain is None:  # the advanced box carries the chain; the fields just name it
+            chain = {name: step.get("technique") for name, step in zip(CHAIN, steps,
+                                                                        strict=False)}
+        return fields | chain
+
+    @classmethod
+    def initial_from(cls, job: Job, *, continue_from: bool = False) -> dict:
+        initial = super().initial_from(job)
+        if _chain_fields(job.config.get("steps") or []) is not None:
+            # The step fields carry the whole chain; leave it out of the advanced box.
+            rest = json.loads(initial.get("advanced") or "{}")
+            rest.pop("steps", None)
+            initial["advanced"] = json.dumps(rest, indent=2) if rest else ""
+        return initial
 
 
-FORMS: dict[str, type[JobForm]] = {"hpo": HpoForm, "nas": NasForm}
+def _chain_fields(steps: list) -> dict | None:
+    """The step fields that stand for `steps`, or None when the chain needs the advanced
+    box (more than three steps, or options the fields do not set, or differing values)."""
+    if len(steps) > len(CHAIN):
+        return None
+    fields: dict = {}
+    for name, step in zip(CHAIN, steps, strict=False):
+        declared = TECHNIQUE_OPTIONS.get(step.get("technique"))
+        if declared is None:
+            return None
+        fields[name] = step["technique"]
+        for option, value in step.items():
+            field = STEP_FIELDS.get((step["technique"], option))
+            if option == "technique":
+                continue
+            if field is None:
+                if option not in declared or value != declared[option].default:
+                    return None
+            elif fields.setdefault(field, value) != value:
+                return None
+    return fields
+
+
+FORMS: dict[str, type[JobForm]] = {"hpo": HpoForm, "nas": NasForm,
+                                   "compression": CompressionForm}
 
 
 def form_for(kind: str, *args: Any, user: Any, **kwargs: Any) -> JobForm:
     """The new-job form of `kind` (one of Job.Kind)."""
-    if kind in FORMS:
-        return FORMS[kind](*args, user=user, **kwargs)
-    return ConfigForm(*args, user=user, kind=kind, **kwargs)
+    return FORMS[kind](*args, user=user, **kwargs)
 
 
 def initial_for(job: Job, *, continue_from: bool = False) -> dict:
-    form = FORMS.get(job.kind, ConfigForm)
-    if form is ConfigForm:
-        return {"name": job.name, "dataset": job.dataset_id,
-                "advanced": json.dumps(job.config, indent=2)}  # fmt: skip
-    return form.initial_from(job, continue_from=continue_from)
+    return FORMS[job.kind].initial_from(job, continue_from=continue_from)

@@ -120,6 +120,7 @@ def job_page(request: HttpRequest, pk: int) -> HttpResponse:
         "config_json": json.dumps(job.config, indent=2),
         "result_json": json.dumps(job.result, indent=2) if job.result else "",
         "can_continue": job.kind == Job.Kind.HPO and job.is_finished,
+        "compression_rows": _compression_rows(job),
     }  # fmt: skip
     return render(request, "jobs/detail.html", context)
 
@@ -194,6 +195,20 @@ def _table_rows(rows, param_names: list[str], n_metrics: int) -> list[dict]:
     return out
 
 
+def _compression_rows(job: Job) -> list[dict]:
+    """The report table of a compression job: the original, then each step with its ratios
+    to the original and the model version it registered."""
+    if job.kind != Job.Kind.COMPRESSION or not job.result:
+        return []
+    steps = job.result.get("steps") or []
+    rows = []
+    for point in charts.compression_points(job.result):
+        step = {} if point["step"] is None else steps[point["step"]]
+        rows.append({**point, **(step.get("relative") or {}),
+                     "model_version": step.get("model_version")})  # fmt: skip
+    return rows
+
+
 def _short(value: object) -> object:
     """Floats to six significant digits: a table cell, not the stored value."""
     return f"{value:.6g}" if isinstance(value, float) else value
@@ -202,7 +217,10 @@ def _short(value: object) -> object:
 def _figures(job: Job, trials: list[dict], metrics: list[str]) -> list[str]:
     result = job.result or {}
     figures = []
-    if len(metrics) > 1:
+    if job.kind == Job.Kind.COMPRESSION:
+        figures.append(charts.compression_tradeoff(result, "file_bytes"))
+        figures.append(charts.compression_tradeoff(result, "latency_ms_b64"))
+    elif len(metrics) > 1:
         figures.append(charts.pareto_front(trials, metrics, result.get("best_trials") or []))
     else:
         direction = _directions(job)[0] if job.kind == Job.Kind.HPO else "maximize"
