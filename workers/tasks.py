@@ -243,6 +243,9 @@ def close(job: Job, data, storage) -> None:
     if summary["refit"]:
         summary["refit"].update(register(job, summary["refit"]))
     lifecycle.transition(job.id, Job.Status.SUCCEEDED, result=summary)
+    if version_id := summary["refit"].get("model_version"):
+        # After the transition: the report reads the job's result (its importances).
+        evaluate_new_version(version_id)
 
 
 def register(job: Job, model: dict) -> dict:
@@ -288,6 +291,24 @@ def sync_trials(job: Job, storage) -> None:
                 if trial.datetime_complete else timezone.now(),
             },
         )
+
+
+def evaluate_new_version(version_id: int) -> None:
+    """Queue the evaluation report of a just-registered version, once."""
+    from automl.evaluation.services import queue_first_evaluation
+
+    try:
+        queue_first_evaluation(version_id)
+    except Exception:  # the job succeeded; its report can still be asked for by POST
+        log.exception("version %s: its evaluation could not be queued", version_id)
+
+
+@shared_task(name="automl.evaluate_model")
+def evaluate_model(evaluation_id: int) -> str:
+    """Compute a model version's evaluation report (claimed once, safe to run twice)."""
+    from automl.evaluation.services import run_evaluation
+
+    return run_evaluation(evaluation_id)
 
 
 @shared_task(name="automl.profile_dataset")

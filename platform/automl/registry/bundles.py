@@ -16,7 +16,8 @@ from pathlib import Path
 from django.conf import settings
 
 from automl.registry.models import ModelVersion
-from automl.registry.services import MODEL_FILES, model_card
+from automl.evaluation.cards import card_html, card_markdown
+from automl.registry.services import MODEL_FILES
 from automl.registry.storage import get_storage
 
 # The packages the copied model code imports, with the versions we run.
@@ -186,7 +187,8 @@ def write_bundle(version: ModelVersion, folder: Path) -> Path:
     (folder / "compose.yml").write_text(COMPOSE.format(service=service))
     (folder / "README.md").write_text(README.format(title=title, service=service,
                                                     example=example))
-    (folder / "MODEL_CARD.md").write_text(model_card(version))
+    (folder / "MODEL_CARD.md").write_text(card_markdown(version))
+    (folder / "MODEL_CARD.html").write_text(card_html(version))
     return folder
 
 

@@ -39,10 +39,13 @@ def model_list(request: HttpRequest) -> HttpResponse:
 def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
     version = _owned(request, pk)
     siblings = ModelVersion.objects.filter(owner=request.user, name=version.name)
+    from automl.evaluation.pages import section_context
+
     return render(request, "registry/detail.html", {
         "version": version, "lineage": services.lineage(version),
         "siblings": siblings.order_by("-version")[:50],
         "next_stages": sorted(services.TRANSITIONS[version.stage]),
+        **section_context(version),
     })
 
 
@@ -65,7 +68,10 @@ def model_compare(request: HttpRequest) -> HttpResponse:
     versions = [found[i] for i in dict.fromkeys(ids) if i in found]
     metrics = sorted({m for v in versions for m in v.metrics})
     rows = [(m, [v.metrics.get(m) for v in versions]) for m in metrics]
-    return render(request, "registry/compare.html", {"versions": versions, "rows": rows})
+    from automl.evaluation.pages import comparison_context
+
+    return render(request, "registry/compare.html", {"versions": versions, "rows": rows,
+                                                     **comparison_context(versions)})
 
 
 @login_required

@@ -437,12 +437,16 @@ def lineage(version: ModelVersion) -> dict:
 
 
 def write_zip(version: ModelVersion, target: Any) -> None:
-    """The version's files, MODEL_CARD.md and lineage.json, as a zip into `target`."""
+    """The version's files, MODEL_CARD.md/.html (with its evaluation) and lineage.json, as
+    a zip into `target`."""
     storage = get_storage()
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name in storage.names(version.storage_key):
             if name in MODEL_FILES:
                 with storage.open(version.storage_key, name) as f, zf.open(name, "w") as out:
                     shutil.copyfileobj(f, out)
-        zf.writestr("MODEL_CARD.md", model_card(version))
+        from automl.evaluation.cards import card_html, card_markdown
+
+        zf.writestr("MODEL_CARD.md", card_markdown(version))
+        zf.writestr("MODEL_CARD.html", card_html(version))
         zf.writestr("lineage.json", json.dumps(lineage(version), indent=2, sort_keys=True))

@@ -39,6 +39,13 @@ class PredictSerializer(serializers.Serializer):
         required=False, allow_null=True,
         help_text="Seeds this request's traffic choice (e.g. a user id, for sticky A/B).",
     )
+    explain = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Also return per-feature attributions of each row's answer "
+                  "(`explanations`: integrated gradients for torch models fed numbers, "
+                  "occlusion against the training rows' baseline for the others); "
+                  "at most 100 rows.",
+    )
 
 
 class PredictionLogSerializer(serializers.ModelSerializer):

@@ -253,8 +253,10 @@ def _answer(version: ModelVersion, X: np.ndarray, ttl: int) -> tuple[dict, bool]
     return out, False
 
 
-def predict(deployment: Deployment, inputs: Any, seed: Any = None) -> dict:
-    """Answer one predict request; log it (one bounded insert)."""
+def predict(deployment: Deployment, inputs: Any, seed: Any = None, *,
+            explain: bool = False) -> dict:
+    """Answer one predict request; log it (one bounded insert). With explain, the body
+    also holds each row's per-feature attributions (automl.evaluation)."""
     start = time.perf_counter()
     rng = random.Random(secrets.randbits(64) if seed is None else seed)
     versions = {v.id: v for v in ModelVersion.objects.filter(
@@ -268,6 +270,13 @@ def predict(deployment: Deployment, inputs: Any, seed: Any = None) -> dict:
     ttl = _ttl(deployment)
     out, cached = _answer(version, X, ttl)
     body = {**out, "version": version.id, "deployment": deployment.id, "cached": cached}
+    if explain:
+        from automl.evaluation.services import EvaluationError, explain_answer
+
+        try:
+            body["explanations"] = explain_answer(model_cache().get(version), X, version)
+        except EvaluationError as exc:
+            raise ServingError(exc.detail, exc.fields, exc.status) from None
     shadow_out = None
     if deployment.shadow_id is not None:
         shadow = versions[deployment.shadow_id]

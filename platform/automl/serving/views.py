@@ -87,7 +87,8 @@ class DeploymentPredict(APIView):
         body.is_valid(raise_exception=True)
         try:
             answer = services.predict(deployment, body.validated_data["inputs"],
-                                      body.validated_data.get("seed"))
+                                      body.validated_data.get("seed"),
+                                      explain=body.validated_data["explain"])
         except services.ServingError as exc:
             return serving_error(exc)
         return Response(answer)
