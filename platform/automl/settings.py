@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "automl.registry",
     "automl.serving",
     "automl.monitoring",
+    "automl.evaluation",
 ]
 
 MIDDLEWARE = [

@@ -9,6 +9,7 @@ from automl.accounts.views import TokenView
 from automl.charts import plotly_js
 from automl.datasets.urls import page_urls as dataset_pages
 from automl.datasets.views import DatasetDetail, DatasetList
+from automl.evaluation import urls as evaluation_urls
 from automl.jobs.pages import page_urls as job_pages
 from automl.jobs.views import JobCancel, JobDetail, JobList, TrialList
 from automl.monitoring import urls as monitoring_urls
@@ -26,6 +27,7 @@ api_v1 = [
     path("jobs/<int:pk>/cancel/", JobCancel.as_view(), name="job-cancel"),
     path("jobs/<int:pk>/trials/", TrialList.as_view(), name="job-trials"),
     path("models/", include(registry_urls.api_urls)),
+    path("models/", include(evaluation_urls.api_urls)),
     path("deployments/", include(serving_urls.api_urls)),
     path("deployments/<int:pk>/feedback/", DeploymentFeedback.as_view(),
          name="deployment-feedback"),
@@ -43,6 +45,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("models/", include(registry_urls.page_urls)),
+    path("models/", include(evaluation_urls.page_urls)),
     path("deployments/", include(serving_urls.page_urls)),
     path("monitoring/", include(monitoring_urls.page_urls)),
     path("metrics", metrics, name="metrics"),
