@@ -129,3 +129,50 @@ def test_the_try_it_form_predicts_and_names_a_missing_feature(alice, setup):
     assert page.status_code == 400 and FEATURES[0] in page.content.decode()
     page = client.post(f"/deployments/{deployment.id}/", {"inputs": "[{"})
     assert page.status_code == 400 and "not valid JSON" in page.content.decode()
+
+
+def test_deploy_a_version_with_a_canary_split_then_change_it(alice, bob, setup):
+    from automl.serving.models import Deployment
+
+    v1, v2, _ = setup
+    client = signed_in(alice)
+    page = client.get(f"/deployments/?version={v2.id}")
+    assert page.context["form"].initial["main"] == v2
+    response = client.post("/deployments/", {"name": "ab-test", "main": v1.id, "canary": v2.id,
+                                             "canary_percent": "25"})  # fmt: skip
+    deployment = Deployment.objects.get(owner=alice, name="ab-test")
+    assert response.status_code == 302 and response.url == f"/deployments/{deployment.id}/"
+    assert deployment.routes == [{"version": v1.id, "weight": 75.0},
+                                 {"version": v2.id, "weight": 25.0}]  # fmt: skip
+    # The service's own rules, beside the field: a name in use, a shadow taking traffic.
+    response = client.post("/deployments/", {"name": "ab-test", "main": v1.id})
+    assert response.status_code == 400
+    assert response.context["form"].errors["name"] == ["already in use"]
+    response = client.post(f"/deployments/{deployment.id}/traffic/",
+                           {"main": v1.id, "shadow": v1.id})  # fmt: skip
+    assert response.status_code == 400
+    assert "must not also take traffic" in response.context["form"].errors["shadow"][0]
+    response = client.post(f"/deployments/{deployment.id}/traffic/",
+                           {"main": v2.id, "shadow": v1.id})  # fmt: skip
+    deployment.refresh_from_db()
+    assert response.status_code == 302
+    assert deployment.routes == [{"version": v2.id, "weight": 100.0}]
+    assert deployment.shadow_id == v1.id and len(deployment.history) == 1
+    # Bob can neither choose Alice's versions nor change her deployment.
+    other = signed_in(bob)
+    response = other.post("/deployments/", {"name": "mine", "main": v1.id})
+    assert response.status_code == 400 and "Select a valid choice" in str(
+        response.context["form"].errors["main"])
+    assert other.post(f"/deployments/{deployment.id}/traffic/",
+                      {"main": v1.id}).status_code == 404  # fmt: skip
+
+
+def test_a_models_page_links_to_deploy_and_compress(alice, tmp_path, model_store):
+    from tests.registry_tests.factories import mlp_dir
+
+    version = register(alice, mlp_dir(tmp_path / "mlp"), name="net")
+    page = signed_in(alice).get(f"/models/{version.id}/").content.decode()
+    assert f"/deployments/?version={version.id}" in page
+    assert f"/jobs/new/compression/?model={version.id}" in page
+    form = signed_in(alice).get(f"/jobs/new/compression/?model={version.id}").context["form"]
+    assert form.initial["model_version"] == str(version.id)

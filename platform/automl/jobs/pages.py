@@ -75,6 +75,8 @@ def job_new(request: HttpRequest, kind: str) -> HttpResponse:
             initial = initial_for(source, continue_from=request.GET.get("continue") == "1")
         elif dataset_id := request.GET.get("dataset"):
             initial = {"dataset": dataset_id}
+        elif model_id := request.GET.get("model"):  # "Compress" on a model's page
+            initial = {"model_version": model_id}
         form = form_for(kind, user=request.user, initial=initial)
         return _new(request, kind, form)
     form = form_for(kind, request.POST, user=request.user)

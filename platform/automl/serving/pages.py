@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from automl.registry.models import ModelVersion
 from automl.serving import services
+from automl.serving.forms import DeploymentForm, TrafficForm
 from automl.serving.models import Deployment
 
 
@@ -23,8 +24,26 @@ def _owned(request: HttpRequest, pk: int) -> Deployment:
 
 @login_required
 def deployment_list(request: HttpRequest) -> HttpResponse:
+    """The user's deployments, and a form that deploys a model with a traffic split."""
+    versions = ModelVersion.objects.filter(owner=request.user)
+    initial = {}
+    if request.GET.get("version", "").isdigit():
+        initial["main"] = versions.filter(id=int(request.GET["version"])).first()
+    form = DeploymentForm(request.POST or None, versions=versions, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        routes, shadow = form.routes()
+        try:
+            deployment = services.create_deployment(
+                request.user, name=form.cleaned_data["name"],
+                model_name=form.cleaned_data["main"].name, routes=routes, shadow=shadow)
+        except services.ServingError as exc:
+            form.add_serving_error(exc)
+        else:
+            messages.success(request, f"Deployed {deployment.model_name} as {deployment.name}.")
+            return redirect("deployment-page", pk=deployment.id)
     deployments = Deployment.objects.filter(owner=request.user)
-    return render(request, "serving/list.html", {"deployments": deployments})
+    return render(request, "serving/list.html", {"deployments": deployments, "form": form},
+                  status=400 if form.errors else 200)  # fmt: skip
 
 
 @login_required
@@ -38,6 +57,12 @@ def deployment_detail(request: HttpRequest, pk: int) -> HttpResponse:
             error = f"The rows are not valid JSON: {exc}"
         except services.ServingError as exc:
             error = exc.detail
+    return _detail(request, deployment, inputs=inputs, answer=answer, error=error,
+                   status=400 if error else 200)  # fmt: skip
+
+
+def _detail(request: HttpRequest, deployment: Deployment, *, traffic_form=None, inputs="",
+            answer=None, error="", status=200) -> HttpResponse:  # fmt: skip
     versions = {v.id: v for v in ModelVersion.objects.filter(
         owner=request.user, name=deployment.model_name)}
     total = sum(r["weight"] for r in deployment.routes) or 1
@@ -48,7 +73,8 @@ def deployment_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "history": list(reversed(deployment.history))[:20],
         "predictions": deployment.predictions.all()[:50],
         "inputs": inputs, "answer": answer, "error": error,
-    }, status=400 if error else 200)
+        "form": traffic_form or _traffic_form(request, deployment),
+    }, status=status)
 
 
 @login_required
@@ -61,3 +87,35 @@ def deployment_rollback(request: HttpRequest, pk: int) -> HttpResponse:
     except services.ServingError as exc:
         messages.error(request, exc.detail)
     return redirect("deployment-page", pk=pk)
+
+
+@login_required
+@require_POST
+def deployment_traffic(request: HttpRequest, pk: int) -> HttpResponse:
+    """A new traffic split (the old one goes onto the rollback history)."""
+    deployment = _owned(request, pk)
+    form = _traffic_form(request, deployment, request.POST)
+    if form.is_valid():
+        routes, shadow = form.routes()
+        try:
+            services.set_traffic(deployment, routes, shadow)
+        except services.ServingError as exc:
+            form.add_serving_error(exc)
+        else:
+            messages.success(request, "Traffic split changed.")
+            return redirect("deployment-page", pk=pk)
+    return _detail(request, deployment, traffic_form=form, status=400)
+
+
+def _traffic_form(request: HttpRequest, deployment: Deployment, data=None) -> TrafficForm:
+    versions = ModelVersion.objects.filter(owner=request.user, name=deployment.model_name)
+    initial = {}
+    routes = sorted(deployment.routes, key=lambda r: -r["weight"])
+    if routes:
+        initial["main"] = routes[0]["version"]
+    if len(routes) > 1:
+        total = sum(r["weight"] for r in routes)
+        initial.update(canary=routes[1]["version"],
+                       canary_percent=round(100 * routes[1]["weight"] / total, 1))
+    initial["shadow"] = deployment.shadow_id
+    return TrafficForm(data, versions=versions, initial=initial)

@@ -17,4 +17,5 @@ page_urls = [
     path("", pages.deployment_list, name="deployments-page"),
     path("<int:pk>/", pages.deployment_detail, name="deployment-page"),
     path("<int:pk>/rollback/", pages.deployment_rollback, name="deployment-rollback-page"),
+    path("<int:pk>/traffic/", pages.deployment_traffic, name="deployment-traffic-page"),
 ]

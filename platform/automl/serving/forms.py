@@ -1,0 +1,63 @@
+"""The deployment forms: a main version, an optional canary with its share of the traffic,
+and an optional shadow. They build the routes the API takes and leave every rule to
+services.validate_traffic, so the errors are the API's own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from automl.registry.models import ModelVersion
+from automl.serving.services import ServingError
+
+
+class VersionChoice(forms.ModelChoiceField):
+    def label_from_instance(self, obj: ModelVersion) -> str:
+        stage = "" if obj.stage == ModelVersion.Stage.NONE else f", {obj.stage}"
+        return f"{obj.name} v{obj.version}{stage}"
+
+
+class TrafficForm(forms.Form):
+    main = VersionChoice(queryset=ModelVersion.objects.none(), empty_label=None,
+                         label="Main version", help_text="Takes the rest of the traffic.")
+    canary = VersionChoice(queryset=ModelVersion.objects.none(), required=False,
+                           empty_label="none", label="Canary version",
+                           help_text="Optional: a second version of the same model (A/B).")
+    canary_percent = forms.FloatField(min_value=0.1, max_value=99.9, initial=10,
+                                      required=False, label="Canary share (%)")  # fmt: skip
+    shadow = VersionChoice(queryset=ModelVersion.objects.none(), required=False,
+                           empty_label="none", label="Shadow version",
+                           help_text="Optional: answers every request too; its answers are "
+                           "logged, not returned.")  # fmt: skip
+
+    def __init__(self, *args: Any, versions, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("main", "canary", "shadow"):
+            self.fields[name].queryset = versions.order_by("name", "-version")
+
+    def routes(self) -> tuple[list[dict], int | None]:
+        data = self.cleaned_data
+        routes = [{"version": data["main"].id, "weight": 100.0}]
+        if data.get("canary") is not None:
+            share = data.get("canary_percent") or 10.0
+            routes = [{"version": data["main"].id, "weight": 100.0 - share},
+                      {"version": data["canary"].id, "weight": share}]  # fmt: skip
+        shadow = data.get("shadow")
+        return routes, shadow.id if shadow else None
+
+    def add_serving_error(self, exc: ServingError) -> None:
+        """Each of the service's field errors beside the field it is about."""
+        if not exc.fields:
+            self.add_error(None, exc.detail)
+        for path, messages in exc.fields.items():
+            parts = path.split(".")
+            field = {"routes": "canary" if parts[1:2] == ["1"] else "main",
+                     "shadow": "shadow", "name": "name"}.get(parts[0])  # fmt: skip
+            self.add_error(field if field in self.fields else None, " ".join(messages))
+
+
+class DeploymentForm(TrafficForm):
+    name = forms.SlugField(max_length=100, help_text="Letters, digits, - and _; unique "
+                           "among your deployments.")  # fmt: skip
+    field_order = ["name", "main", "canary", "canary_percent", "shadow"]
