@@ -34,4 +34,5 @@ class ComparisonSerializer(serializers.Serializer):
 
 
 class CardQuerySerializer(serializers.Serializer):
-    format = serializers.ChoiceField(choices=["markdown", "html"], default="markdown")
+    # Not "format": DRF reads that query parameter to choose a renderer.
+    output = serializers.ChoiceField(choices=["markdown", "html"], default="markdown")

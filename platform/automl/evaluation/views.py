@@ -60,7 +60,7 @@ class EvaluationCompare(APIView):
 
 class ModelCard(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("format", OpenApiTypes.STR, enum=["markdown", "html"])],
+        parameters=[OpenApiParameter("output", OpenApiTypes.STR, enum=["markdown", "html"])],
         responses={(200, "text/markdown"): OpenApiTypes.STR,
                    (200, "text/html"): OpenApiTypes.STR},
     )
@@ -69,7 +69,7 @@ class ModelCard(APIView):
         version = owned_or_404(ModelVersion.objects.all(), request.user, id=pk)
         query = CardQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        if query.validated_data["format"] == "html":
+        if query.validated_data["output"] == "html":
             return HttpResponse(cards.card_html(version), content_type="text/html")
         return HttpResponse(cards.card_markdown(version),
                             content_type="text/markdown; charset=utf-8")
