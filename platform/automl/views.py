@@ -45,4 +45,21 @@ def readyz(request: HttpRequest) -> JsonResponse:
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html")
+    """The landing page: the four steps from data to a served model, each with what the
+    signed-in user already has."""
+    context = {}
+    if request.user.is_authenticated:
+        from automl.datasets.models import Dataset
+        from automl.jobs.models import Job
+        from automl.registry.models import ModelVersion
+        from automl.serving.models import Deployment
+
+        user = request.user
+        context = {
+            "n_datasets": Dataset.objects.filter(owner=user).count(),
+            "n_running": Job.objects.filter(owner=user).exclude(status__in=Job.FINISHED).count(),
+            "n_models": ModelVersion.objects.filter(owner=user).count(),
+            "n_deployments": Deployment.objects.filter(owner=user).count(),
+            "recent_jobs": Job.objects.filter(owner=user).order_by("-id")[:5],
+        }
+    return render(request, "home.html", context)

@@ -57,3 +57,18 @@ def test_home_page_renders(client):
     response = client.get("/")
     assert response.status_code == 200
     assert b"AutoML platform" in response.content
+
+
+@pytest.mark.django_db
+def test_home_page_walks_a_signed_in_user_from_data_to_a_deployment(client, alice, iris):
+    from automl.jobs.models import Job
+
+    Job.objects.create(owner=alice, kind="hpo", dataset=iris, name="first search",
+                       status="running", config={})  # fmt: skip
+    assert "Sign in" in client.get("/").content.decode()
+    client.force_login(alice)
+    page = client.get("/").content.decode()
+    for url in ("/datasets/", "/jobs/new/hpo/", "/jobs/new/nas/", "/jobs/new/compression/",
+                "/models/", "/deployments/"):
+        assert f'href="{url}"' in page, url
+    assert "1 job running" in page and "first search" in page
