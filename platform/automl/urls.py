@@ -10,6 +10,7 @@ from automl.charts import plotly_js
 from automl.datasets.urls import page_urls as dataset_pages
 from automl.datasets.views import DatasetDetail, DatasetList
 from automl.evaluation import urls as evaluation_urls
+from automl.jobs.export import TrialsCSV
 from automl.jobs.pages import page_urls as job_pages
 from automl.jobs.views import JobCancel, JobDetail, JobList, TrialList
 from automl.monitoring import urls as monitoring_urls
@@ -26,6 +27,7 @@ api_v1 = [
     path("jobs/<int:pk>/", JobDetail.as_view(), name="job-detail"),
     path("jobs/<int:pk>/cancel/", JobCancel.as_view(), name="job-cancel"),
     path("jobs/<int:pk>/trials/", TrialList.as_view(), name="job-trials"),
+    path("jobs/<int:pk>/trials.csv", TrialsCSV.as_view(), name="job-trials-csv"),
     path("models/", include(registry_urls.api_urls)),
     path("models/", include(evaluation_urls.api_urls)),
     path("deployments/", include(serving_urls.api_urls)),
