@@ -15,8 +15,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from automl.registry.models import ModelVersion
 from automl.evaluation.cards import card_html, card_markdown
+from automl.registry.models import ModelVersion
 from automl.registry.services import MODEL_FILES
 from automl.registry.storage import get_storage
 
