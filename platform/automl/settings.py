@@ -286,6 +286,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "login"  # automl.accounts.pages: every user, not only staff
+# Failed sign-ins per username and address (login page and token endpoint) before a wait.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_FAILURE_WINDOW_S = env_int("LOGIN_FAILURE_WINDOW_S", 15 * 60)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -1,8 +1,17 @@
 """Sign in and out of the browser UI for every active user, not only staff (the admin's
-login page admits staff only)."""
+login page admits staff only), and the account page where a user sees and revokes their
+API token."""
 
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.urls import path, reverse_lazy
+from django.views.decorators.http import require_GET, require_POST
+from rest_framework.authtoken.models import Token
+
+from automl.accounts import throttle
 
 
 class LoginView(auth_views.LoginView):
@@ -10,13 +19,63 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
     next_page = reverse_lazy("job-pages")
 
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        username = request.POST.get("username", "")
+        wait = throttle.wait_seconds(username, request)
+        if wait:
+            # Unbound: the password is not even checked while the wait lasts.
+            form = self.get_form_class()(request, initial={"username": username})
+            response = self.render_to_response(self.get_context_data(
+                form=form, refusal="Too many failed sign-ins for this user; "
+                                   f"try again in {throttle.wait_text(wait)}."))
+            response.status_code = 429
+            response["Retry-After"] = str(wait)
+            return response
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        if self.request.POST.get("username") and self.request.POST.get("password"):
+            throttle.record_failure(self.request.POST["username"], self.request)
+        return super().form_invalid(form)
+
+    def form_valid(self, form):
+        throttle.clear(self.request.POST.get("username", ""), self.request)
+        return super().form_valid(form)
+
 
 class LogoutView(auth_views.LogoutView):
     # Django's LogoutView takes POST only, so a link or a prefetch cannot sign anyone out.
     next_page = reverse_lazy("login")
 
 
+@login_required
+@require_GET
+def account(request: HttpRequest) -> HttpResponse:
+    token = Token.objects.filter(user=request.user).first()
+    return render(request, "accounts/account.html", {"token": token})
+
+
+@login_required
+@require_POST
+def token_create(request: HttpRequest) -> HttpResponse:
+    token, created = Token.objects.get_or_create(user=request.user)
+    if created:
+        messages.success(request, "New API token created.")
+    return redirect("account-page")
+
+
+@login_required
+@require_POST
+def token_revoke(request: HttpRequest) -> HttpResponse:
+    if Token.objects.filter(user=request.user).delete()[0]:
+        messages.success(request, "API token revoked: programs using it are refused from now.")
+    return redirect("account-page")
+
+
 page_urls = [
+    path("", account, name="account-page"),
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", LogoutView.as_view(), name="logout"),
+    path("token/", token_create, name="account-token-page"),
+    path("token/revoke/", token_revoke, name="account-token-revoke-page"),
 ]

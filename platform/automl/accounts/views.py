@@ -1,25 +1,54 @@
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers
+from rest_framework import exceptions, serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
+
+from automl.accounts import throttle
 
 
 class TokenView(APIView):
-    """Exchange a username and password for the user's API token."""
+    """POST: exchange a username and password for the user's API token (repeated failures
+    are throttled). DELETE: revoke the caller's token; the next POST issues a new one."""
 
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
+    def get_authenticators(self):
+        # POST takes credentials in its body: a stale token or session must not get in the way.
+        if self.request.method == "POST":
+            return []
+        return [auth() for auth in api_settings.DEFAULT_AUTHENTICATION_CLASSES]
+
+    def get_permissions(self):
+        return [AllowAny()] if self.request.method == "POST" else [IsAuthenticated()]
+
+    def get_throttles(self):
+        return [throttle.FailedLoginThrottle()] if self.request.method == "POST" else []
+
+    def throttled(self, request: Request, wait: float) -> None:
+        raise exceptions.Throttled(wait, detail=(
+            "Too many failed sign-ins for this user from this address; "
+            f"try again in {throttle.wait_text(int(wait))}."))
 
     @extend_schema(
         request=AuthTokenSerializer,
-        responses=inline_serializer("Token", {"token": serializers.CharField()}),
+        responses={200: inline_serializer("Token", {"token": serializers.CharField()}),
+                   400: dict, 429: dict},
     )
     def post(self, request: Request) -> Response:
         serializer = AuthTokenSerializer(data=request.data, context={"request": request})
-        serializer.is_valid(raise_exception=True)
-        token, _ = Token.objects.get_or_create(user=serializer.validated_data["user"])
+        if not serializer.is_valid():
+            if "username" in request.data and "password" in request.data:
+                throttle.record_failure(str(request.data["username"]), request._request)
+            raise exceptions.ValidationError(serializer.errors)
+        user = serializer.validated_data["user"]
+        throttle.clear(user.get_username(), request._request)
+        token, _ = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})
+
+    @extend_schema(request=None, responses={204: None, 401: dict})
+    def delete(self, request: Request) -> Response:
+        Token.objects.filter(user=request.user).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)

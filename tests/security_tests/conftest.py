@@ -1,0 +1,90 @@
+"""Two users and a staff member; alice owns one object of every kind (a data set upload, a
+job with trials, a model version, a deployment with logged predictions and a drift report).
+Every name alice chooses holds SECRET, so a page or list that leaks it is easy to catch."""
+
+import json
+from dataclasses import dataclass
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.cache import cache
+from django.test import Client
+from django.utils import timezone
+
+from tests.conftest import client_for
+from tests.datasets_tests.helpers import IRIS_LIKE
+from tests.registry_tests.factories import FEATURES, forest_dir, iris, model_store, register
+from workers.data.reference import reference_stats
+
+__all__ = ["model_store"]
+
+SECRET = "alicesecret"
+
+
+@pytest.fixture(autouse=True)
+def no_failed_logins_left():
+    """Failed sign-ins are counted in the cache; no test inherits another's count."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def staff(django_user_model):
+    return django_user_model.objects.create_user("sam", password="sam-password-1", is_staff=True)
+
+
+def browser(user=None, **kwargs) -> Client:
+    client = Client(**kwargs)
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+@dataclass
+class World:
+    dataset: int
+    job: int
+    model: int
+    deployment: int
+    report: int
+
+
+@pytest.fixture
+def world(alice, alice_api, staff, settings, tmp_path, model_store) -> World:
+    settings.ARTIFACT_ROOT = tmp_path / "artifacts"
+    from automl.jobs.models import Job, Trial
+    from automl.monitoring.services import run_drift_report
+    from automl.serving.services import create_deployment, predict
+
+    response = alice_api.post("/api/v1/datasets/", {
+        "file": SimpleUploadedFile("flowers.csv", IRIS_LIKE.encode()),
+        "name": f"{SECRET} flowers", "target": "species"}, format="multipart")
+    assert response.status_code == 201, response.content
+    dataset = response.json()["id"]
+    job = Job.objects.create(owner=alice, kind="hpo", name=f"{SECRET} search",
+                             dataset_id=dataset, status="running",
+                             config={"task": "classification", "metric": "accuracy",
+                                     "model": "logistic_regression", "n_trials": 3})
+    now = timezone.now()
+    for number in range(2):
+        Trial.objects.create(job=job, number=number, state="complete",
+                             params={"C": 0.5 + number}, values=[0.9],
+                             started_at=now, finished_at=now)  # fmt: skip
+    directory = forest_dir(tmp_path / "model")
+    X, _ = iris()
+    (directory / "reference.json").write_text(json.dumps(reference_stats(X, FEATURES)))
+    version = register(alice, directory, name=f"{SECRET}-model")
+    deployment = create_deployment(alice, name=f"{SECRET}-live", model_name=version.name,
+                                   routes=[{"version": version.id, "weight": 1}],
+                                   cache_ttl_s=0)  # fmt: skip
+    rows = [dict(zip(FEATURES, map(float, x), strict=True)) for x in X[::2]]
+    predict(deployment, rows)
+    report = run_drift_report(deployment, user=staff)
+    return World(dataset=dataset, job=job.id, model=version.id, deployment=deployment.id,
+                 report=report.id)
+
+
+@pytest.fixture
+def bob_browser(bob) -> Client:
+    return browser(bob)

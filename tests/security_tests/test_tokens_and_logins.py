@@ -1,0 +1,91 @@
+"""API tokens can be revoked (API and account page); failed sign-ins are throttled per
+username and address, on the login page and the token endpoint alike."""
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from tests.security_tests.conftest import browser
+
+pytestmark = pytest.mark.django_db
+
+WRONG = {"username": "alice", "password": "not-her-password"}
+RIGHT = {"username": "alice", "password": "alice-password-1"}
+
+
+def test_it_revokes_the_callers_token_over_the_api(alice, bob, alice_api, bob_api):
+    assert alice_api.get("/api/v1/jobs/").status_code == 200
+    assert alice_api.delete("/api/v1/auth/token/").status_code == 204
+    refused = alice_api.get("/api/v1/jobs/")
+    assert refused.status_code == 401 and refused.json()["error"] == "authentication_failed"
+    assert bob_api.get("/api/v1/jobs/").status_code == 200  # only the caller's token
+    fresh = APIClient().post("/api/v1/auth/token/", RIGHT).json()["token"]
+    assert fresh != "" and Token.objects.get(user=alice).key == fresh
+
+
+def test_revoking_needs_a_caller(alice):
+    assert APIClient().delete("/api/v1/auth/token/").status_code == 401
+
+
+def test_the_account_page_shows_and_revokes_the_token(alice, alice_api):
+    key = Token.objects.get(user=alice).key
+    client = browser(alice)
+    page = client.get("/accounts/").content.decode()
+    assert key in page and "Revoke token" in page
+    assert 'href="/accounts/"' in page  # linked from the navigation
+    response = client.post("/accounts/token/revoke/", follow=True)
+    assert "API token revoked" in response.content.decode()
+    assert not Token.objects.filter(user=alice).exists()
+    assert alice_api.get("/api/v1/jobs/").status_code == 401
+    client.post("/accounts/token/")
+    assert Token.objects.get(user=alice).key in client.get("/accounts/").content.decode()
+
+
+def test_the_token_endpoint_throttles_failed_sign_ins(alice, settings):
+    api = APIClient()
+    for _ in range(settings.LOGIN_FAILURE_LIMIT):
+        assert api.post("/api/v1/auth/token/", WRONG).status_code == 400
+    refused = api.post("/api/v1/auth/token/", RIGHT)  # even the right password waits
+    assert refused.status_code == 429
+    body = refused.json()
+    assert body["error"] == "throttled" and "try again in 15 minutes" in body["detail"]
+    assert 800 < int(refused["Retry-After"]) <= 900
+    # Another address, or another username, is not held up.
+    assert api.post("/api/v1/auth/token/", RIGHT, REMOTE_ADDR="10.0.0.9").status_code == 200
+    assert api.post("/api/v1/auth/token/", {**WRONG, "username": "bob"}).status_code == 400
+
+
+def test_a_success_clears_the_count(alice, settings):
+    api = APIClient()
+    for _ in range(settings.LOGIN_FAILURE_LIMIT - 1):
+        api.post("/api/v1/auth/token/", WRONG)
+    assert api.post("/api/v1/auth/token/", RIGHT).status_code == 200
+    for _ in range(settings.LOGIN_FAILURE_LIMIT - 1):
+        api.post("/api/v1/auth/token/", WRONG)
+    assert api.post("/api/v1/auth/token/", RIGHT).status_code == 200
+
+
+def test_the_wait_ends_with_the_window(alice, settings, monkeypatch):
+    import time
+
+    api = APIClient()
+    for _ in range(settings.LOGIN_FAILURE_LIMIT):
+        api.post("/api/v1/auth/token/", WRONG)
+    assert api.post("/api/v1/auth/token/", RIGHT).status_code == 429
+    later = time.time() + settings.LOGIN_FAILURE_WINDOW_S + 1
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert api.post("/api/v1/auth/token/", RIGHT).status_code == 200
+
+
+def test_the_login_page_throttles_failed_sign_ins(alice, settings):
+    client = browser()
+    for _ in range(settings.LOGIN_FAILURE_LIMIT):
+        response = client.post("/accounts/login/", WRONG)
+        assert response.status_code == 200 and "Please enter a correct" in response.content.decode()
+    refused = client.post("/accounts/login/", RIGHT)
+    assert refused.status_code == 429
+    assert "Too many failed sign-ins" in refused.content.decode()
+    assert "try again in 15 minutes" in refused.content.decode()
+    assert "_auth_user_id" not in client.session
+    # The API shares the count: the same username from the same address waits there too.
+    assert APIClient().post("/api/v1/auth/token/", RIGHT).status_code == 429
