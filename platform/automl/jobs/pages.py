@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from automl.api import flatten_errors
 from automl.charts import figure_html, plotly_js_tag
 from automl.jobs import charts, lifecycle
+from automl.monitoring.services import waiting_reason
 from automl.jobs.forms import form_for, initial_for
 from automl.jobs.models import Job, Trial
 from automl.jobs.serializers import JobSubmitSerializer
@@ -123,6 +124,7 @@ def job_page(request: HttpRequest, pk: int) -> HttpResponse:
         "result_json": json.dumps(job.result, indent=2) if job.result else "",
         "can_continue": job.kind == Job.Kind.HPO and job.is_finished,
         "compression_rows": _compression_rows(job),
+        "waiting_reason": waiting_reason(job),
     }  # fmt: skip
     return render(request, "jobs/detail.html", context)
 

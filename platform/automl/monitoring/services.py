@@ -451,6 +451,20 @@ def workers() -> list[dict]:
     return out
 
 
+def waiting_reason(job: Job) -> str:
+    """Why a queued job has not started, when no live worker takes its queue ("" else)."""
+    if job.status != Job.Status.QUEUED:
+        return ""
+    late = timezone.now() - timedelta(seconds=3 * settings.WORKER_HEARTBEAT_S)
+    live = WorkerHeartbeat.objects.filter(stopped_at__isnull=True, last_seen__gte=late)
+    if any(job.queue in beat.queues for beat in live):
+        return ""
+    kind = "GPU" if job.queue == "gpu" else "CPU"
+    return (f"No {kind} worker is online (none takes the {job.queue!r} queue), so this job "
+            f"waits in the queue; it starts as soon as one does. Start one with "
+            f"`celery -A automl worker -Q {job.queue}` (README, \"Scale out\").")
+
+
 def overview() -> dict:
     """What the dashboard's first screen shows."""
     alerts = Alert.objects.filter(resolved_at__isnull=True).select_related("deployment")
