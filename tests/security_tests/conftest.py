@@ -12,11 +12,11 @@ from django.test import Client
 from django.utils import timezone
 
 from tests.conftest import client_for
-from tests.datasets_tests.helpers import IRIS_LIKE
+from tests.datasets_tests.helpers import IRIS_LIKE, artifacts
 from tests.registry_tests.factories import FEATURES, forest_dir, iris, model_store, register
 from workers.data.reference import reference_stats
 
-__all__ = ["model_store"]
+__all__ = ["artifacts", "model_store"]
 
 SECRET = "alicesecret"
 

@@ -77,7 +77,7 @@ def csv_lines(rows: Iterable[list[object]]) -> Iterator[str]:
 
 
 class CSVRenderer(renderers.BaseRenderer):
-    """Lets a client ask for text/csv; errors still go out as the API's JSON body."""
+    """Lets a client ask for text/csv (the view streams the body itself)."""
 
     media_type = "text/csv"
     format = "csv"
@@ -89,6 +89,12 @@ class CSVRenderer(renderers.BaseRenderer):
 
 class TrialsCSV(APIView):
     renderer_classes = [renderers.JSONRenderer, CSVRenderer]
+
+    def handle_exception(self, exc: Exception):
+        # Errors are the API's JSON body, whatever the client asked for.
+        self.request.accepted_renderer = renderers.JSONRenderer()
+        self.request.accepted_media_type = "application/json"
+        return super().handle_exception(exc)
 
     @extend_schema(responses={(200, "text/csv"): OpenApiResponse(
         OpenApiTypes.STR, description="One row per trial; text cells that a spreadsheet "

@@ -142,7 +142,8 @@ class ModelImport(APIView):
         for field in ("archive", "spec", "weights", "skops", "preprocessing"):
             if upload := data.get(field):
                 if upload.size > settings.MODEL_MAX_UPLOAD_BYTES:
-                    raise ValidationError({field: "larger than the upload limit"})
+                    raise ValidationError({field: "larger than the upload limit of "
+                                                  f"{settings.MODEL_MAX_UPLOAD_BYTES} bytes"})
                 files[field] = upload.read()
         spec = None
         if "spec" in files:
