@@ -61,6 +61,36 @@ def test_a_bad_nas_config_is_a_400_naming_the_field(alice_api, digits, config, f
     assert not Job.objects.exists()
 
 
+def test_evolution_and_random_search_take_a_parallelism(alice_api, digits):
+    for strategy in ("evolution", "random"):
+        response = submit(alice_api, digits, {"strategy": strategy, "parallelism": 3})
+        assert response.status_code == 201, response.json()
+        assert response.json()["config"]["parallelism"] == 3
+
+
+@pytest.mark.parametrize("strategy", ["rl", "darts"])
+def test_strategies_that_run_on_one_worker_refuse_a_parallelism(alice_api, digits, strategy):
+    response = submit(alice_api, digits, {"strategy": strategy, "parallelism": 2})
+    assert response.status_code == 400
+    assert "runs on one worker" in response.json()["fields"]["config.parallelism"][0]
+    assert submit(alice_api, digits, {"strategy": strategy, "parallelism": 1}).status_code == 201
+
+
+def test_a_nas_jobs_stored_config_is_accepted_as_it_is(alice_api, digits, iris):
+    for dataset, config in ((digits, {"strategy": "evolution", "parallelism": 2}),
+                            (iris, {"strategy": "rl"})):  # fmt: skip
+        first = submit(alice_api, dataset, config).json()
+        again = submit(alice_api, dataset, first["config"])
+        assert again.status_code == 201, again.json()
+        assert again.json()["config"] == first["config"]
+
+
+def test_only_hpo_jobs_warm_start(alice_api, digits):
+    response = submit(alice_api, digits, {"strategy": "random", "warm_start_from": 1})
+    assert response.status_code == 400
+    assert "config.warm_start_from" in response.json()["fields"]
+
+
 def test_image_spaces_need_image_data(alice_api, iris):
     response = submit(alice_api, iris, {"space": "cell"})
     assert response.status_code == 400

@@ -16,6 +16,10 @@ Keys, [default]:
 - test_size [0.2], valid_size [0.25] (of what the test split leaves), seed [0],
   timeout_s [null]; image_shape [null: the data's own, or 1 x k x k for rows of k*k pixels].
 
+The normalised config also holds data_kind, derived from the data set; a stored config
+given back as it is (a job run again) is accepted, its data_kind derived anew.
+`parallelism` is the platform's key (see parallelism_problem).
+
 Validation stays light: nothing here imports torch.
 """
 
@@ -31,7 +35,7 @@ from workers.nas.strategies import STRATEGIES
 DATA_KINDS = ("image", "tabular")
 TOP_KEYS = (
     "strategy", "space", "proxy", "training", "retrain", "constraints",
-    "test_size", "valid_size", "seed", "timeout_s", "image_shape",
+    "test_size", "valid_size", "seed", "timeout_s", "image_shape", "data_kind",
 )  # fmt: skip
 PROXY = {"epochs": integer(2, 1, 100), "subset": number(1.0, 0.05, 1.0)}
 TRAINING = {
@@ -45,7 +49,7 @@ CONSTRAINTS = {
     "max_latency_ms": number(None, 1e-3, 1e6, nullable=True),
 }
 
-__all__ = ["ConfigError", "data_kind_of", "validate_nas_config"]
+__all__ = ["ConfigError", "data_kind_of", "parallelism_problem", "validate_nas_config"]
 
 
 def validate_nas_config(
@@ -121,6 +125,16 @@ def validate_nas_config(
     if err:
         raise ConfigError(err)
     return normalized
+
+
+def parallelism_problem(config: dict, parallelism: object) -> str | None:
+    """Why a normalised config cannot spread its candidates over `parallelism` workers."""
+    name = config["strategy"]["name"]
+    if type(parallelism) is not int or parallelism <= 1 or STRATEGIES[name].parallel:
+        return None
+    parallel = ", ".join(n for n, s in STRATEGIES.items() if s.parallel)
+    return (f"the {name} strategy runs on one worker, so parallelism must be 1 "
+            f"({parallel} train candidates on several workers at once)")
 
 
 def _named(raw: object, path: str, registry: dict, err: _Errors, default: str) -> dict:

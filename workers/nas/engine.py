@@ -147,14 +147,7 @@ class NasContext(SearchContext):
         return {"params": count_params(module), "latency_ms": latency_ms(module, self.device)}
 
     def violations(self, cost: dict) -> list[str]:
-        limits = self.config["constraints"]
-        out = []
-        if limits["max_params"] is not None and cost["params"] > limits["max_params"]:
-            out.append(f"{cost['params']} parameters > max_params {limits['max_params']:g}")
-        if limits["max_latency_ms"] is not None and cost["latency_ms"] > limits["max_latency_ms"]:
-            out.append(f"latency {cost['latency_ms']:.3f} ms > max_latency_ms "
-                       f"{limits['max_latency_ms']:g}")  # fmt: skip
-        return out
+        return violations(self.config["constraints"], cost)
 
     def evaluate(self, number: int, choices: list[int]) -> Candidate:
         genotype = self.space.decode(choices)
@@ -212,6 +205,17 @@ class NasContext(SearchContext):
     def progress(self, fraction: float) -> None:
         # The search is 90 % of the job; retraining the found architecture the rest.
         self.reporter.progress(0.9 * min(fraction, 1.0))
+
+
+def violations(limits: dict, cost: dict) -> list[str]:
+    """What `cost` ({"params", "latency_ms"}) breaks of the config's constraints."""
+    out = []
+    if limits["max_params"] is not None and cost["params"] > limits["max_params"]:
+        out.append(f"{cost['params']} parameters > max_params {limits['max_params']:g}")
+    if limits["max_latency_ms"] is not None and cost["latency_ms"] > limits["max_latency_ms"]:
+        out.append(f"latency {cost['latency_ms']:.3f} ms > max_latency_ms "
+                   f"{limits['max_latency_ms']:g}")  # fmt: skip
+    return out
 
 
 def latency_ms(module: torch.nn.Module, device: torch.device) -> float:
@@ -276,14 +280,26 @@ def run_nas(
                                                       config["seed"])  # fmt: skip
     started = time.monotonic()
     outcome: SearchOutcome = strategy.search(ctx)
-    search_s = time.monotonic() - started
+    return conclude(config, prepared, outcome, dev, reporter, directory=directory,
+                    stopped=ctx.cancelled, timed_out=ctx.timed_out,
+                    search_s=time.monotonic() - started)  # fmt: skip
+
+
+def conclude(
+    config: dict, prepared: Prepared, outcome: SearchOutcome, device: torch.device,
+    reporter: Reporter, *, directory: Path | None, stopped: bool, timed_out: bool,
+    search_s: float,
+) -> dict:
+    """The job's result from a finished search: unless it was stopped, the found
+    architecture is measured against the constraints, retrained and (with a directory)
+    saved. NasError if no candidate was trained."""
     result = {
         "strategy": config["strategy"]["name"],
         "space": config["space"]["name"],
         "metric": "accuracy",
-        "device": str(dev),
-        "stopped": ctx.cancelled,
-        "timed_out": ctx.timed_out,
+        "device": str(device),
+        "stopped": stopped,
+        "timed_out": timed_out,
         "search_seconds": round(search_s, 3),
         "n_complete": outcome.n_complete,
         "n_rejected": outcome.n_rejected,
@@ -294,16 +310,17 @@ def run_nas(
         "alpha_axes": outcome.alpha_axes,
         "notes": outcome.notes,
     }
-    if ctx.cancelled:
+    if stopped:
         return result
     if outcome.genotype is None:
         raise NasError("no candidate architecture was trained: every one was rejected by "
                        "the constraints or failed (see the trials)")  # fmt: skip
-    module = ctx.build(outcome.genotype)
-    cost = ctx.measure(module.to(dev))
+    module = GenotypeNetwork(GenotypeConfig(outcome.genotype, prepared.input_shape,
+                                            prepared.n_classes))  # fmt: skip
+    cost = {"params": count_params(module), "latency_ms": latency_ms(module.to(device), device)}
     limits = config["constraints"]
-    result["cost"] = {**cost, **limits, "violations": ctx.violations(cost)}
-    result["retrain"] = retrain(config, prepared, outcome, dev, directory)
+    result["cost"] = {**cost, **limits, "violations": violations(limits, cost)}
+    result["retrain"] = retrain(config, prepared, outcome, device, directory)
     reporter.progress(1.0)
     return result
 

@@ -5,7 +5,7 @@ from automl.datasets.services import job_task
 from automl.jobs.models import Job, Trial
 from workers.compression.config import teacher_ids, validate_compression_config
 from workers.hpo.config import ConfigError, validate_hpo_config
-from workers.nas.config import data_kind_of, validate_nas_config
+from workers.nas.config import data_kind_of, parallelism_problem, validate_nas_config
 
 DEVICES = ["auto", "cpu", "cuda"]
 PLATFORM_KEYS = ("parallelism", "warm_start_from")
@@ -51,10 +51,13 @@ class JobSubmitSerializer(serializers.Serializer):
         task, errors = job_task(dataset, config)
         try:
             if attrs["kind"] == Job.Kind.NAS:
-                errors.update({f"config.{k}": "only HPO jobs take this" for k in platform_keys})
+                errors.update({f"config.{k}": "only HPO jobs take this" for k in platform_keys
+                               if k != "parallelism"})  # fmt: skip
                 kind = data_kind_of(dataset.builtin_name, getattr(dataset, "data_kind", ""))
                 config = validate_nas_config(config, kind, task=task,
                                              n_features=dataset.n_features or None)
+                if problem := parallelism_problem(config, platform_keys.get("parallelism")):
+                    errors["config.parallelism"] = problem
             elif attrs["kind"] == Job.Kind.COMPRESSION:
                 errors.update({f"config.{k}": "only HPO jobs take this" for k in platform_keys})
                 config = validate_compression_config(self._same_test_rows(config, dataset),

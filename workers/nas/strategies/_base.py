@@ -68,6 +68,8 @@ class Strategy:
     name: str = ""
     options: dict[str, Option] = {}
     spaces: tuple[str, ...] = ("cell", "macro", "mlp")
+    # True if candidates may be proposed by several workers at once (`propose`).
+    parallel: bool = False
 
     def __init__(self, options: dict, space: SearchSpace, seed: int) -> None:
         self.opts = {k: options.get(k, o.default) for k, o in self.options.items()}
@@ -104,6 +106,18 @@ class SamplingStrategy(Strategy):
 
     def tell(self, choices: list[int], score: float | None) -> None:
         """The proxy score of a candidate this strategy (or its earlier run) proposed."""
+
+    def propose(self, finished: list[Candidate], position: int, rng: random.Random
+                ) -> list[int]:  # fmt: skip
+        """One candidate for a worker of a parallel search (strategies with `parallel`).
+
+        Args:
+            finished: the complete candidates of every worker, in the order they finished.
+            position: how many counted candidates (complete or still training) come
+                before this one.
+            rng: this candidate's own random stream.
+        """
+        raise NotImplementedError
 
     def search(self, ctx: SearchContext) -> SearchOutcome:
         seen = list(ctx.history)

@@ -5,6 +5,11 @@ A population of `population` random architectures; then each of `cycles` cycles 
 an input edge of a cell, a layer's width, kernel, activation, or the depth) and adds the
 child while the oldest member dies, whatever its score: old architectures cannot linger
 on a lucky proxy score.
+
+Across workers (parallelism > 1) it runs in the asynchronous steady-state form of the
+paper: a worker that is free reads the candidates finished so far, takes the latest
+`population` of them as the population, and mutates the best of a sample (`propose`);
+the first `population` candidates are random.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ class RegularizedEvolution(SamplingStrategy):
         "sample_size": integer(3, 1, 1000),
         "cycles": integer(20, 0, 100000),
     }
+    parallel = True
 
     @classmethod
     def check(cls, options, add):
@@ -52,3 +58,12 @@ class RegularizedEvolution(SamplingStrategy):
         self.born += 1
         if len(self.population) > self.opts["population"]:
             self.population.popleft()  # the oldest dies
+
+    def propose(self, finished, position, rng):
+        if position < self.opts["population"] or not finished:
+            return self.space.sample(rng)
+        # Aging: only the latest finished are alive, whatever the older ones scored.
+        population = finished[-self.opts["population"]:]
+        sample = rng.sample(population, min(self.opts["sample_size"], len(population)))
+        parent = max(sample, key=lambda candidate: candidate.score)
+        return self.space.mutate(parent.choices, rng)

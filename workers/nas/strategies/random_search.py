@@ -10,9 +10,13 @@ from workers.nas.strategies._base import SamplingStrategy, register
 class RandomSearch(SamplingStrategy):
     name = "random"
     options = {"candidates": integer(20, 1, 10000)}
+    parallel = True
 
     def budget(self) -> int:
         return self.opts["candidates"]
 
     def ask(self) -> list[int]:
         return self.space.sample(self.rng)
+
+    def propose(self, finished, position, rng):
+        return self.space.sample(rng)
