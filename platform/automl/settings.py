@@ -59,8 +59,17 @@ def secret_key() -> str:
     return key
 
 
+# DJANGO_ENV=production: SECRET_KEY and ALLOWED_HOSTS must come from the environment, and
+# the HTTPS settings below default to on (`manage.py check --deploy` is then clean).
+PRODUCTION = os.environ.get("DJANGO_ENV", "development") == "production"
+if PRODUCTION:
+    for _name in ("SECRET_KEY", "ALLOWED_HOSTS"):
+        if not os.environ.get(_name):
+            raise ImproperlyConfigured(f"DJANGO_ENV=production needs {_name} in the environment")
 SECRET_KEY = secret_key()
 DEBUG = env_bool("DJANGO_DEBUG", False)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DJANGO_DEBUG must be off with DJANGO_ENV=production")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
@@ -278,6 +287,22 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# --- HTTPS and headers (automl.security adds the Content-Security-Policy) ---------------
+
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", PRODUCTION)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", PRODUCTION)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PRODUCTION)
+# Probes and scrapers call the app itself over plain HTTP from inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", PRODUCTION)
+# Behind nginx (docker/nginx.conf sets X-Forwarded-Proto): trust it only when a proxy that
+# overwrites the header stands in front, or any client could claim HTTPS.
+if env_bool("SECURE_PROXY_SSL_HEADER", PRODUCTION):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+X_FRAME_OPTIONS = "DENY"
 
 # --- Auth, i18n, static ---------------------------------------------------------------
 

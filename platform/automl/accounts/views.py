@@ -15,17 +15,21 @@ class TokenView(APIView):
     """POST: exchange a username and password for the user's API token (repeated failures
     are throttled). DELETE: revoke the caller's token; the next POST issues a new one."""
 
+    def _taking_credentials(self) -> bool:
+        # None while drf-spectacular builds the schema without a request.
+        return getattr(self.request, "method", None) == "POST"
+
     def get_authenticators(self):
         # POST takes credentials in its body: a stale token or session must not get in the way.
-        if self.request.method == "POST":
+        if self._taking_credentials():
             return []
         return [auth() for auth in api_settings.DEFAULT_AUTHENTICATION_CLASSES]
 
     def get_permissions(self):
-        return [AllowAny()] if self.request.method == "POST" else [IsAuthenticated()]
+        return [AllowAny()] if self._taking_credentials() else [IsAuthenticated()]
 
     def get_throttles(self):
-        return [throttle.FailedLoginThrottle()] if self.request.method == "POST" else []
+        return [throttle.FailedLoginThrottle()] if self._taking_credentials() else []
 
     def throttled(self, request: Request, wait: float) -> None:
         raise exceptions.Throttled(wait, detail=(
