@@ -43,7 +43,7 @@ def test_an_upload_from_the_form_leads_to_its_profile(alice_browser, artifacts):
     assert "Uploaded flowers." in page
     assert "<td>sepal</td><td>numeric</td>" in page
     assert "<td>colour</td><td>categorical</td>" in page
-    assert "/vendor/plotly.min.js?v=" in page and "Plotly.newPlot" in page
+    assert "/vendor/plotly.min.js?v=" in page and "data-figure=" in page
     assert "rows per class" in page
     assert dataset.sha256 in page
 

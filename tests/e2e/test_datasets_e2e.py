@@ -99,7 +99,7 @@ def test_the_same_through_the_pages(workers, django_user_model, settings, tmp_pa
                                            "target": "churned"})  # fmt: skip
     assert response.status_code == 302
     page = browser.get(response["Location"]).content.decode()
-    assert "<td>signed_up</td><td>datetime</td>" in page and "Plotly.newPlot" in page
+    assert "<td>signed_up</td><td>datetime</td>" in page and "data-figure=" in page
     dataset = Dataset.objects.get(owner__username="ana")
 
     response = browser.post(f"/datasets/{dataset.id}/jobs/", {

@@ -194,7 +194,7 @@ def test_the_detail_page_has_charts_and_a_sortable_table(alice_browser, alice, i
     job = make_job(alice, iris, result={"best_value": 0.9, "best_number": 2,
                                         "importances": {"C": 1.0}})  # fmt: skip
     page = alice_browser.get(f"/jobs/{job.id}/").content.decode()
-    assert "/vendor/plotly.min.js?v=" in page and page.count("Plotly.newPlot") == 4
+    assert "/vendor/plotly.min.js?v=" in page and page.count("data-figure=") == 4
     for title in ("Optimization history", "Intermediate values", "Parallel coordinates",
                   "Parameter importances"):  # fmt: skip
         assert title in page
