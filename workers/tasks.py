@@ -89,7 +89,7 @@ def run_job(job_id: int) -> None:
         return
     job = Job.objects.get(id=job_id)
     if job.kind == Job.Kind.NAS:
-        run_nas(job_id)
+        start_nas(job)
         return
     if job.kind == Job.Kind.COMPRESSION:
         run_compression(job_id)
@@ -113,8 +113,11 @@ def run_trials(job_id: int, runner: int) -> None:
     job = Job.objects.select_related("dataset").filter(id=job_id).first()
     if job is None or job.status != Job.Status.RUNNING:
         return
-    if job.kind == Job.Kind.NAS:  # the reconciler's new runner for a job whose worker died
-        run_nas(job_id)
+    if job.kind == Job.Kind.NAS:  # a parallel search's runner, or the reconciler's
+        if job.config.get("parallelism", 1) > 1:  # new runner for a job whose worker died
+            run_nas_candidates(job_id)
+        else:
+            run_nas(job_id)
         return
     if job.kind == Job.Kind.COMPRESSION:  # likewise: steps already registered are kept
         run_compression(job_id)
@@ -159,13 +162,68 @@ def run_nas(job_id: int) -> None:
     except Exception as exc:
         fail(job_id, exc)
         return
+    finish_nas(job, result)
+
+
+def start_nas(job: Job) -> None:
+    """Run the whole search here (parallelism 1), or create the job's study and send out
+    `parallelism` candidate runners that any worker may take."""
+    from workers.hpo.engine import make_storage
+    from workers.nas import parallel
+
+    parallelism = job.config.get("parallelism", 1)
+    if parallelism <= 1:
+        run_nas(job.id)
+        return
+    try:
+        parallel.create_study(make_storage(storage_url(job)), job.study_name)
+    except Exception as exc:
+        fail(job.id, exc)
+        return
+    for runner in range(parallelism):
+        run_trials.apply_async((job.id, runner), queue=job.queue)
+
+
+def run_nas_candidates(job_id: int) -> None:
+    """One runner of a parallel NAS search: train candidates on the job's shared study
+    until it is done, then close the job unless another runner does."""
+    from django.conf import settings
+
+    from workers.hpo.engine import make_storage
+    from workers.nas import parallel
+
+    job = Job.objects.select_related("dataset").get(id=job_id)
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    reporter = DatabaseReporter(job, worker=worker)
+    storage = make_storage(storage_url(job))
+    device = job.resources.get("device", "auto")
+    try:
+        with heartbeat(job_id):
+            data = load_data(job)
+            parallel.run_candidates(job.config, data, reporter, storage, job.study_name,
+                                    worker=worker, device=device,
+                                    stale_after_s=settings.TRIAL_STALE_AFTER_S)  # fmt: skip
+            if not lifecycle.start_closing(job_id):
+                return  # another runner is closing it
+            stopped = Job.objects.filter(id=job_id, cancel_requested=True).exists()
+            result = parallel.close(job.config, data, reporter, storage, job.study_name,
+                                    directory=artifact_dir(job), stopped=stopped,
+                                    device=device)  # fmt: skip
+    except Exception as exc:
+        fail(job_id, exc)
+        return
+    finish_nas(job, result)
+
+
+def finish_nas(job: Job, result: dict) -> None:
+    """Register the retrained model and set the final status of a NAS job."""
     if result["stopped"]:
-        lifecycle.transition(job_id, Job.Status.CANCELLED, result=result)
+        lifecycle.transition(job.id, Job.Status.CANCELLED, result=result)
         return
     model = {"trial": result["best"].get("number"), "params": result["genotype"],
              "test_metrics": result["retrain"].get("test_metrics")}
     result["retrain"].update(register(job, model))
-    lifecycle.transition(job_id, Job.Status.SUCCEEDED, result=result)
+    lifecycle.transition(job.id, Job.Status.SUCCEEDED, result=result)
 
 
 def run_compression(job_id: int) -> None:
