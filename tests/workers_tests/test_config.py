@@ -187,3 +187,18 @@ def test_warm_start_is_kept():
                                       {"params": {"model": "svm"}, "values": None}]}
     cfg = validate_hpo_config({"warm_start": warm}, "classification")
     assert cfg["warm_start"] == warm
+
+
+def test_trainer_options_are_filled_in_and_checked():
+    config = validate_hpo_config({"model": "mlp"}, "classification")
+    assert config["trainer"] == {"device": "auto", "amp": False, "accumulation_steps": 1,
+                                 "clip_norm": None, "processes": 1}  # fmt: skip
+    config = validate_hpo_config({"model": "mlp", "trainer": {"processes": 2, "amp": True}},
+                                 "classification")  # fmt: skip
+    assert (config["trainer"]["processes"], config["trainer"]["amp"]) == (2, True)
+    with pytest.raises(ConfigError) as exc:
+        validate_hpo_config({"trainer": {"amp": "yes", "gpus": 2}}, "classification")
+    assert set(exc.value.errors) == {"trainer.amp", "trainer.gpus"}
+    with pytest.raises(ConfigError) as exc:
+        validate_hpo_config({"trainer": [1]}, "classification")
+    assert exc.value.errors == {"trainer": "must be an object"}

@@ -67,3 +67,21 @@ def test_a_tabular_family_refuses_images(datasets):
     config = validate_hpo_config({"model": "knn"}, "classification")
     with pytest.raises(HpoError, match="knn"):
         run_hpo(config, datasets["images"], MemoryReporter())
+
+
+def test_the_mlp_family_trains_data_parallel_and_reports_once():
+    from sklearn.datasets import load_iris
+
+    from workers.hpo.families import FAMILIES, FitContext
+
+    X, y = load_iris(return_X_y=True)
+    steps = []
+    ctx = FitContext("classification", 0, on_step=lambda step, model: steps.append(step),
+                     trainer={"processes": 2, "device": "cpu"})  # fmt: skip
+    params = {"hidden_layers": 1, "hidden_units": 16, "epochs": 30, "batch_size": 30,
+              "lr": 0.01}  # fmt: skip
+    model = FAMILIES["mlp"].fit(params, X, y, ctx)
+    assert steps == [29]  # once, after the last epoch
+    assert (model.predict(X) == y).mean() > 0.85
+    with pytest.raises(ValueError, match="fixed learning rate"):
+        FAMILIES["mlp"].fit({**params, "lr_schedule": "hypergradient"}, X, y, ctx)

@@ -13,12 +13,17 @@ Keys, [default]:
   once that fit returns;
 - validation [{"method": "holdout", "test_size": 0.25}] or {"method": "cv", "folds": 5};
   test_size [0.2], held out before any search and scored only by the refit best model;
-- seed [0]; warm_start [null] or {"trials": [{"params": {...}, "values": [...] | null}]}.
+- seed [0]; warm_start [null] or {"trials": [{"params": {...}, "values": [...] | null}]};
+- trainer [{}]: how the torch families (mlp, cnn) train: device ["auto"], amp [false],
+  accumulation_steps [1], clip_norm [null], processes [1] (several: one data-parallel
+  trial over that many processes; see workers/training/options.py).
 
 Validation must stay light: nothing here imports torch.
 """
 
 from __future__ import annotations
+
+from dataclasses import asdict
 
 from workers.data.preprocess import validate_preprocessing
 from workers.hpo.families import FAMILIES, families_for
@@ -29,6 +34,7 @@ from workers.hpo.options import is_number as _is_number
 from workers.hpo.pruners import PRUNERS
 from workers.hpo.samplers import SAMPLERS
 from workers.hpo.space import MAX_GRID_POINTS, choice_key, grid_size, grid_values
+from workers.training.options import TrainerOptions, option_errors
 
 TASKS = ("classification", "regression")
 MAX_DEPTH = 3  # levels of search space, counting the top level
@@ -37,7 +43,7 @@ MAX_WARM_START = 1000
 TOP_KEYS = (
     "task", "metric", "direction", "model", "search_space", "sampler", "pruner",
     "n_trials", "timeout_s", "trial_timeout_s", "patience", "validation", "test_size",
-    "seed", "warm_start", "target", "preprocessing",
+    "seed", "warm_start", "target", "preprocessing", "trainer",
 )  # fmt: skip
 SPEC_KEYS = {
     "float": ("type", "low", "high", "log", "step"),
@@ -157,12 +163,23 @@ def validate_hpo_config(config: object, task: str) -> dict:
         "test_size": test_size,
         "seed": seed,
         "warm_start": _warm_start(config.get("warm_start"), len(metric) if multi else 1, err),
+        "trainer": _trainer(config.get("trainer", {}), err),
         # The data set's target column and preprocessing (workers/data/preprocess.py).
         **validate_preprocessing(config, report=err.add),
     }
     if err:
         raise ConfigError(err)
     return normalized
+
+
+def _trainer(trainer: object, err: _Errors) -> dict:
+    """Every trainer option, defaults filled in ("auto": a GPU when the worker has one)."""
+    problems = option_errors(trainer)
+    for key, message in problems.items():
+        err.add("trainer" if key == "trainer" else f"trainer.{key}", message)
+    if problems:
+        return {}
+    return asdict(TrainerOptions(**{"device": "auto", **trainer}))
 
 
 def _metric(config: dict, task: str, err: _Errors) -> tuple[object, object]:

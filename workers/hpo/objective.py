@@ -64,7 +64,7 @@ def fit(
         if on_step is not None:
             on_step(number, fitted)
 
-    ctx = FitContext(config["task"], config["seed"], proba, step)
+    ctx = FitContext(config["task"], config["seed"], proba, step, config.get("trainer") or {})
     fitted.model = FAMILIES[name].fit(own, X, y, ctx)
     return fitted
 

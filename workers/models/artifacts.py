@@ -180,8 +180,11 @@ class TorchPredictor:
             mean, std = np.asarray(self.spec["input_mean"]), np.asarray(self.spec["input_std"])
             X = (X - mean) / std
         x = torch.as_tensor(X, dtype=torch.float32)
+        # The rows go to wherever the module is (a GPU after a CUDA trial), answers come back.
+        device = next(self.module.parameters(), x).device
         with torch.no_grad():
-            out = [self.module(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+            out = [self.module(x[i : i + batch_size].to(device)).float().cpu()
+                   for i in range(0, len(x), batch_size)]  # fmt: skip
         return torch.cat(out).numpy() if out else np.empty((0, 1), dtype=np.float32)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:

@@ -24,7 +24,6 @@ import io
 import os
 import socket
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import torch
@@ -32,68 +31,9 @@ from torch import distributed as dist
 from torch import nn
 from torch.nn import functional as F
 
-DEVICES = ("auto", "cpu", "cuda")
-
-
-@dataclass(frozen=True)
-class TrainerOptions:
-    """How a model trains, independent of what it trains on.
-
-    device: "auto" takes CUDA when the process sees a GPU, else the CPU.
-    amp: mixed precision; fp16 with a gradient scaler on CUDA, bf16 autocast on the CPU
-        (bf16 keeps fp32's exponent range, so it needs no scaler).
-    accumulation_steps: k micro-batches of batch_size per optimizer step (effective batch
-        k * batch_size), for batches that do not fit in memory at once.
-    clip_norm: clip the global gradient norm to this value before each step; None: no clip.
-    processes: data-parallel processes for one trial (DistributedDataParallel).
-    """
-
-    device: str = "cpu"
-    amp: bool = False
-    accumulation_steps: int = 1
-    clip_norm: float | None = None
-    processes: int = 1
-
-    def __post_init__(self) -> None:
-        problems = option_errors(asdict(self))
-        if problems:
-            raise ValueError("; ".join(f"{k}: {v}" for k, v in problems.items()))
-
-    @classmethod
-    def from_dict(cls, data: dict | None) -> TrainerOptions:
-        """Options from a job config's "trainer" object; unknown keys are refused."""
-        data = dict(data or {})
-        problems = option_errors(data)
-        if problems:
-            raise ValueError("; ".join(f"{k}: {v}" for k, v in problems.items()))
-        return cls(**data)
-
-
-def option_errors(data: Any) -> dict[str, str]:
-    """Field -> message for every bad trainer option (empty when the options are valid).
-
-    Kept free of torch state so that config validation in the web process can call it.
-    """
-    if not isinstance(data, dict):
-        return {"trainer": "must be an object"}
-    known = {f.name for f in fields(TrainerOptions)}
-    errors = {key: f"unknown option; expected one of {sorted(known)}"
-              for key in data if key not in known}  # fmt: skip
-    if "device" in data and data["device"] not in DEVICES:
-        errors["device"] = f"must be one of {list(DEVICES)}"
-    if "amp" in data and not isinstance(data["amp"], bool):
-        errors["amp"] = "must be true or false"
-    for key in ("accumulation_steps", "processes"):
-        value = data.get(key, 1)
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 64:
-            errors[key] = "must be an integer from 1 to 64"
-    clip = data.get("clip_norm")
-    if clip is not None and (
-        isinstance(clip, bool) or not isinstance(clip, int | float) or not clip > 0
-    ):
-        errors["clip_norm"] = "must be a positive number or null"
-    return errors
-
+# The options live in a torch-free module (the web process validates them); re-exported here
+# for the training loops.
+from workers.training.options import DEVICES, TrainerOptions, option_errors  # noqa: F401
 
 # --- device and precision
 
@@ -194,6 +134,28 @@ def _rank_main(rank: int, world: int, port: int, fn: Callable, args: tuple, kwar
         dist.destroy_process_group()
 
 
+@contextlib.contextmanager
+def _allowed_children() -> Iterator[None]:
+    """Let a Celery pool child spawn the ranks, as a plain process can.
+
+    Celery's children are billiard processes standing in for multiprocessing's current
+    process: they are daemonic (multiprocessing refuses children to those, which could
+    outlive them; the ranks are joined before this returns) and carry billiard's authkey
+    type, which multiprocessing's spawn cannot hand on. Both are put back afterwards.
+    """
+    import multiprocessing.process as mpp
+
+    config = mpp.current_process()._config
+    saved = {key: config[key] for key in ("daemon", "authkey") if key in config}
+    config["daemon"] = False
+    if "authkey" in saved:
+        config["authkey"] = mpp.AuthenticationString(bytes(saved["authkey"]))
+    try:
+        yield
+    finally:
+        config.update(saved)
+
+
 def run_distributed(fn: Callable[..., Any], processes: int, *args: Any, **kwargs: Any) -> Any:
     """Run fn(rank, world, *args, **kwargs) in `processes` processes joined by torch.distributed
     (NCCL when the processes see a GPU, gloo otherwise); return rank 0's result.
@@ -214,8 +176,9 @@ def run_distributed(fn: Callable[..., Any], processes: int, *args: Any, **kwargs
     previous = os.environ.get("OMP_NUM_THREADS")
     os.environ["OMP_NUM_THREADS"] = str(threads)
     try:
-        mp.spawn(_rank_main, args=(processes, free_port(), fn, args, kwargs, results),
-                 nprocs=processes, join=True)  # fmt: skip
+        with _allowed_children():
+            mp.spawn(_rank_main, args=(processes, free_port(), fn, args, kwargs, results),
+                     nprocs=processes, join=True)  # fmt: skip
     finally:
         if previous is None:
             os.environ.pop("OMP_NUM_THREADS", None)
@@ -236,7 +199,8 @@ def train_data_parallel(
     lr: float,
     batch_size: int,
     seed: int,
-    options: TrainerOptions = TrainerOptions(),
+    weight_decay: float = 0.0,
+    options: TrainerOptions | None = None,
 ) -> dict[str, Any]:
     """One rank's part of a data-parallel fit; with world 1 it is a plain one-process fit.
 
@@ -245,6 +209,7 @@ def train_data_parallel(
     divisible by world the ranks follow the one-process run on the same global batch.
     Returns {"losses": global mean loss per optimizer step, "state": rank 0's weights}.
     """
+    options = options or TrainerOptions()
     torch.manual_seed(seed)
     device = resolve_device(options)
     if device.type == "cuda" and world > 1:
@@ -256,7 +221,7 @@ def train_data_parallel(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
     x, y = x.to(device), y.to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     scaler = make_scaler(options, device)
     shuffler = torch.Generator().manual_seed(seed)
     losses: list[float] = []
@@ -285,3 +250,15 @@ def train_data_parallel(
             losses.append(float(step_loss))
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     return {"losses": losses, "state": state}
+
+
+def fit_distributed(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, task: str,
+                    epochs: int, lr: float, batch_size: int, seed: int, weight_decay: float,
+                    options: TrainerOptions) -> list[float]:  # fmt: skip
+    """Train `model` in place over options.processes data-parallel processes; rank 0's
+    weights come back into it. Returns the loss per optimizer step (the global mean)."""
+    result = run_distributed(train_data_parallel, options.processes, model.cpu(), x, y,
+                             task=task, epochs=epochs, lr=lr, batch_size=batch_size,
+                             seed=seed, weight_decay=weight_decay, options=options)  # fmt: skip
+    model.load_state_dict(result["state"])
+    return result["losses"]

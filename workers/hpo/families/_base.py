@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,7 @@ class FitContext:
     seed: int
     needs_proba: bool = False  # the caller will read predict_proba
     on_step: StepFn = no_step
+    trainer: dict = field(default_factory=dict)  # the config's trainer options (torch families)
 
 
 class ModelFamily:

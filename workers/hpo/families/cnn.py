@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from workers.hpo.families._base import ModelFamily, categorical, fixed, float_, int_, register
-from workers.hpo.families.mlp import class_indices
+from workers.hpo.families.mlp import class_indices, one_data_parallel_fit
 
 
 @register
@@ -31,6 +31,7 @@ class CNNFamily(ModelFamily):
     def fit(self, params, X, y, ctx):
         from workers.models.artifacts import TorchPredictor
         from workers.training.cnn import CNN, CNNConfig, as_images, train_cnn
+        from workers.training.options import TrainerOptions
 
         X = as_images(X)
         targets, classes = class_indices(y, ctx.task)
@@ -46,16 +47,19 @@ class CNNFamily(ModelFamily):
         spec = {"kind": "cnn", "config": asdict(config), "task": ctx.task,
                 "classes": classes.tolist()}  # fmt: skip
         predictor = TorchPredictor(module, spec)  # reads the module as it trains
+        options = TrainerOptions.from_dict(ctx.trainer)
+        settings = {"epochs": int(params.get("epochs", 10)), "lr": float(params.get("lr", 1e-2)),
+                    "batch_size": int(params.get("batch_size", 64)),
+                    "weight_decay": float(params.get("weight_decay", 0.0)),
+                    "seed": ctx.seed}  # fmt: skip
+        if options.processes > 1:
+            one_data_parallel_fit(module, predictor, params, X, targets, ctx, options, settings)
+            return predictor
         train_cnn(
             # train_cnn wants validation rows; the caller scores in on_step, so one will do.
-            module, X, targets, X[:1], targets[:1],
-            epochs=int(params.get("epochs", 10)),
-            lr=float(params.get("lr", 1e-2)),
-            batch_size=int(params.get("batch_size", 64)),
-            weight_decay=float(params.get("weight_decay", 0.0)),
-            seed=ctx.seed,
+            module, X, targets, X[:1], targets[:1], **settings,
             on_epoch=lambda epoch, _: ctx.on_step(epoch, predictor),
-            lr_schedule=str(params.get("lr_schedule", "fixed")),
+            lr_schedule=str(params.get("lr_schedule", "fixed")), options=options,
         )  # fmt: skip
         module.eval()
         return predictor

@@ -41,6 +41,7 @@ class MLPFamily(ModelFamily):
         # Imported here so that validating configs (web process) never loads torch.
         from workers.models.artifacts import TorchPredictor, scaling_spec
         from workers.training.mlp import MLP, MLPConfig, train_mlp
+        from workers.training.options import TrainerOptions
 
         targets, classes = class_indices(y, ctx.task)
         config = MLPConfig(
@@ -57,17 +58,46 @@ class MLPFamily(ModelFamily):
         if classes is not None:
             spec["classes"] = classes.tolist()
         predictor = TorchPredictor(module, spec)  # reads the module as it trains
+        options = TrainerOptions.from_dict(ctx.trainer)
+        settings = {"epochs": int(params.get("epochs", 20)), "lr": float(params.get("lr", 1e-3)),
+                    "batch_size": int(params.get("batch_size", 32)),
+                    "weight_decay": float(params.get("weight_decay", 0.0)),
+                    "seed": ctx.seed}  # fmt: skip
+        if options.processes > 1:
+            one_data_parallel_fit(module, predictor, params, X, targets, ctx, options, settings)
+            return predictor
         train_mlp(
-            module, X, targets, None, None,
-            task=ctx.task,
-            epochs=int(params.get("epochs", 20)),
-            lr=float(params.get("lr", 1e-3)),
-            batch_size=int(params.get("batch_size", 32)),
-            weight_decay=float(params.get("weight_decay", 0.0)),
-            seed=ctx.seed,
+            module, X, targets, None, None, task=ctx.task, **settings,
             on_epoch=lambda epoch, _: ctx.on_step(epoch, predictor),
             lr_schedule=str(params.get("lr_schedule", "fixed")),
-            hypergrad_lr=float(params.get("hypergrad_lr", 1e-5)),
+            hypergrad_lr=float(params.get("hypergrad_lr", 1e-5)), options=options,
         )  # fmt: skip
         module.eval()
         return predictor
+
+
+def one_data_parallel_fit(module, predictor, params, X, targets, ctx, options,
+                          settings: dict) -> None:  # fmt: skip
+    """Train over options.processes processes (DistributedDataParallel) on the rows the
+    predictor's spec standardises, then report once: the fit has no per-epoch values to
+    prune on, and rank 0's weights are the model."""
+    import torch
+
+    from workers.training.trainer import fit_distributed
+
+    if params.get("lr_schedule", "fixed") != "fixed":
+        raise ValueError("a data-parallel trial (trainer.processes > 1) trains with a fixed "
+                         "learning rate; drop lr_schedule from the search space")
+    spec = predictor.spec
+    x = X
+    if spec.get("input_mean") is not None:
+        x = (X - np.asarray(spec["input_mean"])) / np.asarray(spec["input_std"])
+    if ctx.task == "classification":
+        y = torch.as_tensor(targets, dtype=torch.long)
+    else:
+        y = torch.as_tensor((targets - spec["target_mean"]) / spec["target_std"],
+                            dtype=torch.float32)  # fmt: skip
+    fit_distributed(module, torch.as_tensor(x, dtype=torch.float32), y, task=ctx.task,
+                    options=options, **settings)  # fmt: skip
+    module.eval()
+    ctx.on_step(settings["epochs"] - 1, predictor)
