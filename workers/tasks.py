@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from automl.jobs import lifecycle
 from automl.jobs.models import Job, Trial
+from automl.jobs.reconnect import reconnecting
 from automl.jobs.reporter import DatabaseReporter, heartbeat
 from automl.jobs.studies import storage_url
 
@@ -99,6 +100,7 @@ def artifact_dir(job: Job):
     return settings.ARTIFACT_ROOT / "jobs" / str(job.id) / "best"
 
 
+@reconnecting
 def fail(job_id: int, exc: Exception) -> None:
     log.exception("job %s failed", job_id)
     message = f"{type(exc).__name__}: {exc}"

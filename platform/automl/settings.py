@@ -230,8 +230,11 @@ TRIAL_STALE_AFTER_S = env_int("TRIAL_STALE_AFTER_S", 60)
 # A job still queued this long after submission is sent to the broker again (it may have
 # lost the message, e.g. a Redis restart without persistence).
 RECONCILE_QUEUED_AFTER_S = env_int("RECONCILE_QUEUED_AFTER_S", 120)
+RECONCILE_EVERY_S = env_int("RECONCILE_EVERY_S", 60)  # how often beat runs the reconciler
 CELERY_BEAT_SCHEDULE = {
-    "reconcile-jobs": {"task": "automl.reconcile_jobs", "schedule": 60.0},
+    # A pass that waited behind a long job for a whole period is dropped, not piled up.
+    "reconcile-jobs": {"task": "automl.reconcile_jobs", "schedule": float(RECONCILE_EVERY_S),
+                       "options": {"expires": float(RECONCILE_EVERY_S)}},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

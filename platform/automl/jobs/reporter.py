@@ -11,6 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from automl.jobs.models import Job, Trial
+from automl.jobs.reconnect import reconnecting
 from workers.heartbeat import beating
 from workers.reporter import Reporter
 
@@ -33,6 +34,7 @@ class DatabaseReporter(Reporter):
         self._progress_at = self._stop_at = -math.inf
         self._stop = False
 
+    @reconnecting
     def trial_started(self, number: int, params: dict) -> None:
         self._curves[number] = {}
         fields = {"state": Trial.State.RUNNING, "params": params, "worker": self.worker,
@@ -42,6 +44,7 @@ class DatabaseReporter(Reporter):
             Trial.objects.update_or_create(job_id=self.job_id, number=number,
                                            defaults=fields)
 
+    @reconnecting
     def trial_reported(self, number: int, step: int, value: float) -> None:
         curve = self._curves.setdefault(number, {})
         curve[step] = _finite(value)
@@ -49,6 +52,7 @@ class DatabaseReporter(Reporter):
             intermediate_values=curve
         )
 
+    @reconnecting
     def trial_finished(self, number: int, state: str, params: dict,
                        values: list[float] | None, intermediate_values: dict[int, float],
                        error: str = "") -> None:
@@ -70,21 +74,28 @@ class DatabaseReporter(Reporter):
         if fraction < 1.0 and now - self._progress_at < self.POLL_S:
             return
         self._progress_at = now
-        Job.objects.filter(id=self.job_id).update(
-            progress=min(max(fraction, 0.0), 1.0), heartbeat_at=timezone.now()
-        )
+        self._save_progress(min(max(fraction, 0.0), 1.0))
 
     def should_stop(self) -> bool:
         now = time.monotonic()
         if not self._stop and now - self._stop_at >= self.POLL_S:
             self._stop_at = now
-            self._stop = Job.objects.filter(id=self.job_id, cancel_requested=True).exists()
+            self._stop = self._cancel_requested()
         return self._stop
+
+    @reconnecting
+    def _save_progress(self, fraction: float) -> None:
+        Job.objects.filter(id=self.job_id).update(progress=fraction, heartbeat_at=timezone.now())
+
+    @reconnecting
+    def _cancel_requested(self) -> bool:
+        return Job.objects.filter(id=self.job_id, cancel_requested=True).exists()
 
 
 def heartbeat(job_id: int, every_s: float = 30.0):
     """Keep the job's heartbeat fresh while a long trial runs without reporting."""
 
+    @reconnecting
     def beat() -> None:
         Job.objects.filter(id=job_id).update(heartbeat_at=timezone.now())
 

@@ -22,6 +22,9 @@ def storage_url(job: Job) -> str:
             host=database["HOST"] or None,
             port=int(database["PORT"]) if database["PORT"] else None,
             database=database["NAME"],
+            # libpq options of DATABASE_URL (sslmode, application_name...) apply here too.
+            query={k: str(v) for k, v in database["OPTIONS"].items()
+                   if isinstance(v, str | int)},
         )
         return url.render_as_string(hide_password=False)
     folder = settings.VAR_DIR / "studies"

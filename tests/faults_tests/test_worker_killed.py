@@ -1,0 +1,46 @@
+"""A job's only worker is SIGKILLed mid-trial and another one starts later: the reconciler
+gives the job a new runner, the dead worker's trial fails as lost, the rest of the budget
+runs on the new worker, and every trial finished before the kill is kept as it was."""
+
+import pytest
+
+from automl.jobs.models import Job, Trial
+
+from .conftest import wait_for
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+N_TRIALS = 4
+
+
+def test_a_job_whose_worker_died_finishes_after_a_restart(workers, api):
+    workers.start("w1")
+    config = {"model": "mlp", "n_trials": N_TRIALS, "sampler": {"name": "random", "seed": 0},
+              "search_space": {"epochs": {"type": "fixed", "value": 5}}}
+    job = api.post("/api/v1/jobs/", {"kind": "hpo", "dataset": api.dataset_id("iris"),
+                                     "config": config})
+    trials = Trial.objects.filter(job_id=job["id"])
+
+    # Kill the worker while it is inside a trial, with at least two trials already done.
+    wait_for(lambda: trials.filter(state="complete").count() >= 2
+             and trials.filter(state="running").exists(), 90, "two trials and a third running")
+    workers.kill("w1")
+    done_before = {(t.number, tuple(t.values)) for t in trials.filter(state="complete")}
+    in_flight = trials.get(state="running").number
+    assert Job.objects.get(id=job["id"]).status == "running"
+
+    # A new worker running the scheduler: its reconciler notices the silent job.
+    workers.start("w2", "-B", JOB_STALE_AFTER_S="3", TRIAL_STALE_AFTER_S="3",
+                  RECONCILE_EVERY_S="1")
+    job = api.wait_finished(job["id"], timeout_s=60)
+
+    assert job["status"] == "succeeded", job["error_message"]
+    after = {t.number: t for t in trials}
+    assert sorted(after) == list(range(N_TRIALS)), "no number lost or doubled"
+    kept = {(t.number, tuple(t.values)) for t in after.values() if t.state == "complete"}
+    assert done_before <= kept, "a trial finished before the kill was lost"
+    assert after[in_flight].state == "failed" and "lost" in after[in_flight].error
+    replacements = [t for n, t in after.items() if n > in_flight]
+    assert replacements and all(t.state == "complete" for t in replacements)
+    assert {t.worker for t in replacements} != {after[0].worker}, "the new worker ran them"
+    assert job["result"]["n_complete"] == N_TRIALS - 1
