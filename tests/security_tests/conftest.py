@@ -6,12 +6,11 @@ import json
 from dataclasses import dataclass
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.cache import cache
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
 
-from tests.conftest import client_for
 from tests.datasets_tests.helpers import IRIS_LIKE, artifacts
 from tests.registry_tests.factories import FEATURES, forest_dir, iris, model_store, register
 from workers.data.reference import reference_stats

@@ -132,7 +132,8 @@ def test_no_code_unpickles():
         for call in re.finditer(r"\b(?:np|numpy)\.load\(", text):
             if "allow_pickle=False" not in _arguments(text, call.end() - 1):
                 wrong.append(f"{path}: np.load without allow_pickle=False")
-        for banned in (r"\bpickle\.loads?\(", r"\bjoblib\.load\(", r"\bdill\.", r"\bcloudpickle\."):
+        for banned in (r"\bpickle\.loads?\(", r"\bjoblib\.load\(", r"\bdill\.",
+                       r"\bcloudpickle\."):
             if re.search(banned, text):
                 wrong.append(f"{path}: {banned}")
     assert len(_code_files()) > 50

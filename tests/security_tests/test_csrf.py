@@ -3,7 +3,14 @@
 import pytest
 
 from tests.security_tests.conftest import browser
-from tests.security_tests.test_access import ROUTES, STAFF, is_api, methods_of, named_routes, url_of
+from tests.security_tests.test_access import (
+    ROUTES,
+    STAFF,
+    is_api,
+    methods_of,
+    named_routes,
+    url_of,
+)
 
 pytestmark = pytest.mark.django_db
 

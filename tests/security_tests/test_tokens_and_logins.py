@@ -81,7 +81,8 @@ def test_the_login_page_throttles_failed_sign_ins(alice, settings):
     client = browser()
     for _ in range(settings.LOGIN_FAILURE_LIMIT):
         response = client.post("/accounts/login/", WRONG)
-        assert response.status_code == 200 and "Please enter a correct" in response.content.decode()
+        assert response.status_code == 200
+        assert "Please enter a correct" in response.content.decode()
     refused = client.post("/accounts/login/", RIGHT)
     assert refused.status_code == 429
     assert "Too many failed sign-ins" in refused.content.decode()

@@ -12,12 +12,12 @@ import csv
 import json
 from collections.abc import Iterable, Iterator
 
+from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import renderers
 from rest_framework.request import Request
 from rest_framework.views import APIView
-from django.http import StreamingHttpResponse
 
 from automl.api import owned_or_404
 from automl.jobs.models import Job, Trial
