@@ -21,11 +21,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from automl.api import flatten_errors
 from automl.charts import figure_html, plotly_js_tag
 from automl.jobs import charts, lifecycle
-from automl.monitoring.services import waiting_reason
 from automl.jobs.forms import form_for, initial_for
 from automl.jobs.models import Job, Trial
 from automl.jobs.serializers import JobSubmitSerializer
 from automl.jobs.services import submit_job
+from automl.monitoring.services import waiting_reason
 
 JOBS_PER_PAGE = 50
 TRIALS_PER_PAGE = 200  # rows of the trials table; the API serves every trial
