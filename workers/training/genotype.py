@@ -27,6 +27,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from workers.training.trainer import (
+    TrainerOptions,
+    autocast,
+    make_scaler,
+    optimizer_step,
+    step_groups,
+)
+
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "silu": nn.SiLU, "elu": nn.ELU,
 }  # fmt: skip
@@ -281,27 +289,33 @@ def train_classifier(
     weight_decay: float,
     seed: int,
     on_epoch: Callable[[int], None] | None = None,
+    options: TrainerOptions | None = None,
 ) -> None:
     """Train in place with AdamW and a cosine schedule on tensors already on the device.
 
-    on_epoch(epoch) runs after each pass (to score and report, or raise to stop).
+    on_epoch(epoch) runs after each pass (to score and report, or raise to stop). options:
+    mixed precision, accumulation and clipping (workers.training.trainer); its device is the
+    caller's to apply (the tensors are already there).
     """
+    options = options or TrainerOptions()
     torch.manual_seed(seed)
     optimizer = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(epochs, 1))
+    scaler = make_scaler(options, x.device)
     shuffler = torch.Generator().manual_seed(seed)
     for epoch in range(epochs):
         # --- one pass over shuffled minibatches
         module.train()
         order = torch.randperm(len(x), generator=shuffler).to(x.device)
-        for start in range(0, len(x), batch_size):
-            idx = order[start : start + batch_size]
-            if len(idx) < 2 and start > 0:
+        for group in step_groups(order, batch_size, options.accumulation_steps):
+            group = [(idx, share) for idx, share in group if len(idx) > 1]
+            if not group:
                 continue  # BatchNorm cannot train on a last batch of one
-            loss = F.cross_entropy(module(x[idx]), y[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            for idx, share in group:
+                with autocast(options, x.device):
+                    loss = F.cross_entropy(module(x[idx]).float(), y[idx])
+                scaler.scale(loss * share).backward()
+            optimizer_step(module, optimizer, scaler, options)
         schedule.step()
         if on_epoch is not None:
             on_epoch(epoch)
