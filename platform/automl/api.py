@@ -86,3 +86,41 @@ def server_error(request: HttpRequest) -> HttpResponse:
         body = error_body("server_error", "Internal error; it has been logged.")
         return JsonResponse(body, status=500)
     return defaults.server_error(request)
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "error": {"type": "string", "description": "a code: invalid, not_found, ..."},
+        "detail": {"type": "string", "description": "what is wrong, in a sentence"},
+        "fields": {"type": "object", "additionalProperties": {
+            "type": "array", "items": {"type": "string"}}},
+    },
+    "required": ["error", "detail"],
+}
+ERRORS = {
+    "400": "The input is invalid; `fields` names each field at fault.",
+    "401": "No valid token or session.",
+    "403": "Signed in, but not allowed (e.g. a staff-only endpoint).",
+    "404": "No such object among yours.",
+    "413": "The body is larger than the limit it names.",
+    "415": "The body's media type is not one this operation reads.",
+    "429": "Too many requests (e.g. failed sign-ins); Retry-After says how long to wait.",
+}
+
+
+def document_errors(result: dict, generator: Any, request: Any, public: bool) -> dict:
+    """drf-spectacular hook: add the error answers every API view can give to each
+    operation (the one error shape), beside the ones a view documents itself."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    for operations in result.get("paths", {}).values():
+        for method, operation in operations.items():
+            # 404 everywhere: ids also come in query strings and bodies.
+            codes = {"400", "401", "403", "404", "429"}
+            if method in ("post", "put", "patch"):
+                codes |= {"413", "415"}
+            responses = operation.setdefault("responses", {})
+            for code in sorted(codes - set(responses)):
+                responses[code] = {"description": ERRORS[code], "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    return result

@@ -290,6 +290,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",  # served by us: pages work with no network
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "DatasetSourceEnum": "automl.datasets.models.Dataset.Source",
+        "DatasetTaskEnum": "automl.datasets.models.Dataset.Task",
+    },
+    # Every operation documents the error answers it can give (automl.api.document_errors).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "automl.api.document_errors"],
 }
 
 # --- HTTPS and headers (automl.security adds the Content-Security-Policy) ---------------

@@ -135,7 +135,8 @@ def validate_compression_config(config: object, *, task: str = "classification")
         path = f"steps.{i}"
         if isinstance(step, str):
             step = {"technique": step}
-        if not isinstance(step, dict) or step.get("technique") not in TECHNIQUE_OPTIONS:
+        technique = step.get("technique") if isinstance(step, dict) else None
+        if not isinstance(technique, str) or technique not in TECHNIQUE_OPTIONS:
             err.add(f"{path}.technique", f"must be one of {names}")
             continue
         name = step["technique"]

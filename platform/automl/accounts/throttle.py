@@ -59,7 +59,9 @@ class FailedLoginThrottle(BaseThrottle):
     """DRF's 429 (with Retry-After) for a username that failed too often from here."""
 
     def allow_request(self, request, view) -> bool:
-        self._wait = wait_seconds(str(request.data.get("username", "")), request._request)
+        # The body may be any JSON (a list, a string): the view answers it with a 400.
+        data = request.data if isinstance(request.data, dict) else {}
+        self._wait = wait_seconds(str(data.get("username", "")), request._request)
         return self._wait == 0
 
     def wait(self) -> int:

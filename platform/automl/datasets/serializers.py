@@ -6,7 +6,9 @@ TASK_CHOICES = ["", "classification", "regression"]
 
 
 class DatasetSerializer(serializers.ModelSerializer):
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    # Built-in data sets have no owner and no file.
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    file_format = serializers.ChoiceField(choices=["", *Dataset.Format.values], read_only=True)
 
     class Meta:
         model = Dataset

@@ -1,3 +1,5 @@
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from automl.datasets.models import Dataset
@@ -23,6 +25,7 @@ class ResourcesSerializer(serializers.Serializer):
         return attrs
 
 
+@extend_schema_field(OpenApiTypes.INT)
 class DatasetField(serializers.PrimaryKeyRelatedField):
     """A data set the caller may use; anything else reads as 'does not exist'."""
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from numbers import Real
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, status
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -13,12 +15,18 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from automl.api import error_body, owned_or_404
+from automl.monitoring import serializers as shapes
 from automl.monitoring import services
 from automl.monitoring.models import Alert, DriftReport
 from automl.registry.models import ModelVersion
 from automl.serving.models import Deployment
 
 MAX_WINDOW_HOURS = 24 * 365
+# Query parameters, as the schema documents them.
+HOURS = OpenApiParameter("hours", int, description="window in hours (default 24)")
+DAYS = OpenApiParameter("days", int, description="window in days (default 30)")
+OPEN = OpenApiParameter("open", bool, description="only unresolved alerts")
+DEPLOYMENT = OpenApiParameter("deployment", int, description="one deployment's only")
 
 
 def _error(exc: services.MonitoringError) -> Response:
@@ -48,11 +56,14 @@ class StaffView(APIView):
 
 
 class Overview(StaffView):
+    @extend_schema(responses=shapes.OverviewSerializer)
     def get(self, request: Request) -> Response:
         return Response(services.overview())
 
 
 class JobMetrics(StaffView):
+    @extend_schema(parameters=[HOURS],
+                   responses=shapes.JobMetricsSerializer)
     def get(self, request: Request) -> Response:
         try:
             hours = _int_param(request, "hours") or 24
@@ -62,16 +73,20 @@ class JobMetrics(StaffView):
 
 
 class Queues(StaffView):
+    @extend_schema(responses=shapes.QueuesSerializer)
     def get(self, request: Request) -> Response:
         return Response({"queues": services.queue_depths()})
 
 
 class Workers(StaffView):
+    @extend_schema(responses=shapes.WorkersSerializer)
     def get(self, request: Request) -> Response:
         return Response({"workers": services.workers()})
 
 
 class Alerts(StaffView):
+    @extend_schema(parameters=[OPEN, DEPLOYMENT],
+                   responses=shapes.AlertsSerializer)
     def get(self, request: Request) -> Response:
         alerts = Alert.objects.select_related("deployment")
         if request.query_params.get("open") in ("1", "true"):
@@ -96,6 +111,9 @@ def _number(body: dict, name: str, low: float, high: float,
 
 
 class DriftReports(StaffView):
+    @extend_schema(operation_id="v1_monitoring_drift_list",
+                   parameters=[DEPLOYMENT],
+                   responses=shapes.DriftReportsSerializer)
     def get(self, request: Request) -> Response:
         reports = DriftReport.objects.all()
         try:
@@ -106,6 +124,8 @@ class DriftReports(StaffView):
         return Response({"reports": [services.report_dict(r, full=False)
                                      for r in reports[:200]]})
 
+    @extend_schema(request=shapes.DriftRequestSerializer,
+                   responses={201: shapes.DriftReportSerializer, 409: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
         """Run a report now: {"deployment": id, "version": id?, "hours": h?,
         "share_threshold": s?}."""
@@ -141,6 +161,7 @@ class DriftReports(StaffView):
 
 
 class DriftReportDetail(StaffView):
+    @extend_schema(responses=shapes.DriftReportSerializer)
     def get(self, request: Request, pk: int) -> Response:
         report = DriftReport.objects.filter(id=pk).first()
         if report is None:
@@ -149,6 +170,8 @@ class DriftReportDetail(StaffView):
 
 
 class Performance(StaffView):
+    @extend_schema(parameters=[DAYS],
+                   responses=shapes.PerformanceSerializer)
     def get(self, request: Request, pk: int) -> Response:
         deployment = Deployment.objects.filter(id=pk).first()
         if deployment is None:
@@ -164,6 +187,8 @@ class DeploymentFeedback(APIView):
     """POST true labels for logged predictions of one of your deployments:
     {"feedback": [{"prediction": <log id>, "row": 0, "label": y}, ...]}."""
 
+    @extend_schema(request=shapes.FeedbackRequestSerializer,
+                   responses={201: shapes.FeedbackStoredSerializer})
     def post(self, request: Request, pk: int) -> Response:
         deployment = owned_or_404(Deployment.objects.all(), request.user, id=pk)
         body = request.data
