@@ -102,3 +102,21 @@ def test_the_tradeoff_chart_plots_every_step_in_chain_order():
     assert list(fig.data[0].text) == ["original", "1. prune_magnitude", "2. dynamic_int8"]
     assert list(compression_tradeoff(result, "latency_ms_b64").data[0].x) == [3.0, 2.5, 1.5]
     assert compression_tradeoff({"steps": []}, "file_bytes") is None
+
+
+def test_a_stored_config_sent_back_over_the_api_is_accepted(alice, torch_model):
+    from rest_framework.test import APIClient
+
+    signed_in(alice).post("/jobs/new/compression/", {
+        "model_version": torch_model.id, "step_1": "dynamic_int8", "device": "auto"})
+    first = Job.objects.get(owner=alice)
+    api = APIClient()
+    api.force_authenticate(alice)
+    body = {"kind": "compression", "dataset": first.dataset_id, "config": first.config}
+    response = api.post("/api/v1/jobs/", body, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["config"] == first.config
+    body["config"] = {**first.config, "parallelism": 2}
+    response = api.post("/api/v1/jobs/", body, format="json")
+    assert response.status_code == 400
+    assert "config.parallelism" in response.json()["fields"]

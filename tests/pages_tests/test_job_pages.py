@@ -164,7 +164,8 @@ def test_an_unknown_kind_is_a_404(alice_browser):
 @pytest.mark.parametrize("kind", ["hpo", "nas"])
 def test_run_again_resubmits_the_stored_config(alice_browser, alice, iris, kind):
     form = HPO_FORM if kind == "hpo" else {"strategy": "evolution", "budget": "2",
-                                            "device": "auto", "seed": "3"}  # fmt: skip
+                                            "device": "auto", "seed": "3",
+                                            "parallelism": "2"}  # fmt: skip
     alice_browser.post(f"/jobs/new/{kind}/", {**form, "dataset": iris.id, "name": "first"})
     first = Job.objects.get(owner=alice)
     page = alice_browser.get(f"/jobs/new/{kind}/?from={first.id}")
@@ -174,6 +175,7 @@ def test_run_again_resubmits_the_stored_config(alice_browser, alice, iris, kind)
     assert response.status_code == 302, page.context["form"].initial
     again = Job.objects.exclude(id=first.id).get()
     assert again.config == first.config and again.name == "first"
+    assert again.config["parallelism"] == 2 or kind == "hpo"
 
 
 def test_continue_seeds_the_study_with_the_jobs_trials(alice_browser, alice, iris):

@@ -260,13 +260,11 @@ class NasForm(JobForm):
         "config.strategy": "strategy", "config.space": "space",
         "config.proxy.epochs": "proxy_epochs", "config.retrain.epochs": "retrain_epochs",
         "config.constraints.max_params": "max_params", "config.timeout_s": "timeout_s",
-        "config.seed": "seed",
+        "config.seed": "seed", "config.parallelism": "parallelism",
     }  # fmt: skip
     COVERED = (("strategy", "name"), ("space", "name"), ("proxy", "epochs"),
                ("retrain", "epochs"), ("constraints", "max_params"), ("timeout_s",),
-               ("seed",), ("data_kind",),
-               # Stored by the serializer on every kind, but taken from HPO configs only.
-               ("parallelism",))  # fmt: skip
+               ("seed",), ("data_kind",), ("parallelism",))  # fmt: skip
 
     strategy = forms.ChoiceField(
         required=False, choices=[("", "default: darts on images, evolution on tables")]
@@ -292,10 +290,14 @@ class NasForm(JobForm):
                                     help_text="Reject bigger architectures; empty: no limit.")
     timeout_s = forms.FloatField(required=False, label="Time limit (s)")
     seed = forms.IntegerField(required=False, min_value=0, initial=0)
+    parallelism = forms.IntegerField(min_value=1, max_value=MAX_PARALLELISM, initial=1,
+                                     required=False,
+                                     help_text="Candidates trained at once, on any free "
+                                     "worker (evolution and random search).")  # fmt: skip
 
     field_order = ["name", "dataset", "strategy", "space", "budget", "proxy_epochs",
-                   "retrain_epochs", "max_params", "timeout_s", "seed", "device",
-                   "advanced"]  # fmt: skip
+                   "retrain_epochs", "max_params", "timeout_s", "seed", "parallelism",
+                   "device", "advanced"]  # fmt: skip
 
     def clean(self) -> dict:
         data = super().clean()
@@ -318,7 +320,7 @@ class NasForm(JobForm):
             config["retrain"] = {"epochs": data["retrain_epochs"]}
         if data["max_params"] is not None:
             config["constraints"] = {"max_params": data["max_params"]}
-        for key in ("timeout_s", "seed"):
+        for key in ("timeout_s", "seed", "parallelism"):
             if data.get(key) is not None:
                 config[key] = data[key]
         return config
@@ -334,6 +336,7 @@ class NasForm(JobForm):
             "retrain_epochs": (config.get("retrain") or {}).get("epochs"),
             "max_params": (config.get("constraints") or {}).get("max_params"),
             "timeout_s": config.get("timeout_s"), "seed": config.get("seed", 0),
+            "parallelism": config.get("parallelism", 1),
         }  # fmt: skip
 
     @classmethod

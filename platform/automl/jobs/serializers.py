@@ -62,7 +62,10 @@ class JobSubmitSerializer(serializers.Serializer):
                 if problem := parallelism_problem(config, platform_keys.get("parallelism")):
                     errors["config.parallelism"] = problem
             elif attrs["kind"] == Job.Kind.COMPRESSION:
-                errors.update({f"config.{k}": "only HPO jobs take this" for k in platform_keys})
+                # A stored config carries parallelism 1: sent back as it is, it is fine.
+                errors.update({f"config.{k}": "only HPO and NAS jobs take this"
+                               for k, v in platform_keys.items()
+                               if not (k == "parallelism" and v == 1)})  # fmt: skip
                 config = validate_compression_config(self._same_test_rows(config, dataset),
                                                      task=task)
                 self._own_models(config, errors)
