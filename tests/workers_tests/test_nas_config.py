@@ -126,3 +126,16 @@ def test_layered_spaces_decode_their_depth():
     assert space.decode(choices) == {"space": "macro", "layers": [
         {"width": 8, "kernel": 3, "activation": "relu"}] * 3}
     assert len(space.decode([0] + choices[1:])["layers"]) == 1
+
+
+def test_trainer_options_are_taken_and_device_and_processes_are_pointed_elsewhere():
+    config = validate_nas_config({"trainer": {"amp": True, "clip_norm": 1.0}}, "tabular")
+    assert config["trainer"] == {"amp": True, "accumulation_steps": 1, "clip_norm": 1.0}
+    assert validate_nas_config({}, "tabular")["trainer"]["amp"] is False
+    with pytest.raises(ConfigError) as exc:
+        validate_nas_config({"trainer": {"device": "cuda", "processes": 2, "amp": 1}},
+                            "tabular")  # fmt: skip
+    errors = exc.value.errors
+    assert "resources.device" in errors["trainer.device"]
+    assert "parallelism" in errors["trainer.processes"]
+    assert errors["trainer.amp"] == "must be true or false"

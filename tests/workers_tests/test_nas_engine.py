@@ -119,3 +119,23 @@ def test_images_stored_as_n_x_h_x_w_are_searched_too():
 def test_the_device_is_cuda_only_when_present():
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_trainer_options_reach_the_candidates_and_the_retrain(monkeypatch):
+    from workers.nas import engine
+
+    seen = []
+    train = engine.train_classifier
+
+    def spy(*args, options=None, **kwargs):
+        seen.append(options)
+        return train(*args, options=options, **kwargs)
+
+    monkeypatch.setattr(engine, "train_classifier", spy)
+    cfg = config("tabular", strategy={"name": "random", "candidates": 2}, proxy={"epochs": 2},
+                 retrain={"epochs": 15},
+                 trainer={"amp": True, "accumulation_steps": 2, "clip_norm": 1.0})
+    result = run_nas(cfg, load_builtin("wine"), MemoryReporter(), device="cpu")
+    assert len(seen) == 3  # two candidates and the retrain, each with the job's options
+    assert all((o.amp, o.accumulation_steps, o.clip_norm) == (True, 2, 1.0) for o in seen)
+    assert result["retrain"]["test_metrics"]["accuracy"] > 0.8  # bf16 still learns

@@ -13,6 +13,8 @@ Keys, [default]:
   and validation rows, scored once on the test rows;
 - constraints [{"max_params": null, "max_latency_ms": null}]: latency is one row's forward
   pass, measured on the worker;
+- trainer [{"amp": false, "accumulation_steps": 1, "clip_norm": null}]: how candidates and
+  the retrain train (workers/training/options.py); the device is the job's resources.device;
 - test_size [0.2], valid_size [0.25] (of what the test split leaves), seed [0],
   timeout_s [null]; image_shape [null: the data's own, or 1 x k x k for rows of k*k pixels].
 
@@ -31,11 +33,12 @@ from workers.hpo.config import ConfigError, _Errors
 from workers.hpo.options import check_options, integer, is_int, is_number, number
 from workers.nas.spaces import SPACES
 from workers.nas.strategies import STRATEGIES
+from workers.training.options import option_errors
 
 DATA_KINDS = ("image", "tabular")
 TOP_KEYS = (
     "strategy", "space", "proxy", "training", "retrain", "constraints",
-    "test_size", "valid_size", "seed", "timeout_s", "image_shape", "data_kind",
+    "test_size", "valid_size", "seed", "timeout_s", "image_shape", "data_kind", "trainer",
 )  # fmt: skip
 PROXY = {"epochs": integer(2, 1, 100), "subset": number(1.0, 0.05, 1.0)}
 TRAINING = {
@@ -115,6 +118,7 @@ def validate_nas_config(
         "timeout_s": config.get("timeout_s"),
         "image_shape": image_shape,
         "data_kind": data_kind,
+        "trainer": _trainer(config.get("trainer", {}), err),
     }
     seed = normalized["seed"]
     if not (is_int(seed) and 0 <= seed < 2**32):
@@ -125,6 +129,25 @@ def validate_nas_config(
     if err:
         raise ConfigError(err)
     return normalized
+
+
+# Trainer options NAS takes elsewhere: where to set them instead.
+ELSEWHERE = {"device": "set the job's resources.device instead",
+             "processes": "each candidate trains in one process; spread candidates over "
+             "workers with parallelism instead"}  # fmt: skip
+
+
+def _trainer(trainer: object, err: _Errors) -> dict:
+    problems = option_errors(trainer)
+    if isinstance(trainer, dict):
+        problems.update({k: why for k, why in ELSEWHERE.items() if k in trainer})
+    for key, message in problems.items():
+        err.add("trainer" if key == "trainer" else f"trainer.{key}", message)
+    if problems:
+        return {}
+    return {"amp": trainer.get("amp", False),
+            "accumulation_steps": trainer.get("accumulation_steps", 1),
+            "clip_norm": trainer.get("clip_norm")}  # fmt: skip
 
 
 def parallelism_problem(config: dict, parallelism: object) -> str | None:

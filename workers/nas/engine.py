@@ -31,12 +31,18 @@ from workers.training.genotype import (
     predict_classes,
     train_classifier,
 )
+from workers.training.options import TrainerOptions
 
 LATENCY_RUNS = 10
 
 
 class NasError(Exception):
     """The job cannot produce a result (e.g. no candidate could be trained)."""
+
+
+def trainer_options(config: dict) -> TrainerOptions:
+    """AMP, accumulation and clipping from the config (older stored configs have none)."""
+    return TrainerOptions(**config.get("trainer", {}))
 
 
 def resolve_device(requested: str = "auto") -> torch.device:
@@ -177,7 +183,7 @@ class NasContext(SearchContext):
             train_classifier(module, xt, yt, epochs=proxy["epochs"], lr=training["lr"],
                              batch_size=training["batch_size"],
                              weight_decay=training["weight_decay"], seed=self.seed + number,
-                             on_epoch=on_epoch)  # fmt: skip
+                             on_epoch=on_epoch, options=trainer_options(self.config))  # fmt: skip
         except Exception as exc:  # one bad candidate (e.g. out of memory) ends only itself
             error = f"{type(exc).__name__}: {exc}"
             self.reporter.trial_finished(number, "failed", params, None, curve, error)
@@ -344,7 +350,7 @@ def retrain(config: dict, prepared: Prepared, outcome: SearchOutcome, device: to
         torch.as_tensor(prepared.y["search"], device=device),
         epochs=config["retrain"]["epochs"], lr=training["lr"],
         batch_size=training["batch_size"], weight_decay=training["weight_decay"],
-        seed=config["seed"],
+        seed=config["seed"], options=trainer_options(config),
     )  # fmt: skip
     spec = {
         "kind": "genotype",
