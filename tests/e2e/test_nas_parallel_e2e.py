@@ -86,6 +86,7 @@ def test_killed_workers_lose_no_finished_candidate_and_the_reconciler_resumes(wo
     assert before <= complete, "a finished candidate was lost"
     assert len(complete) == 8 == job["result"]["n_complete"], "exactly the budget"
     lost = [t for t in trials if t["state"] == "failed"]
-    assert len(lost) == 2 and all("lost" in t["error"] for t in lost)
+    # One per kill, unless a kill fell between two candidates (a few milliseconds).
+    assert 1 <= len(lost) <= 2 and all("lost" in t["error"] for t in lost)
     assert len({t["worker"] for t in trials}) == 3
     assert ModelVersion.objects.filter(job_id=job["id"]).count() == 1
