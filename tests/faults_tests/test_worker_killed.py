@@ -10,7 +10,7 @@ from .conftest import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
-N_TRIALS = 4
+N_TRIALS = 6
 
 
 def test_a_job_whose_worker_died_finishes_after_a_restart(workers, api):
@@ -22,11 +22,13 @@ def test_a_job_whose_worker_died_finishes_after_a_restart(workers, api):
     trials = Trial.objects.filter(job_id=job["id"])
 
     # Kill the worker while it is inside a trial, with at least two trials already done.
-    wait_for(lambda: trials.filter(state="complete").count() >= 2
-             and trials.filter(state="running").exists(), 90, "two trials and a third running")
+    wait_for(lambda: 2 <= trials.filter(state="complete").count() <= 3
+             and trials.filter(state="running").exists(), 90, "two trials done, one running")
     workers.kill("w1")
     done_before = {(t.number, tuple(t.values)) for t in trials.filter(state="complete")}
-    in_flight = trials.get(state="running").number
+    # Between two trials for a few ms, none runs: then the last one done stands in.
+    running = trials.filter(state="running").first()
+    in_flight = running.number if running else max(n for n, _ in done_before)
     assert Job.objects.get(id=job["id"]).status == "running"
 
     # A new worker running the scheduler: its reconciler notices the silent job.
@@ -39,8 +41,11 @@ def test_a_job_whose_worker_died_finishes_after_a_restart(workers, api):
     assert sorted(after) == list(range(N_TRIALS)), "no number lost or doubled"
     kept = {(t.number, tuple(t.values)) for t in after.values() if t.state == "complete"}
     assert done_before <= kept, "a trial finished before the kill was lost"
-    assert after[in_flight].state == "failed" and "lost" in after[in_flight].error
+    if running:
+        assert after[in_flight].state == "failed" and "lost" in after[in_flight].error
     replacements = [t for n, t in after.items() if n > in_flight]
     assert replacements and all(t.state == "complete" for t in replacements)
     assert {t.worker for t in replacements} != {after[0].worker}, "the new worker ran them"
-    assert job["result"]["n_complete"] == N_TRIALS - 1
+    failed = [t for t in after.values() if t.state == "failed"]
+    assert len(failed) <= 1, "only the trial in flight may be lost"
+    assert job["result"]["n_complete"] == N_TRIALS - len(failed)

@@ -13,6 +13,8 @@ import json
 
 import pytest
 import schemathesis
+from django.core import signals
+from django.db import close_old_connections
 from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -83,7 +85,13 @@ def token(db, django_user_model, tmp_path, model_store):  # noqa: F811
     user = django_user_model.objects.create_user("fuzzer", password="fuzzer-pw-1",
                                                  is_staff=True)
     OWNED["ids"] = owned_objects(user, tmp_path)
-    return Token.objects.create(user=user).key
+    # As Django's test client does: a request's end must not close the connection that
+    # holds the test's transaction (Postgres).
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield Token.objects.create(user=user).key
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
 
 
 @pytest.mark.slow
