@@ -12,8 +12,8 @@ from tests.browser.test_analyst_flow import sign_in
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
-def test_the_upload_shows_its_progress_then_the_data_set(chromium, live_server,
-                                                          django_user_model, tmp_path):  # fmt: skip
+def test_the_upload_shows_its_progress_then_the_data_set(
+        chromium, live_server, django_user_model, tmp_path):  # fmt: skip
     from automl.datasets.models import Dataset
 
     django_user_model.objects.create_user("ana", password="ana-password-1")

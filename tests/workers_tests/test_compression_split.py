@@ -33,7 +33,8 @@ def test_hpo_nas_and_compression_hold_out_the_same_test_rows(test_size, seed):
 
 
 @pytest.mark.django_db
-def test_a_compression_job_inherits_its_input_models_split(alice, iris, tmp_path, model_store):
+def test_a_compression_job_inherits_its_input_models_split(alice, iris, tmp_path,
+                                                           model_store):  # noqa: F811
     from automl.jobs.models import Job
 
     parent = Job.objects.create(owner=alice, kind="hpo", dataset=iris, status="succeeded",
@@ -56,7 +57,8 @@ def test_a_compression_job_inherits_its_input_models_split(alice, iris, tmp_path
 
 
 @pytest.mark.django_db
-def test_nothing_is_inherited_on_another_data_set(alice, iris, tmp_path, model_store):
+def test_nothing_is_inherited_on_another_data_set(alice, iris, tmp_path,
+                                                  model_store):  # noqa: F811
     from automl.datasets.models import Dataset
     from automl.jobs.models import Job
 
