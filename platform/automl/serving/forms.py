@@ -30,6 +30,13 @@ class TrafficForm(forms.Form):
                            empty_label="none", label="Shadow version",
                            help_text="Optional: answers every request too; its answers are "
                            "logged, not returned.")  # fmt: skip
+    batch_rows = forms.IntegerField(
+        required=False, label="Batch up to (rows)",
+        help_text="Optional: concurrent requests share one model call of at most this many "
+        "rows; empty: no batching.")  # fmt: skip
+    batch_wait_ms = forms.FloatField(
+        required=False, initial=2, label="Batch wait (ms)",
+        help_text="How long a request waits for others to join its batch.")  # fmt: skip
 
     def __init__(self, *args: Any, versions, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -46,6 +53,14 @@ class TrafficForm(forms.Form):
         shadow = data.get("shadow")
         return routes, shadow.id if shadow else None
 
+    def batching(self) -> dict | None:
+        """The batching setting as the API takes it (services.validate_batching judges it)."""
+        rows = self.cleaned_data.get("batch_rows")
+        if rows is None:
+            return None
+        wait = self.cleaned_data.get("batch_wait_ms")
+        return {"max_batch_rows": rows, "max_wait_ms": 2.0 if wait is None else wait}
+
     def add_serving_error(self, exc: ServingError) -> None:
         """Each of the service's field errors beside the field it is about."""
         if not exc.fields:
@@ -53,11 +68,14 @@ class TrafficForm(forms.Form):
         for path, messages in exc.fields.items():
             parts = path.split(".")
             field = {"routes": "canary" if parts[1:2] == ["1"] else "main",
-                     "shadow": "shadow", "name": "name"}.get(parts[0])  # fmt: skip
+                     "shadow": "shadow", "name": "name",
+                     "batching": "batch_wait_ms" if parts[1:2] == ["max_wait_ms"]
+                     else "batch_rows"}.get(parts[0])  # fmt: skip
             self.add_error(field if field in self.fields else None, " ".join(messages))
 
 
 class DeploymentForm(TrafficForm):
     name = forms.SlugField(max_length=100, help_text="Letters, digits, - and _; unique "
                            "among your deployments.")  # fmt: skip
-    field_order = ["name", "main", "canary", "canary_percent", "shadow"]
+    field_order = ["name", "main", "canary", "canary_percent", "shadow", "batch_rows",
+                   "batch_wait_ms"]

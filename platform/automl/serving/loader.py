@@ -29,8 +29,18 @@ class LoadedModel:
 
     def predict(self, X: np.ndarray) -> dict:
         """{"predictions": [...]} plus "probabilities" (N x classes) when the model has them."""
-        if self.transformer is not None:
-            X = self.transformer.transform(X)
+        return self.answer(self.prepare(X))
+
+    def prepare(self, X: np.ndarray) -> Any:
+        """The rows as the estimator takes them (after the preprocessing, if any).
+
+        Apart from `answer` so a batch is prepared request by request: a value the
+        preprocessing cannot read is that request's error, never its batch's.
+        """
+        return X if self.transformer is None else self.transformer.transform(X)
+
+    def answer(self, X: Any) -> dict:
+        """`predict` of rows already prepared."""
         if self.task != "classification" or not hasattr(self.model, "predict_proba"):
             return {"predictions": np.asarray(self.model.predict(X)).tolist()}
         classes = getattr(self.model, "classes_", None)

@@ -26,6 +26,10 @@ class Deployment(models.Model):
         null=True, blank=True, help_text="Result cache TTL; null: the default, 0: off."
     )
     log_predictions = models.BooleanField(default=True)
+    batching = models.JSONField(
+        null=True, blank=True, default=None,
+        help_text='Dynamic batching: {"max_batch_rows": 64, "max_wait_ms": 2}; null: off.',
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -35,7 +35,8 @@ def deployment_list(request: HttpRequest) -> HttpResponse:
         try:
             deployment = services.create_deployment(
                 request.user, name=form.cleaned_data["name"],
-                model_name=form.cleaned_data["main"].name, routes=routes, shadow=shadow)
+                model_name=form.cleaned_data["main"].name, routes=routes, shadow=shadow,
+                batching=form.batching())
         except services.ServingError as exc:
             form.add_serving_error(exc)
         else:
@@ -92,13 +93,16 @@ def deployment_rollback(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def deployment_traffic(request: HttpRequest, pk: int) -> HttpResponse:
-    """A new traffic split (the old one goes onto the rollback history)."""
+    """A new traffic split (the old one goes onto the rollback history) and batching."""
     deployment = _owned(request, pk)
     form = _traffic_form(request, deployment, request.POST)
     if form.is_valid():
         routes, shadow = form.routes()
         try:
+            batching = services.validate_batching(form.batching())
             services.set_traffic(deployment, routes, shadow)
+            if batching != deployment.batching:
+                services.set_batching(deployment, batching)
         except services.ServingError as exc:
             form.add_serving_error(exc)
         else:
@@ -118,4 +122,7 @@ def _traffic_form(request: HttpRequest, deployment: Deployment, data=None) -> Tr
         initial.update(canary=routes[1]["version"],
                        canary_percent=round(100 * routes[1]["weight"] / total, 1))
     initial["shadow"] = deployment.shadow_id
+    if deployment.batching:
+        initial.update(batch_rows=deployment.batching["max_batch_rows"],
+                       batch_wait_ms=deployment.batching["max_wait_ms"])
     return TrafficForm(data, versions=versions, initial=initial)

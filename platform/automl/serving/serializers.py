@@ -9,8 +9,15 @@ class DeploymentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Deployment
         fields = ["id", "name", "model_name", "routes", "shadow", "history", "cache_ttl_s",
-                  "log_predictions", "owner", "created_at", "updated_at"]
+                  "log_predictions", "batching", "owner", "created_at", "updated_at"]
         read_only_fields = fields
+
+
+BATCHING_HELP = (
+    'Dynamic batching, e.g. {"max_batch_rows": 64, "max_wait_ms": 2}: concurrent requests '
+    "to one version (in one web process) share a model call of at most max_batch_rows rows, "
+    "a request waiting at most max_wait_ms (0-100) for others; null: off (the default)."
+)
 
 
 class DeploymentCreateSerializer(serializers.Serializer):
@@ -22,13 +29,17 @@ class DeploymentCreateSerializer(serializers.Serializer):
     cache_ttl_s = serializers.IntegerField(required=False, allow_null=True, min_value=0,
                                            max_value=7 * 24 * 3600)
     log_predictions = serializers.BooleanField(required=False, default=True)
+    batching = serializers.JSONField(required=False, allow_null=True, help_text=BATCHING_HELP)
 
 
 class TrafficSerializer(serializers.Serializer):
-    routes = serializers.JSONField(help_text='[{"version": id, "weight": 90}, ...]')
+    routes = serializers.JSONField(
+        required=False,
+        help_text='[{"version": id, "weight": 90}, ...]; left out: the traffic stays.')
     shadow = serializers.JSONField(required=False, allow_null=True)
     cache_ttl_s = serializers.IntegerField(required=False, allow_null=True, min_value=0,
                                            max_value=7 * 24 * 3600)
+    batching = serializers.JSONField(required=False, allow_null=True, help_text=BATCHING_HELP)
 
 
 class PredictSerializer(serializers.Serializer):

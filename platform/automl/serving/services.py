@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from automl.registry.models import ModelVersion
+from automl.serving import batching as batching_
 from automl.serving import cache as result_cache
 from automl.serving.loader import model_cache
 from automl.serving.models import Deployment, PredictionLog
@@ -97,17 +98,50 @@ def validate_traffic(owner, model_name: str, routes: Any, shadow: Any) -> tuple[
     return clean, shadow_id
 
 
+def validate_batching(value: Any) -> dict | None:
+    """A deployment's batching setting normalised (None: off), or ServingError naming
+    each bad key."""
+    if value is None:
+        return None
+    shape = '{"max_batch_rows": integer, "max_wait_ms": number} or null'
+    if not isinstance(value, dict):
+        raise ServingError(f"batching: must be {shape}", {"batching": [f"must be {shape}"]})
+    errors: dict[str, list[str]] = {}
+    if extra := sorted(set(value) - {"max_batch_rows", "max_wait_ms"}):
+        errors["batching"] = [f"unknown keys: {', '.join(map(str, extra))}"]
+    rows, wait = value.get("max_batch_rows"), value.get("max_wait_ms")
+    if type(rows) is not int or not 2 <= rows <= batching_.MAX_BATCH_ROWS:
+        errors["batching.max_batch_rows"] = [
+            f"an integer from 2 to {batching_.MAX_BATCH_ROWS} (rows one model call takes)"]
+    if (not isinstance(wait, Real) or isinstance(wait, bool) or not math.isfinite(wait)
+            or not 0 <= wait <= batching_.MAX_WAIT_MS):
+        errors["batching.max_wait_ms"] = [
+            f"a number from 0 to {batching_.MAX_WAIT_MS:g} (how long a request waits for "
+            "others)"]
+    if errors:
+        raise ServingError("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()), errors)
+    return {"max_batch_rows": rows, "max_wait_ms": float(wait)}
+
+
 def create_deployment(owner, *, name: str, model_name: str, routes: Any, shadow: Any = None,
-                      cache_ttl_s: int | None = None, log_predictions: bool = True
-                      ) -> Deployment:
+                      cache_ttl_s: int | None = None, log_predictions: bool = True,
+                      batching: Any = None) -> Deployment:
     if Deployment.objects.filter(owner=owner, name=name).exists():
         raise ServingError(f"you already have a deployment named {name!r}",
                            {"name": ["already in use"]})
+    batching = validate_batching(batching)
     routes, shadow_id = validate_traffic(owner, model_name, routes, shadow)
     return Deployment.objects.create(
         owner=owner, name=name, model_name=model_name, routes=routes, shadow_id=shadow_id,
-        cache_ttl_s=cache_ttl_s, log_predictions=log_predictions,
+        cache_ttl_s=cache_ttl_s, log_predictions=log_predictions, batching=batching,
     )
+
+
+def set_batching(deployment: Deployment, value: Any) -> Deployment:
+    """Turn dynamic batching on (with its setting) or off (None)."""
+    deployment.batching = validate_batching(value)
+    deployment.save(update_fields=["batching", "updated_at"])
+    return deployment
 
 
 def set_traffic(deployment: Deployment, routes: Any, shadow: Any) -> Deployment:
@@ -235,15 +269,19 @@ def _ttl(deployment: Deployment) -> int:
     return settings.SERVING_CACHE_TTL_S if ttl is None else ttl
 
 
-def _answer(version: ModelVersion, X: np.ndarray, ttl: int) -> tuple[dict, bool]:
-    """The model's output for X, from the result cache when it holds it."""
+def _answer(version: ModelVersion, X: np.ndarray, ttl: int,
+            batching: dict | None = None) -> tuple[dict, bool]:
+    """The model's output for X, from the result cache when it holds it; with a batching
+    setting, computed in one model call with concurrent requests' rows."""
     # The storage key (a uuid) rather than the id alone: ids repeat when a database is
     # recreated, and a long-lived Redis must not answer for a model it never saw.
     key = f"{version.storage_key}:{_input_hash(X)}" if ttl > 0 else None
     if key is not None and (hit := result_cache.get(key)) is not None:
         return hit, True
+    model = model_cache().get(version)
     try:
-        out = model_cache().get(version).predict(X)
+        out = (model.predict(X) if batching is None
+               else batching_.predict(model, model.prepare(X), batching))
     except (ValueError, TypeError) as exc:
         # e.g. a category the preprocessing cannot read: the caller's input, not our bug
         raise ServingError(f"inputs: the model could not use them ({exc})",
@@ -268,7 +306,7 @@ def predict(deployment: Deployment, inputs: Any, seed: Any = None, *,
     version = versions[choose_version(deployment.routes, rng)]
     X = parse_inputs(inputs, version.features, version.n_features, version.has_preprocessing)
     ttl = _ttl(deployment)
-    out, cached = _answer(version, X, ttl)
+    out, cached = _answer(version, X, ttl, deployment.batching)
     body = {**out, "version": version.id, "deployment": deployment.id, "cached": cached}
     if explain:
         from automl.evaluation.services import EvaluationError, explain_answer

@@ -48,13 +48,21 @@ class DeploymentDetail(APIView):
 
     @extend_schema(request=TrafficSerializer, responses=DeploymentSerializer)
     def patch(self, request: Request, pk: int) -> Response:
-        """Change the traffic split and shadow; the previous ones can be rolled back to."""
+        """Change the split and shadow (a split sent alone has no shadow; the previous pair
+        can be rolled back to), the result cache TTL or the batching; what the body leaves
+        out stays."""
         deployment = owned_or_404(Deployment.objects.all(), request.user, id=pk)
         body = TrafficSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
         try:
-            deployment = services.set_traffic(deployment, data["routes"], data.get("shadow"))
+            if "batching" in data:  # checked before the traffic changes, saved after
+                services.validate_batching(data["batching"])
+            if "routes" in data or "shadow" in data:
+                deployment = services.set_traffic(
+                    deployment, data.get("routes", deployment.routes), data.get("shadow"))
+            if "batching" in data:
+                deployment = services.set_batching(deployment, data["batching"])
         except services.ServingError as exc:
             return serving_error(exc)
         if "cache_ttl_s" in data:
