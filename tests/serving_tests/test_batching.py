@@ -286,3 +286,29 @@ def test_concurrent_rest_requests_are_batched_logged_and_cached_each(
     calls.clear()
     again = concurrently(post, requests)
     assert all(a["cached"] for a in again) and calls == []
+
+
+def test_version_rows_are_read_once_and_a_traffic_change_is_seen_at_once(
+        alice_api, version_of, tmp_path):
+    from django.test.utils import CaptureQueriesContext
+
+    v1 = version_of("forest")
+    v2 = register(v1.owner, forest_dir(tmp_path / "v2", seed=1), name="iris")
+    deployment = deploy(alice_api, v1, cache_ttl_s=0).json()
+    url = f"/api/v1/deployments/{deployment['id']}/"
+    X, _ = iris()
+
+    def answer():
+        with CaptureQueriesContext(connection) as queries:
+            response = alice_api.post(url + "predict/", {"inputs": rows(X[:2])}, format="json")
+        assert response.status_code == 200, response.json()
+        reads = [q for q in queries if "registry_modelversion" in q["sql"]]
+        return response.json()["version"], len(reads)
+
+    assert answer() == (v1.id, 1)
+    assert answer() == (v1.id, 0)
+    assert alice_api.patch(url, {"routes": [{"version": v2.id, "weight": 1}]},
+                           format="json").status_code == 200
+    assert answer() == (v2.id, 1)
+    assert alice_api.post(url + "rollback/").status_code == 200
+    assert answer()[0] == v1.id

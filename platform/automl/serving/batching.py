@@ -4,8 +4,8 @@ A deployment opts in with `batching` = {"max_batch_rows": N, "max_wait_ms": T}. 
 web process, the first request to reach an idle batcher gathers: it waits at most T ms (or
 until N rows are queued) for others, concatenates their prepared rows, runs the model once
 and hands each request exactly its own rows' answers, in order. Later arrivals queue behind
-it; while its model call runs, the next arrival gathers the next batch, so a busy model
-batches itself. The gathering thread is a request's own: no thread lives on when idle.
+it; while its model call runs, the next one in the queue gathers the next batch, so a busy
+model batches itself. The gathering thread is a request's own: none lives on when idle.
 
 Rows are prepared (validated and preprocessed) per request before they are queued, so a
 value one caller's preprocessing cannot read is never another caller's error. A batch the
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,10 +34,14 @@ MAX_WAIT_MS = 100.0
 @dataclass
 class _Request:
     rows: Any  # prepared rows, as LoadedModel.answer takes them
+    n: int = field(init=False)
+    leads: bool = False  # this request's thread gathers and runs the next batch
     done: bool = False
     out: dict | None = None
     error: BaseException | None = None
-    n: int = field(init=False)
+    # Set once the request is answered or made the gatherer: each waiter sleeps on its
+    # own event, so an arrival wakes the gatherer alone, not every waiting thread.
+    wake: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         self.n = self.rows.shape[0]
@@ -58,14 +63,15 @@ def _split(out: dict, sizes: list[int]) -> list[dict]:
 
 
 class Batcher:
-    """The queue and condition of one model version (and one batching setting)."""
+    """The queue of one model version (and one batching setting)."""
 
     def __init__(self, max_rows: int, max_wait_ms: float) -> None:
         self.max_rows, self.max_wait_s = max_rows, max_wait_ms / 1000
-        self._cond = threading.Condition()
-        self._queue: list[_Request] = []
+        self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)  # the gatherer waits on it
+        self._queue: deque[_Request] = deque()
         self._queued_rows = 0
-        self._gathering = False
+        self._gathering = False  # while True, the queue's head request leads
 
     def predict(self, model: LoadedModel, rows: Any) -> dict:
         """The model's answer to `rows` (prepared), computed in a batch with its neighbours."""
@@ -73,36 +79,38 @@ class Batcher:
         if item.n >= self.max_rows:  # a full batch on its own: nothing to wait for
             self._run(model, [item])
             return self._result(item)
-        with self._cond:
+        with self._lock:
             self._queue.append(item)
             self._queued_rows += item.n
-            self._cond.notify_all()  # a gatherer waiting for rows may now have enough
-            while not item.done:
-                if self._gathering:
-                    self._cond.wait()
-                    continue
+            if self._gathering:
+                self._arrived.notify()
+            else:  # nobody gathers, so the queue was empty: this request leads
+                self._gathering = item.leads = True
+        if not item.leads:
+            item.wake.wait()
+        if not item.done:  # it leads: the batch it gathers starts with itself
+            with self._lock:
                 batch = self._gather()
-                self._cond.release()
-                try:
-                    self._run(model, batch)
-                finally:
-                    self._cond.acquire()
-                    self._cond.notify_all()
+            self._run(model, batch)
         return self._result(item)
 
     def _gather(self) -> list[_Request]:
-        """Wait (lock held) for a batch to fill or the wait to end; take it off the queue."""
-        self._gathering = True
+        """Wait (lock held) for the batch to fill or the wait to end; take it off the queue
+        and make the next waiting request the gatherer of the batch after."""
         deadline = time.monotonic() + self.max_wait_s
         while self._queued_rows < self.max_rows and (left := deadline - time.monotonic()) > 0:
-            self._cond.wait(left)
+            self._arrived.wait(left)
         batch, rows = [], 0
         while self._queue and (not batch or rows + self._queue[0].n <= self.max_rows):
-            item = self._queue.pop(0)
+            item = self._queue.popleft()
             batch.append(item)
             rows += item.n
         self._queued_rows -= rows
-        self._gathering = False  # the next arrival gathers while this batch runs
+        if self._queue:  # it gathers while this batch runs
+            self._queue[0].leads = True
+            self._queue[0].wake.set()
+        else:
+            self._gathering = False
         return batch
 
     def _run(self, model: LoadedModel, batch: list[_Request]) -> None:
@@ -125,6 +133,7 @@ class Batcher:
                 if item.out is None and item.error is None:  # interrupted: nobody may hang
                     item.error = RuntimeError("the batch this request was in was interrupted")
                 item.done = True
+                item.wake.set()
 
     @staticmethod
     def _result(item: _Request) -> dict:

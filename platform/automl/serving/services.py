@@ -27,6 +27,8 @@ from automl.serving.models import Deployment, PredictionLog
 
 HISTORY_LIMIT = 50
 MAX_REPORTED_ROWS = 10  # bad rows named in one 400
+SERVED_VERSIONS_TTL_S = 30.0
+SERVED_VERSIONS_MAX = 1000  # deployments' version sets kept per process
 
 
 class ServingError(Exception):
@@ -264,6 +266,32 @@ _writes = itertools.count(1)
 _prune_lock = threading.Lock()
 
 
+_served: dict[tuple, tuple[float, dict[int, ModelVersion]]] = {}
+_served_lock = threading.Lock()
+
+
+def _served_versions(deployment: Deployment) -> dict[int, ModelVersion]:
+    """The deployment's traffic and shadow versions by id, read once per process and
+    SERVED_VERSIONS_TTL_S rather than once per request.
+
+    Keyed by the routes and shadow themselves, so a traffic change (here or in another
+    process) is seen by the next request; what predict reads of a version (files, features)
+    never changes; the expiry bounds how long a version row deleted by hand stays served.
+    """
+    ids = (*deployment.version_ids, deployment.shadow_id)
+    key = (deployment.id, deployment.created_at, ids)  # ids repeat in a recreated database
+    found = _served.get(key)
+    if found is not None and found[0] > time.monotonic():
+        return found[1]
+    versions = {v.id: v for v in ModelVersion.objects.filter(id__in=[i for i in ids if i])}
+    if set(deployment.version_ids) <= set(versions):
+        with _served_lock:
+            if len(_served) >= SERVED_VERSIONS_MAX:
+                _served.clear()
+            _served[key] = (time.monotonic() + SERVED_VERSIONS_TTL_S, versions)
+    return versions
+
+
 def _ttl(deployment: Deployment) -> int:
     ttl = deployment.cache_ttl_s
     return settings.SERVING_CACHE_TTL_S if ttl is None else ttl
@@ -297,9 +325,7 @@ def predict(deployment: Deployment, inputs: Any, seed: Any = None, *,
     also holds each row's per-feature attributions (automl.evaluation)."""
     start = time.perf_counter()
     rng = random.Random(secrets.randbits(64) if seed is None else seed)
-    versions = {v.id: v for v in ModelVersion.objects.filter(
-        id__in=[*deployment.version_ids, *([deployment.shadow_id] if deployment.shadow_id else [])]
-    )}
+    versions = _served_versions(deployment)
     if missing := set(deployment.version_ids) - set(versions):
         raise ServingError(f"version {sorted(missing)} no longer exists; change the traffic",
                            status=409)
