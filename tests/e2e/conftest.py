@@ -22,19 +22,25 @@ def database_url() -> str:
     return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
+# The application_name of the workers' Postgres connections (a test may cut them).
+WORKER_APP = "automl-test-worker"
+
+
 class Workers:
-    """Starts `celery worker` processes, each in its own process group, and stops them."""
+    """`celery worker` processes, each in its own process group; extra celery arguments
+    (e.g. -B for the scheduler) and environment per worker."""
 
     def __init__(self, log_dir: Path) -> None:
         self.log_dir = log_dir
         self.procs: dict[str, subprocess.Popen] = {}
 
-    def start(self, name: str = "w1", **env: str) -> subprocess.Popen:
-        log = open(self.log_dir / f"{name}.log", "w")
+    def start(self, name: str = "w1", *args: str, **env: str) -> subprocess.Popen:
+        log = open(self.log_dir / f"{name}.log", "a")
         proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "automl", "worker", "-Q", "cpu", "-c", "1",
-             "-n", f"{name}@%h", "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
-            env={**os.environ, "DATABASE_URL": database_url(),
+             "-n", f"{name}@%h", "--without-mingle", "--without-gossip", "--loglevel", "INFO",
+             *args],
+            env={**os.environ, "DATABASE_URL": f"{database_url()}?application_name={WORKER_APP}",
                  "PYTHONPATH": f"{ROOT / 'platform'}:{ROOT}", **env},
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
@@ -45,6 +51,9 @@ class Workers:
         """SIGKILL the worker and its children, as when a machine dies."""
         os.killpg(self.procs[name].pid, signal.SIGKILL)
         self.procs[name].wait()
+
+    def log(self, name: str) -> str:
+        return (self.log_dir / f"{name}.log").read_text()
 
     def stop_all(self) -> None:
         for proc in self.procs.values():
@@ -57,7 +66,10 @@ class Workers:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         for log in sorted(self.log_dir.glob("*.log")):
-            print(f"--- {log.name}\n{log.read_text()[-2000:]}")
+            # The timeline (one line per event), then the end with any traceback.
+            text = log.read_text()
+            events = [line for line in text.splitlines() if line.startswith("[")]
+            print(f"--- {log.name}\n" + "\n".join(events[-60:]) + f"\n...\n{text[-2000:]}")
 
 
 @pytest.fixture

@@ -5,25 +5,17 @@ The shared Redis (CELERY_BROKER_URL) is never restarted or flushed here: the tes
 that to a broker start their own `redis-server` on a free port, in a temporary folder.
 """
 
-import os
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import redis
-import requests
-from django.db import connections
 
 from automl.celery import app as celery_app
-from tests.e2e.conftest import Api, database_url
-
-ROOT = Path(__file__).resolve().parents[2]
-WORKER_APP = "faults-worker"  # the application_name of the workers' Postgres connections
+from tests.e2e.conftest import WORKER_APP, api, workers  # noqa: F401 - fixtures
 
 
 def free_port() -> int:
@@ -81,75 +73,6 @@ def own_redis(tmp_path):
     server.start()
     yield server
     server.stop()
-
-
-class Workers:
-    """`celery worker` processes, each in its own process group; extra celery arguments
-    (e.g. -B for the scheduler) and environment per worker."""
-
-    def __init__(self, log_dir: Path) -> None:
-        self.log_dir = log_dir
-        self.procs: dict[str, subprocess.Popen] = {}
-
-    def start(self, name: str = "w1", *args: str, **env: str) -> subprocess.Popen:
-        log = open(self.log_dir / f"{name}.log", "a")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "automl", "worker", "-Q", "cpu", "-c", "1",
-             "-n", f"{name}@%h", "--without-mingle", "--without-gossip", "--loglevel", "INFO",
-             *args],
-            env={**os.environ, "DATABASE_URL": f"{database_url()}?application_name={WORKER_APP}",
-                 "PYTHONPATH": f"{ROOT / 'platform'}:{ROOT}", **env},
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        self.procs[name] = proc
-        return proc
-
-    def kill(self, name: str) -> None:
-        """SIGKILL the worker and its children, as when a machine dies."""
-        os.killpg(self.procs[name].pid, signal.SIGKILL)
-        self.procs[name].wait()
-
-    def log(self, name: str) -> str:
-        return (self.log_dir / f"{name}.log").read_text()
-
-    def stop_all(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        for log in sorted(self.log_dir.glob("*.log")):
-            # The timeline (one line per event), then the end with any traceback.
-            text = log.read_text()
-            events = [line for line in text.splitlines() if line.startswith("[")]
-            print(f"--- {log.name}\n" + "\n".join(events[-60:]) + f"\n...\n{text[-2000:]}")
-
-
-@pytest.fixture
-def workers(real_services, live_server, tmp_path, monkeypatch):
-    # Live-server threads must not keep connections open past the test, or the test
-    # database cannot be dropped.
-    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
-    with celery_app.connection_for_write() as conn:
-        conn.default_channel.queue_purge("cpu")  # nothing left over from an earlier run
-    pool = Workers(tmp_path)
-    yield pool
-    pool.stop_all()
-
-
-@pytest.fixture
-def api(live_server, django_user_model) -> Api:
-    django_user_model.objects.create_user("analyst", password="analyst-password-1")
-    response = requests.post(
-        live_server.url + "/api/v1/auth/token/",
-        json={"username": "analyst", "password": "analyst-password-1"}, timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    return Api(live_server.url, response.json()["token"])
 
 
 def wait_for(condition, timeout_s: float, what: str):
