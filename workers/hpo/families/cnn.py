@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from workers.hpo.families._base import ModelFamily, categorical, fixed, float_, int_, register
-from workers.hpo.families.mlp import class_indices, one_data_parallel_fit
+from workers.hpo.families.mlp import class_indices, fit_settings, one_data_parallel_fit
 
 
 @register
@@ -48,10 +48,7 @@ class CNNFamily(ModelFamily):
                 "classes": classes.tolist()}  # fmt: skip
         predictor = TorchPredictor(module, spec)  # reads the module as it trains
         options = TrainerOptions.from_dict(ctx.trainer)
-        settings = {"epochs": int(params.get("epochs", 10)), "lr": float(params.get("lr", 1e-2)),
-                    "batch_size": int(params.get("batch_size", 64)),
-                    "weight_decay": float(params.get("weight_decay", 0.0)),
-                    "seed": ctx.seed}  # fmt: skip
+        settings = fit_settings(params, ctx, epochs=10, lr=1e-2, batch_size=64)
         if options.processes > 1:
             one_data_parallel_fit(module, predictor, params, X, targets, ctx, options, settings)
             return predictor

@@ -59,10 +59,7 @@ class MLPFamily(ModelFamily):
             spec["classes"] = classes.tolist()
         predictor = TorchPredictor(module, spec)  # reads the module as it trains
         options = TrainerOptions.from_dict(ctx.trainer)
-        settings = {"epochs": int(params.get("epochs", 20)), "lr": float(params.get("lr", 1e-3)),
-                    "batch_size": int(params.get("batch_size", 32)),
-                    "weight_decay": float(params.get("weight_decay", 0.0)),
-                    "seed": ctx.seed}  # fmt: skip
+        settings = fit_settings(params, ctx, epochs=20, lr=1e-3, batch_size=32)
         if options.processes > 1:
             one_data_parallel_fit(module, predictor, params, X, targets, ctx, options, settings)
             return predictor
@@ -74,6 +71,13 @@ class MLPFamily(ModelFamily):
         )  # fmt: skip
         module.eval()
         return predictor
+
+
+def fit_settings(params: dict, ctx, *, epochs: int, lr: float, batch_size: int) -> dict:
+    """The training loop's settings from a trial's params (the family's defaults else)."""
+    return {"epochs": int(params.get("epochs", epochs)), "lr": float(params.get("lr", lr)),
+            "batch_size": int(params.get("batch_size", batch_size)),
+            "weight_decay": float(params.get("weight_decay", 0.0)), "seed": ctx.seed}
 
 
 def one_data_parallel_fit(module, predictor, params, X, targets, ctx, options,
