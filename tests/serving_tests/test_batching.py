@@ -178,6 +178,7 @@ BAD_SETTINGS = [
     ({"max_batch_rows": 64, "max_wait_ms": -1}, "batching.max_wait_ms"),
     ({"max_batch_rows": 64, "max_wait_ms": 101}, "batching.max_wait_ms"),
     ({"max_batch_rows": 64, "max_wait_ms": "2"}, "batching.max_wait_ms"),
+    ({"max_batch_rows": 64, "max_wait_ms": 10**400}, "batching.max_wait_ms"),
     ({"max_batch_rows": 64, "max_wait_ms": 2, "max_queue": 9}, "batching"),
 ]
 
@@ -312,3 +313,12 @@ def test_version_rows_are_read_once_and_a_traffic_change_is_seen_at_once(
     assert answer() == (v2.id, 1)
     assert alice_api.post(url + "rollback/").status_code == 200
     assert answer()[0] == v1.id
+
+
+def test_a_weight_too_large_for_a_float_is_a_400_not_a_500(alice_api, version_of):
+    version = version_of("forest")
+    response = deploy(alice_api, version)
+    response = alice_api.patch(f"/api/v1/deployments/{response.json()['id']}/",
+                               {"routes": [{"version": version.id, "weight": 10**400}]},
+                               format="json")
+    assert response.status_code == 400 and "routes.0.weight" in response.json()["fields"]

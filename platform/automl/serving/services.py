@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import math
 import random
 import secrets
+import sys
 import threading
 import time
 from datetime import timedelta
@@ -79,11 +79,11 @@ def validate_traffic(owner, model_name: str, routes: Any, shadow: Any) -> tuple[
                 continue
             weight = route.get("weight", 1)
             if (not isinstance(weight, Real) or isinstance(weight, bool)
-                    or not math.isfinite(weight) or weight <= 0):
+                    or not 0 < weight <= sys.float_info.max):  # NaN, inf, huge ints too
                 errors[f"routes.{i}.weight"] = ["must be a positive number"]
             version = _version_field(owner, model_name, route.get("version"),
                                      f"routes.{i}.version", errors)
-            if version is not None:
+            if version is not None and f"routes.{i}.weight" not in errors:
                 clean.append({"version": version.id, "weight": float(weight)})
         ids = [r["version"] for r in clean]
         if len(set(ids)) != len(ids):
@@ -115,7 +115,9 @@ def validate_batching(value: Any) -> dict | None:
     if type(rows) is not int or not 2 <= rows <= batching_.MAX_BATCH_ROWS:
         errors["batching.max_batch_rows"] = [
             f"an integer from 2 to {batching_.MAX_BATCH_ROWS} (rows one model call takes)"]
-    if (not isinstance(wait, Real) or isinstance(wait, bool) or not math.isfinite(wait)
+    # A range check alone: it also refuses NaN and infinity, and an int too large for a
+    # float (math.isfinite would raise on it).
+    if (not isinstance(wait, Real) or isinstance(wait, bool)
             or not 0 <= wait <= batching_.MAX_WAIT_MS):
         errors["batching.max_wait_ms"] = [
             f"a number from 0 to {batching_.MAX_WAIT_MS:g} (how long a request waits for "
