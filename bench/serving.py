@@ -1,12 +1,13 @@
 """The predict endpoint over loopback vs the same model called in process.
 
     .venv/bin/python bench/serving.py [--requests 1000] [--model forest|mlp]
+        [--max-batch-rows 64] [--max-wait-ms 2]
 
 A real web server (gunicorn, 1 process x 8 threads) on a scratch SQLite database (or on
 Postgres and Redis when DATABASE_URL / REDIS_URL are set), one registered iris model and
 three deployments of it: one with the result cache off (every request runs the model), one
 with it on (the same input every time, so every request after the first is a hit), and one
-with the cache off and dynamic batching on (max_batch_rows 64, max_wait_ms 2).
+with the cache off and dynamic batching on (max_batch_rows 64, max_wait_ms 2 unless told).
 Each request is one row, JSON named features, a token, keep-alive (http.client), and is logged.
 
 in-process: LoadedModel.predict on the same row, as the endpoint calls it.
@@ -36,7 +37,6 @@ import numpy as np
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
-BATCHING = {"max_batch_rows": 64, "max_wait_ms": 2}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -49,7 +49,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def set_up(model: str, workdir: Path) -> dict:
+def set_up(model: str, workdir: Path, batching: dict) -> dict:
     """Migrate, make a user, a model version and two deployments; return their ids."""
     import django
 
@@ -78,7 +78,7 @@ def set_up(model: str, workdir: Path) -> dict:
     hit = create_deployment(user, name="hit", model_name="bench", routes=routes,
                             cache_ttl_s=3600)
     batched = create_deployment(user, name="batched", model_name="bench", routes=routes,
-                                cache_ttl_s=0, batching=BATCHING)
+                                cache_ttl_s=0, batching=batching)
     return {"token": Token.objects.create(user=user).key, "version": version,
             "miss": miss.id, "hit": hit.id, "batched": batched.id}
 
@@ -96,7 +96,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--model", choices=["forest", "mlp"], default="forest")
+    parser.add_argument("--max-batch-rows", type=int, default=64)
+    parser.add_argument("--max-wait-ms", type=float, default=2)
     args = parser.parse_args()
+    batching = {"max_batch_rows": args.max_batch_rows, "max_wait_ms": args.max_wait_ms}
     n = args.requests
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-serving-"))
@@ -105,7 +108,7 @@ def main() -> None:
            "DJANGO_SETTINGS_MODULE": "automl.settings", "SERVING_LOG_PRUNE_EVERY": "1000000"}
     os.environ.update(env)
     sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
-    ids = set_up(args.model, workdir)
+    ids = set_up(args.model, workdir, batching)
 
     from automl.serving.loader import load
     from tests.registry_tests.factories import FEATURES, iris
@@ -179,7 +182,8 @@ def main() -> None:
     base_rps = n / (sum(in_process) / 1000)
     db = "Postgres" if os.environ.get("DATABASE_URL") else "SQLite"
     cache = "Redis" if os.environ.get("REDIS_URL") else "in-process memory"
-    print(f"{args.model} on iris, {n} requests of one row; {db}, result cache in {cache}\n")
+    print(f"{args.model} on iris, {n} requests of one row; {db}, result cache in {cache}; "
+          f"batching {batching}\n")
     runs = (("in-process", in_process), ("rest miss", miss), ("rest hit", hit),
             ("rest miss, batching on", batched_alone))
     print(f"{'run':<28}{'p50 ms':>8}{'p99 ms':>8}{'req/s':>9}{'+p50 ms':>9}{'rps ratio':>11}")
