@@ -22,7 +22,8 @@ def test_an_hpo_job_trains_its_mlp_trials_data_parallel_and_in_bf16(workers, api
         assert submitted["config"]["trainer"]["device"] in ("cpu", "auto")
         job = api.wait_finished(submitted["id"], timeout_s=240)
         assert job["status"] == "succeeded", job["error_message"]
-        assert job["result"]["n_complete"] == 2
+        errors = [t["error"] for t in api.all_trials(job["id"]) if t["error"]]
+        assert job["result"]["n_complete"] == 2, errors
         assert job["result"]["refit"]["test_metrics"]["accuracy"] > 0.6
         from automl.jobs.models import Job
 

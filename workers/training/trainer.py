@@ -101,6 +101,9 @@ def optimizer_step(
 # --- data parallel over processes
 
 
+RENDEZVOUS_TRIES = 3
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -177,8 +180,16 @@ def run_distributed(fn: Callable[..., Any], processes: int, *args: Any, **kwargs
     os.environ["OMP_NUM_THREADS"] = str(threads)
     try:
         with _allowed_children():
-            mp.spawn(_rank_main, args=(processes, free_port(), fn, args, kwargs, results),
-                     nprocs=processes, join=True)  # fmt: skip
+            for attempt in range(RENDEZVOUS_TRIES):
+                try:
+                    mp.spawn(_rank_main, args=(processes, free_port(), fn, args, kwargs,
+                                               results), nprocs=processes, join=True)  # fmt: skip
+                    break
+                except mp.ProcessRaisedException as exc:
+                    # The free port may be taken by another process before rank 0 binds it
+                    # (seen with several trials starting at once): draw another.
+                    if "EADDRINUSE" not in str(exc) or attempt == RENDEZVOUS_TRIES - 1:
+                        raise
     finally:
         if previous is None:
             os.environ.pop("OMP_NUM_THREADS", None)
