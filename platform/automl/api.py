@@ -44,6 +44,13 @@ def error_body(code: str, detail: str, fields: dict[str, list[str]] | None = Non
     return body
 
 
+def refusal(detail: str, fields: dict[str, list[str]] | None, status: int) -> Response:
+    """A service's refusal (a 409 is a conflict, any other 4xx invalid input) as the API's
+    error response."""
+    return Response(error_body("conflict" if status == 409 else "invalid", detail, fields),
+                    status=status)  # fmt: skip
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     response = drf_exception_handler(exc, context)
     if response is None:

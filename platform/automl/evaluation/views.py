@@ -6,7 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from automl.api import error_body, owned_or_404
+from automl.api import error_body, owned_or_404, refusal
 from automl.evaluation import cards, services
 from automl.evaluation.models import Evaluation
 from automl.evaluation.serializers import (
@@ -18,8 +18,7 @@ from automl.registry.models import ModelVersion
 
 
 def evaluation_error(exc: services.EvaluationError) -> Response:
-    code = "conflict" if exc.status == 409 else "invalid"
-    return Response(error_body(code, exc.detail, exc.fields), status=exc.status)
+    return refusal(exc.detail, exc.fields, exc.status)
 
 
 class EvaluationDetail(APIView):

@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from automl.api import error_body, owned_or_404
+from automl.api import error_body, owned_or_404, refusal
 from automl.registry import bundles, services
 from automl.registry.models import ModelVersion
 from automl.registry.serializers import (
@@ -30,8 +30,7 @@ EXPORT_FORMATS = ["onnx", "torchscript"]
 
 
 def registry_error(exc: services.RegistryError, code: int = 400) -> Response:
-    kind = "conflict" if code == 409 else "invalid"
-    return Response(error_body(kind, exc.detail, exc.fields), status=code)
+    return refusal(exc.detail, exc.fields, code)
 
 
 def _choice(request: Request, name: str, choices: list[str]) -> str | None:

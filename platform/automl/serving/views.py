@@ -6,7 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from automl.api import error_body, owned_or_404
+from automl.api import owned_or_404, refusal
 from automl.serving import services
 from automl.serving.models import Deployment, PredictionLog
 from automl.serving.serializers import (
@@ -19,8 +19,7 @@ from automl.serving.serializers import (
 
 
 def serving_error(exc: services.ServingError) -> Response:
-    code = "conflict" if exc.status == 409 else "invalid"
-    return Response(error_body(code, exc.detail, exc.fields), status=exc.status)
+    return refusal(exc.detail, exc.fields, exc.status)
 
 
 class DeploymentList(generics.ListAPIView):
