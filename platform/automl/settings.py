@@ -280,6 +280,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "automl.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "NUM_PROXIES": env_int("TRUSTED_PROXY_HOPS", 0) or None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "AutoML platform API",
@@ -325,6 +326,8 @@ LOGIN_URL = "login"  # automl.accounts.pages: every user, not only staff
 # Failed sign-ins per username and address (login page and token endpoint) before a wait.
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 LOGIN_FAILURE_WINDOW_S = env_int("LOGIN_FAILURE_WINDOW_S", 15 * 60)
+# Reverse proxies in front of the web app whose X-Forwarded-For is trusted (nginx: 1).
+TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -90,3 +90,17 @@ def test_the_login_page_throttles_failed_sign_ins(alice, settings):
     assert "_auth_user_id" not in client.session
     # The API shares the count: the same username from the same address waits there too.
     assert APIClient().post("/api/v1/auth/token/", RIGHT).status_code == 429
+
+
+def test_behind_a_trusted_proxy_the_forwarded_client_is_counted(alice, settings):
+    settings.TRUSTED_PROXY_HOPS = 1  # nginx appends the address it saw
+    api = APIClient()
+    via = {"REMOTE_ADDR": "172.18.0.5"}  # every request comes from the proxy
+    for _ in range(settings.LOGIN_FAILURE_LIMIT):
+        # The client's own claim (left of the proxy's entry) is not trusted.
+        forged = {"HTTP_X_FORWARDED_FOR": f"6.6.6.{_}, 203.0.113.7", **via}
+        assert api.post("/api/v1/auth/token/", WRONG, **forged).status_code == 400
+    held = {"HTTP_X_FORWARDED_FOR": "203.0.113.7", **via}
+    assert api.post("/api/v1/auth/token/", RIGHT, **held).status_code == 429
+    other = {"HTTP_X_FORWARDED_FOR": "198.51.100.2", **via}
+    assert api.post("/api/v1/auth/token/", RIGHT, **other).status_code == 200

@@ -3,8 +3,9 @@
 After LOGIN_FAILURE_LIMIT failures within LOGIN_FAILURE_WINDOW_S, both the login page and
 the token endpoint refuse that username from that address until the oldest failure leaves
 the window. A success clears the count. Keyed on the pair, so one guesser cannot lock a
-user out from every other address; behind a proxy REMOTE_ADDR is the proxy's, and the
-limit then holds per username.
+user out from every other address. Behind TRUSTED_PROXY_HOPS proxies (nginx in the compose
+file: 1) the address is the one the outermost trusted proxy saw, from X-Forwarded-For;
+without that setting REMOTE_ADDR is the proxy's, and the limit holds per username.
 """
 
 from __future__ import annotations
@@ -19,8 +20,20 @@ from django.http import HttpRequest
 from rest_framework.throttling import BaseThrottle
 
 
+def client_address(request: HttpRequest) -> str:
+    """The client's address: X-Forwarded-For's entry appended by the outermost of our
+    TRUSTED_PROXY_HOPS proxies (entries left of it are the client's own claims, not
+    trusted), else REMOTE_ADDR."""
+    hops = settings.TRUSTED_PROXY_HOPS
+    forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+                 if a.strip()]  # fmt: skip
+    if hops and len(forwarded) >= hops:
+        return forwarded[-hops]
+    return request.META.get("REMOTE_ADDR", "")
+
+
 def _key(username: str, request: HttpRequest) -> str:
-    who = f"{username.strip().lower()}\0{request.META.get('REMOTE_ADDR', '')}"
+    who = f"{username.strip().lower()}\0{client_address(request)}"
     return "login-failures:" + hashlib.sha256(who.encode()).hexdigest()
 
 
