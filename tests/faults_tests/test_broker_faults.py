@@ -25,7 +25,8 @@ def submit(api, model: str, n_trials: int, **extra) -> int:
 
 def test_a_redis_restart_mid_job_loses_no_job(workers, api, own_redis):
     workers.start("w1", CELERY_BROKER_URL=own_redis.url)
-    job_id = submit(api, "mlp", 4, search_space={"epochs": {"type": "fixed", "value": 5}})
+    # Trials of a second or more, so one is seen running after another finished.
+    job_id = submit(api, "mlp", 4, search_space={"epochs": {"type": "fixed", "value": 60}})
     own_redis.send_job(job_id)
     trials = Trial.objects.filter(job_id=job_id)
     wait_for(lambda: trials.filter(state="complete").exists()

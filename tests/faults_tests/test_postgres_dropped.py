@@ -29,7 +29,7 @@ def cut_worker_connections() -> int:
 def test_a_job_survives_its_database_connections_being_cut(workers, api):
     workers.start("w1")
     config = {"model": "mlp", "n_trials": 4, "sampler": {"name": "random", "seed": 0},
-              "search_space": {"epochs": {"type": "fixed", "value": 5}}}
+              "search_space": {"epochs": {"type": "fixed", "value": 30}}}
     job = api.post("/api/v1/jobs/", {"kind": "hpo", "dataset": api.dataset_id("iris"),
                                      "config": config})
     trials = Trial.objects.filter(job_id=job["id"])
@@ -41,4 +41,4 @@ def test_a_job_survives_its_database_connections_being_cut(workers, api):
     job = api.wait_finished(job["id"], timeout_s=60)
     assert job["status"] == "succeeded", job["error_message"]
     assert sorted(t.number for t in trials) == [0, 1, 2, 3]
-    assert {t.state for t in trials} == {"complete"}
+    assert {t.state for t in trials} == {"complete"}, [t.error for t in trials if t.error]

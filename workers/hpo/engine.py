@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import logging
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from workers.hpo.samplers import SAMPLERS, build_sampler
 from workers.hpo.space import distributions, grid_values, suggest
 from workers.reporter import Reporter
 
+log = logging.getLogger(__name__)
 _STATES = {"complete": TrialState.COMPLETE, "pruned": TrialState.PRUNED, "failed": TrialState.FAIL}
 HEARTBEAT_S = 2.0
 LOST = "The worker running this trial was lost."
@@ -103,9 +105,43 @@ def _shared_storage(url: str) -> optuna.storages.BaseStorage:
         kwargs: dict[str, Any] = {"pool_pre_ping": True}
         if not url.startswith("sqlite"):  # SQLite uses a pool without these knobs
             kwargs.update(pool_size=2, max_overflow=4)
-        storage = optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+        storage = RetryingRDBStorage(url, engine_kwargs=kwargs)
     _OPEN_STORAGES.append(storage)
     return storage
+
+
+class RetryingRDBStorage(optuna.storages.RDBStorage):
+    """An RDB storage whose idempotent operations are tried once more after a failure.
+
+    A dropped database connection (failover, an idle-session killer) fails the operation
+    that was using it; the pool's pre-ping then hands the retry a fresh one. Only reads and
+    upserts are retried: creating a trial or finishing one twice would not be the same.
+    """
+
+
+def _once_more(name: str):
+    method = getattr(optuna.storages.RDBStorage, name)
+
+    @functools.wraps(method)
+    def retried(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except optuna.exceptions.StorageInternalError:
+            log.warning("storage %s failed; trying once more on a fresh connection", name)
+            return method(self, *args, **kwargs)
+
+    return retried
+
+
+for _name in ("get_study_id_from_name", "get_study_name_from_id", "get_study_directions",
+              "get_study_user_attrs", "get_study_system_attrs", "get_all_studies",
+              "get_trial", "get_all_trials", "get_n_trials", "get_best_trial",
+              "get_trial_id_from_study_id_trial_number", "get_trial_number_from_id",
+              "get_trial_param", "get_trial_params", "get_trial_user_attrs",
+              "get_trial_system_attrs", "set_trial_intermediate_value",
+              "set_trial_user_attr", "set_trial_system_attr", "set_study_user_attr",
+              "set_study_system_attr", "record_heartbeat"):  # fmt: skip
+    setattr(RetryingRDBStorage, _name, _once_more(_name))
 
 
 # --- the study's lifecycle
