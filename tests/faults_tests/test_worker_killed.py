@@ -16,7 +16,7 @@ N_TRIALS = 6
 def test_a_job_whose_worker_died_finishes_after_a_restart(workers, api):
     workers.start("w1")
     config = {"model": "mlp", "n_trials": N_TRIALS, "sampler": {"name": "random", "seed": 0},
-              "search_space": {"epochs": {"type": "fixed", "value": 5}}}
+              "search_space": {"epochs": {"type": "fixed", "value": 40}}}
     job = api.post("/api/v1/jobs/", {"kind": "hpo", "dataset": api.dataset_id("iris"),
                                      "config": config})
     trials = Trial.objects.filter(job_id=job["id"])

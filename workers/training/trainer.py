@@ -190,6 +190,11 @@ def run_distributed(fn: Callable[..., Any], processes: int, *args: Any, **kwargs
                     # (seen with several trials starting at once): draw another.
                     if "EADDRINUSE" not in str(exc) or attempt == RENDEZVOUS_TRIES - 1:
                         raise
+                except mp.ProcessExitedException:
+                    # A rank killed by a signal (seen: SIGABRT in gloo on a loaded machine)
+                    # takes the others down; the fit is seeded, so a rerun is the same fit.
+                    if attempt == RENDEZVOUS_TRIES - 1:
+                        raise
     finally:
         if previous is None:
             os.environ.pop("OMP_NUM_THREADS", None)
