@@ -173,11 +173,12 @@ def run_nas(job_id: int) -> None:
     go on from there; DARTS restarts its search (its supernet is not checkpointed).
     """
     from workers.nas import engine
+    from workers.shared_study import LOST
 
     job = Job.objects.select_related("dataset").get(id=job_id)
     reporter = DatabaseReporter(job, worker=f"{socket.gethostname()}:{os.getpid()}")
     Trial.objects.filter(job_id=job_id, state=Trial.State.RUNNING).update(
-        state=Trial.State.FAILED, error="The worker running this trial was lost.",
+        state=Trial.State.FAILED, error=LOST,
         finished_at=timezone.now(),
     )
     history = [engine.candidate_from_trial(t.number, t.state, t.params, t.values)

@@ -2,6 +2,7 @@
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -46,6 +47,18 @@ class Workers:
         )
         self.procs[name] = proc
         return proc
+
+    def wait_ready(self, *names: str, timeout_s: float = 120) -> None:
+        """Until every named worker answers a ping: a test that needs several workers to
+        share a job must not submit it while one is still importing (under load, the first
+        could finish the whole job alone)."""
+        wanted = {f"{name}@{socket.gethostname()}" for name in names}
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            replies = celery_app.control.ping(destination=list(wanted), timeout=1)
+            if wanted <= {host for reply in replies for host in reply}:
+                return
+        pytest.fail(f"workers {sorted(wanted)} never answered a ping")
 
     def kill(self, name: str) -> None:
         """SIGKILL the worker and its children, as when a machine dies."""

@@ -33,6 +33,7 @@ def wait_until_both_train(job_id: int, workers: int = 2) -> None:
 def test_two_workers_share_one_evolution(workers, api):
     workers.start("w1")
     workers.start("w2")
+    workers.wait_ready("w1", "w2")
     config = {"strategy": {"name": "evolution", "population": 4, "sample_size": 2,
                            "cycles": 4},
               "space": MACRO, "proxy": {"epochs": 2, "subset": 0.5},

@@ -1,5 +1,6 @@
 """Parallel trials across two real workers on one Postgres-backed study, and a worker killed
-mid-trial: the job still ends with exactly n_trials finished, numbered without gaps."""
+mid-trial: its trial fails as lost and is replaced, so the job still ends with exactly
+n_trials finished, numbered without gaps."""
 
 import time
 
@@ -20,6 +21,7 @@ def submit(api, config: dict) -> dict:
 def test_two_workers_share_one_study(workers, api):
     workers.start("w1")
     workers.start("w2")
+    workers.wait_ready("w1", "w2")
     config = {"model": "random_forest", "n_trials": 16, "parallelism": 2,
               "sampler": {"name": "random", "seed": 0}}
 
@@ -60,9 +62,10 @@ def test_a_worker_killed_mid_trial_loses_no_finished_trial(workers, api):
 
     assert job["status"] == "succeeded", job["error_message"]
     trials = api.all_trials(job["id"])
-    assert sorted(t["number"] for t in trials) == list(range(8)), "no number lost or doubled"
+    assert sorted(t["number"] for t in trials) == list(range(9)), "no number lost or doubled"
     assert {t["state"] for t in trials} <= FINISHED
     lost = [t for t in trials if t["state"] == "failed"]
     assert len(lost) == 1 and "lost" in lost[0]["error"]
+    assert job["result"]["n_complete"] == 8, "the lost trial was replaced"
     kept = {(t["number"], tuple(t["values"])) for t in trials if t["state"] == "complete"}
     assert {(n, tuple(v)) for n, v in finished_before} <= kept, "a finished trial was lost"

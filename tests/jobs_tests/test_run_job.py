@@ -72,7 +72,7 @@ def test_a_runner_continues_a_study_another_runner_started(alice, iris):
     assert all(t.state == "complete" and t.values for t in trials)
 
 
-def test_a_trial_whose_worker_died_is_failed_and_the_job_completes(alice, iris):
+def test_a_trial_whose_worker_died_is_failed_and_replaced(alice, iris):
     job = make_job(alice, iris, model="random_forest", n_trials=3)
     tasks.run_job(job.id)
     storage = engine.make_storage(storage_url(job))
@@ -85,8 +85,9 @@ def test_a_trial_whose_worker_died_is_failed_and_the_job_completes(alice, iris):
     job.refresh_from_db()
     assert job.status == "succeeded", job.error_message
     states = dict(Trial.objects.filter(job=job).values_list("number", "state"))
-    assert states == {0: "failed", 1: "complete", 2: "complete"}
+    assert states == {0: "failed", 1: "complete", 2: "complete", 3: "complete"}
     assert "lost" in Trial.objects.get(job=job, number=0).error
+    assert job.result["n_complete"] == 3, "the lost trial was replaced"
 
 
 def test_an_engine_failure_fails_the_job_with_a_readable_message(alice, iris, monkeypatch):
@@ -130,5 +131,14 @@ def test_the_reporter_writes_curves_and_states(alice, iris):
     reporter.trial_finished(0, "pruned", {"a": 1}, None, {0: 0.5, 1: 0.4})
     trial = Trial.objects.get(job=job, number=0)
     assert trial.state == "pruned" and trial.intermediate_values == {"0": 0.5, "1": 0.4}
+    Job.objects.filter(id=job.id).update(status="running")
     reporter.progress(1.7)
+    assert Job.objects.get(id=job.id).progress == 1.0
+
+
+def test_a_finished_jobs_progress_stays_as_it_ended(alice, iris):
+    """Another runner of a parallel job may report after the job succeeded."""
+    job = make_job(alice, iris)
+    Job.objects.filter(id=job.id).update(status="succeeded", progress=1.0)
+    DatabaseReporter(job).progress(0.9)
     assert Job.objects.get(id=job.id).progress == 1.0

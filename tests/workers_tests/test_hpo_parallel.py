@@ -1,14 +1,16 @@
 """Several runners on one shared study: exactly n_trials, numbered 0..n-1; dead workers."""
 
 import multiprocessing
+import threading
 import time
 
 import optuna
 
 from workers.data.builtin import load_builtin
 from workers.hpo.config import validate_hpo_config
-from workers.hpo.engine import LOST, create_study, make_storage, run_trials, summarize
+from workers.hpo.engine import create_study, make_storage, run_trials, summarize
 from workers.reporter import MemoryReporter
+from workers.shared_study import LOST
 
 CONFIG = {"model": "knn", "n_trials": 8, "sampler": {"name": "random", "seed": 0}}
 
@@ -52,6 +54,39 @@ def test_a_dead_workers_trial_fails_and_the_job_still_reaches_n_trials(tmp_path)
     trials = optuna.load_study(study_name="job", storage=storage).trials
     assert trials[0].state == optuna.trial.TrialState.FAIL
     assert trials[0].system_attrs["error"] == LOST
-    assert [f["number"] for f in reporter.finished] == [1, 2]
+    assert [f["number"] for f in reporter.finished] == [1, 2, 3], "the lost trial replaced"
     result = summarize(config, storage, "job")
-    assert (result.n_complete, result.n_failed) == (2, 1)
+    assert (result.n_complete, result.n_failed) == (3, 1)
+
+
+def test_a_runner_at_the_budget_waits_for_a_running_trial_and_replaces_it_if_lost(tmp_path):
+    storage = make_storage(f"journal:{tmp_path / 'study.log'}")
+    config = validate_hpo_config({**CONFIG, "n_trials": 3}, "classification")
+    study = create_study(config, storage, "job")
+    orphan = study.ask()  # still beating when the runner reaches the budget, then dies
+    storage.set_trial_system_attr(orphan._trial_id, "heartbeat", time.time())
+
+    reporter = MemoryReporter()
+    run_trials(config, load_builtin("iris"), reporter, storage, "job", stale_after_s=1.0)
+
+    trials = optuna.load_study(study_name="job", storage=storage).trials
+    assert trials[0].system_attrs["error"] == LOST
+    assert [t.state for t in trials[1:]] == [optuna.trial.TrialState.COMPLETE] * 3, (
+        "the replacement took the next number: none discarded, no gap")
+    assert summarize(config, storage, "job").n_complete == 3
+
+
+def test_a_runner_at_the_budget_waits_for_a_trial_that_then_finishes(tmp_path):
+    storage = make_storage(f"journal:{tmp_path / 'study.log'}")
+    config = validate_hpo_config({**CONFIG, "n_trials": 3}, "classification")
+    study = create_study(config, storage, "job")
+    other = study.ask()  # another runner's trial, which ends while this runner waits
+    finisher = threading.Timer(1.0, study.tell, (other, 0.9))
+    finisher.start()
+
+    run_trials(config, load_builtin("iris"), MemoryReporter(), storage, "job",
+               stale_after_s=60)
+
+    assert not finisher.is_alive(), "the runner returned only after the other trial ended"
+    result = summarize(config, storage, "job")
+    assert (result.n_complete, result.n_failed) == (3, 0)

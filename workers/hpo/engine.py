@@ -24,7 +24,6 @@ from optuna.trial import TrialState
 
 from workers.data.splits import Split, holdout_split, kfold_splits
 from workers.data.tabular import TabularData
-from workers.heartbeat import beating
 from workers.hpo.config import ConfigError, directions, normalize_space, objectives
 from workers.hpo.families import FAMILIES
 from workers.hpo.metrics import METRICS, TASK_METRICS, needs_proba
@@ -33,11 +32,10 @@ from workers.hpo.pruners import build_pruner
 from workers.hpo.samplers import SAMPLERS, build_sampler
 from workers.hpo.space import distributions, grid_values, suggest
 from workers.reporter import Reporter
+from workers.shared_study import fail_stale, is_lost, trial_heartbeat
 
 log = logging.getLogger(__name__)
 _STATES = {"complete": TrialState.COMPLETE, "pruned": TrialState.PRUNED, "failed": TrialState.FAIL}
-HEARTBEAT_S = 2.0
-LOST = "The worker running this trial was lost."
 WARM_STARTED = "warm_started"  # study system attr: how many finished trials warm start added
 
 
@@ -186,12 +184,22 @@ def run_trials(
 ) -> bool:
     """Run trials on a shared study until its budget is spent; True if reporter stopped it.
 
-    Several processes may run this on one study at once. Each asks for trials until ask()
-    hands it a number past the budget: that trial is discarded (told FAIL, marked
-    "discarded", never run, never reported, left out of every count) and the runner
-    stops, so the trials that ran are numbered exactly 0..W+n_trials-1, W being the
-    warm-start trials added at creation (usually 0). Every stale_after_s / 4, running
-    trials whose heartbeat is older than stale_after_s (their worker died) are failed.
+    Several processes may run this on one study at once. The budget is n_trials trials
+    that run to the end: a trial failed as LOST (its worker died; see reap_stale_trials)
+    does not count, and is replaced. Every stale_after_s / 4 the running trials whose
+    heartbeat is older than stale_after_s are failed so.
+
+    A trial's place in the budget is the number of trials with a place (running or
+    finished, not lost, not added by warm start) numbered before it. ask() numbers are
+    dense across every runner, so a number below W + n_trials (W: the warm-start trials
+    added at creation) has a place without reading the study. Near that end (where each
+    of the job's `parallelism` runners may ask once more) the study is read before asking:
+    once the trials with a place fill the budget, the runner waits while other runners'
+    trials still run (one may yet be lost and need a replacement) and returns once none
+    does. A trial asked past the end whose place is past the budget (runners raced for
+    the last place) is discarded: told FAIL, marked "discarded", never run, never
+    reported, left out of every count.
+
     Also stops at timeout_s (measured from this call, checked between trials), after
     `patience` finished trials without a new best, or when a grid is exhausted.
     """
@@ -203,7 +211,7 @@ def run_trials(
     splits = _make_splits(config, _search_and_test(config, data)[0])
     study_id = storage.get_study_id_from_name(study_name)
     warm_started = storage.get_study_system_attrs(study_id).get(WARM_STARTED, 0)
-    budget_end = warm_started + config["n_trials"]  # trial numbers past this are discarded
+    n_trials = config["n_trials"]
     existing = len(storage.get_all_trials(study_id, deepcopy=False))
     grid = _grid(config, spaces)
     sampler = build_sampler(config, _seed(config, existing + 1000 * runner), grid)
@@ -212,7 +220,8 @@ def run_trials(
     )
     sampler_spec = SAMPLERS[config["sampler"]["name"]]
     timeout_s, started, ran = config["timeout_s"], time.monotonic(), 0
-    next_reap = 0.0
+    next_reap, next_number = 0.0, existing  # no smaller number is still to be handed out
+    near_end = warm_started + n_trials - config.get("parallelism", 1) + 1
     while True:
         if reporter.should_stop():
             return True
@@ -220,9 +229,8 @@ def run_trials(
         if ran and timeout_s is not None and time.monotonic() - started >= timeout_s:
             return False
         # Reading the whole study costs O(trials) on every storage, so the per-trial path
-        # reads none of it: stale trials are reaped on a timer, and the budget is enforced
-        # by the number that ask() hands out (numbers are dense across every runner).
-        if time.monotonic() >= next_reap:
+        # reads none of it until near the budget's end: stale trials are reaped on a timer.
+        if next_number >= near_end or time.monotonic() >= next_reap:
             reap_stale_trials(storage, study_name, stale_after_s)
             next_reap = time.monotonic() + stale_after_s / 4
         if config.get("patience") and _out_of_patience(config, [
@@ -231,16 +239,25 @@ def run_trials(
             return False
         if sampler_spec.exhausted(sampler, study):
             return False
+        if next_number >= near_end:
+            trials = storage.get_all_trials(study_id, deepcopy=False)
+            if sum(_takes_place(t) for t in trials) >= n_trials:
+                if not any(t.state == TrialState.RUNNING for t in trials):
+                    return False
+                time.sleep(min(1.0, stale_after_s / 4))
+                continue
         trial = study.ask()
-        if trial.number >= budget_end:
+        next_number = max(next_number, trial.number + 1)
+        past_end = trial.number >= warm_started + n_trials
+        if past_end and _place(storage, study_id, trial.number) >= n_trials:
             storage.set_trial_system_attr(trial._trial_id, "discarded", True)
             study.tell(trial, state=TrialState.FAIL)
-            return False
-        with _heartbeat(storage, trial._trial_id):
+            continue
+        with trial_heartbeat(storage, trial._trial_id):
             _run_trial(study, trial, config, spaces, splits, reporter, data)
         ran += 1
         # Trials asked so far by every runner: close enough to finished for a progress bar.
-        fraction = (trial.number + 1 - warm_started) / config["n_trials"]
+        fraction = (trial.number + 1 - warm_started) / n_trials
         if timeout_s is not None:
             fraction = max(fraction, (time.monotonic() - started) / timeout_s)
         reporter.progress(min(1.0, fraction))
@@ -249,26 +266,11 @@ def run_trials(
 def reap_stale_trials(
     storage: optuna.storages.BaseStorage, study_name: str, stale_after_s: float = 60.0
 ) -> int:
-    """Fail the running trials whose worker stopped beating; return how many still run.
-
-    A trial that never beat is judged by its start time.
-    """
+    """Fail (as LOST) the running trials whose worker stopped beating; return how many
+    still run."""
     study_id = storage.get_study_id_from_name(study_name)
     running = storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
-    now, alive = time.time(), 0
-    for trial in running:
-        beat = trial.system_attrs.get("heartbeat")
-        if beat is None:
-            beat = trial.datetime_start.timestamp() if trial.datetime_start else now
-        if now - beat <= stale_after_s:
-            alive += 1
-            continue
-        try:
-            storage.set_trial_system_attr(trial._trial_id, "error", LOST)
-            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-        except RuntimeError:
-            pass  # it finished in the meantime
-    return alive
+    return len(running) - len(fail_stale(storage, running, stale_after_s))
 
 
 def summarize(
@@ -354,6 +356,17 @@ def refit_best(
 
 def _counts(trial: optuna.trial.FrozenTrial) -> bool:
     return not trial.system_attrs.get("discarded", False)
+
+
+def _takes_place(trial: optuna.trial.FrozenTrial) -> bool:
+    """Whether the trial has (or will have, once it ends) a place in the job's budget."""
+    return _counts(trial) and not _warm(trial) and not is_lost(trial)
+
+
+def _place(storage: optuna.storages.BaseStorage, study_id: int, number: int) -> int:
+    """How many trials numbered before `number` have a place in the budget."""
+    return sum(_takes_place(t) and t.number < number
+               for t in storage.get_all_trials(study_id, deepcopy=False))
 
 
 def _warm(trial: optuna.trial.FrozenTrial) -> bool:
@@ -468,25 +481,6 @@ def _importances(study: optuna.Study, complete: list, seed: int) -> dict[str, fl
     except (RuntimeError, ValueError):  # e.g. no parameter shared by every trial
         return {}
     return {name: float(value) for name, value in found.items()}
-
-
-def _heartbeat(storage: optuna.storages.BaseStorage, trial_id: int):
-    """Record a heartbeat on the trial while it runs, so others can tell it is alive.
-
-    Optuna's own heartbeat runs only inside study.optimize() and only on RDB storages;
-    this one works with ask/tell on every storage (a "heartbeat" system attr).
-    """
-
-    def beat() -> bool:
-        try:
-            storage.set_trial_system_attr(trial_id, "heartbeat", time.time())
-        except RuntimeError:
-            return False  # the trial finished
-        return True
-
-    # No beat at the start: a trial shorter than HEARTBEAT_S costs no write, and the
-    # reaper judges a trial that never beat by its start time.
-    return beating(beat, HEARTBEAT_S, name=f"trial-heartbeat-{trial_id}", first_now=False)
 
 
 def _add_warm_start(study: optuna.Study, space: dict, record: dict) -> int:

@@ -31,15 +31,13 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from workers.data.tabular import TabularData
-from workers.heartbeat import beating
 from workers.nas.engine import NasContext, NasError, conclude, prepare, resolve_device
 from workers.nas.strategies import STRATEGIES, Candidate, SearchOutcome, Strategy
 from workers.nas.strategies._base import outcome_of
 from workers.reporter import Reporter
+from workers.shared_study import LOST, fail_stale, trial_heartbeat
 
-HEARTBEAT_S = 2.0
 POLL_S = 1.0
-LOST = "The worker running this trial was lost."
 STARTED = "search_started"  # study system attr: when the first runner began (epoch seconds)
 _STATES = {"complete": TrialState.COMPLETE, "pruned": TrialState.PRUNED,
            "failed": TrialState.FAIL}  # fmt: skip
@@ -104,7 +102,7 @@ def run_candidates(
         rng = random.Random(config["seed"] * 1_000_003 + trial.number)
         choices = strategy.propose(_finished(complete), position, rng)
         storage.set_trial_user_attr(trial._trial_id, "worker", worker)
-        with _heartbeat(storage, trial._trial_id):
+        with trial_heartbeat(storage, trial._trial_id):
             candidate = ctx.evaluate(trial.number, choices)
         if candidate.error:
             storage.set_trial_system_attr(trial._trial_id, "error", candidate.error)
@@ -184,27 +182,14 @@ def _counted(storage, study_id: int) -> list[FrozenTrial]:
 
 def _read(storage, study_id: int, stale_after_s: float, reporter: Reporter
           ) -> list[FrozenTrial]:  # fmt: skip
-    """The study's candidates, after failing those whose worker stopped beating (a trial
-    that never beat is judged by its start time); each one failed is reported lost."""
+    """The study's candidates, after failing those whose worker stopped beating; each one
+    failed is reported lost."""
     trials = _counted(storage, study_id)
-    now, reaped = time.time(), False
-    for trial in trials:
-        if trial.state != TrialState.RUNNING:
-            continue
-        beat = trial.system_attrs.get("heartbeat")
-        if beat is None:
-            beat = trial.datetime_start.timestamp() if trial.datetime_start else now
-        if now - beat <= stale_after_s:
-            continue
-        try:
-            storage.set_trial_system_attr(trial._trial_id, "error", LOST)
-            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-        except RuntimeError:
-            continue  # it finished in the meantime
-        reaped = True
+    lost = fail_stale(storage, trials, stale_after_s)
+    for trial in lost:
         params = trial.user_attrs.get("params", {})
         reporter.trial_finished(trial.number, "failed", params, None, {}, LOST)
-    return _counted(storage, study_id) if reaped else trials
+    return _counted(storage, study_id) if lost else trials
 
 
 def _place(storage, study_id: int, number: int) -> tuple[int, int]:
@@ -228,16 +213,3 @@ def _candidate(trial: FrozenTrial) -> Candidate:
         score=trial.values[0] if trial.values else None, cost=params.get("cost") or {},
         error=trial.system_attrs.get("error", ""),
     )  # fmt: skip
-
-
-def _heartbeat(storage, trial_id: int):
-    """A "heartbeat" system attr on the trial while it trains, so others see it alive."""
-
-    def beat() -> bool:
-        try:
-            storage.set_trial_system_attr(trial_id, "heartbeat", time.time())
-        except RuntimeError:
-            return False  # the trial finished (or was failed as lost)
-        return True
-
-    return beating(beat, HEARTBEAT_S, name=f"nas-heartbeat-{trial_id}", first_now=False)

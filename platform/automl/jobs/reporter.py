@@ -85,7 +85,9 @@ class DatabaseReporter(Reporter):
 
     @reconnecting
     def _save_progress(self, fraction: float) -> None:
-        Job.objects.filter(id=self.job_id).update(progress=fraction, heartbeat_at=timezone.now())
+        # Only while it runs: another runner may have finished the job (progress 1.0) since.
+        Job.objects.filter(id=self.job_id, status=Job.Status.RUNNING).update(
+            progress=fraction, heartbeat_at=timezone.now())
 
     @reconnecting
     def _cancel_requested(self) -> bool:
