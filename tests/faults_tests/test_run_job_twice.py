@@ -12,6 +12,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 def test_a_job_delivered_to_two_workers_at_once_runs_once(workers, api):
     workers.start("w1")
     workers.start("w2")
+    workers.wait_ready("w1", "w2")
     config = {"model": "random_forest", "n_trials": 4, "sampler": {"name": "random", "seed": 0}}
     job_id = api.post("/api/v1/jobs/", {"kind": "hpo", "dataset": api.dataset_id("iris"),
                                         "config": config})["id"]
