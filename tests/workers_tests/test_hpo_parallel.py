@@ -5,6 +5,7 @@ import threading
 import time
 
 import optuna
+import pytest
 
 from workers.data.builtin import load_builtin
 from workers.hpo.config import validate_hpo_config
@@ -15,24 +16,29 @@ from workers.shared_study import LOST
 CONFIG = {"model": "knn", "n_trials": 8, "sampler": {"name": "random", "seed": 0}}
 
 
-def run_runner(url: str, runner: int) -> None:
+def run_runner(url: str, runner: int, config: dict) -> None:
     """One trial runner, as a Celery worker process would run it."""
-    config = validate_hpo_config(CONFIG, "classification")
     run_trials(config, load_builtin("iris"), MemoryReporter(), make_storage(url), "job",
                runner=runner)
 
 
-def test_two_processes_share_one_journal_study(tmp_path):
-    url = f"journal:{tmp_path / 'study.log'}"
-    config = validate_hpo_config(CONFIG, "classification")
-    create_study(config, make_storage(url), "job")
+def run_processes(url: str, config: dict) -> None:
+    """The job's `parallelism` runners, each in its own process."""
     spawn = multiprocessing.get_context("spawn")
-    runners = [spawn.Process(target=run_runner, args=(url, i)) for i in range(2)]
+    runners = [spawn.Process(target=run_runner, args=(url, i, config))
+               for i in range(config["parallelism"])]  # fmt: skip
     for p in runners:
         p.start()
     for p in runners:
-        p.join(timeout=120)
+        p.join(timeout=300)
         assert p.exitcode == 0
+
+
+def test_two_processes_share_one_journal_study(tmp_path):
+    url = f"journal:{tmp_path / 'study.log'}"
+    config = {**validate_hpo_config(CONFIG, "classification"), "parallelism": 2}
+    create_study(config, make_storage(url), "job")
+    run_processes(url, config)
 
     study = optuna.load_study(study_name="job", storage=make_storage(url))
     ran = [t for t in study.trials if not t.system_attrs.get("discarded")]
@@ -90,3 +96,25 @@ def test_a_runner_at_the_budget_waits_for_a_trial_that_then_finishes(tmp_path):
     assert not finisher.is_alive(), "the runner returned only after the other trial ended"
     result = summarize(config, storage, "job")
     assert (result.n_complete, result.n_failed) == (3, 0)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_eight_workers_times_twenty_trials_on_one_postgres_study(real_services):
+    """The reliability target: 8 processes share one Postgres-backed study, 160 trials."""
+    from automl.jobs.models import Job
+    from automl.jobs.studies import storage_url
+
+    url = storage_url(Job(study_name="unused on Postgres"))
+    config = {**validate_hpo_config({**CONFIG, "n_trials": 160}, "classification"),
+              "parallelism": 8}
+    create_study(config, make_storage(url), "job")
+
+    run_processes(url, config)
+
+    study = optuna.load_study(study_name="job", storage=make_storage(url))
+    ran = [t for t in study.trials if not t.system_attrs.get("discarded")]
+    assert sorted(t.number for t in ran) == list(range(160)), "none lost, none doubled"
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in ran)
+    result = summarize(config, make_storage(url), "job")
+    assert (result.n_complete, result.n_failed) == (160, 0)

@@ -73,7 +73,8 @@ def make_storage(url: str | None) -> optuna.storages.BaseStorage:
 
     The journal file is the embedded default: several processes can share it (file locks).
     Neither storage's own heartbeat is used: in optuna 5.0.0 only RDBStorage has one, and
-    it only runs inside study.optimize(); run_trials keeps its own (see _heartbeat).
+    it only runs inside study.optimize(); run_trials keeps its own
+    (workers.shared_study.trial_heartbeat).
     """
     if url is None:
         return optuna.storages.InMemoryStorage()
