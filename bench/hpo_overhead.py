@@ -123,12 +123,20 @@ def platform_run(trials: int, env: dict) -> float:
                     break
                 time.sleep(0.05)
             assert state["status"] == "succeeded", state
-            return time.perf_counter() - started
+            return time.perf_counter() - started, state
 
         # A first one-trial job warms the worker (imports, connections), as any job after
-        # the first finds it; bare Optuna below runs in an already-warm process too.
-        submit_and_wait(1)
-        return submit_and_wait(trials)
+        # the first finds it; bare Optuna below runs in an already-warm process too. Its
+        # model's evaluation report, queued when it succeeded, must be done before the
+        # timed job starts, or the timed job waits for the worker it occupies.
+        _, warm = submit_and_wait(1)
+        version = warm["result"]["refit"]["model_version"]
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and requests.get(
+            f"{url}/api/v1/models/{version}/evaluation/", headers=headers, timeout=10
+        ).json().get("status") in ("queued", "running", None):
+            time.sleep(0.1)
+        return submit_and_wait(trials)[0]
     except BaseException:
         log.flush()
         print((Path(env["AUTOML_VAR_DIR"]) / "up.log").read_text()[-3000:], file=sys.stderr)
