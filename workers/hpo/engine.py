@@ -231,7 +231,7 @@ def run_trials(
             return False
         # Reading the whole study costs O(trials) on every storage, so the per-trial path
         # reads none of it until near the budget's end: stale trials are reaped on a timer.
-        if next_number >= near_end or time.monotonic() >= next_reap:
+        if time.monotonic() >= next_reap:
             reap_stale_trials(storage, study_name, stale_after_s)
             next_reap = time.monotonic() + stale_after_s / 4
         if config.get("patience") and _out_of_patience(config, [
@@ -242,6 +242,8 @@ def run_trials(
             return False
         if next_number >= near_end:
             trials = storage.get_all_trials(study_id, deepcopy=False)
+            if fail_stale(storage, trials, stale_after_s):
+                continue  # read the study again, with those failed as lost
             if sum(_takes_place(t) for t in trials) >= n_trials:
                 if not any(t.state == TrialState.RUNNING for t in trials):
                     return False

@@ -16,6 +16,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from automl.jobs.models import Job, Trial
+from workers.shared_study import LOST
 
 Status = Job.Status
 
@@ -75,7 +76,7 @@ def claim(job_id: int, worker_host: str, worker_info: dict) -> bool:
     )
     if taken:
         Trial.objects.filter(job_id=job_id, state=Trial.State.RUNNING).update(
-            state=Trial.State.FAILED, error="The worker running this trial was lost.",
+            state=Trial.State.FAILED, error=LOST,
             finished_at=now,
         )
     return taken == 1
