@@ -3,12 +3,6 @@
 
 import os
 import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent
-# platform/ is a plain folder (never a package: it would shadow the standard-library
-# module `platform`); the only importable name inside it is `automl`.
-sys.path.insert(0, str(ROOT / "platform"))
 
 
 def main() -> None:

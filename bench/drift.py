@@ -77,7 +77,7 @@ def main() -> None:
     args = parser.parse_args()
     names, train, window = make_data(args.rows, args.features, args.shifted)
     reference = reference_stats(train, names)
-    logged = [json.dumps(window[i:i + 100].tolist()) for i in range(0, len(window), 100)]
+    logged = [json.dumps(window[i : i + 100].tolist()) for i in range(0, len(window), 100)]
 
     def from_log():
         rows = []
@@ -85,10 +85,14 @@ def main() -> None:
             rows.extend(json.loads(text))
         return drift_report(reference, np.array(rows, dtype=object), names)
 
-    results = [("engine", *timed(lambda: drift_report(reference, window, names))),
-               ("from log", *timed(from_log))]
-    print(f"{args.rows} rows x {args.features} features ({args.features // 10} categorical), "
-          f"{args.shifted} numeric features shifted by 0.5 sd; reference from 20,000 rows\n")
+    results = [
+        ("engine", *timed(lambda: drift_report(reference, window, names))),
+        ("from log", *timed(from_log)),
+    ]
+    print(
+        f"{args.rows} rows x {args.features} features ({args.features // 10} categorical), "
+        f"{args.shifted} numeric features shifted by 0.5 sd; reference from 20,000 rows\n"
+    )
     print(f"{'stage':10} {'seconds':>8} {'peak MiB':>9} {'vs 30 s':>8} {'flagged':>8}")
     for stage, report, seconds, peak in results:
         flagged = len(report["drifted_features"])

@@ -41,9 +41,20 @@ def hpo_trial(options: TrainerOptions) -> None:
     """What one MLP trial of an HPO job runs: train_mlp with the trial's parameters."""
     X, y = tabular()
     model = MLP(MLPConfig(FEATURES, CLASSES, hidden_layers=2, hidden_units=256, dropout=0.1))
-    train_mlp(model, X[:3_000], y[:3_000], X[3_000:], y[3_000:], task="classification",
-              epochs=2, lr=1e-3, batch_size=256, weight_decay=0.0, seed=0,
-              options=options)  # fmt: skip
+    train_mlp(
+        model,
+        X[:3_000],
+        y[:3_000],
+        X[3_000:],
+        y[3_000:],
+        task="classification",
+        epochs=2,
+        lr=1e-3,
+        batch_size=256,
+        weight_decay=0.0,
+        seed=0,
+        options=options,
+    )
 
 
 def darts_epoch(options: TrainerOptions) -> None:
@@ -80,8 +91,9 @@ def compression_step(options: TrainerOptions) -> None:
     device = resolve_device(options)
     X, y = tabular()
     torch.manual_seed(0)
-    model = MLP(MLPConfig(FEATURES, CLASSES, hidden_layers=2, hidden_units=256,
-                          dropout=0.0)).to(device)  # fmt: skip
+    model = MLP(MLPConfig(FEATURES, CLASSES, hidden_layers=2, hidden_units=256, dropout=0.0)).to(
+        device
+    )
     apply_masks(model, {k: v.to(device) for k, v in magnitude_masks(model, 0.5).items()})
     x, t = torch.as_tensor(X, device=device), torch.as_tensor(y, device=device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
@@ -112,8 +124,11 @@ def main() -> None:
     else:
         print("no GPU: running the CPU column only")
     cpu, cuda = TrainerOptions(device="cpu"), TrainerOptions(device="cuda", amp=True)
-    rows = [("HPO trial (MLP, 2 epochs)", hpo_trial), ("DARTS epoch (first order)", darts_epoch),
-            ("compression step (50 % prune + 1 epoch)", compression_step)]  # fmt: skip
+    rows = [
+        ("HPO trial (MLP, 2 epochs)", hpo_trial),
+        ("DARTS epoch (first order)", darts_epoch),
+        ("compression step (50 % prune + 1 epoch)", compression_step),
+    ]
     print(f"{'step':42} {'CPU fp32 s':>11} {'CUDA AMP s':>11} {'speed-up':>9}")
     for name, step in rows:
         try:

@@ -74,8 +74,9 @@ def bare_optuna(trials: int, storage: str) -> float:
         return float((model.predict(split.X_valid) == split.y_valid).mean())
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(storage=storage, direction="maximize",
-                                sampler=optuna.samplers.RandomSampler(seed=0))
+    study = optuna.create_study(
+        storage=storage, direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0)
+    )
     started = time.perf_counter()
     study.optimize(objective, n_trials=trials)
     return time.perf_counter() - started
@@ -89,11 +90,22 @@ def free_port() -> int:
 
 def platform_run(trials: int, env: dict) -> float:
     port = free_port()
-    env = {**env, "PORT": str(port), "ADMIN_PASSWORD": "bench-password-1",
-           "AUTOML_VENV": sys.prefix, "WEB_WORKERS": "1"}
+    env = {
+        **env,
+        "PORT": str(port),
+        "ADMIN_PASSWORD": "bench-password-1",
+        "AUTOML_VENV": sys.prefix,
+        "WEB_WORKERS": "1",
+    }
     log = open(Path(env["AUTOML_VAR_DIR"]) / "up.log", "w")
-    proc = subprocess.Popen([str(ROOT / "run"), "up"], env=env, cwd=ROOT, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(ROOT / "run"), "up"],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(240):
@@ -102,23 +114,38 @@ def platform_run(trials: int, env: dict) -> float:
                     break
             except requests.RequestException:
                 time.sleep(0.5)
-        token = requests.post(url + "/api/v1/auth/token/", timeout=5, data={
-            "username": "admin", "password": "bench-password-1"}).json()["token"]
+        token = requests.post(
+            url + "/api/v1/auth/token/",
+            timeout=5,
+            data={"username": "admin", "password": "bench-password-1"},
+        ).json()["token"]
         headers = {"Authorization": f"Token {token}"}
-        iris = next(d["id"] for d in requests.get(url + "/api/v1/datasets/", headers=headers,
-                                                  timeout=5).json()["results"]
-                    if d["builtin_name"] == "iris")
+        iris = next(
+            d["id"]
+            for d in requests.get(url + "/api/v1/datasets/", headers=headers, timeout=5).json()[
+                "results"
+            ]
+            if d["builtin_name"] == "iris"
+        )
+
         def submit_and_wait(n_trials: int) -> float:
-            body = {"kind": "hpo", "dataset": iris, "config": {
-                "model": "logistic_regression", "n_trials": n_trials,
-                "sampler": {"name": "random", "seed": 0},
-                "validation": {"method": "holdout", "test_size": 0.25}}}
+            body = {
+                "kind": "hpo",
+                "dataset": iris,
+                "config": {
+                    "model": "logistic_regression",
+                    "n_trials": n_trials,
+                    "sampler": {"name": "random", "seed": 0},
+                    "validation": {"method": "holdout", "test_size": 0.25},
+                },
+            }
             started = time.perf_counter()
             job = requests.post(url + "/api/v1/jobs/", json=body, headers=headers, timeout=10)
             assert job.status_code == 201, job.text
             while True:
-                state = requests.get(f"{url}/api/v1/jobs/{job.json()['id']}/",
-                                     headers=headers, timeout=10).json()
+                state = requests.get(
+                    f"{url}/api/v1/jobs/{job.json()['id']}/", headers=headers, timeout=10
+                ).json()
                 if state["status"] not in ("queued", "running"):
                     break
                 time.sleep(0.05)
@@ -164,7 +191,8 @@ def main() -> None:
         mode = "Postgres + Redis"
     else:
         storage = optuna.storages.JournalStorage(
-            optuna.storages.journal.JournalFileBackend(str(var / "bare.journal")))
+            optuna.storages.journal.JournalFileBackend(str(var / "bare.journal"))
+        )
         mode = "embedded (SQLite + filesystem queue + journal file)"
 
     try:
@@ -177,8 +205,10 @@ def main() -> None:
     print(f"{args.trials} trials, logistic regression on iris, random sampler; {mode}\n")
     print(f"{'run':<12}{'seconds':>10}{'ms/trial':>10}{'ratio':>8}")
     print(f"{'bare optuna':<12}{bare:>10.2f}{1000 * bare / args.trials:>10.1f}{1:>8.2f}")
-    print(f"{'platform':<12}{platform:>10.2f}{1000 * platform / args.trials:>10.1f}"
-          f"{platform / bare:>8.2f}")
+    print(
+        f"{'platform':<12}{platform:>10.2f}{1000 * platform / args.trials:>10.1f}"
+        f"{platform / bare:>8.2f}"
+    )
     print(f"\norchestration per trial: {1000 * (platform - bare) / args.trials:.1f} ms")
 
 

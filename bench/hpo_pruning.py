@@ -24,22 +24,33 @@ PRUNERS = ["none", "median", "successive_halving", "hyperband"]
 
 def run(pruner: str, trials: int, epochs: int, seed: int) -> dict:
     data = load_builtin("digits")
-    config = validate_hpo_config({
-        "model": "mlp", "n_trials": trials, "metric": "accuracy",
-        "sampler": {"name": "tpe", "seed": seed}, "pruner": {"name": pruner},
-        "search_space": {
-            "hidden_units": {"type": "int", "low": 16, "high": 128, "log": True},
-            "lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
-            "epochs": {"type": "fixed", "value": epochs},
+    config = validate_hpo_config(
+        {
+            "model": "mlp",
+            "n_trials": trials,
+            "metric": "accuracy",
+            "sampler": {"name": "tpe", "seed": seed},
+            "pruner": {"name": pruner},
+            "search_space": {
+                "hidden_units": {"type": "int", "low": 16, "high": 128, "log": True},
+                "lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
+                "epochs": {"type": "fixed", "value": epochs},
+            },
         },
-    }, data.task)
+        data.task,
+    )
     reporter = MemoryReporter()
     started = time.perf_counter()
     result = run_hpo(config, data, reporter)
     seconds = time.perf_counter() - started
     epochs_trained = sum(len(t["intermediate_values"]) for t in reporter.finished)
-    return {"pruner": pruner, "best": result.best_value, "epochs": epochs_trained,
-            "pruned": result.n_pruned, "seconds": seconds}
+    return {
+        "pruner": pruner,
+        "best": result.best_value,
+        "epochs": epochs_trained,
+        "pruned": result.n_pruned,
+        "seconds": seconds,
+    }
 
 
 def main() -> None:
@@ -52,12 +63,16 @@ def main() -> None:
     rows = [run(p, args.trials, args.epochs, args.seed) for p in PRUNERS]
     base = rows[0]
     print(f"digits MLP, {args.trials} trials x {args.epochs} epochs, TPE seed {args.seed}\n")
-    print(f"{'pruner':<20}{'epochs':>8}{'ratio':>8}{'pruned':>8}{'best acc':>10}"
-          f"{'vs none':>9}{'seconds':>9}")
+    print(
+        f"{'pruner':<20}{'epochs':>8}{'ratio':>8}{'pruned':>8}{'best acc':>10}"
+        f"{'vs none':>9}{'seconds':>9}"
+    )
     for r in rows:
-        print(f"{r['pruner']:<20}{r['epochs']:>8}{r['epochs'] / base['epochs']:>8.2f}"
-              f"{r['pruned']:>8}{r['best']:>10.4f}{r['best'] - base['best']:>+9.4f}"
-              f"{r['seconds']:>9.1f}")
+        print(
+            f"{r['pruner']:<20}{r['epochs']:>8}{r['epochs'] / base['epochs']:>8.2f}"
+            f"{r['pruned']:>8}{r['best']:>10.4f}{r['best'] - base['best']:>+9.4f}"
+            f"{r['seconds']:>9.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -45,12 +45,15 @@ class Phase:
         lat = np.asarray(self.latencies_ms or [np.nan])
         p50, p95, p99 = np.percentile(lat, [50, 95, 99])
         rps = len(self.latencies_ms) / self.seconds if self.seconds else 0.0
-        return (f"{self.name:<14}{len(self.latencies_ms):>9}{len(self.errors):>8}"
-                f"{rps:>9.1f}{p50:>9.1f}{p95:>9.1f}{p99:>9.1f}")
+        return (
+            f"{self.name:<14}{len(self.latencies_ms):>9}{len(self.errors):>8}"
+            f"{rps:>9.1f}{p50:>9.1f}{p95:>9.1f}{p99:>9.1f}"
+        )
 
 
-HEADER = (f"{'phase':<14}{'requests':>9}{'errors':>8}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}"
-          f"{'p99 ms':>9}")
+HEADER = (
+    f"{'phase':<14}{'requests':>9}{'errors':>8}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+)
 
 
 def hammer(name: str, calls: list, concurrency: int) -> Phase:
@@ -83,10 +86,15 @@ def submissions(base: str, token: str, dataset: int, n: int) -> list:
 
     def submit(i: int):
         def call(session: requests.Session) -> str | None:
-            body = {"kind": "hpo", "name": f"load {i}", "dataset": dataset,
-                    "config": {"model": "logistic_regression", "n_trials": 2}}
+            body = {
+                "kind": "hpo",
+                "name": f"load {i}",
+                "dataset": dataset,
+                "config": {"model": "logistic_regression", "n_trials": 2},
+            }
             r = session.post(f"{base}/api/v1/jobs/", json=body, headers=headers, timeout=60)
             return None if r.status_code == 201 else f"{r.status_code}: {r.text[:200]}"
+
         return call
 
     return [submit(i) for i in range(n)]
@@ -99,9 +107,14 @@ def predictions(base: str, token: str, deployment: int, n: int, seed: int = 0) -
     def predict(row: np.ndarray):
         def call(session: requests.Session) -> str | None:
             body = {"inputs": [dict(zip(FEATURES, map(float, row), strict=True))]}
-            r = session.post(f"{base}/api/v1/deployments/{deployment}/predict/", json=body,
-                             headers=headers, timeout=60)
+            r = session.post(
+                f"{base}/api/v1/deployments/{deployment}/predict/",
+                json=body,
+                headers=headers,
+                timeout=60,
+            )
             return None if r.status_code == 200 else f"{r.status_code}: {r.text[:200]}"
+
         return call
 
     return [predict(row) for row in rows]
@@ -119,12 +132,25 @@ def set_up(workdir: Path, username: str = "load") -> dict:
     from tests.registry_tests.factories import forest_dir
 
     user = User.objects.create_user(username, password="load-password-1")
-    version = create_version(user, forest_dir(workdir / "model", n_estimators=20), name="load",
-                             source=ModelVersion.Source.IMPORT)
-    deployment = create_deployment(user, name="load", model_name="load", cache_ttl_s=0,
-                                   routes=[{"version": version.id, "weight": 1}])
-    return {"user": user, "token": Token.objects.create(user=user).key,
-            "dataset": Dataset.objects.get(builtin_name="iris").id, "deployment": deployment}
+    version = create_version(
+        user,
+        forest_dir(workdir / "model", n_estimators=20),
+        name="load",
+        source=ModelVersion.Source.IMPORT,
+    )
+    deployment = create_deployment(
+        user,
+        name="load",
+        model_name="load",
+        cache_ttl_s=0,
+        routes=[{"version": version.id, "weight": 1}],
+    )
+    return {
+        "user": user,
+        "token": Token.objects.create(user=user).key,
+        "dataset": Dataset.objects.get(builtin_name="iris").id,
+        "deployment": deployment,
+    }
 
 
 def queue_depth(queue: str = "cpu") -> int:
@@ -140,17 +166,20 @@ def run(base: str, setup: dict, jobs: int, n_predictions: int, concurrency: int)
     from automl.serving.models import PredictionLog
 
     queued_before = queue_depth()
-    submit = hammer("submit job", submissions(base, setup["token"], setup["dataset"], jobs),
-                    concurrency)
-    predict = hammer("predict", predictions(base, setup["token"], setup["deployment"].id,
-                                            n_predictions), concurrency)
+    submit = hammer(
+        "submit job", submissions(base, setup["token"], setup["dataset"], jobs), concurrency
+    )
+    predict = hammer(
+        "predict",
+        predictions(base, setup["token"], setup["deployment"].id, n_predictions),
+        concurrency,
+    )
     counts = {
         "jobs accepted": len(submit.latencies_ms) - len(submit.errors),
         "Job rows": Job.objects.filter(owner=setup["user"]).count(),
         "run_job messages": queue_depth() - queued_before,
         "predictions answered": len(predict.latencies_ms) - len(predict.errors),
-        "PredictionLog rows": PredictionLog.objects.filter(
-            deployment=setup["deployment"]).count(),
+        "PredictionLog rows": PredictionLog.objects.filter(deployment=setup["deployment"]).count(),
     }
     return {"phases": [submit, predict], "counts": counts}
 
@@ -166,11 +195,14 @@ def report(result: dict) -> list[str]:
     c = result["counts"]
     problems = [e for phase in result["phases"] for e in phase.errors[:5]]
     if not c["jobs accepted"] == c["Job rows"] == c["run_job messages"]:
-        problems.append(f"jobs: {c['jobs accepted']} accepted, {c['Job rows']} rows, "
-                        f"{c['run_job messages']} messages")
+        problems.append(
+            f"jobs: {c['jobs accepted']} accepted, {c['Job rows']} rows, "
+            f"{c['run_job messages']} messages"
+        )
     if c["predictions answered"] != c["PredictionLog rows"]:
-        problems.append(f"predictions: {c['predictions answered']} answered, "
-                        f"{c['PredictionLog rows']} logged")
+        problems.append(
+            f"predictions: {c['predictions answered']} answered, {c['PredictionLog rows']} logged"
+        )
     return problems
 
 
@@ -188,9 +220,13 @@ def main() -> None:
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-load-"))
-    env = {**os.environ, "AUTOML_VAR_DIR": os.environ.get("AUTOML_VAR_DIR", str(workdir)),
-           "PYTHONPATH": f"{ROOT / 'platform'}:{ROOT}",
-           "DJANGO_SETTINGS_MODULE": "automl.settings", "SERVING_LOG_PRUNE_EVERY": "1000000"}
+    env = {
+        **os.environ,
+        "AUTOML_VAR_DIR": os.environ.get("AUTOML_VAR_DIR", str(workdir)),
+        "PYTHONPATH": f"{ROOT / 'platform'}:{ROOT}",
+        "DJANGO_SETTINGS_MODULE": "automl.settings",
+        "SERVING_LOG_PRUNE_EVERY": "1000000",
+    }
     os.environ.update(env)
     sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
     import django
@@ -203,9 +239,22 @@ def main() -> None:
 
     port = free_port()
     server = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "gunicorn"), "automl.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--workers", "2", "--threads", "8", "--no-control-socket", "--log-level", "warning"],
-        env=env, cwd=ROOT, start_new_session=True,
+        [
+            str(ROOT / ".venv" / "bin" / "gunicorn"),
+            "automl.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--threads",
+            "8",
+            "--no-control-socket",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -222,10 +271,15 @@ def main() -> None:
         server.wait(timeout=30)
 
     db = "Postgres" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "SQLite"
-    broker = "Redis" if os.environ.get("CELERY_BROKER_URL", "").startswith("redis") else \
-        "filesystem queue"
-    print(f"{args.jobs} job submissions, then {args.predictions} one-row predictions; "
-          f"{args.concurrency} clients at once; gunicorn 2x8 on {db}, broker {broker}\n")
+    broker = (
+        "Redis"
+        if os.environ.get("CELERY_BROKER_URL", "").startswith("redis")
+        else "filesystem queue"
+    )
+    print(
+        f"{args.jobs} job submissions, then {args.predictions} one-row predictions; "
+        f"{args.concurrency} clients at once; gunicorn 2x8 on {db}, broker {broker}\n"
+    )
     problems = report(result)
     for problem in problems:
         print("PROBLEM:", problem)

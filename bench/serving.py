@@ -70,17 +70,22 @@ def set_up(model: str, workdir: Path, batching: dict) -> dict:
     user = User.objects.create_user("bench", password="bench-password-1")
     make = forest_dir if model == "forest" else mlp_dir
     kwargs = {"n_estimators": 50} if model == "forest" else {}
-    version = create_version(user, make(workdir / "model", **kwargs), name="bench",
-                             source=ModelVersion.Source.IMPORT)
+    version = create_version(
+        user, make(workdir / "model", **kwargs), name="bench", source=ModelVersion.Source.IMPORT
+    )
     routes = [{"version": version.id, "weight": 1}]
-    miss = create_deployment(user, name="miss", model_name="bench", routes=routes,
-                             cache_ttl_s=0)
-    hit = create_deployment(user, name="hit", model_name="bench", routes=routes,
-                            cache_ttl_s=3600)
-    batched = create_deployment(user, name="batched", model_name="bench", routes=routes,
-                                cache_ttl_s=0, batching=batching)
-    return {"token": Token.objects.create(user=user).key, "version": version,
-            "miss": miss.id, "hit": hit.id, "batched": batched.id}
+    miss = create_deployment(user, name="miss", model_name="bench", routes=routes, cache_ttl_s=0)
+    hit = create_deployment(user, name="hit", model_name="bench", routes=routes, cache_ttl_s=3600)
+    batched = create_deployment(
+        user, name="batched", model_name="bench", routes=routes, cache_ttl_s=0, batching=batching
+    )
+    return {
+        "token": Token.objects.create(user=user).key,
+        "version": version,
+        "miss": miss.id,
+        "hit": hit.id,
+        "batched": batched.id,
+    }
 
 
 def timed(call, n: int) -> list[float]:
@@ -103,9 +108,13 @@ def main() -> None:
     n = args.requests
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-serving-"))
-    env = {**os.environ, "AUTOML_VAR_DIR": str(workdir / "var"),
-           "PYTHONPATH": f"{ROOT / 'platform'}:{ROOT}",
-           "DJANGO_SETTINGS_MODULE": "automl.settings", "SERVING_LOG_PRUNE_EVERY": "1000000"}
+    env = {
+        **os.environ,
+        "AUTOML_VAR_DIR": str(workdir / "var"),
+        "PYTHONPATH": f"{ROOT / 'platform'}:{ROOT}",
+        "DJANGO_SETTINGS_MODULE": "automl.settings",
+        "SERVING_LOG_PRUNE_EVERY": "1000000",
+    }
     os.environ.update(env)
     sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
     ids = set_up(args.model, workdir, batching)
@@ -115,8 +124,10 @@ def main() -> None:
 
     X, _ = iris()
     rng = np.random.default_rng(0)
-    rows = [dict(zip(FEATURES, map(float, X[i % len(X)] + rng.normal(0, 0.01, 4)), strict=True))
-            for i in range(n)]
+    rows = [
+        dict(zip(FEATURES, map(float, X[i % len(X)] + rng.normal(0, 0.01, 4)), strict=True))
+        for i in range(n)
+    ]
     arrays = [np.array([[r[f] for f in FEATURES]]) for r in rows]
 
     loaded = load(ids["version"])
@@ -125,9 +136,22 @@ def main() -> None:
 
     port = free_port()
     server = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "gunicorn"), "automl.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--workers", "1", "--threads", "8", "--no-control-socket", "--log-level", "warning"],
-        env=env, cwd=ROOT, start_new_session=True,
+        [
+            str(ROOT / ".venv" / "bin" / "gunicorn"),
+            "automl.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--threads",
+            "8",
+            "--no-control-socket",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -138,16 +162,20 @@ def main() -> None:
                 break
             except requests.RequestException:
                 time.sleep(0.2)
-        headers = {"Authorization": f"Token {ids['token']}",
-                   "Content-Type": "application/json"}
+        headers = {"Authorization": f"Token {ids['token']}", "Content-Type": "application/json"}
         # http.client on one kept-alive connection: the client's own cost stays small, so
         # the numbers are the server's.
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
 
-        def post(deployment: int, row: dict,
-                 conn: http.client.HTTPConnection = connection) -> None:
-            conn.request("POST", f"/api/v1/deployments/{deployment}/predict/",
-                         body=json.dumps({"inputs": [row]}), headers=headers)
+        def post(
+            deployment: int, row: dict, conn: http.client.HTTPConnection = connection
+        ) -> None:
+            conn.request(
+                "POST",
+                f"/api/v1/deployments/{deployment}/predict/",
+                body=json.dumps({"inputs": [row]}),
+                headers=headers,
+            )
             response = conn.getresponse()
             body = response.read()
             assert response.status == 200, body
@@ -182,19 +210,31 @@ def main() -> None:
     base_rps = n / (sum(in_process) / 1000)
     db = "Postgres" if os.environ.get("DATABASE_URL") else "SQLite"
     cache = "Redis" if os.environ.get("REDIS_URL") else "in-process memory"
-    print(f"{args.model} on iris, {n} requests of one row; {db}, result cache in {cache}; "
-          f"batching {batching}\n")
-    runs = (("in-process", in_process), ("rest miss", miss), ("rest hit", hit),
-            ("rest miss, batching on", batched_alone))
+    print(
+        f"{args.model} on iris, {n} requests of one row; {db}, result cache in {cache}; "
+        f"batching {batching}\n"
+    )
+    runs = (
+        ("in-process", in_process),
+        ("rest miss", miss),
+        ("rest hit", hit),
+        ("rest miss, batching on", batched_alone),
+    )
     print(f"{'run':<28}{'p50 ms':>8}{'p99 ms':>8}{'req/s':>9}{'+p50 ms':>9}{'rps ratio':>11}")
     for name, times in runs:
         p50, rps = statistics.median(times), n / (sum(times) / 1000)
-        print(f"{name:<28}{p50:8.3f}{percentile(times, 99):8.3f}{rps:9.0f}"
-              f"{p50 - base_p50:9.3f}{rps / base_rps:11.3f}")
-    print(f"{'rest miss c=8':<28}{'':>8}{'':>8}{concurrent_rps:9.0f}{'':>9}"
-          f"{concurrent_rps / base_rps:11.3f}")
-    print(f"{'rest miss c=8, batching on':<28}{'':>8}{'':>8}{batched_rps:9.0f}{'':>9}"
-          f"{batched_rps / concurrent_rps:11.3f}  (vs batching off at c=8)")
+        print(
+            f"{name:<28}{p50:8.3f}{percentile(times, 99):8.3f}{rps:9.0f}"
+            f"{p50 - base_p50:9.3f}{rps / base_rps:11.3f}"
+        )
+    print(
+        f"{'rest miss c=8':<28}{'':>8}{'':>8}{concurrent_rps:9.0f}{'':>9}"
+        f"{concurrent_rps / base_rps:11.3f}"
+    )
+    print(
+        f"{'rest miss c=8, batching on':<28}{'':>8}{'':>8}{batched_rps:9.0f}{'':>9}"
+        f"{batched_rps / concurrent_rps:11.3f}  (vs batching off at c=8)"
+    )
 
 
 if __name__ == "__main__":

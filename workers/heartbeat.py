@@ -9,7 +9,11 @@ from contextlib import contextmanager
 
 @contextmanager
 def beating(
-    beat: Callable[[], bool | None], every_s: float, *, name: str, first_now: bool = True,
+    beat: Callable[[], bool | None],
+    every_s: float,
+    *,
+    name: str,
+    first_now: bool = True,
     on_exit: Callable[[], None] | None = None,
 ) -> Iterator[None]:
     """Call `beat()` every `every_s` seconds while the block runs.

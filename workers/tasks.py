@@ -49,8 +49,9 @@ def _share_cores(**kwargs) -> None:
     from billiard.process import current_process
 
     # Before CUDA is first touched in this child: it sees its own GPU only.
-    gpu = gpu_for_child(getattr(current_process(), "index", 0) or 0,
-                        os.environ.get("AUTOML_WORKER_GPUS", ""))  # fmt: skip
+    gpu = gpu_for_child(
+        getattr(current_process(), "index", 0) or 0, os.environ.get("AUTOML_WORKER_GPUS", "")
+    )
     if gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = gpu
     # Children of one worker split the machine's cores instead of each taking all of them.
@@ -157,8 +158,15 @@ def run_trials(job_id: int, runner: int) -> None:
     try:
         with heartbeat(job_id):
             data = load_data(job)
-            engine.run_trials(job.config, data, reporter, storage, job.study_name,
-                              runner=runner, stale_after_s=stale_after_s)
+            engine.run_trials(
+                job.config,
+                data,
+                reporter,
+                storage,
+                job.study_name,
+                runner=runner,
+                stale_after_s=stale_after_s,
+            )
             wait_for_other_runners(engine, storage, job.study_name, stale_after_s)
             close(job, data, storage)
     except Exception as exc:
@@ -178,17 +186,25 @@ def run_nas(job_id: int) -> None:
     job = Job.objects.select_related("dataset").get(id=job_id)
     reporter = DatabaseReporter(job, worker=f"{socket.gethostname()}:{os.getpid()}")
     Trial.objects.filter(job_id=job_id, state=Trial.State.RUNNING).update(
-        state=Trial.State.FAILED, error=LOST,
+        state=Trial.State.FAILED,
+        error=LOST,
         finished_at=timezone.now(),
     )
-    history = [engine.candidate_from_trial(t.number, t.state, t.params, t.values)
-               for t in Trial.objects.filter(job_id=job_id).order_by("number")]  # fmt: skip
+    history = [
+        engine.candidate_from_trial(t.number, t.state, t.params, t.values)
+        for t in Trial.objects.filter(job_id=job_id).order_by("number")
+    ]
     try:
         with heartbeat(job_id):
             data = load_data(job)
-            result = engine.run_nas(job.config, data, reporter, directory=artifact_dir(job),
-                                    history=history,
-                                    device=job.resources.get("device", "auto"))  # fmt: skip
+            result = engine.run_nas(
+                job.config,
+                data,
+                reporter,
+                directory=artifact_dir(job),
+                history=history,
+                device=job.resources.get("device", "auto"),
+            )
     except Exception as exc:
         fail(job_id, exc)
         return
@@ -230,15 +246,29 @@ def run_nas_candidates(job_id: int) -> None:
     try:
         with heartbeat(job_id):
             data = load_data(job)
-            parallel.run_candidates(job.config, data, reporter, storage, job.study_name,
-                                    worker=worker, device=device,
-                                    stale_after_s=settings.TRIAL_STALE_AFTER_S)  # fmt: skip
+            parallel.run_candidates(
+                job.config,
+                data,
+                reporter,
+                storage,
+                job.study_name,
+                worker=worker,
+                device=device,
+                stale_after_s=settings.TRIAL_STALE_AFTER_S,
+            )
             if not lifecycle.start_closing(job_id):
                 return  # another runner is closing it
             stopped = Job.objects.filter(id=job_id, cancel_requested=True).exists()
-            result = parallel.close(job.config, data, reporter, storage, job.study_name,
-                                    directory=artifact_dir(job), stopped=stopped,
-                                    device=device)  # fmt: skip
+            result = parallel.close(
+                job.config,
+                data,
+                reporter,
+                storage,
+                job.study_name,
+                directory=artifact_dir(job),
+                stopped=stopped,
+                device=device,
+            )
     except Exception as exc:
         fail(job_id, exc)
         return
@@ -250,8 +280,11 @@ def finish_nas(job: Job, result: dict) -> None:
     if result["stopped"]:
         lifecycle.transition(job.id, Job.Status.CANCELLED, result=result)
         return
-    model = {"trial": result["best"].get("number"), "params": result["genotype"],
-             "test_metrics": result["retrain"].get("test_metrics")}
+    model = {
+        "trial": result["best"].get("number"),
+        "params": result["genotype"],
+        "test_metrics": result["retrain"].get("test_metrics"),
+    }
     result["retrain"].update(register(job, model))
     lifecycle.transition(job.id, Job.Status.SUCCEEDED, result=result)
 
@@ -268,17 +301,32 @@ def run_compression(job_id: int) -> None:
     reporter = DatabaseReporter(job, worker=f"{socket.gethostname()}:{os.getpid()}")
     source = ModelVersion.objects.get(id=job.config["model_version"], owner=job.owner)
     storage = get_storage()
-    teachers = {v.id: storage.local_dir(v.storage_key) for v in ModelVersion.objects.filter(
-        owner=job.owner, id__in=[t for s in job.config["steps"] for t in s.get("teachers", [])])}
+    teachers = {
+        v.id: storage.local_dir(v.storage_key)
+        for v in ModelVersion.objects.filter(
+            owner=job.owner, id__in=[t for s in job.config["steps"] for t in s.get("teachers", [])]
+        )
+    }
     parents = [source]
 
     def on_step(i: int, step: dict) -> None:
-        recipe = {"step": i, "technique": step["technique"], "config": step["config"],
-                  "from_version": source.id, "notes": step["notes"]}
+        recipe = {
+            "step": i,
+            "technique": step["technique"],
+            "config": step["config"],
+            "from_version": source.id,
+            "notes": step["notes"],
+        }
         metrics = {**step["report"], **step["relative"]}
         version = register_model_directory(
-            job.owner, source.name, Path(step["directory"]), parent=parents[-1], job=job,
-            recipe=recipe, metrics=metrics)
+            job.owner,
+            source.name,
+            Path(step["directory"]),
+            parent=parents[-1],
+            job=job,
+            recipe=recipe,
+            metrics=metrics,
+        )
         step["model_version"] = version.id
         parents.append(version)
 
@@ -286,8 +334,14 @@ def run_compression(job_id: int) -> None:
         with heartbeat(job_id):
             data = load_data(job)
             result = engine.run_compression(
-                job.config, storage.local_dir(source.storage_key), data, reporter,
-                directory=artifact_dir(job).parent, teachers=teachers, on_step=on_step)
+                job.config,
+                storage.local_dir(source.storage_key),
+                data,
+                reporter,
+                directory=artifact_dir(job).parent,
+                teachers=teachers,
+                on_step=on_step,
+            )
     except Exception as exc:
         fail(job_id, exc)
         return
@@ -326,8 +380,9 @@ def close(job: Job, data, storage) -> None:
     if cancelled:
         lifecycle.transition(job.id, Job.Status.CANCELLED, result=summary)
         return
-    summary["refit"] = engine.refit_best(job.config, data, storage, job.study_name,
-                                         directory=artifact_dir(job))
+    summary["refit"] = engine.refit_best(
+        job.config, data, storage, job.study_name, directory=artifact_dir(job)
+    )
     if summary["refit"]:
         summary["refit"].update(register(job, summary["refit"]))
     lifecycle.transition(job.id, Job.Status.SUCCEEDED, result=summary)
@@ -367,7 +422,8 @@ def sync_trials(job: Job, storage) -> None:
         if row and row.state == states[trial.state]:
             continue
         Trial.objects.update_or_create(
-            job=job, number=trial.number,
+            job=job,
+            number=trial.number,
             defaults={
                 "state": states[trial.state],
                 "params": trial.params,
@@ -376,7 +432,8 @@ def sync_trials(job: Job, storage) -> None:
                 "error": trial.system_attrs.get("error", ""),
                 # Optuna keeps naive local times; astimezone() reads them as local.
                 "finished_at": trial.datetime_complete.astimezone(dt.UTC)
-                if trial.datetime_complete else timezone.now(),
+                if trial.datetime_complete
+                else timezone.now(),
             },
         )
 

@@ -47,8 +47,9 @@ def error_body(code: str, detail: str, fields: dict[str, list[str]] | None = Non
 def refusal(detail: str, fields: dict[str, list[str]] | None, status: int) -> Response:
     """A service's refusal (a 409 is a conflict, any other 4xx invalid input) as the API's
     error response."""
-    return Response(error_body("conflict" if status == 409 else "invalid", detail, fields),
-                    status=status)  # fmt: skip
+    return Response(
+        error_body("conflict" if status == 409 else "invalid", detail, fields), status=status
+    )
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
@@ -100,8 +101,10 @@ ERROR_SCHEMA = {
     "properties": {
         "error": {"type": "string", "description": "a code: invalid, not_found, ..."},
         "detail": {"type": "string", "description": "what is wrong, in a sentence"},
-        "fields": {"type": "object", "additionalProperties": {
-            "type": "array", "items": {"type": "string"}}},
+        "fields": {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        },
     },
     "required": ["error", "detail"],
 }
@@ -128,6 +131,10 @@ def document_errors(result: dict, generator: Any, request: Any, public: bool) ->
                 codes |= {"413", "415"}
             responses = operation.setdefault("responses", {})
             for code in sorted(codes - set(responses)):
-                responses[code] = {"description": ERRORS[code], "content": {
-                    "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                responses[code] = {
+                    "description": ERRORS[code],
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                    },
+                }
     return result

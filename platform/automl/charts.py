@@ -27,16 +27,22 @@ def figure_html(fig, *, height: int | None = None) -> SafeString:
     if height is not None:
         fig.update_layout(height=height)
     config = {"displaylogo": False, "responsive": True}
-    return format_html('<div class="plotly-graph-div" data-figure="{}" data-config="{}"></div>',
-                       plotly.io.to_json(fig, validate=False), json.dumps(config))
+    return format_html(
+        '<div class="plotly-graph-div" data-figure="{}" data-config="{}"></div>',
+        plotly.io.to_json(fig, validate=False),
+        json.dumps(config),
+    )
 
 
 def plotly_js_tag() -> SafeString:
     """The bundled plotly.js (versioned URL, cached for a year) and the script that draws
     every figure_html on the page."""
     url = f"{reverse('plotly-js')}?v={plotly.__version__}"
-    return format_html('<script src="{}" charset="utf-8"></script>'
-                       '<script src="{}" defer></script>', url, static("js/charts.js"))
+    return format_html(
+        '<script src="{}" charset="utf-8"></script><script src="{}" defer></script>',
+        url,
+        static("js/charts.js"),
+    )
 
 
 @require_GET

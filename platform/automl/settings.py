@@ -166,6 +166,8 @@ if BROKER_KIND == "filesystem":
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(QUEUE_DIR),
         "data_folder_out": str(QUEUE_DIR),
+        # kombu's default control folder is "control" under the current directory.
+        "control_folder": str(QUEUE_DIR / "control"),
         "store_processed": False,
         # Listing a local folder is cheap; kombu's default of 1 s would add up to a
         # second to every hop (submit -> run_job -> run_trials).
@@ -234,8 +236,11 @@ RECONCILE_QUEUED_AFTER_S = env_int("RECONCILE_QUEUED_AFTER_S", 120)
 RECONCILE_EVERY_S = env_int("RECONCILE_EVERY_S", 60)  # how often beat runs the reconciler
 CELERY_BEAT_SCHEDULE = {
     # A pass that waited behind a long job for a whole period is dropped, not piled up.
-    "reconcile-jobs": {"task": "automl.reconcile_jobs", "schedule": float(RECONCILE_EVERY_S),
-                       "options": {"expires": float(RECONCILE_EVERY_S)}},
+    "reconcile-jobs": {
+        "task": "automl.reconcile_jobs",
+        "schedule": float(RECONCILE_EVERY_S),
+        "options": {"expires": float(RECONCILE_EVERY_S)},
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -265,7 +270,8 @@ MONITORING_QUEUES = env_list("MONITORING_QUEUES", "cpu,gpu")  # queue depths sho
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")  # /metrics: Bearer token (or staff)
 WORKER_HEARTBEAT_S = env_int("WORKER_HEARTBEAT_S", 10)
 CELERY_BEAT_SCHEDULE["drift-reports"] = {
-    "task": "automl.drift_reports", "schedule": float(DRIFT_REPORT_EVERY_S),
+    "task": "automl.drift_reports",
+    "schedule": float(DRIFT_REPORT_EVERY_S),
 }
 
 # --- API ------------------------------------------------------------------------------
@@ -297,8 +303,10 @@ SPECTACULAR_SETTINGS = {
         "DatasetTaskEnum": "automl.datasets.models.Dataset.Task",
     },
     # Every operation documents the error answers it can give (automl.api.document_errors).
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
-                             "automl.api.document_errors"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "automl.api.document_errors",
+    ],
 }
 
 # --- HTTPS and headers (automl.security adds the Content-Security-Policy) ---------------

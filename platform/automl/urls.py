@@ -31,8 +31,9 @@ api_v1 = [
     path("models/", include(registry_urls.api_urls)),
     path("models/", include(evaluation_urls.api_urls)),
     path("deployments/", include(serving_urls.api_urls)),
-    path("deployments/<int:pk>/feedback/", DeploymentFeedback.as_view(),
-         name="deployment-feedback"),
+    path(
+        "deployments/<int:pk>/feedback/", DeploymentFeedback.as_view(), name="deployment-feedback"
+    ),
     path("monitoring/", include(monitoring_urls.api_urls)),
 ]
 

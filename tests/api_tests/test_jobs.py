@@ -50,21 +50,33 @@ def test_a_cuda_job_goes_to_the_gpu_queue(alice_api, iris):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("config,field", [
-    ({"search_space": {"n_estimators": {"type": "int", "low": 50, "high": 10}}},
-     "config.search_space.n_estimators"),
-    ({"search_space": {"C": {"type": "float", "low": 0, "high": 1, "log": True}},
-      "model": "logistic_regression"}, "config.search_space.C"),
-    ({"search_space": {"max_depth": {"type": "categorical", "choices": []}}},
-     "config.search_space.max_depth"),
-    ({"search_space": {"max_depth": {"type": "gaussian"}}}, "config.search_space.max_depth"),
-    ({"sampler": {"name": "annealing"}}, "config.sampler.name"),
-    ({"n_trials": 0}, "config.n_trials"),
-    ({"n_trials": True}, "config.n_trials"),
-    ({"metric": "r2"}, "config.metric"),
-    ({"model": "xgboost"}, "config.model"),
-    ({"surprise": 1}, "config.surprise"),
-])
+@pytest.mark.parametrize(
+    "config,field",
+    [
+        (
+            {"search_space": {"n_estimators": {"type": "int", "low": 50, "high": 10}}},
+            "config.search_space.n_estimators",
+        ),
+        (
+            {
+                "search_space": {"C": {"type": "float", "low": 0, "high": 1, "log": True}},
+                "model": "logistic_regression",
+            },
+            "config.search_space.C",
+        ),
+        (
+            {"search_space": {"max_depth": {"type": "categorical", "choices": []}}},
+            "config.search_space.max_depth",
+        ),
+        ({"search_space": {"max_depth": {"type": "gaussian"}}}, "config.search_space.max_depth"),
+        ({"sampler": {"name": "annealing"}}, "config.sampler.name"),
+        ({"n_trials": 0}, "config.n_trials"),
+        ({"n_trials": True}, "config.n_trials"),
+        ({"metric": "r2"}, "config.metric"),
+        ({"model": "xgboost"}, "config.model"),
+        ({"surprise": 1}, "config.surprise"),
+    ],
+)
 def test_a_bad_config_is_a_400_naming_the_field(alice_api, iris, config, field):
     response = submit(alice_api, submission(iris, **config))
     assert response.status_code == 400, response.json()
@@ -75,17 +87,24 @@ def test_a_bad_config_is_a_400_naming_the_field(alice_api, iris, config, field):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("body,field", [
-    ({"kind": "hpo", "config": {}}, "dataset"),
-    ({"kind": "quantum", "dataset": "IRIS", "config": {}}, "kind"),
-    ({"kind": "hpo", "dataset": 999999, "config": {}}, "dataset"),
-    ({"kind": "hpo", "dataset": "iris", "config": {}}, "dataset"),
-    ({"kind": "hpo", "dataset": "IRIS", "config": "not an object"}, "config"),
-    ({"kind": "hpo", "dataset": "IRIS", "config": {}, "resources": {"device": "tpu"}},
-     "resources.device"),
-    ({"kind": "hpo", "dataset": "IRIS", "config": {}, "resources": {"gpus": -1}},
-     "resources.gpus"),
-])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"kind": "hpo", "config": {}}, "dataset"),
+        ({"kind": "quantum", "dataset": "IRIS", "config": {}}, "kind"),
+        ({"kind": "hpo", "dataset": 999999, "config": {}}, "dataset"),
+        ({"kind": "hpo", "dataset": "iris", "config": {}}, "dataset"),
+        ({"kind": "hpo", "dataset": "IRIS", "config": "not an object"}, "config"),
+        (
+            {"kind": "hpo", "dataset": "IRIS", "config": {}, "resources": {"device": "tpu"}},
+            "resources.device",
+        ),
+        (
+            {"kind": "hpo", "dataset": "IRIS", "config": {}, "resources": {"gpus": -1}},
+            "resources.gpus",
+        ),
+    ],
+)
 def test_a_bad_submission_is_a_400_naming_the_field(alice_api, iris, body, field):
     body = {key: iris.id if value == "IRIS" else value for key, value in body.items()}
     response = submit(alice_api, body)
@@ -177,13 +196,15 @@ def test_parallelism_is_validated_and_kept(alice_api, iris):
 @pytest.mark.django_db
 def test_warm_start_takes_the_complete_trials_of_one_of_my_jobs(alice_api, bob_api, iris):
     source = Job.objects.get(id=submit(alice_api, submission(iris)).json()["id"])
-    Trial.objects.create(job=source, number=0, state="complete", values=[0.9],
-                         params={"n_estimators": 20})
+    Trial.objects.create(
+        job=source, number=0, state="complete", values=[0.9], params={"n_estimators": 20}
+    )
     Trial.objects.create(job=source, number=1, state="failed", params={"n_estimators": 30})
     response = submit(alice_api, submission(iris, warm_start_from=source.id))
     assert response.status_code == 201, response.json()
     assert response.json()["config"]["warm_start"] == {
-        "from_job": source.id, "trials": [{"params": {"n_estimators": 20}, "values": [0.9]}],
+        "from_job": source.id,
+        "trials": [{"params": {"n_estimators": 20}, "values": [0.9]}],
     }
     stolen = submit(bob_api, submission(iris, warm_start_from=source.id))
     assert stolen.status_code == 400

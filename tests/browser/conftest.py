@@ -46,10 +46,11 @@ def chromium(monkeypatch, live_server):
     SCREENSHOTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
+            executable_path=str(CHROMIUM),
+            headless=True,
             # root in CI containers: Chromium's sandbox needs user namespaces it lacks.
             args=["--no-sandbox", "--disable-dev-shm-usage"],
-        )  # fmt: skip
+        )
         yield browser
         # The test's own queries ran beside Playwright's event loop, in a context of
         # their own: close that connection here, or the test database cannot be dropped.

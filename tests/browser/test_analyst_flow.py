@@ -31,18 +31,23 @@ def choose(page, label: str, text: str) -> None:
     select.select_option(option.first.get_attribute("value"))
 
 
-def test_upload_search_watch_cancel(chromium, workers, live_server, django_user_model,
-                                    settings, tmp_path):  # fmt: skip
+def test_upload_search_watch_cancel(
+    chromium, workers, live_server, django_user_model, settings, tmp_path
+):
     settings.ARTIFACT_ROOT = tmp_path / "artifacts"
     workers.start(ARTIFACT_ROOT=str(settings.ARTIFACT_ROOT))
     django_user_model.objects.create_user("ana", password="ana-password-1")  # not staff
     bob = django_user_model.objects.create_user("bob", password="bob-password-1")
     from automl.datasets.models import Dataset
 
-    bobs_job = Job.objects.create(owner=bob, kind="hpo", name="bob's secret",
-                                  dataset=Dataset.objects.get(builtin_name="iris"),
-                                  config={"metric": "accuracy"},
-                                  status="succeeded")  # fmt: skip
+    bobs_job = Job.objects.create(
+        owner=bob,
+        kind="hpo",
+        name="bob's secret",
+        dataset=Dataset.objects.get(builtin_name="iris"),
+        config={"metric": "accuracy"},
+        status="succeeded",
+    )
     csv = tmp_path / "churn.csv"
     csv.write_text(churn_csv())
     base = live_server.url

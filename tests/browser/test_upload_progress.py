@@ -13,14 +13,16 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 def test_the_upload_shows_its_progress_then_the_data_set(
-        chromium, live_server, django_user_model, tmp_path):  # fmt: skip
+    chromium, live_server, django_user_model, tmp_path
+):
     from automl.datasets.models import Dataset
 
     django_user_model.objects.create_user("ana", password="ana-password-1")
     rng = np.random.default_rng(0)
     csv = tmp_path / "wide.csv"
-    rows = [",".join(f"{v:.6f}" for v in r) + f",{int(r[0] > 0)}"
-            for r in rng.normal(size=(8000, 12))]  # fmt: skip
+    rows = [
+        ",".join(f"{v:.6f}" for v in r) + f",{int(r[0] > 0)}" for r in rng.normal(size=(8000, 12))
+    ]
     csv.write_text(",".join(f"x{i}" for i in range(12)) + ",label\n" + "\n".join(rows) + "\n")
     page = chromium.new_page()
     page.set_default_timeout(30_000)
@@ -29,23 +31,27 @@ def test_the_upload_shows_its_progress_then_the_data_set(
     # A slow uplink (about 1 MB in 2.5 s), so the bar is seen between 0 and 100 %.
     network = page.context.new_cdp_session(page)
     network.send("Network.enable")
-    network.send("Network.emulateNetworkConditions", {
-        "offline": False, "latency": 20, "downloadThroughput": -1,
-        "uploadThroughput": 400_000})  # fmt: skip
+    network.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 20, "downloadThroughput": -1, "uploadThroughput": 400_000},
+    )
 
     page.get_by_label("File", exact=True).set_input_files(str(csv))
     page.get_by_label("Target", exact=True).fill("label")
     page.get_by_role("button", name="Upload").click()
     page.wait_for_function(
         "() => { const b = document.querySelector('progress.upload-progress');"
-        " return b && !b.hidden && b.value > 0 && b.value < 1; }")
+        " return b && !b.hidden && b.value > 0 && b.value < 1; }"
+    )
     assert re.fullmatch(r"\d+ % sent", page.locator(".upload-percent").inner_text())
     shoot(page, "upload-progress")
     page.wait_for_url(re.compile(r"/datasets/\d+/$"))
     assert "wide" in page.get_by_role("heading", level=1).inner_text()
 
-    network.send("Network.emulateNetworkConditions", {
-        "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    network.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n3,4\n")
     page.goto(live_server.url + "/datasets/")

@@ -36,8 +36,9 @@ def watch(page) -> dict[str, list[str]]:
     return seen
 
 
-def test_markup_in_a_column_name_stays_text(chromium, live_server, django_user_model,
-                                            settings, tmp_path):  # fmt: skip
+def test_markup_in_a_column_name_stays_text(
+    chromium, live_server, django_user_model, settings, tmp_path
+):
     settings.ARTIFACT_ROOT = tmp_path / "artifacts"
     user = django_user_model.objects.create_user("ana", password="ana-password-1")
     csv = tmp_path / "evil.csv"
@@ -62,14 +63,27 @@ def test_markup_in_a_column_name_stays_text(chromium, live_server, django_user_m
     shoot(page, "xss-01-dataset")
 
     # A job on it whose trials searched a parameter of that name: table and charts.
-    job = Job.objects.create(owner=user, kind="hpo", name=EVIL, dataset_id=dataset_id,
-                             status="succeeded", config={"metric": "accuracy"},
-                             result={"importances": {EVIL: 1.0}})  # fmt: skip
+    job = Job.objects.create(
+        owner=user,
+        kind="hpo",
+        name=EVIL,
+        dataset_id=dataset_id,
+        status="succeeded",
+        config={"metric": "accuracy"},
+        result={"importances": {EVIL: 1.0}},
+    )
     now = timezone.now()
     for n in range(4):
-        Trial.objects.create(job=job, number=n, state="complete", params={EVIL: n * 0.1},
-                             values=[0.5 + n / 10], intermediate_values={"0": 0.5},
-                             started_at=now, finished_at=now)  # fmt: skip
+        Trial.objects.create(
+            job=job,
+            number=n,
+            state="complete",
+            params={EVIL: n * 0.1},
+            values=[0.5 + n / 10],
+            intermediate_values={"0": 0.5},
+            started_at=now,
+            finished_at=now,
+        )
     page.goto(f"{base}/jobs/{job.id}/")
     page.locator(".js-plotly-plot").nth(2).wait_for()
     assert page.get_by_role("heading", level=1).inner_text().find(EVIL) >= 0

@@ -21,8 +21,11 @@ def stored_files(root: Path) -> list[Path]:
 def upload(api, name: str, content: bytes | str, **fields):
     if isinstance(content, str):
         content = content.encode()
-    return api.post("/api/v1/datasets/", {"file": SimpleUploadedFile(name, content), **fields},
-                    format="multipart")  # fmt: skip
+    return api.post(
+        "/api/v1/datasets/",
+        {"file": SimpleUploadedFile(name, content), **fields},
+        format="multipart",
+    )
 
 
 def raw_multipart(api, filename: str, content: bytes, **fields):
@@ -31,14 +34,20 @@ def raw_multipart(api, filename: str, content: bytes, **fields):
     boundary = "----automl-test-boundary"
     parts = []
     for key, value in fields.items():
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n'
-                     f"{value}\r\n".encode())  # fmt: skip
-    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
-                 f'filename="{filename}"\r\nContent-Type: text/csv\r\n\r\n'.encode()
-                 + content + b"\r\n")  # fmt: skip
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n'
+            f"{value}\r\n".encode()
+        )
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+        f'filename="{filename}"\r\nContent-Type: text/csv\r\n\r\n'.encode()
+        + content
+        + b"\r\n"
+    )
     body = b"".join(parts) + f"--{boundary}--\r\n".encode()
-    return api.post("/api/v1/datasets/", data=body,
-                    content_type=f"multipart/form-data; boundary={boundary}")  # fmt: skip
+    return api.post(
+        "/api/v1/datasets/", data=body, content_type=f"multipart/form-data; boundary={boundary}"
+    )
 
 
 IRIS_LIKE = "sepal,petal,colour,species\n" + "".join(

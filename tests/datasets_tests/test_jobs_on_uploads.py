@@ -24,13 +24,20 @@ def sales(alice_api, artifacts) -> int:
 
 
 def submit(api, dataset_id, **config):
-    return api.post("/api/v1/jobs/", {"kind": "hpo", "dataset": dataset_id,
-                                      "config": {"n_trials": 1, **config}}, format="json")
+    return api.post(
+        "/api/v1/jobs/",
+        {"kind": "hpo", "dataset": dataset_id, "config": {"n_trials": 1, **config}},
+        format="json",
+    )
 
 
 def test_a_job_takes_the_data_sets_task_and_preprocessing(alice_api, sales):
-    response = submit(alice_api, sales, model="ridge",
-                      preprocessing={"scaling": "robust", "polynomial": "search"})
+    response = submit(
+        alice_api,
+        sales,
+        model="ridge",
+        preprocessing={"scaling": "robust", "polynomial": "search"},
+    )
     assert response.status_code == 201, response.content
     config = response.json()["config"]
     assert config["task"] == "regression" and config["target"] is None
@@ -39,8 +46,9 @@ def test_a_job_takes_the_data_sets_task_and_preprocessing(alice_api, sales):
 
 
 def test_another_target_column_changes_the_task(alice_api, sales):
-    response = submit(alice_api, sales, target="store", model="random_forest",
-                      preprocessing={"drop": ["day"]})  # fmt: skip
+    response = submit(
+        alice_api, sales, target="store", model="random_forest", preprocessing={"drop": ["day"]}
+    )
     assert response.status_code == 201, response.content
     config = response.json()["config"]
     assert (config["task"], config["target"]) == ("classification", "store")
@@ -51,19 +59,34 @@ def test_another_target_column_changes_the_task(alice_api, sales):
 
 BAD_CONFIGS = {
     "unknown_target": ({"target": "weather"}, "config.target", "no column named 'weather'"),
-    "regression_on_text": ({"target": "store", "task": "regression"}, "config.target",
-                           "is not numeric (categorical)"),
-    "drop_unknown": ({"preprocessing": {"drop": ["nope"]}}, "config.preprocessing.drop",
-                     "no column named 'nope'"),
-    "drop_target": ({"target": "price", "preprocessing": {"drop": ["price"]}},
-                    "config.preprocessing.drop", "cannot be dropped"),
-    "bad_scaling": ({"preprocessing": {"scaling": "zscore"}}, "config.preprocessing.scaling",
-                    "must be one of standard, minmax, robust, none"),
-    "bad_switch": ({"preprocessing": {"polynomial": True}}, "config.preprocessing.polynomial",
-                   "must be one of"),
+    "regression_on_text": (
+        {"target": "store", "task": "regression"},
+        "config.target",
+        "is not numeric (categorical)",
+    ),
+    "drop_unknown": (
+        {"preprocessing": {"drop": ["nope"]}},
+        "config.preprocessing.drop",
+        "no column named 'nope'",
+    ),
+    "drop_target": (
+        {"target": "price", "preprocessing": {"drop": ["price"]}},
+        "config.preprocessing.drop",
+        "cannot be dropped",
+    ),
+    "bad_scaling": (
+        {"preprocessing": {"scaling": "zscore"}},
+        "config.preprocessing.scaling",
+        "must be one of standard, minmax, robust, none",
+    ),
+    "bad_switch": (
+        {"preprocessing": {"polynomial": True}},
+        "config.preprocessing.polynomial",
+        "must be one of",
+    ),
     "unknown_key": ({"preprocessing": {"pca": 3}}, "config.preprocessing.pca", "unknown key"),
     "date_target": ({"target": "day"}, "config.target", "holds dates"),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("config,field,words", BAD_CONFIGS.values(), ids=BAD_CONFIGS.keys())
@@ -90,8 +113,9 @@ def test_builtins_keep_working_without_preprocessing(alice_api, iris):
 
 def test_training_data_of_an_upload_brings_its_preprocessing(sales):
     preprocessing = {**DEFAULTS, "datetime_parts": "search", "frequency_encoding": "search"}
-    data = services.training_data(Dataset.objects.get(id=sales),
-                                  {"task": "regression", "preprocessing": preprocessing})
+    data = services.training_data(
+        Dataset.objects.get(id=sales), {"task": "regression", "preprocessing": preprocessing}
+    )
     assert data.X.dtype == object and data.X.shape == (80, 4)
     assert data.column_kinds == ["datetime", "categorical", "numeric", "boolean"]
     assert set(data.feature_space) == {"datetime_parts", "frequency_encoding"}

@@ -57,7 +57,8 @@ def test_form_errors_are_shown_on_the_form_and_nothing_is_stored(alice_browser, 
     assert stored_files(artifacts) == []
     response = post_upload(alice_browser, IRIS_LIKE.encode(), target="nope")
     assert response.status_code == 400 and "no column named &#x27;nope&#x27;" in (
-        response.content.decode())
+        response.content.decode()
+    )
     assert stored_files(artifacts) == []
 
 
@@ -90,18 +91,34 @@ def test_another_users_data_set_page_is_a_404(alice_browser, bob, artifacts):
 def test_a_search_starts_from_the_detail_page(alice_browser, artifacts):
     post_upload(alice_browser, IRIS_LIKE.encode())
     dataset = Dataset.objects.get(source="upload")
-    response = alice_browser.post(f"/datasets/{dataset.id}/jobs/", {
-        "model": "random_forest", "n_trials": 3, "scaling": "standard", "imputation": "median",
-        "search_features": "on"})  # fmt: skip
+    response = alice_browser.post(
+        f"/datasets/{dataset.id}/jobs/",
+        {
+            "model": "random_forest",
+            "n_trials": 3,
+            "scaling": "standard",
+            "imputation": "median",
+            "search_features": "on",
+        },
+    )
     assert response.status_code == 302
     job = Job.objects.get(dataset=dataset)
     assert job.config["preprocessing"]["polynomial"] == "search"
     assert job.config["n_trials"] == 3 and job.config["task"] == "classification"
     page = alice_browser.get(f"/datasets/{dataset.id}/").content.decode()
     assert f"Job {job.id} queued" in page and 'class="status">queued' in page
-    bad = alice_browser.post(f"/datasets/{dataset.id}/jobs/", {
-        "model": "random_forest", "n_trials": 3, "scaling": "standard", "imputation": "mean",
-        "target": "petal", "task": "classification", "metric": "rmse"})  # fmt: skip
+    bad = alice_browser.post(
+        f"/datasets/{dataset.id}/jobs/",
+        {
+            "model": "random_forest",
+            "n_trials": 3,
+            "scaling": "standard",
+            "imputation": "mean",
+            "target": "petal",
+            "task": "classification",
+            "metric": "rmse",
+        },
+    )
     assert bad.status_code == 400 and "config.metric" in bad.content.decode()
 
 
@@ -130,10 +147,15 @@ def test_charts_are_pure_functions_of_the_profile():
     fig = charts.column_figure(column)
     assert list(fig.data[0].y) == [3, 4] and list(fig.data[0].x) == [0.5, 1.5]
     assert charts.column_figure({"name": "b", "top": [{"value": "x", "count": 2}]}).data[0].y == (
-        2,)
+        2,
+    )
     assert charts.column_figure({"name": "c"}) is None
-    boolean = {"name": "d", "kind": "boolean", "histogram": column["histogram"],
-               "top": [{"value": "yes", "count": 3}, {"value": "no", "count": 1}]}
+    boolean = {
+        "name": "d",
+        "kind": "boolean",
+        "histogram": column["histogram"],
+        "top": [{"value": "yes", "count": 3}, {"value": "no", "count": 1}],
+    }
     assert list(charts.column_figure(boolean).data[0].x) == ["yes", "no"]
     balance = charts.class_balance({"name": "t", "classes": [{"value": 0, "count": 5}]})
     assert list(balance.data[0].x) == ["0"]
@@ -142,8 +164,7 @@ def test_charts_are_pure_functions_of_the_profile():
 def test_admin_deletes_through_the_service(admin_client, alice_browser, artifacts):
     post_upload(alice_browser, IRIS_LIKE.encode())
     dataset = Dataset.objects.get(source="upload")
-    job = Job.objects.create(owner=dataset.owner, kind="hpo", name="j", dataset=dataset,
-                             config={})  # fmt: skip
+    job = Job.objects.create(owner=dataset.owner, kind="hpo", name="j", dataset=dataset, config={})
     url = f"/admin/datasets/dataset/{dataset.id}/delete/"
     admin_client.post(url, {"post": "yes"})
     assert Dataset.objects.filter(id=dataset.id).exists() and dataset.path.exists()

@@ -26,31 +26,44 @@ def test_it_stores_a_csv_with_its_hash_and_profile(alice_api, artifacts):
     assert body["profile_status"] == "ready"
     profile = body["profile"]
     kinds = {c["name"]: c["kind"] for c in profile["columns"]}
-    assert kinds == {"sepal": "numeric", "petal": "numeric", "colour": "categorical",
-                     "species": "categorical"}  # fmt: skip
+    assert kinds == {
+        "sepal": "numeric",
+        "petal": "numeric",
+        "colour": "categorical",
+        "species": "categorical",
+    }
     sepal = profile["columns"][0]
     assert sepal["missing"] == 0 and sepal["distinct"] == 7
     assert sepal["min"] == 5.0 and sepal["max"] == pytest.approx(5.6)
     assert sum(sepal["histogram"]["counts"]) == 60
     assert {c["value"]: c["count"] for c in profile["target"]["classes"]} == {
-        "setosa": 20, "versicolor": 20, "virginica": 20}
+        "setosa": 20,
+        "versicolor": 20,
+        "virginica": 20,
+    }
     dataset = Dataset.objects.get(id=body["id"])
     assert dataset.path.read_text() == IRIS_LIKE
     assert dataset.path.name == "data.csv" and dataset.path.parent.parent == artifacts / "datasets"
     assert stored_files(artifacts) == [dataset.directory, dataset.path]
 
 
-@pytest.mark.parametrize("encoding,delimiter", [
-    ("utf-8", ";"), ("utf-8-sig", "\t"), ("latin-1", ","),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "encoding,delimiter",
+    [
+        ("utf-8", ";"),
+        ("utf-8-sig", "\t"),
+        ("latin-1", ","),
+    ],
+)
 def test_it_reads_every_delimiter_and_encoding(alice_api, artifacts, encoding, delimiter):
     rows = [["ville", "température", "pluie"]] + [
         [["Zürich", "Genève", "Besançon"][i % 3], str(10 + i % 9), "oui" if i % 2 else "non"]
         for i in range(30)
     ]
     text = "\n".join(delimiter.join(row) for row in rows) + "\n"
-    response = upload(alice_api, "météo.csv", text.encode(encoding), target="température",
-                      task="regression")  # fmt: skip
+    response = upload(
+        alice_api, "météo.csv", text.encode(encoding), target="température", task="regression"
+    )
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["file_layout"] == {"encoding": encoding, "delimiter": delimiter}
@@ -76,16 +89,18 @@ def test_it_stores_an_npz_of_images(alice_api, artifacts):
     response = upload(alice_api, "digits.npz", buffer.getvalue())
     assert response.status_code == 201, response.content
     body = response.json()
-    assert (body["data_kind"], body["file_format"], body["task"]) == ("images", "npz",
-                                                                      "classification")
+    assert (body["data_kind"], body["file_format"], body["task"]) == (
+        "images",
+        "npz",
+        "classification",
+    )
     assert body["file_layout"]["x_shape"] == [30, 8, 8]
     assert body["profile"]["columns"][0]["name"] == "pixels"
     data = services.training_data(Dataset.objects.get(id=body["id"]), {"task": "classification"})
     assert data.X.shape == (30, 1, 8, 8) and data.make_transformer is None
 
 
-def test_large_files_are_profiled_by_the_worker_task(alice_api, artifacts, settings,
-                                                    monkeypatch):  # fmt: skip
+def test_large_files_are_profiled_by_the_worker_task(alice_api, artifacts, settings, monkeypatch):
     sent = []
     monkeypatch.setattr(services, "enqueue_profile", sent.append)
     settings.DATASET_PROFILE_INLINE_BYTES = 100
@@ -128,14 +143,22 @@ def test_delete_removes_the_row_and_the_file(alice_api, artifacts):
 
 def test_a_data_set_that_a_job_uses_cannot_be_deleted(alice_api, artifacts):
     dataset_id = upload(alice_api, "a.csv", IRIS_LIKE).json()["id"]
-    job = alice_api.post("/api/v1/jobs/", {"kind": "hpo", "dataset": dataset_id,
-                                           "config": {"model": "logistic_regression",
-                                                      "n_trials": 1}}, format="json")
+    job = alice_api.post(
+        "/api/v1/jobs/",
+        {
+            "kind": "hpo",
+            "dataset": dataset_id,
+            "config": {"model": "logistic_regression", "n_trials": 1},
+        },
+        format="json",
+    )
     assert job.status_code == 201, job.content
     response = alice_api.delete(f"/api/v1/datasets/{dataset_id}/")
     assert response.status_code == 409
-    assert response.json() == {"error": "in_use",
-                               "detail": "The data set is in use: 1 job(s) use this data set."}
+    assert response.json() == {
+        "error": "in_use",
+        "detail": "The data set is in use: 1 job(s) use this data set.",
+    }
     assert Dataset.objects.filter(id=dataset_id).exists()
     assert Dataset.objects.get(id=dataset_id).path.exists()
 

@@ -48,8 +48,9 @@ def test_it_refuses_more_columns_than_allowed(alice_api, artifacts, settings):
     settings.DATASET_MAX_COLUMNS = 5
     content = ",".join(f"c{i}" for i in range(6)) + "\n" + ",".join("1" * 6) + "\n"
     response = upload(alice_api, "wide.csv", content)
-    assert_refused(response, 400, "file", "the file has 6 columns; at most 5 are allowed",
-                   artifacts)  # fmt: skip
+    assert_refused(
+        response, 400, "file", "the file has 6 columns; at most 5 are allowed", artifacts
+    )
 
 
 def test_it_refuses_2001_columns_by_default(alice_api, artifacts):
@@ -71,8 +72,9 @@ def test_it_refuses_a_target_with_one_class(alice_api, artifacts):
 
 def test_it_refuses_a_non_numeric_target_for_regression(alice_api, artifacts):
     response = upload(alice_api, "iris.csv", IRIS_LIKE, target="species", task="regression")
-    assert_refused(response, 400, "target", "is not numeric (categorical); regression needs",
-                   artifacts)  # fmt: skip
+    assert_refused(
+        response, 400, "target", "is not numeric (categorical); regression needs", artifacts
+    )
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf], ids=["nan", "inf"])
@@ -100,8 +102,9 @@ def test_it_refuses_an_npz_that_is_not_a_zip(alice_api, artifacts):
     assert_refused(response, 400, "file", "not a valid .npz file", artifacts)
 
 
-@pytest.mark.parametrize("name", ["../evil.csv", "../../etc/passwd.csv", "a/../../b.csv",
-                                  "..\\evil.csv"])  # fmt: skip
+@pytest.mark.parametrize(
+    "name", ["../evil.csv", "../../etc/passwd.csv", "a/../../b.csv", "..\\evil.csv"]
+)
 def test_it_refuses_a_file_name_with_a_path(alice_api, artifacts, name):
     response = raw_multipart(alice_api, name, IRIS_LIKE.encode())
     assert_refused(response, 400, "file", "contains a path", artifacts)
@@ -119,13 +122,15 @@ def test_it_answers_413_past_the_size_limit_while_streaming(alice_api, artifacts
     assert_refused(response, 413, "", "larger than the limit of 1000 bytes", artifacts)
 
 
-def test_it_answers_413_from_content_length_before_reading(alice_api, artifacts, settings,
-                                                          monkeypatch):  # fmt: skip
+def test_it_answers_413_from_content_length_before_reading(
+    alice_api, artifacts, settings, monkeypatch
+):
     from automl.datasets import uploads
 
     settings.DATASET_MAX_UPLOAD_BYTES = 1000
-    monkeypatch.setattr(uploads.DatasetUploadHandler, "new_file",
-                        lambda *a, **k: pytest.fail("the body was read"))  # fmt: skip
+    monkeypatch.setattr(
+        uploads.DatasetUploadHandler, "new_file", lambda *a, **k: pytest.fail("the body was read")
+    )
     big = "x,y\n" + "1,2\n" * 40_000  # 160 kB: Content-Length alone is over the limit
     response = upload(alice_api, "big.csv", big)
     assert_refused(response, 413, "", "larger than the limit", artifacts)
@@ -141,10 +146,16 @@ def test_it_refuses_json_instead_of_multipart(alice_api, artifacts):
 def test_it_refuses_two_files(alice_api, artifacts):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    response = alice_api.post("/api/v1/datasets/", {
-        "file": [SimpleUploadedFile("a.csv", IRIS_LIKE.encode()),
-                 SimpleUploadedFile("b.csv", IRIS_LIKE.encode())],
-    }, format="multipart")  # fmt: skip
+    response = alice_api.post(
+        "/api/v1/datasets/",
+        {
+            "file": [
+                SimpleUploadedFile("a.csv", IRIS_LIKE.encode()),
+                SimpleUploadedFile("b.csv", IRIS_LIKE.encode()),
+            ],
+        },
+        format="multipart",
+    )
     assert_refused(response, 400, "file", "send exactly one file", artifacts)
 
 

@@ -38,12 +38,35 @@ class Workers:
     def start(self, name: str = "w1", *args: str, **env: str) -> subprocess.Popen:
         log = open(self.log_dir / f"{name}.log", "a")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "automl", "worker", "-Q", "cpu", "-c", "1",
-             "-n", f"{name}@%h", "--without-mingle", "--without-gossip", "--loglevel", "INFO",
-             *args],
-            env={**os.environ, "DATABASE_URL": f"{database_url()}?application_name={WORKER_APP}",
-                 "PYTHONPATH": f"{ROOT / 'platform'}:{ROOT}", **env},
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "automl",
+                "worker",
+                "-Q",
+                "cpu",
+                "-c",
+                "1",
+                "-n",
+                f"{name}@%h",
+                "--without-mingle",
+                "--without-gossip",
+                "--loglevel",
+                "INFO",
+                *args,
+            ],
+            env={
+                **os.environ,
+                "DATABASE_URL": f"{database_url()}?application_name={WORKER_APP}",
+                "PYTHONPATH": f"{ROOT / 'platform'}:{ROOT}",
+                **env,
+            },
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.procs[name] = proc
         return proc
@@ -139,8 +162,8 @@ def api(live_server, django_user_model) -> Api:
     django_user_model.objects.create_user("analyst", password="analyst-password-1")
     response = requests.post(
         live_server.url + "/api/v1/auth/token/",
-        json={"username": "analyst", "password": "analyst-password-1"}, timeout=10,
+        json={"username": "analyst", "password": "analyst-password-1"},
+        timeout=10,
     )
     assert response.status_code == 200, response.text
     return Api(live_server.url, response.json()["token"])
-

@@ -19,21 +19,32 @@ def register_mlp(owner, tmp_path: Path, name: str = "digits-mlp") -> ModelVersio
     from workers.training.mlp import MLP, MLPConfig, train_mlp
 
     data = load_builtin("digits")
-    cfg = MLPConfig(n_features=64, n_outputs=10, hidden_layers=2, hidden_units=32,
-                    dropout=0.0)
+    cfg = MLPConfig(n_features=64, n_outputs=10, hidden_layers=2, hidden_units=32, dropout=0.0)
     model = MLP(cfg)
-    train_mlp(model, data.X, data.y, None, None, task="classification", epochs=5, lr=0.003,
-              batch_size=64, weight_decay=0.0, seed=0)
-    spec = {"kind": "mlp", "config": asdict(cfg), "classes": data.classes,
-            **scaling_spec(data.X)}
+    train_mlp(
+        model,
+        data.X,
+        data.y,
+        None,
+        None,
+        task="classification",
+        epochs=5,
+        lr=0.003,
+        batch_size=64,
+        weight_decay=0.0,
+        seed=0,
+    )
+    spec = {"kind": "mlp", "config": asdict(cfg), "classes": data.classes, **scaling_spec(data.X)}
     save_model(model, tmp_path / name, family="mlp", spec=spec)
-    return create_version(owner, tmp_path / name, name=name,
-                          source=ModelVersion.Source.IMPORT)
+    return create_version(owner, tmp_path / name, name=name, source=ModelVersion.Source.IMPORT)
 
 
 def submit(client, dataset, config):
-    return client.post("/api/v1/jobs/", {"kind": "compression", "dataset": dataset.id,
-                                         "config": config}, format="json")
+    return client.post(
+        "/api/v1/jobs/",
+        {"kind": "compression", "dataset": dataset.id, "config": config},
+        format="json",
+    )
 
 
 @pytest.fixture
@@ -46,8 +57,11 @@ def digits(db):
 
 def test_it_queues_a_compression_job_with_defaults(alice, alice_api, digits, tmp_path):
     version = register_mlp(alice, tmp_path)
-    response = submit(alice_api, digits, {"model_version": version.id,
-                                          "steps": ["prune_structured", "dynamic_int8"]})
+    response = submit(
+        alice_api,
+        digits,
+        {"model_version": version.id, "steps": ["prune_structured", "dynamic_int8"]},
+    )
     assert response.status_code == 201, response.json()
     job = Job.objects.get(id=response.json()["id"])
     assert job.kind == "compression" and job.status == "queued"
@@ -59,19 +73,31 @@ def test_another_users_model_version_does_not_exist(alice, bob_api, digits, tmp_
     response = submit(bob_api, digits, {"model_version": version.id, "steps": ["half"]})
     assert response.status_code == 400
     assert "does not exist" in response.json()["fields"]["config.model_version"][0]
-    teachers = submit(bob_api, digits, {"model_version": version.id, "steps": [
-        {"technique": "distill", "teachers": [version.id]}]})
+    teachers = submit(
+        bob_api,
+        digits,
+        {
+            "model_version": version.id,
+            "steps": [{"technique": "distill", "teachers": [version.id]}],
+        },
+    )
     assert "config.steps" in teachers.json()["fields"]
     assert not Job.objects.exists()
 
 
-@pytest.mark.parametrize("config, field", [
-    ({"steps": ["half"]}, "config.model_version"),
-    ({"model_version": 1, "steps": [{"technique": "qat", "epochs": 0}]}, "config.steps.0.epochs"),
-    ({"model_version": 1, "steps": "prune"}, "config.steps"),
-    ({"model_version": 1, "steps": ["half"], "parallelism": 2}, "config.parallelism"),
-    ([1], "config"),
-])
+@pytest.mark.parametrize(
+    "config, field",
+    [
+        ({"steps": ["half"]}, "config.model_version"),
+        (
+            {"model_version": 1, "steps": [{"technique": "qat", "epochs": 0}]},
+            "config.steps.0.epochs",
+        ),
+        ({"model_version": 1, "steps": "prune"}, "config.steps"),
+        ({"model_version": 1, "steps": ["half"], "parallelism": 2}, "config.parallelism"),
+        ([1], "config"),
+    ],
+)
 def test_a_bad_compression_config_is_a_400_naming_the_field(alice_api, digits, config, field):
     response = submit(alice_api, digits, config)
     assert response.status_code == 400
@@ -110,9 +136,14 @@ def test_every_technique_runs_as_a_job(workers, api, tmp_path, django_user_model
     version = register_mlp(owner, tmp_path)
     steps = [{**s, "teachers": [version.id]} if s.get("teachers") else s for s in JOBS[name]]
     workers.start()
-    job = api.post("/api/v1/jobs/", {"kind": "compression", "dataset": api.dataset_id("digits"),
-                                     "config": {"model_version": version.id, "steps": steps,
-                                                "report": {"repeats": 3}}})
+    job = api.post(
+        "/api/v1/jobs/",
+        {
+            "kind": "compression",
+            "dataset": api.dataset_id("digits"),
+            "config": {"model_version": version.id, "steps": steps, "report": {"repeats": 3}},
+        },
+    )
     job = api.wait_finished(job["id"])
 
     assert job["status"] == "succeeded", job["error_message"]
@@ -128,8 +159,10 @@ def test_every_technique_runs_as_a_job(workers, api, tmp_path, django_user_model
         assert row.metrics["accuracy"] == step["report"]["accuracy"]
         assert registered["id"] == row.id
         # The saved form alone gives the reported accuracy.
-        assert reload_accuracy(Path(step["directory"]), job["config"], data) == \
-            step["report"]["accuracy"]
+        assert (
+            reload_accuracy(Path(step["directory"]), job["config"], data)
+            == step["report"]["accuracy"]
+        )
         parent = row.id
     last = result["steps"][-1]["report"]
     assert last["file_bytes"] < result["original"]["file_bytes"]

@@ -26,8 +26,12 @@ def churn_csv(n: int = 160) -> str:
 
 
 def upload(api, name: str, text: str, **fields) -> dict:
-    response = api.session.post(api.base + "/api/v1/datasets/", data=fields,
-                                files={"file": (name, text.encode())}, timeout=30)  # fmt: skip
+    response = api.session.post(
+        api.base + "/api/v1/datasets/",
+        data=fields,
+        files={"file": (name, text.encode())},
+        timeout=30,
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -53,15 +57,32 @@ def test_upload_profile_and_search_an_uploaded_csv(workers, api, settings, tmp_p
     detail = wait_profiled(api, dataset["id"])
     assert detail["profile_status"] == "ready", detail["profile_error"]
     kinds = {c["name"]: c["kind"] for c in detail["profile"]["columns"]}
-    assert kinds == {"tenure": "numeric", "plan": "categorical", "signed_up": "datetime",
-                     "monthly": "numeric", "churned": "boolean"}  # fmt: skip
+    assert kinds == {
+        "tenure": "numeric",
+        "plan": "categorical",
+        "signed_up": "datetime",
+        "monthly": "numeric",
+        "churned": "boolean",
+    }
     assert detail["profile"]["columns"][3]["missing"] == 15
 
-    job = api.post("/api/v1/jobs/", {"kind": "hpo", "dataset": dataset["id"], "config": {
-        "model": "random_forest", "n_trials": 4, "sampler": {"name": "random", "seed": 0},
-        "preprocessing": {"imputation": "median", "polynomial": "search",
-                          "datetime_parts": "search"},
-    }})  # fmt: skip
+    job = api.post(
+        "/api/v1/jobs/",
+        {
+            "kind": "hpo",
+            "dataset": dataset["id"],
+            "config": {
+                "model": "random_forest",
+                "n_trials": 4,
+                "sampler": {"name": "random", "seed": 0},
+                "preprocessing": {
+                    "imputation": "median",
+                    "polynomial": "search",
+                    "datetime_parts": "search",
+                },
+            },
+        },
+    )
     job = api.wait_finished(job["id"])
 
     assert job["status"] == "succeeded", job["error_message"]
@@ -73,8 +94,9 @@ def test_upload_profile_and_search_an_uploaded_csv(workers, api, settings, tmp_p
     # The saved preprocessing turns raw rows into the model's features, as in training.
     directory = settings.ARTIFACT_ROOT / "jobs" / str(job["id"]) / "best"
     model, transformer = load_model(directory), load_transformer(directory)
-    rows = np.array([["50", "basic", "2023-05-05", "20.3"], ["5", "basic", None, "19.8"]],
-                    dtype=object)  # fmt: skip
+    rows = np.array(
+        [["50", "basic", "2023-05-05", "20.3"], ["5", "basic", None, "19.8"]], dtype=object
+    )
     assert model.predict(transformer.transform(rows)).tolist() == [0, 1]  # no, yes
 
     # A data set that a job used is kept.
@@ -94,17 +116,25 @@ def test_the_same_through_the_pages(workers, django_user_model, settings, tmp_pa
     browser = Client()
     browser.force_login(django_user_model.objects.create_user("ana", password="ana-pass-12"))
 
-    response = browser.post("/datasets/", {"file": SimpleUploadedFile("churn.csv",
-                                                                      churn_csv().encode()),
-                                           "target": "churned"})  # fmt: skip
+    response = browser.post(
+        "/datasets/",
+        {"file": SimpleUploadedFile("churn.csv", churn_csv().encode()), "target": "churned"},
+    )
     assert response.status_code == 302
     page = browser.get(response["Location"]).content.decode()
     assert "<td>signed_up</td><td>datetime</td>" in page and "data-figure=" in page
     dataset = Dataset.objects.get(owner__username="ana")
 
-    response = browser.post(f"/datasets/{dataset.id}/jobs/", {
-        "model": "logistic_regression", "n_trials": 3, "scaling": "standard",
-        "imputation": "mean", "search_features": "on"})  # fmt: skip
+    response = browser.post(
+        f"/datasets/{dataset.id}/jobs/",
+        {
+            "model": "logistic_regression",
+            "n_trials": 3,
+            "scaling": "standard",
+            "imputation": "mean",
+            "search_features": "on",
+        },
+    )
     assert response.status_code == 302
     job = Job.objects.get(dataset=dataset)
     deadline = time.monotonic() + 180

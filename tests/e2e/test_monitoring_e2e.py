@@ -16,8 +16,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def staff_api(live_server, django_user_model) -> Api:
     django_user_model.objects.create_user("ops", password="ops-password-1", is_staff=True)
-    response = requests.post(live_server.url + "/api/v1/auth/token/",
-                             json={"username": "ops", "password": "ops-password-1"}, timeout=10)
+    response = requests.post(
+        live_server.url + "/api/v1/auth/token/",
+        json={"username": "ops", "password": "ops-password-1"},
+        timeout=10,
+    )
     return Api(live_server.url, response.json()["token"])
 
 
@@ -57,8 +60,11 @@ def test_queue_depth_and_worker_heartbeat_are_real(workers, staff_api, live_serv
         assert staff_api.get("/api/v1/monitoring/queues/")["queues"]["gpu"] == 5
         overview = staff_api.get("/api/v1/monitoring/")
         assert overview["queues"]["gpu"] == 5 and overview["workers"]
-        scraped = requests.get(live_server.url + "/metrics", timeout=10,
-                               headers={"Authorization": "Bearer scrape-token"})
+        scraped = requests.get(
+            live_server.url + "/metrics",
+            timeout=10,
+            headers={"Authorization": "Bearer scrape-token"},
+        )
         assert scraped.status_code == 200
         text = scraped.text
         assert 'automl_queue_depth{queue="gpu"} 5.0' in text

@@ -13,10 +13,14 @@ CELL = {"name": "cell", "cells": 2, "nodes": 2, "channels": 4}
 MACRO = {"name": "macro", "widths": [4, 8], "max_layers": 2}
 TINY = {
     "darts": {"strategy": {"name": "darts", "epochs": 2, "batch_size": 128}, "space": CELL},
-    "darts2": {"strategy": {"name": "darts", "epochs": 1, "order": 2, "batch_size": 128},
-               "space": CELL},
-    "evolution": {"strategy": {"name": "evolution", "population": 2, "sample_size": 2,
-                               "cycles": 1}, "space": MACRO},
+    "darts2": {
+        "strategy": {"name": "darts", "epochs": 1, "order": 2, "batch_size": 128},
+        "space": CELL,
+    },
+    "evolution": {
+        "strategy": {"name": "evolution", "population": 2, "sample_size": 2, "cycles": 1},
+        "space": MACRO,
+    },
     "rl": {"strategy": {"name": "rl", "candidates": 3}, "space": MACRO},
     "random": {"strategy": {"name": "random", "candidates": 3}, "space": MACRO},
 }
@@ -42,17 +46,24 @@ def test_it_queues_a_nas_job_with_defaults_filled_in(alice_api, digits):
     job = Job.objects.get(id=response.json()["id"])
     assert job.kind == "nas" and job.status == "queued"
     assert job.config["space"]["name"] == "macro"
-    assert job.config["strategy"] == {"name": "evolution", "population": 10,
-                                      "sample_size": 3, "cycles": 20}
+    assert job.config["strategy"] == {
+        "name": "evolution",
+        "population": 10,
+        "sample_size": 3,
+        "cycles": 20,
+    }
 
 
-@pytest.mark.parametrize("config, field", [
-    ({"strategy": "darts", "space": "mlp"}, "config.space.name"),
-    ({"strategy": {"name": "darts", "order": "second"}}, "config.strategy.order"),
-    ({"constraints": {"max_params": "small"}}, "config.constraints.max_params"),
-    ({"parallelism": 2}, "config.parallelism"),
-    ("darts", "config"),
-])
+@pytest.mark.parametrize(
+    "config, field",
+    [
+        ({"strategy": "darts", "space": "mlp"}, "config.space.name"),
+        ({"strategy": {"name": "darts", "order": "second"}}, "config.strategy.order"),
+        ({"constraints": {"max_params": "small"}}, "config.constraints.max_params"),
+        ({"parallelism": 2}, "config.parallelism"),
+        ("darts", "config"),
+    ],
+)
 def test_a_bad_nas_config_is_a_400_naming_the_field(alice_api, digits, config, field):
     response = submit(alice_api, digits, config)
     assert response.status_code == 400
@@ -77,8 +88,10 @@ def test_strategies_that_run_on_one_worker_refuse_a_parallelism(alice_api, digit
 
 
 def test_a_nas_jobs_stored_config_is_accepted_as_it_is(alice_api, digits, iris):
-    for dataset, config in ((digits, {"strategy": "evolution", "parallelism": 2}),
-                            (iris, {"strategy": "rl"})):  # fmt: skip
+    for dataset, config in (
+        (digits, {"strategy": "evolution", "parallelism": 2}),
+        (iris, {"strategy": "rl"}),
+    ):
         first = submit(alice_api, dataset, config).json()
         again = submit(alice_api, dataset, first["config"])
         assert again.status_code == 201, again.json()
@@ -127,8 +140,9 @@ def check_model(job: dict) -> None:
 def test_every_strategy_runs_as_a_job(workers, api, name):
     workers.start()
     config = {**TINY[name], **TRAINING}
-    job = api.post("/api/v1/jobs/", {"kind": "nas", "dataset": api.dataset_id("digits"),
-                                     "config": config})
+    job = api.post(
+        "/api/v1/jobs/", {"kind": "nas", "dataset": api.dataset_id("digits"), "config": config}
+    )
     job = api.wait_finished(job["id"])
 
     assert job["status"] == "succeeded", job["error_message"]
@@ -153,17 +167,23 @@ def test_a_search_whose_worker_died_resumes_from_its_stored_trials(workers, api)
     from automl.jobs.services import reconcile
 
     workers.start("w1")
-    config = {"strategy": {"name": "evolution", "population": 3, "sample_size": 2,
-                           "cycles": 3},
-              "space": {"name": "macro", "widths": [16, 32], "min_layers": 2},
-              "proxy": {"epochs": 8}, "retrain": {"epochs": 2}}
-    job = api.post("/api/v1/jobs/", {"kind": "nas", "dataset": api.dataset_id("digits"),
-                                     "config": config})
-    api.wait(job["id"], lambda j: Trial.objects.filter(job_id=j["id"],
-                                                       state="complete").count() >= 2)
+    config = {
+        "strategy": {"name": "evolution", "population": 3, "sample_size": 2, "cycles": 3},
+        "space": {"name": "macro", "widths": [16, 32], "min_layers": 2},
+        "proxy": {"epochs": 8},
+        "retrain": {"epochs": 2},
+    }
+    job = api.post(
+        "/api/v1/jobs/", {"kind": "nas", "dataset": api.dataset_id("digits"), "config": config}
+    )
+    api.wait(
+        job["id"], lambda j: Trial.objects.filter(job_id=j["id"], state="complete").count() >= 2
+    )
     workers.kill("w1")
-    before = {(t.number, tuple(t.values))
-              for t in Trial.objects.filter(job_id=job["id"], state="complete")}
+    before = {
+        (t.number, tuple(t.values))
+        for t in Trial.objects.filter(job_id=job["id"], state="complete")
+    }
 
     assert reconcile(queued_after_s=3600, stale_after_s=0)["resumed"] == 1
     workers.start("w2")

@@ -16,8 +16,9 @@ MACRO = {"name": "macro", "widths": [4, 8], "max_layers": 2}
 
 
 def submit(api, config: dict) -> dict:
-    return api.post("/api/v1/jobs/", {"kind": "nas", "dataset": api.dataset_id("digits"),
-                                      "config": config})
+    return api.post(
+        "/api/v1/jobs/", {"kind": "nas", "dataset": api.dataset_id("digits"), "config": config}
+    )
 
 
 def wait_until_both_train(job_id: int, workers: int = 2) -> None:
@@ -34,10 +35,13 @@ def test_two_workers_share_one_evolution(workers, api):
     workers.start("w1")
     workers.start("w2")
     workers.wait_ready("w1", "w2")
-    config = {"strategy": {"name": "evolution", "population": 4, "sample_size": 2,
-                           "cycles": 4},
-              "space": MACRO, "proxy": {"epochs": 2, "subset": 0.5},
-              "retrain": {"epochs": 2}, "parallelism": 2}
+    config = {
+        "strategy": {"name": "evolution", "population": 4, "sample_size": 2, "cycles": 4},
+        "space": MACRO,
+        "proxy": {"epochs": 2, "subset": 0.5},
+        "retrain": {"epochs": 2},
+        "parallelism": 2,
+    }
 
     job = api.wait_finished(submit(api, config)["id"], timeout_s=240)
 
@@ -62,9 +66,13 @@ def test_killed_workers_lose_no_finished_candidate_and_the_reconciler_resumes(wo
 
     workers.start("w1", TRIAL_STALE_AFTER_S="6")
     workers.start("w2", TRIAL_STALE_AFTER_S="6")
-    config = {"strategy": {"name": "random", "candidates": 8},
-              "space": {"name": "macro", "widths": [16, 32], "min_layers": 2},
-              "proxy": {"epochs": 8}, "retrain": {"epochs": 2}, "parallelism": 2}
+    config = {
+        "strategy": {"name": "random", "candidates": 8},
+        "space": {"name": "macro", "widths": [16, 32], "min_layers": 2},
+        "proxy": {"epochs": 8},
+        "retrain": {"epochs": 2},
+        "parallelism": 2,
+    }
     job = submit(api, config)
 
     # One worker dies mid-candidate; the other reaps its candidate and goes on ...
@@ -73,8 +81,12 @@ def test_killed_workers_lose_no_finished_candidate_and_the_reconciler_resumes(wo
     api.wait(job["id"], lambda j: Trial.objects.filter(job_id=j["id"], state="failed").exists())
     # ... until it dies too, and the reconciler sends a runner to a new worker.
     wait_until_both_train(job["id"], workers=1)
-    before = {(n, tuple(v)) for n, v in Trial.objects.filter(
-        job_id=job["id"], state="complete").values_list("number", "values")}
+    before = {
+        (n, tuple(v))
+        for n, v in Trial.objects.filter(job_id=job["id"], state="complete").values_list(
+            "number", "values"
+        )
+    }
     workers.kill("w2")
     assert reconcile(queued_after_s=3600, stale_after_s=0)["resumed"] == 1
     workers.start("w3", TRIAL_STALE_AFTER_S="6")

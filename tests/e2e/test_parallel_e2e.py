@@ -14,16 +14,21 @@ FINISHED = {"complete", "pruned", "failed"}
 
 
 def submit(api, config: dict) -> dict:
-    return api.post("/api/v1/jobs/", {"kind": "hpo", "dataset": api.dataset_id("iris"),
-                                      "config": config})
+    return api.post(
+        "/api/v1/jobs/", {"kind": "hpo", "dataset": api.dataset_id("iris"), "config": config}
+    )
 
 
 def test_two_workers_share_one_study(workers, api):
     workers.start("w1")
     workers.start("w2")
     workers.wait_ready("w1", "w2")
-    config = {"model": "random_forest", "n_trials": 16, "parallelism": 2,
-              "sampler": {"name": "random", "seed": 0}}
+    config = {
+        "model": "random_forest",
+        "n_trials": 16,
+        "parallelism": 2,
+        "sampler": {"name": "random", "seed": 0},
+    }
 
     job = api.wait_finished(submit(api, config)["id"])
 
@@ -39,9 +44,13 @@ def test_two_workers_share_one_study(workers, api):
 def test_a_worker_killed_mid_trial_loses_no_finished_trial(workers, api):
     workers.start("w1", TRIAL_STALE_AFTER_S="6")
     workers.start("w2", TRIAL_STALE_AFTER_S="6")
-    config = {"model": "mlp", "n_trials": 8, "parallelism": 2,
-              "sampler": {"name": "random", "seed": 0},
-              "search_space": {"epochs": {"type": "fixed", "value": 60}}}
+    config = {
+        "model": "mlp",
+        "n_trials": 8,
+        "parallelism": 2,
+        "sampler": {"name": "random", "seed": 0},
+        "search_space": {"epochs": {"type": "fixed", "value": 60}},
+    }
     job = submit(api, config)
 
     # Wait until both workers are inside a trial, then kill one of them outright.

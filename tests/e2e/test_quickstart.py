@@ -28,13 +28,27 @@ def free_port() -> int:
 @pytest.fixture
 def platform_up(tmp_path):
     port = free_port()
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "SECRET_KEY")}
-    env.update(AUTOML_VAR_DIR=str(tmp_path / "var"), AUTOML_VENV=sys.prefix, PORT=str(port),
-               ADMIN_PASSWORD="quickstart-password-1", WEB_WORKERS="1")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "SECRET_KEY")
+    }
+    env.update(
+        AUTOML_VAR_DIR=str(tmp_path / "var"),
+        AUTOML_VENV=sys.prefix,
+        PORT=str(port),
+        ADMIN_PASSWORD="quickstart-password-1",
+        WEB_WORKERS="1",
+    )
     log = open(tmp_path / "up.log", "w")
-    proc = subprocess.Popen([str(ROOT / "run"), "up"], env=env, cwd=ROOT, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(ROOT / "run"), "up"],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
@@ -74,23 +88,37 @@ def test_run_up_serves_the_platform_and_runs_a_job(platform_up, tmp_path):
     assert ready["checks"] == {"database": "ok", "broker": "ok"}
     assert (tmp_path / "var" / "db.sqlite3").exists()
 
-    token = requests.post(url + "/api/v1/auth/token/", timeout=5,
-                          data={"username": "admin", "password": "quickstart-password-1"})
+    token = requests.post(
+        url + "/api/v1/auth/token/",
+        timeout=5,
+        data={"username": "admin", "password": "quickstart-password-1"},
+    )
     assert token.status_code == 200, token.text
     headers = {"Authorization": f"Token {token.json()['token']}"}
     datasets = requests.get(url + "/api/v1/datasets/", headers=headers, timeout=5).json()
     iris = next(d["id"] for d in datasets["results"] if d["builtin_name"] == "iris")
-    submitted = requests.post(url + "/api/v1/jobs/", headers=headers, timeout=5, json={
-        "kind": "hpo", "dataset": iris,
-        "config": {"model": "logistic_regression", "n_trials": 3, "sampler": "random",
-                   "parallelism": 2},
-    })
+    submitted = requests.post(
+        url + "/api/v1/jobs/",
+        headers=headers,
+        timeout=5,
+        json={
+            "kind": "hpo",
+            "dataset": iris,
+            "config": {
+                "model": "logistic_regression",
+                "n_trials": 3,
+                "sampler": "random",
+                "parallelism": 2,
+            },
+        },
+    )
     assert submitted.status_code == 201, submitted.text
 
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        job = requests.get(f"{url}/api/v1/jobs/{submitted.json()['id']}/", headers=headers,
-                           timeout=5).json()
+        job = requests.get(
+            f"{url}/api/v1/jobs/{submitted.json()['id']}/", headers=headers, timeout=5
+        ).json()
         if job["status"] not in ("queued", "running"):
             break
         time.sleep(0.5)

@@ -33,8 +33,15 @@ def in_process(job_id: int, X: np.ndarray) -> tuple[list, list]:
 
 def run_job(api, model: str) -> dict:
     config = {"model": model, "n_trials": 3, "sampler": {"name": "random", "seed": 0}}
-    return api.post("/api/v1/jobs/", {"kind": "hpo", "name": "Iris classifier",
-                                      "dataset": api.dataset_id("iris"), "config": config})
+    return api.post(
+        "/api/v1/jobs/",
+        {
+            "kind": "hpo",
+            "name": "Iris classifier",
+            "dataset": api.dataset_id("iris"),
+            "config": config,
+        },
+    )
 
 
 def test_a_job_model_is_promoted_deployed_rolled_back_and_reimported(workers, api):
@@ -56,15 +63,18 @@ def test_a_job_model_is_promoted_deployed_rolled_back_and_reimported(workers, ap
     assert len(features) == 4
 
     # Promote: v1 to production; then v2 takes its place and v1 is archived... and back.
-    assert api.post(f"/api/v1/models/{v1_id}/stage/", {"stage": "production"},
-                    expect=200)["stage"] == "production"
+    assert (
+        api.post(f"/api/v1/models/{v1_id}/stage/", {"stage": "production"}, expect=200)["stage"]
+        == "production"
+    )
     api.post(f"/api/v1/models/{v2_id}/stage/", {"stage": "staging"}, expect=200)
 
     # Deploy 90/10; the split holds over many requests.
     routes = [{"version": v1_id, "weight": 90}, {"version": v2_id, "weight": 10}]
-    deployment = api.post("/api/v1/deployments/", {"name": "iris-live",
-                                                   "model_name": "iris-classifier",
-                                                   "routes": routes})
+    deployment = api.post(
+        "/api/v1/deployments/",
+        {"name": "iris-live", "model_name": "iris-classifier", "routes": routes},
+    )
     predict_url = f"/api/v1/deployments/{deployment['id']}/predict/"
     rng = np.random.default_rng(0)
     X = np.round(rng.uniform([4, 2, 1, 0.1], [8, 4.5, 7, 2.5], size=(300, 4)), 2)
@@ -94,29 +104,35 @@ def test_a_job_model_is_promoted_deployed_rolled_back_and_reimported(workers, ap
 
     # All traffic to v2, then roll back to 90/10.
     detail_url = f"/api/v1/deployments/{deployment['id']}/"
-    response = api.session.patch(api.base + detail_url,
-                                 json={"routes": [{"version": v2_id, "weight": 1}]}, timeout=10)
+    response = api.session.patch(
+        api.base + detail_url, json={"routes": [{"version": v2_id, "weight": 1}]}, timeout=10
+    )
     assert response.status_code == 200, response.text
-    assert all(api.post(predict_url, {"inputs": rows[:1]}, expect=200)["version"] == v2_id
-               for _ in range(10))
+    assert all(
+        api.post(predict_url, {"inputs": rows[:1]}, expect=200)["version"] == v2_id
+        for _ in range(10)
+    )
     restored = api.post(detail_url + "rollback/", expect=200)
-    assert restored["routes"] == [{"version": v1_id, "weight": 90.0},
-                                  {"version": v2_id, "weight": 10.0}]
+    assert restored["routes"] == [
+        {"version": v1_id, "weight": 90.0},
+        {"version": v2_id, "weight": 10.0},
+    ]
 
     # Download v1, import it again, serve the import: the same answers.
     response = api.session.get(api.base + f"/api/v1/models/{v1_id}/download/", timeout=30)
     assert response.status_code == 200 and response.headers["Content-Type"] == "application/zip"
     response = api.session.post(
-        api.base + "/api/v1/models/import/", timeout=60,
+        api.base + "/api/v1/models/import/",
+        timeout=60,
         data={"name": "iris-classifier", "description": "re-imported"},
         files={"archive": ("v1.zip", io.BytesIO(response.content), "application/zip")},
     )
     assert response.status_code == 201, response.text
     v3 = response.json()
     assert v3["version"] == 3 and v3["sha256"] == v1["sha256"] and v3["features"] == features
-    response = api.session.patch(api.base + detail_url,
-                                 json={"routes": [{"version": v3["id"], "weight": 1}]},
-                                 timeout=10)
+    response = api.session.patch(
+        api.base + detail_url, json={"routes": [{"version": v3["id"], "weight": 1}]}, timeout=10
+    )
     assert response.status_code == 200, response.text
     body = api.post(predict_url, {"inputs": rows, "seed": random.randrange(100)}, expect=200)
     assert body["version"] == v3["id"]

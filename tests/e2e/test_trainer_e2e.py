@@ -9,15 +9,31 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 def test_an_hpo_job_trains_its_mlp_trials_data_parallel_and_in_bf16(workers, api):
     workers.start("w1", AUTOML_WORKER_GPUS="7")
-    space = {"epochs": {"type": "fixed", "value": 15}, "hidden_layers": {"type": "fixed",
-             "value": 1}, "batch_size": {"type": "fixed", "value": 32}}  # fmt: skip
-    jobs = [api.post("/api/v1/jobs/", {"kind": "hpo", "dataset": api.dataset_id("iris"),
-                                       "config": {"model": "mlp", "n_trials": 2,
-                                                  "sampler": {"name": "random", "seed": 0},
-                                                  "search_space": space,
-                                                  "trainer": trainer}})
-            for trainer in ({"processes": 2, "device": "cpu"},
-                            {"amp": True, "accumulation_steps": 2, "clip_norm": 1.0})]
+    space = {
+        "epochs": {"type": "fixed", "value": 15},
+        "hidden_layers": {"type": "fixed", "value": 1},
+        "batch_size": {"type": "fixed", "value": 32},
+    }
+    jobs = [
+        api.post(
+            "/api/v1/jobs/",
+            {
+                "kind": "hpo",
+                "dataset": api.dataset_id("iris"),
+                "config": {
+                    "model": "mlp",
+                    "n_trials": 2,
+                    "sampler": {"name": "random", "seed": 0},
+                    "search_space": space,
+                    "trainer": trainer,
+                },
+            },
+        )
+        for trainer in (
+            {"processes": 2, "device": "cpu"},
+            {"amp": True, "accumulation_steps": 2, "clip_norm": 1.0},
+        )
+    ]
     for submitted in jobs:
         assert submitted["config"]["trainer"]["device"] in ("cpu", "auto")
         job = api.wait_finished(submitted["id"], timeout_s=240)

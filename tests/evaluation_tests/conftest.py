@@ -20,7 +20,10 @@ def fewer_resamples(monkeypatch):
 
 def run_hpo(owner, dataset, **config) -> Job:
     job = Job.objects.create(
-        owner=owner, kind="hpo", name=config.pop("name", "iris model"), dataset=dataset,
+        owner=owner,
+        kind="hpo",
+        name=config.pop("name", "iris model"),
+        dataset=dataset,
         study_name=f"test-{uuid4().hex}",
         config=validate_hpo_config({"n_trials": 2, **config}, dataset.task),
     )

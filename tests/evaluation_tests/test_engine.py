@@ -46,31 +46,35 @@ def test_it_holds_out_the_rows_the_hpo_engine_holds_out():
 
 def test_it_reports_sklearns_metrics_matrix_and_curves(iris_model):
     model, X, y = iris_model
-    report, answers = evaluate(Predictor(model), X, y, task="classification",
-                               n_resamples=200, seed=SEED)
+    report, answers = evaluate(
+        Predictor(model), X, y, task="classification", n_resamples=200, seed=SEED
+    )
     pred, proba = model.predict(X), model.predict_proba(X)
     assert report["metrics"]["accuracy"]["value"] == pytest.approx(skm.accuracy_score(y, pred))
     assert report["metrics"]["f1_macro"]["value"] == pytest.approx(
-        skm.f1_score(y, pred, average="macro"))
+        skm.f1_score(y, pred, average="macro")
+    )
     assert report["metrics"]["roc_auc"]["value"] == pytest.approx(
-        skm.roc_auc_score(y, proba, multi_class="ovr"))
+        skm.roc_auc_score(y, proba, multi_class="ovr")
+    )
     assert report["confusion_matrix"] == skm.confusion_matrix(y, pred).tolist()
     for k, curve in enumerate(report["roc"]):
         assert curve["auc"] == pytest.approx(skm.roc_auc_score(y == k, proba[:, k]))
         assert curve["fpr"][0] == 0 and curve["tpr"][-1] == 1
     for k, curve in enumerate(report["pr"]):
         assert curve["average_precision"] == pytest.approx(
-            skm.average_precision_score(y == k, proba[:, k]))
+            skm.average_precision_score(y == k, proba[:, k])
+        )
     confidence = proba.max(axis=1)
     assert report["calibration"]["brier"] == pytest.approx(
-        np.mean((confidence - (proba.argmax(axis=1) == y)) ** 2))
+        np.mean((confidence - (proba.argmax(axis=1) == y)) ** 2)
+    )
     assert answers["correct"] == (pred == y).tolist()
 
 
 def test_bootstrap_intervals_are_a_direct_numpy_bootstrap(iris_model):
     model, X, y = iris_model
-    report, _ = evaluate(Predictor(model), X, y, task="classification", n_resamples=300,
-                         seed=SEED)
+    report, _ = evaluate(Predictor(model), X, y, task="classification", n_resamples=300, seed=SEED)
     pred = model.predict(X)
     accuracy = report["metrics"]["accuracy"]
     low, high = direct_bootstrap(lambda r: np.mean(pred[r] == y[r]), len(y), SEED, 300)
@@ -84,28 +88,34 @@ def test_regression_residuals_and_intervals():
     X, y = load_diabetes(return_X_y=True)
     search, test = split_rows(y, "regression", 0.2, SEED)
     model = LinearRegression().fit(X[search], y[search])
-    report, _ = evaluate(Predictor(model), X[test], y[test], task="regression",
-                         n_resamples=200, seed=SEED)
+    report, _ = evaluate(
+        Predictor(model), X[test], y[test], task="regression", n_resamples=200, seed=SEED
+    )
     pred = model.predict(X[test])
     assert report["metrics"]["rmse"]["value"] == pytest.approx(
-        skm.root_mean_squared_error(y[test], pred))
+        skm.root_mean_squared_error(y[test], pred)
+    )
     assert report["metrics"]["r2"]["value"] == pytest.approx(skm.r2_score(y[test], pred))
     residuals = report["residuals"]
     np.testing.assert_allclose(residuals["residual"], y[test] - pred)
     assert residuals["mean"] == pytest.approx(np.mean(y[test] - pred))
     low, high = direct_bootstrap(
-        lambda r: skm.mean_absolute_error(y[test][r], pred[r]), len(test), SEED, 200)
-    assert (report["metrics"]["mae"]["low"], report["metrics"]["mae"]["high"]) == \
-        pytest.approx((low, high))
+        lambda r: skm.mean_absolute_error(y[test][r], pred[r]), len(test), SEED, 200
+    )
+    assert (report["metrics"]["mae"]["low"], report["metrics"]["mae"]["high"]) == pytest.approx(
+        (low, high)
+    )
 
 
 def test_permutation_importances_are_sklearns(iris_model):
     X, y = load_iris(return_X_y=True)
     model = RandomForestClassifier(n_estimators=10, random_state=0).fit(X[:120], y[:120])
-    ours = permutation_importances(Predictor(model), X[120:], y[120:], "accuracy",
-                                   list("abcd"), n_repeats=5, seed=SEED)
-    theirs = permutation_importance(model, X[120:], y[120:], scoring="accuracy",
-                                    n_repeats=5, random_state=SEED)
+    ours = permutation_importances(
+        Predictor(model), X[120:], y[120:], "accuracy", list("abcd"), n_repeats=5, seed=SEED
+    )
+    theirs = permutation_importance(
+        model, X[120:], y[120:], scoring="accuracy", n_repeats=5, random_state=SEED
+    )
     by_name = {f["feature"]: f for f in ours["features"]}
     for j, name in enumerate("abcd"):
         assert by_name[name]["mean"] == pytest.approx(theirs.importances_mean[j])
@@ -160,27 +170,36 @@ def test_occlusion_of_a_linear_model_is_its_coefficients_times_the_change():
     X, y = load_diabetes(return_X_y=True)
     model = LinearRegression().fit(X, y)
     names = [f"f{j}" for j in range(X.shape[1])]
-    reference = {"features": {n: {"kind": "numeric", "mean": float(X[:, j].mean())}
-                              for j, n in enumerate(names)}}
+    reference = {
+        "features": {
+            n: {"kind": "numeric", "mean": float(X[:, j].mean())} for j, n in enumerate(names)
+        }
+    }
     out = explain(Predictor(model), X[:3], names, "regression", reference)
     assert out["method"] == "occlusion"
     baseline = X.mean(axis=0)
     for i, row in enumerate(out["rows"]):
         expected = model.coef_ * (X[i] - baseline)
-        np.testing.assert_allclose([row["attributions"][n] for n in names], expected,
-                                   atol=1e-9)
+        np.testing.assert_allclose([row["attributions"][n] for n in names], expected, atol=1e-9)
 
 
 def test_integrated_gradients_add_up_to_the_change_in_output():
     torch.manual_seed(0)
     module = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3))
     X, _ = load_iris(return_X_y=True)
-    spec = {"task": "classification", "classes": [0, 1, 2],
-            "input_mean": X.mean(0).tolist(), "input_std": X.std(0).tolist()}
+    spec = {
+        "task": "classification",
+        "classes": [0, 1, 2],
+        "input_mean": X.mean(0).tolist(),
+        "input_std": X.std(0).tolist(),
+    }
     predictor = Predictor(TorchPredictor(module, spec), None, spec)
     names = ["a", "b", "c", "d"]
-    reference = {"features": {n: {"kind": "numeric", "mean": float(X[:, j].mean())}
-                              for j, n in enumerate(names)}}
+    reference = {
+        "features": {
+            n: {"kind": "numeric", "mean": float(X[:, j].mean())} for j, n in enumerate(names)
+        }
+    }
     out = explain(predictor, X[[0, 60, 120]], names, "classification", reference)
     assert out["method"] == "integrated_gradients"
     proba = TorchPredictor(module, spec).predict_proba(X[[0, 60, 120]])

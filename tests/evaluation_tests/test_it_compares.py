@@ -36,8 +36,11 @@ def test_two_classifiers_get_mcnemars_test(alice_api, bob_api, pair):
         expected = scipy_stats.chi2.sf((abs(only_a - only_b) - 1) ** 2 / n, 1)
     assert body["p_value"] == pytest.approx(expected)
     assert (body["only_a_right"], body["only_b_right"]) == (only_a, only_b)
-    assert body["scores"] == {"metric": "accuracy", "a": pytest.approx(ca.mean()),
-                              "b": pytest.approx(cb.mean())}
+    assert body["scores"] == {
+        "metric": "accuracy",
+        "a": pytest.approx(ca.mean()),
+        "b": pytest.approx(cb.mean()),
+    }
     assert body["n_rows"] == len(ca) and body["summary"].endswith(".")
     assert bob_api.get(f"/api/v1/models/{a.id}/evaluation/compare/{b.id}/").status_code == 404
 

@@ -21,8 +21,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def forest(alice, iris, model_store):
-    job = run_hpo(alice, iris, model="random_forest", seed=5,
-                  validation={"method": "cv", "folds": 3})
+    job = run_hpo(
+        alice, iris, model="random_forest", seed=5, validation={"method": "cv", "folds": 3}
+    )
     return (job, *evaluated(job))
 
 
@@ -41,7 +42,8 @@ def test_it_reports_sklearns_numbers_on_the_rows_the_job_held_out(alice_api, for
     assert accuracy["value"] == pytest.approx(version.metrics["accuracy"])
     assert accuracy["low"] <= accuracy["value"] <= accuracy["high"]
     assert report["metrics"]["roc_auc"]["value"] == pytest.approx(
-        skm.roc_auc_score(test.y_valid, proba, multi_class="ovr"))
+        skm.roc_auc_score(test.y_valid, proba, multi_class="ovr")
+    )
     assert report["confusion_matrix"] == skm.confusion_matrix(test.y_valid, pred).tolist()
     assert report["split"]["n_test"] == len(test.y_valid) == report["n_rows"]
     assert len(report["roc"]) == len(report["pr"]) == 3 and report["calibration"]["predicted"]
@@ -53,8 +55,14 @@ def test_it_reports_sklearns_numbers_on_the_rows_the_job_held_out(alice_api, for
     assert cv["std"] == pytest.approx(np.std(cv["scores"], ddof=1))
 
     importances = {f["feature"]: f for f in report["importances"]["features"]}
-    direct = permutation_importance(model, test.X_valid, test.y_valid, scoring="accuracy",
-                                    n_repeats=10, random_state=job.config["seed"])
+    direct = permutation_importance(
+        model,
+        test.X_valid,
+        test.y_valid,
+        scoring="accuracy",
+        n_repeats=10,
+        random_state=job.config["seed"],
+    )
     for j, name in enumerate(version.features):
         assert importances[name]["mean"] == pytest.approx(direct.importances_mean[j])
         assert importances[name]["std"] == pytest.approx(direct.importances_std[j])
@@ -109,6 +117,7 @@ def test_a_regressor_gets_residuals(alice, alice_api, model_store):
     model = load_model(get_storage().local_dir(version.storage_key))
     pred = model.predict(test.X_valid)
     assert report["metrics"]["rmse"]["value"] == pytest.approx(
-        skm.root_mean_squared_error(test.y_valid, pred))
+        skm.root_mean_squared_error(test.y_valid, pred)
+    )
     np.testing.assert_allclose(report["residuals"]["residual"], test.y_valid - pred)
     assert "confusion_matrix" not in report and report["validation"]["method"] == "holdout"

@@ -17,17 +17,26 @@ pytestmark = pytest.mark.django_db
 def deployed(alice, alice_api, iris, model_store):
     job = run_hpo(alice, iris, model="logistic_regression")
     version_id = job.result["refit"]["model_version"]
-    deployment = alice_api.post("/api/v1/deployments/", {
-        "name": "iris-live", "model_name": "iris-model",
-        "routes": [{"version": version_id, "weight": 1}]}, format="json").json()
+    deployment = alice_api.post(
+        "/api/v1/deployments/",
+        {
+            "name": "iris-live",
+            "model_name": "iris-model",
+            "routes": [{"version": version_id, "weight": 1}],
+        },
+        format="json",
+    ).json()
     return deployment, version_id
 
 
 def test_each_row_gets_occlusion_attributions(alice_api, deployed):
     deployment, version_id = deployed
     rows = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
-    response = alice_api.post(f"/api/v1/deployments/{deployment['id']}/predict/",
-                              {"inputs": rows, "explain": True}, format="json")
+    response = alice_api.post(
+        f"/api/v1/deployments/{deployment['id']}/predict/",
+        {"inputs": rows, "explain": True},
+        format="json",
+    )
     assert response.status_code == 200, response.content
     body = response.json()
     explanations = body["explanations"]
@@ -57,11 +66,17 @@ def test_explain_is_optional_and_checked(alice_api, bob_api, deployed):
     url = f"/api/v1/deployments/{deployment['id']}/predict/"
     plain = alice_api.post(url, {"inputs": [[5.1, 3.5, 1.4, 0.2]]}, format="json").json()
     assert "explanations" not in plain
-    bad = alice_api.post(url, {"inputs": [[5.1, 3.5, 1.4, 0.2]], "explain": "maybe"},
-                         format="json")
+    bad = alice_api.post(
+        url, {"inputs": [[5.1, 3.5, 1.4, 0.2]], "explain": "maybe"}, format="json"
+    )
     assert bad.status_code == 400 and "explain" in bad.json()["fields"]
-    many = alice_api.post(url, {"inputs": [[5.1, 3.5, 1.4, 0.2]] * 101, "explain": True},
-                          format="json")
+    many = alice_api.post(
+        url, {"inputs": [[5.1, 3.5, 1.4, 0.2]] * 101, "explain": True}, format="json"
+    )
     assert many.status_code == 400 and "at most 100" in many.json()["detail"]
-    assert bob_api.post(url, {"inputs": [[5.1, 3.5, 1.4, 0.2]], "explain": True},
-                        format="json").status_code == 404
+    assert (
+        bob_api.post(
+            url, {"inputs": [[5.1, 3.5, 1.4, 0.2]], "explain": True}, format="json"
+        ).status_code
+        == 404
+    )

@@ -14,8 +14,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def version(alice, iris, model_store):
-    version = evaluated(run_hpo(alice, iris, model="random_forest", n_trials=5,
-                                metric="log_loss"))[0]
+    version = evaluated(
+        run_hpo(alice, iris, model="random_forest", n_trials=5, metric="log_loss")
+    )[0]
     assert version.job.result["importances"]  # fANOVA needs a few trials
     return version
 
@@ -24,8 +25,10 @@ def test_the_card_carries_metrics_with_intervals_importances_and_limits(alice_ap
     report = version.evaluation.report
     text = alice_api.get(f"/api/v1/models/{version.id}/card/?output=markdown").content.decode()
     accuracy = report["metrics"]["accuracy"]
-    assert f"| accuracy | {accuracy['value']:.4g} | {accuracy['low']:.4g} to " \
-           f"{accuracy['high']:.4g} |" in text
+    assert (
+        f"| accuracy | {accuracy['value']:.4g} | {accuracy['low']:.4g} to "
+        f"{accuracy['high']:.4g} |" in text
+    )
     assert "## Permutation importance" in text and "## Known limits" in text
     assert "## Lineage" in text and f"job: {version.job_id}" in text
     assert "## Data" in text and "Only 30 test rows" in text
@@ -47,8 +50,14 @@ def test_the_model_page_shows_the_evaluation_and_links_the_card(alice, bob, vers
     client = Client()
     client.force_login(alice)
     page = client.get(f"/models/{version.id}/").content.decode()
-    for title in ("Confusion matrix", "ROC", "Precision-recall", "Calibration",
-                  "Permutation importance", "Parameter importances"):
+    for title in (
+        "Confusion matrix",
+        "ROC",
+        "Precision-recall",
+        "Calibration",
+        "Permutation importance",
+        "Parameter importances",
+    ):
         assert title in page, title
     assert f"/models/{version.id}/card/" in page
     assert "Known limits" in client.get(f"/models/{version.id}/card/").content.decode()

@@ -36,9 +36,21 @@ class OwnRedis:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.folder)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.folder),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
         )
         client = redis.Redis.from_url(self.url)
         deadline = time.monotonic() + 10
@@ -61,8 +73,7 @@ class OwnRedis:
     def send_job(self, job_id: int) -> None:
         """Deliver run_job through this server, as the web process does through its own."""
         with celery_app.connection_for_write(self.url) as conn:
-            celery_app.send_task("automl.run_job", args=[job_id], queue="cpu",
-                                 connection=conn)
+            celery_app.send_task("automl.run_job", args=[job_id], queue="cpu", connection=conn)
 
 
 @pytest.fixture

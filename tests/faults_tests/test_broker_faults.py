@@ -17,10 +17,15 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 def submit(api, model: str, n_trials: int, **extra) -> int:
-    config = {"model": model, "n_trials": n_trials, "sampler": {"name": "random", "seed": 0},
-              **extra}
-    return api.post("/api/v1/jobs/", {"kind": "hpo", "dataset": api.dataset_id("iris"),
-                                      "config": config})["id"]
+    config = {
+        "model": model,
+        "n_trials": n_trials,
+        "sampler": {"name": "random", "seed": 0},
+        **extra,
+    }
+    return api.post(
+        "/api/v1/jobs/", {"kind": "hpo", "dataset": api.dataset_id("iris"), "config": config}
+    )["id"]
 
 
 def test_a_redis_restart_mid_job_loses_no_job(workers, api, own_redis):
@@ -29,8 +34,13 @@ def test_a_redis_restart_mid_job_loses_no_job(workers, api, own_redis):
     job_id = submit(api, "mlp", 4, search_space={"epochs": {"type": "fixed", "value": 60}})
     own_redis.send_job(job_id)
     trials = Trial.objects.filter(job_id=job_id)
-    wait_for(lambda: trials.filter(state="complete").exists()
-             and trials.filter(state="running").exists(), 90, "a trial done and one running")
+    wait_for(
+        lambda: (
+            trials.filter(state="complete").exists() and trials.filter(state="running").exists()
+        ),
+        90,
+        "a trial done and one running",
+    )
 
     own_redis.stop()
     time.sleep(2)
@@ -56,8 +66,13 @@ def test_a_flushed_broker_loses_no_queued_job(workers, api, own_redis):
     assert redis.Redis.from_url(own_redis.url).llen("cpu") == 0, "the messages are gone"
 
     # The worker's scheduler runs the reconciler every second.
-    workers.start("w1", "-B", CELERY_BROKER_URL=own_redis.url, RECONCILE_EVERY_S="1",
-                  RECONCILE_QUEUED_AFTER_S="2")
+    workers.start(
+        "w1",
+        "-B",
+        CELERY_BROKER_URL=own_redis.url,
+        RECONCILE_EVERY_S="1",
+        RECONCILE_QUEUED_AFTER_S="2",
+    )
     for job_id in queued:
         job = api.wait_finished(job_id, timeout_s=60)
         assert job["status"] == "succeeded", job["error_message"]

@@ -19,10 +19,14 @@ def children(pid: int) -> list[int]:
 
 def test_the_worker_parent_never_imports_torch(workers, api):
     parent = workers.start("w1", "-B").pid  # -B: the scheduler runs in the parent too
-    config = {"model": "mlp", "n_trials": 1,
-              "search_space": {"epochs": {"type": "fixed", "value": 2}}}
-    job = api.post("/api/v1/jobs/", {"kind": "hpo", "dataset": api.dataset_id("iris"),
-                                     "config": config})
+    config = {
+        "model": "mlp",
+        "n_trials": 1,
+        "search_space": {"epochs": {"type": "fixed", "value": 2}},
+    }
+    job = api.post(
+        "/api/v1/jobs/", {"kind": "hpo", "dataset": api.dataset_id("iris"), "config": config}
+    )
     assert api.wait_finished(job["id"], timeout_s=60)["status"] == "succeeded"
 
     assert any(loads_torch(child) for child in children(parent)), "the child ran torch"

@@ -13,7 +13,12 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 def test_concurrent_submissions_and_predictions_lose_nothing(
-        real_services, live_server, tmp_path, model_store, monkeypatch):  # noqa: F811
+    real_services,
+    live_server,
+    tmp_path,
+    model_store,  # noqa: F811
+    monkeypatch,
+):
     monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
     monkeypatch.setattr("django.conf.settings.SERVING_LOG_PRUNE_EVERY", 10**6)
     with celery_app.connection_for_write() as conn:

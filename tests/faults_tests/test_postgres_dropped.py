@@ -15,8 +15,13 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 def cut_worker_connections() -> int:
     s = connection.settings_dict
-    with psycopg.connect(host=s["HOST"] or "127.0.0.1", port=s["PORT"] or 5432,
-                         user=s["USER"], dbname=s["NAME"], autocommit=True) as conn:
+    with psycopg.connect(
+        host=s["HOST"] or "127.0.0.1",
+        port=s["PORT"] or 5432,
+        user=s["USER"],
+        dbname=s["NAME"],
+        autocommit=True,
+    ) as conn:
         rows = conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE datname = current_database()"
@@ -28,13 +33,23 @@ def cut_worker_connections() -> int:
 
 def test_a_job_survives_its_database_connections_being_cut(workers, api):
     workers.start("w1")
-    config = {"model": "mlp", "n_trials": 4, "sampler": {"name": "random", "seed": 0},
-              "search_space": {"epochs": {"type": "fixed", "value": 30}}}
-    job = api.post("/api/v1/jobs/", {"kind": "hpo", "dataset": api.dataset_id("iris"),
-                                     "config": config})
+    config = {
+        "model": "mlp",
+        "n_trials": 4,
+        "sampler": {"name": "random", "seed": 0},
+        "search_space": {"epochs": {"type": "fixed", "value": 30}},
+    }
+    job = api.post(
+        "/api/v1/jobs/", {"kind": "hpo", "dataset": api.dataset_id("iris"), "config": config}
+    )
     trials = Trial.objects.filter(job_id=job["id"])
-    wait_for(lambda: trials.filter(state="complete").exists()
-             and trials.filter(state="running").exists(), 90, "a trial done and one running")
+    wait_for(
+        lambda: (
+            trials.filter(state="complete").exists() and trials.filter(state="running").exists()
+        ),
+        90,
+        "a trial done and one running",
+    )
 
     assert cut_worker_connections() >= 1
 

@@ -16,15 +16,26 @@ N_TRIALS = 6
 
 def test_a_job_whose_worker_died_finishes_after_a_restart(workers, api):
     workers.start("w1")
-    config = {"model": "mlp", "n_trials": N_TRIALS, "sampler": {"name": "random", "seed": 0},
-              "search_space": {"epochs": {"type": "fixed", "value": 40}}}
-    job = api.post("/api/v1/jobs/", {"kind": "hpo", "dataset": api.dataset_id("iris"),
-                                     "config": config})
+    config = {
+        "model": "mlp",
+        "n_trials": N_TRIALS,
+        "sampler": {"name": "random", "seed": 0},
+        "search_space": {"epochs": {"type": "fixed", "value": 40}},
+    }
+    job = api.post(
+        "/api/v1/jobs/", {"kind": "hpo", "dataset": api.dataset_id("iris"), "config": config}
+    )
     trials = Trial.objects.filter(job_id=job["id"])
 
     # Kill the worker while it is inside a trial, with at least two trials already done.
-    wait_for(lambda: 2 <= trials.filter(state="complete").count() <= 3
-             and trials.filter(state="running").exists(), 90, "two trials done, one running")
+    wait_for(
+        lambda: (
+            2 <= trials.filter(state="complete").count() <= 3
+            and trials.filter(state="running").exists()
+        ),
+        90,
+        "two trials done, one running",
+    )
     workers.kill("w1")
     done_before = {(t.number, tuple(t.values)) for t in trials.filter(state="complete")}
     # Between two trials for a few ms, none runs: then the last one done stands in.
@@ -33,8 +44,9 @@ def test_a_job_whose_worker_died_finishes_after_a_restart(workers, api):
     assert Job.objects.get(id=job["id"]).status == "running"
 
     # A new worker running the scheduler: its reconciler notices the silent job.
-    workers.start("w2", "-B", JOB_STALE_AFTER_S="3", TRIAL_STALE_AFTER_S="3",
-                  RECONCILE_EVERY_S="1")
+    workers.start(
+        "w2", "-B", JOB_STALE_AFTER_S="3", TRIAL_STALE_AFTER_S="3", RECONCILE_EVERY_S="1"
+    )
     job = api.wait_finished(job["id"], timeout_s=60)
 
     assert job["status"] == "succeeded", job["error_message"]

@@ -31,8 +31,12 @@ from automl.serving import services as serving
 from automl.wsgi import application
 from tests.registry_tests.factories import FEATURES, forest_dir, model_store, register  # noqa: F401
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 
 
 def owned_objects(user, tmp_path) -> list[int]:
@@ -41,18 +45,34 @@ def owned_objects(user, tmp_path) -> list[int]:
 
     iris = Dataset.objects.get(builtin_name="iris")
     job = Job.objects.create(
-        owner=user, kind="hpo", name="fuzzed", dataset=iris, status=Job.Status.SUCCEEDED,
-        config={"model": "random_forest", "n_trials": 2, "task": "classification",
-                "test_size": 0.2, "seed": 0},
-        finished_at=timezone.now(), progress=1.0,
+        owner=user,
+        kind="hpo",
+        name="fuzzed",
+        dataset=iris,
+        status=Job.Status.SUCCEEDED,
+        config={
+            "model": "random_forest",
+            "n_trials": 2,
+            "task": "classification",
+            "test_size": 0.2,
+            "seed": 0,
+        },
+        finished_at=timezone.now(),
+        progress=1.0,
     )
     for number in range(2):
-        Trial.objects.create(job=job, number=number, state=Trial.State.COMPLETE,
-                             params={"n_estimators": 5}, values=[0.9])
+        Trial.objects.create(
+            job=job,
+            number=number,
+            state=Trial.State.COMPLETE,
+            params={"n_estimators": 5},
+            values=[0.9],
+        )
     v1 = register(user, forest_dir(tmp_path / "v1"), name="iris")
     v2 = register(user, forest_dir(tmp_path / "v2", seed=1), name="iris")
-    deployment = serving.create_deployment(user, name="iris-live", model_name="iris",
-                                           routes=[{"version": v1.id, "weight": 1}])
+    deployment = serving.create_deployment(
+        user, name="iris-live", model_name="iris", routes=[{"version": v1.id, "weight": 1}]
+    )
     serving.predict(deployment, [dict.fromkeys(FEATURES, 1.0)])
     return sorted({iris.id, job.id, v1.id, v2.id, deployment.id})
 
@@ -73,17 +93,19 @@ OWNED: dict[str, list[int]] = {}  # the current test's objects, for the hook bel
 def flatmap_path_parameters(ctx, parameters: dict | None):
     if not isinstance(parameters, dict):
         return st.just(parameters)
-    return st.fixed_dictionaries({
-        name: st.one_of(st.just(value), st.sampled_from(OWNED["ids"]))
-        if name in ("id", "other") else st.just(value)
-        for name, value in parameters.items()
-    })
+    return st.fixed_dictionaries(
+        {
+            name: st.one_of(st.just(value), st.sampled_from(OWNED["ids"]))
+            if name in ("id", "other")
+            else st.just(value)
+            for name, value in parameters.items()
+        }
+    )
 
 
 @pytest.fixture
 def token(db, django_user_model, tmp_path, model_store):  # noqa: F811
-    user = django_user_model.objects.create_user("fuzzer", password="fuzzer-pw-1",
-                                                 is_staff=True)
+    user = django_user_model.objects.create_user("fuzzer", password="fuzzer-pw-1", is_staff=True)
     OWNED["ids"] = owned_objects(user, tmp_path)
     # As Django's test client does: a request's end must not close the connection that
     # holds the test's transaction (Postgres).
@@ -96,10 +118,12 @@ def token(db, django_user_model, tmp_path, model_store):  # noqa: F811
 
 @pytest.mark.slow
 @schema.parametrize()
-@settings(max_examples=15, deadline=None, derandomize=True,
-          suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=15, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+)
 def test_every_operation_answers_as_documented(case, token):
-    response = case.call_and_validate(app=application, checks=CHECKS,
-                                      headers={"Authorization": f"Token {token}"})
+    response = case.call_and_validate(
+        app=application, checks=CHECKS, headers={"Authorization": f"Token {token}"}
+    )
     revokes_token = case.method == "DELETE" and case.path == "/api/v1/auth/token/"
     assert response.status_code != 401 or revokes_token, "the token must be accepted"

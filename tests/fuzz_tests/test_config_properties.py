@@ -14,52 +14,74 @@ from workers.hpo.config import ConfigError, normalize_space, validate_hpo_config
 from workers.hpo.space import grid_values
 from workers.nas.config import validate_nas_config
 
-SETTINGS = settings(max_examples=150, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-scalars = (st.none() | st.booleans() | st.integers(-10**6, 10**6)
-           | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12))
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**6), 10**6)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12)
+)
 json_values = st.recursive(
-    scalars, lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=12)
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
 
 
 def objects_with(keys: dict) -> st.SearchStrategy:
     """JSON objects with some of `keys` (each a good value or any JSON) and stray keys."""
-    return st.fixed_dictionaries({}, optional={
-        key: good | json_values for key, good in keys.items()
-    }) | st.dictionaries(st.sampled_from([*keys, "stray"]), json_values, max_size=5)
+    return st.fixed_dictionaries(
+        {}, optional={key: good | json_values for key, good in keys.items()}
+    ) | st.dictionaries(st.sampled_from([*keys, "stray"]), json_values, max_size=5)
 
 
 numbers = st.integers(-5, 300) | st.floats(-5, 300, allow_nan=False)
 param_specs = st.one_of(
-    st.fixed_dictionaries({"type": st.just("int"), "low": st.integers(-5, 50),
-                           "high": st.integers(-5, 300)},
-                          optional={"log": st.booleans(), "step": st.integers(-1, 5)}),
-    st.fixed_dictionaries({"type": st.just("float"), "low": numbers, "high": numbers},
-                          optional={"log": st.booleans(), "step": st.none() | numbers}),
-    st.fixed_dictionaries({"type": st.just("categorical"),
-                           "choices": st.lists(scalars, max_size=4)}),
+    st.fixed_dictionaries(
+        {"type": st.just("int"), "low": st.integers(-5, 50), "high": st.integers(-5, 300)},
+        optional={"log": st.booleans(), "step": st.integers(-1, 5)},
+    ),
+    st.fixed_dictionaries(
+        {"type": st.just("float"), "low": numbers, "high": numbers},
+        optional={"log": st.booleans(), "step": st.none() | numbers},
+    ),
+    st.fixed_dictionaries(
+        {"type": st.just("categorical"), "choices": st.lists(scalars, max_size=4)}
+    ),
     st.fixed_dictionaries({"type": st.just("fixed"), "value": scalars}),
     json_values,
 )
-spaces = st.dictionaries(st.sampled_from(["n_estimators", "max_depth", "C", "lr", "epochs",
-                                          "hidden_units", "x"]), param_specs, max_size=3)
-hpo_configs = objects_with({
-    "model": st.sampled_from(["random_forest", "logistic_regression", "mlp", "knn", "auto"]),
-    "metric": st.sampled_from(["accuracy", "f1_macro", "rmse", "roc_auc"]) | st.lists(
-        st.sampled_from(["accuracy", "f1_macro", "log_loss"]), max_size=3),
-    "n_trials": st.integers(-1, 1000),
-    "search_space": spaces,
-    "sampler": st.fixed_dictionaries({"name": st.sampled_from(
-        ["tpe", "random", "grid", "cmaes", "nsga2", "bogus"])}, optional={"seed": scalars}),
-    "pruner": st.fixed_dictionaries({"name": st.sampled_from(
-        ["none", "median", "asha", "hyperband", "bogus"])}),
-    "timeout_s": st.none() | numbers,
-    "validation": st.fixed_dictionaries({"method": st.sampled_from(["holdout", "kfold"])},
-                                        optional={"folds": st.integers(-1, 20)}),
-    "warm_start": json_values,
-})
+spaces = st.dictionaries(
+    st.sampled_from(["n_estimators", "max_depth", "C", "lr", "epochs", "hidden_units", "x"]),
+    param_specs,
+    max_size=3,
+)
+hpo_configs = objects_with(
+    {
+        "model": st.sampled_from(["random_forest", "logistic_regression", "mlp", "knn", "auto"]),
+        "metric": st.sampled_from(["accuracy", "f1_macro", "rmse", "roc_auc"])
+        | st.lists(st.sampled_from(["accuracy", "f1_macro", "log_loss"]), max_size=3),
+        "n_trials": st.integers(-1, 1000),
+        "search_space": spaces,
+        "sampler": st.fixed_dictionaries(
+            {"name": st.sampled_from(["tpe", "random", "grid", "cmaes", "nsga2", "bogus"])},
+            optional={"seed": scalars},
+        ),
+        "pruner": st.fixed_dictionaries(
+            {"name": st.sampled_from(["none", "median", "asha", "hyperband", "bogus"])}
+        ),
+        "timeout_s": st.none() | numbers,
+        "validation": st.fixed_dictionaries(
+            {"method": st.sampled_from(["holdout", "kfold"])},
+            optional={"folds": st.integers(-1, 20)},
+        ),
+        "warm_start": json_values,
+    }
+)
 
 
 def fixed_point(validate, config):
@@ -95,14 +117,16 @@ def test_search_spaces_normalise_to_a_fixed_point_and_grid_without_crashing(raw)
         assert all(isinstance(v, list) for v in values.values())
 
 
-nas_configs = objects_with({
-    "strategy": st.sampled_from(["darts", "evolution", "rl", "random", "bogus"])
-    | st.fixed_dictionaries({"name": st.sampled_from(["darts", "evolution", "random"])}),
-    "space": st.sampled_from(["mlp", "cell", "bogus"]),
-    "budget": json_values,
-    "epochs": st.integers(-1, 50),
-    "retrain": json_values,
-})
+nas_configs = objects_with(
+    {
+        "strategy": st.sampled_from(["darts", "evolution", "rl", "random", "bogus"])
+        | st.fixed_dictionaries({"name": st.sampled_from(["darts", "evolution", "random"])}),
+        "space": st.sampled_from(["mlp", "cell", "bogus"]),
+        "budget": json_values,
+        "epochs": st.integers(-1, 50),
+        "retrain": json_values,
+    }
+)
 
 
 @SETTINGS
@@ -113,8 +137,12 @@ def test_nas_configs_are_a_fixed_point_or_a_config_error(config, kind):
 
 TECHNIQUES = ["prune_structured", "prune_magnitude", "dynamic_int8", "half", "bogus"]
 fractions = st.floats(-0.1, 1.1, allow_nan=False)
-compression_steps = st.lists(st.sampled_from(TECHNIQUES) | objects_with({
-    "technique": st.sampled_from(TECHNIQUES), "ratio": fractions}), min_size=1, max_size=3)
+compression_steps = st.lists(
+    st.sampled_from(TECHNIQUES)
+    | objects_with({"technique": st.sampled_from(TECHNIQUES), "ratio": fractions}),
+    min_size=1,
+    max_size=3,
+)
 compression_configs = st.fixed_dictionaries(
     {"model_version": st.integers(1, 10), "steps": compression_steps},
     optional={"test_size": fractions, "seed": st.integers(-1, 5)},
@@ -128,12 +156,23 @@ def test_compression_configs_are_a_fixed_point_or_a_config_error(config):
 
 
 @pytest.mark.django_db
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(body=objects_with({"kind": st.sampled_from(["hpo", "nas", "compression", "x"]),
-                          "name": st.text(max_size=20), "dataset": st.integers(-1, 10),
-                          "config": hpo_configs | nas_configs, "resources": json_values})
-       | json_values)
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    body=objects_with(
+        {
+            "kind": st.sampled_from(["hpo", "nas", "compression", "x"]),
+            "name": st.text(max_size=20),
+            "dataset": st.integers(-1, 10),
+            "config": hpo_configs | nas_configs,
+            "resources": json_values,
+        }
+    )
+    | json_values
+)
 def test_the_job_serializer_answers_any_json_with_errors_by_field(body, alice):
     from rest_framework.test import APIRequestFactory
 

@@ -26,13 +26,16 @@ def test_the_happy_path(job):
     assert job.progress == 1.0 and job.started_at and job.finished_at
 
 
-@pytest.mark.parametrize("path", [
-    ["succeeded"],  # queued cannot succeed without running
-    ["running", "queued"],
-    ["cancelled", "running"],
-    ["running", "failed", "succeeded"],
-    ["running", "succeeded", "cancelled"],
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        ["succeeded"],  # queued cannot succeed without running
+        ["running", "queued"],
+        ["cancelled", "running"],
+        ["running", "failed", "succeeded"],
+        ["running", "succeeded", "cancelled"],
+    ],
+)
 def test_it_refuses_every_other_change(job, path):
     *allowed, refused = path
     for step in allowed:

@@ -25,8 +25,9 @@ def empty_queue():
 
 
 def make_job(owner, dataset, **fields) -> Job:
-    return Job.objects.create(owner=owner, kind="hpo", name="j", dataset=dataset, config={},
-                              **fields)
+    return Job.objects.create(
+        owner=owner, kind="hpo", name="j", dataset=dataset, config={}, **fields
+    )
 
 
 def test_old_queued_jobs_are_sent_again_and_fresh_ones_are_not(alice, iris, empty_queue):
@@ -38,8 +39,9 @@ def test_old_queued_jobs_are_sent_again_and_fresh_ones_are_not(alice, iris, empt
 
 
 def test_a_running_job_with_no_live_runner_gets_a_new_one(alice, iris, empty_queue):
-    silent = make_job(alice, iris, status="running",
-                      heartbeat_at=timezone.now() - timedelta(minutes=10))
+    silent = make_job(
+        alice, iris, status="running", heartbeat_at=timezone.now() - timedelta(minutes=10)
+    )
     make_job(alice, iris, status="running", heartbeat_at=timezone.now())
     make_job(alice, iris, status="succeeded", heartbeat_at=timezone.now() - timedelta(days=1))
     assert reconcile(queued_after_s=120, stale_after_s=300) == {"requeued": 0, "resumed": 1}

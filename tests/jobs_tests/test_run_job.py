@@ -21,7 +21,11 @@ pytestmark = pytest.mark.django_db
 
 def make_job(owner, dataset, **config) -> Job:
     return Job.objects.create(
-        owner=owner, kind="hpo", name="t", dataset=dataset, study_name=f"test-{uuid4().hex}",
+        owner=owner,
+        kind="hpo",
+        name="t",
+        dataset=dataset,
+        study_name=f"test-{uuid4().hex}",
         config=validate_hpo_config({"n_trials": 3, **config}, dataset.task),
     )
 
@@ -61,8 +65,9 @@ def test_a_runner_continues_a_study_another_runner_started(alice, iris):
     tasks.run_job(job.id)
     # A first runner ran two trials, then its worker vanished before writing any rows.
     storage = engine.make_storage(storage_url(job))
-    engine.run_trials(job.config, tasks.load_data(job), MemoryReporter(stop_after=2),
-                      storage, job.study_name)
+    engine.run_trials(
+        job.config, tasks.load_data(job), MemoryReporter(stop_after=2), storage, job.study_name
+    )
     tasks.run_trials(job.id, 1)
     job.refresh_from_db()
     assert job.status == "succeeded", job.error_message

@@ -36,8 +36,13 @@ def version(alice, tmp_path, model_store):
 def deployment(alice, version):
     from automl.serving.services import create_deployment
 
-    return create_deployment(alice, name="iris-live", model_name="iris",
-                             routes=[{"version": version.id, "weight": 1}], cache_ttl_s=0)
+    return create_deployment(
+        alice,
+        name="iris-live",
+        model_name="iris",
+        routes=[{"version": version.id, "weight": 1}],
+        cache_ttl_s=0,
+    )
 
 
 def traffic(api, deployment, seed: int, n: int = 400, shift: dict | None = None) -> None:
@@ -48,9 +53,12 @@ def traffic(api, deployment, seed: int, n: int = 400, shift: dict | None = None)
     for name, amount in (shift or {}).items():
         rows[:, FEATURES.index(name)] += amount
     for start in range(0, n, 100):
-        batch = [dict(zip(FEATURES, map(float, r), strict=True)) for r in rows[start:start + 100]]
-        response = api.post(f"/api/v1/deployments/{deployment.id}/predict/",
-                            {"inputs": batch}, format="json")
+        batch = [
+            dict(zip(FEATURES, map(float, r), strict=True)) for r in rows[start : start + 100]
+        ]
+        response = api.post(
+            f"/api/v1/deployments/{deployment.id}/predict/", {"inputs": batch}, format="json"
+        )
         assert response.status_code == 200, response.content
 
 
@@ -59,4 +67,5 @@ def age_logs(deployment, hours: float) -> None:
     from automl.serving.models import PredictionLog
 
     PredictionLog.objects.filter(deployment=deployment).update(
-        created_at=timezone.now() - timedelta(hours=hours))
+        created_at=timezone.now() - timedelta(hours=hours)
+    )

@@ -14,8 +14,9 @@ pytestmark = pytest.mark.django_db
 def paths(patterns, prefix: str, deployment_id: int, report_id: int) -> list[tuple[str, str]]:
     out = []
     for pattern in patterns:
-        route = str(pattern.pattern).replace("<int:pk>", str(
-            report_id if "drift/" in str(pattern.pattern) else deployment_id))
+        route = str(pattern.pattern).replace(
+            "<int:pk>", str(report_id if "drift/" in str(pattern.pattern) else deployment_id)
+        )
         method = "post" if route.endswith("run/") else "get"
         out.append((method, prefix + route))
         if route == "drift/":
@@ -28,8 +29,9 @@ def report(alice_api, staff_api, deployment):
     from tests.monitoring_tests.conftest import traffic
 
     traffic(alice_api, deployment, seed=0, n=100)
-    return staff_api.post("/api/v1/monitoring/drift/", {"deployment": deployment.id},
-                          format="json").json()["id"]
+    return staff_api.post(
+        "/api/v1/monitoring/drift/", {"deployment": deployment.id}, format="json"
+    ).json()["id"]
 
 
 def browser(user=None) -> Client:

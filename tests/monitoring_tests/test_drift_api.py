@@ -9,12 +9,14 @@ pytestmark = pytest.mark.django_db
 
 
 def run(api, deployment, **extra):
-    return api.post("/api/v1/monitoring/drift/",
-                    {"deployment": deployment.id, "hours": 1, **extra}, format="json")
+    return api.post(
+        "/api/v1/monitoring/drift/",
+        {"deployment": deployment.id, "hours": 1, **extra},
+        format="json",
+    )
 
 
-def test_it_flags_exactly_the_shifted_feature_of_logged_traffic(alice_api, staff_api,
-                                                                 deployment):
+def test_it_flags_exactly_the_shifted_feature_of_logged_traffic(alice_api, staff_api, deployment):
     traffic(alice_api, deployment, seed=0)
     quiet = run(staff_api, deployment)
     assert quiet.status_code == 201, quiet.content
@@ -55,8 +57,9 @@ def test_a_healthy_report_resolves_the_alert(alice_api, staff_api, deployment):
     assert Alert.objects.get().resolved_at is not None
 
 
-def test_the_webhook_is_called_once_per_alert(alice_api, staff_api, deployment, settings,
-                                              monkeypatch):
+def test_the_webhook_is_called_once_per_alert(
+    alice_api, staff_api, deployment, settings, monkeypatch
+):
     calls = []
 
     class Answer:
@@ -105,10 +108,12 @@ def test_a_version_without_reference_is_a_409(alice, staff_api, tmp_path, model_
     from tests.registry_tests.factories import forest_dir, register
 
     version = register(alice, forest_dir(tmp_path / "plain"), name="plain")
-    deployment = create_deployment(alice, name="plain", model_name="plain",
-                                   routes=[{"version": version.id, "weight": 1}])
-    response = staff_api.post("/api/v1/monitoring/drift/", {"deployment": deployment.id},
-                              format="json")
+    deployment = create_deployment(
+        alice, name="plain", model_name="plain", routes=[{"version": version.id, "weight": 1}]
+    )
+    response = staff_api.post(
+        "/api/v1/monitoring/drift/", {"deployment": deployment.id}, format="json"
+    )
     assert response.status_code == 409 and "reference" in response.json()["detail"]
 
 

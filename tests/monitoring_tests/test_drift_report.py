@@ -50,8 +50,9 @@ def test_the_data_set_verdict_follows_the_share(wine):
     report = drift_report(reference, shifted, names, DriftOptions(share_threshold=0.3))
     assert len(report["drifted_features"]) == 4
     assert report["dataset_drift"]
-    assert not drift_report(reference, shifted, names,
-                            DriftOptions(share_threshold=0.5))["dataset_drift"]
+    assert not drift_report(reference, shifted, names, DriftOptions(share_threshold=0.5))[
+        "dataset_drift"
+    ]
 
 
 def test_a_small_window_is_not_judged(wine):
@@ -62,12 +63,17 @@ def test_a_small_window_is_not_judged(wine):
 
 def test_categories_missing_values_and_unknown_columns():
     rng = np.random.default_rng(0)
-    train = np.column_stack([rng.choice(["red", "blue"], 500).astype(object),
-                             rng.normal(size=500).astype(object)])
+    train = np.column_stack(
+        [rng.choice(["red", "blue"], 500).astype(object), rng.normal(size=500).astype(object)]
+    )
     reference = reference_stats(train, ["colour", "size"])
-    served = np.column_stack([rng.choice(["green", "red", None], 300).astype(object),
-                              rng.normal(size=300).astype(object),
-                              np.ones(300, dtype=object)])
+    served = np.column_stack(
+        [
+            rng.choice(["green", "red", None], 300).astype(object),
+            rng.normal(size=300).astype(object),
+            np.ones(300, dtype=object),
+        ]
+    )
     report = drift_report(reference, served, ["colour", "size", "new"])
     assert report["skipped"] == ["new"]
     colour = report["features"]["colour"]
@@ -81,8 +87,9 @@ def test_prediction_drift():
     rng = np.random.default_rng(0)
     baseline = rng.choice([0, 1, 2], 600)
     assert not prediction_drift(baseline, rng.choice([0, 1, 2], 600), "categorical")["drifted"]
-    assert prediction_drift(baseline, rng.choice([0, 1, 2], 600, p=[0.8, 0.1, 0.1]),
-                            "categorical")["drifted"]
+    assert prediction_drift(
+        baseline, rng.choice([0, 1, 2], 600, p=[0.8, 0.1, 0.1]), "categorical"
+    )["drifted"]
     values = rng.normal(size=600)
     assert prediction_drift(values, rng.normal(2, 1, 600), "numeric")["drifted"]
     assert not prediction_drift(values, rng.normal(size=600), "numeric")["drifted"]
@@ -92,6 +99,5 @@ def test_the_engine_does_not_import_django():
     assert "django" not in sys.modules or "workers.monitoring" in sys.modules
     import subprocess
 
-    code = ("import sys, workers.monitoring; "
-            "assert 'django' not in sys.modules, 'django imported'")
+    code = "import sys, workers.monitoring; assert 'django' not in sys.modules, 'django imported'"
     subprocess.run([sys.executable, "-c", code], check=True)

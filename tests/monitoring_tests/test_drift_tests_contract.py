@@ -22,8 +22,10 @@ def column(values: np.ndarray, train: np.ndarray):
 
 def windows(kind: str):
     if kind == "numeric":
-        return (column(rng.normal(size=2000), TRAIN),
-                column(rng.normal(loc=1.5, size=2000), TRAIN))
+        return (
+            column(rng.normal(size=2000), TRAIN),
+            column(rng.normal(loc=1.5, size=2000), TRAIN),
+        )
     train = CATEGORIES.astype(object)
     same = rng.choice(["a", "b", "c", "d"], size=2000, p=[0.4, 0.3, 0.2, 0.1]).astype(object)
     shifted = rng.choice(["a", "b", "c", "e"], size=2000, p=[0.1, 0.2, 0.3, 0.4]).astype(object)

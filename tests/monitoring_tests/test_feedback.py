@@ -16,12 +16,12 @@ def logged(alice_api, deployment):
 
 
 def send(api, deployment, items):
-    return api.post(f"/api/v1/deployments/{deployment.id}/feedback/", {"feedback": items},
-                    format="json")
+    return api.post(
+        f"/api/v1/deployments/{deployment.id}/feedback/", {"feedback": items}, format="json"
+    )
 
 
-def test_labels_give_live_accuracy_per_version(alice_api, staff_api, deployment, logged,
-                                               settings):
+def test_labels_give_live_accuracy_per_version(alice_api, staff_api, deployment, logged, settings):
     settings.MONITORING_MIN_LABELS = 20
     items = []
     for entry in logged:
@@ -29,8 +29,13 @@ def test_labels_give_live_accuracy_per_version(alice_api, staff_api, deployment,
         # the first 60 rows labelled as predicted, the next 40 with another class
         for row, predicted in enumerate(predictions[:50]):
             right = len(items) < 60
-            items.append({"prediction": entry.id, "row": row,
-                          "label": predicted if right else (predicted + 1) % 3})
+            items.append(
+                {
+                    "prediction": entry.id,
+                    "row": row,
+                    "label": predicted if right else (predicted + 1) % 3,
+                }
+            )
     response = send(alice_api, deployment, items[:100])
     assert response.status_code == 201, response.content
     assert response.json() == {"stored": 100, "created": 100, "updated": 0}
@@ -44,8 +49,7 @@ def test_labels_give_live_accuracy_per_version(alice_api, staff_api, deployment,
 
     # corrected labels replace the wrong ones: accuracy recovers, the alert resolves
     fixed = [{**item, "label": logged_prediction(logged, item)} for item in items[60:100]]
-    assert send(alice_api, deployment, fixed).json() == {"stored": 40, "created": 0,
-                                                         "updated": 40}
+    assert send(alice_api, deployment, fixed).json() == {"stored": 40, "created": 0, "updated": 40}
     assert Feedback.objects.count() == 100
     assert Alert.objects.get(kind="performance").resolved_at is not None
 
@@ -73,6 +77,10 @@ def test_bad_feedback_is_a_400_naming_each_item(alice_api, deployment, logged):
         response = send(alice_api, deployment, items)
         assert response.status_code == 400, (items, response.content)
         assert field in response.json()["fields"], (items, response.json())
-    assert alice_api.post(f"/api/v1/deployments/{deployment.id}/feedback/", {},
-                          format="json").status_code == 400
+    assert (
+        alice_api.post(
+            f"/api/v1/deployments/{deployment.id}/feedback/", {}, format="json"
+        ).status_code
+        == 400
+    )
     assert not Feedback.objects.exists()

@@ -9,18 +9,22 @@ from tests.monitoring_tests.conftest import traffic
 pytestmark = pytest.mark.django_db
 
 
-def test_metrics_text_holds_jobs_predictions_latency_and_alerts(staff, alice_api, staff_api,
-                                                              deployment):
+def test_metrics_text_holds_jobs_predictions_latency_and_alerts(
+    staff, alice_api, staff_api, deployment
+):
     traffic(alice_api, deployment, seed=0, n=200, shift={"petal_length": 3.0})
-    staff_api.post("/api/v1/monitoring/drift/",
-                   {"deployment": deployment.id, "share_threshold": 0.2}, format="json")
+    staff_api.post(
+        "/api/v1/monitoring/drift/",
+        {"deployment": deployment.id, "share_threshold": 0.2},
+        format="json",
+    )
     client = Client()
     client.force_login(staff)
     response = client.get("/metrics")
     assert response["Content-Type"].startswith("text/plain")
     text = response.content.decode()
     assert f'automl_predictions{{deployment="{deployment.id}:iris-live"}} 2.0' in text
-    assert 'automl_predict_latency_seconds_count 2.0' in text
+    assert "automl_predict_latency_seconds_count 2.0" in text
     assert 'automl_predict_latency_seconds_bucket{le="+Inf"} 2.0' in text
     assert 'automl_open_alerts{kind="drift"} 1.0' in text
     assert f'automl_drift_share{{deployment="{deployment.id}"}} 0.25' in text
@@ -35,11 +39,26 @@ def test_job_metrics_count_what_the_database_holds(alice, iris):
     from automl.jobs.models import Job, Trial
 
     now = timezone.now()
-    done = Job.objects.create(owner=alice, kind="hpo", name="a", dataset=iris, config={},
-                              status="succeeded", started_at=now - timedelta(seconds=30),
-                              finished_at=now)
-    Job.objects.create(owner=alice, kind="hpo", name="b", dataset=iris, config={},
-                       status="failed", started_at=now - timedelta(seconds=10), finished_at=now)
+    done = Job.objects.create(
+        owner=alice,
+        kind="hpo",
+        name="a",
+        dataset=iris,
+        config={},
+        status="succeeded",
+        started_at=now - timedelta(seconds=30),
+        finished_at=now,
+    )
+    Job.objects.create(
+        owner=alice,
+        kind="hpo",
+        name="b",
+        dataset=iris,
+        config={},
+        status="failed",
+        started_at=now - timedelta(seconds=10),
+        finished_at=now,
+    )
     Trial.objects.create(job=done, number=0, state="complete", finished_at=now)
     Trial.objects.create(job=done, number=1, state="running")
     metrics = services.job_metrics()
@@ -53,8 +72,10 @@ def test_job_metrics_count_what_the_database_holds(alice, iris):
 
 
 def test_feature_histogram_chart():
-    feature = {"drifted": True, "histogram": {"labels": ["a", "b"], "reference": [0.5, 0.5],
-                                              "current": [0.9, 0.1]}}
+    feature = {
+        "drifted": True,
+        "histogram": {"labels": ["a", "b"], "reference": [0.5, 0.5], "current": [0.9, 0.1]},
+    }
     fig = charts.feature_histogram("colour", feature)
     assert [list(trace.y) for trace in fig.data] == [[0.5, 0.5], [0.9, 0.1]]
     assert "DRIFTED" in fig.layout.title.text

@@ -14,13 +14,21 @@ pytestmark = pytest.mark.django_db
 
 def beat(name: str, queues: list[str], seconds_ago: float = 0) -> WorkerHeartbeat:
     seen = timezone.now() - timedelta(seconds=seconds_ago)
-    return WorkerHeartbeat.objects.create(name=name, host="h", pid=1, queues=queues,
-                                          started_at=seen, last_seen=seen)  # fmt: skip
+    return WorkerHeartbeat.objects.create(
+        name=name, host="h", pid=1, queues=queues, started_at=seen, last_seen=seen
+    )
 
 
 def test_a_gpu_job_without_a_live_gpu_worker_says_why(alice, iris, settings):
-    job = Job.objects.create(owner=alice, kind="hpo", dataset=iris, name="on gpu", config={},
-                             resources={"device": "cuda"}, queue="gpu")  # fmt: skip
+    job = Job.objects.create(
+        owner=alice,
+        kind="hpo",
+        dataset=iris,
+        name="on gpu",
+        config={},
+        resources={"device": "cuda"},
+        queue="gpu",
+    )
     client = Client()
     client.force_login(alice)
     beat("cpu@a", ["cpu"])

@@ -6,10 +6,13 @@ from automl.jobs import charts
 
 
 def trial(number, value, state="complete", params=None, curve=None):
-    return {"number": number, "state": state, "params": params or {},
-            "values": None if value is None else ([value] if not isinstance(value, list)
-                                                  else value),
-            "intermediate_values": curve or {}}  # fmt: skip
+    return {
+        "number": number,
+        "state": state,
+        "params": params or {},
+        "values": None if value is None else ([value] if not isinstance(value, list) else value),
+        "intermediate_values": curve or {},
+    }
 
 
 TRIALS = [
@@ -77,8 +80,10 @@ def test_pareto_front_highlights_the_front():
 
 
 def test_alpha_heatmap_has_a_frame_per_epoch_and_shows_the_last():
-    history = [{"epoch": 0, "normal": [[0.5, 0.5], [0.5, 0.5]]},
-               {"epoch": 1, "normal": [[0.9, 0.1], [0.2, 0.8]]}]  # fmt: skip
+    history = [
+        {"epoch": 0, "normal": [[0.5, 0.5], [0.5, 0.5]]},
+        {"epoch": 1, "normal": [[0.9, 0.1], [0.2, 0.8]]},
+    ]
     axes = {"ops": ["skip_connect", "sep_conv_3x3"], "edges": ["0->2", "1->2"]}
     fig = charts.alpha_heatmap(history, axes)
     assert len(fig.frames) == 2 and [f.name for f in fig.frames] == ["0", "1"]
@@ -89,9 +94,14 @@ def test_alpha_heatmap_has_a_frame_per_epoch_and_shows_the_last():
 
 
 def test_genotype_graph_draws_cells_and_layer_chains():
-    cell = {"space": "cell", "normal": [[["sep_conv_3x3", 0], ["skip_connect", 1]],
-                                        [["max_pool_3x3", 2], ["sep_conv_3x3", 0]]],
-            "reduce": []}  # fmt: skip
+    cell = {
+        "space": "cell",
+        "normal": [
+            [["sep_conv_3x3", 0], ["skip_connect", 1]],
+            [["max_pool_3x3", 2], ["sep_conv_3x3", 0]],
+        ],
+        "reduce": [],
+    }
     fig = charts.genotype_graph(cell)
     labels = [a.text for a in fig.layout.annotations]
     assert sorted(labels) == ["max_pool_3x3", "sep_conv_3x3", "sep_conv_3x3", "skip_connect"]

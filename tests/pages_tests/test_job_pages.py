@@ -13,9 +13,15 @@ from automl.jobs.models import Job, Trial
 
 pytestmark = pytest.mark.django_db
 
-HPO_FORM = {"model": "logistic_regression", "n_trials": "3", "sampler": "random",
-            "pruner": "none", "validation": "holdout", "parallelism": "1",
-            "device": "auto"}  # fmt: skip
+HPO_FORM = {
+    "model": "logistic_regression",
+    "n_trials": "3",
+    "sampler": "random",
+    "pruner": "none",
+    "validation": "holdout",
+    "parallelism": "1",
+    "device": "auto",
+}
 
 
 def browser_for(user) -> Client:
@@ -30,18 +36,34 @@ def alice_browser(alice) -> Client:
 
 
 def make_job(owner, dataset, status="succeeded", **fields) -> Job:
-    config = {"task": "classification", "metric": "accuracy", "direction": "maximize",
-              "model": "logistic_regression", "n_trials": 3}  # fmt: skip
+    config = {
+        "task": "classification",
+        "metric": "accuracy",
+        "direction": "maximize",
+        "model": "logistic_regression",
+        "n_trials": 3,
+    }
     fields.setdefault("name", "done")
-    job = Job.objects.create(owner=owner, kind="hpo", dataset=dataset, status=status,
-                             config=fields.pop("config", config), **fields)  # fmt: skip
+    job = Job.objects.create(
+        owner=owner,
+        kind="hpo",
+        dataset=dataset,
+        status=status,
+        config=fields.pop("config", config),
+        **fields,
+    )
     now = timezone.now()
-    for n, (state, value) in enumerate([("complete", 0.8), ("pruned", None),
-                                        ("complete", 0.9)]):  # fmt: skip
-        Trial.objects.create(job=job, number=n, state=state, params={"C": 0.5 + n},
-                             values=None if value is None else [value],
-                             intermediate_values={"0": 0.5, "1": value or 0.4},
-                             started_at=now, finished_at=now)  # fmt: skip
+    for n, (state, value) in enumerate([("complete", 0.8), ("pruned", None), ("complete", 0.9)]):
+        Trial.objects.create(
+            job=job,
+            number=n,
+            state=state,
+            params={"C": 0.5 + n},
+            values=None if value is None else [value],
+            intermediate_values={"0": 0.5, "1": value or 0.4},
+            started_at=now,
+            finished_at=now,
+        )
     return job
 
 
@@ -50,18 +72,19 @@ def test_it_needs_a_login(client, alice, iris):
     for url in ("/jobs/", "/jobs/new/hpo/", f"/jobs/{job.id}/", f"/jobs/{job.id}/status/"):
         response = client.get(url)
         assert response.status_code == 302 and response["Location"].startswith(
-            "/accounts/login/?next="), url
+            "/accounts/login/?next="
+        ), url
 
 
 def test_an_ordinary_user_signs_in_and_out(client, alice):
     page = client.get("/accounts/login/").content.decode()
     assert 'name="username"' in page and 'name="password"' in page
-    response = client.post("/accounts/login/", {"username": "alice",
-                                                "password": "wrong-password"})  # fmt: skip
+    response = client.post("/accounts/login/", {"username": "alice", "password": "wrong-password"})
     assert response.status_code == 200 and 'role="alert"' in response.content.decode()
-    response = client.post("/accounts/login/?next=/datasets/",
-                           {"username": "alice", "password": "alice-password-1",
-                            "next": "/datasets/"})  # fmt: skip
+    response = client.post(
+        "/accounts/login/?next=/datasets/",
+        {"username": "alice", "password": "alice-password-1", "next": "/datasets/"},
+    )
     assert response.status_code == 302 and response["Location"] == "/datasets/"
     page = client.get("/jobs/").content.decode()
     assert "Sign out alice" in page and "Monitoring" not in page
@@ -74,8 +97,13 @@ def test_an_ordinary_user_signs_in_and_out(client, alice):
 def test_staff_see_monitoring_in_the_nav(django_user_model):
     staff = django_user_model.objects.create_user("sam", password="x-pass-123", is_staff=True)
     page = browser_for(staff).get("/jobs/").content.decode()
-    for link in ('href="/datasets/"', 'href="/jobs/"', 'href="/models/"',
-                 'href="/deployments/"', 'href="/monitoring/"'):  # fmt: skip
+    for link in (
+        'href="/datasets/"',
+        'href="/jobs/"',
+        'href="/models/"',
+        'href="/deployments/"',
+        'href="/monitoring/"',
+    ):
         assert link in page
 
 
@@ -94,8 +122,9 @@ def test_the_list_shows_own_jobs_and_polls_while_one_runs(alice_browser, alice, 
 
 def test_the_hpo_form_submits_through_the_api_serializer(alice_browser, alice, iris):
     assert 'name="advanced"' in alice_browser.get("/jobs/new/hpo/").content.decode()
-    response = alice_browser.post("/jobs/new/hpo/", {**HPO_FORM, "dataset": iris.id,
-                                                     "name": "form job"})  # fmt: skip
+    response = alice_browser.post(
+        "/jobs/new/hpo/", {**HPO_FORM, "dataset": iris.id, "name": "form job"}
+    )
     job = Job.objects.get(owner=alice)
     assert response.status_code == 302 and response["Location"] == f"/jobs/{job.id}/"
     assert (job.kind, job.name, job.status) == ("hpo", "form job", "queued")
@@ -104,10 +133,13 @@ def test_the_hpo_form_submits_through_the_api_serializer(alice_browser, alice, i
 
 
 def test_the_advanced_box_is_merged_over_the_fields(alice_browser, alice, iris):
-    advanced = {"sampler": {"seed": 7}, "search_space": {"C": {"type": "float", "low": 0.1,
-                                                               "high": 2.0}}}  # fmt: skip
-    response = alice_browser.post("/jobs/new/hpo/", {**HPO_FORM, "dataset": iris.id,
-                                                     "advanced": json.dumps(advanced)})
+    advanced = {
+        "sampler": {"seed": 7},
+        "search_space": {"C": {"type": "float", "low": 0.1, "high": 2.0}},
+    }
+    response = alice_browser.post(
+        "/jobs/new/hpo/", {**HPO_FORM, "dataset": iris.id, "advanced": json.dumps(advanced)}
+    )
     assert response.status_code == 302
     config = Job.objects.get(owner=alice).config
     assert config["sampler"]["name"] == "random" and config["sampler"]["seed"] == 7
@@ -117,8 +149,15 @@ def test_the_advanced_box_is_merged_over_the_fields(alice_browser, alice, iris):
 def test_errors_are_the_apis_words_beside_the_field(alice_browser, alice_api, alice, iris):
     bad = {**HPO_FORM, "dataset": iris.id, "metric": "r2"}
     response = alice_browser.post("/jobs/new/hpo/", bad)
-    api = alice_api.post("/api/v1/jobs/", {"kind": "hpo", "dataset": iris.id, "config": {
-        "model": "logistic_regression", "metric": "r2"}}, format="json").json()
+    api = alice_api.post(
+        "/api/v1/jobs/",
+        {
+            "kind": "hpo",
+            "dataset": iris.id,
+            "config": {"model": "logistic_regression", "metric": "r2"},
+        },
+        format="json",
+    ).json()
     assert response.status_code == 400
     page = response.content.decode()
     message = api["fields"]["config.metric"][0]
@@ -127,33 +166,46 @@ def test_errors_are_the_apis_words_beside_the_field(alice_browser, alice_api, al
     assert not Job.objects.exists()
     # A mistake inside the advanced box is shown beside it; bad JSON too.
     advanced = json.dumps({"search_space": {"C": {"type": "float", "low": 2, "high": 1}}})
-    page = alice_browser.post("/jobs/new/hpo/", {**HPO_FORM, "dataset": iris.id,
-                                                 "advanced": advanced}).content.decode()
+    page = alice_browser.post(
+        "/jobs/new/hpo/", {**HPO_FORM, "dataset": iris.id, "advanced": advanced}
+    ).content.decode()
     assert "config.search_space.C.low: must not exceed high" in page
-    page = alice_browser.post("/jobs/new/hpo/", {**HPO_FORM, "dataset": iris.id,
-                                                 "advanced": "{nope"}).content.decode()
+    page = alice_browser.post(
+        "/jobs/new/hpo/", {**HPO_FORM, "dataset": iris.id, "advanced": "{nope"}
+    ).content.decode()
     assert "not valid JSON" in page and not Job.objects.exists()
 
 
 def test_continue_from_another_users_job_is_refused(alice_browser, bob, iris):
     theirs = make_job(bob, iris)
-    response = alice_browser.post("/jobs/new/hpo/", {**HPO_FORM, "dataset": iris.id,
-                                                     "warm_start_from": theirs.id})
+    response = alice_browser.post(
+        "/jobs/new/hpo/", {**HPO_FORM, "dataset": iris.id, "warm_start_from": theirs.id}
+    )
     assert response.status_code == 400
     assert "is not the id of one of your HPO jobs" in response.content.decode()
     assert alice_browser.get(f"/jobs/new/hpo/?from={theirs.id}").status_code == 404
 
 
 def test_the_nas_form_submits_a_nas_job(alice_browser, alice, iris):
-    response = alice_browser.post("/jobs/new/nas/", {
-        "dataset": iris.id, "strategy": "random", "budget": "3", "proxy_epochs": "1",
-        "retrain_epochs": "2", "seed": "0", "device": "cpu"})  # fmt: skip
+    response = alice_browser.post(
+        "/jobs/new/nas/",
+        {
+            "dataset": iris.id,
+            "strategy": "random",
+            "budget": "3",
+            "proxy_epochs": "1",
+            "retrain_epochs": "2",
+            "seed": "0",
+            "device": "cpu",
+        },
+    )
     assert response.status_code == 302, response.content.decode()[-2000:]
     job = Job.objects.get(owner=alice)
     assert job.kind == "nas" and job.config["strategy"]["candidates"] == 3
     assert job.config["space"]["name"] == "mlp" and job.resources["device"] == "cpu"
-    page = alice_browser.post("/jobs/new/nas/", {"dataset": iris.id, "budget": "3",
-                                                 "device": "cpu"}).content.decode()
+    page = alice_browser.post(
+        "/jobs/new/nas/", {"dataset": iris.id, "budget": "3", "device": "cpu"}
+    ).content.decode()
     assert "choose a strategy to give it a budget" in page
 
 
@@ -163,9 +215,17 @@ def test_an_unknown_kind_is_a_404(alice_browser):
 
 @pytest.mark.parametrize("kind", ["hpo", "nas"])
 def test_run_again_resubmits_the_stored_config(alice_browser, alice, iris, kind):
-    form = HPO_FORM if kind == "hpo" else {"strategy": "evolution", "budget": "2",
-                                            "device": "auto", "seed": "3",
-                                            "parallelism": "2"}  # fmt: skip
+    form = (
+        HPO_FORM
+        if kind == "hpo"
+        else {
+            "strategy": "evolution",
+            "budget": "2",
+            "device": "auto",
+            "seed": "3",
+            "parallelism": "2",
+        }
+    )
     alice_browser.post(f"/jobs/new/{kind}/", {**form, "dataset": iris.id, "name": "first"})
     first = Job.objects.get(owner=alice)
     page = alice_browser.get(f"/jobs/new/{kind}/?from={first.id}")
@@ -182,8 +242,9 @@ def test_continue_seeds_the_study_with_the_jobs_trials(alice_browser, alice, iri
     done = make_job(alice, iris, config={"model": "logistic_regression", "n_trials": 3})
     page = alice_browser.get(f"/jobs/{done.id}/").content.decode()
     assert f"?from={done.id}&amp;continue=1" in page and "Run again" in page
-    initial = alice_browser.get(f"/jobs/new/hpo/?from={done.id}&continue=1").context[
-        "form"].initial
+    initial = (
+        alice_browser.get(f"/jobs/new/hpo/?from={done.id}&continue=1").context["form"].initial
+    )
     assert initial["warm_start_from"] == done.id
     data = {key: "" if value is None else value for key, value in initial.items()}
     assert alice_browser.post("/jobs/new/hpo/", {**HPO_FORM, **data}).status_code == 302
@@ -193,24 +254,40 @@ def test_continue_seeds_the_study_with_the_jobs_trials(alice_browser, alice, iri
 
 
 def test_the_detail_page_has_charts_and_a_sortable_table(alice_browser, alice, iris):
-    job = make_job(alice, iris, result={"best_value": 0.9, "best_number": 2,
-                                        "importances": {"C": 1.0}})  # fmt: skip
+    job = make_job(
+        alice, iris, result={"best_value": 0.9, "best_number": 2, "importances": {"C": 1.0}}
+    )
     page = alice_browser.get(f"/jobs/{job.id}/").content.decode()
     assert "/vendor/plotly.min.js?v=" in page and page.count("data-figure=") == 4
-    for title in ("Optimization history", "Intermediate values", "Parallel coordinates",
-                  "Parameter importances"):  # fmt: skip
+    for title in (
+        "Optimization history",
+        "Intermediate values",
+        "Parallel coordinates",
+        "Parameter importances",
+    ):
         assert title in page
     assert 'class="trials sortable"' in page and 'class="state-pruned"' in page
     assert "Cancel job" not in page and "0.90000" in page
 
 
 def test_a_nas_job_shows_alphas_and_the_genotype(alice_browser, alice, iris):
-    genotype = {"space": "cell", "normal": [[["sep_conv_3x3", 0], ["skip_connect", 1]]],
-                "reduce": []}  # fmt: skip
-    job = make_job(alice, iris, config={"strategy": {"name": "darts"}}, result={
-        "metric": "accuracy", "genotype": genotype, "best": {"number": 2, "score": 0.9},
-        "alpha_history": [{"epoch": 0, "normal": [[0.4, 0.6], [0.5, 0.5]]}],
-        "alpha_axes": {"ops": ["skip_connect", "sep_conv_3x3"], "edges": ["0->2", "1->2"]}})
+    genotype = {
+        "space": "cell",
+        "normal": [[["sep_conv_3x3", 0], ["skip_connect", 1]]],
+        "reduce": [],
+    }
+    job = make_job(
+        alice,
+        iris,
+        config={"strategy": {"name": "darts"}},
+        result={
+            "metric": "accuracy",
+            "genotype": genotype,
+            "best": {"number": 2, "score": 0.9},
+            "alpha_history": [{"epoch": 0, "normal": [[0.4, 0.6], [0.5, 0.5]]}],
+            "alpha_axes": {"ops": ["skip_connect", "sep_conv_3x3"], "edges": ["0->2", "1->2"]},
+        },
+    )
     Job.objects.filter(id=job.id).update(kind="nas")
     page = alice_browser.get(f"/jobs/{job.id}/").content.decode()
     assert "Architecture weights" in page and "Found cells" in page
@@ -230,8 +307,7 @@ def test_status_and_cancel(alice_browser, alice, iris):
     running = make_job(alice, iris, status="running", progress=0.25)
     status = alice_browser.get(f"/jobs/{running.id}/status/").json()
     assert status["status"] == "running" and status["progress"] == 0.25
-    assert status["trials"] == {"running": 0, "complete": 2, "pruned": 1, "failed": 0,
-                                "total": 3}  # fmt: skip
+    assert status["trials"] == {"running": 0, "complete": 2, "pruned": 1, "failed": 0, "total": 3}
     page = alice_browser.get(f"/jobs/{running.id}/").content.decode()
     assert "Cancel job" in page and "data-status-url" in page
     response = alice_browser.post(f"/jobs/{running.id}/cancel/", follow=True)
@@ -264,4 +340,5 @@ def test_every_kind_has_a_form_with_a_json_box(alice_browser):
         response = alice_browser.get(f"/jobs/new/{kind}/")
         assert response.status_code == 200, kind
         assert 'name="advanced"' in response.content.decode() and 'name="dataset"' in (
-            response.content.decode())
+            response.content.decode()
+        )

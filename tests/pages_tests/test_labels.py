@@ -39,23 +39,48 @@ class Inputs(HTMLParser):
             self.depth_in_label -= 1
 
     def unlabelled(self) -> list[str]:
-        return [f"<{c['tag']} name={c.get('name')!r}>" for c in self.controls
-                if not (c["in_label"] or c.get("aria-label") or c.get("aria-labelledby")
-                        or c.get("id") in self.labelled)]  # fmt: skip
+        return [
+            f"<{c['tag']} name={c.get('name')!r}>"
+            for c in self.controls
+            if not (
+                c["in_label"]
+                or c.get("aria-label")
+                or c.get("aria-labelledby")
+                or c.get("id") in self.labelled
+            )
+        ]
 
 
 def test_every_control_on_every_page_is_labelled(alice, iris, tmp_path, model_store):  # noqa: F811
     version = register(alice, forest_dir(tmp_path / "m"), name="iris", dataset=iris)
-    deployment = create_deployment(alice, name="live", model_name="iris",
-                                   routes=[{"version": version.id, "weight": 1}])  # fmt: skip
-    job = Job.objects.create(owner=alice, kind="hpo", dataset=iris, status="running",
-                             config={"metric": "accuracy"}, name="search")  # fmt: skip
+    deployment = create_deployment(
+        alice, name="live", model_name="iris", routes=[{"version": version.id, "weight": 1}]
+    )
+    job = Job.objects.create(
+        owner=alice,
+        kind="hpo",
+        dataset=iris,
+        status="running",
+        config={"metric": "accuracy"},
+        name="search",
+    )
     client = Client()
     pages = ["/accounts/login/"]
     client.force_login(alice)
-    pages += ["/", "/datasets/", f"/datasets/{iris.id}/", "/jobs/", "/jobs/new/hpo/",
-              "/jobs/new/nas/", "/jobs/new/compression/", f"/jobs/{job.id}/", "/models/",
-              f"/models/{version.id}/", "/deployments/", f"/deployments/{deployment.id}/"]
+    pages += [
+        "/",
+        "/datasets/",
+        f"/datasets/{iris.id}/",
+        "/jobs/",
+        "/jobs/new/hpo/",
+        "/jobs/new/nas/",
+        "/jobs/new/compression/",
+        f"/jobs/{job.id}/",
+        "/models/",
+        f"/models/{version.id}/",
+        "/deployments/",
+        f"/deployments/{deployment.id}/",
+    ]
     checked = 0
     for url in pages:
         if url == "/accounts/login/":

@@ -25,8 +25,9 @@ def rows(X: np.ndarray) -> list[dict]:
     return [dict(zip(FEATURES, map(float, x), strict=True)) for x in X]
 
 
-def forest_dir(path: Path, *, seed: int = 0, n_estimators: int = 5,
-               preprocessing: bool = False) -> Path:
+def forest_dir(
+    path: Path, *, seed: int = 0, n_estimators: int = 5, preprocessing: bool = False
+) -> Path:
     """A random forest (or, with preprocessing, a scaled logistic regression) on iris."""
     X, y = iris()
     spec = {"task": "classification", "features": FEATURES, "params": {}}
@@ -47,11 +48,18 @@ def mlp_dir(path: Path, *, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     config = MLPConfig(n_features=4, n_outputs=3, hidden_layers=1, hidden_units=8, dropout=0.0)
     module = MLP(config)
-    spec = {"kind": "mlp", "config": vars(config), "task": "classification",
-            "classes": [0, 1, 2], "features": FEATURES, **scaling_spec(X)}
+    spec = {
+        "kind": "mlp",
+        "config": vars(config),
+        "task": "classification",
+        "classes": [0, 1, 2],
+        "features": FEATURES,
+        **scaling_spec(X),
+    }
     optimiser = torch.optim.Adam(module.parameters(), lr=0.05)
-    x = torch.as_tensor((X - np.asarray(spec["input_mean"])) / np.asarray(spec["input_std"]),
-                        dtype=torch.float32)
+    x = torch.as_tensor(
+        (X - np.asarray(spec["input_mean"])) / np.asarray(spec["input_std"]), dtype=torch.float32
+    )
     for _ in range(30):
         optimiser.zero_grad()
         torch.nn.functional.cross_entropy(module(x), torch.as_tensor(y)).backward()
@@ -64,8 +72,7 @@ def register(owner, directory: Path, name: str = "iris-model", **fields):
     from automl.registry.models import ModelVersion
     from automl.registry.services import create_version
 
-    return create_version(owner, directory, name=name, source=ModelVersion.Source.IMPORT,
-                          **fields)
+    return create_version(owner, directory, name=name, source=ModelVersion.Source.IMPORT, **fields)
 
 
 @pytest.fixture

@@ -17,12 +17,16 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def alices_model(alice, tmp_path, model_store):
-    return register(alice, forest_dir(tmp_path / "forest"), name="iris-forest",
-                    metrics={"accuracy": 0.95}, tags=["baseline"])
+    return register(
+        alice,
+        forest_dir(tmp_path / "forest"),
+        name="iris-forest",
+        metrics={"accuracy": 0.95},
+        tags=["baseline"],
+    )
 
 
-def test_it_lists_filters_and_searches_your_versions(alice_api, alice, bob, tmp_path,
-                                                      model_store):
+def test_it_lists_filters_and_searches_your_versions(alice_api, alice, bob, tmp_path, model_store):
     register(alice, forest_dir(tmp_path / "a"), name="iris-forest", tags=["baseline"])
     register(alice, mlp_dir(tmp_path / "b"), name="iris-mlp", description="a small network")
     register(bob, forest_dir(tmp_path / "c"), name="iris-forest")
@@ -42,15 +46,18 @@ def test_it_lists_filters_and_searches_your_versions(alice_api, alice, bob, tmp_
     assert "stage" in response.json()["fields"]
 
 
-@pytest.mark.parametrize(("method", "path", "body"), [
-    ("get", "/api/v1/models/{id}/", None),
-    ("patch", "/api/v1/models/{id}/", {"tags": ["x"]}),
-    ("post", "/api/v1/models/{id}/stage/", {"stage": "staging"}),
-    ("get", "/api/v1/models/{id}/download/", None),
-    ("get", "/api/v1/models/{id}/export/onnx/", None),
-    ("get", "/api/v1/models/{id}/bundle/", None),
-    ("get", "/api/v1/models/{id}/triton/", None),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("get", "/api/v1/models/{id}/", None),
+        ("patch", "/api/v1/models/{id}/", {"tags": ["x"]}),
+        ("post", "/api/v1/models/{id}/stage/", {"stage": "staging"}),
+        ("get", "/api/v1/models/{id}/download/", None),
+        ("get", "/api/v1/models/{id}/export/onnx/", None),
+        ("get", "/api/v1/models/{id}/bundle/", None),
+        ("get", "/api/v1/models/{id}/triton/", None),
+    ],
+)
 def test_another_users_version_is_a_404(bob_api, alices_model, method, path, body):
     response = getattr(bob_api, method)(path.format(id=alices_model.id), body, format="json")
     assert response.status_code == 404
@@ -73,7 +80,9 @@ def test_compare_puts_versions_side_by_side(alice_api, alice, alices_model, tmp_
     body = response.json()
     assert body["metrics"] == ["accuracy", "f1"]
     assert [v["metrics"] for v in body["versions"]] == [
-        {"accuracy": 0.95, "f1": None}, {"accuracy": None, "f1": 0.9}]
+        {"accuracy": 0.95, "f1": None},
+        {"accuracy": None, "f1": 0.9},
+    ]
     assert all(v["size"] > 0 and v["latency_ms"] > 0 for v in body["versions"])
     assert alice_api.get("/api/v1/models/compare/?ids=1").status_code == 400
 
@@ -96,8 +105,9 @@ def test_stage_endpoint_promotes_and_refuses_bad_moves(alice_api, alice, alices_
 
 def test_patch_updates_description_and_tags(alice_api, alices_model):
     url = f"/api/v1/models/{alices_model.id}/"
-    response = alice_api.patch(url, {"description": "best so far", "tags": ["a", "b"]},
-                               format="json")
+    response = alice_api.patch(
+        url, {"description": "best so far", "tags": ["a", "b"]}, format="json"
+    )
     assert response.status_code == 200
     assert response.json()["tags"] == ["a", "b"]
     response = alice_api.patch(url, {"tags": "a"}, format="json")
@@ -114,10 +124,12 @@ def scaled_dir(path):
     return forest_dir(path, preprocessing=True)
 
 
-@pytest.mark.parametrize("make", [forest_dir, mlp_dir, scaled_dir],
-                         ids=["forest", "mlp", "with_preprocessing"])
-def test_download_then_import_gives_the_same_predictions(alice_api, alice, tmp_path,
-                                                         model_store, make):
+@pytest.mark.parametrize(
+    "make", [forest_dir, mlp_dir, scaled_dir], ids=["forest", "mlp", "with_preprocessing"]
+)
+def test_download_then_import_gives_the_same_predictions(
+    alice_api, alice, tmp_path, model_store, make
+):
     original = register(alice, make(tmp_path / "orig"), name="round-trip")
     response = alice_api.get(f"/api/v1/models/{original.id}/download/")
     assert response.status_code == 200
@@ -129,8 +141,9 @@ def test_download_then_import_gives_the_same_predictions(alice_api, alice, tmp_p
 
     archive = io.BytesIO(content)
     archive.name = "model.zip"
-    response = alice_api.post("/api/v1/models/import/", {"name": "round-trip", "archive": archive},
-                              format="multipart")
+    response = alice_api.post(
+        "/api/v1/models/import/", {"name": "round-trip", "archive": archive}, format="multipart"
+    )
     assert response.status_code == 201, response.json()
     imported = ModelVersion.objects.get(id=response.json()["id"])
     assert (imported.version, imported.source) == (2, "import")
@@ -178,20 +191,23 @@ def test_import_refuses_bad_files_naming_the_field(alice_api, tmp_path, model_st
     assert response.status_code == 400 and "spec" in response.json()["fields"]
 
     wrong = {**spec, "config": {**spec["config"], "hidden_units": 16}}  # weights do not fit
-    response = _post_import(alice_api, spec=io.BytesIO(json.dumps(wrong).encode()),
-                            weights=io.BytesIO(weights))
+    response = _post_import(
+        alice_api, spec=io.BytesIO(json.dumps(wrong).encode()), weights=io.BytesIO(weights)
+    )
     assert response.status_code == 400, response.json()
     assert "files" in response.json()["fields"]
 
-    response = _post_import(alice_api, spec=io.BytesIO(json.dumps(spec).encode()),
-                            weights=io.BytesIO(b"garbage"))
+    response = _post_import(
+        alice_api, spec=io.BytesIO(json.dumps(spec).encode()), weights=io.BytesIO(b"garbage")
+    )
     assert response.status_code == 400
 
     response = _post_import(alice_api, archive=io.BytesIO(b"not a zip"))
     assert response.status_code == 400 and "archive" in response.json()["fields"]
 
-    response = alice_api.post("/api/v1/models/import/", {"name": "no spaces allowed"},
-                              format="multipart")
+    response = alice_api.post(
+        "/api/v1/models/import/", {"name": "no spaces allowed"}, format="multipart"
+    )
     assert response.status_code == 400 and "name" in response.json()["fields"]
     assert not ModelVersion.objects.exists()
 
@@ -202,17 +218,20 @@ def test_import_refuses_a_skops_file_with_untrusted_types(alice_api, tmp_path, m
 
     path = tmp_path / "evil.skops"
     sio.dump(FunctionTransformer(func=os.system).fit(np.zeros((2, 2))), path)
-    response = _post_import(alice_api, spec=io.BytesIO(b'{"task": "regression"}'),
-                            skops=path.open("rb"))
+    response = _post_import(
+        alice_api, spec=io.BytesIO(b'{"task": "regression"}'), skops=path.open("rb")
+    )
     assert response.status_code == 400
     assert "not allowed" in response.json()["detail"]
     assert not ModelVersion.objects.exists()
 
 
-def test_a_zip_with_other_files_only_reads_model_files(alice_api, alice, alices_model,
-                                                      tmp_path, model_store):
-    content = b"".join(alice_api.get(f"/api/v1/models/{alices_model.id}/download/")
-                       .streaming_content)
+def test_a_zip_with_other_files_only_reads_model_files(
+    alice_api, alice, alices_model, tmp_path, model_store
+):
+    content = b"".join(
+        alice_api.get(f"/api/v1/models/{alices_model.id}/download/").streaming_content
+    )
     buffer = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(content)) as src, zipfile.ZipFile(buffer, "w") as dst:
         for item in src.infolist():

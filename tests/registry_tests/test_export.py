@@ -80,7 +80,10 @@ def test_triton_repository_holds_onnx_and_its_config(alice_api, mlp_version, tmp
     assert response.status_code == 200
     with zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))) as zf:
         assert sorted(zf.namelist()) == [
-            "README.md", "iris_mlp_v1/1/model.onnx", "iris_mlp_v1/config.pbtxt"]
+            "README.md",
+            "iris_mlp_v1/1/model.onnx",
+            "iris_mlp_v1/config.pbtxt",
+        ]
         config = zf.read("iris_mlp_v1/config.pbtxt").decode()
         model = onnx.load_from_string(zf.read("iris_mlp_v1/1/model.onnx"))
     assert 'name: "iris_mlp_v1"' in config and 'backend: "onnxruntime"' in config
@@ -94,8 +97,16 @@ def test_triton_repository_holds_onnx_and_its_config(alice_api, mlp_version, tmp
 
 
 def test_regression_config_has_one_value_per_row():
-    text = triton_config("r", {"input": "input", "output": "output", "input_dims": [10],
-                               "output_dims": [], "task": "regression"})
+    text = triton_config(
+        "r",
+        {
+            "input": "input",
+            "output": "output",
+            "input_dims": [10],
+            "output_dims": [],
+            "task": "regression",
+        },
+    )
     assert "reshape: { shape: [ ] }" in text
 
 
@@ -114,15 +125,25 @@ def test_the_bundle_serves_the_same_answers(alice_api, alice, tmp_path, model_st
     folder = tmp_path / "bundle"
     with zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))) as zf:
         zf.extractall(folder)
-    for name in ("Dockerfile", "compose.yml", "serve.py", "requirements.txt", "MODEL_CARD.md",
-                 "model/spec.json", "workers/models/artifacts.py"):
+    for name in (
+        "Dockerfile",
+        "compose.yml",
+        "serve.py",
+        "requirements.txt",
+        "MODEL_CARD.md",
+        "model/spec.json",
+        "workers/models/artifacts.py",
+    ):
         assert (folder / name).is_file(), name
     assert "torch==" in (folder / "requirements.txt").read_text()
 
     port = _free_port()
     # Only the bundle on the path: it must not need anything from this repository.
-    proc = subprocess.Popen([sys.executable, "-E", "-s", "serve.py", "--host", "127.0.0.1",
-                             "--port", str(port)], cwd=folder, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-E", "-s", "serve.py", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=folder,
+        stderr=subprocess.PIPE,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -136,8 +157,11 @@ def test_the_bundle_serves_the_same_answers(alice_api, alice, tmp_path, model_st
                 time.sleep(0.2)
         X, _ = iris()
         request = urllib.request.Request(
-            base + "/predict", data=json.dumps({"inputs": rows(X[:10])}).encode(),
-            headers={"Content-Type": "application/json"}, method="POST")
+            base + "/predict",
+            data=json.dumps({"inputs": rows(X[:10])}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
         body = json.load(urllib.request.urlopen(request, timeout=10))
     finally:
         proc.terminate()

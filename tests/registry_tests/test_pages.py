@@ -15,10 +15,12 @@ pytestmark = pytest.mark.django_db
 def setup(alice, tmp_path, model_store):
     v1 = register(alice, forest_dir(tmp_path / "1"), name="iris", metrics={"accuracy": 0.9})
     v2 = register(alice, forest_dir(tmp_path / "2"), name="iris", metrics={"accuracy": 0.95})
-    deployment = create_deployment(alice, name="live", model_name="iris",
-                                   routes=[{"version": v1.id, "weight": 1}])
-    set_traffic(deployment, [{"version": v1.id, "weight": 90},
-                             {"version": v2.id, "weight": 10}], None)
+    deployment = create_deployment(
+        alice, name="live", model_name="iris", routes=[{"version": v1.id, "weight": 1}]
+    )
+    set_traffic(
+        deployment, [{"version": v1.id, "weight": 90}, {"version": v2.id, "weight": 10}], None
+    )
     return v1, v2, deployment
 
 
@@ -78,18 +80,23 @@ def test_a_downloaded_zip_imports_as_a_new_version_and_a_bad_file_says_why(alice
     archive = client.get(f"/api/v1/models/{v1.id}/download/")  # the page's Download link
     assert archive.status_code == 200
     body = b"".join(archive.streaming_content) if archive.streaming else archive.content
-    response = client.post("/models/import/", {
-        "name": "reimported", "archive": SimpleUploadedFile("m.zip", body)})
+    response = client.post(
+        "/models/import/", {"name": "reimported", "archive": SimpleUploadedFile("m.zip", body)}
+    )
     version = ModelVersion.objects.get(owner=alice, name="reimported")
     assert response.status_code == 302 and response.url == f"/models/{version.id}/"
-    response = client.post("/models/import/", {
-        "name": "broken", "archive": SimpleUploadedFile("m.zip", b"not a zip")}, follow=True)
+    response = client.post(
+        "/models/import/",
+        {"name": "broken", "archive": SimpleUploadedFile("m.zip", b"not a zip")},
+        follow=True,
+    )
     assert "not a zip file" in response.content.decode()
     assert not ModelVersion.objects.filter(name="broken").exists()
 
 
 def test_a_safetensors_file_with_its_spec_imports_and_a_lone_file_is_refused(
-        alice, tmp_path, model_store):  # fmt: skip
+    alice, tmp_path, model_store
+):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from automl.registry.models import ModelVersion
@@ -99,19 +106,32 @@ def test_a_safetensors_file_with_its_spec_imports_and_a_lone_file_is_refused(
     spec = (folder / "spec.json").read_bytes()
     weights = (folder / "weights.safetensors").read_bytes()
     client = signed_in(alice)
-    response = client.post("/models/import/", {
-        "name": "from-elsewhere", "spec": SimpleUploadedFile("spec.json", spec),
-        "weights": SimpleUploadedFile("w.safetensors", weights)})  # fmt: skip
+    response = client.post(
+        "/models/import/",
+        {
+            "name": "from-elsewhere",
+            "spec": SimpleUploadedFile("spec.json", spec),
+            "weights": SimpleUploadedFile("w.safetensors", weights),
+        },
+    )
     version = ModelVersion.objects.get(owner=alice, name="from-elsewhere")
     assert response.status_code == 302 and response.url == f"/models/{version.id}/"
     assert version.framework == "torch"
-    response = client.post("/models/import/", {
-        "name": "lonely", "weights": SimpleUploadedFile("w.safetensors", weights)},
-        follow=True)  # fmt: skip
+    response = client.post(
+        "/models/import/",
+        {"name": "lonely", "weights": SimpleUploadedFile("w.safetensors", weights)},
+        follow=True,
+    )
     assert "needs its spec" in response.content.decode()
-    response = client.post("/models/import/", {
-        "name": "bad-spec", "spec": SimpleUploadedFile("spec.json", b"{nope"),
-        "weights": SimpleUploadedFile("w.safetensors", weights)}, follow=True)  # fmt: skip
+    response = client.post(
+        "/models/import/",
+        {
+            "name": "bad-spec",
+            "spec": SimpleUploadedFile("spec.json", b"{nope"),
+            "weights": SimpleUploadedFile("w.safetensors", weights),
+        },
+        follow=True,
+    )
     assert "not valid JSON" in response.content.decode()
     assert not ModelVersion.objects.filter(name__in=["lonely", "bad-spec"]).exists()
 
@@ -138,22 +158,28 @@ def test_deploy_a_version_with_a_canary_split_then_change_it(alice, bob, setup):
     client = signed_in(alice)
     page = client.get(f"/deployments/?version={v2.id}")
     assert page.context["form"].initial["main"] == v2
-    response = client.post("/deployments/", {"name": "ab-test", "main": v1.id, "canary": v2.id,
-                                             "canary_percent": "25"})  # fmt: skip
+    response = client.post(
+        "/deployments/",
+        {"name": "ab-test", "main": v1.id, "canary": v2.id, "canary_percent": "25"},
+    )
     deployment = Deployment.objects.get(owner=alice, name="ab-test")
     assert response.status_code == 302 and response.url == f"/deployments/{deployment.id}/"
-    assert deployment.routes == [{"version": v1.id, "weight": 75.0},
-                                 {"version": v2.id, "weight": 25.0}]  # fmt: skip
+    assert deployment.routes == [
+        {"version": v1.id, "weight": 75.0},
+        {"version": v2.id, "weight": 25.0},
+    ]
     # The service's own rules, beside the field: a name in use, a shadow taking traffic.
     response = client.post("/deployments/", {"name": "ab-test", "main": v1.id})
     assert response.status_code == 400
     assert response.context["form"].errors["name"] == ["already in use"]
-    response = client.post(f"/deployments/{deployment.id}/traffic/",
-                           {"main": v1.id, "shadow": v1.id})  # fmt: skip
+    response = client.post(
+        f"/deployments/{deployment.id}/traffic/", {"main": v1.id, "shadow": v1.id}
+    )
     assert response.status_code == 400
     assert "must not also take traffic" in response.context["form"].errors["shadow"][0]
-    response = client.post(f"/deployments/{deployment.id}/traffic/",
-                           {"main": v2.id, "shadow": v1.id})  # fmt: skip
+    response = client.post(
+        f"/deployments/{deployment.id}/traffic/", {"main": v2.id, "shadow": v1.id}
+    )
     deployment.refresh_from_db()
     assert response.status_code == 302
     assert deployment.routes == [{"version": v2.id, "weight": 100.0}]
@@ -162,9 +188,9 @@ def test_deploy_a_version_with_a_canary_split_then_change_it(alice, bob, setup):
     other = signed_in(bob)
     response = other.post("/deployments/", {"name": "mine", "main": v1.id})
     assert response.status_code == 400 and "Select a valid choice" in str(
-        response.context["form"].errors["main"])
-    assert other.post(f"/deployments/{deployment.id}/traffic/",
-                      {"main": v1.id}).status_code == 404  # fmt: skip
+        response.context["form"].errors["main"]
+    )
+    assert other.post(f"/deployments/{deployment.id}/traffic/", {"main": v1.id}).status_code == 404
 
 
 def test_a_models_page_links_to_deploy_and_compress(alice, tmp_path, model_store):

@@ -15,7 +15,11 @@ pytestmark = pytest.mark.django_db
 
 def make_job(owner, dataset, name="Iris forest #1"):
     return Job.objects.create(
-        owner=owner, kind="hpo", name=name, dataset=dataset, status=Job.Status.RUNNING,
+        owner=owner,
+        kind="hpo",
+        name=name,
+        dataset=dataset,
+        status=Job.Status.RUNNING,
         config={"task": "classification", "model": "random_forest", "seed": 7},
     )
 
@@ -94,12 +98,15 @@ def test_promotion_demotes_the_previous_production_version(alice, tmp_path, mode
     assert ModelVersion.objects.filter(stage="production").count() == 1
 
 
-@pytest.mark.parametrize(("path", "allowed"), [
-    (["staging", "production", "staging", "none"], True),
-    (["archived", "staging", "production"], True),
-    (["archived", "production"], False),
-    (["production", "none"], False),
-])
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        (["staging", "production", "staging", "none"], True),
+        (["archived", "staging", "production"], True),
+        (["archived", "production"], False),
+        (["production", "none"], False),
+    ],
+)
 def test_stage_rules(alice, tmp_path, model_store, path, allowed):
     version = register(alice, forest_dir(tmp_path / "m"))
     *ok, last = path
@@ -116,8 +123,9 @@ def test_a_version_in_traffic_cannot_be_archived(alice, tmp_path, model_store):
     from automl.serving.services import create_deployment
 
     version = register(alice, forest_dir(tmp_path / "m"))
-    create_deployment(alice, name="live", model_name=version.name,
-                      routes=[{"version": version.id, "weight": 1}])
+    create_deployment(
+        alice, name="live", model_name=version.name, routes=[{"version": version.id, "weight": 1}]
+    )
     with pytest.raises(services.StageError, match="live"):
         services.set_stage(version, "archived")
 

@@ -56,32 +56,58 @@ def world(alice, alice_api, staff, settings, tmp_path, model_store) -> World:
     from automl.monitoring.services import run_drift_report
     from automl.serving.services import create_deployment, predict
 
-    response = alice_api.post("/api/v1/datasets/", {
-        "file": SimpleUploadedFile("flowers.csv", IRIS_LIKE.encode()),
-        "name": f"{SECRET} flowers", "target": "species"}, format="multipart")
+    response = alice_api.post(
+        "/api/v1/datasets/",
+        {
+            "file": SimpleUploadedFile("flowers.csv", IRIS_LIKE.encode()),
+            "name": f"{SECRET} flowers",
+            "target": "species",
+        },
+        format="multipart",
+    )
     assert response.status_code == 201, response.content
     dataset = response.json()["id"]
-    job = Job.objects.create(owner=alice, kind="hpo", name=f"{SECRET} search",
-                             dataset_id=dataset, status="running",
-                             config={"task": "classification", "metric": "accuracy",
-                                     "model": "logistic_regression", "n_trials": 3})
+    job = Job.objects.create(
+        owner=alice,
+        kind="hpo",
+        name=f"{SECRET} search",
+        dataset_id=dataset,
+        status="running",
+        config={
+            "task": "classification",
+            "metric": "accuracy",
+            "model": "logistic_regression",
+            "n_trials": 3,
+        },
+    )
     now = timezone.now()
     for number in range(2):
-        Trial.objects.create(job=job, number=number, state="complete",
-                             params={"C": 0.5 + number}, values=[0.9],
-                             started_at=now, finished_at=now)  # fmt: skip
+        Trial.objects.create(
+            job=job,
+            number=number,
+            state="complete",
+            params={"C": 0.5 + number},
+            values=[0.9],
+            started_at=now,
+            finished_at=now,
+        )
     directory = forest_dir(tmp_path / "model")
     X, _ = iris()
     (directory / "reference.json").write_text(json.dumps(reference_stats(X, FEATURES)))
     version = register(alice, directory, name=f"{SECRET}-model")
-    deployment = create_deployment(alice, name=f"{SECRET}-live", model_name=version.name,
-                                   routes=[{"version": version.id, "weight": 1}],
-                                   cache_ttl_s=0)  # fmt: skip
+    deployment = create_deployment(
+        alice,
+        name=f"{SECRET}-live",
+        model_name=version.name,
+        routes=[{"version": version.id, "weight": 1}],
+        cache_ttl_s=0,
+    )
     rows = [dict(zip(FEATURES, map(float, x), strict=True)) for x in X[::2]]
     predict(deployment, rows)
     report = run_drift_report(deployment, user=staff)
-    return World(dataset=dataset, job=job.id, model=version.id, deployment=deployment.id,
-                 report=report.id)
+    return World(
+        dataset=dataset, job=job.id, model=version.id, deployment=deployment.id, report=report.id
+    )
 
 
 @pytest.fixture

@@ -42,27 +42,39 @@ class Route:
 OWNED, MINE, STAFF = "owned", "mine", "staff"
 ROUTES = {
     # API
-    "api-schema": Route(MINE), "metrics": Route(STAFF),
-    "dataset-list": Route(MINE), "dataset-detail": Route(OWNED, "dataset"),
-    "job-list": Route(MINE), "job-detail": Route(OWNED, "job"),
-    "job-cancel": Route(OWNED, "job"), "job-trials": Route(OWNED, "job"),
+    "api-schema": Route(MINE),
+    "metrics": Route(STAFF),
+    "dataset-list": Route(MINE),
+    "dataset-detail": Route(OWNED, "dataset"),
+    "job-list": Route(MINE),
+    "job-detail": Route(OWNED, "job"),
+    "job-cancel": Route(OWNED, "job"),
+    "job-trials": Route(OWNED, "job"),
     "job-trials-csv": Route(OWNED, "job"),
-    "model-list": Route(MINE), "model-import": Route(MINE),
+    "model-list": Route(MINE),
+    "model-import": Route(MINE),
     "model-compare": Route(MINE, query="ids={model}"),
-    "model-detail": Route(OWNED, "model"), "model-stage": Route(OWNED, "model"),
-    "model-download": Route(OWNED, "model"), "model-bundle": Route(OWNED, "model"),
+    "model-detail": Route(OWNED, "model"),
+    "model-stage": Route(OWNED, "model"),
+    "model-download": Route(OWNED, "model"),
+    "model-bundle": Route(OWNED, "model"),
     "model-triton": Route(OWNED, "model"),
     "model-export": Route(OWNED, "model", args={"fmt": "onnx"}),
-    "model-evaluation": Route(OWNED, "model"), "model-card": Route(OWNED, "model"),
+    "model-evaluation": Route(OWNED, "model"),
+    "model-card": Route(OWNED, "model"),
     "model-evaluation-compare": Route(OWNED, "model", args={"other": "{model}"}),
-    "deployment-list": Route(MINE), "deployment-detail": Route(OWNED, "deployment"),
+    "deployment-list": Route(MINE),
+    "deployment-detail": Route(OWNED, "deployment"),
     "deployment-rollback": Route(OWNED, "deployment"),
     "deployment-predict": Route(OWNED, "deployment"),
     "deployment-predictions": Route(OWNED, "deployment"),
     "deployment-feedback": Route(OWNED, "deployment"),
-    "monitoring-overview": Route(STAFF), "monitoring-jobs": Route(STAFF),
-    "monitoring-queues": Route(STAFF), "monitoring-workers": Route(STAFF),
-    "monitoring-alerts": Route(STAFF), "monitoring-drift": Route(STAFF),
+    "monitoring-overview": Route(STAFF),
+    "monitoring-jobs": Route(STAFF),
+    "monitoring-queues": Route(STAFF),
+    "monitoring-workers": Route(STAFF),
+    "monitoring-alerts": Route(STAFF),
+    "monitoring-drift": Route(STAFF),
     "monitoring-drift-detail": Route(STAFF, "report"),
     "monitoring-performance": Route(STAFF, "deployment"),
     # pages
@@ -75,8 +87,9 @@ ROUTES = {
     "dataset-delete-page": Route(OWNED, "dataset", methods=("post",)),
     "dataset-job-page": Route(OWNED, "dataset", methods=("post",)),
     "job-pages": Route(MINE, methods=("get",)),
-    "job-new-page": Route(OWNED, "job", ("get",), args={"kind": "hpo"}, query="from={job}",
-                          pk=False),
+    "job-new-page": Route(
+        OWNED, "job", ("get",), args={"kind": "hpo"}, query="from={job}", pk=False
+    ),
     "job-page": Route(OWNED, "job", methods=("get",)),
     "job-status-page": Route(OWNED, "job", methods=("get",)),
     "job-cancel-page": Route(OWNED, "job", methods=("post",)),
@@ -165,8 +178,11 @@ def owner_call(client, method: str, url: str, api: bool):
 
 def kind_routes(kind: str | None = None) -> list[tuple[str, URLPattern]]:
     routes = named_routes()
-    return [(name, routes[name]) for name, route in sorted(ROUTES.items())
-            if kind is None or route.kind == kind]  # fmt: skip
+    return [
+        (name, routes[name])
+        for name, route in sorted(ROUTES.items())
+        if kind is None or route.kind == kind
+    ]
 
 
 def test_anonymous_callers_are_refused(world):
@@ -181,7 +197,8 @@ def test_anonymous_callers_are_refused(world):
             else:
                 response = call(browser(), method, url, api=False)
                 if response.status_code != 302 or not response["Location"].startswith(
-                        "/accounts/login/?next="):
+                    "/accounts/login/?next="
+                ):
                     wrong.append((name, method, response.status_code))
     assert not wrong, f"served to an anonymous caller: {wrong}"
 
@@ -199,7 +216,8 @@ def test_another_users_object_is_a_404(world, alice_api, alice, bob, bob_api):
             # owner's 404 may only say something else, e.g. "no evaluation yet").
             response = owner_call(alice_api if api else browser(alice), method, url, api)
             if response.status_code >= 500 or (
-                    response.status_code == 404 and response.content == refused.content):
+                response.status_code == 404 and response.content == refused.content
+            ):
                 wrong.append(("alice", name, method, response.status_code))
     assert not wrong, f"wrong answers for another user's object: {wrong}"
 
@@ -211,8 +229,7 @@ def test_lists_show_only_the_callers_own_things(world, bob, bob_api):
         api = is_api(name, pattern)
         for method in methods_of(name, pattern):
             response = call(bob_api if api else browser(bob), method, url, api)
-            body = b"".join(response.streaming_content) if response.streaming else \
-                response.content
+            body = b"".join(response.streaming_content) if response.streaming else response.content
             if response.status_code >= 500 or SECRET.encode() in body:
                 wrong.append((name, method, response.status_code))
     assert not wrong, f"alice's things shown to bob (or a 5xx): {wrong}"
@@ -250,7 +267,7 @@ def test_admin_is_staff_only(alice, world, django_user_model):
     urls = [reverse("admin:index")] + [
         reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
         for model in admin.site._registry
-    ]  # fmt: skip
+    ]
     for url in urls:
         for user in (None, alice):
             response = browser(user).get(url)
@@ -259,17 +276,35 @@ def test_admin_is_staff_only(alice, world, django_user_model):
 
 
 def test_a_job_cannot_use_another_users_data_set(world, bob_api):
-    response = bob_api.post("/api/v1/jobs/", {
-        "kind": "hpo", "name": "mine", "dataset": world.dataset,
-        "config": {"task": "classification", "target": "species", "metric": "accuracy",
-                   "model": "logistic_regression", "n_trials": 1}}, format="json")
+    response = bob_api.post(
+        "/api/v1/jobs/",
+        {
+            "kind": "hpo",
+            "name": "mine",
+            "dataset": world.dataset,
+            "config": {
+                "task": "classification",
+                "target": "species",
+                "metric": "accuracy",
+                "model": "logistic_regression",
+                "n_trials": 1,
+            },
+        },
+        format="json",
+    )
     assert response.status_code == 400 and "dataset" in response.json()["fields"]
 
 
 def test_a_deployment_cannot_serve_another_users_model(world, bob_api):
-    response = bob_api.post("/api/v1/deployments/", {
-        "name": "mine", "model_name": f"{SECRET}-model",
-        "routes": [{"version": world.model, "weight": 1}]}, format="json")
+    response = bob_api.post(
+        "/api/v1/deployments/",
+        {
+            "name": "mine",
+            "model_name": f"{SECRET}-model",
+            "routes": [{"version": world.model, "weight": 1}],
+        },
+        format="json",
+    )
     assert response.status_code in (400, 404), response.content
     from automl.serving.models import Deployment
 

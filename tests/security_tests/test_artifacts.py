@@ -59,21 +59,31 @@ def test_weights_only_loading_refuses_it(trap, marker):
 
 def test_registry_import_refuses_it(trap, marker, alice, alice_api, model_store, tmp_path):
     spec = json.loads((mlp_dir(tmp_path / "mlp") / "spec.json").read_text())
-    loose = alice_api.post("/api/v1/models/import/", {
-        "name": "trap", "spec": SimpleUploadedFile("spec.json", json.dumps(spec).encode()),
-        "weights": SimpleUploadedFile("weights.safetensors", trap)}, format="multipart")
+    loose = alice_api.post(
+        "/api/v1/models/import/",
+        {
+            "name": "trap",
+            "spec": SimpleUploadedFile("spec.json", json.dumps(spec).encode()),
+            "weights": SimpleUploadedFile("weights.safetensors", trap),
+        },
+        format="multipart",
+    )
     assert 400 <= loose.status_code < 500, loose.content
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("spec.json", json.dumps(spec))
         z.writestr("weights.safetensors", trap)
-    zipped = alice_api.post("/api/v1/models/import/", {
-        "name": "trap", "archive": SimpleUploadedFile("m.zip", archive.getvalue())},
-        format="multipart")  # fmt: skip
+    zipped = alice_api.post(
+        "/api/v1/models/import/",
+        {"name": "trap", "archive": SimpleUploadedFile("m.zip", archive.getvalue())},
+        format="multipart",
+    )
     assert 400 <= zipped.status_code < 500, zipped.content
-    page = browser(alice).post("/models/import/", {
-        "name": "trap", "archive": SimpleUploadedFile("m.zip", archive.getvalue())},
-        follow=True)  # fmt: skip
+    page = browser(alice).post(
+        "/models/import/",
+        {"name": "trap", "archive": SimpleUploadedFile("m.zip", archive.getvalue())},
+        follow=True,
+    )
     assert page.status_code == 200 and "model-list" not in page.content.decode()
     from automl.registry.models import ModelVersion
 
@@ -107,8 +117,13 @@ def test_model_load_and_compression_input_refuse_it(trap, marker, tmp_path):
 
 
 def _code_files() -> list[Path]:
-    listed = subprocess.run(["git", "ls-files", "platform", "workers", "bench", "manage.py"],
-                            cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    listed = subprocess.run(
+        ["git", "ls-files", "platform", "workers", "bench", "manage.py"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return [ROOT / p for p in listed.split() if p.endswith(".py")]
 
 
@@ -118,8 +133,8 @@ def _arguments(text: str, start: int) -> str:
     for end in range(start, len(text)):
         depth += {"(": 1, ")": -1}.get(text[end], 0)
         if depth == 0:
-            return text[start + 1:end]
-    return text[start + 1:]
+            return text[start + 1 : end]
+    return text[start + 1 :]
 
 
 def test_no_code_unpickles():
@@ -132,8 +147,12 @@ def test_no_code_unpickles():
         for call in re.finditer(r"\b(?:np|numpy)\.load\(", text):
             if "allow_pickle=False" not in _arguments(text, call.end() - 1):
                 wrong.append(f"{path}: np.load without allow_pickle=False")
-        for banned in (r"\bpickle\.loads?\(", r"\bjoblib\.load\(", r"\bdill\.",
-                       r"\bcloudpickle\."):
+        for banned in (
+            r"\bpickle\.loads?\(",
+            r"\bjoblib\.load\(",
+            r"\bdill\.",
+            r"\bcloudpickle\.",
+        ):
             if re.search(banned, text):
                 wrong.append(f"{path}: {banned}")
     assert len(_code_files()) > 50
@@ -149,21 +168,28 @@ def test_an_npz_of_pickled_objects_is_refused(alice_api, artifacts):
     assert stored_files(artifacts) == []
 
 
-def test_upload_limits_are_enforced_and_named(alice, alice_api, artifacts, settings,
-                                              model_store):  # fmt: skip
+def test_upload_limits_are_enforced_and_named(alice, alice_api, artifacts, settings, model_store):
     settings.DATASET_MAX_UPLOAD_BYTES = 1000
     response = upload(alice_api, "big.csv", IRIS_LIKE * 3)
     assert response.status_code == 413 and "1000 bytes" in response.json()["detail"]
     assert stored_files(artifacts) == []
-    page = browser(alice).post("/datasets/", {"file": SimpleUploadedFile(
-        "big.csv", (IRIS_LIKE * 3).encode()), "target": "species"})
+    page = browser(alice).post(
+        "/datasets/",
+        {"file": SimpleUploadedFile("big.csv", (IRIS_LIKE * 3).encode()), "target": "species"},
+    )
     assert page.status_code == 413 and "1000 bytes" in page.content.decode()
     settings.MODEL_MAX_UPLOAD_BYTES = 500
-    response = alice_api.post("/api/v1/models/import/", {
-        "name": "big", "archive": SimpleUploadedFile("m.zip", b"0" * 600)}, format="multipart")
+    response = alice_api.post(
+        "/api/v1/models/import/",
+        {"name": "big", "archive": SimpleUploadedFile("m.zip", b"0" * 600)},
+        format="multipart",
+    )
     assert response.status_code == 400 and "500 bytes" in response.json()["detail"]
-    page = browser(alice).post("/models/import/", {
-        "name": "big", "archive": SimpleUploadedFile("m.zip", b"0" * 600)}, follow=True)
+    page = browser(alice).post(
+        "/models/import/",
+        {"name": "big", "archive": SimpleUploadedFile("m.zip", b"0" * 600)},
+        follow=True,
+    )
     assert "500 bytes" in page.content.decode()
 
 

@@ -40,14 +40,20 @@ def test_every_page_has_the_policy_and_no_inline_script(world, alice, staff):
             wrong.append((name, "policy", csp))
         html = response.content.decode()
         if INLINE_SCRIPT.search(html) or INLINE_HANDLER.search(html):
-            wrong.append((name, "inline script", (INLINE_SCRIPT.search(html)
-                                                  or INLINE_HANDLER.search(html)).group(0)))
+            wrong.append(
+                (
+                    name,
+                    "inline script",
+                    (INLINE_SCRIPT.search(html) or INLINE_HANDLER.search(html)).group(0),
+                )
+            )
     assert checked > 15
     assert not wrong, wrong
 
 
-@pytest.mark.parametrize("url", ["/healthz", "/api/v1/jobs/", "/no-such-page/",
-                                 "/accounts/login/", "/admin/login/"])
+@pytest.mark.parametrize(
+    "url", ["/healthz", "/api/v1/jobs/", "/no-such-page/", "/accounts/login/", "/admin/login/"]
+)
 def test_every_response_has_the_policy(url, client):
     assert "script-src 'self'" in client.get(url)["Content-Security-Policy"]
 

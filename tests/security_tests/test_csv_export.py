@@ -12,21 +12,33 @@ from automl.jobs.models import Job, Trial
 
 pytestmark = pytest.mark.django_db
 
-FORMULAS = ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\tx", "\rx",
-            "=HYPERLINK(\"http://evil\",\"x\")"]  # fmt: skip
+FORMULAS = ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\tx", "\rx", '=HYPERLINK("http://evil","x")']
 
 
 @pytest.fixture
 def job(alice, iris):
-    job = Job.objects.create(owner=alice, kind="hpo", name="j", dataset=iris,
-                             status="succeeded", config={"metric": ["accuracy", "f1"]})
+    job = Job.objects.create(
+        owner=alice,
+        kind="hpo",
+        name="j",
+        dataset=iris,
+        status="succeeded",
+        config={"metric": ["accuracy", "f1"]},
+    )
     now = timezone.now()
     for number, choice in enumerate(FORMULAS):
-        Trial.objects.create(job=job, number=number, state="complete",
-                             params={"kernel": choice, "=C": -0.5},
-                             values=[0.9, -0.25], started_at=now, finished_at=now)
-    Trial.objects.create(job=job, number=len(FORMULAS), state="failed", params={},
-                         error="=cmd|' /C calc'!A0")
+        Trial.objects.create(
+            job=job,
+            number=number,
+            state="complete",
+            params={"kernel": choice, "=C": -0.5},
+            values=[0.9, -0.25],
+            started_at=now,
+            finished_at=now,
+        )
+    Trial.objects.create(
+        job=job, number=len(FORMULAS), state="failed", params={}, error="=cmd|' /C calc'!A0"
+    )
     return job
 
 
@@ -72,9 +84,18 @@ def test_another_users_job_is_a_json_404(job, bob_api):
     assert response.json()["error"] == "not_found"
 
 
-@pytest.mark.parametrize("value,cell", [
-    ("=1", "'=1"), ("plain", "plain"), (-3, -3), (1.5, 1.5), (None, ""), (True, "true"),
-    ({"a": "=b"}, '{"a": "=b"}'), (["=x"], '["=x"]'),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "value,cell",
+    [
+        ("=1", "'=1"),
+        ("plain", "plain"),
+        (-3, -3),
+        (1.5, 1.5),
+        (None, ""),
+        (True, "true"),
+        ({"a": "=b"}, '{"a": "=b"}'),
+        (["=x"], '["=x"]'),
+    ],
+)
 def test_neutralise(value, cell):
     assert neutralise(value) == cell

@@ -14,20 +14,31 @@ KEY = "k" * 20 + "-A9z_Q3-" + "x7" * 20  # long and varied enough for Django's o
 
 
 def manage(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items()
-            if k not in ("SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_ENV", "DJANGO_DEBUG")}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_ENV", "DJANGO_DEBUG")
+    }
     base.update(PYTHONPATH=f"{ROOT / 'platform'}:{ROOT}", AUTOML_VAR_DIR=str(tmp_path), **env)
-    return subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], cwd=ROOT,
-                          env=base, capture_output=True, text=True, timeout=120)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        cwd=ROOT,
+        env=base,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
-PRODUCTION = {"DJANGO_ENV": "production", "SECRET_KEY": KEY,
-              "ALLOWED_HOSTS": "automl.example.com"}  # fmt: skip
+PRODUCTION = {"DJANGO_ENV": "production", "SECRET_KEY": KEY, "ALLOWED_HOSTS": "automl.example.com"}
 
 
 def test_check_deploy_is_clean_in_production(tmp_path):
-    done = manage(["check", "--deploy", "--tag", "security", "--fail-level", "WARNING"],
-                  tmp_path, **PRODUCTION)  # fmt: skip
+    done = manage(
+        ["check", "--deploy", "--tag", "security", "--fail-level", "WARNING"],
+        tmp_path,
+        **PRODUCTION,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "no issues" in done.stdout, done.stdout + done.stderr
     every = manage(["check", "--deploy", "--fail-level", "ERROR"], tmp_path, **PRODUCTION)
@@ -37,8 +48,11 @@ def test_check_deploy_is_clean_in_production(tmp_path):
 
 def test_development_defaults_would_fail_it(tmp_path):
     """The check above can fail: without DJANGO_ENV the HTTPS settings are off."""
-    done = manage(["check", "--deploy", "--tag", "security", "--fail-level", "WARNING"],
-                  tmp_path, SECRET_KEY=KEY)  # fmt: skip
+    done = manage(
+        ["check", "--deploy", "--tag", "security", "--fail-level", "WARNING"],
+        tmp_path,
+        SECRET_KEY=KEY,
+    )
     assert done.returncode != 0
     for warning in ("security.W004", "security.W008", "security.W012", "security.W016"):
         assert warning in done.stderr + done.stdout
@@ -77,14 +91,16 @@ SECRET_PATTERNS = {
 # A password, secret or key given a literal value (not ${VAR} or the environment).
 ASSIGNED = re.compile(
     r"""(?ix)(?<![\w${])[\w.]*(password|passwd|secret|api_key|token)\w*["']?\s*[:=]\s*
-        (["'][^"'$]{4,}["']|[\w\-./+]{4,}(?=\s*(,|}|$)))""")
+        (["'][^"'$]{4,}["']|[\w\-./+]{4,}(?=\s*(,|}|$)))"""
+)
 # Service URLs with a password in them: user:password@host.
 URL_PASSWORD = re.compile(r"\b(postgres(?:ql)?|redis|rediss|amqp)://[^:/\s@]+:([^@\s${}]+)@")
 
 
 def tracked(*patterns: str) -> list[Path]:
-    out = subprocess.run(["git", "ls-files", *patterns], cwd=ROOT, capture_output=True,
-                         text=True, check=True).stdout.split()
+    out = subprocess.run(
+        ["git", "ls-files", *patterns], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
     return [ROOT / p for p in out if (ROOT / p).is_file()]
 
 
@@ -97,15 +113,26 @@ def test_no_private_key_or_token_is_committed():
             text = path.read_text()
         except UnicodeDecodeError:
             continue
-        found += [f"{path.relative_to(ROOT)}: {what}" for what, pattern in
-                  SECRET_PATTERNS.items() if pattern.search(text)]  # fmt: skip
+        found += [
+            f"{path.relative_to(ROOT)}: {what}"
+            for what, pattern in SECRET_PATTERNS.items()
+            if pattern.search(text)
+        ]
     assert len(tracked()) > 100
     assert not found, found
 
 
 def test_settings_and_deployment_files_hold_no_literal_credentials():
-    files = tracked("platform/automl/settings.py", "docker", ".env*", "*.yml", "*.yaml",
-                    "*.toml", "*.ini", "*.cfg")  # fmt: skip
+    files = tracked(
+        "platform/automl/settings.py",
+        "docker",
+        ".env*",
+        "*.yml",
+        "*.yaml",
+        "*.toml",
+        "*.ini",
+        "*.cfg",
+    )
     wrong = []
     for path in files:
         if path.name == ".env.example":  # placeholders for the user to replace

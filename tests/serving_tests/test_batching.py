@@ -26,7 +26,7 @@ def requests_of_iris(n: int) -> list[np.ndarray]:
     """n requests of 1 to 4 rows each, drawn across the classes."""
     X, _ = iris()
     order = np.random.default_rng(0).permutation(len(X))
-    return [X[order[i * 4:i * 4 + 1 + i % 4]] for i in range(n)]
+    return [X[order[i * 4 : i * 4 + 1 + i % 4]] for i in range(n)]
 
 
 def concurrently(call, items: list) -> list:
@@ -53,16 +53,17 @@ def assert_same_answers(batched: list[dict], alone: list[dict]) -> None:
         assert got["predictions"] == want["predictions"]
         assert got.get("classes") == want.get("classes")
         if "probabilities" in want:
-            assert np.allclose(got["probabilities"], want["probabilities"], rtol=1e-6,
-                               atol=1e-9)
+            assert np.allclose(got["probabilities"], want["probabilities"], rtol=1e-6, atol=1e-9)
 
 
 @pytest.fixture
 def version_of(alice, tmp_path, model_store):
     def make(kind: str):
-        directory = {"forest": lambda p: forest_dir(p, n_estimators=10),
-                     "mlp": mlp_dir,
-                     "scaled": lambda p: forest_dir(p, preprocessing=True)}[kind](tmp_path / kind)
+        directory = {
+            "forest": lambda p: forest_dir(p, n_estimators=10),
+            "mlp": mlp_dir,
+            "scaled": lambda p: forest_dir(p, preprocessing=True),
+        }[kind](tmp_path / kind)
         return register(alice, directory, name="iris")
 
     return make
@@ -73,8 +74,7 @@ def test_concurrent_answers_equal_the_unbatched_ones_row_for_row(version_of, kin
     model = model_cache().get(version_of(kind))
     requests = requests_of_iris(4 * CONCURRENCY)
     alone = [model.predict(X) for X in requests]
-    batched = concurrently(lambda X: batching.predict(model, model.prepare(X), SETTING),
-                           requests)
+    batched = concurrently(lambda X: batching.predict(model, model.prepare(X), SETTING), requests)
     assert_same_answers(batched, alone)
 
 
@@ -82,8 +82,7 @@ def test_a_batch_really_forms_under_concurrency(version_of, monkeypatch):
     model = model_cache().get(version_of("forest"))
     calls = []
     proba = model.model.predict_proba
-    monkeypatch.setattr(model.model, "predict_proba",
-                        lambda X: calls.append(len(X)) or proba(X))
+    monkeypatch.setattr(model.model, "predict_proba", lambda X: calls.append(len(X)) or proba(X))
     requests = requests_of_iris(4 * CONCURRENCY)
     concurrently(lambda X: batching.predict(model, model.prepare(X), SETTING), requests)
     assert sum(calls) == sum(len(X) for X in requests)
@@ -95,14 +94,12 @@ def test_a_batch_never_takes_more_rows_than_its_limit(version_of, monkeypatch):
     model = model_cache().get(version_of("forest"))
     calls = []
     proba = model.model.predict_proba
-    monkeypatch.setattr(model.model, "predict_proba",
-                        lambda X: calls.append(len(X)) or proba(X))
+    monkeypatch.setattr(model.model, "predict_proba", lambda X: calls.append(len(X)) or proba(X))
     requests = requests_of_iris(4 * CONCURRENCY)
     alone = [model.predict(X) for X in requests]
     calls.clear()
     setting = {"max_batch_rows": 5, "max_wait_ms": 100.0}
-    batched = concurrently(lambda X: batching.predict(model, model.prepare(X), setting),
-                           requests)
+    batched = concurrently(lambda X: batching.predict(model, model.prepare(X), setting), requests)
     assert_same_answers(batched, alone)
     assert max(calls) <= 5 and sum(calls) == sum(len(X) for X in requests)
 
@@ -129,10 +126,12 @@ def test_rows_the_model_refuses_fail_only_their_own_request(version_of):
 
 
 def test_a_model_failure_fails_every_request_of_the_batch_with_the_same_error(
-        version_of, monkeypatch):
+    version_of, monkeypatch
+):
     model = model_cache().get(version_of("forest"))
-    monkeypatch.setattr(model, "answer", lambda X: (_ for _ in ()).throw(
-        RuntimeError("out of memory")))
+    monkeypatch.setattr(
+        model, "answer", lambda X: (_ for _ in ()).throw(RuntimeError("out of memory"))
+    )
 
     def call(X):
         try:
@@ -144,9 +143,16 @@ def test_a_model_failure_fails_every_request_of_the_batch_with_the_same_error(
 
 
 def deploy(api, version, **extra):
-    return api.post("/api/v1/deployments/", {
-        "name": "live", "model_name": "iris", "routes": [{"version": version.id, "weight": 1}],
-        **extra}, format="json")
+    return api.post(
+        "/api/v1/deployments/",
+        {
+            "name": "live",
+            "model_name": "iris",
+            "routes": [{"version": version.id, "weight": 1}],
+            **extra,
+        },
+        format="json",
+    )
 
 
 def test_batching_is_off_by_default(alice_api, version_of, monkeypatch):
@@ -159,11 +165,13 @@ def test_batching_is_off_by_default(alice_api, version_of, monkeypatch):
 
     monkeypatch.setattr(batching, "predict", no_batcher)
     X, _ = iris()
-    answer = alice_api.post(f"/api/v1/deployments/{response.json()['id']}/predict/",
-                            {"inputs": rows(X[:3])}, format="json")
+    answer = alice_api.post(
+        f"/api/v1/deployments/{response.json()['id']}/predict/",
+        {"inputs": rows(X[:3])},
+        format="json",
+    )
     assert answer.status_code == 200, answer.json()
-    assert answer.json()["predictions"] == model_cache().get(version).predict(X[:3])[
-        "predictions"]
+    assert answer.json()["predictions"] == model_cache().get(version).predict(X[:3])["predictions"]
 
 
 BAD_SETTINGS = [
@@ -199,15 +207,19 @@ def test_the_api_sets_batching_and_refuses_bad_settings_naming_the_key(alice_api
         response = alice_api.patch(url, {"batching": value}, format="json")
         assert response.status_code == 400 and field in response.json()["fields"], value
     # A bad setting leaves the traffic sent with it unchanged too.
-    response = alice_api.patch(url, {"routes": [{"version": version.id, "weight": 2}],
-                                     "batching": {"max_batch_rows": 0}}, format="json")
+    response = alice_api.patch(
+        url,
+        {"routes": [{"version": version.id, "weight": 2}], "batching": {"max_batch_rows": 0}},
+        format="json",
+    )
     assert response.status_code == 400
     deployment = Deployment.objects.get()
     assert deployment.routes == [{"version": version.id, "weight": 1.0}]
     assert deployment.batching == {"max_batch_rows": 32, "max_wait_ms": 3.0}
     # Batching alone changes neither the traffic nor its rollback history; null turns it off.
-    response = alice_api.patch(url, {"batching": {"max_batch_rows": 8, "max_wait_ms": 0}},
-                               format="json")
+    response = alice_api.patch(
+        url, {"batching": {"max_batch_rows": 8, "max_wait_ms": 0}}, format="json"
+    )
     assert response.status_code == 200, response.json()
     assert response.json()["batching"] == {"max_batch_rows": 8, "max_wait_ms": 0.0}
     assert response.json()["routes"] == deployment.routes and response.json()["history"] == []
@@ -216,11 +228,16 @@ def test_the_api_sets_batching_and_refuses_bad_settings_naming_the_key(alice_api
 
 def test_another_users_deployment_stays_404(alice, bob_api, version_of):
     deployment = services.create_deployment(
-        alice, name="live", model_name="iris",
-        routes=[{"version": version_of("forest").id, "weight": 1}])
-    response = bob_api.patch(f"/api/v1/deployments/{deployment.id}/",
-                             {"batching": {"max_batch_rows": 8, "max_wait_ms": 1}},
-                             format="json")
+        alice,
+        name="live",
+        model_name="iris",
+        routes=[{"version": version_of("forest").id, "weight": 1}],
+    )
+    response = bob_api.patch(
+        f"/api/v1/deployments/{deployment.id}/",
+        {"batching": {"max_batch_rows": 8, "max_wait_ms": 1}},
+        format="json",
+    )
     assert response.status_code == 404
     deployment.refresh_from_db()
     assert deployment.batching is None
@@ -230,8 +247,10 @@ def test_the_deployment_pages_show_and_set_batching(alice, version_of):
     version = version_of("forest")
     client = Client()
     client.force_login(alice)
-    response = client.post("/deployments/", {"name": "live", "main": version.id,
-                                              "batch_rows": "16", "batch_wait_ms": "4"})
+    response = client.post(
+        "/deployments/",
+        {"name": "live", "main": version.id, "batch_rows": "16", "batch_wait_ms": "4"},
+    )
     deployment = Deployment.objects.get(name="live")
     assert response.status_code == 302
     assert deployment.batching == {"max_batch_rows": 16, "max_wait_ms": 4.0}
@@ -250,13 +269,19 @@ def test_the_deployment_pages_show_and_set_batching(alice, version_of):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("logged", [False, True])
 def test_concurrent_rest_requests_are_batched_logged_and_cached_each(
-        request, alice, version_of, monkeypatch, logged):
+    request, alice, version_of, monkeypatch, logged
+):
     if logged:  # SQLite's in-memory test database refuses concurrent writers
         request.getfixturevalue("real_services")
     version = version_of("mlp")
     deployment = services.create_deployment(
-        alice, name="live", model_name="iris", routes=[{"version": version.id, "weight": 1}],
-        batching=SETTING, log_predictions=logged)
+        alice,
+        name="live",
+        model_name="iris",
+        routes=[{"version": version.id, "weight": 1}],
+        batching=SETTING,
+        log_predictions=logged,
+    )
     model = model_cache().get(version)
     requests = requests_of_iris(2 * CONCURRENCY)
     alone = [model.predict(X) for X in requests]
@@ -269,8 +294,9 @@ def test_concurrent_rest_requests_are_batched_logged_and_cached_each(
         api = APIClient()
         api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
         try:
-            response = api.post(f"/api/v1/deployments/{deployment.id}/predict/",
-                                {"inputs": rows(X)}, format="json")
+            response = api.post(
+                f"/api/v1/deployments/{deployment.id}/predict/", {"inputs": rows(X)}, format="json"
+            )
             assert response.status_code == 200, response.json()
             return response.json()
         finally:
@@ -282,7 +308,8 @@ def test_concurrent_rest_requests_are_batched_logged_and_cached_each(
     assert len(calls) < len(requests)
     logs = PredictionLog.objects.filter(deployment=deployment)
     assert sorted(log.n_rows for log in logs) == (
-        sorted(len(X) for X in requests) if logged else [])
+        sorted(len(X) for X in requests) if logged else []
+    )
     # The result cache is per request: the same rows again are hits, no model call.
     calls.clear()
     again = concurrently(post, requests)
@@ -290,7 +317,8 @@ def test_concurrent_rest_requests_are_batched_logged_and_cached_each(
 
 
 def test_version_rows_are_read_once_and_a_traffic_change_is_seen_at_once(
-        alice_api, version_of, tmp_path):
+    alice_api, version_of, tmp_path
+):
     from django.test.utils import CaptureQueriesContext
 
     v1 = version_of("forest")
@@ -308,8 +336,12 @@ def test_version_rows_are_read_once_and_a_traffic_change_is_seen_at_once(
 
     assert answer() == (v1.id, 1)
     assert answer() == (v1.id, 0)
-    assert alice_api.patch(url, {"routes": [{"version": v2.id, "weight": 1}]},
-                           format="json").status_code == 200
+    assert (
+        alice_api.patch(
+            url, {"routes": [{"version": v2.id, "weight": 1}]}, format="json"
+        ).status_code
+        == 200
+    )
     assert answer() == (v2.id, 1)
     assert alice_api.post(url + "rollback/").status_code == 200
     assert answer()[0] == v1.id
@@ -318,7 +350,9 @@ def test_version_rows_are_read_once_and_a_traffic_change_is_seen_at_once(
 def test_a_weight_too_large_for_a_float_is_a_400_not_a_500(alice_api, version_of):
     version = version_of("forest")
     response = deploy(alice_api, version)
-    response = alice_api.patch(f"/api/v1/deployments/{response.json()['id']}/",
-                               {"routes": [{"version": version.id, "weight": 10**400}]},
-                               format="json")
+    response = alice_api.patch(
+        f"/api/v1/deployments/{response.json()['id']}/",
+        {"routes": [{"version": version.id, "weight": 10**400}]},
+        format="json",
+    )
     assert response.status_code == 400 and "routes.0.weight" in response.json()["fields"]

@@ -19,8 +19,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def versions(alice, tmp_path, model_store):
     """Two versions of one name: a forest and a scaled logistic regression."""
-    return (register(alice, forest_dir(tmp_path / "v1"), name="iris"),
-            register(alice, forest_dir(tmp_path / "v2", preprocessing=True), name="iris"))
+    return (
+        register(alice, forest_dir(tmp_path / "v1"), name="iris"),
+        register(alice, forest_dir(tmp_path / "v2", preprocessing=True), name="iris"),
+    )
 
 
 def deploy(api, routes, shadow=None, name="iris-live", **extra):
@@ -29,8 +31,9 @@ def deploy(api, routes, shadow=None, name="iris-live", **extra):
 
 
 def predict(api, deployment_id, inputs, **extra):
-    return api.post(f"/api/v1/deployments/{deployment_id}/predict/",
-                    {"inputs": inputs, **extra}, format="json")
+    return api.post(
+        f"/api/v1/deployments/{deployment_id}/predict/", {"inputs": inputs, **extra}, format="json"
+    )
 
 
 def in_process(version, model_store, X):
@@ -74,14 +77,17 @@ def test_deployment_names_are_unique_per_owner(alice_api, versions):
     assert response.status_code == 400 and "name" in response.json()["fields"]
 
 
-@pytest.mark.parametrize(("method", "suffix", "body"), [
-    ("get", "", None),
-    ("patch", "", {"routes": []}),
-    ("delete", "", None),
-    ("post", "rollback/", None),
-    ("post", "predict/", {"inputs": [[1, 2, 3, 4]]}),
-    ("get", "predictions/", None),
-])
+@pytest.mark.parametrize(
+    ("method", "suffix", "body"),
+    [
+        ("get", "", None),
+        ("patch", "", {"routes": []}),
+        ("delete", "", None),
+        ("post", "rollback/", None),
+        ("post", "predict/", {"inputs": [[1, 2, 3, 4]]}),
+        ("get", "predictions/", None),
+    ],
+)
 def test_another_users_deployment_is_a_404(alice_api, bob_api, versions, method, suffix, body):
     deployment = deploy(alice_api, [{"version": versions[0].id, "weight": 1}]).json()
     url = f"/api/v1/deployments/{deployment['id']}/{suffix}"
@@ -94,8 +100,7 @@ def test_another_users_deployment_is_a_404(alice_api, bob_api, versions, method,
 @pytest.mark.parametrize("which", [0, 1], ids=["forest", "with_preprocessing"])
 def test_predictions_equal_the_in_process_models(alice_api, versions, model_store, which):
     version = versions[which]
-    deployment = deploy(alice_api, [{"version": version.id, "weight": 1}],
-                        cache_ttl_s=0).json()
+    deployment = deploy(alice_api, [{"version": version.id, "weight": 1}], cache_ttl_s=0).json()
     X, _ = iris()
     X = X[::7]
     labels, probabilities = in_process(version, model_store, X)
@@ -130,21 +135,26 @@ def test_rows_with_missing_or_extra_features_are_refused_by_name(alice_api, vers
     response = predict(alice_api, deployment["id"], [good, missing, extra])
     assert response.status_code == 400
     fields = response.json()["fields"]
-    assert fields == {"inputs.1": ["missing features: petal_width"],
-                      "inputs.2": ["unknown features: colour"]}
+    assert fields == {
+        "inputs.1": ["missing features: petal_width"],
+        "inputs.2": ["unknown features: colour"],
+    }
     assert "petal_width" in response.json()["detail"] and "colour" in response.json()["detail"]
 
 
-@pytest.mark.parametrize(("inputs", "field"), [
-    (None, "inputs"),
-    ([], "inputs"),
-    ("1,2,3,4", "inputs"),
-    ([[1, 2, 3]], "inputs.0"),
-    ([[1, 2, 3, "x"]], "inputs.0.3"),
-    ([{**dict.fromkeys(FEATURES, 1.0), "sepal_width": "wide"}], "inputs.0.sepal_width"),
-    ([[1, 2, 3, 4], {"sepal_length": 1}], "inputs.1"),
-    ([[1, 2, 3, True]], "inputs.0.3"),
-])
+@pytest.mark.parametrize(
+    ("inputs", "field"),
+    [
+        (None, "inputs"),
+        ([], "inputs"),
+        ("1,2,3,4", "inputs"),
+        ([[1, 2, 3]], "inputs.0"),
+        ([[1, 2, 3, "x"]], "inputs.0.3"),
+        ([{**dict.fromkeys(FEATURES, 1.0), "sepal_width": "wide"}], "inputs.0.sepal_width"),
+        ([[1, 2, 3, 4], {"sepal_length": 1}], "inputs.1"),
+        ([[1, 2, 3, True]], "inputs.0.3"),
+    ],
+)
 def test_bad_inputs_are_400s_naming_the_field(alice_api, versions, inputs, field):
     deployment = deploy(alice_api, [{"version": versions[0].id, "weight": 1}]).json()
     response = predict(alice_api, deployment["id"], inputs)
@@ -162,11 +172,14 @@ def test_too_many_rows_are_refused(alice_api, versions, settings):
 
 def test_a_90_10_split_holds_over_many_requests(alice_api, versions):
     v1, v2 = versions
-    deployment = deploy(alice_api, [{"version": v1.id, "weight": 90},
-                                    {"version": v2.id, "weight": 10}]).json()
+    deployment = deploy(
+        alice_api, [{"version": v1.id, "weight": 90}, {"version": v2.id, "weight": 10}]
+    ).json()
     n = 400
-    counts = Counter(predict(alice_api, deployment["id"], [[5.1, 3.5, 1.4, 0.2]]).json()["version"]
-                     for _ in range(n))
+    counts = Counter(
+        predict(alice_api, deployment["id"], [[5.1, 3.5, 1.4, 0.2]]).json()["version"]
+        for _ in range(n)
+    )
     # Binomial(400, 0.1): mean 40, sd 6; 4 sd either side fails once in ~30,000 runs.
     assert set(counts) == {v1.id, v2.id}
     assert 16 <= counts[v2.id] <= 64, counts
@@ -198,8 +211,10 @@ def test_rollback_restores_the_previous_split(alice_api, versions):
 
     response = alice_api.post(url + "rollback/")
     assert response.status_code == 200
-    assert response.json()["routes"] == [{"version": v1.id, "weight": 90.0},
-                                         {"version": v2.id, "weight": 10.0}]
+    assert response.json()["routes"] == [
+        {"version": v1.id, "weight": 90.0},
+        {"version": v2.id, "weight": 10.0},
+    ]
     response = alice_api.post(url + "rollback/")
     assert response.json()["routes"] == [{"version": v1.id, "weight": 1.0}]
     assert response.json()["history"] == []
@@ -230,8 +245,9 @@ def test_answers_are_cached_by_version_and_input(alice_api, versions):
 
 
 def test_a_model_is_loaded_once_per_process(alice_api, versions):
-    deployment = deploy(alice_api, [{"version": versions[0].id, "weight": 1}],
-                        cache_ttl_s=0).json()
+    deployment = deploy(
+        alice_api, [{"version": versions[0].id, "weight": 1}], cache_ttl_s=0
+    ).json()
     loads = model_cache().loads
     for i in range(5):
         assert predict(alice_api, deployment["id"], [[5.0 + i, 3, 1, 0]]).status_code == 200
@@ -265,7 +281,8 @@ def test_retention_drops_old_and_surplus_log_rows(alice, versions, settings):
     settings.SERVING_LOG_RETENTION_DAYS = 7
     settings.SERVING_LOG_MAX_ENTRIES = 3
     deployment = services.create_deployment(
-        alice, name="d", model_name="iris", routes=[{"version": versions[0].id, "weight": 1}])
+        alice, name="d", model_name="iris", routes=[{"version": versions[0].id, "weight": 1}]
+    )
     for i in range(6):
         services.predict(deployment, [[5.0 + i, 3, 1, 0]])
     old = PredictionLog.objects.order_by("id").first()
@@ -283,8 +300,12 @@ def test_missing_values_are_sent_as_null(alice_api, alice, tmp_path, model_store
 
     X, y = iris()
     model = HistGradientBoostingClassifier(max_iter=5).fit(X, y)
-    save_model(model, tmp_path / "hgb", family="hgb",
-               spec={"task": "classification", "features": FEATURES})
+    save_model(
+        model,
+        tmp_path / "hgb",
+        family="hgb",
+        spec={"task": "classification", "features": FEATURES},
+    )
     version = register(alice, tmp_path / "hgb", name="iris")
     deployment = deploy(alice_api, [{"version": version.id, "weight": 1}]).json()
     response = predict(alice_api, deployment["id"], [[5.1, None, 1.4, 0.2]])

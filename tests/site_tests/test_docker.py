@@ -55,10 +55,14 @@ def test_it_runs_commands_that_exist_in_the_project():
 def test_it_wires_the_deployment_the_design_asks_for():
     services = compose()["services"]
     assert "pgdata" in " ".join(services["postgres"]["volumes"])
-    assert services["redis"]["command"][services["redis"]["command"].index("--appendonly") + 1] \
-        == "yes"  # fmt: skip
-    assert services["worker-cpu"]["command"][services["worker-cpu"]["command"].index("-Q") + 1] \
-        == "cpu"  # fmt: skip
+    assert (
+        services["redis"]["command"][services["redis"]["command"].index("--appendonly") + 1]
+        == "yes"
+    )
+    assert (
+        services["worker-cpu"]["command"][services["worker-cpu"]["command"].index("-Q") + 1]
+        == "cpu"
+    )
     gpu = services["worker-gpu"]
     assert gpu["command"][gpu["command"].index("-Q") + 1] == "gpu"
     devices = gpu["deploy"]["resources"]["reservations"]["devices"]

@@ -30,8 +30,14 @@ def test_schema_lists_the_v1_paths(alice_api):
     response = alice_api.get("/api/schema/?format=json")
     assert response.status_code == 200
     paths = response.json()["paths"]
-    for path in ["/api/v1/auth/token/", "/api/v1/jobs/", "/api/v1/jobs/{id}/",
-                 "/api/v1/jobs/{id}/cancel/", "/api/v1/jobs/{id}/trials/", "/api/v1/datasets/"]:
+    for path in [
+        "/api/v1/auth/token/",
+        "/api/v1/jobs/",
+        "/api/v1/jobs/{id}/",
+        "/api/v1/jobs/{id}/cancel/",
+        "/api/v1/jobs/{id}/trials/",
+        "/api/v1/datasets/",
+    ]:
         assert path in paths
 
 
@@ -63,12 +69,19 @@ def test_home_page_renders(client):
 def test_home_page_walks_a_signed_in_user_from_data_to_a_deployment(client, alice, iris):
     from automl.jobs.models import Job
 
-    Job.objects.create(owner=alice, kind="hpo", dataset=iris, name="first search",
-                       status="running", config={})  # fmt: skip
+    Job.objects.create(
+        owner=alice, kind="hpo", dataset=iris, name="first search", status="running", config={}
+    )
     assert "Sign in" in client.get("/").content.decode()
     client.force_login(alice)
     page = client.get("/").content.decode()
-    for url in ("/datasets/", "/jobs/new/hpo/", "/jobs/new/nas/", "/jobs/new/compression/",
-                "/models/", "/deployments/"):
+    for url in (
+        "/datasets/",
+        "/jobs/new/hpo/",
+        "/jobs/new/nas/",
+        "/jobs/new/compression/",
+        "/models/",
+        "/deployments/",
+    ):
         assert f'href="{url}"' in page, url
     assert "1 job running" in page and "first search" in page

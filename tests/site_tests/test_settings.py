@@ -37,10 +37,20 @@ SERVICE_VARS = ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "SECRET_KEY")
 
 def probe(tmp_path: Path, **env: str) -> dict:
     clean = {k: v for k, v in os.environ.items() if k not in SERVICE_VARS}
-    clean.update(AUTOML_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="automl.settings",
-                 PYTHONPATH=f"{ROOT / 'platform'}:{ROOT}", **env)
-    result = subprocess.run([sys.executable, "-c", PROBE], env=clean, cwd=ROOT,
-                            capture_output=True, text=True, timeout=60)
+    clean.update(
+        AUTOML_VAR_DIR=str(tmp_path),
+        DJANGO_SETTINGS_MODULE="automl.settings",
+        PYTHONPATH=f"{ROOT / 'platform'}:{ROOT}",
+        **env,
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        env=clean,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -55,9 +65,12 @@ def test_nothing_set_means_sqlite_in_wal_mode_and_a_filesystem_queue(tmp_path):
 
 
 def test_urls_switch_to_postgres_and_redis(tmp_path):
-    out = probe(tmp_path, DATABASE_URL="postgres://u@db.example:5432/automl",
-                CELERY_BROKER_URL="redis://cache.example:6379/0",
-                REDIS_URL="redis://cache.example:6379/1")
+    out = probe(
+        tmp_path,
+        DATABASE_URL="postgres://u@db.example:5432/automl",
+        CELERY_BROKER_URL="redis://cache.example:6379/0",
+        REDIS_URL="redis://cache.example:6379/1",
+    )
     assert out["engine"] == "django.db.backends.postgresql"
     assert out["broker_kind"] == "redis"
     assert out["cache"].endswith("RedisCache")
@@ -71,16 +84,25 @@ def test_the_secret_key_is_generated_once_and_kept(tmp_path):
     assert probe(tmp_path, SECRET_KEY="from-env")["secret"] == "from-env"
 
 
-@pytest.mark.parametrize("env,message", [
-    ({"DATABASE_URL": "mysql://root@localhost/x"}, "unsupported database"),
-    ({"CELERY_BROKER_URL": "amqp://guest@localhost//"}, "unsupported broker"),
-    ({"DJANGO_DEBUG": "maybe"}, "not a boolean"),
-])
+@pytest.mark.parametrize(
+    "env,message",
+    [
+        ({"DATABASE_URL": "mysql://root@localhost/x"}, "unsupported database"),
+        ({"CELERY_BROKER_URL": "amqp://guest@localhost//"}, "unsupported broker"),
+        ({"DJANGO_DEBUG": "maybe"}, "not a boolean"),
+    ],
+)
 def test_bad_settings_are_refused_loudly(tmp_path, env, message):
     clean = {k: v for k, v in os.environ.items() if k not in SERVICE_VARS}
     clean.update(AUTOML_VAR_DIR=str(tmp_path), PYTHONPATH=f"{ROOT / 'platform'}:{ROOT}", **env)
-    result = subprocess.run([sys.executable, "manage.py", "check"], env=clean, cwd=ROOT,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        env=clean,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr and message in result.stderr
 

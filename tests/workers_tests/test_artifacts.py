@@ -63,17 +63,34 @@ def iris():
 
 @pytest.mark.parametrize("task", ["classification", "regression"])
 def test_it_round_trips_a_trained_mlp(tmp_path, task):
-    split = holdout_split(load_builtin("iris" if task == "classification" else "diabetes"),
-                          0.25, seed=0)
+    split = holdout_split(
+        load_builtin("iris" if task == "classification" else "diabetes"), 0.25, seed=0
+    )
     classes = np.unique(split.y_train)
     y_tr, y_va = split.y_train, split.y_valid
     if task == "classification":
         y_tr, y_va = np.searchsorted(classes, y_tr), np.searchsorted(classes, y_va)
-    config = MLPConfig(split.X_train.shape[1], 3 if task == "classification" else 1,
-                       hidden_layers=2, hidden_units=16, dropout=0.1)
+    config = MLPConfig(
+        split.X_train.shape[1],
+        3 if task == "classification" else 1,
+        hidden_layers=2,
+        hidden_units=16,
+        dropout=0.1,
+    )
     model = MLP(config)
-    expected = train_mlp(model, split.X_train, y_tr, split.X_valid, y_va, task=task, epochs=3,
-                         lr=0.01, batch_size=16, weight_decay=0.0, seed=0)
+    expected = train_mlp(
+        model,
+        split.X_train,
+        y_tr,
+        split.X_valid,
+        y_va,
+        task=task,
+        epochs=3,
+        lr=0.01,
+        batch_size=16,
+        weight_decay=0.0,
+        seed=0,
+    )
     spec = {"kind": "mlp", "config": asdict(config), "task": task}
     if task == "classification":
         spec.update(scaling_spec(split.X_train), classes=classes)
@@ -106,12 +123,23 @@ def test_it_round_trips_a_trained_cnn(tmp_path):
     y = y[:300]
     config = CNNConfig(in_channels=1, height=8, width=8, n_outputs=10, channels=(4, 8))
     model = CNN(config)
-    expected = train_cnn(model, X[:200], y[:200], X[200:], y[200:], epochs=2, lr=0.01,
-                         batch_size=32, weight_decay=0.0, seed=0)
+    expected = train_cnn(
+        model,
+        X[:200],
+        y[:200],
+        X[200:],
+        y[200:],
+        epochs=2,
+        lr=0.01,
+        batch_size=32,
+        weight_decay=0.0,
+        seed=0,
+    )
 
     with no_pickle():
-        save_model(model, tmp_path / "cnn", family="cnn",
-                   spec={"kind": "cnn", "config": asdict(config)})
+        save_model(
+            model, tmp_path / "cnn", family="cnn", spec={"kind": "cnn", "config": asdict(config)}
+        )
         loaded = load_model(tmp_path / "cnn")
 
     assert np.array_equal(loaded.predict(X[200:]), expected)  # N x H x W
@@ -163,10 +191,12 @@ def test_it_round_trips_sklearn_models(tmp_path, iris, family):
 
 def test_it_round_trips_a_column_transformer(tmp_path):
     X = np.array([[1.0, 0], [np.nan, 1], [3.0, 2], [4.0, 1]])
-    ct = ColumnTransformer([
-        ("num", make_pipeline(SimpleImputer(), StandardScaler()), [0]),
-        ("cat", OneHotEncoder(handle_unknown="ignore"), [1]),
-    ]).fit(X)
+    ct = ColumnTransformer(
+        [
+            ("num", make_pipeline(SimpleImputer(), StandardScaler()), [0]),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), [1]),
+        ]
+    ).fit(X)
 
     with no_pickle():
         files = save_transformer(ct, tmp_path)
@@ -204,8 +234,12 @@ def test_a_skops_file_with_a_type_outside_the_allow_list_is_refused(tmp_path):
     # An attacker who can write the directory can also write a matching spec.
     from workers.models import artifacts
 
-    spec = {"family": "logistic_regression", "framework": "sklearn", "format_version": 1,
-            **artifacts._record(model_file)}
+    spec = {
+        "family": "logistic_regression",
+        "framework": "sklearn",
+        "format_version": 1,
+        **artifacts._record(model_file),
+    }
     (tmp_path / "spec.json").write_text(json.dumps(spec))
 
     with pytest.raises(UntrustedTypesError, match=r"system") as info:
@@ -225,4 +259,3 @@ def test_unknown_objects_and_bad_names_are_refused(tmp_path):
         save_model(object(), tmp_path, family="x", spec={})
     with pytest.raises(ValueError):
         save_transformer(StandardScaler().fit([[1.0]]), tmp_path, name="../escape")
-

@@ -15,16 +15,32 @@ def digits():
 
 def fit(X_tr, y_tr, X_va, y_va, epochs=4, seed=0, **kwargs):
     model = CNN(CNNConfig(in_channels=1, height=8, width=8, n_outputs=10))
-    pred = train_cnn(model, X_tr, y_tr, X_va, y_va, epochs=epochs, lr=0.01, batch_size=32,
-                     weight_decay=0.0, seed=seed, **kwargs)
+    pred = train_cnn(
+        model,
+        X_tr,
+        y_tr,
+        X_va,
+        y_va,
+        epochs=epochs,
+        lr=0.01,
+        batch_size=32,
+        weight_decay=0.0,
+        seed=seed,
+        **kwargs,
+    )
     return model, pred
 
 
 def test_it_learns_digits_and_reports_each_epoch(digits):
     X_tr, y_tr, X_va, y_va = digits
     seen = []
-    _, pred = fit(X_tr[:, None], y_tr, X_va[:, None], y_va,
-                  on_epoch=lambda epoch, p: seen.append((epoch, len(p))))
+    _, pred = fit(
+        X_tr[:, None],
+        y_tr,
+        X_va[:, None],
+        y_va,
+        on_epoch=lambda epoch, p: seen.append((epoch, len(p))),
+    )
     assert seen == [(e, len(y_va)) for e in range(4)]
     assert np.mean(pred == y_va) > 0.8
 
@@ -57,8 +73,29 @@ def test_shapes_and_bad_inputs():
     assert model(torch.zeros(2, 3, 5, 7)).shape == (2, 4)
     X = np.zeros((4, 3), dtype=np.float32)  # not images
     with pytest.raises(ValueError, match="N x C x H x W"):
-        train_cnn(model, X, np.zeros(4), X, np.zeros(4), epochs=1, lr=0.01, batch_size=2,
-                  weight_decay=0.0, seed=0)
+        train_cnn(
+            model,
+            X,
+            np.zeros(4),
+            X,
+            np.zeros(4),
+            epochs=1,
+            lr=0.01,
+            batch_size=2,
+            weight_decay=0.0,
+            seed=0,
+        )
     with pytest.raises(ValueError, match="lr_schedule"):
-        train_cnn(model, X, np.zeros(4), X, np.zeros(4), epochs=1, lr=0.01, batch_size=2,
-                  weight_decay=0.0, seed=0, lr_schedule="cosine")
+        train_cnn(
+            model,
+            X,
+            np.zeros(4),
+            X,
+            np.zeros(4),
+            epochs=1,
+            lr=0.01,
+            batch_size=2,
+            weight_decay=0.0,
+            seed=0,
+            lr_schedule="cosine",
+        )

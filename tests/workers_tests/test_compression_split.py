@@ -22,31 +22,45 @@ def test_hpo_nas_and_compression_hold_out_the_same_test_rows(test_size, seed):
     # Wine has no duplicate rows, so comparing row values compares row indices.
     assert len(_rows(data.X)) == len(data.X)
     hpo_test = _search_and_test({"test_size": test_size, "seed": seed}, data)[1].X
-    nas = prepare({"test_size": test_size, "valid_size": 0.25, "seed": seed,
-                   "space": {"name": "mlp"}}, data)  # fmt: skip
-    compression = split({"test_size": test_size, "valid_size": 0.25, "seed": seed}, data,
-                        {"classes": np.unique(data.y).tolist()})  # fmt: skip
+    nas = prepare(
+        {"test_size": test_size, "valid_size": 0.25, "seed": seed, "space": {"name": "mlp"}}, data
+    )
+    compression = split(
+        {"test_size": test_size, "valid_size": 0.25, "seed": seed},
+        data,
+        {"classes": np.unique(data.y).tolist()},
+    )
     assert _rows(hpo_test) == _rows(nas.raw_test) == _rows(compression.x["test"].numpy())
-    other = split({"test_size": test_size, "valid_size": 0.25, "seed": seed + 1}, data,
-                  {"classes": np.unique(data.y).tolist()})  # fmt: skip
+    other = split(
+        {"test_size": test_size, "valid_size": 0.25, "seed": seed + 1},
+        data,
+        {"classes": np.unique(data.y).tolist()},
+    )
     assert _rows(other.x["test"].numpy()) != _rows(hpo_test)  # the seed does matter
 
 
 @pytest.mark.django_db
-def test_a_compression_job_inherits_its_input_models_split(alice, iris, tmp_path,
-                                                           model_store):  # noqa: F811
+def test_a_compression_job_inherits_its_input_models_split(alice, iris, tmp_path, model_store):  # noqa: F811
     from automl.jobs.models import Job
 
-    parent = Job.objects.create(owner=alice, kind="hpo", dataset=iris, status="succeeded",
-                                config={"test_size": 0.3, "seed": 11})  # fmt: skip
+    parent = Job.objects.create(
+        owner=alice,
+        kind="hpo",
+        dataset=iris,
+        status="succeeded",
+        config={"test_size": 0.3, "seed": 11},
+    )
     version = register(alice, mlp_dir(tmp_path / "m"), job=parent)
     api = APIClient()
     api.force_authenticate(alice)
     steps = [{"technique": "dynamic_int8"}]
 
     def submit(**config):
-        body = {"kind": "compression", "dataset": iris.id,
-                "config": {"model_version": version.id, "steps": steps, **config}}
+        body = {
+            "kind": "compression",
+            "dataset": iris.id,
+            "config": {"model_version": version.id, "steps": steps, **config},
+        }
         response = api.post("/api/v1/jobs/", body, format="json")
         assert response.status_code == 201, response.json()
         return response.json()["config"]
@@ -57,19 +71,26 @@ def test_a_compression_job_inherits_its_input_models_split(alice, iris, tmp_path
 
 
 @pytest.mark.django_db
-def test_nothing_is_inherited_on_another_data_set(alice, iris, tmp_path,
-                                                  model_store):  # noqa: F811
+def test_nothing_is_inherited_on_another_data_set(alice, iris, tmp_path, model_store):  # noqa: F811
     from automl.datasets.models import Dataset
     from automl.jobs.models import Job
 
     wine = Dataset.objects.get(builtin_name="wine")
-    parent = Job.objects.create(owner=alice, kind="hpo", dataset=wine, status="succeeded",
-                                config={"test_size": 0.3, "seed": 11})  # fmt: skip
+    parent = Job.objects.create(
+        owner=alice,
+        kind="hpo",
+        dataset=wine,
+        status="succeeded",
+        config={"test_size": 0.3, "seed": 11},
+    )
     version = register(alice, mlp_dir(tmp_path / "m"), job=parent)
     api = APIClient()
     api.force_authenticate(alice)
-    body = {"kind": "compression", "dataset": iris.id,
-            "config": {"model_version": version.id, "steps": [{"technique": "half"}]}}
+    body = {
+        "kind": "compression",
+        "dataset": iris.id,
+        "config": {"model_version": version.id, "steps": [{"technique": "half"}]},
+    }
     response = api.post("/api/v1/jobs/", body, format="json")
     assert response.status_code == 201, response.json()
     assert (response.json()["config"]["test_size"], response.json()["config"]["seed"]) == (0.2, 0)

@@ -20,11 +20,21 @@ def test_defaults_filled():
     assert cfg["metric"] == "accuracy" and cfg["direction"] == "maximize"
     assert cfg["model"] == "auto"
     model = cfg["search_space"]["model"]
-    assert model["choices"] == ["logistic_regression", "random_forest",
-                                "hist_gradient_boosting", "svm", "knn", "mlp"]  # no cnn
+    assert model["choices"] == [
+        "logistic_regression",
+        "random_forest",
+        "hist_gradient_boosting",
+        "svm",
+        "knn",
+        "mlp",
+    ]  # no cnn
     assert "C" in model["conditional"]["logistic_regression"]
-    assert cfg["sampler"] == {"name": "tpe", "seed": None, "multivariate": False,
-                              "n_startup_trials": 10}
+    assert cfg["sampler"] == {
+        "name": "tpe",
+        "seed": None,
+        "multivariate": False,
+        "n_startup_trials": 10,
+    }
     assert cfg["pruner"] == {"name": "none"}
     assert cfg["n_trials"] == 20 and cfg["timeout_s"] is None and cfg["seed"] == 0
     assert cfg["trial_timeout_s"] is None and cfg["patience"] is None
@@ -44,8 +54,13 @@ def test_normalized_config_validates_again_unchanged():
 
 
 def test_auto_user_space_fills_missing_family_subspaces():
-    space = {"model": {"type": "categorical", "choices": ["random_forest", "mlp"],
-                       "conditional": {"mlp": {"epochs": {"type": "fixed", "value": 2}}}}}
+    space = {
+        "model": {
+            "type": "categorical",
+            "choices": ["random_forest", "mlp"],
+            "conditional": {"mlp": {"epochs": {"type": "fixed", "value": 2}}},
+        }
+    }
     cfg = validate_hpo_config({"search_space": space}, "classification")
     cond = cfg["search_space"]["model"]["conditional"]
     assert cond["mlp"] == {"epochs": {"type": "fixed", "value": 2}}
@@ -71,17 +86,25 @@ def test_auto_user_space_fills_missing_family_subspaces():
         (rf_space(type="int", low=1, high=10, log="yes"), "search_space.n_estimators.log"),
         (rf_space(type="categorical", choices=[]), "search_space.n_estimators.choices"),
         (rf_space(type="categorical", choices=[[1]]), "search_space.n_estimators.choices"),
-        (rf_space(type="categorical", choices=[1], conditional={"2": {}}),
-         "search_space.n_estimators.conditional.2"),
+        (
+            rf_space(type="categorical", choices=[1], conditional={"2": {}}),
+            "search_space.n_estimators.conditional.2",
+        ),
         (rf_space(type="fixed", value={"a": 1}), "search_space.n_estimators.value"),
         (rf_space(type="normal"), "search_space.n_estimators.type"),
         (rf_space(type="fixed", value=1, extra=0), "search_space.n_estimators.extra"),
-        ({"model": "random_forest", "search_space": {"C": {"type": "fixed", "value": 1}}},
-         "search_space.C"),
-        ({"search_space": {"model": {"type": "fixed", "value": "mlp"}}},
-         "search_space.model.type"),
-        ({"search_space": {"model": {"type": "categorical", "choices": ["ridge"]}}},
-         "search_space.model.choices"),
+        (
+            {"model": "random_forest", "search_space": {"C": {"type": "fixed", "value": 1}}},
+            "search_space.C",
+        ),
+        (
+            {"search_space": {"model": {"type": "fixed", "value": "mlp"}}},
+            "search_space.model.type",
+        ),
+        (
+            {"search_space": {"model": {"type": "categorical", "choices": ["ridge"]}}},
+            "search_space.model.choices",
+        ),
         ({"search_space": {"C": {"type": "fixed", "value": 1}}}, "search_space.C"),
         ({"sampler": "annealing"}, "sampler.name"),
         ({"sampler": {"name": "tpe", "bogus": 1}}, "sampler.bogus"),
@@ -89,12 +112,25 @@ def test_auto_user_space_fills_missing_family_subspaces():
         ({"sampler": {"name": "qmc", "qmc_type": "lattice"}}, "sampler.qmc_type"),
         ({"sampler": {"name": "nsga2", "population_size": 1}}, "sampler.population_size"),
         ({"sampler": "grid"}, "search_space.model.conditional.logistic_regression.C.step"),
-        ({"sampler": "grid", "model": "knn",
-          "search_space": {"n_neighbors": {"type": "int", "low": 1, "high": 200_000}}},
-         "search_space.n_neighbors"),
-        ({"sampler": "grid", "model": "knn", "search_space": {
-            "n_neighbors": {"type": "int", "low": 1, "high": 1000},
-            "p": {"type": "int", "low": 1, "high": 101}}}, "search_space"),
+        (
+            {
+                "sampler": "grid",
+                "model": "knn",
+                "search_space": {"n_neighbors": {"type": "int", "low": 1, "high": 200_000}},
+            },
+            "search_space.n_neighbors",
+        ),
+        (
+            {
+                "sampler": "grid",
+                "model": "knn",
+                "search_space": {
+                    "n_neighbors": {"type": "int", "low": 1, "high": 1000},
+                    "p": {"type": "int", "low": 1, "high": 101},
+                },
+            },
+            "search_space",
+        ),
         ({"metric": ["accuracy", "n_params"], "sampler": "cmaes"}, "sampler.name"),
         ({"metric": ["accuracy", "n_params"], "pruner": "median"}, "pruner.name"),
         ({"metric": ["accuracy", "n_params"], "patience": 3}, "patience"),
@@ -107,18 +143,24 @@ def test_auto_user_space_fills_missing_family_subspaces():
         ({"patience": 0}, "patience"),
         ({"test_size": 0.7}, "test_size"),
         ({"warm_start": []}, "warm_start"),
-        ({"warm_start": {"trials": [{"params": {}, "values": [1, 2]}]}},
-         "warm_start.trials.0.values"),
-        ({"warm_start": {"trials": [{"params": {"a": [1]}, "values": None}]}},
-         "warm_start.trials.0.params"),
+        (
+            {"warm_start": {"trials": [{"params": {}, "values": [1, 2]}]}},
+            "warm_start.trials.0.values",
+        ),
+        (
+            {"warm_start": {"trials": [{"params": {"a": [1]}, "values": None}]}},
+            "warm_start.trials.0.params",
+        ),
         ({"warm_start": {"trials": [{"params": {}, "extra": 1}]}}, "warm_start.trials.0.extra"),
         ({"sampler": {"name": "tpe", "seed": True}}, "sampler.seed"),
         ({"sampler": {"name": "random", "multivariate": True}}, "sampler.multivariate"),
         ({"pruner": "threshold"}, "pruner.name"),
         ({"pruner": {"name": "percentile", "percentile": 120}}, "pruner.percentile"),
         ({"pruner": {"name": "median", "percentile": 20}}, "pruner.percentile"),
-        ({"pruner": {"name": "successive_halving", "reduction_factor": 1}},
-         "pruner.reduction_factor"),
+        (
+            {"pruner": {"name": "successive_halving", "reduction_factor": 1}},
+            "pruner.reduction_factor",
+        ),
         ({"pruner": {"name": "hyperband", "max_resource": "all"}}, "pruner.max_resource"),
         ({"n_trials": 0}, "n_trials"),
         ({"n_trials": True}, "n_trials"),
@@ -137,8 +179,9 @@ def test_error_paths(config, path):
 
 
 def test_unknown_family_param_lists_allowed_names():
-    errors = errors_of({"model": "ridge", "search_space": {"C": {"type": "fixed", "value": 1}}},
-                       "regression")
+    errors = errors_of(
+        {"model": "ridge", "search_space": {"C": {"type": "fixed", "value": 1}}}, "regression"
+    )
     assert "alpha" in errors["search_space.C"]
 
 
@@ -164,37 +207,57 @@ def test_collects_all_errors_and_str_joins_them():
 
 
 def test_multi_objective_metric_and_directions():
-    cfg = validate_hpo_config({"metric": ["accuracy", "latency_ms"], "sampler": "nsga2"},
-                              "classification")
+    cfg = validate_hpo_config(
+        {"metric": ["accuracy", "latency_ms"], "sampler": "nsga2"}, "classification"
+    )
     assert cfg["direction"] == ["maximize", "minimize"]
     assert cfg["sampler"]["population_size"] == 20
     assert validate_hpo_config(copy.deepcopy(cfg), "classification") == cfg
 
 
 def test_grid_with_a_finite_space_and_every_option_default():
-    space = {"n_neighbors": {"type": "int", "low": 1, "high": 9, "step": 2},
-             "weights": {"type": "categorical", "choices": ["uniform", "distance"]}}
-    cfg = validate_hpo_config({"sampler": {"name": "grid", "seed": 1}, "model": "knn",
-                               "search_space": space}, "classification")
+    space = {
+        "n_neighbors": {"type": "int", "low": 1, "high": 9, "step": 2},
+        "weights": {"type": "categorical", "choices": ["uniform", "distance"]},
+    }
+    cfg = validate_hpo_config(
+        {"sampler": {"name": "grid", "seed": 1}, "model": "knn", "search_space": space},
+        "classification",
+    )
     assert cfg["sampler"] == {"name": "grid", "seed": 1}
     hb = validate_hpo_config({"pruner": "hyperband"}, "classification")["pruner"]
-    assert hb == {"name": "hyperband", "min_resource": 1, "max_resource": "auto",
-                  "reduction_factor": 3}
+    assert hb == {
+        "name": "hyperband",
+        "min_resource": 1,
+        "max_resource": "auto",
+        "reduction_factor": 3,
+    }
 
 
 def test_warm_start_is_kept():
-    warm = {"from_job": 4, "trials": [{"params": {"model": "knn"}, "values": [0.9]},
-                                      {"params": {"model": "svm"}, "values": None}]}
+    warm = {
+        "from_job": 4,
+        "trials": [
+            {"params": {"model": "knn"}, "values": [0.9]},
+            {"params": {"model": "svm"}, "values": None},
+        ],
+    }
     cfg = validate_hpo_config({"warm_start": warm}, "classification")
     assert cfg["warm_start"] == warm
 
 
 def test_trainer_options_are_filled_in_and_checked():
     config = validate_hpo_config({"model": "mlp"}, "classification")
-    assert config["trainer"] == {"device": "auto", "amp": False, "accumulation_steps": 1,
-                                 "clip_norm": None, "processes": 1}  # fmt: skip
-    config = validate_hpo_config({"model": "mlp", "trainer": {"processes": 2, "amp": True}},
-                                 "classification")  # fmt: skip
+    assert config["trainer"] == {
+        "device": "auto",
+        "amp": False,
+        "accumulation_steps": 1,
+        "clip_norm": None,
+        "processes": 1,
+    }
+    config = validate_hpo_config(
+        {"model": "mlp", "trainer": {"processes": 2, "amp": True}}, "classification"
+    )
     assert (config["trainer"]["processes"], config["trainer"]["amp"]) == (2, True)
     with pytest.raises(ConfigError) as exc:
         validate_hpo_config({"trainer": {"amp": "yes", "gpus": 2}}, "classification")

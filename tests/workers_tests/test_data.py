@@ -58,12 +58,15 @@ def test_kfold_is_stratified_and_covers_all_rows():
 
 # --- uploads: readers, kinds, preprocessing, reference statistics
 
-RAW = np.array([
-    ["1.5", "red", "2024-03-05 13:45:00", "yes"],
-    [None, "blue", "2021-01-01", "no"],
-    ["3", None, None, None],
-    ["100", "red", "2022-07-01", "yes"],
-], dtype=object)  # fmt: skip
+RAW = np.array(
+    [
+        ["1.5", "red", "2024-03-05 13:45:00", "yes"],
+        [None, "blue", "2021-01-01", "no"],
+        ["3", None, None, None],
+        ["100", "red", "2022-07-01", "yes"],
+    ],
+    dtype=object,
+)
 KINDS = ["numeric", "categorical", "datetime", "boolean"]
 
 
@@ -92,32 +95,47 @@ def test_preprocessor_imputes_scales_encodes_and_expands_dates():
     out = t.transform(RAW)
     assert out.dtype == np.float64 and out.shape == (4, 1 + 4 + 1 + 2)
     assert list(t.get_feature_names_out()) == [
-        "x0", "x2_year", "x2_month", "x2_weekday", "x2_hour", "x3", "x1=blue", "x1=red"]
+        "x0",
+        "x2_year",
+        "x2_month",
+        "x2_weekday",
+        "x2_hour",
+        "x3",
+        "x1=blue",
+        "x1=red",
+    ]
     assert np.allclose(out[:, 0].mean(), 0.0) and not np.isnan(out).any()
     # 2024-03-05 was a Tuesday (weekday 1), 13:00; scaled, so compare through the fit
     parts = t.transform(RAW[:1])[0, 1:5] * t.scale_[1:5] + t.center_[1:5]
     assert parts.tolist() == [2024, 3, 1, 13]
     # an unknown category encodes as all zeros; the missing one as the most frequent
     assert t.transform(np.array([[2, "green", None, True]], dtype=object))[0, -2:].tolist() == [
-        0.0, 0.0]
+        0.0,
+        0.0,
+    ]
     assert out[2, -2:].tolist() == [0.0, 1.0]
 
 
 def test_preprocessor_switches():
     poly = TablePreprocessor(["numeric", "numeric"], options(polynomial="degree2")).fit(
-        np.array([[1, 2], [3, 4], [5, 7]], dtype=object))
+        np.array([[1, 2], [3, 4], [5, 7]], dtype=object)
+    )
     assert list(poly.get_feature_names_out()) == ["x0", "x1", "x0*x0", "x0*x1", "x1*x1"]
     inter = TablePreprocessor(["numeric", "numeric"], options(polynomial="interactions"))
-    assert inter.fit(poly_input := np.ones((3, 2), dtype=object)).transform(
-        poly_input).shape == (3, 3)
+    assert inter.fit(poly_input := np.ones((3, 2), dtype=object)).transform(poly_input).shape == (
+        3,
+        3,
+    )
     cells = np.array([["a"], ["b"], ["c"], ["a"]], dtype=object)
-    freq = TablePreprocessor(["categorical"], options(frequency_encoding=True,
-                                                      high_cardinality=2)).fit(cells)
+    freq = TablePreprocessor(
+        ["categorical"], options(frequency_encoding=True, high_cardinality=2)
+    ).fit(cells)
     assert freq.transform(np.array([["a"], ["zzz"]], dtype=object)).ravel().tolist() == [0.5, 0]
     flat = TablePreprocessor(KINDS, options(datetime_parts=False)).fit(RAW)
     assert "x2_days" in flat.get_feature_names_out()
     clip = TablePreprocessor(["numeric"], options(clip_outliers=True, scaling="none")).fit(
-        np.array([[1], [2], [3], [4], [1000]], dtype=object))
+        np.array([[1], [2], [3], [4], [1000]], dtype=object)
+    )
     assert clip.transform(np.array([[1000]], dtype=object))[0, 0] == pytest.approx(7.0)
 
 
@@ -136,11 +154,15 @@ def test_feature_space_lists_only_searched_and_useful_switches():
 
 def test_validate_preprocessing_names_each_bad_field():
     with pytest.raises(DataConfigError) as info:
-        validate_preprocessing({"target": 3, "preprocessing": {"imputation": "mode",
-                                                                "max_categories": 0}},
-                               {"a": "numeric"})  # fmt: skip
-    assert set(info.value.errors) == {"target", "preprocessing.imputation",
-                                      "preprocessing.max_categories"}
+        validate_preprocessing(
+            {"target": 3, "preprocessing": {"imputation": "mode", "max_categories": 0}},
+            {"a": "numeric"},
+        )
+    assert set(info.value.errors) == {
+        "target",
+        "preprocessing.imputation",
+        "preprocessing.max_categories",
+    }
     errors = {}
     out = validate_preprocessing({"preprocessing": []}, report=errors.__setitem__)
     assert out == {"target": None, "preprocessing": None} and "preprocessing" in errors
@@ -172,11 +194,23 @@ def test_hpo_searches_feature_engineering_and_saves_the_preprocessing(tmp_path):
     X = np.column_stack([np.round(size, 3).astype(str), colour]).astype(object)
     X[::10, 0] = None
     y = ((size > 0) ^ (colour == "red")).astype(np.int64)
-    cfg = validate_hpo_config({
-        "model": "logistic_regression", "n_trials": 4, "sampler": {"name": "random", "seed": 0},
-        "preprocessing": {"polynomial": "search"}}, "classification")  # fmt: skip
-    data = TabularData(X, y, ["size", "colour"], "classification", "label",
-                       column_kinds=["numeric", "categorical"])  # fmt: skip
+    cfg = validate_hpo_config(
+        {
+            "model": "logistic_regression",
+            "n_trials": 4,
+            "sampler": {"name": "random", "seed": 0},
+            "preprocessing": {"polynomial": "search"},
+        },
+        "classification",
+    )
+    data = TabularData(
+        X,
+        y,
+        ["size", "colour"],
+        "classification",
+        "label",
+        column_kinds=["numeric", "categorical"],
+    )
     data.use_preprocessing(cfg["preprocessing"])
     storage = make_storage(None)
     create_study(cfg, storage, "s")
@@ -205,6 +239,12 @@ def test_reference_stats_are_small_json():
     assert raw["n"]["kind"] == "numeric" and raw["n"]["missing_share"] == 0.25
     many = np.array([[f"v{i}"] for i in range(1000)], dtype=object)
     assert len(reference_stats(many, ["v"])["features"]["v"]["frequencies"]) == 50
-    assert len(json.dumps(reference_stats(rng.normal(size=(10_000, 20)),
-                                          [f"f{i}" for i in range(20)]))) < 20_000
+    assert (
+        len(
+            json.dumps(
+                reference_stats(rng.normal(size=(10_000, 20)), [f"f{i}" for i in range(20)])
+            )
+        )
+        < 20_000
+    )
     assert bin_counts(np.array([-5.0, 0.5, 99.0]), [0.0, 1.0, 2.0]) == [2, 1]

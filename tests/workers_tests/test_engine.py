@@ -47,8 +47,14 @@ def test_mlp_with_median_pruner_reports_curves(iris):
     result = run_hpo(config(2, "mlp", SMALL_MLP, pruner="median"), iris, reporter)
     assert result.n_complete == 2
     assert [len(f["intermediate_values"]) for f in reporter.finished] == [3, 3]
-    assert [(n, s) for n, s, _ in reporter.reported] == [(0, 0), (0, 1), (0, 2),
-                                                        (1, 0), (1, 1), (1, 2)]
+    assert [(n, s) for n, s, _ in reporter.reported] == [
+        (0, 0),
+        (0, 1),
+        (0, 2),
+        (1, 0),
+        (1, 1),
+        (1, 2),
+    ]
 
 
 class Constant:
@@ -90,18 +96,27 @@ def test_same_seeds_same_params(iris):
 
 
 def test_auto_model_with_cv(iris):
-    cfg = validate_hpo_config({
-        "n_trials": 3, "sampler": {"name": "random", "seed": 0},
-        "validation": {"method": "cv", "folds": 2},
-        "search_space": {"model": {"type": "categorical",
-                                   "choices": ["logistic_regression", "random_forest"]}},
-    }, "classification")
+    cfg = validate_hpo_config(
+        {
+            "n_trials": 3,
+            "sampler": {"name": "random", "seed": 0},
+            "validation": {"method": "cv", "folds": 2},
+            "search_space": {
+                "model": {
+                    "type": "categorical",
+                    "choices": ["logistic_regression", "random_forest"],
+                }
+            },
+        },
+        "classification",
+    )
     reporter = MemoryReporter()
     result = run_hpo(cfg, iris, reporter)
     assert result.n_complete == 3
     assert result.best_params["model"] in ("logistic_regression", "random_forest")
-    assert all(k == "model" or k.startswith(result.best_params["model"] + ".")
-               for k in result.best_params)
+    assert all(
+        k == "model" or k.startswith(result.best_params["model"] + ".") for k in result.best_params
+    )
 
 
 def test_should_stop_is_honoured(iris):

@@ -16,16 +16,17 @@ def iris():
 
 
 def config(n_trials, model="mlp", space=None, **extra):
-    raw = {"model": model, "n_trials": n_trials, "sampler": {"name": "random", "seed": 1},
-           **extra}
+    raw = {"model": model, "n_trials": n_trials, "sampler": {"name": "random", "seed": 1}, **extra}
     if space is not None:
         raw["search_space"] = space
     return validate_hpo_config(raw, "classification")
 
 
 def test_trial_timeout_stops_an_iterative_trial_at_its_next_step(iris):
-    space = {"epochs": {"type": "fixed", "value": 50}, "hidden_units": {"type": "fixed",
-                                                                        "value": 8}}
+    space = {
+        "epochs": {"type": "fixed", "value": 50},
+        "hidden_units": {"type": "fixed", "value": 8},
+    }
     reporter = MemoryReporter()
     with pytest.raises(HpoError, match="all 1 trials failed"):
         run_hpo(config(1, space=space, trial_timeout_s=1e-6), iris, reporter)

@@ -34,8 +34,11 @@ def datasets():
     X, y = load_digits(return_X_y=True)
     images = (X[:500] / 16.0).reshape(-1, 1, 8, 8)  # N x C x H x W
     digits = TabularData(images, y[:500], [], "classification", "digit")
-    return {"classification": load_builtin("iris"), "regression": load_builtin("diabetes"),
-            "images": digits}
+    return {
+        "classification": load_builtin("iris"),
+        "regression": load_builtin("diabetes"),
+        "images": digits,
+    }
 
 
 @pytest.mark.parametrize(("name", "task"), CASES)
@@ -76,10 +79,13 @@ def test_the_mlp_family_trains_data_parallel_and_reports_once():
 
     X, y = load_iris(return_X_y=True)
     steps = []
-    ctx = FitContext("classification", 0, on_step=lambda step, model: steps.append(step),
-                     trainer={"processes": 2, "device": "cpu"})  # fmt: skip
-    params = {"hidden_layers": 1, "hidden_units": 16, "epochs": 30, "batch_size": 30,
-              "lr": 0.01}  # fmt: skip
+    ctx = FitContext(
+        "classification",
+        0,
+        on_step=lambda step, model: steps.append(step),
+        trainer={"processes": 2, "device": "cpu"},
+    )
+    params = {"hidden_layers": 1, "hidden_units": 16, "epochs": 30, "batch_size": 30, "lr": 0.01}
     model = FAMILIES["mlp"].fit(params, X, y, ctx)
     assert steps == [29]  # once, after the last epoch
     assert (model.predict(X) == y).mean() > 0.85

@@ -17,18 +17,28 @@ DIRECT = {
     "balanced_accuracy": lambda y, m, X: skm.balanced_accuracy_score(y, m.predict(X)),
     "f1_macro": lambda y, m, X: skm.f1_score(y, m.predict(X), average="macro"),
     "roc_auc": lambda y, m, X: skm.roc_auc_score(
-        y, m.predict_proba(X)[:, 1] if len(m.classes_) == 2 else m.predict_proba(X),
-        multi_class="ovr"),
+        y,
+        m.predict_proba(X)[:, 1] if len(m.classes_) == 2 else m.predict_proba(X),
+        multi_class="ovr",
+    ),
     "log_loss": lambda y, m, X: skm.log_loss(y, m.predict_proba(X)),
     "r2": lambda y, m, X: skm.r2_score(y, m.predict(X)),
     "rmse": lambda y, m, X: np.sqrt(skm.mean_squared_error(y, m.predict(X))),
     "mae": lambda y, m, X: skm.mean_absolute_error(y, m.predict(X)),
     "n_params": lambda y, m, X: m.coef_.size + np.size(m.intercept_),
 }
-CASES = [(name, data) for name in METRICS if name != "latency_ms"
-         for data in ((BINARY, IRIS) if METRICS[name].tasks == ("classification",)
-                      else (DIABETES,) if METRICS[name].tasks == ("regression",)
-                      else (IRIS, DIABETES))]
+CASES = [
+    (name, data)
+    for name in METRICS
+    if name != "latency_ms"
+    for data in (
+        (BINARY, IRIS)
+        if METRICS[name].tasks == ("classification",)
+        else (DIABETES,)
+        if METRICS[name].tasks == ("regression",)
+        else (IRIS, DIABETES)
+    )
+]
 
 
 @pytest.mark.parametrize(("name", "case"), CASES)

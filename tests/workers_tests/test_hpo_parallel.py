@@ -18,15 +18,18 @@ CONFIG = {"model": "knn", "n_trials": 8, "sampler": {"name": "random", "seed": 0
 
 def run_runner(url: str, runner: int, config: dict) -> None:
     """One trial runner, as a Celery worker process would run it."""
-    run_trials(config, load_builtin("iris"), MemoryReporter(), make_storage(url), "job",
-               runner=runner)
+    run_trials(
+        config, load_builtin("iris"), MemoryReporter(), make_storage(url), "job", runner=runner
+    )
 
 
 def run_processes(url: str, config: dict) -> None:
     """The job's `parallelism` runners, each in its own process."""
     spawn = multiprocessing.get_context("spawn")
-    runners = [spawn.Process(target=run_runner, args=(url, i, config))
-               for i in range(config["parallelism"])]  # fmt: skip
+    runners = [
+        spawn.Process(target=run_runner, args=(url, i, config))
+        for i in range(config["parallelism"])
+    ]
     for p in runners:
         p.start()
     for p in runners:
@@ -78,7 +81,8 @@ def test_a_runner_at_the_budget_waits_for_a_running_trial_and_replaces_it_if_los
     trials = optuna.load_study(study_name="job", storage=storage).trials
     assert trials[0].system_attrs["error"] == LOST
     assert [t.state for t in trials[1:]] == [optuna.trial.TrialState.COMPLETE] * 3, (
-        "the replacement took the next number: none discarded, no gap")
+        "the replacement took the next number: none discarded, no gap"
+    )
     assert summarize(config, storage, "job").n_complete == 3
 
 
@@ -90,8 +94,7 @@ def test_a_runner_at_the_budget_waits_for_a_trial_that_then_finishes(tmp_path):
     finisher = threading.Timer(1.0, study.tell, (other, 0.9))
     finisher.start()
 
-    run_trials(config, load_builtin("iris"), MemoryReporter(), storage, "job",
-               stale_after_s=60)
+    run_trials(config, load_builtin("iris"), MemoryReporter(), storage, "job", stale_after_s=60)
 
     assert not finisher.is_alive(), "the runner returned only after the other trial ended"
     result = summarize(config, storage, "job")
@@ -106,8 +109,10 @@ def test_eight_workers_times_twenty_trials_on_one_postgres_study(real_services):
     from automl.jobs.studies import storage_url
 
     url = storage_url(Job(study_name="unused on Postgres"))
-    config = {**validate_hpo_config({**CONFIG, "n_trials": 160}, "classification"),
-              "parallelism": 8}
+    config = {
+        **validate_hpo_config({**CONFIG, "n_trials": 160}, "classification"),
+        "parallelism": 8,
+    }
     create_study(config, make_storage(url), "job")
 
     run_processes(url, config)

@@ -28,8 +28,12 @@ class Constant:
 
 
 def config(pruner, n_trials, model="mlp", space=None):
-    raw = {"model": model, "n_trials": n_trials, "pruner": pruner,
-           "sampler": {"name": "random", "seed": 0}}
+    raw = {
+        "model": model,
+        "n_trials": n_trials,
+        "pruner": pruner,
+        "sampler": {"name": "random", "seed": 0},
+    }
     if space is not None:
         raw["search_space"] = space
     return validate_hpo_config(raw, "classification")
@@ -60,10 +64,13 @@ def test_it_prunes_bad_trials_and_keeps_their_curves(iris, monkeypatch, name):
         assert all(f["number"] >= 5 for f in pruned)
 
 
-@pytest.mark.parametrize(("model", "size", "steps"), [
-    ("random_forest", "n_estimators", [3, 3]),  # 10, 20, 25 trees; 10, 20, 30
-    ("hist_gradient_boosting", "max_iter", [3, 3]),
-])
+@pytest.mark.parametrize(
+    ("model", "size", "steps"),
+    [
+        ("random_forest", "n_estimators", [3, 3]),  # 10, 20, 25 trees; 10, 20, 30
+        ("hist_gradient_boosting", "max_iter", [3, 3]),
+    ],
+)
 def test_iterative_sklearn_families_report_growth_steps(iris, model, size, steps):
     space = {size: {"type": "categorical", "choices": [25, 30]}}
     reporter = MemoryReporter()

@@ -24,8 +24,12 @@ def iris():
 
 
 def config(n_trials=3, **extra):
-    raw = {"model": "logistic_regression", "n_trials": n_trials,
-           "sampler": {"name": "random", "seed": 0}, **extra}
+    raw = {
+        "model": "logistic_regression",
+        "n_trials": n_trials,
+        "sampler": {"name": "random", "seed": 0},
+        **extra,
+    }
     return validate_hpo_config(raw, "classification")
 
 
@@ -43,8 +47,9 @@ def test_refit_best_scores_the_held_out_rows_and_saves_the_model(iris, tmp_path)
     assert spec["features"] == iris.feature_names
     reference = json.loads((tmp_path / "reference.json").read_text())
     assert reference["n_rows"] == 105 and set(reference["features"]) == set(iris.feature_names)
-    assert spec["family"] == "logistic_regression" and spec["params"] == {"C": pytest.approx(
-        refit["params"]["C"])}
+    assert spec["family"] == "logistic_regression" and spec["params"] == {
+        "C": pytest.approx(refit["params"]["C"])
+    }
     assert load_model(tmp_path).predict(iris.X[:3]).shape == (3,)
 
 
@@ -53,16 +58,23 @@ def test_trials_never_see_the_test_rows(iris, monkeypatch):
 
     seen = []
     real = families.FAMILIES["logistic_regression"].fit
-    monkeypatch.setattr(families.FAMILIES["logistic_regression"], "fit",
-                        lambda p, X, y, ctx: seen.append(len(X)) or real(p, X, y, ctx))
+    monkeypatch.setattr(
+        families.FAMILIES["logistic_regression"],
+        "fit",
+        lambda p, X, y, ctx: seen.append(len(X)) or real(p, X, y, ctx),
+    )
     run_hpo(config(1, validation={"method": "cv", "folds": 2}), iris, MemoryReporter())
     assert seen == [60, 60]  # 150 rows - 30 test rows, in two folds
 
 
 def test_warm_start_adds_finished_trials_and_enqueues_the_rest(iris):
-    warm = {"trials": [{"params": {"C": 0.5}, "values": [0.9]},
-                       {"params": {"C": 7.0}, "values": None},
-                       {"params": {"alpha": 1.0}, "values": [0.5]}]}  # does not fit: skipped
+    warm = {
+        "trials": [
+            {"params": {"C": 0.5}, "values": [0.9]},
+            {"params": {"C": 7.0}, "values": None},
+            {"params": {"alpha": 1.0}, "values": [0.5]},
+        ]
+    }  # does not fit: skipped
     reporter = MemoryReporter()
     result = run_hpo(config(2, warm_start=warm), iris, reporter)
     assert [f["number"] for f in reporter.finished] == [1, 2]
@@ -85,10 +97,14 @@ def test_the_data_sets_transformer_is_searched_fitted_per_trial_and_saved(iris, 
         asked.append(fe)
         return PCA(n_components=fe["fe.components"]) if fe["fe.pca"] else FunctionTransformer()
 
-    data = PreprocessedData(**vars(iris), make_transformer=make_transformer, feature_space={
-        "fe.pca": {"type": "categorical", "choices": [True, False]},
-        "components": {"type": "int", "low": 2, "high": 3},
-    })
+    data = PreprocessedData(
+        **vars(iris),
+        make_transformer=make_transformer,
+        feature_space={
+            "fe.pca": {"type": "categorical", "choices": [True, False]},
+            "components": {"type": "int", "low": 2, "high": 3},
+        },
+    )
     cfg = config(3)
     storage = make_storage(None)
     create_study(cfg, storage, "s")

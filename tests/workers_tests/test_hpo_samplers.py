@@ -14,8 +14,11 @@ SPACE = {
     "kernel": {"type": "categorical", "choices": ["rbf", "linear"]},
 }
 # Options that make the model-based samplers leave their random start within 4 trials.
-OPTIONS = {"tpe": {"n_startup_trials": 2}, "gp": {"n_startup_trials": 2},
-           "nsga2": {"population_size": 2}}
+OPTIONS = {
+    "tpe": {"n_startup_trials": 2},
+    "gp": {"n_startup_trials": 2},
+    "nsga2": {"population_size": 2},
+}
 
 
 @pytest.fixture(scope="module")
@@ -24,10 +27,16 @@ def iris():
 
 
 def search(iris, name, seed, n_trials=4, **extra):
-    config = validate_hpo_config({
-        "model": "svm", "search_space": SPACE, "n_trials": n_trials,
-        "sampler": {"name": name, "seed": seed, **OPTIONS.get(name, {})}, **extra,
-    }, "classification")
+    config = validate_hpo_config(
+        {
+            "model": "svm",
+            "search_space": SPACE,
+            "n_trials": n_trials,
+            "sampler": {"name": name, "seed": seed, **OPTIONS.get(name, {})},
+            **extra,
+        },
+        "classification",
+    )
     reporter = MemoryReporter()
     result = run_hpo(config, iris, reporter)
     return result, [f["params"] for f in reporter.finished]
@@ -52,10 +61,13 @@ def test_multi_objective_samplers_find_a_pareto_front(iris, name):
 
 
 def test_the_grid_stops_when_every_point_was_tried(iris):
-    space = {"C": {"type": "categorical", "choices": [1.0, 2.0]},
-             "kernel": {"type": "fixed", "value": "linear"}}
-    config = validate_hpo_config({"model": "svm", "search_space": space, "n_trials": 5,
-                                  "sampler": "grid"}, "classification")
+    space = {
+        "C": {"type": "categorical", "choices": [1.0, 2.0]},
+        "kernel": {"type": "fixed", "value": "linear"},
+    }
+    config = validate_hpo_config(
+        {"model": "svm", "search_space": space, "n_trials": 5, "sampler": "grid"}, "classification"
+    )
     reporter = MemoryReporter()
     result = run_hpo(config, iris, reporter)
     assert result.n_complete == 2

@@ -27,31 +27,41 @@ def test_defaults_follow_the_data_kind():
     assert table["constraints"] == {"max_params": None, "max_latency_ms": None}
 
 
-@pytest.mark.parametrize("config, kind, field", [
-    ({"strategy": "nope"}, "image", "strategy.name"),
-    ({"strategy": {"name": "darts", "order": 3}}, "image", "strategy.order"),
-    ({"strategy": {"name": "darts", "lr": 1}}, "image", "strategy.lr"),
-    ({"strategy": "darts", "space": "macro"}, "image", "space.name"),
-    ({"strategy": "darts"}, "tabular", "space.name"),
-    ({"space": "macro"}, "tabular", "space.name"),
-    ({"strategy": {"name": "evolution", "population": 3, "sample_size": 4}}, "image",
-     "strategy.sample_size"),
-    ({"space": {"name": "cell", "ops": ["none", "skip_connect"]}}, "image", "space.ops"),
-    ({"space": {"name": "cell", "ops": ["conv_9x9"]}}, "image", "space.ops"),
-    ({"space": {"name": "macro", "min_layers": 4, "max_layers": 2}, "strategy": "random"},
-     "image", "space.min_layers"),
-    ({"space": {"name": "mlp", "widths": [0, 8]}}, "tabular", "space.widths"),
-    ({"proxy": {"epochs": 0}}, "image", "proxy.epochs"),
-    ({"proxy": {"subset": 2}}, "image", "proxy.subset"),
-    ({"constraints": {"max_params": -1}}, "image", "constraints.max_params"),
-    ({"constraints": {"max_latency_ms": "fast"}}, "image", "constraints.max_latency_ms"),
-    ({"retrain": []}, "image", "retrain"),
-    ({"test_size": 0.9}, "image", "test_size"),
-    ({"seed": -1}, "image", "seed"),
-    ({"timeout_s": 0}, "image", "timeout_s"),
-    ({"image_shape": [1, 8]}, "image", "image_shape"),
-    ({"surprise": 1}, "image", "surprise"),
-], ids=lambda v: v if isinstance(v, str) else None)
+@pytest.mark.parametrize(
+    "config, kind, field",
+    [
+        ({"strategy": "nope"}, "image", "strategy.name"),
+        ({"strategy": {"name": "darts", "order": 3}}, "image", "strategy.order"),
+        ({"strategy": {"name": "darts", "lr": 1}}, "image", "strategy.lr"),
+        ({"strategy": "darts", "space": "macro"}, "image", "space.name"),
+        ({"strategy": "darts"}, "tabular", "space.name"),
+        ({"space": "macro"}, "tabular", "space.name"),
+        (
+            {"strategy": {"name": "evolution", "population": 3, "sample_size": 4}},
+            "image",
+            "strategy.sample_size",
+        ),
+        ({"space": {"name": "cell", "ops": ["none", "skip_connect"]}}, "image", "space.ops"),
+        ({"space": {"name": "cell", "ops": ["conv_9x9"]}}, "image", "space.ops"),
+        (
+            {"space": {"name": "macro", "min_layers": 4, "max_layers": 2}, "strategy": "random"},
+            "image",
+            "space.min_layers",
+        ),
+        ({"space": {"name": "mlp", "widths": [0, 8]}}, "tabular", "space.widths"),
+        ({"proxy": {"epochs": 0}}, "image", "proxy.epochs"),
+        ({"proxy": {"subset": 2}}, "image", "proxy.subset"),
+        ({"constraints": {"max_params": -1}}, "image", "constraints.max_params"),
+        ({"constraints": {"max_latency_ms": "fast"}}, "image", "constraints.max_latency_ms"),
+        ({"retrain": []}, "image", "retrain"),
+        ({"test_size": 0.9}, "image", "test_size"),
+        ({"seed": -1}, "image", "seed"),
+        ({"timeout_s": 0}, "image", "timeout_s"),
+        ({"image_shape": [1, 8]}, "image", "image_shape"),
+        ({"surprise": 1}, "image", "surprise"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
 def test_bad_configs_name_the_field(config, kind, field):
     assert field in errors(config, kind)
 
@@ -62,8 +72,9 @@ def test_not_an_object_and_not_classification():
 
 
 def test_image_shape_turns_a_table_into_images_when_the_sizes_match():
-    config = validate_nas_config({"image_shape": [1, 2, 2], "strategy": "random",
-                                  "space": "macro"}, "tabular", n_features=4)
+    config = validate_nas_config(
+        {"image_shape": [1, 2, 2], "strategy": "random", "space": "macro"}, "tabular", n_features=4
+    )
     assert config["data_kind"] == "image"
     assert "image_shape" in errors({"image_shape": [1, 3, 3]}, "tabular", n_features=4)
 
@@ -80,19 +91,24 @@ def test_validation_does_not_load_torch():
 
 
 def test_the_engine_never_imports_django():
-    code = ("import sys, workers.nas.engine\n"
-            "assert 'django' not in sys.modules, 'django imported'\n")
+    code = (
+        "import sys, workers.nas.engine\nassert 'django' not in sys.modules, 'django imported'\n"
+    )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 
 
 # --- spaces
 
 
-@pytest.mark.parametrize("space", [
-    CellSpace({"nodes": 2, "cells": 3}),
-    MacroSpace({"min_layers": 1, "max_layers": 3}),
-    MLPSpace({"min_layers": 0, "max_layers": 2}),
-], ids=["cell", "macro", "mlp"])
+@pytest.mark.parametrize(
+    "space",
+    [
+        CellSpace({"nodes": 2, "cells": 3}),
+        MacroSpace({"min_layers": 1, "max_layers": 3}),
+        MLPSpace({"min_layers": 0, "max_layers": 2}),
+    ],
+    ids=["cell", "macro", "mlp"],
+)
 def test_mutation_changes_exactly_one_decision_that_matters(space):
     import random
 
@@ -123,8 +139,10 @@ def test_cell_decoding_never_uses_none_and_inputs_precede_the_node():
 def test_layered_spaces_decode_their_depth():
     space = MacroSpace({"min_layers": 1, "max_layers": 3, "widths": [4, 8]})
     choices = [2] + [1, 0, 0] * 3
-    assert space.decode(choices) == {"space": "macro", "layers": [
-        {"width": 8, "kernel": 3, "activation": "relu"}] * 3}
+    assert space.decode(choices) == {
+        "space": "macro",
+        "layers": [{"width": 8, "kernel": 3, "activation": "relu"}] * 3,
+    }
     assert len(space.decode([0] + choices[1:])["layers"]) == 1
 
 
@@ -133,8 +151,7 @@ def test_trainer_options_are_taken_and_device_and_processes_are_pointed_elsewher
     assert config["trainer"] == {"amp": True, "accumulation_steps": 1, "clip_norm": 1.0}
     assert validate_nas_config({}, "tabular")["trainer"]["amp"] is False
     with pytest.raises(ConfigError) as exc:
-        validate_nas_config({"trainer": {"device": "cuda", "processes": 2, "amp": 1}},
-                            "tabular")  # fmt: skip
+        validate_nas_config({"trainer": {"device": "cuda", "processes": 2, "amp": 1}}, "tabular")
     errors = exc.value.errors
     assert "resources.device" in errors["trainer.device"]
     assert "parallelism" in errors["trainer.processes"]

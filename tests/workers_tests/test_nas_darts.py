@@ -26,8 +26,10 @@ def test_derivation_keeps_the_two_strongest_edges_and_never_none():
         [0.2, 0.1, 0.5, 0.2],  # node 1 <- 2: skip (0.5)
     ]
     cell = derive_cell(weights, OPS, nodes=2)
-    assert cell == [[["sep_conv_3x3", 0], ["max_pool_3x3", 1]],
-                    [["sep_conv_3x3", 0], ["skip_connect", 2]]]
+    assert cell == [
+        [["sep_conv_3x3", 0], ["max_pool_3x3", 1]],
+        [["sep_conv_3x3", 0], ["skip_connect", 2]],
+    ]
 
 
 def test_derivation_is_stable_under_ties():
@@ -53,10 +55,18 @@ def test_the_guard_caps_skips_and_replaces_the_weakest_with_their_best_other_op(
     replaced = [edge for edges in cell for edge in edges if edge[0] != "skip_connect"]
     assert all(op == "sep_conv_3x3" for op, _ in replaced)
     # The skips kept are those with the strongest skip weights (node + input, above).
-    strengths = sorted((node + inp for node, edges in enumerate(cell) for _, inp in edges),
-                       reverse=True)
-    kept = sorted((node + inp for node, edges in enumerate(cell) for op, inp in edges
-                   if op == "skip_connect"), reverse=True)
+    strengths = sorted(
+        (node + inp for node, edges in enumerate(cell) for _, inp in edges), reverse=True
+    )
+    kept = sorted(
+        (
+            node + inp
+            for node, edges in enumerate(cell)
+            for op, inp in edges
+            if op == "skip_connect"
+        ),
+        reverse=True,
+    )
     assert kept == strengths[:max_skips]
 
 
@@ -67,8 +77,15 @@ def test_the_guard_leaves_a_healthy_cell_alone():
 
 def tiny_net(cells=2):
     torch.manual_seed(0)
-    return SuperNet(OPS, in_channels=1, n_outputs=3, channels=4, cells=cells, nodes=2,
-                    reduce_at=[1] if cells > 1 else [])
+    return SuperNet(
+        OPS,
+        in_channels=1,
+        n_outputs=3,
+        channels=4,
+        cells=cells,
+        nodes=2,
+        reduce_at=[1] if cells > 1 else [],
+    )
 
 
 @pytest.mark.parametrize("size", [8, 7])
@@ -89,8 +106,7 @@ def test_an_architect_step_moves_alpha_and_leaves_the_weights_where_they_were(or
     before_w = {n: p.detach().clone() for n, p in net.weight_items()}
     before_a = [a.detach().clone() for a in net.arch_parameters()]
     architect.step(x, y, x.flip(0), y.flip(0), xi=0.05)
-    assert any(not torch.equal(a, b) for a, b in zip(net.arch_parameters(), before_a,
-                                                       strict=True))
+    assert any(not torch.equal(a, b) for a, b in zip(net.arch_parameters(), before_a, strict=True))
     for name, p in net.weight_items():
         assert torch.allclose(p, before_w[name], atol=1e-5), name
         assert p.grad is None
@@ -102,16 +118,24 @@ def test_second_order_differs_from_first_order():
     for order in (1, 2):
         net = tiny_net()
         net.eval()
-        Architect(net, order=order, lr=0.1, weight_decay=0.0,
-                  w_weight_decay=0.0).step(x, y, x.flip(0), y.flip(0), xi=0.5)
+        Architect(net, order=order, lr=0.1, weight_decay=0.0, w_weight_decay=0.0).step(
+            x, y, x.flip(0), y.flip(0), xi=0.5
+        )
         moved.append(net.alphas_normal.detach().clone())
     assert not torch.allclose(moved[0], moved[1])
 
 
 def test_a_derived_genotype_builds_a_network_that_takes_flat_rows():
     cell = derive_cell(rows(2, collapsed), OPS, 2, max_skips=1)
-    genotype = {"space": "cell", "channels": 4, "cells": 2, "nodes": 2, "reduce_at": [1],
-                "normal": cell, "reduce": cell}
+    genotype = {
+        "space": "cell",
+        "channels": 4,
+        "cells": 2,
+        "nodes": 2,
+        "reduce_at": [1],
+        "normal": cell,
+        "reduce": cell,
+    }
     net = GenotypeNetwork(GenotypeConfig(genotype, [1, 8, 8], 10)).eval()
     images = torch.randn(3, 1, 8, 8)
     assert torch.allclose(net(images), net(images.reshape(3, 64)))

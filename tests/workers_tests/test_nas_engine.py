@@ -22,12 +22,17 @@ def config(kind="image", **raw):
     return validate_nas_config(raw, kind)
 
 
-@pytest.mark.parametrize("strategy, space", [
-    ({"name": "darts", "epochs": 1, "order": 2, "batch_size": 128}, CELL),
-    ({"name": "random", "candidates": 2}, {"name": "macro", "widths": [4, 8]}),
-], ids=["darts-cell", "random-macro"])
+@pytest.mark.parametrize(
+    "strategy, space",
+    [
+        ({"name": "darts", "epochs": 1, "order": 2, "batch_size": 128}, CELL),
+        ({"name": "random", "candidates": 2}, {"name": "macro", "widths": [4, 8]}),
+    ],
+    ids=["darts-cell", "random-macro"],
+)
 def test_the_found_architecture_rebuilds_from_its_json_and_gives_the_stored_accuracy(
-        tmp_path, strategy, space):
+    tmp_path, strategy, space
+):
     digits = load_builtin("digits")
     cfg = config(strategy=strategy, space=space)
     result = run_nas(cfg, digits, MemoryReporter(), directory=tmp_path, device="cpu")
@@ -55,8 +60,13 @@ def test_darts_keeps_the_alpha_history_for_the_heatmap():
     result = run_nas(cfg, load_builtin("digits"), MemoryReporter(), device="cpu")
     history, axes = result["alpha_history"], result["alpha_axes"]
     assert [h["epoch"] for h in history] == [0, 1]
-    assert axes["ops"] == cfg["space"]["ops"] and axes["edges"] == ["0->2", "1->2", "0->3",
-                                                                     "1->3", "2->3"]
+    assert axes["ops"] == cfg["space"]["ops"] and axes["edges"] == [
+        "0->2",
+        "1->2",
+        "0->3",
+        "1->3",
+        "2->3",
+    ]
     for snapshot in history:
         for kind in ("normal", "reduce"):
             assert np.asarray(snapshot[kind]).shape == (5, 8)
@@ -66,8 +76,12 @@ def test_darts_keeps_the_alpha_history_for_the_heatmap():
 
 def test_an_mlp_is_searched_on_a_table():
     wine = load_builtin("wine")
-    cfg = config("tabular", strategy={"name": "evolution", "population": 2, "sample_size": 1,
-                                      "cycles": 1}, proxy={"epochs": 3}, retrain={"epochs": 20})
+    cfg = config(
+        "tabular",
+        strategy={"name": "evolution", "population": 2, "sample_size": 1, "cycles": 1},
+        proxy={"epochs": 3},
+        retrain={"epochs": 20},
+    )
     reporter = MemoryReporter()
     result = run_nas(cfg, wine, reporter, device="cpu")
     assert cfg["space"]["name"] == "mlp" and len(reporter.finished) == 3
@@ -76,16 +90,22 @@ def test_an_mlp_is_searched_on_a_table():
 
 
 def test_darts_reports_the_cost_against_the_constraints():
-    cfg = config(strategy={"name": "darts", "epochs": 1, "batch_size": 256}, space=CELL,
-                 constraints={"max_params": 10})
+    cfg = config(
+        strategy={"name": "darts", "epochs": 1, "batch_size": 256},
+        space=CELL,
+        constraints={"max_params": 10},
+    )
     result = run_nas(cfg, load_builtin("digits"), MemoryReporter(), device="cpu")
     assert result["cost"]["max_params"] == 10
     assert result["cost"]["violations"] and "max_params" in result["cost"]["violations"][0]
 
 
 def test_no_trainable_candidate_is_an_error():
-    cfg = config(strategy={"name": "random", "candidates": 1}, space={"name": "macro"},
-                 constraints={"max_params": 1})
+    cfg = config(
+        strategy={"name": "random", "candidates": 1},
+        space={"name": "macro"},
+        constraints={"max_params": 1},
+    )
     reporter = MemoryReporter()
     with pytest.raises(NasError, match="rejected"):
         run_nas(cfg, load_builtin("digits"), reporter, device="cpu")
@@ -94,14 +114,16 @@ def test_no_trainable_candidate_is_an_error():
 
 def test_a_cancelled_job_is_not_retrained(tmp_path):
     cfg = config(strategy={"name": "random", "candidates": 5}, space={"name": "macro"})
-    result = run_nas(cfg, load_builtin("digits"), MemoryReporter(stop_after=2),
-                     directory=tmp_path, device="cpu")
+    result = run_nas(
+        cfg, load_builtin("digits"), MemoryReporter(stop_after=2), directory=tmp_path, device="cpu"
+    )
     assert result["stopped"] and "retrain" not in result and not list(tmp_path.iterdir())
 
 
 def test_a_timeout_ends_the_search_but_still_retrains():
-    cfg = config(strategy={"name": "random", "candidates": 1000}, space={"name": "macro"},
-                 timeout_s=0.5)
+    cfg = config(
+        strategy={"name": "random", "candidates": 1000}, space={"name": "macro"}, timeout_s=0.5
+    )
     reporter = MemoryReporter()
     result = run_nas(cfg, load_builtin("digits"), reporter, device="cpu")
     assert result["timed_out"] and not result["stopped"]
@@ -132,9 +154,13 @@ def test_trainer_options_reach_the_candidates_and_the_retrain(monkeypatch):
         return train(*args, options=options, **kwargs)
 
     monkeypatch.setattr(engine, "train_classifier", spy)
-    cfg = config("tabular", strategy={"name": "random", "candidates": 2}, proxy={"epochs": 2},
-                 retrain={"epochs": 15},
-                 trainer={"amp": True, "accumulation_steps": 2, "clip_norm": 1.0})
+    cfg = config(
+        "tabular",
+        strategy={"name": "random", "candidates": 2},
+        proxy={"epochs": 2},
+        retrain={"epochs": 15},
+        trainer={"amp": True, "accumulation_steps": 2, "clip_norm": 1.0},
+    )
     result = run_nas(cfg, load_builtin("wine"), MemoryReporter(), device="cpu")
     assert len(seen) == 3  # two candidates and the retrain, each with the job's options
     assert all((o.amp, o.accumulation_steps, o.clip_norm) == (True, 2, 1.0) for o in seen)

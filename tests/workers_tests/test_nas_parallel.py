@@ -25,8 +25,10 @@ def digits():
 
 
 def config(strategy, **extra):
-    return validate_nas_config({"strategy": strategy, "space": SPACE,
-                                "proxy": {"epochs": 1, "subset": 0.3}, **extra}, "image")
+    return validate_nas_config(
+        {"strategy": strategy, "space": SPACE, "proxy": {"epochs": 1, "subset": 0.3}, **extra},
+        "image",
+    )
 
 
 def study(name="job"):
@@ -47,8 +49,7 @@ def test_the_first_population_candidates_are_random():
     evo = RegularizedEvolution({"population": 3, "sample_size": 2}, space, 0)
     finished = [Candidate(0, space.sample(random.Random(0)), {}, "complete", 0.9)]
     for position in range(3):  # the third place is proposed while two still train
-        assert evo.propose(finished, position, random.Random(7)) == space.sample(
-            random.Random(7))
+        assert evo.propose(finished, position, random.Random(7)) == space.sample(random.Random(7))
 
 
 def test_the_population_is_the_latest_finished_and_the_best_of_the_sample_is_mutated():
@@ -56,9 +57,10 @@ def test_the_population_is_the_latest_finished_and_the_best_of_the_sample_is_mut
     evo = RegularizedEvolution({"population": 3, "sample_size": 3}, space, 0)
     members = [space.sample(random.Random(i)) for i in range(5)]
     # In the order they finished: the best (0.99) finished first and has aged out.
-    finished = [Candidate(n, c, {}, "complete", s)
-                for n, (c, s) in enumerate(zip(members, [0.99, 0.1, 0.2, 0.5, 0.3],
-                                               strict=True))]  # fmt: skip
+    finished = [
+        Candidate(n, c, {}, "complete", s)
+        for n, (c, s) in enumerate(zip(members, [0.99, 0.1, 0.2, 0.5, 0.3], strict=True))
+    ]
     for seed in range(20):
         child = evo.propose(finished, 5, random.Random(seed))
         assert distance(child, members[3]) == 1, "one mutation of the best living member"
@@ -87,8 +89,9 @@ def test_two_runners_complete_exactly_the_budget_between_them(digits, tmp_path):
 
     def runner(name):
         try:
-            parallel.run_candidates(cfg, digits, reporter, storage, "job", worker=name,
-                                    device="cpu")  # fmt: skip
+            parallel.run_candidates(
+                cfg, digits, reporter, storage, "job", worker=name, device="cpu"
+            )
         except Exception as exc:  # surfaced below: a thread's exception is otherwise lost
             errors.append(exc)
 
@@ -105,12 +108,15 @@ def test_two_runners_complete_exactly_the_budget_between_them(digits, tmp_path):
     outcome, seconds = parallel.summarize(storage, "job")
     assert outcome.n_complete == 6 and seconds > 0
     assert outcome.score == max(t["values"][0] for t in complete)
-    assert outcome.genotype == complete[[t["number"] for t in complete].index(
-        outcome.number)]["params"]["genotype"]
+    assert (
+        outcome.genotype
+        == complete[[t["number"] for t in complete].index(outcome.number)]["params"]["genotype"]
+    )
     assert set(outcome.notes["workers"]) <= {"w0", "w1"} and outcome.notes["workers"]
 
-    result = parallel.close(cfg, digits, reporter, storage, "job", directory=tmp_path,
-                            device="cpu")  # fmt: skip
+    result = parallel.close(
+        cfg, digits, reporter, storage, "job", directory=tmp_path, device="cpu"
+    )
     assert result["best"] == {"number": outcome.number, "score": outcome.score}
     assert result["n_complete"] == 6 and not result["stopped"] and not result["timed_out"]
     assert result["retrain"]["files"] and result["retrain"]["test_metrics"]["accuracy"] > 0.2
@@ -124,8 +130,7 @@ def test_a_candidate_whose_worker_died_is_failed_and_not_counted(digits):
     time.sleep(0.3)
     reporter = MemoryReporter()
 
-    parallel.run_candidates(cfg, digits, reporter, storage, "job", device="cpu",
-                            stale_after_s=0.2)  # fmt: skip
+    parallel.run_candidates(cfg, digits, reporter, storage, "job", device="cpu", stale_after_s=0.2)
 
     lost = [t for t in reporter.finished if t["number"] == dead.number]
     assert len(lost) == 1 and lost[0]["state"] == "failed" and "lost" in lost[0]["error"]
@@ -165,8 +170,9 @@ def test_a_cancelled_runner_stops_between_candidates(digits):
 
 @pytest.mark.parametrize("name", ["rl", "darts"])
 def test_strategies_that_learn_from_every_result_in_order_run_on_one_worker(name):
-    cfg = validate_nas_config({"strategy": name, "space": "cell" if name == "darts" else SPACE},
-                              "image")
+    cfg = validate_nas_config(
+        {"strategy": name, "space": "cell" if name == "darts" else SPACE}, "image"
+    )
     from workers.nas.spaces import make_space
 
     with pytest.raises(NasError, match="one worker"):

@@ -16,13 +16,19 @@ from workers.nas.strategies.rl import ReinforceSearch
 from workers.reporter import MemoryReporter
 
 TINY = {
-    "darts": ({"name": "darts", "epochs": 2, "batch_size": 128},
-              {"name": "cell", "cells": 2, "nodes": 2, "channels": 4}),
-    "evolution": ({"name": "evolution", "population": 3, "sample_size": 2, "cycles": 2},
-                  {"name": "macro", "widths": [4, 8], "max_layers": 2}),
+    "darts": (
+        {"name": "darts", "epochs": 2, "batch_size": 128},
+        {"name": "cell", "cells": 2, "nodes": 2, "channels": 4},
+    ),
+    "evolution": (
+        {"name": "evolution", "population": 3, "sample_size": 2, "cycles": 2},
+        {"name": "macro", "widths": [4, 8], "max_layers": 2},
+    ),
     "rl": ({"name": "rl", "candidates": 4}, {"name": "macro", "widths": [4, 8], "max_layers": 2}),
-    "random": ({"name": "random", "candidates": 4},
-               {"name": "macro", "widths": [4, 8], "max_layers": 2}),
+    "random": (
+        {"name": "random", "candidates": 4},
+        {"name": "macro", "widths": [4, 8], "max_layers": 2},
+    ),
 }
 
 
@@ -33,10 +39,13 @@ def digits():
 
 def context(digits, name, reporter, history=(), **extra):
     strategy, space = TINY[name]
-    config = validate_nas_config({"strategy": strategy, "space": space,
-                                  "proxy": {"epochs": 1, "subset": 0.3}, **extra}, "image")
-    ctx = NasContext(config, prepare(config, digits), reporter, resolve_device("cpu"),
-                     list(history))
+    config = validate_nas_config(
+        {"strategy": strategy, "space": space, "proxy": {"epochs": 1, "subset": 0.3}, **extra},
+        "image",
+    )
+    ctx = NasContext(
+        config, prepare(config, digits), reporter, resolve_device("cpu"), list(history)
+    )
     return config, ctx, STRATEGIES[name](config["strategy"], ctx.space, config["seed"])
 
 
@@ -85,8 +94,10 @@ def test_a_resumed_search_goes_on_from_the_stored_trials(digits, name):
     first = MemoryReporter(stop_after=2)
     _, ctx, strategy = context(digits, name, first)
     strategy.search(ctx)
-    stored = [candidate_from_trial(t["number"], t["state"], t["params"], t["values"])
-              for t in first.finished]
+    stored = [
+        candidate_from_trial(t["number"], t["state"], t["params"], t["values"])
+        for t in first.finished
+    ]
     stored.append(Candidate(2, [], {}, "failed", error="lost"))  # a trial in flight
 
     second = MemoryReporter()

@@ -9,9 +9,21 @@ from workers.hpo.space import distributions, family_params, suggest
 
 def test_suggest_flattens_conditional_params_and_keeps_fixed():
     space = validate_hpo_config({}, "classification")["search_space"]
-    params = suggest(FixedTrial({"model": "mlp", "mlp.hidden_layers": 2, "mlp.hidden_units": 32,
-                                 "mlp.lr": 0.01, "mlp.batch_size": 16, "mlp.dropout": 0.1,
-                                 "mlp.weight_decay": 0.0, "mlp.epochs": 20}), space)
+    params = suggest(
+        FixedTrial(
+            {
+                "model": "mlp",
+                "mlp.hidden_layers": 2,
+                "mlp.hidden_units": 32,
+                "mlp.lr": 0.01,
+                "mlp.batch_size": 16,
+                "mlp.dropout": 0.1,
+                "mlp.weight_decay": 0.0,
+                "mlp.epochs": 20,
+            }
+        ),
+        space,
+    )
     assert params["model"] == "mlp" and params["mlp.epochs"] == 20
     assert not any(k.startswith("random_forest.") for k in params)
     own = family_params(params, "mlp")
@@ -33,9 +45,18 @@ def test_distributions_round_trip_through_create_trial():
 
 
 def test_nested_choice_prefix_and_non_string_choices():
-    space = validate_hpo_config({"model": "mlp", "search_space": {"batch_size": {
-        "type": "categorical", "choices": [16, 32],
-        "conditional": {"16": {"lr": {"type": "fixed", "value": 0.1}}}}}}, "classification",
+    space = validate_hpo_config(
+        {
+            "model": "mlp",
+            "search_space": {
+                "batch_size": {
+                    "type": "categorical",
+                    "choices": [16, 32],
+                    "conditional": {"16": {"lr": {"type": "fixed", "value": 0.1}}},
+                }
+            },
+        },
+        "classification",
     )["search_space"]
     params = suggest(FixedTrial({"batch_size": 16, "16.lr": 0.1}), space)
     assert params == {"batch_size": 16, "16.lr": 0.1}
@@ -44,10 +65,16 @@ def test_nested_choice_prefix_and_non_string_choices():
 
 def test_metric_directions():
     assert {m: METRICS[m].direction for m in METRICS} == {
-        "accuracy": "maximize", "balanced_accuracy": "maximize", "f1_macro": "maximize",
-        "roc_auc": "maximize", "log_loss": "minimize",
-        "r2": "maximize", "rmse": "minimize", "mae": "minimize",
-        "n_params": "minimize", "latency_ms": "minimize",
+        "accuracy": "maximize",
+        "balanced_accuracy": "maximize",
+        "f1_macro": "maximize",
+        "roc_auc": "maximize",
+        "log_loss": "minimize",
+        "r2": "maximize",
+        "rmse": "minimize",
+        "mae": "minimize",
+        "n_params": "minimize",
+        "latency_ms": "minimize",
     }
     assert TASK_METRICS["regression"] == ("r2", "rmse", "mae", "n_params", "latency_ms")
 

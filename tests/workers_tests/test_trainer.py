@@ -74,9 +74,15 @@ def test_it_trains_accumulation_and_a_big_batch_to_the_same_weights():
     x, y = iris()
     model = tiny_mlp()
     fit = {**FIT, "epochs": 2}
-    micro = train_data_parallel(0, 1, copy.deepcopy(model), x, y,
-                                **{**fit, "batch_size": 5},
-                                options=TrainerOptions(accumulation_steps=6))  # fmt: skip
+    micro = train_data_parallel(
+        0,
+        1,
+        copy.deepcopy(model),
+        x,
+        y,
+        **{**fit, "batch_size": 5},
+        options=TrainerOptions(accumulation_steps=6),
+    )
     big = train_data_parallel(0, 1, copy.deepcopy(model), x, y, **{**fit, "batch_size": 30})
     np.testing.assert_allclose(micro["losses"], big["losses"], rtol=1e-4, atol=1e-5)
 
@@ -86,8 +92,9 @@ def test_it_trains_with_bf16_autocast_on_cpu_close_to_fp32():
     model = tiny_mlp()
     fit = {**FIT, "epochs": 10}
     fp32 = train_data_parallel(0, 1, copy.deepcopy(model), x, y, **fit)
-    bf16 = train_data_parallel(0, 1, copy.deepcopy(model), x, y, **fit,
-                               options=TrainerOptions(amp=True))  # fmt: skip
+    bf16 = train_data_parallel(
+        0, 1, copy.deepcopy(model), x, y, **fit, options=TrainerOptions(amp=True)
+    )
     assert fp32["losses"] != bf16["losses"]  # autocast really ran in lower precision
     assert bf16["losses"][-1] < 0.5 * bf16["losses"][0]
     assert abs(bf16["losses"][-1] - fp32["losses"][-1]) < 0.05
@@ -109,8 +116,9 @@ def test_it_clips_the_gradient_norm_before_the_step():
 
 def test_train_mlp_with_default_options_is_unchanged_and_accepts_trainer_options():
     X, y = load_iris(return_X_y=True)
-    kwargs = dict(task="classification", epochs=4, lr=0.01, batch_size=16, weight_decay=0.0,
-                  seed=0)  # fmt: skip
+    kwargs = dict(
+        task="classification", epochs=4, lr=0.01, batch_size=16, weight_decay=0.0, seed=0
+    )
 
     def run(options):
         torch.manual_seed(1)
@@ -133,8 +141,9 @@ def test_train_mlp_with_default_options_is_unchanged_and_accepts_trainer_options
 
 def test_it_runs_a_staged_model_like_the_unsplit_one_forward_and_backward():
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(),
-                          nn.Linear(32, 3))  # fmt: skip
+    model = nn.Sequential(
+        nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 3)
+    )
     reference = copy.deepcopy(model)
     staged = PipelineModel(model, ["cpu", "cpu", "cpu"], chunks=4)
     assert len(staged.stages) == 3
@@ -165,12 +174,36 @@ def test_it_cuts_stages_by_parameters_and_refuses_bad_cuts():
 
 def test_it_validates_options():
     assert option_errors({}) == {}
-    assert option_errors({"device": "auto", "amp": True, "accumulation_steps": 4,
-                          "clip_norm": 1, "processes": 2}) == {}  # fmt: skip
-    errors = option_errors({"device": "tpu", "amp": "yes", "accumulation_steps": 0,
-                            "clip_norm": -1, "processes": True, "speed": 1})  # fmt: skip
-    assert set(errors) == {"device", "amp", "accumulation_steps", "clip_norm", "processes",
-                           "speed"}  # fmt: skip
+    assert (
+        option_errors(
+            {
+                "device": "auto",
+                "amp": True,
+                "accumulation_steps": 4,
+                "clip_norm": 1,
+                "processes": 2,
+            }
+        )
+        == {}
+    )
+    errors = option_errors(
+        {
+            "device": "tpu",
+            "amp": "yes",
+            "accumulation_steps": 0,
+            "clip_norm": -1,
+            "processes": True,
+            "speed": 1,
+        }
+    )
+    assert set(errors) == {
+        "device",
+        "amp",
+        "accumulation_steps",
+        "clip_norm",
+        "processes",
+        "speed",
+    }
     assert option_errors([1]) == {"trainer": "must be an object"}
     with pytest.raises(ValueError, match="device"):
         TrainerOptions(device="gpu")

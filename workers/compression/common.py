@@ -29,8 +29,12 @@ class Compressed:
     history: list[dict] = field(default_factory=list)
 
     def copy(self) -> Compressed:
-        return Compressed(copy.deepcopy(self.module), copy.deepcopy(self.spec),
-                          copy.deepcopy(self.recipe), list(self.history))  # fmt: skip
+        return Compressed(
+            copy.deepcopy(self.module),
+            copy.deepcopy(self.spec),
+            copy.deepcopy(self.recipe),
+            list(self.history),
+        )
 
     @property
     def input_dtype(self) -> torch.dtype:
@@ -42,8 +46,10 @@ class Compressed:
         """Float32 outputs of the model in eval mode, in chunks."""
         self.module.eval()
         with torch.no_grad():
-            out = [self.module(x[i : i + batch_size].to(self.input_dtype)).float()
-                   for i in range(0, len(x), batch_size)]  # fmt: skip
+            out = [
+                self.module(x[i : i + batch_size].to(self.input_dtype)).float()
+                for i in range(0, len(x), batch_size)
+            ]
         return torch.cat(out)
 
 
@@ -84,23 +90,36 @@ def split(config: dict, data: TabularData, spec: dict) -> Splits:
         y = np.asarray([index[str(v)] for v in labels], dtype=np.int64)
     rows = np.arange(len(y))
     seed = config["seed"]
-    rest, test = train_test_split(rows, test_size=config["test_size"], random_state=seed,
-                                  stratify=y)  # fmt: skip
-    train, valid = train_test_split(rest, test_size=config["valid_size"], random_state=seed,
-                                    stratify=y[rest])  # fmt: skip
+    rest, test = train_test_split(
+        rows, test_size=config["test_size"], random_state=seed, stratify=y
+    )
+    train, valid = train_test_split(
+        rest, test_size=config["valid_size"], random_state=seed, stratify=y[rest]
+    )
     X = model_inputs(spec, data.X)
     parts = {"train": train, "valid": valid, "test": test}
-    return Splits({k: X[v] for k, v in parts.items()},
-                  {k: torch.as_tensor(y[v]) for k, v in parts.items()})  # fmt: skip
+    return Splits(
+        {k: X[v] for k, v in parts.items()}, {k: torch.as_tensor(y[v]) for k, v in parts.items()}
+    )
 
 
 def accuracy(model: Compressed, x: torch.Tensor, y: torch.Tensor) -> float:
     return float((model.logits(x).argmax(dim=1) == y).float().mean())
 
 
-def train(module: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int, lr: float,
-          batch_size: int, seed: int, weight_decay: float = 0.0, loss_fn=None,
-          extra_params: list[nn.Parameter] | None = None) -> None:  # fmt: skip
+def train(
+    module: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    seed: int,
+    weight_decay: float = 0.0,
+    loss_fn=None,
+    extra_params: list[nn.Parameter] | None = None,
+) -> None:
     """Adam over shuffled minibatches. loss_fn(module, xb, yb, idx) replaces cross-entropy."""
     if epochs <= 0:
         return
@@ -124,9 +143,16 @@ def train(module: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int, l
 
 
 def finetune(model: Compressed, splits: Splits, epochs: int, settings: dict, seed: int) -> None:
-    train(model.module, splits.x["train"], splits.y["train"], epochs=epochs,
-          lr=settings["lr"], batch_size=settings["batch_size"],
-          weight_decay=settings["weight_decay"], seed=seed)  # fmt: skip
+    train(
+        model.module,
+        splits.x["train"],
+        splits.y["train"],
+        epochs=epochs,
+        lr=settings["lr"],
+        batch_size=settings["batch_size"],
+        weight_decay=settings["weight_decay"],
+        seed=seed,
+    )
 
 
 def weighted_layers(module: nn.Module) -> list[tuple[str, nn.Module]]:

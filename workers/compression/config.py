@@ -61,8 +61,9 @@ TECHNIQUE_OPTIONS: dict[str, dict[str, Option]] = {
         "mode": one_of("response", "response", "feature", "relation"),
         "temperature": number(4.0, 0.1, 100.0),
         "alpha": number(0.5, 0.0, 1.0),  # weight of the teacher's loss vs the hard labels
-        "student": Option({"shrink": 0.5}, _student,
-                          '{"shrink": factor from 0.05 to 1} or {"config": {...}}'),
+        "student": Option(
+            {"shrink": 0.5}, _student, '{"shrink": factor from 0.05 to 1} or {"config": {...}}'
+        ),
         "teachers": Option([], _teachers, "a list of up to 8 model version ids"),
         "epochs": integer(10, 1, 500),
         "lr": number(0.003, 1e-5, 1.0),

@@ -22,8 +22,10 @@ def student_spec(teacher: dict, student: dict) -> dict:
     elif kind == "cnn":
         cfg = {**cfg, "channels": [max(1, round(c * factor)) for c in cfg["channels"]]}
     else:
-        raise CompressionError(f"a shrunk student needs an mlp or cnn teacher, not {kind!r}; "
-                               "give the student's config instead")  # fmt: skip
+        raise CompressionError(
+            f"a shrunk student needs an mlp or cnn teacher, not {kind!r}; "
+            "give the student's config instead"
+        )
     return {**teacher, "config": cfg}
 
 
@@ -78,14 +80,16 @@ def distill(teachers: list[Compressed], splits: Splits, step: dict, seed: int) -
         for t, hook in zip(teachers, hooks, strict=True):
             probs.append(F.softmax(t.logits(x) / T, dim=1))
             if hook is not None:
-                feats.append(torch.cat([_features(t, hook, x[i : i + 1024])
-                                        for i in range(0, len(x), 1024)]))  # fmt: skip
+                feats.append(
+                    torch.cat(
+                        [_features(t, hook, x[i : i + 1024]) for i in range(0, len(x), 1024)]
+                    )
+                )
     soft = torch.stack(probs).mean(0)
 
     # One learned projection per teacher: teachers may differ in width (a pruned one).
     s_hook = Penultimate(student) if mode != "response" else None
-    projections = ([nn.Linear(s_hook.dim, f.shape[1]) for f in feats]
-                   if mode == "feature" else [])  # fmt: skip
+    projections = [nn.Linear(s_hook.dim, f.shape[1]) for f in feats] if mode == "feature" else []
     extra = [p for proj in projections for p in proj.parameters()]
 
     def loss_fn(module: nn.Module, xb: torch.Tensor, yb: torch.Tensor, idx: torch.Tensor):
@@ -94,18 +98,28 @@ def distill(teachers: list[Compressed], splits: Splits, step: dict, seed: int) -
         kd = F.kl_div(F.log_softmax(out / T, dim=1), soft[idx], reduction="batchmean") * T * T
         loss = alpha * kd + (1 - alpha) * hard
         if mode == "feature":
-            loss = loss + sum(F.mse_loss(proj(s_hook.value), f[idx])
-                              for proj, f in zip(projections, feats, strict=True)) / len(feats)
+            loss = loss + sum(
+                F.mse_loss(proj(s_hook.value), f[idx])
+                for proj, f in zip(projections, feats, strict=True)
+            ) / len(feats)
         elif mode == "relation" and len(idx) > 2:
             loss = loss + sum(relation_loss(s_hook.value, f[idx]) for f in feats) / len(feats)
         return loss
 
-    train(student, x, y, epochs=step["epochs"], lr=step["lr"], batch_size=step["batch_size"],
-          seed=seed, loss_fn=loss_fn, extra_params=extra)  # fmt: skip
+    train(
+        student,
+        x,
+        y,
+        epochs=step["epochs"],
+        lr=step["lr"],
+        batch_size=step["batch_size"],
+        seed=seed,
+        loss_fn=loss_fn,
+        extra_params=extra,
+    )
     return Compressed(student.eval(), spec)
 
 
 def _features(model: Compressed, hook: Penultimate, x: torch.Tensor) -> torch.Tensor:
     model.logits(x)
     return hook.value.float()
-

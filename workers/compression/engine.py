@@ -25,9 +25,16 @@ class Reporter(Protocol):
     def should_stop(self) -> bool: ...
 
 
-def run_compression(config: dict, model_dir: Path, data: TabularData, reporter: Reporter, *,
-                    directory: Path, teachers: dict[int, Path] | None = None,
-                    on_step=None) -> dict:  # fmt: skip
+def run_compression(
+    config: dict,
+    model_dir: Path,
+    data: TabularData,
+    reporter: Reporter,
+    *,
+    directory: Path,
+    teachers: dict[int, Path] | None = None,
+    on_step=None,
+) -> dict:
     """Run config["steps"] in order from the model in model_dir.
 
     Args:
@@ -62,9 +69,12 @@ def run_compression(config: dict, model_dir: Path, data: TabularData, reporter: 
         out = Path(directory) / f"step-{i}"
         report = measure(model, x_test, y_test, repeats=repeats)
         chain = [*model.spec.get("compression_chain", []), step]
-        save_compressed(model, out, family=f"compressed-{model.spec.get('kind', 'torch')}",
-                        extra={"compression_chain": chain, "test_metrics":
-                               {"accuracy": report["accuracy"]}})  # fmt: skip
+        save_compressed(
+            model,
+            out,
+            family=f"compressed-{model.spec.get('kind', 'torch')}",
+            extra={"compression_chain": chain, "test_metrics": {"accuracy": report["accuracy"]}},
+        )
         model.spec["compression_chain"] = chain
         report["file_bytes"] = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
         entry = {

@@ -40,8 +40,9 @@ def _threshold(values: torch.Tensor, sparsity: float) -> float:
     return float(values.kthvalue(k).values) if k >= 1 else -1.0
 
 
-def magnitude_masks(module: nn.Module, ratios: dict[str, float] | float
-                    ) -> dict[str, torch.Tensor]:  # fmt: skip
+def magnitude_masks(
+    module: nn.Module, ratios: dict[str, float] | float
+) -> dict[str, torch.Tensor]:
     """Masks keeping the largest |w|: one threshold over all layers (a float ratio) or one
     per layer (a dict name -> ratio)."""
     layers = weighted_layers(module)
@@ -81,8 +82,9 @@ def sensitivity(module: nn.Module, score, grid=GRID) -> dict[str, dict[float, fl
     return out
 
 
-def ratios_from_sensitivity(drops: dict[str, dict[float, float]], sizes: dict[str, int],
-                            target: float) -> dict[str, float]:  # fmt: skip
+def ratios_from_sensitivity(
+    drops: dict[str, dict[float, float]], sizes: dict[str, int], target: float
+) -> dict[str, float]:
     """Per-layer sparsities meeting the overall target while hurting the least.
 
     At tolerance t each layer takes the largest grid sparsity whose drop stays within t; the
@@ -92,8 +94,10 @@ def ratios_from_sensitivity(drops: dict[str, dict[float, float]], sizes: dict[st
     tolerances = sorted({d for layer in drops.values() for d in layer.values()} | {0.0})
     best: dict[str, float] = {}
     for t in tolerances:
-        best = {n: max([s for s, d in layer.items() if d <= t], default=0.0)
-                for n, layer in drops.items()}  # fmt: skip
+        best = {
+            n: max([s for s, d in layer.items() if d <= t], default=0.0)
+            for n, layer in drops.items()
+        }
         if sum(best[n] * sizes[n] for n in best) >= target * total:
             break
     reached = sum(best[n] * sizes[n] for n in best) / total
@@ -149,8 +153,9 @@ def shrink_cnn(model: CNN, ratio: float) -> CNN:
     new_bns = [m for m in new.features if isinstance(m, nn.BatchNorm2d)]
     cols = None
     with torch.no_grad():
-        for conv, bn, nconv, nbn, width in zip(convs, bns, new_convs, new_bns, widths,
-                                              strict=True):  # fmt: skip
+        for conv, bn, nconv, nbn, width in zip(
+            convs, bns, new_convs, new_bns, widths, strict=True
+        ):
             # A filter matters by its own size and by how much its BatchNorm scales it.
             score = conv.weight.detach().abs().sum(dim=(1, 2, 3)) * bn.weight.detach().abs()
             score = score + bn.bias.detach().abs()
@@ -174,8 +179,8 @@ def shrink(module: nn.Module, spec: dict, ratio: float) -> tuple[nn.Module, dict
     elif isinstance(module, CNN) and spec.get("kind") == "cnn":
         new = shrink_cnn(module, ratio)
     else:
-        raise CompressionError(f"structured pruning supports mlp and cnn models, "
-                               f"not {spec.get('kind')!r}")  # fmt: skip
+        raise CompressionError(
+            f"structured pruning supports mlp and cnn models, not {spec.get('kind')!r}"
+        )
     config = asdict(new.config)
     return new, {**spec, "config": config}
-

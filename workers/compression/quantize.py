@@ -36,23 +36,36 @@ def _fusions(module: nn.Module, spec: dict) -> list[list[str]]:
     kind = spec.get("kind")
     if kind == "cnn":
         feats = module.features
-        return [[f"module.features.{i}", f"module.features.{i + 1}", f"module.features.{i + 2}"]
-                for i, m in enumerate(feats) if isinstance(m, nn.Conv2d)]  # fmt: skip
+        return [
+            [f"module.features.{i}", f"module.features.{i + 1}", f"module.features.{i + 2}"]
+            for i, m in enumerate(feats)
+            if isinstance(m, nn.Conv2d)
+        ]
     if kind == "mlp":
         net = module.net
-        return [[f"module.net.{i}", f"module.net.{i + 1}"] for i in range(len(net) - 1)
-                if isinstance(net[i], nn.Linear) and isinstance(net[i + 1], nn.ReLU)]  # fmt: skip
+        return [
+            [f"module.net.{i}", f"module.net.{i + 1}"]
+            for i in range(len(net) - 1)
+            if isinstance(net[i], nn.Linear) and isinstance(net[i + 1], nn.ReLU)
+        ]
     raise CompressionError(f"static int8 and QAT support mlp and cnn models, not {kind!r}")
 
 
 def _qconfig(recipe: dict, qat: bool) -> tq.QConfig:
-    weight = (tq.default_per_channel_weight_observer if recipe.get("per_channel", True)
-              else tq.default_weight_observer)  # fmt: skip
+    weight = (
+        tq.default_per_channel_weight_observer
+        if recipe.get("per_channel", True)
+        else tq.default_weight_observer
+    )
     if qat:
-        fake = tq.FakeQuantize.with_args(observer=tq.MovingAverageMinMaxObserver,
-                                         quant_min=0, quant_max=127, reduce_range=False)
-        wfake = (tq.default_per_channel_weight_fake_quant if recipe.get("per_channel", True)
-                 else tq.default_weight_fake_quant)  # fmt: skip
+        fake = tq.FakeQuantize.with_args(
+            observer=tq.MovingAverageMinMaxObserver, quant_min=0, quant_max=127, reduce_range=False
+        )
+        wfake = (
+            tq.default_per_channel_weight_fake_quant
+            if recipe.get("per_channel", True)
+            else tq.default_weight_fake_quant
+        )
         return tq.QConfig(activation=fake, weight=wfake)
     return tq.QConfig(activation=OBSERVERS[recipe.get("observer", "histogram")], weight=weight)
 
@@ -85,8 +98,12 @@ def convert(prepared: nn.Module) -> nn.Module:
     return tq.convert(prepared.eval())
 
 
-def static_int8(module: nn.Module, spec: dict, recipe: dict, calibration: torch.Tensor,
-                ) -> nn.Module:  # fmt: skip
+def static_int8(
+    module: nn.Module,
+    spec: dict,
+    recipe: dict,
+    calibration: torch.Tensor,
+) -> nn.Module:
     """Post-training int8: observers see the calibration rows, then everything is int8."""
     prepared = prepare_static(module, spec, recipe)
     with torch.no_grad():
@@ -102,8 +119,9 @@ def half(module: nn.Module, dtype: str) -> nn.Module:
 # --- our own weight-only quantizers
 
 
-def quantize_tensor(w: torch.Tensor, *, scheme: str, bits: int, symmetric: bool,
-                    per_channel: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def quantize_tensor(
+    w: torch.Tensor, *, scheme: str, bits: int, symmetric: bool, per_channel: bool
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Integer codes in [0, 2**bits) and what dequantize_tensor needs to undo them.
 
     linear: w ~ scale * (code - zero); symmetric keeps zero at the middle code.
@@ -143,8 +161,14 @@ def quantize_tensor(w: torch.Tensor, *, scheme: str, bits: int, symmetric: bool,
     return codes.reshape(w.shape).to(torch.uint8), {"scale": scale, "zero": zero}
 
 
-def dequantize_tensor(codes: torch.Tensor, params: dict[str, torch.Tensor], *, scheme: str,
-                      bits: int, per_channel: bool) -> torch.Tensor:  # fmt: skip
+def dequantize_tensor(
+    codes: torch.Tensor,
+    params: dict[str, torch.Tensor],
+    *,
+    scheme: str,
+    bits: int,
+    per_channel: bool,
+) -> torch.Tensor:
     shape = codes.shape
     c = codes.to(torch.int64).reshape(shape[0], -1) if per_channel else codes.to(torch.int64)
     if scheme == "log2":
@@ -195,12 +219,22 @@ def weight_only(module: nn.Module, recipe: dict) -> nn.Module:
             continue
         codes, params = quantize_tensor(layer.weight, **opts)
         with torch.no_grad():
-            layer.weight.copy_(dequantize_tensor(codes, params, scheme=opts["scheme"],
-                                                 bits=opts["bits"],
-                                                 per_channel=opts["per_channel"]))
+            layer.weight.copy_(
+                dequantize_tensor(
+                    codes,
+                    params,
+                    scheme=opts["scheme"],
+                    bits=opts["bits"],
+                    per_channel=opts["per_channel"],
+                )
+            )
     return module
 
 
 def layer_options(step: dict, bits: int | None = None) -> dict:
-    return {"scheme": step["scheme"], "bits": bits or step["bits"],
-            "symmetric": step["symmetric"], "per_channel": step["per_channel"]}  # fmt: skip
+    return {
+        "scheme": step["scheme"],
+        "bits": bits or step["bits"],
+        "symmetric": step["symmetric"],
+        "per_channel": step["per_channel"],
+    }

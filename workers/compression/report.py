@@ -57,8 +57,14 @@ def latency_ms(model: Compressed, x: torch.Tensor, batch: int, repeats: int) -> 
     return round(statistics.median(times), 4)
 
 
-def measure(model: Compressed, x_test: torch.Tensor, y_test: torch.Tensor, *, repeats: int,
-            directory: Path | None = None) -> dict:  # fmt: skip
+def measure(
+    model: Compressed,
+    x_test: torch.Tensor,
+    y_test: torch.Tensor,
+    *,
+    repeats: int,
+    directory: Path | None = None,
+) -> dict:
     """The report of one model; file size from directory (written now if None)."""
     params, nonzero = count(model.module)
     if directory is None:
@@ -80,6 +86,7 @@ def measure(model: Compressed, x_test: torch.Tensor, y_test: torch.Tensor, *, re
 
 def relative(report: dict, original: dict) -> dict:
     """Ratios to the original model: size and latency as original / now, accuracy delta."""
+
     def ratio(key: str) -> float | None:
         return round(original[key] / report[key], 4) if report[key] else None
 

@@ -74,11 +74,13 @@ def _load_quantized(module: nn.Module, tensors: dict[str, torch.Tensor], meta: d
         codes = tensors[f"q.{name}.codes"]
         if "axis" in entry:
             w = torch._make_per_channel_quantized_tensor(
-                codes, tensors[f"q.{name}.scales"].double(), tensors[f"q.{name}.zero_points"],
-                entry["axis"])
+                codes,
+                tensors[f"q.{name}.scales"].double(),
+                tensors[f"q.{name}.zero_points"],
+                entry["axis"],
+            )
         else:
-            w = torch._make_per_tensor_quantized_tensor(codes, entry["scale"],
-                                                        entry["zero_point"])
+            w = torch._make_per_tensor_quantized_tensor(codes, entry["scale"], entry["zero_point"])
         m.set_weight_bias(w, tensors.get(f"q.{name}.bias"))
         if "out_scale" in entry:
             m.scale, m.zero_point = entry["out_scale"], entry["out_zero_point"]
@@ -127,12 +129,16 @@ def _tensors(model: Compressed) -> tuple[dict[str, torch.Tensor], dict]:
     return tensors, meta
 
 
-def save_compressed(model: Compressed, directory: Path, *, family: str,
-                    extra: dict | None = None) -> list[str]:  # fmt: skip
+def save_compressed(
+    model: Compressed, directory: Path, *, family: str, extra: dict | None = None
+) -> list[str]:
     """Write model into directory; returns the file names (data file first)."""
     directory = Path(directory)
-    spec = {k: v for k, v in model.spec.items()
-            if k not in ("file", "sha256", "size", "framework", "family", "compression")}
+    spec = {
+        k: v
+        for k, v in model.spec.items()
+        if k not in ("file", "sha256", "size", "framework", "family", "compression")
+    }
     spec.update(extra or {})
     if model.recipe is None:
         return save_model(model.module, directory, family=family, spec=spec)
@@ -142,8 +148,13 @@ def save_compressed(model: Compressed, directory: Path, *, family: str,
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, tmp)
     os.replace(tmp, path)
-    spec.update(framework=FRAMEWORK, family=family, format_version=1,
-                compression={**model.recipe, "tensors": meta}, **_record(path))
+    spec.update(
+        framework=FRAMEWORK,
+        family=family,
+        format_version=1,
+        compression={**model.recipe, "tensors": meta},
+        **_record(path),
+    )
     _write_json(directory / SPEC_FILE, spec)
     return [path.name, SPEC_FILE]
 
@@ -171,11 +182,18 @@ def load_compressed(directory: Path) -> Compressed:
         for name, shape in stored["tensors"].items():
             opts = recipe["layers"][name]
             codes = q.unpack_bits(tensors[f"w.{name}.packed"], opts["bits"], tuple(shape))
-            params = {k.rsplit(".", 1)[1]: v for k, v in tensors.items()
-                      if k.startswith(f"w.{name}.") and not k.endswith(".packed")}
+            params = {
+                k.rsplit(".", 1)[1]: v
+                for k, v in tensors.items()
+                if k.startswith(f"w.{name}.") and not k.endswith(".packed")
+            }
             state[f"{name}.weight"] = q.dequantize_tensor(
-                codes, params, scheme=opts["scheme"], bits=opts["bits"],
-                per_channel=opts["per_channel"])
+                codes,
+                params,
+                scheme=opts["scheme"],
+                bits=opts["bits"],
+                per_channel=opts["per_channel"],
+            )
         module.load_state_dict(state, strict=True)
     return Compressed(module.eval(), spec, recipe)
 

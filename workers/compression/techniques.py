@@ -50,8 +50,10 @@ class Technique(ABC):
 
 def _float(model: Compressed, name: str) -> Compressed:
     if model.recipe is not None:
-        raise CompressionError(f"{name} needs a float model; this one is already quantized "
-                               f"({model.recipe['method']}): put {name} earlier in the chain")
+        raise CompressionError(
+            f"{name} needs a float model; this one is already quantized "
+            f"({model.recipe['method']}): put {name} earlier in the chain"
+        )
     return model.copy()
 
 
@@ -64,14 +66,18 @@ class PruneMagnitude(Technique):
             drops = pruning.sensitivity(module, ctx.score)
             sizes = {n: m.weight.numel() for n, m in weighted_layers(module)}
             ratios = pruning.ratios_from_sensitivity(drops, sizes, step["sparsity"])
-            ctx.notes["sensitivity"] = {n: {str(s): round(d, 4) for s, d in layer.items()}
-                                        for n, layer in drops.items()}  # fmt: skip
+            ctx.notes["sensitivity"] = {
+                n: {str(s): round(d, 4) for s, d in layer.items()} for n, layer in drops.items()
+            }
             ctx.notes["layer_sparsity"] = {n: round(r, 4) for n, r in ratios.items()}
         elif step["scope"] == "layer":
             ratios = {n: step["sparsity"] for n, _ in weighted_layers(module)}
         for fraction in pruning.schedule(1.0, step["steps"], step["schedule"]):
-            current = (ratios * fraction if isinstance(ratios, float | int)
-                       else {n: r * fraction for n, r in ratios.items()})  # fmt: skip
+            current = (
+                ratios * fraction
+                if isinstance(ratios, float | int)
+                else {n: r * fraction for n, r in ratios.items()}
+            )
             pruning.make_permanent(module)
             pruning.apply_masks(module, pruning.magnitude_masks(module, current))
             finetune(model, ctx.splits, step["finetune_epochs"], ctx.finetune, ctx.seed)
@@ -91,8 +97,9 @@ class PruneStructured(Technique):
             done = target
             finetune(model, ctx.splits, step["finetune_epochs"], ctx.finetune, ctx.seed)
         ctx.notes["shapes_before"] = shapes
-        ctx.notes["shapes_after"] = [list(m.weight.shape)
-                                     for _, m in weighted_layers(model.module)]  # fmt: skip
+        ctx.notes["shapes_after"] = [
+            list(m.weight.shape) for _, m in weighted_layers(model.module)
+        ]
         return model
 
 
@@ -111,8 +118,11 @@ class DynamicInt8(Technique):
 class StaticInt8(Technique):
     def apply(self, model: Compressed, step: dict, ctx: Context) -> Compressed:
         model = _float(model, "static_int8")
-        recipe = {"method": "static_int8", "observer": step["observer"],
-                  "per_channel": step["per_channel"]}  # fmt: skip
+        recipe = {
+            "method": "static_int8",
+            "observer": step["observer"],
+            "per_channel": step["per_channel"],
+        }
         calibration = ctx.splits.x["train"][: step["calibration_rows"]]
         module = q.static_int8(model.module, model.spec, recipe, calibration)
         return Compressed(module, model.spec, recipe)
@@ -123,16 +133,26 @@ class QAT(Technique):
         model = _float(model, "qat")
         recipe = {"method": "qat", "per_channel": step["per_channel"]}
         prepared = q.prepare_static(model.module, model.spec, recipe)
-        train(prepared, ctx.splits.x["train"], ctx.splits.y["train"], epochs=step["epochs"],
-              lr=step["lr"], batch_size=ctx.finetune["batch_size"], seed=ctx.seed)
+        train(
+            prepared,
+            ctx.splits.x["train"],
+            ctx.splits.y["train"],
+            epochs=step["epochs"],
+            lr=step["lr"],
+            batch_size=ctx.finetune["batch_size"],
+            seed=ctx.seed,
+        )
         return Compressed(q.convert(prepared), model.spec, recipe)
 
 
 class Half(Technique):
     def apply(self, model: Compressed, step: dict, ctx: Context) -> Compressed:
         model = _float(model, "half")
-        return Compressed(q.half(model.module, step["dtype"]), model.spec,
-                          {"method": "half", "dtype": step["dtype"]})
+        return Compressed(
+            q.half(model.module, step["dtype"]),
+            model.spec,
+            {"method": "half", "dtype": step["dtype"]},
+        )
 
 
 class WeightOnly(Technique):

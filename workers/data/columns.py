@@ -101,12 +101,14 @@ def datetime_parts(seconds: np.ndarray) -> np.ndarray:
     ok = np.isfinite(seconds)
     stamps = np.where(ok, seconds, 0.0).astype("int64").astype("datetime64[s]")
     days = (stamps - _EPOCH).astype("timedelta64[D]").astype(np.int64)
-    parts = np.column_stack([
-        stamps.astype("datetime64[Y]").astype(np.int64) + 1970,
-        stamps.astype("datetime64[M]").astype(np.int64) % 12 + 1,
-        (days + 3) % 7,  # 1970-01-01 was a Thursday
-        (stamps - stamps.astype("datetime64[D]")).astype(np.int64) // 3600,
-    ]).astype(np.float64)  # fmt: skip
+    parts = np.column_stack(
+        [
+            stamps.astype("datetime64[Y]").astype(np.int64) + 1970,
+            stamps.astype("datetime64[M]").astype(np.int64) % 12 + 1,
+            (days + 3) % 7,  # 1970-01-01 was a Thursday
+            (stamps - stamps.astype("datetime64[D]")).astype(np.int64) // 3600,
+        ]
+    ).astype(np.float64)
     parts[~ok] = np.nan
     return parts
 
@@ -123,8 +125,10 @@ def infer_kind(values: np.ndarray) -> str:
     if not np.isnan(to_float(cells)).any() and not any(isinstance(c, bool) for c in cells):
         return "numeric"
     strings = [c if isinstance(c, str) else str(c) for c in cells]
-    if all(isinstance(c, (str, bool)) and s.lower() in TRUE | FALSE
-           for c, s in zip(cells, strings, strict=True)):  # fmt: skip
+    if all(
+        isinstance(c, (str, bool)) and s.lower() in TRUE | FALSE
+        for c, s in zip(cells, strings, strict=True)
+    ):
         return "boolean"
     if _looks_like_dates(strings) and not np.isnan(to_seconds(np.array(strings))).any():
         return "datetime"
@@ -138,6 +142,7 @@ def infer_kind(values: np.ndarray) -> str:
 def _looks_like_dates(strings: list[str]) -> bool:
     # A cheap look at a few cells first, so that a large text column is not parsed whole.
     sample = strings[:20]
-    return all(len(s) >= 8 and s[:4].isdigit() and s[4] == "-" for s in sample) and not np.isnan(
-        to_seconds(np.array(sample, dtype=object))
-    ).any()
+    return (
+        all(len(s) >= 8 and s[:4].isdigit() and s[4] == "-" for s in sample)
+        and not np.isnan(to_seconds(np.array(sample, dtype=object))).any()
+    )

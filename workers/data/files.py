@@ -88,8 +88,9 @@ def _check_text(head: bytes, encoding: str) -> None:
     if b"\x00" in head:
         raise DataFileError("the file is binary, not a CSV text file (it contains NUL bytes)")
     text = head.decode(encoding, errors="replace")
-    control = sum(1 for ch in text if (ord(ch) < 32 and ch not in "\t\r\n")
-                  or 0x7F <= ord(ch) <= 0x9F)  # fmt: skip
+    control = sum(
+        1 for ch in text if (ord(ch) < 32 and ch not in "\t\r\n") or 0x7F <= ord(ch) <= 0x9F
+    )
     if text and control / len(text) > MAX_CONTROL_SHARE:
         raise DataFileError("the file is binary, not a CSV text file (it contains control bytes)")
 
@@ -168,9 +169,7 @@ def _header(reader, max_columns: int) -> list[str]:
     return columns
 
 
-def read_csv(
-    path: Path, layout: CsvLayout, usecols: list[int] | None = None
-) -> np.ndarray:
+def read_csv(path: Path, layout: CsvLayout, usecols: list[int] | None = None) -> np.ndarray:
     """The file's cells as an N x C object array (C = len(usecols), default every column);
     cells are stripped strings, missing-value tokens None. The file must have passed
     inspect_csv."""
@@ -254,8 +253,9 @@ def inspect_npz(path: Path, max_bytes: int) -> NpzLayout:
             f"X has shape {x_shape}; it must be N x features, N x H x W or N x C x H x W"
         )
     if len(y_shape) != 1 or y_shape[0] != x_shape[0]:
-        raise DataFileError(f"y has shape {y_shape}; it must be one value per row of X "
-                            f"({x_shape[0]})")  # fmt: skip
+        raise DataFileError(
+            f"y has shape {y_shape}; it must be one value per row of X ({x_shape[0]})"
+        )
     if x_shape[0] == 0:
         raise DataFileError("X has no rows")
     X, y = read_npz(path)

@@ -74,7 +74,8 @@ def _number(v: object) -> bool:
 
 
 def validate_preprocessing(
-    config: object, columns: dict[str, str] | None = None,
+    config: object,
+    columns: dict[str, str] | None = None,
     report: Callable[[str, str], None] | None = None,
 ) -> dict:
     """Check a job config's `target` and `preprocessing`; return {"target", "preprocessing"}.
@@ -160,8 +161,9 @@ def _check(key: str, value: object, columns: dict[str, str] | None, target: obje
     if key == "clip_outliers":
         return None if isinstance(value, bool) else "must be true or false"
     allowed = [*SWITCHES[key], SEARCH]
-    if value not in allowed or (isinstance(value, bool) != isinstance(allowed[0], bool)
-                                and value != SEARCH):  # fmt: skip
+    if value not in allowed or (
+        isinstance(value, bool) != isinstance(allowed[0], bool) and value != SEARCH
+    ):
         return f"must be one of {', '.join(map(repr, allowed))}"
     return None
 
@@ -254,8 +256,13 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         block = np.where(np.isnan(block), self.fill_, block)
         block = (block - self.center_) / self.scale_
         out = [block, *(block[:, [a]] * block[:, [b]] for a, b in self._poly_pairs())]
-        encoders = zip(self._columns("categorical"), self.category_fill_, self.categories_,
-                       self.frequencies_, strict=True)  # fmt: skip
+        encoders = zip(
+            self._columns("categorical"),
+            self.category_fill_,
+            self.categories_,
+            self.frequencies_,
+            strict=True,
+        )
         for j, fill, categories, frequencies in encoders:
             cells = [fill if c is None else c for c in _categorical(X[:, j])]
             if frequencies is not None:
@@ -314,14 +321,16 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         if mode == "none":
             return []
         cols = [i for i, s in enumerate(self.block_sources_) if s == "numeric"][:MAX_POLY_COLUMNS]
-        return [(a, b) for i, a in enumerate(cols) for b in cols[i:]
-                if a != b or mode == "degree2"]  # fmt: skip
+        return [
+            (a, b) for i, a in enumerate(cols) for b in cols[i:] if a != b or mode == "degree2"
+        ]
 
     def _output_names(self, n_columns: int) -> list[str]:
         names = list(self.block_names_)
         names += [f"{self.block_names_[a]}*{self.block_names_[b]}" for a, b in self._poly_pairs()]
-        for j, categories, frequencies in zip(self._columns("categorical"), self.categories_,
-                                              self.frequencies_, strict=True):  # fmt: skip
+        for j, categories, frequencies in zip(
+            self._columns("categorical"), self.categories_, self.frequencies_, strict=True
+        ):
             if frequencies is not None:
                 names.append(f"x{j}_frequency")
             else:

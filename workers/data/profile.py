@@ -27,8 +27,14 @@ def numeric_summary(numbers: np.ndarray) -> dict:
     """min/max/mean/std, IQR outlier count and a histogram of the finite numbers."""
     values = numbers[np.isfinite(numbers)]
     if len(values) == 0:
-        return {"min": None, "max": None, "mean": None, "std": None, "outliers": 0,
-                "histogram": {"edges": [], "counts": []}}  # fmt: skip
+        return {
+            "min": None,
+            "max": None,
+            "mean": None,
+            "std": None,
+            "outliers": 0,
+            "histogram": {"edges": [], "counts": []},
+        }
     q1, q3 = np.quantile(values, [0.25, 0.75])
     spread = 1.5 * (q3 - q1)
     counts, edges = np.histogram(values, bins=HISTOGRAM_BINS)
@@ -100,10 +106,13 @@ def target_profile(y: np.ndarray, task: str, name: str, classes: list | None = N
         labels, counts = np.unique(np.asarray(y), return_counts=True)
         total = int(counts.sum())
         out["classes"] = [
-            {"value": classes[int(i)] if classes else _scalar(i), "count": int(c),
-             "share": float(c / total)}
+            {
+                "value": classes[int(i)] if classes else _scalar(i),
+                "count": int(c),
+                "share": float(c / total),
+            }
             for i, c in zip(labels, counts, strict=True)
-        ]  # fmt: skip
+        ]
     else:
         out.update(numeric_summary(np.asarray(y, dtype=np.float64)))
     return out
@@ -137,6 +146,10 @@ def array_profile(X: np.ndarray, names: list[str], target: dict | None) -> dict:
     else:
         columns = [numeric_column_profile("pixels", X.reshape(-1))]
         columns[0]["shape"] = list(X.shape[1:])
-    return {"version": PROFILE_VERSION, "n_rows": int(X.shape[0]),
-            "n_columns": int(np.prod(X.shape[1:])), "columns": columns,
-            "target": target}  # fmt: skip
+    return {
+        "version": PROFILE_VERSION,
+        "n_rows": int(X.shape[0]),
+        "n_columns": int(np.prod(X.shape[1:])),
+        "columns": columns,
+        "target": target,
+    }

@@ -39,8 +39,9 @@ def analyse_target(values: np.ndarray, name: str, task: str | None = None) -> Ta
         raise DataFileError(f"the target column {name!r} has no values", "target")
     kind = infer_kind(cells)
     if kind == "datetime":
-        raise DataFileError(f"the target column {name!r} holds dates; it cannot be a target",
-                            "target")  # fmt: skip
+        raise DataFileError(
+            f"the target column {name!r} holds dates; it cannot be a target", "target"
+        )
     numbers = to_float(cells) if kind == "numeric" else None
     if task is None:
         whole = numbers is not None and bool(np.all(numbers == np.round(numbers)))
@@ -50,8 +51,9 @@ def analyse_target(values: np.ndarray, name: str, task: str | None = None) -> Ta
         if numbers is None:
             raise DataFileError(
                 f"the target column {name!r} is not numeric ({kind}); regression needs a "
-                "numeric target", "target",
-            )  # fmt: skip
+                "numeric target",
+                "target",
+            )
         if np.ptp(numbers) == 0:
             raise DataFileError(f"the target column {name!r} holds a single value", "target")
         return Target(name, kind, task, None)
@@ -59,11 +61,15 @@ def analyse_target(values: np.ndarray, name: str, task: str | None = None) -> Ta
     if len(labels) < 2:
         raise DataFileError(
             f"the target column {name!r} has one class ({labels[0]!r}); classification "
-            "needs at least two", "target",
-        )  # fmt: skip
+            "needs at least two",
+            "target",
+        )
     if len(labels) > MAX_CLASSES:
-        raise DataFileError(f"the target column {name!r} has {len(labels)} classes; at most "
-                            f"{MAX_CLASSES} are allowed", "target")  # fmt: skip
+        raise DataFileError(
+            f"the target column {name!r} has {len(labels)} classes; at most "
+            f"{MAX_CLASSES} are allowed",
+            "target",
+        )
     return Target(name, kind, task, labels)
 
 
@@ -106,9 +112,14 @@ def load_csv_table(
     X = cells[keep][:, features]
     kinds = [infer_kind(X[:, i]) for i in range(X.shape[1])]
     data = TabularData(
-        X=X, y=y, feature_names=[layout.columns[j] for j in features], task=spec.task,
-        target_name=target, column_kinds=kinds, classes=spec.classes,
-    )  # fmt: skip
+        X=X,
+        y=y,
+        feature_names=[layout.columns[j] for j in features],
+        task=spec.task,
+        target_name=target,
+        column_kinds=kinds,
+        classes=spec.classes,
+    )
     return data, kinds
 
 
@@ -120,7 +131,16 @@ def load_npz_table(path: Path, task: str | None, target_name: str = "y") -> Tabu
     if X.ndim == 3:
         X = X[:, None, :, :]  # N x H x W -> N x 1 x H x W, as the CNN family expects
     X = X.astype(np.float32 if X.ndim == 4 else np.float64)
-    names = ([f"x{i}" for i in range(X.shape[1])] if X.ndim == 2
-             else [f"pixels{'x'.join(map(str, X.shape[1:]))}"])  # fmt: skip
-    return TabularData(X=X, y=y_out, feature_names=names, task=spec.task,
-                       target_name=target_name, classes=spec.classes)  # fmt: skip
+    names = (
+        [f"x{i}" for i in range(X.shape[1])]
+        if X.ndim == 2
+        else [f"pixels{'x'.join(map(str, X.shape[1:]))}"]
+    )
+    return TabularData(
+        X=X,
+        y=y_out,
+        feature_names=names,
+        task=spec.task,
+        target_name=target_name,
+        classes=spec.classes,
+    )

@@ -43,8 +43,9 @@ def _targets(predictor: Predictor, X: np.ndarray, task: str) -> tuple[np.ndarray
     return index, predictor.classes[index].tolist()
 
 
-def _output(predictor: Predictor, X: np.ndarray, targets: np.ndarray | None,
-            task: str) -> np.ndarray:
+def _output(
+    predictor: Predictor, X: np.ndarray, targets: np.ndarray | None, task: str
+) -> np.ndarray:
     """Per row: the predicted value, or the probability of the row's target class (targets
     repeat over the stacked copies of the rows)."""
     if targets is None:
@@ -52,8 +53,9 @@ def _output(predictor: Predictor, X: np.ndarray, targets: np.ndarray | None,
     return predictor.predict_proba(X)[np.arange(len(X)), np.resize(targets, len(X))]
 
 
-def occlusion(predictor: Predictor, X: np.ndarray, baseline: list, task: str,
-              targets: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def occlusion(
+    predictor: Predictor, X: np.ndarray, baseline: list, task: str, targets: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(attributions N x D, outputs N, baseline outputs N), all features in one predict.
 
     A classifier without probabilities has no output to fall: its attribution is 1 where
@@ -63,21 +65,26 @@ def occlusion(predictor: Predictor, X: np.ndarray, baseline: list, task: str,
     n, d = X.shape
     stacked = np.concatenate([X] + [X.copy() for _ in range(d)] + [X.copy()])
     for j in range(d):
-        stacked[n * (j + 1): n * (j + 2), j] = baseline[j]
-    tail = stacked[n * (d + 1):]
+        stacked[n * (j + 1) : n * (j + 2), j] = baseline[j]
+    tail = stacked[n * (d + 1) :]
     for j in range(d):
         tail[:, j] = baseline[j]
     if task == "classification" and targets is None:
         labels = predictor.predict(stacked).reshape(d + 2, n)
-        changed = (labels[1:d + 1] != labels[0]).astype(np.float64).T
+        changed = (labels[1 : d + 1] != labels[0]).astype(np.float64).T
         return changed, np.ones(n), (labels[-1] == labels[0]).astype(np.float64)
     out = _output(predictor, stacked, targets, task).reshape(d + 2, n)
-    return (out[0] - out[1:d + 1]).T, out[0], out[-1]
+    return (out[0] - out[1 : d + 1]).T, out[0], out[-1]
 
 
-def integrated_gradients(predictor: Predictor, X: np.ndarray, baseline: list, task: str,
-                         targets: np.ndarray | None, steps: int = IG_STEPS
-                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def integrated_gradients(
+    predictor: Predictor,
+    X: np.ndarray,
+    baseline: list,
+    task: str,
+    targets: np.ndarray | None,
+    steps: int = IG_STEPS,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(attributions N x D, outputs N, baseline outputs N) of a TorchPredictor, in double
     precision along the straight path from the baseline (trapezoid rule)."""
     import torch
@@ -124,24 +131,44 @@ def uses_gradients(predictor: Predictor) -> bool:
     return isinstance(predictor.model, TorchPredictor) and predictor.transformer is None
 
 
-def explain(predictor: Predictor, X: np.ndarray, feature_names: list[str], task: str,
-            reference: dict | None) -> dict:
+def explain(
+    predictor: Predictor,
+    X: np.ndarray,
+    feature_names: list[str],
+    task: str,
+    reference: dict | None,
+) -> dict:
     """Attributions of every feature for every row of X (raw rows, as served)."""
     baseline, source = baseline_row(reference, feature_names)
     targets, labels = _targets(predictor, X, task)
     if uses_gradients(predictor):
         method = "integrated_gradients"
         attributions, outputs, base_outputs = integrated_gradients(
-            predictor, X, baseline, task, targets)
+            predictor, X, baseline, task, targets
+        )
     else:
         method = "occlusion"
         attributions, outputs, base_outputs = occlusion(predictor, X, baseline, task, targets)
-    output = ("probability of the predicted class" if targets is not None
-              else "predicted value" if task != "classification"
-              else "1 if the label changes when the feature is replaced")
-    rows = [{"prediction": label, "output": float(out), "baseline_output": float(base),
-             "attributions": dict(zip(feature_names, map(float, att), strict=True))}
-            for label, out, base, att in zip(labels, outputs, base_outputs, attributions,
-                                             strict=True)]
-    return {"method": method, "output": output, "baseline": dict(zip(
-        feature_names, baseline, strict=True)), "baseline_source": source, "rows": rows}
+    output = (
+        "probability of the predicted class"
+        if targets is not None
+        else "predicted value"
+        if task != "classification"
+        else "1 if the label changes when the feature is replaced"
+    )
+    rows = [
+        {
+            "prediction": label,
+            "output": float(out),
+            "baseline_output": float(base),
+            "attributions": dict(zip(feature_names, map(float, att), strict=True)),
+        }
+        for label, out, base, att in zip(labels, outputs, base_outputs, attributions, strict=True)
+    ]
+    return {
+        "method": method,
+        "output": output,
+        "baseline": dict(zip(feature_names, baseline, strict=True)),
+        "baseline_source": source,
+        "rows": rows,
+    }

@@ -47,8 +47,7 @@ class Predictor:
             return self.transformer.transform(X)
         cfg = self.spec.get("config") or {}
         if self.spec.get("kind") == "cnn" and np.ndim(X) == 2:  # flat rows of an image set
-            return np.asarray(X).reshape(len(X), cfg["in_channels"], cfg["height"],
-                                         cfg["width"])  # fmt: skip
+            return np.asarray(X).reshape(len(X), cfg["in_channels"], cfg["height"], cfg["width"])
         return X
 
     @property
@@ -67,21 +66,28 @@ class Predictor:
         return np.asarray(self.model.predict_proba(self.inputs(X)), dtype=np.float64)
 
 
-def split_rows(y: np.ndarray, task: str, test_size: float, seed: int
-               ) -> tuple[np.ndarray, np.ndarray]:
+def split_rows(
+    y: np.ndarray, task: str, test_size: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(search, test) row indices, in the order the HPO, NAS and compression engines draw
     them: train_test_split of the row indices, stratified for classification. The order
     matters: the job's CV folds were cut from the search rows in this order."""
-    search, test = train_test_split(np.arange(len(y)), test_size=test_size,
-                                    random_state=seed,
-                                    stratify=y if task == "classification" else None)
+    search, test = train_test_split(
+        np.arange(len(y)),
+        test_size=test_size,
+        random_state=seed,
+        stratify=y if task == "classification" else None,
+    )
     return np.asarray(search), np.asarray(test)
 
 
 def metric_names(task: str, has_proba: bool) -> list[str]:
     """The task's metrics that read answers (not the model's size or speed)."""
-    return [name for name in TASK_METRICS[task] if METRICS[name].needs == "predict"
-            or (METRICS[name].needs == "proba" and has_proba)]
+    return [
+        name
+        for name in TASK_METRICS[task]
+        if METRICS[name].needs == "predict" or (METRICS[name].needs == "proba" and has_proba)
+    ]
 
 
 def _thin(*arrays: np.ndarray) -> list[list[float]]:
@@ -92,12 +98,20 @@ def _thin(*arrays: np.ndarray) -> list[list[float]]:
 
 
 def _jsonable_labels(values) -> list:
-    return [v if isinstance(v, (str, int, float, bool)) else str(v)
-            for v in np.asarray(values).tolist()]
+    return [
+        v if isinstance(v, (str, int, float, bool)) else str(v)
+        for v in np.asarray(values).tolist()
+    ]
 
 
-def score_rows(name: str, y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None,
-               classes: np.ndarray | None, rows: np.ndarray | slice = slice(None)) -> float:
+def score_rows(
+    name: str,
+    y: np.ndarray,
+    pred: np.ndarray,
+    proba: np.ndarray | None,
+    classes: np.ndarray | None,
+    rows: np.ndarray | slice = slice(None),
+) -> float:
     """The metric `name` on the given rows."""
     metric = METRICS[name]
     if metric.needs == "proba":
@@ -106,8 +120,14 @@ def score_rows(name: str, y: np.ndarray, pred: np.ndarray, proba: np.ndarray | N
 
 
 def evaluate(
-    predictor: Predictor, X: np.ndarray, y: np.ndarray, *, task: str,
-    class_names: list | None = None, n_resamples: int = 1000, seed: int = 0,
+    predictor: Predictor,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    task: str,
+    class_names: list | None = None,
+    n_resamples: int = 1000,
+    seed: int = 0,
 ) -> tuple[dict, dict]:
     """Score predictor on rows X with targets y.
 
@@ -116,8 +136,9 @@ def evaluate(
         classifiers) that comparisons between two models on the same rows read.
     """
     pred = predictor.predict(X)
-    proba = predictor.predict_proba(X) if task == "classification" and predictor.has_proba \
-        else None
+    proba = (
+        predictor.predict_proba(X) if task == "classification" and predictor.has_proba else None
+    )
     classes = predictor.classes
     names = metric_names(task, proba is not None)
     metrics = {}
@@ -126,18 +147,34 @@ def evaluate(
         for name in names:
             interval = bootstrap_interval(
                 lambda rows, name=name: score_rows(name, y, pred, proba, classes, rows),
-                len(y), n_resamples=n_resamples, seed=seed,
+                len(y),
+                n_resamples=n_resamples,
+                seed=seed,
             )
-            metrics[name] = {"value": score_rows(name, y, pred, proba, classes),
-                             "direction": METRICS[name].direction, **interval}
-    report: dict[str, Any] = {"task": task, "n_rows": int(len(y)), "metrics": metrics,
-                              "bootstrap": {"n_resamples": n_resamples, "seed": seed,
-                                            "method": "percentile", "level": 0.95}}
+            metrics[name] = {
+                "value": score_rows(name, y, pred, proba, classes),
+                "direction": METRICS[name].direction,
+                **interval,
+            }
+    report: dict[str, Any] = {
+        "task": task,
+        "n_rows": int(len(y)),
+        "metrics": metrics,
+        "bootstrap": {
+            "n_resamples": n_resamples,
+            "seed": seed,
+            "method": "percentile",
+            "level": 0.95,
+        },
+    }
     answers: dict[str, Any] = {"y_true": np.asarray(y).tolist(), "y_pred": pred.tolist()}
     if task == "classification":
         labels = classes if classes is not None else np.unique(np.concatenate([y, pred]))
-        names_shown = class_names if class_names and len(class_names) == len(labels) \
+        names_shown = (
+            class_names
+            if class_names and len(class_names) == len(labels)
             else _jsonable_labels(labels)
+        )
         report["classes"] = names_shown
         report["confusion_matrix"] = skm.confusion_matrix(y, pred, labels=labels).tolist()
         if proba is not None:
@@ -148,8 +185,9 @@ def evaluate(
     return report, answers
 
 
-def _probability_curves(y: np.ndarray, proba: np.ndarray, classes: np.ndarray,
-                        names: list) -> dict:
+def _probability_curves(
+    y: np.ndarray, proba: np.ndarray, classes: np.ndarray, names: list
+) -> dict:
     """ROC and PR curves (the positive class, or one-vs-rest per class) and calibration
     (the positive class, or top-label confidence for several classes)."""
     binary = len(classes) == 2
@@ -163,11 +201,23 @@ def _probability_curves(y: np.ndarray, proba: np.ndarray, classes: np.ndarray,
         precision, recall, _ = skm.precision_recall_curve(truth, proba[:, k])
         fpr, tpr = _thin(fpr, tpr)
         precision, recall = _thin(precision, recall)
-        roc.append({"class": names[k], "fpr": fpr, "tpr": tpr,
-                    "auc": float(skm.roc_auc_score(truth, proba[:, k]))})
-        pr.append({"class": names[k], "precision": precision, "recall": recall,
-                   "average_precision": float(skm.average_precision_score(truth, proba[:, k])),
-                   "prevalence": float(truth.mean())})
+        roc.append(
+            {
+                "class": names[k],
+                "fpr": fpr,
+                "tpr": tpr,
+                "auc": float(skm.roc_auc_score(truth, proba[:, k])),
+            }
+        )
+        pr.append(
+            {
+                "class": names[k],
+                "precision": precision,
+                "recall": recall,
+                "average_precision": float(skm.average_precision_score(truth, proba[:, k])),
+                "prevalence": float(truth.mean()),
+            }
+        )
     if binary:
         truth, confidence = (y == classes[1]).astype(int), proba[:, 1]
         kind = f"probability of {names[1]}"
@@ -177,10 +227,17 @@ def _probability_curves(y: np.ndarray, proba: np.ndarray, classes: np.ndarray,
         kind = "confidence of the predicted class"
     observed, predicted = calibration_curve(truth, confidence, n_bins=CALIBRATION_BINS)
     counts = np.histogram(confidence, bins=CALIBRATION_BINS, range=(0, 1))[0]
-    return {"roc": roc, "pr": pr, "calibration": {
-        "kind": kind, "predicted": predicted.tolist(), "observed": observed.tolist(),
-        "bin_counts": counts.tolist(), "brier": float(np.mean((confidence - truth) ** 2)),
-    }}
+    return {
+        "roc": roc,
+        "pr": pr,
+        "calibration": {
+            "kind": kind,
+            "predicted": predicted.tolist(),
+            "observed": observed.tolist(),
+            "bin_counts": counts.tolist(),
+            "brier": float(np.mean((confidence - truth) ** 2)),
+        },
+    }
 
 
 def _residuals(y: np.ndarray, pred: np.ndarray, seed: int) -> dict:
@@ -188,18 +245,30 @@ def _residuals(y: np.ndarray, pred: np.ndarray, seed: int) -> dict:
     residual = y - pred
     shown = np.arange(len(y))
     if len(y) > MAX_SCATTER_POINTS:  # a seeded sample keeps the scatter readable
-        shown = np.sort(np.random.default_rng(seed).choice(len(y), MAX_SCATTER_POINTS,
-                                                           replace=False))
-    return {"residuals": {
-        "actual": y[shown].tolist(), "predicted": pred[shown].tolist(),
-        "residual": residual[shown].tolist(), "mean": float(residual.mean()),
-        "std": float(residual.std()), "shown": int(len(shown)),
-    }}
+        shown = np.sort(
+            np.random.default_rng(seed).choice(len(y), MAX_SCATTER_POINTS, replace=False)
+        )
+    return {
+        "residuals": {
+            "actual": y[shown].tolist(),
+            "predicted": pred[shown].tolist(),
+            "residual": residual[shown].tolist(),
+            "mean": float(residual.mean()),
+            "std": float(residual.std()),
+            "shown": int(len(shown)),
+        }
+    }
 
 
 def permutation_importances(
-    predictor: Predictor, X: np.ndarray, y: np.ndarray, metric: str, feature_names: list[str],
-    *, n_repeats: int = 10, seed: int = 0,
+    predictor: Predictor,
+    X: np.ndarray,
+    y: np.ndarray,
+    metric: str,
+    feature_names: list[str],
+    *,
+    n_repeats: int = 10,
+    seed: int = 0,
 ) -> dict:
     """How much `metric` worsens when each column is shuffled (mean and std over repeats).
 
@@ -226,11 +295,15 @@ def permutation_importances(
             rng.shuffle(order)
             shuffled[:, j] = shuffled[order, j]
             drops.append(baseline - score(shuffled))
-        out.append({"feature": name, "mean": float(np.mean(drops)),
-                    "std": float(np.std(drops))})
+        out.append({"feature": name, "mean": float(np.mean(drops)), "std": float(np.std(drops))})
     out.sort(key=lambda item: -item["mean"])
-    return {"metric": metric, "n_repeats": n_repeats, "seed": seed,
-            "baseline": sign * baseline, "features": out}
+    return {
+        "metric": metric,
+        "n_repeats": n_repeats,
+        "seed": seed,
+        "baseline": sign * baseline,
+        "features": out,
+    }
 
 
 def cross_validation(config: dict, params: dict, search: TabularData, metric: str) -> dict:
@@ -242,12 +315,22 @@ def cross_validation(config: dict, params: dict, search: TabularData, metric: st
     splits = kfold_splits(search, validation["folds"], config["seed"])
     scores = []
     for split in splits:
-        fitted = fit(config, params, split.X_train, split.y_train,
-                     make_transformer=search.make_transformer,
-                     proba=METRICS[metric].needs == "proba")  # fmt: skip
+        fitted = fit(
+            config,
+            params,
+            split.X_train,
+            split.y_train,
+            make_transformer=search.make_transformer,
+            proba=METRICS[metric].needs == "proba",
+        )
         scores.append(score(fitted, [metric], split.X_valid, split.y_valid)[metric])
-    return {"metric": metric, "folds": len(scores), "scores": scores,
-            "mean": float(np.mean(scores)), "std": float(np.std(scores, ddof=1))}
+    return {
+        "metric": metric,
+        "folds": len(scores),
+        "scores": scores,
+        "mean": float(np.mean(scores)),
+        "std": float(np.std(scores, ddof=1)),
+    }
 
 
 def take_rows(data: TabularData, rows: np.ndarray) -> TabularData:

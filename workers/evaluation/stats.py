@@ -24,8 +24,12 @@ def bootstrap_indices(n: int, n_resamples: int, seed: int) -> np.ndarray:
 
 
 def bootstrap_interval(
-    statistic: Callable[[np.ndarray], float], n: int, *, n_resamples: int = 1000,
-    seed: int = 0, level: float = 0.95,
+    statistic: Callable[[np.ndarray], float],
+    n: int,
+    *,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
 ) -> dict:
     """Percentile bootstrap interval of statistic(rows) over n rows.
 
@@ -45,9 +49,13 @@ def bootstrap_interval(
             values.append(value)
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(values, [tail, 100 - tail]) if values else (None, None)
-    return {"low": None if low is None else float(low), "high": None if high is None
-            else float(high), "level": level, "n_resamples": n_resamples,
-            "n_valid": len(values)}  # fmt: skip
+    return {
+        "low": None if low is None else float(low),
+        "high": None if high is None else float(high),
+        "level": level,
+        "n_resamples": n_resamples,
+        "n_valid": len(values),
+    }
 
 
 def mcnemar(a_correct: np.ndarray, b_correct: np.ndarray) -> dict:
@@ -69,27 +77,47 @@ def mcnemar(a_correct: np.ndarray, b_correct: np.ndarray) -> dict:
         method = "McNemar chi-square test with continuity correction"
         statistic = (abs(only_a - only_b) - 1) ** 2 / discordant
         p = float(stats.chi2.sf(statistic, 1))
-    return {"test": method, "only_a_right": only_a, "only_b_right": only_b,
-            "statistic": statistic, "p_value": min(1.0, p)}
+    return {
+        "test": method,
+        "only_a_right": only_a,
+        "only_b_right": only_b,
+        "statistic": statistic,
+        "p_value": min(1.0, p),
+    }
 
 
 def paired_bootstrap(
-    loss: Callable[[np.ndarray, np.ndarray], float], y: np.ndarray, pred_a: np.ndarray,
-    pred_b: np.ndarray, *, n_resamples: int = 1000, seed: int = 0,
+    loss: Callable[[np.ndarray, np.ndarray], float],
+    y: np.ndarray,
+    pred_a: np.ndarray,
+    pred_b: np.ndarray,
+    *,
+    n_resamples: int = 1000,
+    seed: int = 0,
 ) -> dict:
     """Paired bootstrap of loss(B) - loss(A) over the same resampled rows.
 
     The two-sided p-value is twice the share of resamples on the far side of zero from
     the observed difference, with the +1 correction that keeps it above 0.
     """
-    diffs = np.array([loss(y[rows], pred_b[rows]) - loss(y[rows], pred_a[rows])
-                      for rows in bootstrap_indices(len(y), n_resamples, seed)])
+    diffs = np.array(
+        [
+            loss(y[rows], pred_b[rows]) - loss(y[rows], pred_a[rows])
+            for rows in bootstrap_indices(len(y), n_resamples, seed)
+        ]
+    )
     observed = float(loss(y, pred_b) - loss(y, pred_a))
     flipped = np.sum(diffs <= 0) if observed > 0 else np.sum(diffs >= 0)
     p = min(1.0, 2 * (flipped + 1) / (n_resamples + 1)) if observed != 0 else 1.0
     low, high = np.percentile(diffs, [2.5, 97.5])
-    return {"test": "paired bootstrap", "difference": observed, "low": float(low),
-            "high": float(high), "n_resamples": n_resamples, "p_value": float(p)}
+    return {
+        "test": "paired bootstrap",
+        "difference": observed,
+        "low": float(low),
+        "high": float(high),
+        "n_resamples": n_resamples,
+        "p_value": float(p),
+    }
 
 
 def chance_words(p: float) -> str:
@@ -107,8 +135,12 @@ def verdict(a: str, b: str, better: str | None, quality: str, p: float) -> str:
     worse = a if better == b else b
     chance = chance_words(p)
     if p < SIGNIFICANT:
-        return (f"{better} is {quality} than {worse}; a difference this large would happen "
-                f"by chance in {chance} (p = {p:.3g}), so it is unlikely to be luck.")
-    return (f"{better} looks {quality} than {worse}, but a difference this large would "
-            f"happen by chance in {chance} (p = {p:.3g}): not enough evidence that it "
-            "is really better.")
+        return (
+            f"{better} is {quality} than {worse}; a difference this large would happen "
+            f"by chance in {chance} (p = {p:.3g}), so it is unlikely to be luck."
+        )
+    return (
+        f"{better} looks {quality} than {worse}, but a difference this large would "
+        f"happen by chance in {chance} (p = {p:.3g}): not enough evidence that it "
+        "is really better."
+    )

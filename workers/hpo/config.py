@@ -41,10 +41,25 @@ MAX_DEPTH = 3  # levels of search space, counting the top level
 MAX_OBJECTIVES = 3
 MAX_WARM_START = 1000
 TOP_KEYS = (
-    "task", "metric", "direction", "model", "search_space", "sampler", "pruner",
-    "n_trials", "timeout_s", "trial_timeout_s", "patience", "validation", "test_size",
-    "seed", "warm_start", "target", "preprocessing", "trainer",
-)  # fmt: skip
+    "task",
+    "metric",
+    "direction",
+    "model",
+    "search_space",
+    "sampler",
+    "pruner",
+    "n_trials",
+    "timeout_s",
+    "trial_timeout_s",
+    "patience",
+    "validation",
+    "test_size",
+    "seed",
+    "warm_start",
+    "target",
+    "preprocessing",
+    "trainer",
+)
 SPEC_KEYS = {
     "float": ("type", "low", "high", "log", "step"),
     "int": ("type", "low", "high", "log", "step"),
@@ -365,8 +380,11 @@ def _sampler(raw: object, space: dict, multi: bool, err: _Errors) -> dict:
         for path, message in problems.items():
             err.add(path, message)
         if not problems and grid_size(values) > MAX_GRID_POINTS:
-            err.add("search_space", f"the grid has {grid_size(values)} points; "
-                    f"the grid sampler allows at most {MAX_GRID_POINTS}")  # fmt: skip
+            err.add(
+                "search_space",
+                f"the grid has {grid_size(values)} points; "
+                f"the grid sampler allows at most {MAX_GRID_POINTS}",
+            )
     return {"name": name, "seed": seed, **options}
 
 
@@ -410,11 +428,15 @@ def _warm_start(raw: object, n_values: int, err: _Errors) -> dict | None:
         if not (isinstance(params, dict) and all(_is_scalar(v) for v in params.values())):
             err.add(f"{p}.params", "must be an object of JSON scalars")
         if values is not None and not (
-            isinstance(values, list) and len(values) == n_values
+            isinstance(values, list)
+            and len(values) == n_values
             and all(_is_number(v) for v in values)
-        ):  # fmt: skip
-            err.add(f"{p}.values", f"must be a list of {n_values} number(s) (one per metric), "
-                    "or null to run the trial")  # fmt: skip
+        ):
+            err.add(
+                f"{p}.values",
+                f"must be a list of {n_values} number(s) (one per metric), "
+                "or null to run the trial",
+            )
         out.append({"params": params, "values": values})
     return {**raw, "trials": out}
 
@@ -447,4 +469,3 @@ def _validation(raw: object, err: _Errors) -> dict:
         return {"method": "cv", "folds": folds}
     err.add("validation.method", "must be 'holdout' or 'cv'")
     return {}
-

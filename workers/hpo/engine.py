@@ -132,14 +132,30 @@ def _once_more(name: str):
     return retried
 
 
-for _name in ("get_study_id_from_name", "get_study_name_from_id", "get_study_directions",
-              "get_study_user_attrs", "get_study_system_attrs", "get_all_studies",
-              "get_trial", "get_all_trials", "get_n_trials", "get_best_trial",
-              "get_trial_id_from_study_id_trial_number", "get_trial_number_from_id",
-              "get_trial_param", "get_trial_params", "get_trial_user_attrs",
-              "get_trial_system_attrs", "set_trial_intermediate_value",
-              "set_trial_user_attr", "set_trial_system_attr", "set_study_user_attr",
-              "set_study_system_attr", "record_heartbeat"):  # fmt: skip
+for _name in (
+    "get_study_id_from_name",
+    "get_study_name_from_id",
+    "get_study_directions",
+    "get_study_user_attrs",
+    "get_study_system_attrs",
+    "get_all_studies",
+    "get_trial",
+    "get_all_trials",
+    "get_n_trials",
+    "get_best_trial",
+    "get_trial_id_from_study_id_trial_number",
+    "get_trial_number_from_id",
+    "get_trial_param",
+    "get_trial_params",
+    "get_trial_user_attrs",
+    "get_trial_system_attrs",
+    "set_trial_intermediate_value",
+    "set_trial_user_attr",
+    "set_trial_system_attr",
+    "set_study_user_attr",
+    "set_study_system_attr",
+    "record_heartbeat",
+):
     setattr(RetryingRDBStorage, _name, _once_more(_name))
 
 
@@ -156,7 +172,9 @@ def create_study(
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
-        storage=storage, study_name=study_name, directions=directions(config),
+        storage=storage,
+        study_name=study_name,
+        directions=directions(config),
         load_if_exists=True,
     )
     study_id = study._study_id
@@ -180,8 +198,14 @@ def run_hpo(config: dict, data: TabularData, reporter: Reporter) -> HpoResult:
 
 
 def run_trials(
-    config: dict, data: TabularData, reporter: Reporter, storage: optuna.storages.BaseStorage,
-    study_name: str, *, runner: int = 0, stale_after_s: float = 60.0,
+    config: dict,
+    data: TabularData,
+    reporter: Reporter,
+    storage: optuna.storages.BaseStorage,
+    study_name: str,
+    *,
+    runner: int = 0,
+    stale_after_s: float = 60.0,
 ) -> bool:
     """Run trials on a shared study until its budget is spent; True if reporter stopped it.
 
@@ -234,9 +258,9 @@ def run_trials(
         if time.monotonic() >= next_reap:
             reap_stale_trials(storage, study_name, stale_after_s)
             next_reap = time.monotonic() + stale_after_s / 4
-        if config.get("patience") and _out_of_patience(config, [
-            t for t in study.get_trials(deepcopy=False) if _counts(t)
-        ]):
+        if config.get("patience") and _out_of_patience(
+            config, [t for t in study.get_trials(deepcopy=False) if _counts(t)]
+        ):
             return False
         if sampler_spec.exhausted(sampler, study):
             return False
@@ -277,7 +301,10 @@ def reap_stale_trials(
 
 
 def summarize(
-    config: dict, storage: optuna.storages.BaseStorage, study_name: str, *,
+    config: dict,
+    storage: optuna.storages.BaseStorage,
+    study_name: str,
+    *,
     allow_empty: bool = False,
 ) -> HpoResult:
     """Counts, the best trial (or Pareto front) and param importances of the study.
@@ -292,8 +319,9 @@ def summarize(
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     if not complete and not allow_empty:
         if counts[TrialState.FAIL] == len(ran):
-            first = next((t.system_attrs["error"] for t in ran if "error" in t.system_attrs),
-                         "unknown")  # fmt: skip
+            first = next(
+                (t.system_attrs["error"] for t in ran if "error" in t.system_attrs), "unknown"
+            )
             raise HpoError(f"all {len(ran)} trials failed; first error: {first}")
         raise HpoError(f"no trial completed ({counts[TrialState.PRUNED]} pruned)")
     front = _front(study, complete)
@@ -311,15 +339,17 @@ def summarize(
         stopped=False,
         best_values=list(best.values) if best else None,
         best_trials=[
-            {"number": t.number, "params": dict(t.params), "values": list(t.values)}
-            for t in front
+            {"number": t.number, "params": dict(t.params), "values": list(t.values)} for t in front
         ],
         importances={} if multi else _importances(study, complete, config["seed"]),
     )
 
 
 def refit_best(
-    config: dict, data: TabularData, storage: optuna.storages.BaseStorage, study_name: str,
+    config: dict,
+    data: TabularData,
+    storage: optuna.storages.BaseStorage,
+    study_name: str,
     directory: Path | None = None,
 ) -> dict:
     """Fit the best configuration on all search rows; score it on the held-out test rows.
@@ -331,12 +361,18 @@ def refit_best(
     if best.best_number is None:
         return {}
     search, test = _search_and_test(config, data)
-    fitted = fit(config, best.best_params, search.X, search.y,
-                 make_transformer=_make_transformer(data),
-                 proba=needs_proba(objectives(config)))  # fmt: skip
+    fitted = fit(
+        config,
+        best.best_params,
+        search.X,
+        search.y,
+        make_transformer=_make_transformer(data),
+        proba=needs_proba(objectives(config)),
+    )
     # The job's metrics and every other one the model allows (some have no probabilities).
     names = [
-        name for name in dict.fromkeys([*objectives(config), *TASK_METRICS[config["task"]]])
+        name
+        for name in dict.fromkeys([*objectives(config), *TASK_METRICS[config["task"]]])
         if name != "latency_ms"
         and (METRICS[name].needs != "proba" or hasattr(fitted.model, "predict_proba"))
     ]
@@ -368,8 +404,10 @@ def _takes_place(trial: optuna.trial.FrozenTrial) -> bool:
 
 def _place(storage: optuna.storages.BaseStorage, study_id: int, number: int) -> int:
     """How many trials numbered before `number` have a place in the budget."""
-    return sum(_takes_place(t) and t.number < number
-               for t in storage.get_all_trials(study_id, deepcopy=False))
+    return sum(
+        _takes_place(t) and t.number < number
+        for t in storage.get_all_trials(study_id, deepcopy=False)
+    )
 
 
 def _warm(trial: optuna.trial.FrozenTrial) -> bool:
@@ -416,8 +454,11 @@ def _grid(config: dict, spaces: tuple[dict, dict]) -> dict[str, list]:
 
 def _check_inputs(config: dict, data: TabularData) -> None:
     images = np.ndim(data.X) == 4
-    names = (config["search_space"]["model"]["choices"] if config["model"] == "auto"
-             else [config["model"]])  # fmt: skip
+    names = (
+        config["search_space"]["model"]["choices"]
+        if config["model"] == "auto"
+        else [config["model"]]
+    )
     for name in names:
         if (FAMILIES[name].inputs == "image") != images:
             kind = "images (N x C x H x W)" if images else "a table"
@@ -429,8 +470,10 @@ def _search_and_test(config: dict, data: TabularData) -> tuple[TabularData, Tabu
         split = holdout_split(data, config.get("test_size", 0.2), config["seed"])
     except ValueError as e:  # e.g. a class too rare to stratify
         raise HpoError(f"cannot hold out a test split: {e}") from e
-    return (dataclasses.replace(data, X=split.X_train, y=split.y_train),
-            dataclasses.replace(data, X=split.X_valid, y=split.y_valid))  # fmt: skip
+    return (
+        dataclasses.replace(data, X=split.X_train, y=split.y_train),
+        dataclasses.replace(data, X=split.X_valid, y=split.y_valid),
+    )
 
 
 def _make_splits(config: dict, data: TabularData) -> list[Split]:
@@ -496,18 +539,27 @@ def _add_warm_start(study: optuna.Study, space: dict, record: dict) -> int:
         if record.get("values") is None:
             study.enqueue_trial(params, skip_if_exists=True)
             return 0
-        study.add_trial(optuna.trial.create_trial(
-            params=params, distributions=distributions(space, params), values=record["values"],
-            system_attrs={"warm_start": True},
-        ))  # fmt: skip
+        study.add_trial(
+            optuna.trial.create_trial(
+                params=params,
+                distributions=distributions(space, params),
+                values=record["values"],
+                system_attrs={"warm_start": True},
+            )
+        )
     except (KeyError, ValueError, TypeError):
         return 0
     return 1
 
 
 def _run_trial(
-    study: optuna.Study, trial: optuna.Trial, config: dict, spaces: tuple[dict, dict],
-    splits: list[Split], reporter: Reporter, data: TabularData,
+    study: optuna.Study,
+    trial: optuna.Trial,
+    config: dict,
+    spaces: tuple[dict, dict],
+    splits: list[Split],
+    reporter: Reporter,
+    data: TabularData,
 ) -> None:
     """Run one asked trial, and report and record how it ended."""
     params = _suggest(trial, spaces)
@@ -527,8 +579,14 @@ def _run_trial(
     deadline = None if limit is None else time.monotonic() + limit
     values, error = None, ""
     try:
-        values = run_objective(config, params, splits, report, deadline=deadline,
-                               make_transformer=_make_transformer(data))  # fmt: skip
+        values = run_objective(
+            config,
+            params,
+            splits,
+            report,
+            deadline=deadline,
+            make_transformer=_make_transformer(data),
+        )
         state = "complete"
     except optuna.TrialPruned:
         state = "pruned"
@@ -539,19 +597,25 @@ def _run_trial(
     reporter.trial_finished(trial.number, state, params, values, curve, error)
 
 
-def _save(fitted, directory: Path, config: dict, best: HpoResult, search: TabularData
-          ) -> list[str]:
+def _save(
+    fitted, directory: Path, config: dict, best: HpoResult, search: TabularData
+) -> list[str]:
     """The model, its preprocessing, and what serving and drift checks need: the raw input
     columns in order, the labels of the encoded classes, and reference statistics of the
     training rows."""
     from workers.data.reference import reference_stats
     from workers.models.artifacts import save_model, save_transformer
 
-    spec = {"task": config["task"], "params": fitted.params, "trial": best.best_number,
-            "features": list(search.feature_names)}
+    spec = {
+        "task": config["task"],
+        "params": fitted.params,
+        "trial": best.best_number,
+        "features": list(search.feature_names),
+    }
     if search.classes is not None:  # what the model's class indices stand for
-        spec["class_labels"] = [c if isinstance(c, (str, int, float, bool)) else str(c)
-                           for c in search.classes]
+        spec["class_labels"] = [
+            c if isinstance(c, (str, int, float, bool)) else str(c) for c in search.classes
+        ]
     files = save_model(fitted.model, directory, family=fitted.family, spec=spec)
     if fitted.transformer is not None:
         files += save_transformer(fitted.transformer, directory)

@@ -55,8 +55,10 @@ def count_params(model: object) -> int:
     if hasattr(model, "steps"):  # a Pipeline: the estimator is the last step
         return count_params(model.steps[-1][1])
     if hasattr(model, "calibrated_classifiers_"):  # the model and 2 numbers per calibrator
-        return sum(count_params(c.estimator) + 2 * len(c.calibrators)
-                   for c in model.calibrated_classifiers_)  # fmt: skip
+        return sum(
+            count_params(c.estimator) + 2 * len(c.calibrators)
+            for c in model.calibrated_classifiers_
+        )
     if hasattr(model, "estimators_"):  # forests
         return sum(int(tree.tree_.node_count) for tree in model.estimators_)
     if hasattr(model, "_predictors"):  # HistGradientBoosting

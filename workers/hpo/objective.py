@@ -48,8 +48,13 @@ def split_params(config: dict, params: dict) -> tuple[str, dict, dict]:
 
 
 def fit(
-    config: dict, params: dict, X: np.ndarray, y: np.ndarray, *,
-    make_transformer: Callable[[dict], Any] | None = None, proba: bool = False,
+    config: dict,
+    params: dict,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    make_transformer: Callable[[dict], Any] | None = None,
+    proba: bool = False,
     on_step: Callable[[int, Fitted], None] | None = None,
 ) -> Fitted:
     """Fit the trial's preprocessing (if the data set has one) and model on rows X, y."""
@@ -74,8 +79,13 @@ def score(fitted: Fitted, names: list[str], X: np.ndarray, y: np.ndarray) -> dic
 
 
 def run_objective(
-    config: dict, params: dict, splits: list[Split], report: ReportFn, *,
-    make_transformer: Callable[[dict], Any] | None = None, deadline: float | None = None,
+    config: dict,
+    params: dict,
+    splits: list[Split],
+    report: ReportFn,
+    *,
+    make_transformer: Callable[[dict], Any] | None = None,
+    deadline: float | None = None,
 ) -> list[float]:
     """The trial's objective values, each averaged over the validation splits.
 
@@ -102,9 +112,14 @@ def run_objective(
                 report(step, score(fitted, [first], split.X_valid, split.y_valid)[first])
 
         fitted = fit(
-            config, params, split.X_train, split.y_train, make_transformer=make_transformer,
-            proba=needs_proba(names), on_step=on_step,
-        )  # fmt: skip
+            config,
+            params,
+            split.X_train,
+            split.y_train,
+            make_transformer=make_transformer,
+            proba=needs_proba(names),
+            on_step=on_step,
+        )
         check_deadline(f"after fitting split {i + 1} of {len(splits)}")
         scores.append(score(fitted, names, split.X_valid, split.y_valid))
     values = [float(np.mean([s[name] for s in scores])) for name in names]

@@ -59,10 +59,12 @@ class TPE(Sampler):
     def build(self, seed, options, grid):
         multivariate = options["multivariate"]
         return optuna.samplers.TPESampler(
-            seed=seed, n_startup_trials=options["n_startup_trials"], multivariate=multivariate,
+            seed=seed,
+            n_startup_trials=options["n_startup_trials"],
+            multivariate=multivariate,
             # group=True lets multivariate TPE handle the conditional ("auto") spaces.
             group=multivariate,
-        )  # fmt: skip
+        )
 
 
 @register
@@ -107,9 +109,11 @@ class CmaEs(Sampler):
 
     def build(self, seed, options, grid):
         return optuna.samplers.CmaEsSampler(
-            seed=seed, n_startup_trials=options["n_startup_trials"], sigma0=options["sigma0"],
+            seed=seed,
+            n_startup_trials=options["n_startup_trials"],
+            sigma0=options["sigma0"],
             warn_independent_sampling=False,
-        )  # fmt: skip
+        )
 
 
 @register
@@ -121,10 +125,11 @@ class GP(Sampler):
 
     def build(self, seed, options, grid):
         return optuna.samplers.GPSampler(
-            seed=seed, n_startup_trials=options["n_startup_trials"],
+            seed=seed,
+            n_startup_trials=options["n_startup_trials"],
             deterministic_objective=options["deterministic_objective"],
             warn_independent_sampling=False,
-        )  # fmt: skip
+        )
 
 
 @register
@@ -136,9 +141,12 @@ class QMC(Sampler):
 
     def build(self, seed, options, grid):
         return optuna.samplers.QMCSampler(
-            qmc_type=options["qmc_type"], scramble=options["scramble"], seed=seed,
-            warn_asynchronous_seeding=False, warn_independent_sampling=False,
-        )  # fmt: skip
+            qmc_type=options["qmc_type"],
+            scramble=options["scramble"],
+            seed=seed,
+            warn_asynchronous_seeding=False,
+            warn_independent_sampling=False,
+        )
 
 
 @register

@@ -183,8 +183,10 @@ class TorchPredictor:
         # The rows go to wherever the module is (a GPU after a CUDA trial), answers come back.
         device = next(self.module.parameters(), x).device
         with torch.no_grad():
-            out = [self.module(x[i : i + batch_size].to(device)).float().cpu()
-                   for i in range(0, len(x), batch_size)]  # fmt: skip
+            out = [
+                self.module(x[i : i + batch_size].to(device)).float().cpu()
+                for i in range(0, len(x), batch_size)
+            ]
         return torch.cat(out).numpy() if out else np.empty((0, 1), dtype=np.float32)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:

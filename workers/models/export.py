@@ -39,8 +39,10 @@ class InferenceModule(nn.Module):
         self.classification = predictor.task == "classification"
         mean = spec.get("input_mean")
         self.standardise = mean is not None
-        self.register_buffer("mean", torch.as_tensor(np.asarray(mean if mean is not None else 0.0),
-                                                     dtype=torch.float32))
+        self.register_buffer(
+            "mean",
+            torch.as_tensor(np.asarray(mean if mean is not None else 0.0), dtype=torch.float32),
+        )
         std = spec.get("input_std") if mean is not None else 1.0
         self.register_buffer("std", torch.as_tensor(np.asarray(std), dtype=torch.float32))
         self.y_mean = float(spec.get("target_mean", 0.0))
@@ -58,8 +60,10 @@ class InferenceModule(nn.Module):
 def _predictor(directory: Path) -> TorchPredictor:
     model = load_model(directory)
     if not isinstance(model, TorchPredictor):
-        raise ExportError("only torch models export to TorchScript or ONNX; "
-                          "sklearn models are served from their skops file")
+        raise ExportError(
+            "only torch models export to TorchScript or ONNX; "
+            "sklearn models are served from their skops file"
+        )
     return model
 
 
@@ -82,8 +86,14 @@ def input_description(directory: Path) -> dict:
     out = [len(classes)] if classes is not None else []
     if predictor.task == "classification" and classes is None:
         out = [int((predictor.spec.get("config") or {}).get("n_outputs", 1))]
-    return {"input": INPUT_NAME, "input_dims": shape, "output": OUTPUT_NAME,
-            "output_dims": out, "task": predictor.task, "classes": classes}
+    return {
+        "input": INPUT_NAME,
+        "input_dims": shape,
+        "output": OUTPUT_NAME,
+        "output_dims": out,
+        "task": predictor.task,
+        "classes": classes,
+    }
 
 
 def to_torchscript(directory: Path, target: Path) -> Path:
@@ -116,8 +126,12 @@ def to_onnx(directory: Path, target: Path) -> Path:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             program = torch.onnx.export(
-                module, (example,), dynamo=True, verbose=False,
-                dynamic_shapes=({0: batch},), input_names=[INPUT_NAME],
+                module,
+                (example,),
+                dynamo=True,
+                verbose=False,
+                dynamic_shapes=({0: batch},),
+                input_names=[INPUT_NAME],
                 output_names=[OUTPUT_NAME],
             )
             program.save(str(tmp))
@@ -139,22 +153,23 @@ def triton_config(name: str, description: dict, max_batch_size: int = 64) -> str
         out_dims = []  # regression: one value per row, [batch]
     dims = ", ".join(str(d) for d in description["input_dims"])
     out = ", ".join(str(d) for d in out_dims)
-    output_block = (f'    dims: [ {out} ]' if out_dims
-                    else "    dims: [ 1 ]\n    reshape: { shape: [ ] }")
+    output_block = (
+        f"    dims: [ {out} ]" if out_dims else "    dims: [ 1 ]\n    reshape: { shape: [ ] }"
+    )
     return f"""name: "{name}"
 backend: "onnxruntime"
 max_batch_size: {max_batch_size}
 input [
   {{
-    name: "{description['input']}"
+    name: "{description["input"]}"
     data_type: TYPE_FP32
     dims: [ {dims} ]
   }}
 ]
 output [
   {{
-    name: "{description['output']}"
-    data_type: {_TRITON_TYPES[description['task']]}
+    name: "{description["output"]}"
+    data_type: {_TRITON_TYPES[description["task"]]}
 {output_block}
   }}
 ]

@@ -9,6 +9,12 @@ from workers.monitoring._base import TESTS, Column, DriftTest, TestResult, regis
 from workers.monitoring.report import DriftOptions, drift_report, prediction_drift
 
 __all__ = [
-    "TESTS", "Column", "DriftOptions", "DriftTest", "TestResult", "drift_report",
-    "prediction_drift", "register",
+    "TESTS",
+    "Column",
+    "DriftOptions",
+    "DriftTest",
+    "TestResult",
+    "drift_report",
+    "prediction_drift",
+    "register",
 ]

@@ -66,15 +66,24 @@ def summarise(name: str, reference: dict, column: np.ndarray) -> tuple[Column, f
 
 def feature_report(column: Column, missing_share: float, options: DriftOptions) -> dict:
     """Every applicable test on one column, the histogram pair, and its verdict."""
-    results = {name: test.measure(column).as_dict()
-               for name, test in TESTS.items() if test.applies_to(column)}
+    results = {
+        name: test.measure(column).as_dict()
+        for name, test in TESTS.items()
+        if test.applies_to(column)
+    }
     psi = results.get("psi", {}).get("statistic")
     primary = results.get(PRIMARY[column.kind])
     judged = column.n >= options.min_rows and psi is not None and primary is not None
-    drifted = bool(judged and primary["p_value"] < options.alpha
-                   and psi >= options.psi_moderate)
-    level = (None if psi is None else "major" if psi >= options.psi_major
-             else "moderate" if psi >= options.psi_moderate else "none")
+    drifted = bool(judged and primary["p_value"] < options.alpha and psi >= options.psi_moderate)
+    level = (
+        None
+        if psi is None
+        else "major"
+        if psi >= options.psi_major
+        else "moderate"
+        if psi >= options.psi_moderate
+        else "none"
+    )
     return {
         "kind": column.kind,
         "n": column.n,
@@ -84,13 +93,17 @@ def feature_report(column: Column, missing_share: float, options: DriftOptions) 
         "psi_level": level,
         "judged": judged,
         "drifted": drifted,
-        "histogram": {"labels": column.labels, "reference": column.expected.tolist(),
-                      "current": column.observed_share.tolist()},
+        "histogram": {
+            "labels": column.labels,
+            "reference": column.expected.tolist(),
+            "current": column.observed_share.tolist(),
+        },
     }
 
 
-def drift_report(reference: dict, X: np.ndarray, feature_names: list[str],
-                 options: DriftOptions | None = None) -> dict:
+def drift_report(
+    reference: dict, X: np.ndarray, feature_names: list[str], options: DriftOptions | None = None
+) -> dict:
     """Compare a window of rows X (N x features, in `feature_names` order; numbers, or raw
     object cells) with reference statistics (workers.data.reference.reference_stats).
 
@@ -138,19 +151,31 @@ def output_reference(values: np.ndarray, kind: str) -> dict:
     if kind == CATEGORICAL:
         counts = Counter(str(v) for v in values.tolist())
         total = sum(counts.values())
-        return {"n_rows": total, "features": {"prediction": {
-            "kind": CATEGORICAL, "frequencies": {k: n / total for k, n in counts.items()},
-            "other": 0.0, "missing_share": 0.0, "count": total}}}
+        return {
+            "n_rows": total,
+            "features": {
+                "prediction": {
+                    "kind": CATEGORICAL,
+                    "frequencies": {k: n / total for k, n in counts.items()},
+                    "other": 0.0,
+                    "missing_share": 0.0,
+                    "count": total,
+                }
+            },
+        }
     return reference_stats(values.astype(np.float64).reshape(-1, 1), ["prediction"])
 
 
-def prediction_drift(baseline: np.ndarray, current: np.ndarray, kind: str,
-                     options: DriftOptions | None = None) -> dict:
+def prediction_drift(
+    baseline: np.ndarray, current: np.ndarray, kind: str, options: DriftOptions | None = None
+) -> dict:
     """Drift of a model's output distribution: `current` outputs against `baseline` ones
     (e.g. an earlier window of the same version); `kind` is categorical for class labels,
     numeric for regression values. Returns the feature entry of a report."""
     reference = output_reference(baseline, kind)
-    column, missing = summarise("prediction", reference["features"]["prediction"],
-                                np.asarray(current, dtype=object if kind == CATEGORICAL
-                                           else np.float64))
+    column, missing = summarise(
+        "prediction",
+        reference["features"]["prediction"],
+        np.asarray(current, dtype=object if kind == CATEGORICAL else np.float64),
+    )
     return feature_report(column, missing, options or DriftOptions())

@@ -37,9 +37,20 @@ from workers.training.options import option_errors
 
 DATA_KINDS = ("image", "tabular")
 TOP_KEYS = (
-    "strategy", "space", "proxy", "training", "retrain", "constraints",
-    "test_size", "valid_size", "seed", "timeout_s", "image_shape", "data_kind", "trainer",
-)  # fmt: skip
+    "strategy",
+    "space",
+    "proxy",
+    "training",
+    "retrain",
+    "constraints",
+    "test_size",
+    "valid_size",
+    "seed",
+    "timeout_s",
+    "image_shape",
+    "data_kind",
+    "trainer",
+)
 PROXY = {"epochs": integer(2, 1, 100), "subset": number(1.0, 0.05, 1.0)}
 TRAINING = {
     "lr": number(0.01, 1e-5, 1.0),
@@ -80,17 +91,27 @@ def validate_nas_config(
 
     image_shape = config.get("image_shape")
     if image_shape is not None:
-        if not (isinstance(image_shape, list) and len(image_shape) == 3
-                and all(is_int(s) and s >= 1 for s in image_shape)):  # fmt: skip
+        if not (
+            isinstance(image_shape, list)
+            and len(image_shape) == 3
+            and all(is_int(s) and s >= 1 for s in image_shape)
+        ):
             err.add("image_shape", "must be [channels, height, width] of positive integers")
         elif n_features is not None and math.prod(image_shape) != n_features:
-            err.add("image_shape", f"holds {math.prod(image_shape)} values per row; "
-                    f"the data set has {n_features}")  # fmt: skip
+            err.add(
+                "image_shape",
+                f"holds {math.prod(image_shape)} values per row; the data set has {n_features}",
+            )
         else:
             data_kind = "image"  # a table whose rows are flattened images
 
-    strategy = _named(config.get("strategy"), "strategy", STRATEGIES, err,
-                      "darts" if data_kind == "image" else "evolution")  # fmt: skip
+    strategy = _named(
+        config.get("strategy"),
+        "strategy",
+        STRATEGIES,
+        err,
+        "darts" if data_kind == "image" else "evolution",
+    )
     default_space = "mlp" if data_kind == "tabular" else "cell"
     if data_kind == "image" and strategy.get("name") not in (None, "darts"):
         default_space = "macro"
@@ -102,8 +123,11 @@ def validate_nas_config(
             err.add("space.name", f"{name} searches {', '.join(STRATEGIES[name].spaces)} only")
         inputs = SPACES[space_name].inputs
         if inputs == "image" and data_kind != "image":
-            err.add("space.name", f"the {space_name} space needs images; this data set is a "
-                    "table (give image_shape if its rows are flattened images)")  # fmt: skip
+            err.add(
+                "space.name",
+                f"the {space_name} space needs images; this data set is a "
+                "table (give image_shape if its rows are flattened images)",
+            )
 
     normalized = {
         "strategy": strategy,
@@ -132,9 +156,11 @@ def validate_nas_config(
 
 
 # Trainer options NAS takes elsewhere: where to set them instead.
-ELSEWHERE = {"device": "set the job's resources.device instead",
-             "processes": "each candidate trains in one process; spread candidates over "
-             "workers with parallelism instead"}  # fmt: skip
+ELSEWHERE = {
+    "device": "set the job's resources.device instead",
+    "processes": "each candidate trains in one process; spread candidates over "
+    "workers with parallelism instead",
+}
 
 
 def _trainer(trainer: object, err: _Errors) -> dict:
@@ -145,9 +171,11 @@ def _trainer(trainer: object, err: _Errors) -> dict:
         err.add("trainer" if key == "trainer" else f"trainer.{key}", message)
     if problems:
         return {}
-    return {"amp": trainer.get("amp", False),
-            "accumulation_steps": trainer.get("accumulation_steps", 1),
-            "clip_norm": trainer.get("clip_norm")}  # fmt: skip
+    return {
+        "amp": trainer.get("amp", False),
+        "accumulation_steps": trainer.get("accumulation_steps", 1),
+        "clip_norm": trainer.get("clip_norm"),
+    }
 
 
 def parallelism_problem(config: dict, parallelism: object) -> str | None:
@@ -156,8 +184,10 @@ def parallelism_problem(config: dict, parallelism: object) -> str | None:
     if type(parallelism) is not int or parallelism <= 1 or STRATEGIES[name].parallel:
         return None
     parallel = ", ".join(n for n, s in STRATEGIES.items() if s.parallel)
-    return (f"the {name} strategy runs on one worker, so parallelism must be 1 "
-            f"({parallel} train candidates on several workers at once)")
+    return (
+        f"the {name} strategy runs on one worker, so parallelism must be 1 "
+        f"({parallel} train candidates on several workers at once)"
+    )
 
 
 def _named(raw: object, path: str, registry: dict, err: _Errors, default: str) -> dict:
@@ -198,5 +228,5 @@ IMAGE_BUILTINS = ("digits",)  # bundled data sets whose rows are images (8 x 8 p
 
 
 def data_kind_of(builtin_name: str | None, stored_kind: str = "") -> str:
-    """"image" for image data sets (stored as images, or a bundled image set), else "tabular"."""
+    """ "image" for image data sets (stored as images, or a bundled image set), else "tabular"."""
     return "image" if stored_kind == "images" or builtin_name in IMAGE_BUILTINS else "tabular"

@@ -36,8 +36,9 @@ class Controller(nn.Module):
     def sample(self, generator: torch.Generator) -> list[int]:
         with torch.no_grad():
             choices, _, _ = self._steps(
-                lambda _, logits: int(torch.multinomial(F.softmax(logits, -1), 1,
-                                                        generator=generator))  # fmt: skip
+                lambda _, logits: int(
+                    torch.multinomial(F.softmax(logits, -1), 1, generator=generator)
+                )
             )
         return choices
 

@@ -38,8 +38,16 @@ def edges_of(nodes: int) -> list[tuple[int, int]]:
 
 
 class SearchCell(nn.Module):
-    def __init__(self, ops: list[str], nodes: int, c_pp: int, c_p: int, c: int,
-                 reduction: bool, reduction_prev: bool) -> None:  # fmt: skip
+    def __init__(
+        self,
+        ops: list[str],
+        nodes: int,
+        c_pp: int,
+        c_p: int,
+        c: int,
+        reduction: bool,
+        reduction_prev: bool,
+    ) -> None:
         super().__init__()
         self.pre0, self.pre1 = cell_preprocess(c_pp, c_p, c, reduction_prev, affine=False)
         self.edges = edges_of(nodes)
@@ -61,9 +69,17 @@ class SearchCell(nn.Module):
 class SuperNet(nn.Module):
     """Stem, search cells sharing α per cell type, global average pool, linear head."""
 
-    def __init__(self, ops: list[str], in_channels: int, n_outputs: int, channels: int,
-                 cells: int, nodes: int, reduce_at: list[int],
-                 stem_multiplier: int = 3) -> None:  # fmt: skip
+    def __init__(
+        self,
+        ops: list[str],
+        in_channels: int,
+        n_outputs: int,
+        channels: int,
+        cells: int,
+        nodes: int,
+        reduce_at: list[int],
+        stem_multiplier: int = 3,
+    ) -> None:
         super().__init__()
         self.op_names, self.nodes = list(ops), nodes
         c = channels
@@ -111,14 +127,17 @@ class SuperNet(nn.Module):
 class Architect:
     """Updates α on validation batches, first or second order (see the module docstring)."""
 
-    def __init__(self, net: SuperNet, *, order: int, lr: float, weight_decay: float,
-                 w_weight_decay: float) -> None:  # fmt: skip
+    def __init__(
+        self, net: SuperNet, *, order: int, lr: float, weight_decay: float, w_weight_decay: float
+    ) -> None:
         self.net, self.order, self.w_weight_decay = net, order, w_weight_decay
-        self.optimizer = torch.optim.Adam(net.arch_parameters(), lr=lr, betas=(0.5, 0.999),
-                                          weight_decay=weight_decay)  # fmt: skip
+        self.optimizer = torch.optim.Adam(
+            net.arch_parameters(), lr=lr, betas=(0.5, 0.999), weight_decay=weight_decay
+        )
 
-    def step(self, xt: torch.Tensor, yt: torch.Tensor, xv: torch.Tensor, yv: torch.Tensor,
-             xi: float) -> tuple[torch.Tensor, ...] | None:  # fmt: skip
+    def step(
+        self, xt: torch.Tensor, yt: torch.Tensor, xv: torch.Tensor, yv: torch.Tensor, xi: float
+    ) -> tuple[torch.Tensor, ...] | None:
         """One α step. Second order returns ∇w L_train(w, α) on (xt, yt), taken for the
         unrolled step before α moved: the caller's weight step on the same batch may reuse
         it instead of a forward and backward pass of its own (None for first order)."""
@@ -161,13 +180,16 @@ class Architect:
         with torch.no_grad():
             for w, d in zip(weights, d_w, strict=True):
                 w.add_(d, alpha=float(eps))  # back to w
-        alpha_grads = [da - xi * (gp - gn) / (2 * eps)
-                       for da, gp, gn in zip(d_alpha, g_pos, g_neg, strict=True)]  # fmt: skip
+        alpha_grads = [
+            da - xi * (gp - gn) / (2 * eps)
+            for da, gp, gn in zip(d_alpha, g_pos, g_neg, strict=True)
+        ]
         return alpha_grads, train_grads
 
 
-def derive_cell(weights: list[list[float]], ops: list[str], nodes: int,
-                max_skips: int | None = None) -> list[list[list]]:  # fmt: skip
+def derive_cell(
+    weights: list[list[float]], ops: list[str], nodes: int, max_skips: int | None = None
+) -> list[list[list]]:
     """The discrete cell: per node, the two strongest incoming edges, each with its best op.
 
     An edge's strength is its largest non-`none` weight and its op that argmax: `none` is
@@ -189,8 +211,9 @@ def derive_cell(weights: list[list[float]], ops: list[str], nodes: int,
             edges.append((row[best], inp, ops[best]))
             if ops[best] == SKIP:
                 others = [i for i in usable if ops[i] != SKIP]
-                alternatives[(node, inp)] = (ops[max(others, key=lambda i: row[i])]
-                                             if others else None)  # fmt: skip
+                alternatives[(node, inp)] = (
+                    ops[max(others, key=lambda i: row[i])] if others else None
+                )
                 skip_weight[(node, inp)] = row[best]
         # Sort by strength, then by input, so equal strengths derive the same cell every time.
         top = sorted(edges, key=lambda e: (-e[0], e[1]))[:2]
@@ -201,9 +224,12 @@ def derive_cell(weights: list[list[float]], ops: list[str], nodes: int,
 
 
 def _cap_skips(cell: list, max_skips: int, skip_weight: dict, alternatives: dict) -> None:
-    chosen = [(skip_weight[(node, edge[1])], node, edge)
-              for node, edges in enumerate(cell) for edge in edges
-              if edge[0] == SKIP and alternatives.get((node, edge[1]))]  # fmt: skip
+    chosen = [
+        (skip_weight[(node, edge[1])], node, edge)
+        for node, edges in enumerate(cell)
+        for edge in edges
+        if edge[0] == SKIP and alternatives.get((node, edge[1]))
+    ]
     excess = sum(edge[0] == SKIP for edges in cell for edge in edges) - max_skips
     for _, node, edge in sorted(chosen, key=lambda c: (c[0], c[1]))[: max(excess, 0)]:
         edge[0] = alternatives[(node, edge[1])]

@@ -94,16 +94,20 @@ def prepare(config: dict, data: TabularData) -> Prepared:
     X = raw.astype(np.float32).reshape(len(raw), *shape)
     seed = config["seed"]
     index = np.arange(len(y))
-    search, test = train_test_split(index, test_size=config["test_size"], random_state=seed,
-                                    stratify=y)  # fmt: skip
-    train, valid = train_test_split(search, test_size=config["valid_size"], random_state=seed,
-                                    stratify=y[search])  # fmt: skip
+    search, test = train_test_split(
+        index, test_size=config["test_size"], random_state=seed, stratify=y
+    )
+    train, valid = train_test_split(
+        search, test_size=config["valid_size"], random_state=seed, stratify=y[search]
+    )
     parts = {"train": train, "valid": valid, "test": test, "search": search}
     return Prepared(
         X={k: X[v] for k, v in parts.items()},
         y={k: y[v].astype(np.int64) for k, v in parts.items()},
-        input_shape=[int(s) for s in shape], classes=classes.tolist(), raw_test=raw[test],
-    )  # fmt: skip
+        input_shape=[int(s) for s in shape],
+        classes=classes.tolist(),
+        raw_test=raw[test],
+    )
 
 
 def _scaling(config: dict, X: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -119,8 +123,14 @@ def _scaling(config: dict, X: np.ndarray) -> tuple[np.ndarray, np.ndarray] | Non
 
 
 class NasContext(SearchContext):
-    def __init__(self, config: dict, prepared: Prepared, reporter: Reporter,
-                 device: torch.device, history: list[Candidate]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        config: dict,
+        prepared: Prepared,
+        reporter: Reporter,
+        device: torch.device,
+        history: list[Candidate],
+    ) -> None:
         self.config, self.data, self.reporter, self.device = config, prepared, reporter, device
         self.space = make_space(config)
         self.seed = config["seed"]
@@ -134,8 +144,10 @@ class NasContext(SearchContext):
             X = prepared.X[part]
             if scaling is not None:
                 X = (X - scaling[0]) / scaling[1]
-            self._tensors[part] = (torch.as_tensor(X, dtype=torch.float32, device=device),
-                                   torch.as_tensor(prepared.y[part], device=device))  # fmt: skip
+            self._tensors[part] = (
+                torch.as_tensor(X, dtype=torch.float32, device=device),
+                torch.as_tensor(prepared.y[part], device=device),
+            )
 
     def tensors(self, part: str) -> tuple[torch.Tensor, torch.Tensor]:
         """("train" | "valid") inputs and class indices on the device, standardised if tabular."""
@@ -145,8 +157,9 @@ class NasContext(SearchContext):
         return float((predict_classes(module, x) == y).float().mean())
 
     def build(self, genotype: dict) -> GenotypeNetwork:
-        return GenotypeNetwork(GenotypeConfig(genotype, self.data.input_shape,
-                                              self.data.n_classes))  # fmt: skip
+        return GenotypeNetwork(
+            GenotypeConfig(genotype, self.data.input_shape, self.data.n_classes)
+        )
 
     def measure(self, module: torch.nn.Module) -> dict:
         """Parameters, and the median latency of one row's forward pass on this worker."""
@@ -180,10 +193,18 @@ class NasContext(SearchContext):
             self.reporter.trial_reported(number, epoch, curve[epoch])
 
         try:
-            train_classifier(module, xt, yt, epochs=proxy["epochs"], lr=training["lr"],
-                             batch_size=training["batch_size"],
-                             weight_decay=training["weight_decay"], seed=self.seed + number,
-                             on_epoch=on_epoch, options=trainer_options(self.config))  # fmt: skip
+            train_classifier(
+                module,
+                xt,
+                yt,
+                epochs=proxy["epochs"],
+                lr=training["lr"],
+                batch_size=training["batch_size"],
+                weight_decay=training["weight_decay"],
+                seed=self.seed + number,
+                on_epoch=on_epoch,
+                options=trainer_options(self.config),
+            )
         except Exception as exc:  # one bad candidate (e.g. out of memory) ends only itself
             error = f"{type(exc).__name__}: {exc}"
             self.reporter.trial_finished(number, "failed", params, None, curve, error)
@@ -194,11 +215,15 @@ class NasContext(SearchContext):
 
     def store(self, candidate: Candidate, curve: dict[int, float]) -> None:
         """Record a candidate a strategy evaluated itself (DARTS: one per epoch)."""
-        params = {"genotype": candidate.genotype, "encoding": candidate.choices,
-                  "cost": candidate.cost}  # fmt: skip
+        params = {
+            "genotype": candidate.genotype,
+            "encoding": candidate.choices,
+            "cost": candidate.cost,
+        }
         self.reporter.trial_started(candidate.number, params)
-        self.reporter.trial_finished(candidate.number, candidate.state, params,
-                                     [candidate.score], curve)  # fmt: skip
+        self.reporter.trial_finished(
+            candidate.number, candidate.state, params, [candidate.score], curve
+        )
 
     def should_stop(self) -> bool:
         timeout = self.config.get("timeout_s")
@@ -219,8 +244,9 @@ def violations(limits: dict, cost: dict) -> list[str]:
     if limits["max_params"] is not None and cost["params"] > limits["max_params"]:
         out.append(f"{cost['params']} parameters > max_params {limits['max_params']:g}")
     if limits["max_latency_ms"] is not None and cost["latency_ms"] > limits["max_latency_ms"]:
-        out.append(f"latency {cost['latency_ms']:.3f} ms > max_latency_ms "
-                   f"{limits['max_latency_ms']:g}")  # fmt: skip
+        out.append(
+            f"latency {cost['latency_ms']:.3f} ms > max_latency_ms {limits['max_latency_ms']:g}"
+        )
     return out
 
 
@@ -243,15 +269,16 @@ def latency_ms(module: torch.nn.Module, device: torch.device) -> float:
     return round(float(np.median(times)), 4)
 
 
-def candidate_from_trial(number: int, state: str, params: dict,
-                         values: list | None) -> Candidate:  # fmt: skip
+def candidate_from_trial(number: int, state: str, params: dict, values: list | None) -> Candidate:
     """A stored trial as the Candidate it recorded (to resume a search)."""
     return Candidate(
-        number=number, choices=list(params.get("encoding") or []),
-        genotype=params.get("genotype") or {}, state=state,
+        number=number,
+        choices=list(params.get("encoding") or []),
+        genotype=params.get("genotype") or {},
+        state=state,
         score=values[0] if values and values[0] is not None else None,
         cost=params.get("cost") or {},
-    )  # fmt: skip
+    )
 
 
 # --- the job
@@ -282,18 +309,34 @@ def run_nas(
     prepared = prepare(config, data)
     dev = resolve_device(device)
     ctx = NasContext(config, prepared, reporter, dev, history or [])
-    strategy = STRATEGIES[config["strategy"]["name"]](config["strategy"], ctx.space,
-                                                      config["seed"])  # fmt: skip
+    strategy = STRATEGIES[config["strategy"]["name"]](
+        config["strategy"], ctx.space, config["seed"]
+    )
     started = time.monotonic()
     outcome: SearchOutcome = strategy.search(ctx)
-    return conclude(config, prepared, outcome, dev, reporter, directory=directory,
-                    stopped=ctx.cancelled, timed_out=ctx.timed_out,
-                    search_s=time.monotonic() - started)  # fmt: skip
+    return conclude(
+        config,
+        prepared,
+        outcome,
+        dev,
+        reporter,
+        directory=directory,
+        stopped=ctx.cancelled,
+        timed_out=ctx.timed_out,
+        search_s=time.monotonic() - started,
+    )
 
 
 def conclude(
-    config: dict, prepared: Prepared, outcome: SearchOutcome, device: torch.device,
-    reporter: Reporter, *, directory: Path | None, stopped: bool, timed_out: bool,
+    config: dict,
+    prepared: Prepared,
+    outcome: SearchOutcome,
+    device: torch.device,
+    reporter: Reporter,
+    *,
+    directory: Path | None,
+    stopped: bool,
+    timed_out: bool,
     search_s: float,
 ) -> dict:
     """The job's result from a finished search: unless it was stopped, the found
@@ -319,10 +362,13 @@ def conclude(
     if stopped:
         return result
     if outcome.genotype is None:
-        raise NasError("no candidate architecture was trained: every one was rejected by "
-                       "the constraints or failed (see the trials)")  # fmt: skip
-    module = GenotypeNetwork(GenotypeConfig(outcome.genotype, prepared.input_shape,
-                                            prepared.n_classes))  # fmt: skip
+        raise NasError(
+            "no candidate architecture was trained: every one was rejected by "
+            "the constraints or failed (see the trials)"
+        )
+    module = GenotypeNetwork(
+        GenotypeConfig(outcome.genotype, prepared.input_shape, prepared.n_classes)
+    )
     cost = {"params": count_params(module), "latency_ms": latency_ms(module.to(device), device)}
     limits = config["constraints"]
     result["cost"] = {**cost, **limits, "violations": violations(limits, cost)}
@@ -331,8 +377,13 @@ def conclude(
     return result
 
 
-def retrain(config: dict, prepared: Prepared, outcome: SearchOutcome, device: torch.device,
-            directory: Path | None) -> dict:  # fmt: skip
+def retrain(
+    config: dict,
+    prepared: Prepared,
+    outcome: SearchOutcome,
+    device: torch.device,
+    directory: Path | None,
+) -> dict:
     """Train the genotype from scratch on train + valid rows; score and save it."""
     from workers.models.artifacts import TorchPredictor, save_model
 
@@ -346,21 +397,29 @@ def retrain(config: dict, prepared: Prepared, outcome: SearchOutcome, device: to
         X = (X - scaling[0]) / scaling[1]
     training = config["training"]
     train_classifier(
-        module, torch.as_tensor(X, dtype=torch.float32, device=device),
+        module,
+        torch.as_tensor(X, dtype=torch.float32, device=device),
         torch.as_tensor(prepared.y["search"], device=device),
-        epochs=config["retrain"]["epochs"], lr=training["lr"],
-        batch_size=training["batch_size"], weight_decay=training["weight_decay"],
-        seed=config["seed"], options=trainer_options(config),
-    )  # fmt: skip
+        epochs=config["retrain"]["epochs"],
+        lr=training["lr"],
+        batch_size=training["batch_size"],
+        weight_decay=training["weight_decay"],
+        seed=config["seed"],
+        options=trainer_options(config),
+    )
     spec = {
         "kind": "genotype",
         "config": asdict(gconfig),
         "task": "classification",
         "classes": prepared.classes,
-        "nas": {"strategy": config["strategy"], "space": config["space"],
-                "trial": outcome.number, "search_score": outcome.score,
-                "seed": config["seed"]},
-    }  # fmt: skip
+        "nas": {
+            "strategy": config["strategy"],
+            "space": config["space"],
+            "trial": outcome.number,
+            "search_score": outcome.score,
+            "seed": config["seed"],
+        },
+    }
     if scaling is not None:
         spec["input_mean"], spec["input_std"] = scaling[0].tolist(), scaling[1].tolist()
     # Scored through the predictor load_model returns, on the CPU, on the rows as stored.

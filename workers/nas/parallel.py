@@ -39,10 +39,13 @@ from workers.shared_study import LOST, fail_stale, trial_heartbeat
 
 POLL_S = 1.0
 STARTED = "search_started"  # study system attr: when the first runner began (epoch seconds)
-_STATES = {"complete": TrialState.COMPLETE, "pruned": TrialState.PRUNED,
-           "failed": TrialState.FAIL}  # fmt: skip
-_NAMES = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned",
-          TrialState.FAIL: "failed", TrialState.RUNNING: "running"}  # fmt: skip
+_STATES = {"complete": TrialState.COMPLETE, "pruned": TrialState.PRUNED, "failed": TrialState.FAIL}
+_NAMES = {
+    TrialState.COMPLETE: "complete",
+    TrialState.PRUNED: "pruned",
+    TrialState.FAIL: "failed",
+    TrialState.RUNNING: "running",
+}
 
 
 def strategy_for(config: dict, space) -> Strategy:
@@ -55,15 +58,23 @@ def strategy_for(config: dict, space) -> Strategy:
 def create_study(storage: optuna.storages.BaseStorage, study_name: str) -> None:
     """Create the job's study once; every runner may call it (it loads an existing one)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(storage=storage, study_name=study_name, direction="maximize",
-                                load_if_exists=True)  # fmt: skip
+    study = optuna.create_study(
+        storage=storage, study_name=study_name, direction="maximize", load_if_exists=True
+    )
     if STARTED not in storage.get_study_system_attrs(study._study_id):
         storage.set_study_system_attr(study._study_id, STARTED, time.time())
 
 
 def run_candidates(
-    config: dict, data: TabularData, reporter: Reporter, storage: optuna.storages.BaseStorage,
-    study_name: str, *, worker: str = "", device: str = "auto", stale_after_s: float = 60.0,
+    config: dict,
+    data: TabularData,
+    reporter: Reporter,
+    storage: optuna.storages.BaseStorage,
+    study_name: str,
+    *,
+    worker: str = "",
+    device: str = "auto",
+    stale_after_s: float = 60.0,
 ) -> bool:
     """Run candidates on the job's shared study until the search is done; return once no
     other runner is still training one. True if the reporter stopped it (cancelled).
@@ -72,11 +83,17 @@ def run_candidates(
     every runner stops proposing at the same moment.
     """
     create_study(storage, study_name)
-    study = optuna.load_study(study_name=study_name, storage=storage,
-                              sampler=optuna.samplers.RandomSampler())  # fmt: skip
+    study = optuna.load_study(
+        study_name=study_name, storage=storage, sampler=optuna.samplers.RandomSampler()
+    )
     study_id = study._study_id
-    ctx = NasContext({**config, "timeout_s": None}, prepare(config, data),
-                     _Recorded(reporter, storage, study_id), resolve_device(device), [])
+    ctx = NasContext(
+        {**config, "timeout_s": None},
+        prepare(config, data),
+        _Recorded(reporter, storage, study_id),
+        resolve_device(device),
+        [],
+    )
     strategy = strategy_for(config, ctx.space)
     budget = strategy.budget()
     most = 10 * budget + 50  # proposals in all, as on one worker
@@ -110,8 +127,9 @@ def run_candidates(
         study.tell(trial, values, state=_STATES[candidate.state])
 
 
-def summarize(storage: optuna.storages.BaseStorage, study_name: str) -> tuple[SearchOutcome,
-                                                                              float]:
+def summarize(
+    storage: optuna.storages.BaseStorage, study_name: str
+) -> tuple[SearchOutcome, float]:
     """The search's outcome (best complete candidate, first of equals; counts) and how
     long it took, from the first runner's start to the last candidate's end."""
     study_id = storage.get_study_id_from_name(study_name)
@@ -120,24 +138,36 @@ def summarize(storage: optuna.storages.BaseStorage, study_name: str) -> tuple[Se
     workers = sorted({t.user_attrs.get("worker", "") for t in trials} - {""})
     outcome.notes = {"parallel": True, "workers": workers}
     started = storage.get_study_system_attrs(study_id).get(STARTED, time.time())
-    ends = [t.datetime_complete.astimezone(UTC).timestamp() for t in trials
-            if t.datetime_complete]  # fmt: skip
+    ends = [t.datetime_complete.astimezone(UTC).timestamp() for t in trials if t.datetime_complete]
     return outcome, max(0.0, max(ends, default=started) - started)
 
 
 def close(
-    config: dict, data: TabularData, reporter: Reporter, storage: optuna.storages.BaseStorage,
-    study_name: str, *, directory: Path | None = None, stopped: bool = False,
+    config: dict,
+    data: TabularData,
+    reporter: Reporter,
+    storage: optuna.storages.BaseStorage,
+    study_name: str,
+    *,
+    directory: Path | None = None,
+    stopped: bool = False,
     device: str = "auto",
 ) -> dict:
     """The job's result once the search is done (engine.conclude: unless stopped, the
     best candidate is retrained and saved). Run by the one runner that closes the job."""
     outcome, seconds = summarize(storage, study_name)
     deadline = _deadline(config, storage, storage.get_study_id_from_name(study_name))
-    return conclude(config, prepare(config, data), outcome, resolve_device(device), reporter,
-                    directory=directory, stopped=stopped,
-                    timed_out=deadline is not None and time.time() >= deadline,
-                    search_s=seconds)  # fmt: skip
+    return conclude(
+        config,
+        prepare(config, data),
+        outcome,
+        resolve_device(device),
+        reporter,
+        directory=directory,
+        stopped=stopped,
+        timed_out=deadline is not None and time.time() >= deadline,
+        search_s=seconds,
+    )
 
 
 # --- helpers
@@ -147,8 +177,9 @@ class _Recorded(Reporter):
     """Passes every call on, and keeps each trial's params in the study as well, so a
     runner that finds the trial's worker dead can report it lost with its architecture."""
 
-    def __init__(self, reporter: Reporter, storage: optuna.storages.BaseStorage,
-                 study_id: int) -> None:  # fmt: skip
+    def __init__(
+        self, reporter: Reporter, storage: optuna.storages.BaseStorage, study_id: int
+    ) -> None:
         self.inner, self.storage, self.study_id = reporter, storage, study_id
 
     def trial_started(self, number: int, params: dict) -> None:
@@ -176,12 +207,14 @@ def _deadline(config: dict, storage, study_id: int) -> float | None:
 
 
 def _counted(storage, study_id: int) -> list[FrozenTrial]:
-    return [t for t in storage.get_all_trials(study_id, deepcopy=False)
-            if not t.system_attrs.get("discarded")]  # fmt: skip
+    return [
+        t
+        for t in storage.get_all_trials(study_id, deepcopy=False)
+        if not t.system_attrs.get("discarded")
+    ]
 
 
-def _read(storage, study_id: int, stale_after_s: float, reporter: Reporter
-          ) -> list[FrozenTrial]:  # fmt: skip
+def _read(storage, study_id: int, stale_after_s: float, reporter: Reporter) -> list[FrozenTrial]:
     """The study's candidates, after failing those whose worker stopped beating; each one
     failed is reported lost."""
     trials = _counted(storage, study_id)
@@ -208,8 +241,11 @@ def _finished(complete: list[FrozenTrial]) -> list[Candidate]:
 def _candidate(trial: FrozenTrial) -> Candidate:
     params = trial.user_attrs.get("params", {})
     return Candidate(
-        number=trial.number, choices=list(params.get("encoding") or []),
-        genotype=params.get("genotype") or {}, state=_NAMES[trial.state],
-        score=trial.values[0] if trial.values else None, cost=params.get("cost") or {},
+        number=trial.number,
+        choices=list(params.get("encoding") or []),
+        genotype=params.get("genotype") or {},
+        state=_NAMES[trial.state],
+        score=trial.values[0] if trial.values else None,
+        cost=params.get("cost") or {},
         error=trial.system_attrs.get("error", ""),
-    )  # fmt: skip
+    )

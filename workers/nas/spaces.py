@@ -18,9 +18,15 @@ from dataclasses import dataclass
 from workers.hpo.options import Option, integer
 
 CELL_OPS = (
-    "none", "max_pool_3x3", "avg_pool_3x3", "skip_connect",
-    "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5",
-)  # fmt: skip
+    "none",
+    "max_pool_3x3",
+    "avg_pool_3x3",
+    "skip_connect",
+    "sep_conv_3x3",
+    "sep_conv_5x5",
+    "dil_conv_3x3",
+    "dil_conv_5x5",
+)
 ACTIVATIONS = ("relu", "tanh", "gelu", "silu", "elu")
 KERNELS = (1, 3, 5, 7)
 
@@ -31,8 +37,7 @@ def _int_list(allowed: tuple | None, low: int = 1, high: int = 4096) -> Option:
             return False
         if allowed is not None:
             return all(x in allowed for x in v)
-        return all(isinstance(x, int) and not isinstance(x, bool) and low <= x <= high
-                   for x in v)  # fmt: skip
+        return all(isinstance(x, int) and not isinstance(x, bool) and low <= x <= high for x in v)
 
     what = f"one of {allowed}" if allowed else f"integers from {low} to {high}"
     return Option(None, check, f"a non-empty list without repeats of {what}")
@@ -157,8 +162,13 @@ class CellSpace(SearchSpace):
     def frame(self) -> dict:
         """The genotype without its cells (what derivation fills in)."""
         cells = self.opts["cells"]
-        return {"space": "cell", "channels": self.opts["channels"], "cells": cells,
-                "nodes": self.opts["nodes"], "reduce_at": reduction_cells(cells)}  # fmt: skip
+        return {
+            "space": "cell",
+            "channels": self.opts["channels"],
+            "cells": cells,
+            "nodes": self.opts["nodes"],
+            "reduce_at": reduction_cells(cells),
+        }
 
 
 class _LayeredSpace(SearchSpace):
@@ -174,8 +184,9 @@ class _LayeredSpace(SearchSpace):
             add("min_layers", "must not exceed max_layers")
 
     def _values(self, field: str) -> list:
-        return self.opts[{"width": "widths", "kernel": "kernels",
-                          "activation": "activations"}[field]]  # fmt: skip
+        return self.opts[
+            {"width": "widths", "kernel": "kernels", "activation": "activations"}[field]
+        ]
 
     def decisions(self):
         depth = self.opts["max_layers"] - self.opts["min_layers"] + 1

@@ -36,16 +36,21 @@ from workers.training.trainer import (
 )
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "silu": nn.SiLU, "elu": nn.ELU,
-}  # fmt: skip
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "elu": nn.ELU,
+}
 
 
 # --- operations (Liu et al., 2019, "DARTS", appendix A)
 
 
 class ReLUConvBN(nn.Sequential):
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int,
-                 affine: bool = True) -> None:  # fmt: skip
+    def __init__(
+        self, c_in: int, c_out: int, kernel: int, stride: int, padding: int, affine: bool = True
+    ) -> None:
         super().__init__(
             nn.ReLU(),
             nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding, bias=False),
@@ -54,12 +59,21 @@ class ReLUConvBN(nn.Sequential):
 
 
 class DilConv(nn.Sequential):
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int,
-                 dilation: int, affine: bool = True) -> None:  # fmt: skip
+    def __init__(
+        self,
+        c_in: int,
+        c_out: int,
+        kernel: int,
+        stride: int,
+        padding: int,
+        dilation: int,
+        affine: bool = True,
+    ) -> None:
         super().__init__(
             nn.ReLU(),
-            nn.Conv2d(c_in, c_in, kernel, stride, padding, dilation=dilation, groups=c_in,
-                      bias=False),  # fmt: skip
+            nn.Conv2d(
+                c_in, c_in, kernel, stride, padding, dilation=dilation, groups=c_in, bias=False
+            ),
             nn.Conv2d(c_in, c_out, 1, bias=False),
             nn.BatchNorm2d(c_out, affine=affine),
         )
@@ -68,8 +82,9 @@ class DilConv(nn.Sequential):
 class SepConv(nn.Sequential):
     """Two depthwise-separable convolutions, as in DARTS."""
 
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int,
-                 affine: bool = True) -> None:  # fmt: skip
+    def __init__(
+        self, c_in: int, c_out: int, kernel: int, stride: int, padding: int, affine: bool = True
+    ) -> None:
         super().__init__(
             DilConv(c_in, c_in, kernel, stride, padding, 1, affine),
             DilConv(c_in, c_out, kernel, 1, padding, 1, affine),
@@ -123,11 +138,15 @@ def make_op(name: str, c: int, stride: int, affine: bool = True) -> nn.Module:
     raise ValueError(f"unknown operation {name!r}")
 
 
-def cell_preprocess(c_pp: int, c_p: int, c: int, reduction_prev: bool,
-                    affine: bool) -> tuple[nn.Module, nn.Module]:  # fmt: skip
+def cell_preprocess(
+    c_pp: int, c_p: int, c: int, reduction_prev: bool, affine: bool
+) -> tuple[nn.Module, nn.Module]:
     """Bring the two previous cells' outputs to c channels and the same size."""
-    pre0 = (FactorizedReduce(c_pp, c, affine) if reduction_prev
-            else ReLUConvBN(c_pp, c, 1, 1, 0, affine))  # fmt: skip
+    pre0 = (
+        FactorizedReduce(c_pp, c, affine)
+        if reduction_prev
+        else ReLUConvBN(c_pp, c, 1, 1, 0, affine)
+    )
     return pre0, ReLUConvBN(c_p, c, 1, 1, 0, affine)
 
 
@@ -140,15 +159,14 @@ class Stem(nn.Sequential):
 
 
 class DerivedCell(nn.Module):
-    def __init__(self, edges: list, c_pp: int, c_p: int, c: int, reduction: bool,
-                 reduction_prev: bool) -> None:  # fmt: skip
+    def __init__(
+        self, edges: list, c_pp: int, c_p: int, c: int, reduction: bool, reduction_prev: bool
+    ) -> None:
         super().__init__()
         self.pre0, self.pre1 = cell_preprocess(c_pp, c_p, c, reduction_prev, affine=True)
         self.inputs = [[int(inp) for _, inp in node] for node in edges]
         self.ops = nn.ModuleList(
-            nn.ModuleList(
-                make_op(op, c, 2 if reduction and inp < 2 else 1) for op, inp in node
-            )
+            nn.ModuleList(make_op(op, c, 2 if reduction and inp < 2 else 1) for op, inp in node)
             for node in edges
         )
         self.multiplier = len(edges)
@@ -163,8 +181,9 @@ class DerivedCell(nn.Module):
 class CellNetwork(nn.Module):
     """Stem, derived cells, global average pool, linear head."""
 
-    def __init__(self, genotype: dict, in_channels: int, n_outputs: int,
-                 stem_multiplier: int = 3) -> None:  # fmt: skip
+    def __init__(
+        self, genotype: dict, in_channels: int, n_outputs: int, stem_multiplier: int = 3
+    ) -> None:
         super().__init__()
         c = int(genotype["channels"])
         reduce_at = {int(i) for i in genotype["reduce_at"]}
@@ -191,8 +210,9 @@ class CellNetwork(nn.Module):
 
 
 class MacroNetwork(nn.Module):
-    def __init__(self, genotype: dict, in_channels: int, height: int, width: int,
-                 n_outputs: int) -> None:  # fmt: skip
+    def __init__(
+        self, genotype: dict, in_channels: int, height: int, width: int, n_outputs: int
+    ) -> None:
         super().__init__()
         blocks: list[nn.Module] = []
         c, h, w = in_channels, height, width
@@ -253,8 +273,11 @@ class GenotypeNetwork(nn.Module):
         elif space in ("cell", "macro"):
             if len(shape) != 3:
                 raise ValueError(f"the {space} space needs input_shape [C, H, W]")
-            self.body = (CellNetwork(g, shape[0], config.n_outputs) if space == "cell"
-                         else MacroNetwork(g, *shape, config.n_outputs))  # fmt: skip
+            self.body = (
+                CellNetwork(g, shape[0], config.n_outputs)
+                if space == "cell"
+                else MacroNetwork(g, *shape, config.n_outputs)
+            )
         else:
             raise ValueError(f"unknown genotype space {space!r}; expected cell, macro or mlp")
         self.image_shape = tuple(shape) if len(shape) == 3 else None
@@ -274,8 +297,9 @@ def predict_classes(module: nn.Module, x: torch.Tensor, batch_size: int = 1024) 
     """Eval-mode class indices, in chunks."""
     module.eval()
     with torch.no_grad():
-        return torch.cat([module(x[i : i + batch_size]).argmax(dim=-1)
-                          for i in range(0, len(x), batch_size)])  # fmt: skip
+        return torch.cat(
+            [module(x[i : i + batch_size]).argmax(dim=-1) for i in range(0, len(x), batch_size)]
+        )
 
 
 def train_classifier(

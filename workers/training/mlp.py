@@ -109,9 +109,7 @@ def train_mlp(
     classify = task == "classification"
 
     # --- data: statistics come from the training rows only, so validation stays unseen
-    x_tr, x_va = (
-        torch.as_tensor(a, dtype=torch.float32) for a in _standardize(X_train, X_valid)
-    )
+    x_tr, x_va = (torch.as_tensor(a, dtype=torch.float32) for a in _standardize(X_train, X_valid))
     if classify:
         y_tr = torch.as_tensor(y_train, dtype=torch.long)
     else:

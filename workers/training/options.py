@@ -51,8 +51,9 @@ def option_errors(data: Any) -> dict[str, str]:
     if not isinstance(data, dict):
         return {"trainer": "must be an object"}
     known = {f.name for f in fields(TrainerOptions)}
-    errors = {key: f"unknown option; expected one of {sorted(known)}"
-              for key in data if key not in known}  # fmt: skip
+    errors = {
+        key: f"unknown option; expected one of {sorted(known)}" for key in data if key not in known
+    }
     if "device" in data and data["device"] not in DEVICES:
         errors["device"] = f"must be one of {list(DEVICES)}"
     if "amp" in data and not isinstance(data["amp"], bool):

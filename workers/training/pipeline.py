@@ -52,8 +52,12 @@ class PipelineModel(nn.Module):
         if chunks < 1:
             raise ValueError("chunks must be at least 1")
         cuts = balanced_cuts(model, len(devices)) if cuts is None else list(cuts)
-        if len(cuts) != len(devices) or cuts[0] != 0 or cuts != sorted(set(cuts)) or \
-                cuts[-1] >= len(model):  # fmt: skip
+        if (
+            len(cuts) != len(devices)
+            or cuts[0] != 0
+            or cuts != sorted(set(cuts))
+            or cuts[-1] >= len(model)
+        ):
             raise ValueError("cuts must start at 0 and rise, one per device, within the model")
         self.devices = [torch.device(d) for d in devices]
         bounds = [*cuts, len(model)]

@@ -110,8 +110,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _rank_main(rank: int, world: int, port: int, fn: Callable, args: tuple, kwargs: dict,
-               results) -> None:  # fmt: skip
+def _rank_main(
+    rank: int, world: int, port: int, fn: Callable, args: tuple, kwargs: dict, results
+) -> None:
     cuda = torch.cuda.is_available()
     if cuda:
         # One GPU per rank when there are enough; ranks share GPUs otherwise.
@@ -182,8 +183,12 @@ def run_distributed(fn: Callable[..., Any], processes: int, *args: Any, **kwargs
         with _allowed_children():
             for attempt in range(RENDEZVOUS_TRIES):
                 try:
-                    mp.spawn(_rank_main, args=(processes, free_port(), fn, args, kwargs,
-                                               results), nprocs=processes, join=True)  # fmt: skip
+                    mp.spawn(
+                        _rank_main,
+                        args=(processes, free_port(), fn, args, kwargs, results),
+                        nprocs=processes,
+                        join=True,
+                    )
                     break
                 except mp.ProcessRaisedException as exc:
                     # The free port may be taken by another process before rank 0 binds it
@@ -268,13 +273,34 @@ def train_data_parallel(
     return {"losses": losses, "state": state}
 
 
-def fit_distributed(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, task: str,
-                    epochs: int, lr: float, batch_size: int, seed: int, weight_decay: float,
-                    options: TrainerOptions) -> list[float]:  # fmt: skip
+def fit_distributed(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    task: str,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    seed: int,
+    weight_decay: float,
+    options: TrainerOptions,
+) -> list[float]:
     """Train `model` in place over options.processes data-parallel processes; rank 0's
     weights come back into it. Returns the loss per optimizer step (the global mean)."""
-    result = run_distributed(train_data_parallel, options.processes, model.cpu(), x, y,
-                             task=task, epochs=epochs, lr=lr, batch_size=batch_size,
-                             seed=seed, weight_decay=weight_decay, options=options)  # fmt: skip
+    result = run_distributed(
+        train_data_parallel,
+        options.processes,
+        model.cpu(),
+        x,
+        y,
+        task=task,
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        seed=seed,
+        weight_decay=weight_decay,
+        options=options,
+    )
     model.load_state_dict(result["state"])
     return result["losses"]

@@ -25,9 +25,13 @@ class LoginView(auth_views.LoginView):
         if wait:
             # Unbound: the password is not even checked while the wait lasts.
             form = self.get_form_class()(request, initial={"username": username})
-            response = self.render_to_response(self.get_context_data(
-                form=form, refusal="Too many failed sign-ins for this user; "
-                                   f"try again in {throttle.wait_text(wait)}."))
+            response = self.render_to_response(
+                self.get_context_data(
+                    form=form,
+                    refusal="Too many failed sign-ins for this user; "
+                    f"try again in {throttle.wait_text(wait)}.",
+                )
+            )
             response.status_code = 429
             response["Retry-After"] = str(wait)
             return response

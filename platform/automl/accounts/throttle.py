@@ -25,8 +25,9 @@ def client_address(request: HttpRequest) -> str:
     TRUSTED_PROXY_HOPS proxies (entries left of it are the client's own claims, not
     trusted), else REMOTE_ADDR."""
     hops = settings.TRUSTED_PROXY_HOPS
-    forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
-                 if a.strip()]  # fmt: skip
+    forwarded = [
+        a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()
+    ]
     if hops and len(forwarded) >= hops:
         return forwarded[-hops]
     return request.META.get("REMOTE_ADDR", "")
@@ -55,7 +56,7 @@ def wait_seconds(username: str, request: HttpRequest) -> int:
 def record_failure(username: str, request: HttpRequest) -> None:
     now = time.time()
     key = _key(username, request)
-    failures = _recent(key, now)[-settings.LOGIN_FAILURE_LIMIT:] + [now]
+    failures = _recent(key, now)[-settings.LOGIN_FAILURE_LIMIT :] + [now]
     cache.set(key, failures, timeout=settings.LOGIN_FAILURE_WINDOW_S)
 
 

@@ -32,14 +32,21 @@ class TokenView(APIView):
         return [throttle.FailedLoginThrottle()] if self._taking_credentials() else []
 
     def throttled(self, request: Request, wait: float) -> None:
-        raise exceptions.Throttled(wait, detail=(
-            "Too many failed sign-ins for this user from this address; "
-            f"try again in {throttle.wait_text(int(wait))}."))
+        raise exceptions.Throttled(
+            wait,
+            detail=(
+                "Too many failed sign-ins for this user from this address; "
+                f"try again in {throttle.wait_text(int(wait))}."
+            ),
+        )
 
     @extend_schema(
         request=AuthTokenSerializer,
-        responses={200: inline_serializer("Token", {"token": serializers.CharField()}),
-                   400: dict, 429: dict},
+        responses={
+            200: inline_serializer("Token", {"token": serializers.CharField()}),
+            400: dict,
+            429: dict,
+        },
     )
     def post(self, request: Request) -> Response:
         serializer = AuthTokenSerializer(data=request.data, context={"request": request})

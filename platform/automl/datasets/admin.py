@@ -6,17 +6,40 @@ from automl.datasets.models import Dataset
 
 @admin.register(Dataset)
 class DatasetAdmin(admin.ModelAdmin):
-    list_display = ["id", "name", "source", "task", "n_rows", "n_features", "profile_status",
-                    "owner", "created_at"]  # fmt: skip
+    list_display = [
+        "id",
+        "name",
+        "source",
+        "task",
+        "n_rows",
+        "n_features",
+        "profile_status",
+        "owner",
+        "created_at",
+    ]
     list_filter = ["source", "task", "profile_status", "file_format"]
     search_fields = ["name", "owner__username", "sha256"]
     # An upload is immutable: its file and what was read from it stay as they were stored.
     readonly_fields = [
-        "created_at", "source", "builtin_name", "file_format", "file_path",
-        "original_filename", "size_bytes", "sha256", "file_layout", "columns", "data_kind",
-        "task", "target_name", "n_rows", "n_features", "profile_status", "profile",
+        "created_at",
+        "source",
+        "builtin_name",
+        "file_format",
+        "file_path",
+        "original_filename",
+        "size_bytes",
+        "sha256",
+        "file_layout",
+        "columns",
+        "data_kind",
+        "task",
+        "target_name",
+        "n_rows",
+        "n_features",
+        "profile_status",
+        "profile",
         "profile_error",
-    ]  # fmt: skip
+    ]
 
     def has_add_permission(self, request) -> bool:
         return False  # uploads go through the API or the data set pages, which check them

@@ -2,8 +2,12 @@
 
 import plotly.graph_objects as go
 
-_LAYOUT = {"margin": {"l": 40, "r": 10, "t": 30, "b": 30}, "height": 220,
-           "template": "plotly_white", "showlegend": False}  # fmt: skip
+_LAYOUT = {
+    "margin": {"l": 40, "r": 10, "t": 30, "b": 30},
+    "height": 220,
+    "template": "plotly_white",
+    "showlegend": False,
+}
 
 
 def histogram(column: dict) -> go.Figure | None:
@@ -35,8 +39,9 @@ def class_balance(target: dict) -> go.Figure | None:
     if not classes:
         return None
     fig = go.Figure(go.Bar(x=[str(c["value"]) for c in classes], y=[c["count"] for c in classes]))
-    fig.update_layout(title={"text": f"{target['name']}: rows per class", "font": {"size": 13}},
-                      **_LAYOUT)  # fmt: skip
+    fig.update_layout(
+        title={"text": f"{target['name']}: rows per class", "font": {"size": 13}}, **_LAYOUT
+    )
     return fig
 
 

@@ -3,19 +3,26 @@ from django import forms
 from workers.hpo.families import families_for
 from workers.hpo.metrics import TASK_METRICS
 
-TASKS = [("", "infer from the target"), ("classification", "classification"),
-         ("regression", "regression")]  # fmt: skip
+TASKS = [
+    ("", "infer from the target"),
+    ("classification", "classification"),
+    ("regression", "regression"),
+]
 
 
 class UploadForm(forms.Form):
-    file = forms.FileField(help_text="A .csv (comma, semicolon or tab separated) or an .npz "
-                                     "holding arrays X and y.")  # fmt: skip
-    name = forms.CharField(max_length=200, required=False,
-                           help_text="Default: the file name.")  # fmt: skip
-    description = forms.CharField(max_length=5000, required=False, widget=forms.Textarea(
-        attrs={"rows": 2}))  # fmt: skip
-    target = forms.CharField(max_length=200, required=False,
-                             help_text="CSV: the column to predict (default: the last one).")
+    file = forms.FileField(
+        help_text="A .csv (comma, semicolon or tab separated) or an .npz holding arrays X and y."
+    )
+    name = forms.CharField(max_length=200, required=False, help_text="Default: the file name.")
+    description = forms.CharField(
+        max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    target = forms.CharField(
+        max_length=200,
+        required=False,
+        help_text="CSV: the column to predict (default: the last one).",
+    )
     task = forms.ChoiceField(choices=TASKS, required=False)
 
 
@@ -23,20 +30,22 @@ class HpoJobForm(forms.Form):
     """The few choices an analyst makes to start a search; the rest keeps its defaults."""
 
     name = forms.CharField(max_length=200, required=False)
-    target = forms.CharField(max_length=200, required=False,
-                             help_text="Default: the data set's target column.")
+    target = forms.CharField(
+        max_length=200, required=False, help_text="Default: the data set's target column."
+    )
     task = forms.ChoiceField(choices=TASKS, required=False)
     model = forms.ChoiceField(choices=[])
     metric = forms.ChoiceField(choices=[], required=False)
     n_trials = forms.IntegerField(min_value=1, max_value=1000, initial=10)
-    scaling = forms.ChoiceField(choices=[(s, s) for s in ("standard", "minmax", "robust",
-                                                          "none")])  # fmt: skip
-    imputation = forms.ChoiceField(choices=[(s, s) for s in ("mean", "median", "most_frequent",
-                                                             "constant")])  # fmt: skip
+    scaling = forms.ChoiceField(choices=[(s, s) for s in ("standard", "minmax", "robust", "none")])
+    imputation = forms.ChoiceField(
+        choices=[(s, s) for s in ("mean", "median", "most_frequent", "constant")]
+    )
     search_features = forms.BooleanField(
-        required=False, help_text="Let the search switch feature engineering on and off "
+        required=False,
+        help_text="Let the search switch feature engineering on and off "
         "(datetime parts, polynomial features, frequency encoding).",
-    )  # fmt: skip
+    )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -50,14 +59,18 @@ class HpoJobForm(forms.Form):
     def config(self) -> dict:
         """The job config these choices stand for (validated by the jobs API serializer)."""
         data = self.cleaned_data
-        config: dict = {"model": data["model"], "n_trials": data["n_trials"],
-                        "sampler": {"name": "tpe", "seed": 0}}  # fmt: skip
+        config: dict = {
+            "model": data["model"],
+            "n_trials": data["n_trials"],
+            "sampler": {"name": "tpe", "seed": 0},
+        }
         for key in ("target", "task", "metric"):
             if data.get(key):
                 config[key] = data[key]
         preprocessing = {"scaling": data["scaling"], "imputation": data["imputation"]}
         if data["search_features"]:
-            preprocessing.update(datetime_parts="search", polynomial="search",
-                                 frequency_encoding="search")  # fmt: skip
+            preprocessing.update(
+                datetime_parts="search", polynomial="search", frequency_encoding="search"
+            )
         config["preprocessing"] = preprocessing
         return config

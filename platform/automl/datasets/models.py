@@ -35,7 +35,10 @@ class Dataset(models.Model):
         REGRESSION = "regression"
 
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
         related_name="datasets",
     )
     name = models.CharField(max_length=200)
@@ -48,8 +51,7 @@ class Dataset(models.Model):
     n_features = models.PositiveIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
 
-    data_kind = models.CharField(max_length=10, choices=DataKind.choices,
-                                 default=DataKind.TABLE)  # fmt: skip
+    data_kind = models.CharField(max_length=10, choices=DataKind.choices, default=DataKind.TABLE)
     file_format = models.CharField(max_length=10, choices=Format.choices, blank=True)
     file_path = models.CharField(max_length=300, blank=True, help_text="Under ARTIFACT_ROOT.")
     original_filename = models.CharField(max_length=255, blank=True)

@@ -33,8 +33,9 @@ def visible_or_404(request: HttpRequest, pk: int) -> Dataset:
 
 def _list(request: HttpRequest, form: UploadForm, status: int = 200) -> HttpResponse:
     datasets = Dataset.visible_to(request.user).select_related("owner").order_by("source", "id")
-    return render(request, "datasets/list.html", {"datasets": datasets, "form": form},
-                  status=status)  # fmt: skip
+    return render(
+        request, "datasets/list.html", {"datasets": datasets, "form": form}, status=status
+    )
 
 
 @csrf_exempt  # the upload handler must be in place before the CSRF check reads the body
@@ -95,8 +96,9 @@ def _csrf_checked(request: HttpRequest) -> HttpResponse | None:
     return middleware.process_view(request, None, (), {})
 
 
-def _detail(request: HttpRequest, dataset: Dataset, job_form: HpoJobForm,
-            status: int = 200) -> HttpResponse:  # fmt: skip
+def _detail(
+    request: HttpRequest, dataset: Dataset, job_form: HpoJobForm, status: int = 200
+) -> HttpResponse:
     profile = dataset.profile or {}
     columns = profile.get("columns", [])
     figures = []
@@ -107,12 +109,23 @@ def _detail(request: HttpRequest, dataset: Dataset, job_form: HpoJobForm,
     target = profile.get("target") or {}
     balance = charts.class_balance(target)
     jobs = Job.objects.filter(owner=request.user, dataset=dataset).order_by("-id")[:20]
-    return render(request, "datasets/detail.html", {
-        "dataset": dataset, "profile": profile, "columns": columns, "target": target,
-        "figures": figures, "balance": figure_html(balance) if balance else "",
-        "plotly_js": plotly_js_tag(), "job_form": job_form, "jobs": jobs,
-        "can_delete": dataset.owner_id == request.user.id,
-    }, status=status)  # fmt: skip
+    return render(
+        request,
+        "datasets/detail.html",
+        {
+            "dataset": dataset,
+            "profile": profile,
+            "columns": columns,
+            "target": target,
+            "figures": figures,
+            "balance": figure_html(balance) if balance else "",
+            "plotly_js": plotly_js_tag(),
+            "job_form": job_form,
+            "jobs": jobs,
+            "can_delete": dataset.owner_id == request.user.id,
+        },
+        status=status,
+    )
 
 
 @login_required
@@ -146,10 +159,14 @@ def dataset_job(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _detail(request, dataset, form, status=400)
     submission = JobSubmitSerializer(
-        data={"kind": "hpo", "name": form.cleaned_data["name"], "dataset": dataset.id,
-              "config": form.config()},
+        data={
+            "kind": "hpo",
+            "name": form.cleaned_data["name"],
+            "dataset": dataset.id,
+            "config": form.config(),
+        },
         context={"request": request},
-    )  # fmt: skip
+    )
     if not submission.is_valid():
         for path, errs in flatten_errors(submission.errors).items():
             field = path.removeprefix("config.").removeprefix("preprocessing.")

@@ -13,11 +13,26 @@ class DatasetSerializer(serializers.ModelSerializer):
     class Meta:
         model = Dataset
         fields = [
-            "id", "name", "description", "source", "builtin_name", "task", "target_name",
-            "n_rows", "n_features", "owner", "created_at", "data_kind", "file_format",
-            "original_filename", "size_bytes", "sha256", "columns", "profile_status",
+            "id",
+            "name",
+            "description",
+            "source",
+            "builtin_name",
+            "task",
+            "target_name",
+            "n_rows",
+            "n_features",
+            "owner",
+            "created_at",
+            "data_kind",
+            "file_format",
+            "original_filename",
+            "size_bytes",
+            "sha256",
+            "columns",
+            "profile_status",
             "profile_error",
-        ]  # fmt: skip
+        ]
         read_only_fields = fields
 
 
@@ -31,14 +46,22 @@ class DatasetUploadSerializer(serializers.Serializer):
     """A multipart upload: the file, and how to read its target."""
 
     file = serializers.FileField(help_text=".csv (comma, semicolon or tab) or .npz (X, y)")
-    name = serializers.CharField(max_length=200, required=False, allow_blank=True,
-                                 help_text="Default: the file name without its extension")
+    name = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        help_text="Default: the file name without its extension",
+    )
     description = serializers.CharField(max_length=5000, required=False, allow_blank=True)
     target = serializers.CharField(
-        max_length=200, required=False, allow_blank=True,
+        max_length=200,
+        required=False,
+        allow_blank=True,
         help_text="CSV: the target column (default: the last one); npz: always y",
     )
     task = serializers.ChoiceField(
-        choices=TASK_CHOICES, required=False, allow_blank=True,
+        choices=TASK_CHOICES,
+        required=False,
+        allow_blank=True,
         help_text="Default: inferred from the target column",
     )

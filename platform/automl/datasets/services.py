@@ -86,14 +86,24 @@ def upload_directory() -> Path:
 def file_format(name: str) -> str:
     suffix = Path(name or "").suffix.lower()
     if suffix not in FORMATS:
-        raise DataFileError(f"unsupported file type {suffix or '(none)'!r}; upload a .csv "
-                            "(comma, semicolon or tab separated) or an .npz file")  # fmt: skip
+        raise DataFileError(
+            f"unsupported file type {suffix or '(none)'!r}; upload a .csv "
+            "(comma, semicolon or tab separated) or an .npz file"
+        )
     return FORMATS[suffix]
 
 
 def create_upload(
-    owner, *, path: Path, original_name: str, size: int, sha256: str, name: str = "",
-    description: str = "", target: str = "", task: str = "",
+    owner,
+    *,
+    path: Path,
+    original_name: str,
+    size: int,
+    sha256: str,
+    name: str = "",
+    description: str = "",
+    target: str = "",
+    task: str = "",
 ) -> Dataset:
     """Check the streamed file at `path`, then store it and its Dataset row together.
 
@@ -110,12 +120,17 @@ def create_upload(
         stored = directory / STORED_NAMES[fmt]
         os.replace(path, stored)
         dataset = Dataset(
-            owner=owner, source=Dataset.Source.UPLOAD, file_format=fmt,
+            owner=owner,
+            source=Dataset.Source.UPLOAD,
+            file_format=fmt,
             name=name or Path(original_name).stem[:200] or "data set",
-            description=description, original_filename=original_name[:255],
-            size_bytes=size, sha256=sha256,
-            file_path=str(stored.relative_to(settings.ARTIFACT_ROOT)), **meta,
-        )  # fmt: skip
+            description=description,
+            original_filename=original_name[:255],
+            size_bytes=size,
+            sha256=sha256,
+            file_path=str(stored.relative_to(settings.ARTIFACT_ROOT)),
+            **meta,
+        )
         inline = size <= settings.DATASET_PROFILE_INLINE_BYTES
         if inline:  # small files: the profile is there when the upload answers
             dataset.profile, dataset.profile_status, dataset.profile_error = _profile(dataset)
@@ -133,17 +148,23 @@ def _check_csv(path: Path, target: str, task: str | None) -> dict:
     layout = inspect_csv(path, settings.DATASET_MAX_COLUMNS)
     target = target or layout.columns[-1]
     if target not in layout.columns:
-        raise DataFileError(f"no column named {target!r}; the columns are "
-                            f"{', '.join(layout.columns[:50])}", "target")  # fmt: skip
+        raise DataFileError(
+            f"no column named {target!r}; the columns are {', '.join(layout.columns[:50])}",
+            "target",
+        )
     if len(layout.columns) < 2:
         raise DataFileError("the file needs at least one feature column besides the target")
     values = read_csv(path, layout, usecols=[layout.columns.index(target)])[:, 0]
     spec = analyse_target(values, target, task)
     return {
-        "task": spec.task, "target_name": target, "n_rows": layout.n_rows,
-        "n_features": len(layout.columns) - 1, "columns": layout.columns,
-        "file_layout": layout.as_dict(), "data_kind": Dataset.DataKind.TABLE,
-    }  # fmt: skip
+        "task": spec.task,
+        "target_name": target,
+        "n_rows": layout.n_rows,
+        "n_features": len(layout.columns) - 1,
+        "columns": layout.columns,
+        "file_layout": layout.as_dict(),
+        "data_kind": Dataset.DataKind.TABLE,
+    }
 
 
 def _check_npz(path: Path, task: str | None) -> dict:
@@ -152,13 +173,19 @@ def _check_npz(path: Path, task: str | None) -> dict:
     spec = analyse_target(y.astype(float).astype(object), "y", task)
     n_features = int(layout.x_shape[1]) if layout.kind == "table" else 0
     return {
-        "task": spec.task, "target_name": "y", "n_rows": int(layout.x_shape[0]),
+        "task": spec.task,
+        "target_name": "y",
+        "n_rows": int(layout.x_shape[0]),
         "n_features": n_features,
         "columns": [f"x{i}" for i in range(n_features)] + ["y"] if n_features else [],
-        "file_layout": {"x_shape": list(layout.x_shape), "y_shape": list(layout.y_shape),
-                        "x_dtype": layout.x_dtype, "y_dtype": layout.y_dtype},
+        "file_layout": {
+            "x_shape": list(layout.x_shape),
+            "y_shape": list(layout.y_shape),
+            "x_dtype": layout.x_dtype,
+            "y_dtype": layout.y_dtype,
+        },
         "data_kind": layout.kind,
-    }  # fmt: skip
+    }
 
 
 def delete_dataset(dataset: Dataset) -> None:
@@ -172,8 +199,9 @@ def delete_dataset(dataset: Dataset) -> None:
                 raise DatasetInUse(f"{dataset.jobs.count()} job(s) use this data set")
             dataset.delete()
     except ProtectedError as exc:  # e.g. registry model versions (on_delete=PROTECT)
-        raise DatasetInUse(f"{len(exc.protected_objects)} object(s) use this data set: "
-                           "delete them first") from None  # fmt: skip
+        raise DatasetInUse(
+            f"{len(exc.protected_objects)} object(s) use this data set: delete them first"
+        ) from None
     shutil.rmtree(directory, ignore_errors=True)
 
 
@@ -231,8 +259,12 @@ def profile_dataset(dataset_id: int) -> str:
 
 
 def _layout(dataset: Dataset) -> CsvLayout:
-    return CsvLayout(dataset.file_layout["encoding"], dataset.file_layout["delimiter"],
-                     list(dataset.columns), dataset.n_rows)  # fmt: skip
+    return CsvLayout(
+        dataset.file_layout["encoding"],
+        dataset.file_layout["delimiter"],
+        list(dataset.columns),
+        dataset.n_rows,
+    )
 
 
 # --- jobs
@@ -255,8 +287,9 @@ def job_task(dataset: Dataset, config: object) -> tuple[str, dict[str, str]]:
     task = task if task in ("classification", "regression") else None
     if dataset.is_builtin or dataset.file_format != Dataset.Format.CSV:
         if target != dataset.target_name:
-            return dataset.task, {"config.target": f"this data set's target is fixed: "
-                                                   f"{dataset.target_name!r}"}  # fmt: skip
+            return dataset.task, {
+                "config.target": f"this data set's target is fixed: {dataset.target_name!r}"
+            }
         return task or dataset.task, {}
     if target == dataset.target_name and task in (None, dataset.task):
         return dataset.task, {}
@@ -285,8 +318,12 @@ def training_data(dataset: Dataset, config: dict) -> TabularData:
         return data
     preprocessing = preprocessing or dict(DEFAULTS)
     target = config.get("target") or dataset.target_name
-    data, _ = load_csv_table(dataset.path, _layout(dataset), target,
-                             config.get("task") or dataset.task,
-                             list(preprocessing.get("drop", [])))  # fmt: skip
+    data, _ = load_csv_table(
+        dataset.path,
+        _layout(dataset),
+        target,
+        config.get("task") or dataset.task,
+        list(preprocessing.get("drop", [])),
+    )
     data.use_preprocessing(preprocessing)
     return data

@@ -101,8 +101,13 @@ class DatasetUploadHandler(FileUploadHandler):
 
     def file_complete(self, file_size: int) -> StreamedFile:
         self.close()
-        return StreamedFile(self.directory / PART_NAME, self.file_name, self.content_type,
-                            self.size, self.digest.hexdigest())  # fmt: skip
+        return StreamedFile(
+            self.directory / PART_NAME,
+            self.file_name,
+            self.content_type,
+            self.size,
+            self.digest.hexdigest(),
+        )
 
     def upload_interrupted(self) -> None:
         self.close()

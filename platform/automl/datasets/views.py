@@ -49,11 +49,16 @@ def receive_upload(request, form_data, owner) -> Dataset:
     try:
         upload, fields = form_data(request)
         return services.create_upload(
-            owner, path=upload.path, original_name=upload.name, size=upload.size,
-            sha256=upload.sha256, name=fields.get("name", ""),
-            description=fields.get("description", ""), target=fields.get("target", ""),
+            owner,
+            path=upload.path,
+            original_name=upload.name,
+            size=upload.size,
+            sha256=upload.sha256,
+            name=fields.get("name", ""),
+            description=fields.get("description", ""),
+            target=fields.get("target", ""),
             task=fields.get("task", ""),
-        )  # fmt: skip
+        )
     except BaseException:
         handler.close()
         shutil.rmtree(directory, ignore_errors=True)
@@ -71,9 +76,12 @@ class DatasetList(generics.ListAPIView):
 
     @extend_schema(
         request={"multipart/form-data": DatasetUploadSerializer},
-        responses={201: DatasetDetailSerializer, 400: OpenApiTypes.OBJECT,
-                   413: OpenApiTypes.OBJECT},
-    )  # fmt: skip
+        responses={
+            201: DatasetDetailSerializer,
+            400: OpenApiTypes.OBJECT,
+            413: OpenApiTypes.OBJECT,
+        },
+    )
     def post(self, request: Request) -> Response:
         """Upload a .csv or .npz (multipart, field `file`); small files are profiled now,
         large ones by a worker (profile_status pending -> ready)."""
@@ -113,6 +121,8 @@ class DatasetDetail(APIView):
         try:
             services.delete_dataset(dataset)
         except services.DatasetInUse as exc:
-            return Response(error_body("in_use", f"The data set is in use: {exc}."),
-                            status=status.HTTP_409_CONFLICT)  # fmt: skip
+            return Response(
+                error_body("in_use", f"The data set is in use: {exc}."),
+                status=status.HTTP_409_CONFLICT,
+            )
         return Response(status=status.HTTP_204_NO_CONTENT)

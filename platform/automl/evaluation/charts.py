@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-_LAYOUT = {"margin": {"l": 60, "r": 20, "t": 40, "b": 50}, "height": 360,
-           "template": "plotly_white"}  # fmt: skip
+_LAYOUT = {
+    "margin": {"l": 60, "r": 20, "t": 40, "b": 50},
+    "height": 360,
+    "template": "plotly_white",
+}
 DIAGONAL = {"dash": "dot", "color": "#999999"}
 
 
@@ -22,9 +25,17 @@ def confusion_matrix(report: dict) -> go.Figure | None:
     if not matrix:
         return None
     names = [str(c) for c in report["classes"]]
-    fig = go.Figure(go.Heatmap(z=matrix, x=names, y=names, colorscale="Blues",
-                               text=matrix, texttemplate="%{text}",
-                               hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=matrix,
+            x=names,
+            y=names,
+            colorscale="Blues",
+            text=matrix,
+            texttemplate="%{text}",
+            hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
+        )
+    )
     fig.update_yaxes(autorange="reversed")
     return _title(fig, "Confusion matrix", "predicted class", "true class")
 
@@ -33,35 +44,59 @@ def roc(report: dict) -> go.Figure | None:
     curves = report.get("roc")
     if not curves:
         return None
-    fig = go.Figure([go.Scatter(x=c["fpr"], y=c["tpr"], mode="lines",
-                                name=f"{c['class']} (AUC {c['auc']:.3f})") for c in curves])
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=c["fpr"], y=c["tpr"], mode="lines", name=f"{c['class']} (AUC {c['auc']:.3f})"
+            )
+            for c in curves
+        ]
+    )
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=DIAGONAL, name="chance"))
-    return _title(fig, "ROC" + (" (one vs rest)" if len(curves) > 1 else ""),
-                  "false positive rate", "true positive rate")
+    return _title(
+        fig,
+        "ROC" + (" (one vs rest)" if len(curves) > 1 else ""),
+        "false positive rate",
+        "true positive rate",
+    )
 
 
 def precision_recall(report: dict) -> go.Figure | None:
     curves = report.get("pr")
     if not curves:
         return None
-    fig = go.Figure([go.Scatter(x=c["recall"], y=c["precision"], mode="lines",
-                                name=f"{c['class']} (AP {c['average_precision']:.3f})")
-                     for c in curves])
-    return _title(fig, "Precision-recall" + (" (one vs rest)" if len(curves) > 1 else ""),
-                  "recall", "precision")
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=c["recall"],
+                y=c["precision"],
+                mode="lines",
+                name=f"{c['class']} (AP {c['average_precision']:.3f})",
+            )
+            for c in curves
+        ]
+    )
+    return _title(
+        fig,
+        "Precision-recall" + (" (one vs rest)" if len(curves) > 1 else ""),
+        "recall",
+        "precision",
+    )
 
 
 def calibration(report: dict) -> go.Figure | None:
     cal = report.get("calibration")
     if not cal or not cal["predicted"]:
         return None
-    fig = go.Figure([
-        go.Scatter(x=cal["predicted"], y=cal["observed"], mode="lines+markers",
-                   name="model"),
-        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=DIAGONAL, name="perfect"),
-    ])
-    return _title(fig, f"Calibration (Brier {cal['brier']:.3f})", f"mean {cal['kind']}",
-                  "observed frequency")
+    fig = go.Figure(
+        [
+            go.Scatter(x=cal["predicted"], y=cal["observed"], mode="lines+markers", name="model"),
+            go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=DIAGONAL, name="perfect"),
+        ]
+    )
+    return _title(
+        fig, f"Calibration (Brier {cal['brier']:.3f})", f"mean {cal['kind']}", "observed frequency"
+    )
 
 
 def predicted_vs_actual(report: dict) -> go.Figure | None:
@@ -70,12 +105,18 @@ def predicted_vs_actual(report: dict) -> go.Figure | None:
         return None
     low = min(min(res["actual"]), min(res["predicted"]))
     high = max(max(res["actual"]), max(res["predicted"]))
-    fig = go.Figure([
-        go.Scatter(x=res["actual"], y=res["predicted"], mode="markers", name="rows",
-                   marker={"opacity": 0.6}),
-        go.Scatter(x=[low, high], y=[low, high], mode="lines", line=DIAGONAL,
-                   name="perfect"),
-    ])
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=res["actual"],
+                y=res["predicted"],
+                mode="markers",
+                name="rows",
+                marker={"opacity": 0.6},
+            ),
+            go.Scatter(x=[low, high], y=[low, high], mode="lines", line=DIAGONAL, name="perfect"),
+        ]
+    )
     return _title(fig, "Predicted vs actual", "actual", "predicted")
 
 
@@ -83,11 +124,22 @@ def residuals(report: dict) -> go.Figure | None:
     res = report.get("residuals")
     if not res:
         return None
-    fig = go.Figure(go.Scatter(x=res["predicted"], y=res["residual"], mode="markers",
-                               marker={"opacity": 0.6}, name="rows"))
+    fig = go.Figure(
+        go.Scatter(
+            x=res["predicted"],
+            y=res["residual"],
+            mode="markers",
+            marker={"opacity": 0.6},
+            name="rows",
+        )
+    )
     fig.add_hline(y=0, line=DIAGONAL)
-    return _title(fig, f"Residuals (mean {res['mean']:.3g}, std {res['std']:.3g})",
-                  "predicted", "actual - predicted")
+    return _title(
+        fig,
+        f"Residuals (mean {res['mean']:.3g}, std {res['std']:.3g})",
+        "predicted",
+        "actual - predicted",
+    )
 
 
 def permutation_importance(report: dict) -> go.Figure | None:
@@ -95,12 +147,15 @@ def permutation_importance(report: dict) -> go.Figure | None:
     if not found or not found["features"]:
         return None
     items = list(reversed(found["features"][:20]))  # most important on top
-    fig = go.Figure(go.Bar(x=[f["mean"] for f in items], y=[f["feature"] for f in items],
-                           orientation="h", error_x={"type": "data",
-                                                     "array": [f["std"] for f in items]}))
-    return _title(fig, "Permutation importance", f"drop in {found['metric']} when shuffled",
-                  "")
+    fig = go.Figure(
+        go.Bar(
+            x=[f["mean"] for f in items],
+            y=[f["feature"] for f in items],
+            orientation="h",
+            error_x={"type": "data", "array": [f["std"] for f in items]},
+        )
+    )
+    return _title(fig, "Permutation importance", f"drop in {found['metric']} when shuffled", "")
 
 
-FIGURES = (confusion_matrix, roc, precision_recall, calibration, predicted_vs_actual,
-           residuals)
+FIGURES = (confusion_matrix, roc, precision_recall, calibration, predicted_vs_actual, residuals)

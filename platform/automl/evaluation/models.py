@@ -21,10 +21,13 @@ class Evaluation(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
     error = models.TextField(blank=True)
     report = models.JSONField(default=dict, blank=True)
-    answers = models.JSONField(default=dict, blank=True,
-                               help_text="y_true, y_pred (and correct) per test row.")
+    answers = models.JSONField(
+        default=dict, blank=True, help_text="y_true, y_pred (and correct) per test row."
+    )
     rows_key = models.CharField(
-        max_length=64, blank=True, db_index=True,
+        max_length=64,
+        blank=True,
+        db_index=True,
         help_text="sha256 of the data set and the test row indices: same key, same rows.",
     )
     created_at = models.DateTimeField(auto_now_add=True)

@@ -28,20 +28,30 @@ def section_context(version: ModelVersion) -> dict:
     hpo = job_charts.importances(report.get("hpo_importances") or {})
     peers = []
     if evaluation and evaluation.rows_key:
-        peers = list(ModelVersion.objects.filter(
-            owner=version.owner_id, evaluation__rows_key=evaluation.rows_key,
-            evaluation__status=Evaluation.Status.SUCCEEDED,
-        ).exclude(id=version.id).order_by("name", "-version")[:50])
+        peers = list(
+            ModelVersion.objects.filter(
+                owner=version.owner_id,
+                evaluation__rows_key=evaluation.rows_key,
+                evaluation__status=Evaluation.Status.SUCCEEDED,
+            )
+            .exclude(id=version.id)
+            .order_by("name", "-version")[:50]
+        )
     try:
         services.rows_job(version)
         evaluable = True
     except services.EvaluationError:
         evaluable = False
-    return {"evaluation": evaluation, "report": report, "evaluable": evaluable,
-            "evaluation_figures": [figure_html(f) for f in figures],
-            "importance_figure": figure_html(importance) if importance else None,
-            "hpo_importance_figure": figure_html(hpo) if hpo else None,
-            "comparable": peers, "plotly_js": plotly_js_tag()}
+    return {
+        "evaluation": evaluation,
+        "report": report,
+        "evaluable": evaluable,
+        "evaluation_figures": [figure_html(f) for f in figures],
+        "importance_figure": figure_html(importance) if importance else None,
+        "hpo_importance_figure": figure_html(hpo) if hpo else None,
+        "comparable": peers,
+        "plotly_js": plotly_js_tag(),
+    }
 
 
 def comparison_context(versions: list[ModelVersion]) -> dict:

@@ -7,16 +7,25 @@ class EvaluationSerializer(serializers.ModelSerializer):
     report = serializers.JSONField(
         read_only=True,
         help_text="metrics ({name: {value, low, high, level, n_resamples, n_valid, "
-                  "direction}}), split, validation (best_trial, cv: {scores, mean, std}), "
-                  "importances (permutation), hpo_importances; classifiers: classes, "
-                  "confusion_matrix (rows: true class), roc, pr, calibration; regressors: "
-                  "residuals.",
+        "direction}}), split, validation (best_trial, cv: {scores, mean, std}), "
+        "importances (permutation), hpo_importances; classifiers: classes, "
+        "confusion_matrix (rows: true class), roc, pr, calibration; regressors: "
+        "residuals.",
     )
 
     class Meta:
         model = Evaluation
-        fields = ["id", "version", "status", "error", "report", "rows_key", "created_at",
-                  "started_at", "finished_at"]
+        fields = [
+            "id",
+            "version",
+            "status",
+            "error",
+            "report",
+            "rows_key",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
         read_only_fields = fields
 
 

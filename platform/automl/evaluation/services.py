@@ -34,8 +34,9 @@ MAX_EXPLAIN_ROWS = 100
 class EvaluationError(Exception):
     """A request that cannot be answered: `status` 409 (the state forbids it) or 400."""
 
-    def __init__(self, detail: str, fields: dict[str, list[str]] | None = None,
-                 status: int = 409) -> None:
+    def __init__(
+        self, detail: str, fields: dict[str, list[str]] | None = None, status: int = 409
+    ) -> None:
         super().__init__(detail)
         self.detail, self.fields, self.status = detail, fields or {}, status
 
@@ -49,7 +50,8 @@ def rows_job(version: ModelVersion):
     if job is None or version.dataset_id is None:
         raise EvaluationError(
             f"{version} was not made by a job, so no rows were held out from it; "
-            "only versions with job lineage (HPO, NAS, compression) can be evaluated")
+            "only versions with job lineage (HPO, NAS, compression) can be evaluated"
+        )
     if "test_size" not in job.config or "seed" not in job.config:
         raise EvaluationError(f"job {job.id}'s config records no test split")
     return job
@@ -66,30 +68,36 @@ def request_evaluation(version: ModelVersion) -> Evaluation:
         evaluation.started_at = evaluation.finished_at = None
         evaluation.save()
         evaluation_id = evaluation.id
-        transaction.on_commit(lambda: evaluate_model.apply_async((evaluation_id,),
-                                                                 queue="cpu"))
+        transaction.on_commit(lambda: evaluate_model.apply_async((evaluation_id,), queue="cpu"))
     return evaluation
 
 
 def run_evaluation(evaluation_id: int) -> str:
     """Claim a queued evaluation and compute it; safe to deliver twice (one claim wins)."""
-    claimed = Evaluation.objects.filter(id=evaluation_id, status=Evaluation.Status.QUEUED) \
-        .update(status=Evaluation.Status.RUNNING, started_at=timezone.now())
+    claimed = Evaluation.objects.filter(id=evaluation_id, status=Evaluation.Status.QUEUED).update(
+        status=Evaluation.Status.RUNNING, started_at=timezone.now()
+    )
     if not claimed:
         return "not queued"
-    evaluation = Evaluation.objects.select_related("version__job__dataset").get(
-        id=evaluation_id)
+    evaluation = Evaluation.objects.select_related("version__job__dataset").get(id=evaluation_id)
     try:
         report, answers, key = compute(evaluation.version)
     except Exception as exc:  # the report fails, with its reason; the worker goes on
         log.exception("evaluation %s failed", evaluation_id)
         Evaluation.objects.filter(id=evaluation_id).update(
-            status=Evaluation.Status.FAILED, error=f"{type(exc).__name__}: {exc}",
-            finished_at=timezone.now())
+            status=Evaluation.Status.FAILED,
+            error=f"{type(exc).__name__}: {exc}",
+            finished_at=timezone.now(),
+        )
         return "failed"
     Evaluation.objects.filter(id=evaluation_id).update(
-        status=Evaluation.Status.SUCCEEDED, report=report, answers=answers, rows_key=key,
-        finished_at=timezone.now(), error="")
+        status=Evaluation.Status.SUCCEEDED,
+        report=report,
+        answers=answers,
+        rows_key=key,
+        finished_at=timezone.now(),
+        error="",
+    )
     return "succeeded"
 
 
@@ -124,30 +132,39 @@ def compute(version: ModelVersion) -> tuple[dict, dict, str]:
     config = job.config
     data = training_data(dataset, config)
     if data.task != version.task:
-        raise EvaluationError(f"{version} is a {version.task} model but job {job.id}'s "
-                              f"data is for {data.task}")
+        raise EvaluationError(
+            f"{version} is a {version.task} model but job {job.id}'s data is for {data.task}"
+        )
     seed = int(config["seed"])
     search, test = engine.split_rows(data.y, data.task, config["test_size"], seed)
     predictor = _predictor(version)
     X, y = data.X[test], data.y[test]
     names = data.classes if data.classes is not None else None
-    report, answers = engine.evaluate(predictor, X, y, task=data.task, class_names=names,
-                                      n_resamples=N_RESAMPLES, seed=seed)
+    report, answers = engine.evaluate(
+        predictor, X, y, task=data.task, class_names=names, n_resamples=N_RESAMPLES, seed=seed
+    )
     metric = _objective(config, list(report["metrics"]))
     features = version.features or list(data.feature_names)
     if np.ndim(X) == 2 and len(features) == X.shape[1]:
         report["importances"] = engine.permutation_importances(
-            predictor, X, y, metric, features, n_repeats=PERMUTATION_REPEATS, seed=seed)
+            predictor, X, y, metric, features, n_repeats=PERMUTATION_REPEATS, seed=seed
+        )
     report["validation"] = _validation(version, job, engine.take_rows(data, search), metric)
     if job.kind == "hpo":
         report["hpo_importances"] = (job.result or {}).get("importances") or {}
     key_text = f"{dataset.id}:{dataset.sha256}:{','.join(map(str, test.tolist()))}"
     rows_key = hashlib.sha256(key_text.encode()).hexdigest()
     report["split"] = {
-        "job": job.id, "job_kind": job.kind, "dataset": dataset.id,
-        "dataset_name": dataset.name, "dataset_sha256": dataset.sha256,
-        "test_size": config["test_size"], "seed": seed, "n_test": int(len(test)),
-        "n_search": int(len(search)), "rows_key": rows_key,
+        "job": job.id,
+        "job_kind": job.kind,
+        "dataset": dataset.id,
+        "dataset_name": dataset.name,
+        "dataset_sha256": dataset.sha256,
+        "test_size": config["test_size"],
+        "seed": seed,
+        "n_test": int(len(test)),
+        "n_search": int(len(search)),
+        "rows_key": rows_key,
     }
     return report, answers, rows_key
 
@@ -162,10 +179,12 @@ def _validation(version: ModelVersion, job, search, metric: str) -> dict:
     out: dict[str, Any] = {"method": validation.get("method", "holdout")}
     trial = Trial.objects.filter(job=job, number=version.trial_number).first()
     if trial is not None and trial.values:
-        out["best_trial"] = {"number": trial.number, "value": trial.values[0],
-                             "metric": _objective(job.config, [metric])}
-    if (job.kind == "hpo" and out["method"] == "cv" and version.source == "job"
-            and version.params):
+        out["best_trial"] = {
+            "number": trial.number,
+            "value": trial.values[0],
+            "metric": _objective(job.config, [metric]),
+        }
+    if job.kind == "hpo" and out["method"] == "cv" and version.source == "job" and version.params:
         out["cv"] = cross_validation(job.config, version.params, search, metric)
     return out
 
@@ -177,8 +196,9 @@ def _answers(version: ModelVersion) -> Evaluation:
     evaluation = Evaluation.objects.filter(version=version).first()
     if evaluation is None or evaluation.status != Evaluation.Status.SUCCEEDED:
         state = "has no evaluation" if evaluation is None else f"is {evaluation.status}"
-        raise EvaluationError(f"{version}'s evaluation {state}; evaluate it first "
-                              "(POST its evaluation/)")
+        raise EvaluationError(
+            f"{version}'s evaluation {state}; evaluate it first (POST its evaluation/)"
+        )
     return evaluation
 
 
@@ -188,8 +208,9 @@ def compare(a: ModelVersion, b: ModelVersion, seed: int = 0) -> dict:
     from workers.evaluation import stats
 
     if a.id == b.id:
-        raise EvaluationError("compare two different versions", {"other": ["same version"]},
-                              status=400)
+        raise EvaluationError(
+            "compare two different versions", {"other": ["same version"]}, status=400
+        )
     ea, eb = _answers(a), _answers(b)
     if a.task != b.task:
         raise EvaluationError(f"{a} is {a.task}, {b} is {b.task}: they cannot be compared")
@@ -199,32 +220,44 @@ def compare(a: ModelVersion, b: ModelVersion, seed: int = 0) -> dict:
             f"{a} and {b} were evaluated on different rows (data set {sa.get('dataset')} "
             f"seed {sa.get('seed')} test_size {sa.get('test_size')} vs data set "
             f"{sb.get('dataset')} seed {sb.get('seed')} test_size {sb.get('test_size')}); "
-            "a paired test needs the same rows")
+            "a paired test needs the same rows"
+        )
     name_a, name_b = f"{a.name} v{a.version}", f"{b.name} v{b.version}"
     y = np.asarray(ea.answers["y_true"])
     if a.task == "classification":
         ca, cb = np.asarray(ea.answers["correct"]), np.asarray(eb.answers["correct"])
         test = stats.mcnemar(ca, cb)
         acc_a, acc_b = float(ca.mean()), float(cb.mean())
-        better = None if test["only_a_right"] == test["only_b_right"] else \
-            (name_b if acc_b > acc_a else name_a)
+        better = (
+            None
+            if test["only_a_right"] == test["only_b_right"]
+            else (name_b if acc_b > acc_a else name_a)
+        )
         scores = {"metric": "accuracy", "a": acc_a, "b": acc_b}
         sentence = stats.verdict(name_a, name_b, better, "more accurate", test["p_value"])
     else:
         pa = np.asarray(ea.answers["y_pred"], np.float64)
         pb = np.asarray(eb.answers["y_pred"], np.float64)
-        test = stats.paired_bootstrap(_rmse, y.astype(np.float64), pa, pb,
-                                      n_resamples=N_RESAMPLES, seed=seed)
+        test = stats.paired_bootstrap(
+            _rmse, y.astype(np.float64), pa, pb, n_resamples=N_RESAMPLES, seed=seed
+        )
         rmse_a, rmse_b = _rmse(y, pa), _rmse(y, pb)
         better = None if test["difference"] == 0 else (name_b if rmse_b < rmse_a else name_a)
         scores = {"metric": "rmse", "a": rmse_a, "b": rmse_b}
-        sentence = stats.verdict(name_a, name_b, better, "more accurate (lower RMSE)",
-                                 test["p_value"])
-    return {"a": a.id, "b": b.id, "n_rows": int(len(y)), "rows_key": ea.rows_key,
-            "scores": scores, "better": None if better is None else
-            (b.id if better == name_b else a.id), "significant":
-            bool(better is not None and test["p_value"] < stats.SIGNIFICANT),
-            **{k: v for k, v in test.items()}, "summary": sentence}
+        sentence = stats.verdict(
+            name_a, name_b, better, "more accurate (lower RMSE)", test["p_value"]
+        )
+    return {
+        "a": a.id,
+        "b": b.id,
+        "n_rows": int(len(y)),
+        "rows_key": ea.rows_key,
+        "scores": scores,
+        "better": None if better is None else (b.id if better == name_b else a.id),
+        "significant": bool(better is not None and test["p_value"] < stats.SIGNIFICANT),
+        **{k: v for k, v in test.items()},
+        "summary": sentence,
+    }
 
 
 def _rmse(y: np.ndarray, pred: np.ndarray) -> float:
@@ -243,9 +276,11 @@ def explain_answer(loaded, X: np.ndarray, version: ModelVersion) -> dict:
     from workers.evaluation.report import Predictor
 
     if len(X) > MAX_EXPLAIN_ROWS:
-        raise EvaluationError(f"explain: at most {MAX_EXPLAIN_ROWS} rows per request",
-                              {"inputs": [f"at most {MAX_EXPLAIN_ROWS} rows with explain"]},
-                              status=400)
+        raise EvaluationError(
+            f"explain: at most {MAX_EXPLAIN_ROWS} rows per request",
+            {"inputs": [f"at most {MAX_EXPLAIN_ROWS} rows with explain"]},
+            status=400,
+        )
     reference = None
     directory = get_storage().local_dir(version.storage_key)
     if (directory / "reference.json").exists():

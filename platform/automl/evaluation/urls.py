@@ -7,7 +7,10 @@ from automl.evaluation.pages import page_urls  # noqa: F401 - included by automl
 
 api_urls = [
     path("<int:pk>/evaluation/", views.EvaluationDetail.as_view(), name="model-evaluation"),
-    path("<int:pk>/evaluation/compare/<int:other>/", views.EvaluationCompare.as_view(),
-         name="model-evaluation-compare"),
+    path(
+        "<int:pk>/evaluation/compare/<int:other>/",
+        views.EvaluationCompare.as_view(),
+        name="model-evaluation-compare",
+    ),
     path("<int:pk>/card/", views.ModelCard.as_view(), name="model-card"),
 ]

@@ -28,16 +28,18 @@ class EvaluationDetail(APIView):
         version = owned_or_404(ModelVersion.objects.all(), request.user, id=pk)
         evaluation = Evaluation.objects.filter(version=version).first()
         if evaluation is None:
-            return Response(error_body("not_found", f"{version} has no evaluation yet; "
-                                       "POST here to compute one"), status=404)
+            return Response(
+                error_body(
+                    "not_found", f"{version} has no evaluation yet; POST here to compute one"
+                ),
+                status=404,
+            )
         return Response(EvaluationSerializer(evaluation).data)
 
-    @extend_schema(request=None,
-                   responses={202: EvaluationSerializer, 409: OpenApiTypes.OBJECT})
+    @extend_schema(request=None, responses={202: EvaluationSerializer, 409: OpenApiTypes.OBJECT})
     def post(self, request: Request, pk: int) -> Response:
         """(Re)compute the report on the rows the version's job held out, in a worker."""
-        version = owned_or_404(ModelVersion.objects.select_related("job"), request.user,
-                               id=pk)
+        version = owned_or_404(ModelVersion.objects.select_related("job"), request.user, id=pk)
         try:
             evaluation = services.request_evaluation(version)
         except services.EvaluationError as exc:
@@ -60,8 +62,7 @@ class EvaluationCompare(APIView):
 class ModelCard(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("output", OpenApiTypes.STR, enum=["markdown", "html"])],
-        responses={(200, "text/markdown"): OpenApiTypes.STR,
-                   (200, "text/html"): OpenApiTypes.STR},
+        responses={(200, "text/markdown"): OpenApiTypes.STR, (200, "text/html"): OpenApiTypes.STR},
     )
     def get(self, request: Request, pk: int) -> HttpResponse:
         """The model card: lineage, data, metrics with intervals, importances, limits."""
@@ -70,5 +71,6 @@ class ModelCard(APIView):
         query.is_valid(raise_exception=True)
         if query.validated_data["output"] == "html":
             return HttpResponse(cards.card_html(version), content_type="text/html")
-        return HttpResponse(cards.card_markdown(version),
-                            content_type="text/markdown; charset=utf-8")
+        return HttpResponse(
+            cards.card_markdown(version), content_type="text/markdown; charset=utf-8"
+        )

@@ -18,8 +18,16 @@ class JobAdmin(admin.ModelAdmin):
     list_filter = ["kind", "status", "queue"]
     search_fields = ["name", "owner__username"]
     readonly_fields = [
-        "created_at", "started_at", "finished_at", "heartbeat_at", "worker_host",
-        "worker_info", "attempts", "result", "error_message", "progress",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "heartbeat_at",
+        "worker_host",
+        "worker_info",
+        "attempts",
+        "result",
+        "error_message",
+        "progress",
     ]
     inlines = [TrialInline]
 

@@ -12,20 +12,28 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
-_LAYOUT = {"margin": {"l": 50, "r": 20, "t": 40, "b": 45}, "height": 340,
-           "template": "plotly_white"}  # fmt: skip
+_LAYOUT = {
+    "margin": {"l": 50, "r": 20, "t": 40, "b": 45},
+    "height": 340,
+    "template": "plotly_white",
+}
 # Colour-blind-safe pair (Okabe-Ito) for kept and pruned trials.
 COMPLETE_COLOUR, PRUNED_COLOUR, BEST_COLOUR = "#0072b2", "#d55e00", "#009e73"
 
 
 def _finite(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(
-        value)  # fmt: skip
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _complete(trials: Sequence[dict], index: int = 0) -> list[dict]:
-    return [t for t in trials if t.get("state") == "complete" and t.get("values")
-            and len(t["values"]) > index and _finite(t["values"][index])]  # fmt: skip
+    return [
+        t
+        for t in trials
+        if t.get("state") == "complete"
+        and t.get("values")
+        and len(t["values"]) > index
+        and _finite(t["values"][index])
+    ]
 
 
 def _title(fig: go.Figure, text: str, **axes: str) -> go.Figure:
@@ -49,12 +57,20 @@ def optimization_history(trials: Sequence[dict], metric: str, direction: str) ->
     for value in values:
         running = value if running is None else better(running, value)
         best.append(running)
-    fig = go.Figure([
-        go.Scatter(x=numbers, y=values, mode="markers", name=metric,
-                   marker={"color": COMPLETE_COLOUR}),
-        go.Scatter(x=numbers, y=best, mode="lines", name="best so far",
-                   line={"color": BEST_COLOUR, "shape": "hv"}),
-    ])  # fmt: skip
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=numbers, y=values, mode="markers", name=metric, marker={"color": COMPLETE_COLOUR}
+            ),
+            go.Scatter(
+                x=numbers,
+                y=best,
+                mode="lines",
+                name="best so far",
+                line={"color": BEST_COLOUR, "shape": "hv"},
+            ),
+        ]
+    )
     return _title(fig, "Optimization history", x="trial", y=metric)
 
 
@@ -68,8 +84,11 @@ def _numeric_axis(values: list) -> dict | None:
         return {"values": [v if v is not None else math.nan for v in values]}
     labels = sorted({str(v) for v in present})
     index = {label: i for i, label in enumerate(labels)}
-    return {"values": [index[str(v)] if v is not None else math.nan for v in values],
-            "tickvals": list(range(len(labels))), "ticktext": labels}  # fmt: skip
+    return {
+        "values": [index[str(v)] if v is not None else math.nan for v in values],
+        "tickvals": list(range(len(labels))),
+        "ticktext": labels,
+    }
 
 
 def parallel_coordinates(trials: Sequence[dict], metric: str) -> go.Figure | None:
@@ -85,10 +104,12 @@ def parallel_coordinates(trials: Sequence[dict], metric: str) -> go.Figure | Non
         if axis is not None:
             dimensions.append({"label": name, **axis})
     dimensions.append({"label": metric, "values": values})
-    fig = go.Figure(go.Parcoords(
-        line={"color": values, "colorscale": "Viridis", "showscale": True},
-        dimensions=dimensions,
-    ))  # fmt: skip
+    fig = go.Figure(
+        go.Parcoords(
+            line={"color": values, "colorscale": "Viridis", "showscale": True},
+            dimensions=dimensions,
+        )
+    )
     fig = _title(fig, "Parallel coordinates")
     fig.update_layout(margin={"t": 90})  # room for the axis labels under the title
     return fig
@@ -99,8 +120,14 @@ def importances(importance: dict[str, float]) -> go.Figure | None:
     items = sorted(((k, v) for k, v in importance.items() if _finite(v)), key=lambda kv: kv[1])
     if not items:
         return None
-    fig = go.Figure(go.Bar(x=[v for _, v in items], y=[k for k, _ in items], orientation="h",
-                           marker={"color": COMPLETE_COLOUR}))  # fmt: skip
+    fig = go.Figure(
+        go.Bar(
+            x=[v for _, v in items],
+            y=[k for k, _ in items],
+            orientation="h",
+            marker={"color": COMPLETE_COLOUR},
+        )
+    )
     fig = _title(fig, "Parameter importances (fANOVA)", x="importance")
     fig.update_layout(height=max(200, 60 + 28 * len(items)))
     return fig
@@ -113,28 +140,42 @@ def intermediate_values(trials: Sequence[dict], metric: str) -> go.Figure | None
         return None
     traces, legend_shown = [], set()
     for trial in sorted(curves, key=lambda t: t["number"]):
-        points = sorted((int(step), value) for step, value in trial["intermediate_values"].items()
-                        if _finite(value))  # fmt: skip
+        points = sorted(
+            (int(step), value)
+            for step, value in trial["intermediate_values"].items()
+            if _finite(value)
+        )
         if not points:
             continue
         pruned = trial.get("state") == "pruned"
         group = "pruned" if pruned else "kept"
-        traces.append(go.Scatter(
-            x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers",
-            name=group, legendgroup=group, showlegend=group not in legend_shown,
-            hovertext=f"trial {trial['number']} ({trial.get('state')})", hoverinfo="text+y",
-            line={"color": PRUNED_COLOUR if pruned else COMPLETE_COLOUR,
-                  "dash": "dot" if pruned else "solid", "width": 1},
-            marker={"size": 4},
-        ))  # fmt: skip
+        traces.append(
+            go.Scatter(
+                x=[p[0] for p in points],
+                y=[p[1] for p in points],
+                mode="lines+markers",
+                name=group,
+                legendgroup=group,
+                showlegend=group not in legend_shown,
+                hovertext=f"trial {trial['number']} ({trial.get('state')})",
+                hoverinfo="text+y",
+                line={
+                    "color": PRUNED_COLOUR if pruned else COMPLETE_COLOUR,
+                    "dash": "dot" if pruned else "solid",
+                    "width": 1,
+                },
+                marker={"size": 4},
+            )
+        )
         legend_shown.add(group)
     if not traces:
         return None
     return _title(go.Figure(traces), "Intermediate values", x="step", y=metric)
 
 
-def pareto_front(trials: Sequence[dict], metrics: Sequence[str],
-                 front: Sequence[dict]) -> go.Figure | None:  # fmt: skip
+def pareto_front(
+    trials: Sequence[dict], metrics: Sequence[str], front: Sequence[dict]
+) -> go.Figure | None:
     """Every complete trial on the first two metrics, the Pareto front highlighted."""
     if len(metrics) < 2:
         return None
@@ -147,12 +188,16 @@ def pareto_front(trials: Sequence[dict], metrics: Sequence[str],
     fig = go.Figure()
     for group, colour, size in ((rest, COMPLETE_COLOUR, 7), (best, BEST_COLOUR, 10)):
         if group:
-            fig.add_trace(go.Scatter(
-                x=[t["values"][0] for t in group], y=[t["values"][1] for t in group],
-                mode="markers", marker={"color": colour, "size": size},
-                name="Pareto front" if group is best else "other trials",
-                hovertext=[f"trial {t['number']}" for t in group],
-            ))  # fmt: skip
+            fig.add_trace(
+                go.Scatter(
+                    x=[t["values"][0] for t in group],
+                    y=[t["values"][1] for t in group],
+                    mode="markers",
+                    marker={"color": colour, "size": size},
+                    name="Pareto front" if group is best else "other trials",
+                    hovertext=[f"trial {t['number']}" for t in group],
+                )
+            )
     return _title(fig, "Pareto front", x=metrics[0], y=metrics[1])
 
 
@@ -164,17 +209,29 @@ def alpha_heatmap(history: Sequence[dict], axes: dict, cell: str = "normal") -> 
         return None
     rows = len(epochs[0][cell])
     edges = edges if len(edges) == rows else [f"edge {i}" for i in range(rows)]
-    frames = [go.Frame(data=[go.Heatmap(z=h[cell], x=ops, y=edges, zmin=0, zmax=1)],
-                       name=str(h.get("epoch", i))) for i, h in enumerate(epochs)]  # fmt: skip
+    frames = [
+        go.Frame(
+            data=[go.Heatmap(z=h[cell], x=ops, y=edges, zmin=0, zmax=1)],
+            name=str(h.get("epoch", i)),
+        )
+        for i, h in enumerate(epochs)
+    ]
     fig = go.Figure(data=frames[-1].data, frames=frames)
     fig.update_traces(colorscale="Blues", colorbar={"title": {"text": "softmax α"}})
-    steps = [{"label": f.name, "method": "animate",
-              "args": [[f.name], {"mode": "immediate", "frame": {"duration": 0}}]}
-             for f in frames]  # fmt: skip
+    steps = [
+        {
+            "label": f.name,
+            "method": "animate",
+            "args": [[f.name], {"mode": "immediate", "frame": {"duration": 0}}],
+        }
+        for f in frames
+    ]
     fig = _title(fig, f"Architecture weights α ({cell} cell) by epoch", x="operation")
-    fig.update_layout(sliders=[{"active": len(steps) - 1, "steps": steps,
-                                "currentvalue": {"prefix": "epoch "}}],
-                      height=max(300, 140 + 30 * rows), margin={"b": 110})  # fmt: skip
+    fig.update_layout(
+        sliders=[{"active": len(steps) - 1, "steps": steps, "currentvalue": {"prefix": "epoch "}}],
+        height=max(300, 140 + 30 * rows),
+        margin={"b": 110},
+    )
     return fig
 
 
@@ -188,20 +245,37 @@ def genotype_graph(genotype: dict) -> go.Figure | None:
     layers = genotype.get("layers") or []
     if not layers:
         return None
-    labels = ["input"] + [
-        " ".join(str(v) for k, v in layer.items() if k in ("width", "kernel", "activation"))
-        for layer in layers
-    ] + ["output"]  # fmt: skip
+    labels = (
+        ["input"]
+        + [
+            " ".join(str(v) for k, v in layer.items() if k in ("width", "kernel", "activation"))
+            for layer in layers
+        ]
+        + ["output"]
+    )
     xs = list(range(len(labels)))
-    fig = go.Figure([
-        go.Scatter(x=xs, y=[0] * len(xs), mode="lines", line={"color": "#888"},
-                   hoverinfo="skip"),
-        go.Scatter(x=xs, y=[0] * len(xs), mode="markers+text", text=labels,
-                   textposition="top center", marker={"size": 18, "color": COMPLETE_COLOUR}),
-    ])  # fmt: skip
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=xs, y=[0] * len(xs), mode="lines", line={"color": "#888"}, hoverinfo="skip"
+            ),
+            go.Scatter(
+                x=xs,
+                y=[0] * len(xs),
+                mode="markers+text",
+                text=labels,
+                textposition="top center",
+                marker={"size": 18, "color": COMPLETE_COLOUR},
+            ),
+        ]
+    )
     fig = _title(fig, f"Found architecture ({genotype.get('space', 'layers')})")
-    fig.update_layout(showlegend=False, height=220, xaxis={"visible": False},
-                      yaxis={"visible": False, "range": [-1, 1.5]})  # fmt: skip
+    fig.update_layout(
+        showlegend=False,
+        height=220,
+        xaxis={"visible": False},
+        yaxis={"visible": False, "range": [-1, 1.5]},
+    )
     return fig
 
 
@@ -220,24 +294,52 @@ def _cell_graph(genotype: dict) -> go.Figure | None:
         for i, edges in enumerate(nodes):
             for op, source in edges:
                 (x0, ya), (x1, yb) = positions.get(source, (0, y0)), positions[i + 2]
-                fig.add_trace(go.Scatter(x=[x0, x1], y=[ya, yb], mode="lines",
-                                         line={"color": "#888"}, hoverinfo="skip"))  # fmt: skip
-                fig.add_annotation(x=(x0 + x1) / 2, y=(ya + yb) / 2, text=op, showarrow=False,
-                                   font={"size": 10}, bgcolor="rgba(255,255,255,.8)")
-            fig.add_trace(go.Scatter(x=[positions[i + 2][0], out[0]],
-                                     y=[positions[i + 2][1], out[1]], mode="lines",
-                                     line={"color": "#ccc", "dash": "dot"},
-                                     hoverinfo="skip"))  # fmt: skip
+                fig.add_trace(
+                    go.Scatter(
+                        x=[x0, x1],
+                        y=[ya, yb],
+                        mode="lines",
+                        line={"color": "#888"},
+                        hoverinfo="skip",
+                    )
+                )
+                fig.add_annotation(
+                    x=(x0 + x1) / 2,
+                    y=(ya + yb) / 2,
+                    text=op,
+                    showarrow=False,
+                    font={"size": 10},
+                    bgcolor="rgba(255,255,255,.8)",
+                )
+            fig.add_trace(
+                go.Scatter(
+                    x=[positions[i + 2][0], out[0]],
+                    y=[positions[i + 2][1], out[1]],
+                    mode="lines",
+                    line={"color": "#ccc", "dash": "dot"},
+                    hoverinfo="skip",
+                )
+            )
         labels = {0: "c_{k-2}", 1: "c_{k-1}", **{i + 2: str(i) for i in range(len(nodes))}}
         xs = [positions[k][0] for k in labels] + [out[0]]
         ys = [positions[k][1] for k in labels] + [out[1]]
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers+text",
-                                 text=[*labels.values(), f"{kind} out"],
-                                 textposition="bottom center",
-                                 marker={"size": 16, "color": COMPLETE_COLOUR}))  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="markers+text",
+                text=[*labels.values(), f"{kind} out"],
+                textposition="bottom center",
+                marker={"size": 16, "color": COMPLETE_COLOUR},
+            )
+        )
     fig = _title(fig, "Found cells (DARTS genotype)")
-    fig.update_layout(showlegend=False, height=200 + 160 * len(cells),
-                      xaxis={"visible": False}, yaxis={"visible": False})  # fmt: skip
+    fig.update_layout(
+        showlegend=False,
+        height=200 + 160 * len(cells),
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+    )
     return fig
 
 
@@ -250,26 +352,40 @@ def compression_points(result: dict) -> list[dict]:
         return []
     points = [{"step": None, "label": "original", **original}]
     for i, step in enumerate(result.get("steps") or []):
-        points.append({"step": i, "label": f"{i + 1}. {step.get('technique', 'step')}",
-                       **(step.get("report") or {})})  # fmt: skip
+        points.append(
+            {
+                "step": i,
+                "label": f"{i + 1}. {step.get('technique', 'step')}",
+                **(step.get("report") or {}),
+            }
+        )
     return [p for p in points if _finite(p.get("accuracy"))]
 
 
 def compression_tradeoff(result: dict, cost: str) -> go.Figure | None:
     """Accuracy against a cost (file size or latency at batch 64) for the original model
     and each step, joined in chain order: up and to the left is better."""
-    axis = {"file_bytes": "file size (KiB)", "latency_ms_b64": "latency at batch 64 (ms)",
-            "latency_ms_b1": "latency at batch 1 (ms)"}[cost]  # fmt: skip
+    axis = {
+        "file_bytes": "file size (KiB)",
+        "latency_ms_b64": "latency at batch 64 (ms)",
+        "latency_ms_b1": "latency at batch 1 (ms)",
+    }[cost]
     points = [p for p in compression_points(result) if _finite(p.get(cost))]
     if not points:
         return None
     scale = 1 / 1024 if cost == "file_bytes" else 1
-    fig = go.Figure(go.Scatter(
-        x=[p[cost] * scale for p in points], y=[p["accuracy"] for p in points],
-        mode="lines+markers+text", text=[p["label"] for p in points],
-        textposition="top center", name="model", line={"color": COMPLETE_COLOUR, "dash": "dot"},
-        marker={"size": 10, "color": [BEST_COLOUR] + [COMPLETE_COLOUR] * (len(points) - 1)},
-        hovertemplate="%{text}<br>" + axis + " %{x:.4g}<br>accuracy %{y:.4f}<extra></extra>",
-    ))  # fmt: skip
+    fig = go.Figure(
+        go.Scatter(
+            x=[p[cost] * scale for p in points],
+            y=[p["accuracy"] for p in points],
+            mode="lines+markers+text",
+            text=[p["label"] for p in points],
+            textposition="top center",
+            name="model",
+            line={"color": COMPLETE_COLOUR, "dash": "dot"},
+            marker={"size": 10, "color": [BEST_COLOUR] + [COMPLETE_COLOUR] * (len(points) - 1)},
+            hovertemplate="%{text}<br>" + axis + " %{x:.4g}<br>accuracy %{y:.4f}<extra></extra>",
+        )
+    )
     title = "Size vs. accuracy" if cost == "file_bytes" else "Latency vs. accuracy"
     return _title(fig, title, x=axis, y="test accuracy")

@@ -50,19 +50,34 @@ def trial_rows(job: Job) -> Iterator[list[object]]:
         params.update(dict.fromkeys(row["params"] or {}))
         width = max(width, len(row["values"] or []))
     names = list(params)
-    header = ["number", "state", *metric_names(job, width), *(f"param:{n}" for n in names),
-              "started_at", "finished_at", "duration_s", "error"]  # fmt: skip
+    header = [
+        "number",
+        "state",
+        *metric_names(job, width),
+        *(f"param:{n}" for n in names),
+        "started_at",
+        "finished_at",
+        "duration_s",
+        "error",
+    ]
     yield [neutralise(h) for h in header]
     for trial in trials.iterator():
         values = trial.values or []
-        duration = (trial.finished_at - trial.started_at).total_seconds() \
-            if trial.started_at and trial.finished_at else None
-        cells = [trial.number, trial.state,
-                 *(values[i] if i < len(values) else None for i in range(width)),
-                 *((trial.params or {}).get(n) for n in names),
-                 trial.started_at.isoformat() if trial.started_at else None,
-                 trial.finished_at.isoformat() if trial.finished_at else None,
-                 duration, trial.error]  # fmt: skip
+        duration = (
+            (trial.finished_at - trial.started_at).total_seconds()
+            if trial.started_at and trial.finished_at
+            else None
+        )
+        cells = [
+            trial.number,
+            trial.state,
+            *(values[i] if i < len(values) else None for i in range(width)),
+            *((trial.params or {}).get(n) for n in names),
+            trial.started_at.isoformat() if trial.started_at else None,
+            trial.finished_at.isoformat() if trial.finished_at else None,
+            duration,
+            trial.error,
+        ]
         yield [neutralise(c) for c in cells]
 
 
@@ -96,13 +111,21 @@ class TrialsCSV(APIView):
         self.request.accepted_media_type = "application/json"
         return super().handle_exception(exc)
 
-    @extend_schema(responses={(200, "text/csv"): OpenApiResponse(
-        OpenApiTypes.STR, description="One row per trial; text cells that a spreadsheet "
-        "would run as a formula start with '."), 404: OpenApiTypes.OBJECT})  # fmt: skip
+    @extend_schema(
+        responses={
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="One row per trial; text cells that a spreadsheet "
+                "would run as a formula start with '.",
+            ),
+            404: OpenApiTypes.OBJECT,
+        }
+    )
     def get(self, request: Request, pk: int) -> StreamingHttpResponse:
         """Every trial of the job as CSV (number, state, metric values, params, times)."""
         job = owned_or_404(Job.objects.all(), request.user, id=pk)
-        response = StreamingHttpResponse(csv_lines(trial_rows(job)),
-                                         content_type="text/csv; charset=utf-8")
+        response = StreamingHttpResponse(
+            csv_lines(trial_rows(job)), content_type="text/csv; charset=utf-8"
+        )
         response["Content-Disposition"] = f'attachment; filename="job-{job.id}-trials.csv"'
         return response

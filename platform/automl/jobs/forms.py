@@ -23,12 +23,19 @@ from workers.hpo.samplers import SAMPLERS
 from workers.nas.spaces import SPACES
 from workers.nas.strategies import STRATEGIES
 
-TASKS = [("", "infer from the target"), ("classification", "classification"),
-         ("regression", "regression")]  # fmt: skip
+TASKS = [
+    ("", "infer from the target"),
+    ("classification", "classification"),
+    ("regression", "regression"),
+]
 DEFAULT = [("", "default")]
 # Which strategy option one "search budget" number sets.
-BUDGET_OPTION = {"darts": "epochs", "evolution": "cycles", "rl": "candidates",
-                 "random": "candidates"}  # fmt: skip
+BUDGET_OPTION = {
+    "darts": "epochs",
+    "evolution": "cycles",
+    "rl": "candidates",
+    "random": "candidates",
+}
 
 
 def merge(base: dict, override: dict) -> dict:
@@ -49,8 +56,7 @@ def _without(config: dict, covered: tuple[tuple[str, ...], ...]) -> dict:
         if (key,) in covered or value is None:
             continue
         if isinstance(value, dict):
-            inner = {k: v for k, v in value.items()
-                     if (key, k) not in covered and v is not None}  # fmt: skip
+            inner = {k: v for k, v in value.items() if (key, k) not in covered and v is not None}
             if inner:
                 out[key] = inner
         else:
@@ -73,17 +79,22 @@ class JobForm(forms.Form):
     # Paths the fields stand for, left out of the advanced box when a job is run again.
     COVERED: ClassVar[tuple[tuple[str, ...], ...]] = ()
 
-    name = forms.CharField(max_length=200, required=False,
-                           help_text="Default: the kind and the data set's name.")  # fmt: skip
+    name = forms.CharField(
+        max_length=200, required=False, help_text="Default: the kind and the data set's name."
+    )
     dataset = DatasetChoice(queryset=Dataset.objects.none(), empty_label=None)
-    device = forms.ChoiceField(choices=[(d, d) for d in DEVICES], initial="auto",
-                               help_text="auto: a GPU when the worker has one.")  # fmt: skip
+    device = forms.ChoiceField(
+        choices=[(d, d) for d in DEVICES],
+        initial="auto",
+        help_text="auto: a GPU when the worker has one.",
+    )
     advanced = forms.CharField(
-        required=False, label="Advanced (JSON)",
+        required=False,
+        label="Advanced (JSON)",
         widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "class": "json"}),
         help_text="Optional: a JSON object merged over the choices above, e.g. "
         '{"search_space": {...}} or {"sampler": {"n_startup_trials": 5}}. See the README.',
-    )  # fmt: skip
+    )
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -109,10 +120,12 @@ class JobForm(forms.Form):
         """The body a REST client would POST to /api/v1/jobs/."""
         data = self.cleaned_data
         return {
-            "kind": self.kind, "name": data["name"], "dataset": data["dataset"].id,
+            "kind": self.kind,
+            "name": data["name"],
+            "dataset": data["dataset"].id,
             "config": merge(self.config(), data["advanced"]),
             "resources": {"device": data["device"]},
-        }  # fmt: skip
+        }
 
     def add_api_errors(self, fields: dict[str, list[str]]) -> None:
         """Show the serializer's errors beside the field they are about, in its words."""
@@ -139,8 +152,11 @@ class JobForm(forms.Form):
     def initial_from(cls, job: Job, *, continue_from: bool = False) -> dict:
         """Initial values that submit `job` again (its config as stored, with defaults)."""
         config = dict(job.config)
-        initial = {"name": job.name, "dataset": job.dataset_id,
-                   "device": job.resources.get("device", "auto")}  # fmt: skip
+        initial = {
+            "name": job.name,
+            "dataset": job.dataset_id,
+            "device": job.resources.get("device", "auto"),
+        }
         initial.update(cls.fields_from_config(config))
         rest = _without(config, cls.COVERED)
         if rest:
@@ -155,53 +171,114 @@ class JobForm(forms.Form):
 class HpoForm(JobForm):
     kind = "hpo"
     FIELD_PATHS = {
-        "config.model": "model", "config.metric": "metric", "config.n_trials": "n_trials",
-        "config.task": "task", "config.target": "target", "config.sampler": "sampler",
-        "config.pruner": "pruner", "config.timeout_s": "timeout_s",
-        "config.validation": "validation", "config.preprocessing.scaling": "scaling",
-        "config.preprocessing.imputation": "imputation", "config.parallelism": "parallelism",
-        "config.warm_start_from": "warm_start_from", "config.search_space": "advanced",
-    }  # fmt: skip
-    COVERED = (("model",), ("metric",), ("direction",), ("n_trials",), ("task",), ("target",),
-               ("sampler", "name"), ("pruner", "name"), ("timeout_s",), ("parallelism",),
-               ("validation", "method"), ("preprocessing", "scaling"),
-               ("preprocessing", "imputation"), ("warm_start",))  # fmt: skip
+        "config.model": "model",
+        "config.metric": "metric",
+        "config.n_trials": "n_trials",
+        "config.task": "task",
+        "config.target": "target",
+        "config.sampler": "sampler",
+        "config.pruner": "pruner",
+        "config.timeout_s": "timeout_s",
+        "config.validation": "validation",
+        "config.preprocessing.scaling": "scaling",
+        "config.preprocessing.imputation": "imputation",
+        "config.parallelism": "parallelism",
+        "config.warm_start_from": "warm_start_from",
+        "config.search_space": "advanced",
+    }
+    COVERED = (
+        ("model",),
+        ("metric",),
+        ("direction",),
+        ("n_trials",),
+        ("task",),
+        ("target",),
+        ("sampler", "name"),
+        ("pruner", "name"),
+        ("timeout_s",),
+        ("parallelism",),
+        ("validation", "method"),
+        ("preprocessing", "scaling"),
+        ("preprocessing", "imputation"),
+        ("warm_start",),
+    )
 
-    target = forms.CharField(max_length=200, required=False,
-                             help_text="The column to predict. Default: the data set's target.")
+    target = forms.CharField(
+        max_length=200,
+        required=False,
+        help_text="The column to predict. Default: the data set's target.",
+    )
     task = forms.ChoiceField(choices=TASKS, required=False)
-    model = forms.ChoiceField(choices=[], initial="auto",
-                              help_text="auto: search over every model family of the task.")
-    metric = forms.ChoiceField(choices=[], required=False,
-                               help_text="Default: accuracy for classification, r2 for "
-                               "regression.")  # fmt: skip
-    n_trials = forms.IntegerField(min_value=1, initial=20, label="Trials",
-                                  help_text="How many configurations to try.")  # fmt: skip
-    timeout_s = forms.FloatField(required=False, label="Time limit (s)",
-                                 help_text="Stop starting trials after this; empty: none.")
-    sampler = forms.ChoiceField(choices=[(s, s) for s in SAMPLERS], initial="tpe",
-                                help_text="tpe learns from earlier trials; random does not.")
-    pruner = forms.ChoiceField(choices=[(p, p) for p in PRUNERS], initial="none",
-                               help_text="Stops unpromising trials early (models that train "
-                               "in steps: MLP, boosting).")  # fmt: skip
-    validation = forms.ChoiceField(choices=[("holdout", "hold-out split"),
-                                            ("cv", "5-fold cross-validation")],
-                                   initial="holdout")  # fmt: skip
-    scaling = forms.ChoiceField(required=False, choices=DEFAULT + [
-        (s, s) for s in ("standard", "minmax", "robust", "none")])  # fmt: skip
-    imputation = forms.ChoiceField(required=False, choices=DEFAULT + [
-        (s, s) for s in ("mean", "median", "most_frequent", "constant")])  # fmt: skip
-    parallelism = forms.IntegerField(min_value=1, max_value=MAX_PARALLELISM, initial=1,
-                                     help_text="Trials run at once, on any free worker.")
+    model = forms.ChoiceField(
+        choices=[], initial="auto", help_text="auto: search over every model family of the task."
+    )
+    metric = forms.ChoiceField(
+        choices=[],
+        required=False,
+        help_text="Default: accuracy for classification, r2 for regression.",
+    )
+    n_trials = forms.IntegerField(
+        min_value=1, initial=20, label="Trials", help_text="How many configurations to try."
+    )
+    timeout_s = forms.FloatField(
+        required=False,
+        label="Time limit (s)",
+        help_text="Stop starting trials after this; empty: none.",
+    )
+    sampler = forms.ChoiceField(
+        choices=[(s, s) for s in SAMPLERS],
+        initial="tpe",
+        help_text="tpe learns from earlier trials; random does not.",
+    )
+    pruner = forms.ChoiceField(
+        choices=[(p, p) for p in PRUNERS],
+        initial="none",
+        help_text="Stops unpromising trials early (models that train in steps: MLP, boosting).",
+    )
+    validation = forms.ChoiceField(
+        choices=[("holdout", "hold-out split"), ("cv", "5-fold cross-validation")],
+        initial="holdout",
+    )
+    scaling = forms.ChoiceField(
+        required=False,
+        choices=DEFAULT + [(s, s) for s in ("standard", "minmax", "robust", "none")],
+    )
+    imputation = forms.ChoiceField(
+        required=False,
+        choices=DEFAULT + [(s, s) for s in ("mean", "median", "most_frequent", "constant")],
+    )
+    parallelism = forms.IntegerField(
+        min_value=1,
+        max_value=MAX_PARALLELISM,
+        initial=1,
+        help_text="Trials run at once, on any free worker.",
+    )
     warm_start_from = forms.IntegerField(
-        required=False, label="Continue from job",
+        required=False,
+        label="Continue from job",
         help_text="Optional: the id of one of your HPO jobs whose finished trials seed "
         "this search.",
-    )  # fmt: skip
+    )
 
-    field_order = ["name", "dataset", "target", "task", "model", "metric", "n_trials",
-                   "timeout_s", "sampler", "pruner", "validation", "scaling", "imputation",
-                   "parallelism", "warm_start_from", "device", "advanced"]  # fmt: skip
+    field_order = [
+        "name",
+        "dataset",
+        "target",
+        "task",
+        "model",
+        "metric",
+        "n_trials",
+        "timeout_s",
+        "sampler",
+        "pruner",
+        "validation",
+        "scaling",
+        "imputation",
+        "parallelism",
+        "warm_start_from",
+        "device",
+        "advanced",
+    ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -212,11 +289,14 @@ class HpoForm(JobForm):
 
     def config(self) -> dict:
         data = self.cleaned_data
-        config: dict = {"model": data["model"], "n_trials": data["n_trials"],
-                        "sampler": {"name": data["sampler"]},
-                        "pruner": {"name": data["pruner"]},
-                        "validation": {"method": data["validation"]},
-                        "parallelism": data["parallelism"]}  # fmt: skip
+        config: dict = {
+            "model": data["model"],
+            "n_trials": data["n_trials"],
+            "sampler": {"name": data["sampler"]},
+            "pruner": {"name": data["pruner"]},
+            "validation": {"method": data["validation"]},
+            "parallelism": data["parallelism"],
+        }
         for key in ("target", "task", "metric", "timeout_s", "warm_start_from"):
             if data.get(key) not in (None, ""):
                 config[key] = data[key]
@@ -230,16 +310,19 @@ class HpoForm(JobForm):
         metric = config.get("metric")
         pre = config.get("preprocessing") or {}
         return {
-            "model": config.get("model"), "n_trials": config.get("n_trials"),
+            "model": config.get("model"),
+            "n_trials": config.get("n_trials"),
             "metric": metric if isinstance(metric, str) else "",
-            "task": config.get("task", ""), "target": config.get("target") or "",
+            "task": config.get("task", ""),
+            "target": config.get("target") or "",
             "timeout_s": config.get("timeout_s"),
             "sampler": (config.get("sampler") or {}).get("name", "tpe"),
             "pruner": (config.get("pruner") or {}).get("name", "none"),
             "validation": (config.get("validation") or {}).get("method", "holdout"),
-            "scaling": pre.get("scaling", ""), "imputation": pre.get("imputation", ""),
+            "scaling": pre.get("scaling", ""),
+            "imputation": pre.get("imputation", ""),
             "parallelism": config.get("parallelism", 1),
-        }  # fmt: skip
+        }
 
     @classmethod
     def initial_from(cls, job: Job, *, continue_from: bool = False) -> dict:
@@ -257,47 +340,87 @@ class HpoForm(JobForm):
 class NasForm(JobForm):
     kind = "nas"
     FIELD_PATHS = {
-        "config.strategy": "strategy", "config.space": "space",
-        "config.proxy.epochs": "proxy_epochs", "config.retrain.epochs": "retrain_epochs",
-        "config.constraints.max_params": "max_params", "config.timeout_s": "timeout_s",
-        "config.seed": "seed", "config.parallelism": "parallelism",
-    }  # fmt: skip
-    COVERED = (("strategy", "name"), ("space", "name"), ("proxy", "epochs"),
-               ("retrain", "epochs"), ("constraints", "max_params"), ("timeout_s",),
-               ("seed",), ("data_kind",), ("parallelism",))  # fmt: skip
+        "config.strategy": "strategy",
+        "config.space": "space",
+        "config.proxy.epochs": "proxy_epochs",
+        "config.retrain.epochs": "retrain_epochs",
+        "config.constraints.max_params": "max_params",
+        "config.timeout_s": "timeout_s",
+        "config.seed": "seed",
+        "config.parallelism": "parallelism",
+    }
+    COVERED = (
+        ("strategy", "name"),
+        ("space", "name"),
+        ("proxy", "epochs"),
+        ("retrain", "epochs"),
+        ("constraints", "max_params"),
+        ("timeout_s",),
+        ("seed",),
+        ("data_kind",),
+        ("parallelism",),
+    )
 
     strategy = forms.ChoiceField(
-        required=False, choices=[("", "default: darts on images, evolution on tables")]
+        required=False,
+        choices=[("", "default: darts on images, evolution on tables")]
         + [(s, s) for s in STRATEGIES],
-    )  # fmt: skip
+    )
     space = forms.ChoiceField(
-        required=False, choices=[("", "default for the strategy and data")]
-        + [(s, s) for s in SPACES],
+        required=False,
+        choices=[("", "default for the strategy and data")] + [(s, s) for s in SPACES],
         help_text="cell: DARTS cells; macro: a plain CNN; mlp: tables.",
-    )  # fmt: skip
+    )
     budget = forms.IntegerField(
-        required=False, min_value=1, label="Search budget",
+        required=False,
+        min_value=1,
+        label="Search budget",
         help_text="darts: epochs; evolution: cycles; rl and random: candidates. "
         "Empty: the strategy's default.",
-    )  # fmt: skip
-    proxy_epochs = forms.IntegerField(required=False, min_value=1, label="Epochs per candidate",
-                                      help_text="Short training of each candidate (default 2).")
-    retrain_epochs = forms.IntegerField(required=False, min_value=1,
-                                        label="Retrain epochs",
-                                        help_text="Training of the found architecture "
-                                        "(default 10).")  # fmt: skip
-    max_params = forms.IntegerField(required=False, min_value=1, label="Max parameters",
-                                    help_text="Reject bigger architectures; empty: no limit.")
+    )
+    proxy_epochs = forms.IntegerField(
+        required=False,
+        min_value=1,
+        label="Epochs per candidate",
+        help_text="Short training of each candidate (default 2).",
+    )
+    retrain_epochs = forms.IntegerField(
+        required=False,
+        min_value=1,
+        label="Retrain epochs",
+        help_text="Training of the found architecture (default 10).",
+    )
+    max_params = forms.IntegerField(
+        required=False,
+        min_value=1,
+        label="Max parameters",
+        help_text="Reject bigger architectures; empty: no limit.",
+    )
     timeout_s = forms.FloatField(required=False, label="Time limit (s)")
     seed = forms.IntegerField(required=False, min_value=0, initial=0)
-    parallelism = forms.IntegerField(min_value=1, max_value=MAX_PARALLELISM, initial=1,
-                                     required=False,
-                                     help_text="Candidates trained at once, on any free "
-                                     "worker (evolution and random search).")  # fmt: skip
+    parallelism = forms.IntegerField(
+        min_value=1,
+        max_value=MAX_PARALLELISM,
+        initial=1,
+        required=False,
+        help_text="Candidates trained at once, on any free worker (evolution and random search).",
+    )
 
-    field_order = ["name", "dataset", "strategy", "space", "budget", "proxy_epochs",
-                   "retrain_epochs", "max_params", "timeout_s", "seed", "parallelism",
-                   "device", "advanced"]  # fmt: skip
+    field_order = [
+        "name",
+        "dataset",
+        "strategy",
+        "space",
+        "budget",
+        "proxy_epochs",
+        "retrain_epochs",
+        "max_params",
+        "timeout_s",
+        "seed",
+        "parallelism",
+        "device",
+        "advanced",
+    ]
 
     def clean(self) -> dict:
         data = super().clean()
@@ -330,14 +453,16 @@ class NasForm(JobForm):
         strategy = config.get("strategy") or {}
         name = strategy.get("name", "")
         return {
-            "strategy": name, "space": (config.get("space") or {}).get("name", ""),
+            "strategy": name,
+            "space": (config.get("space") or {}).get("name", ""),
             "budget": strategy.get(BUDGET_OPTION.get(name, ""), None),
             "proxy_epochs": (config.get("proxy") or {}).get("epochs"),
             "retrain_epochs": (config.get("retrain") or {}).get("epochs"),
             "max_params": (config.get("constraints") or {}).get("max_params"),
-            "timeout_s": config.get("timeout_s"), "seed": config.get("seed", 0),
+            "timeout_s": config.get("timeout_s"),
+            "seed": config.get("seed", 0),
             "parallelism": config.get("parallelism", 1),
-        }  # fmt: skip
+        }
 
     @classmethod
     def initial_from(cls, job: Job, *, continue_from: bool = False) -> dict:
@@ -365,10 +490,14 @@ TECHNIQUES = {
     "mixed": "mixed precision (sensitive layers kept in float)",
 }
 # (technique, option) -> the form field that sets it on every step of the chain.
-STEP_FIELDS = {("prune_magnitude", "sparsity"): "amount", ("prune_structured", "ratio"): "amount",
-               ("prune_magnitude", "finetune_epochs"): "finetune_epochs",
-               ("prune_structured", "finetune_epochs"): "finetune_epochs",
-               ("weight_only", "bits"): "bits", ("mixed", "bits"): "bits"}  # fmt: skip
+STEP_FIELDS = {
+    ("prune_magnitude", "sparsity"): "amount",
+    ("prune_structured", "ratio"): "amount",
+    ("prune_magnitude", "finetune_epochs"): "finetune_epochs",
+    ("prune_structured", "finetune_epochs"): "finetune_epochs",
+    ("weight_only", "bits"): "bits",
+    ("mixed", "bits"): "bits",
+}
 CHAIN = ("step_1", "step_2", "step_3")
 
 
@@ -384,54 +513,100 @@ class CompressionForm(JobForm):
     other options (and longer chains) go in the advanced box."""
 
     kind = "compression"
-    FIELD_PATHS = {"config.model_version": "model_version", "config.steps": "step_1",
-                   "config.test_size": "test_size", "config.seed": "seed"}  # fmt: skip
+    FIELD_PATHS = {
+        "config.model_version": "model_version",
+        "config.steps": "step_1",
+        "config.test_size": "test_size",
+        "config.seed": "seed",
+    }
     COVERED = (("model_version",), ("test_size",), ("seed",), ("parallelism",))
 
     model_version = ModelVersionChoice(
-        queryset=None, empty_label=None, label="Model",
+        queryset=None,
+        empty_label=None,
+        label="Model",
         help_text="One of your torch models. To compress a .safetensors file trained "
         "elsewhere, import it with its spec on the Models page first.",
-    )  # fmt: skip
-    step_1 = forms.ChoiceField(choices=list(TECHNIQUES.items()), label="Step 1",
-                               initial="prune_structured")  # fmt: skip
-    step_2 = forms.ChoiceField(choices=[("", "none")] + list(TECHNIQUES.items()), required=False,
-                               label="Step 2", help_text="Starts from step 1's model.")
-    step_3 = forms.ChoiceField(choices=[("", "none")] + list(TECHNIQUES.items()), required=False,
-                               label="Step 3", help_text="Starts from step 2's model.")
-    amount = forms.FloatField(required=False, min_value=0.0, max_value=0.95,
-                              label="Pruning amount",
-                              help_text="Share of weights (magnitude) or of channels "
-                              "(structured) removed. Default 0.5.")  # fmt: skip
-    finetune_epochs = forms.IntegerField(required=False, min_value=0, max_value=100,
-                                         label="Fine-tuning epochs",
-                                         help_text="After each pruning step. Default 1.")
-    bits = forms.IntegerField(required=False, min_value=2, max_value=8,
-                              help_text="For weight-only and mixed precision. Default 8 and "
-                              "4.")  # fmt: skip
-    test_size = forms.FloatField(required=False, min_value=0.05, max_value=0.5,
-                                 label="Test share",
-                                 help_text="Rows held out to measure each step. Default: the "
-                                 "split of the job that made the model.")  # fmt: skip
-    seed = forms.IntegerField(required=False, min_value=0,
-                              help_text="Default: the seed of the job that made the model.")
+    )
+    step_1 = forms.ChoiceField(
+        choices=list(TECHNIQUES.items()), label="Step 1", initial="prune_structured"
+    )
+    step_2 = forms.ChoiceField(
+        choices=[("", "none")] + list(TECHNIQUES.items()),
+        required=False,
+        label="Step 2",
+        help_text="Starts from step 1's model.",
+    )
+    step_3 = forms.ChoiceField(
+        choices=[("", "none")] + list(TECHNIQUES.items()),
+        required=False,
+        label="Step 3",
+        help_text="Starts from step 2's model.",
+    )
+    amount = forms.FloatField(
+        required=False,
+        min_value=0.0,
+        max_value=0.95,
+        label="Pruning amount",
+        help_text="Share of weights (magnitude) or of channels (structured) removed. Default 0.5.",
+    )
+    finetune_epochs = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=100,
+        label="Fine-tuning epochs",
+        help_text="After each pruning step. Default 1.",
+    )
+    bits = forms.IntegerField(
+        required=False,
+        min_value=2,
+        max_value=8,
+        help_text="For weight-only and mixed precision. Default 8 and 4.",
+    )
+    test_size = forms.FloatField(
+        required=False,
+        min_value=0.05,
+        max_value=0.5,
+        label="Test share",
+        help_text="Rows held out to measure each step. Default: the "
+        "split of the job that made the model.",
+    )
+    seed = forms.IntegerField(
+        required=False, min_value=0, help_text="Default: the seed of the job that made the model."
+    )
 
-    field_order = ["name", "model_version", "dataset", "step_1", "step_2", "step_3", "amount",
-                   "finetune_epochs", "bits", "test_size", "seed", "device",
-                   "advanced"]  # fmt: skip
+    field_order = [
+        "name",
+        "model_version",
+        "dataset",
+        "step_1",
+        "step_2",
+        "step_3",
+        "amount",
+        "finetune_epochs",
+        "bits",
+        "test_size",
+        "seed",
+        "device",
+        "advanced",
+    ]
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         from automl.registry.models import ModelVersion
 
         super().__init__(*args, user=user, **kwargs)
-        self.fields["model_version"].queryset = ModelVersion.objects.filter(
-            owner=user).exclude(framework="sklearn").order_by("name", "-version")
+        self.fields["model_version"].queryset = (
+            ModelVersion.objects.filter(owner=user)
+            .exclude(framework="sklearn")
+            .order_by("name", "-version")
+        )
         self.fields["dataset"].required = False
         self.fields["dataset"].empty_label = "the data set the model was trained on"
         self.fields["advanced"].help_text = (
             'Optional: a JSON object merged over the choices above, e.g. {"steps": [...]} '
             'for other options or longer chains, or {"report": {"repeats": 20}}. See the '
-            "README.")
+            "README."
+        )
 
     def clean(self) -> dict:
         data = super().clean()
@@ -460,13 +635,15 @@ class CompressionForm(JobForm):
 
     @classmethod
     def fields_from_config(cls, config: dict) -> dict:
-        fields = {"model_version": config.get("model_version"),
-                  "test_size": config.get("test_size"), "seed": config.get("seed")}  # fmt: skip
+        fields = {
+            "model_version": config.get("model_version"),
+            "test_size": config.get("test_size"),
+            "seed": config.get("seed"),
+        }
         steps = config.get("steps") or []
         chain = _chain_fields(steps)
         if chain is None:  # the advanced box carries the chain; the fields just name it
-            chain = {name: step.get("technique") for name, step in zip(CHAIN, steps,
-                                                                        strict=False)}
+            chain = {name: step.get("technique") for name, step in zip(CHAIN, steps, strict=False)}
         return fields | chain
 
     @classmethod
@@ -503,8 +680,7 @@ def _chain_fields(steps: list) -> dict | None:
     return fields
 
 
-FORMS: dict[str, type[JobForm]] = {"hpo": HpoForm, "nas": NasForm,
-                                   "compression": CompressionForm}
+FORMS: dict[str, type[JobForm]] = {"hpo": HpoForm, "nas": NasForm, "compression": CompressionForm}
 
 
 def form_for(kind: str, *args: Any, user: Any, **kwargs: Any) -> JobForm:

@@ -76,7 +76,8 @@ def claim(job_id: int, worker_host: str, worker_info: dict) -> bool:
     )
     if taken:
         Trial.objects.filter(job_id=job_id, state=Trial.State.RUNNING).update(
-            state=Trial.State.FAILED, error=LOST,
+            state=Trial.State.FAILED,
+            error=LOST,
             finished_at=now,
         )
     return taken == 1

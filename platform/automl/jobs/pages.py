@@ -31,8 +31,15 @@ JOBS_PER_PAGE = 50
 TRIALS_PER_PAGE = 200  # rows of the trials table; the API serves every trial
 CHART_TRIALS = 5000  # the most recent trials drawn; the table and API page through all
 MAX_PARAM_COLUMNS = 12
-TRIAL_FIELDS = ("number", "state", "params", "values", "intermediate_values", "started_at",
-                "finished_at")  # fmt: skip
+TRIAL_FIELDS = (
+    "number",
+    "state",
+    "params",
+    "values",
+    "intermediate_values",
+    "started_at",
+    "finished_at",
+)
 
 
 def owned_or_404(request: HttpRequest, pk: int) -> Job:
@@ -56,9 +63,15 @@ def job_list(request: HttpRequest) -> HttpResponse:
     if status in Job.Status.values:
         jobs = jobs.filter(status=status)
     page = Paginator(jobs, JOBS_PER_PAGE).get_page(request.GET.get("page"))
-    context = {"page": page, "jobs": page.object_list, "kind": kind, "status": status,
-               "kinds": _kinds(), "statuses": Job.Status.values,
-               "live": any(not job.is_finished for job in page.object_list)}  # fmt: skip
+    context = {
+        "page": page,
+        "jobs": page.object_list,
+        "kind": kind,
+        "status": status,
+        "kinds": _kinds(),
+        "statuses": Job.Status.values,
+        "live": any(not job.is_finished for job in page.object_list),
+    }
     # The list polls this fragment while any job on it is still queued or running.
     template = "jobs/_rows.html" if request.GET.get("fragment") == "rows" else "jobs/list.html"
     return render(request, template, context)
@@ -100,9 +113,17 @@ def _int_or_404(value: str) -> int:
 
 
 def _new(request: HttpRequest, kind: str, form, status: int = 200) -> HttpResponse:
-    return render(request, "jobs/new.html", {
-        "form": form, "kind": kind, "kind_label": Job.Kind(kind).label, "kinds": _kinds(),
-    }, status=status)  # fmt: skip
+    return render(
+        request,
+        "jobs/new.html",
+        {
+            "form": form,
+            "kind": kind,
+            "kind_label": Job.Kind(kind).label,
+            "kinds": _kinds(),
+        },
+        status=status,
+    )
 
 
 @login_required
@@ -116,16 +137,21 @@ def job_page(request: HttpRequest, pk: int) -> HttpResponse:
     metrics = _metrics(job)
     param_names = _param_names(job, rows.object_list)
     context = {
-        "job": job, "rows": _table_rows(rows.object_list, param_names, len(metrics)),
-        "table": rows, "param_names": param_names, "metrics": metrics,
-        "counts": _counts(trials), "n_charted": len(recent),
-        "figures": _figures(job, recent, metrics), "plotly_js": plotly_js_tag(),
+        "job": job,
+        "rows": _table_rows(rows.object_list, param_names, len(metrics)),
+        "table": rows,
+        "param_names": param_names,
+        "metrics": metrics,
+        "counts": _counts(trials),
+        "n_charted": len(recent),
+        "figures": _figures(job, recent, metrics),
+        "plotly_js": plotly_js_tag(),
         "config_json": json.dumps(job.config, indent=2),
         "result_json": json.dumps(job.result, indent=2) if job.result else "",
         "can_continue": job.kind == Job.Kind.HPO and job.is_finished,
         "compression_rows": _compression_rows(job),
         "waiting_reason": waiting_reason(job),
-    }  # fmt: skip
+    }
     return render(request, "jobs/detail.html", context)
 
 
@@ -134,9 +160,16 @@ def job_page(request: HttpRequest, pk: int) -> HttpResponse:
 def job_status(request: HttpRequest, pk: int) -> JsonResponse:
     """What the detail page polls: status, progress and trial counts."""
     job = owned_or_404(request, pk)
-    return JsonResponse({"id": job.id, "status": job.status, "progress": job.progress,
-                         "finished": job.is_finished, "cancel_requested": job.cancel_requested,
-                         "trials": _counts(Trial.objects.filter(job=job))})  # fmt: skip
+    return JsonResponse(
+        {
+            "id": job.id,
+            "status": job.status,
+            "progress": job.progress,
+            "finished": job.is_finished,
+            "cancel_requested": job.cancel_requested,
+            "trials": _counts(Trial.objects.filter(job=job)),
+        }
+    )
 
 
 @login_required
@@ -189,13 +222,17 @@ def _table_rows(rows, param_names: list[str], n_metrics: int) -> list[dict]:
         seconds = None
         if row["started_at"] and row["finished_at"]:
             seconds = (row["finished_at"] - row["started_at"]).total_seconds()
-        out.append({
-            "number": row["number"], "state": row["state"],
-            "values": [values[i] if i < len(values) else None for i in range(n_metrics)],
-            "params": [_short(params.get(name)) for name in param_names],
-            "summary": "" if param_names else json.dumps(params)[:160],
-            "steps": len(row["intermediate_values"] or {}), "seconds": seconds,
-        })  # fmt: skip
+        out.append(
+            {
+                "number": row["number"],
+                "state": row["state"],
+                "values": [values[i] if i < len(values) else None for i in range(n_metrics)],
+                "params": [_short(params.get(name)) for name in param_names],
+                "summary": "" if param_names else json.dumps(params)[:160],
+                "steps": len(row["intermediate_values"] or {}),
+                "seconds": seconds,
+            }
+        )
     return out
 
 
@@ -208,8 +245,9 @@ def _compression_rows(job: Job) -> list[dict]:
     rows = []
     for point in charts.compression_points(job.result):
         step = {} if point["step"] is None else steps[point["step"]]
-        rows.append({**point, **(step.get("relative") or {}),
-                     "model_version": step.get("model_version")})  # fmt: skip
+        rows.append(
+            {**point, **(step.get("relative") or {}), "model_version": step.get("model_version")}
+        )
     return rows
 
 

@@ -37,25 +37,33 @@ class DatabaseReporter(Reporter):
     @reconnecting
     def trial_started(self, number: int, params: dict) -> None:
         self._curves[number] = {}
-        fields = {"state": Trial.State.RUNNING, "params": params, "worker": self.worker,
-                  "started_at": timezone.now(), "intermediate_values": {}}
+        fields = {
+            "state": Trial.State.RUNNING,
+            "params": params,
+            "worker": self.worker,
+            "started_at": timezone.now(),
+            "intermediate_values": {},
+        }
         # One query for the usual case (a new number); a re-run trial updates its row.
         if not Trial.objects.filter(job_id=self.job_id, number=number).update(**fields):
-            Trial.objects.update_or_create(job_id=self.job_id, number=number,
-                                           defaults=fields)
+            Trial.objects.update_or_create(job_id=self.job_id, number=number, defaults=fields)
 
     @reconnecting
     def trial_reported(self, number: int, step: int, value: float) -> None:
         curve = self._curves.setdefault(number, {})
         curve[step] = _finite(value)
-        Trial.objects.filter(job_id=self.job_id, number=number).update(
-            intermediate_values=curve
-        )
+        Trial.objects.filter(job_id=self.job_id, number=number).update(intermediate_values=curve)
 
     @reconnecting
-    def trial_finished(self, number: int, state: str, params: dict,
-                       values: list[float] | None, intermediate_values: dict[int, float],
-                       error: str = "") -> None:
+    def trial_finished(
+        self,
+        number: int,
+        state: str,
+        params: dict,
+        values: list[float] | None,
+        intermediate_values: dict[int, float],
+        error: str = "",
+    ) -> None:
         fields = {
             "state": state,
             "params": params,
@@ -65,8 +73,7 @@ class DatabaseReporter(Reporter):
             "finished_at": timezone.now(),
         }
         if not Trial.objects.filter(job_id=self.job_id, number=number).update(**fields):
-            Trial.objects.update_or_create(job_id=self.job_id, number=number,
-                                           defaults=fields)
+            Trial.objects.update_or_create(job_id=self.job_id, number=number, defaults=fields)
         self._curves.pop(number, None)
 
     def progress(self, fraction: float) -> None:
@@ -87,7 +94,8 @@ class DatabaseReporter(Reporter):
     def _save_progress(self, fraction: float) -> None:
         # Only while it runs: another runner may have finished the job (progress 1.0) since.
         Job.objects.filter(id=self.job_id, status=Job.Status.RUNNING).update(
-            progress=fraction, heartbeat_at=timezone.now())
+            progress=fraction, heartbeat_at=timezone.now()
+        )
 
     @reconnecting
     def _cancel_requested(self) -> bool:
@@ -103,5 +111,10 @@ def heartbeat(job_id: int, every_s: float = 30.0):
 
     # The thread has its own database connection, closed when it ends (resolved inside
     # the thread: `connection` is per thread).
-    return beating(beat, every_s, name=f"heartbeat-job-{job_id}", first_now=False,
-                   on_exit=lambda: connection.close())
+    return beating(
+        beat,
+        every_s,
+        name=f"heartbeat-job-{job_id}",
+        first_now=False,
+        on_exit=lambda: connection.close(),
+    )

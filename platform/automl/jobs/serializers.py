@@ -54,20 +54,31 @@ class JobSubmitSerializer(serializers.Serializer):
         task, errors = job_task(dataset, config)
         try:
             if attrs["kind"] == Job.Kind.NAS:
-                errors.update({f"config.{k}": "only HPO jobs take this" for k in platform_keys
-                               if k != "parallelism"})  # fmt: skip
+                errors.update(
+                    {
+                        f"config.{k}": "only HPO jobs take this"
+                        for k in platform_keys
+                        if k != "parallelism"
+                    }
+                )
                 kind = data_kind_of(dataset.builtin_name, getattr(dataset, "data_kind", ""))
-                config = validate_nas_config(config, kind, task=task,
-                                             n_features=dataset.n_features or None)
+                config = validate_nas_config(
+                    config, kind, task=task, n_features=dataset.n_features or None
+                )
                 if problem := parallelism_problem(config, platform_keys.get("parallelism")):
                     errors["config.parallelism"] = problem
             elif attrs["kind"] == Job.Kind.COMPRESSION:
                 # A stored config carries parallelism 1: sent back as it is, it is fine.
-                errors.update({f"config.{k}": "only HPO and NAS jobs take this"
-                               for k, v in platform_keys.items()
-                               if not (k == "parallelism" and v == 1)})  # fmt: skip
-                config = validate_compression_config(self._same_test_rows(config, dataset),
-                                                     task=task)
+                errors.update(
+                    {
+                        f"config.{k}": "only HPO and NAS jobs take this"
+                        for k, v in platform_keys.items()
+                        if not (k == "parallelism" and v == 1)
+                    }
+                )
+                config = validate_compression_config(
+                    self._same_test_rows(config, dataset), task=task
+                )
                 self._own_models(config, errors)
             else:
                 config = validate_hpo_config(config, task)
@@ -90,7 +101,6 @@ class JobSubmitSerializer(serializers.Serializer):
             attrs["name"] = f"{attrs['kind']} on {dataset.name}"
         return attrs
 
-
     def _own_models(self, config: dict, errors: dict) -> None:
         """The input model and the extra teachers must be the caller's torch versions."""
         from automl.registry.models import ModelVersion
@@ -100,11 +110,15 @@ class JobSubmitSerializer(serializers.Serializer):
         if teachers := teacher_ids(config):
             wanted["config.steps"] = teachers
         for field, ids in wanted.items():
-            found = set(ModelVersion.objects.filter(owner=user, id__in=ids).exclude(
-                framework="sklearn").values_list("id", flat=True))
+            found = set(
+                ModelVersion.objects.filter(owner=user, id__in=ids)
+                .exclude(framework="sklearn")
+                .values_list("id", flat=True)
+            )
             if missing := [i for i in ids if i not in found]:
-                errors[field] = (f"model version {missing[0]} does not exist "
-                                 "(or is not a torch model)")
+                errors[field] = (
+                    f"model version {missing[0]} does not exist (or is not a torch model)"
+                )
 
     def _same_test_rows(self, config: object, dataset: Dataset) -> object:
         """Score compressed models on the rows their input model never trained on: on the
@@ -114,9 +128,13 @@ class JobSubmitSerializer(serializers.Serializer):
 
         if not isinstance(config, dict) or type(config.get("model_version")) is not int:
             return config
-        source = ModelVersion.objects.filter(
-            owner=self.context["request"].user, id=config["model_version"]
-        ).select_related("job").first()  # fmt: skip
+        source = (
+            ModelVersion.objects.filter(
+                owner=self.context["request"].user, id=config["model_version"]
+            )
+            .select_related("job")
+            .first()
+        )
         job = source.job if source else None
         if job is None or job.dataset_id != dataset.id:
             return config
@@ -146,9 +164,25 @@ class JobSerializer(serializers.ModelSerializer):
     class Meta:
         model = Job
         fields = [
-            "id", "kind", "name", "owner", "dataset", "dataset_name", "config", "resources",
-            "queue", "status", "progress", "cancel_requested", "error_message", "result",
-            "worker_host", "attempts", "created_at", "started_at", "finished_at",
+            "id",
+            "kind",
+            "name",
+            "owner",
+            "dataset",
+            "dataset_name",
+            "config",
+            "resources",
+            "queue",
+            "status",
+            "progress",
+            "cancel_requested",
+            "error_message",
+            "result",
+            "worker_host",
+            "attempts",
+            "created_at",
+            "started_at",
+            "finished_at",
         ]
         read_only_fields = fields
 
@@ -157,7 +191,14 @@ class TrialSerializer(serializers.ModelSerializer):
     class Meta:
         model = Trial
         fields = [
-            "number", "state", "params", "values", "intermediate_values", "error", "worker",
-            "started_at", "finished_at",
+            "number",
+            "state",
+            "params",
+            "values",
+            "intermediate_values",
+            "error",
+            "worker",
+            "started_at",
+            "finished_at",
         ]
         read_only_fields = fields

@@ -26,13 +26,19 @@ def enqueue(job: Job) -> None:
         log.exception("job %s: could not reach the broker; it stays queued", job.id)
 
 
-def submit_job(owner, *, kind: str, name: str, dataset: Dataset, config: dict,
-               resources: dict) -> Job:
+def submit_job(
+    owner, *, kind: str, name: str, dataset: Dataset, config: dict, resources: dict
+) -> Job:
     """Store a validated job and send it to a worker once the row is committed."""
     with transaction.atomic():
         job = Job.objects.create(
-            owner=owner, kind=kind, name=name, dataset=dataset, config=config,
-            resources=resources, queue=queue_for(resources),
+            owner=owner,
+            kind=kind,
+            name=name,
+            dataset=dataset,
+            config=config,
+            resources=resources,
+            queue=queue_for(resources),
             study_name=f"job-{uuid.uuid4().hex}",
         )
         transaction.on_commit(lambda: enqueue(job))
@@ -49,14 +55,18 @@ def reconcile(queued_after_s: float, stale_after_s: float) -> dict[str, int]:
       which resumes the study where the dead ones left it.
     """
     now = timezone.now()
-    queued = list(Job.objects.filter(
-        status=Job.Status.QUEUED, created_at__lt=now - timedelta(seconds=queued_after_s)
-    ))
+    queued = list(
+        Job.objects.filter(
+            status=Job.Status.QUEUED, created_at__lt=now - timedelta(seconds=queued_after_s)
+        )
+    )
     for job in queued:
         enqueue(job)
-    stale = list(Job.objects.filter(
-        status=Job.Status.RUNNING, heartbeat_at__lt=now - timedelta(seconds=stale_after_s)
-    ))
+    stale = list(
+        Job.objects.filter(
+            status=Job.Status.RUNNING, heartbeat_at__lt=now - timedelta(seconds=stale_after_s)
+        )
+    )
     for job in stale:
         # Refresh the heartbeat so the next pass does not pile up more runners.
         Job.objects.filter(id=job.id).update(heartbeat_at=now)

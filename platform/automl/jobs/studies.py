@@ -23,11 +23,9 @@ def storage_url(job: Job) -> str:
             port=int(database["PORT"]) if database["PORT"] else None,
             database=database["NAME"],
             # libpq options of DATABASE_URL (sslmode, application_name...) apply here too.
-            query={k: str(v) for k, v in database["OPTIONS"].items()
-                   if isinstance(v, str | int)},
+            query={k: str(v) for k, v in database["OPTIONS"].items() if isinstance(v, str | int)},
         )
         return url.render_as_string(hide_password=False)
     folder = settings.VAR_DIR / "studies"
     folder.mkdir(exist_ok=True)
     return f"journal:{folder / job.study_name}.log"
-

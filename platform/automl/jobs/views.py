@@ -32,10 +32,12 @@ class JobList(generics.ListAPIView):
             jobs = jobs.filter(status=status_)
         return jobs
 
-    @extend_schema(parameters=[
-        OpenApiParameter("kind", OpenApiTypes.STR, enum=Job.Kind.values),
-        OpenApiParameter("status", OpenApiTypes.STR, enum=Job.Status.values),
-    ])
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("kind", OpenApiTypes.STR, enum=Job.Kind.values),
+            OpenApiParameter("status", OpenApiTypes.STR, enum=Job.Status.values),
+        ]
+    )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
 
@@ -76,8 +78,8 @@ class TrialList(generics.ListAPIView):
             trials = trials.filter(state=state)
         return trials
 
-    @extend_schema(parameters=[OpenApiParameter("state", OpenApiTypes.STR,
-                                                enum=Trial.State.values)])
+    @extend_schema(
+        parameters=[OpenApiParameter("state", OpenApiTypes.STR, enum=Trial.State.values)]
+    )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
-

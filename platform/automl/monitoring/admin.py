@@ -15,8 +15,16 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(DriftReport)
 class DriftReportAdmin(ReadOnlyAdmin):
-    list_display = ["id", "deployment", "version", "trigger", "n_rows", "drifted_share",
-                    "dataset_drift", "created_at"]
+    list_display = [
+        "id",
+        "deployment",
+        "version",
+        "trigger",
+        "n_rows",
+        "drifted_share",
+        "dataset_drift",
+        "created_at",
+    ]
     list_filter = ["trigger", "dataset_drift", "created_at"]
     search_fields = ["deployment__name", "deployment__owner__username", "version__name"]
     readonly_fields = ["created_at", "requested_by", "window_start", "window_end", "result"]
@@ -29,8 +37,17 @@ class AlertAdmin(admin.ModelAdmin):
     list_filter = ["kind", ("resolved_at", admin.EmptyFieldListFilter)]
     search_fields = ["deployment__name", "message"]
     # Staff may resolve an alert by hand (resolved_at); what raised it stays as it was.
-    readonly_fields = ["deployment", "kind", "message", "value", "threshold", "report",
-                       "webhook_status", "created_at", "updated_at"]
+    readonly_fields = [
+        "deployment",
+        "kind",
+        "message",
+        "value",
+        "threshold",
+        "report",
+        "webhook_status",
+        "created_at",
+        "updated_at",
+    ]
 
 
 @admin.register(Feedback)

@@ -10,19 +10,25 @@ def jobs_by_status(metrics: dict) -> go.Figure:
     hours = [row["hour"] for row in metrics["jobs_per_hour"]]
     fig = go.Figure()
     for status in metrics["jobs_by_status"]:
-        fig.add_bar(name=status, x=hours,
-                    y=[row.get(status, 0) for row in metrics["jobs_per_hour"]])
-    fig.update_layout(barmode="stack", title="Jobs submitted per hour, by status",
-                      margin={"t": 40, "b": 30})
+        fig.add_bar(
+            name=status, x=hours, y=[row.get(status, 0) for row in metrics["jobs_per_hour"]]
+        )
+    fig.update_layout(
+        barmode="stack", title="Jobs submitted per hour, by status", margin={"t": 40, "b": 30}
+    )
     return fig
 
 
 def job_durations(metrics: dict) -> go.Figure:
     rows = metrics["durations"]
-    fig = go.Figure(go.Scatter(
-        x=[r["finished_at"] for r in rows], y=[r["seconds"] for r in rows], mode="markers",
-        text=[f"job {r['job']} ({r['kind']}, {r['status']})" for r in rows],
-    ))
+    fig = go.Figure(
+        go.Scatter(
+            x=[r["finished_at"] for r in rows],
+            y=[r["seconds"] for r in rows],
+            mode="markers",
+            text=[f"job {r['job']} ({r['kind']}, {r['status']})" for r in rows],
+        )
+    )
     fig.update_layout(title="Job durations (s)", margin={"t": 40, "b": 30})
     return fig
 
@@ -41,16 +47,21 @@ def feature_histogram(name: str, feature: dict) -> go.Figure:
     fig.add_bar(name="reference (training)", x=histogram["labels"], y=histogram["reference"])
     fig.add_bar(name="current window", x=histogram["labels"], y=histogram["current"])
     title = f"{name}: {'DRIFTED' if feature['drifted'] else 'no drift'}"
-    fig.update_layout(barmode="group", title=title, yaxis_title="share",
-                      margin={"t": 40, "b": 30})
+    fig.update_layout(barmode="group", title=title, yaxis_title="share", margin={"t": 40, "b": 30})
     return fig
 
 
 def drift_history(reports: list[dict]) -> go.Figure:
-    fig = go.Figure(go.Scatter(x=[r["created_at"] for r in reports],
-                               y=[r["drifted_share"] for r in reports], mode="lines+markers"))
-    fig.update_layout(title="Drifted feature share per report", yaxis_range=[0, 1],
-                      margin={"t": 40, "b": 30})
+    fig = go.Figure(
+        go.Scatter(
+            x=[r["created_at"] for r in reports],
+            y=[r["drifted_share"] for r in reports],
+            mode="lines+markers",
+        )
+    )
+    fig.update_layout(
+        title="Drifted feature share per report", yaxis_range=[0, 1], margin={"t": 40, "b": 30}
+    )
     return fig
 
 
@@ -58,8 +69,11 @@ def live_accuracy(performance: dict) -> go.Figure:
     fig = go.Figure()
     for entry in performance["versions"]:
         key = "accuracy" if entry["task"] == "classification" else "mae"
-        fig.add_scatter(name=f"version {entry['version']} {key}", mode="lines+markers",
-                        x=[d["day"] for d in entry["daily"]],
-                        y=[d["metrics"].get(key) for d in entry["daily"]])
+        fig.add_scatter(
+            name=f"version {entry['version']} {key}",
+            mode="lines+markers",
+            x=[d["day"] for d in entry["daily"]],
+            y=[d["metrics"].get(key) for d in entry["daily"]],
+        )
     fig.update_layout(title="Live performance from feedback", margin={"t": 40, "b": 30})
     return fig

@@ -31,8 +31,9 @@ class PlatformCollector(Collector):
         from automl.monitoring.models import Alert, DriftReport
         from automl.serving.models import PredictionLog
 
-        jobs = GaugeMetricFamily("automl_jobs", "Jobs by kind and status.",
-                                 labels=["kind", "status"])
+        jobs = GaugeMetricFamily(
+            "automl_jobs", "Jobs by kind and status.", labels=["kind", "status"]
+        )
         for row in Job.objects.values("kind", "status").annotate(n=Count("id")).order_by():
             jobs.add_metric([row["kind"], row["status"]], row["n"])
         yield jobs
@@ -40,42 +41,56 @@ class PlatformCollector(Collector):
         for row in Trial.objects.values("state").annotate(n=Count("id")).order_by():
             trials.add_metric([row["state"]], row["n"])
         yield trials
-        depth = GaugeMetricFamily("automl_queue_depth", "Messages waiting in a broker queue.",
-                                  labels=["queue"])
+        depth = GaugeMetricFamily(
+            "automl_queue_depth", "Messages waiting in a broker queue.", labels=["queue"]
+        )
         for queue, n in services.queue_depths().items():
             if n is not None:
                 depth.add_metric([queue], n)
         yield depth
-        alive = GaugeMetricFamily("automl_worker_up", "1 when the worker beat recently.",
-                                  labels=["worker"])
-        since = GaugeMetricFamily("automl_worker_heartbeat_age_seconds",
-                                  "Seconds since the worker's last heartbeat.",
-                                  labels=["worker"])
+        alive = GaugeMetricFamily(
+            "automl_worker_up", "1 when the worker beat recently.", labels=["worker"]
+        )
+        since = GaugeMetricFamily(
+            "automl_worker_heartbeat_age_seconds",
+            "Seconds since the worker's last heartbeat.",
+            labels=["worker"],
+        )
         for worker in services.workers():
             alive.add_metric([worker["name"]], 1 if worker["alive"] else 0)
             since.add_metric([worker["name"]], worker["seconds_since"])
         yield alive
         yield since
-        predictions = GaugeMetricFamily("automl_predictions",
-                                        "Logged predict requests (within the log retention).",
-                                        labels=["deployment"])
-        for row in (PredictionLog.objects.values("deployment__name", "deployment")
-                    .annotate(n=Count("id")).order_by()):
+        predictions = GaugeMetricFamily(
+            "automl_predictions",
+            "Logged predict requests (within the log retention).",
+            labels=["deployment"],
+        )
+        for row in (
+            PredictionLog.objects.values("deployment__name", "deployment")
+            .annotate(n=Count("id"))
+            .order_by()
+        ):
             predictions.add_metric([f"{row['deployment']}:{row['deployment__name']}"], row["n"])
         yield predictions
         yield self._latency(PredictionLog)
-        open_alerts = GaugeMetricFamily("automl_open_alerts", "Open alerts by kind.",
-                                        labels=["kind"])
+        open_alerts = GaugeMetricFamily(
+            "automl_open_alerts", "Open alerts by kind.", labels=["kind"]
+        )
         for kind in Alert.Kind.values:
             open_alerts.add_metric(
-                [kind], Alert.objects.filter(kind=kind, resolved_at__isnull=True).count())
+                [kind], Alert.objects.filter(kind=kind, resolved_at__isnull=True).count()
+            )
         yield open_alerts
-        share = GaugeMetricFamily("automl_drift_share",
-                                  "Drifted feature share of the latest report per deployment.",
-                                  labels=["deployment"])
+        share = GaugeMetricFamily(
+            "automl_drift_share",
+            "Drifted feature share of the latest report per deployment.",
+            labels=["deployment"],
+        )
         latest = {}
         for report in DriftReport.objects.order_by("deployment", "-created_at", "-id").values(
-                "deployment", "drifted_share"):
+            "deployment", "drifted_share"
+        ):
             latest.setdefault(report["deployment"], report["drifted_share"])
         for deployment, value in latest.items():
             share.add_metric([str(deployment)], value)
@@ -86,16 +101,21 @@ class PlatformCollector(Collector):
         """Predict latency over the last 24 hours of logged requests."""
         recent = model.objects.filter(created_at__gte=timezone.now() - timedelta(hours=24))
         aggregates = recent.aggregate(
-            total=Sum("latency_ms"), n=Count("id"),
-            **{f"le{i}": Count("id", filter=Q(latency_ms__lte=bound))
-               for i, bound in enumerate(LATENCY_BUCKETS_MS)},
+            total=Sum("latency_ms"),
+            n=Count("id"),
+            **{
+                f"le{i}": Count("id", filter=Q(latency_ms__lte=bound))
+                for i, bound in enumerate(LATENCY_BUCKETS_MS)
+            },
         )
-        buckets = [(str(bound / 1000), aggregates[f"le{i}"])
-                   for i, bound in enumerate(LATENCY_BUCKETS_MS)]
+        buckets = [
+            (str(bound / 1000), aggregates[f"le{i}"]) for i, bound in enumerate(LATENCY_BUCKETS_MS)
+        ]
         buckets.append(("+Inf", aggregates["n"]))
         histogram = HistogramMetricFamily(
             "automl_predict_latency_seconds",
-            "Predict latency of requests logged in the last 24 hours.")
+            "Predict latency of requests logged in the last 24 hours.",
+        )
         histogram.add_metric([], buckets, (aggregates["total"] or 0.0) / 1000)
         return histogram
 
@@ -123,9 +143,10 @@ def _access(request: HttpRequest) -> int:
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
     if (status := _access(request)) != 200:
-        body = error_body("forbidden" if status == 403 else "not_authenticated",
-                          "/metrics needs METRICS_TOKEN (Authorization: Bearer ...) or a "
-                          "staff login")
+        body = error_body(
+            "forbidden" if status == 403 else "not_authenticated",
+            "/metrics needs METRICS_TOKEN (Authorization: Bearer ...) or a staff login",
+        )
         response = JsonResponse(body, status=status)
         if status == 401:
             response["WWW-Authenticate"] = 'Bearer realm="metrics"'

@@ -21,7 +21,10 @@ class DriftReport(models.Model):
     )
     trigger = models.CharField(max_length=20, choices=Trigger.choices)
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     window_start = models.DateTimeField()
@@ -69,9 +72,11 @@ class Alert(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["deployment", "kind"],
-                                    condition=models.Q(resolved_at__isnull=True),
-                                    name="one_open_alert_per_kind"),
+            models.UniqueConstraint(
+                fields=["deployment", "kind"],
+                condition=models.Q(resolved_at__isnull=True),
+                name="one_open_alert_per_kind",
+            ),
         ]
 
     def __str__(self) -> str:

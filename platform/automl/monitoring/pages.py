@@ -41,13 +41,18 @@ def _figures(data: dict) -> dict:
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     data = services.overview()
-    return render(request, "monitoring/dashboard.html", {
-        "data": data, "plotly_js": plotly_js_tag(),
-        "jobs_chart": figure_html(charts.jobs_by_status(data["jobs"]), height=320),
-        "durations_chart": figure_html(charts.job_durations(data["jobs"]), height=320),
-        "queues_chart": figure_html(charts.queue_depths(data["queues"]), height=320),
-        "deployments": Deployment.objects.select_related("owner").order_by("name")[:200],
-    })
+    return render(
+        request,
+        "monitoring/dashboard.html",
+        {
+            "data": data,
+            "plotly_js": plotly_js_tag(),
+            "jobs_chart": figure_html(charts.jobs_by_status(data["jobs"]), height=320),
+            "durations_chart": figure_html(charts.job_durations(data["jobs"]), height=320),
+            "queues_chart": figure_html(charts.queue_depths(data["queues"]), height=320),
+            "deployments": Deployment.objects.select_related("owner").order_by("name")[:200],
+        },
+    )
 
 
 @staff_only
@@ -71,22 +76,38 @@ def drift_page(request: HttpRequest, pk: int) -> HttpResponse:
     features = []
     if latest is not None:
         for name, feature in latest.result.get("features", {}).items():
-            features.append({"name": name, **feature,
-                             "chart": figure_html(charts.feature_histogram(name, feature),
-                                                  height=280)})
+            features.append(
+                {
+                    "name": name,
+                    **feature,
+                    "chart": figure_html(charts.feature_histogram(name, feature), height=280),
+                }
+            )
         features.sort(key=lambda f: (not f["drifted"], f["name"]))
     performance = services.performance(deployment)
-    return render(request, "monitoring/drift.html", {
-        "deployment": deployment, "latest": latest, "features": features,
-        "reports": reports, "plotly_js": plotly_js_tag(),
-        "history_chart": figure_html(charts.drift_history(
-            [services.report_dict(r, full=False) for r in reversed(reports)]), height=260),
-        "performance": performance,
-        "performance_chart": figure_html(charts.live_accuracy(performance), height=260)
-        if performance["versions"] else None,
-        "alerts": deployment.alerts.all()[:20],
-        "prediction_drift": latest.result.get("prediction_drift") if latest else None,
-    })
+    return render(
+        request,
+        "monitoring/drift.html",
+        {
+            "deployment": deployment,
+            "latest": latest,
+            "features": features,
+            "reports": reports,
+            "plotly_js": plotly_js_tag(),
+            "history_chart": figure_html(
+                charts.drift_history(
+                    [services.report_dict(r, full=False) for r in reversed(reports)]
+                ),
+                height=260,
+            ),
+            "performance": performance,
+            "performance_chart": figure_html(charts.live_accuracy(performance), height=260)
+            if performance["versions"]
+            else None,
+            "alerts": deployment.alerts.all()[:20],
+            "prediction_drift": latest.result.get("prediction_drift") if latest else None,
+        },
+    )
 
 
 @staff_only

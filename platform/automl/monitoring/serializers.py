@@ -24,8 +24,9 @@ class JobDurationSerializer(serializers.Serializer):
 
 class JobMetricsSerializer(serializers.Serializer):
     jobs_by_status = serializers.DictField(child=serializers.IntegerField())
-    jobs_per_hour = serializers.ListField(child=serializers.DictField(),
-                                          help_text='{"hour": ISO time, <status>: count}')
+    jobs_per_hour = serializers.ListField(
+        child=serializers.DictField(), help_text='{"hour": ISO time, <status>: count}'
+    )
     running_trials = serializers.IntegerField()
     trials_per_minute = serializers.FloatField()
     job_failure_rate = serializers.FloatField(allow_null=True)
@@ -36,8 +37,10 @@ class JobMetricsSerializer(serializers.Serializer):
 
 
 class QueuesSerializer(serializers.Serializer):
-    queues = serializers.DictField(child=serializers.IntegerField(allow_null=True),
-                                   help_text="messages waiting per queue; null: no broker")
+    queues = serializers.DictField(
+        child=serializers.IntegerField(allow_null=True),
+        help_text="messages waiting per queue; null: no broker",
+    )
 
 
 class WorkerSerializer(serializers.Serializer):
@@ -107,11 +110,13 @@ class DriftReportsSerializer(serializers.Serializer):
 
 class DriftRequestSerializer(serializers.Serializer):
     deployment = serializers.IntegerField()
-    version = serializers.IntegerField(required=False, allow_null=True,
-                                       help_text="default: the deployment's main version")
+    version = serializers.IntegerField(
+        required=False, allow_null=True, help_text="default: the deployment's main version"
+    )
     hours = serializers.FloatField(required=False, allow_null=True, min_value=0.01)
-    share_threshold = serializers.FloatField(required=False, allow_null=True,
-                                             min_value=0.0, max_value=1.0)
+    share_threshold = serializers.FloatField(
+        required=False, allow_null=True, min_value=0.0, max_value=1.0
+    )
 
 
 class VersionPerformanceSerializer(serializers.Serializer):
@@ -119,8 +124,9 @@ class VersionPerformanceSerializer(serializers.Serializer):
     task = serializers.CharField()
     n = serializers.IntegerField()
     metrics = serializers.DictField(child=serializers.FloatField())
-    daily = serializers.ListField(child=serializers.DictField(),
-                                  help_text='{"day", "n", "metrics"} per day')
+    daily = serializers.ListField(
+        child=serializers.DictField(), help_text='{"day", "n", "metrics"} per day'
+    )
 
 
 class PerformanceSerializer(serializers.Serializer):

@@ -30,8 +30,9 @@ MAX_FEEDBACK_ITEMS = 1000
 class MonitoringError(Exception):
     """A request monitoring cannot answer (a 400 unless `status` says otherwise)."""
 
-    def __init__(self, detail: str, fields: dict[str, list[str]] | None = None,
-                 status: int = 400) -> None:
+    def __init__(
+        self, detail: str, fields: dict[str, list[str]] | None = None, status: int = 400
+    ) -> None:
         super().__init__(detail)
         self.detail, self.fields, self.status = detail, fields or {}, status
 
@@ -49,7 +50,9 @@ def load_reference(version: ModelVersion) -> dict:
     except (StorageError, ValueError):
         raise MonitoringError(
             f"{version} has no reference statistics (reference.json); models registered "
-            "by a job have them, imported ones may not", status=409) from None
+            "by a job have them, imported ones may not",
+            status=409,
+        ) from None
 
 
 def _primary_version(deployment: Deployment) -> ModelVersion:
@@ -60,13 +63,19 @@ def _primary_version(deployment: Deployment) -> ModelVersion:
     return version
 
 
-def window_logs(deployment: Deployment, version: ModelVersion, start: datetime,
-                end: datetime) -> tuple[list, list, int]:
+def window_logs(
+    deployment: Deployment, version: ModelVersion, start: datetime, end: datetime
+) -> tuple[list, list, int]:
     """Rows and predicted outputs logged for `version` in [start, end), newest first,
     at most DRIFT_MAX_ROWS rows; and the number of log entries read."""
-    logs = (PredictionLog.objects.filter(deployment=deployment, version=version,
-                                         created_at__gte=start, created_at__lt=end)
-            .order_by("-created_at", "-id").values_list("inputs", "outputs").iterator(2000))
+    logs = (
+        PredictionLog.objects.filter(
+            deployment=deployment, version=version, created_at__gte=start, created_at__lt=end
+        )
+        .order_by("-created_at", "-id")
+        .values_list("inputs", "outputs")
+        .iterator(2000)
+    )
     rows: list = []
     outputs: list = []
     entries = 0
@@ -102,9 +111,15 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def run_drift_report(deployment: Deployment, *, version: ModelVersion | None = None,
-                     hours: float | None = None, trigger: str = DriftReport.Trigger.MANUAL,
-                     user: Any = None, share_threshold: float | None = None) -> DriftReport:
+def run_drift_report(
+    deployment: Deployment,
+    *,
+    version: ModelVersion | None = None,
+    hours: float | None = None,
+    trigger: str = DriftReport.Trigger.MANUAL,
+    user: Any = None,
+    share_threshold: float | None = None,
+) -> DriftReport:
     """Compare the last `hours` of the version's logged inputs with its training reference,
     store the report, and raise (or resolve) the deployment's drift alert."""
     from workers.monitoring import DriftOptions, drift_report, prediction_drift
@@ -117,7 +132,8 @@ def run_drift_report(deployment: Deployment, *, version: ModelVersion | None = N
     rows, outputs, _ = window_logs(deployment, version, start, end)
     names = version.features or list(reference.get("features", {}))
     options = DriftOptions(
-        share_threshold=settings.DRIFT_SHARE_THRESHOLD if share_threshold is None
+        share_threshold=settings.DRIFT_SHARE_THRESHOLD
+        if share_threshold is None
         else share_threshold,
         min_rows=settings.DRIFT_MIN_ROWS,
     )
@@ -130,22 +146,32 @@ def run_drift_report(deployment: Deployment, *, version: ModelVersion | None = N
     if baseline and outputs:
         try:
             result["prediction_drift"] = prediction_drift(
-                np.asarray(baseline, dtype=dtype), np.asarray(outputs, dtype=dtype), kind,
-                options)
+                np.asarray(baseline, dtype=dtype), np.asarray(outputs, dtype=dtype), kind, options
+            )
         except (TypeError, ValueError):  # outputs of another shape than the task's
             pass
     report = DriftReport.objects.create(
-        deployment=deployment, version=version, trigger=trigger, requested_by=user,
-        window_start=start, window_end=end, n_rows=result["n_rows"],
-        drifted_share=result["drifted_share"], dataset_drift=result["dataset_drift"],
+        deployment=deployment,
+        version=version,
+        trigger=trigger,
+        requested_by=user,
+        window_start=start,
+        window_end=end,
+        n_rows=result["n_rows"],
+        drifted_share=result["drifted_share"],
+        dataset_drift=result["dataset_drift"],
         result=_finite(result),
     )
     drifted = ", ".join(result["drifted_features"][:10])
     update_alert(
-        deployment, Alert.Kind.DRIFT, crossed=result["dataset_drift"],
-        value=result["drifted_share"], threshold=options.share_threshold, report=report,
+        deployment,
+        Alert.Kind.DRIFT,
+        crossed=result["dataset_drift"],
+        value=result["drifted_share"],
+        threshold=options.share_threshold,
+        report=report,
         message=f"{len(result['drifted_features'])} of {result['judged_features']} features "
-                f"drifted ({result['drifted_share']:.0%}): {drifted}",
+        f"drifted ({result['drifted_share']:.0%}): {drifted}",
     )
     return report
 
@@ -154,8 +180,12 @@ def scheduled_reports() -> dict[str, int]:
     """A report for every deployment that logged predictions in the window (Celery beat)."""
     since = timezone.now() - timedelta(hours=settings.DRIFT_WINDOW_HOURS)
     done = skipped = 0
-    active = (PredictionLog.objects.filter(created_at__gte=since)
-              .values_list("deployment", flat=True).order_by().distinct())
+    active = (
+        PredictionLog.objects.filter(created_at__gte=since)
+        .values_list("deployment", flat=True)
+        .order_by()
+        .distinct()
+    )
     for deployment in Deployment.objects.filter(id__in=list(active)):
         try:
             run_drift_report(deployment, trigger=DriftReport.Trigger.SCHEDULE)
@@ -169,16 +199,26 @@ def scheduled_reports() -> dict[str, int]:
 # --- alerts
 
 
-def update_alert(deployment: Deployment, kind: str, *, crossed: bool, value: float,
-                 threshold: float, message: str,
-                 report: DriftReport | None = None) -> Alert | None:
+def update_alert(
+    deployment: Deployment,
+    kind: str,
+    *,
+    crossed: bool,
+    value: float,
+    threshold: float,
+    message: str,
+    report: DriftReport | None = None,
+) -> Alert | None:
     """Open (or refresh) the alert when a threshold is crossed, resolve it when not.
 
     A newly opened alert is posted to MONITORING_WEBHOOK_URL when one is set.
     """
     with transaction.atomic():
-        current = (Alert.objects.select_for_update()
-                   .filter(deployment=deployment, kind=kind, resolved_at__isnull=True).first())
+        current = (
+            Alert.objects.select_for_update()
+            .filter(deployment=deployment, kind=kind, resolved_at__isnull=True)
+            .first()
+        )
         if not crossed:
             if current is not None:
                 current.resolved_at = timezone.now()
@@ -191,11 +231,18 @@ def update_alert(deployment: Deployment, kind: str, *, crossed: bool, value: flo
             return current
         try:
             with transaction.atomic():
-                alert = Alert.objects.create(deployment=deployment, kind=kind, message=message,
-                                             value=value, threshold=threshold, report=report)
+                alert = Alert.objects.create(
+                    deployment=deployment,
+                    kind=kind,
+                    message=message,
+                    value=value,
+                    threshold=threshold,
+                    report=report,
+                )
         except IntegrityError:  # another process opened it a moment ago
-            return Alert.objects.filter(deployment=deployment, kind=kind,
-                                        resolved_at__isnull=True).first()
+            return Alert.objects.filter(
+                deployment=deployment, kind=kind, resolved_at__isnull=True
+            ).first()
     notify(alert)
     return alert
 
@@ -205,14 +252,21 @@ def notify(alert: Alert) -> None:
     url = settings.MONITORING_WEBHOOK_URL
     if not url:
         return
-    body = json.dumps({
-        "alert": alert.id, "kind": alert.kind, "deployment": alert.deployment_id,
-        "deployment_name": alert.deployment.name, "message": alert.message,
-        "value": alert.value, "threshold": alert.threshold,
-        "created_at": alert.created_at.isoformat(),
-    }).encode()
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": "application/json"})
+    body = json.dumps(
+        {
+            "alert": alert.id,
+            "kind": alert.kind,
+            "deployment": alert.deployment_id,
+            "deployment_name": alert.deployment.name,
+            "message": alert.message,
+            "value": alert.value,
+            "threshold": alert.threshold,
+            "created_at": alert.created_at.isoformat(),
+        }
+    ).encode()
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=settings.MONITORING_WEBHOOK_TIMEOUT_S) as r:
             status = f"{r.status}"
@@ -236,14 +290,22 @@ def record_feedback(deployment: Deployment, items: Any) -> dict[str, int]:
     A label sent again for the same row replaces the earlier one. Every bad item is named.
     """
     if not isinstance(items, list) or not items:
-        raise MonitoringError("feedback: a non-empty list is required",
-                              {"feedback": ['a list of {"prediction", "row", "label"}']})
+        raise MonitoringError(
+            "feedback: a non-empty list is required",
+            {"feedback": ['a list of {"prediction", "row", "label"}']},
+        )
     if len(items) > MAX_FEEDBACK_ITEMS:
-        raise MonitoringError(f"feedback: at most {MAX_FEEDBACK_ITEMS} items per request",
-                              {"feedback": [f"at most {MAX_FEEDBACK_ITEMS} items"]})
+        raise MonitoringError(
+            f"feedback: at most {MAX_FEEDBACK_ITEMS} items per request",
+            {"feedback": [f"at most {MAX_FEEDBACK_ITEMS} items"]},
+        )
     ids = {item.get("prediction") for item in items if isinstance(item, dict)}
-    logs = {log.id: log for log in PredictionLog.objects.filter(
-        deployment=deployment, id__in=[i for i in ids if type(i) is int])}
+    logs = {
+        log.id: log
+        for log in PredictionLog.objects.filter(
+            deployment=deployment, id__in=[i for i in ids if type(i) is int]
+        )
+    }
     errors: dict[str, list[str]] = {}
     clean = []
     for index, item in enumerate(items):
@@ -254,25 +316,27 @@ def record_feedback(deployment: Deployment, items: Any) -> dict[str, int]:
         entry = logs.get(item.get("prediction")) if type(item.get("prediction")) is int else None
         if entry is None:
             errors[f"{field}.prediction"] = [
-                f"{item.get('prediction')!r} is not a prediction of this deployment"]
+                f"{item.get('prediction')!r} is not a prediction of this deployment"
+            ]
             continue
         row = item.get("row", 0)
         if type(row) is not int or not 0 <= row < len(entry.inputs):
-            errors[f"{field}.row"] = [f"must be a row index below {len(entry.inputs)} "
-                                      "(the rows kept in the log)"]
+            errors[f"{field}.row"] = [
+                f"must be a row index below {len(entry.inputs)} (the rows kept in the log)"
+            ]
             continue
         if not _label_ok(item.get("label")):
             errors[f"{field}.label"] = ["must be a number or a string"]
             continue
         clean.append((entry, row, item["label"]))
     if errors:
-        raise MonitoringError("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()),
-                              errors)
+        raise MonitoringError("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()), errors)
     created = 0
     with transaction.atomic():
         for entry, row, label in clean:
-            _, new = Feedback.objects.update_or_create(prediction=entry, row=row,
-                                                       defaults={"label": label})
+            _, new = Feedback.objects.update_or_create(
+                prediction=entry, row=row, defaults={"label": label}
+            )
             created += new
     check_performance(deployment)
     return {"stored": len(clean), "created": created, "updated": len(clean) - created}
@@ -283,8 +347,9 @@ def _pairs(deployment: Deployment, since: datetime | None = None):
     feedback = Feedback.objects.filter(prediction__deployment=deployment)
     if since is not None:
         feedback = feedback.filter(prediction__created_at__gte=since)
-    rows = feedback.values_list("prediction__version", "prediction__created_at",
-                                "prediction__outputs", "row", "label")
+    rows = feedback.values_list(
+        "prediction__version", "prediction__created_at", "prediction__outputs", "row", "label"
+    )
     for version, at, outputs, row, label in rows.iterator(2000):
         predictions = outputs.get("predictions") if isinstance(outputs, dict) else None
         if isinstance(predictions, list) and row < len(predictions):
@@ -300,17 +365,23 @@ def _score(task: str, pairs: list[tuple[Any, Any]]) -> dict[str, float]:
     error = predicted[ok] - true[ok]
     if not ok.any():
         return {}
-    return {"mae": float(np.abs(error).mean()), "rmse": float(np.sqrt((error ** 2).mean()))}
+    return {"mae": float(np.abs(error).mean()), "rmse": float(np.sqrt((error**2).mean()))}
 
 
 def performance(deployment: Deployment, days: int = 30) -> dict:
     """Live accuracy (classification) or error (regression) per version, overall and per
     day of prediction, from the labels sent as feedback."""
     since = timezone.now() - timedelta(days=days)
-    task_of = dict(ModelVersion.objects.filter(
-        id__in=[*deployment.version_ids, *Feedback.objects.filter(
-            prediction__deployment=deployment).values_list("prediction__version", flat=True)]
-    ).values_list("id", "task"))
+    task_of = dict(
+        ModelVersion.objects.filter(
+            id__in=[
+                *deployment.version_ids,
+                *Feedback.objects.filter(prediction__deployment=deployment).values_list(
+                    "prediction__version", flat=True
+                ),
+            ]
+        ).values_list("id", "task")
+    )
     by_version: dict[int, list] = defaultdict(list)
     for version, at, predicted, true in _pairs(deployment, since):
         if version is not None:
@@ -321,15 +392,27 @@ def performance(deployment: Deployment, days: int = 30) -> dict:
         days_ = defaultdict(list)
         for at, predicted, true in items:
             days_[at.date().isoformat()].append((predicted, true))
-        versions.append({
-            "version": version, "task": task, "n": len(items),
-            "metrics": _score(task, [(p, t) for _, p, t in items]),
-            "daily": [{"day": day, "n": len(pairs), "metrics": _score(task, pairs)}
-                      for day, pairs in sorted(days_.items())],
-        })
-    return {"deployment": deployment.id, "days": days, "versions": versions,
-            "threshold": {"accuracy_below": settings.MONITORING_ACCURACY_THRESHOLD,
-                          "min_labels": settings.MONITORING_MIN_LABELS}}
+        versions.append(
+            {
+                "version": version,
+                "task": task,
+                "n": len(items),
+                "metrics": _score(task, [(p, t) for _, p, t in items]),
+                "daily": [
+                    {"day": day, "n": len(pairs), "metrics": _score(task, pairs)}
+                    for day, pairs in sorted(days_.items())
+                ],
+            }
+        )
+    return {
+        "deployment": deployment.id,
+        "days": days,
+        "versions": versions,
+        "threshold": {
+            "accuracy_below": settings.MONITORING_ACCURACY_THRESHOLD,
+            "min_labels": settings.MONITORING_MIN_LABELS,
+        },
+    }
 
 
 def check_performance(deployment: Deployment) -> Alert | None:
@@ -348,10 +431,13 @@ def check_performance(deployment: Deployment) -> Alert | None:
         return None
     version, accuracy, n = worst
     return update_alert(
-        deployment, Alert.Kind.PERFORMANCE, crossed=accuracy < threshold, value=accuracy,
+        deployment,
+        Alert.Kind.PERFORMANCE,
+        crossed=accuracy < threshold,
+        value=accuracy,
         threshold=threshold,
         message=f"version {version}: live accuracy {accuracy:.1%} over {n} labels "
-                f"(threshold {threshold:.0%})",
+        f"(threshold {threshold:.0%})",
     )
 
 
@@ -366,7 +452,8 @@ def job_metrics(hours: int = 24) -> dict:
     by_status = dict(Job.objects.values_list("status").annotate(n=Count("id")).order_by())
     hourly: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for created, status in Job.objects.filter(created_at__gte=since).values_list(
-            "created_at", "status"):
+        "created_at", "status"
+    ):
         hourly[created.replace(minute=0, second=0, microsecond=0).isoformat()][status] += 1
     finished = Job.objects.filter(finished_at__gte=since, status__in=Job.FINISHED)
     n_finished = finished.count()
@@ -374,9 +461,10 @@ def job_metrics(hours: int = 24) -> dict:
     recent_trials = Trial.objects.filter(finished_at__gte=now - timedelta(minutes=10))
     trials_24h = Trial.objects.filter(finished_at__gte=since).exclude(state="running")
     durations = [
-        (f - s).total_seconds() for s, f in
-        Job.objects.filter(started_at__isnull=False, finished_at__isnull=False)
-        .order_by("-finished_at").values_list("started_at", "finished_at")[:200]
+        (f - s).total_seconds()
+        for s, f in Job.objects.filter(started_at__isnull=False, finished_at__isnull=False)
+        .order_by("-finished_at")
+        .values_list("started_at", "finished_at")[:200]
     ]
     return {
         "jobs_by_status": {status: by_status.get(status, 0) for status in Job.Status.values},
@@ -384,15 +472,26 @@ def job_metrics(hours: int = 24) -> dict:
         "running_trials": Trial.objects.filter(state=Trial.State.RUNNING).count(),
         "trials_per_minute": recent_trials.count() / 10.0,
         "job_failure_rate": n_failed / n_finished if n_finished else None,
-        "trial_failure_rate": (trials_24h.filter(state=Trial.State.FAILED).count()
-                               / (trials_24h.count() or 1)) if trials_24h.exists() else None,
+        "trial_failure_rate": (
+            trials_24h.filter(state=Trial.State.FAILED).count() / (trials_24h.count() or 1)
+        )
+        if trials_24h.exists()
+        else None,
         "job_durations_s": _summary(durations),
-        "durations": [{"finished_at": f.isoformat(), "seconds": (f - s).total_seconds(),
-                       "job": job, "kind": kind, "status": status}
-                      for job, kind, status, s, f in
-                      Job.objects.filter(started_at__isnull=False, finished_at__gte=since)
-                      .order_by("-finished_at")
-                      .values_list("id", "kind", "status", "started_at", "finished_at")[:200]],
+        "durations": [
+            {
+                "finished_at": f.isoformat(),
+                "seconds": (f - s).total_seconds(),
+                "job": job,
+                "kind": kind,
+                "status": status,
+            }
+            for job, kind, status, s, f in Job.objects.filter(
+                started_at__isnull=False, finished_at__gte=since
+            )
+            .order_by("-finished_at")
+            .values_list("id", "kind", "status", "started_at", "finished_at")[:200]
+        ],
         "window_hours": hours,
     }
 
@@ -401,8 +500,12 @@ def _summary(values: list[float]) -> dict:
     if not values:
         return {"n": 0, "p50": None, "p90": None, "max": None}
     array = np.asarray(values)
-    return {"n": len(values), "p50": float(np.percentile(array, 50)),
-            "p90": float(np.percentile(array, 90)), "max": float(array.max())}
+    return {
+        "n": len(values),
+        "p50": float(np.percentile(array, 50)),
+        "p90": float(np.percentile(array, 90)),
+        "max": float(array.max()),
+    }
 
 
 def queue_depths() -> dict[str, int | None]:
@@ -433,21 +536,29 @@ def workers() -> list[dict]:
     now = timezone.now()
     late = timedelta(seconds=3 * settings.WORKER_HEARTBEAT_S)
     running = defaultdict(int)
-    for host in Job.objects.filter(status=Job.Status.RUNNING).values_list("worker_host",
-                                                                          flat=True):
+    for host in Job.objects.filter(status=Job.Status.RUNNING).values_list(
+        "worker_host", flat=True
+    ):
         running[host] += 1
     out = []
     for beat in WorkerHeartbeat.objects.all():
         alive = beat.stopped_at is None and now - beat.last_seen <= late
-        out.append({
-            "name": beat.name, "host": beat.host, "pid": beat.pid, "queues": beat.queues,
-            "concurrency": beat.concurrency, "alive": alive,
-            "last_seen": beat.last_seen.isoformat(),
-            "seconds_since": round((now - beat.last_seen).total_seconds(), 1),
-            "started_at": beat.started_at.isoformat(),
-            "stopped_at": beat.stopped_at.isoformat() if beat.stopped_at else None,
-            "running_jobs": running.get(beat.host, 0), **beat.info,
-        })
+        out.append(
+            {
+                "name": beat.name,
+                "host": beat.host,
+                "pid": beat.pid,
+                "queues": beat.queues,
+                "concurrency": beat.concurrency,
+                "alive": alive,
+                "last_seen": beat.last_seen.isoformat(),
+                "seconds_since": round((now - beat.last_seen).total_seconds(), 1),
+                "started_at": beat.started_at.isoformat(),
+                "stopped_at": beat.stopped_at.isoformat() if beat.stopped_at else None,
+                "running_jobs": running.get(beat.host, 0),
+                **beat.info,
+            }
+        )
     return out
 
 
@@ -460,19 +571,24 @@ def waiting_reason(job: Job) -> str:
     if any(job.queue in beat.queues for beat in live):
         return ""
     kind = "GPU" if job.queue == "gpu" else "CPU"
-    return (f"No {kind} worker is online (none takes the {job.queue!r} queue), so this job "
-            f"waits in the queue; it starts as soon as one does. Start one with "
-            f"`celery -A automl worker -Q {job.queue}` (README, \"Scale out\").")
+    return (
+        f"No {kind} worker is online (none takes the {job.queue!r} queue), so this job "
+        f"waits in the queue; it starts as soon as one does. Start one with "
+        f'`celery -A automl worker -Q {job.queue}` (README, "Scale out").'
+    )
 
 
 def overview() -> dict:
     """What the dashboard's first screen shows."""
     alerts = Alert.objects.filter(resolved_at__isnull=True).select_related("deployment")
     return {
-        "jobs": job_metrics(), "queues": queue_depths(), "workers": workers(),
+        "jobs": job_metrics(),
+        "queues": queue_depths(),
+        "workers": workers(),
         "open_alerts": [alert_dict(a) for a in alerts],
         "predictions_24h": PredictionLog.objects.filter(
-            created_at__gte=timezone.now() - timedelta(hours=24)).count(),
+            created_at__gte=timezone.now() - timedelta(hours=24)
+        ).count(),
         "latency_ms_24h": PredictionLog.objects.filter(
             created_at__gte=timezone.now() - timedelta(hours=24)
         ).aggregate(mean=Avg("latency_ms"))["mean"],
@@ -481,10 +597,16 @@ def overview() -> dict:
 
 def alert_dict(alert: Alert) -> dict:
     return {
-        "id": alert.id, "kind": alert.kind, "deployment": alert.deployment_id,
-        "deployment_name": alert.deployment.name, "message": alert.message,
-        "value": alert.value, "threshold": alert.threshold, "report": alert.report_id,
-        "webhook_status": alert.webhook_status, "created_at": alert.created_at.isoformat(),
+        "id": alert.id,
+        "kind": alert.kind,
+        "deployment": alert.deployment_id,
+        "deployment_name": alert.deployment.name,
+        "message": alert.message,
+        "value": alert.value,
+        "threshold": alert.threshold,
+        "report": alert.report_id,
+        "webhook_status": alert.webhook_status,
+        "created_at": alert.created_at.isoformat(),
         "updated_at": alert.updated_at.isoformat(),
         "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
     }
@@ -492,14 +614,18 @@ def alert_dict(alert: Alert) -> dict:
 
 def report_dict(report: DriftReport, full: bool = True) -> dict:
     body = {
-        "id": report.id, "deployment": report.deployment_id, "version": report.version_id,
-        "trigger": report.trigger, "window_start": report.window_start.isoformat(),
-        "window_end": report.window_end.isoformat(), "n_rows": report.n_rows,
-        "drifted_share": report.drifted_share, "dataset_drift": report.dataset_drift,
+        "id": report.id,
+        "deployment": report.deployment_id,
+        "version": report.version_id,
+        "trigger": report.trigger,
+        "window_start": report.window_start.isoformat(),
+        "window_end": report.window_end.isoformat(),
+        "n_rows": report.n_rows,
+        "drifted_share": report.drifted_share,
+        "dataset_drift": report.dataset_drift,
         "drifted_features": report.result.get("drifted_features", []),
         "created_at": report.created_at.isoformat(),
     }
     if full:
         body["result"] = report.result
     return body
-

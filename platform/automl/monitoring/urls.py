@@ -12,8 +12,11 @@ api_urls = [
     path("alerts/", views.Alerts.as_view(), name="monitoring-alerts"),
     path("drift/", views.DriftReports.as_view(), name="monitoring-drift"),
     path("drift/<int:pk>/", views.DriftReportDetail.as_view(), name="monitoring-drift-detail"),
-    path("deployments/<int:pk>/performance/", views.Performance.as_view(),
-         name="monitoring-performance"),
+    path(
+        "deployments/<int:pk>/performance/",
+        views.Performance.as_view(),
+        name="monitoring-performance",
+    ),
 ]
 
 page_urls = [

@@ -44,8 +44,9 @@ def _int_param(request: Request, name: str) -> int | None:
     if value in (None, ""):
         return None
     if not value.isdigit():
-        raise services.MonitoringError(f"{name}: must be a positive integer",
-                                       {name: ["must be a positive integer"]})
+        raise services.MonitoringError(
+            f"{name}: must be a positive integer", {name: ["must be a positive integer"]}
+        )
     return int(value)
 
 
@@ -62,8 +63,7 @@ class Overview(StaffView):
 
 
 class JobMetrics(StaffView):
-    @extend_schema(parameters=[HOURS],
-                   responses=shapes.JobMetricsSerializer)
+    @extend_schema(parameters=[HOURS], responses=shapes.JobMetricsSerializer)
     def get(self, request: Request) -> Response:
         try:
             hours = _int_param(request, "hours") or 24
@@ -85,8 +85,7 @@ class Workers(StaffView):
 
 
 class Alerts(StaffView):
-    @extend_schema(parameters=[OPEN, DEPLOYMENT],
-                   responses=shapes.AlertsSerializer)
+    @extend_schema(parameters=[OPEN, DEPLOYMENT], responses=shapes.AlertsSerializer)
     def get(self, request: Request) -> Response:
         alerts = Alert.objects.select_related("deployment")
         if request.query_params.get("open") in ("1", "true"):
@@ -99,21 +98,21 @@ class Alerts(StaffView):
         return Response({"alerts": [services.alert_dict(a) for a in alerts[:500]]})
 
 
-def _number(body: dict, name: str, low: float, high: float,
-            errors: dict[str, list[str]]) -> Any:
+def _number(body: dict, name: str, low: float, high: float, errors: dict[str, list[str]]) -> Any:
     value = body.get(name)
     if value is None:
         return None
-    if (not isinstance(value, Real) or isinstance(value, bool)
-            or not low <= value <= high):
+    if not isinstance(value, Real) or isinstance(value, bool) or not low <= value <= high:
         errors[name] = [f"must be a number from {low:g} to {high:g}"]
     return value
 
 
 class DriftReports(StaffView):
-    @extend_schema(operation_id="v1_monitoring_drift_list",
-                   parameters=[DEPLOYMENT],
-                   responses=shapes.DriftReportsSerializer)
+    @extend_schema(
+        operation_id="v1_monitoring_drift_list",
+        parameters=[DEPLOYMENT],
+        responses=shapes.DriftReportsSerializer,
+    )
     def get(self, request: Request) -> Response:
         reports = DriftReport.objects.all()
         try:
@@ -121,11 +120,12 @@ class DriftReports(StaffView):
                 reports = reports.filter(deployment=deployment)
         except services.MonitoringError as exc:
             return _error(exc)
-        return Response({"reports": [services.report_dict(r, full=False)
-                                     for r in reports[:200]]})
+        return Response({"reports": [services.report_dict(r, full=False) for r in reports[:200]]})
 
-    @extend_schema(request=shapes.DriftRequestSerializer,
-                   responses={201: shapes.DriftReportSerializer, 409: OpenApiTypes.OBJECT})
+    @extend_schema(
+        request=shapes.DriftRequestSerializer,
+        responses={201: shapes.DriftReportSerializer, 409: OpenApiTypes.OBJECT},
+    )
     def post(self, request: Request) -> Response:
         """Run a report now: {"deployment": id, "version": id?, "hours": h?,
         "share_threshold": s?}."""
@@ -143,8 +143,8 @@ class DriftReports(StaffView):
         if body.get("version") is not None and deployment is not None:
             if type(body["version"]) is int:
                 version = ModelVersion.objects.filter(
-                    id=body["version"], owner=deployment.owner_id,
-                    name=deployment.model_name).first()
+                    id=body["version"], owner=deployment.owner_id, name=deployment.model_name
+                ).first()
             if version is None:
                 errors["version"] = ["must be the id of a version of the deployed model"]
         hours = _number(body, "hours", 0.01, MAX_WINDOW_HOURS, errors)
@@ -153,8 +153,13 @@ class DriftReports(StaffView):
             return _invalid(errors)
         try:
             report = services.run_drift_report(
-                deployment, version=version, hours=hours, user=request.user,
-                share_threshold=share, trigger=DriftReport.Trigger.MANUAL)
+                deployment,
+                version=version,
+                hours=hours,
+                user=request.user,
+                share_threshold=share,
+                trigger=DriftReport.Trigger.MANUAL,
+            )
         except services.MonitoringError as exc:
             return _error(exc)
         return Response(services.report_dict(report), status=status.HTTP_201_CREATED)
@@ -170,8 +175,7 @@ class DriftReportDetail(StaffView):
 
 
 class Performance(StaffView):
-    @extend_schema(parameters=[DAYS],
-                   responses=shapes.PerformanceSerializer)
+    @extend_schema(parameters=[DAYS], responses=shapes.PerformanceSerializer)
     def get(self, request: Request, pk: int) -> Response:
         deployment = Deployment.objects.filter(id=pk).first()
         if deployment is None:
@@ -187,8 +191,9 @@ class DeploymentFeedback(APIView):
     """POST true labels for logged predictions of one of your deployments:
     {"feedback": [{"prediction": <log id>, "row": 0, "label": y}, ...]}."""
 
-    @extend_schema(request=shapes.FeedbackRequestSerializer,
-                   responses={201: shapes.FeedbackStoredSerializer})
+    @extend_schema(
+        request=shapes.FeedbackRequestSerializer, responses={201: shapes.FeedbackStoredSerializer}
+    )
     def post(self, request: Request, pk: int) -> Response:
         deployment = owned_or_404(Deployment.objects.all(), request.user, id=pk)
         body = request.data

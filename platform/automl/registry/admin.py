@@ -5,18 +5,53 @@ from automl.registry.models import ModelVersion
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ["id", "name", "version", "owner", "stage", "framework", "family", "task",
-                    "source", "created_at"]
+    list_display = [
+        "id",
+        "name",
+        "version",
+        "owner",
+        "stage",
+        "framework",
+        "family",
+        "task",
+        "source",
+        "created_at",
+    ]
     list_filter = ["stage", "framework", "task", "source", "family"]
     search_fields = ["name", "owner__username", "description", "sha256"]
     date_hierarchy = "created_at"
     # A version's files and lineage never change; description, tags and stage may (the
     # database constraint still allows one production version per name).
     readonly_fields = [
-        "owner", "name", "version", "source", "framework", "family", "task", "spec", "features",
-        "n_features", "classes", "has_preprocessing", "metrics", "latency_ms", "storage_key",
-        "data_file", "sha256", "size", "job", "trial_number", "dataset", "dataset_sha256",
-        "parent", "compression", "config", "params", "seed", "code_version", "created_at",
+        "owner",
+        "name",
+        "version",
+        "source",
+        "framework",
+        "family",
+        "task",
+        "spec",
+        "features",
+        "n_features",
+        "classes",
+        "has_preprocessing",
+        "metrics",
+        "latency_ms",
+        "storage_key",
+        "data_file",
+        "sha256",
+        "size",
+        "job",
+        "trial_number",
+        "dataset",
+        "dataset_sha256",
+        "parent",
+        "compression",
+        "config",
+        "params",
+        "seed",
+        "code_version",
+        "created_at",
         "stage_changed_at",
     ]
 

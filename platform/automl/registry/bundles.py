@@ -179,14 +179,16 @@ def write_bundle(version: ModelVersion, folder: Path) -> Path:
             shutil.copyfile(source, folder / item)
     title = f"{version.name} v{version.version}"
     service = service_name(version)
-    example = ("{" + ", ".join(f'"{f}": 0' for f in version.features[:3]) + ", ...}"
-               if version.features else "[0, 0, ...]")
+    example = (
+        "{" + ", ".join(f'"{f}": 0' for f in version.features[:3]) + ", ...}"
+        if version.features
+        else "[0, 0, ...]"
+    )
     (folder / "serve.py").write_text(SERVE_PY.format(title=title))
     (folder / "requirements.txt").write_text("\n".join(_pins()) + "\n")
     (folder / "Dockerfile").write_text(DOCKERFILE)
     (folder / "compose.yml").write_text(COMPOSE.format(service=service))
-    (folder / "README.md").write_text(README.format(title=title, service=service,
-                                                    example=example))
+    (folder / "README.md").write_text(README.format(title=title, service=service, example=example))
     (folder / "MODEL_CARD.md").write_text(card_markdown(version))
     (folder / "MODEL_CARD.html").write_text(card_html(version))
     return folder
@@ -200,18 +202,23 @@ def write_triton(version: ModelVersion, folder: Path) -> Path:
     name = service_name(version).replace("-", "_")
     triton_repository(directory, folder, name)
     described = input_description(directory)
-    notes = [f"# {version.name} v{version.version} for NVIDIA Triton",
-             "", f"    tritonserver --model-repository=$PWD   # serves model {name!r}", "",
-             f"input {described['input']!r}: FP32 [batch, {described['input_dims']}]; "
-             f"output {described['output']!r}: "
-             + ("class probabilities" if described["task"] == "classification" else "values"),
-             ]
+    notes = [
+        f"# {version.name} v{version.version} for NVIDIA Triton",
+        "",
+        f"    tritonserver --model-repository=$PWD   # serves model {name!r}",
+        "",
+        f"input {described['input']!r}: FP32 [batch, {described['input_dims']}]; "
+        f"output {described['output']!r}: "
+        + ("class probabilities" if described["task"] == "classification" else "values"),
+    ]
     if described["classes"] is not None:
         notes.append(f"classes, in output order: {described['classes']}")
     if version.has_preprocessing:
-        notes.append("The model was trained behind a sklearn preprocessing step that is not "
-                     "in the ONNX graph: apply preprocessing.skops (see the zip download) "
-                     "to raw rows first.")
+        notes.append(
+            "The model was trained behind a sklearn preprocessing step that is not "
+            "in the ONNX graph: apply preprocessing.skops (see the zip download) "
+            "to raw rows first."
+        )
     (Path(folder) / "README.md").write_text("\n".join(notes) + "\n")
     return Path(folder)
 

@@ -55,12 +55,18 @@ class ModelVersion(models.Model):
 
     # Lineage.
     job = models.ForeignKey(
-        "jobs.Job", null=True, blank=True, on_delete=models.SET_NULL,
+        "jobs.Job",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="model_versions",
     )
     trial_number = models.IntegerField(null=True, blank=True)
     dataset = models.ForeignKey(
-        "datasets.Dataset", null=True, blank=True, on_delete=models.PROTECT,
+        "datasets.Dataset",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="model_versions",
     )
     dataset_sha256 = models.CharField(max_length=64, blank=True)
@@ -84,7 +90,8 @@ class ModelVersion(models.Model):
             ),
             # The database itself holds the rule: one production version per name.
             models.UniqueConstraint(
-                fields=["owner", "name"], condition=Q(stage="production"),
+                fields=["owner", "name"],
+                condition=Q(stage="production"),
                 name="one_production_version_per_name",
             ),
             # A job registers its model once, however often its close runs.

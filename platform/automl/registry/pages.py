@@ -29,10 +29,16 @@ def model_list(request: HttpRequest) -> HttpResponse:
         versions = versions.filter(stage=stage)
     if search := request.GET.get("search", "").strip():
         versions = versions.filter(Q(name__icontains=search) | Q(description__icontains=search))
-    return render(request, "registry/list.html", {
-        "versions": versions.order_by("name", "-version")[:500], "stages": ModelVersion.Stage,
-        "stage": stage, "search": search,
-    })
+    return render(
+        request,
+        "registry/list.html",
+        {
+            "versions": versions.order_by("name", "-version")[:500],
+            "stages": ModelVersion.Stage,
+            "stage": stage,
+            "search": search,
+        },
+    )
 
 
 @login_required
@@ -41,12 +47,17 @@ def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
     siblings = ModelVersion.objects.filter(owner=request.user, name=version.name)
     from automl.evaluation.pages import section_context
 
-    return render(request, "registry/detail.html", {
-        "version": version, "lineage": services.lineage(version),
-        "siblings": siblings.order_by("-version")[:50],
-        "next_stages": sorted(services.TRANSITIONS[version.stage]),
-        **section_context(version),
-    })
+    return render(
+        request,
+        "registry/detail.html",
+        {
+            "version": version,
+            "lineage": services.lineage(version),
+            "siblings": siblings.order_by("-version")[:50],
+            "next_stages": sorted(services.TRANSITIONS[version.stage]),
+            **section_context(version),
+        },
+    )
 
 
 @login_required
@@ -70,8 +81,11 @@ def model_compare(request: HttpRequest) -> HttpResponse:
     rows = [(m, [v.metrics.get(m) for v in versions]) for m in metrics]
     from automl.evaluation.pages import comparison_context
 
-    return render(request, "registry/compare.html", {"versions": versions, "rows": rows,
-                                                     **comparison_context(versions)})
+    return render(
+        request,
+        "registry/compare.html",
+        {"versions": versions, "rows": rows, **comparison_context(versions)},
+    )
 
 
 @login_required
@@ -83,16 +97,21 @@ def model_import(request: HttpRequest) -> HttpResponse:
     name = request.POST.get("name", "").strip()
     loose = {"weights", "spec"} & set(uploads)
     if not name or not uploads:
-        messages.error(request, "Import needs a name and a .zip file, or a .safetensors file "
-                                "with its spec .json.")  # fmt: skip
+        messages.error(
+            request,
+            "Import needs a name and a .zip file, or a .safetensors file with its spec .json.",
+        )
     elif "archive" in uploads and loose:
         messages.error(request, "Give either a .zip or the loose files, not both.")
     elif loose and loose != {"weights", "spec"}:
-        messages.error(request, "A .safetensors file needs its spec .json, and the other way "
-                                "round.")  # fmt: skip
+        messages.error(
+            request, "A .safetensors file needs its spec .json, and the other way round."
+        )
     elif any(u.size > settings.MODEL_MAX_UPLOAD_BYTES for u in uploads.values()):
-        messages.error(request, f"The file is larger than the upload limit "
-                                f"({settings.MODEL_MAX_UPLOAD_BYTES} bytes).")
+        messages.error(
+            request,
+            f"The file is larger than the upload limit ({settings.MODEL_MAX_UPLOAD_BYTES} bytes).",
+        )
     else:
         try:
             files = {field: upload.read() for field, upload in uploads.items()}

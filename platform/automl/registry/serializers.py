@@ -10,10 +10,30 @@ class ModelVersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = ModelVersion
         fields = [
-            "id", "name", "version", "description", "stage", "stage_changed_at", "tags",
-            "source", "owner", "created_at", "framework", "family", "task", "features",
-            "n_features", "classes", "has_preprocessing", "metrics", "latency_ms",
-            "data_file", "sha256", "size", "spec", "lineage",
+            "id",
+            "name",
+            "version",
+            "description",
+            "stage",
+            "stage_changed_at",
+            "tags",
+            "source",
+            "owner",
+            "created_at",
+            "framework",
+            "family",
+            "task",
+            "features",
+            "n_features",
+            "classes",
+            "has_preprocessing",
+            "metrics",
+            "latency_ms",
+            "data_file",
+            "sha256",
+            "size",
+            "spec",
+            "lineage",
         ]
         read_only_fields = fields
 
@@ -39,10 +59,12 @@ class ImportSerializer(serializers.Serializer):
 
     name = serializers.SlugField(max_length=100)
     description = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
-    tags = serializers.CharField(required=False, allow_blank=True,
-                                 help_text="Comma-separated tags.")
-    parent = serializers.IntegerField(required=False, min_value=1,
-                                      help_text="Id of one of your versions it derives from.")
+    tags = serializers.CharField(
+        required=False, allow_blank=True, help_text="Comma-separated tags."
+    )
+    parent = serializers.IntegerField(
+        required=False, min_value=1, help_text="Id of one of your versions it derives from."
+    )
     archive = serializers.FileField(required=False, help_text="A zip as downloaded.")
     spec = serializers.FileField(required=False, help_text="spec.json (the architecture).")
     weights = serializers.FileField(required=False, help_text="weights.safetensors (torch).")
@@ -55,6 +77,7 @@ class ImportSerializer(serializers.Serializer):
                 {"archive": "send an archive or the files, not both"}
             )
         if "archive" not in attrs and "spec" not in attrs:
-            raise serializers.ValidationError({"spec": "send spec (with weights or skops), "
-                                                       "or an archive"})
+            raise serializers.ValidationError(
+                {"spec": "send spec (with weights or skops), or an archive"}
+            )
         return attrs

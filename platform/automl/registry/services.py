@@ -45,8 +45,14 @@ TRANSITIONS: dict[str, set[str]] = {
 # The only files a model directory (and so an imported zip) may hold. reference.json is
 # the training rows' statistics that drift checks compare served traffic with.
 MODEL_FILES = frozenset(
-    {"spec.json", "weights.safetensors", "model.skops", "preprocessing.skops",
-     "preprocessing.json", "reference.json"}
+    {
+        "spec.json",
+        "weights.safetensors",
+        "model.skops",
+        "preprocessing.skops",
+        "preprocessing.json",
+        "reference.json",
+    }
 )
 NUMBERING_ATTEMPTS = 10
 
@@ -74,8 +80,12 @@ def code_version() -> str:
         return version
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=settings.ROOT_DIR, capture_output=True,
-            text=True, timeout=5, check=True,
+            ["git", "rev-parse", "HEAD"],
+            cwd=settings.ROOT_DIR,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
         )
         return out.stdout.strip()
     except (OSError, subprocess.SubprocessError):
@@ -139,11 +149,14 @@ def describe_directory(directory: Path) -> dict:
         raise RegistryError(f"not a loadable model: {message}", {"files": [message]}) from exc
     features = spec.get("features")
     if features is not None and (
-        not isinstance(features, list) or not all(isinstance(f, str) for f in features)
+        not isinstance(features, list)
+        or not all(isinstance(f, str) for f in features)
         or len(set(features)) != len(features)
     ):
-        raise RegistryError("spec.features must be a list of distinct column names",
-                            {"spec.features": ["must be a list of distinct strings"]})
+        raise RegistryError(
+            "spec.features must be a list of distinct column names",
+            {"spec.features": ["must be a list of distinct strings"]},
+        )
     if transformer is not None:
         n_features = _n_inputs(transformer)
     elif spec.get("framework") == "torch":
@@ -179,13 +192,18 @@ def describe_directory(directory: Path) -> dict:
 
 
 def _next_number(owner, name: str) -> int:
-    last = (ModelVersion.objects.filter(owner=owner, name=name)
-            .order_by("-version").values_list("version", flat=True).first())
+    last = (
+        ModelVersion.objects.filter(owner=owner, name=name)
+        .order_by("-version")
+        .values_list("version", flat=True)
+        .first()
+    )
     return (last or 0) + 1
 
 
-def create_version(owner, directory: Path, *, name: str, source: str, **fields: Any
-                   ) -> ModelVersion:
+def create_version(
+    owner, directory: Path, *, name: str, source: str, **fields: Any
+) -> ModelVersion:
     """Copy a model directory into the storage and record it as the next version of name.
 
     Numbers are taken as max + 1 under the unique (owner, name, version) constraint; a
@@ -200,14 +218,22 @@ def create_version(owner, directory: Path, *, name: str, source: str, **fields: 
             try:
                 with transaction.atomic():
                     return ModelVersion.objects.create(
-                        owner=owner, name=name, version=_next_number(owner, name),
-                        source=source, storage_key=key, **described, **fields,
+                        owner=owner,
+                        name=name,
+                        version=_next_number(owner, name),
+                        source=source,
+                        storage_key=key,
+                        **described,
+                        **fields,
                     )
             except IntegrityError:
                 job = fields.get("job")
-                if job is not None and ModelVersion.objects.filter(
-                    job=job, source=ModelVersion.Source.JOB
-                ).exists():
+                if (
+                    job is not None
+                    and ModelVersion.objects.filter(
+                        job=job, source=ModelVersion.Source.JOB
+                    ).exists()
+                ):
                     raise  # not a numbering race: the job's model is registered already
         raise RegistryError(f"could not number a new version of {name!r}; try again")
     except BaseException:
@@ -237,15 +263,21 @@ def register_job_model(job, directory: Path, refit: dict) -> ModelVersion:
         "description": f"Best model of job {job.id} ({job.name}), trial {refit.get('trial')}",
     }
     try:
-        return create_version(job.owner, directory, name=model_name(job.name),
-                              source=ModelVersion.Source.JOB, **lineage)
+        return create_version(
+            job.owner,
+            directory,
+            name=model_name(job.name),
+            source=ModelVersion.Source.JOB,
+            **lineage,
+        )
     except IntegrityError:
         # Two closes raced: the unique (job) constraint kept one; return that one.
         return ModelVersion.objects.get(job=job, source=ModelVersion.Source.JOB)
 
 
-def register_model_directory(owner, name: str, directory: Path, *, parent: ModelVersion,
-                             job, recipe: dict, metrics: dict) -> ModelVersion:
+def register_model_directory(
+    owner, name: str, directory: Path, *, parent: ModelVersion, job, recipe: dict, metrics: dict
+) -> ModelVersion:
     """Register a model derived from `parent` by a job (a compression step), once per step:
     a job run twice finds the version its step registered (recipe["step"])."""
     existing = ModelVersion.objects.filter(
@@ -254,12 +286,21 @@ def register_model_directory(owner, name: str, directory: Path, *, parent: Model
     if existing:
         return existing
     return create_version(
-        owner, Path(directory), name=name, source=ModelVersion.Source.DERIVED, job=job,
-        parent=parent, compression=recipe, metrics=metrics, dataset=job.dataset,
-        dataset_sha256=getattr(job.dataset, "sha256", "") or "", config=job.config,
-        seed=job.config.get("seed"), code_version=code_version(),
+        owner,
+        Path(directory),
+        name=name,
+        source=ModelVersion.Source.DERIVED,
+        job=job,
+        parent=parent,
+        compression=recipe,
+        metrics=metrics,
+        dataset=job.dataset,
+        dataset_sha256=getattr(job.dataset, "sha256", "") or "",
+        config=job.config,
+        seed=job.config.get("seed"),
+        code_version=code_version(),
         description=f"Step {recipe['step']} ({recipe['technique']}) of compression job "
-                    f"{job.id} ({job.name}) from {parent}",
+        f"{job.id} ({job.name}) from {parent}",
     )
 
 
@@ -270,18 +311,24 @@ def set_stage(version: ModelVersion, stage: str) -> ModelVersion:
     """Move a version to `stage`; promotion demotes the previous production version to
     archived in the same transaction. Raises StageError for a forbidden move."""
     if stage not in Stage.values:
-        raise RegistryError(f"unknown stage {stage!r}",
-                            {"stage": [f"must be one of {', '.join(Stage.values)}"]})
+        raise RegistryError(
+            f"unknown stage {stage!r}", {"stage": [f"must be one of {', '.join(Stage.values)}"]}
+        )
     with transaction.atomic():
         # Locking every version of the name serialises concurrent promotions.
-        siblings = list(ModelVersion.objects.select_for_update()
-                        .filter(owner=version.owner_id, name=version.name).order_by("id"))
+        siblings = list(
+            ModelVersion.objects.select_for_update()
+            .filter(owner=version.owner_id, name=version.name)
+            .order_by("id")
+        )
         current = next(v for v in siblings if v.id == version.id)
         if current.stage == stage:
             return current
         if stage not in TRANSITIONS[current.stage]:
-            raise StageError(f"{current} is {current.stage}; it cannot move to {stage}",
-                             {"stage": [f"not allowed from {current.stage}"]})
+            raise StageError(
+                f"{current} is {current.stage}; it cannot move to {stage}",
+                {"stage": [f"not allowed from {current.stage}"]},
+            )
         if stage in (Stage.ARCHIVED, Stage.NONE):
             from automl.serving.services import deployments_serving
 
@@ -312,16 +359,25 @@ def _check_zip(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     members = [m for m in archive.infolist() if not m.is_dir()]
     total = sum(m.file_size for m in members)
     if total > settings.MODEL_MAX_UPLOAD_BYTES:
-        raise RegistryError("the archive unpacks to more than the upload limit",
-                            {"archive": [f"over {settings.MODEL_MAX_UPLOAD_BYTES} bytes"]})
+        raise RegistryError(
+            "the archive unpacks to more than the upload limit",
+            {"archive": [f"over {settings.MODEL_MAX_UPLOAD_BYTES} bytes"]},
+        )
     # A downloaded zip also carries a model card and lineage; only model files are read.
     return [m for m in members if m.filename in MODEL_FILES]
 
 
 def import_model(
-    owner, *, name: str, spec: dict | None = None, weights: bytes | None = None,
-    skops: bytes | None = None, preprocessing: bytes | None = None,
-    archive: bytes | None = None, description: str = "", tags: list[str] | None = None,
+    owner,
+    *,
+    name: str,
+    spec: dict | None = None,
+    weights: bytes | None = None,
+    skops: bytes | None = None,
+    preprocessing: bytes | None = None,
+    archive: bytes | None = None,
+    description: str = "",
+    tags: list[str] | None = None,
     parent: ModelVersion | None = None,
 ) -> ModelVersion:
     """A new version from uploaded files: a zip as downloaded, or a spec with safetensors
@@ -340,18 +396,23 @@ def import_model(
                     for member in _check_zip(zf):
                         _write_bytes(directory / member.filename, zf.read(member))
             except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as exc:
-                raise RegistryError(f"archive: not a zip file ({exc})",
-                                    {"archive": ["not a valid zip file"]}) from exc
+                raise RegistryError(
+                    f"archive: not a zip file ({exc})", {"archive": ["not a valid zip file"]}
+                ) from exc
             if not (directory / SPEC_FILE).exists():
-                raise RegistryError("archive: no spec.json in it",
-                                    {"archive": ["must contain spec.json"]})
+                raise RegistryError(
+                    "archive: no spec.json in it", {"archive": ["must contain spec.json"]}
+                )
         else:
             if not isinstance(spec, dict):
-                raise RegistryError("spec: a JSON object is required",
-                                    {"spec": ["a JSON object is required"]})
+                raise RegistryError(
+                    "spec: a JSON object is required", {"spec": ["a JSON object is required"]}
+                )
             if (weights is None) == (skops is None):
-                raise RegistryError("give either weights (safetensors) or skops, not both",
-                                    {"weights": ["give weights or skops"]})
+                raise RegistryError(
+                    "give either weights (safetensors) or skops, not both",
+                    {"weights": ["give weights or skops"]},
+                )
             spec = {k: v for k, v in spec.items() if k not in ("file", "sha256", "size")}
             if weights is not None:
                 path = directory / WEIGHTS_FILE
@@ -375,11 +436,14 @@ def import_model(
                 _write_json(directory / "preprocessing.json", record)
         imported_spec = json.loads((directory / SPEC_FILE).read_text())
         fields = {
-            "description": description, "tags": tags or [], "parent": parent,
+            "description": description,
+            "tags": tags or [],
+            "parent": parent,
             "metrics": imported_spec.get("metrics") or {},
         }
-        return create_version(owner, directory, name=name,
-                              source=ModelVersion.Source.IMPORT, **fields)
+        return create_version(
+            owner, directory, name=name, source=ModelVersion.Source.IMPORT, **fields
+        )
 
 
 # --- download
@@ -387,8 +451,13 @@ def import_model(
 
 def model_card(version: ModelVersion) -> str:
     """A short Markdown card: what the model is, how it was made, how well it did."""
-    metrics = "\n".join(f"| {k} | {v:.6g} |" if isinstance(v, (int, float)) else f"| {k} | {v} |"
-                        for k, v in sorted(version.metrics.items())) or "| (none) | |"
+    metrics = (
+        "\n".join(
+            f"| {k} | {v:.6g} |" if isinstance(v, (int, float)) else f"| {k} | {v} |"
+            for k, v in sorted(version.metrics.items())
+        )
+        or "| (none) | |"
+    )
     features = ", ".join(version.features) if version.features else "(not recorded)"
     return f"""# {version.name} v{version.version}
 
@@ -398,8 +467,9 @@ def model_card(version: ModelVersion) -> str:
 - stage: {version.stage}; tags: {", ".join(version.tags) or "(none)"}
 - inputs ({version.n_features or "?"}): {features}
 - classes: {version.classes if version.classes is not None else "(regression)"}
-- preprocessing: {"preprocessing.skops, applied before the model" if version.has_preprocessing
-                  else "none"}
+- preprocessing: {
+        "preprocessing.skops, applied before the model" if version.has_preprocessing else "none"
+    }
 - data file: {version.data_file}, {version.size} bytes, sha256 {version.sha256}
 
 ## Metrics (held-out test rows)
@@ -410,12 +480,14 @@ def model_card(version: ModelVersion) -> str:
 
 ## Lineage
 
-- job: {version.job_id or "-"}, trial: {version.trial_number if version.trial_number is not None
-                                        else "-"}
+- job: {version.job_id or "-"}, trial: {
+        version.trial_number if version.trial_number is not None else "-"
+    }
 - data set: {version.dataset_id or "-"} (sha256 {version.dataset_sha256 or "-"})
 - parent version: {version.parent_id or "-"}; compression: {version.compression or "-"}
-- seed: {version.seed if version.seed is not None else "-"}; code version: {version.code_version
-                                                                            or "-"}
+- seed: {version.seed if version.seed is not None else "-"}; code version: {
+        version.code_version or "-"
+    }
 - created {version.created_at:%Y-%m-%d %H:%M} UTC by {version.owner}
 
 ## Loading it
@@ -428,10 +500,16 @@ Nothing in it is a pickle: weights are safetensors, sklearn objects are skops.
 
 def lineage(version: ModelVersion) -> dict:
     return {
-        "job": version.job_id, "trial": version.trial_number, "dataset": version.dataset_id,
-        "dataset_sha256": version.dataset_sha256, "parent": version.parent_id,
-        "compression": version.compression, "config": version.config,
-        "params": version.params, "seed": version.seed, "code_version": version.code_version,
+        "job": version.job_id,
+        "trial": version.trial_number,
+        "dataset": version.dataset_id,
+        "dataset_sha256": version.dataset_sha256,
+        "parent": version.parent_id,
+        "compression": version.compression,
+        "config": version.config,
+        "params": version.params,
+        "seed": version.seed,
+        "code_version": version.code_version,
         "source": version.source,
     }
 

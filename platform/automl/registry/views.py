@@ -45,8 +45,9 @@ def _zip_response(write, filename: str) -> FileResponse:
     spool = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)
     write(spool)
     spool.seek(0)
-    return FileResponse(spool, as_attachment=True, filename=filename,
-                        content_type="application/zip")
+    return FileResponse(
+        spool, as_attachment=True, filename=filename, content_type="application/zip"
+    )
 
 
 class ModelList(generics.ListAPIView):
@@ -73,18 +74,23 @@ class ModelList(generics.ListAPIView):
             versions = versions.filter(id__in=ids)
         if search := params.get("search"):
             versions = versions.filter(
-                Q(name__icontains=search) | Q(description__icontains=search)
+                Q(name__icontains=search)
+                | Q(description__icontains=search)
                 | Q(family__icontains=search)
             )
         return versions.select_related("owner").order_by("name", "-version")
 
-    @extend_schema(parameters=[
-        OpenApiParameter("name", OpenApiTypes.STR), OpenApiParameter("job", OpenApiTypes.INT),
-        OpenApiParameter("stage", OpenApiTypes.STR, enum=ModelVersion.Stage.values),
-        OpenApiParameter("task", OpenApiTypes.STR, enum=["classification", "regression"]),
-        OpenApiParameter("framework", OpenApiTypes.STR, enum=["torch", "sklearn"]),
-        OpenApiParameter("tag", OpenApiTypes.STR), OpenApiParameter("search", OpenApiTypes.STR),
-    ])
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("name", OpenApiTypes.STR),
+            OpenApiParameter("job", OpenApiTypes.INT),
+            OpenApiParameter("stage", OpenApiTypes.STR, enum=ModelVersion.Stage.values),
+            OpenApiParameter("task", OpenApiTypes.STR, enum=["classification", "regression"]),
+            OpenApiParameter("framework", OpenApiTypes.STR, enum=["torch", "sklearn"]),
+            OpenApiParameter("tag", OpenApiTypes.STR),
+            OpenApiParameter("search", OpenApiTypes.STR),
+        ]
+    )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
 
@@ -107,8 +113,9 @@ class ModelDetail(APIView):
 
 
 class ModelStage(APIView):
-    @extend_schema(request=StageSerializer,
-                   responses={200: ModelVersionSerializer, 409: OpenApiTypes.OBJECT})
+    @extend_schema(
+        request=StageSerializer, responses={200: ModelVersionSerializer, 409: OpenApiTypes.OBJECT}
+    )
     def post(self, request: Request, pk: int) -> Response:
         version = owned_or_404(ModelVersion.objects.all(), request.user, id=pk)
         body = StageSerializer(data=request.data)
@@ -124,15 +131,17 @@ class ModelDownload(APIView):
     @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
     def get(self, request: Request, pk: int) -> FileResponse:
         version = owned_or_404(ModelVersion.objects.all(), request.user, id=pk)
-        return _zip_response(lambda f: services.write_zip(version, f),
-                             f"{version.name}-v{version.version}.zip")
+        return _zip_response(
+            lambda f: services.write_zip(version, f), f"{version.name}-v{version.version}.zip"
+        )
 
 
 class ModelImport(APIView):
     parser_classes = [MultiPartParser, FormParser]
 
-    @extend_schema(request={"multipart/form-data": ImportSerializer},
-                   responses={201: ModelVersionSerializer})
+    @extend_schema(
+        request={"multipart/form-data": ImportSerializer}, responses={201: ModelVersionSerializer}
+    )
     def post(self, request: Request) -> Response:
         body = ImportSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -141,8 +150,12 @@ class ModelImport(APIView):
         for field in ("archive", "spec", "weights", "skops", "preprocessing"):
             if upload := data.get(field):
                 if upload.size > settings.MODEL_MAX_UPLOAD_BYTES:
-                    raise ValidationError({field: "larger than the upload limit of "
-                                                  f"{settings.MODEL_MAX_UPLOAD_BYTES} bytes"})
+                    raise ValidationError(
+                        {
+                            field: "larger than the upload limit of "
+                            f"{settings.MODEL_MAX_UPLOAD_BYTES} bytes"
+                        }
+                    )
                 files[field] = upload.read()
         spec = None
         if "spec" in files:
@@ -158,8 +171,13 @@ class ModelImport(APIView):
         tags = [t.strip() for t in data.get("tags", "").split(",") if t.strip()]
         try:
             version = services.import_model(
-                request.user, name=data["name"], spec=spec, tags=tags, parent=parent,
-                description=data.get("description", ""), **files,
+                request.user,
+                name=data["name"],
+                spec=spec,
+                tags=tags,
+                parent=parent,
+                description=data.get("description", ""),
+                **files,
             )
         except services.RegistryError as exc:
             return registry_error(exc)
@@ -167,9 +185,14 @@ class ModelImport(APIView):
 
 
 class ModelCompare(APIView):
-    @extend_schema(parameters=[OpenApiParameter("ids", OpenApiTypes.STR, required=True,
-                                                description="Comma-separated version ids")],
-                   responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "ids", OpenApiTypes.STR, required=True, description="Comma-separated version ids"
+            )
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
     def get(self, request: Request) -> Response:
         raw = request.query_params.get("ids", "")
         parts = [p.strip() for p in raw.split(",") if p.strip()]
@@ -181,22 +204,36 @@ class ModelCompare(APIView):
             raise ValidationError({"ids": f"not your versions: {', '.join(map(str, missing))}"})
         versions = [found[i] for i in ids]
         metrics = sorted({m for v in versions for m in v.metrics})
-        rows = [{
-            "id": v.id, "name": v.name, "version": v.version, "stage": v.stage,
-            "family": v.family, "framework": v.framework, "size": v.size,
-            "latency_ms": v.latency_ms, "metrics": {m: v.metrics.get(m) for m in metrics},
-            "lineage": services.lineage(v),
-        } for v in versions]
+        rows = [
+            {
+                "id": v.id,
+                "name": v.name,
+                "version": v.version,
+                "stage": v.stage,
+                "family": v.family,
+                "framework": v.framework,
+                "size": v.size,
+                "latency_ms": v.latency_ms,
+                "metrics": {m: v.metrics.get(m) for m in metrics},
+                "lineage": services.lineage(v),
+            }
+            for v in versions
+        ]
         return Response({"metrics": metrics, "versions": rows})
 
 
 class ModelExport(APIView):
     """GET /api/v1/models/{id}/export/onnx/ or .../export/torchscript/ (torch models)."""
 
-    @extend_schema(parameters=[OpenApiParameter("fmt", OpenApiTypes.STR, OpenApiParameter.PATH,
-                                                enum=EXPORT_FORMATS)],
-                   responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,
-                              409: OpenApiTypes.OBJECT})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("fmt", OpenApiTypes.STR, OpenApiParameter.PATH, enum=EXPORT_FORMATS)
+        ],
+        responses={
+            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            409: OpenApiTypes.OBJECT,
+        },
+    )
     def get(self, request: Request, pk: int, fmt: str):
         from workers.models.export import ExportError, to_onnx, to_torchscript
 
@@ -212,7 +249,9 @@ class ModelExport(APIView):
                 return Response(error_body("conflict", str(exc)), status=409)
             content = target.read_bytes()
         response = FileResponse(
-            iter([content]), as_attachment=True, content_type="application/octet-stream",
+            iter([content]),
+            as_attachment=True,
+            content_type="application/octet-stream",
             filename=f"{version.name}-v{version.version}.{suffix}",
         )
         response["Content-Length"] = str(len(content))
@@ -225,13 +264,16 @@ class ModelBundle(APIView):
         version = owned_or_404(ModelVersion.objects.all(), request.user, id=pk)
         with tempfile.TemporaryDirectory() as tmp:
             folder = bundles.write_bundle(version, Path(tmp) / "bundle")
-            return _zip_response(lambda f: bundles.zip_folder(folder, f),
-                                 f"{bundles.service_name(version)}-bundle.zip")
+            return _zip_response(
+                lambda f: bundles.zip_folder(folder, f),
+                f"{bundles.service_name(version)}-bundle.zip",
+            )
 
 
 class ModelTriton(APIView):
-    @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY,
-                              409: OpenApiTypes.OBJECT})
+    @extend_schema(
+        responses={(200, "application/zip"): OpenApiTypes.BINARY, 409: OpenApiTypes.OBJECT}
+    )
     def get(self, request: Request, pk: int):
         from workers.models.export import ExportError
 
@@ -241,5 +283,7 @@ class ModelTriton(APIView):
                 folder = bundles.write_triton(version, Path(tmp) / "triton")
             except ExportError as exc:
                 return Response(error_body("conflict", str(exc)), status=409)
-            return _zip_response(lambda f: bundles.zip_folder(folder, f),
-                                 f"{bundles.service_name(version)}-triton.zip")
+            return _zip_response(
+                lambda f: bundles.zip_folder(folder, f),
+                f"{bundles.service_name(version)}-triton.zip",
+            )

@@ -57,7 +57,7 @@ def _split(out: dict, sizes: list[int]) -> list[dict]:
     """One answer per request: the per-row lists cut at the requests' bounds."""
     answers, start = [], 0
     for n in sizes:
-        answers.append({k: v if k == "classes" else v[start:start + n] for k, v in out.items()})
+        answers.append({k: v if k == "classes" else v[start : start + n] for k, v in out.items()})
         start += n
     return answers
 
@@ -164,5 +164,5 @@ def predict(model: LoadedModel, rows: Any, setting: dict) -> dict:
     """The model's answer to prepared `rows`, batched as the deployment's setting says."""
     width = rows.shape[1] if rows.ndim > 1 else 1
     return batcher(model, width, setting["max_batch_rows"], setting["max_wait_ms"]).predict(
-        model, rows)
-
+        model, rows
+    )

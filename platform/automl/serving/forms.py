@@ -19,24 +19,41 @@ class VersionChoice(forms.ModelChoiceField):
 
 
 class TrafficForm(forms.Form):
-    main = VersionChoice(queryset=ModelVersion.objects.none(), empty_label=None,
-                         label="Main version", help_text="Takes the rest of the traffic.")
-    canary = VersionChoice(queryset=ModelVersion.objects.none(), required=False,
-                           empty_label="none", label="Canary version",
-                           help_text="Optional: a second version of the same model (A/B).")
-    canary_percent = forms.FloatField(min_value=0.1, max_value=99.9, initial=10,
-                                      required=False, label="Canary share (%)")  # fmt: skip
-    shadow = VersionChoice(queryset=ModelVersion.objects.none(), required=False,
-                           empty_label="none", label="Shadow version",
-                           help_text="Optional: answers every request too; its answers are "
-                           "logged, not returned.")  # fmt: skip
+    main = VersionChoice(
+        queryset=ModelVersion.objects.none(),
+        empty_label=None,
+        label="Main version",
+        help_text="Takes the rest of the traffic.",
+    )
+    canary = VersionChoice(
+        queryset=ModelVersion.objects.none(),
+        required=False,
+        empty_label="none",
+        label="Canary version",
+        help_text="Optional: a second version of the same model (A/B).",
+    )
+    canary_percent = forms.FloatField(
+        min_value=0.1, max_value=99.9, initial=10, required=False, label="Canary share (%)"
+    )
+    shadow = VersionChoice(
+        queryset=ModelVersion.objects.none(),
+        required=False,
+        empty_label="none",
+        label="Shadow version",
+        help_text="Optional: answers every request too; its answers are logged, not returned.",
+    )
     batch_rows = forms.IntegerField(
-        required=False, label="Batch up to (rows)",
+        required=False,
+        label="Batch up to (rows)",
         help_text="Optional: concurrent requests share one model call of at most this many "
-        "rows; empty: no batching.")  # fmt: skip
+        "rows; empty: no batching.",
+    )
     batch_wait_ms = forms.FloatField(
-        required=False, initial=2, label="Batch wait (ms)",
-        help_text="How long a request waits for others to join its batch.")  # fmt: skip
+        required=False,
+        initial=2,
+        label="Batch wait (ms)",
+        help_text="How long a request waits for others to join its batch.",
+    )
 
     def __init__(self, *args: Any, versions, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -48,8 +65,10 @@ class TrafficForm(forms.Form):
         routes = [{"version": data["main"].id, "weight": 100.0}]
         if data.get("canary") is not None:
             share = data.get("canary_percent") or 10.0
-            routes = [{"version": data["main"].id, "weight": 100.0 - share},
-                      {"version": data["canary"].id, "weight": share}]  # fmt: skip
+            routes = [
+                {"version": data["main"].id, "weight": 100.0 - share},
+                {"version": data["canary"].id, "weight": share},
+            ]
         shadow = data.get("shadow")
         return routes, shadow.id if shadow else None
 
@@ -67,15 +86,25 @@ class TrafficForm(forms.Form):
             self.add_error(None, exc.detail)
         for path, messages in exc.fields.items():
             parts = path.split(".")
-            field = {"routes": "canary" if parts[1:2] == ["1"] else "main",
-                     "shadow": "shadow", "name": "name",
-                     "batching": "batch_wait_ms" if parts[1:2] == ["max_wait_ms"]
-                     else "batch_rows"}.get(parts[0])  # fmt: skip
+            field = {
+                "routes": "canary" if parts[1:2] == ["1"] else "main",
+                "shadow": "shadow",
+                "name": "name",
+                "batching": "batch_wait_ms" if parts[1:2] == ["max_wait_ms"] else "batch_rows",
+            }.get(parts[0])
             self.add_error(field if field in self.fields else None, " ".join(messages))
 
 
 class DeploymentForm(TrafficForm):
-    name = forms.SlugField(max_length=100, help_text="Letters, digits, - and _; unique "
-                           "among your deployments.")  # fmt: skip
-    field_order = ["name", "main", "canary", "canary_percent", "shadow", "batch_rows",
-                   "batch_wait_ms"]
+    name = forms.SlugField(
+        max_length=100, help_text="Letters, digits, - and _; unique among your deployments."
+    )
+    field_order = [
+        "name",
+        "main",
+        "canary",
+        "canary_percent",
+        "shadow",
+        "batch_rows",
+        "batch_wait_ms",
+    ]

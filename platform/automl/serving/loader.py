@@ -53,8 +53,10 @@ class LoadedModel:
             labels = np.asarray(classes).take(np.argmax(proba, axis=1), axis=0)
         else:
             labels, proba = self.model.predict(X), self.model.predict_proba(X)
-        out = {"predictions": np.asarray(labels).tolist(),
-               "probabilities": np.asarray(proba).tolist()}
+        out = {
+            "predictions": np.asarray(labels).tolist(),
+            "probabilities": np.asarray(proba).tolist(),
+        }
         if classes is not None:
             out["classes"] = np.asarray(classes).tolist()
         return out
@@ -93,9 +95,13 @@ def load(version) -> LoadedModel:
     directory = get_storage().local_dir(version.storage_key)
     transformer = load_transformer(directory) if version.has_preprocessing else None
     return LoadedModel(
-        version_id=version.id, storage_key=version.storage_key, model=load_model(directory),
+        version_id=version.id,
+        storage_key=version.storage_key,
+        model=load_model(directory),
         transformer=transformer,
-        features=version.features, n_features=version.n_features, task=version.task,
+        features=version.features,
+        n_features=version.n_features,
+        task=version.task,
     )
 
 

@@ -18,7 +18,10 @@ class Deployment(models.Model):
     model_name = models.SlugField(max_length=100, help_text="The registry name it serves.")
     routes = models.JSONField(default=list)
     shadow = models.ForeignKey(
-        "registry.ModelVersion", null=True, blank=True, on_delete=models.PROTECT,
+        "registry.ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="shadow_deployments",
     )
     history = models.JSONField(default=list, blank=True)
@@ -27,7 +30,9 @@ class Deployment(models.Model):
     )
     log_predictions = models.BooleanField(default=True)
     batching = models.JSONField(
-        null=True, blank=True, default=None,
+        null=True,
+        blank=True,
+        default=None,
         help_text='Dynamic batching: {"max_batch_rows": 64, "max_wait_ms": 2}; null: off.',
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -64,7 +69,10 @@ class PredictionLog(models.Model):
     inputs = models.JSONField()
     outputs = models.JSONField()
     shadow_version = models.ForeignKey(
-        "registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL,
+        "registry.ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     shadow_outputs = models.JSONField(null=True, blank=True)

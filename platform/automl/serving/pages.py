@@ -34,17 +34,25 @@ def deployment_list(request: HttpRequest) -> HttpResponse:
         routes, shadow = form.routes()
         try:
             deployment = services.create_deployment(
-                request.user, name=form.cleaned_data["name"],
-                model_name=form.cleaned_data["main"].name, routes=routes, shadow=shadow,
-                batching=form.batching())
+                request.user,
+                name=form.cleaned_data["name"],
+                model_name=form.cleaned_data["main"].name,
+                routes=routes,
+                shadow=shadow,
+                batching=form.batching(),
+            )
         except services.ServingError as exc:
             form.add_serving_error(exc)
         else:
             messages.success(request, f"Deployed {deployment.model_name} as {deployment.name}.")
             return redirect("deployment-page", pk=deployment.id)
     deployments = Deployment.objects.filter(owner=request.user)
-    return render(request, "serving/list.html", {"deployments": deployments, "form": form},
-                  status=400 if form.errors else 200)  # fmt: skip
+    return render(
+        request,
+        "serving/list.html",
+        {"deployments": deployments, "form": form},
+        status=400 if form.errors else 200,
+    )
 
 
 @login_required
@@ -58,24 +66,54 @@ def deployment_detail(request: HttpRequest, pk: int) -> HttpResponse:
             error = f"The rows are not valid JSON: {exc}"
         except services.ServingError as exc:
             error = exc.detail
-    return _detail(request, deployment, inputs=inputs, answer=answer, error=error,
-                   status=400 if error else 200)  # fmt: skip
+    return _detail(
+        request,
+        deployment,
+        inputs=inputs,
+        answer=answer,
+        error=error,
+        status=400 if error else 200,
+    )
 
 
-def _detail(request: HttpRequest, deployment: Deployment, *, traffic_form=None, inputs="",
-            answer=None, error="", status=200) -> HttpResponse:  # fmt: skip
-    versions = {v.id: v for v in ModelVersion.objects.filter(
-        owner=request.user, name=deployment.model_name)}
+def _detail(
+    request: HttpRequest,
+    deployment: Deployment,
+    *,
+    traffic_form=None,
+    inputs="",
+    answer=None,
+    error="",
+    status=200,
+) -> HttpResponse:
+    versions = {
+        v.id: v
+        for v in ModelVersion.objects.filter(owner=request.user, name=deployment.model_name)
+    }
     total = sum(r["weight"] for r in deployment.routes) or 1
-    routes = [{"version": versions.get(r["version"]), "id": r["version"],
-               "share": 100 * r["weight"] / total} for r in deployment.routes]
-    return render(request, "serving/detail.html", {
-        "deployment": deployment, "routes": routes,
-        "history": list(reversed(deployment.history))[:20],
-        "predictions": deployment.predictions.all()[:50],
-        "inputs": inputs, "answer": answer, "error": error,
-        "form": traffic_form or _traffic_form(request, deployment),
-    }, status=status)
+    routes = [
+        {
+            "version": versions.get(r["version"]),
+            "id": r["version"],
+            "share": 100 * r["weight"] / total,
+        }
+        for r in deployment.routes
+    ]
+    return render(
+        request,
+        "serving/detail.html",
+        {
+            "deployment": deployment,
+            "routes": routes,
+            "history": list(reversed(deployment.history))[:20],
+            "predictions": deployment.predictions.all()[:50],
+            "inputs": inputs,
+            "answer": answer,
+            "error": error,
+            "form": traffic_form or _traffic_form(request, deployment),
+        },
+        status=status,
+    )
 
 
 @login_required
@@ -119,10 +157,13 @@ def _traffic_form(request: HttpRequest, deployment: Deployment, data=None) -> Tr
         initial["main"] = routes[0]["version"]
     if len(routes) > 1:
         total = sum(r["weight"] for r in routes)
-        initial.update(canary=routes[1]["version"],
-                       canary_percent=round(100 * routes[1]["weight"] / total, 1))
+        initial.update(
+            canary=routes[1]["version"], canary_percent=round(100 * routes[1]["weight"] / total, 1)
+        )
     initial["shadow"] = deployment.shadow_id
     if deployment.batching:
-        initial.update(batch_rows=deployment.batching["max_batch_rows"],
-                       batch_wait_ms=deployment.batching["max_wait_ms"])
+        initial.update(
+            batch_rows=deployment.batching["max_batch_rows"],
+            batch_wait_ms=deployment.batching["max_wait_ms"],
+        )
     return TrafficForm(data, versions=versions, initial=initial)

@@ -8,8 +8,20 @@ class DeploymentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Deployment
-        fields = ["id", "name", "model_name", "routes", "shadow", "history", "cache_ttl_s",
-                  "log_predictions", "batching", "owner", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "model_name",
+            "routes",
+            "shadow",
+            "history",
+            "cache_ttl_s",
+            "log_predictions",
+            "batching",
+            "owner",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
 
 
@@ -24,10 +36,12 @@ class DeploymentCreateSerializer(serializers.Serializer):
     name = serializers.SlugField(max_length=100)
     model_name = serializers.SlugField(max_length=100)
     routes = serializers.JSONField(help_text='[{"version": id, "weight": 90}, ...]')
-    shadow = serializers.JSONField(required=False, allow_null=True,
-                                   help_text="A version id whose answers are only logged.")
-    cache_ttl_s = serializers.IntegerField(required=False, allow_null=True, min_value=0,
-                                           max_value=7 * 24 * 3600)
+    shadow = serializers.JSONField(
+        required=False, allow_null=True, help_text="A version id whose answers are only logged."
+    )
+    cache_ttl_s = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=7 * 24 * 3600
+    )
     log_predictions = serializers.BooleanField(required=False, default=True)
     batching = serializers.JSONField(required=False, allow_null=True, help_text=BATCHING_HELP)
 
@@ -35,10 +49,12 @@ class DeploymentCreateSerializer(serializers.Serializer):
 class TrafficSerializer(serializers.Serializer):
     routes = serializers.JSONField(
         required=False,
-        help_text='[{"version": id, "weight": 90}, ...]; left out: the traffic stays.')
+        help_text='[{"version": id, "weight": 90}, ...]; left out: the traffic stays.',
+    )
     shadow = serializers.JSONField(required=False, allow_null=True)
-    cache_ttl_s = serializers.IntegerField(required=False, allow_null=True, min_value=0,
-                                           max_value=7 * 24 * 3600)
+    cache_ttl_s = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=7 * 24 * 3600
+    )
     batching = serializers.JSONField(required=False, allow_null=True, help_text=BATCHING_HELP)
 
 
@@ -47,21 +63,33 @@ class PredictSerializer(serializers.Serializer):
         help_text="Rows: objects keyed by feature name, or arrays in the model's order."
     )
     seed = serializers.IntegerField(
-        required=False, allow_null=True,
+        required=False,
+        allow_null=True,
         help_text="Seeds this request's traffic choice (e.g. a user id, for sticky A/B).",
     )
     explain = serializers.BooleanField(
-        required=False, default=False,
+        required=False,
+        default=False,
         help_text="Also return per-feature attributions of each row's answer "
-                  "(`explanations`: integrated gradients for torch models fed numbers, "
-                  "occlusion against the training rows' baseline for the others); "
-                  "at most 100 rows.",
+        "(`explanations`: integrated gradients for torch models fed numbers, "
+        "occlusion against the training rows' baseline for the others); "
+        "at most 100 rows.",
     )
 
 
 class PredictionLogSerializer(serializers.ModelSerializer):
     class Meta:
         model = PredictionLog
-        fields = ["id", "version", "n_rows", "inputs", "outputs", "shadow_version",
-                  "shadow_outputs", "latency_ms", "cached", "created_at"]
+        fields = [
+            "id",
+            "version",
+            "n_rows",
+            "inputs",
+            "outputs",
+            "shadow_version",
+            "shadow_outputs",
+            "latency_ms",
+            "cached",
+            "created_at",
+        ]
         read_only_fields = fields

@@ -34,8 +34,9 @@ SERVED_VERSIONS_MAX = 1000  # deployments' version sets kept per process
 class ServingError(Exception):
     """Bad input for a deployment (a 400 unless `status` says otherwise)."""
 
-    def __init__(self, detail: str, fields: dict[str, list[str]] | None = None,
-                 status: int = 400) -> None:
+    def __init__(
+        self, detail: str, fields: dict[str, list[str]] | None = None, status: int = 400
+    ) -> None:
         super().__init__(detail)
         self.detail, self.fields, self.status = detail, fields or {}, status
 
@@ -46,12 +47,14 @@ class ServingError(Exception):
 def deployments_serving(version: ModelVersion) -> list[str]:
     """Names of the owner's deployments whose traffic or shadow uses `version`."""
     deployments = Deployment.objects.filter(owner=version.owner_id, model_name=version.name)
-    return [d.name for d in deployments
-            if version.id in d.version_ids or d.shadow_id == version.id]
+    return [
+        d.name for d in deployments if version.id in d.version_ids or d.shadow_id == version.id
+    ]
 
 
-def _version_field(owner, model_name: str, value: Any, field: str,
-                   errors: dict[str, list[str]]) -> ModelVersion | None:
+def _version_field(
+    owner, model_name: str, value: Any, field: str, errors: dict[str, list[str]]
+) -> ModelVersion | None:
     version = None
     if type(value) is int:
         version = ModelVersion.objects.filter(owner=owner, id=value).first()
@@ -78,11 +81,15 @@ def validate_traffic(owner, model_name: str, routes: Any, shadow: Any) -> tuple[
                 errors[f"routes.{i}"] = ['must be {"version": id, "weight": number}']
                 continue
             weight = route.get("weight", 1)
-            if (not isinstance(weight, Real) or isinstance(weight, bool)
-                    or not 0 < weight <= sys.float_info.max):  # NaN, inf, huge ints too
+            if (
+                not isinstance(weight, Real)
+                or isinstance(weight, bool)
+                or not 0 < weight <= sys.float_info.max
+            ):  # NaN, inf, huge ints too
                 errors[f"routes.{i}.weight"] = ["must be a positive number"]
-            version = _version_field(owner, model_name, route.get("version"),
-                                     f"routes.{i}.version", errors)
+            version = _version_field(
+                owner, model_name, route.get("version"), f"routes.{i}.version", errors
+            )
             if version is not None and f"routes.{i}.weight" not in errors:
                 clean.append({"version": version.id, "weight": float(weight)})
         ids = [r["version"] for r in clean]
@@ -114,30 +121,49 @@ def validate_batching(value: Any) -> dict | None:
     rows, wait = value.get("max_batch_rows"), value.get("max_wait_ms")
     if type(rows) is not int or not 2 <= rows <= batching_.MAX_BATCH_ROWS:
         errors["batching.max_batch_rows"] = [
-            f"an integer from 2 to {batching_.MAX_BATCH_ROWS} (rows one model call takes)"]
+            f"an integer from 2 to {batching_.MAX_BATCH_ROWS} (rows one model call takes)"
+        ]
     # A range check alone: it also refuses NaN and infinity, and an int too large for a
     # float (math.isfinite would raise on it).
-    if (not isinstance(wait, Real) or isinstance(wait, bool)
-            or not 0 <= wait <= batching_.MAX_WAIT_MS):
+    if (
+        not isinstance(wait, Real)
+        or isinstance(wait, bool)
+        or not 0 <= wait <= batching_.MAX_WAIT_MS
+    ):
         errors["batching.max_wait_ms"] = [
-            f"a number from 0 to {batching_.MAX_WAIT_MS:g} (how long a request waits for "
-            "others)"]
+            f"a number from 0 to {batching_.MAX_WAIT_MS:g} (how long a request waits for others)"
+        ]
     if errors:
         raise ServingError("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()), errors)
     return {"max_batch_rows": rows, "max_wait_ms": float(wait)}
 
 
-def create_deployment(owner, *, name: str, model_name: str, routes: Any, shadow: Any = None,
-                      cache_ttl_s: int | None = None, log_predictions: bool = True,
-                      batching: Any = None) -> Deployment:
+def create_deployment(
+    owner,
+    *,
+    name: str,
+    model_name: str,
+    routes: Any,
+    shadow: Any = None,
+    cache_ttl_s: int | None = None,
+    log_predictions: bool = True,
+    batching: Any = None,
+) -> Deployment:
     if Deployment.objects.filter(owner=owner, name=name).exists():
-        raise ServingError(f"you already have a deployment named {name!r}",
-                           {"name": ["already in use"]})
+        raise ServingError(
+            f"you already have a deployment named {name!r}", {"name": ["already in use"]}
+        )
     batching = validate_batching(batching)
     routes, shadow_id = validate_traffic(owner, model_name, routes, shadow)
     return Deployment.objects.create(
-        owner=owner, name=name, model_name=model_name, routes=routes, shadow_id=shadow_id,
-        cache_ttl_s=cache_ttl_s, log_predictions=log_predictions, batching=batching,
+        owner=owner,
+        name=name,
+        model_name=model_name,
+        routes=routes,
+        shadow_id=shadow_id,
+        cache_ttl_s=cache_ttl_s,
+        log_predictions=log_predictions,
+        batching=batching,
     )
 
 
@@ -155,8 +181,11 @@ def set_traffic(deployment: Deployment, routes: Any, shadow: Any) -> Deployment:
         current = Deployment.objects.select_for_update().get(id=deployment.id)
         if current.routes == routes and current.shadow_id == shadow_id:
             return current
-        entry = {"routes": current.routes, "shadow": current.shadow_id,
-                 "until": timezone.now().isoformat()}
+        entry = {
+            "routes": current.routes,
+            "shadow": current.shadow_id,
+            "until": timezone.now().isoformat(),
+        }
         current.history = [*current.history, entry][-HISTORY_LIMIT:]
         current.routes, current.shadow_id = routes, shadow_id
         current.save(update_fields=["routes", "shadow", "history", "updated_at"])
@@ -168,16 +197,16 @@ def rollback(deployment: Deployment) -> Deployment:
     with transaction.atomic():
         current = Deployment.objects.select_for_update().get(id=deployment.id)
         if not current.history:
-            raise ServingError(f"{current} has no earlier traffic split to go back to",
-                               status=409)
+            raise ServingError(f"{current} has no earlier traffic split to go back to", status=409)
         previous = current.history[-1]
         try:
             routes, shadow_id = validate_traffic(
                 current.owner, current.model_name, previous["routes"], previous["shadow"]
             )
         except ServingError as exc:
-            raise ServingError(f"the previous split cannot be served again: {exc.detail}",
-                               exc.fields, status=409) from None
+            raise ServingError(
+                f"the previous split cannot be served again: {exc.detail}", exc.fields, status=409
+            ) from None
         current.routes, current.shadow_id = routes, shadow_id
         current.history = current.history[:-1]
         current.save(update_fields=["routes", "shadow", "history", "updated_at"])
@@ -196,24 +225,31 @@ def _is_number(value: Any) -> bool:
     return value is None or (isinstance(value, Real) and not isinstance(value, bool))
 
 
-def parse_inputs(inputs: Any, features: list[str] | None, n_features: int | None,
-                 allow_text: bool) -> np.ndarray:
+def parse_inputs(
+    inputs: Any, features: list[str] | None, n_features: int | None, allow_text: bool
+) -> np.ndarray:
     """JSON rows (objects keyed by feature name) or arrays -> a 2-D array in model order.
 
     Missing or extra names, wrong lengths and non-numbers are a ServingError naming them.
     """
     if not isinstance(inputs, list) or not inputs:
-        raise ServingError("inputs: a non-empty list of rows is required",
-                           {"inputs": ["a non-empty list of rows (objects or arrays)"]})
+        raise ServingError(
+            "inputs: a non-empty list of rows is required",
+            {"inputs": ["a non-empty list of rows (objects or arrays)"]},
+        )
     if len(inputs) > settings.SERVING_MAX_ROWS:
-        raise ServingError(f"inputs: at most {settings.SERVING_MAX_ROWS} rows per request",
-                           {"inputs": [f"at most {settings.SERVING_MAX_ROWS} rows"]})
+        raise ServingError(
+            f"inputs: at most {settings.SERVING_MAX_ROWS} rows per request",
+            {"inputs": [f"at most {settings.SERVING_MAX_ROWS} rows"]},
+        )
     named = isinstance(inputs[0], dict)
     errors: dict[str, list[str]] = {}
     rows: list[list] = []
     if named and features is None:
-        raise ServingError("inputs: this model has no recorded feature names; send arrays",
-                           {"inputs": ["send arrays: the model's feature names are unknown"]})
+        raise ServingError(
+            "inputs: this model has no recorded feature names; send arrays",
+            {"inputs": ["send arrays: the model's feature names are unknown"]},
+        )
     wanted = set(features or ())
     for i, row in enumerate(inputs):
         if len(errors) >= MAX_REPORTED_ROWS:
@@ -299,8 +335,9 @@ def _ttl(deployment: Deployment) -> int:
     return settings.SERVING_CACHE_TTL_S if ttl is None else ttl
 
 
-def _answer(version: ModelVersion, X: np.ndarray, ttl: int,
-            batching: dict | None = None) -> tuple[dict, bool]:
+def _answer(
+    version: ModelVersion, X: np.ndarray, ttl: int, batching: dict | None = None
+) -> tuple[dict, bool]:
     """The model's output for X, from the result cache when it holds it; with a batching
     setting, computed in one model call with concurrent requests' rows."""
     # The storage key (a uuid) rather than the id alone: ids repeat when a database is
@@ -310,27 +347,33 @@ def _answer(version: ModelVersion, X: np.ndarray, ttl: int,
         return hit, True
     model = model_cache().get(version)
     try:
-        out = (model.predict(X) if batching is None
-               else batching_.predict(model, model.prepare(X), batching))
+        out = (
+            model.predict(X)
+            if batching is None
+            else batching_.predict(model, model.prepare(X), batching)
+        )
     except (ValueError, TypeError) as exc:
         # e.g. a category the preprocessing cannot read: the caller's input, not our bug
-        raise ServingError(f"inputs: the model could not use them ({exc})",
-                           {"inputs": [str(exc)[:300]]}) from exc
+        raise ServingError(
+            f"inputs: the model could not use them ({exc})", {"inputs": [str(exc)[:300]]}
+        ) from exc
     if key is not None:
         result_cache.put(key, out, ttl)
     return out, False
 
 
-def predict(deployment: Deployment, inputs: Any, seed: Any = None, *,
-            explain: bool = False) -> dict:
+def predict(
+    deployment: Deployment, inputs: Any, seed: Any = None, *, explain: bool = False
+) -> dict:
     """Answer one predict request; log it (one bounded insert). With explain, the body
     also holds each row's per-feature attributions (automl.evaluation)."""
     start = time.perf_counter()
     rng = random.Random(secrets.randbits(64) if seed is None else seed)
     versions = _served_versions(deployment)
     if missing := set(deployment.version_ids) - set(versions):
-        raise ServingError(f"version {sorted(missing)} no longer exists; change the traffic",
-                           status=409)
+        raise ServingError(
+            f"version {sorted(missing)} no longer exists; change the traffic", status=409
+        )
     version = versions[choose_version(deployment.routes, rng)]
     X = parse_inputs(inputs, version.features, version.n_features, version.has_preprocessing)
     ttl = _ttl(deployment)
@@ -347,8 +390,9 @@ def predict(deployment: Deployment, inputs: Any, seed: Any = None, *,
     if deployment.shadow_id is not None:
         shadow = versions[deployment.shadow_id]
         try:
-            shadow_X = parse_inputs(inputs, shadow.features, shadow.n_features,
-                                    shadow.has_preprocessing)
+            shadow_X = parse_inputs(
+                inputs, shadow.features, shadow.n_features, shadow.has_preprocessing
+            )
             shadow_out, _ = _answer(shadow, shadow_X, ttl)
         except ServingError as exc:  # the shadow's trouble is logged, never the caller's
             shadow_out = {"error": exc.detail}
@@ -362,19 +406,31 @@ def _head(values: Any, n: int) -> Any:
     return values[:n] if isinstance(values, list) else values
 
 
-def log_prediction(deployment: Deployment, version: ModelVersion, X: np.ndarray, out: dict,
-                   shadow_out: dict | None, latency_ms: float, cached: bool) -> None:
+def log_prediction(
+    deployment: Deployment,
+    version: ModelVersion,
+    X: np.ndarray,
+    out: dict,
+    shadow_out: dict | None,
+    latency_ms: float,
+    cached: bool,
+) -> None:
     n = settings.SERVING_LOG_MAX_ROWS
     # JSON has no NaN (Postgres refuses it): missing values are logged as null.
     head = X[:n]
     X_head = (head if head.dtype == object else np.where(head != head, None, head)).tolist()
     PredictionLog.objects.create(
-        deployment=deployment, version=version, n_rows=len(X), inputs=X_head,
+        deployment=deployment,
+        version=version,
+        n_rows=len(X),
+        inputs=X_head,
         outputs={k: _head(v, n) for k, v in out.items() if k != "classes"},
         shadow_version_id=deployment.shadow_id,
-        shadow_outputs=None if shadow_out is None
+        shadow_outputs=None
+        if shadow_out is None
         else {k: _head(v, n) for k, v in shadow_out.items() if k != "classes"},
-        latency_ms=latency_ms, cached=cached,
+        latency_ms=latency_ms,
+        cached=cached,
     )
     # Retention is enforced every SERVING_LOG_PRUNE_EVERY writes of a process, in bounded
     # deletes, so no single response pays for a long backlog.
@@ -389,18 +445,28 @@ def prune_prediction_logs(limit: int | None = None) -> int:
     """Delete log rows past the retention: older than SERVING_LOG_RETENTION_DAYS, or beyond
     the newest SERVING_LOG_MAX_ENTRIES of their deployment. At most `limit` rows a call."""
     cutoff = timezone.now() - timedelta(days=settings.SERVING_LOG_RETENTION_DAYS)
-    doomed = list(PredictionLog.objects.filter(created_at__lt=cutoff)
-                  .order_by("id").values_list("id", flat=True)[:limit])
+    doomed = list(
+        PredictionLog.objects.filter(created_at__lt=cutoff)
+        .order_by("id")
+        .values_list("id", flat=True)[:limit]
+    )
     keep = settings.SERVING_LOG_MAX_ENTRIES
-    for deployment_id in (PredictionLog.objects.values_list("deployment", flat=True)
-                          .order_by().distinct()):
+    for deployment_id in (
+        PredictionLog.objects.values_list("deployment", flat=True).order_by().distinct()
+    ):
         if limit is not None and len(doomed) >= limit:
             break
-        newest = (PredictionLog.objects.filter(deployment=deployment_id)
-                  .order_by("-id").values_list("id", flat=True)[keep:keep + 1])
+        newest = (
+            PredictionLog.objects.filter(deployment=deployment_id)
+            .order_by("-id")
+            .values_list("id", flat=True)[keep : keep + 1]
+        )
         if boundary := list(newest):
-            older = (PredictionLog.objects.filter(deployment=deployment_id, id__lte=boundary[0])
-                     .order_by("id").values_list("id", flat=True))
+            older = (
+                PredictionLog.objects.filter(deployment=deployment_id, id__lte=boundary[0])
+                .order_by("id")
+                .values_list("id", flat=True)
+            )
             doomed.extend(older[: None if limit is None else limit - len(doomed)])
     if not doomed:
         return 0

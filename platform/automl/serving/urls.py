@@ -9,8 +9,11 @@ api_urls = [
     path("<int:pk>/", views.DeploymentDetail.as_view(), name="deployment-detail"),
     path("<int:pk>/rollback/", views.DeploymentRollback.as_view(), name="deployment-rollback"),
     path("<int:pk>/predict/", views.DeploymentPredict.as_view(), name="deployment-predict"),
-    path("<int:pk>/predictions/", views.DeploymentPredictions.as_view(),
-         name="deployment-predictions"),
+    path(
+        "<int:pk>/predictions/",
+        views.DeploymentPredictions.as_view(),
+        name="deployment-predictions",
+    ),
 ]
 
 page_urls = [

@@ -59,7 +59,8 @@ class DeploymentDetail(APIView):
                 services.validate_batching(data["batching"])
             if "routes" in data or "shadow" in data:
                 deployment = services.set_traffic(
-                    deployment, data.get("routes", deployment.routes), data.get("shadow"))
+                    deployment, data.get("routes", deployment.routes), data.get("shadow")
+                )
             if "batching" in data:
                 deployment = services.set_batching(deployment, data["batching"])
         except services.ServingError as exc:
@@ -94,9 +95,12 @@ class DeploymentPredict(APIView):
         body = PredictSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            answer = services.predict(deployment, body.validated_data["inputs"],
-                                      body.validated_data.get("seed"),
-                                      explain=body.validated_data["explain"])
+            answer = services.predict(
+                deployment,
+                body.validated_data["inputs"],
+                body.validated_data.get("seed"),
+                explain=body.validated_data["explain"],
+            )
         except services.ServingError as exc:
             return serving_error(exc)
         return Response(answer)
@@ -106,6 +110,7 @@ class DeploymentPredictions(generics.ListAPIView):
     serializer_class = PredictionLogSerializer
 
     def get_queryset(self) -> QuerySet[PredictionLog]:
-        deployment = owned_or_404(Deployment.objects.all(), self.request.user,
-                                  id=self.kwargs["pk"])
+        deployment = owned_or_404(
+            Deployment.objects.all(), self.request.user, id=self.kwargs["pk"]
+        )
         return PredictionLog.objects.filter(deployment=deployment)

@@ -17,5 +17,11 @@ for _module in ("linear", "forest", "boosting", "svm", "knn", "mlp", "cnn"):
     importlib.import_module(f"{__name__}.{_module}")
 
 __all__ = [
-    "FAMILIES", "GROWTH", "FitContext", "ModelFamily", "StepFn", "families_for", "register",
+    "FAMILIES",
+    "GROWTH",
+    "FitContext",
+    "ModelFamily",
+    "StepFn",
+    "families_for",
+    "register",
 ]

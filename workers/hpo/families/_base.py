@@ -65,8 +65,9 @@ def families_for(task: str, inputs: str | None = None) -> list[str]:
     ]
 
 
-def grow(estimator: Any, attr: str, total: int, X: np.ndarray, y: np.ndarray,
-         ctx: FitContext) -> Any:
+def grow(
+    estimator: Any, attr: str, total: int, X: np.ndarray, y: np.ndarray, ctx: FitContext
+) -> Any:
     """Fit a warm-start estimator GROWTH members at a time, calling on_step after each."""
     sizes = [*range(GROWTH, total, GROWTH), total]
     for step, size in enumerate(sizes):

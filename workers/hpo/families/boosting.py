@@ -11,8 +11,13 @@ from workers.hpo.families._base import ModelFamily, float_, grow, int_, register
 class HistGradientBoostingFamily(ModelFamily):
     name = "hist_gradient_boosting"
     tasks = ("classification", "regression")
-    params = ("max_iter", "learning_rate", "max_leaf_nodes", "min_samples_leaf",
-              "l2_regularization")  # fmt: skip
+    params = (
+        "max_iter",
+        "learning_rate",
+        "max_leaf_nodes",
+        "min_samples_leaf",
+        "l2_regularization",
+    )
 
     def default_space(self, task):
         return {
@@ -23,8 +28,11 @@ class HistGradientBoostingFamily(ModelFamily):
         }
 
     def fit(self, params, X, y, ctx):
-        cls = (HistGradientBoostingClassifier if ctx.task == "classification"
-               else HistGradientBoostingRegressor)  # fmt: skip
+        cls = (
+            HistGradientBoostingClassifier
+            if ctx.task == "classification"
+            else HistGradientBoostingRegressor
+        )
         model = cls(
             learning_rate=params.get("learning_rate", 0.1),
             max_leaf_nodes=params.get("max_leaf_nodes", 31),

@@ -14,9 +14,16 @@ class CNNFamily(ModelFamily):
     tasks = ("classification",)
     inputs = "image"
     params = (
-        "width", "blocks", "kernel_size", "dropout",
-        "lr", "batch_size", "weight_decay", "epochs", "lr_schedule",
-    )  # fmt: skip
+        "width",
+        "blocks",
+        "kernel_size",
+        "dropout",
+        "lr",
+        "batch_size",
+        "weight_decay",
+        "epochs",
+        "lr_schedule",
+    )
 
     def default_space(self, task):
         return {
@@ -37,15 +44,21 @@ class CNNFamily(ModelFamily):
         targets, classes = class_indices(y, ctx.task)
         width, blocks = int(params.get("width", 16)), int(params.get("blocks", 2))
         config = CNNConfig(
-            in_channels=X.shape[1], height=X.shape[2], width=X.shape[3],
+            in_channels=X.shape[1],
+            height=X.shape[2],
+            width=X.shape[3],
             n_outputs=len(classes),
             channels=tuple(width * 2**i for i in range(blocks)),
             kernel_size=int(params.get("kernel_size", 3)),
             dropout=float(params.get("dropout", 0.0)),
-        )  # fmt: skip
+        )
         module = CNN(config)
-        spec = {"kind": "cnn", "config": asdict(config), "task": ctx.task,
-                "classes": classes.tolist()}  # fmt: skip
+        spec = {
+            "kind": "cnn",
+            "config": asdict(config),
+            "task": ctx.task,
+            "classes": classes.tolist(),
+        }
         predictor = TorchPredictor(module, spec)  # reads the module as it trains
         options = TrainerOptions.from_dict(ctx.trainer)
         settings = fit_settings(params, ctx, epochs=10, lr=1e-2, batch_size=64)
@@ -54,9 +67,15 @@ class CNNFamily(ModelFamily):
             return predictor
         train_cnn(
             # train_cnn wants validation rows; the caller scores in on_step, so one will do.
-            module, X, targets, X[:1], targets[:1], **settings,
+            module,
+            X,
+            targets,
+            X[:1],
+            targets[:1],
+            **settings,
             on_epoch=lambda epoch, _: ctx.on_step(epoch, predictor),
-            lr_schedule=str(params.get("lr_schedule", "fixed")), options=options,
-        )  # fmt: skip
+            lr_schedule=str(params.get("lr_schedule", "fixed")),
+            options=options,
+        )
         module.eval()
         return predictor

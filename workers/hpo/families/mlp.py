@@ -22,9 +22,17 @@ class MLPFamily(ModelFamily):
     name = "mlp"
     tasks = ("classification", "regression")
     params = (
-        "hidden_layers", "hidden_units", "activation", "dropout",
-        "lr", "batch_size", "weight_decay", "epochs", "lr_schedule", "hypergrad_lr",
-    )  # fmt: skip
+        "hidden_layers",
+        "hidden_units",
+        "activation",
+        "dropout",
+        "lr",
+        "batch_size",
+        "weight_decay",
+        "epochs",
+        "lr_schedule",
+        "hypergrad_lr",
+    )
 
     def default_space(self, task):
         return {
@@ -53,8 +61,12 @@ class MLPFamily(ModelFamily):
             activation=str(params.get("activation", "relu")),
         )
         module = MLP(config)
-        spec = {"kind": "mlp", "config": asdict(config), "task": ctx.task,
-                **scaling_spec(X, y if classes is None else None)}  # fmt: skip
+        spec = {
+            "kind": "mlp",
+            "config": asdict(config),
+            "task": ctx.task,
+            **scaling_spec(X, y if classes is None else None),
+        }
         if classes is not None:
             spec["classes"] = classes.tolist()
         predictor = TorchPredictor(module, spec)  # reads the module as it trains
@@ -64,24 +76,36 @@ class MLPFamily(ModelFamily):
             one_data_parallel_fit(module, predictor, params, X, targets, ctx, options, settings)
             return predictor
         train_mlp(
-            module, X, targets, None, None, task=ctx.task, **settings,
+            module,
+            X,
+            targets,
+            None,
+            None,
+            task=ctx.task,
+            **settings,
             on_epoch=lambda epoch, _: ctx.on_step(epoch, predictor),
             lr_schedule=str(params.get("lr_schedule", "fixed")),
-            hypergrad_lr=float(params.get("hypergrad_lr", 1e-5)), options=options,
-        )  # fmt: skip
+            hypergrad_lr=float(params.get("hypergrad_lr", 1e-5)),
+            options=options,
+        )
         module.eval()
         return predictor
 
 
 def fit_settings(params: dict, ctx, *, epochs: int, lr: float, batch_size: int) -> dict:
     """The training loop's settings from a trial's params (the family's defaults else)."""
-    return {"epochs": int(params.get("epochs", epochs)), "lr": float(params.get("lr", lr)),
-            "batch_size": int(params.get("batch_size", batch_size)),
-            "weight_decay": float(params.get("weight_decay", 0.0)), "seed": ctx.seed}
+    return {
+        "epochs": int(params.get("epochs", epochs)),
+        "lr": float(params.get("lr", lr)),
+        "batch_size": int(params.get("batch_size", batch_size)),
+        "weight_decay": float(params.get("weight_decay", 0.0)),
+        "seed": ctx.seed,
+    }
 
 
-def one_data_parallel_fit(module, predictor, params, X, targets, ctx, options,
-                          settings: dict) -> None:  # fmt: skip
+def one_data_parallel_fit(
+    module, predictor, params, X, targets, ctx, options, settings: dict
+) -> None:
     """Train over options.processes processes (DistributedDataParallel) on the rows the
     predictor's spec standardises, then report once: the fit has no per-epoch values to
     prune on, and rank 0's weights are the model."""
@@ -90,8 +114,10 @@ def one_data_parallel_fit(module, predictor, params, X, targets, ctx, options,
     from workers.training.trainer import fit_distributed
 
     if params.get("lr_schedule", "fixed") != "fixed":
-        raise ValueError("a data-parallel trial (trainer.processes > 1) trains with a fixed "
-                         "learning rate; drop lr_schedule from the search space")
+        raise ValueError(
+            "a data-parallel trial (trainer.processes > 1) trains with a fixed "
+            "learning rate; drop lr_schedule from the search space"
+        )
     spec = predictor.spec
     x = X
     if spec.get("input_mean") is not None:
@@ -99,9 +125,16 @@ def one_data_parallel_fit(module, predictor, params, X, targets, ctx, options,
     if ctx.task == "classification":
         y = torch.as_tensor(targets, dtype=torch.long)
     else:
-        y = torch.as_tensor((targets - spec["target_mean"]) / spec["target_std"],
-                            dtype=torch.float32)  # fmt: skip
-    fit_distributed(module, torch.as_tensor(x, dtype=torch.float32), y, task=ctx.task,
-                    options=options, **settings)  # fmt: skip
+        y = torch.as_tensor(
+            (targets - spec["target_mean"]) / spec["target_std"], dtype=torch.float32
+        )
+    fit_distributed(
+        module,
+        torch.as_tensor(x, dtype=torch.float32),
+        y,
+        task=ctx.task,
+        options=options,
+        **settings,
+    )
     module.eval()
     ctx.on_step(settings["epochs"] - 1, predictor)

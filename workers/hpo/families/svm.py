@@ -24,8 +24,11 @@ class SVMFamily(ModelFamily):
         }
 
     def fit(self, params, X, y, ctx):
-        common = {"C": params.get("C", 1.0), "kernel": params.get("kernel", "rbf"),
-                  "gamma": params.get("gamma", "scale")}  # fmt: skip
+        common = {
+            "C": params.get("C", 1.0),
+            "kernel": params.get("kernel", "rbf"),
+            "gamma": params.get("gamma", "scale"),
+        }
         if ctx.task == "classification":
             svm = SVC(**common, random_state=ctx.seed)
             if ctx.needs_proba:  # Platt scaling costs 3 more fits: only when probabilities count

@@ -13,5 +13,10 @@ from workers.nas.strategies._base import (
 )
 
 __all__ = [
-    "STRATEGIES", "Candidate", "SamplingStrategy", "SearchContext", "SearchOutcome", "Strategy",
+    "STRATEGIES",
+    "Candidate",
+    "SamplingStrategy",
+    "SearchContext",
+    "SearchOutcome",
+    "Strategy",
 ]

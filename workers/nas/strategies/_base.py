@@ -107,8 +107,7 @@ class SamplingStrategy(Strategy):
     def tell(self, choices: list[int], score: float | None) -> None:
         """The proxy score of a candidate this strategy (or its earlier run) proposed."""
 
-    def propose(self, finished: list[Candidate], position: int, rng: random.Random
-                ) -> list[int]:  # fmt: skip
+    def propose(self, finished: list[Candidate], position: int, rng: random.Random) -> list[int]:
         """One candidate for a worker of a parallel search (strategies with `parallel`).
 
         Args:

@@ -49,17 +49,29 @@ class Darts(Strategy):
 
         o, space, data = self.opts, self.space, ctx.data
         torch.manual_seed(self.seed)
-        net = SuperNet(space.opts["ops"], data.input_shape[0], data.n_classes,
-                       space.opts["channels"], space.opts["cells"], space.opts["nodes"],
-                       space.frame()["reduce_at"]).to(ctx.device)  # fmt: skip
+        net = SuperNet(
+            space.opts["ops"],
+            data.input_shape[0],
+            data.n_classes,
+            space.opts["channels"],
+            space.opts["cells"],
+            space.opts["nodes"],
+            space.frame()["reduce_at"],
+        ).to(ctx.device)
         weights = [p for _, p in net.weight_items()]
-        w_opt = torch.optim.SGD(weights, lr=o["w_lr"], momentum=o["w_momentum"],
-                                weight_decay=o["w_weight_decay"])  # fmt: skip
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(w_opt, o["epochs"],
-                                                              eta_min=o["w_lr_min"])  # fmt: skip
-        architect = Architect(net, order=o["order"], lr=o["arch_lr"],
-                              weight_decay=o["arch_weight_decay"],
-                              w_weight_decay=o["w_weight_decay"])  # fmt: skip
+        w_opt = torch.optim.SGD(
+            weights, lr=o["w_lr"], momentum=o["w_momentum"], weight_decay=o["w_weight_decay"]
+        )
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
+            w_opt, o["epochs"], eta_min=o["w_lr_min"]
+        )
+        architect = Architect(
+            net,
+            order=o["order"],
+            lr=o["arch_lr"],
+            weight_decay=o["arch_weight_decay"],
+            w_weight_decay=o["w_weight_decay"],
+        )
         xt, yt = ctx.tensors("train")
         xv, yv = ctx.tensors("valid")
         gen = torch.Generator().manual_seed(self.seed)
@@ -100,9 +112,13 @@ class Darts(Strategy):
             snapshot = net.alpha_snapshot()
             history.append({"epoch": epoch, **snapshot})
             genotype = self.derive(snapshot, ops, max_skips)
-            candidate = Candidate(number=ctx.next_number + epoch, choices=[],
-                                  genotype=genotype, state="complete",
-                                  score=accuracy)  # fmt: skip
+            candidate = Candidate(
+                number=ctx.next_number + epoch,
+                choices=[],
+                genotype=genotype,
+                state="complete",
+                score=accuracy,
+            )
             ctx.store(candidate, dict(curve))
             candidates.append(candidate)
             ctx.progress((epoch + 1) / o["epochs"])
@@ -112,15 +128,22 @@ class Darts(Strategy):
         last = candidates[-1]  # DARTS derives from the final α, not the best epoch
         unguarded = self.derive(history[-1], ops, None)
         return SearchOutcome(
-            genotype=last.genotype, score=last.score, number=last.number,
-            n_complete=len(candidates), alpha_history=history,
-            alpha_axes={"ops": list(ops),
-                        "edges": [f"{inp}->{node + 2}" for node, inp in edges_of(
-                            space.opts["nodes"])]},
-            notes={"order": o["order"], "skip_guard": o["skip_guard"],
-                   "skips": count_skips(last.genotype["normal"]),
-                   "skips_unguarded": count_skips(unguarded["normal"])},
-        )  # fmt: skip
+            genotype=last.genotype,
+            score=last.score,
+            number=last.number,
+            n_complete=len(candidates),
+            alpha_history=history,
+            alpha_axes={
+                "ops": list(ops),
+                "edges": [f"{inp}->{node + 2}" for node, inp in edges_of(space.opts["nodes"])],
+            },
+            notes={
+                "order": o["order"],
+                "skip_guard": o["skip_guard"],
+                "skips": count_skips(last.genotype["normal"]),
+                "skips_unguarded": count_skips(unguarded["normal"]),
+            },
+        )
 
     def derive(self, snapshot: dict, ops: list[str], max_skips: int | None) -> dict:
         from workers.nas.darts import derive_cell
@@ -128,6 +151,7 @@ class Darts(Strategy):
         genotype = self.space.frame()
         nodes = genotype["nodes"]
         genotype["normal"] = derive_cell(snapshot["normal"], ops, nodes, max_skips)
-        genotype["reduce"] = (derive_cell(snapshot["reduce"], ops, nodes, max_skips)
-                              if "reduce" in snapshot else [])  # fmt: skip
+        genotype["reduce"] = (
+            derive_cell(snapshot["reduce"], ops, nodes, max_skips) if "reduce" in snapshot else []
+        )
         return genotype

@@ -63,7 +63,7 @@ class RegularizedEvolution(SamplingStrategy):
         if position < self.opts["population"] or not finished:
             return self.space.sample(rng)
         # Aging: only the latest finished are alive, whatever the older ones scored.
-        population = finished[-self.opts["population"]:]
+        population = finished[-self.opts["population"] :]
         sample = rng.sample(population, min(self.opts["sample_size"], len(population)))
         parent = max(sample, key=lambda candidate: candidate.score)
         return self.space.mutate(parent.choices, rng)

@@ -32,8 +32,9 @@ class ReinforceSearch(SamplingStrategy):
         super().__init__(options, space, seed)
         torch.manual_seed(seed)
         self.controller = Controller([d.n for d in space.decisions()], self.opts["hidden"])
-        self.optimizer = torch.optim.Adam(self.controller.parameters(),
-                                          lr=self.opts["controller_lr"])  # fmt: skip
+        self.optimizer = torch.optim.Adam(
+            self.controller.parameters(), lr=self.opts["controller_lr"]
+        )
         self.generator = torch.Generator().manual_seed(seed)
         self.baseline: float | None = None
 

@@ -16,13 +16,18 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("username")
         parser.add_argument("--email", default="")
-        parser.add_argument("--staff", action="store_true",
-                            help="may also open the monitoring pages and the admin")
-        parser.add_argument("--password-env", metavar="VAR",
-                            help="read the password from this environment variable")
+        parser.add_argument(
+            "--staff", action="store_true", help="may also open the monitoring pages and the admin"
+        )
+        parser.add_argument(
+            "--password-env",
+            metavar="VAR",
+            help="read the password from this environment variable",
+        )
 
-    def handle(self, *args, username: str, email: str, staff: bool,
-               password_env: str | None, **options) -> None:  # fmt: skip
+    def handle(
+        self, *args, username: str, email: str, staff: bool, password_env: str | None, **options
+    ) -> None:
         User = get_user_model()
         if User.objects.filter(username=username).exists():
             raise CommandError(f"a user named {username!r} exists already")

@@ -22,7 +22,9 @@ class Command(BaseCommand):
         if os.environ.get("ADMIN_PASSWORD"):
             self.stdout.write(f"Created admin account '{username}' (password: ADMIN_PASSWORD).")
         else:
-            self.stdout.write(self.style.WARNING(
-                f"Created admin account '{username}' with password: {password}\n"
-                "It is shown only this once; change it in the admin."
-            ))
+            self.stdout.write(
+                self.style.WARNING(
+                    f"Created admin account '{username}' with password: {password}\n"
+                    "It is shown only this once; change it in the admin."
+                )
+            )
