@@ -66,6 +66,8 @@ def test_bad_feedback_is_a_400_naming_each_item(alice_api, deployment, logged):
         ("x", "feedback"),
         ([{"prediction": unknown, "label": 1}], "feedback.0.prediction"),
         ([{"prediction": "1", "label": 1}], "feedback.0.prediction"),
+        ([{"prediction": {"id": 1}, "label": 1}], "feedback.0.prediction"),  # was a 500
+        ([{"prediction": [1], "label": 1}], "feedback.0.prediction"),
         ([{"prediction": logged[0].id, "row": 100, "label": 1}], "feedback.0.row"),
         ([{"prediction": logged[0].id, "row": -1, "label": 1}], "feedback.0.row"),
         ([{"prediction": logged[0].id, "label": None}], "feedback.0.label"),

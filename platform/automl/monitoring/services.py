@@ -299,13 +299,14 @@ def record_feedback(deployment: Deployment, items: Any) -> dict[str, int]:
             f"feedback: at most {MAX_FEEDBACK_ITEMS} items per request",
             {"feedback": [f"at most {MAX_FEEDBACK_ITEMS} items"]},
         )
-    ids = {item.get("prediction") for item in items if isinstance(item, dict)}
-    logs = {
-        log.id: log
-        for log in PredictionLog.objects.filter(
-            deployment=deployment, id__in=[i for i in ids if type(i) is int]
-        )
+    # Only integer ids are looked up: any other JSON value (a dict, a list) is unhashable
+    # or cannot be an id, and is named as a bad item below.
+    ids = {
+        item.get("prediction")
+        for item in items
+        if isinstance(item, dict) and type(item.get("prediction")) is int
     }
+    logs = {log.id: log for log in PredictionLog.objects.filter(deployment=deployment, id__in=ids)}
     errors: dict[str, list[str]] = {}
     clean = []
     for index, item in enumerate(items):
