@@ -101,6 +101,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "automl.accounts.throttle.SignInThrottleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -326,6 +327,9 @@ if env_bool("SECURE_PROXY_SSL_HEADER", PRODUCTION):
 X_FRAME_OPTIONS = "DENY"
 
 # --- Auth, i18n, static ---------------------------------------------------------------
+
+# Every sign-in (login page, token endpoint, admin) passes the failed sign-in count.
+AUTHENTICATION_BACKENDS = ["automl.accounts.throttle.ThrottledBackend"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -6,7 +6,6 @@ import json
 from dataclasses import dataclass
 
 import pytest
-from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
@@ -18,14 +17,6 @@ from workers.data.reference import reference_stats
 __all__ = ["artifacts", "model_store"]
 
 SECRET = "alicesecret"
-
-
-@pytest.fixture(autouse=True)
-def no_failed_logins_left():
-    """Failed sign-ins are counted in the cache; no test inherits another's count."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

@@ -1,7 +1,13 @@
 """API tokens can be revoked (API and account page); failed sign-ins are throttled per
-username and address, on the login page and the token endpoint alike."""
+username and address, on the login page, the token endpoint and the admin's login alike,
+with the count shared by every web process and independent of the cache."""
+
+import os
+import subprocess
+import sys
 
 import pytest
+from django.conf import settings as django_settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -104,3 +110,60 @@ def test_behind_a_trusted_proxy_the_forwarded_client_is_counted(alice, settings)
     assert api.post("/api/v1/auth/token/", RIGHT, **held).status_code == 429
     other = {"HTTP_X_FORWARDED_FOR": "198.51.100.2", **via}
     assert api.post("/api/v1/auth/token/", RIGHT, **other).status_code == 200
+
+
+def test_the_admin_login_is_throttled_too(staff, settings):
+    client = browser()
+    wrong = {"username": "sam", "password": "not-his-password"}
+    for _ in range(settings.LOGIN_FAILURE_LIMIT):
+        response = client.post("/admin/login/", wrong)
+        assert response.status_code == 200 and "correct username" in response.content.decode()
+    refused = client.post("/admin/login/", {"username": "sam", "password": "sam-password-1"})
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    assert "Too many failed sign-ins" in refused.content.decode()
+    assert "_auth_user_id" not in client.session
+    # One count for every path: the login page and the API refuse the same pair.
+    right = {"username": "sam", "password": "sam-password-1"}
+    assert browser().post("/accounts/login/", right).status_code == 429
+    assert APIClient().post("/api/v1/auth/token/", right).status_code == 429
+
+
+FAIL_IN_ANOTHER_PROCESS = """
+import django, os, sys
+os.environ["DJANGO_SETTINGS_MODULE"] = "automl.settings"
+django.setup()
+from django.test import Client
+for _ in range(int(sys.argv[1])):
+    wrong = {"username": "alice", "password": "x"}
+    assert Client().post("/admin/login/", wrong).status_code == 200
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_web_process_sees_the_same_count(alice, settings, real_services):
+    """gunicorn runs two workers: failures counted in one refuse the right password in the
+    other (a per-process memory cache let 2 x LIMIT guesses through)."""
+    db = django_settings.DATABASES["default"]
+    url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": ""}  # its own memory cache
+    limit = str(settings.LOGIN_FAILURE_LIMIT)
+    subprocess.run([sys.executable, "-c", FAIL_IN_ANOTHER_PROCESS, limit], env=env, check=True)
+    assert APIClient().post("/api/v1/auth/token/", RIGHT).status_code == 429
+
+
+def test_sign_in_works_while_the_cache_redis_is_down(alice, staff, settings):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",  # nothing listens on the discard port
+        }
+    }
+    api = APIClient()
+    assert api.post("/api/v1/auth/token/", WRONG).status_code == 400
+    assert api.post("/api/v1/auth/token/", RIGHT).status_code == 200
+    assert browser().post("/accounts/login/", RIGHT).status_code == 302
+    admin = {"username": "sam", "password": "sam-password-1"}
+    assert browser().post("/admin/login/", admin).status_code == 302
+    for _ in range(settings.LOGIN_FAILURE_LIMIT):
+        api.post("/api/v1/auth/token/", WRONG)
+    assert api.post("/api/v1/auth/token/", RIGHT).status_code == 429  # and still counted

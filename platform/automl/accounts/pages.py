@@ -3,8 +3,11 @@ login page admits staff only), and the account page where a user sees and revoke
 API token."""
 
 from django.contrib import messages
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse_lazy
@@ -14,37 +17,32 @@ from rest_framework.authtoken.models import Token
 from automl.accounts import throttle
 
 
+class SignInRefusal:
+    """An authentication form that says why a throttled sign-in was refused (Django's own
+    message would claim the password was wrong)."""
+
+    def clean(self):
+        try:
+            return super().clean()
+        except ValidationError:
+            if wait := throttle.refused_wait(self.request):
+                raise ValidationError(throttle.refusal(wait), code="throttled") from None
+            raise
+
+
+class SignInForm(SignInRefusal, AuthenticationForm):
+    pass
+
+
+class AdminSignInForm(SignInRefusal, AdminAuthenticationForm):
+    pass
+
+
 class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
+    form_class = SignInForm
     redirect_authenticated_user = True
     next_page = reverse_lazy("job-pages")
-
-    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        username = request.POST.get("username", "")
-        wait = throttle.wait_seconds(username, request)
-        if wait:
-            # Unbound: the password is not even checked while the wait lasts.
-            form = self.get_form_class()(request, initial={"username": username})
-            response = self.render_to_response(
-                self.get_context_data(
-                    form=form,
-                    refusal="Too many failed sign-ins for this user; "
-                    f"try again in {throttle.wait_text(wait)}.",
-                )
-            )
-            response.status_code = 429
-            response["Retry-After"] = str(wait)
-            return response
-        return super().post(request, *args, **kwargs)
-
-    def form_invalid(self, form):
-        if self.request.POST.get("username") and self.request.POST.get("password"):
-            throttle.record_failure(self.request.POST["username"], self.request)
-        return super().form_invalid(form)
-
-    def form_valid(self, form):
-        throttle.clear(self.request.POST.get("username", ""), self.request)
-        return super().form_valid(form)
 
 
 class LogoutView(auth_views.LogoutView):

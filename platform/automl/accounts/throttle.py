@@ -1,23 +1,31 @@
-"""Failed sign-ins, counted per username and client address in the cache.
+"""Failed sign-ins, counted per username and client address in the database.
 
-After LOGIN_FAILURE_LIMIT failures within LOGIN_FAILURE_WINDOW_S, both the login page and
-the token endpoint refuse that username from that address until the oldest failure leaves
-the window. A success clears the count. Keyed on the pair, so one guesser cannot lock a
-user out from every other address. Behind TRUSTED_PROXY_HOPS proxies (nginx in the compose
-file: 1) the address is the one the outermost trusted proxy saw, from X-Forwarded-For;
-without that setting REMOTE_ADDR is the proxy's, and the limit holds per username.
+Every sign-in path authenticates through ThrottledBackend: the login page, the token
+endpoint and the admin's login page. After LOGIN_FAILURE_LIMIT failures within
+LOGIN_FAILURE_WINDOW_S, that username is refused from that address until the oldest
+failure leaves the window, without its password being checked. A success clears the count.
+Keyed on the pair, so one guesser cannot lock a user out from every other address. Behind
+TRUSTED_PROXY_HOPS proxies (nginx in the compose file: 1) the address is the one the
+outermost trusted proxy saw, from X-Forwarded-For; without that setting REMOTE_ADDR is the
+proxy's, and the limit holds per username.
+
+An attempt is recorded as a failure before its password is checked and removed on success,
+so concurrent guesses (from one or several web processes) cannot all pass the check first.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import math
 import time
 
 from django.conf import settings
-from django.core.cache import cache
+from django.contrib.auth.backends import ModelBackend
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
-from rest_framework.throttling import BaseThrottle
+
+from automl.accounts.models import SignInFailure
 
 
 def client_address(request: HttpRequest) -> str:
@@ -35,33 +43,35 @@ def client_address(request: HttpRequest) -> str:
 
 def _key(username: str, request: HttpRequest) -> str:
     who = f"{username.strip().lower()}\0{client_address(request)}"
-    return "login-failures:" + hashlib.sha256(who.encode()).hexdigest()
+    return hashlib.sha256(who.encode()).hexdigest()
 
 
-def _recent(key: str, now: float) -> list[float]:
-    window = settings.LOGIN_FAILURE_WINDOW_S
-    return [t for t in cache.get(key, []) if now - t < window]
+def _moment(seconds: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
 
 
-def wait_seconds(username: str, request: HttpRequest) -> int:
-    """Seconds until this username may try again from this address; 0: now."""
+def begin(username: str, request: HttpRequest) -> int:
+    """Record this attempt as a failure; seconds to wait (the attempt is then withdrawn)
+    when the window already holds LOGIN_FAILURE_LIMIT failures, else 0."""
     now = time.time()
-    failures = _recent(_key(username, request), now)
-    if len(failures) < settings.LOGIN_FAILURE_LIMIT:
-        return 0
-    oldest = failures[-settings.LOGIN_FAILURE_LIMIT]
-    return max(1, math.ceil(oldest + settings.LOGIN_FAILURE_WINDOW_S - now))
-
-
-def record_failure(username: str, request: HttpRequest) -> None:
-    now = time.time()
+    window, limit = settings.LOGIN_FAILURE_WINDOW_S, settings.LOGIN_FAILURE_LIMIT
+    SignInFailure.objects.filter(at__lte=_moment(now - window)).delete()
     key = _key(username, request)
-    failures = _recent(key, now)[-settings.LOGIN_FAILURE_LIMIT :] + [now]
-    cache.set(key, failures, timeout=settings.LOGIN_FAILURE_WINDOW_S)
+    attempt = SignInFailure.objects.create(key=key, at=_moment(now))
+    earlier = list(
+        SignInFailure.objects.filter(key=key, at__gt=_moment(now - window))
+        .exclude(pk=attempt.pk)
+        .order_by("-at", "-pk")
+        .values_list("at", flat=True)[:limit]
+    )
+    if len(earlier) < limit:
+        return 0
+    attempt.delete()
+    return max(1, math.ceil(earlier[-1].timestamp() + window - now))
 
 
 def clear(username: str, request: HttpRequest) -> None:
-    cache.delete(_key(username, request))
+    SignInFailure.objects.filter(key=_key(username, request)).delete()
 
 
 def wait_text(seconds: int) -> str:
@@ -69,14 +79,46 @@ def wait_text(seconds: int) -> str:
     return f"{minutes} minute{'s' if minutes != 1 else ''}" if seconds > 60 else f"{seconds} s"
 
 
-class FailedLoginThrottle(BaseThrottle):
-    """DRF's 429 (with Retry-After) for a username that failed too often from here."""
+def refusal(seconds: int) -> str:
+    return (
+        "Too many failed sign-ins for this user from this address; "
+        f"try again in {wait_text(seconds)}."
+    )
 
-    def allow_request(self, request, view) -> bool:
-        # The body may be any JSON (a list, a string): the view answers it with a 400.
-        data = request.data if isinstance(request.data, dict) else {}
-        self._wait = wait_seconds(str(data.get("username", "")), request._request)
-        return self._wait == 0
 
-    def wait(self) -> int:
-        return self._wait
+def refused_wait(request) -> int:
+    """The wait ThrottledBackend set on this request (DRF's or Django's); 0: not refused."""
+    return getattr(getattr(request, "_request", request), "sign_in_wait", 0)
+
+
+class ThrottledBackend(ModelBackend):
+    """Django's username and password check behind the failure count. A refused attempt
+    raises PermissionDenied (authenticate() then tries no other backend) and leaves the
+    wait on the request for the view's 429."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if request is None:  # not a web sign-in (the test client's login, a shell)
+            return super().authenticate(request, username, password, **kwargs)
+        if username is None or password is None:
+            return None
+        if wait := begin(username, request):
+            getattr(request, "_request", request).sign_in_wait = wait
+            raise PermissionDenied
+        user = super().authenticate(request, username=username, password=password, **kwargs)
+        if user is not None:
+            clear(username, request)
+        return user
+
+
+class SignInThrottleMiddleware:
+    """A refused sign-in is a 429 with Retry-After, whichever page or endpoint took it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest):
+        response = self.get_response(request)
+        if wait := refused_wait(request):
+            response.status_code = 429
+            response["Retry-After"] = str(wait)
+        return response

@@ -28,18 +28,6 @@ class TokenView(APIView):
     def get_permissions(self):
         return [AllowAny()] if self._taking_credentials() else [IsAuthenticated()]
 
-    def get_throttles(self):
-        return [throttle.FailedLoginThrottle()] if self._taking_credentials() else []
-
-    def throttled(self, request: Request, wait: float) -> None:
-        raise exceptions.Throttled(
-            wait,
-            detail=(
-                "Too many failed sign-ins for this user from this address; "
-                f"try again in {throttle.wait_text(int(wait))}."
-            ),
-        )
-
     @extend_schema(
         request=AuthTokenSerializer,
         responses={
@@ -51,11 +39,10 @@ class TokenView(APIView):
     def post(self, request: Request) -> Response:
         serializer = AuthTokenSerializer(data=request.data, context={"request": request})
         if not serializer.is_valid():
-            if "username" in request.data and "password" in request.data:
-                throttle.record_failure(str(request.data["username"]), request._request)
+            if wait := throttle.refused_wait(request):
+                raise exceptions.Throttled(wait, detail=throttle.refusal(wait))
             raise exceptions.ValidationError(serializer.errors)
         user = serializer.validated_data["user"]
-        throttle.clear(user.get_username(), request._request)
         token, _ = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})
 
