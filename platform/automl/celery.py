@@ -1,10 +1,40 @@
-"""The Celery app shared by the web process (which sends) and workers (which run)."""
+"""The Celery app shared by the web process (which sends) and workers (which run).
 
+Tasks live in the apps (automl/<app>/tasks.py), found by autodiscovery; the web process
+sends them by importing them, on commit of the rows they concern.
+"""
+
+import logging
 import os
 
 from celery import Celery
+from celery.contrib.django.task import DjangoTask
+from django.db import transaction
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "automl.settings")
 
-app = Celery("automl", include=["workers.tasks"])
+log = logging.getLogger(__name__)
+
+
+class Task(DjangoTask):
+    """DjangoTask, whose sends on commit log a broker that cannot be reached instead of
+    raising: the row is committed by then (a job stays queued and the reconciler sends it
+    again), so the request that stored it must not fail. Django's own `robust` on_commit
+    cannot name a functools.partial, which DjangoTask passes it."""
+
+    def apply_async_on_commit(self, *args, **kwargs) -> None:
+        def send() -> None:
+            try:
+                self.apply_async(*args, **kwargs)
+            except Exception:
+                log.exception("%s%s: could not reach the broker", self.name, args[:1])
+
+        transaction.on_commit(send)
+
+    def delay_on_commit(self, *args, **kwargs) -> None:
+        self.apply_async_on_commit(args, kwargs)
+
+
+app = Celery("automl", task_cls=Task)
 app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

@@ -100,16 +100,17 @@ def test_it_stores_an_npz_of_images(alice_api, artifacts):
     assert data.X.shape == (30, 1, 8, 8) and data.make_transformer is None
 
 
-def test_large_files_are_profiled_by_the_worker_task(alice_api, artifacts, settings, monkeypatch):
-    sent = []
-    monkeypatch.setattr(services, "enqueue_profile", sent.append)
+def test_large_files_are_profiled_by_the_worker_task(
+    alice_api, artifacts, settings, django_capture_on_commit_callbacks
+):
     settings.DATASET_PROFILE_INLINE_BYTES = 100
-    response = upload(alice_api, "big.csv", IRIS_LIKE)
+    with django_capture_on_commit_callbacks() as sent:
+        response = upload(alice_api, "big.csv", IRIS_LIKE)
     body = response.json()
     assert body["profile_status"] == "pending" and body["profile"] == {}
-    assert sent == []  # sent once the upload's transaction commits
+    assert len(sent) == 1  # sent once the upload's transaction commits
     # on_commit does not fire inside the test transaction; the task does the work.
-    from workers.tasks import profile_dataset
+    from automl.datasets.tasks import profile_dataset
 
     assert profile_dataset(body["id"]) == "ready"
     assert profile_dataset(body["id"]) == "ready"  # a second delivery changes nothing

@@ -7,9 +7,10 @@ import pytest
 
 from automl.evaluation import services
 from automl.evaluation.models import Evaluation
+from automl.evaluation.tasks import evaluate_model
+from automl.jobs import tasks
 from automl.jobs.models import Job
 from tests.registry_tests.factories import model_store  # noqa: F401
-from workers import tasks
 from workers.hpo.config import validate_hpo_config
 
 
@@ -41,7 +42,7 @@ def evaluated(job: Job):
     version = ModelVersion.objects.get(id=job.result["refit"]["model_version"])
     evaluation = Evaluation.objects.get(version=version)
     assert evaluation.status == "queued"
-    assert tasks.evaluate_model(evaluation.id) == "succeeded"
-    assert tasks.evaluate_model(evaluation.id) == "not queued"  # a second delivery: no work
+    assert evaluate_model(evaluation.id) == "succeeded"
+    assert evaluate_model(evaluation.id) == "not queued"  # a second delivery: no work
     evaluation.refresh_from_db()
     return version, evaluation

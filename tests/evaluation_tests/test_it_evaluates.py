@@ -100,9 +100,9 @@ def test_a_failed_evaluation_says_why(alice, alice_api, forest):
     version.dataset_sha256 = "1" * 64
     version.save(update_fields=["dataset_sha256"])
     alice_api.post(f"/api/v1/models/{version.id}/evaluation/")
-    from workers import tasks
+    from automl.evaluation.tasks import evaluate_model
 
-    assert tasks.evaluate_model(evaluation.id) == "failed"
+    assert evaluate_model(evaluation.id) == "failed"
     body = alice_api.get(f"/api/v1/models/{version.id}/evaluation/").json()
     assert body["status"] == "failed" and "changed since" in body["error"]
 

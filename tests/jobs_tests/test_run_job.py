@@ -8,10 +8,12 @@ from uuid import uuid4
 
 import pytest
 
+from automl.jobs import tasks
 from automl.jobs.models import Job, Trial
 from automl.jobs.reporter import DatabaseReporter
+from automl.jobs.runners import hpo
+from automl.jobs.runners.base import load_data
 from automl.jobs.studies import storage_url
-from workers import tasks
 from workers.hpo import engine
 from workers.hpo.config import validate_hpo_config
 from workers.reporter import MemoryReporter
@@ -66,7 +68,7 @@ def test_a_runner_continues_a_study_another_runner_started(alice, iris):
     # A first runner ran two trials, then its worker vanished before writing any rows.
     storage = engine.make_storage(storage_url(job))
     engine.run_trials(
-        job.config, tasks.load_data(job), MemoryReporter(stop_after=2), storage, job.study_name
+        job.config, load_data(job), MemoryReporter(stop_after=2), storage, job.study_name
     )
     tasks.run_trials(job.id, 1)
     job.refresh_from_db()
@@ -101,7 +103,7 @@ def test_an_engine_failure_fails_the_job_with_a_readable_message(alice, iris, mo
     def explode(job):
         raise ValueError("the data set has no rows")
 
-    monkeypatch.setattr(tasks, "load_data", explode)
+    monkeypatch.setattr(hpo, "load_data", explode)
     job = run(job)
     assert job.status == "failed"
     assert job.error_message == "ValueError: the data set has no rows"

@@ -118,7 +118,7 @@ def test_a_version_without_reference_is_a_409(alice, staff_api, tmp_path, model_
 
 
 def test_the_scheduled_task_reports_on_deployments_with_traffic(alice_api, deployment):
-    from workers.tasks import drift_reports
+    from automl.monitoring.tasks import drift_reports
 
     assert drift_reports() == {"reports": 0, "skipped": 0}
     traffic(alice_api, deployment, seed=0, n=100)

@@ -217,10 +217,3 @@ def test_it_refuses_cuda_without_a_gpu_and_auto_falls_back(monkeypatch):
     assert resolve_device(TrainerOptions(device="auto")).type == "cpu"
     with pytest.raises(RuntimeError, match="no GPU"):
         resolve_device(TrainerOptions(device="cuda"))
-
-
-def test_pool_children_take_the_declared_gpus_in_turn():
-    from workers.tasks import gpu_for_child
-
-    assert [gpu_for_child(i, "0, 1") for i in range(4)] == ["0", "1", "0", "1"]
-    assert gpu_for_child(3, "") is None

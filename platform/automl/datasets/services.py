@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import ProtectedError
 
-from automl.celery import app as celery_app
+from automl.datasets import tasks
 from automl.datasets.models import Dataset
 from workers.data.builtin import BUILTIN_DATASETS, load_builtin
 from workers.data.files import (
@@ -137,7 +137,7 @@ def create_upload(
         with transaction.atomic():
             dataset.save()
             if not inline:
-                transaction.on_commit(lambda: enqueue_profile(dataset.id))
+                tasks.profile_dataset.apply_async_on_commit((dataset.id,), queue="cpu")
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise
@@ -206,13 +206,6 @@ def delete_dataset(dataset: Dataset) -> None:
 
 
 # --- profiles
-
-
-def enqueue_profile(dataset_id: int) -> None:
-    try:
-        celery_app.send_task("automl.profile_dataset", args=[dataset_id], queue="cpu")
-    except Exception:
-        log.exception("data set %s: could not reach the broker to profile it", dataset_id)
 
 
 def compute_profile(dataset: Dataset) -> dict:

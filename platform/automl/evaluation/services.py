@@ -21,7 +21,9 @@ import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
+from automl.evaluation import tasks
 from automl.evaluation.models import Evaluation
+from automl.jobs import kinds
 from automl.registry.models import ModelVersion
 
 log = logging.getLogger(__name__)
@@ -59,16 +61,13 @@ def rows_job(version: ModelVersion):
 
 def request_evaluation(version: ModelVersion) -> Evaluation:
     """Queue a (re)computation of the version's report; the worker runs it on commit."""
-    from workers.tasks import evaluate_model
-
     rows_job(version)
     with transaction.atomic():
         evaluation, _ = Evaluation.objects.select_for_update().get_or_create(version=version)
         evaluation.status, evaluation.error = Evaluation.Status.QUEUED, ""
         evaluation.started_at = evaluation.finished_at = None
         evaluation.save()
-        evaluation_id = evaluation.id
-        transaction.on_commit(lambda: evaluate_model.apply_async((evaluation_id,), queue="cpu"))
+        tasks.evaluate_model.apply_async_on_commit((evaluation.id,), queue="cpu")
     return evaluation
 
 
@@ -150,8 +149,8 @@ def compute(version: ModelVersion) -> tuple[dict, dict, str]:
             predictor, X, y, metric, features, n_repeats=PERMUTATION_REPEATS, seed=seed
         )
     report["validation"] = _validation(version, job, engine.take_rows(data, search), metric)
-    if job.kind == "hpo":
-        report["hpo_importances"] = (job.result or {}).get("importances") or {}
+    if (importances := kinds.get(job.kind).search_importances(job)) is not None:
+        report["hpo_importances"] = importances
     key_text = f"{dataset.id}:{dataset.sha256}:{','.join(map(str, test.tolist()))}"
     rows_key = hashlib.sha256(key_text.encode()).hexdigest()
     report["split"] = {
@@ -184,7 +183,8 @@ def _validation(version: ModelVersion, job, search, metric: str) -> dict:
             "value": trial.values[0],
             "metric": _objective(job.config, [metric]),
         }
-    if job.kind == "hpo" and out["method"] == "cv" and version.source == "job" and version.params:
+    cross_validates = kinds.get(job.kind).cross_validates
+    if cross_validates and out["method"] == "cv" and version.source == "job" and version.params:
         out["cv"] = cross_validation(job.config, version.params, search, metric)
     return out
 

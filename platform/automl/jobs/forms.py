@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from django import forms
 
 from automl.datasets.models import Dataset
+from automl.jobs import kinds
 from automl.jobs.models import Job
 from automl.jobs.serializers import DEVICES, MAX_PARALLELISM
 from workers.compression.config import TECHNIQUE_OPTIONS
@@ -680,13 +681,10 @@ def _chain_fields(steps: list) -> dict | None:
     return fields
 
 
-FORMS: dict[str, type[JobForm]] = {"hpo": HpoForm, "nas": NasForm, "compression": CompressionForm}
-
-
 def form_for(kind: str, *args: Any, user: Any, **kwargs: Any) -> JobForm:
-    """The new-job form of `kind` (one of Job.Kind)."""
-    return FORMS[kind](*args, user=user, **kwargs)
+    """The new-job form of `kind` (a key of automl.jobs.kinds.JOB_KINDS)."""
+    return kinds.get(kind).form(*args, user=user, **kwargs)
 
 
 def initial_for(job: Job, *, continue_from: bool = False) -> dict:
-    return FORMS[job.kind].initial_from(job, continue_from=continue_from)
+    return kinds.get(job.kind).form.initial_from(job, continue_from=continue_from)

@@ -1,14 +1,16 @@
 from django.conf import settings
 from django.db import models
 
+from automl.jobs import kinds
+
 
 class Job(models.Model):
-    """One unit of work a user submitted: an HPO study today, NAS and compression later."""
+    """One unit of work a user submitted, of one of the kinds in automl.jobs.kinds."""
 
-    class Kind(models.TextChoices):
-        HPO = "hpo", "Hyperparameter search"
-        NAS = "nas", "Architecture search"
-        COMPRESSION = "compression", "Compression"
+    # Job.Kind.HPO, Job.Kind.NAS...: one member per registered kind.
+    Kind = models.TextChoices(
+        "Kind", [(name.upper(), (name, label)) for name, label in kinds.choices()]
+    )
 
     class Status(models.TextChoices):
         QUEUED = "queued"

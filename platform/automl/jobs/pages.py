@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from automl.api import flatten_errors
 from automl.charts import figure_html, plotly_js_tag
-from automl.jobs import charts, lifecycle
+from automl.jobs import kinds, lifecycle
 from automl.jobs.forms import form_for, initial_for
 from automl.jobs.models import Job, Trial
 from automl.jobs.serializers import JobSubmitSerializer
@@ -49,10 +49,6 @@ def owned_or_404(request: HttpRequest, pk: int) -> Job:
     return job
 
 
-def _kinds() -> list[tuple[str, str]]:
-    return list(Job.Kind.choices)
-
-
 @login_required
 @require_GET
 def job_list(request: HttpRequest) -> HttpResponse:
@@ -68,7 +64,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
         "jobs": page.object_list,
         "kind": kind,
         "status": status,
-        "kinds": _kinds(),
+        "kinds": kinds.choices(),
         "statuses": Job.Status.values,
         "live": any(not job.is_finished for job in page.object_list),
     }
@@ -119,8 +115,8 @@ def _new(request: HttpRequest, kind: str, form, status: int = 200) -> HttpRespon
         {
             "form": form,
             "kind": kind,
-            "kind_label": Job.Kind(kind).label,
-            "kinds": _kinds(),
+            "kind_label": kinds.get(kind).label,
+            "kinds": kinds.choices(),
         },
         status=status,
     )
@@ -134,8 +130,9 @@ def job_page(request: HttpRequest, pk: int) -> HttpResponse:
     table = Paginator(trials.order_by("number").values(*TRIAL_FIELDS), TRIALS_PER_PAGE)
     rows = table.get_page(request.GET.get("page"))
     recent = list(trials.order_by("-number").values(*TRIAL_FIELDS)[:CHART_TRIALS])[::-1]
-    metrics = _metrics(job)
-    param_names = _param_names(job, rows.object_list)
+    kind = kinds.get(job.kind)
+    metrics = kind.metrics(job)
+    param_names = _param_names(rows.object_list) if kind.param_columns else []
     context = {
         "job": job,
         "rows": _table_rows(rows.object_list, param_names, len(metrics)),
@@ -144,12 +141,12 @@ def job_page(request: HttpRequest, pk: int) -> HttpResponse:
         "metrics": metrics,
         "counts": _counts(trials),
         "n_charted": len(recent),
-        "figures": _figures(job, recent, metrics),
+        "figures": [figure_html(f) for f in kind.figures(job, recent, metrics) if f is not None],
         "plotly_js": plotly_js_tag(),
         "config_json": json.dumps(job.config, indent=2),
         "result_json": json.dumps(job.result, indent=2) if job.result else "",
-        "can_continue": job.kind == Job.Kind.HPO and job.is_finished,
-        "compression_rows": _compression_rows(job),
+        "can_continue": kind.continuable and job.is_finished,
+        "compression_rows": kind.report_rows(job),
         "waiting_reason": waiting_reason(job),
     }
     return render(request, "jobs/detail.html", context)
@@ -187,18 +184,6 @@ def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 # --- the detail page's parts
 
 
-def _metrics(job: Job) -> list[str]:
-    if job.kind == Job.Kind.HPO:
-        metric = job.config.get("metric", "value")
-        return [metric] if isinstance(metric, str) else list(metric)
-    return [str(job.result.get("metric", "value"))]
-
-
-def _directions(job: Job) -> list[str]:
-    direction = job.config.get("direction", "maximize")
-    return [direction] if isinstance(direction, str) else list(direction)
-
-
 def _counts(trials) -> dict[str, int]:
     counts = dict.fromkeys(Trial.State.values, 0)
     for row in trials.order_by().values("state").annotate(n=Count("id")):
@@ -207,9 +192,7 @@ def _counts(trials) -> dict[str, int]:
     return counts
 
 
-def _param_names(job: Job, rows) -> list[str]:
-    if job.kind != Job.Kind.HPO:
-        return []
+def _param_names(rows) -> list[str]:
     names = dict.fromkeys(name for row in rows for name in (row["params"] or {}))
     return list(names)[:MAX_PARAM_COLUMNS]
 
@@ -236,47 +219,9 @@ def _table_rows(rows, param_names: list[str], n_metrics: int) -> list[dict]:
     return out
 
 
-def _compression_rows(job: Job) -> list[dict]:
-    """The report table of a compression job: the original, then each step with its ratios
-    to the original and the model version it registered."""
-    if job.kind != Job.Kind.COMPRESSION or not job.result:
-        return []
-    steps = job.result.get("steps") or []
-    rows = []
-    for point in charts.compression_points(job.result):
-        step = {} if point["step"] is None else steps[point["step"]]
-        rows.append(
-            {**point, **(step.get("relative") or {}), "model_version": step.get("model_version")}
-        )
-    return rows
-
-
 def _short(value: object) -> object:
     """Floats to six significant digits: a table cell, not the stored value."""
     return f"{value:.6g}" if isinstance(value, float) else value
-
-
-def _figures(job: Job, trials: list[dict], metrics: list[str]) -> list[str]:
-    result = job.result or {}
-    figures = []
-    if job.kind == Job.Kind.COMPRESSION:
-        figures.append(charts.compression_tradeoff(result, "file_bytes"))
-        figures.append(charts.compression_tradeoff(result, "latency_ms_b64"))
-    elif len(metrics) > 1:
-        figures.append(charts.pareto_front(trials, metrics, result.get("best_trials") or []))
-    else:
-        direction = _directions(job)[0] if job.kind == Job.Kind.HPO else "maximize"
-        figures.append(charts.optimization_history(trials, metrics[0], direction))
-    figures.append(charts.intermediate_values(trials, metrics[0]))
-    if job.kind == Job.Kind.HPO:
-        figures.append(charts.parallel_coordinates(trials, metrics[0]))
-        figures.append(charts.importances(result.get("importances") or {}))
-    if job.kind == Job.Kind.NAS:
-        history, axes = result.get("alpha_history") or [], result.get("alpha_axes") or {}
-        figures.append(charts.alpha_heatmap(history, axes, "normal"))
-        figures.append(charts.alpha_heatmap(history, axes, "reduce"))
-        figures.append(charts.genotype_graph(result.get("genotype") or {}))
-    return [figure_html(fig) for fig in figures if fig is not None]
 
 
 page_urls = [

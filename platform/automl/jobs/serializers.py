@@ -4,10 +4,9 @@ from rest_framework import serializers
 
 from automl.datasets.models import Dataset
 from automl.datasets.services import job_task
+from automl.jobs import kinds
 from automl.jobs.models import Job, Trial
-from workers.compression.config import teacher_ids, validate_compression_config
-from workers.hpo.config import ConfigError, validate_hpo_config
-from workers.nas.config import data_kind_of, parallelism_problem, validate_nas_config
+from workers.hpo.config import ConfigError
 
 DEVICES = ["auto", "cpu", "cuda"]
 PLATFORM_KEYS = ("parallelism", "warm_start_from")
@@ -34,7 +33,7 @@ class DatasetField(serializers.PrimaryKeyRelatedField):
 
 
 class JobSubmitSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=Job.Kind.choices)
+    kind = serializers.ChoiceField(choices=kinds.choices())
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     dataset = DatasetField()
     config = serializers.JSONField(
@@ -45,6 +44,7 @@ class JobSubmitSerializer(serializers.Serializer):
     def validate(self, attrs: dict) -> dict:
         dataset: Dataset = attrs["dataset"]
         config = attrs["config"]
+        kind = kinds.get(attrs["kind"])
         # Keys the platform handles itself; the rest is the engine's to validate.
         platform_keys = {}
         if isinstance(config, dict):
@@ -52,39 +52,23 @@ class JobSubmitSerializer(serializers.Serializer):
             platform_keys = {key: config.pop(key) for key in PLATFORM_KEYS if key in config}
         # The task follows from the data set and the config's target/task (automl.datasets).
         task, errors = job_task(dataset, config)
+        for key, value in platform_keys.items():
+            # A stored config carries parallelism 1: sent back as it is, it is fine.
+            if key not in kind.platform_keys and not (key == "parallelism" and value == 1):
+                takers = [k.noun for k in kinds.all_kinds() if key in k.platform_keys]
+                errors[f"config.{key}"] = f"only {' and '.join(takers)} jobs take this"
+        parallelism = platform_keys.get("parallelism", 1)
         try:
-            if attrs["kind"] == Job.Kind.NAS:
-                errors.update(
-                    {
-                        f"config.{k}": "only HPO jobs take this"
-                        for k in platform_keys
-                        if k != "parallelism"
-                    }
-                )
-                kind = data_kind_of(dataset.builtin_name, getattr(dataset, "data_kind", ""))
-                config = validate_nas_config(
-                    config, kind, task=task, n_features=dataset.n_features or None
-                )
-                if problem := parallelism_problem(config, platform_keys.get("parallelism")):
-                    errors["config.parallelism"] = problem
-            elif attrs["kind"] == Job.Kind.COMPRESSION:
-                # A stored config carries parallelism 1: sent back as it is, it is fine.
-                errors.update(
-                    {
-                        f"config.{k}": "only HPO and NAS jobs take this"
-                        for k, v in platform_keys.items()
-                        if not (k == "parallelism" and v == 1)
-                    }
-                )
-                config = validate_compression_config(
-                    self._same_test_rows(config, dataset), task=task
-                )
-                self._own_models(config, errors)
-            else:
-                config = validate_hpo_config(config, task)
+            config = kind.validate(
+                config,
+                dataset=dataset,
+                task=task,
+                owner=self.context["request"].user,
+                parallelism=platform_keys.get("parallelism"),
+                errors=errors,
+            )
         except ConfigError as exc:
             errors.update({f"config.{path}".rstrip("."): msg for path, msg in exc.errors.items()})
-        parallelism = platform_keys.get("parallelism", 1)
         if type(parallelism) is not int or not 1 <= parallelism <= MAX_PARALLELISM:
             errors["config.parallelism"] = f"must be a whole number from 1 to {MAX_PARALLELISM}"
         warm_start = None
@@ -101,54 +85,21 @@ class JobSubmitSerializer(serializers.Serializer):
             attrs["name"] = f"{attrs['kind']} on {dataset.name}"
         return attrs
 
-    def _own_models(self, config: dict, errors: dict) -> None:
-        """The input model and the extra teachers must be the caller's torch versions."""
-        from automl.registry.models import ModelVersion
-
-        user = self.context["request"].user
-        wanted = {"config.model_version": [config["model_version"]]}
-        if teachers := teacher_ids(config):
-            wanted["config.steps"] = teachers
-        for field, ids in wanted.items():
-            found = set(
-                ModelVersion.objects.filter(owner=user, id__in=ids)
-                .exclude(framework="sklearn")
-                .values_list("id", flat=True)
-            )
-            if missing := [i for i in ids if i not in found]:
-                errors[field] = (
-                    f"model version {missing[0]} does not exist (or is not a torch model)"
-                )
-
-    def _same_test_rows(self, config: object, dataset: Dataset) -> object:
-        """Score compressed models on the rows their input model never trained on: on the
-        input's own data set, the split settings default to those of the job that made it
-        (the engines draw the same seeded, stratified test split from them)."""
-        from automl.registry.models import ModelVersion
-
-        if not isinstance(config, dict) or type(config.get("model_version")) is not int:
-            return config
-        source = (
-            ModelVersion.objects.filter(
-                owner=self.context["request"].user, id=config["model_version"]
-            )
-            .select_related("job")
-            .first()
-        )
-        job = source.job if source else None
-        if job is None or job.dataset_id != dataset.id:
-            return config
-        inherited = {k: job.config[k] for k in ("test_size", "seed") if k in job.config}
-        return {**inherited, **config}
-
     def _warm_start(self, job_id: object, errors: dict) -> dict | None:
-        """The finished trials of one of the caller's HPO jobs, to seed the new study."""
+        """The finished trials of one of the caller's continuable jobs, to seed the new
+        study."""
         user = self.context["request"].user
+        continuable = [k for k in kinds.all_kinds() if k.continuable]
         source = None
         if type(job_id) is int:
-            source = Job.objects.filter(owner=user, kind=Job.Kind.HPO, id=job_id).first()
+            source = Job.objects.filter(
+                owner=user, kind__in=[k.name for k in continuable], id=job_id
+            ).first()
         if source is None:
-            errors["config.warm_start_from"] = f"{job_id!r} is not the id of one of your HPO jobs"
+            nouns = " or ".join(k.noun for k in continuable)
+            errors["config.warm_start_from"] = (
+                f"{job_id!r} is not the id of one of your {nouns} jobs"
+            )
             return None
         trials = source.trials.filter(state=Trial.State.COMPLETE).order_by("number")
         return {

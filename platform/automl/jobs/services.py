@@ -5,9 +5,9 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from automl.celery import app as celery_app
 from automl.datasets.models import Dataset
 from automl.jobs.models import Job
+from automl.jobs.tasks import run_job, run_trials
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,7 @@ def queue_for(resources: dict) -> str:
 
 def enqueue(job: Job) -> None:
     try:
-        celery_app.send_task("automl.run_job", args=[job.id], queue=job.queue)
+        run_job.apply_async((job.id,), queue=job.queue)
     except Exception:
         # The job is safely stored as queued; Postgres is the truth and it is sent again
         # once the broker is back.
@@ -41,7 +41,7 @@ def submit_job(
             queue=queue_for(resources),
             study_name=f"job-{uuid.uuid4().hex}",
         )
-        transaction.on_commit(lambda: enqueue(job))
+        run_job.apply_async_on_commit((job.id,), queue=job.queue)
     return job
 
 
@@ -70,5 +70,5 @@ def reconcile(queued_after_s: float, stale_after_s: float) -> dict[str, int]:
     for job in stale:
         # Refresh the heartbeat so the next pass does not pile up more runners.
         Job.objects.filter(id=job.id).update(heartbeat_at=now)
-        celery_app.send_task("automl.run_trials", args=[job.id, 0], queue=job.queue)
+        run_trials.apply_async((job.id, 0), queue=job.queue)
     return {"requeued": len(queued), "resumed": len(stale)}

@@ -1,6 +1,6 @@
 """The model repository's rules, in one place: registration, numbering, stages, import.
 
-Views and the worker's close() call these; nothing else writes a ModelVersion.
+Views and the job runners call these; nothing else writes a ModelVersion.
 """
 
 from __future__ import annotations
@@ -273,6 +273,17 @@ def register_job_model(job, directory: Path, refit: dict) -> ModelVersion:
     except IntegrityError:
         # Two closes raced: the unique (job) constraint kept one; return that one.
         return ModelVersion.objects.get(job=job, source=ModelVersion.Source.JOB)
+
+
+def register_job_result(job, directory: Path, model: dict) -> dict:
+    """Register the model a finished job saved in `directory`, for the job's result: model
+    holds "trial", "params" and "test_metrics". Returns {"model_version": id}, or why the
+    registration failed: the search succeeded and its files stay in `directory`."""
+    try:  # idempotent: a job closed twice finds the version it registered
+        return {"model_version": register_job_model(job, directory, model).id}
+    except Exception as exc:
+        log.exception("job %s: the model could not be registered", job.id)
+        return {"registry_error": f"{type(exc).__name__}: {exc}"}
 
 
 def register_model_directory(

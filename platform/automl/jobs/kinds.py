@@ -1,0 +1,133 @@
+"""The job-kind registry: everything that varies with a job's kind, in one place.
+
+Each kind is one module under automl/jobs/runners/ holding a `JobKind` subclass, and one
+line in `JOB_KINDS` (its label and the class's dotted path, as healthchecks registers its
+integrations). The class is imported on first use, so the web process never imports a
+kind's engine and Job.Kind's choices come from this table without importing anything.
+Serializers, pages, tasks and evaluation ask the kind; none of them branch on its name.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django.utils.module_loading import import_string
+
+if TYPE_CHECKING:
+    from plotly.graph_objects import Figure
+
+    from automl.datasets.models import Dataset
+    from automl.jobs.models import Job
+
+JOB_KINDS: dict[str, tuple[str, str]] = {
+    "hpo": ("Hyperparameter search", "automl.jobs.runners.hpo.HPO"),
+    "nas": ("Architecture search", "automl.jobs.runners.nas.NAS"),
+    "compression": ("Compression", "automl.jobs.runners.compression.Compression"),
+}
+
+
+class JobKind:
+    """What a kind of job declares: how its config is validated, its form, what a worker
+    does with it, and how its page shows it. Defaults suit a kind whose trials each score
+    one architecture or step; HPO overrides what it does differently."""
+
+    name: str  # its key in JOB_KINDS, set when the registry makes it
+    # How the kind is named in a sentence ("only HPO jobs take this").
+    noun: ClassVar[str]
+    # Dotted path of its new-job form (automl.jobs.forms.JobForm subclass).
+    form_path: ClassVar[str]
+    # Config keys the platform itself handles (JobSubmitSerializer) that this kind takes.
+    platform_keys: ClassVar[frozenset[str]] = frozenset({"parallelism"})
+    # "Continue from this job": its finished trials can seed a new job's search.
+    continuable: ClassVar[bool] = False
+    # Its trials' params are flat hyperparameters, worth a column each on the job page.
+    param_columns: ClassVar[bool] = False
+    # Its trials may be scored by cross-validation (an evaluation then refits per fold).
+    cross_validates: ClassVar[bool] = False
+
+    @property
+    def label(self) -> str:
+        return JOB_KINDS[self.name][0]
+
+    @property
+    def form(self) -> type:
+        return import_string(self.form_path)
+
+    # --- submission
+
+    def validate(
+        self,
+        config: object,
+        *,
+        dataset: Dataset,
+        task: str | None,
+        owner: Any,
+        parallelism: object,
+        errors: dict[str, str],
+    ) -> dict:
+        """The complete config (every default filled in) as JSON, or ConfigError naming
+        the bad fields; problems found beside the engine's validator go in `errors`."""
+        raise NotImplementedError
+
+    # --- the worker
+
+    def start(self, job: Job) -> int:
+        """Run by run_job once the job is claimed: how many trial runners (run_trials) to
+        send out; 0 when the job ran here to its end."""
+        raise NotImplementedError
+
+    def run(self, job: Job, runner: int) -> None:
+        """One trial runner of a running job (or the reconciler's new one after its
+        worker died): work until the job's budget is spent, then maybe close it."""
+        raise NotImplementedError
+
+    # --- the job page and evaluation
+
+    def metrics(self, job: Job) -> list[str]:
+        """The objective names of the job's trial values, in order."""
+        return [str(job.result.get("metric", "value"))]
+
+    def direction(self, job: Job) -> str:
+        return "maximize"
+
+    def figures(self, job: Job, trials: list[dict], metrics: list[str]) -> list[Figure | None]:
+        """The charts of the job page (None: nothing to draw yet)."""
+        from automl.jobs import charts
+
+        result = job.result or {}
+        if len(metrics) > 1:
+            progress = charts.pareto_front(trials, metrics, result.get("best_trials") or [])
+        else:
+            progress = charts.optimization_history(trials, metrics[0], self.direction(job))
+        return [progress, charts.intermediate_values(trials, metrics[0])]
+
+    def report_rows(self, job: Job) -> list[dict]:
+        """Rows of a report table shown under the charts (none by default)."""
+        return []
+
+    def search_importances(self, job: Job) -> dict | None:
+        """What the search learnt of its parameters' importance, for the evaluation
+        report; None when the kind learns none."""
+        return None
+
+
+def as_json(config: Any) -> dict:
+    """A validator's result as stored in Job.config: typed configs give their JSON."""
+    return config.to_json() if hasattr(config, "to_json") else config
+
+
+@functools.cache
+def get(name: str) -> JobKind:
+    """The kind registered as `name` (KeyError if none)."""
+    kind = import_string(JOB_KINDS[name][1])()
+    kind.name = name
+    return kind
+
+
+def choices() -> list[tuple[str, str]]:
+    return [(name, label) for name, (label, _) in JOB_KINDS.items()]
+
+
+def all_kinds() -> list[JobKind]:
+    return [get(name) for name in JOB_KINDS]

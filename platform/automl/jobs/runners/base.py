@@ -1,0 +1,41 @@
+"""What every kind's runner does the same way around its engine."""
+
+import logging
+import os
+import socket
+from pathlib import Path
+
+from automl.jobs import lifecycle
+from automl.jobs.models import Job
+from automl.jobs.reconnect import reconnecting
+from automl.jobs.reporter import DatabaseReporter
+
+log = logging.getLogger(__name__)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def reporter_for(job: Job) -> DatabaseReporter:
+    return DatabaseReporter(job, worker=worker_name())
+
+
+def load_data(job: Job):
+    from automl.datasets.services import training_data
+
+    return training_data(job.dataset, job.config)
+
+
+def artifact_dir(job: Job) -> Path:
+    """Where the job's best model is saved (one folder per job, under ARTIFACT_ROOT)."""
+    from django.conf import settings
+
+    return settings.ARTIFACT_ROOT / "jobs" / str(job.id) / "best"
+
+
+@reconnecting
+def fail(job_id: int, exc: Exception) -> None:
+    log.exception("job %s failed", job_id)
+    message = f"{type(exc).__name__}: {exc}"
+    lifecycle.transition(job_id, Job.Status.FAILED, error_message=message)

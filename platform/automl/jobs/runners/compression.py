@@ -1,0 +1,164 @@
+"""Compression: a chain of steps on one of the owner's registered torch models, each
+step's model registered as a version whose parent is the previous step's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from automl.jobs import lifecycle
+from automl.jobs.kinds import JobKind, as_json
+from automl.jobs.models import Job
+from automl.jobs.reporter import heartbeat
+from automl.jobs.runners.base import artifact_dir, fail, load_data, reporter_for
+
+
+class Compression(JobKind):
+    noun = "compression"
+    form_path = "automl.jobs.forms.CompressionForm"
+    platform_keys = frozenset()
+
+    def validate(self, config, *, dataset, task, owner, parallelism, errors) -> dict:
+        from workers.compression.config import validate_compression_config
+
+        config = as_json(
+            validate_compression_config(same_test_rows(config, dataset, owner), task=task)
+        )
+        own_models(config, owner, errors)
+        return config
+
+    def start(self, job: Job) -> int:
+        run_compression(job.id)
+        return 0
+
+    def run(self, job: Job, runner: int) -> None:
+        # The reconciler's new runner for a job whose worker died: steps already
+        # registered are kept.
+        run_compression(job.id)
+
+    def figures(self, job, trials, metrics):
+        from automl.jobs import charts
+
+        result = job.result or {}
+        return [
+            charts.compression_tradeoff(result, "file_bytes"),
+            charts.compression_tradeoff(result, "latency_ms_b64"),
+            charts.intermediate_values(trials, metrics[0]),
+        ]
+
+    def report_rows(self, job: Job) -> list[dict]:
+        """The original, then each step with its ratios to the original and the model
+        version it registered."""
+        from automl.jobs import charts
+
+        if not job.result:
+            return []
+        steps = job.result.get("steps") or []
+        rows = []
+        for point in charts.compression_points(job.result):
+            step = {} if point["step"] is None else steps[point["step"]]
+            rows.append(
+                {
+                    **point,
+                    **(step.get("relative") or {}),
+                    "model_version": step.get("model_version"),
+                }
+            )
+        return rows
+
+
+def own_models(config: dict, owner, errors: dict) -> None:
+    """The input model and the extra teachers must be the owner's torch versions."""
+    from automl.registry.models import ModelVersion
+    from workers.compression.config import teacher_ids
+
+    wanted = {"config.model_version": [config["model_version"]]}
+    if teachers := teacher_ids(config):
+        wanted["config.steps"] = teachers
+    for field, ids in wanted.items():
+        found = set(
+            ModelVersion.objects.filter(owner=owner, id__in=ids)
+            .exclude(framework="sklearn")
+            .values_list("id", flat=True)
+        )
+        if missing := [i for i in ids if i not in found]:
+            errors[field] = f"model version {missing[0]} does not exist (or is not a torch model)"
+
+
+def same_test_rows(config: object, dataset, owner) -> object:
+    """Score compressed models on the rows their input model never trained on: on the
+    input's own data set, the split settings default to those of the job that made it
+    (the engines draw the same seeded, stratified test split from them)."""
+    from automl.registry.models import ModelVersion
+
+    if not isinstance(config, dict) or type(config.get("model_version")) is not int:
+        return config
+    source = (
+        ModelVersion.objects.filter(owner=owner, id=config["model_version"])
+        .select_related("job")
+        .first()
+    )
+    job = source.job if source else None
+    if job is None or job.dataset_id != dataset.id:
+        return config
+    inherited = {k: job.config[k] for k in ("test_size", "seed") if k in job.config}
+    return {**inherited, **config}
+
+
+def run_compression(job_id: int) -> None:
+    """Run a compression job here: each step's model is saved under step-<i> beside
+    artifact_dir(job) and registered as a version whose parent is the previous step's."""
+    from automl.registry.models import ModelVersion
+    from automl.registry.services import register_model_directory
+    from automl.registry.storage import get_storage
+    from workers.compression import engine
+
+    job = Job.objects.select_related("dataset").get(id=job_id)
+    reporter = reporter_for(job)
+    source = ModelVersion.objects.get(id=job.config["model_version"], owner=job.owner)
+    storage = get_storage()
+    teachers = {
+        v.id: storage.local_dir(v.storage_key)
+        for v in ModelVersion.objects.filter(
+            owner=job.owner, id__in=[t for s in job.config["steps"] for t in s.get("teachers", [])]
+        )
+    }
+    parents = [source]
+
+    def on_step(i: int, step: dict) -> None:
+        recipe = {
+            "step": i,
+            "technique": step["technique"],
+            "config": step["config"],
+            "from_version": source.id,
+            "notes": step["notes"],
+        }
+        metrics = {**step["report"], **step["relative"]}
+        version = register_model_directory(
+            job.owner,
+            source.name,
+            Path(step["directory"]),
+            parent=parents[-1],
+            job=job,
+            recipe=recipe,
+            metrics=metrics,
+        )
+        step["model_version"] = version.id
+        parents.append(version)
+
+    try:
+        with heartbeat(job_id):
+            data = load_data(job)
+            result = engine.run_compression(
+                job.config,
+                storage.local_dir(source.storage_key),
+                data,
+                reporter,
+                directory=artifact_dir(job).parent,
+                teachers=teachers,
+                on_step=on_step,
+            )
+    except Exception as exc:
+        fail(job_id, exc)
+        return
+    status = Job.Status.CANCELLED if result["stopped"] else Job.Status.SUCCEEDED
+    lifecycle.transition(job_id, status, result=result)

@@ -1,0 +1,169 @@
+"""Hyperparameter search: an Optuna study shared by `parallelism` trial runners.
+
+run_job creates the study once and sends out the runners, which any worker may take. The
+runner that finds the study done closes the job: it syncs the trials, refits the best
+model, registers it and sets the final status.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import asdict
+
+from django.conf import settings
+from django.utils import timezone
+
+from automl.jobs import lifecycle
+from automl.jobs.kinds import JobKind, as_json
+from automl.jobs.models import Job, Trial
+from automl.jobs.reporter import heartbeat
+from automl.jobs.runners.base import artifact_dir, fail, load_data, reporter_for
+from automl.jobs.studies import storage_url
+
+log = logging.getLogger(__name__)
+
+
+class HPO(JobKind):
+    noun = "HPO"
+    form_path = "automl.jobs.forms.HpoForm"
+    platform_keys = frozenset({"parallelism", "warm_start_from"})
+    continuable = True
+    param_columns = True
+    cross_validates = True
+
+    def validate(self, config, *, dataset, task, owner, parallelism, errors) -> dict:
+        from workers.hpo.config import validate_hpo_config
+
+        return as_json(validate_hpo_config(config, task))
+
+    def start(self, job: Job) -> int:
+        from workers.hpo import engine
+
+        try:
+            engine.create_study(job.config, engine.make_storage(storage_url(job)), job.study_name)
+        except Exception as exc:
+            fail(job.id, exc)
+            return 0
+        return job.config.get("parallelism", 1)
+
+    def run(self, job: Job, runner: int) -> None:
+        from workers.hpo import engine
+
+        stale_after_s = settings.TRIAL_STALE_AFTER_S
+        reporter = reporter_for(job)
+        storage = engine.make_storage(storage_url(job))
+        try:
+            with heartbeat(job.id):
+                data = load_data(job)
+                engine.run_trials(
+                    job.config,
+                    data,
+                    reporter,
+                    storage,
+                    job.study_name,
+                    runner=runner,
+                    stale_after_s=stale_after_s,
+                )
+                wait_for_other_runners(engine, storage, job.study_name, stale_after_s)
+                close(job, data, storage)
+        except Exception as exc:
+            fail(job.id, exc)
+
+    def metrics(self, job: Job) -> list[str]:
+        metric = job.config.get("metric", "value")
+        return [metric] if isinstance(metric, str) else list(metric)
+
+    def direction(self, job: Job) -> str:
+        direction = job.config.get("direction", "maximize")
+        return direction if isinstance(direction, str) else direction[0]
+
+    def figures(self, job, trials, metrics):
+        from automl.jobs import charts
+
+        importances = (job.result or {}).get("importances") or {}
+        return [
+            *super().figures(job, trials, metrics),
+            charts.parallel_coordinates(trials, metrics[0]),
+            charts.importances(importances),
+        ]
+
+    def search_importances(self, job: Job) -> dict:
+        return (job.result or {}).get("importances") or {}
+
+
+def wait_for_other_runners(engine, storage, study_name: str, stale_after_s: float) -> None:
+    """Wait until no trial of the study is running: each ends, or goes stale and fails."""
+    while engine.reap_stale_trials(storage, study_name, stale_after_s) > 0:
+        time.sleep(1.0)
+
+
+def close(job: Job, data, storage) -> None:
+    from automl.registry.services import register_job_result
+    from workers.hpo import engine
+
+    if not lifecycle.start_closing(job.id):
+        return  # another runner is closing it
+    sync_trials(job, storage)
+    cancelled = Job.objects.filter(id=job.id, cancel_requested=True).exists()
+    result = engine.summarize(job.config, storage, job.study_name, allow_empty=cancelled)
+    result.stopped = cancelled
+    summary = asdict(result)
+    if cancelled:
+        lifecycle.transition(job.id, Job.Status.CANCELLED, result=summary)
+        return
+    summary["refit"] = engine.refit_best(
+        job.config, data, storage, job.study_name, directory=artifact_dir(job)
+    )
+    if summary["refit"]:
+        summary["refit"].update(register_job_result(job, artifact_dir(job), summary["refit"]))
+    lifecycle.transition(job.id, Job.Status.SUCCEEDED, result=summary)
+    if version_id := summary["refit"].get("model_version"):
+        # After the transition: the report reads the job's result (its importances).
+        evaluate_new_version(version_id)
+
+
+def sync_trials(job: Job, storage) -> None:
+    """Make the Trial rows match the study: trials failed for a lost worker included."""
+    import optuna
+
+    states = {
+        optuna.trial.TrialState.COMPLETE: Trial.State.COMPLETE,
+        optuna.trial.TrialState.PRUNED: Trial.State.PRUNED,
+        optuna.trial.TrialState.FAIL: Trial.State.FAILED,
+    }
+    rows = {t.number: t for t in Trial.objects.filter(job=job)}
+    study = optuna.load_study(study_name=job.study_name, storage=storage)
+    for trial in study.get_trials(deepcopy=False, states=tuple(states)):
+        row = rows.get(trial.number)
+        attrs = trial.system_attrs
+        if attrs.get("discarded") or attrs.get("warm_start"):
+            continue  # never ran here: a lost ask, or another job's trial
+        if row and row.state == states[trial.state]:
+            continue
+        Trial.objects.update_or_create(
+            job=job,
+            number=trial.number,
+            defaults={
+                "state": states[trial.state],
+                "params": trial.params,
+                "values": trial.values,
+                "intermediate_values": trial.intermediate_values,
+                "error": trial.system_attrs.get("error", ""),
+                # Optuna keeps naive local times; astimezone() reads them as local.
+                "finished_at": trial.datetime_complete.astimezone(dt.UTC)
+                if trial.datetime_complete
+                else timezone.now(),
+            },
+        )
+
+
+def evaluate_new_version(version_id: int) -> None:
+    """Queue the evaluation report of a just-registered version, once."""
+    from automl.evaluation.services import queue_first_evaluation
+
+    try:
+        queue_first_evaluation(version_id)
+    except Exception:  # the job succeeded; its report can still be asked for by POST
+        log.exception("version %s: its evaluation could not be queued", version_id)

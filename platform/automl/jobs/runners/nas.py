@@ -1,0 +1,163 @@
+"""Architecture search: one worker runs the whole search (parallelism 1), or `parallelism`
+candidate runners share one Optuna study (evolution and random search), the last to
+finish retraining the best architecture and closing the job."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.utils import timezone
+
+from automl.jobs import lifecycle
+from automl.jobs.kinds import JobKind, as_json
+from automl.jobs.models import Job, Trial
+from automl.jobs.reporter import heartbeat
+from automl.jobs.runners.base import artifact_dir, fail, load_data, reporter_for, worker_name
+from automl.jobs.studies import storage_url
+
+
+class NAS(JobKind):
+    noun = "NAS"
+    form_path = "automl.jobs.forms.NasForm"
+
+    def validate(self, config, *, dataset, task, owner, parallelism, errors) -> dict:
+        from workers.nas.config import data_kind_of, parallelism_problem, validate_nas_config
+
+        kind = data_kind_of(dataset.builtin_name, getattr(dataset, "data_kind", ""))
+        config = as_json(
+            validate_nas_config(config, kind, task=task, n_features=dataset.n_features or None)
+        )
+        if problem := parallelism_problem(config, parallelism):
+            errors["config.parallelism"] = problem
+        return config
+
+    def start(self, job: Job) -> int:
+        from workers.hpo.engine import make_storage
+        from workers.nas import parallel
+
+        parallelism = job.config.get("parallelism", 1)
+        if parallelism <= 1:
+            run_search(job.id)
+            return 0
+        try:
+            parallel.create_study(make_storage(storage_url(job)), job.study_name)
+        except Exception as exc:
+            fail(job.id, exc)
+            return 0
+        return parallelism
+
+    def run(self, job: Job, runner: int) -> None:
+        # A parallel search's runner, or the reconciler's new runner for a job whose
+        # worker died.
+        if job.config.get("parallelism", 1) > 1:
+            run_candidates(job.id)
+        else:
+            run_search(job.id)
+
+    def figures(self, job, trials, metrics):
+        from automl.jobs import charts
+
+        result = job.result or {}
+        history, axes = result.get("alpha_history") or [], result.get("alpha_axes") or {}
+        return [
+            *super().figures(job, trials, metrics),
+            charts.alpha_heatmap(history, axes, "normal"),
+            charts.alpha_heatmap(history, axes, "reduce"),
+            charts.genotype_graph(result.get("genotype") or {}),
+        ]
+
+
+def run_search(job_id: int) -> None:
+    """Run a NAS job here: search, retrain the found architecture, save it, final status.
+
+    A job taken over after its worker died resumes: the trials that worker had in flight
+    fail, and the sampling strategies (evolution, rl, random) replay the stored trials and
+    go on from there; DARTS restarts its search (its supernet is not checkpointed).
+    """
+    from workers.nas import engine
+    from workers.shared_study import LOST
+
+    job = Job.objects.select_related("dataset").get(id=job_id)
+    reporter = reporter_for(job)
+    Trial.objects.filter(job_id=job_id, state=Trial.State.RUNNING).update(
+        state=Trial.State.FAILED,
+        error=LOST,
+        finished_at=timezone.now(),
+    )
+    history = [
+        engine.candidate_from_trial(t.number, t.state, t.params, t.values)
+        for t in Trial.objects.filter(job_id=job_id).order_by("number")
+    ]
+    try:
+        with heartbeat(job_id):
+            data = load_data(job)
+            result = engine.run_nas(
+                job.config,
+                data,
+                reporter,
+                directory=artifact_dir(job),
+                history=history,
+                device=job.resources.get("device", "auto"),
+            )
+    except Exception as exc:
+        fail(job_id, exc)
+        return
+    finish(job, result)
+
+
+def run_candidates(job_id: int) -> None:
+    """One runner of a parallel NAS search: train candidates on the job's shared study
+    until it is done, then close the job unless another runner does."""
+    from workers.hpo.engine import make_storage
+    from workers.nas import parallel
+
+    job = Job.objects.select_related("dataset").get(id=job_id)
+    worker = worker_name()
+    reporter = reporter_for(job)
+    storage = make_storage(storage_url(job))
+    device = job.resources.get("device", "auto")
+    try:
+        with heartbeat(job_id):
+            data = load_data(job)
+            parallel.run_candidates(
+                job.config,
+                data,
+                reporter,
+                storage,
+                job.study_name,
+                worker=worker,
+                device=device,
+                stale_after_s=settings.TRIAL_STALE_AFTER_S,
+            )
+            if not lifecycle.start_closing(job_id):
+                return  # another runner is closing it
+            stopped = Job.objects.filter(id=job_id, cancel_requested=True).exists()
+            result = parallel.close(
+                job.config,
+                data,
+                reporter,
+                storage,
+                job.study_name,
+                directory=artifact_dir(job),
+                stopped=stopped,
+                device=device,
+            )
+    except Exception as exc:
+        fail(job_id, exc)
+        return
+    finish(job, result)
+
+
+def finish(job: Job, result: dict) -> None:
+    """Register the retrained model and set the final status of a NAS job."""
+    from automl.registry.services import register_job_result
+
+    if result["stopped"]:
+        lifecycle.transition(job.id, Job.Status.CANCELLED, result=result)
+        return
+    model = {
+        "trial": result["best"].get("number"),
+        "params": result["genotype"],
+        "test_metrics": result["retrain"].get("test_metrics"),
+    }
+    result["retrain"].update(register_job_result(job, artifact_dir(job), model))
+    lifecycle.transition(job.id, Job.Status.SUCCEEDED, result=result)

@@ -1,0 +1,47 @@
+"""The job tasks: the only adapters between the engines and the Job rows.
+
+A job runs as one `run_job` (claims it, lets its kind start it) and the trial runners
+(`run_trials`) its kind asks for, which any worker may take. What each does is the kind's
+(automl.jobs.kinds); the task names are what messages in flight and beat schedules use.
+"""
+
+import logging
+
+from celery import shared_task
+
+from automl.jobs import kinds, lifecycle
+from automl.jobs.models import Job
+from automl.jobs.worker import worker_info
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="automl.run_job")
+def run_job(job_id: int) -> None:
+    """Claim the job, start it, and send out the trial runners its kind asks for."""
+    info = worker_info()
+    if not lifecycle.claim(job_id, info["host"], info):
+        log.info("job %s: not claimable (finished, cancelled or running elsewhere)", job_id)
+        return
+    job = Job.objects.get(id=job_id)
+    for runner in range(kinds.get(job.kind).start(job)):
+        run_trials.apply_async((job_id, runner), queue=job.queue)
+
+
+@shared_task(name="automl.run_trials")
+def run_trials(job_id: int, runner: int) -> None:
+    """Run the job until its budget is spent, then maybe close it."""
+    job = Job.objects.select_related("dataset").filter(id=job_id).first()
+    if job is None or job.status != Job.Status.RUNNING:
+        return
+    kinds.get(job.kind).run(job, runner)
+
+
+@shared_task(name="automl.reconcile_jobs")
+def reconcile_jobs() -> dict[str, int]:
+    """Run by Celery beat every minute: re-send what the broker lost."""
+    from django.conf import settings
+
+    from automl.jobs.services import reconcile
+
+    return reconcile(settings.RECONCILE_QUEUED_AFTER_S, settings.JOB_STALE_AFTER_S)
