@@ -1,8 +1,11 @@
 """The new-job forms: a few choices per kind, turned into the same submission the REST API
 takes and validated by its JobSubmitSerializer, so the errors are the API's own.
 
-Each form builds a config from its fields; the optional advanced JSON box is merged over
-it (objects key by key), so a power user can set anything the config schema allows.
+Each form declares once which config path each of its fields sets (CONFIG_PATHS): that
+table builds the config from the form, pre-fills the form from a stored config (Run again),
+leaves those paths out of the advanced box, and places the API's errors beside the field.
+The optional advanced JSON box is merged over the config (objects key by key), so a power
+user can set anything the config schema allows.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import json
 from typing import Any, ClassVar
 
 from django import forms
+from django.db.models import Model
 
 from automl.datasets.models import Dataset
 from automl.jobs import kinds
@@ -50,8 +54,9 @@ def merge(base: dict, override: dict) -> dict:
     return out
 
 
-def _without(config: dict, covered: tuple[tuple[str, ...], ...]) -> dict:
+def _without(config: dict, paths: list[str]) -> dict:
     """The config less the paths a form's fields stand for, and less nulls (the defaults)."""
+    covered = {tuple(path.split(".")) for path in paths}
     out: dict = {}
     for key, value in config.items():
         if (key,) in covered or value is None:
@@ -75,10 +80,13 @@ class JobForm(forms.Form):
     """What every kind shares: a name, a data set, the device, the advanced JSON box."""
 
     kind: ClassVar[str]
-    # Config paths (as in the API's "fields") shown next to a form field.
-    FIELD_PATHS: ClassVar[dict[str, str]] = {}
-    # Paths the fields stand for, left out of the advanced box when a job is run again.
-    COVERED: ClassVar[tuple[tuple[str, ...], ...]] = ()
+    # Form field -> the config path it sets ("sampler.name").
+    CONFIG_PATHS: ClassVar[dict[str, str]] = {}
+    # Config path -> the field beside which the API's errors on it are shown, for paths
+    # that no CONFIG_PATHS entry sets.
+    ERROR_FIELDS: ClassVar[dict[str, str]] = {}
+    # Stored paths no field shows that Run again leaves out of the advanced box.
+    DERIVED: ClassVar[tuple[str, ...]] = ()
 
     name = forms.CharField(
         max_length=200, required=False, help_text="Default: the kind and the data set's name."
@@ -114,8 +122,19 @@ class JobForm(forms.Form):
         return value
 
     def config(self) -> dict:
-        """The config the fields stand for (before the advanced box)."""
-        raise NotImplementedError
+        """The config the fields stand for (before the advanced box): each field's value at
+        its path, unless left empty (the config's default then applies)."""
+        config: dict = {}
+        for field, path in self.CONFIG_PATHS.items():
+            value = self.cleaned_data.get(field)
+            if value in (None, ""):
+                continue
+            *parents, key = path.split(".")
+            node = config
+            for parent in parents:
+                node = node.setdefault(parent, {})
+            node[key] = value.pk if isinstance(value, Model) else value
+        return config
 
     def submission(self) -> dict:
         """The body a REST client would POST to /api/v1/jobs/."""
@@ -139,8 +158,9 @@ class JobForm(forms.Form):
             if top is not None and top in advanced:
                 field = "advanced"
             else:
+                error_fields = self.error_fields()
                 for length in range(len(parts), 0, -1):
-                    field = self.FIELD_PATHS.get(".".join(parts[:length]))
+                    field = error_fields.get(".".join(parts[:length]))
                     if field:
                         break
                 if field is None and parts[0] in ("dataset", "name"):
@@ -159,50 +179,66 @@ class JobForm(forms.Form):
             "device": job.resources.get("device", "auto"),
         }
         initial.update(cls.fields_from_config(config))
-        rest = _without(config, cls.COVERED)
+        rest = _without(config, [*cls.CONFIG_PATHS.values(), *cls.DERIVED])
         if rest:
             initial["advanced"] = json.dumps(rest, indent=2)
         return initial
 
     @classmethod
     def fields_from_config(cls, config: dict) -> dict:
-        return {}
+        """Each field's value from its path; the field's own default where the config
+        holds none, or holds more than one field can show (a list of metrics)."""
+        initial = {}
+        for field, path in cls.CONFIG_PATHS.items():
+            value: Any = config
+            for key in path.split("."):
+                value = value.get(key) if isinstance(value, dict) else None
+            if value is None or isinstance(value, dict | list):
+                value = _empty(cls.base_fields[field])
+            initial[field] = value
+        return initial
+
+    @classmethod
+    def error_fields(cls) -> dict[str, str]:
+        """API error path -> form field: each field's own path, and its parent object when
+        no other field sets a path inside it ("config.sampler" -> sampler)."""
+        out = {f"config.{path}": field for path, field in cls.ERROR_FIELDS.items()}
+        parents = [path.split(".")[0] for path in cls.CONFIG_PATHS.values() if "." in path]
+        for field, path in cls.CONFIG_PATHS.items():
+            out[f"config.{path}"] = field
+            parent = path.split(".")[0]
+            if "." in path and parents.count(parent) == 1:
+                out[f"config.{parent}"] = field
+        return out
+
+
+def _empty(field: forms.Field) -> Any:
+    """What a form field shows when a stored config has no value for it."""
+    if field.initial is not None:
+        return field.initial
+    text = isinstance(field, forms.CharField | forms.ChoiceField)
+    return "" if text and not isinstance(field, forms.ModelChoiceField) else None
 
 
 class HpoForm(JobForm):
     kind = "hpo"
-    FIELD_PATHS = {
-        "config.model": "model",
-        "config.metric": "metric",
-        "config.n_trials": "n_trials",
-        "config.task": "task",
-        "config.target": "target",
-        "config.sampler": "sampler",
-        "config.pruner": "pruner",
-        "config.timeout_s": "timeout_s",
-        "config.validation": "validation",
-        "config.preprocessing.scaling": "scaling",
-        "config.preprocessing.imputation": "imputation",
-        "config.parallelism": "parallelism",
-        "config.warm_start_from": "warm_start_from",
-        "config.search_space": "advanced",
+    CONFIG_PATHS = {
+        "model": "model",
+        "n_trials": "n_trials",
+        "sampler": "sampler.name",
+        "pruner": "pruner.name",
+        "validation": "validation.method",
+        "parallelism": "parallelism",
+        "target": "target",
+        "task": "task",
+        "metric": "metric",
+        "timeout_s": "timeout_s",
+        "warm_start_from": "warm_start_from",
+        "scaling": "preprocessing.scaling",
+        "imputation": "preprocessing.imputation",
     }
-    COVERED = (
-        ("model",),
-        ("metric",),
-        ("direction",),
-        ("n_trials",),
-        ("task",),
-        ("target",),
-        ("sampler", "name"),
-        ("pruner", "name"),
-        ("timeout_s",),
-        ("parallelism",),
-        ("validation", "method"),
-        ("preprocessing", "scaling"),
-        ("preprocessing", "imputation"),
-        ("warm_start",),
-    )
+    ERROR_FIELDS = {"search_space": "advanced"}
+    DERIVED = ("direction", "warm_start")
 
     target = forms.CharField(
         max_length=200,
@@ -288,43 +324,6 @@ class HpoForm(JobForm):
         metrics = TASK_METRICS["classification"] + TASK_METRICS["regression"]
         self.fields["metric"].choices = DEFAULT + [(m, m) for m in dict.fromkeys(metrics)]
 
-    def config(self) -> dict:
-        data = self.cleaned_data
-        config: dict = {
-            "model": data["model"],
-            "n_trials": data["n_trials"],
-            "sampler": {"name": data["sampler"]},
-            "pruner": {"name": data["pruner"]},
-            "validation": {"method": data["validation"]},
-            "parallelism": data["parallelism"],
-        }
-        for key in ("target", "task", "metric", "timeout_s", "warm_start_from"):
-            if data.get(key) not in (None, ""):
-                config[key] = data[key]
-        preprocessing = {k: data[k] for k in ("scaling", "imputation") if data.get(k)}
-        if preprocessing:
-            config["preprocessing"] = preprocessing
-        return config
-
-    @classmethod
-    def fields_from_config(cls, config: dict) -> dict:
-        metric = config.get("metric")
-        pre = config.get("preprocessing") or {}
-        return {
-            "model": config.get("model"),
-            "n_trials": config.get("n_trials"),
-            "metric": metric if isinstance(metric, str) else "",
-            "task": config.get("task", ""),
-            "target": config.get("target") or "",
-            "timeout_s": config.get("timeout_s"),
-            "sampler": (config.get("sampler") or {}).get("name", "tpe"),
-            "pruner": (config.get("pruner") or {}).get("name", "none"),
-            "validation": (config.get("validation") or {}).get("method", "holdout"),
-            "scaling": pre.get("scaling", ""),
-            "imputation": pre.get("imputation", ""),
-            "parallelism": config.get("parallelism", 1),
-        }
-
     @classmethod
     def initial_from(cls, job: Job, *, continue_from: bool = False) -> dict:
         initial = super().initial_from(job)
@@ -340,27 +339,17 @@ class HpoForm(JobForm):
 
 class NasForm(JobForm):
     kind = "nas"
-    FIELD_PATHS = {
-        "config.strategy": "strategy",
-        "config.space": "space",
-        "config.proxy.epochs": "proxy_epochs",
-        "config.retrain.epochs": "retrain_epochs",
-        "config.constraints.max_params": "max_params",
-        "config.timeout_s": "timeout_s",
-        "config.seed": "seed",
-        "config.parallelism": "parallelism",
+    CONFIG_PATHS = {
+        "strategy": "strategy.name",
+        "space": "space.name",
+        "proxy_epochs": "proxy.epochs",
+        "retrain_epochs": "retrain.epochs",
+        "max_params": "constraints.max_params",
+        "timeout_s": "timeout_s",
+        "seed": "seed",
+        "parallelism": "parallelism",
     }
-    COVERED = (
-        ("strategy", "name"),
-        ("space", "name"),
-        ("proxy", "epochs"),
-        ("retrain", "epochs"),
-        ("constraints", "max_params"),
-        ("timeout_s",),
-        ("seed",),
-        ("data_kind",),
-        ("parallelism",),
-    )
+    DERIVED = ("data_kind",)
 
     strategy = forms.ChoiceField(
         required=False,
@@ -430,40 +419,18 @@ class NasForm(JobForm):
         return data
 
     def config(self) -> dict:
-        data = self.cleaned_data
-        config: dict = {}
-        if data["strategy"]:
-            config["strategy"] = {"name": data["strategy"]}
-            if data["budget"] is not None:
-                config["strategy"][BUDGET_OPTION[data["strategy"]]] = data["budget"]
-        if data["space"]:
-            config["space"] = {"name": data["space"]}
-        if data["proxy_epochs"] is not None:
-            config["proxy"] = {"epochs": data["proxy_epochs"]}
-        if data["retrain_epochs"] is not None:
-            config["retrain"] = {"epochs": data["retrain_epochs"]}
-        if data["max_params"] is not None:
-            config["constraints"] = {"max_params": data["max_params"]}
-        for key in ("timeout_s", "seed", "parallelism"):
-            if data.get(key) is not None:
-                config[key] = data[key]
+        """The budget field sets the chosen strategy's own budget option."""
+        config = super().config()
+        strategy, budget = self.cleaned_data["strategy"], self.cleaned_data["budget"]
+        if strategy and budget is not None:
+            config["strategy"][BUDGET_OPTION[strategy]] = budget
         return config
 
     @classmethod
     def fields_from_config(cls, config: dict) -> dict:
         strategy = config.get("strategy") or {}
-        name = strategy.get("name", "")
-        return {
-            "strategy": name,
-            "space": (config.get("space") or {}).get("name", ""),
-            "budget": strategy.get(BUDGET_OPTION.get(name, ""), None),
-            "proxy_epochs": (config.get("proxy") or {}).get("epochs"),
-            "retrain_epochs": (config.get("retrain") or {}).get("epochs"),
-            "max_params": (config.get("constraints") or {}).get("max_params"),
-            "timeout_s": config.get("timeout_s"),
-            "seed": config.get("seed", 0),
-            "parallelism": config.get("parallelism", 1),
-        }
+        budget = strategy.get(BUDGET_OPTION.get(strategy.get("name", ""), ""), None)
+        return super().fields_from_config(config) | {"budget": budget}
 
     @classmethod
     def initial_from(cls, job: Job, *, continue_from: bool = False) -> dict:
@@ -514,13 +481,10 @@ class CompressionForm(JobForm):
     other options (and longer chains) go in the advanced box."""
 
     kind = "compression"
-    FIELD_PATHS = {
-        "config.model_version": "model_version",
-        "config.steps": "step_1",
-        "config.test_size": "test_size",
-        "config.seed": "seed",
-    }
-    COVERED = (("model_version",), ("test_size",), ("seed",), ("parallelism",))
+    CONFIG_PATHS = {"model_version": "model_version", "test_size": "test_size", "seed": "seed"}
+    # The chain of steps is the step fields' (STEP_FIELDS), not one path's.
+    ERROR_FIELDS = {"steps": "step_1"}
+    DERIVED = ("parallelism",)
 
     model_version = ModelVersionChoice(
         queryset=None,
@@ -628,24 +592,15 @@ class CompressionForm(JobForm):
                 if t == technique and data.get(field) is not None:
                     step[option] = data[field]
             steps.append(step)
-        config: dict = {"model_version": data["model_version"].id, "steps": steps}
-        for key in ("test_size", "seed"):
-            if data.get(key) is not None:
-                config[key] = data[key]
-        return config
+        return {**super().config(), "steps": steps}
 
     @classmethod
     def fields_from_config(cls, config: dict) -> dict:
-        fields = {
-            "model_version": config.get("model_version"),
-            "test_size": config.get("test_size"),
-            "seed": config.get("seed"),
-        }
         steps = config.get("steps") or []
         chain = _chain_fields(steps)
         if chain is None:  # the advanced box carries the chain; the fields just name it
             chain = {name: step.get("technique") for name, step in zip(CHAIN, steps, strict=False)}
-        return fields | chain
+        return super().fields_from_config(config) | chain
 
     @classmethod
     def initial_from(cls, job: Job, *, continue_from: bool = False) -> dict:
