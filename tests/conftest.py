@@ -86,6 +86,6 @@ def iris(db):
 def close_study_storages(django_db_setup):
     """Close the Optuna storages' connection pools before the test database is dropped."""
     yield
-    from workers.hpo import engine
+    from workers.studies.storage import close_storages
 
-    engine.close_storages()
+    close_storages()

@@ -13,10 +13,11 @@ from automl.jobs.models import Job, Trial
 from automl.jobs.reporter import DatabaseReporter
 from automl.jobs.runners import hpo
 from automl.jobs.runners.base import load_data
-from automl.jobs.studies import storage_url
+from automl.jobs.studies import study_storage
 from workers.hpo import engine
 from workers.hpo.config import validate_hpo_config
 from workers.reporter import MemoryReporter
+from workers.studies.storage import trial_id
 
 pytestmark = pytest.mark.django_db
 
@@ -66,7 +67,7 @@ def test_a_runner_continues_a_study_another_runner_started(alice, iris):
     job = make_job(alice, iris, model="random_forest", n_trials=4)
     tasks.run_job(job.id)
     # A first runner ran two trials, then its worker vanished before writing any rows.
-    storage = engine.make_storage(storage_url(job))
+    storage = study_storage(job)
     engine.run_trials(
         job.config, load_data(job), MemoryReporter(stop_after=2), storage, job.study_name
     )
@@ -82,12 +83,12 @@ def test_a_runner_continues_a_study_another_runner_started(alice, iris):
 def test_a_trial_whose_worker_died_is_failed_and_replaced(alice, iris):
     job = make_job(alice, iris, model="random_forest", n_trials=3)
     tasks.run_job(job.id)
-    storage = engine.make_storage(storage_url(job))
+    storage = study_storage(job)
     import optuna
 
     study = optuna.load_study(study_name=job.study_name, storage=storage)
     orphan = study.ask()  # running, and nobody will ever beat its heartbeat
-    storage.set_trial_system_attr(orphan._trial_id, "heartbeat", 0.0)
+    storage.set_trial_system_attr(trial_id(orphan), "heartbeat", 0.0)
     tasks.run_trials(job.id, 0)
     job.refresh_from_db()
     assert job.status == "succeeded", job.error_message

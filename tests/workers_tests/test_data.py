@@ -183,9 +183,10 @@ def test_the_fitted_preprocessing_round_trips_through_skops(tmp_path):
 
 def test_hpo_searches_feature_engineering_and_saves_the_preprocessing(tmp_path):
     from workers.hpo.config import validate_hpo_config
-    from workers.hpo.engine import create_study, make_storage, refit_best, run_trials
+    from workers.hpo.engine import create_study, refit_best, run_trials
     from workers.models.artifacts import load_model, load_transformer
     from workers.reporter import MemoryReporter
+    from workers.studies.storage import make_storage
 
     rng = np.random.default_rng(0)
     n = 120

@@ -9,10 +9,11 @@ from sklearn.datasets import load_digits
 from workers.data.builtin import load_builtin
 from workers.data.tabular import TabularData
 from workers.hpo.config import validate_hpo_config
-from workers.hpo.engine import create_study, make_storage, refit_best, run_trials
+from workers.hpo.engine import create_study, refit_best, run_trials
 from workers.hpo.families import FAMILIES
 from workers.models.artifacts import load_model
 from workers.reporter import MemoryReporter
+from workers.studies.storage import make_storage
 
 
 def fixed(**values):

@@ -9,9 +9,10 @@ import pytest
 
 from workers.data.builtin import load_builtin
 from workers.hpo.config import validate_hpo_config
-from workers.hpo.engine import create_study, make_storage, run_trials, summarize
+from workers.hpo.engine import create_study, run_trials, summarize
 from workers.reporter import MemoryReporter
-from workers.shared_study import LOST
+from workers.studies.heartbeat import LOST
+from workers.studies.storage import make_storage, trial_id
 
 CONFIG = {"model": "knn", "n_trials": 8, "sampler": {"name": "random", "seed": 0}}
 
@@ -56,7 +57,7 @@ def test_a_dead_workers_trial_fails_and_the_job_still_reaches_n_trials(tmp_path)
     config = validate_hpo_config({**CONFIG, "n_trials": 3}, "classification")
     study = create_study(config, storage, "job")
     orphan = study.ask()  # its worker "dies": the trial stays RUNNING, its heartbeat ages
-    storage.set_trial_system_attr(orphan._trial_id, "heartbeat", time.time() - 3600)
+    storage.set_trial_system_attr(trial_id(orphan), "heartbeat", time.time() - 3600)
 
     reporter = MemoryReporter()
     run_trials(config, load_builtin("iris"), reporter, storage, "job", stale_after_s=60)
@@ -73,7 +74,7 @@ def test_a_runner_at_the_budget_waits_for_a_running_trial_and_replaces_it_if_los
     config = validate_hpo_config({**CONFIG, "n_trials": 3}, "classification")
     study = create_study(config, storage, "job")
     orphan = study.ask()  # still beating when the runner reaches the budget, then dies
-    storage.set_trial_system_attr(orphan._trial_id, "heartbeat", time.time())
+    storage.set_trial_system_attr(trial_id(orphan), "heartbeat", time.time())
 
     reporter = MemoryReporter()
     run_trials(config, load_builtin("iris"), reporter, storage, "job", stale_after_s=1.0)

@@ -13,9 +13,10 @@ from sklearn.preprocessing import FunctionTransformer
 from workers.data.builtin import load_builtin
 from workers.data.tabular import TabularData
 from workers.hpo.config import validate_hpo_config
-from workers.hpo.engine import create_study, make_storage, refit_best, run_hpo, run_trials
+from workers.hpo.engine import create_study, refit_best, run_hpo, run_trials
 from workers.models.artifacts import load_model, load_transformer
 from workers.reporter import MemoryReporter
+from workers.studies.storage import make_storage
 
 
 @pytest.fixture(scope="module")

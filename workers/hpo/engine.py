@@ -9,14 +9,11 @@ trials only ever see the rest, and only the refit best model is scored on the te
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
-import logging
 import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import optuna
@@ -32,10 +29,9 @@ from workers.hpo.pruners import build_pruner
 from workers.hpo.samplers import SAMPLERS, build_sampler
 from workers.hpo.space import distributions, grid_values, suggest
 from workers.reporter import Reporter
-from workers.shared_study import fail_stale, is_lost, trial_heartbeat
+from workers.studies.budget import STATES, Budget, Step, counts
+from workers.studies.storage import make_storage, study_id
 
-log = logging.getLogger(__name__)
-_STATES = {"complete": TrialState.COMPLETE, "pruned": TrialState.PRUNED, "failed": TrialState.FAIL}
 WARM_STARTED = "warm_started"  # study system attr: how many finished trials warm start added
 
 
@@ -65,100 +61,6 @@ class HpoError(Exception):
     """The job cannot produce a result (e.g. every trial failed)."""
 
 
-# --- storage
-
-
-def make_storage(url: str | None) -> optuna.storages.BaseStorage:
-    """In-memory (None), an Optuna journal file ("journal:/path"), or an RDB URL.
-
-    The journal file is the embedded default: several processes can share it (file locks).
-    Neither storage's own heartbeat is used: in optuna 5.0.0 only RDBStorage has one, and
-    it only runs inside study.optimize(); run_trials keeps its own
-    (workers.shared_study.trial_heartbeat).
-    """
-    if url is None:
-        return optuna.storages.InMemoryStorage()
-    return _shared_storage(url)
-
-
-def close_storages() -> None:
-    """Close the pools of every storage this process opened (e.g. before dropping a DB)."""
-    for storage in list(_OPEN_STORAGES):
-        if isinstance(storage, optuna.storages.RDBStorage):
-            storage.engine.dispose()
-    _OPEN_STORAGES.clear()
-    _shared_storage.cache_clear()
-
-
-_OPEN_STORAGES: list[optuna.storages.BaseStorage] = []
-
-
-@functools.lru_cache(maxsize=32)
-def _shared_storage(url: str) -> optuna.storages.BaseStorage:
-    # One storage (and so one small connection pool) per URL for the process's lifetime:
-    # a worker runs many jobs, and a pool per job would exhaust the database's connections.
-    if url.startswith("journal:"):
-        backend = optuna.storages.journal.JournalFileBackend(url.removeprefix("journal:"))
-        storage: optuna.storages.BaseStorage = optuna.storages.JournalStorage(backend)
-    else:
-        kwargs: dict[str, Any] = {"pool_pre_ping": True}
-        if not url.startswith("sqlite"):  # SQLite uses a pool without these knobs
-            kwargs.update(pool_size=2, max_overflow=4)
-        storage = RetryingRDBStorage(url, engine_kwargs=kwargs)
-    _OPEN_STORAGES.append(storage)
-    return storage
-
-
-class RetryingRDBStorage(optuna.storages.RDBStorage):
-    """An RDB storage whose idempotent operations are tried once more after a failure.
-
-    A dropped database connection (failover, an idle-session killer) fails the operation
-    that was using it; the pool's pre-ping then hands the retry a fresh one. Only reads and
-    upserts are retried: creating a trial or finishing one twice would not be the same.
-    """
-
-
-def _once_more(name: str):
-    method = getattr(optuna.storages.RDBStorage, name)
-
-    @functools.wraps(method)
-    def retried(self, *args, **kwargs):
-        try:
-            return method(self, *args, **kwargs)
-        except optuna.exceptions.StorageInternalError:
-            log.warning("storage %s failed; trying once more on a fresh connection", name)
-            return method(self, *args, **kwargs)
-
-    return retried
-
-
-for _name in (
-    "get_study_id_from_name",
-    "get_study_name_from_id",
-    "get_study_directions",
-    "get_study_user_attrs",
-    "get_study_system_attrs",
-    "get_all_studies",
-    "get_trial",
-    "get_all_trials",
-    "get_n_trials",
-    "get_best_trial",
-    "get_trial_id_from_study_id_trial_number",
-    "get_trial_number_from_id",
-    "get_trial_param",
-    "get_trial_params",
-    "get_trial_user_attrs",
-    "get_trial_system_attrs",
-    "set_trial_intermediate_value",
-    "set_trial_user_attr",
-    "set_trial_system_attr",
-    "set_study_user_attr",
-    "set_study_system_attr",
-    "record_heartbeat",
-):
-    setattr(RetryingRDBStorage, _name, _once_more(_name))
-
-
 # --- the study's lifecycle
 
 
@@ -177,13 +79,12 @@ def create_study(
         directions=directions(config),
         load_if_exists=True,
     )
-    study_id = study._study_id
-    if WARM_STARTED in storage.get_study_system_attrs(study_id):
+    if WARM_STARTED in storage.get_study_system_attrs(study_id(study)):
         return study  # created (and warm-started) before
     added = 0
     for record in (config.get("warm_start") or {}).get("trials", []):
         added += _add_warm_start(study, config["search_space"], record)
-    storage.set_study_system_attr(study_id, WARM_STARTED, added)
+    storage.set_study_system_attr(study_id(study), WARM_STARTED, added)
     return study
 
 
@@ -209,21 +110,16 @@ def run_trials(
 ) -> bool:
     """Run trials on a shared study until its budget is spent; True if reporter stopped it.
 
-    Several processes may run this on one study at once. The budget is n_trials trials
-    that run to the end: a trial failed as LOST (its worker died; see reap_stale_trials)
-    does not count, and is replaced. Every stale_after_s / 4 the running trials whose
-    heartbeat is older than stale_after_s are failed so.
+    Several processes may run this on one study at once. The budget (studies.budget) is
+    n_trials trials that run to the end, not counting those added by warm start: a trial
+    failed as lost (its worker died) does not count, and is replaced. Every
+    stale_after_s / 4 the running trials whose heartbeat is older than stale_after_s are
+    failed so.
 
-    A trial's place in the budget is the number of trials with a place (running or
-    finished, not lost, not added by warm start) numbered before it. ask() numbers are
-    dense across every runner, so a number below W + n_trials (W: the warm-start trials
-    added at creation) has a place without reading the study. Near that end (where each
-    of the job's `parallelism` runners may ask once more) the study is read before asking:
-    once the trials with a place fill the budget, the runner waits while other runners'
-    trials still run (one may yet be lost and need a replacement) and returns once none
-    does. A trial asked past the end whose place is past the budget (runners raced for
-    the last place) is discarded: told FAIL, marked "discarded", never run, never
-    reported, left out of every count.
+    ask() numbers are dense across every runner, so a number below W + n_trials (W: the
+    warm-start trials added at creation) has a place without reading the study. Near
+    that end (where each of the job's `parallelism` runners may ask once more) the study
+    is read before asking.
 
     Also stops at timeout_s (measured from this call, checked between trials), after
     `patience` finished trials without a new best, or when a grid is exhausted.
@@ -243,6 +139,7 @@ def run_trials(
     study = optuna.load_study(
         study_name=study_name, storage=storage, sampler=sampler, pruner=build_pruner(config)
     )
+    budget = Budget(study, storage, n_trials, lambda t: not _warm(t), stale_after_s)
     sampler_spec = SAMPLERS[config["sampler"]["name"]]
     timeout_s, started, ran = config["timeout_s"], time.monotonic(), 0
     next_reap, next_number = 0.0, existing  # no smaller number is still to be handed out
@@ -256,48 +153,34 @@ def run_trials(
         # Reading the whole study costs O(trials) on every storage, so the per-trial path
         # reads none of it until near the budget's end: stale trials are reaped on a timer.
         if time.monotonic() >= next_reap:
-            reap_stale_trials(storage, study_name, stale_after_s)
+            budget.reap()
             next_reap = time.monotonic() + stale_after_s / 4
         if config.get("patience") and _out_of_patience(
-            config, [t for t in study.get_trials(deepcopy=False) if _counts(t)]
+            config, [t for t in study.get_trials(deepcopy=False) if counts(t)]
         ):
             return False
         if sampler_spec.exhausted(sampler, study):
             return False
         if next_number >= near_end:
-            trials = storage.get_all_trials(study_id, deepcopy=False)
-            if fail_stale(storage, trials, stale_after_s):
-                continue  # read the study again, with those failed as lost
-            if sum(_takes_place(t) for t in trials) >= n_trials:
-                if not any(t.state == TrialState.RUNNING for t in trials):
-                    return False
+            step = budget.next_step(budget.read()[0])
+            if step is Step.DONE:
+                return False
+            if step is Step.WAIT:
                 time.sleep(min(1.0, stale_after_s / 4))
                 continue
-        trial = study.ask()
-        next_number = max(next_number, trial.number + 1)
-        past_end = trial.number >= warm_started + n_trials
-        if past_end and _place(storage, study_id, trial.number) >= n_trials:
-            storage.set_trial_system_attr(trial._trial_id, "discarded", True)
-            study.tell(trial, state=TrialState.FAIL)
+        asked = budget.ask(sure_below=warm_started + n_trials)
+        next_number = max(next_number, budget.last_asked + 1)
+        if asked is None:
             continue
-        with trial_heartbeat(storage, trial._trial_id):
-            _run_trial(study, trial, config, spaces, splits, reporter, data)
+        trial = asked[0]
+        with budget.running(trial):
+            _run_trial(budget, trial, config, spaces, splits, reporter, data)
         ran += 1
         # Trials asked so far by every runner: close enough to finished for a progress bar.
         fraction = (trial.number + 1 - warm_started) / n_trials
         if timeout_s is not None:
             fraction = max(fraction, (time.monotonic() - started) / timeout_s)
         reporter.progress(min(1.0, fraction))
-
-
-def reap_stale_trials(
-    storage: optuna.storages.BaseStorage, study_name: str, stale_after_s: float = 60.0
-) -> int:
-    """Fail (as LOST) the running trials whose worker stopped beating; return how many
-    still run."""
-    study_id = storage.get_study_id_from_name(study_name)
-    running = storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
-    return len(running) - len(fail_stale(storage, running, stale_after_s))
 
 
 def summarize(
@@ -313,17 +196,17 @@ def summarize(
     ones are left out. HpoError if no trial completed, unless allow_empty.
     """
     study = optuna.load_study(study_name=study_name, storage=storage)
-    trials = [t for t in study.get_trials(deepcopy=False) if _counts(t)]
+    trials = [t for t in study.get_trials(deepcopy=False) if counts(t)]
     ran = [t for t in trials if not _warm(t)]
-    counts = {state: sum(t.state == state for t in ran) for state in _STATES.values()}
+    tally = {state: sum(t.state == state for t in ran) for state in STATES.values()}
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     if not complete and not allow_empty:
-        if counts[TrialState.FAIL] == len(ran):
+        if tally[TrialState.FAIL] == len(ran):
             first = next(
                 (t.system_attrs["error"] for t in ran if "error" in t.system_attrs), "unknown"
             )
             raise HpoError(f"all {len(ran)} trials failed; first error: {first}")
-        raise HpoError(f"no trial completed ({counts[TrialState.PRUNED]} pruned)")
+        raise HpoError(f"no trial completed ({tally[TrialState.PRUNED]} pruned)")
     front = _front(study, complete)
     best = front[0] if front else None
     multi = len(study.directions) > 1
@@ -333,9 +216,9 @@ def summarize(
         best_value=best.values[0] if best else None,
         metric=config["metric"],
         direction=config["direction"],
-        n_complete=counts[TrialState.COMPLETE],
-        n_pruned=counts[TrialState.PRUNED],
-        n_failed=counts[TrialState.FAIL],
+        n_complete=tally[TrialState.COMPLETE],
+        n_pruned=tally[TrialState.PRUNED],
+        n_failed=tally[TrialState.FAIL],
         stopped=False,
         best_values=list(best.values) if best else None,
         best_trials=[
@@ -391,23 +274,6 @@ def refit_best(
 
 
 # --- helpers
-
-
-def _counts(trial: optuna.trial.FrozenTrial) -> bool:
-    return not trial.system_attrs.get("discarded", False)
-
-
-def _takes_place(trial: optuna.trial.FrozenTrial) -> bool:
-    """Whether the trial has (or will have, once it ends) a place in the job's budget."""
-    return _counts(trial) and not _warm(trial) and not is_lost(trial)
-
-
-def _place(storage: optuna.storages.BaseStorage, study_id: int, number: int) -> int:
-    """How many trials numbered before `number` have a place in the budget."""
-    return sum(
-        _takes_place(t) and t.number < number
-        for t in storage.get_all_trials(study_id, deepcopy=False)
-    )
 
 
 def _warm(trial: optuna.trial.FrozenTrial) -> bool:
@@ -510,7 +376,7 @@ def _front(study: optuna.Study, complete: list) -> list[optuna.trial.FrozenTrial
     sign = 1.0 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else -1.0
     if len(study.directions) == 1:
         return [max(complete, key=lambda t: (sign * t.values[0], -t.number))]
-    front = [t for t in study.best_trials if _counts(t)]
+    front = [t for t in study.best_trials if counts(t)]
     return sorted(front, key=lambda t: (-sign * t.values[0], t.number))
 
 
@@ -553,7 +419,7 @@ def _add_warm_start(study: optuna.Study, space: dict, record: dict) -> int:
 
 
 def _run_trial(
-    study: optuna.Study,
+    budget: Budget,
     trial: optuna.Trial,
     config: dict,
     spaces: tuple[dict, dict],
@@ -565,7 +431,7 @@ def _run_trial(
     params = _suggest(trial, spaces)
     reporter.trial_started(trial.number, params)
     curve: dict[int, float] = {}
-    single = len(study.directions) == 1
+    single = len(budget.study.directions) == 1
 
     def report(step: int, value: float) -> None:
         curve[step] = value
@@ -592,8 +458,7 @@ def _run_trial(
         state = "pruned"
     except Exception as e:  # a model error or TrialTimeout fails this trial only
         state, error = "failed", f"{type(e).__name__}: {e}"
-        study._storage.set_trial_system_attr(trial._trial_id, "error", error)
-    study.tell(trial, values, state=_STATES[state])
+    budget.tell(trial, state, values, error)
     reporter.trial_finished(trial.number, state, params, values, curve, error)
 
 

@@ -8,11 +8,10 @@ until the search is done:
 2. stops once `budget` candidates are complete, the user cancelled, the job's time is up
    or too many were proposed; waits while the complete and the training ones fill the
    budget (one of those may still be lost);
-3. asks the study for a trial number. The counted candidates (complete or training) with
-   smaller numbers are its position: at or past the budget, two runners raced for the
-   last place and this number is discarded (never run, never reported); otherwise the
-   strategy proposes a candidate from those finished so far, and it is trained, stored
-   as a trial and told to the study.
+3. asks the study for a trial within the budget (studies.budget: complete and training
+   candidates take a place; a trial whose place is past it is discarded); the strategy
+   proposes a candidate for that place from those finished so far, and it is trained,
+   stored as a trial and told to the study.
 
 So exactly `budget` candidates complete, each once. A runner returns when the search is
 done and no other runner is still training one; the one that closes the job calls
@@ -35,17 +34,12 @@ from workers.nas.engine import NasContext, NasError, conclude, prepare, resolve_
 from workers.nas.strategies import STRATEGIES, Candidate, SearchOutcome, Strategy
 from workers.nas.strategies._base import outcome_of
 from workers.reporter import Reporter
-from workers.shared_study import LOST, fail_stale, trial_heartbeat
+from workers.studies.budget import NAMES, Budget, Step, counts
+from workers.studies.heartbeat import LOST
+from workers.studies.storage import study_id
 
 POLL_S = 1.0
 STARTED = "search_started"  # study system attr: when the first runner began (epoch seconds)
-_STATES = {"complete": TrialState.COMPLETE, "pruned": TrialState.PRUNED, "failed": TrialState.FAIL}
-_NAMES = {
-    TrialState.COMPLETE: "complete",
-    TrialState.PRUNED: "pruned",
-    TrialState.FAIL: "failed",
-    TrialState.RUNNING: "running",
-}
 
 
 def strategy_for(config: dict, space) -> Strategy:
@@ -61,8 +55,8 @@ def create_study(storage: optuna.storages.BaseStorage, study_name: str) -> None:
     study = optuna.create_study(
         storage=storage, study_name=study_name, direction="maximize", load_if_exists=True
     )
-    if STARTED not in storage.get_study_system_attrs(study._study_id):
-        storage.set_study_system_attr(study._study_id, STARTED, time.time())
+    if STARTED not in storage.get_study_system_attrs(study_id(study)):
+        storage.set_study_system_attr(study_id(study), STARTED, time.time())
 
 
 def run_candidates(
@@ -86,45 +80,42 @@ def run_candidates(
     study = optuna.load_study(
         study_name=study_name, storage=storage, sampler=optuna.samplers.RandomSampler()
     )
-    study_id = study._study_id
     ctx = NasContext(
         {**config, "timeout_s": None},
         prepare(config, data),
-        _Recorded(reporter, storage, study_id),
+        _Recorded(reporter, storage, study_id(study)),
         resolve_device(device),
         [],
     )
     strategy = strategy_for(config, ctx.space)
-    budget = strategy.budget()
-    most = 10 * budget + 50  # proposals in all, as on one worker
-    deadline = _deadline(config, storage, study_id)
+    budget = Budget(study, storage, strategy.budget(), _trained, stale_after_s)
+    most = 10 * budget.size + 50  # proposals in all, as on one worker
+    deadline = _deadline(config, storage, budget.study_id)
     while True:
-        trials = _read(storage, study_id, stale_after_s, reporter)
+        trials, lost = budget.read()
+        for trial in lost:
+            params = trial.user_attrs.get("params", {})
+            reporter.trial_finished(trial.number, "failed", params, None, {}, LOST)
         complete = [t for t in trials if t.state == TrialState.COMPLETE]
-        running = [t for t in trials if t.state == TrialState.RUNNING]
-        ctx.progress(len(complete) / budget)
+        ctx.progress(len(complete) / budget.size)
         over = deadline is not None and time.time() >= deadline
-        stop = ctx.should_stop() or over or len(trials) >= most
-        if stop or len(complete) + len(running) >= budget:
-            if not running:
-                return ctx.cancelled
+        step = budget.next_step(trials, stop=ctx.should_stop() or over or len(trials) >= most)
+        if step is Step.DONE:
+            return ctx.cancelled
+        if step is Step.WAIT:
             time.sleep(POLL_S)
             continue
-        trial = study.ask()
-        position, before = _place(storage, study_id, trial.number)
-        if position >= budget or before >= most:
-            storage.set_trial_system_attr(trial._trial_id, "discarded", True)
-            study.tell(trial, state=TrialState.FAIL)
+        asked = budget.ask(most=most)
+        if asked is None:
             continue
+        trial, position = asked
         rng = random.Random(config["seed"] * 1_000_003 + trial.number)
         choices = strategy.propose(_finished(complete), position, rng)
-        storage.set_trial_user_attr(trial._trial_id, "worker", worker)
-        with trial_heartbeat(storage, trial._trial_id):
+        trial.set_user_attr("worker", worker)
+        with budget.running(trial):
             candidate = ctx.evaluate(trial.number, choices)
-        if candidate.error:
-            storage.set_trial_system_attr(trial._trial_id, "error", candidate.error)
         values = [candidate.score] if candidate.state == "complete" else None
-        study.tell(trial, values, state=_STATES[candidate.state])
+        budget.tell(trial, candidate.state, values, candidate.error)
 
 
 def summarize(
@@ -132,12 +123,12 @@ def summarize(
 ) -> tuple[SearchOutcome, float]:
     """The search's outcome (best complete candidate, first of equals; counts) and how
     long it took, from the first runner's start to the last candidate's end."""
-    study_id = storage.get_study_id_from_name(study_name)
-    trials = sorted(_counted(storage, study_id), key=lambda t: t.number)
+    sid = storage.get_study_id_from_name(study_name)
+    trials = sorted(_counted(storage, sid), key=lambda t: t.number)
     outcome = outcome_of([_candidate(t) for t in trials if t.state.is_finished()])
     workers = sorted({t.user_attrs.get("worker", "") for t in trials} - {""})
     outcome.notes = {"parallel": True, "workers": workers}
-    started = storage.get_study_system_attrs(study_id).get(STARTED, time.time())
+    started = storage.get_study_system_attrs(sid).get(STARTED, time.time())
     ends = [t.datetime_complete.astimezone(UTC).timestamp() for t in trials if t.datetime_complete]
     return outcome, max(0.0, max(ends, default=started) - started)
 
@@ -206,30 +197,13 @@ def _deadline(config: dict, storage, study_id: int) -> float | None:
     return storage.get_study_system_attrs(study_id)[STARTED] + config["timeout_s"]
 
 
-def _counted(storage, study_id: int) -> list[FrozenTrial]:
-    return [
-        t
-        for t in storage.get_all_trials(study_id, deepcopy=False)
-        if not t.system_attrs.get("discarded")
-    ]
+def _counted(storage, study: int) -> list[FrozenTrial]:
+    return [t for t in storage.get_all_trials(study, deepcopy=False) if counts(t)]
 
 
-def _read(storage, study_id: int, stale_after_s: float, reporter: Reporter) -> list[FrozenTrial]:
-    """The study's candidates, after failing those whose worker stopped beating; each one
-    failed is reported lost."""
-    trials = _counted(storage, study_id)
-    lost = fail_stale(storage, trials, stale_after_s)
-    for trial in lost:
-        params = trial.user_attrs.get("params", {})
-        reporter.trial_finished(trial.number, "failed", params, None, {}, LOST)
-    return _counted(storage, study_id) if lost else trials
-
-
-def _place(storage, study_id: int, number: int) -> tuple[int, int]:
-    """(counted candidates before trial `number`, proposals before it)."""
-    before = [t for t in _counted(storage, study_id) if t.number < number]
-    counted = sum(t.state in (TrialState.COMPLETE, TrialState.RUNNING) for t in before)
-    return counted, len(before)
+def _trained(trial: FrozenTrial) -> bool:
+    """Whether a candidate takes a place: complete, or still training."""
+    return trial.state in (TrialState.COMPLETE, TrialState.RUNNING)
 
 
 def _finished(complete: list[FrozenTrial]) -> list[Candidate]:
@@ -244,7 +218,7 @@ def _candidate(trial: FrozenTrial) -> Candidate:
         number=trial.number,
         choices=list(params.get("encoding") or []),
         genotype=params.get("genotype") or {},
-        state=_NAMES[trial.state],
+        state=NAMES[trial.state],
         score=trial.values[0] if trial.values else None,
         cost=params.get("cost") or {},
         error=trial.system_attrs.get("error", ""),

@@ -16,7 +16,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from automl.jobs.models import Job, Trial
-from workers.shared_study import LOST
+from workers.studies.heartbeat import LOST
 
 Status = Job.Status
 

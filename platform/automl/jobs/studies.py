@@ -5,11 +5,25 @@ reaches the database reaches the study. On the embedded default each job gets it
 Optuna journal file under var/, which several worker processes can append to safely.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.db import connections
 from sqlalchemy.engine import URL
 
 from automl.jobs.models import Job
+
+if TYPE_CHECKING:
+    from optuna.storages import BaseStorage
+
+
+def study_storage(job: Job) -> BaseStorage:
+    """The storage of the job's study (one per database, kept for the process's lifetime)."""
+    from workers.studies.storage import make_storage  # optuna: only where studies are run
+
+    return make_storage(storage_url(job))
 
 
 def storage_url(job: Job) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 from dataclasses import asdict
 
 from django.conf import settings
@@ -20,7 +19,7 @@ from automl.jobs.kinds import JobKind, as_json
 from automl.jobs.models import Job, Trial
 from automl.jobs.reporter import heartbeat
 from automl.jobs.runners.base import artifact_dir, fail, load_data, reporter_for
-from automl.jobs.studies import storage_url
+from automl.jobs.studies import study_storage
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +41,7 @@ class HPO(JobKind):
         from workers.hpo import engine
 
         try:
-            engine.create_study(job.config, engine.make_storage(storage_url(job)), job.study_name)
+            engine.create_study(job.config, study_storage(job), job.study_name)
         except Exception as exc:
             fail(job.id, exc)
             return 0
@@ -50,10 +49,11 @@ class HPO(JobKind):
 
     def run(self, job: Job, runner: int) -> None:
         from workers.hpo import engine
+        from workers.studies.heartbeat import wait_for_runners
 
         stale_after_s = settings.TRIAL_STALE_AFTER_S
         reporter = reporter_for(job)
-        storage = engine.make_storage(storage_url(job))
+        storage = study_storage(job)
         try:
             with heartbeat(job.id):
                 data = load_data(job)
@@ -66,7 +66,7 @@ class HPO(JobKind):
                     runner=runner,
                     stale_after_s=stale_after_s,
                 )
-                wait_for_other_runners(engine, storage, job.study_name, stale_after_s)
+                wait_for_runners(storage, job.study_name, stale_after_s)
                 close(job, data, storage)
         except Exception as exc:
             fail(job.id, exc)
@@ -91,12 +91,6 @@ class HPO(JobKind):
 
     def search_importances(self, job: Job) -> dict:
         return (job.result or {}).get("importances") or {}
-
-
-def wait_for_other_runners(engine, storage, study_name: str, stale_after_s: float) -> None:
-    """Wait until no trial of the study is running: each ends, or goes stale and fails."""
-    while engine.reap_stale_trials(storage, study_name, stale_after_s) > 0:
-        time.sleep(1.0)
 
 
 def close(job: Job, data, storage) -> None:

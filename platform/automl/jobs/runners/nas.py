@@ -12,7 +12,7 @@ from automl.jobs.kinds import JobKind, as_json
 from automl.jobs.models import Job, Trial
 from automl.jobs.reporter import heartbeat
 from automl.jobs.runners.base import artifact_dir, fail, load_data, reporter_for, worker_name
-from automl.jobs.studies import storage_url
+from automl.jobs.studies import study_storage
 
 
 class NAS(JobKind):
@@ -31,7 +31,6 @@ class NAS(JobKind):
         return config
 
     def start(self, job: Job) -> int:
-        from workers.hpo.engine import make_storage
         from workers.nas import parallel
 
         parallelism = job.config.get("parallelism", 1)
@@ -39,7 +38,7 @@ class NAS(JobKind):
             run_search(job.id)
             return 0
         try:
-            parallel.create_study(make_storage(storage_url(job)), job.study_name)
+            parallel.create_study(study_storage(job), job.study_name)
         except Exception as exc:
             fail(job.id, exc)
             return 0
@@ -74,7 +73,7 @@ def run_search(job_id: int) -> None:
     go on from there; DARTS restarts its search (its supernet is not checkpointed).
     """
     from workers.nas import engine
-    from workers.shared_study import LOST
+    from workers.studies.heartbeat import LOST
 
     job = Job.objects.select_related("dataset").get(id=job_id)
     reporter = reporter_for(job)
@@ -107,13 +106,12 @@ def run_search(job_id: int) -> None:
 def run_candidates(job_id: int) -> None:
     """One runner of a parallel NAS search: train candidates on the job's shared study
     until it is done, then close the job unless another runner does."""
-    from workers.hpo.engine import make_storage
     from workers.nas import parallel
 
     job = Job.objects.select_related("dataset").get(id=job_id)
     worker = worker_name()
     reporter = reporter_for(job)
-    storage = make_storage(storage_url(job))
+    storage = study_storage(job)
     device = job.resources.get("device", "auto")
     try:
         with heartbeat(job_id):
