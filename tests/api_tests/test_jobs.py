@@ -88,6 +88,59 @@ def test_a_bad_config_is_a_400_naming_the_field(alice_api, iris, config, field):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
+    "kind,config,field,bound",
+    [
+        (
+            "hpo",
+            {"model": "mlp", "search_space": {"epochs": {"type": "fixed", "value": 10**9}}},
+            "config.search_space.epochs.value",
+            "1000",
+        ),
+        (
+            "hpo",
+            {
+                "model": "random_forest",
+                "search_space": {"n_estimators": {"type": "int", "low": 10, "high": 10**30}},
+            },
+            "config.search_space.n_estimators.high",
+            "2000",
+        ),
+        (
+            "hpo",
+            {"model": "mlp", "search_space": {"hidden_units": {"type": "fixed", "value": 16384}}},
+            "config.search_space.hidden_units.value",
+            "2048",
+        ),
+        ("hpo", {"trainer": {"processes": 64}}, "config.trainer.processes", "8"),
+        ("hpo", {"timeout_s": 10**9}, "config.timeout_s", "604800"),
+        ("hpo", {"n_trials": 10001}, "config.n_trials", "10000"),
+        ("hpo", {"parallelism": 33}, "config.parallelism", "32"),
+        (
+            "nas",
+            {"space": {"name": "mlp", "widths": [4096], "max_layers": 8}},
+            "config.space",
+            "50,000,000",
+        ),
+        (
+            "nas",
+            {"strategy": {"name": "evolution", "population": 10**6}},
+            "config.strategy.population",
+            "1000",
+        ),
+    ],
+)
+def test_a_size_over_its_bound_is_a_400_naming_the_field_and_the_bound(
+    alice_api, iris, kind, config, field, bound
+):
+    body = {"kind": kind, "dataset": iris.id, "config": config}
+    response = submit(alice_api, body)
+    assert response.status_code == 400, response.json()
+    assert bound in " ".join(response.json()["fields"][field]), response.json()
+    assert Job.objects.count() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
     "body,field",
     [
         ({"kind": "hpo", "config": {}}, "dataset"),

@@ -265,3 +265,59 @@ def test_trainer_options_are_filled_in_and_checked():
     with pytest.raises(ConfigError) as exc:
         validate_hpo_config({"trainer": [1]}, "classification")
     assert exc.value.errors == {"trainer": "must be an object"}
+
+
+@pytest.mark.parametrize(
+    "model,name,spec,field,bound",
+    [
+        ("mlp", "epochs", {"type": "fixed", "value": 10**9}, "value", 1000),
+        ("mlp", "hidden_units", {"type": "int", "low": 16, "high": 16384}, "high", 2048),
+        ("mlp", "hidden_layers", {"type": "int", "low": 1, "high": 30}, "high", 16),
+        ("mlp", "batch_size", {"type": "categorical", "choices": [32, 10**6]}, "choices", 8192),
+        (
+            "random_forest",
+            "n_estimators",
+            {"type": "int", "low": 10, "high": 10**30},
+            "high",
+            2000,
+        ),
+        ("hist_gradient_boosting", "max_iter", {"type": "fixed", "value": 10**5}, "value", 2000),
+        ("knn", "n_neighbors", {"type": "float", "low": 1, "high": 1e308}, "high", 1000),
+    ],
+)
+def test_every_size_a_search_space_sets_has_an_upper_bound(model, name, spec, field, bound):
+    errors = errors_of({"model": model, "search_space": {name: spec}})
+    message = errors[f"search_space.{name}.{field}"]
+    assert f"at most {bound}" in message and name in message
+    at_bound = {"type": "fixed", "value": bound}
+    validate_hpo_config({"model": model, "search_space": {name: at_bound}}, "classification")
+
+
+def test_bounds_apply_inside_model_auto_sub_spaces():
+    space = {"hidden_units": {"type": "fixed", "value": 4096}}
+    auto = {"type": "categorical", "choices": ["mlp"], "conditional": {"mlp": space}}
+    errors = errors_of({"search_space": {"model": auto}})
+    assert "at most 2048" in errors["search_space.model.conditional.mlp.hidden_units.value"]
+
+
+@pytest.mark.parametrize(
+    "config,field,bound",
+    [
+        ({"timeout_s": 10**9}, "timeout_s", "604800"),
+        ({"trial_timeout_s": 604801}, "trial_timeout_s", "604800"),
+        ({"n_trials": 10001}, "n_trials", "10000"),
+        ({"patience": 10**6}, "patience", "10000"),
+        ({"trainer": {"processes": 64}}, "trainer.processes", "8"),
+        ({"trainer": {"accumulation_steps": 65}}, "trainer.accumulation_steps", "64"),
+        (
+            {
+                "model": "svm",
+                "search_space": {"kernel": {"type": "categorical", "choices": [*range(1001)]}},
+            },
+            "search_space.kernel.choices",
+            "1000",
+        ),
+    ],
+)
+def test_job_sizes_have_upper_bounds(config, field, bound):
+    assert bound in errors_of(config)[field]

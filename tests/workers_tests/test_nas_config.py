@@ -156,3 +156,44 @@ def test_trainer_options_are_taken_and_device_and_processes_are_pointed_elsewher
     assert "resources.device" in errors["trainer.device"]
     assert "parallelism" in errors["trainer.processes"]
     assert errors["trainer.amp"] == "must be true or false"
+
+
+@pytest.mark.parametrize(
+    "config,kind",
+    [
+        ({"space": {"name": "cell", "channels": 256, "cells": 20, "nodes": 8}}, "image"),
+        (
+            {
+                "strategy": "evolution",
+                "space": {"name": "macro", "widths": [4096], "max_layers": 8},
+            },
+            "image",
+        ),
+        ({"space": {"name": "mlp", "widths": [4096], "max_layers": 8}}, "tabular"),
+    ],
+)
+def test_a_network_over_the_parameter_budget_is_refused_before_it_is_built(config, kind):
+    with pytest.raises(ConfigError) as info:
+        validate_nas_config(config, kind, n_features=64)
+    assert "at most 50,000,000" in info.value.errors["space"]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"channels": 8, "cells": 5, "nodes": 2}, {"ops": ["sep_conv_5x5", "skip_connect"]}],
+)
+def test_the_supernet_estimate_counts_what_darts_builds(options):
+    from workers.nas.darts import SuperNet
+    from workers.nas.spaces import CellSpace, reduction_cells
+
+    space = CellSpace(options)
+    o = space.opts
+    net = SuperNet(
+        o["ops"], 1, 10, o["channels"], o["cells"], o["nodes"], reduction_cells(o["cells"])
+    )
+    weights = sum(
+        p.numel()
+        for name, p in net.named_parameters()
+        if p.dim() > 1 and not name.startswith(("head", "alphas"))
+    )
+    assert space.largest_params(1) == weights

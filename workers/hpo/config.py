@@ -40,6 +40,9 @@ TASKS = ("classification", "regression")
 MAX_DEPTH = 3  # levels of search space, counting the top level
 MAX_OBJECTIVES = 3
 MAX_WARM_START = 1000
+MAX_TRIALS = 10000
+MAX_TIMEOUT_S = 7 * 24 * 3600  # timeout_s and trial_timeout_s: a week
+MAX_CHOICES = 1000  # per categorical (fANOVA's cost grows with them)
 TOP_KEYS = (
     "task",
     "metric",
@@ -145,14 +148,16 @@ def validate_hpo_config(config: object, task: str) -> dict:
         space = _space(space, "search_space", model, 1, err, "", set())
 
     n_trials = config.get("n_trials", 20)
-    if not (_is_int(n_trials) and 1 <= n_trials <= 10000):
-        err.add("n_trials", "must be an integer from 1 to 10000")
+    if not (_is_int(n_trials) and 1 <= n_trials <= MAX_TRIALS):
+        err.add("n_trials", f"must be an integer from 1 to {MAX_TRIALS}")
     for key in ("timeout_s", "trial_timeout_s"):
         if not _positive_or_null(config.get(key)):
             err.add(key, "must be a number of seconds > 0, or null")
+        elif config.get(key) is not None and config[key] > MAX_TIMEOUT_S:
+            err.add(key, f"must be at most {MAX_TIMEOUT_S} seconds (7 days), or null")
     patience = config.get("patience")
-    if patience is not None and not (_is_int(patience) and patience >= 1):
-        err.add("patience", "must be an integer >= 1, or null")
+    if patience is not None and not (_is_int(patience) and 1 <= patience <= MAX_TRIALS):
+        err.add("patience", f"must be an integer from 1 to {MAX_TRIALS}, or null")
     elif patience is not None and multi:
         err.add("patience", "needs a single metric: a Pareto front has no one best value")
     test_size = config.get("test_size", 0.2)
@@ -257,6 +262,7 @@ def _space(
         err.add(path, "must be an object mapping parameter names to specs")
         return {}
     allowed = FAMILIES[family].params if family in FAMILIES else None
+    limits = FAMILIES[family].limits if family in FAMILIES else {}
     out = {}
     for name, spec in raw.items():
         p = f"{path}.{name}"
@@ -268,7 +274,7 @@ def _space(
             err.add(p, f"flattened name {prefix + name!r} is used twice")
         else:
             seen.add(prefix + name)
-            norm = _spec(spec, p, family, depth, err, prefix, seen)
+            norm = _spec(spec, p, family, depth, err, prefix, seen, limit=limits.get(name))
             if norm is not None:
                 out[name] = norm
     return out
@@ -283,7 +289,9 @@ def _spec(
     prefix: str,
     seen: set,
     choice_families: bool = False,
+    limit: int | None = None,
 ) -> dict | None:
+    """A spec normalised; `limit`: the largest value the family allows its param."""
     if not isinstance(spec, dict):
         err.add(path, "must be an object with a 'type'")
         return None
@@ -293,12 +301,16 @@ def _spec(
         return None
     err.unknown_keys(spec, SPEC_KEYS[kind], path)
     if kind in ("float", "int"):
-        return _numeric(spec, path, kind, err)
+        norm = _numeric(spec, path, kind, err)
+        _check_limit(path, "high", [norm.get("high")], limit, err)
+        return norm
     if kind == "fixed":
         if "value" not in spec:
             err.add(f"{path}.value", "required")
         elif not _is_scalar(spec["value"]):
             err.add(f"{path}.value", "must be a JSON scalar")
+        else:
+            _check_limit(path, "value", [spec["value"]], limit, err)
         return {"type": "fixed", "value": spec.get("value")}
 
     choices = spec.get("choices")
@@ -307,8 +319,12 @@ def _spec(
         choices = []
     elif not all(_is_scalar(c) for c in choices):
         err.add(f"{path}.choices", "must hold only JSON scalars (string, number, bool, null)")
+    elif len(choices) > MAX_CHOICES:
+        err.add(f"{path}.choices", f"must hold at most {MAX_CHOICES} choices")
     elif len({choice_key(c) for c in choices}) != len(choices):
         err.add(f"{path}.choices", "must not repeat a choice")
+    else:
+        _check_limit(path, "choices", choices, limit, err)
     keys = {choice_key(c) for c in choices if _is_scalar(c)}
     raw_cond = spec.get("conditional") or {}
     if not isinstance(raw_cond, dict):
@@ -327,6 +343,13 @@ def _spec(
             sub_prefix = f"{prefix}{key}."
             conditional[key] = _space(sub, sub_path, sub_family, depth + 1, err, sub_prefix, seen)
     return {"type": "categorical", "choices": list(choices), "conditional": conditional}
+
+
+def _check_limit(path: str, key: str, values: list, limit: int | None, err: _Errors) -> None:
+    """A param's values must stay within the family's limit (the name ends the path)."""
+    if limit is not None and any(_is_number(v) and v > limit for v in values):
+        name = path.rsplit(".", 1)[-1]
+        err.add(f"{path}.{key}", f"must be at most {limit}: the largest {name} a trial may use")
 
 
 def _numeric(spec: dict, path: str, kind: str, err: _Errors) -> dict:

@@ -31,7 +31,7 @@ import math
 
 from workers.hpo.config import ConfigError, _Errors
 from workers.hpo.options import check_options, integer, is_int, is_number, number
-from workers.nas.spaces import SPACES
+from workers.nas.spaces import MAX_NETWORK_PARAMS, SPACES
 from workers.nas.strategies import STRATEGIES
 from workers.training.options import option_errors
 
@@ -127,6 +127,19 @@ def validate_nas_config(
                 "space.name",
                 f"the {space_name} space needs images; this data set is a "
                 "table (give image_shape if its rows are flattened images)",
+            )
+
+    if space_name in SPACES and not any(p.startswith("space") for p in err):
+        channels = image_shape[0] if image_shape else 3  # unknown here: at most RGB
+        largest = SPACES[space_name](space).largest_params(
+            channels if data_kind == "image" else n_features or 0
+        )
+        if largest > MAX_NETWORK_PARAMS:
+            err.add(
+                "space",
+                f"its largest network holds about {largest:,} weights; at most "
+                f"{MAX_NETWORK_PARAMS:,} are allowed (fewer or narrower layers, cells, "
+                "nodes or channels)",
             )
 
     normalized = {

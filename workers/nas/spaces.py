@@ -29,6 +29,21 @@ CELL_OPS = (
 )
 ACTIVATIONS = ("relu", "tanh", "gelu", "silu", "elu")
 KERNELS = (1, 3, 5, 7)
+# The largest network a search may build (the DARTS supernet holds every operation of every
+# edge at once): 50M float32 weights are 200 MB, about 800 MB with gradients and Adam.
+MAX_NETWORK_PARAMS = 50_000_000
+
+
+def _op_params(op: str, c: int, stride: int) -> int:
+    """Weights of one cell operation on c channels (BatchNorm's few left out)."""
+    kernel = int(op[-1]) if op[-1].isdigit() else 0
+    if op.startswith("sep_conv"):
+        return 2 * (c * kernel * kernel + c * c)  # depthwise + pointwise, twice
+    if op.startswith("dil_conv"):
+        return c * kernel * kernel + c * c
+    if op == "skip_connect" and stride == 2:
+        return c * c  # FactorizedReduce: two 1x1 convolutions to c/2 channels each
+    return 0
 
 
 def _int_list(allowed: tuple | None, low: int = 1, high: int = 4096) -> Option:
@@ -88,6 +103,12 @@ class SearchSpace:
     def check(cls, options: dict, add) -> None:
         """Cross-option checks beyond each option's own (add(path suffix, message))."""
 
+    def largest_params(self, in_features: int) -> int:
+        """About how many weights the largest network this search builds holds (for the
+        cell space, the supernet), computed without building it; in_features: the input's
+        channels (images) or columns (tables)."""
+        raise NotImplementedError
+
     # --- shared by the strategies
 
     def sample(self, rng: random.Random) -> list[int]:
@@ -130,6 +151,24 @@ class CellSpace(SearchSpace):
     def ops(self) -> list[str]:
         """The operations a derived or sampled edge may use (never 'none')."""
         return [op for op in self.opts["ops"] if op != "none"]
+
+    def largest_params(self, in_features: int) -> int:
+        """The supernet's weights: stem, and per cell its two input convolutions and every
+        operation on every edge (as workers.nas.darts.SuperNet builds them)."""
+        nodes, stem_c = self.opts["nodes"], 3 * self.opts["channels"]
+        c, c_pp, c_p = self.opts["channels"], stem_c, stem_c
+        total = in_features * stem_c * 9
+        reduce_at = reduction_cells(self.opts["cells"])
+        for i in range(self.opts["cells"]):
+            reduction = i in reduce_at
+            c *= 2 if reduction else 1
+            total += (c_pp + c_p) * c
+            for node in range(nodes):
+                for inp in range(node + 2):
+                    stride = 2 if reduction and inp < 2 else 1
+                    total += sum(_op_params(op, c, stride) for op in self.opts["ops"])
+            c_pp, c_p = c_p, nodes * c
+        return total
 
     def cell_types(self) -> list[str]:
         return ["normal", "reduce"] if reduction_cells(self.opts["cells"]) else ["normal"]
@@ -182,6 +221,13 @@ class _LayeredSpace(SearchSpace):
         high = options.get("max_layers", cls.options["max_layers"].default)
         if isinstance(low, int) and isinstance(high, int) and low > high:
             add("min_layers", "must not exceed max_layers")
+
+    def largest_params(self, in_features: int) -> int:
+        """Every layer at the widest width and largest kernel, max_layers deep."""
+        width = max(self.opts["widths"])
+        area = max(self.opts.get("kernels", [1])) ** 2
+        layers = self.opts["max_layers"]
+        return in_features * width * area + (layers - 1) * width * width * area
 
     def _values(self, field: str) -> list:
         return self.opts[

@@ -40,6 +40,9 @@ class ModelFamily:
     tasks: tuple[str, ...] = ()
     inputs: str = "tabular"  # or "image" (X is N x C x H x W)
     params: tuple[str, ...] = ()  # names a search space may set; missing ones use defaults
+    # The largest value a search space may give each param that sizes a trial's memory or
+    # time (checked at submission; the README's config reference lists them).
+    limits: dict[str, int] = {}
 
     def default_space(self, task: str) -> dict:
         raise NotImplementedError

@@ -18,6 +18,7 @@ class HistGradientBoostingFamily(ModelFamily):
         "min_samples_leaf",
         "l2_regularization",
     )
+    limits = {"max_iter": 2000, "max_leaf_nodes": 4096}
 
     def default_space(self, task):
         return {

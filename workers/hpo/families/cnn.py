@@ -24,6 +24,7 @@ class CNNFamily(ModelFamily):
         "epochs",
         "lr_schedule",
     )
+    limits = {"width": 128, "blocks": 4, "kernel_size": 9, "batch_size": 8192, "epochs": 1000}
 
     def default_space(self, task):
         return {

@@ -12,6 +12,7 @@ class RandomForestFamily(ModelFamily):
     name = "random_forest"
     tasks = ("classification", "regression")
     params = ("n_estimators", "max_depth", "min_samples_leaf", "max_features")
+    limits = {"n_estimators": 2000, "max_depth": 100}
 
     def default_space(self, task):
         return {

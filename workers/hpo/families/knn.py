@@ -14,6 +14,7 @@ class KNNFamily(ModelFamily):
     name = "knn"
     tasks = ("classification", "regression")
     params = ("n_neighbors", "weights", "p")
+    limits = {"n_neighbors": 1000}
 
     def default_space(self, task):
         return {

@@ -33,6 +33,7 @@ class MLPFamily(ModelFamily):
         "lr_schedule",
         "hypergrad_lr",
     )
+    limits = {"hidden_layers": 16, "hidden_units": 2048, "batch_size": 8192, "epochs": 1000}
 
     def default_space(self, task):
         return {
