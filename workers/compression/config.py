@@ -16,7 +16,8 @@ Nothing here imports torch, so the web process validates without it.
 
 from __future__ import annotations
 
-from workers.hpo.config import ConfigError, _Errors
+from workers import config as shared
+from workers.config import ConfigError, Errors
 from workers.hpo.options import (
     Option,
     boolean,
@@ -119,7 +120,7 @@ def validate_compression_config(config: object, *, task: str = "classification")
     """
     if not isinstance(config, dict):
         raise ConfigError({"": "config must be a JSON object"})
-    err = _Errors()
+    err = Errors()
     err.unknown_keys(config, TOP_KEYS, "")
     if task != "classification":
         err.add("", f"compression needs a classification data set, not {task}")
@@ -145,26 +146,15 @@ def validate_compression_config(config: object, *, task: str = "classification")
         normalized_steps.append(
             {"technique": name, **check_options(TECHNIQUE_OPTIONS[name], rest, path, err.add)}
         )
-    sections = {}
-    for key, declared in (("finetune", FINETUNE), ("report", REPORT)):
-        raw = config.get(key, {})
-        if not isinstance(raw, dict):
-            err.add(key, "must be an object")
-            raw = {}
-        sections[key] = check_options(declared, raw, key, err.add)
     normalized = {
         "model_version": version,
         "steps": normalized_steps,
-        "test_size": config.get("test_size", 0.2),
-        "valid_size": config.get("valid_size", 0.25),
-        "seed": config.get("seed", 0),
-        **sections,
+        "test_size": shared.fraction(config.get("test_size", 0.2), "test_size", err),
+        "valid_size": shared.fraction(config.get("valid_size", 0.25), "valid_size", err),
+        "seed": shared.seed(config.get("seed", 0), "seed", err),
+        "finetune": shared.section(config, "finetune", FINETUNE, err),
+        "report": shared.section(config, "report", REPORT, err),
     }
-    for key in ("test_size", "valid_size"):
-        if not (is_number(normalized[key]) and 0.05 <= normalized[key] <= 0.5):
-            err.add(key, "must be a number from 0.05 to 0.5")
-    if not (is_int(normalized["seed"]) and 0 <= normalized["seed"] < 2**32):
-        err.add("seed", "must be an integer from 0 to 2**32 - 1")
     if err:
         raise ConfigError(err)
     return normalized

@@ -23,8 +23,8 @@ Validation must stay light: nothing here imports torch.
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
+from workers import config as shared
+from workers.config import ConfigError, Errors, is_seed
 from workers.data.preprocess import validate_preprocessing
 from workers.hpo.families import FAMILIES, families_for
 from workers.hpo.metrics import METRICS, TASK_METRICS
@@ -34,14 +34,12 @@ from workers.hpo.options import is_number as _is_number
 from workers.hpo.pruners import PRUNERS
 from workers.hpo.samplers import SAMPLERS
 from workers.hpo.space import MAX_GRID_POINTS, choice_key, grid_size, grid_values
-from workers.training.options import TrainerOptions, option_errors
 
 TASKS = ("classification", "regression")
 MAX_DEPTH = 3  # levels of search space, counting the top level
 MAX_OBJECTIVES = 3
 MAX_WARM_START = 1000
 MAX_TRIALS = 10000
-MAX_TIMEOUT_S = 7 * 24 * 3600  # timeout_s and trial_timeout_s: a week
 MAX_CHOICES = 1000  # per categorical (fANOVA's cost grows with them)
 TOP_KEYS = (
     "task",
@@ -71,14 +69,6 @@ SPEC_KEYS = {
 }
 
 
-class ConfigError(Exception):
-    """Invalid config; `errors` maps field paths ("" = the whole config) to messages."""
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        self.errors = dict(errors)
-        super().__init__("; ".join(f"{p}: {m}" if p else m for p, m in self.errors.items()))
-
-
 def objectives(config: dict) -> list[str]:
     """The metric names of a normalised config, as a list (one for single-objective)."""
     metric = config["metric"]
@@ -102,32 +92,13 @@ def _is_scalar(v: object) -> bool:
     return v is None or isinstance(v, (str, bool)) or _is_number(v)
 
 
-def _is_seed(v: object) -> bool:
-    return _is_int(v) and 0 <= v < 2**32
-
-
-def _positive_or_null(v: object) -> bool:
-    return v is None or (_is_number(v) and v > 0)
-
-
-class _Errors(dict):
-    def add(self, path: str, message: str) -> None:
-        self.setdefault(path, message)  # the first problem per field is the useful one
-
-    def unknown_keys(self, obj: dict, allowed: tuple[str, ...], path: str) -> None:
-        for key in obj:
-            if key not in allowed:
-                sub = f"{path}.{key}" if path else str(key)
-                self.add(sub, f"unknown key; allowed: {', '.join(allowed)}")
-
-
 def validate_hpo_config(config: object, task: str) -> dict:
     """Check a user config against a dataset task; return it normalised with defaults."""
     if task not in TASKS:
         raise ValueError(f"unknown dataset task {task!r}")
     if not isinstance(config, dict):
         raise ConfigError({"": "config must be a JSON object"})
-    err = _Errors()
+    err = Errors()
     err.unknown_keys(config, TOP_KEYS, "")
     if config.get("task", task) != task:
         err.add("task", f"must be {task!r}: the dataset is a {task} dataset")
@@ -151,21 +122,14 @@ def validate_hpo_config(config: object, task: str) -> dict:
     if not (_is_int(n_trials) and 1 <= n_trials <= MAX_TRIALS):
         err.add("n_trials", f"must be an integer from 1 to {MAX_TRIALS}")
     for key in ("timeout_s", "trial_timeout_s"):
-        if not _positive_or_null(config.get(key)):
-            err.add(key, "must be a number of seconds > 0, or null")
-        elif config.get(key) is not None and config[key] > MAX_TIMEOUT_S:
-            err.add(key, f"must be at most {MAX_TIMEOUT_S} seconds (7 days), or null")
+        shared.timeout(config.get(key), key, err)
     patience = config.get("patience")
     if patience is not None and not (_is_int(patience) and 1 <= patience <= MAX_TRIALS):
         err.add("patience", f"must be an integer from 1 to {MAX_TRIALS}, or null")
     elif patience is not None and multi:
         err.add("patience", "needs a single metric: a Pareto front has no one best value")
-    test_size = config.get("test_size", 0.2)
-    if not (_is_number(test_size) and 0.05 <= test_size <= 0.5):
-        err.add("test_size", "must be a number from 0.05 to 0.5")
-    seed = config.get("seed", 0)
-    if not _is_seed(seed):
-        err.add("seed", "must be an integer from 0 to 2**32 - 1")
+    test_size = shared.fraction(config.get("test_size", 0.2), "test_size", err)
+    seed = shared.seed(config.get("seed", 0), "seed", err)
 
     normalized = {
         "task": task,
@@ -183,7 +147,7 @@ def validate_hpo_config(config: object, task: str) -> dict:
         "test_size": test_size,
         "seed": seed,
         "warm_start": _warm_start(config.get("warm_start"), len(metric) if multi else 1, err),
-        "trainer": _trainer(config.get("trainer", {}), err),
+        "trainer": shared.trainer(config.get("trainer", {}), err),
         # The data set's target column and preprocessing (workers/data/preprocess.py).
         **validate_preprocessing(config, report=err.add),
     }
@@ -192,17 +156,7 @@ def validate_hpo_config(config: object, task: str) -> dict:
     return normalized
 
 
-def _trainer(trainer: object, err: _Errors) -> dict:
-    """Every trainer option, defaults filled in ("auto": a GPU when the worker has one)."""
-    problems = option_errors(trainer)
-    for key, message in problems.items():
-        err.add("trainer" if key == "trainer" else f"trainer.{key}", message)
-    if problems:
-        return {}
-    return asdict(TrainerOptions(**{"device": "auto", **trainer}))
-
-
-def _metric(config: dict, task: str, err: _Errors) -> tuple[object, object]:
+def _metric(config: dict, task: str, err: Errors) -> tuple[object, object]:
     """(metric, direction): strings for one metric, lists for several."""
     allowed = TASK_METRICS[task]
     metric = config.get("metric", allowed[0])
@@ -229,7 +183,7 @@ def _metric(config: dict, task: str, err: _Errors) -> tuple[object, object]:
     return metric, direction
 
 
-def _auto_space(raw: object, task: str, err: _Errors) -> dict:
+def _auto_space(raw: object, task: str, err: Errors) -> dict:
     path = "search_space"
     if not isinstance(raw, dict):
         err.add(path, "must be an object mapping parameter names to specs")
@@ -256,7 +210,7 @@ def _auto_space(raw: object, task: str, err: _Errors) -> dict:
 
 
 def _space(
-    raw: object, path: str, family: str | None, depth: int, err: _Errors, prefix: str, seen: set
+    raw: object, path: str, family: str | None, depth: int, err: Errors, prefix: str, seen: set
 ) -> dict:
     if not isinstance(raw, dict):
         err.add(path, "must be an object mapping parameter names to specs")
@@ -285,7 +239,7 @@ def _spec(
     path: str,
     family: str | None,
     depth: int,
-    err: _Errors,
+    err: Errors,
     prefix: str,
     seen: set,
     choice_families: bool = False,
@@ -345,14 +299,14 @@ def _spec(
     return {"type": "categorical", "choices": list(choices), "conditional": conditional}
 
 
-def _check_limit(path: str, key: str, values: list, limit: int | None, err: _Errors) -> None:
+def _check_limit(path: str, key: str, values: list, limit: int | None, err: Errors) -> None:
     """A param's values must stay within the family's limit (the name ends the path)."""
     if limit is not None and any(_is_number(v) and v > limit for v in values):
         name = path.rsplit(".", 1)[-1]
         err.add(f"{path}.{key}", f"must be at most {limit}: the largest {name} a trial may use")
 
 
-def _numeric(spec: dict, path: str, kind: str, err: _Errors) -> dict:
+def _numeric(spec: dict, path: str, kind: str, err: Errors) -> dict:
     ok, what = (_is_int, "an integer") if kind == "int" else (_is_number, "a number")
     bounds = {}
     for key in ("low", "high"):
@@ -380,21 +334,14 @@ def _numeric(spec: dict, path: str, kind: str, err: _Errors) -> dict:
     return {"type": kind, **bounds, "log": log, "step": step}
 
 
-def _sampler(raw: object, space: dict, multi: bool, err: _Errors) -> dict:
-    raw = {"name": raw} if isinstance(raw, str) else raw
-    names = ", ".join(SAMPLERS)
-    if not isinstance(raw, dict):
-        err.add("sampler", f"must be one of {names} or an object with a 'name'")
+def _sampler(raw: object, space: dict, multi: bool, err: Errors) -> dict:
+    name, rest = shared.named(raw, "sampler", SAMPLERS, err, "tpe")
+    if name is None:
         return {}
-    name = raw.get("name", "tpe")
-    if name not in SAMPLERS:
-        err.add("sampler.name", f"must be one of {names}")
-        return {"name": name}
     sampler = SAMPLERS[name]
-    seed = raw.get("seed")
-    if seed is not None and not _is_seed(seed):
-        err.add("sampler.seed", "must be an integer from 0 to 2**32 - 1, or null (the job's seed)")
-    rest = {k: v for k, v in raw.items() if k not in ("name", "seed")}
+    seed = rest.pop("seed", None)
+    if seed is not None and not is_seed(seed):
+        err.add("sampler.seed", f"must be {shared.SEED_RULE}, or null (the job's seed)")
     options = check_options(sampler.options, rest, "sampler", err.add)
     if multi and not sampler.multi_objective:
         err.add("sampler.name", f"{name} handles one metric only; use nsga2, tpe or random")
@@ -411,23 +358,16 @@ def _sampler(raw: object, space: dict, multi: bool, err: _Errors) -> dict:
     return {"name": name, "seed": seed, **options}
 
 
-def _pruner(raw: object, multi: bool, err: _Errors) -> dict:
-    raw = {"name": raw} if isinstance(raw, str) else raw
-    names = ", ".join(PRUNERS)
-    if not isinstance(raw, dict):
-        err.add("pruner", f"must be one of {names} or an object with a 'name'")
+def _pruner(raw: object, multi: bool, err: Errors) -> dict:
+    name, rest = shared.named(raw, "pruner", PRUNERS, err, "none")
+    if name is None:
         return {}
-    name = raw.get("name", "none")
-    if name not in PRUNERS:
-        err.add("pruner.name", f"must be one of {names}")
-        return {"name": name}
     if multi and name != "none":
         err.add("pruner.name", "pruning needs a single metric; use 'none'")
-    rest = {k: v for k, v in raw.items() if k != "name"}
     return {"name": name, **check_options(PRUNERS[name].options, rest, "pruner", err.add)}
 
 
-def _warm_start(raw: object, n_values: int, err: _Errors) -> dict | None:
+def _warm_start(raw: object, n_values: int, err: Errors) -> dict | None:
     """{"trials": [{"params": {...}, "values": [...] or null}, ...]} (+ "from_job")."""
     if raw is None:
         return None
@@ -466,23 +406,21 @@ def _warm_start(raw: object, n_values: int, err: _Errors) -> dict | None:
 
 def normalize_space(raw: object, path: str) -> dict:
     """A search space (no family checks) normalised like search_space; ConfigError if bad."""
-    err = _Errors()
+    err = Errors()
     space = _space(raw, path, None, 1, err, "", set())
     if err:
         raise ConfigError(err)
     return space
 
 
-def _validation(raw: object, err: _Errors) -> dict:
+def _validation(raw: object, err: Errors) -> dict:
     if not isinstance(raw, dict):
         err.add("validation", "must be an object with a 'method'")
         return {}
     method = raw.get("method", "holdout")
     if method == "holdout":
         err.unknown_keys(raw, ("method", "test_size"), "validation")
-        size = raw.get("test_size", 0.25)
-        if not (_is_number(size) and 0.05 <= size <= 0.5):
-            err.add("validation.test_size", "must be a number from 0.05 to 0.5")
+        size = shared.fraction(raw.get("test_size", 0.25), "validation.test_size", err)
         return {"method": "holdout", "test_size": size}
     if method == "cv":
         err.unknown_keys(raw, ("method", "folds"), "validation")

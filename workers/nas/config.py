@@ -29,11 +29,11 @@ from __future__ import annotations
 
 import math
 
-from workers.hpo.config import ConfigError, _Errors
-from workers.hpo.options import check_options, integer, is_int, is_number, number
+from workers import config as shared
+from workers.config import ConfigError, Errors
+from workers.hpo.options import check_options, integer, is_int, number
 from workers.nas.spaces import MAX_NETWORK_PARAMS, SPACES
 from workers.nas.strategies import STRATEGIES
-from workers.training.options import option_errors
 
 DATA_KINDS = ("image", "tabular")
 TOP_KEYS = (
@@ -84,7 +84,7 @@ def validate_nas_config(
         raise ValueError(f"unknown data kind {data_kind!r}")
     if not isinstance(config, dict):
         raise ConfigError({"": "config must be a JSON object"})
-    err = _Errors()
+    err = Errors()
     err.unknown_keys(config, TOP_KEYS, "")
     if task != "classification":
         err.add("", f"architecture search needs a classification data set, not {task}")
@@ -145,24 +145,18 @@ def validate_nas_config(
     normalized = {
         "strategy": strategy,
         "space": space,
-        "proxy": _section(config, "proxy", PROXY, err),
-        "training": _section(config, "training", TRAINING, err),
-        "retrain": _section(config, "retrain", RETRAIN, err),
-        "constraints": _section(config, "constraints", CONSTRAINTS, err),
-        "test_size": _fraction(config, "test_size", 0.2, err),
-        "valid_size": _fraction(config, "valid_size", 0.25, err),
-        "seed": config.get("seed", 0),
-        "timeout_s": config.get("timeout_s"),
+        "proxy": shared.section(config, "proxy", PROXY, err),
+        "training": shared.section(config, "training", TRAINING, err),
+        "retrain": shared.section(config, "retrain", RETRAIN, err),
+        "constraints": shared.section(config, "constraints", CONSTRAINTS, err),
+        "test_size": shared.fraction(config.get("test_size", 0.2), "test_size", err),
+        "valid_size": shared.fraction(config.get("valid_size", 0.25), "valid_size", err),
+        "seed": shared.seed(config.get("seed", 0), "seed", err),
+        "timeout_s": shared.timeout(config.get("timeout_s"), "timeout_s", err),
         "image_shape": image_shape,
         "data_kind": data_kind,
-        "trainer": _trainer(config.get("trainer", {}), err),
+        "trainer": shared.trainer(config.get("trainer", {}), err, ELSEWHERE),
     }
-    seed = normalized["seed"]
-    if not (is_int(seed) and 0 <= seed < 2**32):
-        err.add("seed", "must be an integer from 0 to 2**32 - 1")
-    timeout = normalized["timeout_s"]
-    if timeout is not None and not (is_number(timeout) and timeout > 0):
-        err.add("timeout_s", "must be a number of seconds > 0, or null")
     if err:
         raise ConfigError(err)
     return normalized
@@ -174,21 +168,6 @@ ELSEWHERE = {
     "processes": "each candidate trains in one process; spread candidates over "
     "workers with parallelism instead",
 }
-
-
-def _trainer(trainer: object, err: _Errors) -> dict:
-    problems = option_errors(trainer)
-    if isinstance(trainer, dict):
-        problems.update({k: why for k, why in ELSEWHERE.items() if k in trainer})
-    for key, message in problems.items():
-        err.add("trainer" if key == "trainer" else f"trainer.{key}", message)
-    if problems:
-        return {}
-    return {
-        "amp": trainer.get("amp", False),
-        "accumulation_steps": trainer.get("accumulation_steps", 1),
-        "clip_norm": trainer.get("clip_norm"),
-    }
 
 
 def parallelism_problem(config: dict, parallelism: object) -> str | None:
@@ -203,38 +182,15 @@ def parallelism_problem(config: dict, parallelism: object) -> str | None:
     )
 
 
-def _named(raw: object, path: str, registry: dict, err: _Errors, default: str) -> dict:
+def _named(raw: object, path: str, registry: dict, err: Errors, default: str) -> dict:
     """{"name": ..., options} with the options of registry[name] checked and filled in."""
-    raw = {"name": default} if raw is None else raw
-    raw = {"name": raw} if isinstance(raw, str) else raw
-    names = ", ".join(registry)
-    if not isinstance(raw, dict):
-        err.add(path, f"must be one of {names} or an object with a 'name'")
-        return {}
-    name = raw.get("name", default)
-    if name not in registry:
-        err.add(f"{path}.name", f"must be one of {names}")
+    name, rest = shared.named(raw, path, registry, err, default)
+    if name is None:
         return {"name": None}
     entry = registry[name]
-    rest = {k: v for k, v in raw.items() if k != "name"}
     options = check_options(entry.options, rest, path, err.add)
     entry.check(options, lambda p, m: err.add(f"{path}.{p}", m))
     return {"name": name, **options}
-
-
-def _section(config: dict, key: str, declared: dict, err: _Errors) -> dict:
-    raw = config.get(key, {})
-    if not isinstance(raw, dict):
-        err.add(key, "must be an object")
-        raw = {}
-    return check_options(declared, raw, key, err.add)
-
-
-def _fraction(config: dict, key: str, default: float, err: _Errors) -> float:
-    value = config.get(key, default)
-    if not (is_number(value) and 0.05 <= value <= 0.5):
-        err.add(key, "must be a number from 0.05 to 0.5")
-    return value
 
 
 IMAGE_BUILTINS = ("digits",)  # bundled data sets whose rows are images (8 x 8 pixels)
