@@ -214,6 +214,12 @@ DATASET_PROFILE_INLINE_BYTES = env_int("DATASET_PROFILE_INLINE_BYTES", 5 * 1024 
 MODEL_STORE_ROOT = Path(os.environ.get("MODEL_STORE_ROOT", ARTIFACT_ROOT / "registry")).resolve()
 MODEL_STORE_BACKEND = os.environ.get("MODEL_STORE_BACKEND", "automl.registry.storage.LocalStorage")
 MODEL_MAX_UPLOAD_BYTES = env_int("MODEL_MAX_UPLOAD_BYTES", 500 * 1024 * 1024)
+MODEL_MAX_SPEC_BYTES = env_int("MODEL_MAX_SPEC_BYTES", 10 * 1024 * 1024)
+MODEL_MAX_PARAMETERS = env_int("MODEL_MAX_PARAMETERS", 50_000_000)  # of an imported torch model
+MODEL_MAX_ZIP_RATIO = env_int("MODEL_MAX_ZIP_RATIO", 100)  # unpacked / packed, per zip member
+# Every multipart body, whichever view reads it, is streamed to temporary files and refused
+# past the largest upload limit (from Content-Length before reading, else while reading).
+FILE_UPLOAD_HANDLERS = ["automl.datasets.uploads.BodyLimitHandler"]
 SERVING_MODEL_CACHE_SIZE = env_int("SERVING_MODEL_CACHE_SIZE", 8)  # models kept per process
 SERVING_CACHE_TTL_S = env_int("SERVING_CACHE_TTL_S", 300)  # predict result cache; 0: off
 SERVING_MAX_ROWS = env_int("SERVING_MAX_ROWS", 10_000)  # rows per predict request

@@ -12,8 +12,14 @@ import hashlib
 import re
 from pathlib import Path
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.core.files.uploadedfile import UploadedFile
-from django.core.files.uploadhandler import FileUploadHandler, StopFutureHandlers
+from django.core.files.uploadhandler import (
+    FileUploadHandler,
+    StopFutureHandlers,
+    TemporaryFileUploadHandler,
+)
 from django.http.multipartparser import MultiPartParser as DjangoMultiPartParser
 from django.http.multipartparser import MultiPartParserError
 from rest_framework import exceptions, parsers
@@ -25,7 +31,10 @@ MULTIPART_SLACK = 64 * 1024
 _UNSAFE_NAME = re.compile(r"(^|[/\\])\.\.([/\\]|$)|[/\\\x00]")
 
 
-class PayloadTooLarge(exceptions.APIException):
+class PayloadTooLarge(exceptions.APIException, RequestDataTooBig):
+    """A 413 in the API; also Django's RequestDataTooBig, so that a body refused while
+    middleware reads it (CSRF reads a page's form first) is Django's 400, not a 500."""
+
     status_code = 413
     default_code = "too_large"
     default_detail = "The upload is too large."
@@ -41,6 +50,13 @@ class BadUpload(exceptions.ValidationError):
 def too_large(max_bytes: int) -> PayloadTooLarge:
     size = f" ({max_bytes / 2**20:.0f} MiB)" if max_bytes >= 2**20 else ""
     return PayloadTooLarge(f"The file is larger than the limit of {max_bytes} bytes{size}.")
+
+
+def content_length(request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
 
 
 def check_file_name(name: str | None) -> None:
@@ -115,6 +131,31 @@ class DatasetUploadHandler(FileUploadHandler):
     def close(self) -> None:
         if self.out is not None and not self.out.closed:
             self.out.close()
+
+
+def upload_limit() -> int:
+    """The most bytes of any upload: the larger of the data set and model limits."""
+    return max(settings.DATASET_MAX_UPLOAD_BYTES, settings.MODEL_MAX_UPLOAD_BYTES)
+
+
+class BodyLimitHandler(TemporaryFileUploadHandler):
+    """Django's default for every multipart body (FILE_UPLOAD_HANDLERS): each file goes to
+    a temporary file, never memory, and the body is refused past upload_limit(), from its
+    Content-Length before reading and while reading (a chunked body has none). Views then
+    check their own, smaller limit against the sizes on disk."""
+
+    received = 0
+
+    def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
+        if content_length and content_length > upload_limit() + MULTIPART_SLACK:
+            raise too_large(upload_limit())
+        return None
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
+        self.received += len(raw_data)
+        if self.received > upload_limit():
+            raise too_large(upload_limit())
+        return super().receive_data_chunk(raw_data, start)
 
 
 class _StrictMultiPartParser(DjangoMultiPartParser):

@@ -22,16 +22,10 @@ from automl.datasets.uploads import (
     MULTIPART_SLACK,
     DatasetUploadHandler,
     DatasetUploadParser,
+    content_length,
     too_large,
 )
 from workers.data.files import DataFileError
-
-
-def content_length(request) -> int:
-    try:
-        return int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return 0
 
 
 def receive_upload(request, form_data, owner) -> Dataset:

@@ -1,7 +1,5 @@
 """Browser pages of the model repository (server-rendered, signed-in users)."""
 
-import json
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -110,23 +108,17 @@ def model_import(request: HttpRequest) -> HttpResponse:
     elif any(u.size > settings.MODEL_MAX_UPLOAD_BYTES for u in uploads.values()):
         messages.error(
             request,
-            f"The file is larger than the upload limit ({settings.MODEL_MAX_UPLOAD_BYTES} bytes).",
+            "The file is larger than the upload limit "
+            f"(MODEL_MAX_UPLOAD_BYTES: {settings.MODEL_MAX_UPLOAD_BYTES} bytes).",
         )
     else:
         try:
-            files = {field: upload.read() for field, upload in uploads.items()}
+            files = dict(uploads)
             if "spec" in files:
-                files["spec"] = _json_spec(files["spec"])
+                files["spec"] = services.read_spec(files["spec"])
             version = services.import_model(request.user, name=name, **files)
         except services.RegistryError as exc:
             messages.error(request, exc.detail)
         else:
             return redirect("model-page", pk=version.id)
     return redirect("models-page")
-
-
-def _json_spec(raw: bytes) -> dict:
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise services.RegistryError(f"the spec is not valid JSON: {exc}") from None

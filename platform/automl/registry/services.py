@@ -5,7 +5,6 @@ Views and the job runners call these; nothing else writes a ModelVersion.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -18,7 +17,7 @@ import uuid
 import zipfile
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 from django.conf import settings
@@ -362,20 +361,70 @@ def set_stage(version: ModelVersion, stage: str) -> ModelVersion:
 # --- import
 
 
-def _write_bytes(path: Path, data: bytes) -> None:
-    path.write_bytes(data)
+def _write_file(path: Path, upload: IO[bytes]) -> None:
+    """Copy an upload (already on disk: see BodyLimitHandler) in chunks, never whole."""
+    upload.seek(0)
+    with path.open("wb") as out:
+        shutil.copyfileobj(upload, out, 1 << 20)
+
+
+def read_spec(upload: IO[bytes]) -> dict:
+    """The uploaded spec.json, read only when it is under MODEL_MAX_SPEC_BYTES."""
+    limit = settings.MODEL_MAX_SPEC_BYTES
+    upload.seek(0)
+    raw = upload.read(limit + 1)
+    if len(raw) > limit:
+        raise RegistryError(
+            f"spec: larger than MODEL_MAX_SPEC_BYTES ({limit} bytes)",
+            {"spec": [f"over MODEL_MAX_SPEC_BYTES ({limit} bytes)"]},
+        )
+    try:
+        spec = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise RegistryError(f"spec: not valid JSON: {exc}", {"spec": ["not valid JSON"]}) from None
+    if not isinstance(spec, dict):
+        raise RegistryError(
+            "spec: a JSON object is required", {"spec": ["a JSON object is required"]}
+        )
+    return spec
 
 
 def _check_zip(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    """The model files of a zip whose declared sizes are within limits (zipfile stops at the
+    declared size and checks the CRC, so a member cannot unpack to more than it says)."""
     members = [m for m in archive.infolist() if not m.is_dir()]
-    total = sum(m.file_size for m in members)
-    if total > settings.MODEL_MAX_UPLOAD_BYTES:
+    total, limit = sum(m.file_size for m in members), settings.MODEL_MAX_UPLOAD_BYTES
+    if total > limit:
         raise RegistryError(
-            "the archive unpacks to more than the upload limit",
-            {"archive": [f"over {settings.MODEL_MAX_UPLOAD_BYTES} bytes"]},
+            f"archive: unpacks to {total} bytes, more than MODEL_MAX_UPLOAD_BYTES ({limit})",
+            {"archive": [f"unpacks to more than MODEL_MAX_UPLOAD_BYTES ({limit} bytes)"]},
         )
+    ratio = settings.MODEL_MAX_ZIP_RATIO
+    for m in members:
+        if m.file_size > ratio * max(m.compress_size, 1):
+            raise RegistryError(
+                f"archive: {m.filename} unpacks to {m.file_size} bytes from "
+                f"{m.compress_size}, more than MODEL_MAX_ZIP_RATIO ({ratio}) times",
+                {"archive": [f"a member is compressed more than MODEL_MAX_ZIP_RATIO ({ratio}x)"]},
+            )
     # A downloaded zip also carries a model card and lineage; only model files are read.
     return [m for m in members if m.filename in MODEL_FILES]
+
+
+def _check_torch(directory: Path, spec: dict) -> None:
+    """Before any module is built for real: the spec within MODEL_MAX_PARAMETERS and the
+    safetensors header describing exactly the spec's tensors."""
+    from workers.models.artifacts import WEIGHTS_FILE
+    from workers.models.budget import BudgetError, check_weights
+
+    try:
+        check_weights(directory / WEIGHTS_FILE, spec, settings.MODEL_MAX_PARAMETERS)
+    except BudgetError as exc:
+        field = "weights" if str(exc).startswith("weights:") else "spec"
+        message = str(exc).removeprefix("weights: ")
+        raise RegistryError(f"{field}: {message}", {field: [message]}) from None
+    except (ValueError, TypeError) as exc:
+        raise RegistryError(f"spec: {exc}", {"spec": [str(exc)]}) from exc
 
 
 def import_model(
@@ -383,10 +432,10 @@ def import_model(
     *,
     name: str,
     spec: dict | None = None,
-    weights: bytes | None = None,
-    skops: bytes | None = None,
-    preprocessing: bytes | None = None,
-    archive: bytes | None = None,
+    weights: IO[bytes] | None = None,
+    skops: IO[bytes] | None = None,
+    preprocessing: IO[bytes] | None = None,
+    archive: IO[bytes] | None = None,
     description: str = "",
     tags: list[str] | None = None,
     parent: ModelVersion | None = None,
@@ -395,7 +444,8 @@ def import_model(
     weights (torch) or a skops file (sklearn), and optional skops preprocessing.
 
     Nothing is unpickled: safetensors holds tensors only, and skops files are loaded with
-    the explicit allow-list of workers.models.artifacts.
+    the explicit allow-list of workers.models.artifacts. A torch spec is measured against
+    MODEL_MAX_PARAMETERS and the weights' header against the spec before a module is built.
     """
     from workers.models.artifacts import SKOPS_FILE, SPEC_FILE, WEIGHTS_FILE, _record, _write_json
 
@@ -403,9 +453,11 @@ def import_model(
         directory = Path(tmp)
         if archive is not None:
             try:
-                with zipfile.ZipFile(io.BytesIO(archive)) as zf:
+                archive.seek(0)
+                with zipfile.ZipFile(archive) as zf:
                     for member in _check_zip(zf):
-                        _write_bytes(directory / member.filename, zf.read(member))
+                        with zf.open(member) as packed:
+                            _write_file(directory / member.filename, packed)
             except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as exc:
                 raise RegistryError(
                     f"archive: not a zip file ({exc})", {"archive": ["not a valid zip file"]}
@@ -414,6 +466,8 @@ def import_model(
                 raise RegistryError(
                     "archive: no spec.json in it", {"archive": ["must contain spec.json"]}
                 )
+            with (directory / SPEC_FILE).open("rb") as f:
+                spec = read_spec(f)
         else:
             if not isinstance(spec, dict):
                 raise RegistryError(
@@ -427,12 +481,12 @@ def import_model(
             spec = {k: v for k, v in spec.items() if k not in ("file", "sha256", "size")}
             if weights is not None:
                 path = directory / WEIGHTS_FILE
-                _write_bytes(path, weights)
+                _write_file(path, weights)
                 spec.update(framework="torch")
                 spec.setdefault("family", spec.get("kind", "torch"))
             else:
                 path = directory / SKOPS_FILE
-                _write_bytes(path, skops)
+                _write_file(path, skops)
                 spec.update(framework="sklearn")
                 spec.setdefault("family", "sklearn")
             spec.setdefault("format_version", 1)
@@ -442,9 +496,11 @@ def import_model(
                 raise RegistryError(f"spec: {exc}", {"spec": [str(exc)]}) from exc
             if preprocessing is not None:
                 pre = directory / "preprocessing.skops"
-                _write_bytes(pre, preprocessing)
+                _write_file(pre, preprocessing)
                 record = {"framework": "sklearn", "format_version": 1, **_record(pre)}
                 _write_json(directory / "preprocessing.json", record)
+        if spec.get("framework") == "torch" and (directory / WEIGHTS_FILE).exists():
+            _check_torch(directory, spec)
         imported_spec = json.loads((directory / SPEC_FILE).read_text())
         fields = {
             "description": description,

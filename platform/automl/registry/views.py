@@ -1,4 +1,3 @@
-import json
 import tempfile
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from automl.api import error_body, owned_or_404, refusal
+from automl.datasets.uploads import MULTIPART_SLACK, PayloadTooLarge, content_length
 from automl.registry import bundles, services
 from automl.registry.models import ModelVersion
 from automl.registry.serializers import (
@@ -143,26 +143,27 @@ class ModelImport(APIView):
         request={"multipart/form-data": ImportSerializer}, responses={201: ModelVersionSerializer}
     )
     def post(self, request: Request) -> Response:
+        limit = settings.MODEL_MAX_UPLOAD_BYTES
+        if content_length(request) > limit + MULTIPART_SLACK:  # before reading the body
+            raise PayloadTooLarge(f"The upload is larger than MODEL_MAX_UPLOAD_BYTES ({limit}).")
         body = ImportSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
         files = {}
         for field in ("archive", "spec", "weights", "skops", "preprocessing"):
             if upload := data.get(field):
-                if upload.size > settings.MODEL_MAX_UPLOAD_BYTES:
-                    raise ValidationError(
-                        {
-                            field: "larger than the upload limit of "
-                            f"{settings.MODEL_MAX_UPLOAD_BYTES} bytes"
-                        }
+                limit = settings.MODEL_MAX_UPLOAD_BYTES
+                if upload.size > limit:
+                    raise PayloadTooLarge(
+                        f"{field}: larger than MODEL_MAX_UPLOAD_BYTES ({limit} bytes)"
                     )
-                files[field] = upload.read()
+                files[field] = upload
         spec = None
         if "spec" in files:
             try:
-                spec = json.loads(files.pop("spec"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise ValidationError({"spec": f"not valid JSON: {exc}"}) from None
+                spec = services.read_spec(files.pop("spec"))
+            except services.RegistryError as exc:
+                return registry_error(exc)
         parent = None
         if "parent" in data:
             parent = ModelVersion.objects.filter(owner=request.user, id=data["parent"]).first()
