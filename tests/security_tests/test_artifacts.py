@@ -184,7 +184,8 @@ def test_upload_limits_are_enforced_and_named(alice, alice_api, artifacts, setti
         {"name": "big", "archive": SimpleUploadedFile("m.zip", b"0" * 600)},
         format="multipart",
     )
-    assert response.status_code == 400 and "500 bytes" in response.json()["detail"]
+    assert response.status_code == 413
+    assert "MODEL_MAX_UPLOAD_BYTES (500 bytes)" in response.json()["detail"]
     page = browser(alice).post(
         "/models/import/",
         {"name": "big", "archive": SimpleUploadedFile("m.zip", b"0" * 600)},
