@@ -122,17 +122,14 @@ def sync_trials(job: Job, storage) -> None:
     """Make the Trial rows match the study: trials failed for a lost worker included."""
     import optuna
 
-    states = {
-        optuna.trial.TrialState.COMPLETE: Trial.State.COMPLETE,
-        optuna.trial.TrialState.PRUNED: Trial.State.PRUNED,
-        optuna.trial.TrialState.FAIL: Trial.State.FAILED,
-    }
+    from workers.studies.budget import NAMES, STATES, counts
+
+    states = {state: Trial.State(NAMES[state]) for state in STATES.values()}
     rows = {t.number: t for t in Trial.objects.filter(job=job)}
     study = optuna.load_study(study_name=job.study_name, storage=storage)
     for trial in study.get_trials(deepcopy=False, states=tuple(states)):
         row = rows.get(trial.number)
-        attrs = trial.system_attrs
-        if attrs.get("discarded") or attrs.get("warm_start"):
+        if not counts(trial) or trial.system_attrs.get("warm_start"):
             continue  # never ran here: a lost ask, or another job's trial
         if row and row.state == states[trial.state]:
             continue
