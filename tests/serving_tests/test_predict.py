@@ -1,5 +1,6 @@
 """Deployments over REST: traffic rules, predict, the split, shadow, rollback, cache, log."""
 
+import json
 from collections import Counter
 from datetime import timedelta
 
@@ -313,3 +314,48 @@ def test_missing_values_are_sent_as_null(alice_api, alice, tmp_path, model_store
     expected = model.predict(np.array([[5.1, np.nan, 1.4, 0.2]])).tolist()
     assert response.json()["predictions"] == expected
     assert PredictionLog.objects.get().inputs == [[5.1, None, 1.4, 0.2]]
+
+
+def test_null_is_a_missing_value_for_a_torch_model_too(alice_api, alice, tmp_path, model_store):
+    version = register(alice, mlp_dir(tmp_path / "m"), name="iris")
+    deployment = deploy(alice_api, [{"version": version.id, "weight": 1}]).json()
+    X, _ = iris()
+    mean = load_model(model_store / version.storage_key).spec["input_mean"]
+    missing = [None, *X[0, 1:].tolist()]
+    filled = [mean[0], *X[0, 1:].tolist()]
+    response = predict(alice_api, deployment["id"], [missing, filled])
+    assert response.status_code == 200, response.json()
+    answer = response.json()
+    assert answer["predictions"][0] == answer["predictions"][1]
+    assert answer["probabilities"][0] == answer["probabilities"][1]
+
+
+def test_a_non_finite_answer_is_an_error_naming_the_rows_never_logged(
+    alice_api, alice, tmp_path, model_store
+):
+    version = register(alice, mlp_dir(tmp_path / "m"), name="iris")
+    deployment = deploy(alice_api, [{"version": version.id, "weight": 1}]).json()
+    X, _ = iris()
+    huge = [1e308, *X[0, 1:].tolist()]  # standardised, it is infinite: so is the answer
+    response = predict(alice_api, deployment["id"], [X[0].tolist(), huge])
+    assert response.status_code == 400, response.json()
+    assert list(response.json()["fields"]) == ["inputs.1"]
+    assert "not a finite number" in response.json()["detail"]
+    assert not PredictionLog.objects.exists()
+
+
+def test_numbers_and_text_the_log_cannot_hold_are_refused_by_name(alice_api, versions):
+    deployment = deploy(alice_api, [{"version": versions[1].id, "weight": 1}]).json()
+    good = dict.fromkeys(FEATURES, 1.0)
+    cases = [
+        ({**good, "petal_width": 10**400}, "a finite number"),  # no float holds it
+        ({**good, "petal_width": "a\u0000b"}, "text"),
+        ({**good, "petal_width": "\ud800"}, "text"),  # a lone surrogate
+    ]
+    for row, needed in cases:
+        body = json.dumps({"inputs": [good, row]})  # ASCII: "\ud800" stays an escape
+        url = f"/api/v1/deployments/{deployment['id']}/predict/"
+        response = alice_api.post(url, body, content_type="application/json")
+        assert response.status_code == 400, (row, response.content)
+        assert needed in response.json()["fields"]["inputs.1.petal_width"][0]
+    assert not PredictionLog.objects.exists()

@@ -178,7 +178,8 @@ class TorchPredictor:
         if self.spec.get("input_mean") is not None:
             # Same arithmetic as train_mlp: standardise first, then cast to float32.
             mean, std = np.asarray(self.spec["input_mean"]), np.asarray(self.spec["input_std"])
-            X = (X - mean) / std
+            # A missing value (null in a predict request) is the training mean.
+            X = (np.where(np.isnan(X), mean, X) - mean) / std
         x = torch.as_tensor(X, dtype=torch.float32)
         # The rows go to wherever the module is (a GPU after a CUDA trial), answers come back.
         device = next(self.module.parameters(), x).device

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import random
 import secrets
 import sys
@@ -222,7 +223,26 @@ def choose_version(routes: list[dict], rng: random.Random) -> int:
 
 
 def _is_number(value: Any) -> bool:
-    return value is None or (isinstance(value, Real) and not isinstance(value, bool))
+    """A JSON number a float can hold (not a 400-digit integer, not 1e999 or NaN), or null."""
+    if value is None:
+        return True
+    if not isinstance(value, Real) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
+def _is_text(value: Any) -> bool:
+    """A string the prediction log can store: no NUL, no lone surrogate."""
+    if not isinstance(value, str) or "\x00" in value:
+        return False
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse_inputs(
@@ -278,8 +298,8 @@ def parse_inputs(
             values = row
         names = features if named else range(len(values))
         for name, value in zip(names, values, strict=True):
-            if not _is_number(value) and not (allow_text and isinstance(value, str)):
-                kind = "a number or text" if allow_text else "a number"
+            if not _is_number(value) and not (allow_text and _is_text(value)):
+                kind = "a finite number or text" if allow_text else "a finite number"
                 errors[f"{field}.{name}"] = [f"must be {kind}, not {json.dumps(value)[:40]}"]
         rows.append(values)
     if errors:
@@ -357,9 +377,33 @@ def _answer(
         raise ServingError(
             f"inputs: the model could not use them ({exc})", {"inputs": [str(exc)[:300]]}
         ) from exc
+    _refuse_non_finite(out)
     if key is not None:
         result_cache.put(key, out, ttl)
     return out, False
+
+
+def _refuse_non_finite(out: dict) -> None:
+    """A NaN or infinite answer is the inputs' doing (a value too large for the model's
+    arithmetic, a missing value the model cannot fill): an error naming the rows, never an
+    answer stored in the cache or the log (JSON cannot hold it)."""
+    bad = set()
+    for key in ("predictions", "probabilities"):
+        values = out.get(key)
+        if values is None:
+            continue
+        array = np.asarray(values)
+        if array.dtype.kind in "fc":
+            finite = np.isfinite(array)
+            rows = finite if finite.ndim == 1 else finite.all(axis=tuple(range(1, finite.ndim)))
+            bad.update(np.flatnonzero(~rows).tolist())
+    if bad:
+        rows = sorted(bad)[:MAX_REPORTED_ROWS]
+        raise ServingError(
+            f"inputs: the model's answer for rows {rows} is not a finite number (a value "
+            "too large for it, or a missing value it cannot fill)",
+            {f"inputs.{i}": ["the model's answer is not a finite number"] for i in rows},
+        )
 
 
 def predict(
