@@ -16,15 +16,11 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from workers.training import loop
+from workers.training.loop import autocast, make_scaler, optimizer_step
+from workers.training.measure import resolve_device
 from workers.training.mlp import MLP, MLPConfig, train_mlp
-from workers.training.trainer import (
-    TrainerOptions,
-    autocast,
-    make_scaler,
-    optimizer_step,
-    resolve_device,
-    step_groups,
-)
+from workers.training.options import TrainerOptions
 
 # Small enough that the CPU column takes seconds on a 2-core machine.
 ROWS, FEATURES, CLASSES = 4_000, 32, 10
@@ -61,7 +57,7 @@ def darts_epoch(options: TrainerOptions) -> None:
     """One first-order DARTS epoch on 8x8 images: an α step, then a weight step."""
     from workers.nas.darts import Architect, SuperNet
 
-    device = resolve_device(options)
+    device = resolve_device(options.device)
     torch.manual_seed(0)
     ops = ["sep_conv_3x3", "max_pool_3x3", "skip_connect", "none"]
     net = SuperNet(ops, 3, CLASSES, channels=8, cells=2, nodes=2, reduce_at=[1]).to(device)
@@ -88,7 +84,7 @@ def compression_step(options: TrainerOptions) -> None:
     """One step of a magnitude-pruning schedule: mask 50 % of the weights, fine-tune an epoch."""
     from workers.compression.pruning import apply_masks, magnitude_masks, make_permanent
 
-    device = resolve_device(options)
+    device = resolve_device(options.device)
     X, y = tabular()
     torch.manual_seed(0)
     model = MLP(MLPConfig(FEATURES, CLASSES, hidden_layers=2, hidden_units=256, dropout=0.0)).to(
@@ -96,15 +92,7 @@ def compression_step(options: TrainerOptions) -> None:
     )
     apply_masks(model, {k: v.to(device) for k, v in magnitude_masks(model, 0.5).items()})
     x, t = torch.as_tensor(X, device=device), torch.as_tensor(y, device=device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    scaler = make_scaler(options, device)
-    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
-    for group in step_groups(order, 256, options.accumulation_steps):
-        for idx, share in group:
-            with autocast(options, device):
-                loss = F.cross_entropy(model(x[idx]).float(), t[idx])
-            scaler.scale(loss * share).backward()
-        optimizer_step(model, optimizer, scaler, options)
+    loop.train(model, x, t, epochs=1, batch_size=256, lr=1e-3, seed=0, options=options)
     make_permanent(model)
     if device.type == "cuda":
         torch.cuda.synchronize()

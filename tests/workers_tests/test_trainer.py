@@ -6,17 +6,12 @@ import torch
 from sklearn.datasets import load_iris
 from torch import nn
 
+from workers.training.loop import optimizer_step, step_groups
+from workers.training.measure import resolve_device
 from workers.training.mlp import MLP, MLPConfig, train_mlp
+from workers.training.options import TrainerOptions, option_errors
 from workers.training.pipeline import PipelineModel, balanced_cuts
-from workers.training.trainer import (
-    TrainerOptions,
-    optimizer_step,
-    option_errors,
-    resolve_device,
-    run_distributed,
-    step_groups,
-    train_data_parallel,
-)
+from workers.training.trainer import run_distributed, train_data_parallel
 
 
 def iris() -> tuple[torch.Tensor, torch.Tensor]:
@@ -214,6 +209,6 @@ def test_it_validates_options():
 
 def test_it_refuses_cuda_without_a_gpu_and_auto_falls_back(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert resolve_device(TrainerOptions(device="auto")).type == "cpu"
+    assert resolve_device(TrainerOptions(device="auto").device).type == "cpu"
     with pytest.raises(RuntimeError, match="no GPU"):
-        resolve_device(TrainerOptions(device="cuda"))
+        resolve_device(TrainerOptions(device="cuda").device)

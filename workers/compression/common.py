@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from sklearn.model_selection import train_test_split
 from torch import nn
-from torch.nn import functional as F
 
+from workers.data.splits import held_out_rows
 from workers.data.tabular import TabularData
+from workers.training import loop
+from workers.training.measure import outputs
+from workers.training.stopping import StopCheck
 
 
 class CompressionError(Exception):
@@ -42,15 +44,9 @@ class Compressed:
             return getattr(torch, self.recipe["dtype"])
         return torch.float32
 
-    def logits(self, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Float32 outputs of the model in eval mode, in chunks."""
-        self.module.eval()
-        with torch.no_grad():
-            out = [
-                self.module(x[i : i + batch_size].to(self.input_dtype)).float()
-                for i in range(0, len(x), batch_size)
-            ]
-        return torch.cat(out)
+        return outputs(self.module, x, dtype=self.input_dtype)
 
 
 @dataclass
@@ -88,14 +84,9 @@ def split(config: dict, data: TabularData, spec: dict) -> Splits:
         if missing:
             raise CompressionError(f"the data set has labels the model does not know: {missing}")
         y = np.asarray([index[str(v)] for v in labels], dtype=np.int64)
-    rows = np.arange(len(y))
     seed = config["seed"]
-    rest, test = train_test_split(
-        rows, test_size=config["test_size"], random_state=seed, stratify=y
-    )
-    train, valid = train_test_split(
-        rest, test_size=config["valid_size"], random_state=seed, stratify=y[rest]
-    )
+    rest, test = held_out_rows(y, config["test_size"], seed, stratify=True)
+    train, valid = held_out_rows(y, config["valid_size"], seed, stratify=True, rows=rest)
     X = model_inputs(spec, data.X)
     parts = {"train": train, "valid": valid, "test": test}
     return Splits(
@@ -117,42 +108,31 @@ def train(
     batch_size: int,
     seed: int,
     weight_decay: float = 0.0,
-    loss_fn=None,
+    loss: loop.LossFn = loop.cross_entropy,
     extra_params: list[nn.Parameter] | None = None,
+    device: torch.device | None = None,
+    stop: StopCheck | None = None,
 ) -> None:
-    """Adam over shuffled minibatches. loss_fn(module, xb, yb, idx) replaces cross-entropy."""
+    """Train module in place through the one training loop on `device` (the job's; the
+    CPU by default), then bring it back to the CPU, where quantization and the reports
+    run. A loss reading per-row tensors (distillation's targets) finds them on `device`."""
     if epochs <= 0:
         return
-    torch.manual_seed(seed)
-    params = [p for p in module.parameters() if p.requires_grad] + (extra_params or [])
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    shuffler = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        module.train()
-        order = torch.randperm(len(x), generator=shuffler)
-        for start in range(0, len(x), batch_size):
-            idx = order[start : start + batch_size]
-            if loss_fn is None:
-                loss = F.cross_entropy(module(x[idx]), y[idx])
-            else:
-                loss = loss_fn(module, x[idx], y[idx], idx)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-    module.eval()
-
-
-def finetune(model: Compressed, splits: Splits, epochs: int, settings: dict, seed: int) -> None:
-    train(
-        model.module,
-        splits.x["train"],
-        splits.y["train"],
+    device = device or torch.device("cpu")
+    loop.train(
+        module.to(device),
+        x.to(device),
+        y.to(device),
         epochs=epochs,
-        lr=settings["lr"],
-        batch_size=settings["batch_size"],
-        weight_decay=settings["weight_decay"],
+        batch_size=batch_size,
+        lr=lr,
+        weight_decay=weight_decay,
         seed=seed,
+        loss=loss,
+        extra_params=extra_params or (),
+        hooks=loop.Hooks(stop=stop or StopCheck()),
     )
+    module.cpu()
 
 
 def weighted_layers(module: nn.Module) -> list[tuple[str, nn.Module]]:

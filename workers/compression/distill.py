@@ -10,6 +10,7 @@ from torch.nn import functional as F
 
 from workers.compression.common import Compressed, CompressionError, Splits, train
 from workers.models.builders import build_torch
+from workers.training.stopping import StopCheck
 
 
 def student_spec(teacher: dict, student: dict) -> dict:
@@ -61,8 +62,18 @@ def relation_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
     return distance + 2.0 * angle
 
 
-def distill(teachers: list[Compressed], splits: Splits, step: dict, seed: int) -> Compressed:
-    """Train a fresh student against the teachers' averaged outputs (and features)."""
+def distill(
+    teachers: list[Compressed],
+    splits: Splits,
+    step: dict,
+    seed: int,
+    *,
+    device: torch.device | None = None,
+    stop: StopCheck | None = None,
+) -> Compressed:
+    """Train a fresh student against the teachers' averaged outputs (and features), on
+    `device` (the CPU by default)."""
+    device = device or torch.device("cpu")
     base = teachers[0]
     spec = student_spec(base.spec, step["student"])
     torch.manual_seed(seed)
@@ -85,11 +96,15 @@ def distill(teachers: list[Compressed], splits: Splits, step: dict, seed: int) -
                         [_features(t, hook, x[i : i + 1024]) for i in range(0, len(x), 1024)]
                     )
                 )
-    soft = torch.stack(probs).mean(0)
+    # The loss indexes these by the batch's rows, on the device the student trains on.
+    soft = torch.stack(probs).mean(0).to(device)
+    feats = [f.to(device) for f in feats]
 
     # One learned projection per teacher: teachers may differ in width (a pruned one).
     s_hook = Penultimate(student) if mode != "response" else None
-    projections = [nn.Linear(s_hook.dim, f.shape[1]) for f in feats] if mode == "feature" else []
+    projections = (
+        [nn.Linear(s_hook.dim, f.shape[1]).to(device) for f in feats] if mode == "feature" else []
+    )
     extra = [p for proj in projections for p in proj.parameters()]
 
     def loss_fn(module: nn.Module, xb: torch.Tensor, yb: torch.Tensor, idx: torch.Tensor):
@@ -114,8 +129,10 @@ def distill(teachers: list[Compressed], splits: Splits, step: dict, seed: int) -
         lr=step["lr"],
         batch_size=step["batch_size"],
         seed=seed,
-        loss_fn=loss_fn,
+        loss=loss_fn,
         extra_params=extra,
+        device=device,
+        stop=stop,
     )
     return Compressed(student.eval(), spec)
 

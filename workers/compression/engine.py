@@ -18,6 +18,8 @@ from workers.compression.report import measure, relative
 from workers.compression.store import load_compressed, save_compressed
 from workers.compression.techniques import TECHNIQUES, Context
 from workers.data.tabular import TabularData
+from workers.training.measure import resolve_device
+from workers.training.stopping import Cancelled, StopCheck
 
 
 class Reporter(Protocol):
@@ -34,6 +36,7 @@ def run_compression(
     directory: Path,
     teachers: dict[int, Path] | None = None,
     on_step=None,
+    device: str = "cpu",
 ) -> dict:
     """Run config["steps"] in order from the model in model_dir.
 
@@ -45,6 +48,8 @@ def run_compression(
         directory: step i's model is saved under directory / f"step-{i}".
         teachers: extra teachers' directories by model version id.
         on_step: called with (index, step result) after each step is saved (registration).
+        device: where fine-tuning, distillation and QAT train ("auto", "cpu", "cuda");
+            the models are measured and saved on the CPU.
 
     Returns:
         {"original": report, "steps": [{"technique", "config", "report", "relative",
@@ -64,8 +69,19 @@ def run_compression(
             result["stopped"] = True
             break
         started = time.monotonic()
-        ctx = Context(splits, config["finetune"], config["seed"] + i, loaded)
-        model = TECHNIQUES[step["technique"]].apply(model, step, ctx)
+        ctx = Context(
+            splits,
+            config["finetune"],
+            config["seed"] + i,
+            loaded,
+            device=resolve_device(device),
+            stop=StopCheck(reporter.should_stop),
+        )
+        try:
+            model = TECHNIQUES[step["technique"]].apply(model, step, ctx)
+        except Cancelled:  # inside the step's training: its model is not kept
+            result["stopped"] = True
+            break
         out = Path(directory) / f"step-{i}"
         report = measure(model, x_test, y_test, repeats=repeats)
         chain = [*model.spec.get("compression_chain", []), step]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import torch
@@ -14,6 +12,7 @@ from workers.compression.common import Compressed, accuracy
 from workers.compression.quantize import example_input
 from workers.compression.store import directory_bytes, has_quantized_weight, save_compressed
 from workers.models.builders import build_torch
+from workers.training.measure import forward_ms
 
 
 def count(module: torch.nn.Module) -> tuple[int, int]:
@@ -45,16 +44,7 @@ def latency_ms(model: Compressed, x: torch.Tensor, batch: int, repeats: int) -> 
     xb = x[:batch]
     if len(xb) < batch:
         xb = xb.repeat((batch + len(xb) - 1) // len(xb), *[1] * (x.dim() - 1))[:batch]
-    xb = xb.to(model.input_dtype)
-    model.module.eval()
-    times = []
-    with torch.no_grad():
-        for i in range(repeats + 2):
-            start = time.perf_counter()
-            model.module(xb)
-            if i >= 2:
-                times.append((time.perf_counter() - start) * 1000)
-    return round(statistics.median(times), 4)
+    return forward_ms(model.module, xb.to(model.input_dtype), repeats=repeats)
 
 
 def measure(

@@ -20,21 +20,39 @@ from workers.compression.common import (
     CompressionError,
     Splits,
     accuracy,
-    finetune,
     train,
     weighted_layers,
 )
+from workers.training.stopping import StopCheck
 
 
 @dataclass
 class Context:
-    """What a step may use besides its model: the data, fine-tuning settings, teachers."""
+    """What a step may use besides its model: the data, fine-tuning settings, teachers,
+    and where its training runs (the job's device) and is stopped (cancel)."""
 
     splits: Splits
     finetune: dict
     seed: int
     teachers: dict[int, Compressed] = field(default_factory=dict)
     notes: dict = field(default_factory=dict)  # filled by the step: goes into its report
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    stop: StopCheck = field(default_factory=StopCheck)
+
+    def finetune_for(self, model: Compressed, epochs: int) -> None:
+        """Fine-tune model in place on the training rows with the job's settings."""
+        train(
+            model.module,
+            self.splits.x["train"],
+            self.splits.y["train"],
+            epochs=epochs,
+            lr=self.finetune["lr"],
+            batch_size=self.finetune["batch_size"],
+            weight_decay=self.finetune["weight_decay"],
+            seed=self.seed,
+            device=self.device,
+            stop=self.stop,
+        )
 
     def score(self, module: torch.nn.Module) -> float:
         return accuracy(Compressed(module, {}), self.splits.x["valid"], self.splits.y["valid"])
@@ -80,7 +98,7 @@ class PruneMagnitude(Technique):
             )
             pruning.make_permanent(module)
             pruning.apply_masks(module, pruning.magnitude_masks(module, current))
-            finetune(model, ctx.splits, step["finetune_epochs"], ctx.finetune, ctx.seed)
+            ctx.finetune_for(model, step["finetune_epochs"])
         pruning.make_permanent(module)
         return model
 
@@ -95,7 +113,7 @@ class PruneStructured(Technique):
             module, spec = pruning.shrink(model.module, model.spec, 1 - (1 - target) / (1 - done))
             model = Compressed(module, spec, None, model.history)
             done = target
-            finetune(model, ctx.splits, step["finetune_epochs"], ctx.finetune, ctx.seed)
+            ctx.finetune_for(model, step["finetune_epochs"])
         ctx.notes["shapes_before"] = shapes
         ctx.notes["shapes_after"] = [
             list(m.weight.shape) for _, m in weighted_layers(model.module)
@@ -106,7 +124,7 @@ class PruneStructured(Technique):
 class Distill(Technique):
     def apply(self, model: Compressed, step: dict, ctx: Context) -> Compressed:
         teachers = [model] + [ctx.teachers[t] for t in step["teachers"]]
-        return kd.distill(teachers, ctx.splits, step, ctx.seed)
+        return kd.distill(teachers, ctx.splits, step, ctx.seed, device=ctx.device, stop=ctx.stop)
 
 
 class DynamicInt8(Technique):
@@ -141,6 +159,8 @@ class QAT(Technique):
             lr=step["lr"],
             batch_size=ctx.finetune["batch_size"],
             seed=ctx.seed,
+            device=ctx.device,
+            stop=ctx.stop,
         )
         return Compressed(q.convert(prepared), model.spec, recipe)
 

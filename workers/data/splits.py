@@ -1,4 +1,9 @@
-"""Seeded train/validation splits (stratified for classification)."""
+"""Seeded splits of a data set's rows (stratified for classification).
+
+`held_out_rows` is the one held-out split: HPO, NAS and compression hold their test rows
+out with it and evaluation recomputes those rows with it, so the same seed and size give
+the same rows everywhere.
+"""
 
 from __future__ import annotations
 
@@ -24,12 +29,29 @@ def _take(data: TabularData, train: np.ndarray, valid: np.ndarray) -> Split:
     return Split(data.X[train], data.y[train], data.X[valid], data.y[valid])
 
 
+def held_out_rows(
+    y: np.ndarray,
+    test_size: float,
+    seed: int,
+    *,
+    stratify: bool,
+    rows: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(kept, held-out) row indices: `rows` (all rows by default) shuffled with the seed
+    and cut, keeping each class's share in both parts when stratified."""
+    rows = np.arange(len(y)) if rows is None else np.asarray(rows)
+    kept, held = train_test_split(
+        rows,
+        test_size=test_size,
+        random_state=seed,
+        stratify=np.asarray(y)[rows] if stratify else None,
+    )
+    return np.asarray(kept), np.asarray(held)
+
+
 def holdout_split(data: TabularData, test_size: float, seed: int) -> Split:
     """A single shuffled holdout split."""
-    stratify = data.y if data.task == "classification" else None
-    train, valid = train_test_split(
-        np.arange(len(data.y)), test_size=test_size, random_state=seed, stratify=stratify
-    )
+    train, valid = held_out_rows(data.y, test_size, seed, stratify=data.task == "classification")
     return _take(data, train, valid)
 
 

@@ -16,9 +16,8 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
-from sklearn.model_selection import train_test_split
 
-from workers.data.splits import kfold_splits
+from workers.data.splits import held_out_rows, kfold_splits
 from workers.data.tabular import TabularData
 from workers.evaluation.stats import bootstrap_interval
 from workers.hpo.metrics import METRICS, TASK_METRICS
@@ -72,13 +71,7 @@ def split_rows(
     """(search, test) row indices, in the order the HPO, NAS and compression engines draw
     them: train_test_split of the row indices, stratified for classification. The order
     matters: the job's CV folds were cut from the search rows in this order."""
-    search, test = train_test_split(
-        np.arange(len(y)),
-        test_size=test_size,
-        random_state=seed,
-        stratify=y if task == "classification" else None,
-    )
-    return np.asarray(search), np.asarray(test)
+    return held_out_rows(y, test_size, seed, stratify=task == "classification")
 
 
 def metric_names(task: str, has_proba: bool) -> list[str]:

@@ -8,13 +8,13 @@ speed: `n_params` (weights, or tree nodes) and `latency_ms` (median time to pred
 
 from __future__ import annotations
 
-import statistics
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn import metrics as skm
+
+from workers.training.measure import count_params, median_ms
 
 CLASSIFICATION, REGRESSION = ("classification",), ("regression",)
 BOTH = ("classification", "regression")
@@ -48,39 +48,10 @@ def _log_loss(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> flo
     return skm.log_loss(y_true, proba, labels=classes)
 
 
-def count_params(model: object) -> int:
-    """Weights of a network or linear model, stored values of SVMs and k-NN, tree nodes."""
-    if hasattr(model, "module"):  # a TorchPredictor
-        return sum(p.numel() for p in model.module.parameters())
-    if hasattr(model, "steps"):  # a Pipeline: the estimator is the last step
-        return count_params(model.steps[-1][1])
-    if hasattr(model, "calibrated_classifiers_"):  # the model and 2 numbers per calibrator
-        return sum(
-            count_params(c.estimator) + 2 * len(c.calibrators)
-            for c in model.calibrated_classifiers_
-        )
-    if hasattr(model, "estimators_"):  # forests
-        return sum(int(tree.tree_.node_count) for tree in model.estimators_)
-    if hasattr(model, "_predictors"):  # HistGradientBoosting
-        return sum(len(p.nodes) for iteration in model._predictors for p in iteration)
-    if hasattr(model, "support_vectors_"):
-        return int(model.support_vectors_.size + model.dual_coef_.size + model.intercept_.size)
-    if hasattr(model, "n_samples_fit_"):  # k-NN keeps its training rows
-        return int(model.n_samples_fit_ * model.n_features_in_)
-    if hasattr(model, "coef_"):
-        return int(np.size(model.coef_) + np.size(model.intercept_))
-    raise TypeError(f"cannot count the parameters of a {type(model).__name__}")
-
-
 def latency_ms(model: object, X: np.ndarray, rows: int = 1000, repeats: int = 3) -> float:
     """Median wall time of predicting `rows` rows (the validation rows, repeated)."""
     batch = np.take(X, np.arange(rows) % len(X), axis=0)
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        model.predict(batch)
-        times.append(time.perf_counter() - started)
-    return 1000.0 * statistics.median(times)
+    return median_ms(lambda: model.predict(batch), repeats=repeats)
 
 
 METRICS: dict[str, Metric] = {

@@ -18,20 +18,17 @@ from pathlib import Path
 import numpy as np
 import torch
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
-from sklearn.model_selection import train_test_split
 
+from workers.data.splits import held_out_rows
 from workers.data.tabular import TabularData
 from workers.nas.spaces import make_space
 from workers.nas.strategies import STRATEGIES, Candidate, SearchContext, SearchOutcome
 from workers.reporter import Reporter
-from workers.training.genotype import (
-    GenotypeConfig,
-    GenotypeNetwork,
-    count_params,
-    predict_classes,
-    train_classifier,
-)
+from workers.training.genotype import GenotypeConfig, GenotypeNetwork, train_classifier
+from workers.training.loop import Hooks
+from workers.training.measure import count_params, forward_ms, outputs, resolve_device
 from workers.training.options import TrainerOptions
+from workers.training.stopping import StopCheck, Stopped
 
 LATENCY_RUNS = 10
 
@@ -43,13 +40,6 @@ class NasError(Exception):
 def trainer_options(config: dict) -> TrainerOptions:
     """AMP, accumulation and clipping from the config (older stored configs have none)."""
     return TrainerOptions(**config.get("trainer", {}))
-
-
-def resolve_device(requested: str = "auto") -> torch.device:
-    """CUDA when asked for or, with "auto", when present; else the CPU."""
-    if requested == "cuda" or (requested == "auto" and torch.cuda.is_available()):
-        return torch.device("cuda")
-    return torch.device("cpu")
 
 
 # --- data
@@ -93,13 +83,8 @@ def prepare(config: dict, data: TabularData) -> Prepared:
         shape = image_shape(config, raw)
     X = raw.astype(np.float32).reshape(len(raw), *shape)
     seed = config["seed"]
-    index = np.arange(len(y))
-    search, test = train_test_split(
-        index, test_size=config["test_size"], random_state=seed, stratify=y
-    )
-    train, valid = train_test_split(
-        search, test_size=config["valid_size"], random_state=seed, stratify=y[search]
-    )
+    search, test = held_out_rows(y, config["test_size"], seed, stratify=True)
+    train, valid = held_out_rows(y, config["valid_size"], seed, stratify=True, rows=search)
     parts = {"train": train, "valid": valid, "test": test, "search": search}
     return Prepared(
         X={k: X[v] for k, v in parts.items()},
@@ -154,7 +139,7 @@ class NasContext(SearchContext):
         return self._tensors[part]
 
     def accuracy(self, module: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-        return float((predict_classes(module, x) == y).float().mean())
+        return float((outputs(module, x).argmax(dim=-1) == y).float().mean())
 
     def build(self, genotype: dict) -> GenotypeNetwork:
         return GenotypeNetwork(
@@ -202,10 +187,12 @@ class NasContext(SearchContext):
                 batch_size=training["batch_size"],
                 weight_decay=training["weight_decay"],
                 seed=self.seed + number,
-                on_epoch=on_epoch,
+                hooks=Hooks(on_epoch, stop=self.stop_check()),
                 options=trainer_options(self.config),
             )
-        except Exception as exc:  # one bad candidate (e.g. out of memory) ends only itself
+        # One bad candidate (e.g. out of memory) ends only itself; a cancel or the job's
+        # timeout inside its training (Stopped) ends it too, and the search stops after it.
+        except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             self.reporter.trial_finished(number, "failed", params, None, curve, error)
             return Candidate(number, list(choices), genotype, "failed", cost=cost, error=error)
@@ -233,6 +220,15 @@ class NasContext(SearchContext):
             self.cancelled = True
         return self.cancelled or self.timed_out
 
+    def stop_check(self) -> StopCheck:
+        """Cancel and timeout_s, for the training inside one candidate."""
+        timeout = self.config.get("timeout_s")
+        return StopCheck(
+            self.reporter.should_stop,
+            None if timeout is None else self._started + timeout,
+            f"timeout_s={timeout}",
+        )
+
     def progress(self, fraction: float) -> None:
         # The search is 90 % of the job; retraining the found architecture the rest.
         self.reporter.progress(0.9 * min(fraction, 1.0))
@@ -250,23 +246,10 @@ def violations(limits: dict, cost: dict) -> list[str]:
     return out
 
 
-def latency_ms(module: torch.nn.Module, device: torch.device) -> float:
+def latency_ms(module: GenotypeNetwork, device: torch.device) -> float:
     """Median milliseconds of one row's forward pass (after a warm-up), on `device`."""
-    module.eval()
-    shape = module.config.input_shape
-    x = torch.zeros(1, *shape, device=device)
-    times = []
-    with torch.no_grad():
-        for run in range(LATENCY_RUNS + 2):
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            start = time.perf_counter()
-            module(x)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            if run >= 2:  # the first calls pay for allocation and kernel selection
-                times.append((time.perf_counter() - start) * 1000)
-    return round(float(np.median(times)), 4)
+    x = torch.zeros(1, *module.config.input_shape, device=device)
+    return forward_ms(module, x, repeats=LATENCY_RUNS)
 
 
 def candidate_from_trial(number: int, state: str, params: dict, values: list | None) -> Candidate:
@@ -372,7 +355,11 @@ def conclude(
     cost = {"params": count_params(module), "latency_ms": latency_ms(module.to(device), device)}
     limits = config["constraints"]
     result["cost"] = {**cost, **limits, "violations": violations(limits, cost)}
-    result["retrain"] = retrain(config, prepared, outcome, device, directory)
+    try:
+        result["retrain"] = retrain(config, prepared, outcome, device, directory, reporter)
+    except Stopped:  # cancelled while retraining: nothing is saved
+        result["stopped"] = True
+        return result
     reporter.progress(1.0)
     return result
 
@@ -383,8 +370,10 @@ def retrain(
     outcome: SearchOutcome,
     device: torch.device,
     directory: Path | None,
+    reporter: Reporter,
 ) -> dict:
-    """Train the genotype from scratch on train + valid rows; score and save it."""
+    """Train the genotype from scratch on train + valid rows; score and save it. The
+    reporter sees its progress (the last tenth of the job's) and may cancel it."""
     from workers.models.artifacts import TorchPredictor, save_model
 
     started = time.monotonic()
@@ -405,6 +394,10 @@ def retrain(
         batch_size=training["batch_size"],
         weight_decay=training["weight_decay"],
         seed=config["seed"],
+        hooks=Hooks(
+            on_progress=lambda f: reporter.progress(0.9 + 0.1 * f),
+            stop=StopCheck(reporter.should_stop),
+        ),
         options=trainer_options(config),
     )
     spec = {

@@ -8,19 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-from workers.training.hypergradient import HypergradientAdam
-from workers.training.trainer import (
-    TrainerOptions,
-    autocast,
-    make_scaler,
-    optimizer_step,
-    resolve_device,
-    step_groups,
-)
-
-LR_SCHEDULES = ("fixed", "hypergradient")
+from workers.training import loop
+from workers.training.measure import outputs, resolve_device
+from workers.training.mlp import lr_optimizer
+from workers.training.options import TrainerOptions
+from workers.training.stopping import StopCheck
 
 
 @dataclass
@@ -80,13 +73,6 @@ def as_images(X: np.ndarray) -> np.ndarray:
     return X
 
 
-def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-    """Eval-mode forward pass in chunks, so large image sets fit in memory."""
-    model.eval()
-    with torch.no_grad():
-        return torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
-
-
 def train_cnn(
     model: CNN,
     X_train: np.ndarray,
@@ -102,6 +88,8 @@ def train_cnn(
     on_epoch: Callable[[int, np.ndarray], None] | None = None,
     lr_schedule: str = "fixed",
     options: TrainerOptions | None = None,
+    stop: StopCheck | None = None,
+    on_progress: Callable[[float], None] | None = None,
 ) -> np.ndarray:
     """Train in place; return the final validation class predictions.
 
@@ -109,17 +97,17 @@ def train_cnn(
     only shape-checked: the caller scores predictions itself, so on_epoch(epoch, predictions)
     may raise (e.g. optuna.TrialPruned) to stop early. lr_schedule "fixed" trains with AdamW
     at lr; "hypergradient" starts Adam-HD (Baydin et al., 2018) at lr and lets it adapt.
-    options: device, mixed precision, accumulation and clipping (workers.training.trainer).
+    options: device, mixed precision, accumulation and clipping. stop and on_progress: see
+    workers.training.loop.Hooks.
     """
-    if lr_schedule not in LR_SCHEDULES:
-        raise ValueError(f"unknown lr_schedule {lr_schedule!r}; expected one of {LR_SCHEDULES}")
+    # Adam-HD's own default hypergradient rate (the paper's), not the MLP family's.
+    optimizer = lr_optimizer(lr_schedule, lr, weight_decay, hypergrad_lr=1e-7)
     if len(y_valid) != len(X_valid):
         raise ValueError("X_valid and y_valid differ in length")
     options = options or TrainerOptions()
     if options.processes != 1:
         raise ValueError("train_cnn runs in one process; use trainer.run_distributed")
-    device = resolve_device(options)
-    torch.manual_seed(seed)
+    device = resolve_device(options.device)
 
     # --- data: (N, C, H, W) float32 images and class indices
     x_tr, x_va = torch.from_numpy(as_images(X_train)), torch.from_numpy(as_images(X_valid))
@@ -128,32 +116,26 @@ def train_cnn(
         raise ValueError("X_train and y_train differ in length")
     model.to(device)
     x_tr, x_va, y_tr = x_tr.to(device), x_va.to(device), y_tr.to(device)
-
-    # --- optimisation setup
-    if lr_schedule == "hypergradient":
-        optimizer: torch.optim.Optimizer = HypergradientAdam(
-            model.parameters(), lr=lr, weight_decay=weight_decay
-        )
-    else:
-        optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    scaler = make_scaler(options, device)
-    shuffler = torch.Generator().manual_seed(seed)
-    n = len(x_tr)
-
     predictions = np.empty(0, dtype=np.int64)
-    for epoch in range(epochs):
-        # --- one pass over shuffled minibatches
-        model.train()
-        order = torch.randperm(n, generator=shuffler)
-        for group in step_groups(order, batch_size, options.accumulation_steps):
-            for idx, share in group:
-                with autocast(options, device):
-                    loss = F.cross_entropy(model(x_tr[idx]).float(), y_tr[idx])
-                scaler.scale(loss * share).backward()
-            optimizer_step(model, optimizer, scaler, options)
 
+    def after_epoch(epoch: int) -> None:
         # --- predict the validation images and hand them to the caller
-        predictions = predict_logits(model, x_va).argmax(dim=-1).cpu().numpy()
+        nonlocal predictions
+        predictions = outputs(model, x_va).argmax(dim=-1).cpu().numpy()
         if on_epoch is not None:
             on_epoch(epoch, predictions)
+
+    loop.train(
+        model,
+        x_tr,
+        y_tr,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        weight_decay=weight_decay,
+        seed=seed,
+        optimizer=optimizer,
+        options=options,
+        hooks=loop.Hooks(after_epoch, on_progress, stop or StopCheck()),
+    )
     return predictions

@@ -20,20 +20,14 @@ The operations live here because both the derived networks and the DARTS superne
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from workers.training.trainer import (
-    TrainerOptions,
-    autocast,
-    make_scaler,
-    optimizer_step,
-    step_groups,
-)
+from workers.training import loop
+from workers.training.options import TrainerOptions
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -289,19 +283,6 @@ class GenotypeNetwork(nn.Module):
         return self.body(x)
 
 
-def count_params(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
-
-
-def predict_classes(module: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-    """Eval-mode class indices, in chunks."""
-    module.eval()
-    with torch.no_grad():
-        return torch.cat(
-            [module(x[i : i + batch_size]).argmax(dim=-1) for i in range(0, len(x), batch_size)]
-        )
-
-
 def train_classifier(
     module: nn.Module,
     x: torch.Tensor,
@@ -312,34 +293,23 @@ def train_classifier(
     batch_size: int,
     weight_decay: float,
     seed: int,
-    on_epoch: Callable[[int], None] | None = None,
+    hooks: loop.Hooks | None = None,
     options: TrainerOptions | None = None,
 ) -> None:
-    """Train in place with AdamW and a cosine schedule on tensors already on the device.
-
-    on_epoch(epoch) runs after each pass (to score and report, or raise to stop). options:
-    mixed precision, accumulation and clipping (workers.training.trainer); its device is the
-    caller's to apply (the tensors are already there).
-    """
-    options = options or TrainerOptions()
-    torch.manual_seed(seed)
-    optimizer = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(epochs, 1))
-    scaler = make_scaler(options, x.device)
-    shuffler = torch.Generator().manual_seed(seed)
-    for epoch in range(epochs):
-        # --- one pass over shuffled minibatches
-        module.train()
-        order = torch.randperm(len(x), generator=shuffler).to(x.device)
-        for group in step_groups(order, batch_size, options.accumulation_steps):
-            group = [(idx, share) for idx, share in group if len(idx) > 1]
-            if not group:
-                continue  # BatchNorm cannot train on a last batch of one
-            for idx, share in group:
-                with autocast(options, x.device):
-                    loss = F.cross_entropy(module(x[idx]).float(), y[idx])
-                scaler.scale(loss * share).backward()
-            optimizer_step(module, optimizer, scaler, options)
-        schedule.step()
-        if on_epoch is not None:
-            on_epoch(epoch)
+    """Train in place with AdamW and a cosine schedule on tensors already on the device
+    (the recipe of DARTS's retraining); a last micro-batch of one row is skipped, as
+    BatchNorm cannot train on it. hooks: see workers.training.loop.Hooks."""
+    loop.train(
+        module,
+        x,
+        y,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        weight_decay=weight_decay,
+        seed=seed,
+        schedule="cosine",
+        min_rows=2,
+        options=options,
+        hooks=hooks,
+    )

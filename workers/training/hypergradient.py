@@ -1,19 +1,19 @@
-"""Optimizers that tune their own learning rate by hypergradient descent.
+"""Adam that tunes its own learning rate by hypergradient descent (Adam-HD).
 
 Baydin, Cornish, Martinez Rubio, Schmidt and Wood (2018), "Online Learning Rate Adaptation
 with Hypergradient Descent", ICLR 2018 (arXiv:1703.04782).
 
 Write one step as ``theta_t = theta_{t-1} + alpha * u_{t-1}``, where u is the update
-direction before scaling by the learning rate alpha (SGD: ``u = -g``; Adam:
+direction before scaling by the learning rate alpha (for Adam
 ``u = -m_hat / (sqrt(v_hat) + eps)``). Since ``d f(theta_t) / d alpha = g_t . u_{t-1}``,
 each step first moves alpha against that derivative, then takes the step with the new alpha:
 
     h_t     = g_t . u_{t-1}             (dot product over every parameter of the group)
     alpha_t = alpha_{t-1} - beta * h_t  (beta is ``hypergrad_lr``)
 
-For SGD ``-g_t . u_{t-1} = g_t . g_{t-1}``: alpha grows while successive gradients agree and
-shrinks when they point against each other (overshooting). alpha is kept non-negative, a
-guard the paper does not need in its experiments. Each parameter group adapts its own
+alpha grows while successive steps agree with the gradient and shrinks when they point
+against it (overshooting). alpha is kept non-negative, a guard the paper does not need in
+its experiments. Each parameter group adapts its own
 alpha, readable (and settable) as ``param_groups[i]["lr"]``.
 
 Weight decay is decoupled (as in AdamW): ``-weight_decay * theta`` joins the direction u,
@@ -28,67 +28,7 @@ import torch
 from torch.optim import Optimizer
 
 
-class _HypergradientOptimizer(Optimizer):
-    """Shared step: adapt each group's lr from g . u_prev, then move along the new u."""
-
-    def _direction(self, p: torch.Tensor, group: dict) -> torch.Tensor:
-        """The unscaled update direction u for p (the step is lr * u)."""
-        raise NotImplementedError
-
-    @torch.no_grad()
-    def step(self, closure: Callable[[], float] | None = None) -> float | None:
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            params = [p for p in group["params"] if p.grad is not None]
-
-            # --- hypergradient of the loss with respect to lr: g_t . u_{t-1}
-            h = 0.0
-            for p in params:
-                prev = self.state[p].get("prev_direction")
-                if prev is not None:
-                    h += float(torch.sum(p.grad * prev))
-            group["lr"] = max(0.0, group["lr"] - group["hypergrad_lr"] * h)
-
-            # --- parameter step with the adapted lr
-            for p in params:
-                direction = self._direction(p, group)
-                if group["weight_decay"]:
-                    direction = direction - group["weight_decay"] * p
-                p.add_(direction, alpha=group["lr"])
-                self.state[p]["prev_direction"] = direction
-        return loss
-
-
-class HypergradientSGD(_HypergradientOptimizer):
-    """SGD-HD: plain SGD whose lr follows ``alpha_t = alpha_{t-1} + beta * g_t . g_{t-1}``.
-
-    Args:
-        params: parameters (or parameter groups) to optimize.
-        lr: initial learning rate alpha_0.
-        hypergrad_lr: beta, the learning rate of the learning rate (paper: 1e-3 for SGD-HD).
-        weight_decay: decoupled weight decay coefficient.
-    """
-
-    def __init__(
-        self,
-        params: Iterable[torch.Tensor] | Iterable[dict],
-        lr: float,
-        hypergrad_lr: float = 1e-3,
-        weight_decay: float = 0.0,
-    ) -> None:
-        if lr < 0 or hypergrad_lr < 0 or weight_decay < 0:
-            raise ValueError("lr, hypergrad_lr and weight_decay must be non-negative")
-        defaults = {"lr": lr, "hypergrad_lr": hypergrad_lr, "weight_decay": weight_decay}
-        super().__init__(params, defaults)
-
-    def _direction(self, p: torch.Tensor, group: dict) -> torch.Tensor:
-        return -p.grad
-
-
-class HypergradientAdam(_HypergradientOptimizer):
+class HypergradientAdam(Optimizer):
     """Adam-HD: Adam whose lr follows ``alpha_t = alpha_{t-1} - beta * g_t . u_{t-1}``.
 
     with ``u = -m_hat / (sqrt(v_hat) + eps)`` the bias-corrected Adam direction.
@@ -125,7 +65,34 @@ class HypergradientAdam(_HypergradientOptimizer):
         }
         super().__init__(params, defaults)
 
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+
+            # --- hypergradient of the loss with respect to lr: g_t . u_{t-1}
+            h = 0.0
+            for p in params:
+                prev = self.state[p].get("prev_direction")
+                if prev is not None:
+                    h += float(torch.sum(p.grad * prev))
+            group["lr"] = max(0.0, group["lr"] - group["hypergrad_lr"] * h)
+
+            # --- parameter step with the adapted lr
+            for p in params:
+                direction = self._direction(p, group)
+                if group["weight_decay"]:
+                    direction = direction - group["weight_decay"] * p
+                p.add_(direction, alpha=group["lr"])
+                self.state[p]["prev_direction"] = direction
+        return loss
+
     def _direction(self, p: torch.Tensor, group: dict) -> torch.Tensor:
+        """The unscaled update direction u for p (the step is lr * u)."""
         state = self.state[p]
         if "step" not in state:
             state["step"] = 0

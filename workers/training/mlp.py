@@ -8,17 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
+from workers.training import loop
 from workers.training.hypergradient import HypergradientAdam
-from workers.training.trainer import (
-    TrainerOptions,
-    autocast,
-    make_scaler,
-    optimizer_step,
-    resolve_device,
-    step_groups,
-)
+from workers.training.measure import resolve_device
+from workers.training.options import TrainerOptions
+from workers.training.stopping import StopCheck
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -67,6 +62,20 @@ def _standardize(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     return [(a - mean) / std for a in (train, *others)]
 
 
+def lr_optimizer(
+    lr_schedule: str, lr: float, weight_decay: float, hypergrad_lr: float
+) -> loop.OptimizerFn | None:
+    """The optimizer a trial's lr_schedule asks for: None for "fixed" (the loop's AdamW at
+    lr), Adam-HD (Baydin et al., 2018) starting at lr for "hypergradient"."""
+    if lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"unknown lr_schedule {lr_schedule!r}; expected one of {LR_SCHEDULES}")
+    if lr_schedule == "fixed":
+        return None
+    return lambda params: HypergradientAdam(
+        params, lr=lr, hypergrad_lr=hypergrad_lr, weight_decay=weight_decay
+    )
+
+
 def train_mlp(
     model: MLP,
     X_train: np.ndarray,
@@ -84,6 +93,8 @@ def train_mlp(
     lr_schedule: str = "fixed",
     hypergrad_lr: float = 1e-5,
     options: TrainerOptions | None = None,
+    stop: StopCheck | None = None,
+    on_progress: Callable[[float], None] | None = None,
 ) -> np.ndarray:
     """Train in place; return the final validation predictions.
 
@@ -93,10 +104,10 @@ def train_mlp(
     Without validation rows (None, e.g. a final refit) predictions are empty.
     lr_schedule "fixed" trains with AdamW at lr; "hypergradient" starts Adam-HD
     (Baydin et al., 2018) at lr and adapts it online by hypergrad_lr. options: device,
-    mixed precision, accumulation and clipping (workers.training.trainer); one process.
+    mixed precision, accumulation and clipping; one process. stop and on_progress: see
+    workers.training.loop.Hooks.
     """
-    if lr_schedule not in LR_SCHEDULES:
-        raise ValueError(f"unknown lr_schedule {lr_schedule!r}; expected one of {LR_SCHEDULES}")
+    optimizer = lr_optimizer(lr_schedule, lr, weight_decay, hypergrad_lr)
     if X_valid is None:
         X_valid, y_valid = X_train[:0], y_train[:0]
     if len(y_valid) != len(X_valid):
@@ -104,8 +115,7 @@ def train_mlp(
     options = options or TrainerOptions()
     if options.processes != 1:
         raise ValueError("train_mlp runs in one process; use trainer.run_distributed")
-    device = resolve_device(options)
-    torch.manual_seed(seed)
+    device = resolve_device(options.device)
     classify = task == "classification"
 
     # --- data: statistics come from the training rows only, so validation stays unseen
@@ -118,35 +128,11 @@ def train_mlp(
         y_tr = torch.as_tensor((y_train - y_mean) / y_std, dtype=torch.float32)
     model.to(device)
     x_tr, x_va, y_tr = x_tr.to(device), x_va.to(device), y_tr.to(device)
-
-    # --- optimisation setup
-    if lr_schedule == "hypergradient":
-        optimizer: torch.optim.Optimizer = HypergradientAdam(
-            model.parameters(), lr=lr, hypergrad_lr=hypergrad_lr, weight_decay=weight_decay
-        )
-    else:
-        optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    scaler = make_scaler(options, device)
-    shuffler = torch.Generator().manual_seed(seed)
-    n = len(x_tr)
-
     predictions = np.empty(0)
-    for epoch in range(epochs):
-        # --- one pass over shuffled minibatches
-        model.train()
-        order = torch.randperm(n, generator=shuffler)
-        for group in step_groups(order, batch_size, options.accumulation_steps):
-            for idx, share in group:
-                with autocast(options, device):
-                    out = model(x_tr[idx]).float()  # the loss in fp32 even under AMP
-                    if classify:
-                        loss = F.cross_entropy(out, y_tr[idx])
-                    else:
-                        loss = F.mse_loss(out.squeeze(-1), y_tr[idx])
-                scaler.scale(loss * share).backward()
-            optimizer_step(model, optimizer, scaler, options)
 
+    def after_epoch(epoch: int) -> None:
         # --- predict the validation rows and hand them to the caller
+        nonlocal predictions
         model.eval()
         with torch.no_grad():
             out = model(x_va)
@@ -156,4 +142,19 @@ def train_mlp(
             predictions = out.squeeze(-1).cpu().numpy().astype(np.float64) * y_std + y_mean
         if on_epoch is not None:
             on_epoch(epoch, predictions)
+
+    loop.train(
+        model,
+        x_tr,
+        y_tr,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        weight_decay=weight_decay,
+        seed=seed,
+        loss=loop.cross_entropy if classify else loop.mse,
+        optimizer=optimizer,
+        options=options,
+        hooks=loop.Hooks(after_epoch, on_progress, stop or StopCheck()),
+    )
     return predictions

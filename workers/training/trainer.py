@@ -1,20 +1,6 @@
-"""Trainer options every training loop shares: device, mixed precision, accumulation, clipping,
-and data-parallel runs over several processes.
-
-A loop reads top to bottom with these helpers:
-
-    device = resolve_device(options)
-    scaler = make_scaler(options, device)
-    for group in step_groups(order, batch_size, options.accumulation_steps):
-        for idx, share in group:
-            with autocast(options, device):
-                loss = loss_fn(model(x[idx]), y[idx])
-            scaler.scale(loss * share).backward()
-        optimizer_step(model, optimizer, scaler, options)
-
-With the default options (cpu, no AMP, k = 1, no clipping) this is exactly the plain
-zero_grad / backward / step loop: the share is 1.0 and the disabled scaler passes through.
-"""
+"""Data parallel over processes: one trial's fit split across several processes joined by
+torch.distributed, each rank running the one training loop (workers.training.loop) on its
+share of every batch."""
 
 from __future__ import annotations
 
@@ -29,74 +15,10 @@ from typing import Any
 import torch
 from torch import distributed as dist
 from torch import nn
-from torch.nn import functional as F
 
-# The options live in a torch-free module (the web process validates them); re-exported here
-# for the training loops.
-from workers.training.options import DEVICES, TrainerOptions, option_errors  # noqa: F401
-
-# --- device and precision
-
-
-def resolve_device(options: TrainerOptions) -> torch.device:
-    """The device the options ask for; asking for CUDA without a GPU is an error, not a
-    silent fall back to a CPU run that would take hours."""
-    if options.device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if options.device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' was asked for but this process sees no GPU")
-    return torch.device(options.device)
-
-
-def autocast(options: TrainerOptions, device: torch.device) -> contextlib.AbstractContextManager:
-    """Mixed-precision context for the forward pass and loss (a no-op without AMP)."""
-    if not options.amp:
-        return contextlib.nullcontext()
-    dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
-    return torch.autocast(device_type=device.type, dtype=dtype)
-
-
-def make_scaler(options: TrainerOptions, device: torch.device) -> torch.amp.GradScaler:
-    """fp16 gradients underflow without loss scaling; everything else gets a pass-through."""
-    enabled = options.amp and device.type == "cuda"
-    return torch.amp.GradScaler(device.type, enabled=enabled)
-
-
-# --- accumulation, clipping, step
-
-
-def step_groups(
-    order: torch.Tensor, batch_size: int, accumulation_steps: int
-) -> Iterator[list[tuple[torch.Tensor, float]]]:
-    """Row indices per optimizer step: k micro-batches, each with its share of the step's rows.
-
-    Weighting each micro-batch's mean loss by rows / step rows makes the summed gradient
-    the mean over the step's rows, so k steps of batch b equal one step of batch k*b even
-    when the last group is short.
-    """
-    step_rows = batch_size * accumulation_steps
-    for start in range(0, len(order), step_rows):
-        rows = order[start : start + step_rows]
-        yield [
-            (rows[i : i + batch_size], len(rows[i : i + batch_size]) / len(rows))
-            for i in range(0, len(rows), batch_size)
-        ]
-
-
-def optimizer_step(
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scaler: torch.amp.GradScaler,
-    options: TrainerOptions,
-) -> None:
-    """Clip (on unscaled gradients), step, and clear the accumulated gradients."""
-    if options.clip_norm is not None:
-        scaler.unscale_(optimizer)
-        nn.utils.clip_grad_norm_(model.parameters(), options.clip_norm)
-    scaler.step(optimizer)  # skips the step when fp16 gradients overflowed
-    scaler.update()
-    optimizer.zero_grad(set_to_none=True)
-
+from workers.training import loop
+from workers.training.measure import resolve_device
+from workers.training.options import TrainerOptions
 
 # --- data parallel over processes
 
@@ -231,44 +153,24 @@ def train_data_parallel(
     Returns {"losses": global mean loss per optimizer step, "state": rank 0's weights}.
     """
     options = options or TrainerOptions()
-    torch.manual_seed(seed)
-    device = resolve_device(options)
+    device = resolve_device(options.device)
     if device.type == "cuda" and world > 1:
         device = torch.device("cuda", torch.cuda.current_device())
     model = model.to(device)
-    net: nn.Module = model
-    if world > 1:
-        net = nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None
-        )
-    x, y = x.to(device), y.to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    scaler = make_scaler(options, device)
-    shuffler = torch.Generator().manual_seed(seed)
-    losses: list[float] = []
-    for _ in range(epochs):
-        net.train()
-        order = torch.randperm(len(x), generator=shuffler)
-        for group in step_groups(order, batch_size, options.accumulation_steps):
-            step_loss = torch.zeros((), device=device)
-            for micro, (idx, share) in enumerate(group):
-                idx = idx[rank::world].to(device)
-                # Only the last micro-batch needs the gradient all-reduce.
-                sync = micro == len(group) - 1 or world == 1
-                ctx = contextlib.nullcontext() if sync else net.no_sync()
-                with ctx, autocast(options, device):
-                    out = net(x[idx])
-                    if task == "classification":
-                        loss = F.cross_entropy(out.float(), y[idx])
-                    else:
-                        loss = F.mse_loss(out.float().squeeze(-1), y[idx])
-                scaler.scale(loss * share).backward()
-                step_loss += loss.detach() * share
-            optimizer_step(model, optimizer, scaler, options)
-            if world > 1:
-                dist.all_reduce(step_loss)
-                step_loss /= world
-            losses.append(float(step_loss))
+    losses = loop.train(
+        model,
+        x.to(device),
+        y.to(device),
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        weight_decay=weight_decay,
+        seed=seed,
+        loss=loop.cross_entropy if task == "classification" else loop.mse,
+        options=options,
+        rank=rank,
+        world=world,
+    )
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     return {"losses": losses, "state": state}
 

@@ -9,10 +9,8 @@ import json
 import logging
 import os
 import shutil
-import statistics
 import subprocess
 import tempfile
-import time
 import uuid
 import zipfile
 from functools import cache
@@ -27,6 +25,7 @@ from django.utils.text import slugify
 
 from automl.registry.models import ModelVersion
 from automl.registry.storage import get_storage
+from workers.training.measure import median_ms
 
 log = logging.getLogger(__name__)
 
@@ -110,12 +109,10 @@ def _measure_latency(model: Any, transformer: Any, n_features: int | None) -> fl
         return None
     row = np.zeros((1, n_features))
     try:
-        timings = []
-        for _ in range(7):
-            start = time.perf_counter()
-            model.predict(row if transformer is None else transformer.transform(row))
-            timings.append((time.perf_counter() - start) * 1000)
-        return round(statistics.median(timings), 4)
+        return median_ms(
+            lambda: model.predict(row if transformer is None else transformer.transform(row)),
+            repeats=7,
+        )
     except Exception:  # a model whose preprocessing wants categories: no number, no failure
         return None
 
