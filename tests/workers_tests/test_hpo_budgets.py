@@ -32,8 +32,30 @@ def test_trial_timeout_stops_an_iterative_trial_at_its_next_step(iris):
         run_hpo(config(1, space=space, trial_timeout_s=1e-6), iris, reporter)
     [trial] = reporter.finished
     assert trial["state"] == "failed"
-    assert "trial_timeout_s=1e-06 exceeded (after step 0)" in trial["error"]
+    # Inside the first epoch: the training loop checks the deadline after every step.
+    assert "trial_timeout_s=1e-06 exceeded (in epoch 0, after step 1 of" in trial["error"]
     assert trial["intermediate_values"] == {}  # stopped before its first value was reported
+
+
+class CancelOnStart(MemoryReporter):
+    """Cancels the job as soon as its first trial starts."""
+
+    def trial_started(self, number, params):
+        super().trial_started(number, params)
+        self.stop_after = 0
+
+
+def test_a_cancel_stops_a_trial_inside_its_training(iris):
+    space = {
+        "epochs": {"type": "fixed", "value": 1000},
+        "hidden_units": {"type": "fixed", "value": 8},
+    }
+    reporter = CancelOnStart()
+    result = run_hpo(config(3, space=space), iris, reporter)
+    assert result.stopped
+    [trial] = reporter.finished  # no further trial was asked
+    assert trial["state"] == "failed"
+    assert "Cancelled: cancelled (in epoch 0, after step 1 of" in trial["error"]
 
 
 def test_trial_timeout_fails_a_one_shot_fit_once_it_returns(iris):

@@ -162,3 +162,30 @@ def test_rl_penalises_rejected_candidates():
         choices = rl.ask()
         rl.tell(choices, None if choices[1] == 1 else 0.5)
     assert np.mean([rl.ask()[1] == 0 for _ in range(100)]) > 0.8
+
+
+class StopAfterChecks(MemoryReporter):
+    """Asks to stop from its n+1-th check on, counting the checks."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.n, self.checks = n, 0
+
+    def should_stop(self):
+        self.checks += 1
+        return self.checks > self.n
+
+
+def test_darts_stops_inside_an_epoch_and_stores_no_partial_epoch(digits):
+    reporter = StopAfterChecks(3)  # the epoch's check, then two steps
+    config = validate_nas_config(
+        {
+            "strategy": {"name": "darts", "epochs": 1000, "batch_size": 8},
+            "space": {"name": "cell", "cells": 2, "nodes": 2, "channels": 4},
+        },
+        "image",
+    )
+    ctx = NasContext(config, prepare(config, digits), reporter, resolve_device("cpu"), [])
+    outcome = STRATEGIES["darts"](config["strategy"], ctx.space, config["seed"]).search(ctx)
+    assert reporter.checks == 4  # stopped at the third step of the first of 1000 epochs
+    assert outcome.genotype is None and reporter.finished == []

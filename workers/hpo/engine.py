@@ -451,12 +451,13 @@ def _run_trial(
             splits,
             report,
             deadline=deadline,
+            should_stop=reporter.should_stop,
             make_transformer=_make_transformer(data),
         )
         state = "complete"
     except optuna.TrialPruned:
         state = "pruned"
-    except Exception as e:  # a model error or TrialTimeout fails this trial only
+    except Exception as e:  # a model error, a deadline or a cancel (Stopped) ends this trial
         state, error = "failed", f"{type(e).__name__}: {e}"
     budget.tell(trial, state, values, error)
     reporter.trial_finished(trial.number, state, params, values, curve, error)

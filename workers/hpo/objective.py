@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -15,14 +14,11 @@ from workers.hpo.config import objectives
 from workers.hpo.families import FAMILIES, FitContext
 from workers.hpo.metrics import METRICS, evaluate, needs_proba
 from workers.hpo.space import family_params
+from workers.training.stopping import StopCheck, never
 
 FE_PREFIX = "fe."  # feature-engineering params from the data set's feature_space
 
 ReportFn = Callable[[int, float], None]  # report(step, value of the first metric)
-
-
-class TrialTimeout(Exception):
-    """The trial ran past trial_timeout_s (checked between epochs, growth steps and folds)."""
 
 
 @dataclass
@@ -56,8 +52,10 @@ def fit(
     make_transformer: Callable[[dict], Any] | None = None,
     proba: bool = False,
     on_step: Callable[[int, Fitted], None] | None = None,
+    stop: StopCheck | None = None,
 ) -> Fitted:
-    """Fit the trial's preprocessing (if the data set has one) and model on rows X, y."""
+    """Fit the trial's preprocessing (if the data set has one) and model on rows X, y;
+    stop is checked inside the fit by the families that train step by step."""
     name, own, fe = split_params(config, params)
     fitted = Fitted(name, own, None)
     if make_transformer is not None:
@@ -69,7 +67,14 @@ def fit(
         if on_step is not None:
             on_step(number, fitted)
 
-    ctx = FitContext(config["task"], config["seed"], proba, step, config.get("trainer") or {})
+    ctx = FitContext(
+        config["task"],
+        config["seed"],
+        proba,
+        step,
+        config.get("trainer") or {},
+        stop or StopCheck(),
+    )
     fitted.model = FAMILIES[name].fit(own, X, y, ctx)
     return fitted
 
@@ -86,28 +91,24 @@ def run_objective(
     *,
     make_transformer: Callable[[dict], Any] | None = None,
     deadline: float | None = None,
+    should_stop: Callable[[], bool] = never,
 ) -> list[float]:
     """The trial's objective values, each averaged over the validation splits.
 
     Only the first split reports per-step values, so pruning compares like with like.
-    A trial past `deadline` (time.monotonic()) raises TrialTimeout at its next step or
-    at the end of a split: a single fit that has no steps cannot be interrupted.
+    A trial past `deadline` (time.monotonic()) or cancelled (should_stop) raises
+    DeadlineExceeded or Cancelled: torch families inside an epoch, the others at their
+    next step or at the end of a split (a single fit that has no steps cannot be cut).
     """
     names = objectives(config)
     first = next(n for n in names if METRICS[n].needs != "model")
-
-    def check_deadline(where: str) -> None:
-        if deadline is not None and time.monotonic() > deadline:
-            raise TrialTimeout(
-                f"trial_timeout_s={config['trial_timeout_s']} exceeded ({where}); "
-                "the trial was stopped there"
-            )
+    check = StopCheck(should_stop, deadline, f"trial_timeout_s={config.get('trial_timeout_s')}")
 
     scores = []
     for i, split in enumerate(splits):
 
         def on_step(step: int, fitted: Fitted, split: Split = split, i: int = i) -> None:
-            check_deadline(f"after step {step}")
+            check(f"after step {step}")
             if i == 0:
                 report(step, score(fitted, [first], split.X_valid, split.y_valid)[first])
 
@@ -119,8 +120,9 @@ def run_objective(
             make_transformer=make_transformer,
             proba=needs_proba(names),
             on_step=on_step,
+            stop=check,
         )
-        check_deadline(f"after fitting split {i + 1} of {len(splits)}")
+        check(f"after fitting split {i + 1} of {len(splits)}")
         scores.append(score(fitted, names, split.X_valid, split.y_valid))
     values = [float(np.mean([s[name] for s in scores])) for name in names]
     if not all(math.isfinite(v) for v in values):

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from workers.training.stopping import StopCheck
+
 # on_step(step, model): the model as trained so far; may raise to stop training
 # (optuna.TrialPruned, a trial timeout). Steps are comparable across trials of a family:
 # an epoch, or one growth step of GROWTH more trees / boosting iterations.
@@ -26,6 +28,7 @@ class FitContext:
     needs_proba: bool = False  # the caller will read predict_proba
     on_step: StepFn = no_step
     trainer: dict = field(default_factory=dict)  # the config's trainer options (torch families)
+    stop: StopCheck = field(default_factory=StopCheck)  # cancel and deadline, inside a fit
 
 
 class ModelFamily:

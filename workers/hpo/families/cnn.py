@@ -77,6 +77,7 @@ class CNNFamily(ModelFamily):
             on_epoch=lambda epoch, _: ctx.on_step(epoch, predictor),
             lr_schedule=str(params.get("lr_schedule", "fixed")),
             options=options,
+            stop=ctx.stop,
         )
         module.eval()
         return predictor

@@ -88,6 +88,7 @@ class MLPFamily(ModelFamily):
             lr_schedule=str(params.get("lr_schedule", "fixed")),
             hypergrad_lr=float(params.get("hypergrad_lr", 1e-5)),
             options=options,
+            stop=ctx.stop,
         )
         module.eval()
         return predictor

@@ -46,6 +46,7 @@ class Darts(Strategy):
         from torch.nn import functional as F
 
         from workers.nas.darts import Architect, SuperNet, count_skips, edges_of
+        from workers.training.loop import PROGRESS_PER_EPOCH
 
         o, space, data = self.opts, self.space, ctx.data
         torch.manual_seed(self.seed)
@@ -88,7 +89,14 @@ class Darts(Strategy):
             order_t = torch.randperm(len(xt), generator=gen).to(ctx.device)
             order_v = torch.randperm(len(xv), generator=gen).to(ctx.device)
             lr = schedule.get_last_lr()[0]
+            stopped = False
             for step in range(steps):
+                # A second-order epoch can take minutes on a loaded CPU: cancel and the
+                # job's timeout are checked, and progress shown, inside it.
+                if stopped := ctx.should_stop():
+                    break
+                if (step + 1) % max(1, steps // PROGRESS_PER_EPOCH) == 0:
+                    ctx.progress((epoch + step / steps) / o["epochs"])
                 it = order_t[step * batch : (step + 1) * batch]
                 start_v = (step * batch) % len(xv)
                 iv = order_v[start_v : start_v + batch]
@@ -104,6 +112,8 @@ class Darts(Strategy):
                 if o["grad_clip"] > 0:
                     nn.utils.clip_grad_norm_(weights, o["grad_clip"])
                 w_opt.step()
+            if stopped:  # a partial epoch is not stored as a trial
+                break
             schedule.step()
 
             # --- score the supernet, derive the cell, store the epoch as a trial
