@@ -39,10 +39,11 @@ def _share_cores(**kwargs) -> None:
     )
     if gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = gpu
-    # Children of one worker split the machine's cores instead of each taking all of them.
-    import torch
+    # Children of one worker split the machine's cores instead of each taking all of them
+    # (bench/threads.py: oversubscribed cores slow every child down); torch and BLAS alike.
+    from workers.training.threads import pin_threads, worker_threads
 
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // _children))
+    pin_threads(worker_threads(_children))
 
 
 @task_postrun.connect

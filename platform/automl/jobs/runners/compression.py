@@ -156,6 +156,7 @@ def run_compression(job_id: int) -> None:
                 directory=artifact_dir(job).parent,
                 teachers=teachers,
                 on_step=on_step,
+                device=job.resources.get("device", "auto"),
             )
     except Exception as exc:
         fail(job_id, exc)
