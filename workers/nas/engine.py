@@ -123,6 +123,7 @@ class NasContext(SearchContext):
         self.next_number = max((c.number for c in history), default=-1) + 1
         self.cancelled = self.timed_out = False
         self._started = time.monotonic()
+        self._completed = sum(c.state == "complete" for c in self.history)
         scaling = _scaling(config, prepared.X["train"])
         self._tensors = {}
         for part in ("train", "valid"):
@@ -197,6 +198,7 @@ class NasContext(SearchContext):
             self.reporter.trial_finished(number, "failed", params, None, curve, error)
             return Candidate(number, list(choices), genotype, "failed", cost=cost, error=error)
         score = curve[max(curve)]
+        self._completed += 1
         self.reporter.trial_finished(number, "complete", params, [score], curve)
         return Candidate(number, list(choices), genotype, "complete", score, cost)
 
@@ -221,13 +223,12 @@ class NasContext(SearchContext):
         return self.cancelled or self.timed_out
 
     def stop_check(self) -> StopCheck:
-        """Cancel and timeout_s, for the training inside one candidate."""
+        """Cancel and timeout_s, for the training inside one candidate. The timeout cuts
+        a candidate only once one has completed, so that a timed-out search still has an
+        architecture to retrain (as between candidates)."""
         timeout = self.config.get("timeout_s")
-        return StopCheck(
-            self.reporter.should_stop,
-            None if timeout is None else self._started + timeout,
-            f"timeout_s={timeout}",
-        )
+        deadline = None if timeout is None or not self._completed else self._started + timeout
+        return StopCheck(self.reporter.should_stop, deadline, f"timeout_s={timeout}")
 
     def progress(self, fraction: float) -> None:
         # The search is 90 % of the job; retraining the found architecture the rest.
