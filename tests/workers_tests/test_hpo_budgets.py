@@ -1,5 +1,7 @@
 """Budgets: trial_timeout_s, patience, timeout_s and n_trials."""
 
+import time
+
 import numpy as np
 import pytest
 
@@ -7,7 +9,9 @@ from workers.data.builtin import load_builtin
 from workers.hpo import families
 from workers.hpo.config import validate_hpo_config
 from workers.hpo.engine import HpoError, run_hpo
+from workers.hpo.objective import trial_stop
 from workers.reporter import MemoryReporter
+from workers.training.stopping import Cancelled, DeadlineExceeded
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +68,15 @@ def test_trial_timeout_fails_a_one_shot_fit_once_it_returns(iris):
         run_hpo(config(2, "logistic_regression", trial_timeout_s=1e-6), iris, reporter)
     assert [f["state"] for f in reporter.finished] == ["failed", "failed"]
     assert "exceeded (after fitting split 1 of 1)" in reporter.finished[0]["error"]
+
+
+def test_a_trial_stops_at_the_earlier_of_its_own_and_the_jobs_deadline():
+    cfg = config(1, trial_timeout_s=3600, timeout_s=60)
+    with pytest.raises(DeadlineExceeded, match=r"timeout_s=60 exceeded \(here\)"):
+        trial_stop(cfg, job_deadline=time.monotonic() - 1)("here")
+    trial_stop(cfg)("here")  # an hour of trial_timeout_s left and no job deadline: goes on
+    with pytest.raises(Cancelled, match=r"cancelled \(here\)"):
+        trial_stop(cfg, lambda: True)("here")
 
 
 class Constant:

@@ -24,7 +24,7 @@ from workers.data.tabular import TabularData
 from workers.hpo.config import ConfigError, directions, normalize_space, objectives
 from workers.hpo.families import FAMILIES
 from workers.hpo.metrics import METRICS, TASK_METRICS, needs_proba
-from workers.hpo.objective import FE_PREFIX, fit, run_objective, score
+from workers.hpo.objective import FE_PREFIX, fit, run_objective, score, trial_stop
 from workers.hpo.pruners import build_pruner
 from workers.hpo.samplers import SAMPLERS, build_sampler
 from workers.hpo.space import distributions, grid_values, suggest
@@ -174,7 +174,10 @@ def run_trials(
             continue
         trial = asked[0]
         with budget.running(trial):
-            _run_trial(budget, trial, config, spaces, splits, reporter, data)
+            # The job's timeout reaches inside a trial once this runner has run one, as
+            # between trials: a first trial is bounded by trial_timeout_s alone.
+            job_deadline = started + timeout_s if ran and timeout_s is not None else None
+            _run_trial(budget, trial, config, spaces, splits, reporter, data, job_deadline)
         ran += 1
         # Trials asked so far by every runner: close enough to finished for a progress bar.
         fraction = (trial.number + 1 - warm_started) / n_trials
@@ -426,6 +429,7 @@ def _run_trial(
     splits: list[Split],
     reporter: Reporter,
     data: TabularData,
+    job_deadline: float | None = None,
 ) -> None:
     """Run one asked trial, and report and record how it ended."""
     params = _suggest(trial, spaces)
@@ -441,8 +445,6 @@ def _run_trial(
             if trial.should_prune():
                 raise optuna.TrialPruned()
 
-    limit = config.get("trial_timeout_s")
-    deadline = None if limit is None else time.monotonic() + limit
     values, error = None, ""
     try:
         values = run_objective(
@@ -450,8 +452,7 @@ def _run_trial(
             params,
             splits,
             report,
-            deadline=deadline,
-            should_stop=reporter.should_stop,
+            stop=trial_stop(config, reporter.should_stop, job_deadline),
             make_transformer=_make_transformer(data),
         )
         state = "complete"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -83,6 +84,23 @@ def score(fitted: Fitted, names: list[str], X: np.ndarray, y: np.ndarray) -> dic
     return evaluate(fitted.model, names, fitted.transform(X), y)
 
 
+def trial_stop(
+    config: dict, should_stop: Callable[[], bool] = never, job_deadline: float | None = None
+) -> StopCheck:
+    """A trial's stop check: cancel, trial_timeout_s from now, and the job's timeout_s
+    (job_deadline, a time.monotonic() value, or None), whichever deadline comes first."""
+    deadlines = []
+    if config.get("trial_timeout_s") is not None:
+        limit = config["trial_timeout_s"]
+        deadlines.append((time.monotonic() + limit, f"trial_timeout_s={limit}"))
+    if job_deadline is not None:
+        deadlines.append((job_deadline, f"timeout_s={config.get('timeout_s')}"))
+    if not deadlines:
+        return StopCheck(should_stop)
+    deadline, limit = min(deadlines)
+    return StopCheck(should_stop, deadline, limit)
+
+
 def run_objective(
     config: dict,
     params: dict,
@@ -90,19 +108,18 @@ def run_objective(
     report: ReportFn,
     *,
     make_transformer: Callable[[dict], Any] | None = None,
-    deadline: float | None = None,
-    should_stop: Callable[[], bool] = never,
+    stop: StopCheck | None = None,
 ) -> list[float]:
     """The trial's objective values, each averaged over the validation splits.
 
     Only the first split reports per-step values, so pruning compares like with like.
-    A trial past `deadline` (time.monotonic()) or cancelled (should_stop) raises
-    DeadlineExceeded or Cancelled: torch families inside an epoch, the others at their
-    next step or at the end of a split (a single fit that has no steps cannot be cut).
+    A trial past stop's deadline or cancelled raises DeadlineExceeded or Cancelled: torch
+    families inside an epoch, the others at their next step or at the end of a split (a
+    single fit that has no steps cannot be cut).
     """
     names = objectives(config)
     first = next(n for n in names if METRICS[n].needs != "model")
-    check = StopCheck(should_stop, deadline, f"trial_timeout_s={config.get('trial_timeout_s')}")
+    check = stop or StopCheck()
 
     scores = []
     for i, split in enumerate(splits):
