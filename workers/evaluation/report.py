@@ -69,8 +69,8 @@ def split_rows(
     y: np.ndarray, task: str, test_size: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """(search, test) row indices, in the order the HPO, NAS and compression engines draw
-    them: train_test_split of the row indices, stratified for classification. The order
-    matters: the job's CV folds were cut from the search rows in this order."""
+    them (their one held-out split, stratified for classification). The order matters:
+    the job's CV folds were cut from the search rows in this order."""
     return held_out_rows(y, test_size, seed, stratify=task == "classification")
 
 
