@@ -1,13 +1,14 @@
-"""What every API view shares: one error shape, pagination, ownership lookup."""
+"""What every API view shares: one error shape (services' refusals included), pagination."""
 
 from typing import Any
 
-from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, pagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from automl.errors import ServiceError
 
 
 class Pagination(pagination.PageNumberPagination):
@@ -44,15 +45,11 @@ def error_body(code: str, detail: str, fields: dict[str, list[str]] | None = Non
     return body
 
 
-def refusal(detail: str, fields: dict[str, list[str]] | None, status: int) -> Response:
-    """A service's refusal (a 409 is a conflict, any other 4xx invalid input) as the API's
-    error response."""
-    return Response(
-        error_body("conflict" if status == 409 else "invalid", detail, fields), status=status
-    )
-
-
 def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """DRF's handler, then the one error shape: a service's refusal, a validation error
+    with its fields flattened, any other API error with its code."""
+    if isinstance(exc, ServiceError):
+        return Response(error_body(exc.code, exc.detail, exc.fields), status=exc.status)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # not an API error: Django turns it into a 500, which is a bug to fix
@@ -71,14 +68,6 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     elif isinstance(exc, Http404):
         response.data = error_body("not_found", "Not found.")
     return response
-
-
-def owned_or_404(queryset: QuerySet, user: Any, **lookup: Any) -> Model:
-    """The object if it belongs to `user`; another user's object is a 404, never a 403."""
-    try:
-        return queryset.get(owner=user, **lookup)
-    except (queryset.model.DoesNotExist, ValueError, TypeError):
-        raise exceptions.NotFound() from None
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

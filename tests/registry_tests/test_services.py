@@ -5,6 +5,7 @@ import threading
 import pytest
 from django.db import connection
 
+from automl.errors import Conflict, Invalid
 from automl.jobs.models import Job
 from automl.registry import services
 from automl.registry.models import ModelVersion
@@ -115,7 +116,7 @@ def test_stage_rules(alice, tmp_path, model_store, path, allowed):
     if allowed:
         assert services.set_stage(version, last).stage == last
     else:
-        with pytest.raises(services.StageError):
+        with pytest.raises(Conflict):
             services.set_stage(version, last)
 
 
@@ -126,14 +127,14 @@ def test_a_version_in_traffic_cannot_be_archived(alice, tmp_path, model_store):
     create_deployment(
         alice, name="live", model_name=version.name, routes=[{"version": version.id, "weight": 1}]
     )
-    with pytest.raises(services.StageError, match="live"):
+    with pytest.raises(Conflict, match="live"):
         services.set_stage(version, "archived")
 
 
 def test_a_broken_directory_is_refused(alice, tmp_path, model_store):
     directory = forest_dir(tmp_path / "m")
     (directory / "model.skops").write_bytes(b"not the file the spec hashed")
-    with pytest.raises(services.RegistryError, match="not a loadable model"):
+    with pytest.raises(Invalid, match="not a loadable model"):
         register(alice, directory)
     assert not ModelVersion.objects.exists()
     assert not any((model_store / "versions").rglob("*")) if model_store.exists() else True

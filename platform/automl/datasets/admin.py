@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 
 from automl.datasets import services
 from automl.datasets.models import Dataset
+from automl.errors import InUse
 
 
 @admin.register(Dataset)
@@ -51,8 +52,8 @@ class DatasetAdmin(admin.ModelAdmin):
         # Through the service, so that the file goes with the row and a used data set stays.
         try:
             services.delete_dataset(obj)
-        except services.DatasetInUse as exc:
-            self.message_user(request, f"{obj.name} is in use: {exc}", messages.ERROR)
+        except InUse as exc:
+            self.message_user(request, f"{obj.name}: {exc.detail}", messages.ERROR)
 
     def delete_queryset(self, request, queryset) -> None:
         for dataset in queryset.exclude(source=Dataset.Source.BUILTIN):

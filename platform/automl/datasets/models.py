@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q, QuerySet
 
+from automl.ownership import OwnedQuerySet
+
 
 class Dataset(models.Model):
     """A table of features and a target that jobs train on.
@@ -66,6 +68,8 @@ class Dataset(models.Model):
     )
     profile = models.JSONField(default=dict, blank=True)
     profile_error = models.TextField(blank=True)
+
+    objects = OwnedQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]

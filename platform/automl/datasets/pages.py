@@ -3,9 +3,9 @@ its histograms, the jobs on the data set and a form that starts an HPO search.""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.exceptions import APIException, ValidationError
@@ -16,19 +16,16 @@ from automl.datasets import charts, services
 from automl.datasets.forms import HpoJobForm, UploadForm
 from automl.datasets.models import Dataset
 from automl.datasets.views import receive_upload
+from automl.errors import InUse, on_form
 from automl.jobs.models import Job
 from automl.jobs.serializers import JobSubmitSerializer
 from automl.jobs.services import submit_job
-from workers.data.files import DataFileError
 
 MAX_CHARTS = 60  # columns drawn on a detail page; the table lists them all
 
 
 def visible_or_404(request: HttpRequest, pk: int) -> Dataset:
-    dataset = Dataset.visible_to(request.user).select_related("owner").filter(id=pk).first()
-    if dataset is None:
-        raise Http404("No such data set.")
-    return dataset
+    return get_object_or_404(Dataset.visible_to(request.user).select_related("owner"), id=pk)
 
 
 def _list(request: HttpRequest, form: UploadForm, status: int = 200) -> HttpResponse:
@@ -58,15 +55,15 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
             raise _FormInvalid(bound)
         return bound.cleaned_data["file"], bound.cleaned_data
 
+    def to_field(path: str) -> str:
+        return path if path in form.fields else "file"
+
     try:
-        dataset = receive_upload(request, form_data, request.user)
+        dataset = on_form(form, lambda: receive_upload(request, form_data, request.user), to_field)
     except _CsrfFailed as exc:
         return exc.response
     except _FormInvalid as exc:
         return _list(request, exc.form, status=400)
-    except DataFileError as exc:
-        form.add_error(exc.field if exc.field in form.fields else "file", str(exc))
-        return _list(request, form, status=400)
     except ValidationError as exc:  # from the multipart parser: e.g. two files
         for path, errs in flatten_errors(exc.detail).items():
             form.add_error(path if path in form.fields else None, " ".join(errs))
@@ -74,6 +71,8 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
     except APIException as exc:  # the size limit (413)
         form.add_error("file", str(exc.detail))
         return _list(request, form, status=exc.status_code)
+    if dataset is None:
+        return _list(request, form, status=400)
     messages.success(request, f"Uploaded {dataset.name}.")
     return redirect("dataset-page", pk=dataset.id)
 
@@ -143,9 +142,9 @@ def dataset_delete(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("dataset-page", pk=pk)
     try:
         services.delete_dataset(dataset)
-    except services.DatasetInUse as exc:
-        messages.error(request, f"The data set is in use: {exc}.")
-        return _detail(request, dataset, HpoJobForm(), status=409)
+    except InUse as exc:  # the page stays, with what uses the data set
+        messages.error(request, exc.detail)
+        return _detail(request, dataset, HpoJobForm(), status=exc.status)
     messages.success(request, f"Deleted {dataset.name}.")
     return redirect("dataset-pages")
 

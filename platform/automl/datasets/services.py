@@ -15,6 +15,7 @@ from django.db.models import ProtectedError
 
 from automl.datasets import tasks
 from automl.datasets.models import Dataset
+from automl.errors import InUse, Invalid
 from workers.data.builtin import BUILTIN_DATASETS, load_builtin
 from workers.data.files import (
     CsvLayout,
@@ -37,10 +38,6 @@ from workers.data.uploads import (
 log = logging.getLogger(__name__)
 FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".npz": "npz"}
 STORED_NAMES = {"csv": "data.csv", "npz": "data.npz"}
-
-
-class DatasetInUse(Exception):
-    """The data set is used by a job or a model version and cannot be deleted."""
 
 
 # --- builtins
@@ -108,7 +105,7 @@ def create_upload(
     """Check the streamed file at `path`, then store it and its Dataset row together.
 
     The file's folder holds nothing else; on any error it is removed with the file and no
-    row is left (DataFileError says what is wrong with the file).
+    row is left (Invalid names the field at fault and what is wrong with the file).
     """
     directory = path.parent
     try:
@@ -138,6 +135,9 @@ def create_upload(
             dataset.save()
             if not inline:
                 tasks.profile_dataset.apply_async_on_commit((dataset.id,), queue="cpu")
+    except DataFileError as exc:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise Invalid(f"{exc.field}: {exc}", {exc.field: [str(exc)]}) from None
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise
@@ -189,18 +189,21 @@ def _check_npz(path: Path, task: str | None) -> dict:
 
 
 def delete_dataset(dataset: Dataset) -> None:
-    """Delete an upload and its file; DatasetInUse if a job or a model version uses it."""
+    """Delete an upload and its file; InUse if a job or a model version uses it."""
     if dataset.is_builtin:
         raise ValueError("built-in data sets cannot be deleted")
     directory = dataset.directory
     try:
         with transaction.atomic():
             if dataset.jobs.exists():
-                raise DatasetInUse(f"{dataset.jobs.count()} job(s) use this data set")
+                raise InUse(
+                    f"The data set is in use: {dataset.jobs.count()} job(s) use this data set."
+                )
             dataset.delete()
     except ProtectedError as exc:  # e.g. registry model versions (on_delete=PROTECT)
-        raise DatasetInUse(
-            f"{len(exc.protected_objects)} object(s) use this data set: delete them first"
+        raise InUse(
+            f"The data set is in use: {len(exc.protected_objects)} object(s) use this data "
+            "set: delete them first."
         ) from None
     shutil.rmtree(directory, ignore_errors=True)
 

@@ -3,6 +3,7 @@
 import shutil
 
 from django.conf import settings
+from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, generics, status
@@ -10,7 +11,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from automl.api import error_body
 from automl.datasets import services
 from automl.datasets.models import Dataset
 from automl.datasets.serializers import (
@@ -25,14 +25,13 @@ from automl.datasets.uploads import (
     content_length,
     too_large,
 )
-from workers.data.files import DataFileError
 
 
 def receive_upload(request, form_data, owner) -> Dataset:
     """Stream the request's file to disk and store the data set; on any error nothing stays.
 
     `form_data(request)` reads the parsed form (it triggers the streaming) and returns
-    (file, fields). Raises PayloadTooLarge, or DataFileError naming the field at fault.
+    (file, fields). Raises PayloadTooLarge, or Invalid naming the field at fault.
     """
     max_bytes = settings.DATASET_MAX_UPLOAD_BYTES
     if content_length(request) > max_bytes + MULTIPART_SLACK:
@@ -87,20 +86,15 @@ class DatasetList(generics.ListAPIView):
             form.is_valid(raise_exception=True)
             return form.validated_data["file"], form.validated_data
 
-        try:
-            dataset = receive_upload(request._request, form_data, request.user)
-        except DataFileError as exc:
-            raise exceptions.ValidationError({exc.field: [str(exc)]}) from None
+        dataset = receive_upload(request._request, form_data, request.user)
         return Response(DatasetDetailSerializer(dataset).data, status=status.HTTP_201_CREATED)
 
 
 class DatasetDetail(APIView):
     def get_object(self, pk: int) -> Dataset:
-        dataset = Dataset.visible_to(self.request.user).select_related("owner")
-        dataset = dataset.filter(id=pk).first()
-        if dataset is None:
-            raise exceptions.NotFound()
-        return dataset
+        return get_object_or_404(
+            Dataset.visible_to(self.request.user).select_related("owner"), id=pk
+        )
 
     @extend_schema(responses=DatasetDetailSerializer)
     def get(self, request: Request, pk: int) -> Response:
@@ -112,11 +106,5 @@ class DatasetDetail(APIView):
         dataset = self.get_object(pk)
         if dataset.is_builtin:
             raise exceptions.MethodNotAllowed("DELETE", "Built-in data sets are read-only.")
-        try:
-            services.delete_dataset(dataset)
-        except services.DatasetInUse as exc:
-            return Response(
-                error_body("in_use", f"The data set is in use: {exc}."),
-                status=status.HTTP_409_CONFLICT,
-            )
+        services.delete_dataset(dataset)
         return Response(status=status.HTTP_204_NO_CONTENT)

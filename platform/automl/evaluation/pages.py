@@ -11,6 +11,7 @@ from django.urls import path
 from django.views.decorators.http import require_POST
 
 from automl.charts import figure_html, plotly_js_tag
+from automl.errors import ServiceError, as_message
 from automl.evaluation import cards, charts, services
 from automl.evaluation.models import Evaluation
 from automl.registry.models import ModelVersion
@@ -37,15 +38,10 @@ def section_context(version: ModelVersion) -> dict:
             .exclude(id=version.id)
             .order_by("name", "-version")[:50]
         )
-    try:
-        services.rows_job(version)
-        evaluable = True
-    except services.EvaluationError:
-        evaluable = False
     return {
         "evaluation": evaluation,
         "report": report,
-        "evaluable": evaluable,
+        "evaluable": services.not_evaluable(version) is None,
         "evaluation_figures": [figure_html(f) for f in figures],
         "importance_figure": figure_html(importance) if importance else None,
         "hpo_importance_figure": figure_html(hpo) if hpo else None,
@@ -60,21 +56,17 @@ def comparison_context(versions: list[ModelVersion]) -> dict:
     for other in versions[1:]:
         try:
             rows.append({"b": other, "result": services.compare(versions[0], other)})
-        except services.EvaluationError as exc:
+        except ServiceError as exc:  # one pair's refusal is a row of the table, not the page's
             rows.append({"b": other, "error": exc.detail})
     return {"significance": rows}
 
 
 @login_required
 @require_POST
+@as_message("model-page")
 def evaluate(request: HttpRequest, pk: int) -> HttpResponse:
-    version = _owned(request, pk)
-    try:
-        services.request_evaluation(version)
-    except services.EvaluationError as exc:
-        messages.error(request, exc.detail)
-    else:
-        messages.info(request, "Evaluation queued: a worker computes it; reload in a moment.")
+    services.request_evaluation(_owned(request, pk))
+    messages.info(request, "Evaluation queued: a worker computes it; reload in a moment.")
     return redirect("model-page", pk=pk)
 
 

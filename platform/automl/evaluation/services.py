@@ -21,6 +21,7 @@ import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
+from automl.errors import Conflict, Invalid
 from automl.evaluation import tasks
 from automl.evaluation.models import Evaluation
 from automl.jobs import kinds
@@ -33,30 +34,27 @@ PERMUTATION_REPEATS = 10
 MAX_EXPLAIN_ROWS = 100
 
 
-class EvaluationError(Exception):
-    """A request that cannot be answered: `status` 409 (the state forbids it) or 400."""
-
-    def __init__(
-        self, detail: str, fields: dict[str, list[str]] | None = None, status: int = 409
-    ) -> None:
-        super().__init__(detail)
-        self.detail, self.fields, self.status = detail, fields or {}, status
-
-
 # --- requesting and running
 
 
 def rows_job(version: ModelVersion):
-    """The job whose held-out rows the version is evaluated on; EvaluationError if none."""
+    """The job whose held-out rows the version is evaluated on; Conflict if none."""
+    if reason := not_evaluable(version):
+        raise Conflict(reason)
+    return version.job
+
+
+def not_evaluable(version: ModelVersion) -> str | None:
+    """Why the version cannot be evaluated (no rows were held out from it), or None."""
     job = version.job
     if job is None or version.dataset_id is None:
-        raise EvaluationError(
+        return (
             f"{version} was not made by a job, so no rows were held out from it; "
             "only versions with job lineage (HPO, NAS, compression) can be evaluated"
         )
     if "test_size" not in job.config or "seed" not in job.config:
-        raise EvaluationError(f"job {job.id}'s config records no test split")
-    return job
+        return f"job {job.id}'s config records no test split"
+    return None
 
 
 def request_evaluation(version: ModelVersion) -> Evaluation:
@@ -127,11 +125,11 @@ def compute(version: ModelVersion) -> tuple[dict, dict, str]:
     job = rows_job(version)
     dataset = job.dataset
     if version.dataset_sha256 and dataset.sha256 and version.dataset_sha256 != dataset.sha256:
-        raise EvaluationError(f"data set {dataset.id} changed since {version} was trained")
+        raise Conflict(f"data set {dataset.id} changed since {version} was trained")
     config = job.config
     data = training_data(dataset, config)
     if data.task != version.task:
-        raise EvaluationError(
+        raise Conflict(
             f"{version} is a {version.task} model but job {job.id}'s data is for {data.task}"
         )
     seed = int(config["seed"])
@@ -196,9 +194,7 @@ def _answers(version: ModelVersion) -> Evaluation:
     evaluation = Evaluation.objects.filter(version=version).first()
     if evaluation is None or evaluation.status != Evaluation.Status.SUCCEEDED:
         state = "has no evaluation" if evaluation is None else f"is {evaluation.status}"
-        raise EvaluationError(
-            f"{version}'s evaluation {state}; evaluate it first (POST its evaluation/)"
-        )
+        raise Conflict(f"{version}'s evaluation {state}; evaluate it first (POST its evaluation/)")
     return evaluation
 
 
@@ -208,15 +204,13 @@ def compare(a: ModelVersion, b: ModelVersion, seed: int = 0) -> dict:
     from workers.evaluation import stats
 
     if a.id == b.id:
-        raise EvaluationError(
-            "compare two different versions", {"other": ["same version"]}, status=400
-        )
+        raise Invalid("compare two different versions", {"other": ["same version"]})
     ea, eb = _answers(a), _answers(b)
     if a.task != b.task:
-        raise EvaluationError(f"{a} is {a.task}, {b} is {b.task}: they cannot be compared")
+        raise Conflict(f"{a} is {a.task}, {b} is {b.task}: they cannot be compared")
     if ea.rows_key != eb.rows_key:
         sa, sb = ea.report.get("split", {}), eb.report.get("split", {})
-        raise EvaluationError(
+        raise Conflict(
             f"{a} and {b} were evaluated on different rows (data set {sa.get('dataset')} "
             f"seed {sa.get('seed')} test_size {sa.get('test_size')} vs data set "
             f"{sb.get('dataset')} seed {sb.get('seed')} test_size {sb.get('test_size')}); "
@@ -276,10 +270,9 @@ def explain_answer(loaded, X: np.ndarray, version: ModelVersion) -> dict:
     from workers.evaluation.report import Predictor
 
     if len(X) > MAX_EXPLAIN_ROWS:
-        raise EvaluationError(
+        raise Invalid(
             f"explain: at most {MAX_EXPLAIN_ROWS} rows per request",
             {"inputs": [f"at most {MAX_EXPLAIN_ROWS} rows with explain"]},
-            status=400,
         )
     reference = None
     directory = get_storage().local_dir(version.storage_key)

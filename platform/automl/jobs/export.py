@@ -13,13 +13,13 @@ import json
 from collections.abc import Iterable, Iterator
 
 from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import renderers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from automl.api import owned_or_404
 from automl.jobs.models import Job, Trial
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -123,7 +123,7 @@ class TrialsCSV(APIView):
     )
     def get(self, request: Request, pk: int) -> StreamingHttpResponse:
         """Every trial of the job as CSV (number, state, metric values, params, times)."""
-        job = owned_or_404(Job.objects.all(), request.user, id=pk)
+        job = get_object_or_404(Job.objects.owned_by(request.user), id=pk)
         response = StreamingHttpResponse(
             csv_lines(trial_rows(job)), content_type="text/csv; charset=utf-8"
         )

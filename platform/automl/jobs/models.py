@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 
 from automl.jobs import kinds
+from automl.ownership import OwnedQuerySet
 
 
 class Job(models.Model):
@@ -51,6 +52,8 @@ class Job(models.Model):
     closing_at = models.DateTimeField(
         null=True, blank=True, help_text="When a trial runner started closing the job."
     )
+
+    objects = OwnedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

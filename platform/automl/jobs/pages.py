@@ -14,7 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -43,16 +43,13 @@ TRIAL_FIELDS = (
 
 
 def owned_or_404(request: HttpRequest, pk: int) -> Job:
-    job = Job.objects.select_related("dataset").filter(owner=request.user, id=pk).first()
-    if job is None:
-        raise Http404("No such job.")
-    return job
+    return get_object_or_404(Job.objects.owned_by(request.user).select_related("dataset"), id=pk)
 
 
 @login_required
 @require_GET
 def job_list(request: HttpRequest) -> HttpResponse:
-    jobs = Job.objects.filter(owner=request.user).select_related("dataset")
+    jobs = Job.objects.owned_by(request.user).select_related("dataset")
     kind, status = request.GET.get("kind", ""), request.GET.get("status", "")
     if kind in Job.Kind.values:
         jobs = jobs.filter(kind=kind)

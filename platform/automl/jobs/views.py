@@ -1,4 +1,5 @@
 from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
@@ -7,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from automl.api import error_body, owned_or_404
+from automl.api import error_body
 from automl.jobs import lifecycle
 from automl.jobs.models import Job, Trial
 from automl.jobs.serializers import JobSerializer, JobSubmitSerializer, TrialSerializer
@@ -25,7 +26,7 @@ class JobList(generics.ListAPIView):
     serializer_class = JobSerializer
 
     def get_queryset(self) -> QuerySet[Job]:
-        jobs = Job.objects.filter(owner=self.request.user).select_related("dataset", "owner")
+        jobs = Job.objects.owned_by(self.request.user).select_related("dataset", "owner")
         if kind := choice_param(self.request, "kind", Job.Kind.values):
             jobs = jobs.filter(kind=kind)
         if status_ := choice_param(self.request, "status", Job.Status.values):
@@ -52,14 +53,16 @@ class JobList(generics.ListAPIView):
 class JobDetail(APIView):
     @extend_schema(responses=JobSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        job = owned_or_404(Job.objects.select_related("dataset", "owner"), request.user, id=pk)
+        job = get_object_or_404(
+            Job.objects.owned_by(request.user).select_related("dataset", "owner"), id=pk
+        )
         return Response(JobSerializer(job).data)
 
 
 class JobCancel(APIView):
     @extend_schema(request=None, responses={202: JobSerializer, 409: OpenApiTypes.OBJECT})
     def post(self, request: Request, pk: int) -> Response:
-        job = owned_or_404(Job.objects.all(), request.user, id=pk)
+        job = get_object_or_404(Job.objects.owned_by(request.user), id=pk)
         if not lifecycle.request_cancel(job):
             job.refresh_from_db()
             body = error_body("conflict", f"job {job.id} has already finished ({job.status})")
@@ -72,7 +75,7 @@ class TrialList(generics.ListAPIView):
     serializer_class = TrialSerializer
 
     def get_queryset(self) -> QuerySet[Trial]:
-        job = owned_or_404(Job.objects.all(), self.request.user, id=self.kwargs["pk"])
+        job = get_object_or_404(Job.objects.owned_by(self.request.user), id=self.kwargs["pk"])
         trials = Trial.objects.filter(job=job).order_by("number")
         if state := choice_param(self.request, "state", Trial.State.values):
             trials = trials.filter(state=state)

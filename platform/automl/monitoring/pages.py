@@ -9,10 +9,11 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from automl.charts import figure_html, plotly_js_tag
+from automl.errors import as_message
 from automl.monitoring import charts, services
 from automl.monitoring.models import DriftReport
 from automl.serving.models import Deployment
@@ -68,9 +69,7 @@ def dashboard_data(request: HttpRequest) -> JsonResponse:
 @staff_only
 @require_GET
 def drift_page(request: HttpRequest, pk: int) -> HttpResponse:
-    deployment = Deployment.objects.filter(id=pk).select_related("owner").first()
-    if deployment is None:
-        raise Http404("No such deployment")
+    deployment = get_object_or_404(Deployment.objects.select_related("owner"), id=pk)
     reports = list(DriftReport.objects.filter(deployment=deployment)[:50])
     latest = reports[0] if reports else None
     features = []
@@ -112,13 +111,8 @@ def drift_page(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_only
 @require_POST
+@as_message("monitoring-drift-page")
 def run_report(request: HttpRequest, pk: int) -> HttpResponse:
-    deployment = Deployment.objects.filter(id=pk).first()
-    if deployment is None:
-        raise Http404("No such deployment")
-    try:
-        services.run_drift_report(deployment, user=request.user)
-        messages.success(request, "Drift report done.")
-    except services.MonitoringError as exc:
-        messages.error(request, exc.detail)
+    services.run_drift_report(get_object_or_404(Deployment, id=pk), user=request.user)
+    messages.success(request, "Drift report done.")
     return redirect("monitoring-drift-page", pk=pk)

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Avg, Count
 from django.utils import timezone
 
+from automl.errors import Conflict, Invalid, ServiceError
 from automl.jobs.models import Job, Trial
 from automl.monitoring.models import Alert, DriftReport, Feedback, WorkerHeartbeat
 from automl.registry.models import ModelVersion
@@ -25,16 +26,6 @@ from automl.serving.models import Deployment, PredictionLog
 
 log = logging.getLogger(__name__)
 MAX_FEEDBACK_ITEMS = 1000
-
-
-class MonitoringError(Exception):
-    """A request monitoring cannot answer (a 400 unless `status` says otherwise)."""
-
-    def __init__(
-        self, detail: str, fields: dict[str, list[str]] | None = None, status: int = 400
-    ) -> None:
-        super().__init__(detail)
-        self.detail, self.fields, self.status = detail, fields or {}, status
 
 
 # --- drift
@@ -48,10 +39,9 @@ def load_reference(version: ModelVersion) -> dict:
         with get_storage().open(version.storage_key, "reference.json") as f:
             return json.load(f)
     except (StorageError, ValueError):
-        raise MonitoringError(
+        raise Conflict(
             f"{version} has no reference statistics (reference.json); models registered "
-            "by a job have them, imported ones may not",
-            status=409,
+            "by a job have them, imported ones may not"
         ) from None
 
 
@@ -59,7 +49,7 @@ def _primary_version(deployment: Deployment) -> ModelVersion:
     routes = sorted(deployment.routes, key=lambda r: -r["weight"])
     version = ModelVersion.objects.filter(id__in=[r["version"] for r in routes[:1]]).first()
     if version is None:
-        raise MonitoringError(f"{deployment} serves no existing version", status=409)
+        raise Conflict(f"{deployment} serves no existing version")
     return version
 
 
@@ -190,7 +180,7 @@ def scheduled_reports() -> dict[str, int]:
         try:
             run_drift_report(deployment, trigger=DriftReport.Trigger.SCHEDULE)
             done += 1
-        except MonitoringError as exc:
+        except ServiceError as exc:
             log.info("no drift report for %s: %s", deployment, exc.detail)
             skipped += 1
     return {"reports": done, "skipped": skipped}
@@ -290,12 +280,12 @@ def record_feedback(deployment: Deployment, items: Any) -> dict[str, int]:
     A label sent again for the same row replaces the earlier one. Every bad item is named.
     """
     if not isinstance(items, list) or not items:
-        raise MonitoringError(
+        raise Invalid(
             "feedback: a non-empty list is required",
             {"feedback": ['a list of {"prediction", "row", "label"}']},
         )
     if len(items) > MAX_FEEDBACK_ITEMS:
-        raise MonitoringError(
+        raise Invalid(
             f"feedback: at most {MAX_FEEDBACK_ITEMS} items per request",
             {"feedback": [f"at most {MAX_FEEDBACK_ITEMS} items"]},
         )
@@ -331,7 +321,7 @@ def record_feedback(deployment: Deployment, items: Any) -> dict[str, int]:
             continue
         clean.append((entry, row, item["label"]))
     if errors:
-        raise MonitoringError("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()), errors)
+        raise Invalid.from_fields(errors)
     created = 0
     with transaction.atomic():
         for entry, row, label in clean:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from numbers import Real
 from typing import Any
 
+from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, status
@@ -14,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from automl.api import error_body, owned_or_404
+from automl.errors import Invalid
 from automl.monitoring import serializers as shapes
 from automl.monitoring import services
 from automl.monitoring.models import Alert, DriftReport
@@ -29,24 +30,12 @@ OPEN = OpenApiParameter("open", bool, description="only unresolved alerts")
 DEPLOYMENT = OpenApiParameter("deployment", int, description="one deployment's only")
 
 
-def _error(exc: services.MonitoringError) -> Response:
-    code = "invalid" if exc.status == 400 else "conflict"
-    return Response(error_body(code, exc.detail, exc.fields), status=exc.status)
-
-
-def _invalid(fields: dict[str, list[str]]) -> Response:
-    detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items())
-    return Response(error_body("invalid", detail, fields), status=400)
-
-
 def _int_param(request: Request, name: str) -> int | None:
     value = request.query_params.get(name)
     if value in (None, ""):
         return None
     if not value.isdigit():
-        raise services.MonitoringError(
-            f"{name}: must be a positive integer", {name: ["must be a positive integer"]}
-        )
+        raise Invalid.from_fields({name: ["must be a positive integer"]})
     return int(value)
 
 
@@ -65,10 +54,7 @@ class Overview(StaffView):
 class JobMetrics(StaffView):
     @extend_schema(parameters=[HOURS], responses=shapes.JobMetricsSerializer)
     def get(self, request: Request) -> Response:
-        try:
-            hours = _int_param(request, "hours") or 24
-        except services.MonitoringError as exc:
-            return _error(exc)
+        hours = _int_param(request, "hours") or 24
         return Response(services.job_metrics(min(hours, MAX_WINDOW_HOURS)))
 
 
@@ -90,11 +76,8 @@ class Alerts(StaffView):
         alerts = Alert.objects.select_related("deployment")
         if request.query_params.get("open") in ("1", "true"):
             alerts = alerts.filter(resolved_at__isnull=True)
-        try:
-            if (deployment := _int_param(request, "deployment")) is not None:
-                alerts = alerts.filter(deployment=deployment)
-        except services.MonitoringError as exc:
-            return _error(exc)
+        if (deployment := _int_param(request, "deployment")) is not None:
+            alerts = alerts.filter(deployment=deployment)
         return Response({"alerts": [services.alert_dict(a) for a in alerts[:500]]})
 
 
@@ -115,11 +98,8 @@ class DriftReports(StaffView):
     )
     def get(self, request: Request) -> Response:
         reports = DriftReport.objects.all()
-        try:
-            if (deployment := _int_param(request, "deployment")) is not None:
-                reports = reports.filter(deployment=deployment)
-        except services.MonitoringError as exc:
-            return _error(exc)
+        if (deployment := _int_param(request, "deployment")) is not None:
+            reports = reports.filter(deployment=deployment)
         return Response({"reports": [services.report_dict(r, full=False) for r in reports[:200]]})
 
     @extend_schema(
@@ -131,7 +111,7 @@ class DriftReports(StaffView):
         "share_threshold": s?}."""
         body = request.data
         if not isinstance(body, dict):
-            return _invalid({"": ["a JSON object is required"]})
+            raise Invalid.from_fields({"": ["a JSON object is required"]})
         errors: dict[str, list[str]] = {}
         if unknown := set(body) - {"deployment", "version", "hours", "share_threshold"}:
             errors["body"] = [f"unknown fields: {', '.join(sorted(map(str, unknown)))}"]
@@ -150,18 +130,15 @@ class DriftReports(StaffView):
         hours = _number(body, "hours", 0.01, MAX_WINDOW_HOURS, errors)
         share = _number(body, "share_threshold", 0.0, 1.0, errors)
         if errors:
-            return _invalid(errors)
-        try:
-            report = services.run_drift_report(
-                deployment,
-                version=version,
-                hours=hours,
-                user=request.user,
-                share_threshold=share,
-                trigger=DriftReport.Trigger.MANUAL,
-            )
-        except services.MonitoringError as exc:
-            return _error(exc)
+            raise Invalid.from_fields(errors)
+        report = services.run_drift_report(
+            deployment,
+            version=version,
+            hours=hours,
+            user=request.user,
+            share_threshold=share,
+            trigger=DriftReport.Trigger.MANUAL,
+        )
         return Response(services.report_dict(report), status=status.HTTP_201_CREATED)
 
 
@@ -180,10 +157,7 @@ class Performance(StaffView):
         deployment = Deployment.objects.filter(id=pk).first()
         if deployment is None:
             raise NotFound()
-        try:
-            days = _int_param(request, "days") or 30
-        except services.MonitoringError as exc:
-            return _error(exc)
+        days = _int_param(request, "days") or 30
         return Response(services.performance(deployment, days=min(days, 3650)))
 
 
@@ -195,12 +169,11 @@ class DeploymentFeedback(APIView):
         request=shapes.FeedbackRequestSerializer, responses={201: shapes.FeedbackStoredSerializer}
     )
     def post(self, request: Request, pk: int) -> Response:
-        deployment = owned_or_404(Deployment.objects.all(), request.user, id=pk)
+        deployment = get_object_or_404(Deployment.objects.owned_by(request.user), id=pk)
         body = request.data
         if not isinstance(body, dict) or "feedback" not in body:
-            return _invalid({"feedback": ['required: [{"prediction", "row", "label"}, ...]']})
-        try:
-            stored = services.record_feedback(deployment, body["feedback"])
-        except services.MonitoringError as exc:
-            return _error(exc)
+            raise Invalid.from_fields(
+                {"feedback": ['required: [{"prediction", "row", "label"}, ...]']}
+            )
+        stored = services.record_feedback(deployment, body["feedback"])
         return Response(stored, status=status.HTTP_201_CREATED)

@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from automl.ownership import OwnedQuerySet
+
 
 class ModelVersion(models.Model):
     """One immutable model in the repository: files, metrics, lineage, and a stage.
@@ -81,6 +83,8 @@ class ModelVersion(models.Model):
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     stage_changed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OwnedQuerySet.as_manager()
 
     class Meta:
         ordering = ["name", "-version"]

@@ -4,24 +4,22 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from automl.errors import as_message
 from automl.registry import services
 from automl.registry.models import ModelVersion
 
 
 def _owned(request: HttpRequest, pk: int) -> ModelVersion:
-    version = ModelVersion.objects.filter(owner=request.user, id=pk).first()
-    if version is None:
-        raise Http404("No such model version")
-    return version
+    return get_object_or_404(ModelVersion.objects.owned_by(request.user), id=pk)
 
 
 @login_required
 def model_list(request: HttpRequest) -> HttpResponse:
-    versions = ModelVersion.objects.filter(owner=request.user)
+    versions = ModelVersion.objects.owned_by(request.user)
     stage = request.GET.get("stage", "")
     if stage in ModelVersion.Stage.values:
         versions = versions.filter(stage=stage)
@@ -42,7 +40,7 @@ def model_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
     version = _owned(request, pk)
-    siblings = ModelVersion.objects.filter(owner=request.user, name=version.name)
+    siblings = ModelVersion.objects.owned_by(request.user).filter(name=version.name)
     from automl.evaluation.pages import section_context
 
     return render(
@@ -60,12 +58,9 @@ def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@as_message("model-page")
 def model_stage(request: HttpRequest, pk: int) -> HttpResponse:
-    version = _owned(request, pk)
-    try:
-        services.set_stage(version, request.POST.get("stage", ""))
-    except services.RegistryError as exc:
-        messages.error(request, exc.detail)
+    services.set_stage(_owned(request, pk), request.POST.get("stage", ""))
     return redirect("model-page", pk=pk)
 
 
@@ -73,7 +68,7 @@ def model_stage(request: HttpRequest, pk: int) -> HttpResponse:
 def model_compare(request: HttpRequest) -> HttpResponse:
     ids = [int(p) for p in request.GET.getlist("ids") if p.isdigit()]
     ids += [int(p) for p in request.GET.get("id_list", "").split(",") if p.strip().isdigit()]
-    found = {v.id: v for v in ModelVersion.objects.filter(owner=request.user, id__in=ids)}
+    found = {v.id: v for v in ModelVersion.objects.owned_by(request.user).filter(id__in=ids)}
     versions = [found[i] for i in dict.fromkeys(ids) if i in found]
     metrics = sorted({m for v in versions for m in v.metrics})
     rows = [(m, [v.metrics.get(m) for v in versions]) for m in metrics]
@@ -88,6 +83,7 @@ def model_compare(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+@as_message("models-page")
 def model_import(request: HttpRequest) -> HttpResponse:
     """A new version from a zip as the download gives it, or from a safetensors file and
     its JSON spec (what a torch model trained elsewhere brings)."""
@@ -112,13 +108,9 @@ def model_import(request: HttpRequest) -> HttpResponse:
             f"(MODEL_MAX_UPLOAD_BYTES: {settings.MODEL_MAX_UPLOAD_BYTES} bytes).",
         )
     else:
-        try:
-            files = dict(uploads)
-            if "spec" in files:
-                files["spec"] = services.read_spec(files["spec"])
-            version = services.import_model(request.user, name=name, **files)
-        except services.RegistryError as exc:
-            messages.error(request, exc.detail)
-        else:
-            return redirect("model-page", pk=version.id)
+        files = dict(uploads)
+        if "spec" in files:
+            files["spec"] = services.read_spec(files["spec"])
+        version = services.import_model(request.user, name=name, **files)
+        return redirect("model-page", pk=version.id)
     return redirect("models-page")

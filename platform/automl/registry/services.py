@@ -13,6 +13,8 @@ import subprocess
 import tempfile
 import uuid
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import IO, Any
@@ -23,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from automl.errors import Conflict, Invalid
 from automl.registry.models import ModelVersion
 from automl.registry.storage import get_storage
 from workers.training.measure import median_ms
@@ -53,19 +56,6 @@ MODEL_FILES = frozenset(
     }
 )
 NUMBERING_ATTEMPTS = 10
-
-
-class RegistryError(Exception):
-    """A request the registry refuses; `fields` names what is wrong (for a 400)."""
-
-    def __init__(self, detail: str, fields: dict[str, list[str]] | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.fields = fields or {}
-
-
-class StageError(RegistryError):
-    """A stage change that the rules forbid (a 409)."""
 
 
 # --- lineage helpers
@@ -121,7 +111,7 @@ def describe_directory(directory: Path) -> dict:
     """Load and check a model directory; return the ModelVersion fields it determines.
 
     Raises:
-        RegistryError: the directory is not a loadable model (bad spec, hash mismatch,
+        Invalid: the directory is not a loadable model (bad spec, hash mismatch,
             untrusted skops types, weights that do not fit the spec).
     """
     from workers.models.artifacts import ArtifactError, load_model, load_transformer
@@ -142,14 +132,14 @@ def describe_directory(directory: Path) -> dict:
         # The files may come from an upload: whatever stops them loading (a bad header, a
         # refused type, weights that do not fit the spec) is the uploader's to fix.
         message = str(exc) if isinstance(exc, ArtifactError) else f"{type(exc).__name__}: {exc}"
-        raise RegistryError(f"not a loadable model: {message}", {"files": [message]}) from exc
+        raise Invalid(f"not a loadable model: {message}", {"files": [message]}) from exc
     features = spec.get("features")
     if features is not None and (
         not isinstance(features, list)
         or not all(isinstance(f, str) for f in features)
         or len(set(features)) != len(features)
     ):
-        raise RegistryError(
+        raise Invalid(
             "spec.features must be a list of distinct column names",
             {"spec.features": ["must be a list of distinct strings"]},
         )
@@ -160,7 +150,7 @@ def describe_directory(directory: Path) -> dict:
     else:
         n_features = _n_inputs(model)
     if features is not None and n_features is not None and len(features) != n_features:
-        raise RegistryError(
+        raise Invalid(
             f"spec.features names {len(features)} columns, the model takes {n_features}",
             {"spec.features": [f"must name {n_features} columns"]},
         )
@@ -231,7 +221,7 @@ def create_version(
                     ).exists()
                 ):
                     raise  # not a numbering race: the job's model is registered already
-        raise RegistryError(f"could not number a new version of {name!r}; try again")
+        raise Invalid(f"could not number a new version of {name!r}; try again")
     except BaseException:
         storage.delete(key)
         raise
@@ -311,14 +301,29 @@ def register_model_directory(
     )
 
 
+# --- exports
+
+
+@contextmanager
+def export_refusals() -> Iterator[None]:
+    """An export the model's kind cannot give (workers' ExportError: workers know no
+    Django) as the Conflict it is."""
+    from workers.models.export import ExportError
+
+    try:
+        yield
+    except ExportError as exc:
+        raise Conflict(str(exc)) from None
+
+
 # --- stages
 
 
 def set_stage(version: ModelVersion, stage: str) -> ModelVersion:
     """Move a version to `stage`; promotion demotes the previous production version to
-    archived in the same transaction. Raises StageError for a forbidden move."""
+    archived in the same transaction. Raises Conflict for a forbidden move."""
     if stage not in Stage.values:
-        raise RegistryError(
+        raise Invalid(
             f"unknown stage {stage!r}", {"stage": [f"must be one of {', '.join(Stage.values)}"]}
         )
     with transaction.atomic():
@@ -332,7 +337,7 @@ def set_stage(version: ModelVersion, stage: str) -> ModelVersion:
         if current.stage == stage:
             return current
         if stage not in TRANSITIONS[current.stage]:
-            raise StageError(
+            raise Conflict(
                 f"{current} is {current.stage}; it cannot move to {stage}",
                 {"stage": [f"not allowed from {current.stage}"]},
             )
@@ -340,7 +345,7 @@ def set_stage(version: ModelVersion, stage: str) -> ModelVersion:
             from automl.serving.services import deployments_serving
 
             if names := deployments_serving(current):
-                raise StageError(
+                raise Conflict(
                     f"{current} is served by deployment {', '.join(names)}; "
                     "take it out of their traffic first",
                     {"stage": ["the version is deployed"]},
@@ -371,18 +376,16 @@ def read_spec(upload: IO[bytes]) -> dict:
     upload.seek(0)
     raw = upload.read(limit + 1)
     if len(raw) > limit:
-        raise RegistryError(
+        raise Invalid(
             f"spec: larger than MODEL_MAX_SPEC_BYTES ({limit} bytes)",
             {"spec": [f"over MODEL_MAX_SPEC_BYTES ({limit} bytes)"]},
         )
     try:
         spec = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise RegistryError(f"spec: not valid JSON: {exc}", {"spec": ["not valid JSON"]}) from None
+        raise Invalid(f"spec: not valid JSON: {exc}", {"spec": ["not valid JSON"]}) from None
     if not isinstance(spec, dict):
-        raise RegistryError(
-            "spec: a JSON object is required", {"spec": ["a JSON object is required"]}
-        )
+        raise Invalid("spec: a JSON object is required", {"spec": ["a JSON object is required"]})
     return spec
 
 
@@ -392,14 +395,14 @@ def _check_zip(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     members = [m for m in archive.infolist() if not m.is_dir()]
     total, limit = sum(m.file_size for m in members), settings.MODEL_MAX_UPLOAD_BYTES
     if total > limit:
-        raise RegistryError(
+        raise Invalid(
             f"archive: unpacks to {total} bytes, more than MODEL_MAX_UPLOAD_BYTES ({limit})",
             {"archive": [f"unpacks to more than MODEL_MAX_UPLOAD_BYTES ({limit} bytes)"]},
         )
     ratio = settings.MODEL_MAX_ZIP_RATIO
     for m in members:
         if m.file_size > ratio * max(m.compress_size, 1):
-            raise RegistryError(
+            raise Invalid(
                 f"archive: {m.filename} unpacks to {m.file_size} bytes from "
                 f"{m.compress_size}, more than MODEL_MAX_ZIP_RATIO ({ratio}) times",
                 {"archive": [f"a member is compressed more than MODEL_MAX_ZIP_RATIO ({ratio}x)"]},
@@ -419,9 +422,9 @@ def _check_torch(directory: Path, spec: dict) -> None:
     except BudgetError as exc:
         field = "weights" if str(exc).startswith("weights:") else "spec"
         message = str(exc).removeprefix("weights: ")
-        raise RegistryError(f"{field}: {message}", {field: [message]}) from None
+        raise Invalid(f"{field}: {message}", {field: [message]}) from None
     except (ValueError, TypeError) as exc:
-        raise RegistryError(f"spec: {exc}", {"spec": [str(exc)]}) from exc
+        raise Invalid(f"spec: {exc}", {"spec": [str(exc)]}) from exc
 
 
 def import_model(
@@ -456,22 +459,22 @@ def import_model(
                         with zf.open(member) as packed:
                             _write_file(directory / member.filename, packed)
             except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as exc:
-                raise RegistryError(
+                raise Invalid(
                     f"archive: not a zip file ({exc})", {"archive": ["not a valid zip file"]}
                 ) from exc
             if not (directory / SPEC_FILE).exists():
-                raise RegistryError(
+                raise Invalid(
                     "archive: no spec.json in it", {"archive": ["must contain spec.json"]}
                 )
             with (directory / SPEC_FILE).open("rb") as f:
                 spec = read_spec(f)
         else:
             if not isinstance(spec, dict):
-                raise RegistryError(
+                raise Invalid(
                     "spec: a JSON object is required", {"spec": ["a JSON object is required"]}
                 )
             if (weights is None) == (skops is None):
-                raise RegistryError(
+                raise Invalid(
                     "give either weights (safetensors) or skops, not both",
                     {"weights": ["give weights or skops"]},
                 )
@@ -490,7 +493,7 @@ def import_model(
             try:
                 _write_json(directory / SPEC_FILE, {**spec, **_record(path)})
             except (TypeError, ValueError) as exc:
-                raise RegistryError(f"spec: {exc}", {"spec": [str(exc)]}) from exc
+                raise Invalid(f"spec: {exc}", {"spec": [str(exc)]}) from exc
             if preprocessing is not None:
                 pre = directory / "preprocessing.skops"
                 _write_file(pre, preprocessing)

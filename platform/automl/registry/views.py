@@ -4,6 +4,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.http import FileResponse
+from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
@@ -13,7 +14,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from automl.api import error_body, owned_or_404, refusal
 from automl.datasets.uploads import MULTIPART_SLACK, PayloadTooLarge, content_length
 from automl.registry import bundles, services
 from automl.registry.models import ModelVersion
@@ -27,10 +27,6 @@ from automl.registry.storage import get_storage
 
 MAX_COMPARE = 10
 EXPORT_FORMATS = ["onnx", "torchscript"]
-
-
-def registry_error(exc: services.RegistryError, code: int = 400) -> Response:
-    return refusal(exc.detail, exc.fields, code)
 
 
 def _choice(request: Request, name: str, choices: list[str]) -> str | None:
@@ -55,7 +51,7 @@ class ModelList(generics.ListAPIView):
 
     def get_queryset(self) -> QuerySet[ModelVersion]:
         params = self.request.query_params
-        versions = ModelVersion.objects.filter(owner=self.request.user)
+        versions = ModelVersion.objects.owned_by(self.request.user)
         if name := params.get("name"):
             versions = versions.filter(name=name)
         if stage := _choice(self.request, "stage", ModelVersion.Stage.values):
@@ -98,12 +94,12 @@ class ModelList(generics.ListAPIView):
 class ModelDetail(APIView):
     @extend_schema(responses=ModelVersionSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        version = owned_or_404(ModelVersion.objects.all(), request.user, id=pk)
+        version = get_object_or_404(ModelVersion.objects.owned_by(request.user), id=pk)
         return Response(ModelVersionSerializer(version).data)
 
     @extend_schema(request=ModelVersionUpdateSerializer, responses=ModelVersionSerializer)
     def patch(self, request: Request, pk: int) -> Response:
-        version = owned_or_404(ModelVersion.objects.all(), request.user, id=pk)
+        version = get_object_or_404(ModelVersion.objects.owned_by(request.user), id=pk)
         update = ModelVersionUpdateSerializer(data=request.data)
         update.is_valid(raise_exception=True)
         for field, value in update.validated_data.items():
@@ -117,20 +113,17 @@ class ModelStage(APIView):
         request=StageSerializer, responses={200: ModelVersionSerializer, 409: OpenApiTypes.OBJECT}
     )
     def post(self, request: Request, pk: int) -> Response:
-        version = owned_or_404(ModelVersion.objects.all(), request.user, id=pk)
+        version = get_object_or_404(ModelVersion.objects.owned_by(request.user), id=pk)
         body = StageSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            version = services.set_stage(version, body.validated_data["stage"])
-        except services.StageError as exc:
-            return registry_error(exc, 409)
+        version = services.set_stage(version, body.validated_data["stage"])
         return Response(ModelVersionSerializer(version).data)
 
 
 class ModelDownload(APIView):
     @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
     def get(self, request: Request, pk: int) -> FileResponse:
-        version = owned_or_404(ModelVersion.objects.all(), request.user, id=pk)
+        version = get_object_or_404(ModelVersion.objects.owned_by(request.user), id=pk)
         return _zip_response(
             lambda f: services.write_zip(version, f), f"{version.name}-v{version.version}.zip"
         )
@@ -160,28 +153,22 @@ class ModelImport(APIView):
                 files[field] = upload
         spec = None
         if "spec" in files:
-            try:
-                spec = services.read_spec(files.pop("spec"))
-            except services.RegistryError as exc:
-                return registry_error(exc)
+            spec = services.read_spec(files.pop("spec"))
         parent = None
         if "parent" in data:
-            parent = ModelVersion.objects.filter(owner=request.user, id=data["parent"]).first()
+            parent = ModelVersion.objects.owned_by(request.user).filter(id=data["parent"]).first()
             if parent is None:
                 raise ValidationError({"parent": "not the id of one of your model versions"})
         tags = [t.strip() for t in data.get("tags", "").split(",") if t.strip()]
-        try:
-            version = services.import_model(
-                request.user,
-                name=data["name"],
-                spec=spec,
-                tags=tags,
-                parent=parent,
-                description=data.get("description", ""),
-                **files,
-            )
-        except services.RegistryError as exc:
-            return registry_error(exc)
+        version = services.import_model(
+            request.user,
+            name=data["name"],
+            spec=spec,
+            tags=tags,
+            parent=parent,
+            description=data.get("description", ""),
+            **files,
+        )
         return Response(ModelVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
 
@@ -200,7 +187,7 @@ class ModelCompare(APIView):
         if len(parts) < 2 or len(parts) > MAX_COMPARE or not all(p.isdigit() for p in parts):
             raise ValidationError({"ids": f"2 to {MAX_COMPARE} comma-separated version ids"})
         ids = list(dict.fromkeys(int(p) for p in parts))
-        found = {v.id: v for v in ModelVersion.objects.filter(owner=request.user, id__in=ids)}
+        found = {v.id: v for v in ModelVersion.objects.owned_by(request.user).filter(id__in=ids)}
         if missing := [i for i in ids if i not in found]:
             raise ValidationError({"ids": f"not your versions: {', '.join(map(str, missing))}"})
         versions = [found[i] for i in ids]
@@ -236,18 +223,16 @@ class ModelExport(APIView):
         },
     )
     def get(self, request: Request, pk: int, fmt: str):
-        from workers.models.export import ExportError, to_onnx, to_torchscript
+        from workers.models.export import to_onnx, to_torchscript
 
-        version = owned_or_404(ModelVersion.objects.all(), request.user, id=pk)
+        version = get_object_or_404(ModelVersion.objects.owned_by(request.user), id=pk)
         if fmt not in EXPORT_FORMATS:
             raise NotFound(f"no export to {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
         export, suffix = (to_onnx, "onnx") if fmt == "onnx" else (to_torchscript, "pt")
         with tempfile.TemporaryDirectory() as tmp:
             target = Path(tmp) / f"model.{suffix}"
-            try:
+            with services.export_refusals():
                 export(get_storage().local_dir(version.storage_key), target)
-            except ExportError as exc:
-                return Response(error_body("conflict", str(exc)), status=409)
             content = target.read_bytes()
         response = FileResponse(
             iter([content]),
@@ -262,7 +247,7 @@ class ModelExport(APIView):
 class ModelBundle(APIView):
     @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
     def get(self, request: Request, pk: int) -> FileResponse:
-        version = owned_or_404(ModelVersion.objects.all(), request.user, id=pk)
+        version = get_object_or_404(ModelVersion.objects.owned_by(request.user), id=pk)
         with tempfile.TemporaryDirectory() as tmp:
             folder = bundles.write_bundle(version, Path(tmp) / "bundle")
             return _zip_response(
@@ -276,14 +261,10 @@ class ModelTriton(APIView):
         responses={(200, "application/zip"): OpenApiTypes.BINARY, 409: OpenApiTypes.OBJECT}
     )
     def get(self, request: Request, pk: int):
-        from workers.models.export import ExportError
-
-        version = owned_or_404(ModelVersion.objects.all(), request.user, id=pk)
+        version = get_object_or_404(ModelVersion.objects.owned_by(request.user), id=pk)
         with tempfile.TemporaryDirectory() as tmp:
-            try:
+            with services.export_refusals():
                 folder = bundles.write_triton(version, Path(tmp) / "triton")
-            except ExportError as exc:
-                return Response(error_body("conflict", str(exc)), status=409)
             return _zip_response(
                 lambda f: bundles.zip_folder(folder, f),
                 f"{bundles.service_name(version)}-triton.zip",

@@ -4,12 +4,12 @@ services.validate_traffic, so the errors are the API's own."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import forms
 
 from automl.registry.models import ModelVersion
-from automl.serving.services import ServingError
 
 
 class VersionChoice(forms.ModelChoiceField):
@@ -80,19 +80,16 @@ class TrafficForm(forms.Form):
         wait = self.cleaned_data.get("batch_wait_ms")
         return {"max_batch_rows": rows, "max_wait_ms": 2.0 if wait is None else wait}
 
-    def add_serving_error(self, exc: ServingError) -> None:
-        """Each of the service's field errors beside the field it is about."""
-        if not exc.fields:
-            self.add_error(None, exc.detail)
-        for path, messages in exc.fields.items():
-            parts = path.split(".")
-            field = {
-                "routes": "canary" if parts[1:2] == ["1"] else "main",
-                "shadow": "shadow",
-                "name": "name",
-                "batching": "batch_wait_ms" if parts[1:2] == ["max_wait_ms"] else "batch_rows",
-            }.get(parts[0])
-            self.add_error(field if field in self.fields else None, " ".join(messages))
+    @staticmethod
+    def field_of(path: str) -> str | None:
+        """The form field a service error's field (e.g. "routes.1.weight") is about."""
+        parts = path.split(".")
+        return {
+            "routes": "canary" if parts[1:2] == ["1"] else "main",
+            "shadow": "shadow",
+            "name": "name",
+            "batching": "batch_wait_ms" if parts[1:2] == ["max_wait_ms"] else "batch_rows",
+        }.get(parts[0])
 
 
 class DeploymentForm(TrafficForm):
@@ -108,3 +105,15 @@ class DeploymentForm(TrafficForm):
         "batch_rows",
         "batch_wait_ms",
     ]
+
+
+class TryForm(forms.Form):
+    """The deployment page's try-it box: rows as JSON, answered as the API answers them."""
+
+    inputs = forms.CharField()
+
+    def clean_inputs(self) -> Any:
+        try:
+            return json.loads(self.cleaned_data["inputs"])
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"The rows are not valid JSON: {exc}") from None

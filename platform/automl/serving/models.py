@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import models
 
+from automl.ownership import OwnedQuerySet
+
 
 class Deployment(models.Model):
     """A model name served over REST: a traffic split across its versions, and a shadow.
@@ -37,6 +39,8 @@ class Deployment(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = OwnedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

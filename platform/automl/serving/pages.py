@@ -5,21 +5,19 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from automl.errors import as_message, on_form
 from automl.registry.models import ModelVersion
 from automl.serving import services
-from automl.serving.forms import DeploymentForm, TrafficForm
+from automl.serving.forms import DeploymentForm, TrafficForm, TryForm
 from automl.serving.models import Deployment
 
 
 def _owned(request: HttpRequest, pk: int) -> Deployment:
-    deployment = Deployment.objects.filter(owner=request.user, id=pk).first()
-    if deployment is None:
-        raise Http404("No such deployment")
-    return deployment
+    return get_object_or_404(Deployment.objects.owned_by(request.user), id=pk)
 
 
 @login_required
@@ -32,21 +30,22 @@ def deployment_list(request: HttpRequest) -> HttpResponse:
     form = DeploymentForm(request.POST or None, versions=versions, initial=initial)
     if request.method == "POST" and form.is_valid():
         routes, shadow = form.routes()
-        try:
-            deployment = services.create_deployment(
+        deployment = on_form(
+            form,
+            lambda: services.create_deployment(
                 request.user,
                 name=form.cleaned_data["name"],
                 model_name=form.cleaned_data["main"].name,
                 routes=routes,
                 shadow=shadow,
                 batching=form.batching(),
-            )
-        except services.ServingError as exc:
-            form.add_serving_error(exc)
-        else:
+            ),
+            form.field_of,
+        )
+        if deployment is not None:
             messages.success(request, f"Deployed {deployment.model_name} as {deployment.name}.")
             return redirect("deployment-page", pk=deployment.id)
-    deployments = Deployment.objects.filter(owner=request.user)
+    deployments = Deployment.objects.owned_by(request.user)
     return render(
         request,
         "serving/list.html",
@@ -60,12 +59,11 @@ def deployment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     deployment = _owned(request, pk)
     inputs, answer, error = request.POST.get("inputs", ""), None, ""
     if request.method == "POST":
-        try:
-            answer = json.dumps(services.predict(deployment, json.loads(inputs)), indent=1)
-        except json.JSONDecodeError as exc:
-            error = f"The rows are not valid JSON: {exc}"
-        except services.ServingError as exc:
-            error = exc.detail
+        form = TryForm(request.POST)
+        if form.is_valid():
+            out = on_form(form, lambda: services.predict(deployment, form.cleaned_data["inputs"]))
+            answer = None if out is None else json.dumps(out, indent=1)
+        error = " ".join(e for errors in form.errors.values() for e in errors)
     return _detail(
         request,
         deployment,
@@ -118,13 +116,10 @@ def _detail(
 
 @login_required
 @require_POST
+@as_message("deployment-page")
 def deployment_rollback(request: HttpRequest, pk: int) -> HttpResponse:
-    deployment = _owned(request, pk)
-    try:
-        services.rollback(deployment)
-        messages.success(request, "Rolled back to the previous traffic split.")
-    except services.ServingError as exc:
-        messages.error(request, exc.detail)
+    services.rollback(_owned(request, pk))
+    messages.success(request, "Rolled back to the previous traffic split.")
     return redirect("deployment-page", pk=pk)
 
 
@@ -136,14 +131,15 @@ def deployment_traffic(request: HttpRequest, pk: int) -> HttpResponse:
     form = _traffic_form(request, deployment, request.POST)
     if form.is_valid():
         routes, shadow = form.routes()
-        try:
+
+        def change() -> Deployment:
             batching = services.validate_batching(form.batching())
-            services.set_traffic(deployment, routes, shadow)
+            changed = services.set_traffic(deployment, routes, shadow)
             if batching != deployment.batching:
-                services.set_batching(deployment, batching)
-        except services.ServingError as exc:
-            form.add_serving_error(exc)
-        else:
+                changed = services.set_batching(changed, batching)
+            return changed
+
+        if on_form(form, change, form.field_of) is not None:
             messages.success(request, "Traffic split changed.")
             return redirect("deployment-page", pk=pk)
     return _detail(request, deployment, traffic_form=form, status=400)

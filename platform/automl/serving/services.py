@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from automl.errors import Conflict, Invalid, ServiceError
 from automl.registry.models import ModelVersion
 from automl.serving import batching as batching_
 from automl.serving import cache as result_cache
@@ -30,16 +31,6 @@ HISTORY_LIMIT = 50
 MAX_REPORTED_ROWS = 10  # bad rows named in one 400
 SERVED_VERSIONS_TTL_S = 30.0
 SERVED_VERSIONS_MAX = 1000  # deployments' version sets kept per process
-
-
-class ServingError(Exception):
-    """Bad input for a deployment (a 400 unless `status` says otherwise)."""
-
-    def __init__(
-        self, detail: str, fields: dict[str, list[str]] | None = None, status: int = 400
-    ) -> None:
-        super().__init__(detail)
-        self.detail, self.fields, self.status = detail, fields or {}, status
 
 
 # --- traffic rules
@@ -71,7 +62,7 @@ def _version_field(
 
 
 def validate_traffic(owner, model_name: str, routes: Any, shadow: Any) -> tuple[list, int | None]:
-    """Normalised routes and shadow id, or ServingError naming each bad field."""
+    """Normalised routes and shadow id, or Invalid naming each bad field."""
     errors: dict[str, list[str]] = {}
     clean: list[dict] = []
     if not isinstance(routes, list) or not routes:
@@ -104,18 +95,18 @@ def validate_traffic(owner, model_name: str, routes: Any, shadow: Any) -> tuple[
             if shadow_id in [r["version"] for r in clean]:
                 errors["shadow"] = ["the shadow version must not also take traffic"]
     if errors:
-        raise ServingError("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()), errors)
+        raise Invalid.from_fields(errors)
     return clean, shadow_id
 
 
 def validate_batching(value: Any) -> dict | None:
-    """A deployment's batching setting normalised (None: off), or ServingError naming
+    """A deployment's batching setting normalised (None: off), or Invalid naming
     each bad key."""
     if value is None:
         return None
     shape = '{"max_batch_rows": integer, "max_wait_ms": number} or null'
     if not isinstance(value, dict):
-        raise ServingError(f"batching: must be {shape}", {"batching": [f"must be {shape}"]})
+        raise Invalid(f"batching: must be {shape}", {"batching": [f"must be {shape}"]})
     errors: dict[str, list[str]] = {}
     if extra := sorted(set(value) - {"max_batch_rows", "max_wait_ms"}):
         errors["batching"] = [f"unknown keys: {', '.join(map(str, extra))}"]
@@ -135,7 +126,7 @@ def validate_batching(value: Any) -> dict | None:
             f"a number from 0 to {batching_.MAX_WAIT_MS:g} (how long a request waits for others)"
         ]
     if errors:
-        raise ServingError("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()), errors)
+        raise Invalid.from_fields(errors)
     return {"max_batch_rows": rows, "max_wait_ms": float(wait)}
 
 
@@ -151,7 +142,7 @@ def create_deployment(
     batching: Any = None,
 ) -> Deployment:
     if Deployment.objects.filter(owner=owner, name=name).exists():
-        raise ServingError(
+        raise Invalid(
             f"you already have a deployment named {name!r}", {"name": ["already in use"]}
         )
     batching = validate_batching(batching)
@@ -198,15 +189,15 @@ def rollback(deployment: Deployment) -> Deployment:
     with transaction.atomic():
         current = Deployment.objects.select_for_update().get(id=deployment.id)
         if not current.history:
-            raise ServingError(f"{current} has no earlier traffic split to go back to", status=409)
+            raise Conflict(f"{current} has no earlier traffic split to go back to")
         previous = current.history[-1]
         try:
             routes, shadow_id = validate_traffic(
                 current.owner, current.model_name, previous["routes"], previous["shadow"]
             )
-        except ServingError as exc:
-            raise ServingError(
-                f"the previous split cannot be served again: {exc.detail}", exc.fields, status=409
+        except Invalid as exc:
+            raise Conflict(
+                f"the previous split cannot be served again: {exc.detail}", exc.fields
             ) from None
         current.routes, current.shadow_id = routes, shadow_id
         current.history = current.history[:-1]
@@ -250,15 +241,15 @@ def parse_inputs(
 ) -> np.ndarray:
     """JSON rows (objects keyed by feature name) or arrays -> a 2-D array in model order.
 
-    Missing or extra names, wrong lengths and non-numbers are a ServingError naming them.
+    Missing or extra names, wrong lengths and non-numbers are an Invalid naming them.
     """
     if not isinstance(inputs, list) or not inputs:
-        raise ServingError(
+        raise Invalid(
             "inputs: a non-empty list of rows is required",
             {"inputs": ["a non-empty list of rows (objects or arrays)"]},
         )
     if len(inputs) > settings.SERVING_MAX_ROWS:
-        raise ServingError(
+        raise Invalid(
             f"inputs: at most {settings.SERVING_MAX_ROWS} rows per request",
             {"inputs": [f"at most {settings.SERVING_MAX_ROWS} rows"]},
         )
@@ -266,7 +257,7 @@ def parse_inputs(
     errors: dict[str, list[str]] = {}
     rows: list[list] = []
     if named and features is None:
-        raise ServingError(
+        raise Invalid(
             "inputs: this model has no recorded feature names; send arrays",
             {"inputs": ["send arrays: the model's feature names are unknown"]},
         )
@@ -303,10 +294,9 @@ def parse_inputs(
                 errors[f"{field}.{name}"] = [f"must be {kind}, not {json.dumps(value)[:40]}"]
         rows.append(values)
     if errors:
-        detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())
-        raise ServingError(detail, errors)
+        raise Invalid.from_fields(errors)
     if len({len(r) for r in rows}) > 1:
-        raise ServingError("inputs: rows differ in length", {"inputs": ["rows differ in length"]})
+        raise Invalid("inputs: rows differ in length", {"inputs": ["rows differ in length"]})
     if all(_is_number(v) for v in itertools.chain.from_iterable(rows)):
         return np.array([[np.nan if v is None else v for v in r] for r in rows], dtype=np.float64)
     return np.array(rows, dtype=object)
@@ -374,7 +364,7 @@ def _answer(
         )
     except (ValueError, TypeError) as exc:
         # e.g. a category the preprocessing cannot read: the caller's input, not our bug
-        raise ServingError(
+        raise Invalid(
             f"inputs: the model could not use them ({exc})", {"inputs": [str(exc)[:300]]}
         ) from exc
     _refuse_non_finite(out)
@@ -415,21 +405,16 @@ def predict(
     rng = random.Random(secrets.randbits(64) if seed is None else seed)
     versions = _served_versions(deployment)
     if missing := set(deployment.version_ids) - set(versions):
-        raise ServingError(
-            f"version {sorted(missing)} no longer exists; change the traffic", status=409
-        )
+        raise Conflict(f"version {sorted(missing)} no longer exists; change the traffic")
     version = versions[choose_version(deployment.routes, rng)]
     X = parse_inputs(inputs, version.features, version.n_features, version.has_preprocessing)
     ttl = _ttl(deployment)
     out, cached = _answer(version, X, ttl, deployment.batching)
     body = {**out, "version": version.id, "deployment": deployment.id, "cached": cached}
     if explain:
-        from automl.evaluation.services import EvaluationError, explain_answer
+        from automl.evaluation.services import explain_answer
 
-        try:
-            body["explanations"] = explain_answer(model_cache().get(version), X, version)
-        except EvaluationError as exc:
-            raise ServingError(exc.detail, exc.fields, exc.status) from None
+        body["explanations"] = explain_answer(model_cache().get(version), X, version)
     shadow_out = None
     if deployment.shadow_id is not None:
         shadow = versions[deployment.shadow_id]
@@ -438,7 +423,7 @@ def predict(
                 inputs, shadow.features, shadow.n_features, shadow.has_preprocessing
             )
             shadow_out, _ = _answer(shadow, shadow_X, ttl)
-        except ServingError as exc:  # the shadow's trouble is logged, never the caller's
+        except ServiceError as exc:  # the shadow's trouble is logged, never the caller's
             shadow_out = {"error": exc.detail}
     latency_ms = (time.perf_counter() - start) * 1000
     if deployment.log_predictions:

@@ -1,4 +1,5 @@
 from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
@@ -6,7 +7,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from automl.api import owned_or_404, refusal
 from automl.serving import services
 from automl.serving.models import Deployment, PredictionLog
 from automl.serving.serializers import (
@@ -18,31 +18,24 @@ from automl.serving.serializers import (
 )
 
 
-def serving_error(exc: services.ServingError) -> Response:
-    return refusal(exc.detail, exc.fields, exc.status)
-
-
 class DeploymentList(generics.ListAPIView):
     serializer_class = DeploymentSerializer
 
     def get_queryset(self) -> QuerySet[Deployment]:
-        return Deployment.objects.filter(owner=self.request.user).select_related("owner")
+        return Deployment.objects.owned_by(self.request.user).select_related("owner")
 
     @extend_schema(request=DeploymentCreateSerializer, responses={201: DeploymentSerializer})
     def post(self, request: Request) -> Response:
         body = DeploymentCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            deployment = services.create_deployment(request.user, **body.validated_data)
-        except services.ServingError as exc:
-            return serving_error(exc)
+        deployment = services.create_deployment(request.user, **body.validated_data)
         return Response(DeploymentSerializer(deployment).data, status=status.HTTP_201_CREATED)
 
 
 class DeploymentDetail(APIView):
     @extend_schema(responses=DeploymentSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        deployment = owned_or_404(Deployment.objects.all(), request.user, id=pk)
+        deployment = get_object_or_404(Deployment.objects.owned_by(request.user), id=pk)
         return Response(DeploymentSerializer(deployment).data)
 
     @extend_schema(request=TrafficSerializer, responses=DeploymentSerializer)
@@ -50,21 +43,18 @@ class DeploymentDetail(APIView):
         """Change the split and shadow (a split sent alone has no shadow; the previous pair
         can be rolled back to), the result cache TTL or the batching; what the body leaves
         out stays."""
-        deployment = owned_or_404(Deployment.objects.all(), request.user, id=pk)
+        deployment = get_object_or_404(Deployment.objects.owned_by(request.user), id=pk)
         body = TrafficSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        try:
-            if "batching" in data:  # checked before the traffic changes, saved after
-                services.validate_batching(data["batching"])
-            if "routes" in data or "shadow" in data:
-                deployment = services.set_traffic(
-                    deployment, data.get("routes", deployment.routes), data.get("shadow")
-                )
-            if "batching" in data:
-                deployment = services.set_batching(deployment, data["batching"])
-        except services.ServingError as exc:
-            return serving_error(exc)
+        if "batching" in data:  # checked before the traffic changes, saved after
+            services.validate_batching(data["batching"])
+        if "routes" in data or "shadow" in data:
+            deployment = services.set_traffic(
+                deployment, data.get("routes", deployment.routes), data.get("shadow")
+            )
+        if "batching" in data:
+            deployment = services.set_batching(deployment, data["batching"])
         if "cache_ttl_s" in data:
             deployment.cache_ttl_s = data["cache_ttl_s"]
             deployment.save(update_fields=["cache_ttl_s"])
@@ -72,18 +62,15 @@ class DeploymentDetail(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:
-        owned_or_404(Deployment.objects.all(), request.user, id=pk).delete()
+        get_object_or_404(Deployment.objects.owned_by(request.user), id=pk).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class DeploymentRollback(APIView):
     @extend_schema(request=None, responses={200: DeploymentSerializer, 409: OpenApiTypes.OBJECT})
     def post(self, request: Request, pk: int) -> Response:
-        deployment = owned_or_404(Deployment.objects.all(), request.user, id=pk)
-        try:
-            deployment = services.rollback(deployment)
-        except services.ServingError as exc:
-            return serving_error(exc)
+        deployment = get_object_or_404(Deployment.objects.owned_by(request.user), id=pk)
+        deployment = services.rollback(deployment)
         return Response(DeploymentSerializer(deployment).data)
 
 
@@ -91,18 +78,17 @@ class DeploymentPredict(APIView):
     @extend_schema(request=PredictSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request, pk: int) -> Response:
         # The rollback history is not needed to answer, and parsing it costs each request.
-        deployment = owned_or_404(Deployment.objects.defer("history"), request.user, id=pk)
+        deployment = get_object_or_404(
+            Deployment.objects.owned_by(request.user).defer("history"), id=pk
+        )
         body = PredictSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            answer = services.predict(
-                deployment,
-                body.validated_data["inputs"],
-                body.validated_data.get("seed"),
-                explain=body.validated_data["explain"],
-            )
-        except services.ServingError as exc:
-            return serving_error(exc)
+        answer = services.predict(
+            deployment,
+            body.validated_data["inputs"],
+            body.validated_data.get("seed"),
+            explain=body.validated_data["explain"],
+        )
         return Response(answer)
 
 
@@ -110,7 +96,7 @@ class DeploymentPredictions(generics.ListAPIView):
     serializer_class = PredictionLogSerializer
 
     def get_queryset(self) -> QuerySet[PredictionLog]:
-        deployment = owned_or_404(
-            Deployment.objects.all(), self.request.user, id=self.kwargs["pk"]
+        deployment = get_object_or_404(
+            Deployment.objects.owned_by(self.request.user), id=self.kwargs["pk"]
         )
         return PredictionLog.objects.filter(deployment=deployment)
