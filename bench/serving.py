@@ -62,7 +62,7 @@ def set_up(model: str, workdir: Path, batching: dict) -> dict:
 
     from automl.registry.models import ModelVersion
     from automl.registry.services import create_version
-    from automl.serving.services import create_deployment
+    from automl.serving.traffic import create_deployment
 
     sys.path.insert(0, str(ROOT))
     from tests.registry_tests.factories import forest_dir, mlp_dir

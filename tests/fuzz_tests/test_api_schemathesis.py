@@ -27,7 +27,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from automl.jobs.models import Job, Trial
-from automl.serving import services as serving
+from automl.serving.predict import predict
+from automl.serving.traffic import create_deployment
 from automl.wsgi import application
 from tests.registry_tests.factories import FEATURES, forest_dir, model_store, register  # noqa: F401
 
@@ -70,10 +71,10 @@ def owned_objects(user, tmp_path) -> list[int]:
         )
     v1 = register(user, forest_dir(tmp_path / "v1"), name="iris")
     v2 = register(user, forest_dir(tmp_path / "v2", seed=1), name="iris")
-    deployment = serving.create_deployment(
+    deployment = create_deployment(
         user, name="iris-live", model_name="iris", routes=[{"version": v1.id, "weight": 1}]
     )
-    serving.predict(deployment, [dict.fromkeys(FEATURES, 1.0)])
+    predict(deployment, [dict.fromkeys(FEATURES, 1.0)])
     return sorted({iris.id, job.id, v1.id, v2.id, deployment.id})
 
 

@@ -34,7 +34,7 @@ def version(alice, tmp_path, model_store):
 
 @pytest.fixture
 def deployment(alice, version):
-    from automl.serving.services import create_deployment
+    from automl.serving.traffic import create_deployment
 
     return create_deployment(
         alice,

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from automl.jobs.models import Job
-from automl.serving.services import create_deployment
+from automl.serving.traffic import create_deployment
 from tests.registry_tests.factories import forest_dir, model_store, register  # noqa: F401
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ import json
 import pytest
 from django.test import Client
 
-from automl.serving.services import create_deployment, set_traffic
+from automl.serving.traffic import create_deployment, set_traffic
 from tests.registry_tests.factories import forest_dir, register
 
 pytestmark = pytest.mark.django_db

@@ -121,7 +121,7 @@ def test_stage_rules(alice, tmp_path, model_store, path, allowed):
 
 
 def test_a_version_in_traffic_cannot_be_archived(alice, tmp_path, model_store):
-    from automl.serving.services import create_deployment
+    from automl.serving.traffic import create_deployment
 
     version = register(alice, forest_dir(tmp_path / "m"))
     create_deployment(

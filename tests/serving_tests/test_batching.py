@@ -10,7 +10,7 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from automl.serving import batching, services
+from automl.serving import batching, traffic
 from automl.serving.loader import model_cache
 from automl.serving.models import Deployment, PredictionLog
 from tests.registry_tests.factories import forest_dir, iris, mlp_dir, register, rows
@@ -227,7 +227,7 @@ def test_the_api_sets_batching_and_refuses_bad_settings_naming_the_key(alice_api
 
 
 def test_another_users_deployment_stays_404(alice, bob_api, version_of):
-    deployment = services.create_deployment(
+    deployment = traffic.create_deployment(
         alice,
         name="live",
         model_name="iris",
@@ -274,7 +274,7 @@ def test_concurrent_rest_requests_are_batched_logged_and_cached_each(
     if logged:  # SQLite's in-memory test database refuses concurrent writers
         request.getfixturevalue("real_services")
     version = version_of("mlp")
-    deployment = services.create_deployment(
+    deployment = traffic.create_deployment(
         alice,
         name="live",
         model_name="iris",

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from django.utils import timezone
 
-from automl.serving import services
+from automl.serving import logs, traffic
+from automl.serving import predict as serve
 from automl.serving.loader import ModelCache, model_cache
 from automl.serving.models import Deployment, PredictionLog
 from tests.registry_tests.factories import FEATURES, forest_dir, iris, mlp_dir, register, rows
@@ -192,9 +193,9 @@ def test_a_seeded_request_always_goes_to_the_same_version(versions):
     import random
 
     for seed in range(20):
-        picks = {services.choose_version(routes, random.Random(seed)) for _ in range(5)}
+        picks = {traffic.choose_version(routes, random.Random(seed)) for _ in range(5)}
         assert len(picks) == 1
-    picks = Counter(services.choose_version(routes, random.Random(seed)) for seed in range(2000))
+    picks = Counter(traffic.choose_version(routes, random.Random(seed)) for seed in range(2000))
     assert 900 <= picks[v1.id] <= 1100
 
 
@@ -281,15 +282,15 @@ def test_the_log_keeps_a_bounded_part_of_each_request(alice_api, versions, setti
 def test_retention_drops_old_and_surplus_log_rows(alice, versions, settings):
     settings.SERVING_LOG_RETENTION_DAYS = 7
     settings.SERVING_LOG_MAX_ENTRIES = 3
-    deployment = services.create_deployment(
+    deployment = traffic.create_deployment(
         alice, name="d", model_name="iris", routes=[{"version": versions[0].id, "weight": 1}]
     )
     for i in range(6):
-        services.predict(deployment, [[5.0 + i, 3, 1, 0]])
+        serve.predict(deployment, [[5.0 + i, 3, 1, 0]])
     old = PredictionLog.objects.order_by("id").first()
     PredictionLog.objects.filter(id=old.id).update(created_at=timezone.now() - timedelta(days=8))
 
-    assert services.prune_prediction_logs() == 3
+    assert logs.prune_prediction_logs() == 3
     kept = list(PredictionLog.objects.order_by("id").values_list("n_rows", "inputs"))
     assert [inputs[0][0] for _, inputs in kept] == [8.0, 9.0, 10.0]
 

@@ -320,8 +320,9 @@ def export_refusals() -> Iterator[None]:
 
 
 def set_stage(version: ModelVersion, stage: str) -> ModelVersion:
-    """Move a version to `stage`; promotion demotes the previous production version to
-    archived in the same transaction. Raises Conflict for a forbidden move."""
+    """Move a version to `stage`; promotion demotes the previous production version in the
+    same transaction: to archived, or to staging while a deployment still serves it or
+    would roll back to it. Raises Conflict for a forbidden move."""
     if stage not in Stage.values:
         raise Invalid(
             f"unknown stage {stage!r}", {"stage": [f"must be one of {', '.join(Stage.values)}"]}
@@ -341,9 +342,9 @@ def set_stage(version: ModelVersion, stage: str) -> ModelVersion:
                 f"{current} is {current.stage}; it cannot move to {stage}",
                 {"stage": [f"not allowed from {current.stage}"]},
             )
-        if stage in (Stage.ARCHIVED, Stage.NONE):
-            from automl.serving.services import deployments_serving
+        from automl.serving.traffic import deployments_serving
 
+        if stage in (Stage.ARCHIVED, Stage.NONE):
             if names := deployments_serving(current):
                 raise Conflict(
                     f"{current} is served by deployment {', '.join(names)}; "
@@ -352,9 +353,14 @@ def set_stage(version: ModelVersion, stage: str) -> ModelVersion:
                 )
         now = timezone.now()
         if stage == Stage.PRODUCTION:
-            ModelVersion.objects.filter(
-                owner=current.owner_id, name=current.name, stage=Stage.PRODUCTION
-            ).update(stage=Stage.ARCHIVED, stage_changed_at=now)
+            for previous in siblings:
+                if previous.stage == Stage.PRODUCTION:
+                    # A version a deployment routes to, shadows, or would roll back to stays
+                    # servable (archived versions are not served): it goes back to staging.
+                    served = deployments_serving(previous, rollback=True)
+                    previous.stage = Stage.STAGING if served else Stage.ARCHIVED
+                    previous.stage_changed_at = now
+                    previous.save(update_fields=["stage", "stage_changed_at"])
         current.stage, current.stage_changed_at = stage, now
         current.save(update_fields=["stage", "stage_changed_at"])
         return current

@@ -7,10 +7,10 @@ from automl.ownership import OwnedQuerySet
 class Deployment(models.Model):
     """A model name served over REST: a traffic split across its versions, and a shadow.
 
-    `routes` is [{"version": <ModelVersion id>, "weight": <positive number>}, ...]; each
-    request goes to one of them by a weighted random choice. The shadow version (if any)
-    answers every request too, but its answers are only logged. Every change of the
-    routes or the shadow pushes the previous pair onto `history`, which rollback pops.
+    The split is its `Route` rows; each request goes to one of them by a weighted random
+    choice. The shadow version (if any) answers every request too, but its answers are
+    only logged. Every change of the routes or the shadow pushes the previous pair onto
+    `history` (as the API shows routes), which rollback pops.
     """
 
     owner = models.ForeignKey(
@@ -18,7 +18,6 @@ class Deployment(models.Model):
     )
     name = models.SlugField(max_length=100)
     model_name = models.SlugField(max_length=100, help_text="The registry name it serves.")
-    routes = models.JSONField(default=list)
     shadow = models.ForeignKey(
         "registry.ModelVersion",
         null=True,
@@ -52,8 +51,34 @@ class Deployment(models.Model):
         return f"deployment {self.name}"
 
     @property
+    def routes(self) -> list[dict]:
+        """The split as the API shows it: [{"version": id, "weight": number}, ...]."""
+        return [{"version": r.version_id, "weight": r.weight} for r in self.route_set.all()]
+
+    @property
     def version_ids(self) -> list[int]:
-        return [route["version"] for route in self.routes]
+        return [route.version_id for route in self.route_set.all()]
+
+
+class Route(models.Model):
+    """One version's share of a deployment's traffic. A routed version cannot be deleted
+    (PROTECT): its deployment would have nothing to answer with."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="route_set")
+    version = models.ForeignKey(
+        "registry.ModelVersion", on_delete=models.PROTECT, related_name="routes"
+    )
+    weight = models.FloatField(help_text="A positive number; the shares are weight / total.")
+
+    class Meta:
+        ordering = ["id"]  # the order the split was given in
+        constraints = [
+            models.UniqueConstraint(fields=["deployment", "version"], name="unique_route"),
+            models.CheckConstraint(condition=models.Q(weight__gt=0), name="route_weight_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.deployment} -> version {self.version_id} x {self.weight:g}"
 
 
 class PredictionLog(models.Model):

@@ -11,9 +11,10 @@ from django.views.decorators.http import require_POST
 
 from automl.errors import as_message, on_form
 from automl.registry.models import ModelVersion
-from automl.serving import services
+from automl.serving import traffic
 from automl.serving.forms import DeploymentForm, TrafficForm, TryForm
 from automl.serving.models import Deployment
+from automl.serving.predict import predict
 
 
 def _owned(request: HttpRequest, pk: int) -> Deployment:
@@ -32,7 +33,7 @@ def deployment_list(request: HttpRequest) -> HttpResponse:
         routes, shadow = form.routes()
         deployment = on_form(
             form,
-            lambda: services.create_deployment(
+            lambda: traffic.create_deployment(
                 request.user,
                 name=form.cleaned_data["name"],
                 model_name=form.cleaned_data["main"].name,
@@ -61,7 +62,7 @@ def deployment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         form = TryForm(request.POST)
         if form.is_valid():
-            out = on_form(form, lambda: services.predict(deployment, form.cleaned_data["inputs"]))
+            out = on_form(form, lambda: predict(deployment, form.cleaned_data["inputs"]))
             answer = None if out is None else json.dumps(out, indent=1)
         error = " ".join(e for errors in form.errors.values() for e in errors)
     return _detail(
@@ -118,7 +119,7 @@ def _detail(
 @require_POST
 @as_message("deployment-page")
 def deployment_rollback(request: HttpRequest, pk: int) -> HttpResponse:
-    services.rollback(_owned(request, pk))
+    traffic.rollback(_owned(request, pk))
     messages.success(request, "Rolled back to the previous traffic split.")
     return redirect("deployment-page", pk=pk)
 
@@ -133,10 +134,10 @@ def deployment_traffic(request: HttpRequest, pk: int) -> HttpResponse:
         routes, shadow = form.routes()
 
         def change() -> Deployment:
-            batching = services.validate_batching(form.batching())
-            changed = services.set_traffic(deployment, routes, shadow)
+            batching = traffic.validate_batching(form.batching())
+            changed = traffic.set_traffic(deployment, routes, shadow)
             if batching != deployment.batching:
-                changed = services.set_batching(changed, batching)
+                changed = traffic.set_batching(changed, batching)
             return changed
 
         if on_form(form, change, form.field_of) is not None:

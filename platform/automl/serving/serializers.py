@@ -1,10 +1,18 @@
 from rest_framework import serializers
 
-from automl.serving.models import Deployment, PredictionLog
+from automl.serving.models import Deployment, PredictionLog, Route
+
+
+class RouteSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Route
+        fields = ["version", "weight"]
+        read_only_fields = fields
 
 
 class DeploymentSerializer(serializers.ModelSerializer):
     owner = serializers.CharField(source="owner.username", read_only=True)
+    routes = RouteSerializer(source="route_set", many=True, read_only=True)
 
     class Meta:
         model = Deployment

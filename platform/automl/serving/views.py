@@ -7,8 +7,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from automl.serving import services
+from automl.serving import traffic
 from automl.serving.models import Deployment, PredictionLog
+from automl.serving.predict import predict
 from automl.serving.serializers import (
     DeploymentCreateSerializer,
     DeploymentSerializer,
@@ -22,13 +23,14 @@ class DeploymentList(generics.ListAPIView):
     serializer_class = DeploymentSerializer
 
     def get_queryset(self) -> QuerySet[Deployment]:
-        return Deployment.objects.owned_by(self.request.user).select_related("owner")
+        deployments = Deployment.objects.owned_by(self.request.user)
+        return deployments.select_related("owner").prefetch_related("route_set")
 
     @extend_schema(request=DeploymentCreateSerializer, responses={201: DeploymentSerializer})
     def post(self, request: Request) -> Response:
         body = DeploymentCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        deployment = services.create_deployment(request.user, **body.validated_data)
+        deployment = traffic.create_deployment(request.user, **body.validated_data)
         return Response(DeploymentSerializer(deployment).data, status=status.HTTP_201_CREATED)
 
 
@@ -48,13 +50,13 @@ class DeploymentDetail(APIView):
         body.is_valid(raise_exception=True)
         data = body.validated_data
         if "batching" in data:  # checked before the traffic changes, saved after
-            services.validate_batching(data["batching"])
+            traffic.validate_batching(data["batching"])
         if "routes" in data or "shadow" in data:
-            deployment = services.set_traffic(
+            deployment = traffic.set_traffic(
                 deployment, data.get("routes", deployment.routes), data.get("shadow")
             )
         if "batching" in data:
-            deployment = services.set_batching(deployment, data["batching"])
+            deployment = traffic.set_batching(deployment, data["batching"])
         if "cache_ttl_s" in data:
             deployment.cache_ttl_s = data["cache_ttl_s"]
             deployment.save(update_fields=["cache_ttl_s"])
@@ -70,7 +72,7 @@ class DeploymentRollback(APIView):
     @extend_schema(request=None, responses={200: DeploymentSerializer, 409: OpenApiTypes.OBJECT})
     def post(self, request: Request, pk: int) -> Response:
         deployment = get_object_or_404(Deployment.objects.owned_by(request.user), id=pk)
-        deployment = services.rollback(deployment)
+        deployment = traffic.rollback(deployment)
         return Response(DeploymentSerializer(deployment).data)
 
 
@@ -83,7 +85,7 @@ class DeploymentPredict(APIView):
         )
         body = PredictSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        answer = services.predict(
+        answer = predict(
             deployment,
             body.validated_data["inputs"],
             body.validated_data.get("seed"),

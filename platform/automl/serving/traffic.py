@@ -1,0 +1,221 @@
+"""Deployments and their traffic: creating one, its split (the Route rows) and shadow,
+the rollback history, and its batching setting.
+
+This is the only module that writes a deployment's routes. Each write also saves the
+deployment (its `updated_at`), which is what the predict path's per-process cache of the
+served versions is keyed by (automl.serving.predict).
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from numbers import Real
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from automl.errors import Conflict, Invalid
+from automl.registry.models import ModelVersion
+from automl.serving import batching as batching_
+from automl.serving.models import Deployment, Route
+
+HISTORY_LIMIT = 50
+
+
+def deployments_serving(version: ModelVersion, *, rollback: bool = False) -> list[str]:
+    """Names of the owner's deployments whose traffic or shadow uses `version`; with
+    `rollback`, also those whose rollback (the last split in their history) would."""
+    deployments = Deployment.objects.filter(owner=version.owner_id, model_name=version.name)
+    names = set(
+        deployments.filter(Q(route_set__version=version) | Q(shadow=version)).values_list(
+            "name", flat=True
+        )
+    )
+    if rollback:
+        for name, history in deployments.exclude(history=[]).values_list("name", "history"):
+            last = history[-1]
+            if last["shadow"] == version.id or version.id in [
+                r["version"] for r in last["routes"]
+            ]:
+                names.add(name)
+    return sorted(names)
+
+
+def _version_field(
+    owner, model_name: str, value: Any, field: str, errors: dict[str, list[str]]
+) -> ModelVersion | None:
+    version = None
+    if type(value) is int:
+        version = ModelVersion.objects.filter(owner=owner, id=value).first()
+    if version is None:
+        errors[field] = [f"{value!r} is not the id of one of your model versions"]
+    elif version.name != model_name:
+        errors[field] = [f"version {value} is a version of {version.name!r}, not {model_name!r}"]
+    elif version.stage == ModelVersion.Stage.ARCHIVED:
+        errors[field] = [f"version {value} is archived; archived versions are not served"]
+    else:
+        return version
+    return None
+
+
+def validate_traffic(owner, model_name: str, routes: Any, shadow: Any) -> tuple[list, int | None]:
+    """Normalised routes and shadow id, or Invalid naming each bad field."""
+    errors: dict[str, list[str]] = {}
+    clean: list[dict] = []
+    if not isinstance(routes, list) or not routes:
+        errors["routes"] = ['a non-empty list of {"version": id, "weight": number}']
+    else:
+        for i, route in enumerate(routes):
+            if not isinstance(route, dict) or set(route) - {"version", "weight"}:
+                errors[f"routes.{i}"] = ['must be {"version": id, "weight": number}']
+                continue
+            weight = route.get("weight", 1)
+            if (
+                not isinstance(weight, Real)
+                or isinstance(weight, bool)
+                or not 0 < weight <= sys.float_info.max
+            ):  # NaN, inf, huge ints too
+                errors[f"routes.{i}.weight"] = ["must be a positive number"]
+            version = _version_field(
+                owner, model_name, route.get("version"), f"routes.{i}.version", errors
+            )
+            if version is not None and f"routes.{i}.weight" not in errors:
+                clean.append({"version": version.id, "weight": float(weight)})
+        ids = [r["version"] for r in clean]
+        if len(set(ids)) != len(ids):
+            errors["routes"] = ["each version may appear once"]
+    shadow_id = None
+    if shadow is not None:
+        version = _version_field(owner, model_name, shadow, "shadow", errors)
+        if version is not None:
+            shadow_id = version.id
+            if shadow_id in [r["version"] for r in clean]:
+                errors["shadow"] = ["the shadow version must not also take traffic"]
+    if errors:
+        raise Invalid.from_fields(errors)
+    return clean, shadow_id
+
+
+def validate_batching(value: Any) -> dict | None:
+    """A deployment's batching setting normalised (None: off), or Invalid naming each
+    bad key."""
+    if value is None:
+        return None
+    shape = '{"max_batch_rows": integer, "max_wait_ms": number} or null'
+    if not isinstance(value, dict):
+        raise Invalid(f"batching: must be {shape}", {"batching": [f"must be {shape}"]})
+    errors: dict[str, list[str]] = {}
+    if extra := sorted(set(value) - {"max_batch_rows", "max_wait_ms"}):
+        errors["batching"] = [f"unknown keys: {', '.join(map(str, extra))}"]
+    rows, wait = value.get("max_batch_rows"), value.get("max_wait_ms")
+    if type(rows) is not int or not 2 <= rows <= batching_.MAX_BATCH_ROWS:
+        errors["batching.max_batch_rows"] = [
+            f"an integer from 2 to {batching_.MAX_BATCH_ROWS} (rows one model call takes)"
+        ]
+    # A range check alone: it also refuses NaN and infinity, and an int too large for a
+    # float (math.isfinite would raise on it).
+    if (
+        not isinstance(wait, Real)
+        or isinstance(wait, bool)
+        or not 0 <= wait <= batching_.MAX_WAIT_MS
+    ):
+        errors["batching.max_wait_ms"] = [
+            f"a number from 0 to {batching_.MAX_WAIT_MS:g} (how long a request waits for others)"
+        ]
+    if errors:
+        raise Invalid.from_fields(errors)
+    return {"max_batch_rows": rows, "max_wait_ms": float(wait)}
+
+
+def _write_routes(deployment: Deployment, routes: list[dict]) -> None:
+    deployment.route_set.all().delete()
+    Route.objects.bulk_create(
+        Route(deployment=deployment, version_id=r["version"], weight=r["weight"]) for r in routes
+    )
+
+
+def create_deployment(
+    owner,
+    *,
+    name: str,
+    model_name: str,
+    routes: Any,
+    shadow: Any = None,
+    cache_ttl_s: int | None = None,
+    log_predictions: bool = True,
+    batching: Any = None,
+) -> Deployment:
+    if Deployment.objects.filter(owner=owner, name=name).exists():
+        raise Invalid(
+            f"you already have a deployment named {name!r}", {"name": ["already in use"]}
+        )
+    batching = validate_batching(batching)
+    routes, shadow_id = validate_traffic(owner, model_name, routes, shadow)
+    with transaction.atomic():
+        deployment = Deployment.objects.create(
+            owner=owner,
+            name=name,
+            model_name=model_name,
+            shadow_id=shadow_id,
+            cache_ttl_s=cache_ttl_s,
+            log_predictions=log_predictions,
+            batching=batching,
+        )
+        _write_routes(deployment, routes)
+    return deployment
+
+
+def set_batching(deployment: Deployment, value: Any) -> Deployment:
+    """Turn dynamic batching on (with its setting) or off (None)."""
+    deployment.batching = validate_batching(value)
+    deployment.save(update_fields=["batching", "updated_at"])
+    return deployment
+
+
+def set_traffic(deployment: Deployment, routes: Any, shadow: Any) -> Deployment:
+    """Replace the split and shadow; the previous pair goes onto the rollback history."""
+    routes, shadow_id = validate_traffic(deployment.owner, deployment.model_name, routes, shadow)
+    with transaction.atomic():
+        current = Deployment.objects.select_for_update().get(id=deployment.id)
+        if current.routes == routes and current.shadow_id == shadow_id:
+            return current
+        entry = {
+            "routes": current.routes,
+            "shadow": current.shadow_id,
+            "until": timezone.now().isoformat(),
+        }
+        current.history = [*current.history, entry][-HISTORY_LIMIT:]
+        current.shadow_id = shadow_id
+        _write_routes(current, routes)
+        current.save(update_fields=["shadow", "history", "updated_at"])
+        return current
+
+
+def rollback(deployment: Deployment) -> Deployment:
+    """Restore the previous split and shadow (one step back in the history)."""
+    with transaction.atomic():
+        current = Deployment.objects.select_for_update().get(id=deployment.id)
+        if not current.history:
+            raise Conflict(f"{current} has no earlier traffic split to go back to")
+        previous = current.history[-1]
+        try:
+            routes, shadow_id = validate_traffic(
+                current.owner, current.model_name, previous["routes"], previous["shadow"]
+            )
+        except Invalid as exc:
+            raise Conflict(
+                f"the previous split cannot be served again: {exc.detail}", exc.fields
+            ) from None
+        current.shadow_id = shadow_id
+        current.history = current.history[:-1]
+        _write_routes(current, routes)
+        current.save(update_fields=["shadow", "history", "updated_at"])
+        return current
+
+
+def choose_version(routes: list[dict], rng: random.Random) -> int:
+    """A weighted random choice among the routes."""
+    return rng.choices([r["version"] for r in routes], [r["weight"] for r in routes])[0]
