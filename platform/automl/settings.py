@@ -308,6 +308,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "DatasetSourceEnum": "automl.datasets.models.Dataset.Source",
         "DatasetTaskEnum": "automl.datasets.models.Dataset.Task",
+        "AlertKindEnum": "automl.monitoring.models.Alert.Kind",
+        "JobKindEnum": "automl.jobs.models.Job.Kind",
     },
     # Every operation documents the error answers it can give (automl.api.document_errors).
     "POSTPROCESSING_HOOKS": [

@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-from automl.monitoring import charts, services
+from automl.monitoring import charts, fleet
 from tests.monitoring_tests.conftest import traffic
 
 pytestmark = pytest.mark.django_db
@@ -61,7 +61,7 @@ def test_job_metrics_count_what_the_database_holds(alice, iris):
     )
     Trial.objects.create(job=done, number=0, state="complete", finished_at=now)
     Trial.objects.create(job=done, number=1, state="running")
-    metrics = services.job_metrics()
+    metrics = fleet.job_metrics()
     assert metrics["jobs_by_status"]["succeeded"] == 1 and metrics["jobs_by_status"]["failed"] == 1
     assert metrics["job_failure_rate"] == 0.5 and metrics["running_trials"] == 1
     assert metrics["trials_per_minute"] == pytest.approx(0.1)

@@ -44,7 +44,7 @@ class World:
 def world(alice, alice_api, staff, settings, tmp_path, model_store) -> World:
     settings.ARTIFACT_ROOT = tmp_path / "artifacts"
     from automl.jobs.models import Job, Trial
-    from automl.monitoring.services import run_drift_report
+    from automl.monitoring.drift import run_drift_report
     from automl.serving.predict import predict
     from automl.serving.traffic import create_deployment
 

@@ -25,7 +25,7 @@ from automl.jobs.forms import form_for, initial_for
 from automl.jobs.models import Job, Trial
 from automl.jobs.serializers import JobSubmitSerializer
 from automl.jobs.services import submit_job
-from automl.monitoring.services import waiting_reason
+from automl.monitoring.fleet import waiting_reason
 
 JOBS_PER_PAGE = 50
 TRIALS_PER_PAGE = 200  # rows of the trials table; the API serves every trial

@@ -27,7 +27,7 @@ LATENCY_BUCKETS_MS = (1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000)
 class PlatformCollector(Collector):
     def collect(self) -> Iterator:
         from automl.jobs.models import Job, Trial
-        from automl.monitoring import services
+        from automl.monitoring import fleet
         from automl.monitoring.models import Alert, DriftReport
         from automl.serving.models import PredictionLog
 
@@ -44,7 +44,7 @@ class PlatformCollector(Collector):
         depth = GaugeMetricFamily(
             "automl_queue_depth", "Messages waiting in a broker queue.", labels=["queue"]
         )
-        for queue, n in services.queue_depths().items():
+        for queue, n in fleet.queue_depths().items():
             if n is not None:
                 depth.add_metric([queue], n)
         yield depth
@@ -56,9 +56,9 @@ class PlatformCollector(Collector):
             "Seconds since the worker's last heartbeat.",
             labels=["worker"],
         )
-        for worker in services.workers():
-            alive.add_metric([worker["name"]], 1 if worker["alive"] else 0)
-            since.add_metric([worker["name"]], worker["seconds_since"])
+        for worker in fleet.workers():
+            alive.add_metric([worker.name], 1 if worker.alive else 0)
+            since.add_metric([worker.name], worker.seconds_since)
         yield alive
         yield since
         predictions = GaugeMetricFamily(

@@ -14,8 +14,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from automl.charts import figure_html, plotly_js_tag
 from automl.errors import as_message
-from automl.monitoring import charts, services
+from automl.monitoring import charts, drift, feedback, fleet
 from automl.monitoring.models import DriftReport
+from automl.monitoring.serializers import DriftReportSummarySerializer, OverviewSerializer
 from automl.serving.models import Deployment
 
 
@@ -41,7 +42,7 @@ def _figures(data: dict) -> dict:
 @staff_only
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    data = services.overview()
+    data = OverviewSerializer(fleet.overview()).data
     return render(
         request,
         "monitoring/dashboard.html",
@@ -62,7 +63,7 @@ def dashboard_data(request: HttpRequest) -> JsonResponse:
     """What the dashboard's script redraws every few seconds."""
     from plotly.utils import PlotlyJSONEncoder
 
-    data = services.overview()
+    data = OverviewSerializer(fleet.overview()).data
     return JsonResponse({"data": data, "figures": _figures(data)}, encoder=PlotlyJSONEncoder)
 
 
@@ -83,7 +84,7 @@ def drift_page(request: HttpRequest, pk: int) -> HttpResponse:
                 }
             )
         features.sort(key=lambda f: (not f["drifted"], f["name"]))
-    performance = services.performance(deployment)
+    performance = feedback.performance(deployment)
     return render(
         request,
         "monitoring/drift.html",
@@ -95,7 +96,7 @@ def drift_page(request: HttpRequest, pk: int) -> HttpResponse:
             "plotly_js": plotly_js_tag(),
             "history_chart": figure_html(
                 charts.drift_history(
-                    [services.report_dict(r, full=False) for r in reversed(reports)]
+                    DriftReportSummarySerializer(reversed(reports), many=True).data
                 ),
                 height=260,
             ),
@@ -113,6 +114,6 @@ def drift_page(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @as_message("monitoring-drift-page")
 def run_report(request: HttpRequest, pk: int) -> HttpResponse:
-    services.run_drift_report(get_object_or_404(Deployment, id=pk), user=request.user)
+    drift.run_drift_report(get_object_or_404(Deployment, id=pk), user=request.user)
     messages.success(request, "Drift report done.")
     return redirect("monitoring-drift-page", pk=pk)

@@ -1,10 +1,13 @@
-"""The shapes of the monitoring API's answers and bodies, for the OpenAPI schema.
+"""The shapes of the monitoring API's answers and bodies: the views (and the dashboard's
+data) answer with these serializers' output, and drf-spectacular documents them.
 
-The views build their answers in automl.monitoring.services as plain dicts; these
-serializers only describe them (and the two request bodies) to drf-spectacular.
+Alerts, drift reports and workers are rows; the job metrics and the overview are the
+dicts automl.monitoring.fleet computes.
 """
 
 from rest_framework import serializers
+
+from automl.monitoring.models import Alert, DriftReport, WorkerHeartbeat
 
 
 class SummarySerializer(serializers.Serializer):
@@ -43,37 +46,59 @@ class QueuesSerializer(serializers.Serializer):
     )
 
 
-class WorkerSerializer(serializers.Serializer):
-    name = serializers.CharField()
-    host = serializers.CharField()
-    pid = serializers.IntegerField()
-    queues = serializers.ListField(child=serializers.CharField())
-    concurrency = serializers.IntegerField()
+class WorkerSerializer(serializers.ModelSerializer):
+    """A heartbeat as fleet.workers() annotates it; the device, CPU and memory it last
+    reported (`info`) are spread into the answer."""
+
     alive = serializers.BooleanField()
-    last_seen = serializers.DateTimeField()
     seconds_since = serializers.FloatField()
-    started_at = serializers.DateTimeField()
-    stopped_at = serializers.DateTimeField(allow_null=True)
     running_jobs = serializers.IntegerField()
+
+    class Meta:
+        model = WorkerHeartbeat
+        fields = [
+            "name",
+            "host",
+            "pid",
+            "queues",
+            "concurrency",
+            "alive",
+            "last_seen",
+            "seconds_since",
+            "started_at",
+            "stopped_at",
+            "running_jobs",
+        ]
+        read_only_fields = fields
+
+    def to_representation(self, beat: WorkerHeartbeat) -> dict:
+        return {**super().to_representation(beat), **beat.info}
 
 
 class WorkersSerializer(serializers.Serializer):
     workers = WorkerSerializer(many=True)
 
 
-class AlertSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    kind = serializers.CharField()
-    deployment = serializers.IntegerField()
-    deployment_name = serializers.CharField()
-    message = serializers.CharField()
-    value = serializers.FloatField(allow_null=True)
-    threshold = serializers.FloatField(allow_null=True)
-    report = serializers.IntegerField(allow_null=True)
-    webhook_status = serializers.CharField(allow_blank=True, allow_null=True)
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
-    resolved_at = serializers.DateTimeField(allow_null=True)
+class AlertSerializer(serializers.ModelSerializer):
+    deployment_name = serializers.CharField(source="deployment.name")
+
+    class Meta:
+        model = Alert
+        fields = [
+            "id",
+            "kind",
+            "deployment",
+            "deployment_name",
+            "message",
+            "value",
+            "threshold",
+            "report",
+            "webhook_status",
+            "created_at",
+            "updated_at",
+            "resolved_at",
+        ]
+        read_only_fields = fields
 
 
 class AlertsSerializer(serializers.Serializer):
@@ -89,23 +114,42 @@ class OverviewSerializer(serializers.Serializer):
     latency_ms_24h = serializers.FloatField(allow_null=True)
 
 
-class DriftReportSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    deployment = serializers.IntegerField()
-    version = serializers.IntegerField(allow_null=True)
-    trigger = serializers.CharField()
-    window_start = serializers.DateTimeField()
-    window_end = serializers.DateTimeField()
-    n_rows = serializers.IntegerField()
-    drifted_share = serializers.FloatField(allow_null=True)
-    dataset_drift = serializers.BooleanField(allow_null=True)
-    drifted_features = serializers.ListField(child=serializers.CharField())
-    created_at = serializers.DateTimeField()
-    result = serializers.DictField(required=False, help_text="per feature tests (detail only)")
+class DriftReportSummarySerializer(serializers.ModelSerializer):
+    """A report without its per-feature tests (the lists)."""
+
+    drifted_features = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DriftReport
+        fields = [
+            "id",
+            "deployment",
+            "version",
+            "trigger",
+            "window_start",
+            "window_end",
+            "n_rows",
+            "drifted_share",
+            "dataset_drift",
+            "drifted_features",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_drifted_features(self, report: DriftReport) -> list[str]:
+        return report.result.get("drifted_features", [])
+
+
+class DriftReportSerializer(DriftReportSummarySerializer):
+    """A report with its per-feature tests."""
+
+    class Meta(DriftReportSummarySerializer.Meta):
+        fields = [*DriftReportSummarySerializer.Meta.fields, "result"]
+        read_only_fields = fields
 
 
 class DriftReportsSerializer(serializers.Serializer):
-    reports = DriftReportSerializer(many=True)
+    reports = DriftReportSummarySerializer(many=True)
 
 
 class DriftRequestSerializer(serializers.Serializer):

@@ -10,14 +10,13 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, status
-from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from automl.errors import Invalid
+from automl.monitoring import drift, feedback, fleet
 from automl.monitoring import serializers as shapes
-from automl.monitoring import services
 from automl.monitoring.models import Alert, DriftReport
 from automl.registry.models import ModelVersion
 from automl.serving.models import Deployment
@@ -48,26 +47,28 @@ class StaffView(APIView):
 class Overview(StaffView):
     @extend_schema(responses=shapes.OverviewSerializer)
     def get(self, request: Request) -> Response:
-        return Response(services.overview())
+        return Response(shapes.OverviewSerializer(fleet.overview()).data)
 
 
 class JobMetrics(StaffView):
     @extend_schema(parameters=[HOURS], responses=shapes.JobMetricsSerializer)
     def get(self, request: Request) -> Response:
         hours = _int_param(request, "hours") or 24
-        return Response(services.job_metrics(min(hours, MAX_WINDOW_HOURS)))
+        return Response(
+            shapes.JobMetricsSerializer(fleet.job_metrics(min(hours, MAX_WINDOW_HOURS))).data
+        )
 
 
 class Queues(StaffView):
     @extend_schema(responses=shapes.QueuesSerializer)
     def get(self, request: Request) -> Response:
-        return Response({"queues": services.queue_depths()})
+        return Response(shapes.QueuesSerializer({"queues": fleet.queue_depths()}).data)
 
 
 class Workers(StaffView):
     @extend_schema(responses=shapes.WorkersSerializer)
     def get(self, request: Request) -> Response:
-        return Response({"workers": services.workers()})
+        return Response(shapes.WorkersSerializer({"workers": fleet.workers()}).data)
 
 
 class Alerts(StaffView):
@@ -78,7 +79,7 @@ class Alerts(StaffView):
             alerts = alerts.filter(resolved_at__isnull=True)
         if (deployment := _int_param(request, "deployment")) is not None:
             alerts = alerts.filter(deployment=deployment)
-        return Response({"alerts": [services.alert_dict(a) for a in alerts[:500]]})
+        return Response(shapes.AlertsSerializer({"alerts": alerts[:500]}).data)
 
 
 def _number(body: dict, name: str, low: float, high: float, errors: dict[str, list[str]]) -> Any:
@@ -100,7 +101,7 @@ class DriftReports(StaffView):
         reports = DriftReport.objects.all()
         if (deployment := _int_param(request, "deployment")) is not None:
             reports = reports.filter(deployment=deployment)
-        return Response({"reports": [services.report_dict(r, full=False) for r in reports[:200]]})
+        return Response(shapes.DriftReportsSerializer({"reports": reports[:200]}).data)
 
     @extend_schema(
         request=shapes.DriftRequestSerializer,
@@ -131,7 +132,7 @@ class DriftReports(StaffView):
         share = _number(body, "share_threshold", 0.0, 1.0, errors)
         if errors:
             raise Invalid.from_fields(errors)
-        report = services.run_drift_report(
+        report = drift.run_drift_report(
             deployment,
             version=version,
             hours=hours,
@@ -139,26 +140,26 @@ class DriftReports(StaffView):
             share_threshold=share,
             trigger=DriftReport.Trigger.MANUAL,
         )
-        return Response(services.report_dict(report), status=status.HTTP_201_CREATED)
+        return Response(shapes.DriftReportSerializer(report).data, status=status.HTTP_201_CREATED)
 
 
 class DriftReportDetail(StaffView):
     @extend_schema(responses=shapes.DriftReportSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        report = DriftReport.objects.filter(id=pk).first()
-        if report is None:
-            raise NotFound()
-        return Response(services.report_dict(report))
+        report = get_object_or_404(DriftReport, id=pk)
+        return Response(shapes.DriftReportSerializer(report).data)
 
 
 class Performance(StaffView):
     @extend_schema(parameters=[DAYS], responses=shapes.PerformanceSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        deployment = Deployment.objects.filter(id=pk).first()
-        if deployment is None:
-            raise NotFound()
+        deployment = get_object_or_404(Deployment, id=pk)
         days = _int_param(request, "days") or 30
-        return Response(services.performance(deployment, days=min(days, 3650)))
+        return Response(
+            shapes.PerformanceSerializer(
+                feedback.performance(deployment, days=min(days, 3650))
+            ).data
+        )
 
 
 class DeploymentFeedback(APIView):
@@ -175,5 +176,5 @@ class DeploymentFeedback(APIView):
             raise Invalid.from_fields(
                 {"feedback": ['required: [{"prediction", "row", "label"}, ...]']}
             )
-        stored = services.record_feedback(deployment, body["feedback"])
+        stored = feedback.record_feedback(deployment, body["feedback"])
         return Response(stored, status=status.HTTP_201_CREATED)

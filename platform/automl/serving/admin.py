@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from automl.serving.models import Deployment, PredictionLog
+from automl.serving.models import Deployment, PredictionLog, Route
 
 
 @admin.register(Deployment)
@@ -28,6 +28,24 @@ class DeploymentAdmin(admin.ModelAdmin):
     ]
 
     def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Route)
+class RouteAdmin(admin.ModelAdmin):
+    """Read-only: traffic changes go through the API (validation, history)."""
+
+    list_display = ["id", "deployment", "version", "weight"]
+    list_filter = ["deployment__model_name"]
+    search_fields = ["deployment__name", "deployment__owner__username"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
 
