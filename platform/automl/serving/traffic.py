@@ -34,12 +34,12 @@ def deployments_serving(version: ModelVersion, *, rollback: bool = False) -> lis
             "name", flat=True
         )
     )
-    if rollback:
-        for name, history in deployments.exclude(history=[]).values_list("name", "history"):
-            last = history[-1]
-            if last["shadow"] == version.id or version.id in [
-                r["version"] for r in last["routes"]
-            ]:
+    if rollback:  # a name's deployments are few: their histories are read here
+        for name, history in deployments.values_list("name", "history"):
+            last = history[-1] if history else {"routes": [], "shadow": None}
+            if last["shadow"] == version.id or any(
+                r["version"] == version.id for r in last["routes"]
+            ):
                 names.add(name)
     return sorted(names)
 
