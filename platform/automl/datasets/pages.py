@@ -107,7 +107,7 @@ def _detail(
             figures.append(figure_html(fig))
     target = profile.get("target") or {}
     balance = charts.class_balance(target)
-    jobs = Job.objects.filter(owner=request.user, dataset=dataset).order_by("-id")[:20]
+    jobs = Job.objects.owned_by(request.user).filter(dataset=dataset).order_by("-id")[:20]
     return render(
         request,
         "datasets/detail.html",

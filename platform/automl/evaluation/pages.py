@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import path
 from django.views.decorators.http import require_POST
 
@@ -15,7 +15,6 @@ from automl.errors import ServiceError, as_message
 from automl.evaluation import cards, charts, services
 from automl.evaluation.models import Evaluation
 from automl.registry.models import ModelVersion
-from automl.registry.pages import _owned
 
 
 def section_context(version: ModelVersion) -> dict:
@@ -65,14 +64,18 @@ def comparison_context(versions: list[ModelVersion]) -> dict:
 @require_POST
 @as_message("model-page")
 def evaluate(request: HttpRequest, pk: int) -> HttpResponse:
-    services.request_evaluation(_owned(request, pk))
+    services.request_evaluation(
+        get_object_or_404(ModelVersion.objects.owned_by(request.user), id=pk)
+    )
     messages.info(request, "Evaluation queued: a worker computes it; reload in a moment.")
     return redirect("model-page", pk=pk)
 
 
 @login_required
 def card(request: HttpRequest, pk: int) -> HttpResponse:
-    return HttpResponse(cards.card_html(_owned(request, pk)))
+    return HttpResponse(
+        cards.card_html(get_object_or_404(ModelVersion.objects.owned_by(request.user), id=pk))
+    )
 
 
 page_urls = [

@@ -13,10 +13,6 @@ from automl.registry import services
 from automl.registry.models import ModelVersion
 
 
-def _owned(request: HttpRequest, pk: int) -> ModelVersion:
-    return get_object_or_404(ModelVersion.objects.owned_by(request.user), id=pk)
-
-
 @login_required
 def model_list(request: HttpRequest) -> HttpResponse:
     versions = ModelVersion.objects.owned_by(request.user)
@@ -39,7 +35,7 @@ def model_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    version = _owned(request, pk)
+    version = get_object_or_404(ModelVersion.objects.owned_by(request.user), id=pk)
     siblings = ModelVersion.objects.owned_by(request.user).filter(name=version.name)
     from automl.evaluation.pages import section_context
 
@@ -60,7 +56,10 @@ def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @as_message("model-page")
 def model_stage(request: HttpRequest, pk: int) -> HttpResponse:
-    services.set_stage(_owned(request, pk), request.POST.get("stage", ""))
+    services.set_stage(
+        get_object_or_404(ModelVersion.objects.owned_by(request.user), id=pk),
+        request.POST.get("stage", ""),
+    )
     return redirect("model-page", pk=pk)
 
 

@@ -17,14 +17,10 @@ from automl.serving.models import Deployment
 from automl.serving.predict import predict
 
 
-def _owned(request: HttpRequest, pk: int) -> Deployment:
-    return get_object_or_404(Deployment.objects.owned_by(request.user), id=pk)
-
-
 @login_required
 def deployment_list(request: HttpRequest) -> HttpResponse:
     """The user's deployments, and a form that deploys a model with a traffic split."""
-    versions = ModelVersion.objects.filter(owner=request.user)
+    versions = ModelVersion.objects.owned_by(request.user)
     initial = {}
     if request.GET.get("version", "").isdigit():
         initial["main"] = versions.filter(id=int(request.GET["version"])).first()
@@ -57,7 +53,7 @@ def deployment_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def deployment_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    deployment = _owned(request, pk)
+    deployment = get_object_or_404(Deployment.objects.owned_by(request.user), id=pk)
     inputs, answer, error = request.POST.get("inputs", ""), None, ""
     if request.method == "POST":
         form = TryForm(request.POST)
@@ -87,7 +83,7 @@ def _detail(
 ) -> HttpResponse:
     versions = {
         v.id: v
-        for v in ModelVersion.objects.filter(owner=request.user, name=deployment.model_name)
+        for v in ModelVersion.objects.owned_by(request.user).filter(name=deployment.model_name)
     }
     total = sum(r["weight"] for r in deployment.routes) or 1
     routes = [
@@ -119,7 +115,7 @@ def _detail(
 @require_POST
 @as_message("deployment-page")
 def deployment_rollback(request: HttpRequest, pk: int) -> HttpResponse:
-    traffic.rollback(_owned(request, pk))
+    traffic.rollback(get_object_or_404(Deployment.objects.owned_by(request.user), id=pk))
     messages.success(request, "Rolled back to the previous traffic split.")
     return redirect("deployment-page", pk=pk)
 
@@ -128,7 +124,7 @@ def deployment_rollback(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def deployment_traffic(request: HttpRequest, pk: int) -> HttpResponse:
     """A new traffic split (the old one goes onto the rollback history) and batching."""
-    deployment = _owned(request, pk)
+    deployment = get_object_or_404(Deployment.objects.owned_by(request.user), id=pk)
     form = _traffic_form(request, deployment, request.POST)
     if form.is_valid():
         routes, shadow = form.routes()
@@ -147,7 +143,7 @@ def deployment_traffic(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _traffic_form(request: HttpRequest, deployment: Deployment, data=None) -> TrafficForm:
-    versions = ModelVersion.objects.filter(owner=request.user, name=deployment.model_name)
+    versions = ModelVersion.objects.owned_by(request.user).filter(name=deployment.model_name)
     initial = {}
     routes = sorted(deployment.routes, key=lambda r: -r["weight"])
     if routes:
