@@ -7,6 +7,7 @@ from django.views import defaults
 from rest_framework import exceptions, pagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from automl.errors import ServiceError
 
@@ -49,6 +50,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF's handler, then the one error shape: a service's refusal, a validation error
     with its fields flattened, any other API error with its code."""
     if isinstance(exc, ServiceError):
+        set_rollback()  # as DRF does for its own errors, should a request run in a transaction
         return Response(error_body(exc.code, exc.detail, exc.fields), status=exc.status)
     response = drf_exception_handler(exc, context)
     if response is None:
