@@ -63,8 +63,9 @@ def test_optuna_runs_a_study_on_the_wrapper(rdb):
 
 
 def budget_of(size: int) -> Budget:
-    study = optuna.create_study(storage=make_storage(None), study_name="job")
-    return Budget(study, study._storage, size, lambda t: True, stale_after_s=60)
+    storage = make_storage(None)
+    study = optuna.create_study(storage=storage, study_name="job")
+    return Budget(study, storage, size, lambda t: True, stale_after_s=60)
 
 
 def test_a_trial_asked_past_the_budget_is_discarded_and_never_counted():
