@@ -7,11 +7,13 @@ import logging
 import os
 import shutil
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import ProtectedError
+from django.utils import timezone
 
 from automl.datasets import tasks
 from automl.datasets.models import Dataset
@@ -252,6 +254,27 @@ def profile_dataset(dataset_id: int) -> str:
         profile=profile, profile_status=status, profile_error=error
     )
     return status
+
+
+def reconcile_profiles(queued_after_s: float, give_up_after_s: float) -> dict[str, int]:
+    """A data set pending its profile for longer than `queued_after_s` is sent to a worker
+    again (a second delivery finds it done); after `give_up_after_s` it fails, saying so
+    (a file that kills its worker would otherwise be sent forever)."""
+    now = timezone.now()
+    pending = Dataset.objects.filter(profile_status=Dataset.ProfileStatus.PENDING)
+    failed = pending.filter(created_at__lt=now - timedelta(seconds=give_up_after_s)).update(
+        profile_status=Dataset.ProfileStatus.FAILED,
+        profile_error=f"no worker profiled it within PROFILE_MAX_PENDING_S "
+        f"({give_up_after_s:g} s); upload it again",
+    )
+    again = list(
+        pending.filter(created_at__lt=now - timedelta(seconds=queued_after_s)).values_list(
+            "id", flat=True
+        )
+    )
+    for dataset_id in again:
+        tasks.profile_dataset.apply_async((dataset_id,), queue="cpu")
+    return {"profiles_requeued": len(again), "profiles_failed": failed}
 
 
 def _layout(dataset: Dataset) -> CsvLayout:

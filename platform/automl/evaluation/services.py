@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -58,15 +59,47 @@ def not_evaluable(version: ModelVersion) -> str | None:
 
 
 def request_evaluation(version: ModelVersion) -> Evaluation:
-    """Queue a (re)computation of the version's report; the worker runs it on commit."""
+    """Queue a (re)computation of the version's report; the worker runs it on commit. A
+    request while one is queued or running joins it (no second message on the queue)."""
     rows_job(version)
     with transaction.atomic():
-        evaluation, _ = Evaluation.objects.select_for_update().get_or_create(version=version)
+        evaluation, created = Evaluation.objects.select_for_update().get_or_create(version=version)
+        if not created and evaluation.status in (
+            Evaluation.Status.QUEUED,
+            Evaluation.Status.RUNNING,
+        ):
+            return evaluation
         evaluation.status, evaluation.error = Evaluation.Status.QUEUED, ""
         evaluation.started_at = evaluation.finished_at = None
         evaluation.save()
         tasks.evaluate_model.apply_async_on_commit((evaluation.id,), queue="cpu")
     return evaluation
+
+
+def reconcile_evaluations(queued_after_s: float, running_limit_s: float) -> dict[str, int]:
+    """As the job reconciler does for jobs: an evaluation queued for longer than
+    `queued_after_s` is sent again (the claim makes a duplicate harmless; a re-requested
+    one counts from its first request, so it may be sent once more than needed), and one
+    running for longer than `running_limit_s` lost its worker: it fails, saying so."""
+    now = timezone.now()
+    queued = list(
+        Evaluation.objects.filter(
+            status=Evaluation.Status.QUEUED,
+            created_at__lt=now - timedelta(seconds=queued_after_s),
+        ).values_list("id", flat=True)
+    )
+    for evaluation_id in queued:
+        tasks.evaluate_model.apply_async((evaluation_id,), queue="cpu")
+    failed = Evaluation.objects.filter(
+        status=Evaluation.Status.RUNNING,
+        started_at__lt=now - timedelta(seconds=running_limit_s),
+    ).update(
+        status=Evaluation.Status.FAILED,
+        error=f"no worker finished it within EVALUATION_MAX_RUNNING_S ({running_limit_s:g} s): "
+        "its worker stopped; evaluate again",
+        finished_at=now,
+    )
+    return {"evaluations_requeued": len(queued), "evaluations_failed": failed}
 
 
 def run_evaluation(evaluation_id: int) -> str:

@@ -39,9 +39,17 @@ def run_trials(job_id: int, runner: int) -> None:
 
 @shared_task(name="automl.reconcile_jobs")
 def reconcile_jobs() -> dict[str, int]:
-    """Run by Celery beat every minute: re-send what the broker lost."""
+    """Run by Celery beat every minute: re-send what the broker lost (jobs, evaluations,
+    data set profiles) and fail what lost its worker."""
     from django.conf import settings
 
+    from automl.datasets.services import reconcile_profiles
+    from automl.evaluation.services import reconcile_evaluations
     from automl.jobs.services import reconcile
 
-    return reconcile(settings.RECONCILE_QUEUED_AFTER_S, settings.JOB_STALE_AFTER_S)
+    queued_after_s = settings.RECONCILE_QUEUED_AFTER_S
+    return {
+        **reconcile(queued_after_s, settings.JOB_STALE_AFTER_S),
+        **reconcile_evaluations(queued_after_s, settings.EVALUATION_MAX_RUNNING_S),
+        **reconcile_profiles(queued_after_s, settings.PROFILE_MAX_PENDING_S),
+    }
