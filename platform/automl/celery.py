@@ -22,12 +22,12 @@ class Task(DjangoTask):
     again), so the request that stored it must not fail. Django's own `robust` on_commit
     cannot name a functools.partial, which DjangoTask passes it."""
 
-    def apply_async_on_commit(self, *args, **kwargs) -> None:
+    def apply_async_on_commit(self, args=None, kwargs=None, **options) -> None:
         def send() -> None:
             try:
-                self.apply_async(*args, **kwargs)
+                self.apply_async(args, kwargs, **options)
             except Exception:
-                log.exception("%s%s: could not reach the broker", self.name, args[:1])
+                log.exception("%s%s not sent: no broker", self.name, tuple(args or ()))
 
         transaction.on_commit(send)
 
