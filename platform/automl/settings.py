@@ -296,6 +296,10 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "automl.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON bodies only, so the schema offers one media type per body and client generators
+    # accept it; the upload views declare their own (multipart) parsers.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",  # the test client speaks what the API reads
     "NUM_PROXIES": env_int("TRUSTED_PROXY_HOPS", 0) or None,
 }
 SPECTACULAR_SETTINGS = {
@@ -317,6 +321,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "automl.api.document_errors",
+        "automl.openapi.document_plain_views",
     ],
 }
 

@@ -2,6 +2,7 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,6 +15,10 @@ from automl.accounts import throttle
 class TokenView(APIView):
     """POST: exchange a username and password for the user's API token (repeated failures
     are throttled). DELETE: revoke the caller's token; the next POST issues a new one."""
+
+    # Credentials also come as a form (`curl -d`, HTML forms); the schema shows JSON only,
+    # one media type per body, so that client generators accept it.
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
 
     def _taking_credentials(self) -> bool:
         # None while drf-spectacular builds the schema without a request.
@@ -29,7 +34,7 @@ class TokenView(APIView):
         return [AllowAny()] if self._taking_credentials() else [IsAuthenticated()]
 
     @extend_schema(
-        request=AuthTokenSerializer,
+        request={"application/json": AuthTokenSerializer},
         responses={
             200: inline_serializer("Token", {"token": serializers.CharField()}),
             400: dict,

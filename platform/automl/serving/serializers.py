@@ -85,6 +85,32 @@ class PredictSerializer(serializers.Serializer):
     )
 
 
+class PredictAnswerSerializer(serializers.Serializer):
+    """The answer of POST /deployments/{id}/predict/ (documentation only: the services
+    build it)."""
+
+    predictions = serializers.ListField(
+        child=serializers.JSONField(),
+        help_text="One per input row: a class label, or a number for regression.",
+    )
+    probabilities = serializers.ListField(
+        child=serializers.ListField(child=serializers.FloatField()),
+        required=False,
+        help_text="Classifiers: one row per input, one column per class, in `classes` order.",
+    )
+    classes = serializers.ListField(
+        child=serializers.JSONField(), required=False, help_text="Classifiers: the labels."
+    )
+    version = serializers.IntegerField(help_text="The model version that answered.")
+    deployment = serializers.IntegerField()
+    cached = serializers.BooleanField(help_text="Answered from the result cache.")
+    explanations = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        help_text="With explain: each row's per-feature attributions.",
+    )
+
+
 class PredictionLogSerializer(serializers.ModelSerializer):
     class Meta:
         model = PredictionLog

@@ -13,6 +13,7 @@ from automl.serving.predict import predict
 from automl.serving.serializers import (
     DeploymentCreateSerializer,
     DeploymentSerializer,
+    PredictAnswerSerializer,
     PredictionLogSerializer,
     PredictSerializer,
     TrafficSerializer,
@@ -77,7 +78,7 @@ class DeploymentRollback(APIView):
 
 
 class DeploymentPredict(APIView):
-    @extend_schema(request=PredictSerializer, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=PredictSerializer, responses=PredictAnswerSerializer)
     def post(self, request: Request, pk: int) -> Response:
         # The rollback history is not needed to answer, and parsing it costs each request.
         deployment = get_object_or_404(
