@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from automl.datasets.models import Dataset
 from automl.datasets.services import job_task
-from automl.jobs import kinds
+from automl.jobs import kinds, studies
 from automl.jobs.models import Job, Trial
 from workers.hpo.config import ConfigError
 
@@ -111,6 +111,16 @@ class JobSubmitSerializer(serializers.Serializer):
 class JobSerializer(serializers.ModelSerializer):
     dataset_name = serializers.CharField(source="dataset.name", read_only=True)
     owner = serializers.CharField(source="owner.username", read_only=True)
+    study_name = serializers.CharField(
+        read_only=True,
+        help_text="Its Optuna study (HPO jobs, and NAS jobs with parallelism > 1), for "
+        "optuna.load_study or optuna-dashboard.",
+    )
+    study_storage = serializers.SerializerMethodField(
+        help_text="Where the study lives: `postgresql` (the platform's database; "
+        "`manage.py optuna_dashboard_role` prints a read-only URL) or `journal` (a file "
+        "under var/studies/ named after the study)."
+    )
 
     class Meta:
         model = Job
@@ -129,6 +139,8 @@ class JobSerializer(serializers.ModelSerializer):
             "cancel_requested",
             "error_message",
             "result",
+            "study_name",
+            "study_storage",
             "worker_host",
             "attempts",
             "created_at",
@@ -136,6 +148,9 @@ class JobSerializer(serializers.ModelSerializer):
             "finished_at",
         ]
         read_only_fields = fields
+
+    def get_study_storage(self, job: Job) -> str:
+        return studies.storage_kind()
 
 
 class TrialSerializer(serializers.ModelSerializer):

@@ -1,11 +1,11 @@
 import logging
-import uuid
 from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
 from automl.datasets.models import Dataset
+from automl.jobs import studies
 from automl.jobs.models import Job
 from automl.jobs.tasks import run_job, run_trials
 
@@ -39,8 +39,8 @@ def submit_job(
             config=config,
             resources=resources,
             queue=queue_for(resources),
-            study_name=f"job-{uuid.uuid4().hex}",
         )
+        studies.name_new_job(job)
         run_job.apply_async_on_commit((job.id,), queue=job.queue)
     return job
 

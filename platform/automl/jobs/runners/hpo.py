@@ -14,7 +14,7 @@ from dataclasses import asdict
 from django.conf import settings
 from django.utils import timezone
 
-from automl.jobs import lifecycle
+from automl.jobs import lifecycle, studies
 from automl.jobs.kinds import JobKind, as_json
 from automl.jobs.models import Job, Trial
 from automl.jobs.reporter import heartbeat
@@ -41,7 +41,10 @@ class HPO(JobKind):
         from workers.hpo import engine
 
         try:
-            engine.create_study(job.config, study_storage(job), job.study_name)
+            storage = study_storage(job)
+            engine.create_study(job.config, storage, job.study_name)
+            metric = job.config.get("metric") or "value"
+            studies.label(job, storage, [metric] if isinstance(metric, str) else metric)
         except Exception as exc:
             fail(job.id, exc)
             return 0

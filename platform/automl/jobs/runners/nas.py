@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.utils import timezone
 
-from automl.jobs import lifecycle
+from automl.jobs import lifecycle, studies
 from automl.jobs.kinds import JobKind, as_json
 from automl.jobs.models import Job, Trial
 from automl.jobs.reporter import heartbeat
@@ -38,7 +38,9 @@ class NAS(JobKind):
             run_search(job.id)
             return 0
         try:
-            parallel.create_study(study_storage(job), job.study_name)
+            storage = study_storage(job)
+            parallel.create_study(storage, job.study_name)
+            studies.label(job, storage, ["score"])
         except Exception as exc:
             fail(job.id, exc)
             return 0
