@@ -30,7 +30,7 @@ from workers.models.artifacts import (
     save_transformer,
     scaling_spec,
 )
-from workers.models.builders import build_torch
+from workers.models.kinds import build_torch
 from workers.training.cnn import CNN, CNNConfig, train_cnn
 from workers.training.mlp import MLP, MLPConfig, train_mlp
 
@@ -238,7 +238,7 @@ def test_a_skops_file_with_a_type_outside_the_allow_list_is_refused(tmp_path):
         "family": "logistic_regression",
         "framework": "sklearn",
         "format_version": 1,
-        **artifacts._record(model_file),
+        **artifacts.file_record(model_file),
     }
     (tmp_path / "spec.json").write_text(json.dumps(spec))
 

@@ -347,7 +347,7 @@ def test_a_distilled_student_beats_the_same_student_trained_alone(tmp_path, mode
     the soft targets did not help this 4-unit student, so the budget is part of the claim."""
     from workers.compression.common import Compressed, accuracy, split, train
     from workers.compression.store import load_compressed
-    from workers.models.builders import build_torch
+    from workers.models.kinds import build_torch
 
     step = {
         "technique": "distill",

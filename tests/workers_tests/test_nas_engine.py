@@ -8,7 +8,7 @@ import torch
 
 from workers.data.builtin import load_builtin
 from workers.models.artifacts import load_model
-from workers.models.builders import build_torch
+from workers.models.kinds import build_torch
 from workers.nas.config import validate_nas_config
 from workers.nas.engine import NasError, prepare, resolve_device, run_nas
 from workers.reporter import MemoryReporter

@@ -39,10 +39,15 @@ class Compressed:
         )
 
     @property
+    def described(self) -> dict:
+        """The spec as saved: the registry reads the kind and the compressed form from it."""
+        return {**self.spec, "compression": self.recipe}
+
+    @property
     def input_dtype(self) -> torch.dtype:
-        if self.recipe and self.recipe.get("method") == "half":
-            return getattr(torch, self.recipe["dtype"])
-        return torch.float32
+        from workers.models.kinds import form_of
+
+        return form_of(self.described).input_dtype(self.recipe or {})
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Float32 outputs of the model in eval mode, in chunks."""
@@ -63,13 +68,10 @@ class Splits:
 
 def model_inputs(spec: dict, X: np.ndarray) -> torch.Tensor:
     """Raw rows -> the float32 tensor the module takes (the arithmetic of TorchPredictor)."""
-    X = np.asarray(X, dtype=np.float64)
-    if spec.get("kind") == "cnn":
-        cfg = spec["config"]
-        X = X.reshape(len(X), cfg["in_channels"], cfg["height"], cfg["width"])
-    if spec.get("input_mean") is not None:
-        X = (X - np.asarray(spec["input_mean"])) / np.asarray(spec["input_std"])
-    return torch.as_tensor(X, dtype=torch.float32)
+    from workers.models.kinds import kind_of
+
+    rows = torch.as_tensor(np.asarray(X, dtype=np.float64))
+    return kind_of(spec).model_input(spec, rows).float()
 
 
 def split(config: dict, data: TabularData, spec: dict) -> Splits:

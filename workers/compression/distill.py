@@ -9,7 +9,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from workers.compression.common import Compressed, CompressionError, Splits, train
-from workers.models.builders import build_torch
+from workers.models.kinds import build_torch, kind_of
 from workers.training.stopping import StopCheck
 
 
@@ -17,16 +17,14 @@ def student_spec(teacher: dict, student: dict) -> dict:
     """The student's spec: the teacher's kind at `shrink` times its width, or a config."""
     if "config" in student:
         return {**teacher, "config": student["config"]}
-    factor, kind, cfg = student["shrink"], teacher.get("kind"), teacher["config"]
-    if kind == "mlp":
-        cfg = {**cfg, "hidden_units": max(1, round(cfg["hidden_units"] * factor))}
-    elif kind == "cnn":
-        cfg = {**cfg, "channels": [max(1, round(c * factor)) for c in cfg["channels"]]}
-    else:
+    kind = kind_of(teacher)
+    try:
+        cfg = kind.shrunk_config(teacher["config"], student["shrink"])
+    except NotImplementedError:
         raise CompressionError(
-            f"a shrunk student needs an mlp or cnn teacher, not {kind!r}; "
+            f"a shrunk student needs a teacher whose width is known, not a {kind.label}; "
             "give the student's config instead"
-        )
+        ) from None
     return {**teacher, "config": cfg}
 
 

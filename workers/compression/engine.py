@@ -13,11 +13,12 @@ from typing import Protocol
 
 import torch
 
-from workers.compression.common import Compressed, split
+from workers.compression.common import Compressed, CompressionError, split
 from workers.compression.report import measure, relative
 from workers.compression.store import load_compressed, save_compressed
 from workers.compression.techniques import TECHNIQUES, Context
 from workers.data.tabular import TabularData
+from workers.models.kinds import technique_refusal
 from workers.training.measure import resolve_device
 from workers.training.stopping import Cancelled, StopCheck
 
@@ -69,6 +70,8 @@ def run_compression(
             result["stopped"] = True
             break
         started = time.monotonic()
+        if (reason := technique_refusal(model.described, step["technique"])) is not None:
+            raise CompressionError(f"step {i + 1} ({step['technique']}): {reason}")
         ctx = Context(
             splits,
             config["finetune"],

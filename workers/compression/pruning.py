@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
-from workers.compression.common import CompressionError, weighted_layers
+from workers.compression.common import weighted_layers
 from workers.training.cnn import CNN
 from workers.training.mlp import MLP
 
@@ -172,15 +172,6 @@ def shrink_cnn(model: CNN, ratio: float) -> CNN:
 
 def shrink(module: nn.Module, spec: dict, ratio: float) -> tuple[nn.Module, dict]:
     """A physically smaller copy of module and its spec; ratio of neurons/channels removed."""
-    from dataclasses import asdict
+    from workers.models.kinds import kind_of
 
-    if isinstance(module, MLP) and spec.get("kind") == "mlp":
-        new = shrink_mlp(module, ratio)
-    elif isinstance(module, CNN) and spec.get("kind") == "cnn":
-        new = shrink_cnn(module, ratio)
-    else:
-        raise CompressionError(
-            f"structured pruning supports mlp and cnn models, not {spec.get('kind')!r}"
-        )
-    config = asdict(new.config)
-    return new, {**spec, "config": config}
+    return kind_of(spec).shrink(module, spec, ratio)

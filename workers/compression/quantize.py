@@ -15,7 +15,8 @@ import torch.ao.nn.quantized as nnq  # noqa: F401  (registers the quantized modu
 from torch import nn
 from torch.ao import quantization as tq
 
-from workers.compression.common import CompressionError, weighted_layers
+from workers.compression.common import weighted_layers
+from workers.models.kinds import kind_of
 
 # The x86 kernels need 7-bit activations on CPUs without VNNI (reduce_range).
 OBSERVERS = {
@@ -29,26 +30,6 @@ def dynamic_int8(module: nn.Module) -> nn.Module:
     """Linear (and LSTM) weights in int8, activations quantized on the fly."""
     module = module.float().eval()
     return tq.quantize_dynamic(module, {nn.Linear, nn.LSTM}, dtype=torch.qint8)
-
-
-def _fusions(module: nn.Module, spec: dict) -> list[list[str]]:
-    """Conv-BN-ReLU and Linear-ReLU groups of our MLP/CNN, named inside a QuantWrapper."""
-    kind = spec.get("kind")
-    if kind == "cnn":
-        feats = module.features
-        return [
-            [f"module.features.{i}", f"module.features.{i + 1}", f"module.features.{i + 2}"]
-            for i, m in enumerate(feats)
-            if isinstance(m, nn.Conv2d)
-        ]
-    if kind == "mlp":
-        net = module.net
-        return [
-            [f"module.net.{i}", f"module.net.{i + 1}"]
-            for i in range(len(net) - 1)
-            if isinstance(net[i], nn.Linear) and isinstance(net[i + 1], nn.ReLU)
-        ]
-    raise CompressionError(f"static int8 and QAT support mlp and cnn models, not {kind!r}")
 
 
 def _qconfig(recipe: dict, qat: bool) -> tq.QConfig:
@@ -71,17 +52,15 @@ def _qconfig(recipe: dict, qat: bool) -> tq.QConfig:
 
 
 def example_input(spec: dict, n: int = 2) -> torch.Tensor:
-    cfg = spec["config"]
-    if spec.get("kind") == "cnn":
-        return torch.randn(n, cfg["in_channels"], cfg["height"], cfg["width"])
-    return torch.randn(n, cfg["n_features"])
+    """Random rows shaped like the model's inputs (observers need values to convert)."""
+    return torch.randn_like(kind_of(spec).example_input(spec, n))
 
 
 def prepare_static(module: nn.Module, spec: dict, recipe: dict) -> nn.Module:
     """Wrapped, fused, observed (static) or fake-quantized (QAT) copy of module."""
     qat = recipe["method"] == "qat"
     wrapped = tq.QuantWrapper(module.float())
-    groups = _fusions(module, spec)
+    groups = kind_of(spec).fusions(module)
     wrapped.qconfig = _qconfig(recipe, qat)
     if qat:
         wrapped.train()

@@ -11,7 +11,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from workers.compression.common import Compressed, accuracy
 from workers.compression.quantize import example_input
 from workers.compression.store import directory_bytes, has_quantized_weight, save_compressed
-from workers.models.builders import build_torch
+from workers.models.kinds import build_torch
 from workers.training.measure import forward_ms
 
 

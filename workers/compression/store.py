@@ -23,14 +23,14 @@ from workers.compression.common import Compressed, weighted_layers
 from workers.models.artifacts import (
     SPEC_FILE,
     WEIGHTS_FILE,
-    _read_json,
-    _record,
-    _verify,
-    _write_json,
+    file_record,
     load_model,
+    read_json,
     save_model,
+    verify_file,
+    write_json,
 )
-from workers.models.builders import build_torch
+from workers.models.kinds import build_torch
 
 FRAMEWORK = "torch-compressed"
 _PER_TENSOR = (torch.per_tensor_affine, torch.per_tensor_symmetric)
@@ -153,16 +153,16 @@ def save_compressed(
         family=family,
         format_version=1,
         compression={**model.recipe, "tensors": meta},
-        **_record(path),
+        **file_record(path),
     )
-    _write_json(directory / SPEC_FILE, spec)
+    write_json(directory / SPEC_FILE, spec)
     return [path.name, SPEC_FILE]
 
 
 def load_compressed(directory: Path) -> Compressed:
     """Any model directory (float or quantized) as a Compressed, checked against its sha256."""
     directory = Path(directory)
-    spec = _read_json(directory / SPEC_FILE)
+    spec = read_json(directory / SPEC_FILE)
     if spec.get("framework") != FRAMEWORK:
         predictor = load_model(directory)
         module = getattr(predictor, "module", None)
@@ -171,7 +171,7 @@ def load_compressed(directory: Path) -> Compressed:
         return Compressed(module.eval(), spec)
     stored = spec["compression"]
     recipe = {k: v for k, v in stored.items() if k != "tensors"}
-    tensors = load_file(_verify(directory, spec))
+    tensors = load_file(verify_file(directory, spec))
     module = structure(spec, recipe)
     if recipe["method"] in ("dynamic_int8", "static_int8", "qat"):
         _load_quantized(module, tensors, stored["tensors"])

@@ -91,17 +91,11 @@ def integrated_gradients(
 
     model, spec = predictor.model, predictor.spec
     module = _double(model.module)
-    mean = torch.as_tensor(spec.get("input_mean") or 0.0, dtype=torch.float64)
-    std = torch.as_tensor(spec.get("input_std") or 1.0, dtype=torch.float64)
     x = torch.as_tensor(np.asarray(X, dtype=np.float64))
     base = torch.as_tensor(np.asarray(baseline, dtype=np.float64)).expand_as(x)
 
     def forward(rows: torch.Tensor) -> torch.Tensor:  # rows: N x D raw -> N outputs
-        z = (rows - mean) / std
-        if spec.get("kind") == "cnn":
-            cfg = spec["config"]
-            z = z.reshape(len(z), cfg["in_channels"], cfg["height"], cfg["width"])
-        out = module(z)
+        out = module(model.kind.model_input(spec, rows))
         if targets is None:  # regression, in the target's units
             return out.squeeze(-1) * spec.get("target_std", 1.0) + spec.get("target_mean", 0.0)
         return torch.softmax(out, dim=1)[torch.arange(len(rows)), torch.as_tensor(targets)]
@@ -126,9 +120,14 @@ def _double(module):
 
 
 def uses_gradients(predictor: Predictor) -> bool:
-    from workers.models.artifacts import TorchPredictor
+    """Integrated gradients where the registry says gradients flow through the model and
+    no fitted preprocessing (not differentiable) stands in front of it."""
+    from workers.models.kinds import explanation
 
-    return isinstance(predictor.model, TorchPredictor) and predictor.transformer is None
+    spec = predictor.spec or getattr(predictor.model, "spec", None)
+    if predictor.transformer is not None or not spec:
+        return False
+    return explanation(spec) == "integrated_gradients"
 
 
 def explain(

@@ -42,12 +42,8 @@ class Predictor:
     spec: dict = dataclasses.field(default_factory=dict)
 
     def inputs(self, X: np.ndarray) -> np.ndarray:
-        if self.transformer is not None:
-            return self.transformer.transform(X)
-        cfg = self.spec.get("config") or {}
-        if self.spec.get("kind") == "cnn" and np.ndim(X) == 2:  # flat rows of an image set
-            return np.asarray(X).reshape(len(X), cfg["in_channels"], cfg["height"], cfg["width"])
-        return X
+        # A TorchPredictor shapes the rows itself (its kind's model_input).
+        return X if self.transformer is None else self.transformer.transform(X)
 
     @property
     def classes(self) -> np.ndarray | None:

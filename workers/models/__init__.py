@@ -1,6 +1,6 @@
 """Model files: one directory per model, a JSON spec beside safetensors or skops data.
 
-Nothing here pickles or unpickles. ``workers.models.builders`` rebuilds torch modules from
+Nothing here pickles or unpickles. ``workers.models.kinds`` rebuilds torch modules from
 their spec; ``workers.models.artifacts`` writes and reads the directories.
 """
 

@@ -3,7 +3,7 @@
 A saved model is a directory holding ``spec.json`` and one data file:
 
 - torch ``nn.Module``: ``weights.safetensors``; the spec carries what rebuilds the module
-  (``kind`` and ``config``, see ``workers.models.builders``) and whatever inference needs
+  (``kind`` and ``config``, see ``workers.models.kinds``) and whatever inference needs
   besides the weights: ``task`` ("classification", the default, or "regression"),
   ``classes`` (labels for class indices), ``input_mean``/``input_std`` (standardisation of
   the inputs) and ``target_mean``/``target_std`` (regression targets in their own units).
@@ -32,7 +32,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from workers.models.builders import build_torch
+from workers.models.kinds import build_torch, kind_of
 
 FORMAT_VERSION = 1
 SPEC_FILE = "spec.json"
@@ -83,11 +83,11 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _record(path: Path) -> dict:
+def file_record(path: Path) -> dict:
     return {"file": path.name, "sha256": _sha256(path), "size": path.stat().st_size}
 
 
-def _verify(directory: Path, record: dict) -> Path:
+def verify_file(directory: Path, record: dict) -> Path:
     """The data file named by record, after checking its size and sha256."""
     name = record.get("file")
     if not isinstance(name, str) or not name or Path(name).name != name:
@@ -106,14 +106,14 @@ def _jsonable(obj: Any) -> Any:
     raise TypeError(f"{type(obj).__name__} is not JSON serializable")
 
 
-def _write_json(path: Path, data: dict) -> None:
+def write_json(path: Path, data: dict) -> None:
     # Written last and renamed into place: a readable spec means the directory is complete.
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=_jsonable) + "\n")
     os.replace(tmp, path)
 
 
-def _read_json(path: Path) -> dict:
+def read_json(path: Path) -> dict:
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
@@ -166,21 +166,16 @@ class TorchPredictor:
     def __init__(self, module: nn.Module, spec: dict) -> None:
         self.module = module.eval()
         self.spec = spec
+        self.kind = kind_of(spec)
         self.task = spec.get("task", "classification")
         if self.task not in ("classification", "regression"):
             raise ValueError(f"unknown task {self.task!r}")
         self.classes_ = np.asarray(spec["classes"]) if spec.get("classes") is not None else None
 
     def _outputs(self, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
-        X = np.asarray(X)
-        if self.spec.get("kind") == "cnn" and X.ndim == 3:
-            X = X[:, None, :, :]  # N x H x W -> N x 1 x H x W
-        if self.spec.get("input_mean") is not None:
-            # Same arithmetic as train_mlp: standardise first, then cast to float32.
-            mean, std = np.asarray(self.spec["input_mean"]), np.asarray(self.spec["input_std"])
-            # A missing value (null in a predict request) is the training mean.
-            X = (np.where(np.isnan(X), mean, X) - mean) / std
-        x = torch.as_tensor(X, dtype=torch.float32)
+        # Same arithmetic as train_mlp: standardise in float64 first, then cast to float32.
+        rows = torch.as_tensor(np.asarray(X, dtype=np.float64))
+        x = self.kind.model_input(self.spec, rows).float()
         # The rows go to wherever the module is (a GPU after a CUDA trial), answers come back.
         device = next(self.module.parameters(), x).device
         with torch.no_grad():
@@ -270,7 +265,7 @@ def save_model(model_obj: object, directory: Path, *, family: str, spec: dict) -
     else:
         raise TypeError(f"cannot save a {type(model_obj).__name__}: not torch nor sklearn")
     record = {"family": family, "framework": framework, "format_version": FORMAT_VERSION}
-    _write_json(directory / SPEC_FILE, {**spec, **record, **_record(path)})
+    write_json(directory / SPEC_FILE, {**spec, **record, **file_record(path)})
     return [path.name, SPEC_FILE]
 
 
@@ -286,7 +281,7 @@ def load_model(directory: Path) -> object:
         ArtifactError: the directory is incomplete or its spec is invalid.
     """
     directory = Path(directory)
-    spec = _read_json(directory / SPEC_FILE)
+    spec = read_json(directory / SPEC_FILE)
     framework = spec.get("framework")
     if framework == "torch-compressed":  # quantized weights, rebuilt by the compression store
         from workers.compression.store import load_predictor
@@ -294,7 +289,7 @@ def load_model(directory: Path) -> object:
         return load_predictor(directory)
     if framework not in ("torch", "sklearn"):
         raise ArtifactError(f"unknown framework {framework!r} in {directory / SPEC_FILE}")
-    path = _verify(directory, spec)
+    path = verify_file(directory, spec)
     if framework == "torch":
         return _load_torch(path, spec)
     return _load_skops(path)
@@ -322,8 +317,8 @@ def save_transformer(
     directory.mkdir(parents=True, exist_ok=True)
     path, meta = _transformer_paths(directory, name)
     _dump_skops(obj, path)
-    record = {"framework": "sklearn", "format_version": FORMAT_VERSION, **_record(path)}
-    _write_json(meta, record)
+    record = {"framework": "sklearn", "format_version": FORMAT_VERSION, **file_record(path)}
+    write_json(meta, record)
     return [path.name, meta.name]
 
 
@@ -331,4 +326,4 @@ def load_transformer(directory: Path, name: str = "preprocessing") -> Any:
     """Read a transformer written by save_transformer (same integrity and trust checks)."""
     directory = Path(directory)
     _, meta = _transformer_paths(directory, name)
-    return _load_skops(_verify(directory, _read_json(meta)))
+    return _load_skops(verify_file(directory, read_json(meta)))

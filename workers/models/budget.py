@@ -18,7 +18,7 @@ import torch
 from safetensors import safe_open
 from torch.nn.modules import module as torch_module
 
-from workers.models.builders import build_torch
+from workers.models.kinds import build_torch
 
 MAX_MODULES = 5_000
 # safetensors' dtype names, and how many bytes one element takes.

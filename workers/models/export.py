@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from workers.models.artifacts import TorchPredictor, load_model
+from workers.models.artifacts import SPEC_FILE, TorchPredictor, load_model, read_json
+from workers.models.kinds import UnknownKindError, refusal
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "output"
@@ -57,30 +58,31 @@ class InferenceModule(nn.Module):
         return out.squeeze(-1) * self.y_std + self.y_mean  # N
 
 
-def _predictor(directory: Path) -> TorchPredictor:
+def _predictor(directory: Path, fmt: str) -> TorchPredictor:
+    """The model in directory, once the registry says its kind exports to fmt."""
+    try:
+        reason = refusal(read_json(Path(directory) / SPEC_FILE), f"export_{fmt}")
+    except UnknownKindError as exc:
+        raise ExportError(str(exc)) from exc
+    if reason is not None:
+        raise ExportError(reason)
     model = load_model(directory)
-    if not isinstance(model, TorchPredictor):
-        raise ExportError(
-            "only torch models export to TorchScript or ONNX; "
-            "sklearn models are served from their skops file"
-        )
+    if not isinstance(model, TorchPredictor):  # the registry and the files disagree
+        raise ExportError("only torch models export to TorchScript or ONNX")
     return model
 
 
 def example_input(predictor: TorchPredictor, batch: int = 2) -> torch.Tensor:
     """A zero batch shaped like the model's inputs (N x features, or N x C x H x W)."""
-    config = predictor.spec.get("config") or {}
-    if predictor.spec.get("kind") == "cnn":
-        return torch.zeros(batch, config["in_channels"], config["height"], config["width"])
-    n = config.get("n_features")
-    if n is None:
-        raise ExportError("the spec does not say how many inputs the model takes")
-    return torch.zeros(batch, int(n))
+    try:
+        return predictor.kind.example_input(predictor.spec, batch)
+    except (KeyError, TypeError) as exc:
+        raise ExportError(f"the spec does not say what inputs the model takes: {exc}") from exc
 
 
 def input_description(directory: Path) -> dict:
     """What the exported graph takes and returns, for a config or a README."""
-    predictor = _predictor(Path(directory))
+    predictor = _predictor(Path(directory), "onnx")
     shape = list(example_input(predictor).shape[1:])
     classes = predictor.spec.get("classes")
     out = [len(classes)] if classes is not None else []
@@ -98,7 +100,7 @@ def input_description(directory: Path) -> dict:
 
 def to_torchscript(directory: Path, target: Path) -> Path:
     """Trace the inference module into a TorchScript file (torch.jit.load reads it)."""
-    predictor = _predictor(Path(directory))
+    predictor = _predictor(Path(directory), "torchscript")
     module = InferenceModule(predictor).eval()
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TorchScript is deprecated upstream, still supported
@@ -112,7 +114,7 @@ def to_torchscript(directory: Path, target: Path) -> Path:
 
 def to_onnx(directory: Path, target: Path) -> Path:
     """Export the inference module to ONNX with a dynamic batch dimension."""
-    predictor = _predictor(Path(directory))
+    predictor = _predictor(Path(directory), "onnx")
     module = InferenceModule(predictor).eval()
     example = example_input(predictor)
     batch = torch.export.Dim("batch", min=1)

@@ -453,7 +453,13 @@ def import_model(
     the explicit allow-list of workers.models.artifacts. A torch spec is measured against
     MODEL_MAX_PARAMETERS and the weights' header against the spec before a module is built.
     """
-    from workers.models.artifacts import SKOPS_FILE, SPEC_FILE, WEIGHTS_FILE, _record, _write_json
+    from workers.models.artifacts import (
+        SKOPS_FILE,
+        SPEC_FILE,
+        WEIGHTS_FILE,
+        file_record,
+        write_json,
+    )
 
     with tempfile.TemporaryDirectory(prefix="import-") as tmp:
         directory = Path(tmp)
@@ -497,14 +503,14 @@ def import_model(
                 spec.setdefault("family", "sklearn")
             spec.setdefault("format_version", 1)
             try:
-                _write_json(directory / SPEC_FILE, {**spec, **_record(path)})
+                write_json(directory / SPEC_FILE, {**spec, **file_record(path)})
             except (TypeError, ValueError) as exc:
                 raise Invalid(f"spec: {exc}", {"spec": [str(exc)]}) from exc
             if preprocessing is not None:
                 pre = directory / "preprocessing.skops"
                 _write_file(pre, preprocessing)
-                record = {"framework": "sklearn", "format_version": 1, **_record(pre)}
-                _write_json(directory / "preprocessing.json", record)
+                record = {"framework": "sklearn", "format_version": 1, **file_record(pre)}
+                write_json(directory / "preprocessing.json", record)
         if spec.get("framework") == "torch" and (directory / WEIGHTS_FILE).exists():
             _check_torch(directory, spec)
         imported_spec = json.loads((directory / SPEC_FILE).read_text())
