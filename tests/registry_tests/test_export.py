@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from tests.registry_tests.factories import FEATURES, forest_dir, iris, mlp_dir, register, rows
-from workers.models.artifacts import load_model
+from workers.models.artifacts import decode_predictions, load_model
 from workers.models.export import ExportError, to_onnx, to_torchscript, triton_config
 
 pytestmark = [
@@ -22,6 +22,19 @@ pytestmark = [
     # TorchScript is deprecated upstream but still what many serving stacks load.
     pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning"),
 ]
+
+
+def int8_dir(path):
+    """The iris MLP quantized to dynamic int8, knowing its labels and its data's target."""
+    from workers.compression.store import load_compressed, save_compressed
+    from workers.compression.techniques import DynamicInt8
+
+    model = load_compressed(mlp_dir(path.with_name(path.name + "-float")))
+    model.spec.update(
+        class_labels=["setosa", "versicolor", "virginica"], ignored_columns=["species"]
+    )
+    save_compressed(DynamicInt8().apply(model, {}, None), path, family="compressed-mlp")
+    return path
 
 
 @pytest.fixture
@@ -55,6 +68,16 @@ def test_onnx_gives_the_models_probabilities(tmp_path):
 def test_sklearn_models_do_not_export(tmp_path):
     with pytest.raises(ExportError, match="only torch"):
         to_onnx(forest_dir(tmp_path / "f"), tmp_path / "model.onnx")
+
+
+def test_int8_refuses_onnx_naming_why(alice_api, alice, tmp_path, model_store):
+    directory = int8_dir(tmp_path / "q")
+    with pytest.raises(ExportError, match="int8"):
+        to_onnx(directory, tmp_path / "model.onnx")
+    assert to_torchscript(directory, tmp_path / "model.pt").is_file()
+    version = register(alice, directory, name="iris-int8")
+    response = alice_api.get(f"/api/v1/models/{version.id}/export/onnx/")
+    assert response.status_code == 409 and "int8" in response.json()["detail"]
 
 
 def test_export_endpoint(alice_api, alice, mlp_version, tmp_path):
@@ -117,7 +140,7 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("make", [forest_dir, mlp_dir], ids=["forest", "mlp"])
+@pytest.mark.parametrize("make", [forest_dir, mlp_dir, int8_dir], ids=["forest", "mlp", "int8"])
 def test_the_bundle_serves_the_same_answers(alice_api, alice, tmp_path, model_store, make):
     version = register(alice, make(tmp_path / "m"), name="bundled")
     response = alice_api.get(f"/api/v1/models/{version.id}/bundle/")
@@ -156,9 +179,14 @@ def test_the_bundle_serves_the_same_answers(alice_api, alice, tmp_path, model_st
                 assert time.monotonic() < deadline, "the bundle did not start"
                 time.sleep(0.2)
         X, _ = iris()
+        spec = json.loads((folder / "model" / "spec.json").read_text())
+        # A full raw row: the columns the model does not read ride along and are ignored.
+        sent = [
+            {**row, **dict.fromkeys(spec.get("ignored_columns", []), "x")} for row in rows(X[:10])
+        ]
         request = urllib.request.Request(
             base + "/predict",
-            data=json.dumps({"inputs": rows(X[:10])}).encode(),
+            data=json.dumps({"inputs": sent}).encode(),
             headers={"Content-Type": "application/json"},
             method="POST",
         )
@@ -167,6 +195,43 @@ def test_the_bundle_serves_the_same_answers(alice_api, alice, tmp_path, model_st
         proc.terminate()
         proc.wait(timeout=10)
     model = load_model(model_store / version.storage_key)
-    assert body["predictions"] == model.predict(X[:10]).tolist()
+    expected = decode_predictions(spec, model.predict(X[:10]), model.classes_).tolist()
+    assert body["predictions"] == expected
+    if "class_labels" in spec:  # the data's own labels, not the indices trained on
+        assert set(expected) <= set(spec["class_labels"])
     assert body["probabilities"] == model.predict_proba(X[:10]).tolist()
     assert len(FEATURES) == 4
+
+
+def test_exports_never_run_at_once_in_one_process(tmp_path, monkeypatch):
+    # torch.export and the tracer are not thread-safe: a second export waits for the first.
+    import threading
+
+    directory = mlp_dir(tmp_path / "m")
+    inside, peak, guard, second = [0], [0], threading.Lock(), threading.Event()
+    trace = torch.jit.trace
+
+    def tracing(*args, **kwargs):
+        with guard:
+            inside[0] += 1
+            peak[0] = max(peak[0], inside[0])
+            if inside[0] > 1:
+                second.set()
+        second.wait(0.5)  # without the lock, the other thread comes in meanwhile
+        try:
+            return trace(*args, **kwargs)
+        finally:
+            with guard:
+                inside[0] -= 1
+
+    monkeypatch.setattr(torch.jit, "trace", tracing)
+    threads = [
+        threading.Thread(target=to_torchscript, args=(directory, tmp_path / f"{i}.pt"))
+        for i in range(2)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak[0] == 1
+    assert all((tmp_path / f"{i}.pt").is_file() for i in range(2))

@@ -259,3 +259,15 @@ def test_unknown_objects_and_bad_names_are_refused(tmp_path):
         save_model(object(), tmp_path, family="x", spec={})
     with pytest.raises(ValueError):
         save_transformer(StandardScaler().fit([[1.0]]), tmp_path, name="../escape")
+
+
+def test_a_calibrated_svm_saves_and_reloads(tmp_path, iris):
+    # What HPO refits for an SVM under roc_auc or log_loss (probabilities through a sigmoid).
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.svm import SVC
+
+    X, y = iris
+    model = CalibratedClassifierCV(SVC(), method="sigmoid", cv=3, ensemble=False).fit(X, y)
+    save_model(model, tmp_path, family="svm", spec={"task": "classification"})
+    reloaded = load_model(tmp_path)
+    np.testing.assert_allclose(reloaded.predict_proba(X), model.predict_proba(X))

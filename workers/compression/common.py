@@ -74,14 +74,20 @@ def model_inputs(spec: dict, X: np.ndarray) -> torch.Tensor:
     return kind_of(spec).model_input(spec, rows).float()
 
 
-def split(config: dict, data: TabularData, spec: dict) -> Splits:
-    """Seeded stratified test split, then train/valid; labels mapped to the spec's classes."""
+def split(config: dict, data: TabularData, spec: dict, transformer=None) -> Splits:
+    """Seeded stratified test split, then train/valid; labels mapped to the spec's classes.
+
+    The rows go through the model's fitted preprocessing (transformer) first, as they do
+    when it is served: a model trained on encoded columns is scored on encoded columns.
+    """
+    from workers.models.artifacts import output_labels
+
     labels = np.asarray(data.classes)[data.y] if data.classes is not None else data.y
     classes = spec.get("classes")
     if classes is None:
         y = np.asarray(labels, dtype=np.int64)
     else:
-        index = {str(c): i for i, c in enumerate(classes)}
+        index = {str(c): i for i, c in enumerate(output_labels(spec, classes))}
         missing = sorted({str(v) for v in labels} - set(index))
         if missing:
             raise CompressionError(f"the data set has labels the model does not know: {missing}")
@@ -89,7 +95,7 @@ def split(config: dict, data: TabularData, spec: dict) -> Splits:
     seed = config["seed"]
     rest, test = held_out_rows(y, config["test_size"], seed, stratify=True)
     train, valid = held_out_rows(y, config["valid_size"], seed, stratify=True, rows=rest)
-    X = model_inputs(spec, data.X)
+    X = model_inputs(spec, data.X if transformer is None else transformer.transform(data.X))
     parts = {"train": train, "valid": valid, "test": test}
     return Splits(
         {k: X[v] for k, v in parts.items()}, {k: torch.as_tensor(y[v]) for k, v in parts.items()}

@@ -18,6 +18,7 @@ from workers.compression.report import measure, relative
 from workers.compression.store import load_compressed, save_compressed
 from workers.compression.techniques import TECHNIQUES, Context
 from workers.data.tabular import TabularData
+from workers.models.artifacts import inherit, load_preprocessing
 from workers.models.kinds import technique_refusal
 from workers.training.measure import resolve_device
 from workers.training.stopping import Cancelled, StopCheck
@@ -58,7 +59,8 @@ def run_compression(
     """
     torch.manual_seed(config["seed"])
     model = load_compressed(model_dir)
-    splits = split(config, data, model.spec)
+    transformer = load_preprocessing(model_dir)  # every step inherits the parent's
+    splits = split(config, data, model.spec, transformer)
     x_test, y_test = splits.x["test"], splits.y["test"]
     repeats = config["report"]["repeats"]
     original = measure(model, x_test, y_test, repeats=repeats, directory=Path(model_dir))
@@ -94,6 +96,7 @@ def run_compression(
             family=f"compressed-{model.spec.get('kind', 'torch')}",
             extra={"compression_chain": chain, "test_metrics": {"accuracy": report["accuracy"]}},
         )
+        inherit(model_dir, out)  # its preprocessing and drift reference are the parent's
         model.spec["compression_chain"] = chain
         report["file_bytes"] = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
         entry = {
@@ -117,5 +120,5 @@ def reload_accuracy(directory: Path, config: dict, data: TabularData) -> float:
     from workers.compression.common import accuracy
 
     model: Compressed = load_compressed(directory)
-    splits = split(config, data, model.spec)
+    splits = split(config, data, model.spec, load_preprocessing(directory))
     return accuracy(model, splits.x["test"], splits.y["test"])

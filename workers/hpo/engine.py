@@ -9,7 +9,6 @@ trials only ever see the rest, and only the refit best model is scored on the te
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -470,22 +469,28 @@ def _save(
     """The model, its preprocessing, and what serving and drift checks need: the raw input
     columns in order, the labels of the encoded classes, and reference statistics of the
     training rows."""
-    from workers.data.reference import reference_stats
-    from workers.models.artifacts import save_model, save_transformer
+    from workers.models.artifacts import (
+        data_spec,
+        read_json,
+        save_model,
+        save_transformer,
+        write_reference,
+    )
+    from workers.models.layout import SPEC_FILE
 
     spec = {
         "task": config["task"],
         "params": fitted.params,
         "trial": best.best_number,
-        "features": list(search.feature_names),
+        **data_spec(
+            search.feature_names,
+            search.classes,
+            target=search.target_name,
+            dropped=(search.preprocessing or {}).get("drop"),
+        ),
     }
-    if search.classes is not None:  # what the model's class indices stand for
-        spec["class_labels"] = [
-            c if isinstance(c, (str, int, float, bool)) else str(c) for c in search.classes
-        ]
     files = save_model(fitted.model, directory, family=fitted.family, spec=spec)
     if fitted.transformer is not None:
         files += save_transformer(fitted.transformer, directory)
-    reference = directory / "reference.json"
-    reference.write_text(json.dumps(reference_stats(search.X, search.feature_names)))
-    return [*files, reference.name]
+    saved = read_json(directory / SPEC_FILE)  # the kind as saving recorded it
+    return [*files, write_reference(directory, search.X, search.feature_names, saved)]

@@ -1,31 +1,7 @@
-"""Model files: one directory per model, a JSON spec beside safetensors or skops data.
+"""Models: the kind registry (`kinds`) and the one model format (`artifacts`).
 
-Nothing here pickles or unpickles. ``workers.models.kinds`` rebuilds torch modules from
-their spec; ``workers.models.artifacts`` writes and reads the directories.
+A model is a directory: a JSON spec beside safetensors or skops data, its fitted
+preprocessing and its drift reference (file names in `layout`). Nothing here pickles or
+unpickles. Importing this package imports nothing heavy: the web process reads `layout`
+and the registry's labels without torch.
 """
-
-from workers.models.artifacts import (
-    ALLOWED_SKOPS_TYPES,
-    ArtifactError,
-    IntegrityError,
-    TorchPredictor,
-    UntrustedTypesError,
-    load_model,
-    load_transformer,
-    save_model,
-    save_transformer,
-    scaling_spec,
-)
-
-__all__ = [
-    "ALLOWED_SKOPS_TYPES",
-    "ArtifactError",
-    "IntegrityError",
-    "TorchPredictor",
-    "UntrustedTypesError",
-    "load_model",
-    "load_transformer",
-    "save_model",
-    "save_transformer",
-    "scaling_spec",
-]

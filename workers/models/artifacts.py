@@ -33,11 +33,20 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from workers.models.kinds import build_torch, kind_of
-
-FORMAT_VERSION = 1
-SPEC_FILE = "spec.json"
-WEIGHTS_FILE = "weights.safetensors"
-SKOPS_FILE = "model.skops"
+from workers.models.layout import (
+    FORMAT_VERSION,
+    PREPROCESSING,
+    REFERENCE_FILE,
+    SKOPS_FILE,
+    SPEC_FILE,
+    WEIGHTS_FILE,
+)
+from workers.models.spec import (  # noqa: F401  (the format's public API)
+    data_spec,
+    decode_predictions,
+    ignored_columns,
+    output_labels,
+)
 
 # Types that skops.io does not trust by default but that the estimators we produce contain.
 # Exact names, no prefixes: a type is added here only after checking it carries data only.
@@ -51,6 +60,10 @@ ALLOWED_SKOPS_TYPES: frozenset[str] = frozenset(
         "sklearn.metrics._dist_metrics.EuclideanDistance64",
         "sklearn.metrics._dist_metrics.ManhattanDistance64",
         "sklearn.metrics._dist_metrics.MinkowskiDistance64",
+        # SVMs under a probability metric (roc_auc, log_loss) are calibrated: the
+        # calibrator holds the fitted SVM, its classes and a sigmoid's two numbers.
+        "sklearn.calibration._CalibratedClassifier",
+        "sklearn.calibration._SigmoidCalibration",
         "workers.data.preprocess.TablePreprocessor",  # numbers, strings, lists, dicts only
     }
 )
@@ -327,3 +340,41 @@ def load_transformer(directory: Path, name: str = "preprocessing") -> Any:
     directory = Path(directory)
     _, meta = _transformer_paths(directory, name)
     return _load_skops(verify_file(directory, read_json(meta)))
+
+
+def has_preprocessing(directory: Path) -> bool:
+    return (Path(directory) / f"{PREPROCESSING}.json").exists()
+
+
+def load_preprocessing(directory: Path) -> Any:
+    """The directory's fitted preprocessing, or None when the model takes rows as they are."""
+    return load_transformer(directory) if has_preprocessing(directory) else None
+
+
+def write_reference(directory: Path, X: np.ndarray, feature_names: list[str], spec: dict) -> str:
+    """reference.json: the drift reference of training rows X (raw, as served), written the
+    way the model's kind writes it. Returns the file name."""
+    from workers.models.kinds import kind_of
+
+    reference = kind_of(spec).reference(np.asarray(X), list(feature_names))
+    write_json(Path(directory) / REFERENCE_FILE, reference)
+    return REFERENCE_FILE
+
+
+def inherit(parent: Path, directory: Path) -> list[str]:
+    """Copy what a derived model (a compression step) shares with its parent: the fitted
+    preprocessing (checked against its record first) and the drift reference."""
+    import shutil
+
+    parent, directory = Path(parent), Path(directory)
+    copied = []
+    if has_preprocessing(parent):
+        path, meta = _transformer_paths(parent, PREPROCESSING)
+        verify_file(parent, read_json(meta))
+        for source in (path, meta):
+            shutil.copyfile(source, directory / source.name)
+            copied.append(source.name)
+    if (parent / REFERENCE_FILE).exists():
+        shutil.copyfile(parent / REFERENCE_FILE, directory / REFERENCE_FILE)
+        copied.append(REFERENCE_FILE)
+    return copied

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import warnings
 from pathlib import Path
 
@@ -24,6 +25,9 @@ from workers.models.kinds import UnknownKindError, refusal
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "output"
+# torch.export and the tracer keep global state (the ONNX logger's level too): one export
+# at a time per process; a second request waits for the first.
+_EXPORTING = threading.Lock()
 
 
 class ExportError(Exception):
@@ -102,7 +106,7 @@ def to_torchscript(directory: Path, target: Path) -> Path:
     """Trace the inference module into a TorchScript file (torch.jit.load reads it)."""
     predictor = _predictor(Path(directory), "torchscript")
     module = InferenceModule(predictor).eval()
-    with torch.no_grad(), warnings.catch_warnings():
+    with _EXPORTING, torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TorchScript is deprecated upstream, still supported
         traced = torch.jit.trace(module, example_input(predictor))
     target = Path(target)
@@ -122,27 +126,32 @@ def to_onnx(directory: Path, target: Path) -> Path:
     tmp = target.with_name(target.name + ".tmp.onnx")
     # The exporter reports every pass at INFO and warns about its own internals.
     quiet = logging.getLogger("torch.onnx")
-    level = quiet.level
-    quiet.setLevel(logging.ERROR)
-    try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            program = torch.onnx.export(
-                module,
-                (example,),
-                dynamo=True,
-                verbose=False,
-                dynamic_shapes=({0: batch},),
-                input_names=[INPUT_NAME],
-                output_names=[OUTPUT_NAME],
-            )
-            program.save(str(tmp))
-    except ImportError as exc:  # onnx / onnxscript missing from the environment
-        raise ExportError(f"ONNX export needs the onnx and onnxscript packages: {exc}") from exc
-    finally:
-        quiet.setLevel(level)
+    with _EXPORTING:
+        level = quiet.level
+        quiet.setLevel(logging.ERROR)
+        try:
+            _export_onnx(module, example, batch, tmp)
+        except ImportError as exc:  # onnx / onnxscript missing from the environment
+            raise ExportError(f"ONNX export needs onnx and onnxscript: {exc}") from exc
+        finally:
+            quiet.setLevel(level)
     os.replace(tmp, target)
     return target
+
+
+def _export_onnx(module: nn.Module, example: torch.Tensor, batch, tmp: Path) -> None:
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter warns about its own internals
+        program = torch.onnx.export(
+            module,
+            (example,),
+            dynamo=True,
+            verbose=False,
+            dynamic_shapes=({0: batch},),
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+        )
+        program.save(str(tmp))
 
 
 _TRITON_TYPES = {"classification": "TYPE_FP32", "regression": "TYPE_FP32"}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,7 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
 from workers.data.splits import held_out_rows
 from workers.data.tabular import TabularData
+from workers.models.artifacts import data_spec
 from workers.nas.spaces import make_space
 from workers.nas.strategies import STRATEGIES, Candidate, SearchContext, SearchOutcome
 from workers.reporter import Reporter
@@ -54,6 +55,8 @@ class Prepared:
     input_shape: list[int]  # [C, H, W] or [n_features]
     classes: list
     raw_test: np.ndarray  # the test rows as the data set stores them (what predict gets)
+    raw_search: np.ndarray | None = None  # the rows trained on, as stored (drift reference)
+    data_spec: dict = field(default_factory=dict)  # features and class labels of the data
 
     @property
     def n_classes(self) -> int:
@@ -92,6 +95,10 @@ def prepare(config: dict, data: TabularData) -> Prepared:
         input_shape=[int(s) for s in shape],
         classes=classes.tolist(),
         raw_test=raw[test],
+        raw_search=raw[search],
+        data_spec=data_spec(
+            list(data.feature_names), data.classes, target=getattr(data, "target_name", None)
+        ),
     )
 
 
@@ -375,7 +382,7 @@ def retrain(
 ) -> dict:
     """Train the genotype from scratch on train + valid rows; score and save it. The
     reporter sees its progress (the last tenth of the job's) and may cancel it."""
-    from workers.models.artifacts import TorchPredictor, save_model
+    from workers.models.artifacts import TorchPredictor, save_model, write_reference
 
     started = time.monotonic()
     gconfig = GenotypeConfig(outcome.genotype, prepared.input_shape, prepared.n_classes)
@@ -406,6 +413,7 @@ def retrain(
         "config": asdict(gconfig),
         "task": "classification",
         "classes": prepared.classes,
+        **prepared.data_spec,
         "nas": {
             "strategy": config["strategy"],
             "space": config["space"],
@@ -429,6 +437,9 @@ def retrain(
     if directory is not None:
         spec["test_metrics"] = test_metrics
         files = save_model(predictor, Path(directory), family="nas", spec=spec)
+        if prepared.raw_search is not None:
+            names = prepared.data_spec["features"]
+            files.append(write_reference(Path(directory), prepared.raw_search, names, spec))
     return {
         "test_metrics": test_metrics,
         "test_rows": int(len(truth)),

@@ -17,13 +17,20 @@ from django.conf import settings
 
 from automl.evaluation.cards import card_html, card_markdown
 from automl.registry.models import ModelVersion
-from automl.registry.services import MODEL_FILES
 from automl.registry.storage import get_storage
+from workers.models.layout import MODEL_FILES
 
 # The packages the copied model code imports, with the versions we run.
 BUNDLE_PACKAGES = ("numpy", "scipy", "scikit-learn", "torch", "safetensors", "skops")
-# workers/ packages the model loader needs (builders import the training modules).
-BUNDLE_CODE = ("workers/__init__.py", "workers/models", "workers/training")
+# workers/ packages the model format needs: the kinds build the training modules, and
+# quantized versions are rebuilt by workers/compression (whose helpers read workers/data).
+BUNDLE_CODE = (
+    "workers/__init__.py",
+    "workers/models",
+    "workers/training",
+    "workers/compression",
+    "workers/data",
+)
 
 SERVE_PY = '''"""Serve one model over HTTP: POST /predict {{"inputs": [...]}}; GET /healthz.
 
@@ -38,14 +45,16 @@ from pathlib import Path
 
 import numpy as np
 
-from workers.models.artifacts import load_model, load_transformer
+from workers.models.artifacts import (
+    decode_predictions, ignored_columns, load_model, load_preprocessing, output_labels,
+)
 
 MODEL_DIR = Path(__file__).resolve().parent / "model"
 SPEC = json.loads((MODEL_DIR / "spec.json").read_text())
 FEATURES = SPEC.get("features")
+IGNORED = ignored_columns(SPEC)  # columns of a full raw row the model does not read
 MODEL = load_model(MODEL_DIR)
-TRANSFORMER = (load_transformer(MODEL_DIR) if (MODEL_DIR / "preprocessing.json").exists()
-               else None)
+TRANSFORMER = load_preprocessing(MODEL_DIR)
 
 
 def rows_to_array(inputs):
@@ -56,7 +65,7 @@ def rows_to_array(inputs):
             raise ValueError("inputs: this model has no feature names; send arrays")
         for i, row in enumerate(inputs):
             missing = [f for f in FEATURES if f not in row]
-            extra = [k for k in row if k not in FEATURES]
+            extra = [k for k in row if k not in FEATURES and k not in IGNORED]
             if missing or extra:
                 raise ValueError(f"inputs.{{i}}: missing {{missing}}, unknown {{extra}}")
         inputs = [[row[f] for f in FEATURES] for row in inputs]
@@ -70,9 +79,14 @@ def predict(inputs):
     X = rows_to_array(inputs)
     if TRANSFORMER is not None:
         X = TRANSFORMER.transform(X)
-    out = {{"predictions": np.asarray(MODEL.predict(X)).tolist()}}
-    if SPEC.get("task", "classification") == "classification" and hasattr(MODEL, "predict_proba"):
+    predictions = np.asarray(MODEL.predict(X))
+    classes = getattr(MODEL, "classes_", None)
+    if SPEC.get("task", "classification") != "classification":
+        return {{"predictions": predictions.tolist()}}
+    out = {{"predictions": decode_predictions(SPEC, predictions, classes).tolist()}}
+    if hasattr(MODEL, "predict_proba"):
         out["probabilities"] = np.asarray(MODEL.predict_proba(X)).tolist()
+        out["classes"] = output_labels(SPEC, classes).tolist()
     return out
 
 
@@ -172,8 +186,10 @@ def write_bundle(version: ModelVersion, folder: Path) -> Path:
         source = settings.ROOT_DIR / item
         if source.is_dir():
             (folder / item).mkdir(parents=True, exist_ok=True)
-            for path in sorted(source.glob("*.py")):
-                shutil.copyfile(path, folder / item / path.name)
+            for path in sorted(source.rglob("*.py")):
+                target = folder / item / path.relative_to(source)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
         else:
             (folder / item).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, folder / item)

@@ -28,6 +28,7 @@ from django.utils.text import slugify
 from automl.errors import Conflict, Invalid
 from automl.registry.models import ModelVersion
 from automl.registry.storage import get_storage
+from workers.models.layout import MODEL_FILES
 from workers.training.measure import median_ms
 
 log = logging.getLogger(__name__)
@@ -43,18 +44,6 @@ TRANSITIONS: dict[str, set[str]] = {
     Stage.ARCHIVED: {Stage.NONE, Stage.STAGING},
 }
 
-# The only files a model directory (and so an imported zip) may hold. reference.json is
-# the training rows' statistics that drift checks compare served traffic with.
-MODEL_FILES = frozenset(
-    {
-        "spec.json",
-        "weights.safetensors",
-        "model.skops",
-        "preprocessing.skops",
-        "preprocessing.json",
-        "reference.json",
-    }
-)
 NUMBERING_ATTEMPTS = 10
 
 
@@ -114,20 +103,15 @@ def describe_directory(directory: Path) -> dict:
         Invalid: the directory is not a loadable model (bad spec, hash mismatch,
             untrusted skops types, weights that do not fit the spec).
     """
-    from workers.models.artifacts import ArtifactError, load_model, load_transformer
+    from workers.models.artifacts import ArtifactError, load_model, load_preprocessing
+    from workers.models.kinds import kind_of
 
     directory = Path(directory)
     try:
         spec = json.loads((directory / "spec.json").read_text())
-        if spec.get("framework") == "torch-compressed":  # quantized: workers.compression
-            from workers.compression.store import load_predictor
-
-            model = load_predictor(directory)
-        else:
-            model = load_model(directory)
-        transformer = None
-        if (directory / "preprocessing.json").exists():
-            transformer = load_transformer(directory)
+        model = load_model(directory)  # quantized ones too: the format knows them
+        transformer = load_preprocessing(directory)
+        kind = kind_of(spec)
     except Exception as exc:
         # The files may come from an upload: whatever stops them loading (a bad header, a
         # refused type, weights that do not fit the spec) is the uploader's to fix.
@@ -145,8 +129,8 @@ def describe_directory(directory: Path) -> dict:
         )
     if transformer is not None:
         n_features = _n_inputs(transformer)
-    elif spec.get("framework") == "torch":
-        n_features = (spec.get("config") or {}).get("n_features")
+    elif kind.framework == "torch":
+        n_features = kind.n_inputs(spec)
     else:
         n_features = _n_inputs(model)
     if features is not None and n_features is not None and len(features) != n_features:

@@ -42,11 +42,17 @@ def _is_text(value: Any) -> bool:
 
 
 def parse_inputs(
-    inputs: Any, features: list[str] | None, n_features: int | None, allow_text: bool
+    inputs: Any,
+    features: list[str] | None,
+    n_features: int | None,
+    allow_text: bool,
+    ignored: frozenset[str] = frozenset(),
 ) -> np.ndarray:
     """JSON rows (objects keyed by feature name) or arrays -> a 2-D array in model order.
 
-    Missing or extra names, wrong lengths and non-numbers are an Invalid naming them.
+    Missing or extra names, wrong lengths and non-numbers are an Invalid naming them;
+    `ignored` names columns of a full raw row that the model does not read (its target,
+    the columns its preprocessing drops): they are left out, not refused.
     """
     if not isinstance(inputs, list) or not inputs:
         raise Invalid(
@@ -66,7 +72,7 @@ def parse_inputs(
             "inputs: this model has no recorded feature names; send arrays",
             {"inputs": ["send arrays: the model's feature names are unknown"]},
         )
-    wanted = set(features or ())
+    wanted = set(features or ()) | set(ignored)
     for i, row in enumerate(inputs):
         if len(errors) >= MAX_REPORTED_ROWS:
             break

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -26,6 +26,7 @@ class LoadedModel:
     features: list[str] | None
     n_features: int | None
     task: str
+    spec: dict = field(default_factory=dict)
 
     def predict(self, X: np.ndarray) -> dict:
         """{"predictions": [...]} plus "probabilities" (N x classes) when the model has them."""
@@ -40,10 +41,15 @@ class LoadedModel:
         return X if self.transformer is None else self.transformer.transform(X)
 
     def answer(self, X: Any) -> dict:
-        """`predict` of rows already prepared."""
-        if self.task != "classification" or not hasattr(self.model, "predict_proba"):
-            return {"predictions": np.asarray(self.model.predict(X)).tolist()}
+        """`predict` of rows already prepared; classes in the data's own labels."""
+        from workers.models.artifacts import decode_predictions, output_labels
+
         classes = getattr(self.model, "classes_", None)
+        if self.task != "classification" or not hasattr(self.model, "predict_proba"):
+            labels = np.asarray(self.model.predict(X))
+            if self.task == "classification":
+                labels = decode_predictions(self.spec, labels, classes)
+            return {"predictions": labels.tolist()}
         torch_predictor, argmax_of_proba = _model_types()
         if isinstance(self.model, torch_predictor):
             labels, proba = _torch_answers(self.model, X)
@@ -54,11 +60,11 @@ class LoadedModel:
         else:
             labels, proba = self.model.predict(X), self.model.predict_proba(X)
         out = {
-            "predictions": np.asarray(labels).tolist(),
+            "predictions": decode_predictions(self.spec, labels, classes).tolist(),
             "probabilities": np.asarray(proba).tolist(),
         }
         if classes is not None:
-            out["classes"] = np.asarray(classes).tolist()
+            out["classes"] = output_labels(self.spec, classes).tolist()
         return out
 
 
@@ -90,18 +96,18 @@ def _torch_answers(model: Any, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def load(version) -> LoadedModel:
     """Read a ModelVersion's files from the storage (hashes checked, no pickle)."""
     from automl.registry.storage import get_storage
-    from workers.models.artifacts import load_model, load_transformer
+    from workers.models.artifacts import load_model, load_preprocessing
 
     directory = get_storage().local_dir(version.storage_key)
-    transformer = load_transformer(directory) if version.has_preprocessing else None
     return LoadedModel(
         version_id=version.id,
         storage_key=version.storage_key,
         model=load_model(directory),
-        transformer=transformer,
+        transformer=load_preprocessing(directory),
         features=version.features,
         n_features=version.n_features,
         task=version.task,
+        spec=version.spec or {},
     )
 
 

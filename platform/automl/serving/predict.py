@@ -26,6 +26,7 @@ from automl.serving.loader import model_cache
 from automl.serving.logs import log_prediction
 from automl.serving.models import Deployment, Route
 from automl.serving.traffic import choose_version
+from workers.models.spec import ignored_columns
 
 SERVED_VERSIONS_TTL_S = 30.0
 SERVED_VERSIONS_MAX = 1000  # deployments' version sets kept per process
@@ -127,7 +128,13 @@ def predict(
     if not routes:  # only a migrated deployment whose versions were all gone
         raise Conflict(f"{deployment} routes its traffic to no version; set its routes")
     version = versions[choose_version(routes, rng)]
-    X = parse_inputs(inputs, version.features, version.n_features, version.has_preprocessing)
+    X = parse_inputs(
+        inputs,
+        version.features,
+        version.n_features,
+        version.has_preprocessing,
+        ignored_columns(version.spec or {}),
+    )
     ttl = _ttl(deployment)
     out, cached = _answer(version, X, ttl, deployment.batching)
     body = {**out, "version": version.id, "deployment": deployment.id, "cached": cached}
@@ -140,7 +147,11 @@ def predict(
         shadow = versions[deployment.shadow_id]
         try:
             shadow_X = parse_inputs(
-                inputs, shadow.features, shadow.n_features, shadow.has_preprocessing
+                inputs,
+                shadow.features,
+                shadow.n_features,
+                shadow.has_preprocessing,
+                ignored_columns(shadow.spec or {}),
             )
             shadow_out, _ = _answer(shadow, shadow_X, ttl)
         except ServiceError as exc:  # the shadow's trouble is logged, never the caller's
