@@ -202,3 +202,11 @@ def test_a_models_page_links_to_deploy_and_compress(alice, tmp_path, model_store
     assert f"/jobs/new/compression/?model={version.id}" in page
     form = signed_in(alice).get(f"/jobs/new/compression/?model={version.id}").context["form"]
     assert form.initial["model_version"] == str(version.id)
+
+
+def test_a_models_page_offers_only_what_its_kind_can_do(alice, setup):
+    # The buttons ask the model-kind registry: a forest neither exports nor compresses.
+    v1, _, _ = setup
+    page = signed_in(alice).get(f"/models/{v1.id}/").content.decode()
+    assert "/export/onnx/" not in page and "/jobs/new/compression/" not in page
+    assert "only torch models export" in page and "Deploy this version" in page

@@ -23,6 +23,10 @@ from workers.models.kinds import technique_refusal
 from workers.training.measure import resolve_device
 from workers.training.stopping import Cancelled, StopCheck
 
+# Accuracy a step may lose against the original before the job result flags it, unless the
+# chain sets its own `tolerance`; with `gate: true` a flagged step also stops the chain.
+DEFAULT_TOLERANCE = 0.02
+
 
 class Reporter(Protocol):
     def progress(self, fraction: float) -> None: ...
@@ -55,7 +59,9 @@ def run_compression(
 
     Returns:
         {"original": report, "steps": [{"technique", "config", "report", "relative",
-        "notes", "directory", "seconds"}], "stopped": bool}.
+        "notes", "directory", "seconds"} (+ "flagged": why)], "stopped": bool,
+        "flagged": [indices of the steps that lost more than the tolerance],
+        "gated": whether a flagged step stopped the chain}.
     """
     torch.manual_seed(config["seed"])
     model = load_compressed(model_dir)
@@ -65,7 +71,14 @@ def run_compression(
     repeats = config["report"]["repeats"]
     original = measure(model, x_test, y_test, repeats=repeats, directory=Path(model_dir))
     loaded = {tid: load_compressed(path) for tid, path in (teachers or {}).items()}
-    result: dict = {"original": original, "steps": [], "stopped": False}
+    result: dict = {
+        "original": original,
+        "steps": [],
+        "stopped": False,
+        "flagged": [],
+        "gated": False,
+    }
+    tolerance = float(config.get("tolerance", DEFAULT_TOLERANCE))
     steps = config["steps"]
     for i, step in enumerate(steps):
         if reporter.should_stop():
@@ -108,10 +121,21 @@ def run_compression(
             "directory": str(out),
             "seconds": round(time.monotonic() - started, 3),
         }
+        lost = original["accuracy"] - report["accuracy"]
+        if lost > tolerance:
+            entry["flagged"] = (
+                f"loses {lost:.3f} accuracy against the original "
+                f"({original['accuracy']:.3f} -> {report['accuracy']:.3f}), "
+                f"more than the chain's tolerance of {tolerance}"
+            )
+            result["flagged"].append(i)
         result["steps"].append(entry)
         if on_step is not None:
             on_step(i, entry)
         reporter.progress((i + 1) / len(steps))
+        if "flagged" in entry and config.get("gate"):
+            result["gated"] = True
+            break
     return result
 
 

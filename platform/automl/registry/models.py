@@ -107,3 +107,13 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} v{self.version}"
+
+    def refusals(self) -> dict[str, str]:
+        """Action -> why it cannot be done with this version, as the model-kind registry
+        (workers.models.kinds) declares; the actions it can do are absent."""
+        from workers.models.kinds import ACTIONS, UnknownKindError, refusal
+
+        try:
+            return {a: reason for a in ACTIONS if (reason := refusal(self.spec or {}, a))}
+        except UnknownKindError as exc:  # an imported spec naming no kind we know
+            return {a: str(exc) for a in ("export_onnx", "export_torchscript", "compress")}

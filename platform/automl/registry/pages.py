@@ -47,6 +47,7 @@ def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "lineage": services.lineage(version),
             "siblings": siblings.order_by("-version")[:50],
             "next_stages": sorted(services.TRANSITIONS[version.stage]),
+            "refusals": version.refusals(),
             **section_context(version),
         },
     )
