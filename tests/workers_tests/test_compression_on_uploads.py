@@ -18,10 +18,8 @@ from workers.models.artifacts import (
     data_spec,
     load_model,
     load_preprocessing,
-    save_model,
-    save_transformer,
+    save_version,
     scaling_spec,
-    write_reference,
 )
 from workers.training.mlp import MLP, MLPConfig
 
@@ -87,9 +85,9 @@ def hpo_mlp(tmp_path_factory, upload) -> Path:
     }
     x = torch.as_tensor((Xt - spec["input_mean"]) / spec["input_std"], dtype=torch.float32)
     _train(module, x, upload.y)
-    save_model(module, directory, family="mlp", spec=spec)
-    save_transformer(transformer, directory)
-    write_reference(directory, upload.X, FEATURES, spec)
+    save_version(
+        module, directory, family="mlp", spec=spec, transformer=transformer, rows=upload.X
+    )
     return directory
 
 
@@ -153,8 +151,7 @@ def nas_model(tmp_path_factory, upload) -> tuple[Path, TabularData]:
     spec = {"kind": "genotype", "config": asdict(config), "task": "classification"}
     spec.update(classes=[0, 1], **data_spec(data.feature_names, data.classes))
     directory = tmp_path_factory.mktemp("nas") / "genotype"
-    save_model(module, directory, family="nas", spec=spec)
-    write_reference(directory, X, data.feature_names, spec)
+    save_version(module, directory, family="nas", spec=spec, rows=X)
     return directory, data
 
 

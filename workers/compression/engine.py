@@ -18,8 +18,9 @@ from workers.compression.report import measure, relative
 from workers.compression.store import load_compressed, save_compressed
 from workers.compression.techniques import TECHNIQUES, Context
 from workers.data.tabular import TabularData
-from workers.models.artifacts import inherit, load_preprocessing
-from workers.models.kinds import technique_refusal
+from workers.models.artifacts import inherit, load_preprocessing, read_json
+from workers.models.kinds import refusal, technique_refusal
+from workers.models.layout import SPEC_FILE
 from workers.training.measure import resolve_device
 from workers.training.stopping import Cancelled, StopCheck
 
@@ -64,6 +65,8 @@ def run_compression(
         "gated": whether a flagged step stopped the chain}.
     """
     torch.manual_seed(config["seed"])
+    if (reason := refusal(read_json(Path(model_dir) / SPEC_FILE), "compress")) is not None:
+        raise CompressionError(reason)
     model = load_compressed(model_dir)
     transformer = load_preprocessing(model_dir)  # every step inherits the parent's
     splits = split(config, data, model.spec, transformer)

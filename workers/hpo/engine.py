@@ -469,14 +469,7 @@ def _save(
     """The model, its preprocessing, and what serving and drift checks need: the raw input
     columns in order, the labels of the encoded classes, and reference statistics of the
     training rows."""
-    from workers.models.artifacts import (
-        data_spec,
-        read_json,
-        save_model,
-        save_transformer,
-        write_reference,
-    )
-    from workers.models.layout import SPEC_FILE
+    from workers.models.artifacts import data_spec, save_version
 
     spec = {
         "task": config["task"],
@@ -489,8 +482,11 @@ def _save(
             dropped=(search.preprocessing or {}).get("drop"),
         ),
     }
-    files = save_model(fitted.model, directory, family=fitted.family, spec=spec)
-    if fitted.transformer is not None:
-        files += save_transformer(fitted.transformer, directory)
-    saved = read_json(directory / SPEC_FILE)  # the kind as saving recorded it
-    return [*files, write_reference(directory, search.X, search.feature_names, saved)]
+    return save_version(
+        fitted.model,
+        directory,
+        family=fitted.family,
+        spec=spec,
+        transformer=fitted.transformer,
+        rows=search.X,
+    )

@@ -361,6 +361,27 @@ def write_reference(directory: Path, X: np.ndarray, feature_names: list[str], sp
     return REFERENCE_FILE
 
 
+def save_version(
+    model_obj: object,
+    directory: Path,
+    *,
+    family: str,
+    spec: dict,
+    transformer: BaseEstimator | None = None,
+    rows: np.ndarray | None = None,
+) -> list[str]:
+    """A complete model version: the model, its fitted preprocessing (if any) and the drift
+    reference of the raw rows it was trained on (spec["features"] names their columns).
+    What HPO and NAS save; returns the written file names, data file first."""
+    files = save_model(model_obj, directory, family=family, spec=spec)
+    if transformer is not None:
+        files += save_transformer(transformer, directory)
+    if rows is not None:
+        saved = read_json(Path(directory) / SPEC_FILE)  # the kind as saving recorded it
+        files.append(write_reference(directory, rows, saved["features"], saved))
+    return files
+
+
 def inherit(parent: Path, directory: Path) -> list[str]:
     """Copy what a derived model (a compression step) shares with its parent: the fitted
     preprocessing (checked against its record first) and the drift reference."""

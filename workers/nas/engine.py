@@ -382,7 +382,7 @@ def retrain(
 ) -> dict:
     """Train the genotype from scratch on train + valid rows; score and save it. The
     reporter sees its progress (the last tenth of the job's) and may cancel it."""
-    from workers.models.artifacts import TorchPredictor, save_model, write_reference
+    from workers.models.artifacts import TorchPredictor, save_version
 
     started = time.monotonic()
     gconfig = GenotypeConfig(outcome.genotype, prepared.input_shape, prepared.n_classes)
@@ -436,10 +436,9 @@ def retrain(
     files: list[str] = []
     if directory is not None:
         spec["test_metrics"] = test_metrics
-        files = save_model(predictor, Path(directory), family="nas", spec=spec)
-        if prepared.raw_search is not None:
-            names = prepared.data_spec["features"]
-            files.append(write_reference(Path(directory), prepared.raw_search, names, spec))
+        files = save_version(
+            predictor, Path(directory), family="nas", spec=spec, rows=prepared.raw_search
+        )
     return {
         "test_metrics": test_metrics,
         "test_rows": int(len(truth)),
