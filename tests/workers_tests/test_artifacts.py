@@ -266,7 +266,7 @@ def test_a_calibrated_svm_saves_and_reloads(tmp_path, iris):
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.svm import SVC
 
-    X, y = iris
+    X, y = iris.X_train, iris.y_train
     model = CalibratedClassifierCV(SVC(), method="sigmoid", cv=3, ensemble=False).fit(X, y)
     save_model(model, tmp_path, family="svm", spec={"task": "classification"})
     reloaded = load_model(tmp_path)
