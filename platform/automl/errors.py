@@ -54,6 +54,13 @@ class Conflict(ServiceError):
     code = "conflict"
 
 
+class OverQuota(ServiceError):
+    """The caller has used up one of their limits (429)."""
+
+    status = 429
+    code = "quota"
+
+
 class InUse(Conflict):
     """An object cannot go while others use it (409)."""
 

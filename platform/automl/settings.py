@@ -240,6 +240,7 @@ TRIAL_STALE_AFTER_S = env_int("TRIAL_STALE_AFTER_S", 60)
 # A job still queued this long after submission is sent to the broker again (it may have
 # lost the message, e.g. a Redis restart without persistence).
 RECONCILE_QUEUED_AFTER_S = env_int("RECONCILE_QUEUED_AFTER_S", 120)
+JOB_MAX_ACTIVE_PER_USER = env_int("JOB_MAX_ACTIVE_PER_USER", 20)  # queued + running; 429 past it
 EVALUATION_MAX_RUNNING_S = env_int("EVALUATION_MAX_RUNNING_S", 3600)  # then: lost, failed
 PROFILE_MAX_PENDING_S = env_int("PROFILE_MAX_PENDING_S", 3600)  # then: lost, failed
 RECONCILE_EVERY_S = env_int("RECONCILE_EVERY_S", 60)  # how often beat runs the reconciler

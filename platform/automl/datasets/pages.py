@@ -171,6 +171,8 @@ def dataset_job(request: HttpRequest, pk: int) -> HttpResponse:
             field = path.removeprefix("config.").removeprefix("preprocessing.")
             form.add_error(field if field in form.fields else None, f"{path}: {' '.join(errs)}")
         return _detail(request, dataset, form, status=400)
-    job = submit_job(request.user, **submission.validated_data)
+    job = on_form(form, lambda: submit_job(request.user, **submission.validated_data))
+    if job is None:  # over the user's quota: said beside the form
+        return _detail(request, dataset, form, status=429)
     messages.success(request, f"Job {job.id} queued: {job.name}.")
     return redirect("dataset-page", pk=pk)

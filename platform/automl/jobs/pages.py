@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from automl.api import flatten_errors
 from automl.charts import figure_html, plotly_js_tag
+from automl.errors import on_form
 from automl.jobs import kinds, lifecycle
 from automl.jobs.forms import form_for, initial_for
 from automl.jobs.models import Job, Trial
@@ -93,7 +94,9 @@ def job_new(request: HttpRequest, kind: str) -> HttpResponse:
     if not submission.is_valid():
         form.add_api_errors(flatten_errors(submission.errors))
         return _new(request, kind, form, status=400)
-    job = submit_job(request.user, **submission.validated_data)
+    job = on_form(form, lambda: submit_job(request.user, **submission.validated_data))
+    if job is None:  # over the user's quota: said beside the form
+        return _new(request, kind, form, status=429)
     messages.success(request, f"Job {job.id} queued: {job.name}.")
     return redirect("job-page", pk=job.id)
 

@@ -4,7 +4,9 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from automl.accounts.models import active_jobs_limit
 from automl.datasets.models import Dataset
+from automl.errors import OverQuota
 from automl.jobs import studies
 from automl.jobs.models import Job
 from automl.jobs.tasks import run_job, run_trials
@@ -26,11 +28,27 @@ def enqueue(job: Job) -> None:
         log.exception("job %s: could not reach the broker; it stays queued", job.id)
 
 
+def check_active_jobs(owner) -> None:
+    """OverQuota when the owner already has their limit of queued and running jobs. The
+    owner's row is locked first, so two submissions at once cannot both take the last one."""
+    type(owner).objects.select_for_update().filter(pk=owner.pk).first()
+    limit = active_jobs_limit(owner)
+    active = Job.objects.filter(owner=owner, status__in=Job.ACTIVE).count()
+    if active >= limit:
+        raise OverQuota(
+            f"you have {active} queued or running jobs, the limit (JOB_MAX_ACTIVE_PER_USER, "
+            f"or your quota) is {limit}: wait for one to finish or cancel one",
+            {"quota": [f"at most {limit} queued or running jobs"]},
+        )
+
+
 def submit_job(
     owner, *, kind: str, name: str, dataset: Dataset, config: dict, resources: dict
 ) -> Job:
-    """Store a validated job and send it to a worker once the row is committed."""
+    """Store a validated job and send it to a worker once the row is committed; over the
+    owner's limit of queued and running jobs, OverQuota naming it."""
     with transaction.atomic():
+        check_active_jobs(owner)
         job = Job.objects.create(
             owner=owner,
             kind=kind,
