@@ -1,6 +1,7 @@
 import logging
 from datetime import timedelta
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
@@ -31,7 +32,7 @@ def enqueue(job: Job) -> None:
 def check_active_jobs(owner) -> None:
     """OverQuota when the owner already has their limit of queued and running jobs. The
     owner's row is locked first, so two submissions at once cannot both take the last one."""
-    type(owner).objects.select_for_update().filter(pk=owner.pk).first()
+    get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
     limit = active_jobs_limit(owner)
     active = Job.objects.filter(owner=owner, status__in=Job.ACTIVE).count()
     if active >= limit:
