@@ -46,7 +46,10 @@ FAMILIES = [
     ("svm", "roc_auc"),
     ("mlp", "accuracy"),
 ]
-COMPRESSED = [t for t in kinds.TECHNIQUES if t != "distill"] + ["distill"]
+COMPRESSED = list(kinds.TECHNIQUES)
+# Accuracy a technique's output may lose against its parent here: a distilled student is a
+# fresh, narrower network trained for the default few epochs.
+TOLERANCE = {"distill": 0.2}
 
 
 class Reporter:
@@ -147,7 +150,7 @@ def test_evaluate_predict_explain_and_drift_work_for_every_row(row, versions, ta
             task="classification",
             n_resamples=10,
         )
-        assert accuracy >= parent["metrics"]["accuracy"]["value"] - 0.1
+        assert accuracy >= parent["metrics"]["accuracy"]["value"] - TOLERANCE.get(row, 0.1)
     labels = decode_predictions(spec, predictor.predict(table.X[:5]), predictor.classes)
     assert set(labels.tolist()) <= {"no", "yes"}  # the data's labels, not indices
     reference = json.loads((directory / "reference.json").read_text())
