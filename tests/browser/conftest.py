@@ -1,5 +1,5 @@
 """Real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright) against the
-live server, with real worker processes (tests/e2e/conftest.py) on Postgres and Redis.
+live server, with real worker processes (tests/support/workers.py) on Postgres and Redis.
 
 Playwright's own browser download cannot work offline; .ci/run installs Debian's chromium.
 Without it (or without playwright) these tests skip, and fail under
@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
-from tests.conftest import REQUIRE_SERVICES
-from tests.e2e.conftest import workers  # noqa: F401 - the worker processes fixture
+from tests.support.workers import skip_or_fail
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = Path(__file__).parent / "screenshots"  # git-ignored
@@ -33,11 +32,7 @@ def _missing() -> str | None:
 def chromium(monkeypatch, live_server):
     """A headless Chromium; each test opens its own pages. It closes before the live
     server stops, so no request thread is left holding a database connection."""
-    reason = _missing()
-    if reason and REQUIRE_SERVICES:
-        pytest.fail(f"AUTOML_REQUIRE_SERVICES=1 but {reason}")
-    if reason:
-        pytest.skip(reason)
+    skip_or_fail(_missing())
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an event loop on this thread; the test's own ORM calls

@@ -8,7 +8,7 @@ import pytest
 
 from automl.jobs.models import Job
 from tests.browser.conftest import shoot
-from tests.e2e.test_datasets_e2e import churn_csv
+from tests.support.factories import make_job
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -32,7 +32,7 @@ def choose(page, label: str, text: str) -> None:
 
 
 def test_upload_search_watch_cancel(
-    chromium, workers, live_server, django_user_model, settings, tmp_path
+    chromium, workers, live_server, django_user_model, settings, tmp_path, analyst_csv
 ):
     settings.ARTIFACT_ROOT = tmp_path / "artifacts"
     workers.start(ARTIFACT_ROOT=str(settings.ARTIFACT_ROOT))
@@ -40,16 +40,14 @@ def test_upload_search_watch_cancel(
     bob = django_user_model.objects.create_user("bob", password="bob-password-1")
     from automl.datasets.models import Dataset
 
-    bobs_job = Job.objects.create(
-        owner=bob,
-        kind="hpo",
+    bobs_job = make_job(
+        bob,
+        Dataset.objects.get(builtin_name="iris"),
         name="bob's secret",
-        dataset=Dataset.objects.get(builtin_name="iris"),
         config={"metric": "accuracy"},
         status="succeeded",
     )
-    csv = tmp_path / "churn.csv"
-    csv.write_text(churn_csv())
+    csv = analyst_csv
     base = live_server.url
     page = chromium.new_page(viewport={"width": 1280, "height": 900})
     page.set_default_timeout(15_000)

@@ -4,7 +4,7 @@ import pytest
 
 from automl.datasets import services
 from automl.datasets.models import Dataset
-from tests.datasets_tests.helpers import upload
+from tests.support.api import upload
 from workers.data.preprocess import DEFAULTS
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ from django.test import Client
 from automl.datasets import charts
 from automl.datasets.models import Dataset
 from automl.jobs.models import Job
-from tests.datasets_tests.helpers import IRIS_LIKE, stored_files
+from tests.support.data import IRIS_LIKE, stored_files
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,8 @@ import pytest
 
 from automl.datasets import services
 from automl.datasets.models import Dataset
-from tests.datasets_tests.helpers import IRIS_LIKE, stored_files, upload
+from tests.support.api import upload
+from tests.support.data import IRIS_LIKE, stored_files
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from automl.datasets.models import Dataset
-from tests.datasets_tests.helpers import IRIS_LIKE, raw_multipart, stored_files, upload
+from tests.support.api import raw_multipart, upload
+from tests.support.data import IRIS_LIKE, stored_files
 
 pytestmark = pytest.mark.django_db
 

@@ -7,33 +7,10 @@ import numpy as np
 import pytest
 
 from automl.datasets.models import Dataset
+from tests.support.data import churn_csv
 from workers.models.artifacts import load_model, load_transformer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-def churn_csv(n: int = 160) -> str:
-    """Customers with numbers, categories, dates and gaps; churn depends on plan and tenure."""
-    rng = np.random.default_rng(0)
-    rows = ["tenure;plan;signed_up;monthly;churned"]
-    for i in range(n):
-        plan = ["basic", "plus", "pro"][i % 3]
-        tenure = int(rng.integers(1, 60))
-        monthly = "" if i % 11 == 0 else f"{20 + 10 * (i % 3) + rng.normal():.2f}"
-        churned = "yes" if (plan == "basic") != (tenure > 30) else "no"
-        rows.append(f"{tenure};{plan};2023-{1 + i % 12:02d}-{1 + i % 28:02d};{monthly};{churned}")
-    return "\n".join(rows) + "\n"
-
-
-def upload(api, name: str, text: str, **fields) -> dict:
-    response = api.session.post(
-        api.base + "/api/v1/datasets/",
-        data=fields,
-        files={"file": (name, text.encode())},
-        timeout=30,
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 def wait_profiled(api, dataset_id: int, timeout_s: float = 60) -> dict:
@@ -51,7 +28,7 @@ def test_upload_profile_and_search_an_uploaded_csv(workers, api, settings, tmp_p
     settings.DATASET_PROFILE_INLINE_BYTES = 1000  # this file goes to the worker's task
     workers.start(ARTIFACT_ROOT=str(settings.ARTIFACT_ROOT))
 
-    dataset = upload(api, "churn.csv", churn_csv(), target="churned")
+    dataset = api.upload("churn.csv", churn_csv(), target="churned")
     assert dataset["profile_status"] == "pending"
     assert (dataset["task"], dataset["n_rows"]) == ("classification", 160)
     detail = wait_profiled(api, dataset["id"])

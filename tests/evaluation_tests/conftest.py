@@ -1,5 +1,5 @@
 """HPO jobs run in this process on the test database, their models evaluated by calling
-the worker's task directly (tests/e2e-style real workers: test_evaluation_e2e.py)."""
+the worker's task directly (real workers: test_evaluation_e2e.py)."""
 
 from uuid import uuid4
 
@@ -10,7 +10,6 @@ from automl.evaluation.models import Evaluation
 from automl.evaluation.tasks import evaluate_model
 from automl.jobs import tasks
 from automl.jobs.models import Job
-from tests.registry_tests.factories import model_store  # noqa: F401
 from workers.hpo.config import validate_hpo_config
 
 

@@ -7,12 +7,10 @@ import zipfile
 
 import pytest
 
-from tests.e2e.conftest import api, workers  # noqa: F401 - the e2e fixtures
-
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
-def wait_evaluated(api, version_id: int, timeout_s: float = 180) -> dict:  # noqa: F811
+def wait_evaluated(api, version_id: int, timeout_s: float = 180) -> dict:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         response = api.session.get(
@@ -24,7 +22,7 @@ def wait_evaluated(api, version_id: int, timeout_s: float = 180) -> dict:  # noq
     raise AssertionError(f"version {version_id} not evaluated after {timeout_s}s")
 
 
-def test_an_hpo_models_report_comparison_explanation_and_card(workers, api):  # noqa: F811
+def test_an_hpo_models_report_comparison_explanation_and_card(workers, api):
     workers.start()
     dataset = api.dataset_id("iris")
     jobs = [

@@ -12,7 +12,7 @@ from automl.evaluation.models import Evaluation
 from automl.jobs.models import Trial
 from automl.registry.storage import get_storage
 from tests.evaluation_tests.conftest import evaluated, run_hpo
-from tests.registry_tests.factories import forest_dir, register
+from tests.support.factories import forest_dir, register
 from workers.data.splits import holdout_split
 from workers.models.artifacts import load_model
 

@@ -15,7 +15,6 @@ import pytest
 import redis
 
 from automl.celery import app as celery_app
-from tests.e2e.conftest import WORKER_APP, api, workers  # noqa: F401 - fixtures
 
 
 def free_port() -> int:
@@ -84,13 +83,3 @@ def own_redis(tmp_path):
     server.start()
     yield server
     server.stop()
-
-
-def wait_for(condition, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"timed out after {timeout_s}s waiting for {what}")

@@ -10,8 +10,7 @@ import pytest
 import redis
 
 from automl.jobs.models import Job, Trial
-
-from .conftest import wait_for
+from tests.support.workers import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -7,7 +7,6 @@ from django.db import connections
 
 from automl.celery import app as celery_app
 from bench import load
-from tests.registry_tests.factories import model_store  # noqa: F401
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -16,7 +15,7 @@ def test_concurrent_submissions_and_predictions_lose_nothing(
     real_services,
     live_server,
     tmp_path,
-    model_store,  # noqa: F811
+    model_store,
     monkeypatch,
 ):
     monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)

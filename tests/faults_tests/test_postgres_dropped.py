@@ -7,8 +7,7 @@ import pytest
 from django.db import connection
 
 from automl.jobs.models import Trial
-
-from .conftest import WORKER_APP, wait_for
+from tests.support.workers import WORKER_APP, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -6,8 +6,7 @@ finished before the kill is kept as it was."""
 import pytest
 
 from automl.jobs.models import Job, Trial
-
-from .conftest import wait_for
+from tests.support.workers import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -30,7 +30,7 @@ from automl.jobs.models import Job, Trial
 from automl.serving.predict import predict
 from automl.serving.traffic import create_deployment
 from automl.wsgi import application
-from tests.registry_tests.factories import FEATURES, forest_dir, model_store, register  # noqa: F401
+from tests.support.factories import FEATURES, forest_dir, register
 
 CHECKS = [
     not_a_server_error,
@@ -105,7 +105,7 @@ def flatmap_path_parameters(ctx, parameters: dict | None):
 
 
 @pytest.fixture
-def token(db, django_user_model, tmp_path, model_store):  # noqa: F811
+def token(db, django_user_model, tmp_path, model_store):
     user = django_user_model.objects.create_user("fuzzer", password="fuzzer-pw-1", is_staff=True)
     OWNED["ids"] = owned_objects(user, tmp_path)
     # As Django's test client does: a request's end must not close the connection that

@@ -1,4 +1,4 @@
-"""A served iris model with training reference statistics, its deployment, and a staff user."""
+"""A served iris model with training reference statistics, and its deployment."""
 
 import json
 from datetime import timedelta
@@ -7,27 +7,14 @@ import numpy as np
 import pytest
 from django.utils import timezone
 
-from tests.conftest import client_for
-from tests.registry_tests.factories import FEATURES, forest_dir, iris, model_store, register
+from tests.support.factories import FEATURES, forest_dir, iris_xy, register
 from workers.data.reference import reference_stats
-
-__all__ = ["model_store"]
-
-
-@pytest.fixture
-def staff(django_user_model):
-    return django_user_model.objects.create_user("sam", password="sam-password-1", is_staff=True)
-
-
-@pytest.fixture
-def staff_api(staff):
-    return client_for(staff)
 
 
 @pytest.fixture
 def version(alice, tmp_path, model_store):
     directory = forest_dir(tmp_path / "v1")
-    X, _ = iris()
+    X, _ = iris_xy()
     (directory / "reference.json").write_text(json.dumps(reference_stats(X, FEATURES)))
     return register(alice, directory, name="iris")
 
@@ -47,7 +34,7 @@ def deployment(alice, version):
 
 def traffic(api, deployment, seed: int, n: int = 400, shift: dict | None = None) -> None:
     """Serve n rows of iris drawn again with a little noise; `shift` adds to a feature."""
-    X, _ = iris()
+    X, _ = iris_xy()
     rng = np.random.default_rng(seed)
     rows = X[rng.integers(0, len(X), n)] + rng.normal(0, 0.02, (n, 4)) * X.std(axis=0)
     for name, amount in (shift or {}).items():

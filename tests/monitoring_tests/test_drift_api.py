@@ -105,7 +105,7 @@ def test_bad_requests_are_400_naming_the_field(staff_api, deployment):
 
 def test_a_version_without_reference_is_a_409(alice, staff_api, tmp_path, model_store):
     from automl.serving.traffic import create_deployment
-    from tests.registry_tests.factories import forest_dir, register
+    from tests.support.factories import forest_dir, register
 
     version = register(alice, forest_dir(tmp_path / "plain"), name="plain")
     deployment = create_deployment(

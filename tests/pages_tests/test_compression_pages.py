@@ -5,13 +5,13 @@ import pytest
 from django.test import Client
 
 from automl.jobs.models import Job
-from tests.registry_tests.factories import mlp_dir, model_store, register  # noqa: F401
+from tests.support.factories import mlp_dir, register
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def torch_model(alice, iris, tmp_path, model_store):  # noqa: F811
+def torch_model(alice, iris, tmp_path, model_store):
     return register(alice, mlp_dir(tmp_path / "mlp"), name="iris-mlp", dataset=iris)
 
 

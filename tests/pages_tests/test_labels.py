@@ -8,7 +8,7 @@ from django.test import Client
 
 from automl.jobs.models import Job
 from automl.serving.traffic import create_deployment
-from tests.registry_tests.factories import forest_dir, model_store, register  # noqa: F401
+from tests.support.factories import forest_dir, register
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +51,7 @@ class Inputs(HTMLParser):
         ]
 
 
-def test_every_control_on_every_page_is_labelled(alice, iris, tmp_path, model_store):  # noqa: F811
+def test_every_control_on_every_page_is_labelled(alice, iris, tmp_path, model_store):
     version = register(alice, forest_dir(tmp_path / "m"), name="iris", dataset=iris)
     deployment = create_deployment(
         alice, name="live", model_name="iris", routes=[{"version": version.id, "weight": 1}]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from automl.registry.models import ModelVersion
-from tests.registry_tests.factories import FEATURES, forest_dir, iris, mlp_dir, register
+from tests.support.factories import FEATURES, forest_dir, iris_xy, mlp_dir, register
 from workers.models.artifacts import load_model, load_transformer
 
 pytestmark = pytest.mark.django_db
@@ -149,7 +149,7 @@ def test_download_then_import_gives_the_same_predictions(
     assert (imported.version, imported.source) == (2, "import")
     assert imported.sha256 == original.sha256 and imported.features == FEATURES
 
-    X, _ = iris()
+    X, _ = iris_xy()
     answers = []
     for version in (original, imported):
         directory = model_store / version.storage_key

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.registry_tests.factories import FEATURES, forest_dir, iris, mlp_dir, register, rows
+from tests.support.factories import FEATURES, forest_dir, iris_xy, mlp_dir, register, rows
 from workers.models.artifacts import decode_predictions, load_model
 from workers.models.export import ExportError, to_onnx, to_torchscript, triton_config
 
@@ -45,7 +45,7 @@ def mlp_version(alice, tmp_path, model_store):
 def test_torchscript_gives_the_models_probabilities(tmp_path):
     directory = mlp_dir(tmp_path / "m")
     path = to_torchscript(directory, tmp_path / "model.pt")
-    X, _ = iris()
+    X, _ = iris_xy()
     scripted = torch.jit.load(str(path))
     with torch.no_grad():
         out = scripted(torch.as_tensor(X, dtype=torch.float32)).numpy()
@@ -60,7 +60,7 @@ def test_onnx_gives_the_models_probabilities(tmp_path):
     path = to_onnx(directory, tmp_path / "model.onnx")
     model = onnx.load(str(path))
     onnx.checker.check_model(model)
-    X, _ = iris()
+    X, _ = iris_xy()
     out = ReferenceEvaluator(model).run(None, {"input": X.astype(np.float32)})[0]
     np.testing.assert_allclose(out, load_model(directory).predict_proba(X), atol=1e-5)
 
@@ -114,7 +114,7 @@ def test_triton_repository_holds_onnx_and_its_config(alice_api, mlp_version, tmp
     # The config names the graph's own input and output.
     assert [i.name for i in model.graph.input] == ["input"]
     assert [o.name for o in model.graph.output] == ["output"]
-    X, _ = iris()
+    X, _ = iris_xy()
     out = ReferenceEvaluator(model).run(None, {"input": X[:5].astype(np.float32)})[0]
     assert out.shape == (5, 3)
 
@@ -178,7 +178,7 @@ def test_the_bundle_serves_the_same_answers(alice_api, alice, tmp_path, model_st
                 assert proc.poll() is None, proc.stderr.read().decode()
                 assert time.monotonic() < deadline, "the bundle did not start"
                 time.sleep(0.2)
-        X, _ = iris()
+        X, _ = iris_xy()
         spec = json.loads((folder / "model" / "spec.json").read_text())
         # A full raw row: the columns the model does not read ride along and are ignored.
         sent = [

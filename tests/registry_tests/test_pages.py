@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from automl.serving.traffic import create_deployment, set_traffic
-from tests.registry_tests.factories import forest_dir, register
+from tests.support.factories import forest_dir, register
 
 pytestmark = pytest.mark.django_db
 
@@ -100,7 +100,7 @@ def test_a_safetensors_file_with_its_spec_imports_and_a_lone_file_is_refused(
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from automl.registry.models import ModelVersion
-    from tests.registry_tests.factories import mlp_dir
+    from tests.support.factories import mlp_dir
 
     folder = mlp_dir(tmp_path / "mlp")
     spec = (folder / "spec.json").read_bytes()
@@ -137,7 +137,7 @@ def test_a_safetensors_file_with_its_spec_imports_and_a_lone_file_is_refused(
 
 
 def test_the_try_it_form_predicts_and_names_a_missing_feature(alice, setup):
-    from tests.registry_tests.factories import FEATURES
+    from tests.support.factories import FEATURES
 
     _, _, deployment = setup
     client = signed_in(alice)
@@ -194,7 +194,7 @@ def test_deploy_a_version_with_a_canary_split_then_change_it(alice, bob, setup):
 
 
 def test_a_models_page_links_to_deploy_and_compress(alice, tmp_path, model_store):
-    from tests.registry_tests.factories import mlp_dir
+    from tests.support.factories import mlp_dir
 
     version = register(alice, mlp_dir(tmp_path / "mlp"), name="net")
     page = signed_in(alice).get(f"/models/{version.id}/").content.decode()

@@ -9,7 +9,7 @@ from automl.errors import Conflict, Invalid
 from automl.jobs.models import Job
 from automl.registry import services
 from automl.registry.models import ModelVersion
-from tests.registry_tests.factories import FEATURES, forest_dir, mlp_dir, register
+from tests.support.factories import FEATURES, forest_dir, mlp_dir, register
 
 pytestmark = pytest.mark.django_db
 

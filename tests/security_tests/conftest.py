@@ -10,18 +10,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
 
-from tests.datasets_tests.helpers import IRIS_LIKE, artifacts
-from tests.registry_tests.factories import FEATURES, forest_dir, iris, model_store, register
+from tests.support.data import IRIS_LIKE
+from tests.support.factories import FEATURES, forest_dir, iris_xy, register
 from workers.data.reference import reference_stats
 
-__all__ = ["artifacts", "model_store"]
-
 SECRET = "alicesecret"
-
-
-@pytest.fixture
-def staff(django_user_model):
-    return django_user_model.objects.create_user("sam", password="sam-password-1", is_staff=True)
 
 
 def browser(user=None, **kwargs) -> Client:
@@ -84,7 +77,7 @@ def world(alice, alice_api, staff, settings, tmp_path, model_store) -> World:
             finished_at=now,
         )
     directory = forest_dir(tmp_path / "model")
-    X, _ = iris()
+    X, _ = iris_xy()
     (directory / "reference.json").write_text(json.dumps(reference_stats(X, FEATURES)))
     version = register(alice, directory, name=f"{SECRET}-model")
     deployment = create_deployment(

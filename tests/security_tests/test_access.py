@@ -12,8 +12,8 @@ from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
-from tests.conftest import client_for
 from tests.security_tests.conftest import SECRET, World, browser
+from tests.support.api import client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -15,9 +15,10 @@ import pytest
 import torch
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tests.datasets_tests.helpers import IRIS_LIKE, raw_multipart, stored_files, upload
-from tests.registry_tests.factories import mlp_dir
 from tests.security_tests.conftest import browser
+from tests.support.api import raw_multipart, upload
+from tests.support.data import IRIS_LIKE, stored_files
+from tests.support.factories import mlp_dir
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]

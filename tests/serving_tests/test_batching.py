@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from automl.serving import batching, traffic
 from automl.serving.loader import model_cache
 from automl.serving.models import Deployment, PredictionLog
-from tests.registry_tests.factories import forest_dir, iris, mlp_dir, register, rows
+from tests.support.factories import forest_dir, iris_xy, mlp_dir, register, rows
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,7 @@ SETTING = {"max_batch_rows": 64, "max_wait_ms": 100.0}
 
 def requests_of_iris(n: int) -> list[np.ndarray]:
     """n requests of 1 to 4 rows each, drawn across the classes."""
-    X, _ = iris()
+    X, _ = iris_xy()
     order = np.random.default_rng(0).permutation(len(X))
     return [X[order[i * 4 : i * 4 + 1 + i % 4]] for i in range(n)]
 
@@ -164,7 +164,7 @@ def test_batching_is_off_by_default(alice_api, version_of, monkeypatch):
         raise AssertionError("a deployment without batching reached the batcher")
 
     monkeypatch.setattr(batching, "predict", no_batcher)
-    X, _ = iris()
+    X, _ = iris_xy()
     answer = alice_api.post(
         f"/api/v1/deployments/{response.json()['id']}/predict/",
         {"inputs": rows(X[:3])},
@@ -325,7 +325,7 @@ def test_version_rows_are_read_once_and_a_traffic_change_is_seen_at_once(
     v2 = register(v1.owner, forest_dir(tmp_path / "v2", seed=1), name="iris")
     deployment = deploy(alice_api, v1, cache_ttl_s=0).json()
     url = f"/api/v1/deployments/{deployment['id']}/"
-    X, _ = iris()
+    X, _ = iris_xy()
 
     def answer():
         with CaptureQueriesContext(connection) as queries:

@@ -12,7 +12,7 @@ from automl.serving import logs, traffic
 from automl.serving import predict as serve
 from automl.serving.loader import ModelCache, model_cache
 from automl.serving.models import Deployment, PredictionLog
-from tests.registry_tests.factories import FEATURES, forest_dir, iris, mlp_dir, register, rows
+from tests.support.factories import FEATURES, forest_dir, iris_xy, mlp_dir, register, rows
 from workers.models.artifacts import load_model, load_transformer
 
 pytestmark = pytest.mark.django_db
@@ -103,7 +103,7 @@ def test_another_users_deployment_is_a_404(alice_api, bob_api, versions, method,
 def test_predictions_equal_the_in_process_models(alice_api, versions, model_store, which):
     version = versions[which]
     deployment = deploy(alice_api, [{"version": version.id, "weight": 1}], cache_ttl_s=0).json()
-    X, _ = iris()
+    X, _ = iris_xy()
     X = X[::7]
     labels, probabilities = in_process(version, model_store, X)
 
@@ -122,7 +122,7 @@ def test_predictions_equal_the_in_process_models(alice_api, versions, model_stor
 def test_a_torch_model_is_served_like_in_process(alice_api, alice, tmp_path, model_store):
     version = register(alice, mlp_dir(tmp_path / "m"), name="iris")
     deployment = deploy(alice_api, [{"version": version.id, "weight": 1}]).json()
-    X, _ = iris()
+    X, _ = iris_xy()
     model = load_model(model_store / version.storage_key)
     body = predict(alice_api, deployment["id"], rows(X[:20])).json()
     assert body["predictions"] == model.predict(X[:20]).tolist()
@@ -227,7 +227,7 @@ def test_rollback_restores_the_previous_split(alice_api, versions):
 def test_a_shadow_answers_into_the_log_only(alice_api, versions, model_store):
     v1, v2 = versions
     deployment = deploy(alice_api, [{"version": v1.id, "weight": 1}], shadow=v2.id).json()
-    X, _ = iris()
+    X, _ = iris_xy()
     body = predict(alice_api, deployment["id"], X[:3].tolist()).json()
     assert body["version"] == v1.id
     log = PredictionLog.objects.get()
@@ -270,7 +270,7 @@ def test_the_model_cache_is_a_bounded_lru(versions):
 def test_the_log_keeps_a_bounded_part_of_each_request(alice_api, versions, settings):
     settings.SERVING_LOG_MAX_ROWS = 2
     deployment = deploy(alice_api, [{"version": versions[0].id, "weight": 1}]).json()
-    X, _ = iris()
+    X, _ = iris_xy()
     predict(alice_api, deployment["id"], X[:5].tolist())
     log = PredictionLog.objects.get()
     assert log.n_rows == 5 and len(log.inputs) == 2 and len(log.outputs["predictions"]) == 2
@@ -300,7 +300,7 @@ def test_missing_values_are_sent_as_null(alice_api, alice, tmp_path, model_store
 
     from workers.models.artifacts import save_model
 
-    X, y = iris()
+    X, y = iris_xy()
     model = HistGradientBoostingClassifier(max_iter=5).fit(X, y)
     save_model(
         model,

@@ -2,7 +2,6 @@
 rolling the deployment back afterwards, all through the API."""
 
 import pytest
-
 from tests.registry_tests.factories import FEATURES, forest_dir, register
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from rest_framework.test import APIClient
 
-from tests.registry_tests.factories import mlp_dir, model_store, register  # noqa: F401
+from tests.support.factories import mlp_dir, register
 from workers.compression.common import split
 from workers.data.builtin import load_builtin
 from workers.hpo.engine import _search_and_test
@@ -40,7 +40,7 @@ def test_hpo_nas_and_compression_hold_out_the_same_test_rows(test_size, seed):
 
 
 @pytest.mark.django_db
-def test_a_compression_job_inherits_its_input_models_split(alice, iris, tmp_path, model_store):  # noqa: F811
+def test_a_compression_job_inherits_its_input_models_split(alice, iris, tmp_path, model_store):
     from automl.jobs.models import Job
 
     parent = Job.objects.create(
@@ -71,7 +71,7 @@ def test_a_compression_job_inherits_its_input_models_split(alice, iris, tmp_path
 
 
 @pytest.mark.django_db
-def test_nothing_is_inherited_on_another_data_set(alice, iris, tmp_path, model_store):  # noqa: F811
+def test_nothing_is_inherited_on_another_data_set(alice, iris, tmp_path, model_store):
     from automl.datasets.models import Dataset
     from automl.jobs.models import Job
 

@@ -1,4 +1,9 @@
-"""Real worker processes on real Redis and Postgres, and a REST client with a token."""
+"""The real services and real worker processes.
+
+Tests that need Postgres and Redis ask for `real_services`: they run when DATABASE_URL
+and CELERY_BROKER_URL point at them, skip otherwise, and fail instead of skipping when
+AUTOML_REQUIRE_SERVICES=1 (as in CI). `workers` starts `celery worker` processes on them.
+"""
 
 import os
 import signal
@@ -7,24 +12,61 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
-import requests
+from django.conf import settings
 from django.db import connection, connections
 
 from automl.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parents[2]
+REQUIRE_SERVICES = os.environ.get("AUTOML_REQUIRE_SERVICES") == "1"
+
+# The application_name of the workers' Postgres connections (a test may cut them).
+WORKER_APP = "automl-test-worker"
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parts = urlparse(url)
+    try:
+        address = (parts.hostname or "127.0.0.1", parts.port or default_port)
+        with socket.create_connection(address, timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def missing_services() -> str | None:
+    database_url = os.environ.get("DATABASE_URL", "")
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        return "DATABASE_URL does not point at Postgres"
+    if settings.BROKER_KIND not in ("redis", "rediss"):
+        return "CELERY_BROKER_URL does not point at Redis"
+    if not _reachable(database_url, 5432):
+        return f"Postgres at {database_url} does not answer"
+    if not _reachable(settings.CELERY_BROKER_URL, 6379):
+        return f"Redis at {settings.CELERY_BROKER_URL} does not answer"
+    return None
+
+
+def skip_or_fail(reason: str | None) -> None:
+    """Skip for a missing service, or fail when CI requires every service."""
+    if reason and REQUIRE_SERVICES:
+        pytest.fail(f"AUTOML_REQUIRE_SERVICES=1 but {reason}")
+    if reason:
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def real_services() -> None:
+    skip_or_fail(missing_services())
 
 
 def database_url() -> str:
     """The test database (pytest-django's), which worker processes must write to."""
     s = connection.settings_dict
     return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
-# The application_name of the workers' Postgres connections (a test may cut them).
-WORKER_APP = "automl-test-worker"
 
 
 class Workers:
@@ -120,50 +162,12 @@ def workers(real_services, live_server, tmp_path, monkeypatch):
     pool.stop_all()
 
 
-class Api:
-    def __init__(self, base: str, token: str) -> None:
-        self.base = base
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Token {token}"
-
-    def get(self, path: str) -> dict:
-        response = self.session.get(self.base + path, timeout=10)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def post(self, path: str, body: dict | None = None, expect: int = 201) -> dict:
-        response = self.session.post(self.base + path, json=body, timeout=10)
-        assert response.status_code == expect, response.text
-        return response.json()
-
-    def wait(self, job_id: int, until, timeout_s: float = 180) -> dict:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            job = self.get(f"/api/v1/jobs/{job_id}/")
-            if until(job):
-                return job
-            time.sleep(0.5)
-        raise AssertionError(f"job {job_id} still {job['status']} after {timeout_s}s: {job}")
-
-    def wait_finished(self, job_id: int, timeout_s: float = 180) -> dict:
-        done = ("succeeded", "failed", "cancelled")
-        return self.wait(job_id, lambda job: job["status"] in done, timeout_s)
-
-    def all_trials(self, job_id: int) -> list[dict]:
-        return self.get(f"/api/v1/jobs/{job_id}/trials/?page_size=1000")["results"]
-
-    def dataset_id(self, builtin_name: str) -> int:
-        datasets = self.get("/api/v1/datasets/?page_size=1000")["results"]
-        return next(d["id"] for d in datasets if d["builtin_name"] == builtin_name)
-
-
-@pytest.fixture
-def api(live_server, django_user_model) -> Api:
-    django_user_model.objects.create_user("analyst", password="analyst-password-1")
-    response = requests.post(
-        live_server.url + "/api/v1/auth/token/",
-        json={"username": "analyst", "password": "analyst-password-1"},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    return Api(live_server.url, response.json()["token"])
+def wait_for(condition, timeout_s: float, what: str):
+    """Poll `condition` until it returns something true (returned), or fail the test."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    pytest.fail(f"timed out after {timeout_s}s waiting for {what}")

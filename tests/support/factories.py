@@ -1,10 +1,11 @@
-"""Small real models on iris, saved as model directories, and a clean model store."""
+"""Two users, jobs with trials, and small real models on iris saved as model directories."""
 
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from django.utils import timezone
 from sklearn.datasets import load_iris
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
@@ -15,8 +16,63 @@ from workers.training.mlp import MLP, MLPConfig
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 
+# A finished HPO job's config as the API stores it (enough for pages, charts and exports).
+HPO_CONFIG = {
+    "task": "classification",
+    "metric": "accuracy",
+    "direction": "maximize",
+    "model": "logistic_regression",
+    "n_trials": 3,
+}
 
-def iris():
+
+@pytest.fixture
+def alice(django_user_model):
+    return django_user_model.objects.create_user("alice", password="alice-password-1")
+
+
+@pytest.fixture
+def bob(django_user_model):
+    return django_user_model.objects.create_user("bob", password="bob-password-1")
+
+
+@pytest.fixture
+def staff(django_user_model):
+    return django_user_model.objects.create_user("sam", password="sam-password-1", is_staff=True)
+
+
+def make_job(owner, dataset, *, kind="hpo", name="job", config=None, **fields):
+    """A Job row as a worker would have left it; nothing is validated or run."""
+    from automl.jobs.models import Job
+
+    config = dict(HPO_CONFIG) if config is None else config
+    return Job.objects.create(
+        owner=owner, kind=kind, name=name, dataset=dataset, config=config, **fields
+    )
+
+
+def add_trials(job, outcomes=(("complete", 0.8), ("pruned", None), ("complete", 0.9))):
+    """Finished trials, one per (state, value), with a parameter and two learning-curve
+    points each."""
+    from automl.jobs.models import Trial
+
+    now = timezone.now()
+    return [
+        Trial.objects.create(
+            job=job,
+            number=n,
+            state=state,
+            params={"C": 0.5 + n},
+            values=None if value is None else [value],
+            intermediate_values={"0": 0.5, "1": value or 0.4},
+            started_at=now,
+            finished_at=now,
+        )
+        for n, (state, value) in enumerate(outcomes)
+    ]
+
+
+def iris_xy() -> tuple[np.ndarray, np.ndarray]:
     data = load_iris()
     return data.data, data.target
 
@@ -29,7 +85,7 @@ def forest_dir(
     path: Path, *, seed: int = 0, n_estimators: int = 5, preprocessing: bool = False
 ) -> Path:
     """A random forest (or, with preprocessing, a scaled logistic regression) on iris."""
-    X, y = iris()
+    X, y = iris_xy()
     spec = {"task": "classification", "features": FEATURES, "params": {}}
     if preprocessing:
         scaler = StandardScaler().fit(X)
@@ -44,7 +100,7 @@ def forest_dir(
 
 def mlp_dir(path: Path, *, seed: int = 0) -> Path:
     """A small torch MLP on iris, trained for a few steps (its answers need not be good)."""
-    X, y = iris()
+    X, y = iris_xy()
     torch.manual_seed(seed)
     config = MLPConfig(n_features=4, n_outputs=3, hidden_layers=1, hidden_units=8, dropout=0.0)
     module = MLP(config)

@@ -1,1 +1,0 @@
-from tests.datasets_tests.helpers import artifacts  # noqa: F401
