@@ -1,23 +1,16 @@
 import pytest
 
 from automl.jobs.models import Job, Trial
+from tests.support.api import submit
 
 
-def submission(dataset, **config):
-    return {
-        "kind": "hpo",
-        "dataset": dataset.id,
-        "config": {"model": "random_forest", "n_trials": 3, **config},
-    }
-
-
-def submit(api, body):
-    return api.post("/api/v1/jobs/", body, format="json")
+def hpo(**config) -> dict:
+    return {"model": "random_forest", "n_trials": 3, **config}
 
 
 @pytest.mark.django_db
 def test_it_queues_a_valid_job_with_defaults_filled_in(alice_api, alice, iris):
-    response = submit(alice_api, submission(iris))
+    response = submit(alice_api, "hpo", iris, hpo())
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["status"] == "queued"
@@ -36,15 +29,14 @@ def test_it_sends_the_job_to_the_broker_after_commit(
     alice_api, iris, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks() as callbacks:
-        response = submit(alice_api, submission(iris))
+        response = submit(alice_api, "hpo", iris, hpo())
     assert response.status_code == 201
     assert len(callbacks) == 1  # enqueued only once the row is committed
 
 
 @pytest.mark.django_db
 def test_a_cuda_job_goes_to_the_gpu_queue(alice_api, iris):
-    body = submission(iris) | {"resources": {"device": "cuda", "gpus": 1}}
-    response = submit(alice_api, body)
+    response = submit(alice_api, "hpo", iris, hpo(), resources={"device": "cuda", "gpus": 1})
     assert response.status_code == 201
     assert response.json()["queue"] == "gpu"
 
@@ -78,7 +70,7 @@ def test_a_cuda_job_goes_to_the_gpu_queue(alice_api, iris):
     ],
 )
 def test_a_bad_config_is_a_400_naming_the_field(alice_api, iris, config, field):
-    response = submit(alice_api, submission(iris, **config))
+    response = submit(alice_api, "hpo", iris, hpo(**config))
     assert response.status_code == 400, response.json()
     body = response.json()
     assert body["error"] == "invalid"
@@ -160,7 +152,7 @@ def test_a_size_over_its_bound_is_a_400_naming_the_field_and_the_bound(
 )
 def test_a_bad_submission_is_a_400_naming_the_field(alice_api, iris, body, field):
     body = {key: iris.id if value == "IRIS" else value for key, value in body.items()}
-    response = submit(alice_api, body)
+    response = alice_api.post("/api/v1/jobs/", body, format="json")
     assert response.status_code == 400, response.json()
     assert field in response.json()["fields"], response.json()
 
@@ -175,8 +167,8 @@ def test_malformed_json_is_a_400(alice_api):
 @pytest.mark.django_db
 def test_it_lists_only_the_callers_jobs_filtered_and_paginated(alice_api, bob_api, iris):
     for _ in range(3):
-        assert submit(alice_api, submission(iris)).status_code == 201
-    assert submit(bob_api, submission(iris)).status_code == 201
+        assert submit(alice_api, "hpo", iris, hpo()).status_code == 201
+    assert submit(bob_api, "hpo", iris, hpo()).status_code == 201
     Job.objects.filter(id=Job.objects.filter(owner__username="alice").first().id).update(
         status="failed"
     )
@@ -196,7 +188,7 @@ def test_an_unknown_filter_value_is_a_400(alice_api):
 
 @pytest.mark.django_db
 def test_another_users_job_is_a_404_for_every_action(alice_api, bob_api, iris):
-    job_id = submit(alice_api, submission(iris)).json()["id"]
+    job_id = submit(alice_api, "hpo", iris, hpo()).json()["id"]
     assert bob_api.get(f"/api/v1/jobs/{job_id}/").status_code == 404
     assert bob_api.get(f"/api/v1/jobs/{job_id}/trials/").status_code == 404
     assert bob_api.post(f"/api/v1/jobs/{job_id}/cancel/").status_code == 404
@@ -206,7 +198,7 @@ def test_another_users_job_is_a_404_for_every_action(alice_api, bob_api, iris):
 
 @pytest.mark.django_db
 def test_cancelling_a_queued_job_cancels_it_at_once(alice_api, iris):
-    job_id = submit(alice_api, submission(iris)).json()["id"]
+    job_id = submit(alice_api, "hpo", iris, hpo()).json()["id"]
     response = alice_api.post(f"/api/v1/jobs/{job_id}/cancel/")
     assert response.status_code == 202
     assert response.json()["status"] == "cancelled"
@@ -217,7 +209,7 @@ def test_cancelling_a_queued_job_cancels_it_at_once(alice_api, iris):
 
 @pytest.mark.django_db
 def test_cancelling_a_running_job_asks_the_worker_to_stop(alice_api, iris):
-    job_id = submit(alice_api, submission(iris)).json()["id"]
+    job_id = submit(alice_api, "hpo", iris, hpo()).json()["id"]
     Job.objects.filter(id=job_id).update(status="running")
     response = alice_api.post(f"/api/v1/jobs/{job_id}/cancel/")
     assert response.status_code == 202
@@ -227,7 +219,7 @@ def test_cancelling_a_running_job_asks_the_worker_to_stop(alice_api, iris):
 
 @pytest.mark.django_db
 def test_trials_are_listed_in_order(alice_api, iris):
-    job = Job.objects.get(id=submit(alice_api, submission(iris)).json()["id"])
+    job = Job.objects.get(id=submit(alice_api, "hpo", iris, hpo()).json()["id"])
     for number in (2, 0, 1):
         Trial.objects.create(job=job, number=number, state="complete", values=[0.5 + number / 10])
     response = alice_api.get(f"/api/v1/jobs/{job.id}/trials/")
@@ -237,28 +229,28 @@ def test_trials_are_listed_in_order(alice_api, iris):
 
 @pytest.mark.django_db
 def test_parallelism_is_validated_and_kept(alice_api, iris):
-    response = submit(alice_api, submission(iris, parallelism=4))
+    response = submit(alice_api, "hpo", iris, hpo(parallelism=4))
     assert response.status_code == 201
     assert response.json()["config"]["parallelism"] == 4
     for bad in (0, 33, 2.5, True, "2"):
-        response = submit(alice_api, submission(iris, parallelism=bad))
+        response = submit(alice_api, "hpo", iris, hpo(parallelism=bad))
         assert response.status_code == 400
         assert "config.parallelism" in response.json()["fields"]
 
 
 @pytest.mark.django_db
 def test_warm_start_takes_the_complete_trials_of_one_of_my_jobs(alice_api, bob_api, iris):
-    source = Job.objects.get(id=submit(alice_api, submission(iris)).json()["id"])
+    source = Job.objects.get(id=submit(alice_api, "hpo", iris, hpo()).json()["id"])
     Trial.objects.create(
         job=source, number=0, state="complete", values=[0.9], params={"n_estimators": 20}
     )
     Trial.objects.create(job=source, number=1, state="failed", params={"n_estimators": 30})
-    response = submit(alice_api, submission(iris, warm_start_from=source.id))
+    response = submit(alice_api, "hpo", iris, hpo(warm_start_from=source.id))
     assert response.status_code == 201, response.json()
     assert response.json()["config"]["warm_start"] == {
         "from_job": source.id,
         "trials": [{"params": {"n_estimators": 20}, "values": [0.9]}],
     }
-    stolen = submit(bob_api, submission(iris, warm_start_from=source.id))
+    stolen = submit(bob_api, "hpo", iris, hpo(warm_start_from=source.id))
     assert stolen.status_code == 400
     assert "config.warm_start_from" in stolen.json()["fields"]

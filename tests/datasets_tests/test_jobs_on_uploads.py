@@ -4,7 +4,7 @@ import pytest
 
 from automl.datasets import services
 from automl.datasets.models import Dataset
-from tests.support.api import upload
+from tests.support.api import submit, upload
 from workers.data.preprocess import DEFAULTS
 
 pytestmark = pytest.mark.django_db
@@ -23,16 +23,12 @@ def sales(alice_api, artifacts) -> int:
     return response.json()["id"]
 
 
-def submit(api, dataset_id, **config):
-    return api.post(
-        "/api/v1/jobs/",
-        {"kind": "hpo", "dataset": dataset_id, "config": {"n_trials": 1, **config}},
-        format="json",
-    )
+def submit_hpo(api, dataset_id, **config):
+    return submit(api, "hpo", dataset_id, {"n_trials": 1, **config})
 
 
 def test_a_job_takes_the_data_sets_task_and_preprocessing(alice_api, sales):
-    response = submit(
+    response = submit_hpo(
         alice_api,
         sales,
         model="ridge",
@@ -46,7 +42,7 @@ def test_a_job_takes_the_data_sets_task_and_preprocessing(alice_api, sales):
 
 
 def test_another_target_column_changes_the_task(alice_api, sales):
-    response = submit(
+    response = submit_hpo(
         alice_api, sales, target="store", model="random_forest", preprocessing={"drop": ["day"]}
     )
     assert response.status_code == 201, response.content
@@ -91,19 +87,19 @@ BAD_CONFIGS = {
 
 @pytest.mark.parametrize("config,field,words", BAD_CONFIGS.values(), ids=BAD_CONFIGS.keys())
 def test_bad_data_configs_are_400s_naming_the_field(alice_api, sales, config, field, words):
-    response = submit(alice_api, sales, **config)
+    response = submit_hpo(alice_api, sales, **config)
     assert response.status_code == 400, response.content
     assert words in " ".join(response.json()["fields"][field])
 
 
 def test_builtin_targets_are_fixed(alice_api, iris):
-    response = submit(alice_api, iris.id, target="petal length (cm)")
+    response = submit_hpo(alice_api, iris.id, target="petal length (cm)")
     assert response.status_code == 400
     assert "target is fixed" in response.json()["fields"]["config.target"][0]
 
 
 def test_builtins_keep_working_without_preprocessing(alice_api, iris):
-    response = submit(alice_api, iris.id, model="logistic_regression")
+    response = submit_hpo(alice_api, iris.id, model="logistic_regression")
     assert response.status_code == 201
     config = response.json()["config"]
     assert config["preprocessing"] is None

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from automl.datasets.models import Dataset
 from automl.jobs.models import Job
 from automl.registry.models import ModelVersion
+from tests.support.api import submit
 
 
 def register_mlp(owner, tmp_path: Path, name: str = "digits-mlp") -> ModelVersion:
@@ -39,19 +39,6 @@ def register_mlp(owner, tmp_path: Path, name: str = "digits-mlp") -> ModelVersio
     return create_version(owner, tmp_path / name, name=name, source=ModelVersion.Source.IMPORT)
 
 
-def submit(client, dataset, config):
-    return client.post(
-        "/api/v1/jobs/",
-        {"kind": "compression", "dataset": dataset.id, "config": config},
-        format="json",
-    )
-
-
-@pytest.fixture
-def digits(db):
-    return Dataset.objects.get(builtin_name="digits")
-
-
 # --- submission (no services needed)
 
 
@@ -59,6 +46,7 @@ def test_it_queues_a_compression_job_with_defaults(alice, alice_api, digits, tmp
     version = register_mlp(alice, tmp_path)
     response = submit(
         alice_api,
+        "compression",
         digits,
         {"model_version": version.id, "steps": ["prune_structured", "dynamic_int8"]},
     )
@@ -70,11 +58,14 @@ def test_it_queues_a_compression_job_with_defaults(alice, alice_api, digits, tmp
 
 def test_another_users_model_version_does_not_exist(alice, bob_api, digits, tmp_path):
     version = register_mlp(alice, tmp_path)
-    response = submit(bob_api, digits, {"model_version": version.id, "steps": ["half"]})
+    response = submit(
+        bob_api, "compression", digits, {"model_version": version.id, "steps": ["half"]}
+    )
     assert response.status_code == 400
     assert "does not exist" in response.json()["fields"]["config.model_version"][0]
     teachers = submit(
         bob_api,
+        "compression",
         digits,
         {
             "model_version": version.id,
@@ -99,7 +90,7 @@ def test_another_users_model_version_does_not_exist(alice, bob_api, digits, tmp_
     ],
 )
 def test_a_bad_compression_config_is_a_400_naming_the_field(alice_api, digits, config, field):
-    response = submit(alice_api, digits, config)
+    response = submit(alice_api, "compression", digits, config)
     assert response.status_code == 400
     body = response.json()
     assert body["error"] == "invalid" and field in body["fields"], body
@@ -136,13 +127,10 @@ def test_every_technique_runs_as_a_job(workers, api, tmp_path, django_user_model
     version = register_mlp(owner, tmp_path)
     steps = [{**s, "teachers": [version.id]} if s.get("teachers") else s for s in JOBS[name]]
     workers.start()
-    job = api.post(
-        "/api/v1/jobs/",
-        {
-            "kind": "compression",
-            "dataset": api.dataset_id("digits"),
-            "config": {"model_version": version.id, "steps": steps, "report": {"repeats": 3}},
-        },
+    job = api.submit(
+        "compression",
+        "digits",
+        {"model_version": version.id, "steps": steps, "report": {"repeats": 3}},
     )
     job = api.wait_finished(job["id"])
 

@@ -43,20 +43,17 @@ def test_upload_profile_and_search_an_uploaded_csv(workers, api, settings, tmp_p
     }
     assert detail["profile"]["columns"][3]["missing"] == 15
 
-    job = api.post(
-        "/api/v1/jobs/",
+    job = api.submit(
+        "hpo",
+        dataset["id"],
         {
-            "kind": "hpo",
-            "dataset": dataset["id"],
-            "config": {
-                "model": "random_forest",
-                "n_trials": 4,
-                "sampler": {"name": "random", "seed": 0},
-                "preprocessing": {
-                    "imputation": "median",
-                    "polynomial": "search",
-                    "datetime_parts": "search",
-                },
+            "model": "random_forest",
+            "n_trials": 4,
+            "sampler": {"name": "random", "seed": 0},
+            "preprocessing": {
+                "imputation": "median",
+                "polynomial": "search",
+                "datetime_parts": "search",
             },
         },
     )

@@ -8,6 +8,7 @@ import pytest
 
 from automl.datasets.models import Dataset
 from automl.jobs.models import Job, Trial
+from tests.support.api import submit
 
 CELL = {"name": "cell", "cells": 2, "nodes": 2, "channels": 4}
 MACRO = {"name": "macro", "widths": [4, 8], "max_layers": 2}
@@ -27,21 +28,11 @@ TINY = {
 TRAINING = {"proxy": {"epochs": 1, "subset": 0.3}, "retrain": {"epochs": 2}}
 
 
-@pytest.fixture
-def digits(db):
-    return Dataset.objects.get(builtin_name="digits")
-
-
-def submit(client, dataset, config, **extra):
-    body = {"kind": "nas", "dataset": dataset.id, "config": config, **extra}
-    return client.post("/api/v1/jobs/", body, format="json")
-
-
 # --- submission (no services needed)
 
 
 def test_it_queues_a_nas_job_with_defaults_filled_in(alice_api, digits):
-    response = submit(alice_api, digits, {"strategy": "evolution"})
+    response = submit(alice_api, "nas", digits, {"strategy": "evolution"})
     assert response.status_code == 201, response.json()
     job = Job.objects.get(id=response.json()["id"])
     assert job.kind == "nas" and job.status == "queued"
@@ -65,7 +56,7 @@ def test_it_queues_a_nas_job_with_defaults_filled_in(alice_api, digits):
     ],
 )
 def test_a_bad_nas_config_is_a_400_naming_the_field(alice_api, digits, config, field):
-    response = submit(alice_api, digits, config)
+    response = submit(alice_api, "nas", digits, config)
     assert response.status_code == 400
     body = response.json()
     assert body["error"] == "invalid" and field in body["fields"], body
@@ -74,17 +65,20 @@ def test_a_bad_nas_config_is_a_400_naming_the_field(alice_api, digits, config, f
 
 def test_evolution_and_random_search_take_a_parallelism(alice_api, digits):
     for strategy in ("evolution", "random"):
-        response = submit(alice_api, digits, {"strategy": strategy, "parallelism": 3})
+        response = submit(alice_api, "nas", digits, {"strategy": strategy, "parallelism": 3})
         assert response.status_code == 201, response.json()
         assert response.json()["config"]["parallelism"] == 3
 
 
 @pytest.mark.parametrize("strategy", ["rl", "darts"])
 def test_strategies_that_run_on_one_worker_refuse_a_parallelism(alice_api, digits, strategy):
-    response = submit(alice_api, digits, {"strategy": strategy, "parallelism": 2})
+    response = submit(alice_api, "nas", digits, {"strategy": strategy, "parallelism": 2})
     assert response.status_code == 400
     assert "runs on one worker" in response.json()["fields"]["config.parallelism"][0]
-    assert submit(alice_api, digits, {"strategy": strategy, "parallelism": 1}).status_code == 201
+    assert (
+        submit(alice_api, "nas", digits, {"strategy": strategy, "parallelism": 1}).status_code
+        == 201
+    )
 
 
 def test_a_nas_jobs_stored_config_is_accepted_as_it_is(alice_api, digits, iris):
@@ -92,28 +86,28 @@ def test_a_nas_jobs_stored_config_is_accepted_as_it_is(alice_api, digits, iris):
         (digits, {"strategy": "evolution", "parallelism": 2}),
         (iris, {"strategy": "rl"}),
     ):
-        first = submit(alice_api, dataset, config).json()
-        again = submit(alice_api, dataset, first["config"])
+        first = submit(alice_api, "nas", dataset, config).json()
+        again = submit(alice_api, "nas", dataset, first["config"])
         assert again.status_code == 201, again.json()
         assert again.json()["config"] == first["config"]
 
 
 def test_only_hpo_jobs_warm_start(alice_api, digits):
-    response = submit(alice_api, digits, {"strategy": "random", "warm_start_from": 1})
+    response = submit(alice_api, "nas", digits, {"strategy": "random", "warm_start_from": 1})
     assert response.status_code == 400
     assert "config.warm_start_from" in response.json()["fields"]
 
 
 def test_image_spaces_need_image_data(alice_api, iris):
-    response = submit(alice_api, iris, {"space": "cell"})
+    response = submit(alice_api, "nas", iris, {"space": "cell"})
     assert response.status_code == 400
     assert "needs images" in response.json()["fields"]["config.space.name"][0]
-    assert submit(alice_api, iris, {"strategy": "random"}).status_code == 201  # mlp space
+    assert submit(alice_api, "nas", iris, {"strategy": "random"}).status_code == 201  # mlp space
 
 
 def test_nas_needs_a_classification_data_set(alice_api, db):
     diabetes = Dataset.objects.get(builtin_name="diabetes")
-    response = submit(alice_api, diabetes, {})
+    response = submit(alice_api, "nas", diabetes, {})
     assert response.status_code == 400 and "classification" in response.json()["detail"]
 
 
@@ -140,9 +134,7 @@ def check_model(job: dict) -> None:
 def test_every_strategy_runs_as_a_job(workers, api, name):
     workers.start()
     config = {**TINY[name], **TRAINING}
-    job = api.post(
-        "/api/v1/jobs/", {"kind": "nas", "dataset": api.dataset_id("digits"), "config": config}
-    )
+    job = api.submit("nas", "digits", config)
     job = api.wait_finished(job["id"])
 
     assert job["status"] == "succeeded", job["error_message"]
@@ -173,9 +165,7 @@ def test_a_search_whose_worker_died_resumes_from_its_stored_trials(workers, api)
         "proxy": {"epochs": 8},
         "retrain": {"epochs": 2},
     }
-    job = api.post(
-        "/api/v1/jobs/", {"kind": "nas", "dataset": api.dataset_id("digits"), "config": config}
-    )
+    job = api.submit("nas", "digits", config)
     api.wait(
         job["id"], lambda j: Trial.objects.filter(job_id=j["id"], state="complete").count() >= 2
     )

@@ -15,12 +15,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 MACRO = {"name": "macro", "widths": [4, 8], "max_layers": 2}
 
 
-def submit(api, config: dict) -> dict:
-    return api.post(
-        "/api/v1/jobs/", {"kind": "nas", "dataset": api.dataset_id("digits"), "config": config}
-    )
-
-
 def wait_until_both_train(job_id: int, workers: int = 2) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -43,7 +37,7 @@ def test_two_workers_share_one_evolution(workers, api):
         "parallelism": 2,
     }
 
-    job = api.wait_finished(submit(api, config)["id"], timeout_s=240)
+    job = api.wait_finished(api.submit("nas", "digits", config)["id"], timeout_s=240)
 
     assert job["status"] == "succeeded", job["error_message"]
     assert job["progress"] == 1.0
@@ -73,7 +67,7 @@ def test_killed_workers_lose_no_finished_candidate_and_the_reconciler_resumes(wo
         "retrain": {"epochs": 2},
         "parallelism": 2,
     }
-    job = submit(api, config)
+    job = api.submit("nas", "digits", config)
 
     # One worker dies mid-candidate; the other reaps its candidate and goes on ...
     wait_until_both_train(job["id"])

@@ -13,12 +13,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 FINISHED = {"complete", "pruned", "failed"}
 
 
-def submit(api, config: dict) -> dict:
-    return api.post(
-        "/api/v1/jobs/", {"kind": "hpo", "dataset": api.dataset_id("iris"), "config": config}
-    )
-
-
 def test_two_workers_share_one_study(workers, api):
     workers.start("w1")
     workers.start("w2")
@@ -30,7 +24,7 @@ def test_two_workers_share_one_study(workers, api):
         "sampler": {"name": "random", "seed": 0},
     }
 
-    job = api.wait_finished(submit(api, config)["id"])
+    job = api.wait_finished(api.submit("hpo", "iris", config)["id"])
 
     assert job["status"] == "succeeded", job["error_message"]
     trials = api.all_trials(job["id"])
@@ -51,7 +45,7 @@ def test_a_worker_killed_mid_trial_loses_no_finished_trial(workers, api):
         "sampler": {"name": "random", "seed": 0},
         "search_space": {"epochs": {"type": "fixed", "value": 60}},
     }
-    job = submit(api, config)
+    job = api.submit("hpo", "iris", config)
 
     # Wait until both workers are inside a trial, then kill one of them outright.
     deadline = time.monotonic() + 120

@@ -33,15 +33,7 @@ def in_process(job_id: int, X: np.ndarray) -> tuple[list, list]:
 
 def run_job(api, model: str) -> dict:
     config = {"model": model, "n_trials": 3, "sampler": {"name": "random", "seed": 0}}
-    return api.post(
-        "/api/v1/jobs/",
-        {
-            "kind": "hpo",
-            "name": "Iris classifier",
-            "dataset": api.dataset_id("iris"),
-            "config": config,
-        },
-    )
+    return api.submit("hpo", "iris", config, name="Iris classifier")
 
 
 def test_a_job_model_is_promoted_deployed_rolled_back_and_reimported(workers, api):

@@ -15,18 +15,15 @@ def test_an_hpo_job_trains_its_mlp_trials_data_parallel_and_in_bf16(workers, api
         "batch_size": {"type": "fixed", "value": 32},
     }
     jobs = [
-        api.post(
-            "/api/v1/jobs/",
+        api.submit(
+            "hpo",
+            "iris",
             {
-                "kind": "hpo",
-                "dataset": api.dataset_id("iris"),
-                "config": {
-                    "model": "mlp",
-                    "n_trials": 2,
-                    "sampler": {"name": "random", "seed": 0},
-                    "search_space": space,
-                    "trainer": trainer,
-                },
+                "model": "mlp",
+                "n_trials": 2,
+                "sampler": {"name": "random", "seed": 0},
+                "search_space": space,
+                "trainer": trainer,
             },
         )
         for trainer in (

@@ -27,9 +27,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 )
 def test_an_hpo_job_runs_end_to_end(workers, api, config):
     workers.start()
-    job = api.post(
-        "/api/v1/jobs/", {"kind": "hpo", "dataset": api.dataset_id("iris"), "config": config}
-    )
+    job = api.submit("hpo", "iris", config)
     assert job["status"] == "queued"
 
     job = api.wait_finished(job["id"])
@@ -48,9 +46,7 @@ def test_an_hpo_job_runs_end_to_end(workers, api, config):
 def test_a_running_job_is_cancelled_and_keeps_its_finished_trials(workers, api):
     workers.start()
     config = {"model": "random_forest", "n_trials": 500, "sampler": {"name": "random", "seed": 0}}
-    job = api.post(
-        "/api/v1/jobs/", {"kind": "hpo", "dataset": api.dataset_id("iris"), "config": config}
-    )
+    job = api.submit("hpo", "iris", config)
     api.wait(job["id"], lambda j: j["status"] == "running" and j["progress"] >= 2 / 500)
 
     api.post(f"/api/v1/jobs/{job['id']}/cancel/", expect=202)
@@ -70,9 +66,7 @@ def test_jobs_lost_by_a_flushed_broker_are_sent_again(workers, api):
     from automl.jobs.services import reconcile
 
     config = {"model": "logistic_regression", "n_trials": 2}
-    job = api.post(
-        "/api/v1/jobs/", {"kind": "hpo", "dataset": api.dataset_id("iris"), "config": config}
-    )
+    job = api.submit("hpo", "iris", config)
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()  # the message is gone
 
     assert reconcile(queued_after_s=0, stale_after_s=3600)["requeued"] == 1

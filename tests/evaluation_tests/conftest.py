@@ -1,16 +1,14 @@
 """HPO jobs run in this process on the test database, their models evaluated by calling
-the worker's task directly (real workers: test_evaluation_e2e.py)."""
-
-from uuid import uuid4
+the worker's task directly (tests/e2e-style real workers: test_evaluation_e2e.py)."""
 
 import pytest
+from tests.registry_tests.factories import model_store  # noqa: F401
 
 from automl.evaluation import services
 from automl.evaluation.models import Evaluation
 from automl.evaluation.tasks import evaluate_model
-from automl.jobs import tasks
 from automl.jobs.models import Job
-from workers.hpo.config import validate_hpo_config
+from tests.support.factories import queued_hpo_job, run_here
 
 
 @pytest.fixture(autouse=True)
@@ -18,18 +16,8 @@ def fewer_resamples(monkeypatch):
     monkeypatch.setattr(services, "N_RESAMPLES", 200)
 
 
-def run_hpo(owner, dataset, **config) -> Job:
-    job = Job.objects.create(
-        owner=owner,
-        kind="hpo",
-        name=config.pop("name", "iris model"),
-        dataset=dataset,
-        study_name=f"test-{uuid4().hex}",
-        config=validate_hpo_config({"n_trials": 2, **config}, dataset.task),
-    )
-    tasks.run_job(job.id)
-    tasks.run_trials(job.id, 0)
-    job.refresh_from_db()
+def run_hpo(owner, dataset, *, name="iris model", **config) -> Job:
+    job = run_here(queued_hpo_job(owner, dataset, name=name, **{"n_trials": 2, **config}))
     assert job.status == "succeeded", job.error_message
     return job
 

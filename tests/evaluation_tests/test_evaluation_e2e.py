@@ -24,17 +24,8 @@ def wait_evaluated(api, version_id: int, timeout_s: float = 180) -> dict:
 
 def test_an_hpo_models_report_comparison_explanation_and_card(workers, api):
     workers.start()
-    dataset = api.dataset_id("iris")
     jobs = [
-        api.post(
-            "/api/v1/jobs/",
-            {
-                "kind": "hpo",
-                "name": "Iris e2e",
-                "dataset": dataset,
-                "config": {"model": model, "n_trials": 3},
-            },
-        )
+        api.submit("hpo", "iris", {"model": model, "n_trials": 3}, name="Iris e2e")
         for model in ("random_forest", "logistic_regression")
     ]
     jobs = [api.wait_finished(job["id"]) for job in jobs]

@@ -15,22 +15,20 @@ from tests.support.workers import wait_for
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
-def submit(api, model: str, n_trials: int, **extra) -> int:
+def submit_hpo(api, model: str, n_trials: int, **extra) -> int:
     config = {
         "model": model,
         "n_trials": n_trials,
         "sampler": {"name": "random", "seed": 0},
         **extra,
     }
-    return api.post(
-        "/api/v1/jobs/", {"kind": "hpo", "dataset": api.dataset_id("iris"), "config": config}
-    )["id"]
+    return api.submit("hpo", "iris", config)["id"]
 
 
 def test_a_redis_restart_mid_job_loses_no_job(workers, api, own_redis):
     workers.start("w1", CELERY_BROKER_URL=own_redis.url)
     # Trials of a second or more, so one is seen running after another finished.
-    job_id = submit(api, "mlp", 4, search_space={"epochs": {"type": "fixed", "value": 60}})
+    job_id = submit_hpo(api, "mlp", 4, search_space={"epochs": {"type": "fixed", "value": 60}})
     own_redis.send_job(job_id)
     trials = Trial.objects.filter(job_id=job_id)
     wait_for(
@@ -45,7 +43,7 @@ def test_a_redis_restart_mid_job_loses_no_job(workers, api, own_redis):
     time.sleep(2)
     own_redis.start()
     # A job sent through the new server: the worker must have reconnected to run it.
-    second = submit(api, "logistic_regression", 2)
+    second = submit_hpo(api, "logistic_regression", 2)
     own_redis.send_job(second)
 
     job = api.wait_finished(job_id, timeout_s=60)
@@ -56,8 +54,8 @@ def test_a_redis_restart_mid_job_loses_no_job(workers, api, own_redis):
 
 
 def test_a_flushed_broker_loses_no_queued_job(workers, api, own_redis):
-    queued = [submit(api, "logistic_regression", 2) for _ in range(3)]
-    cancelled = submit(api, "logistic_regression", 2)
+    queued = [submit_hpo(api, "logistic_regression", 2) for _ in range(3)]
+    cancelled = submit_hpo(api, "logistic_regression", 2)
     api.post(f"/api/v1/jobs/{cancelled}/cancel/", expect=202)
     for job_id in [*queued, cancelled]:
         own_redis.send_job(job_id)

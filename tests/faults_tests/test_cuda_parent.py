@@ -24,9 +24,7 @@ def test_the_worker_parent_never_imports_torch(workers, api):
         "n_trials": 1,
         "search_space": {"epochs": {"type": "fixed", "value": 2}},
     }
-    job = api.post(
-        "/api/v1/jobs/", {"kind": "hpo", "dataset": api.dataset_id("iris"), "config": config}
-    )
+    job = api.submit("hpo", "iris", config)
     assert api.wait_finished(job["id"], timeout_s=60)["status"] == "succeeded"
 
     assert any(loads_torch(child) for child in children(parent)), "the child ran torch"

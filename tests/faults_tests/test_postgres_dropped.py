@@ -38,9 +38,7 @@ def test_a_job_survives_its_database_connections_being_cut(workers, api):
         "sampler": {"name": "random", "seed": 0},
         "search_space": {"epochs": {"type": "fixed", "value": 30}},
     }
-    job = api.post(
-        "/api/v1/jobs/", {"kind": "hpo", "dataset": api.dataset_id("iris"), "config": config}
-    )
+    job = api.submit("hpo", "iris", config)
     trials = Trial.objects.filter(job_id=job["id"])
     wait_for(
         lambda: (

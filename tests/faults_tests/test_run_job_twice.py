@@ -14,9 +14,7 @@ def test_a_job_delivered_to_two_workers_at_once_runs_once(workers, api):
     workers.start("w2")
     workers.wait_ready("w1", "w2")
     config = {"model": "random_forest", "n_trials": 4, "sampler": {"name": "random", "seed": 0}}
-    job_id = api.post(
-        "/api/v1/jobs/", {"kind": "hpo", "dataset": api.dataset_id("iris"), "config": config}
-    )["id"]
+    job_id = api.submit("hpo", "iris", config)["id"]
     celery_app.send_task("automl.run_job", args=[job_id], queue="cpu")  # the second delivery
 
     job = api.wait_finished(job_id, timeout_s=60)

@@ -21,9 +21,7 @@ def test_a_job_whose_worker_died_finishes_after_a_restart(workers, api):
         "sampler": {"name": "random", "seed": 0},
         "search_space": {"epochs": {"type": "fixed", "value": 40}},
     }
-    job = api.post(
-        "/api/v1/jobs/", {"kind": "hpo", "dataset": api.dataset_id("iris"), "config": config}
-    )
+    job = api.submit("hpo", "iris", config)
     trials = Trial.objects.filter(job_id=job["id"])
 
     # Kill the worker while it is inside a trial, with at least two trials already done.

@@ -6,6 +6,7 @@ from django.utils import timezone
 from automl.celery import app as celery_app
 from automl.jobs.models import Job
 from automl.jobs.services import reconcile
+from tests.support.factories import make_job
 
 pytestmark = pytest.mark.django_db
 
@@ -22,12 +23,6 @@ def empty_queue():
     yield
     with celery_app.connection_for_write() as conn:
         conn.default_channel.queue_purge("cpu")
-
-
-def make_job(owner, dataset, **fields) -> Job:
-    return Job.objects.create(
-        owner=owner, kind="hpo", name="j", dataset=dataset, config={}, **fields
-    )
 
 
 def test_old_queued_jobs_are_sent_again_and_fresh_ones_are_not(alice, iris, empty_queue):

@@ -4,7 +4,7 @@ run_job claims the job and sends its runners to the broker; here the test then p
 worker and calls run_trials itself. Real worker processes run them in tests/e2e/.
 """
 
-from uuid import uuid4
+from functools import partial
 
 import pytest
 
@@ -14,35 +14,21 @@ from automl.jobs.reporter import DatabaseReporter
 from automl.jobs.runners import hpo
 from automl.jobs.runners.base import load_data
 from automl.jobs.studies import study_storage
+from tests.support.factories import queued_hpo_job, run_here
 from workers.hpo import engine
-from workers.hpo.config import validate_hpo_config
 from workers.reporter import MemoryReporter
 from workers.studies.storage import trial_id
 
 pytestmark = pytest.mark.django_db
 
 
-def make_job(owner, dataset, **config) -> Job:
-    return Job.objects.create(
-        owner=owner,
-        kind="hpo",
-        name="t",
-        dataset=dataset,
-        study_name=f"test-{uuid4().hex}",
-        config=validate_hpo_config({"n_trials": 3, **config}, dataset.task),
-    )
-
-
-def run(job: Job) -> Job:
-    """What a worker does with the job's messages: run_job, then its one runner."""
-    tasks.run_job(job.id)
-    tasks.run_trials(job.id, 0)
-    job.refresh_from_db()
-    return job
+make_job = partial(queued_hpo_job, n_trials=3)
 
 
 def test_it_runs_an_hpo_job_to_success(alice, iris):
-    job = run(make_job(alice, iris, model="random_forest", sampler={"name": "tpe", "seed": 1}))
+    job = run_here(
+        make_job(alice, iris, model="random_forest", sampler={"name": "tpe", "seed": 1})
+    )
     assert job.status == "succeeded", job.error_message
     assert job.progress == 1.0
     assert job.result["n_complete"] == 3
@@ -55,7 +41,7 @@ def test_it_runs_an_hpo_job_to_success(alice, iris):
 
 
 def test_a_second_delivery_does_nothing(alice, iris):
-    job = run(make_job(alice, iris, model="random_forest", n_trials=2))
+    job = run_here(make_job(alice, iris, model="random_forest", n_trials=2))
     finished_at = job.finished_at
     tasks.run_job(job.id)
     tasks.run_trials(job.id, 1)
@@ -105,7 +91,7 @@ def test_an_engine_failure_fails_the_job_with_a_readable_message(alice, iris, mo
         raise ValueError("the data set has no rows")
 
     monkeypatch.setattr(hpo, "load_data", explode)
-    job = run(job)
+    job = run_here(job)
     assert job.status == "failed"
     assert job.error_message == "ValueError: the data set has no rows"
 
@@ -123,7 +109,7 @@ def test_a_cancel_request_stops_between_trials(alice, iris, monkeypatch):
 
     monkeypatch.setattr(DatabaseReporter, "trial_finished", finish_then_cancel)
     monkeypatch.setattr(DatabaseReporter, "POLL_S", 0.0)  # read the flag before every trial
-    job = run(job)
+    job = run_here(job)
     assert job.status == "cancelled"
     assert Trial.objects.filter(job=job, state="complete").count() == 2
 

@@ -2,14 +2,16 @@
 charts, status, cancel, run again and continue; another user's job is a 404."""
 
 import json
+from functools import partial
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
-from django.utils import timezone
 
-from automl.jobs.models import Job, Trial
+from automl.jobs.models import Job
+from tests.support import factories
+from tests.support.factories import THREE_TRIALS
 
 pytestmark = pytest.mark.django_db
 
@@ -35,36 +37,8 @@ def alice_browser(alice) -> Client:
     return browser_for(alice)
 
 
-def make_job(owner, dataset, status="succeeded", **fields) -> Job:
-    config = {
-        "task": "classification",
-        "metric": "accuracy",
-        "direction": "maximize",
-        "model": "logistic_regression",
-        "n_trials": 3,
-    }
-    fields.setdefault("name", "done")
-    job = Job.objects.create(
-        owner=owner,
-        kind="hpo",
-        dataset=dataset,
-        status=status,
-        config=fields.pop("config", config),
-        **fields,
-    )
-    now = timezone.now()
-    for n, (state, value) in enumerate([("complete", 0.8), ("pruned", None), ("complete", 0.9)]):
-        Trial.objects.create(
-            job=job,
-            number=n,
-            state=state,
-            params={"C": 0.5 + n},
-            values=None if value is None else [value],
-            intermediate_values={"0": 0.5, "1": value or 0.4},
-            started_at=now,
-            finished_at=now,
-        )
-    return job
+# A finished job with three trials, unless a test says otherwise.
+make_job = partial(factories.make_job, status="succeeded", name="done", trials=THREE_TRIALS)
 
 
 def test_it_needs_a_login(client, alice, iris):

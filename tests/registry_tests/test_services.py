@@ -9,20 +9,9 @@ from automl.errors import Conflict, Invalid
 from automl.jobs.models import Job
 from automl.registry import services
 from automl.registry.models import ModelVersion
-from tests.support.factories import FEATURES, forest_dir, mlp_dir, register
+from tests.support.factories import FEATURES, forest_dir, make_job, mlp_dir, register
 
 pytestmark = pytest.mark.django_db
-
-
-def make_job(owner, dataset, name="Iris forest #1"):
-    return Job.objects.create(
-        owner=owner,
-        kind="hpo",
-        name=name,
-        dataset=dataset,
-        status=Job.Status.RUNNING,
-        config={"task": "classification", "model": "random_forest", "seed": 7},
-    )
 
 
 def test_it_numbers_versions_per_owner_and_name(alice, bob, tmp_path, model_store):
@@ -45,7 +34,13 @@ def test_it_records_what_the_model_is(alice, tmp_path, model_store):
 
 
 def test_a_jobs_model_is_registered_once_with_its_lineage(alice, iris, tmp_path, model_store):
-    job = make_job(alice, iris)
+    job = make_job(
+        alice,
+        iris,
+        name="Iris forest #1",
+        status=Job.Status.RUNNING,
+        config={"task": "classification", "model": "random_forest", "seed": 7},
+    )
     directory = forest_dir(tmp_path / "best")
     refit = {"trial": 3, "params": {"n_estimators": 5}, "test_metrics": {"accuracy": 0.97}}
 

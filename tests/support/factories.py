@@ -1,6 +1,7 @@
 """Two users, jobs with trials, and small real models on iris saved as model directories."""
 
 from pathlib import Path
+from uuid import uuid4
 
 import numpy as np
 import pytest
@@ -41,17 +42,24 @@ def staff(django_user_model):
     return django_user_model.objects.create_user("sam", password="sam-password-1", is_staff=True)
 
 
-def make_job(owner, dataset, *, kind="hpo", name="job", config=None, **fields):
-    """A Job row as a worker would have left it; nothing is validated or run."""
+# (state, value) of each finished trial: two complete, one pruned between them.
+THREE_TRIALS = (("complete", 0.8), ("pruned", None), ("complete", 0.9))
+
+
+def make_job(owner, dataset, *, kind="hpo", name="job", config=None, trials=(), **fields):
+    """A Job row as a worker would have left it, with finished `trials` (see add_trials);
+    nothing is validated or run."""
     from automl.jobs.models import Job
 
     config = dict(HPO_CONFIG) if config is None else config
-    return Job.objects.create(
+    job = Job.objects.create(
         owner=owner, kind=kind, name=name, dataset=dataset, config=config, **fields
     )
+    add_trials(job, trials)
+    return job
 
 
-def add_trials(job, outcomes=(("complete", 0.8), ("pruned", None), ("complete", 0.9))):
+def add_trials(job, outcomes=THREE_TRIALS):
     """Finished trials, one per (state, value), with a parameter and two learning-curve
     points each."""
     from automl.jobs.models import Trial
@@ -70,6 +78,30 @@ def add_trials(job, outcomes=(("complete", 0.8), ("pruned", None), ("complete", 
         )
         for n, (state, value) in enumerate(outcomes)
     ]
+
+
+def queued_hpo_job(owner, dataset, *, name="job", **config):
+    """An HPO job as the API queues it: its config validated, a study of its own."""
+    from workers.hpo.config import validate_hpo_config
+
+    return make_job(
+        owner,
+        dataset,
+        name=name,
+        study_name=f"test-{uuid4().hex}",
+        config=validate_hpo_config(config, dataset.task),
+    )
+
+
+def run_here(job):
+    """What a worker does with a job's messages, in this process on the test database:
+    run_job, then its one trial runner."""
+    from automl.jobs import tasks
+
+    tasks.run_job(job.id)
+    tasks.run_trials(job.id, 0)
+    job.refresh_from_db()
+    return job
 
 
 def iris_xy() -> tuple[np.ndarray, np.ndarray]:

@@ -2,7 +2,6 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from workers.data.builtin import load_builtin
 from workers.hpo import families
 from workers.hpo.config import validate_hpo_config
 from workers.hpo.engine import HpoError, run_hpo
@@ -19,11 +18,6 @@ SMALL_MLP = {
 }
 
 
-@pytest.fixture(scope="module")
-def iris():
-    return load_builtin("iris")
-
-
 def config(n_trials, model="random_forest", space=None, **extra):
     raw = {"model": model, "n_trials": n_trials, "sampler": {"name": "tpe", "seed": 7}, **extra}
     if space is not None:
@@ -31,9 +25,9 @@ def config(n_trials, model="random_forest", space=None, **extra):
     return validate_hpo_config(raw, "classification")
 
 
-def test_random_forest_on_iris(iris):
+def test_random_forest_on_iris(iris_data):
     reporter = MemoryReporter()
-    result = run_hpo(config(5), iris, reporter)
+    result = run_hpo(config(5), iris_data, reporter)
     assert result.best_value > 0.9 and result.n_complete == 5 and not result.stopped
     assert result.best_params == reporter.finished[result.best_number]["params"]
     assert [f["number"] for f in reporter.finished] == [0, 1, 2, 3, 4]
@@ -42,9 +36,9 @@ def test_random_forest_on_iris(iris):
     assert reporter.progress_values[-1] == 1.0
 
 
-def test_mlp_with_median_pruner_reports_curves(iris):
+def test_mlp_with_median_pruner_reports_curves(iris_data):
     reporter = MemoryReporter()
-    result = run_hpo(config(2, "mlp", SMALL_MLP, pruner="median"), iris, reporter)
+    result = run_hpo(config(2, "mlp", SMALL_MLP, pruner="median"), iris_data, reporter)
     assert result.n_complete == 2
     assert [len(f["intermediate_values"]) for f in reporter.finished] == [3, 3]
     assert [(n, s) for n, s, _ in reporter.reported] == [
@@ -67,7 +61,7 @@ class Constant:
         return np.full(len(X), self.label)
 
 
-def test_pruned_trials_keep_their_curve(iris, monkeypatch):
+def test_pruned_trials_keep_their_curve(iris_data, monkeypatch):
     calls = []
 
     def fake_fit(params, X, y, ctx):
@@ -80,7 +74,7 @@ def test_pruned_trials_keep_their_curve(iris, monkeypatch):
 
     monkeypatch.setattr(families.FAMILIES["mlp"], "fit", fake_fit)
     reporter = MemoryReporter()
-    result = run_hpo(config(7, "mlp", SMALL_MLP, pruner="median"), iris, reporter)
+    result = run_hpo(config(7, "mlp", SMALL_MLP, pruner="median"), iris_data, reporter)
     assert (result.n_complete, result.n_pruned) == (5, 2)
     pruned = [f for f in reporter.finished if f["state"] == "pruned"]
     # MedianPruner(n_startup_trials=5, n_warmup_steps=5) first prunes at step 5.
@@ -88,14 +82,14 @@ def test_pruned_trials_keep_their_curve(iris, monkeypatch):
     assert all(f["values"] is None for f in pruned)
 
 
-def test_same_seeds_same_params(iris):
+def test_same_seeds_same_params(iris_data):
     runs = [MemoryReporter() for _ in range(2)]
     for reporter in runs:
-        run_hpo(config(4, seed=3), iris, reporter)
+        run_hpo(config(4, seed=3), iris_data, reporter)
     assert [f["params"] for f in runs[0].finished] == [f["params"] for f in runs[1].finished]
 
 
-def test_auto_model_with_cv(iris):
+def test_auto_model_with_cv(iris_data):
     cfg = validate_hpo_config(
         {
             "n_trials": 3,
@@ -111,7 +105,7 @@ def test_auto_model_with_cv(iris):
         "classification",
     )
     reporter = MemoryReporter()
-    result = run_hpo(cfg, iris, reporter)
+    result = run_hpo(cfg, iris_data, reporter)
     assert result.n_complete == 3
     assert result.best_params["model"] in ("logistic_regression", "random_forest")
     assert all(
@@ -119,20 +113,20 @@ def test_auto_model_with_cv(iris):
     )
 
 
-def test_should_stop_is_honoured(iris):
+def test_should_stop_is_honoured(iris_data):
     reporter = MemoryReporter(stop_after=2)
-    result = run_hpo(config(5), iris, reporter)
+    result = run_hpo(config(5), iris_data, reporter)
     assert result.stopped and len(reporter.finished) == 2 and result.n_complete == 2
 
 
-def test_timeout_stops_between_trials(iris):
+def test_timeout_stops_between_trials(iris_data):
     reporter = MemoryReporter()
-    result = run_hpo(config(5, timeout_s=1e-9), iris, reporter)
+    result = run_hpo(config(5, timeout_s=1e-9), iris_data, reporter)
     assert len(reporter.finished) == 1 and not result.stopped
     assert reporter.progress_values == [1.0]
 
 
-def test_failing_trials(iris, monkeypatch):
+def test_failing_trials(iris_data, monkeypatch):
     real = families.FAMILIES["random_forest"].fit
     calls = []
 
@@ -144,7 +138,7 @@ def test_failing_trials(iris, monkeypatch):
 
     monkeypatch.setattr(families.FAMILIES["random_forest"], "fit", flaky)
     reporter = MemoryReporter()
-    result = run_hpo(config(3), iris, reporter)
+    result = run_hpo(config(3), iris_data, reporter)
     assert [f["state"] for f in reporter.finished] == ["complete", "failed", "complete"]
     assert reporter.finished[1]["error"] == "RuntimeError: boom"
     assert (result.n_complete, result.n_failed) == (2, 1)
@@ -154,4 +148,4 @@ def test_failing_trials(iris, monkeypatch):
 
     monkeypatch.setattr(families.FAMILIES["random_forest"], "fit", broken)
     with pytest.raises(HpoError, match="all 2 trials failed; first error: ValueError: bad data"):
-        run_hpo(config(2), iris, MemoryReporter())
+        run_hpo(config(2), iris_data, MemoryReporter())

@@ -5,18 +5,12 @@ import time
 import numpy as np
 import pytest
 
-from workers.data.builtin import load_builtin
 from workers.hpo import families
 from workers.hpo.config import validate_hpo_config
 from workers.hpo.engine import HpoError, run_hpo
 from workers.hpo.objective import trial_stop
 from workers.reporter import MemoryReporter
 from workers.training.stopping import Cancelled, DeadlineExceeded
-
-
-@pytest.fixture(scope="module")
-def iris():
-    return load_builtin("iris")
 
 
 def config(n_trials, model="mlp", space=None, **extra):
@@ -26,14 +20,14 @@ def config(n_trials, model="mlp", space=None, **extra):
     return validate_hpo_config(raw, "classification")
 
 
-def test_trial_timeout_stops_an_iterative_trial_at_its_next_step(iris):
+def test_trial_timeout_stops_an_iterative_trial_at_its_next_step(iris_data):
     space = {
         "epochs": {"type": "fixed", "value": 50},
         "hidden_units": {"type": "fixed", "value": 8},
     }
     reporter = MemoryReporter()
     with pytest.raises(HpoError, match="all 1 trials failed"):
-        run_hpo(config(1, space=space, trial_timeout_s=1e-6), iris, reporter)
+        run_hpo(config(1, space=space, trial_timeout_s=1e-6), iris_data, reporter)
     [trial] = reporter.finished
     assert trial["state"] == "failed"
     # Inside the first epoch: the training loop checks the deadline after every step.
@@ -49,23 +43,23 @@ class CancelOnStart(MemoryReporter):
         self.stop_after = 0
 
 
-def test_a_cancel_stops_a_trial_inside_its_training(iris):
+def test_a_cancel_stops_a_trial_inside_its_training(iris_data):
     space = {
         "epochs": {"type": "fixed", "value": 1000},
         "hidden_units": {"type": "fixed", "value": 8},
     }
     reporter = CancelOnStart()
-    result = run_hpo(config(3, space=space), iris, reporter)
+    result = run_hpo(config(3, space=space), iris_data, reporter)
     assert result.stopped
     [trial] = reporter.finished  # no further trial was asked
     assert trial["state"] == "failed"
     assert "Cancelled: cancelled (in epoch 0, after step 1 of" in trial["error"]
 
 
-def test_trial_timeout_fails_a_one_shot_fit_once_it_returns(iris):
+def test_trial_timeout_fails_a_one_shot_fit_once_it_returns(iris_data):
     reporter = MemoryReporter()
     with pytest.raises(HpoError):
-        run_hpo(config(2, "logistic_regression", trial_timeout_s=1e-6), iris, reporter)
+        run_hpo(config(2, "logistic_regression", trial_timeout_s=1e-6), iris_data, reporter)
     assert [f["state"] for f in reporter.finished] == ["failed", "failed"]
     assert "exceeded (after fitting split 1 of 1)" in reporter.finished[0]["error"]
 
@@ -87,7 +81,7 @@ class Constant:
         return np.full(len(X), self.label)
 
 
-def test_patience_stops_after_trials_without_a_new_best(iris, monkeypatch):
+def test_patience_stops_after_trials_without_a_new_best(iris_data, monkeypatch):
     labels = iter([0, 1, 1, 2, 0, 0, 0, 0, 0, 0])  # accuracy 1/3 each time: no improvement
 
     def fit(params, X, y, ctx):
@@ -95,12 +89,12 @@ def test_patience_stops_after_trials_without_a_new_best(iris, monkeypatch):
 
     monkeypatch.setattr(families.FAMILIES["knn"], "fit", fit)
     reporter = MemoryReporter()
-    result = run_hpo(config(10, "knn", patience=3), iris, reporter)
+    result = run_hpo(config(10, "knn", patience=3), iris_data, reporter)
     assert len(reporter.finished) == 4 and result.best_number == 0 and not result.stopped
 
 
-def test_timeout_stops_between_trials(iris):
+def test_timeout_stops_between_trials(iris_data):
     reporter = MemoryReporter()
-    result = run_hpo(config(5, "knn", timeout_s=1e-9), iris, reporter)
+    result = run_hpo(config(5, "knn", timeout_s=1e-9), iris_data, reporter)
     assert len(reporter.finished) == 1 and not result.stopped
     assert reporter.progress_values == [1.0]

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from workers.data.builtin import load_builtin
 from workers.hpo import families
 from workers.hpo.config import validate_hpo_config
 from workers.hpo.engine import run_hpo
@@ -12,11 +11,6 @@ from workers.hpo.pruners import PRUNERS
 from workers.reporter import MemoryReporter
 
 STEPS = 9
-
-
-@pytest.fixture(scope="module")
-def iris():
-    return load_builtin("iris")
 
 
 class Constant:
@@ -40,7 +34,7 @@ def config(pruner, n_trials, model="mlp", space=None):
 
 
 @pytest.mark.parametrize("name", list(PRUNERS))
-def test_it_prunes_bad_trials_and_keeps_their_curves(iris, monkeypatch, name):
+def test_it_prunes_bad_trials_and_keeps_their_curves(iris_data, monkeypatch, name):
     calls = []
 
     def fit(params, X, y, ctx):  # five good trials, then bad ones
@@ -52,7 +46,7 @@ def test_it_prunes_bad_trials_and_keeps_their_curves(iris, monkeypatch, name):
 
     monkeypatch.setattr(families.FAMILIES["mlp"], "fit", fit)
     reporter = MemoryReporter()
-    result = run_hpo(config(name, 12), iris, reporter)
+    result = run_hpo(config(name, 12), iris_data, reporter)
     curves = {f["number"]: f["intermediate_values"] for f in reporter.finished}
     assert result.n_complete + result.n_pruned == 12
     assert all(len(curves[n]) == STEPS for n in range(5))  # the good ones ran to the end
@@ -71,8 +65,8 @@ def test_it_prunes_bad_trials_and_keeps_their_curves(iris, monkeypatch, name):
         ("hist_gradient_boosting", "max_iter", [3, 3]),
     ],
 )
-def test_iterative_sklearn_families_report_growth_steps(iris, model, size, steps):
+def test_iterative_sklearn_families_report_growth_steps(iris_data, model, size, steps):
     space = {size: {"type": "categorical", "choices": [25, 30]}}
     reporter = MemoryReporter()
-    run_hpo(config("successive_halving", 2, model, space), iris, reporter)
+    run_hpo(config("successive_halving", 2, model, space), iris_data, reporter)
     assert [len(f["intermediate_values"]) for f in reporter.finished] == steps
