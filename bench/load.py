@@ -129,7 +129,7 @@ def set_up(workdir: Path, username: str = "load") -> dict:
     from automl.registry.models import ModelVersion
     from automl.registry.services import create_version
     from automl.serving.traffic import create_deployment
-    from tests.registry_tests.factories import forest_dir
+    from tests.support.factories import forest_dir
 
     user = User.objects.create_user(username, password="load-password-1")
     version = create_version(

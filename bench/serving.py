@@ -65,7 +65,7 @@ def set_up(model: str, workdir: Path, batching: dict) -> dict:
     from automl.serving.traffic import create_deployment
 
     sys.path.insert(0, str(ROOT))
-    from tests.registry_tests.factories import forest_dir, mlp_dir
+    from tests.support.factories import forest_dir, mlp_dir
 
     user = User.objects.create_user("bench", password="bench-password-1")
     make = forest_dir if model == "forest" else mlp_dir
@@ -120,9 +120,9 @@ def main() -> None:
     ids = set_up(args.model, workdir, batching)
 
     from automl.serving.loader import load
-    from tests.registry_tests.factories import FEATURES, iris
+    from tests.support.factories import FEATURES, iris_xy
 
-    X, _ = iris()
+    X, _ = iris_xy()
     rng = np.random.default_rng(0)
     rows = [
         dict(zip(FEATURES, map(float, X[i % len(X)] + rng.normal(0, 0.01, 4)), strict=True))

@@ -9,6 +9,7 @@ import pytest
 from automl.jobs.models import Job
 from automl.registry.models import ModelVersion
 from tests.support.api import submit
+from tests.support.factories import reload_accuracy
 
 
 def register_mlp(owner, tmp_path: Path, name: str = "digits-mlp") -> ModelVersion:
@@ -120,7 +121,6 @@ JOBS = {
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("name", sorted(JOBS))
 def test_every_technique_runs_as_a_job(workers, api, tmp_path, django_user_model, name):
-    from workers.compression.engine import reload_accuracy
     from workers.data.builtin import load_builtin
 
     owner = django_user_model.objects.get(username="analyst")

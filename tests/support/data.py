@@ -1,6 +1,8 @@
 """Data sets: the built-in ones as database rows and as arrays, the analyst's CSV, and a
 fresh ARTIFACT_ROOT per test."""
 
+import csv
+import io
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +29,13 @@ def iris_data():
     from workers.data.builtin import load_builtin
 
     return load_builtin("iris")
+
+
+def csv_text(rows: list[list[object]], delimiter: str = ",") -> str:
+    """Rows as CSV text, quoted as Python's csv module writes them."""
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=delimiter, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()
 
 
 def churn_csv(n: int = 160) -> str:

@@ -156,6 +156,17 @@ def mlp_dir(path: Path, *, seed: int = 0) -> Path:
     return path
 
 
+def reload_accuracy(directory: Path, config: dict, data) -> float:
+    """The test accuracy of a saved compression step, reloaded from its files alone."""
+    from workers.compression.common import accuracy, split
+    from workers.compression.store import load_compressed
+    from workers.models.artifacts import load_preprocessing
+
+    model = load_compressed(directory)
+    splits = split(config, data, model.spec, load_preprocessing(directory))
+    return accuracy(model, splits.x["test"], splits.y["test"])
+
+
 def register(owner, directory: Path, name: str = "iris-model", **fields):
     from automl.registry.models import ModelVersion
     from automl.registry.services import create_version

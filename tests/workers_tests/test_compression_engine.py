@@ -1,6 +1,7 @@
 """Compression engine on tiny models: the config rules, the contract every technique keeps,
 structured pruning's shapes and outputs, the quantizers, storage and the quality bar."""
 
+import json
 import subprocess
 import sys
 from dataclasses import asdict
@@ -10,13 +11,14 @@ import numpy as np
 import pytest
 import torch
 
+from tests.support.factories import reload_accuracy
 from workers.compression.config import (
     TECHNIQUE_OPTIONS,
     ConfigError,
     validate_compression_config,
 )
 from workers.data.builtin import load_builtin
-from workers.models.artifacts import save_model, scaling_spec
+from workers.models.artifacts import SPEC_FILE, save_model, scaling_spec
 from workers.training.cnn import CNN, CNNConfig, train_cnn
 from workers.training.mlp import MLP, MLPConfig, train_mlp
 
@@ -175,8 +177,7 @@ STEPS = {
 def test_each_technique_reloads_from_its_files_with_the_reported_accuracy(
     tmp_path, models, digits, kind, name
 ):
-    from workers.compression.engine import reload_accuracy
-    from workers.compression.store import load_compressed, read_spec
+    from workers.compression.store import load_compressed
 
     before = (models[kind] / "weights.safetensors").read_bytes()
     result = run({"steps": [{"technique": name, **STEPS[name]}]}, models[kind], digits, tmp_path)
@@ -188,7 +189,7 @@ def test_each_technique_reloads_from_its_files_with_the_reported_accuracy(
     assert set(step["relative"]) >= {"size_ratio", "speedup_b1", "speedup_b64", "accuracy_delta"}
     config = validate_compression_config({"model_version": 1, "steps": [name]})
     assert reload_accuracy(Path(step["directory"]), config, digits) == report["accuracy"]
-    spec = read_spec(Path(step["directory"]))
+    spec = json.loads((Path(step["directory"]) / SPEC_FILE).read_text())
     assert spec["compression_chain"][0]["technique"] == name
     assert load_compressed(Path(step["directory"])).module is not None
 

@@ -3,9 +3,10 @@ import json
 import numpy as np
 import pytest
 
+from tests.support.data import csv_text
 from workers.data.builtin import BUILTIN_DATASETS, load_builtin
 from workers.data.columns import infer_kind
-from workers.data.files import DataFileError, csv_text, inspect_csv, read_csv
+from workers.data.files import DataFileError, inspect_csv, read_csv
 from workers.data.preprocess import (
     DataConfigError,
     TablePreprocessor,

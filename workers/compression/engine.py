@@ -13,7 +13,7 @@ from typing import Protocol
 
 import torch
 
-from workers.compression.common import Compressed, CompressionError, split
+from workers.compression.common import CompressionError, split
 from workers.compression.report import measure, relative
 from workers.compression.store import load_compressed, save_compressed
 from workers.compression.techniques import TECHNIQUES, Context
@@ -140,12 +140,3 @@ def run_compression(
             result["gated"] = True
             break
     return result
-
-
-def reload_accuracy(directory: Path, config: dict, data: TabularData) -> float:
-    """The test accuracy of a saved step, reloaded from its files (what tests compare)."""
-    from workers.compression.common import accuracy
-
-    model: Compressed = load_compressed(directory)
-    splits = split(config, data, model.spec, load_preprocessing(directory))
-    return accuracy(model, splits.x["test"], splits.y["test"])

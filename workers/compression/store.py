@@ -10,7 +10,6 @@ recipe's structure and loads the tensors, so the reloaded model computes what wa
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -200,10 +199,6 @@ def load_compressed(directory: Path) -> Compressed:
 
 def directory_bytes(directory: Path) -> int:
     return sum(p.stat().st_size for p in Path(directory).iterdir() if p.is_file())
-
-
-def read_spec(directory: Path) -> dict:
-    return json.loads((Path(directory) / SPEC_FILE).read_text())
 
 
 class _CastInputs(nn.Module):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,13 +188,6 @@ def read_csv(path: Path, layout: CsvLayout, usecols: list[int] | None = None) ->
     if i != layout.n_rows:
         raise DataFileError("the file changed since it was checked")
     return out
-
-
-def csv_text(rows: list[list[object]], delimiter: str = ",") -> str:
-    """Rows as CSV text (for tests and examples)."""
-    buffer = io.StringIO()
-    csv.writer(buffer, delimiter=delimiter, lineterminator="\n").writerows(rows)
-    return buffer.getvalue()
 
 
 # --- npz
