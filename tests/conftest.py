@@ -10,6 +10,14 @@ pytest_plugins = [
 ]
 
 
+def pytest_collection_modifyitems(items):
+    """A test that starts real worker processes or a browser is slow whatever it does:
+    `./run test` leaves it out, `./run test --all` (and CI) runs it."""
+    for item in items:
+        if {"workers", "chromium"} & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def close_study_storages(django_db_setup):
     """Close the Optuna storages' connection pools before the test database is dropped."""
