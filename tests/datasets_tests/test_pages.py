@@ -12,13 +12,6 @@ from tests.support.data import IRIS_LIKE, stored_files
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def alice_browser(alice) -> Client:
-    client = Client()
-    client.force_login(alice)
-    return client
-
-
 def post_upload(client, content: bytes, name="flowers.csv", **fields):
     return client.post("/datasets/", {"file": SimpleUploadedFile(name, content), **fields})
 

@@ -2,11 +2,11 @@
 refuses anyone but the deployment's owner."""
 
 import pytest
-from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from automl.monitoring.urls import api_urls, page_urls
+from tests.support.api import browser_for
 
 pytestmark = pytest.mark.django_db
 
@@ -34,13 +34,6 @@ def report(alice_api, staff_api, deployment):
     ).json()["id"]
 
 
-def browser(user=None) -> Client:
-    client = Client()
-    if user is not None:
-        client.force_login(user)
-    return client
-
-
 def test_every_api_endpoint_refuses_non_staff(alice, alice_api, staff_api, deployment, report):
     endpoints = paths(api_urls, "/api/v1/monitoring/", deployment.id, report)
     assert len(endpoints) == len(api_urls) + 1
@@ -52,7 +45,7 @@ def test_every_api_endpoint_refuses_non_staff(alice, alice_api, staff_api, deplo
         assert refused.status_code == 403, (path, refused.status_code)
         assert refused.json()["error"] == "permission_denied"
         # a session without staff rights too
-        session = getattr(browser(alice), method)(path, body, content_type="application/json")
+        session = getattr(browser_for(alice), method)(path, body, content_type="application/json")
         assert session.status_code == 403, (path, session.status_code)
         allowed = getattr(staff_api, method)(path, body, format="json")
         assert allowed.status_code in (200, 201), (path, allowed.content)
@@ -63,27 +56,27 @@ def test_every_page_refuses_non_staff(alice, staff, deployment, report):
     pages = [(m, p.replace(f"/{report}/", f"/{deployment.id}/")) for m, p in pages]
     assert len(pages) == len(page_urls)
     for method, path in pages:
-        anonymous = getattr(browser(), method)(path)
+        anonymous = getattr(browser_for(), method)(path)
         assert anonymous.status_code == 302 and "/login/" in anonymous["Location"], path
-        assert getattr(browser(alice), method)(path).status_code == 404, path
-        allowed = getattr(browser(staff), method)(path)
+        assert getattr(browser_for(alice), method)(path).status_code == 404, path
+        allowed = getattr(browser_for(staff), method)(path)
         assert allowed.status_code in (200, 302), (path, allowed.status_code)
         if method == "get":
             assert allowed.status_code == 200
 
 
 def test_metrics_needs_the_token_or_staff(alice, staff, settings):
-    assert browser().get("/metrics").status_code == 401
-    assert browser(alice).get("/metrics").status_code == 403
-    assert browser().get("/metrics", HTTP_AUTHORIZATION="Bearer x").status_code == 401
+    assert browser_for().get("/metrics").status_code == 401
+    assert browser_for(alice).get("/metrics").status_code == 403
+    assert browser_for().get("/metrics", HTTP_AUTHORIZATION="Bearer x").status_code == 401
     settings.METRICS_TOKEN = "scrape-me"
-    assert browser().get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
-    assert browser(alice).get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
-    assert browser().get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-me").status_code == 200
-    assert browser(staff).get("/metrics").status_code == 200
+    assert browser_for().get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
+    assert browser_for(alice).get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
+    assert browser_for().get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-me").status_code == 200
+    assert browser_for(staff).get("/metrics").status_code == 200
     for user, expected in ((staff, 200), (alice, 403)):
         key = Token.objects.create(user=user).key
-        response = browser().get("/metrics", HTTP_AUTHORIZATION=f"Token {key}")
+        response = browser_for().get("/metrics", HTTP_AUTHORIZATION=f"Token {key}")
         assert response.status_code == expected
 
 

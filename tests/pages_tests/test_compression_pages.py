@@ -2,9 +2,9 @@
 detail page (the per-step report and the size/latency vs. accuracy charts)."""
 
 import pytest
-from django.test import Client
 
 from automl.jobs.models import Job
+from tests.support.api import browser_for
 from tests.support.factories import mlp_dir, register
 
 pytestmark = pytest.mark.django_db
@@ -15,16 +15,10 @@ def torch_model(alice, iris, tmp_path, model_store):
     return register(alice, mlp_dir(tmp_path / "mlp"), name="iris-mlp", dataset=iris)
 
 
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def test_the_form_submits_a_chain_on_the_models_own_data_set(alice, torch_model):
-    page = signed_in(alice).get("/jobs/new/compression/").content.decode()
+    page = browser_for(alice).get("/jobs/new/compression/").content.decode()
     assert "iris-mlp v1" in page and 'name="step_2"' in page
-    response = signed_in(alice).post(
+    response = browser_for(alice).post(
         "/jobs/new/compression/",
         {
             "model_version": torch_model.id,
@@ -46,7 +40,7 @@ def test_the_form_submits_a_chain_on_the_models_own_data_set(alice, torch_model)
 
 
 def test_another_users_model_is_not_a_choice(alice, bob, torch_model):
-    response = signed_in(bob).post(
+    response = browser_for(bob).post(
         "/jobs/new/compression/",
         {"model_version": torch_model.id, "step_1": "dynamic_int8", "device": "auto"},
     )
@@ -56,7 +50,7 @@ def test_another_users_model_is_not_a_choice(alice, bob, torch_model):
 
 
 def test_a_bad_option_is_the_apis_error_beside_the_steps(alice, torch_model):
-    response = signed_in(alice).post(
+    response = browser_for(alice).post(
         "/jobs/new/compression/",
         {
             "model_version": torch_model.id,
@@ -68,7 +62,7 @@ def test_a_bad_option_is_the_apis_error_beside_the_steps(alice, torch_model):
     assert response.status_code == 400 and not Job.objects.exists()
     errors = response.context["form"].errors
     assert "temperature" in " ".join(errors["advanced"])
-    response = signed_in(alice).post(
+    response = browser_for(alice).post(
         "/jobs/new/compression/",
         {"model_version": torch_model.id, "step_1": "half", "device": "auto", "advanced": "[1]"},
     )
@@ -80,7 +74,7 @@ def test_a_bad_option_is_the_apis_error_beside_the_steps(alice, torch_model):
     [{}, {"advanced": '{"steps": [{"technique": "qat", "epochs": 3}, {"technique": "half"}]}'}],
 )
 def test_run_again_resubmits_the_stored_config(alice, torch_model, extra):
-    client = signed_in(alice)
+    client = browser_for(alice)
     client.post(
         "/jobs/new/compression/",
         {
@@ -134,7 +128,7 @@ def test_the_detail_page_shows_each_steps_report_and_the_tradeoff_charts(alice, 
         config={"model_version": torch_model.id},
         result=result,
     )
-    page = signed_in(alice).get(f"/jobs/{job.id}/").content.decode()
+    page = browser_for(alice).get(f"/jobs/{job.id}/").content.decode()
     assert 'id="compression-report"' in page and "1. prune_structured" in page
     assert "Size vs. accuracy" in page and "Latency vs. accuracy" in page
     assert f'href="/models/{torch_model.id}/"' in page
@@ -161,7 +155,7 @@ def test_the_tradeoff_chart_plots_every_step_in_chain_order():
 def test_a_stored_config_sent_back_over_the_api_is_accepted(alice, torch_model):
     from rest_framework.test import APIClient
 
-    signed_in(alice).post(
+    browser_for(alice).post(
         "/jobs/new/compression/",
         {"model_version": torch_model.id, "step_1": "dynamic_int8", "device": "auto"},
     )

@@ -7,10 +7,10 @@ from functools import partial
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.test import Client
 
 from automl.jobs.models import Job
 from tests.support import factories
+from tests.support.api import browser_for
 from tests.support.factories import THREE_TRIALS
 
 pytestmark = pytest.mark.django_db
@@ -24,17 +24,6 @@ HPO_FORM = {
     "parallelism": "1",
     "device": "auto",
 }
-
-
-def browser_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def alice_browser(alice) -> Client:
-    return browser_for(alice)
 
 
 # A finished job with three trials, unless a test says otherwise.

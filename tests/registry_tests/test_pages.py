@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 
 from automl.serving.traffic import create_deployment, set_traffic
+from tests.support.api import browser_for
 from tests.support.factories import forest_dir, register
 
 pytestmark = pytest.mark.django_db
@@ -24,15 +25,9 @@ def setup(alice, tmp_path, model_store):
     return v1, v2, deployment
 
 
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def test_the_owner_sees_models_and_deployments(alice, setup):
     v1, v2, deployment = setup
-    client = signed_in(alice)
+    client = browser_for(alice)
     page = client.get("/models/").content.decode()
     assert "iris" in page and "Compare selected" in page
     page = client.get(f"/models/{v1.id}/").content.decode()
@@ -46,7 +41,7 @@ def test_the_owner_sees_models_and_deployments(alice, setup):
 
 def test_forms_promote_and_roll_back(alice, setup):
     v1, _, deployment = setup
-    client = signed_in(alice)
+    client = browser_for(alice)
     assert client.post(f"/models/{v1.id}/stage/", {"stage": "production"}).status_code == 302
     v1.refresh_from_db()
     assert v1.stage == "production"
@@ -59,7 +54,7 @@ def test_forms_promote_and_roll_back(alice, setup):
 
 def test_other_users_get_404s_and_strangers_sign_in(bob, setup):
     v1, _, deployment = setup
-    client = signed_in(bob)
+    client = browser_for(bob)
     for url in (f"/models/{v1.id}/", f"/deployments/{deployment.id}/"):
         assert client.get(url).status_code == 404
     assert client.post(f"/models/{v1.id}/stage/", {"stage": "production"}).status_code == 404
@@ -76,7 +71,7 @@ def test_a_downloaded_zip_imports_as_a_new_version_and_a_bad_file_says_why(alice
     from automl.registry.models import ModelVersion
 
     v1, _, _ = setup
-    client = signed_in(alice)
+    client = browser_for(alice)
     archive = client.get(f"/api/v1/models/{v1.id}/download/")  # the page's Download link
     assert archive.status_code == 200
     body = b"".join(archive.streaming_content) if archive.streaming else archive.content
@@ -105,7 +100,7 @@ def test_a_safetensors_file_with_its_spec_imports_and_a_lone_file_is_refused(
     folder = mlp_dir(tmp_path / "mlp")
     spec = (folder / "spec.json").read_bytes()
     weights = (folder / "weights.safetensors").read_bytes()
-    client = signed_in(alice)
+    client = browser_for(alice)
     response = client.post(
         "/models/import/",
         {
@@ -140,7 +135,7 @@ def test_the_try_it_form_predicts_and_names_a_missing_feature(alice, setup):
     from tests.support.factories import FEATURES
 
     _, _, deployment = setup
-    client = signed_in(alice)
+    client = browser_for(alice)
     row = dict.fromkeys(FEATURES, 1.0)
     page = client.post(f"/deployments/{deployment.id}/", {"inputs": json.dumps([row])})
     assert page.status_code == 200 and "&quot;predictions&quot;" in page.content.decode()
@@ -155,7 +150,7 @@ def test_deploy_a_version_with_a_canary_split_then_change_it(alice, bob, setup):
     from automl.serving.models import Deployment
 
     v1, v2, _ = setup
-    client = signed_in(alice)
+    client = browser_for(alice)
     page = client.get(f"/deployments/?version={v2.id}")
     assert page.context["form"].initial["main"] == v2
     response = client.post(
@@ -185,7 +180,7 @@ def test_deploy_a_version_with_a_canary_split_then_change_it(alice, bob, setup):
     assert deployment.routes == [{"version": v2.id, "weight": 100.0}]
     assert deployment.shadow_id == v1.id and len(deployment.history) == 1
     # Bob can neither choose Alice's versions nor change her deployment.
-    other = signed_in(bob)
+    other = browser_for(bob)
     response = other.post("/deployments/", {"name": "mine", "main": v1.id})
     assert response.status_code == 400 and "Select a valid choice" in str(
         response.context["form"].errors["main"]
@@ -197,10 +192,10 @@ def test_a_models_page_links_to_deploy_and_compress(alice, tmp_path, model_store
     from tests.support.factories import mlp_dir
 
     version = register(alice, mlp_dir(tmp_path / "mlp"), name="net")
-    page = signed_in(alice).get(f"/models/{version.id}/").content.decode()
+    page = browser_for(alice).get(f"/models/{version.id}/").content.decode()
     assert f"/deployments/?version={version.id}" in page
     assert f"/jobs/new/compression/?model={version.id}" in page
-    form = signed_in(alice).get(f"/jobs/new/compression/?model={version.id}").context["form"]
+    form = browser_for(alice).get(f"/jobs/new/compression/?model={version.id}").context["form"]
     assert form.initial["model_version"] == str(version.id)
 
 

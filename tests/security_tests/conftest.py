@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 from django.utils import timezone
 
 from tests.support.data import IRIS_LIKE
@@ -15,13 +14,6 @@ from tests.support.factories import FEATURES, forest_dir, iris_xy, register
 from workers.data.reference import reference_stats
 
 SECRET = "alicesecret"
-
-
-def browser(user=None, **kwargs) -> Client:
-    client = Client(**kwargs)
-    if user is not None:
-        client.force_login(user)
-    return client
 
 
 @dataclass
@@ -93,8 +85,3 @@ def world(alice, alice_api, staff, settings, tmp_path, model_store) -> World:
     return World(
         dataset=dataset, job=job.id, model=version.id, deployment=deployment.id, report=report.id
     )
-
-
-@pytest.fixture
-def bob_browser(bob) -> Client:
-    return browser(bob)

@@ -12,8 +12,8 @@ from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
-from tests.security_tests.conftest import SECRET, World, browser
-from tests.support.api import client_for
+from tests.security_tests.conftest import SECRET, World
+from tests.support.api import browser_for, client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -195,7 +195,7 @@ def test_anonymous_callers_are_refused(world):
                 if response.status_code not in (401, 403):
                     wrong.append((name, method, response.status_code))
             else:
-                response = call(browser(), method, url, api=False)
+                response = call(browser_for(), method, url, api=False)
                 if response.status_code != 302 or not response["Location"].startswith(
                     "/accounts/login/?next="
                 ):
@@ -209,12 +209,12 @@ def test_another_users_object_is_a_404(world, alice_api, alice, bob, bob_api):
         url = url_of(name, world)
         api = is_api(name, pattern)
         for method in methods_of(name, pattern):
-            refused = call(bob_api if api else browser(bob), method, url, api)
+            refused = call(bob_api if api else browser_for(bob), method, url, api)
             if refused.status_code != 404 or (api and refused.json()["error"] != "not_found"):
                 wrong.append(("bob", name, method, refused.status_code))
             # The owner's same request finds the object: the 404 was bob's alone (an
             # owner's 404 may only say something else, e.g. "no evaluation yet").
-            response = owner_call(alice_api if api else browser(alice), method, url, api)
+            response = owner_call(alice_api if api else browser_for(alice), method, url, api)
             if response.status_code >= 500 or (
                 response.status_code == 404 and response.content == refused.content
             ):
@@ -228,7 +228,7 @@ def test_lists_show_only_the_callers_own_things(world, bob, bob_api):
         url = reverse(name) if name == "home" else url_of(name, world)
         api = is_api(name, pattern)
         for method in methods_of(name, pattern):
-            response = call(bob_api if api else browser(bob), method, url, api)
+            response = call(bob_api if api else browser_for(bob), method, url, api)
             body = b"".join(response.streaming_content) if response.streaming else response.content
             if response.status_code >= 500 or SECRET.encode() in body:
                 wrong.append((name, method, response.status_code))
@@ -248,11 +248,11 @@ def test_staff_routes_refuse_everyone_else(world, alice, alice_api, staff):
                 expected = 403
                 allowed = getattr(staff_api, method)(url, body, format="json")
                 if name == "metrics":  # a scraper's endpoint: staff come with a session
-                    allowed = getattr(browser(staff), method)(url)
+                    allowed = getattr(browser_for(staff), method)(url)
             else:
-                refused = getattr(browser(alice), method)(url, body)
+                refused = getattr(browser_for(alice), method)(url, body)
                 expected = 404  # as if the page did not exist
-                allowed = getattr(browser(staff), method)(url, body)
+                allowed = getattr(browser_for(staff), method)(url, body)
             if refused.status_code != expected:
                 wrong.append(("alice", name, method, refused.status_code))
             if allowed.status_code not in (200, 201, 302):
@@ -270,9 +270,9 @@ def test_admin_is_staff_only(alice, world, django_user_model):
     ]
     for url in urls:
         for user in (None, alice):
-            response = browser(user).get(url)
+            response = browser_for(user).get(url)
             assert response.status_code == 302 and "/admin/login/" in response["Location"], url
-        assert browser(admin_user).get(url).status_code == 200, url
+        assert browser_for(admin_user).get(url).status_code == 200, url
 
 
 def test_a_job_cannot_use_another_users_data_set(world, bob_api):

@@ -15,8 +15,7 @@ import pytest
 import torch
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tests.security_tests.conftest import browser
-from tests.support.api import raw_multipart, upload
+from tests.support.api import browser_for, raw_multipart, upload
 from tests.support.data import IRIS_LIKE, stored_files
 from tests.support.factories import mlp_dir
 
@@ -80,7 +79,7 @@ def test_registry_import_refuses_it(trap, marker, alice, alice_api, model_store,
         format="multipart",
     )
     assert 400 <= zipped.status_code < 500, zipped.content
-    page = browser(alice).post(
+    page = browser_for(alice).post(
         "/models/import/",
         {"name": "trap", "archive": SimpleUploadedFile("m.zip", archive.getvalue())},
         follow=True,
@@ -174,7 +173,7 @@ def test_upload_limits_are_enforced_and_named(alice, alice_api, artifacts, setti
     response = upload(alice_api, "big.csv", IRIS_LIKE * 3)
     assert response.status_code == 413 and "1000 bytes" in response.json()["detail"]
     assert stored_files(artifacts) == []
-    page = browser(alice).post(
+    page = browser_for(alice).post(
         "/datasets/",
         {"file": SimpleUploadedFile("big.csv", (IRIS_LIKE * 3).encode()), "target": "species"},
     )
@@ -187,7 +186,7 @@ def test_upload_limits_are_enforced_and_named(alice, alice_api, artifacts, setti
     )
     assert response.status_code == 413
     assert "MODEL_MAX_UPLOAD_BYTES (500 bytes)" in response.json()["detail"]
-    page = browser(alice).post(
+    page = browser_for(alice).post(
         "/models/import/",
         {"name": "big", "archive": SimpleUploadedFile("m.zip", b"0" * 600)},
         follow=True,

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.security_tests.conftest import browser
 from tests.security_tests.test_access import (
     ROUTES,
     STAFF,
@@ -15,6 +14,7 @@ from tests.security_tests.test_access import (
     named_routes,
     url_of,
 )
+from tests.support.api import browser_for
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +33,7 @@ def test_every_page_has_the_policy_and_no_inline_script(world, alice, staff):
     for name, route in sorted(ROUTES.items()):
         if is_api(name, routes[name]) or "get" not in methods_of(name, routes[name]):
             continue
-        response = browser(staff if route.kind == STAFF else alice).get(url_of(name, world))
+        response = browser_for(staff if route.kind == STAFF else alice).get(url_of(name, world))
         checked += 1
         csp = policy(response)
         if csp.get("script-src") != "'self'" or csp.get("frame-ancestors") != "'none'":
@@ -68,6 +68,6 @@ def test_no_template_has_inline_script():
 
 
 def test_charts_are_json_in_an_attribute(world, alice):
-    page = browser(alice).get(f"/jobs/{world.job}/").content.decode()
+    page = browser_for(alice).get(f"/jobs/{world.job}/").content.decode()
     assert 'data-figure="{' in page and "/static/js/charts.js" in page
     assert "Plotly.newPlot(" not in page

@@ -2,7 +2,6 @@
 
 import pytest
 
-from tests.security_tests.conftest import browser
 from tests.security_tests.test_access import (
     ROUTES,
     STAFF,
@@ -11,6 +10,7 @@ from tests.security_tests.test_access import (
     named_routes,
     url_of,
 )
+from tests.support.api import browser_for
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,7 @@ def test_every_post_without_the_token_is_refused(world, alice, staff):
             if method == "get" or name == "metrics":
                 continue
             user = staff if route.kind == STAFF else alice
-            client = browser(user, enforce_csrf_checks=True)
+            client = browser_for(user, enforce_csrf_checks=True)
             url = url_of(name, world)
             if is_api(name, pattern):
                 response = getattr(client, method)(url, {}, content_type="application/json")
@@ -39,13 +39,13 @@ def test_every_post_without_the_token_is_refused(world, alice, staff):
 
 @pytest.mark.parametrize("url", ["/accounts/login/", "/accounts/logout/"])
 def test_sign_in_and_out_need_the_token(url, alice):
-    client = browser(alice if "logout" in url else None, enforce_csrf_checks=True)
+    client = browser_for(alice if "logout" in url else None, enforce_csrf_checks=True)
     response = client.post(url, {"username": "alice", "password": "alice-password-1"})
     assert response.status_code == 403
 
 
 def test_a_form_with_its_token_is_accepted(alice):
-    client = browser(alice, enforce_csrf_checks=True)
+    client = browser_for(alice, enforce_csrf_checks=True)
     page = client.get("/accounts/")
     token = page.context["csrf_token"]
     response = client.post("/accounts/token/", {"csrfmiddlewaretoken": str(token)})

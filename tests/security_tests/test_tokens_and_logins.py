@@ -11,7 +11,7 @@ from django.conf import settings as django_settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from tests.security_tests.conftest import browser
+from tests.support.api import browser_for
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +35,7 @@ def test_revoking_needs_a_caller(alice):
 
 def test_the_account_page_shows_and_revokes_the_token(alice, alice_api):
     key = Token.objects.get(user=alice).key
-    client = browser(alice)
+    client = browser_for(alice)
     page = client.get("/accounts/").content.decode()
     assert key in page and "Revoke token" in page
     assert 'href="/accounts/"' in page  # linked from the navigation
@@ -84,7 +84,7 @@ def test_the_wait_ends_with_the_window(alice, settings, monkeypatch):
 
 
 def test_the_login_page_throttles_failed_sign_ins(alice, settings):
-    client = browser()
+    client = browser_for()
     for _ in range(settings.LOGIN_FAILURE_LIMIT):
         response = client.post("/accounts/login/", WRONG)
         assert response.status_code == 200
@@ -113,7 +113,7 @@ def test_behind_a_trusted_proxy_the_forwarded_client_is_counted(alice, settings)
 
 
 def test_the_admin_login_is_throttled_too(staff, settings):
-    client = browser()
+    client = browser_for()
     wrong = {"username": "sam", "password": "not-his-password"}
     for _ in range(settings.LOGIN_FAILURE_LIMIT):
         response = client.post("/admin/login/", wrong)
@@ -124,7 +124,7 @@ def test_the_admin_login_is_throttled_too(staff, settings):
     assert "_auth_user_id" not in client.session
     # One count for every path: the login page and the API refuse the same pair.
     right = {"username": "sam", "password": "sam-password-1"}
-    assert browser().post("/accounts/login/", right).status_code == 429
+    assert browser_for().post("/accounts/login/", right).status_code == 429
     assert APIClient().post("/api/v1/auth/token/", right).status_code == 429
 
 
@@ -161,9 +161,9 @@ def test_sign_in_works_while_the_cache_redis_is_down(alice, staff, settings):
     api = APIClient()
     assert api.post("/api/v1/auth/token/", WRONG).status_code == 400
     assert api.post("/api/v1/auth/token/", RIGHT).status_code == 200
-    assert browser().post("/accounts/login/", RIGHT).status_code == 302
+    assert browser_for().post("/accounts/login/", RIGHT).status_code == 302
     admin = {"username": "sam", "password": "sam-password-1"}
-    assert browser().post("/admin/login/", admin).status_code == 302
+    assert browser_for().post("/admin/login/", admin).status_code == 302
     for _ in range(settings.LOGIN_FAILURE_LIMIT):
         api.post("/api/v1/auth/token/", WRONG)
     assert api.post("/api/v1/auth/token/", RIGHT).status_code == 429  # and still counted

@@ -6,6 +6,7 @@ import time
 import pytest
 import requests
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -29,6 +30,24 @@ def bob_api(bob) -> APIClient:
 @pytest.fixture
 def staff_api(staff) -> APIClient:
     return client_for(staff)
+
+
+def browser_for(user=None, **kwargs) -> Client:
+    """Django's test client as a browser, signed in as `user` when one is given."""
+    client = Client(**kwargs)
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def alice_browser(alice) -> Client:
+    return browser_for(alice)
+
+
+@pytest.fixture
+def bob_browser(bob) -> Client:
+    return browser_for(bob)
 
 
 def submit(client: APIClient, kind: str, dataset, config: dict, **fields):
