@@ -1,6 +1,7 @@
 """Every shared fixture lives in tests/support/ and is registered here, once."""
 
 import pytest
+from django.test import override_settings
 
 pytest_plugins = [
     "tests.support.factories",
@@ -16,6 +17,15 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if {"workers", "chromium"} & set(item.fixturenames):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fast_password_hashing():
+    """PBKDF2's million rounds cost 0.4 s of CPU for each user a test creates or signs in
+    (two per test, often); the tests check who may sign in, not what a guess costs, so
+    they hash with MD5 as Django's own testing guide advises."""
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)
