@@ -1,7 +1,6 @@
 """A real server (pytest-django's live_server) and real worker processes for the client."""
 
 import pytest
-from tests.e2e.conftest import workers  # noqa: F401 - the real-worker fixture, shared
 
 
 @pytest.fixture

@@ -1,8 +1,7 @@
 """HPO jobs run in this process on the test database, their models evaluated by calling
-the worker's task directly (tests/e2e-style real workers: test_evaluation_e2e.py)."""
+the worker's task directly (real workers: test_evaluation_e2e.py)."""
 
 import pytest
-from tests.registry_tests.factories import model_store  # noqa: F401
 
 from automl.evaluation import services
 from automl.evaluation.models import Evaluation
