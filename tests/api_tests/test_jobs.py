@@ -124,8 +124,7 @@ def test_a_bad_config_is_a_400_naming_the_field(alice_api, iris, config, field):
 def test_a_size_over_its_bound_is_a_400_naming_the_field_and_the_bound(
     alice_api, iris, kind, config, field, bound
 ):
-    body = {"kind": kind, "dataset": iris.id, "config": config}
-    response = submit(alice_api, body)
+    response = submit(alice_api, kind, iris, config)
     assert response.status_code == 400, response.json()
     assert bound in " ".join(response.json()["fields"][field]), response.json()
     assert Job.objects.count() == 0
