@@ -11,9 +11,9 @@ import zipfile
 import pytest
 import torch
 from safetensors.torch import save_file
-from tests.registry_tests.factories import mlp_dir
 
 from automl.registry.models import ModelVersion
+from tests.support.factories import mlp_dir
 
 pytestmark = pytest.mark.django_db
 

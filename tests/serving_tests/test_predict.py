@@ -320,7 +320,7 @@ def test_missing_values_are_sent_as_null(alice_api, alice, tmp_path, model_store
 def test_null_is_a_missing_value_for_a_torch_model_too(alice_api, alice, tmp_path, model_store):
     version = register(alice, mlp_dir(tmp_path / "m"), name="iris")
     deployment = deploy(alice_api, [{"version": version.id, "weight": 1}]).json()
-    X, _ = iris()
+    X, _ = iris_xy()
     mean = load_model(model_store / version.storage_key).spec["input_mean"]
     missing = [None, *X[0, 1:].tolist()]
     filled = [mean[0], *X[0, 1:].tolist()]
@@ -336,7 +336,7 @@ def test_a_non_finite_answer_is_an_error_naming_the_rows_never_logged(
 ):
     version = register(alice, mlp_dir(tmp_path / "m"), name="iris")
     deployment = deploy(alice_api, [{"version": version.id, "weight": 1}]).json()
-    X, _ = iris()
+    X, _ = iris_xy()
     huge = [1e308, *X[0, 1:].tolist()]  # standardised, it is infinite: so is the answer
     response = predict(alice_api, deployment["id"], [X[0].tolist(), huge])
     assert response.status_code == 400, response.json()
