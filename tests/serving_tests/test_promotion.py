@@ -2,7 +2,8 @@
 rolling the deployment back afterwards, all through the API."""
 
 import pytest
-from tests.registry_tests.factories import FEATURES, forest_dir, register
+
+from tests.support.factories import FEATURES, forest_dir, register
 
 pytestmark = pytest.mark.django_db
 
