@@ -11,7 +11,7 @@ from automl.datasets import tasks as dataset_tasks
 from automl.datasets.models import Dataset
 from automl.evaluation import services, tasks
 from automl.evaluation.models import Evaluation
-from tests.registry_tests.factories import forest_dir, register
+from tests.support.factories import forest_dir, register
 
 pytestmark = pytest.mark.django_db
 
