@@ -202,6 +202,6 @@ def test_a_models_page_links_to_deploy_and_compress(alice, tmp_path, model_store
 def test_a_models_page_offers_only_what_its_kind_can_do(alice, setup):
     # The buttons ask the model-kind registry: a forest neither exports nor compresses.
     v1, _, _ = setup
-    page = signed_in(alice).get(f"/models/{v1.id}/").content.decode()
+    page = browser_for(alice).get(f"/models/{v1.id}/").content.decode()
     assert "/export/onnx/" not in page and "/jobs/new/compression/" not in page
     assert "only torch models export" in page and "Deploy this version" in page
