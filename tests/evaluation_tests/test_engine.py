@@ -187,7 +187,9 @@ def test_integrated_gradients_add_up_to_the_change_in_output():
     torch.manual_seed(0)
     module = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3))
     X, _ = load_iris(return_X_y=True)
-    spec = {
+    spec = {  # every torch spec names its kind: the registry shapes the rows
+        "kind": "mlp",
+        "config": {"n_features": 4},
         "task": "classification",
         "classes": [0, 1, 2],
         "input_mean": X.mean(0).tolist(),
