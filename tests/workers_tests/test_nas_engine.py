@@ -37,7 +37,8 @@ def test_the_found_architecture_rebuilds_from_its_json_and_gives_the_stored_accu
     cfg = config(strategy=strategy, space=space)
     result = run_nas(cfg, digits, MemoryReporter(), directory=tmp_path, device="cpu")
 
-    assert result["retrain"]["files"] == ["weights.safetensors", "spec.json"]
+    # The weights, the spec that rebuilds them, and the drift reference serving reads.
+    assert result["retrain"]["files"] == ["weights.safetensors", "spec.json", "reference.json"]
     spec = json.loads((tmp_path / "spec.json").read_text())
     assert spec["kind"] == "genotype" and spec["config"]["genotype"] == result["genotype"]
     # Nothing but the JSON spec rebuilds the network ...
