@@ -123,6 +123,11 @@ def test_defaults_are_filled_in():
         }
     ]
     assert config["finetune"]["lr"] == 0.001 and config["report"] == {"repeats": 10}
+    assert config["tolerance"] == 0.02 and config["gate"] is False
+    gated = validate_compression_config(
+        {"model_version": 3, "steps": ["half"], "tolerance": 0.05, "gate": True}
+    )
+    assert gated["tolerance"] == 0.05 and gated["gate"] is True
 
 
 @pytest.mark.parametrize(
@@ -142,6 +147,9 @@ def test_defaults_are_filled_in():
         ),
         ({"model_version": 1, "steps": ["half"], "colour": 1}, "colour"),
         ({"model_version": True, "steps": ["half"]}, "model_version"),
+        ({"model_version": 1, "steps": ["half"], "tolerance": 1.5}, "tolerance"),
+        ({"model_version": 1, "steps": ["half"], "tolerance": "low"}, "tolerance"),
+        ({"model_version": 1, "steps": ["half"], "gate": "yes"}, "gate"),
     ],
 )
 def test_bad_configs_name_the_field(config, field):

@@ -8,7 +8,11 @@ from the previous step's model:
                {"technique": "distill", "mode": "response", "student": {"shrink": 0.5}},
                {"technique": "dynamic_int8"}],
      "test_size": 0.2, "valid_size": 0.25, "seed": 0,
-     "finetune": {"lr": 0.001, "batch_size": 64}, "report": {"repeats": 10}}
+     "finetune": {"lr": 0.001, "batch_size": 64}, "report": {"repeats": 10},
+     "tolerance": 0.02, "gate": false}
+
+A step that loses more accuracy than `tolerance` against the original model is flagged on
+the job's result; with `gate` it also stops the chain there.
 
 Each technique's options and defaults are in TECHNIQUE_OPTIONS (the README lists them).
 Nothing here imports torch, so the web process validates without it.
@@ -96,7 +100,19 @@ TECHNIQUE_OPTIONS: dict[str, dict[str, Option]] = {
         "per_channel": boolean(True),
     },
 }
-TOP_KEYS = ("model_version", "steps", "test_size", "valid_size", "seed", "finetune", "report")
+TOP_KEYS = (
+    "model_version",
+    "steps",
+    "test_size",
+    "valid_size",
+    "seed",
+    "finetune",
+    "report",
+    "tolerance",
+    "gate",
+)
+# Accuracy a step may lose against the original model before it is flagged (a fraction).
+DEFAULT_TOLERANCE = 0.02
 FINETUNE = {
     "lr": number(0.001, 1e-6, 1.0),
     "batch_size": integer(64, 1, 4096),
@@ -154,7 +170,13 @@ def validate_compression_config(config: object, *, task: str = "classification")
         "seed": shared.seed(config.get("seed", 0), "seed", err),
         "finetune": shared.section(config, "finetune", FINETUNE, err),
         "report": shared.section(config, "report", REPORT, err),
+        "tolerance": config.get("tolerance", DEFAULT_TOLERANCE),
+        "gate": config.get("gate", False),
     }
+    if not (is_number(normalized["tolerance"]) and 0 <= normalized["tolerance"] <= 1):
+        err.add("tolerance", "must be an accuracy drop from 0 to 1")
+    if not isinstance(normalized["gate"], bool):
+        err.add("gate", "must be true or false")
     if err:
         raise ConfigError(err)
     return normalized

@@ -14,6 +14,7 @@ from typing import Protocol
 import torch
 
 from workers.compression.common import CompressionError, split
+from workers.compression.config import DEFAULT_TOLERANCE
 from workers.compression.report import measure, relative
 from workers.compression.store import load_compressed, save_compressed
 from workers.compression.techniques import TECHNIQUES, Context
@@ -23,10 +24,6 @@ from workers.models.kinds import refusal, technique_refusal
 from workers.models.layout import SPEC_FILE
 from workers.training.measure import resolve_device
 from workers.training.stopping import Cancelled, StopCheck
-
-# Accuracy a step may lose against the original before the job result flags it, unless the
-# chain sets its own `tolerance`; with `gate: true` a flagged step also stops the chain.
-DEFAULT_TOLERANCE = 0.02
 
 
 class Reporter(Protocol):
