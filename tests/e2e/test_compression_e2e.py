@@ -9,7 +9,7 @@ import pytest
 from automl.jobs.models import Job
 from automl.registry.models import ModelVersion
 from tests.support.api import submit
-from tests.support.factories import reload_accuracy
+from tests.support.factories import forest_dir, register, reload_accuracy
 
 
 def register_mlp(owner, tmp_path: Path, name: str = "digits-mlp") -> ModelVersion:
@@ -74,6 +74,29 @@ def test_another_users_model_version_does_not_exist(alice, bob_api, digits, tmp_
         },
     )
     assert "config.steps" in teachers.json()["fields"]
+    assert not Job.objects.exists()
+
+
+def test_a_model_compression_cannot_start_from_is_refused_with_the_registry_reason(
+    alice, alice_api, iris, digits, tmp_path, model_store
+):
+    from workers.models.kinds import refusal
+
+    forest = register(alice, forest_dir(tmp_path / "forest"))
+    response = submit(
+        alice_api, "compression", iris, {"model_version": forest.id, "steps": ["half"]}
+    )
+    assert response.status_code == 400
+    reason = refusal(forest.spec, "compress")
+    assert reason and reason in response.json()["fields"]["config.model_version"][0]
+    mlp = register_mlp(alice, tmp_path)
+    teacher = submit(
+        alice_api,
+        "compression",
+        digits,
+        {"model_version": mlp.id, "steps": [{"technique": "distill", "teachers": [forest.id]}]},
+    )
+    assert "cannot teach" in teacher.json()["fields"]["config.steps"][0]
     assert not Job.objects.exists()
 
 

@@ -67,21 +67,31 @@ class Compression(JobKind):
 
 
 def own_models(config: dict, owner, errors: dict) -> None:
-    """The input model and the extra teachers must be the owner's torch versions."""
+    """The input model and the extra teachers must be the owner's versions, of a kind the
+    model-kind registry lets compression start from (its reason is the message)."""
     from automl.registry.models import ModelVersion
     from workers.compression.config import teacher_ids
+    from workers.models.kinds import refusal, technique_refusal
 
-    wanted = {"config.model_version": [config["model_version"]]}
+    # A teacher's logits are read like a compressed model's: the same capability.
+    wanted = {"config.model_version": ([config["model_version"]], "be compressed")}
     if teachers := teacher_ids(config):
-        wanted["config.steps"] = teachers
-    for field, ids in wanted.items():
-        found = set(
-            ModelVersion.objects.filter(owner=owner, id__in=ids)
-            .exclude(framework="sklearn")
-            .values_list("id", flat=True)
-        )
+        wanted["config.steps"] = (teachers, "teach")
+    for field, (ids, role) in wanted.items():
+        found = {v.id: v for v in ModelVersion.objects.filter(owner=owner, id__in=ids)}
         if missing := [i for i in ids if i not in found]:
-            errors[field] = f"model version {missing[0]} does not exist (or is not a torch model)"
+            errors[field] = f"model version {missing[0]} does not exist"
+            continue
+        for version in found.values():
+            if reason := refusal(version.spec, "compress"):
+                errors[field] = f"model version {version.id} cannot {role}: {reason}"
+                break
+    source = ModelVersion.objects.filter(owner=owner, id=config["model_version"]).first()
+    if source is None or "config.model_version" in errors or not config["steps"]:
+        return
+    first = config["steps"][0]["technique"]
+    if reason := technique_refusal(source.spec, first):
+        errors["config.steps.0.technique"] = reason
 
 
 def same_test_rows(config: object, dataset, owner) -> object:
