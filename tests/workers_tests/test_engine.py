@@ -79,7 +79,8 @@ def test_pruned_trials_keep_their_curve(iris_data, monkeypatch):
     pruned = [f for f in reporter.finished if f["state"] == "pruned"]
     # MedianPruner(n_startup_trials=5, n_warmup_steps=5) first prunes at step 5.
     assert [sorted(f["intermediate_values"]) for f in pruned] == [list(range(6))] * 2
-    assert all(f["values"] is None for f in pruned)
+    # As Optuna shows a pruned trial: its value is its last intermediate value.
+    assert all(f["values"] == [f["intermediate_values"][5]] for f in pruned)
 
 
 def test_same_seeds_same_params(iris_data):

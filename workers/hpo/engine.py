@@ -460,6 +460,9 @@ def _run_trial(
     except Exception as e:  # a model error, a deadline or a cancel (Stopped) ends this trial
         state, error = "failed", f"{type(e).__name__}: {e}"
     budget.tell(trial, state, values, error)
+    if state == "pruned" and curve:
+        # Optuna keeps a pruned trial's last intermediate value as its value; so do we.
+        values = [curve[max(curve)]]
     reporter.trial_finished(trial.number, state, params, values, curve, error)
 
 
