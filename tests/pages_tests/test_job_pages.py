@@ -305,3 +305,16 @@ def test_every_kind_has_a_form_with_a_json_box(alice_browser):
         assert 'name="advanced"' in response.content.decode() and 'name="dataset"' in (
             response.content.decode()
         )
+
+
+def test_a_model_choice_job_draws_importances_within_each_family(alice_browser, alice, iris):
+    result = {
+        "best_value": 0.9,
+        "best_number": 2,
+        "importances": {"model": 1.0},
+        "importances_by_family": {"random_forest": {"random_forest.max_depth": 1.0}},
+    }
+    page = alice_browser.get(f"/jobs/{make_job(alice, iris, result=result).id}/").content
+    page = page.decode()
+    assert page.count("data-figure=") == 5
+    assert "Parameter importances within random_forest" in page

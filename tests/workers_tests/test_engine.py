@@ -150,3 +150,35 @@ def test_failing_trials(iris_data, monkeypatch):
     monkeypatch.setattr(families.FAMILIES["random_forest"], "fit", broken)
     with pytest.raises(HpoError, match="all 2 trials failed; first error: ValueError: bad data"):
         run_hpo(config(2), iris_data, MemoryReporter())
+
+
+def test_auto_model_importances_weigh_each_familys_own_parameters():
+    from workers.data.builtin import load_builtin
+
+    cfg = validate_hpo_config(
+        {
+            "n_trials": 12,
+            "sampler": {"name": "random", "seed": 0},
+            "search_space": {
+                "model": {
+                    "type": "categorical",
+                    "choices": ["logistic_regression", "random_forest"],
+                }
+            },
+        },
+        "classification",
+    )
+    reporter = MemoryReporter()
+    result = run_hpo(cfg, load_builtin("wine"), reporter)
+    # Study-wide, only `model` is shared by every trial; within a family, its own params,
+    # for every family whose trials' scores differ (a flat score teaches nothing).
+    assert set(result.importances) == {"model"}
+    scores: dict[str, set] = {}
+    for trial in reporter.finished:
+        scores.setdefault(trial["params"]["model"], set()).add(trial["values"][0])
+    varied = {family for family, values in scores.items() if len(values) > 1}
+    assert "random_forest" in varied
+    assert set(result.importances_by_family) == varied
+    for family, found in result.importances_by_family.items():
+        assert found and all(name.startswith(f"{family}.") for name in found), found
+        assert abs(sum(found.values()) - 1.0) < 1e-6

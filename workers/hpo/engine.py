@@ -54,6 +54,8 @@ class HpoResult:
     best_values: list[float] | None = None
     best_trials: list[dict] = field(default_factory=list)  # {"number", "params", "values"}
     importances: dict[str, float] = field(default_factory=dict)  # fANOVA, single metric
+    # With a `model` choice (model: auto): each family's own parameters, within that family.
+    importances_by_family: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 class HpoError(Exception):
@@ -227,6 +229,7 @@ def summarize(
             {"number": t.number, "params": dict(t.params), "values": list(t.values)} for t in front
         ],
         importances={} if multi else _importances(study, complete, config["seed"]),
+        importances_by_family={} if multi else _family_importances(study, complete, config),
     )
 
 
@@ -382,7 +385,9 @@ def _front(study: optuna.Study, complete: list) -> list[optuna.trial.FrozenTrial
     return sorted(front, key=lambda t: (-sign * t.values[0], t.number))
 
 
-def _importances(study: optuna.Study, complete: list, seed: int) -> dict[str, float]:
+def _importances(
+    study: optuna.Study, complete: list, seed: int, params: list[str] | None = None
+) -> dict[str, float]:
     if len(complete) < 2:
         return {}
     evaluator = optuna.importance.FanovaImportanceEvaluator(n_trees=16, seed=seed)
@@ -390,11 +395,30 @@ def _importances(study: optuna.Study, complete: list, seed: int) -> dict[str, fl
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             found = optuna.importance.get_param_importances(
-                study, evaluator=evaluator, params=None
+                study, evaluator=evaluator, params=params
             )
     except (RuntimeError, ValueError):  # e.g. no parameter shared by every trial
         return {}
     return {name: float(value) for name, value in found.items()}
+
+
+def _family_importances(study: optuna.Study, complete: list, config: dict) -> dict:
+    """fANOVA within each model family of a `model` choice: the study-wide importances can
+    only weigh parameters every trial has, which under model: auto is `model` alone."""
+    families: dict[str, list] = {}
+    for trial in complete:
+        if "model" in trial.params:
+            families.setdefault(trial.params["model"], []).append(trial)
+    out = {}
+    for family, trials in sorted(families.items()):
+        own = set.intersection(*(set(t.params) for t in trials)) - {"model"}
+        if len(trials) < 2 or not own:
+            continue
+        sub = optuna.create_study(directions=study.directions)
+        sub.add_trials(trials)
+        if found := _importances(sub, trials, config["seed"], sorted(own)):
+            out[family] = found
+    return out
 
 
 def _add_warm_start(study: optuna.Study, space: dict, record: dict) -> int:

@@ -115,7 +115,9 @@ def parallel_coordinates(trials: Sequence[dict], metric: str) -> go.Figure | Non
     return fig
 
 
-def importances(importance: dict[str, float]) -> go.Figure | None:
+def importances(
+    importance: dict[str, float], title: str = "Parameter importances (fANOVA)"
+) -> go.Figure | None:
     """Horizontal bars of parameter importances, the most important on top."""
     items = sorted(((k, v) for k, v in importance.items() if _finite(v)), key=lambda kv: kv[1])
     if not items:
@@ -128,7 +130,7 @@ def importances(importance: dict[str, float]) -> go.Figure | None:
             marker={"color": COMPLETE_COLOUR},
         )
     )
-    fig = _title(fig, "Parameter importances (fANOVA)", x="importance")
+    fig = _title(fig, title, x="importance")
     fig.update_layout(height=max(200, 60 + 28 * len(items)))
     return fig
 

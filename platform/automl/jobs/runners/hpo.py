@@ -85,11 +85,16 @@ class HPO(JobKind):
     def figures(self, job, trials, metrics):
         from automl.jobs import charts
 
-        importances = (job.result or {}).get("importances") or {}
+        result = job.result or {}
+        by_family = result.get("importances_by_family") or {}
         return [
             *super().figures(job, trials, metrics),
             charts.parallel_coordinates(trials, metrics[0]),
-            charts.importances(importances),
+            charts.importances(result.get("importances") or {}),
+            *(
+                charts.importances(found, f"Parameter importances within {family} (fANOVA)")
+                for family, found in by_family.items()
+            ),
         ]
 
     def search_importances(self, job: Job) -> dict:
