@@ -21,17 +21,10 @@ from workers.models.artifacts import (
     save_version,
     scaling_spec,
 )
+from workers.reporter import Reporter
 from workers.training.mlp import MLP, MLPConfig
 
 FEATURES = ["size", "color"]
-
-
-class Reporter:
-    def progress(self, fraction):
-        pass
-
-    def should_stop(self):
-        return False
 
 
 @pytest.fixture(scope="module")

@@ -35,6 +35,7 @@ from workers.models.artifacts import (
 )
 from workers.models.export import ExportError, to_onnx, to_torchscript
 from workers.monitoring.report import drift_report
+from workers.reporter import Reporter
 
 FEATURES = ["size", "color"]
 FAMILIES = [
@@ -50,14 +51,6 @@ COMPRESSED = list(kinds.TECHNIQUES)
 # Accuracy a technique's output may lose against its parent here: a distilled student is a
 # fresh, narrower network trained for the default few epochs.
 TOLERANCE = {"distill": 0.2}
-
-
-class Reporter:
-    def progress(self, fraction):
-        pass
-
-    def should_stop(self):
-        return False
 
 
 @pytest.fixture(scope="module")
