@@ -8,6 +8,7 @@ pytest_plugins = [
     "tests.support.api",
     "tests.support.data",
     "tests.support.workers",
+    "tests.support.world",
 ]
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
+from tests.browser.steps import SCREENSHOTS
 from tests.support.workers import skip_or_fail
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
-SCREENSHOTS = Path(__file__).parent / "screenshots"  # git-ignored
 
 
 def _missing() -> str | None:
@@ -51,7 +51,3 @@ def chromium(monkeypatch, live_server):
         # their own: close that connection here, or the test database cannot be dropped.
         connections.close_all()
         browser.close()
-
-
-def shoot(page, name: str) -> None:
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

@@ -7,21 +7,12 @@ import re
 import pytest
 
 from automl.jobs.models import Job
-from tests.browser.conftest import shoot
+from tests.browser.steps import shoot, sign_in
 from tests.support.factories import make_job
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 FINISH_S = 180
-
-
-def sign_in(page, base: str, username: str, password: str) -> None:
-    page.goto(base + "/jobs/")
-    assert "/accounts/login/" in page.url  # the pages need a login
-    page.get_by_label("Username", exact=True).fill(username)
-    page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/jobs/$"))
 
 
 def choose(page, label: str, text: str) -> None:

@@ -6,8 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from tests.browser.conftest import shoot
-from tests.browser.test_analyst_flow import sign_in
+from tests.browser.steps import shoot, sign_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

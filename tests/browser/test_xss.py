@@ -8,8 +8,7 @@ import pytest
 from django.utils import timezone
 
 from automl.jobs.models import Job, Trial
-from tests.browser.conftest import shoot
-from tests.browser.test_analyst_flow import sign_in
+from tests.browser.steps import shoot, sign_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -9,7 +9,7 @@ from django.test import Client
 from scipy import stats as scipy_stats
 
 from automl.datasets.models import Dataset
-from tests.evaluation_tests.conftest import evaluated, run_hpo
+from tests.support.factories import evaluated, run_hpo
 from workers.evaluation.stats import EXACT_BELOW
 
 pytestmark = pytest.mark.django_db

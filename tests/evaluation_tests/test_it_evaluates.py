@@ -11,8 +11,7 @@ from automl.datasets.services import training_data
 from automl.evaluation.models import Evaluation
 from automl.jobs.models import Trial
 from automl.registry.storage import get_storage
-from tests.evaluation_tests.conftest import evaluated, run_hpo
-from tests.support.factories import forest_dir, register
+from tests.support.factories import evaluated, forest_dir, register, run_hpo
 from workers.data.splits import holdout_split
 from workers.models.artifacts import load_model
 

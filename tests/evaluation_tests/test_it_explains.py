@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from automl.registry.storage import get_storage
-from tests.evaluation_tests.conftest import run_hpo
+from tests.support.factories import run_hpo
 from workers.models.artifacts import load_model
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ import zipfile
 import pytest
 from django.test import Client
 
-from tests.evaluation_tests.conftest import evaluated, run_hpo
+from tests.support.factories import evaluated, run_hpo
 
 pytestmark = pytest.mark.django_db
 

@@ -26,7 +26,7 @@ def paths(patterns, prefix: str, deployment_id: int, report_id: int) -> list[tup
 
 @pytest.fixture
 def report(alice_api, staff_api, deployment):
-    from tests.monitoring_tests.conftest import traffic
+    from tests.support.traffic import traffic
 
     traffic(alice_api, deployment, seed=0, n=100)
     return staff_api.post(
@@ -82,7 +82,7 @@ def test_metrics_needs_the_token_or_staff(alice, staff, settings):
 
 def test_feedback_is_the_owner_s_alone(alice_api, bob_api, staff_api, deployment):
     from automl.serving.models import PredictionLog
-    from tests.monitoring_tests.conftest import traffic
+    from tests.support.traffic import traffic
 
     traffic(alice_api, deployment, seed=0, n=10)
     log = PredictionLog.objects.get()

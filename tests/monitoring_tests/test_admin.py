@@ -28,7 +28,7 @@ def test_every_model_is_registered_with_search_and_filters():
 
 
 def test_the_admin_pages_open(staff, alice_api, deployment):
-    from tests.monitoring_tests.conftest import traffic
+    from tests.support.traffic import traffic
 
     traffic(alice_api, deployment, seed=0, n=100)
     staff.is_superuser = True

@@ -3,7 +3,7 @@
 import pytest
 
 from automl.monitoring.models import Alert, DriftReport
-from tests.monitoring_tests.conftest import age_logs, traffic
+from tests.support.traffic import age_logs, traffic
 
 pytestmark = pytest.mark.django_db
 

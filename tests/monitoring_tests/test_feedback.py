@@ -4,7 +4,7 @@ import pytest
 
 from automl.monitoring.models import Alert, Feedback
 from automl.serving.models import PredictionLog
-from tests.monitoring_tests.conftest import traffic
+from tests.support.traffic import traffic
 
 pytestmark = pytest.mark.django_db
 

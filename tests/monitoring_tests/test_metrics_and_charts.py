@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 
 from automl.monitoring import charts, fleet
-from tests.monitoring_tests.conftest import traffic
+from tests.support.traffic import traffic
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,8 @@ from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
-from tests.security_tests.conftest import SECRET, World
 from tests.support.api import browser_for, client_for
+from tests.support.world import SECRET, World
 
 pytestmark = pytest.mark.django_db
 

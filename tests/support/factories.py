@@ -186,3 +186,25 @@ def model_store(settings, tmp_path):
     yield settings.MODEL_STORE_ROOT
     model_cache().clear()
     cache.clear()
+
+
+def run_hpo(owner, dataset, *, name="iris model", **config):
+    """An HPO job (two trials unless `config` says otherwise) run here to its end."""
+    job = run_here(queued_hpo_job(owner, dataset, name=name, **{"n_trials": 2, **config}))
+    assert job.status == "succeeded", job.error_message
+    return job
+
+
+def evaluated(job):
+    """The job's version after the worker ran the evaluation its registration queued."""
+    from automl.evaluation.models import Evaluation
+    from automl.evaluation.tasks import evaluate_model
+    from automl.registry.models import ModelVersion
+
+    version = ModelVersion.objects.get(id=job.result["refit"]["model_version"])
+    evaluation = Evaluation.objects.get(version=version)
+    assert evaluation.status == "queued"
+    assert evaluate_model(evaluation.id) == "succeeded"
+    assert evaluate_model(evaluation.id) == "not queued"  # a second delivery: no work
+    evaluation.refresh_from_db()
+    return version, evaluation
