@@ -1,7 +1,7 @@
 """Schemathesis against /api/schema/: every operation, called with generated input by a
-signed-in user who owns a data set, a job with trials, two model versions and a
-deployment with logged traffic. Zero 5xx, and every response (status, content type,
-body) is the one the schema documents.
+signed-in user who owns a data set, a job with trials, four model versions (two forests,
+a NAS genotype, an int8-quantized network) and a deployment with logged traffic. Zero
+5xx, and every response (status, content type, body) is the one the schema documents.
 
 The user is staff, so the monitoring endpoints run their real code instead of a 403.
 Path ids are drawn from the user's own objects half of the time, so operations reach past
@@ -30,7 +30,14 @@ from automl.jobs.models import Job, Trial
 from automl.serving.predict import predict
 from automl.serving.traffic import create_deployment
 from automl.wsgi import application
-from tests.support.factories import FEATURES, forest_dir, register
+from tests.support.factories import (
+    FEATURES,
+    compressed_dir,
+    forest_dir,
+    genotype_dir,
+    mlp_dir,
+    register,
+)
 
 CHECKS = [
     not_a_server_error,
@@ -71,11 +78,16 @@ def owned_objects(user, tmp_path) -> list[int]:
         )
     v1 = register(user, forest_dir(tmp_path / "v1"), name="iris")
     v2 = register(user, forest_dir(tmp_path / "v2", seed=1), name="iris")
+    # A NAS genotype and a compressed (int8) network: the kinds whose actions differ most.
+    nas = register(user, genotype_dir(tmp_path / "nas"), name="iris-nas")
+    int8 = register(
+        user, compressed_dir(mlp_dir(tmp_path / "mlp"), tmp_path / "int8"), name="iris-int8"
+    )
     deployment = create_deployment(
         user, name="iris-live", model_name="iris", routes=[{"version": v1.id, "weight": 1}]
     )
     predict(deployment, [dict.fromkeys(FEATURES, 1.0)])
-    return sorted({iris.id, job.id, v1.id, v2.id, deployment.id})
+    return sorted({iris.id, job.id, v1.id, v2.id, nas.id, int8.id, deployment.id})
 
 
 def openapi_document() -> dict:

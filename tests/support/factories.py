@@ -156,6 +156,49 @@ def mlp_dir(path: Path, *, seed: int = 0) -> Path:
     return path
 
 
+def genotype_dir(path: Path, *, seed: int = 0) -> Path:
+    """A genotype of NAS's tabular space on iris, trained a few steps, saved as NAS does."""
+    import random
+    from dataclasses import asdict
+
+    from workers.models.artifacts import save_version
+    from workers.nas.spaces import SPACES
+    from workers.training.genotype import GenotypeConfig, GenotypeNetwork
+
+    X, y = iris_xy()
+    space = SPACES["mlp"]({})
+    config = GenotypeConfig(space.decode(space.sample(random.Random(seed))), [4], 3)
+    torch.manual_seed(seed)
+    module = GenotypeNetwork(config)
+    optimiser = torch.optim.Adam(module.parameters(), lr=0.05)
+    x = torch.as_tensor(X, dtype=torch.float32)
+    for _ in range(30):
+        optimiser.zero_grad()
+        torch.nn.functional.cross_entropy(module(x), torch.as_tensor(y)).backward()
+        optimiser.step()
+    module.eval()
+    spec = {"kind": "genotype", "config": asdict(config), "task": "classification"}
+    spec.update(classes=[0, 1, 2], features=FEATURES)
+    save_version(module, path, family="nas", spec=spec, rows=X)
+    return path
+
+
+def compressed_dir(parent: Path, path: Path, technique: str = "dynamic_int8") -> Path:
+    """The output of one compression step on an iris model directory, as the job saves it."""
+    from workers.compression.config import validate_compression_config
+    from workers.compression.engine import run_compression
+    from workers.data.tabular import TabularData
+    from workers.reporter import Reporter
+
+    X, y = iris_xy()
+    data = TabularData(X, y, FEATURES, "classification", "species", classes=[0, 1, 2])
+    config = validate_compression_config(
+        {"model_version": 1, "report": {"repeats": 1}, "steps": [technique]}
+    )
+    result = run_compression(config, parent, data, Reporter(), directory=path)
+    return Path(result["steps"][0]["directory"])
+
+
 def reload_accuracy(directory: Path, config: dict, data) -> float:
     """The test accuracy of a saved compression step, reloaded from its files alone."""
     from workers.compression.common import accuracy, split
