@@ -78,6 +78,12 @@ def test_upload_search_watch_cancel(
     history.locator(".scatterlayer .point").first.wait_for()
     assert history.locator(".scatterlayer .trace").first.locator(".point").count() == 4
     assert page.locator("table.trials tbody tr").count() == 4
+    # Parallel coordinates draw under the site's CSP (the strict plotly.js bundle: no
+    # `new Function`), with an axis per parameter and the metric.
+    parcoords = page.locator(".js-plotly-plot", has_text="Parallel coordinates")
+    parcoords.locator(".parcoords .y-axis").first.wait_for()
+    assert parcoords.locator(".parcoords .y-axis").count() >= 2
+    assert "WebGL is not supported" not in page.content()
     # Sorting the trials table by the metric puts the best value first, then last.
     page.locator("table.trials thead").get_by_role("button", name="accuracy").click()
     values = page.locator("table.trials tbody tr td:nth-child(3)").all_inner_texts()
