@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.decorators import login_required
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from automl import views
@@ -45,6 +47,12 @@ urlpatterns = [
     path("jobs/", include(job_pages)),
     path("accounts/", include(account_pages)),
     path("vendor/plotly.min.js", plotly_js, name="plotly-js"),
+    # Browsers and crawlers ask for /favicon.ico whatever the pages link to.
+    path(
+        "favicon.ico",
+        RedirectView.as_view(url=static("img/favicon.svg"), permanent=True),
+        name="favicon",
+    ),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("models/", include(registry_urls.page_urls)),

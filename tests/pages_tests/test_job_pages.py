@@ -298,6 +298,23 @@ def test_create_user_makes_an_account_that_signs_in(monkeypatch, client, django_
         call_command("create_user", "dave", "--password-env", "SHORT")
 
 
+def test_a_staff_account_from_create_user_can_use_the_admin(monkeypatch, client):
+    monkeypatch.setenv("NEW_PASSWORD", "a-long-password-9")
+    call_command("create_user", "sam", "--staff", "--password-env", "NEW_PASSWORD")
+    assert client.login(username="sam", password="a-long-password-9")
+    index = client.get("/admin/").content.decode()
+    assert "permission to view or edit anything" not in index
+    assert "Jobs" in index and "Quotas" in index and "Users" not in index
+    assert client.get("/admin/jobs/job/").status_code == 200
+    assert client.get("/admin/auth/user/").status_code == 403  # accounts stay with superusers
+
+
+def test_the_favicon_is_linked_and_served(client):
+    assert 'rel="icon"' in client.get("/accounts/login/").content.decode()
+    response = client.get("/favicon.ico", follow=True)
+    assert response.status_code == 200 and response.redirect_chain[0][1] == 301
+
+
 def test_every_kind_has_a_form_with_a_json_box(alice_browser):
     for kind in Job.Kind.values:
         response = alice_browser.get(f"/jobs/new/{kind}/")

@@ -26,6 +26,7 @@ PUBLIC = {
     "api-token": "POST takes the credentials (throttled); DELETE needs the token itself",
     "home": "the landing page: links for anyone, a user's own counts once signed in",
     "plotly-js": "the vendored plotly.js file, like any static file",
+    "favicon": "a redirect to the static icon",
 }
 
 

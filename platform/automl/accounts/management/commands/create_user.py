@@ -1,10 +1,24 @@
 import getpass
 import os
 
+from django.apps import apps
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+
+STAFF_GROUP = "Platform staff"
+
+
+def staff_group() -> Group:
+    """The group `--staff` users join: every permission on the platform's own models (jobs,
+    models, deployments, quotas, sign-in lockouts…), so the admin shows them; user accounts
+    and groups stay with superusers. Refreshed on each call, so models added since count."""
+    group, _ = Group.objects.get_or_create(name=STAFF_GROUP)
+    ours = [app.label for app in apps.get_app_configs() if app.name.startswith("automl.")]
+    group.permissions.set(Permission.objects.filter(content_type__app_label__in=ours))
+    return group
 
 
 class Command(BaseCommand):
@@ -17,7 +31,9 @@ class Command(BaseCommand):
         parser.add_argument("username")
         parser.add_argument("--email", default="")
         parser.add_argument(
-            "--staff", action="store_true", help="may also open the monitoring pages and the admin"
+            "--staff",
+            action="store_true",
+            help=f"may also open the monitoring pages and the admin (joins {STAFF_GROUP!r})",
         )
         parser.add_argument(
             "--password-env",
@@ -46,4 +62,6 @@ class Command(BaseCommand):
             raise CommandError(" ".join(exc.messages)) from None
         user.set_password(password)
         user.save()
+        if staff:
+            user.groups.add(staff_group())
         self.stdout.write(f"Created user {username!r}; sign in at /accounts/login/.")
