@@ -133,3 +133,19 @@ def test_the_beat_schedule_runs_the_task(settings):
 
     app.loader.import_default_modules()
     assert "automl.drift_reports" in app.tasks
+
+
+def test_a_window_under_the_minimum_reads_not_judged_on_the_page(
+    alice_api, staff_api, staff, deployment
+):
+    from tests.support.api import browser_for
+
+    traffic(alice_api, deployment, seed=3, n=20, shift={"petal_length": 3.0})
+    response = staff_api.post(
+        "/api/v1/monitoring/drift/", {"deployment": deployment.id}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["result"]["judged_features"] == 0
+    page = browser_for(staff).get(f"/monitoring/deployments/{deployment.id}/").content.decode()
+    assert "not judged (20 of 30 rows)" in page and "<strong>not judged</strong>" in page
+    assert ">yes<" not in page and ">no<" not in page
