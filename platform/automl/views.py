@@ -57,7 +57,8 @@ def home(request: HttpRequest) -> HttpResponse:
         user = request.user
         context = {
             "n_datasets": Dataset.objects.filter(owner=user).count(),
-            "n_running": Job.objects.filter(owner=user).exclude(status__in=Job.FINISHED).count(),
+            "n_running": Job.objects.filter(owner=user, status=Job.Status.RUNNING).count(),
+            "n_queued": Job.objects.filter(owner=user, status=Job.Status.QUEUED).count(),
             "n_models": ModelVersion.objects.filter(owner=user).count(),
             "n_deployments": Deployment.objects.filter(owner=user).count(),
             "recent_jobs": Job.objects.filter(owner=user).order_by("-id")[:5],

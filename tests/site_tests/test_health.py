@@ -69,9 +69,10 @@ def test_home_page_renders(client):
 def test_home_page_walks_a_signed_in_user_from_data_to_a_deployment(client, alice, iris):
     from automl.jobs.models import Job
 
-    Job.objects.create(
-        owner=alice, kind="hpo", dataset=iris, name="first search", status="running", config={}
-    )
+    for name, status in [("first search", "running"), ("next", "queued"), ("old", "failed")]:
+        Job.objects.create(
+            owner=alice, kind="hpo", dataset=iris, name=name, status=status, config={}
+        )
     assert "Sign in" in client.get("/").content.decode()
     client.force_login(alice)
     page = client.get("/").content.decode()
@@ -84,4 +85,4 @@ def test_home_page_walks_a_signed_in_user_from_data_to_a_deployment(client, alic
         "/deployments/",
     ):
         assert f'href="{url}"' in page, url
-    assert "1 job running" in page and "first search" in page
+    assert "1 running, 1 queued" in page and "first search" in page

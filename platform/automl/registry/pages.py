@@ -66,8 +66,9 @@ def model_stage(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def model_compare(request: HttpRequest) -> HttpResponse:
-    ids = [int(p) for p in request.GET.getlist("ids") if p.isdigit()]
-    ids += [int(p) for p in request.GET.get("id_list", "").split(",") if p.strip().isdigit()]
+    # ?ids=3&ids=7 (the list's checkboxes), ?ids=3,7 as the API takes, or the form's id_list.
+    given = [*request.GET.getlist("ids"), request.GET.get("id_list", "")]
+    ids = [int(p) for value in given for p in value.split(",") if p.strip().isdigit()]
     found = {v.id: v for v in ModelVersion.objects.owned_by(request.user).filter(id__in=ids)}
     versions = [found[i] for i in dict.fromkeys(ids) if i in found]
     metrics = sorted({m for v in versions for m in v.metrics})
