@@ -3,6 +3,12 @@ from django.contrib.auth.decorators import login_required
 from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
+from drf_spectacular.renderers import (
+    OpenApiJsonRenderer,
+    OpenApiJsonRenderer2,
+    OpenApiYamlRenderer,
+    OpenApiYamlRenderer2,
+)
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from automl import views
@@ -39,6 +45,15 @@ api_v1 = [
     path("monitoring/", include(monitoring_urls.api_urls)),
 ]
 
+# The schema in JSON first: generators read it, and its errors are JSON like the rest of the
+# API (`Accept: application/json` included); YAML with ?format=yaml or an Accept asking for it.
+SCHEMA_RENDERERS = [
+    OpenApiJsonRenderer,
+    OpenApiJsonRenderer2,
+    OpenApiYamlRenderer,
+    OpenApiYamlRenderer2,
+]
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
@@ -60,7 +75,11 @@ urlpatterns = [
     path("deployments/", include(serving_urls.page_urls)),
     path("monitoring/", include(monitoring_urls.page_urls)),
     path("metrics", metrics, name="metrics"),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path(
+        "api/schema/",
+        SpectacularAPIView.as_view(renderer_classes=SCHEMA_RENDERERS),
+        name="api-schema",
+    ),
     path(
         "api/docs/",
         # The split view serves its start-up script as a file: no inline script (CSP).

@@ -43,8 +43,14 @@ def test_it_names_the_missing_field(client):
 def test_it_answers_401_without_credentials(client, method, url):
     response = getattr(client, method)(url, HTTP_ACCEPT="application/json")
     assert response.status_code == 401
-    if url != "/api/schema/":  # the schema view answers in its own (OpenAPI) media type
-        assert response.json()["error"] == "not_authenticated"
+    assert response.json()["error"] == "not_authenticated"
+
+
+def test_schema_errors_are_json_whatever_the_client_accepts(client):
+    for query in ("", "?lang=zz", "?format=json"):
+        response = client.get(f"/api/schema/{query}")
+        assert response.status_code == 401
+        assert response.json()["error"] == "not_authenticated", query
 
 
 @pytest.mark.django_db

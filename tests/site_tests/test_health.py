@@ -27,8 +27,9 @@ def test_readyz_says_which_service_is_down(client, settings, monkeypatch):
 
 @pytest.mark.django_db
 def test_schema_lists_the_v1_paths(alice_api):
-    response = alice_api.get("/api/schema/?format=json")
+    response = alice_api.get("/api/schema/")
     assert response.status_code == 200
+    assert alice_api.get("/api/schema/?format=yaml").content.startswith(b"openapi:")
     paths = response.json()["paths"]
     for path in [
         "/api/v1/auth/token/",
