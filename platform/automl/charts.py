@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 
 import plotly
+import plotly.graph_objects as go
 import plotly.io
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -37,11 +38,27 @@ PLOTLY_JS_GZ = (
 )
 
 
+# One look for every page's charts: plotly_white with the Okabe-Ito colours (safe for
+# colour-blind readers), so a job's, a data set's and the monitoring's figures match.
+COLOURS = ["#0072b2", "#e69f00", "#009e73", "#d55e00", "#56b4e9", "#cc79a7", "#f0e442", "#000000"]
+TEMPLATE = go.layout.Template(plotly.io.templates["plotly_white"])
+TEMPLATE.layout.colorway = COLOURS
+TEMPLATE.layout.font = {"family": "system-ui, sans-serif", "size": 12}
+TEMPLATE.layout.title = {"font": {"size": 14}}
+
+
+def themed(fig: go.Figure, *, height: int | None = None) -> go.Figure:
+    """The figure in the site's template (and at `height`), as every page draws it."""
+    fig.update_layout(template=TEMPLATE)
+    if height is not None:
+        fig.update_layout(height=height)
+    return fig
+
+
 def figure_html(fig, *, height: int | None = None) -> SafeString:
     """A figure as a div holding its JSON; static/js/charts.js draws it. No inline script,
     so the Content-Security-Policy can forbid them (automl.security)."""
-    if height is not None:
-        fig.update_layout(height=height)
+    themed(fig, height=height)
     config = {"displaylogo": False, "responsive": True}
     return format_html(
         '<div class="plotly-graph-div" data-figure="{}" data-config="{}"></div>',

@@ -2,6 +2,8 @@
 
 import math
 
+import pytest
+
 from automl.jobs import charts
 
 
@@ -110,3 +112,32 @@ def test_genotype_graph_draws_cells_and_layer_chains():
     mlp = charts.genotype_graph({"space": "mlp", "layers": [{"width": 64, "activation": "relu"}]})
     assert list(mlp.data[-1].text) == ["input", "64 relu", "output"]
     assert charts.genotype_graph({}) is None
+
+
+@pytest.mark.django_db
+def test_every_page_draws_its_charts_in_the_site_template(alice_browser, alice, iris, staff):
+    """A job's, a data set's and the monitoring's figures share one template and colours."""
+    import json
+    import re
+
+    from automl.charts import COLOURS
+    from tests.support.api import browser_for
+    from tests.support.factories import add_trials, make_job
+
+    job = make_job(alice, iris, status="succeeded")
+    add_trials(job)
+    pages = [
+        alice_browser.get(f"/jobs/{job.id}/").content.decode(),
+        alice_browser.get(f"/datasets/{iris.id}/").content.decode(),
+        browser_for(staff).get("/monitoring/").content.decode(),
+    ]
+    for page in pages:
+        figures = re.findall(r'data-figure="([^"]*)"', page)
+        assert figures
+        for figure in figures:
+            layout = json.loads(figure.replace("&quot;", '"').replace("&amp;", "&"))["layout"]
+            assert layout["template"]["layout"]["colorway"] == COLOURS
+    live = browser_for(staff).get("/monitoring/data.json").json()
+    assert all(
+        f["layout"]["template"]["layout"]["colorway"] == COLOURS for f in live["figures"].values()
+    )

@@ -5,7 +5,6 @@ import plotly.graph_objects as go
 _LAYOUT = {
     "margin": {"l": 40, "r": 10, "t": 30, "b": 30},
     "height": 220,
-    "template": "plotly_white",
     "showlegend": False,
 }
 

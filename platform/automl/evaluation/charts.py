@@ -8,7 +8,6 @@ import plotly.graph_objects as go
 _LAYOUT = {
     "margin": {"l": 60, "r": 20, "t": 40, "b": 50},
     "height": 360,
-    "template": "plotly_white",
 }
 DIAGONAL = {"dash": "dot", "color": "#999999"}
 

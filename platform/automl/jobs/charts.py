@@ -12,13 +12,14 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
+from automl.charts import COLOURS
+
 _LAYOUT = {
     "margin": {"l": 50, "r": 20, "t": 40, "b": 45},
     "height": 340,
-    "template": "plotly_white",
 }
-# Colour-blind-safe pair (Okabe-Ito) for kept and pruned trials.
-COMPLETE_COLOUR, PRUNED_COLOUR, BEST_COLOUR = "#0072b2", "#d55e00", "#009e73"
+# The site's colour-blind-safe colours (Okabe-Ito) for kept and pruned trials.
+COMPLETE_COLOUR, PRUNED_COLOUR, BEST_COLOUR = COLOURS[0], COLOURS[3], COLOURS[2]
 
 
 def _finite(value: object) -> bool:

@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from automl.charts import figure_html, plotly_js_tag
+from automl.charts import figure_html, plotly_js_tag, themed
 from automl.errors import as_message
 from automl.monitoring import charts, drift, feedback, fleet
 from automl.monitoring.models import DriftReport
@@ -33,9 +33,9 @@ def staff_only(view: Callable) -> Callable:
 
 def _figures(data: dict) -> dict:
     return {
-        "jobs": charts.jobs_by_status(data["jobs"]).to_plotly_json(),
-        "durations": charts.job_durations(data["jobs"]).to_plotly_json(),
-        "queues": charts.queue_depths(data["queues"]).to_plotly_json(),
+        "jobs": themed(charts.jobs_by_status(data["jobs"])).to_plotly_json(),
+        "durations": themed(charts.job_durations(data["jobs"])).to_plotly_json(),
+        "queues": themed(charts.queue_depths(data["queues"])).to_plotly_json(),
     }
 
 
