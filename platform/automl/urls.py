@@ -20,7 +20,16 @@ from automl.datasets.views import DatasetDetail, DatasetList
 from automl.evaluation import urls as evaluation_urls
 from automl.jobs.export import TrialsCSV
 from automl.jobs.pages import page_urls as job_pages
-from automl.jobs.views import JobCancel, JobDetail, JobList, TrialList
+from automl.jobs.views import (
+    JobCancel,
+    JobDetail,
+    JobList,
+    TrialAsk,
+    TrialHeartbeat,
+    TrialList,
+    TrialReport,
+    TrialTell,
+)
 from automl.monitoring import urls as monitoring_urls
 from automl.monitoring.metrics import metrics
 from automl.monitoring.views import DeploymentFeedback
@@ -36,6 +45,14 @@ api_v1 = [
     path("jobs/<int:pk>/cancel/", JobCancel.as_view(), name="job-cancel"),
     path("jobs/<int:pk>/trials/", TrialList.as_view(), name="job-trials"),
     path("jobs/<int:pk>/trials.csv", TrialsCSV.as_view(), name="job-trials-csv"),
+    path("jobs/<int:pk>/trials/ask/", TrialAsk.as_view(), name="trial-ask"),
+    path("jobs/<int:pk>/trials/<int:number>/report/", TrialReport.as_view(), name="trial-report"),
+    path(
+        "jobs/<int:pk>/trials/<int:number>/heartbeat/",
+        TrialHeartbeat.as_view(),
+        name="trial-heartbeat",
+    ),
+    path("jobs/<int:pk>/trials/<int:number>/tell/", TrialTell.as_view(), name="trial-tell"),
     path("models/", include(registry_urls.api_urls)),
     path("models/", include(evaluation_urls.api_urls)),
     path("deployments/", include(serving_urls.api_urls)),

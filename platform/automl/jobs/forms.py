@@ -142,9 +142,9 @@ class JobForm(forms.Form):
         return {
             "kind": self.kind,
             "name": data["name"],
-            "dataset": data["dataset"].id,
+            "dataset": data["dataset"].id if data.get("dataset") else None,
             "config": merge(self.config(), data["advanced"]),
-            "resources": {"device": data["device"]},
+            "resources": {"device": data.get("device", "auto")},
         }
 
     def add_api_errors(self, fields: dict[str, list[str]]) -> None:
@@ -643,3 +643,84 @@ def form_for(kind: str, *args: Any, user: Any, **kwargs: Any) -> JobForm:
 
 def initial_for(job: Job, *, continue_from: bool = False) -> dict:
     return kinds.get(job.kind).form.initial_from(job, continue_from=continue_from)
+
+
+EXAMPLE_SPACE = {
+    "search_space": {
+        "lr": {"type": "float", "low": 1e-4, "high": 0.1, "log": True},
+        "layers": {"type": "int", "low": 1, "high": 4},
+    }
+}
+
+
+class ExternalForm(JobForm):
+    """Tune your own code: the study lives here, your machines run the trials (README,
+    "Tune your own code"). The search space goes in the JSON box: its names are yours."""
+
+    kind = "external"
+    CONFIG_PATHS = {
+        "metric": "metric",
+        "direction": "direction",
+        "n_trials": "n_trials",
+        "timeout_s": "timeout_s",
+        "sampler": "sampler.name",
+        "pruner": "pruner.name",
+        "lost_after_s": "lost_after_s",
+    }
+    ERROR_FIELDS = {"search_space": "advanced"}
+
+    metric = forms.CharField(
+        max_length=50, initial="value", help_text="The name of what your code reports."
+    )
+    direction = forms.ChoiceField(
+        choices=[("maximize", "maximize"), ("minimize", "minimize")], initial="maximize"
+    )
+    n_trials = forms.IntegerField(
+        min_value=1, initial=20, label="Trials", help_text="Trials that run to their end."
+    )
+    timeout_s = forms.FloatField(
+        required=False,
+        label="Time limit (s)",
+        help_text="Hand out no trial after this; empty: none.",
+    )
+    sampler = forms.ChoiceField(choices=[(s, s) for s in SAMPLERS], initial="tpe")
+    pruner = forms.ChoiceField(
+        choices=[(p, p) for p in PRUNERS],
+        initial="none",
+        help_text="Answers your reports of intermediate values with 'stop this trial'.",
+    )
+    lost_after_s = forms.FloatField(
+        min_value=1,
+        initial=60,
+        label="Lost after (s)",
+        help_text="A trial with no heartbeat for this long is failed as lost and handed out "
+        "again.",
+    )
+
+    field_order = [
+        "name",
+        "dataset",
+        "metric",
+        "direction",
+        "n_trials",
+        "timeout_s",
+        "sampler",
+        "pruner",
+        "lost_after_s",
+        "advanced",
+    ]
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {})
+        if not kwargs["initial"]:
+            kwargs["initial"] = {"advanced": json.dumps(EXAMPLE_SPACE, indent=2)}
+        super().__init__(*args, user=user, **kwargs)
+        self.fields.pop("device")  # the trials run on your machines
+        self.fields["dataset"].required = False
+        self.fields["dataset"].empty_label = "none: your code reads its own data"
+        self.fields["advanced"].required = True
+        self.fields["advanced"].label = "Search space (JSON)"
+        self.fields["advanced"].help_text = (
+            'A JSON object with the "search_space": parameter name -> {"type": "float" | '
+            '"int" | "categorical" | "fixed", ...}, as for HPO; any other config key too.'
+        )

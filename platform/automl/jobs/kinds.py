@@ -24,6 +24,7 @@ JOB_KINDS: dict[str, tuple[str, str]] = {
     "hpo": ("Hyperparameter search", "automl.jobs.runners.hpo.HPO"),
     "nas": ("Architecture search", "automl.jobs.runners.nas.NAS"),
     "compression": ("Compression", "automl.jobs.runners.compression.Compression"),
+    "external": ("Your own code (external trials)", "automl.jobs.runners.external.External"),
 }
 
 
@@ -39,6 +40,11 @@ class JobKind:
     form_path: ClassVar[str]
     # Config keys the platform itself handles (JobSubmitSerializer) that this kind takes.
     platform_keys: ClassVar[frozenset[str]] = frozenset({"parallelism"})
+    # It trains on one of the platform's data sets (external jobs: the user's code reads
+    # its own data, and a data set is optional).
+    needs_dataset: ClassVar[bool] = True
+    # Its trials run on the user's machines, which ask for them over REST.
+    external_trials: ClassVar[bool] = False
     # "Continue from this job": its finished trials can seed a new job's search.
     continuable: ClassVar[bool] = False
     # Its trials' params are flat hyperparameters, worth a column each on the job page.
@@ -60,7 +66,7 @@ class JobKind:
         self,
         config: object,
         *,
-        dataset: Dataset,
+        dataset: Dataset | None,
         task: str | None,
         owner: Any,
         parallelism: object,

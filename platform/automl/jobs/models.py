@@ -28,7 +28,10 @@ class Job(models.Model):
     )
     kind = models.CharField(max_length=20, choices=Kind.choices)
     name = models.CharField(max_length=200)
-    dataset = models.ForeignKey("datasets.Dataset", on_delete=models.PROTECT, related_name="jobs")
+    # None only for kinds that need no data set (external trials read their own data).
+    dataset = models.ForeignKey(
+        "datasets.Dataset", on_delete=models.PROTECT, related_name="jobs", null=True, blank=True
+    )
     config = models.JSONField(help_text="The validated config, with every default filled in.")
     resources = models.JSONField(default=dict)
     queue = models.CharField(max_length=20, default="cpu")

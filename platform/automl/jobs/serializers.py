@@ -1,3 +1,5 @@
+import math
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -35,23 +37,30 @@ class DatasetField(serializers.PrimaryKeyRelatedField):
 class JobSubmitSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=kinds.choices())
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    dataset = DatasetField()
+    dataset = DatasetField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Required by every kind but external (your own code reads its own data).",
+    )
     config = serializers.JSONField(
         help_text="Engine settings; see the README for the HPO schema. Defaults are filled in."
     )
     resources = ResourcesSerializer(required=False)
 
     def validate(self, attrs: dict) -> dict:
-        dataset: Dataset = attrs["dataset"]
+        dataset: Dataset | None = attrs["dataset"]
         config = attrs["config"]
         kind = kinds.get(attrs["kind"])
+        if dataset is None and kind.needs_dataset:
+            raise serializers.ValidationError({"dataset": f"required for {kind.noun} jobs"})
         # Keys the platform handles itself; the rest is the engine's to validate.
         platform_keys = {}
         if isinstance(config, dict):
             config = dict(config)
             platform_keys = {key: config.pop(key) for key in PLATFORM_KEYS if key in config}
         # The task follows from the data set and the config's target/task (automl.datasets).
-        task, errors = job_task(dataset, config)
+        task, errors = job_task(dataset, config) if kind.needs_dataset else (None, {})
         for key, value in platform_keys.items():
             # A stored config carries parallelism 1: sent back as it is, it is fine.
             if key not in kind.platform_keys and not (key == "parallelism" and value == 1):
@@ -82,7 +91,7 @@ class JobSubmitSerializer(serializers.Serializer):
         attrs["config"] = config
         attrs.setdefault("resources", ResourcesSerializer().to_internal_value({}))
         if not attrs.get("name"):
-            attrs["name"] = f"{attrs['kind']} on {dataset.name}"
+            attrs["name"] = f"{attrs['kind']} on {dataset.name}" if dataset else attrs["kind"]
         return attrs
 
     def _warm_start(self, job_id: object, errors: dict) -> dict | None:
@@ -109,7 +118,7 @@ class JobSubmitSerializer(serializers.Serializer):
 
 
 class JobSerializer(serializers.ModelSerializer):
-    dataset_name = serializers.CharField(source="dataset.name", read_only=True)
+    dataset_name = serializers.CharField(source="dataset.name", read_only=True, allow_null=True)
     owner = serializers.CharField(source="owner.username", read_only=True)
     study_name = serializers.CharField(
         read_only=True,
@@ -168,3 +177,90 @@ class TrialSerializer(serializers.ModelSerializer):
             "finished_at",
         ]
         read_only_fields = fields
+
+
+# --- external trials: what the user's machines send and get back
+
+
+def _finite(value: float, field: str) -> float:
+    if not math.isfinite(value):
+        raise serializers.ValidationError({field: "must be a finite number"})
+    return value
+
+
+class AskSerializer(serializers.Serializer):
+    worker = serializers.CharField(
+        max_length=255,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="Who asks (e.g. host:pid), shown in the trial list.",
+    )
+
+
+class AskAnswerSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=["trial", "wait", "done"],
+        help_text="trial: run it; wait: every place is taken while trials still run (one "
+        "may be lost and need replacing), ask again after retry_after_s; done: stop.",
+    )
+    number = serializers.IntegerField(allow_null=True)
+    params = serializers.DictField(help_text="Parameter name -> value (nested: 'choice.name').")
+    token = serializers.CharField(
+        allow_null=True, help_text="Send it with each report, heartbeat and tell of the trial."
+    )
+    heartbeat_s = serializers.FloatField(
+        help_text="Send a heartbeat (or a report) at least this often, or the trial is "
+        "failed as lost and handed out again."
+    )
+    retry_after_s = serializers.FloatField(allow_null=True)
+
+
+class TrialTokenSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=500, help_text="The trial's token (from ask).")
+
+
+class ReportSerializer(TrialTokenSerializer):
+    step = serializers.IntegerField(min_value=0, max_value=10**9, help_text="e.g. the epoch")
+    value = serializers.FloatField(help_text="The first metric's value at that step.")
+
+    def validate_value(self, value: float) -> float:
+        return _finite(value, "value")
+
+
+class ReportAnswerSerializer(serializers.Serializer):
+    should_prune = serializers.BooleanField(
+        help_text="The study's pruner says to stop this trial: tell it as pruned."
+    )
+
+
+class TellSerializer(TrialTokenSerializer):
+    state = serializers.ChoiceField(choices=["complete", "pruned", "failed"], default="complete")
+    value = serializers.FloatField(required=False, help_text="The value of a single metric.")
+    values = serializers.ListField(
+        child=serializers.FloatField(),
+        min_length=1,
+        max_length=3,
+        required=False,
+        help_text="One value per metric, in the config's order.",
+    )
+    error = serializers.CharField(
+        max_length=10_000, required=False, default="", allow_blank=True, help_text="Why it failed."
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        if "value" in attrs and "values" in attrs:
+            raise serializers.ValidationError({"value": "send value or values, not both"})
+        values = [attrs.pop("value")] if "value" in attrs else attrs.pop("values", None)
+        for i, v in enumerate(values or []):
+            _finite(v, f"values.{i}" if len(values) > 1 else "value")
+        if attrs["state"] == "complete" and values is None:
+            raise serializers.ValidationError({"value": "required for a complete trial"})
+        if attrs["state"] == "failed" and not attrs["error"]:
+            attrs["error"] = "failed on the user's machine (no reason given)"
+        attrs["values"] = values
+        return attrs
+
+
+class HeartbeatAnswerSerializer(serializers.Serializer):
+    state = serializers.CharField(help_text="running (it has not been failed as lost)")

@@ -9,9 +9,22 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from automl.api import error_body
-from automl.jobs import lifecycle
+from automl.errors import Conflict
+from automl.jobs import kinds, lifecycle
 from automl.jobs.models import Job, Trial
-from automl.jobs.serializers import JobSerializer, JobSubmitSerializer, TrialSerializer
+from automl.jobs.runners import external
+from automl.jobs.serializers import (
+    AskAnswerSerializer,
+    AskSerializer,
+    HeartbeatAnswerSerializer,
+    JobSerializer,
+    JobSubmitSerializer,
+    ReportAnswerSerializer,
+    ReportSerializer,
+    TellSerializer,
+    TrialSerializer,
+    TrialTokenSerializer,
+)
 from automl.jobs.services import submit_job
 
 
@@ -86,3 +99,75 @@ class TrialList(generics.ListAPIView):
     )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
+
+
+# --- external trials (automl.jobs.runners.external): the user's machines call these
+
+
+class ExternalTrialView(APIView):
+    """What every external-trial endpoint does first: the caller's job (another user's is
+    a 404), one that takes external trials and is running; and the trial's token."""
+
+    def running_job(self, request: Request, pk: int) -> Job:
+        job = get_object_or_404(Job.objects.owned_by(request.user), id=pk)
+        if not kinds.get(job.kind).external_trials:
+            raise Conflict(f"job {job.id}'s trials run on the platform's workers, not yours")
+        return external.running_job(job)
+
+    def checked(self, request: Request, pk: int, number: int, serializer_class) -> tuple:
+        job = self.running_job(request, pk)
+        body = serializer_class(data=request.data)
+        body.is_valid(raise_exception=True)
+        external.check_token(job, number, body.validated_data["token"])
+        return job, body.validated_data
+
+
+class TrialAsk(ExternalTrialView):
+    @extend_schema(request=AskSerializer, responses={200: AskAnswerSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        """A trial to run (its number, parameters and token), or wait, or done. Several
+        machines may ask at once: the job's budget of trials is kept exactly."""
+        job = self.running_job(request, pk)
+        body = AskSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        answer = external.ask(job, body.validated_data["worker"])
+        lost_after_s = job.config["lost_after_s"]
+        return Response(
+            {
+                "status": answer.step,
+                "number": answer.number,
+                "params": answer.params,
+                "token": external.trial_token(job, answer.number)
+                if answer.number is not None
+                else None,
+                "heartbeat_s": lost_after_s / 4,
+                "retry_after_s": min(5.0, lost_after_s / 4) if answer.step == "wait" else None,
+            }
+        )
+
+
+class TrialReport(ExternalTrialView):
+    @extend_schema(request=ReportSerializer, responses={200: ReportAnswerSerializer})
+    def post(self, request: Request, pk: int, number: int) -> Response:
+        """An intermediate value (also a heartbeat); whether to stop the trial (pruned)."""
+        job, body = self.checked(request, pk, number, ReportSerializer)
+        should_prune = external.report(job, number, body["step"], body["value"])
+        return Response({"should_prune": should_prune})
+
+
+class TrialHeartbeat(ExternalTrialView):
+    @extend_schema(request=TrialTokenSerializer, responses={200: HeartbeatAnswerSerializer})
+    def post(self, request: Request, pk: int, number: int) -> Response:
+        """The trial still runs; a 409 says it was failed as lost (stop, ask again)."""
+        job, _ = self.checked(request, pk, number, TrialTokenSerializer)
+        external.heartbeat(job, number)
+        return Response({"state": "running"})
+
+
+class TrialTell(ExternalTrialView):
+    @extend_schema(request=TellSerializer, responses={200: TrialSerializer})
+    def post(self, request: Request, pk: int, number: int) -> Response:
+        """End the trial: complete with its value(s), pruned, or failed with why."""
+        job, body = self.checked(request, pk, number, TellSerializer)
+        trial = external.tell(job, number, body["state"], body["values"], body["error"])
+        return Response(TrialSerializer(trial).data)

@@ -1,0 +1,279 @@
+"""External trials: the platform hosts the study, the user's machines run the trials.
+
+A worker creates the study when it claims the job (start) and the job stays running
+while machines call in over REST: ask (a trial number, its parameters and a trial token),
+report (an intermediate value; the answer says whether the study's pruner stops the
+trial), tell (values, pruned, or failed) and heartbeat. Each call refreshes the job's
+heartbeat. The budget and the heartbeat of each trial are workers.studies', as for HPO: a
+trial with no heartbeat for `lost_after_s` is failed as lost by the next ask, which hands
+out its replacement. Once the budget is done (or the job's time is out, or it was
+cancelled) and no trial runs, a trial runner (run_trials, sent by the call that saw it,
+or by the reconciler for a job nobody calls any more) closes the job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from django.core import signing
+from django.db import transaction
+from django.utils import timezone
+
+from automl.errors import Conflict, Invalid, NotFound
+from automl.jobs import lifecycle, studies
+from automl.jobs.kinds import JobKind
+from automl.jobs.models import Job, Trial
+from automl.jobs.runners.base import fail
+from automl.jobs.studies import study_storage
+
+if TYPE_CHECKING:
+    from optuna.trial import FrozenTrial
+
+    from workers.external.study import Answer, ExternalStudy
+
+TOKEN_SALT = "automl.external-trial"
+
+
+class External(JobKind):
+    noun = "external"
+    form_path = "automl.jobs.forms.ExternalForm"
+    platform_keys = frozenset()
+    needs_dataset = False
+    external_trials = True
+    param_columns = True
+
+    def validate(self, config, *, dataset, task, owner, parallelism, errors) -> dict:
+        from workers.external.config import validate_external_config
+
+        return validate_external_config(config)
+
+    def start(self, job: Job) -> int:
+        from workers.external import study
+
+        try:
+            storage = study_storage(job)
+            study.create(job.config, storage, job.study_name)
+            studies.label(job, storage, self.metrics(job))
+        except Exception as exc:
+            fail(job.id, exc)
+        return 0  # no runner: the user's machines run the trials
+
+    def run(self, job: Job, runner: int) -> None:
+        """Fail the trials whose machine went silent; close the job once nothing is left."""
+        try:
+            external = _study(job)
+            trials, lost = external.budget.read()
+            _record_lost(job, lost)
+            if external.budget.next_step(trials, stop=_stopping(job)).value == "done":
+                close(job)
+        except Exception as exc:
+            fail(job.id, exc)
+
+    def metrics(self, job: Job) -> list[str]:
+        metric = job.config.get("metric", "value")
+        return [metric] if isinstance(metric, str) else list(metric)
+
+    def direction(self, job: Job) -> str:
+        direction = job.config.get("direction", "maximize")
+        return direction if isinstance(direction, str) else direction[0]
+
+    def figures(self, job, trials, metrics):
+        from automl.jobs import charts
+
+        return [
+            *super().figures(job, trials, metrics),
+            charts.parallel_coordinates(trials, metrics[0]),
+            charts.importances((job.result or {}).get("importances") or {}),
+        ]
+
+    def search_importances(self, job: Job) -> dict:
+        return (job.result or {}).get("importances") or {}
+
+
+# --- what the REST endpoints do
+
+
+def trial_token(job: Job, number: int) -> str:
+    """What a machine presents with each call about its trial (and the CLI hands the
+    user's script): signed, so a script cannot report into another trial by mistake."""
+    return signing.dumps({"job": job.id, "trial": number}, salt=TOKEN_SALT)
+
+
+def check_token(job: Job, number: int, token: str) -> None:
+    try:
+        claims = signing.loads(token, salt=TOKEN_SALT)
+    except signing.BadSignature:
+        claims = None
+    if claims != {"job": job.id, "trial": number}:
+        message = f"is not the token ask gave for trial {number} of job {job.id}"
+        raise Invalid(f"token: {message}", {"token": [message]})
+
+
+def ask(job: Job, worker: str) -> Answer:
+    """A trial for a machine to run, or "wait" / "done"."""
+    external = _study(job)
+    answer = external.ask(stop=_stopping(job))
+    _record_lost(job, answer.lost)
+    if answer.step == "trial":
+        Trial.objects.update_or_create(
+            job=job,
+            number=answer.number,
+            defaults={
+                "state": Trial.State.RUNNING,
+                "params": answer.params,
+                "worker": worker[:255],
+                "started_at": timezone.now(),
+                "intermediate_values": {},
+            },
+        )
+    elif answer.step == "done":
+        _send_closer(job)
+    _beat_job(job)
+    return answer
+
+
+def report(job: Job, number: int, step: int, value: float) -> bool:
+    """Record an intermediate value; whether the trial should stop (be pruned)."""
+    external = _study(job)
+    with _trial_errors(number):
+        should_prune = external.report(number, step, value)
+    Trial.objects.filter(job=job, number=number).update(
+        intermediate_values=external.trial(number).intermediate_values
+    )
+    _beat_job(job)
+    return should_prune
+
+
+def heartbeat(job: Job, number: int) -> None:
+    external = _study(job)
+    with _trial_errors(number):
+        external.heartbeat(number)
+    _beat_job(job)
+
+
+def tell(job: Job, number: int, state: str, values: list[float] | None, error: str) -> Trial:
+    """End the trial; the job closes once its budget is done."""
+    external = _study(job)
+    with _trial_errors(number):
+        try:
+            frozen = external.tell(number, state, values, error)
+        except ValueError as exc:
+            raise Invalid(f"values: {exc}", {"values": [str(exc)]}) from None
+    row = _save(job, frozen)
+    trials, _ = external.budget.read()
+    done = sum(external.budget.takes_place(t) and t.state.is_finished() for t in trials)
+    Job.objects.filter(id=job.id, status=Job.Status.RUNNING).update(
+        progress=min(1.0, done / job.config["n_trials"]), heartbeat_at=timezone.now()
+    )
+    if external.budget.next_step(trials, stop=_stopping(job)).value == "done":
+        _send_closer(job)
+    return row
+
+
+def close(job: Job) -> None:
+    """Sync the trials, summarise the study and end the job, once."""
+    from automl.jobs.runners.hpo import sync_trials
+    from workers.external.study import summarize
+
+    if not lifecycle.start_closing(job.id):
+        return  # another runner is closing it
+    storage = study_storage(job)
+    sync_trials(job, storage)
+    summary = summarize(job.config, storage, job.study_name)
+    if Job.objects.filter(id=job.id, cancel_requested=True).exists():
+        lifecycle.transition(job.id, Job.Status.CANCELLED, result=summary)
+    elif summary["best_number"] is None:
+        message = (
+            f"no trial completed ({summary['n_pruned']} pruned, {summary['n_failed']} failed)"
+        )
+        lifecycle.transition(job.id, Job.Status.FAILED, result=summary, error_message=message)
+    else:
+        lifecycle.transition(job.id, Job.Status.SUCCEEDED, result=summary)
+
+
+# --- helpers
+
+
+def running_job(job: Job) -> Job:
+    """The job, if machines may call in on it now (Conflict otherwise)."""
+    if job.status == Job.Status.QUEUED:
+        raise Conflict(f"job {job.id} is queued: a worker has not set up its study yet")
+    if job.status != Job.Status.RUNNING or job.closing_at is not None:
+        raise Conflict(f"job {job.id} has ended ({job.status}): it hands out no more trials")
+    return job
+
+
+def _study(job: Job) -> ExternalStudy:
+    from workers.external.study import ExternalStudy
+
+    return ExternalStudy(job.config, study_storage(job), job.study_name)
+
+
+def _stopping(job: Job) -> bool:
+    """Out of time, or cancelled: no more trials are handed out."""
+    timeout_s = job.config.get("timeout_s")
+    if job.cancel_requested:
+        return True
+    if timeout_s is None or job.started_at is None:
+        return False
+    return timezone.now() >= job.started_at + dt.timedelta(seconds=timeout_s)
+
+
+@contextmanager
+def _trial_errors(number: int) -> Iterator[None]:
+    """The study's refusals as the API's: an unknown trial (404), one that ended (409,
+    saying when it was failed as lost: its machine should stop and ask again)."""
+    from workers.external.study import TrialFinished, TrialNotFound
+    from workers.studies.heartbeat import LOST, is_lost
+
+    try:
+        yield
+    except TrialNotFound:
+        raise NotFound(f"this job has no trial {number}") from None
+    except TrialFinished as exc:
+        why = f": {LOST}" if is_lost(exc.trial) else ""
+        raise Conflict(f"{exc}{why}", {"state": [str(exc)]}) from None
+
+
+def _save(job: Job, frozen: FrozenTrial) -> Trial:
+    from workers.studies.budget import NAMES
+
+    row, _ = Trial.objects.update_or_create(
+        job=job,
+        number=frozen.number,
+        defaults={
+            "state": NAMES[frozen.state],
+            "params": frozen.params,
+            "values": frozen.values,
+            "intermediate_values": frozen.intermediate_values,
+            "error": frozen.system_attrs.get("error", ""),
+            "finished_at": frozen.datetime_complete.astimezone(dt.UTC)
+            if frozen.datetime_complete
+            else timezone.now(),
+        },
+    )
+    return row
+
+
+def _record_lost(job: Job, lost: list[FrozenTrial]) -> None:
+    from workers.studies.heartbeat import LOST
+
+    for trial in lost:
+        Trial.objects.filter(job=job, number=trial.number, state=Trial.State.RUNNING).update(
+            state=Trial.State.FAILED, error=LOST, finished_at=timezone.now()
+        )
+
+
+def _beat_job(job: Job) -> None:
+    Job.objects.filter(id=job.id, status=Job.Status.RUNNING).update(heartbeat_at=timezone.now())
+
+
+def _send_closer(job: Job) -> None:
+    """A trial runner to close the job (summary, fANOVA) on a worker, not in this request;
+    closing is claimed once, so one sent by every machine that noticed is harmless."""
+    from automl.jobs.tasks import run_trials
+
+    transaction.on_commit(lambda: run_trials.apply_async((job.id, 0), queue=job.queue))
