@@ -2,6 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+
+@dataclass
+class TrialRecord:
+    """What else the engine knows of a finished trial, beside its state and values.
+
+    failure_class: workers.failures class of a failed trial ("" otherwise).
+    retry_of: the number of the failed trial this one retries, or None.
+    retry_change: what the retry changed, name -> [from, to] (workers.failures.Retry).
+    log: its captured, bounded and redacted output (workers.trial_log).
+    """
+
+    failure_class: str = ""
+    retry_of: int | None = None
+    retry_change: dict = field(default_factory=dict)
+    log: str = ""
+
 
 class Reporter:
     """Base reporter: every hook is a no-op; the platform subclasses it."""
@@ -23,6 +41,9 @@ class Reporter:
     ) -> None:
         """A trial ended; state is "complete", "pruned" or "failed"."""
 
+    def trial_record(self, number: int, record: TrialRecord) -> None:
+        """Sent just before trial_finished: the trial's failure class, retry link, log."""
+
     def progress(self, fraction: float) -> None:
         """Overall progress in [0, 1]."""
 
@@ -40,6 +61,7 @@ class MemoryReporter(Reporter):
         self.reported: list[tuple[int, int, float]] = []
         self.finished: list[dict] = []
         self.progress_values: list[float] = []
+        self.records: dict[int, TrialRecord] = {}
 
     def trial_started(self, number: int, params: dict) -> None:
         self.started.append({"number": number, "params": dict(params)})
@@ -66,6 +88,9 @@ class MemoryReporter(Reporter):
                 "error": error,
             }
         )
+
+    def trial_record(self, number: int, record: TrialRecord) -> None:
+        self.records[number] = record
 
     def progress(self, fraction: float) -> None:
         self.progress_values.append(fraction)

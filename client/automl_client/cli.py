@@ -214,6 +214,11 @@ def show_job(job: Job) -> None:
     click.echo(f"Job {job.id} ({job.kind}, {job.name!r}): {job.status}")
     if job.error_message:
         click.echo(f"  error: {job.error_message}")
+    if job.failure_class:
+        click.echo(f"  failure class: {job.failure_class}")
+    if job.failure_counts:
+        counts = ", ".join(f"{cls} {n}" for cls, n in job.failure_counts.items())
+        click.echo(f"  failed trials: {counts}")
     result = job.result or {}
     for key in ("best_value", "best_params"):
         if result.get(key) is not None:
@@ -293,6 +298,30 @@ def jobs_trials(ctx: click.Context, job_id: int, as_csv: bool, state: str | None
     rows = [trial_row(t) for t in found]
     columns = list(dict.fromkeys(k for r in rows for k in r if k not in ("error", "started_at")))
     emit(ctx, [t.raw for t in found], lambda: table(rows, columns))
+
+
+@jobs.command("log")
+@click.argument("job_id", type=int)
+@click.argument("number", type=int)
+@click.pass_context
+def jobs_log(ctx: click.Context, job_id: int, number: int):
+    """What one trial printed (stdout, stderr, logging), bounded and redacted."""
+    text = client_of(ctx).jobs.trial_log(job_id, number)
+    emit(ctx, {"number": number, "log": text}, lambda: click.echo(text, nl=False))
+
+
+@jobs.command("rerun-failed")
+@click.argument("job_id", type=int)
+@click.option("--class", "failure_class", default=None, help="Only this failure class (oom...).")
+@click.option("--wait/--no-wait", default=False, help="Wait for the job to finish again.")
+@click.pass_context
+def jobs_rerun_failed(ctx: click.Context, job_id: int, failure_class: str | None, wait: bool):
+    """Run a finished job's failed trials again with the same parameters, as new trials."""
+    job = client_of(ctx).jobs.rerun_failed(job_id, failure_class)
+    if wait:
+        finish(ctx, job.wait())
+        return
+    emit(ctx, job.raw, lambda: show_job(job))
 
 
 @jobs.command("cancel")

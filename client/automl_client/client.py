@@ -288,7 +288,18 @@ class Jobs(Part):
     def trials(self, job_id: int, state: str | None = None) -> list[Trial]:
         params = {"state": state} if state else None
         rows = self.client.pages(f"/jobs/{job_id}/trials/", params)
-        return [Trial.from_api(t, self.client) for t in rows]
+        return [Trial.from_api({**t, "job": job_id}, self.client) for t in rows]
+
+    def rerun_failed(self, job_id: int, failure_class: str | None = None) -> Job:
+        """Run a finished job's failed trials (all, or those of one failure class) again with
+        the same parameters, as new trials linked to them; the job runs again."""
+        body = {"failure_class": failure_class} if failure_class else {}
+        answer = self.client.request("POST", f"/jobs/{job_id}/trials/rerun/", json=body)
+        return Job.from_api(answer["job"], self.client)
+
+    def trial_log(self, job_id: int, number: int) -> str:
+        """What trial `number` printed: stdout, stderr and logging, bounded and redacted."""
+        return self.client.request("GET", f"/jobs/{job_id}/trials/{number}/log/")["log"]
 
     def trials_frame(self, job_id: int, state: str | None = None):
         """The trials as a pandas DataFrame: one row per trial, `params_<name>` and
@@ -372,6 +383,8 @@ def trial_row(trial: Trial) -> dict:
             "started_at": trial.started_at.isoformat() if trial.started_at else None,
             "finished_at": trial.finished_at.isoformat() if trial.finished_at else None,
             "worker": trial.worker,
+            "failure_class": trial.failure_class,
+            "retry_of": trial.retry_of,
             "error": trial.error,
         }
     )

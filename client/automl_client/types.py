@@ -76,14 +76,24 @@ class Trial(Resource):
     values: list[float] | None = None
     intermediate_values: dict = field(default_factory=dict)
     error: str = ""
+    failure_class: str = ""  # oom, numerical, time_limit, invalid_config, data, ...
+    retry_of: int | None = None  # the failed trial this one retries
+    retry_change: dict = field(default_factory=dict)  # name -> [from, to]
     worker: str = ""
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    job: int | None = None  # set by Jobs.trials, for Trial.log()
 
     @property
     def value(self) -> float | None:
         """The first objective's value (the only one of a single-objective job)."""
         return self.values[0] if self.values else None
+
+    def log(self) -> str:
+        """What the trial printed (stdout, stderr, logging), bounded and redacted."""
+        if self.job is None:
+            raise RuntimeError("this Trial was not fetched through Jobs.trials")
+        return self._api().jobs.trial_log(self.job, self.number)
 
 
 @dataclass(kw_only=True)
@@ -100,6 +110,8 @@ class Job(Resource):
     progress: float = 0.0
     cancel_requested: bool = False
     error_message: str = ""
+    failure_class: str = ""  # why the job failed, when it did
+    failure_counts: dict = field(default_factory=dict)  # class -> failed trials (get only)
     result: dict | None = None
     study_name: str = ""
     created_at: datetime | None = None
@@ -122,6 +134,12 @@ class Job(Resource):
 
     def trials(self, state: str | None = None) -> list[Trial]:
         return self._api().jobs.trials(self.id, state=state)
+
+    def trial_log(self, number: int) -> str:
+        return self._api().jobs.trial_log(self.id, number)
+
+    def rerun_failed(self, failure_class: str | None = None) -> Job:
+        return self._api().jobs.rerun_failed(self.id, failure_class)
 
     def trials_frame(self, state: str | None = None):
         """The trials as a pandas DataFrame (needs pandas)."""

@@ -11,9 +11,12 @@ from celery import Celery
 from celery.contrib.django.task import DjangoTask
 from django.db import transaction
 
+from workers.trial_log import install_record_ids
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "automl.settings")
 
 log = logging.getLogger(__name__)
+install_record_ids()  # before the worker's log format reads %(ids)s
 
 
 class Task(DjangoTask):

@@ -188,6 +188,11 @@ CELERY_TASK_IGNORE_RESULT = True  # Postgres holds every result; the broker only
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# `ids` names the job and trial a line is about ("job 7 trial 3 "; workers/trial_log.py).
+CELERY_WORKER_LOG_FORMAT = "[%(asctime)s: %(levelname)s/%(processName)s] %(ids)s%(message)s"
+CELERY_WORKER_TASK_LOG_FORMAT = (
+    "[%(asctime)s: %(levelname)s/%(processName)s] %(task_name)s[%(task_id)s]: %(ids)s%(message)s"
+)
 CELERY_TASK_DEFAULT_QUEUE = "cpu"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # The filesystem transport has no broadcast exchange, so remote control cannot work there.
@@ -317,6 +322,9 @@ SPECTACULAR_SETTINGS = {
         "DatasetTaskEnum": "automl.datasets.models.Dataset.Task",
         "AlertKindEnum": "automl.monitoring.models.Alert.Kind",
         "JobKindEnum": "automl.jobs.models.Job.Kind",
+        "JobStatusEnum": "automl.jobs.models.Job.Status",
+        "TrialStateEnum": "automl.jobs.models.Trial.State",
+        "FailureClassEnum": "automl.jobs.models.FAILURE_CLASSES",
     },
     # Every operation documents the error answers it can give (automl.api.document_errors).
     "POSTPROCESSING_HOOKS": [

@@ -27,7 +27,9 @@ from automl.jobs.views import (
     TrialAsk,
     TrialHeartbeat,
     TrialList,
+    TrialLogView,
     TrialReport,
+    TrialRerun,
     TrialTell,
 )
 from automl.monitoring import urls as monitoring_urls
@@ -53,6 +55,8 @@ api_v1 = [
         name="trial-heartbeat",
     ),
     path("jobs/<int:pk>/trials/<int:number>/tell/", TrialTell.as_view(), name="trial-tell"),
+    path("jobs/<int:pk>/trials/<int:number>/log/", TrialLogView.as_view(), name="trial-log"),
+    path("jobs/<int:pk>/trials/rerun/", TrialRerun.as_view(), name="job-trials-rerun"),
     path("models/", include(registry_urls.api_urls)),
     path("models/", include(evaluation_urls.api_urls)),
     path("deployments/", include(serving_urls.api_urls)),

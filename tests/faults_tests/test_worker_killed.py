@@ -1,7 +1,7 @@
 """A job's only worker is SIGKILLed mid-trial and another one starts later: the reconciler
 gives the job a new runner, the dead worker's trial fails as lost, the rest of the budget
-runs on the new worker (the lost trial replaced: n_trials complete), and every trial
-finished before the kill is kept as it was."""
+runs on the new worker (the lost trial retried with its parameters: n_trials complete),
+and every trial finished before the kill is kept as it was."""
 
 import pytest
 
@@ -54,7 +54,12 @@ def test_a_job_whose_worker_died_finishes_after_a_restart(workers, api):
     kept = {(t.number, tuple(t.values)) for t in after.values() if t.state == "complete"}
     assert done_before <= kept, "a trial finished before the kill was lost"
     if running:
-        assert after[in_flight].state == "failed" and "lost" in after[in_flight].error
+        lost = after[in_flight]
+        assert lost.state == "failed" and "lost" in lost.error
+        assert lost.failure_class == "infrastructure"
+        # The infrastructure policy's default: the same parameters again, as its retry.
+        reruns = [t for t in after.values() if t.retry_of == in_flight]
+        assert [(t.params, t.state) for t in reruns] == [(lost.params, "complete")]
     replacements = [t for n, t in after.items() if n > in_flight]
     assert replacements and all(t.state == "complete" for t in replacements)
     assert {t.worker for t in replacements} != {after[0].worker}, "the new worker ran them"

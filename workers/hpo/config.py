@@ -17,6 +17,10 @@ Keys, [default]:
 - trainer [{}]: how the torch families (mlp, cnn) train: device ["auto"], amp [false],
   accumulation_steps [1], clip_norm [null], processes [1] (several: one data-parallel
   trial over that many processes; see workers/training/options.py).
+- trial_memory_mb [null]: address space a trial may add (Linux); past it the trial fails
+  as out of memory instead of the worker being killed (workers/memory.py);
+- retry [every class's default]: failure class -> {action, attempts, after}, or just the
+  action (workers/failures.py): what follows a failed trial of that class.
 
 Validation must stay light: nothing here imports torch.
 """
@@ -26,6 +30,7 @@ from __future__ import annotations
 from workers import config as shared
 from workers.config import ConfigError, Errors, is_seed
 from workers.data.preprocess import validate_preprocessing
+from workers.failures import validate_retry
 from workers.hpo.families import FAMILIES, families_for
 from workers.hpo.metrics import METRICS, TASK_METRICS
 from workers.hpo.options import check_options
@@ -34,6 +39,7 @@ from workers.hpo.options import is_number as _is_number
 from workers.hpo.pruners import PRUNERS
 from workers.hpo.samplers import SAMPLERS
 from workers.hpo.space import MAX_GRID_POINTS, choice_key, grid_size, grid_values
+from workers.memory import MAX_MB, MIN_MB
 
 TASKS = ("classification", "regression")
 MAX_DEPTH = 3  # levels of search space, counting the top level
@@ -60,6 +66,8 @@ TOP_KEYS = (
     "target",
     "preprocessing",
     "trainer",
+    "retry",
+    "trial_memory_mb",
 )
 SPEC_KEYS = {
     "float": ("type", "low", "high", "log", "step"),
@@ -148,12 +156,20 @@ def validate_hpo_config(config: object, task: str) -> dict:
         "seed": seed,
         "warm_start": _warm_start(config.get("warm_start"), len(metric) if multi else 1, err),
         "trainer": shared.trainer(config.get("trainer", {}), err),
+        "retry": validate_retry(config.get("retry"), err.add),
+        "trial_memory_mb": _memory(config.get("trial_memory_mb"), err),
         # The data set's target column and preprocessing (workers/data/preprocess.py).
         **validate_preprocessing(config, report=err.add),
     }
     if err:
         raise ConfigError(err)
     return normalized
+
+
+def _memory(value: object, err: Errors) -> object:
+    if value is not None and not (_is_int(value) and MIN_MB <= value <= MAX_MB):
+        err.add("trial_memory_mb", f"must be an integer from {MIN_MB} to {MAX_MB}, or null")
+    return value
 
 
 def _metric(config: dict, task: str, err: Errors) -> tuple[object, object]:

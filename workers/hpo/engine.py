@@ -9,8 +9,10 @@ trials only ever see the rest, and only the refit best model is scored on the te
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +20,7 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
+from workers import failures
 from workers.data.splits import Split, holdout_split, kfold_splits
 from workers.data.tabular import TabularData
 from workers.hpo.config import ConfigError, directions, normalize_space, objectives
@@ -27,11 +30,21 @@ from workers.hpo.objective import FE_PREFIX, fit, run_objective, score, trial_st
 from workers.hpo.pruners import build_pruner
 from workers.hpo.samplers import SAMPLERS, build_sampler
 from workers.hpo.space import distributions, grid_values, suggest
-from workers.reporter import Reporter
-from workers.studies.budget import STATES, Budget, Step, counts
-from workers.studies.storage import make_storage, study_id
+from workers.memory import memory_cap
+from workers.reporter import Reporter, TrialRecord
+from workers.studies.budget import RETRIED, STATES, Budget, Step, counts
+from workers.studies.heartbeat import FAILURE_CLASS, OnLost
+from workers.studies.storage import make_storage, study_id, trial_id
+from workers.trial_log import TrialLog, log_context
 
+log = logging.getLogger(__name__)
 WARM_STARTED = "warm_started"  # study system attr: how many finished trials warm start added
+EXTRA_TRIALS = "extra_trials"  # study system attr: trials added to n_trials (re-runs)
+# Trial user attr of a retry: {"of": the failed trial's number, "change": {name: [from,
+# to]}, "params": what it runs with, "trainer": trainer options it changes, "generation":
+# retries that led to it}. Its study params stay the failed trial's (inside the space, so
+# the sampler can replay them); "params" may differ (a halved batch, a lower rate).
+RETRY = "retry"
 
 
 @dataclass
@@ -60,6 +73,15 @@ class HpoResult:
 
 class HpoError(Exception):
     """The job cannot produce a result (e.g. every trial failed)."""
+
+
+class TrialsFailing(HpoError):
+    """The job ended for its trials' failures: `after` of a class whose retry policy is
+    "stop", or every trial; failure_class names that class (the most common one)."""
+
+    def __init__(self, message: str, failure_class: str) -> None:
+        super().__init__(message)
+        self.failure_class = failure_class
 
 
 # --- the study's lifecycle
@@ -132,15 +154,23 @@ def run_trials(
     spaces = _spaces(config, data)
     splits = _make_splits(config, _search_and_test(config, data)[0])
     study_id = storage.get_study_id_from_name(study_name)
-    warm_started = storage.get_study_system_attrs(study_id).get(WARM_STARTED, 0)
-    n_trials = config["n_trials"]
+    attrs = storage.get_study_system_attrs(study_id)
+    warm_started = attrs.get(WARM_STARTED, 0)
+    n_trials = config["n_trials"] + attrs.get(EXTRA_TRIALS, 0)
     existing = len(storage.get_all_trials(study_id, deepcopy=False))
     grid = _grid(config, spaces)
     sampler = build_sampler(config, _seed(config, existing + 1000 * runner), grid)
     study = optuna.load_study(
         study_name=study_name, storage=storage, sampler=sampler, pruner=build_pruner(config)
     )
-    budget = Budget(study, storage, n_trials, lambda t: not _warm(t), stale_after_s)
+    budget = Budget(
+        study,
+        storage,
+        n_trials,
+        lambda t: not _warm(t),
+        stale_after_s,
+        on_lost=_retry_lost(config, study),
+    )
     sampler_spec = SAMPLERS[config["sampler"]["name"]]
     timeout_s, started, ran = config["timeout_s"], time.monotonic(), 0
     next_reap, next_number = 0.0, existing  # no smaller number is still to be handed out
@@ -187,6 +217,21 @@ def run_trials(
         reporter.progress(min(1.0, fraction))
 
 
+def rerun_trials(
+    storage: optuna.storages.BaseStorage, study_name: str, reruns: dict[int, dict]
+) -> None:
+    """Enqueue a new trial for each failed trial number -> the params it ran with, linked
+    to it (retry_of), and grow the budget by as many: the failed ones keep their places.
+    Its own retry policy applies to each afresh."""
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    failed = {t.number: t for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
+    for number, params in reruns.items():
+        planned = failures.Retry(dict(params), {})
+        _enqueue_retry(study, failed[number].params, number, planned, {})  # KeyError: not failed
+    extra = storage.get_study_system_attrs(study_id(study)).get(EXTRA_TRIALS, 0)
+    storage.set_study_system_attr(study_id(study), EXTRA_TRIALS, extra + len(reruns))
+
+
 def summarize(
     config: dict,
     storage: optuna.storages.BaseStorage,
@@ -209,7 +254,11 @@ def summarize(
             first = next(
                 (t.system_attrs["error"] for t in ran if "error" in t.system_attrs), "unknown"
             )
-            raise HpoError(f"all {len(ran)} trials failed; first error: {first}")
+            classes = Counter(t.system_attrs.get(FAILURE_CLASS, failures.BUG) for t in ran)
+            raise TrialsFailing(
+                f"all {len(ran)} trials failed; first error: {first}",
+                classes.most_common(1)[0][0] if classes else failures.BUG,
+            )
         raise HpoError(f"no trial completed ({tally[TrialState.PRUNED]} pruned)")
     front = _front(study, complete)
     best = front[0] if front else None
@@ -454,8 +503,13 @@ def _run_trial(
     data: TabularData,
     job_deadline: float | None = None,
 ) -> None:
-    """Run one asked trial, and report and record how it ended."""
-    params = _suggest(trial, spaces)
+    """Run one asked trial (or a retry of a failed one), capturing its output; record how
+    it ended; after a failure, act on its class's retry policy (workers.failures)."""
+    retry = trial.user_attrs.get(RETRY) or {}
+    suggested = _suggest(trial, spaces)  # a retry's: the failed trial's, enqueued
+    params = retry.get("params") or suggested
+    trainer = {**(config.get("trainer") or {}), **retry.get("trainer", {})}
+    run_config = {**config, "trainer": trainer}
     reporter.trial_started(trial.number, params)
     curve: dict[int, float] = {}
     single = len(budget.study.directions) == 1
@@ -468,26 +522,113 @@ def _run_trial(
             if trial.should_prune():
                 raise optuna.TrialPruned()
 
-    values, error = None, ""
-    try:
-        values = run_objective(
-            config,
-            params,
-            splits,
-            report,
-            stop=trial_stop(config, reporter.should_stop, job_deadline),
-            make_transformer=_make_transformer(data),
+    values, error, failure = None, "", ""
+    output = TrialLog()
+    with log_context(trial=trial.number), output.capture():
+        try:
+            with memory_cap(config.get("trial_memory_mb")):
+                values = run_objective(
+                    run_config,
+                    params,
+                    splits,
+                    report,
+                    stop=trial_stop(config, reporter.should_stop, job_deadline),
+                    make_transformer=_make_transformer(data),
+                )
+            state = "complete"
+        except optuna.TrialPruned:
+            state = "pruned"
+        except Exception as e:  # a model error, a deadline or a cancel (Stopped) ends this trial
+            state, error, failure = "failed", f"{type(e).__name__}: {e}", failures.classify(e)
+            log.warning("failed (%s)", failure, exc_info=True)  # ids: log_context
+    attrs: dict = {FAILURE_CLASS: failure} if failure else {}
+    stop = None
+    if failure:
+        policy = _policies(config)[failure]
+        planned = failures.plan_retry(
+            policy, params, run_config["trainer"], retry.get("generation", 0)
         )
-        state = "complete"
-    except optuna.TrialPruned:
-        state = "pruned"
-    except Exception as e:  # a model error, a deadline or a cancel (Stopped) ends this trial
-        state, error = "failed", f"{type(e).__name__}: {e}"
-    budget.tell(trial, state, values, error)
+        if planned is not None:
+            # Marked before the retry exists: no runner sees both holding a place.
+            budget.storage.set_trial_system_attr(trial_id(trial), RETRIED, True)
+            _enqueue_retry(budget.study, trial.params, trial.number, planned, retry)
+        elif policy["action"] == failures.STOP:
+            stop = _stop_if_due(budget, failure, policy["after"], error)
+    budget.tell(trial, state, values, error, attrs)
     if state == "pruned" and curve:
         # Optuna keeps a pruned trial's last intermediate value as its value; so do we.
         values = [curve[max(curve)]]
+    record = TrialRecord(failure, retry.get("of"), retry.get("change") or {}, output.text)
+    reporter.trial_record(trial.number, record)
     reporter.trial_finished(trial.number, state, params, values, curve, error)
+    if stop is not None:
+        raise stop
+
+
+def _policies(config: dict) -> dict[str, dict]:
+    """Retry policy per failure class (configs stored before `retry` get the defaults)."""
+    return {**failures.default_policies(), **(config.get("retry") or {})}
+
+
+def _enqueue_retry(
+    study: optuna.Study,
+    study_params: dict,
+    number: int,
+    planned: failures.Retry,
+    retry: dict,
+) -> None:
+    """Enqueue the retry of failed trial `number` (itself a retry if `retry` is set)."""
+    trainer = {**retry.get("trainer", {}), **failures.trainer_changes(planned.change)}
+    study.enqueue_trial(
+        study_params,
+        user_attrs={
+            RETRY: {
+                "of": number,
+                "change": planned.change,
+                "params": planned.params,
+                "trainer": trainer,
+                "generation": retry.get("generation", 0) + 1,
+            }
+        },
+    )
+
+
+def _retry_lost(config: dict, study: optuna.Study) -> OnLost:
+    """What a runner does with a trial it fails as lost: the infrastructure policy."""
+    policy = _policies(config)[failures.INFRASTRUCTURE]
+
+    def on_lost(trial: optuna.trial.FrozenTrial) -> dict:
+        retry = trial.user_attrs.get(RETRY) or {}
+        trainer = {**(config.get("trainer") or {}), **retry.get("trainer", {})}
+        params = retry.get("params") or trial.params
+        planned = failures.plan_retry(policy, params, trainer, retry.get("generation", 0))
+        if planned is None:
+            return {}
+        _enqueue_retry(study, trial.params, trial.number, planned, retry)
+        return {RETRIED: True}
+
+    return on_lost
+
+
+def _stop_if_due(budget: Budget, failure: str, after: int, error: str) -> TrialsFailing | None:
+    """The error that stops the job once `after` trials failed with `failure` (this one
+    included), naming the class and the first such error."""
+    earlier = [
+        t
+        for t in budget.storage.get_all_trials(
+            budget.study_id, deepcopy=False, states=(TrialState.FAIL,)
+        )
+        if t.system_attrs.get(FAILURE_CLASS) == failure
+    ]
+    if len(earlier) + 1 < after:
+        return None
+    first = min(earlier, key=lambda t: t.number).system_attrs.get("error") if earlier else error
+    label = failures.LABELS[failure]
+    return TrialsFailing(
+        f"stopped after {len(earlier) + 1} trials failed with {label} "
+        f"(retry.{failure}.after = {after}); the first: {first}",
+        failure,
+    )
 
 
 def _save(

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from workers.data.splits import Split
+from workers.failures import NumericalError
 from workers.hpo.config import objectives
 from workers.hpo.families import FAMILIES, FitContext
 from workers.hpo.metrics import METRICS, evaluate, needs_proba
@@ -143,5 +144,5 @@ def run_objective(
         scores.append(score(fitted, names, split.X_valid, split.y_valid))
     values = [float(np.mean([s[name] for s in scores])) for name in names]
     if not all(math.isfinite(v) for v in values):
-        raise ValueError(f"metric values are {values}")
+        raise NumericalError(f"metric values are {values}")
     return values

@@ -29,6 +29,7 @@ from torch import distributed as dist
 from torch import nn
 from torch.nn import functional as F
 
+from workers.failures import NumericalError
 from workers.training.options import TrainerOptions
 from workers.training.stopping import StopCheck
 
@@ -217,6 +218,10 @@ def train(
                 (step + 1) % report_every == 0 or step + 1 == steps_per_epoch
             ):
                 hooks.on_progress((epoch + (step + 1) / steps_per_epoch) / epochs)
+
+        # --- a diverged run stops here (one device sync per epoch), named as numerical
+        if losses and not torch.isfinite(losses[-1]).item():
+            raise NumericalError(f"the training loss is {losses[-1].item()} in epoch {epoch}")
 
         # --- schedule, then evaluate / report / early stop
         if scheduler is not None:

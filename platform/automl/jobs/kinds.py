@@ -51,6 +51,8 @@ class JobKind:
     param_columns: ClassVar[bool] = False
     # Its trials may be scored by cross-validation (an evaluation then refits per fold).
     cross_validates: ClassVar[bool] = False
+    # Its failed trials can be run again, as new trials of the same job (rerun()).
+    reruns_failed: ClassVar[bool] = False
 
     @property
     def label(self) -> str:
@@ -86,6 +88,11 @@ class JobKind:
     def run(self, job: Job, runner: int) -> None:
         """One trial runner of a running job (or the reconciler's new one after its
         worker died): work until the job's budget is spent, then maybe close it."""
+        raise NotImplementedError
+
+    def rerun(self, job: Job, trials: dict[int, dict]) -> None:
+        """Add a new trial to the finished job for each failed trial number -> the params
+        it ran with, linked to it; the job is then queued again (reruns_failed kinds)."""
         raise NotImplementedError
 
     # --- the job page and evaluation

@@ -2,6 +2,7 @@
 
     queued → running → succeeded | failed | cancelled
     queued → cancelled | failed
+    succeeded | failed | cancelled → queued   (reopen: re-run failed trials)
 
 Every change is a conditional UPDATE: it happens only if the row is still in a state the
 change may start from, so two processes racing for one job cannot both win.
@@ -16,6 +17,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from automl.jobs.models import Job, Trial
+from workers.failures import INFRASTRUCTURE
 from workers.studies.heartbeat import LOST
 
 Status = Job.Status
@@ -78,6 +80,7 @@ def claim(job_id: int, worker_host: str, worker_info: dict) -> bool:
         Trial.objects.filter(job_id=job_id, state=Trial.State.RUNNING).update(
             state=Trial.State.FAILED,
             error=LOST,
+            failure_class=INFRASTRUCTURE,
             finished_at=now,
         )
     return taken == 1
@@ -95,6 +98,23 @@ def start_closing(job_id: int) -> bool:
         .filter(Q(closing_at__isnull=True) | Q(closing_at__lt=stale))
         .update(closing_at=now, heartbeat_at=now)
     ) == 1
+
+
+def reopen(job_id: int) -> bool:
+    """Queue a finished job again, to run the trials added to it (re-runs of failed ones).
+    Its result stays until it closes again. False if it was not finished."""
+    return (
+        Job.objects.filter(id=job_id, status__in=Job.FINISHED).update(
+            status=Status.QUEUED,
+            finished_at=None,
+            closing_at=None,
+            cancel_requested=False,
+            error_message="",
+            failure_class="",
+            progress=0.0,
+        )
+        == 1
+    )
 
 
 def request_cancel(job: Job) -> bool:

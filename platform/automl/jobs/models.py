@@ -3,6 +3,10 @@ from django.db import models
 
 from automl.jobs import kinds
 from automl.ownership import OwnedQuerySet
+from workers.failures import LABELS as FAILURE_LABELS
+
+# The failure classes of workers/failures.py ("" for none).
+FAILURE_CLASSES = [("", "none"), *FAILURE_LABELS.items()]
 
 
 class Job(models.Model):
@@ -42,6 +46,9 @@ class Job(models.Model):
     cancel_requested = models.BooleanField(default=False)
     progress = models.FloatField(default=0.0, help_text="0 to 1")
     error_message = models.TextField(blank=True)
+    failure_class = models.CharField(
+        max_length=20, choices=FAILURE_CLASSES, blank=True, help_text="Why the job failed."
+    )
     result = models.JSONField(default=dict, blank=True, help_text="Summary of the outcome.")
 
     worker_host = models.CharField(max_length=255, blank=True)
@@ -89,6 +96,16 @@ class Trial(models.Model):
         default=dict, blank=True, help_text="Step (epoch) to value, as reported while training."
     )
     error = models.TextField(blank=True)
+    failure_class = models.CharField(
+        max_length=20, choices=FAILURE_CLASSES, blank=True, db_index=True
+    )
+    retry_of = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The number of the failed trial this one retries."
+    )
+    retry_change = models.JSONField(
+        default=dict, blank=True, help_text="What the retry changed: name -> [from, to]."
+    )
+    log = models.TextField(blank=True, help_text="Its stdout, stderr and logging (bounded).")
     worker = models.CharField(max_length=255, blank=True, help_text="host:pid that ran it")
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -20,13 +20,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from automl.api import flatten_errors
 from automl.charts import figure_html, plotly_js_tag
-from automl.errors import on_form
+from automl.errors import ServiceError, on_form
 from automl.jobs import kinds, lifecycle
 from automl.jobs.forms import form_for, initial_for
 from automl.jobs.models import Job, Trial
-from automl.jobs.serializers import JobSubmitSerializer
-from automl.jobs.services import submit_job
+from automl.jobs.serializers import JobSubmitSerializer, failure_counts
+from automl.jobs.services import failed_not_rerun, rerun_failed, submit_job
 from automl.monitoring.fleet import waiting_reason
+from workers.failures import LABELS as FAILURE_LABELS
 
 JOBS_PER_PAGE = 50
 TRIALS_PER_PAGE = 200  # rows of the trials table; the API serves every trial
@@ -40,6 +41,8 @@ TRIAL_FIELDS = (
     "intermediate_values",
     "started_at",
     "finished_at",
+    "failure_class",
+    "retry_of",
 )
 
 
@@ -140,12 +143,14 @@ def job_page(request: HttpRequest, pk: int) -> HttpResponse:
         "param_names": param_names,
         "metrics": metrics,
         "counts": _counts(trials),
+        "failures": _failure_rows(job),
         "n_charted": len(recent),
         "figures": [figure_html(f) for f in kind.figures(job, recent, metrics) if f is not None],
         "plotly_js": plotly_js_tag(),
         "config_json": json.dumps(job.config, indent=2),
         "result_json": json.dumps(job.result, indent=2) if job.result else "",
         "can_continue": kind.continuable and job.is_finished,
+        "can_rerun": kind.reruns_failed and job.is_finished and failed_not_rerun(job).exists(),
         "compression_rows": kind.report_rows(job),
         "waiting_reason": waiting_reason(job),
     }
@@ -165,8 +170,29 @@ def job_status(request: HttpRequest, pk: int) -> JsonResponse:
             "finished": job.is_finished,
             "cancel_requested": job.cancel_requested,
             "trials": _counts(Trial.objects.filter(job=job)),
+            "failures": failure_counts(job),
         }
     )
+
+
+@login_required
+@require_GET
+def trial_page(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    """One trial: its params, values, how it failed (and its retries), and its log."""
+    job = owned_or_404(request, pk)
+    trial = get_object_or_404(Trial, job=job, number=number)
+    context = {
+        "job": job,
+        "trial": trial,
+        "failure_label": FAILURE_LABELS.get(trial.failure_class, ""),
+        "retries": list(
+            Trial.objects.filter(job=job, retry_of=trial.number).values("number", "state")
+        ),
+        "changes": [(name, _short(a), _short(b)) for name, (a, b) in trial.retry_change.items()],
+        "params_json": json.dumps(trial.params, indent=2),
+        "values": list(zip(kinds.get(job.kind).metrics(job), trial.values or [], strict=False)),
+    }
+    return render(request, "jobs/trial.html", context)
 
 
 @login_required
@@ -181,6 +207,21 @@ def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("job-page", pk=job.id)
 
 
+@login_required
+@require_POST
+def job_rerun(request: HttpRequest, pk: int) -> HttpResponse:
+    job = owned_or_404(request, pk)
+    failure_class = request.POST.get("failure_class") or None
+    try:
+        numbers = rerun_failed(job, failure_class)
+    except ServiceError as exc:
+        messages.error(request, exc.detail)
+    else:
+        listed = ", ".join(str(n) for n in numbers)
+        messages.success(request, f"Re-running failed trials {listed} of job {job.id}.")
+    return redirect("job-page", pk=job.id)
+
+
 # --- the detail page's parts
 
 
@@ -190,6 +231,15 @@ def _counts(trials) -> dict[str, int]:
         counts[row["state"]] = row["n"]
     counts["total"] = sum(counts.values())
     return counts
+
+
+def _failure_rows(job: Job) -> list[dict]:
+    """Failed trials per class, most first, with the class's label."""
+    found = failure_counts(job)
+    return [
+        {"failure_class": name, "label": FAILURE_LABELS.get(name, name), "n": n}
+        for name, n in sorted(found.items(), key=lambda item: -item[1])
+    ]
 
 
 def _param_names(rows) -> list[str]:
@@ -214,6 +264,9 @@ def _table_rows(rows, param_names: list[str], n_metrics: int) -> list[dict]:
                 "summary": "" if param_names else json.dumps(params)[:160],
                 "steps": len(row["intermediate_values"] or {}),
                 "seconds": seconds,
+                "failure_class": row["failure_class"],
+                "failure_label": FAILURE_LABELS.get(row["failure_class"], ""),
+                "retry_of": row["retry_of"],
             }
         )
     return out
@@ -230,4 +283,6 @@ page_urls = [
     path("<int:pk>/", job_page, name="job-page"),
     path("<int:pk>/status/", job_status, name="job-status-page"),
     path("<int:pk>/cancel/", job_cancel, name="job-cancel-page"),
+    path("<int:pk>/trials/<int:number>/", trial_page, name="trial-page"),
+    path("<int:pk>/rerun/", job_rerun, name="job-rerun-page"),
 ]

@@ -12,8 +12,10 @@ from django.utils import timezone
 
 from automl.jobs.models import Job, Trial
 from automl.jobs.reconnect import reconnecting
+from workers import failures
 from workers.heartbeat import beating
-from workers.reporter import Reporter
+from workers.reporter import Reporter, TrialRecord
+from workers.studies.heartbeat import LOST
 
 
 def _finite(value: float | None) -> float | None:
@@ -31,6 +33,7 @@ class DatabaseReporter(Reporter):
         self.job_id = job.id
         self.worker = worker
         self._curves: dict[int, dict[int, float | None]] = {}
+        self._records: dict[int, TrialRecord] = {}
         self._progress_at = self._stop_at = -math.inf
         self._stop = False
 
@@ -54,6 +57,9 @@ class DatabaseReporter(Reporter):
         curve[step] = _finite(value)
         Trial.objects.filter(job_id=self.job_id, number=number).update(intermediate_values=curve)
 
+    def trial_record(self, number: int, record: TrialRecord) -> None:
+        self._records[number] = record  # written with trial_finished, in one UPDATE
+
     @reconnecting
     def trial_finished(
         self,
@@ -71,6 +77,7 @@ class DatabaseReporter(Reporter):
             "intermediate_values": {k: _finite(v) for k, v in intermediate_values.items()},
             "error": error,
             "finished_at": timezone.now(),
+            **record_fields(self._records.pop(number, TrialRecord()), state, error),
         }
         if not Trial.objects.filter(job_id=self.job_id, number=number).update(**fields):
             Trial.objects.update_or_create(job_id=self.job_id, number=number, defaults=fields)
@@ -100,6 +107,20 @@ class DatabaseReporter(Reporter):
     @reconnecting
     def _cancel_requested(self) -> bool:
         return Job.objects.filter(id=self.job_id, cancel_requested=True).exists()
+
+
+def record_fields(record: TrialRecord, state: str, error: str) -> dict:
+    """A trial row's failure class, retry link and log; an engine that names no class
+    (NAS, compression) gets one read from the error text."""
+    failure = record.failure_class
+    if state == Trial.State.FAILED and not failure:
+        failure = failures.classify_text(error, lost=error == LOST)
+    return {
+        "failure_class": failure,
+        "retry_of": record.retry_of,
+        "retry_change": record.retry_change,
+        "log": record.log,
+    }
 
 
 def heartbeat(job_id: int, every_s: float = 30.0):

@@ -1,5 +1,6 @@
 import math
 
+from django.db.models import Count
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -7,7 +8,7 @@ from rest_framework import serializers
 from automl.datasets.models import Dataset
 from automl.datasets.services import job_task
 from automl.jobs import kinds, studies
-from automl.jobs.models import Job, Trial
+from automl.jobs.models import FAILURE_CLASSES, Job, Trial
 from workers.hpo.config import ConfigError
 
 DEVICES = ["auto", "cpu", "cuda"]
@@ -147,6 +148,7 @@ class JobSerializer(serializers.ModelSerializer):
             "progress",
             "cancel_requested",
             "error_message",
+            "failure_class",
             "result",
             "study_name",
             "study_storage",
@@ -172,6 +174,9 @@ class TrialSerializer(serializers.ModelSerializer):
             "values",
             "intermediate_values",
             "error",
+            "failure_class",
+            "retry_of",
+            "retry_change",
             "worker",
             "started_at",
             "finished_at",
@@ -264,3 +269,49 @@ class TellSerializer(TrialTokenSerializer):
 
 class HeartbeatAnswerSerializer(serializers.Serializer):
     state = serializers.CharField(help_text="running (it has not been failed as lost)")
+
+
+class JobDetailSerializer(JobSerializer):
+    failure_counts = serializers.SerializerMethodField(
+        help_text="Failed trials per failure class (out of memory, numerical, time limit...)."
+    )
+
+    class Meta(JobSerializer.Meta):
+        fields = [*JobSerializer.Meta.fields, "failure_counts"]
+        read_only_fields = fields
+
+    def get_failure_counts(self, job: Job) -> dict[str, int]:
+        return failure_counts(job)
+
+
+def failure_counts(job: Job) -> dict[str, int]:
+    """Failed trials per failure class, classes with none left out."""
+    rows = (
+        Trial.objects.filter(job=job, state=Trial.State.FAILED)
+        .order_by()
+        .values("failure_class")
+        .annotate(n=Count("id"))
+    )
+    return {row["failure_class"] or "unclassified": row["n"] for row in rows}
+
+
+class TrialLogSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Trial
+        fields = ["number", "state", "failure_class", "log"]
+        read_only_fields = fields
+
+
+class RerunSerializer(serializers.Serializer):
+    failure_class = serializers.ChoiceField(
+        choices=[c for c, _ in FAILURE_CLASSES if c],
+        required=False,
+        help_text="Only the failed trials of this class; all failed trials when left out.",
+    )
+
+
+class RerunAnswerSerializer(serializers.Serializer):
+    rerun_of = serializers.ListField(
+        child=serializers.IntegerField(), help_text="The failed trials run again."
+    )
+    job = JobSerializer()

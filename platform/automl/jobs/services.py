@@ -7,9 +7,9 @@ from django.utils import timezone
 
 from automl.accounts.models import active_jobs_limit
 from automl.datasets.models import Dataset
-from automl.errors import OverQuota
-from automl.jobs import studies
-from automl.jobs.models import Job
+from automl.errors import Conflict, Invalid, OverQuota
+from automl.jobs import kinds, lifecycle, studies
+from automl.jobs.models import Job, Trial
 from automl.jobs.tasks import run_job, run_trials
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,46 @@ def submit_job(
         studies.name_new_job(job)
         run_job.apply_async_on_commit((job.id,), queue=job.queue)
     return job
+
+
+def failed_not_rerun(job: Job):
+    """The job's failed trials that no trial retries or re-runs yet."""
+    trials = Trial.objects.filter(job=job)
+    retried = trials.filter(retry_of__isnull=False).values_list("retry_of", flat=True)
+    return trials.filter(state=Trial.State.FAILED).exclude(number__in=list(retried))
+
+
+def rerun_failed(job: Job, failure_class: str | None = None) -> list[int]:
+    """Run the finished job's failed trials again (all, or those of one failure class) with
+    the parameters they ran with, as new trials linked to them (retry_of); a trial already
+    re-run or retried is not run again. The job is queued again and closes as before, its
+    budget grown by the re-runs. Returns the numbers of the failed trials re-run."""
+    kind = kinds.get(job.kind)
+    if not kind.reruns_failed:
+        nouns = " and ".join(k.noun for k in kinds.all_kinds() if k.reruns_failed)
+        raise Invalid(f"only {nouns} jobs re-run failed trials", {"kind": ["not re-runnable"]})
+    if not job.is_finished:
+        raise Conflict(
+            f"job {job.id} is still {job.status}: its retry policies retry failed trials "
+            "while it runs; re-run the rest once it has finished"
+        )
+    failed = failed_not_rerun(job)
+    if failure_class:
+        failed = failed.filter(failure_class=failure_class)
+    reruns = dict(failed.order_by("number").values_list("number", "params"))
+    if not reruns:
+        which = f" of class {failure_class}" if failure_class else ""
+        raise Invalid(
+            f"job {job.id} has no failed trial{which} left to re-run",
+            {"failure_class": [f"no failed trial{which} that was not re-run already"]},
+        )
+    with transaction.atomic():
+        check_active_jobs(job.owner)
+        if not lifecycle.reopen(job.id):
+            raise Conflict(f"job {job.id} is no longer finished")
+        kind.rerun(job, reruns)
+        run_job.apply_async_on_commit((job.id,), queue=job.queue)
+    return list(reruns)
 
 
 def reconcile(queued_after_s: float, stale_after_s: float) -> dict[str, int]:

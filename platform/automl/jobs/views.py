@@ -17,15 +17,19 @@ from automl.jobs.serializers import (
     AskAnswerSerializer,
     AskSerializer,
     HeartbeatAnswerSerializer,
+    JobDetailSerializer,
     JobSerializer,
     JobSubmitSerializer,
     ReportAnswerSerializer,
     ReportSerializer,
+    RerunAnswerSerializer,
+    RerunSerializer,
     TellSerializer,
+    TrialLogSerializer,
     TrialSerializer,
     TrialTokenSerializer,
 )
-from automl.jobs.services import submit_job
+from automl.jobs.services import rerun_failed, submit_job
 
 
 def choice_param(request: Request, name: str, choices: list[str]) -> str | None:
@@ -64,12 +68,12 @@ class JobList(generics.ListAPIView):
 
 
 class JobDetail(APIView):
-    @extend_schema(responses=JobSerializer)
+    @extend_schema(responses=JobDetailSerializer)
     def get(self, request: Request, pk: int) -> Response:
         job = get_object_or_404(
             Job.objects.owned_by(request.user).select_related("dataset", "owner"), id=pk
         )
-        return Response(JobSerializer(job).data)
+        return Response(JobDetailSerializer(job).data)
 
 
 class JobCancel(APIView):
@@ -89,7 +93,7 @@ class TrialList(generics.ListAPIView):
 
     def get_queryset(self) -> QuerySet[Trial]:
         job = get_object_or_404(Job.objects.owned_by(self.request.user), id=self.kwargs["pk"])
-        trials = Trial.objects.filter(job=job).order_by("number")
+        trials = Trial.objects.filter(job=job).order_by("number").defer("log")
         if state := choice_param(self.request, "state", Trial.State.values):
             trials = trials.filter(state=state)
         return trials
@@ -171,3 +175,30 @@ class TrialTell(ExternalTrialView):
         job, body = self.checked(request, pk, number, TellSerializer)
         trial = external.tell(job, number, body["state"], body["values"], body["error"])
         return Response(TrialSerializer(trial).data)
+
+
+class TrialLogView(APIView):
+    """What one trial printed: stdout, stderr and logging, bounded and redacted."""
+
+    @extend_schema(responses=TrialLogSerializer)
+    def get(self, request: Request, pk: int, number: int) -> Response:
+        job = get_object_or_404(Job.objects.owned_by(request.user), id=pk)
+        trial = get_object_or_404(Trial, job=job, number=number)
+        return Response(TrialLogSerializer(trial).data)
+
+
+class TrialRerun(APIView):
+    """Run a finished job's failed trials again with the same parameters, as new trials."""
+
+    @extend_schema(
+        request=RerunSerializer,
+        responses={202: RerunAnswerSerializer, 409: OpenApiTypes.OBJECT},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        job = get_object_or_404(Job.objects.owned_by(request.user), id=pk)
+        body = RerunSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        numbers = rerun_failed(job, body.validated_data.get("failure_class"))
+        job.refresh_from_db()
+        answer = {"rerun_of": numbers, "job": JobSerializer(job).data}
+        return Response(answer, status=status.HTTP_202_ACCEPTED)

@@ -36,6 +36,10 @@ def artifact_dir(job: Job) -> Path:
 
 @reconnecting
 def fail(job_id: int, exc: Exception) -> None:
+    from workers.failures import classify
+
     log.exception("job %s failed", job_id)
     message = f"{type(exc).__name__}: {exc}"
-    lifecycle.transition(job_id, Job.Status.FAILED, error_message=message)
+    # A retry policy that stopped the job names the trials' class; else the job's own.
+    failure = getattr(exc, "failure_class", None) or classify(exc)
+    lifecycle.transition(job_id, Job.Status.FAILED, error_message=message, failure_class=failure)

@@ -239,8 +239,14 @@ def _trial_errors(number: int) -> Iterator[None]:
 
 
 def _save(job: Job, frozen: FrozenTrial) -> Trial:
+    from workers.failures import classify_text
     from workers.studies.budget import NAMES
+    from workers.studies.heartbeat import FAILURE_CLASS
 
+    error = frozen.system_attrs.get("error", "")
+    failure = frozen.system_attrs.get(FAILURE_CLASS, "")
+    if NAMES[frozen.state] == Trial.State.FAILED and not failure:
+        failure = classify_text(error)  # what the user's machine said went wrong
     row, _ = Trial.objects.update_or_create(
         job=job,
         number=frozen.number,
@@ -249,7 +255,8 @@ def _save(job: Job, frozen: FrozenTrial) -> Trial:
             "params": frozen.params,
             "values": frozen.values,
             "intermediate_values": frozen.intermediate_values,
-            "error": frozen.system_attrs.get("error", ""),
+            "error": error,
+            "failure_class": failure,
             "finished_at": frozen.datetime_complete.astimezone(dt.UTC)
             if frozen.datetime_complete
             else timezone.now(),
@@ -259,11 +266,15 @@ def _save(job: Job, frozen: FrozenTrial) -> Trial:
 
 
 def _record_lost(job: Job, lost: list[FrozenTrial]) -> None:
+    from workers.failures import INFRASTRUCTURE
     from workers.studies.heartbeat import LOST
 
     for trial in lost:
         Trial.objects.filter(job=job, number=trial.number, state=Trial.State.RUNNING).update(
-            state=Trial.State.FAILED, error=LOST, finished_at=timezone.now()
+            state=Trial.State.FAILED,
+            error=LOST,
+            failure_class=INFRASTRUCTURE,
+            finished_at=timezone.now(),
         )
 
 

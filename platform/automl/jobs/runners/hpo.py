@@ -20,6 +20,7 @@ from automl.jobs.models import Job, Trial
 from automl.jobs.reporter import heartbeat
 from automl.jobs.runners.base import artifact_dir, fail, load_data, reporter_for
 from automl.jobs.studies import study_storage
+from workers.trial_log import log_context
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ class HPO(JobKind):
     continuable = True
     param_columns = True
     cross_validates = True
+    reruns_failed = True
 
     def validate(self, config, *, dataset, task, owner, parallelism, errors) -> dict:
         from workers.hpo.config import validate_hpo_config
@@ -58,7 +60,7 @@ class HPO(JobKind):
         reporter = reporter_for(job)
         storage = study_storage(job)
         try:
-            with heartbeat(job.id):
+            with heartbeat(job.id), log_context(job=job.id):
                 data = load_data(job)
                 engine.run_trials(
                     job.config,
@@ -73,6 +75,11 @@ class HPO(JobKind):
                 close(job, data, storage)
         except Exception as exc:
             fail(job.id, exc)
+
+    def rerun(self, job: Job, trials: dict[int, dict]) -> None:
+        from workers.hpo import engine
+
+        engine.rerun_trials(study_storage(job), job.study_name, trials)
 
     def metrics(self, job: Job) -> list[str]:
         metric = job.config.get("metric", "value")
@@ -131,9 +138,10 @@ def sync_trials(job: Job, storage) -> None:
     import optuna
 
     from workers.studies.budget import NAMES, STATES, counts
+    from workers.studies.heartbeat import FAILURE_CLASS
 
     states = {state: Trial.State(NAMES[state]) for state in STATES.values()}
-    rows = {t.number: t for t in Trial.objects.filter(job=job)}
+    rows = {t.number: t for t in Trial.objects.filter(job=job).only("number", "state")}
     study = optuna.load_study(study_name=job.study_name, storage=storage)
     for trial in study.get_trials(deepcopy=False, states=tuple(states)):
         row = rows.get(trial.number)
@@ -150,6 +158,7 @@ def sync_trials(job: Job, storage) -> None:
                 "values": trial.values,
                 "intermediate_values": trial.intermediate_values,
                 "error": trial.system_attrs.get("error", ""),
+                "failure_class": trial.system_attrs.get(FAILURE_CLASS, ""),
                 # Optuna keeps naive local times; astimezone() reads them as local.
                 "finished_at": trial.datetime_complete.astimezone(dt.UTC)
                 if trial.datetime_complete

@@ -74,6 +74,7 @@ def run_search(job_id: int) -> None:
     fail, and the sampling strategies (evolution, rl, random) replay the stored trials and
     go on from there; DARTS restarts its search (its supernet is not checkpointed).
     """
+    from workers.failures import INFRASTRUCTURE
     from workers.nas import engine
     from workers.studies.heartbeat import LOST
 
@@ -82,6 +83,7 @@ def run_search(job_id: int) -> None:
     Trial.objects.filter(job_id=job_id, state=Trial.State.RUNNING).update(
         state=Trial.State.FAILED,
         error=LOST,
+        failure_class=INFRASTRUCTURE,
         finished_at=timezone.now(),
     )
     history = [
