@@ -188,7 +188,11 @@ def trial_page(request: HttpRequest, pk: int, number: int) -> HttpResponse:
         "retries": list(
             Trial.objects.filter(job=job, retry_of=trial.number).values("number", "state")
         ),
-        "changes": [(name, _short(a), _short(b)) for name, (a, b) in trial.retry_change.items()],
+        # Postgres's JSON gives 1e35 back as an int: every number is shown as a float.
+        "changes": [
+            (name, _short(_as_float(a)), _short(_as_float(b)))
+            for name, (a, b) in trial.retry_change.items()
+        ],
         "params_json": json.dumps(trial.params, indent=2),
         "values": list(zip(kinds.get(job.kind).metrics(job), trial.values or [], strict=False)),
     }
@@ -270,6 +274,10 @@ def _table_rows(rows, param_names: list[str], n_metrics: int) -> list[dict]:
             }
         )
     return out
+
+
+def _as_float(value: object) -> object:
+    return float(value) if type(value) in (int, float) else value
 
 
 def _short(value: object) -> object:
