@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "auditlog",  # the audit log's LogEntry and its admin (automl/audit.py)
     "automl.accounts",
     "automl.datasets",
     "automl.jobs",

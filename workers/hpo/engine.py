@@ -13,11 +13,13 @@ import logging
 import time
 import warnings
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import optuna
+from optuna.study._multi_objective import _get_pareto_front_trials_by_trials
 from optuna.trial import TrialState
 
 from workers import failures
@@ -238,17 +240,23 @@ def summarize(
     study_name: str,
     *,
     allow_empty: bool = False,
+    exclude: Collection[int] = (),
 ) -> HpoResult:
     """Counts, the best trial (or Pareto front) and param importances of the study.
 
     Counts are of the trials this job ran: warm-start trials with values and discarded
-    ones are left out. HpoError if no trial completed, unless allow_empty.
+    ones are left out. The trials numbered in `exclude` (a user excluded them) still count,
+    but the best trial and the importances are chosen without them. HpoError if no trial
+    completed, unless allow_empty.
     """
     study = optuna.load_study(study_name=study_name, storage=storage)
     trials = [t for t in study.get_trials(deepcopy=False) if counts(t)]
     ran = [t for t in trials if not _warm(t)]
     tally = {state: sum(t.state == state for t in ran) for state in STATES.values()}
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    if exclude:
+        complete = [t for t in complete if t.number not in set(exclude)]
+        study = _only(study, complete)  # what importances read; numbers are not kept
     if not complete and not allow_empty:
         if tally[TrialState.FAIL] == len(ran):
             first = next(
@@ -288,13 +296,15 @@ def refit_best(
     storage: optuna.storages.BaseStorage,
     study_name: str,
     directory: Path | None = None,
+    exclude: Collection[int] = (),
 ) -> dict:
-    """Fit the best configuration on all search rows; score it on the held-out test rows.
+    """Fit the best configuration (not one numbered in `exclude`) on all search rows; score
+    it on the held-out test rows.
 
     The model (and the data set's fitted preprocessing, if any) is saved into `directory`
     when one is given. Returns {} if no trial completed.
     """
-    best = summarize(config, storage, study_name, allow_empty=True)
+    best = summarize(config, storage, study_name, allow_empty=True, exclude=exclude)
     if best.best_number is None:
         return {}
     search, test = _search_and_test(config, data)
@@ -423,6 +433,13 @@ def _out_of_patience(config: dict, trials: list[optuna.trial.FrozenTrial]) -> bo
     return since >= patience
 
 
+def _only(study: optuna.Study, trials: list) -> optuna.Study:
+    """An in-memory study of these trials (renumbered from 0)."""
+    kept = optuna.create_study(directions=study.directions)
+    kept.add_trials(trials)
+    return kept
+
+
 def _front(study: optuna.Study, complete: list) -> list[optuna.trial.FrozenTrial]:
     """The best trial, or the Pareto front sorted best-first on the first metric."""
     if not complete:
@@ -430,7 +447,8 @@ def _front(study: optuna.Study, complete: list) -> list[optuna.trial.FrozenTrial
     sign = 1.0 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else -1.0
     if len(study.directions) == 1:
         return [max(complete, key=lambda t: (sign * t.values[0], -t.number))]
-    front = [t for t in study.best_trials if counts(t)]
+    # Optuna's own front (private: study.best_trials reads every trial, excluded included).
+    front = _get_pareto_front_trials_by_trials(complete, study.directions)
     return sorted(front, key=lambda t: (-sign * t.values[0], t.number))
 
 

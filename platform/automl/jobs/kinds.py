@@ -95,6 +95,10 @@ class JobKind:
         it ran with, linked to it; the job is then queued again (reruns_failed kinds)."""
         raise NotImplementedError
 
+    def curated(self, job: Job) -> None:
+        """Trials of the job were excluded or included again: recompute what depends on
+        which trials count (HPO: the best trial and the importances). Nothing by default."""
+
     # --- the job page and evaluation
 
     def metrics(self, job: Job) -> list[str]:

@@ -16,6 +16,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from automl import audit
 from automl.jobs.models import Job, Trial
 from workers.failures import INFRASTRUCTURE
 from workers.studies.heartbeat import LOST
@@ -32,8 +33,11 @@ class TransitionError(Exception):
     pass
 
 
-def transition(job_id: int, to: str, *, only_if: Q | None = None, **fields: Any) -> bool:
-    """Move the job to status `to` if its current status allows it.
+def transition(
+    job_id: int, to: str, *, only_if: Q | None = None, actor: Any = None, **fields: Any
+) -> bool:
+    """Move the job to status `to` if its current status allows it (audited: `actor` is
+    the user who asked for it, None for a worker).
 
     Returns True if this call made the change, False if the job was not in a state that
     may go to `to` (or did not match `only_if`).
@@ -52,7 +56,11 @@ def transition(job_id: int, to: str, *, only_if: Q | None = None, **fields: Any)
     rows = Job.objects.filter(id=job_id, status__in=sources)
     if only_if is not None:
         rows = rows.filter(only_if)
-    return rows.update(status=to, **fields) == 1
+    before = rows.values_list("status", flat=True).first()
+    if rows.update(status=to, **fields) != 1:
+        return False
+    audit.record(Job.objects.only("kind", "name").get(id=job_id), actor, {"status": [before, to]})
+    return True
 
 
 def claim(job_id: int, worker_host: str, worker_info: dict) -> bool:
@@ -117,11 +125,14 @@ def reopen(job_id: int) -> bool:
     )
 
 
-def request_cancel(job: Job) -> bool:
+def request_cancel(job: Job, actor: Any = None) -> bool:
     """Cancel a queued job at once; ask a running one to stop after its current step.
 
     Returns False when the job has already finished.
     """
-    if transition(job.id, Status.CANCELLED, only_if=Q(status=Status.QUEUED)):
+    if transition(job.id, Status.CANCELLED, only_if=Q(status=Status.QUEUED), actor=actor):
         return True
-    return Job.objects.filter(id=job.id, status=Status.RUNNING).update(cancel_requested=True) == 1
+    asked = Job.objects.filter(id=job.id, status=Status.RUNNING).update(cancel_requested=True)
+    if asked:
+        audit.record(job, actor, {"cancel_requested": [False, True]})
+    return asked == 1

@@ -106,6 +106,12 @@ class Trial(models.Model):
         default=dict, blank=True, help_text="What the retry changed: name -> [from, to]."
     )
     log = models.TextField(blank=True, help_text="Its stdout, stderr and logging (bounded).")
+    # Curation: kept in the record; an excluded trial is left out of charts, importances,
+    # best-trial choice and warm starts.
+    notes = models.TextField(blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    excluded = models.BooleanField(default=False)
+    exclude_reason = models.CharField(max_length=500, blank=True)
     worker = models.CharField(max_length=255, blank=True, help_text="host:pid that ran it")
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -18,14 +18,15 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from automl import audit
 from automl.api import flatten_errors
 from automl.charts import figure_html, plotly_js_tag
 from automl.errors import ServiceError, on_form
 from automl.jobs import kinds, lifecycle
 from automl.jobs.forms import form_for, initial_for
 from automl.jobs.models import Job, Trial
-from automl.jobs.serializers import JobSubmitSerializer, failure_counts
-from automl.jobs.services import failed_not_rerun, rerun_failed, submit_job
+from automl.jobs.serializers import JobSubmitSerializer, TrialCurationSerializer, failure_counts
+from automl.jobs.services import curate_trial, failed_not_rerun, rerun_failed, submit_job
 from automl.monitoring.fleet import waiting_reason
 from workers.failures import LABELS as FAILURE_LABELS
 
@@ -43,6 +44,8 @@ TRIAL_FIELDS = (
     "finished_at",
     "failure_class",
     "retry_of",
+    "excluded",
+    "tags",
 )
 
 
@@ -132,7 +135,9 @@ def job_page(request: HttpRequest, pk: int) -> HttpResponse:
     trials = Trial.objects.filter(job=job)
     table = Paginator(trials.order_by("number").values(*TRIAL_FIELDS), TRIALS_PER_PAGE)
     rows = table.get_page(request.GET.get("page"))
-    recent = list(trials.order_by("-number").values(*TRIAL_FIELDS)[:CHART_TRIALS])[::-1]
+    # Excluded trials stay in the table, not in the charts.
+    charted = trials.filter(excluded=False).order_by("-number")
+    recent = list(charted.values(*TRIAL_FIELDS)[:CHART_TRIALS])[::-1]
     kind = kinds.get(job.kind)
     metrics = kind.metrics(job)
     param_names = _param_names(rows.object_list) if kind.param_columns else []
@@ -153,6 +158,7 @@ def job_page(request: HttpRequest, pk: int) -> HttpResponse:
         "can_rerun": kind.reruns_failed and job.is_finished and failed_not_rerun(job).exists(),
         "compression_rows": kind.report_rows(job),
         "waiting_reason": waiting_reason(job),
+        "audit_rows": audit.rows(job),
     }
     return render(request, "jobs/detail.html", context)
 
@@ -194,6 +200,7 @@ def trial_page(request: HttpRequest, pk: int, number: int) -> HttpResponse:
             for name, (a, b) in trial.retry_change.items()
         ],
         "params_json": json.dumps(trial.params, indent=2),
+        "audit_rows": audit.rows(trial),
         "values": list(zip(kinds.get(job.kind).metrics(job), trial.values or [], strict=False)),
     }
     return render(request, "jobs/trial.html", context)
@@ -203,7 +210,7 @@ def trial_page(request: HttpRequest, pk: int, number: int) -> HttpResponse:
 @require_POST
 def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     job = owned_or_404(request, pk)
-    if lifecycle.request_cancel(job):
+    if lifecycle.request_cancel(job, request.user):
         messages.success(request, f"Cancelling job {job.id}: it stops after its current step.")
     else:
         job.refresh_from_db()
@@ -217,7 +224,7 @@ def job_rerun(request: HttpRequest, pk: int) -> HttpResponse:
     job = owned_or_404(request, pk)
     failure_class = request.POST.get("failure_class") or None
     try:
-        numbers = rerun_failed(job, failure_class)
+        numbers = rerun_failed(job, failure_class, request.user)
     except ServiceError as exc:
         messages.error(request, exc.detail)
     else:
@@ -271,6 +278,8 @@ def _table_rows(rows, param_names: list[str], n_metrics: int) -> list[dict]:
                 "failure_class": row["failure_class"],
                 "failure_label": FAILURE_LABELS.get(row["failure_class"], ""),
                 "retry_of": row["retry_of"],
+                "excluded": row["excluded"],
+                "tags": row["tags"] or [],
             }
         )
     return out
@@ -285,6 +294,34 @@ def _short(value: object) -> object:
     return f"{value:.6g}" if isinstance(value, float) else value
 
 
+@login_required
+@require_POST
+def trial_curate(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    """The trial page's form: notes, tags (comma-separated), exclusion with a reason."""
+    job = owned_or_404(request, pk)
+    trial = get_object_or_404(Trial, job=job, number=number)
+    tags = [t.strip() for t in request.POST.get("tags", "").split(",") if t.strip()]
+    body = TrialCurationSerializer(
+        data={
+            "notes": request.POST.get("notes", ""),
+            "tags": tags,
+            "excluded": request.POST.get("excluded") == "on",
+            "exclude_reason": request.POST.get("exclude_reason", ""),
+        }
+    )
+    if not body.is_valid():
+        errors = flatten_errors(body.errors)
+        messages.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
+    else:
+        try:
+            curate_trial(trial, request.user, **body.validated_data)
+        except ServiceError as exc:
+            messages.error(request, exc.detail)
+        else:
+            messages.success(request, f"Trial {number} saved.")
+    return redirect("trial-page", pk=job.id, number=number)
+
+
 page_urls = [
     path("", job_list, name="job-pages"),
     path("new/<str:kind>/", job_new, name="job-new-page"),
@@ -293,4 +330,5 @@ page_urls = [
     path("<int:pk>/cancel/", job_cancel, name="job-cancel-page"),
     path("<int:pk>/trials/<int:number>/", trial_page, name="trial-page"),
     path("<int:pk>/rerun/", job_rerun, name="job-rerun-page"),
+    path("<int:pk>/trials/<int:number>/curate/", trial_curate, name="trial-curate-page"),
 ]

@@ -111,7 +111,9 @@ class JobSubmitSerializer(serializers.Serializer):
                 f"{job_id!r} is not the id of one of your {nouns} jobs"
             )
             return None
-        trials = source.trials.filter(state=Trial.State.COMPLETE).order_by("number")
+        trials = source.trials.filter(state=Trial.State.COMPLETE, excluded=False).order_by(
+            "number"
+        )
         return {
             "from_job": source.id,
             "trials": [{"params": t.params, "values": t.values} for t in trials[:WARM_START_MAX]],
@@ -177,11 +179,29 @@ class TrialSerializer(serializers.ModelSerializer):
             "failure_class",
             "retry_of",
             "retry_change",
+            "notes",
+            "tags",
+            "excluded",
+            "exclude_reason",
             "worker",
             "started_at",
             "finished_at",
         ]
         read_only_fields = fields
+
+
+class TrialCurationSerializer(serializers.Serializer):
+    """What a user may change on a trial: notes, tags, and its exclusion with a reason."""
+
+    notes = serializers.CharField(max_length=10_000, allow_blank=True, required=False)
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=50), max_length=20, required=False
+    )
+    excluded = serializers.BooleanField(
+        required=False,
+        help_text="Left out of charts, importances, best-trial choice and warm starts; kept.",
+    )
+    exclude_reason = serializers.CharField(max_length=500, allow_blank=True, required=False)
 
 
 # --- external trials: what the user's machines send and get back

@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from automl import audit
 from automl.accounts.models import active_jobs_limit
 from automl.datasets.models import Dataset
 from automl.errors import Conflict, Invalid, OverQuota
@@ -60,6 +61,7 @@ def submit_job(
             queue=queue_for(resources),
         )
         studies.name_new_job(job)
+        audit.record(job, owner, {"status": [None, job.status]}, audit.Action.CREATE)
         run_job.apply_async_on_commit((job.id,), queue=job.queue)
     return job
 
@@ -71,7 +73,7 @@ def failed_not_rerun(job: Job):
     return trials.filter(state=Trial.State.FAILED).exclude(number__in=list(retried))
 
 
-def rerun_failed(job: Job, failure_class: str | None = None) -> list[int]:
+def rerun_failed(job: Job, failure_class: str | None = None, actor=None) -> list[int]:
     """Run the finished job's failed trials again (all, or those of one failure class) with
     the parameters they ran with, as new trials linked to them (retry_of); a trial already
     re-run or retried is not run again. The job is queued again and closes as before, its
@@ -100,8 +102,37 @@ def rerun_failed(job: Job, failure_class: str | None = None) -> list[int]:
         if not lifecycle.reopen(job.id):
             raise Conflict(f"job {job.id} is no longer finished")
         kind.rerun(job, reruns)
+        audit.record(
+            job, actor, {"status": [job.status, Job.Status.QUEUED], "rerun": [None, list(reruns)]}
+        )
         run_job.apply_async_on_commit((job.id,), queue=job.queue)
     return list(reruns)
+
+
+CURATED = ("notes", "tags", "excluded", "exclude_reason")
+
+
+def curate_trial(trial: Trial, actor, **changes) -> Trial:
+    """Set a trial's notes, tags or exclusion (an exclusion needs a reason), audited. An
+    exclusion changed on a finished job recomputes what depends on which trials count."""
+    wanted = {field: changes.get(field, getattr(trial, field)) for field in CURATED}
+    if wanted["excluded"] and not str(wanted["exclude_reason"]).strip():
+        raise Invalid(
+            "say why the trial is excluded",
+            {"exclude_reason": ["required when excluded is true"]},
+        )
+    if not wanted["excluded"]:
+        wanted["exclude_reason"] = ""
+    diff = {f: [getattr(trial, f), wanted[f]] for f in CURATED if getattr(trial, f) != wanted[f]}
+    if not diff:
+        return trial
+    with transaction.atomic():
+        Trial.objects.filter(id=trial.id).update(**wanted)
+        audit.record(trial, actor, diff)
+    if "excluded" in diff:
+        kinds.get(trial.job.kind).curated(trial.job)
+    trial.refresh_from_db()
+    return trial
 
 
 def reconcile(queued_after_s: float, stale_after_s: float) -> dict[str, int]:

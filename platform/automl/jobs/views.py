@@ -25,11 +25,12 @@ from automl.jobs.serializers import (
     RerunAnswerSerializer,
     RerunSerializer,
     TellSerializer,
+    TrialCurationSerializer,
     TrialLogSerializer,
     TrialSerializer,
     TrialTokenSerializer,
 )
-from automl.jobs.services import rerun_failed, submit_job
+from automl.jobs.services import curate_trial, rerun_failed, submit_job
 
 
 def choice_param(request: Request, name: str, choices: list[str]) -> str | None:
@@ -80,7 +81,7 @@ class JobCancel(APIView):
     @extend_schema(request=None, responses={202: JobSerializer, 409: OpenApiTypes.OBJECT})
     def post(self, request: Request, pk: int) -> Response:
         job = get_object_or_404(Job.objects.owned_by(request.user), id=pk)
-        if not lifecycle.request_cancel(job):
+        if not lifecycle.request_cancel(job, request.user):
             job.refresh_from_db()
             body = error_body("conflict", f"job {job.id} has already finished ({job.status})")
             return Response(body, status=status.HTTP_409_CONFLICT)
@@ -177,6 +178,26 @@ class TrialTell(ExternalTrialView):
         return Response(TrialSerializer(trial).data)
 
 
+class TrialDetail(APIView):
+    """One trial; PATCH sets its notes, tags, or exclusion (with a reason)."""
+
+    def trial(self, request: Request, pk: int, number: int) -> Trial:
+        job = get_object_or_404(Job.objects.owned_by(request.user), id=pk)
+        return get_object_or_404(Trial.objects.defer("log"), job=job, number=number)
+
+    @extend_schema(responses=TrialSerializer)
+    def get(self, request: Request, pk: int, number: int) -> Response:
+        return Response(TrialSerializer(self.trial(request, pk, number)).data)
+
+    @extend_schema(request=TrialCurationSerializer, responses=TrialSerializer)
+    def patch(self, request: Request, pk: int, number: int) -> Response:
+        trial = self.trial(request, pk, number)
+        body = TrialCurationSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        trial = curate_trial(trial, request.user, **body.validated_data)
+        return Response(TrialSerializer(trial).data)
+
+
 class TrialLogView(APIView):
     """What one trial printed: stdout, stderr and logging, bounded and redacted."""
 
@@ -198,7 +219,7 @@ class TrialRerun(APIView):
         job = get_object_or_404(Job.objects.owned_by(request.user), id=pk)
         body = RerunSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        numbers = rerun_failed(job, body.validated_data.get("failure_class"))
+        numbers = rerun_failed(job, body.validated_data.get("failure_class"), request.user)
         job.refresh_from_db()
         answer = {"rerun_of": numbers, "job": JobSerializer(job).data}
         return Response(answer, status=status.HTTP_202_ACCEPTED)

@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from automl import audit
 from automl.errors import as_message
 from automl.registry import services
 from automl.registry.models import ModelVersion
@@ -48,6 +49,7 @@ def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "siblings": siblings.order_by("-version")[:50],
             "next_stages": sorted(services.TRANSITIONS[version.stage]),
             "refusals": version.refusals(),
+            "audit_rows": audit.rows(version),
             **section_context(version),
         },
     )
@@ -60,6 +62,7 @@ def model_stage(request: HttpRequest, pk: int) -> HttpResponse:
     services.set_stage(
         get_object_or_404(ModelVersion.objects.owned_by(request.user), id=pk),
         request.POST.get("stage", ""),
+        request.user,
     )
     return redirect("model-page", pk=pk)
 

@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from automl import audit
 from automl.errors import Conflict, Invalid
 from automl.registry.models import ModelVersion
 from automl.registry.storage import get_storage
@@ -303,10 +304,11 @@ def export_refusals() -> Iterator[None]:
 # --- stages
 
 
-def set_stage(version: ModelVersion, stage: str) -> ModelVersion:
+def set_stage(version: ModelVersion, stage: str, actor=None) -> ModelVersion:
     """Move a version to `stage`; promotion demotes the previous production version in the
     same transaction: to archived, or to staging while a deployment still serves it or
-    would roll back to it. Raises Conflict for a forbidden move."""
+    would roll back to it. Raises Conflict for a forbidden move. Each move is audited
+    (`actor`: who asked)."""
     if stage not in Stage.values:
         raise Invalid(
             f"unknown stage {stage!r}", {"stage": [f"must be one of {', '.join(Stage.values)}"]}
@@ -342,9 +344,12 @@ def set_stage(version: ModelVersion, stage: str) -> ModelVersion:
                     # A version a deployment routes to, shadows, or would roll back to stays
                     # servable (archived versions are not served): it goes back to staging.
                     served = deployments_serving(previous, rollback=True)
-                    previous.stage = Stage.STAGING if served else Stage.ARCHIVED
+                    demoted = Stage.STAGING if served else Stage.ARCHIVED
+                    audit.record(previous, actor, {"stage": [previous.stage, demoted]})
+                    previous.stage = demoted
                     previous.stage_changed_at = now
                     previous.save(update_fields=["stage", "stage_changed_at"])
+        audit.record(current, actor, {"stage": [current.stage, stage]})
         current.stage, current.stage_changed_at = stage, now
         current.save(update_fields=["stage", "stage_changed_at"])
         return current

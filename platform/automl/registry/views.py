@@ -116,7 +116,7 @@ class ModelStage(APIView):
         version = get_object_or_404(ModelVersion.objects.owned_by(request.user), id=pk)
         body = StageSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        version = services.set_stage(version, body.validated_data["stage"])
+        version = services.set_stage(version, body.validated_data["stage"], request.user)
         return Response(ModelVersionSerializer(version).data)
 
 

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from automl import audit
 from automl.errors import as_message, on_form
 from automl.registry.models import ModelVersion
 from automl.serving import traffic
@@ -106,6 +107,7 @@ def _detail(
             "answer": answer,
             "error": error,
             "form": traffic_form or _traffic_form(request, deployment),
+            "audit_rows": audit.rows(deployment),
         },
         status=status,
     )
@@ -115,7 +117,8 @@ def _detail(
 @require_POST
 @as_message("deployment-page")
 def deployment_rollback(request: HttpRequest, pk: int) -> HttpResponse:
-    traffic.rollback(get_object_or_404(Deployment.objects.owned_by(request.user), id=pk))
+    deployment = get_object_or_404(Deployment.objects.owned_by(request.user), id=pk)
+    traffic.rollback(deployment, request.user)
     messages.success(request, "Rolled back to the previous traffic split.")
     return redirect("deployment-page", pk=pk)
 
@@ -131,9 +134,9 @@ def deployment_traffic(request: HttpRequest, pk: int) -> HttpResponse:
 
         def change() -> Deployment:
             batching = traffic.validate_batching(form.batching())
-            changed = traffic.set_traffic(deployment, routes, shadow)
+            changed = traffic.set_traffic(deployment, routes, shadow, request.user)
             if batching != deployment.batching:
-                changed = traffic.set_batching(changed, batching)
+                changed = traffic.set_batching(changed, batching, request.user)
             return changed
 
         if on_form(form, change, form.field_of) is not None:

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from automl import audit
 from automl.errors import Conflict, Invalid
 from automl.registry.models import ModelVersion
 from automl.serving import batching as batching_
@@ -165,17 +166,20 @@ def create_deployment(
             batching=batching,
         )
         _write_routes(deployment, routes)
+        audit.record(deployment, owner, {"routes": [None, routes]}, audit.Action.CREATE)
     return deployment
 
 
-def set_batching(deployment: Deployment, value: Any) -> Deployment:
+def set_batching(deployment: Deployment, value: Any, actor=None) -> Deployment:
     """Turn dynamic batching on (with its setting) or off (None)."""
-    deployment.batching = validate_batching(value)
+    batching = validate_batching(value)
+    audit.record(deployment, actor, {"batching": [deployment.batching, batching]})
+    deployment.batching = batching
     deployment.save(update_fields=["batching", "updated_at"])
     return deployment
 
 
-def set_traffic(deployment: Deployment, routes: Any, shadow: Any) -> Deployment:
+def set_traffic(deployment: Deployment, routes: Any, shadow: Any, actor=None) -> Deployment:
     """Replace the split and shadow; the previous pair goes onto the rollback history."""
     routes, shadow_id = validate_traffic(deployment.owner, deployment.model_name, routes, shadow)
     with transaction.atomic():
@@ -188,13 +192,18 @@ def set_traffic(deployment: Deployment, routes: Any, shadow: Any) -> Deployment:
             "until": timezone.now().isoformat(),
         }
         current.history = [*current.history, entry][-HISTORY_LIMIT:]
+        audit.record(
+            current,
+            actor,
+            {"routes": [current.routes, routes], "shadow": [current.shadow_id, shadow_id]},
+        )
         current.shadow_id = shadow_id
         _write_routes(current, routes)
         current.save(update_fields=["shadow", "history", "updated_at"])
         return current
 
 
-def rollback(deployment: Deployment) -> Deployment:
+def rollback(deployment: Deployment, actor=None) -> Deployment:
     """Restore the previous split and shadow (one step back in the history)."""
     with transaction.atomic():
         current = Deployment.objects.select_for_update().get(id=deployment.id)
@@ -209,6 +218,15 @@ def rollback(deployment: Deployment) -> Deployment:
             raise Conflict(
                 f"the previous split cannot be served again: {exc.detail}", exc.fields
             ) from None
+        audit.record(
+            current,
+            actor,
+            {
+                "routes": [current.routes, routes],
+                "shadow": [current.shadow_id, shadow_id],
+                "rollback": [None, "to the previous split"],
+            },
+        )
         current.shadow_id = shadow_id
         current.history = current.history[:-1]
         _write_routes(current, routes)

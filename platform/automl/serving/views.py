@@ -54,10 +54,10 @@ class DeploymentDetail(APIView):
             traffic.validate_batching(data["batching"])
         if "routes" in data or "shadow" in data:
             deployment = traffic.set_traffic(
-                deployment, data.get("routes", deployment.routes), data.get("shadow")
+                deployment, data.get("routes", deployment.routes), data.get("shadow"), request.user
             )
         if "batching" in data:
-            deployment = traffic.set_batching(deployment, data["batching"])
+            deployment = traffic.set_batching(deployment, data["batching"], request.user)
         if "cache_ttl_s" in data:
             deployment.cache_ttl_s = data["cache_ttl_s"]
             deployment.save(update_fields=["cache_ttl_s"])
@@ -73,7 +73,7 @@ class DeploymentRollback(APIView):
     @extend_schema(request=None, responses={200: DeploymentSerializer, 409: OpenApiTypes.OBJECT})
     def post(self, request: Request, pk: int) -> Response:
         deployment = get_object_or_404(Deployment.objects.owned_by(request.user), id=pk)
-        deployment = traffic.rollback(deployment)
+        deployment = traffic.rollback(deployment, request.user)
         return Response(DeploymentSerializer(deployment).data)
 
 

@@ -81,6 +81,24 @@ class HPO(JobKind):
 
         engine.rerun_trials(study_storage(job), job.study_name, trials)
 
+    def curated(self, job: Job) -> None:
+        """The best trial and importances of a finished job, again without the trials now
+        excluded. The refit model stays the one fitted when it closed (refit.trial)."""
+        from workers.hpo import engine
+
+        if not job.is_finished or not job.study_name:
+            return
+        found = engine.summarize(
+            job.config,
+            study_storage(job),
+            job.study_name,
+            allow_empty=True,
+            exclude=excluded_numbers(job),
+        )
+        before = job.result or {}
+        result = {**before, **asdict(found), "stopped": before.get("stopped", False)}
+        Job.objects.filter(id=job.id).update(result=result)
+
     def metrics(self, job: Job) -> list[str]:
         metric = job.config.get("metric", "value")
         return [metric] if isinstance(metric, str) else list(metric)
@@ -116,14 +134,17 @@ def close(job: Job, data, storage) -> None:
         return  # another runner is closing it
     sync_trials(job, storage)
     cancelled = Job.objects.filter(id=job.id, cancel_requested=True).exists()
-    result = engine.summarize(job.config, storage, job.study_name, allow_empty=cancelled)
+    excluded = excluded_numbers(job)
+    result = engine.summarize(
+        job.config, storage, job.study_name, allow_empty=cancelled, exclude=excluded
+    )
     result.stopped = cancelled
     summary = asdict(result)
     if cancelled:
         lifecycle.transition(job.id, Job.Status.CANCELLED, result=summary)
         return
     summary["refit"] = engine.refit_best(
-        job.config, data, storage, job.study_name, directory=artifact_dir(job)
+        job.config, data, storage, job.study_name, directory=artifact_dir(job), exclude=excluded
     )
     if summary["refit"]:
         summary["refit"].update(register_job_result(job, artifact_dir(job), summary["refit"]))
@@ -131,6 +152,10 @@ def close(job: Job, data, storage) -> None:
     if version_id := summary["refit"].get("model_version"):
         # After the transition: the report reads the job's result (its importances).
         evaluate_new_version(version_id)
+
+
+def excluded_numbers(job: Job) -> list[int]:
+    return list(Trial.objects.filter(job=job, excluded=True).values_list("number", flat=True))
 
 
 def sync_trials(job: Job, storage) -> None:
