@@ -195,10 +195,20 @@ def test_the_capture_restores_the_streams():
 
 @pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="RLIMIT_AS is Linux's")
 def test_a_trial_over_its_memory_cap_fails_as_oom_and_is_retried_with_half_the_batch(
-    iris_data,
+    iris_data, monkeypatch
 ):
-    # 1024 x 1024 float32 weights take 4 MiB, mapped anew past the cap (malloc's mmap).
-    space = {**TINY_MLP, "hidden_units": {"type": "fixed", "value": 1024}}
+    from workers.hpo.families import mlp
+
+    real_fit = mlp.MLPFamily.fit
+
+    def fit(self, params, X, y, ctx):
+        # 256 MiB: past malloc's largest mmap threshold (32 MiB), so mapped anew, past the
+        # cap, whatever the heap of this long-lived test process has free.
+        np.ones(2**25)
+        return real_fit(self, params, X, y, ctx)
+
+    monkeypatch.setattr(mlp.MLPFamily, "fit", fit)
+    space = {**TINY_MLP, "lr": {"type": "fixed", "value": 0.01}}
     cfg = config(1, "mlp", space, trial_memory_mb=1, retry={"oom": {"attempts": 1}})
     reporter = MemoryReporter()
     with pytest.raises(TrialsFailing, match="all 2 trials failed") as caught:
