@@ -176,7 +176,7 @@ def datasets_list(ctx: click.Context):
 @click.option("--description", default="")
 @click.pass_context
 def datasets_upload(ctx, file: Path, target: str, name: str, task: str | None, description: str):
-    """Upload a CSV (comma, semicolon or tab) or an .npz."""
+    """Upload a table (.csv with comma, semicolon or tab; .parquet; .xlsx; .jsonl) or an .npz."""
     dataset = client_of(ctx).datasets.upload(
         file, target=target, name=name, task=task or "", description=description
     )

@@ -210,8 +210,9 @@ class Datasets(Part):
         task: str = "",
         description: str = "",
     ) -> Dataset:
-        """Upload a .csv or .npz, with a progress bar; small files come back profiled,
-        large ones are profiled by a worker (`profile_status` pending, then ready)."""
+        """Upload a table (.csv, .parquet, .xlsx, .jsonl) or an .npz, with a progress bar;
+        small files come back profiled, large ones are profiled by a worker
+        (`profile_status` pending, then ready)."""
         path = Path(path)
         fields = {"target": target, "name": name, "task": task, "description": description}
         with (

@@ -1,12 +1,13 @@
 import json
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from tests.support.data import csv_text
 from workers.data.builtin import BUILTIN_DATASETS, load_builtin
 from workers.data.columns import infer_kind
-from workers.data.files import DataFileError, inspect_csv, read_csv
+from workers.data.files import DataFileError
 from workers.data.preprocess import (
     DataConfigError,
     TablePreprocessor,
@@ -16,6 +17,8 @@ from workers.data.preprocess import (
 )
 from workers.data.reference import bin_counts, reference_stats
 from workers.data.splits import holdout_split, kfold_splits
+from workers.data.summary import ColumnSummary
+from workers.data.tables import clean, inspect_table, read_table
 from workers.data.tabular import TabularData
 
 
@@ -80,15 +83,25 @@ def test_column_kinds():
     assert infer_kind(np.array(["a long free text " * 3 + str(i) for i in range(9)])) == "text"
 
 
+def test_column_summaries_over_batches_find_the_same_kinds():
+    assert [ColumnSummary.of(RAW[:, j]).kind for j in range(4)] == KINDS
+    text = ColumnSummary.of(np.array(["a long free text " * 3 + str(i) for i in range(9)]))
+    assert text.kind == "text"
+    numbers = ColumnSummary()
+    for batch in (["1", None, "2.5"], ["x"]):  # a later batch can still rule a kind out
+        numbers.add(clean(pa.array(batch)))
+    assert (numbers.kind, numbers.missing, numbers.distinct) == ("categorical", 1, 3)
+
+
 def test_inspect_csv_finds_layout_and_refuses_ragged_rows(tmp_path):
     path = tmp_path / "a.csv"
     path.write_text(csv_text([["a", "b"], ["1", "x"], ["", "y"]], ";"))
-    layout = inspect_csv(path, max_columns=10)
+    layout = inspect_table(path, "csv", max_columns=10)
     assert (layout.delimiter, layout.columns, layout.n_rows) == (";", ["a", "b"], 2)
-    assert read_csv(path, layout).tolist() == [["1", "x"], [None, "y"]]
+    assert read_table(path, layout).tolist() == [["1", "x"], [None, "y"]]
     path.write_text("a,b\n1,2\n3\n")
     with pytest.raises(DataFileError, match="row 3 has 1 fields but the header has 2"):
-        inspect_csv(path, max_columns=10)
+        inspect_table(path, "csv", max_columns=10)
 
 
 def test_preprocessor_imputes_scales_encodes_and_expands_dates():

@@ -1,9 +1,8 @@
-"""Reading uploaded data files: CSV (comma, semicolon or tab; UTF-8, UTF-8 with BOM or
-Latin-1) and .npz (arrays X and y, loaded without pickle).
+"""Uploaded data files: how a CSV is written (comma, semicolon or tab; UTF-8, UTF-8 with
+BOM or Latin-1), its header's checks, and .npz files (arrays X and y, loaded without
+pickle). Tables of every format are read by workers.data.tables.
 
-`inspect_csv` / `inspect_npz` check a file completely in one streaming pass (nothing is
-held in memory but the current row) and raise DataFileError with a message meant for the
-person who uploaded it. `read_csv` / `read_npz` then load what training needs.
+Errors are DataFileError, with a message meant for the person who uploaded the file.
 """
 
 from __future__ import annotations
@@ -15,8 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
-from workers.data.columns import clean_cell
 
 DELIMITERS = (",", ";", "\t")
 ENCODINGS = ("utf-8", "utf-8-sig", "latin-1")
@@ -37,19 +34,6 @@ class DataFileError(ValueError):
 
 
 @dataclass
-class CsvLayout:
-    """How a CSV file is written, as found by inspect_csv."""
-
-    encoding: str
-    delimiter: str
-    columns: list[str]
-    n_rows: int
-
-    def as_dict(self) -> dict:
-        return {"encoding": self.encoding, "delimiter": self.delimiter}
-
-
-@dataclass
 class NpzLayout:
     """Shapes and dtypes of an .npz file's X and y, as found by inspect_npz."""
 
@@ -66,7 +50,7 @@ class NpzLayout:
 # --- CSV
 
 
-def _detect_encoding(path: Path) -> str:
+def detect_encoding(path: Path) -> str:
     """utf-8-sig (BOM), utf-8 if every byte decodes, else latin-1 (which decodes any byte)."""
     with path.open("rb") as f:
         head = f.read(3)
@@ -83,7 +67,7 @@ def _detect_encoding(path: Path) -> str:
     return "utf-8"
 
 
-def _check_text(head: bytes, encoding: str) -> None:
+def refuse_binary(head: bytes, encoding: str) -> None:
     if b"\x00" in head:
         raise DataFileError("the file is binary, not a CSV text file (it contains NUL bytes)")
     text = head.decode(encoding, errors="replace")
@@ -94,9 +78,9 @@ def _check_text(head: bytes, encoding: str) -> None:
         raise DataFileError("the file is binary, not a CSV text file (it contains control bytes)")
 
 
-def _detect_delimiter(head_text: str) -> str:
+def detect_delimiter(head_text: str) -> str:
     """The delimiter that splits the first lines into the most fields, the same for each."""
-    lines = head_text.splitlines()[:21]
+    lines = [line for line in head_text.splitlines() if line.strip()][:21]
     if len(lines) > 1 and len(head_text) >= HEAD_BYTES - 4:
         lines = lines[:-1]  # the last line may be cut off mid-row
     best, best_fields = ",", 1
@@ -110,55 +94,14 @@ def _detect_delimiter(head_text: str) -> str:
     return best
 
 
-def _open_text(path: Path, encoding: str):
-    return path.open("r", encoding=encoding, newline="")
-
-
-def inspect_csv(path: Path, max_columns: int) -> CsvLayout:
-    """Check a CSV file completely (streaming) and return its layout; DataFileError if bad."""
-    path = Path(path)
-    if path.stat().st_size == 0:
-        raise DataFileError("the file is empty")
-    with path.open("rb") as f:
-        head = f.read(HEAD_BYTES)
-    encoding = _detect_encoding(path)
-    _check_text(head, encoding)
-    head_text = head.decode(encoding, errors="ignore")
-    if not head_text.strip():
-        raise DataFileError("the file is empty (it holds only blank lines)")
-    delimiter = _detect_delimiter(head_text)
-    with _open_text(path, encoding) as f:
-        reader = csv.reader(f, delimiter=delimiter)
-        try:
-            columns = _header(reader, max_columns)
-            n_rows = 0
-            for row in reader:
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    continue  # blank lines carry no data
-                if len(row) != len(columns):
-                    raise DataFileError(
-                        f"row {reader.line_num} has {len(row)} fields but the header has "
-                        f"{len(columns)} (rows must all have as many fields as the header)"
-                    )
-                n_rows += 1
-        except csv.Error as exc:
-            if "NUL" in str(exc):
-                raise DataFileError("the file is binary, not a CSV text file") from None
-            raise DataFileError(f"line {reader.line_num} is not valid CSV: {exc}") from None
-    if n_rows == 0:
-        raise DataFileError("the file has a header but no data rows")
-    return CsvLayout(encoding, delimiter, columns, n_rows)
-
-
-def _header(reader, max_columns: int) -> list[str]:
-    for row in reader:
-        if row and any(cell.strip() for cell in row):
-            break
-    else:
-        raise DataFileError("the file is empty (it holds only blank lines)")
-    if len(row) > max_columns:
-        raise DataFileError(f"the file has {len(row)} columns; at most {max_columns} are allowed")
-    columns = [cell.strip() for cell in row]
+def check_header(names: list[str], max_columns: int) -> list[str]:
+    """The header's column names, stripped; DataFileError if there are too many, one has no
+    name, or one appears twice."""
+    if len(names) > max_columns:
+        raise DataFileError(
+            f"the file has {len(names)} columns; at most {max_columns} are allowed"
+        )
+    columns = [str(name).strip() for name in names]
     for i, name in enumerate(columns):
         if not name:
             raise DataFileError(f"column {i + 1} of the header has no name")
@@ -168,26 +111,26 @@ def _header(reader, max_columns: int) -> list[str]:
     return columns
 
 
-def read_csv(path: Path, layout: CsvLayout, usecols: list[int] | None = None) -> np.ndarray:
-    """The file's cells as an N x C object array (C = len(usecols), default every column);
-    cells are stripped strings, missing-value tokens None. The file must have passed
-    inspect_csv."""
-    picks = list(range(len(layout.columns))) if usecols is None else list(usecols)
-    out = np.empty((layout.n_rows, len(picks)), dtype=object)
-    with _open_text(Path(path), layout.encoding) as f:
-        reader = csv.reader(f, delimiter=layout.delimiter)
-        next(reader)
-        i = 0
-        for row in reader:
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue
-            if i >= layout.n_rows:
-                raise DataFileError("the file changed since it was checked")
-            out[i] = [clean_cell(row[j]) for j in picks]
-            i += 1
-    if i != layout.n_rows:
-        raise DataFileError("the file changed since it was checked")
-    return out
+def first_ragged_row(path: Path, encoding: str, delimiter: str) -> str | None:
+    """What is wrong with the first row whose field count differs from the header's, or
+    None. The slow path of a file pyarrow refused: Python's csv module counts lines."""
+    with Path(path).open("r", encoding=encoding, newline="", errors="replace") as f:
+        reader = csv.reader(f, delimiter=delimiter)
+        try:
+            width = None
+            for row in reader:
+                if not row or not any(cell.strip() for cell in row):
+                    continue  # blank lines carry no data
+                if width is None:
+                    width = len(row)
+                elif len(row) != width:
+                    return (
+                        f"row {reader.line_num} has {len(row)} fields but the header has "
+                        f"{width} (rows must all have as many fields as the header)"
+                    )
+        except csv.Error as exc:
+            return f"line {reader.line_num} is not valid CSV: {exc}"
+    return None
 
 
 # --- npz

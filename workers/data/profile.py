@@ -3,17 +3,28 @@ IQR outliers and a histogram (or the most frequent values), plus the target's ba
 
 A profile is plain JSON of bounded size: HISTOGRAM_BINS bins per numeric column and at
 most TOP_VALUES values per categorical one.
+
+Uploaded tables are profiled over batches (`profile_batches`) in memory bounded whatever
+the row count: kinds, counts, missing shares, min/max/mean/std and top values are exact
+(workers.data.summary says when distinct values stop being counted); quartiles, IQR
+outliers and histograms come from a uniform sample of at most SAMPLE_ROWS rows, so they are
+exact up to SAMPLE_ROWS rows and estimates (counts scaled to the row count) beyond.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 
 import numpy as np
+import pyarrow as pa
 
-from workers.data.columns import infer_kind, present, to_bool, to_float, to_seconds
+from workers.data.columns import present, to_bool, to_float
+from workers.data.summary import ColumnSummary
 
-PROFILE_VERSION = 1
+PROFILE_VERSION = 2
+SAMPLE_ROWS = 100_000
+SAMPLE_CELLS = 4_000_000  # wide tables keep fewer sample rows: rows x columns at most this
 HISTOGRAM_BINS = 20
 TOP_VALUES = 20
 MAX_VALUE_CHARS = 100
@@ -23,8 +34,12 @@ def _finite(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
-def numeric_summary(numbers: np.ndarray) -> dict:
-    """min/max/mean/std, IQR outlier count and a histogram of the finite numbers."""
+def numeric_summary(numbers: np.ndarray, exact=None, scale: float = 1.0) -> dict:
+    """min/max/mean/std, IQR outlier count and a histogram of the finite numbers.
+
+    `numbers` may be a sample: then `exact` (summary.Moments of every number) gives
+    min/max/mean/std and the histogram's range, and counts are scaled by `scale`.
+    """
     values = numbers[np.isfinite(numbers)]
     if len(values) == 0:
         return {
@@ -37,52 +52,23 @@ def numeric_summary(numbers: np.ndarray) -> dict:
         }
     q1, q3 = np.quantile(values, [0.25, 0.75])
     spread = 1.5 * (q3 - q1)
-    counts, edges = np.histogram(values, bins=HISTOGRAM_BINS)
-    return {
-        "min": _finite(values.min()),
-        "max": _finite(values.max()),
-        "mean": _finite(values.mean()),
-        "std": _finite(values.std()),
-        "outliers": int(((values < q1 - spread) | (values > q3 + spread)).sum()),
-        "histogram": {"edges": edges.tolist(), "counts": counts.tolist()},
-    }
-
-
-def top_values(cells: list) -> list[dict]:
-    """The most frequent values; long ones (free text) cut to MAX_VALUE_CHARS."""
-    counts = Counter(str(c) for c in cells)
-    return [{"value": v[:MAX_VALUE_CHARS], "count": n} for v, n in counts.most_common(TOP_VALUES)]
-
-
-def column_profile(name: str, values: np.ndarray, kind: str | None = None) -> dict:
-    """One raw (object) column's profile."""
-    n = len(values)
-    cells = present(values)
-    kind = kind or infer_kind(values)
-    out: dict = {
-        "name": name,
-        "kind": kind,
-        "missing": int(n - len(cells)),
-        "missing_share": float((n - len(cells)) / n) if n else 0.0,
-        "distinct": len({str(c) for c in cells}),
-    }
-    if kind == "numeric":
-        numbers = to_float(cells)
-        out.update(numeric_summary(numbers))
-        out["whole"] = bool(np.all(numbers == np.round(numbers)))
-    elif kind == "boolean":
-        out.update(numeric_summary(to_bool(cells)))
-        out["top"] = top_values(list(cells))
-    elif kind == "datetime":
-        seconds = to_seconds(cells)
-        summary = numeric_summary(seconds)
-        for key in ("min", "max"):
-            if summary[key] is not None:
-                summary[key] = str(np.datetime64(int(summary[key]), "s"))
-        out.update({"min": summary["min"], "max": summary["max"]})
+    if exact is not None and exact.count:
+        lo, hi, mean, std = exact.lo, exact.hi, exact.mean, exact.std
     else:
-        out["top"] = top_values(list(cells))
-    return out
+        lo, hi, mean, std = values.min(), values.max(), values.mean(), values.std()
+    counts, edges = np.histogram(values, bins=HISTOGRAM_BINS, range=(lo, hi))
+    outliers = ((values < q1 - spread) | (values > q3 + spread)).sum()
+    return {
+        "min": _finite(lo),
+        "max": _finite(hi),
+        "mean": _finite(mean),
+        "std": _finite(std),
+        "outliers": round(outliers * scale),
+        "histogram": {
+            "edges": edges.tolist(),
+            "counts": np.rint(counts * scale).astype(int).tolist(),
+        },
+    }
 
 
 def numeric_column_profile(name: str, numbers: np.ndarray) -> dict:
@@ -122,22 +108,6 @@ def _scalar(value: object) -> object:
     return value.item() if hasattr(value, "item") else value
 
 
-def table_profile(
-    cells: np.ndarray, columns: list[str], target: dict | None, kinds: list[str] | None = None
-) -> dict:
-    """Profile of a raw table (N x C object cells)."""
-    return {
-        "version": PROFILE_VERSION,
-        "n_rows": int(cells.shape[0]),
-        "n_columns": int(cells.shape[1]),
-        "columns": [
-            column_profile(name, cells[:, j], kinds[j] if kinds else None)
-            for j, name in enumerate(columns)
-        ],
-        "target": target,
-    }
-
-
 def array_profile(X: np.ndarray, names: list[str], target: dict | None) -> dict:
     """Profile of a numeric array: per column for tables, one pixel summary for images."""
     X = np.asarray(X, dtype=np.float64)
@@ -153,3 +123,112 @@ def array_profile(X: np.ndarray, names: list[str], target: dict | None) -> dict:
         "columns": columns,
         "target": target,
     }
+
+
+# --- uploaded tables, over batches
+
+
+class RowSample:
+    """A uniform sample of at most `size` rows of a stream of batches (reservoir sampling,
+    Algorithm R, seeded: the same file always gives the same sample)."""
+
+    def __init__(self, size: int, n_columns: int, seed: int = 0) -> None:
+        self.cells = np.empty((size, n_columns), dtype=object)
+        self.seen = 0
+        self.rng = np.random.default_rng(seed)
+
+    def add(self, batch: list[pa.Array]) -> None:
+        size, n = len(self.cells), len(batch[0])
+        positions = self.seen + np.arange(n)
+        slots = np.where(positions < size, positions, self.rng.integers(0, positions + 1))
+        rows = np.flatnonzero(slots < size)
+        self.seen += n
+        if len(rows):
+            for j, column in enumerate(batch):
+                self.cells[slots[rows], j] = column.take(rows).to_numpy(zero_copy_only=False)
+
+    @property
+    def rows(self) -> np.ndarray:
+        return self.cells[: min(self.seen, len(self.cells))]
+
+
+def profile_batches(batches: Iterable[list[pa.Array]], columns: list[str], target) -> dict:
+    """Profile of an uploaded table read in batches, in bounded memory (module docstring).
+
+    `target` is the data set's uploads.Target (None: no target profile).
+    """
+    size = max(1000, min(SAMPLE_ROWS, SAMPLE_CELLS // max(len(columns), 1)))
+    summaries = [ColumnSummary() for _ in columns]
+    sample = RowSample(size, len(columns))
+    for batch in batches:
+        for summary, column in zip(summaries, batch, strict=True):
+            summary.add(column)
+        sample.add(batch)
+    rows = sample.rows
+    n_rows = summaries[0].rows if summaries else 0
+    scale = n_rows / len(rows) if len(rows) else 1.0
+    out = {
+        "version": PROFILE_VERSION,
+        "n_rows": n_rows,
+        "n_columns": len(columns),
+        "sampled_rows": len(rows),
+        "columns": [
+            summary_profile(name, s, rows[:, j], scale)
+            for j, (name, s) in enumerate(zip(columns, summaries, strict=True))
+        ],
+        "target": None,
+    }
+    if target is not None:
+        t = columns.index(target.name)
+        out["target"] = summary_target_profile(target, summaries[t], rows[:, t], scale)
+    return out
+
+
+def summary_profile(name: str, summary: ColumnSummary, sample: np.ndarray, scale: float) -> dict:
+    """One column's profile from its exact summary and its cells in the row sample."""
+    kind, cells = summary.kind, present(sample)
+    out: dict = {
+        "name": name,
+        "kind": kind,
+        "missing": summary.missing,
+        "missing_share": summary.missing / summary.rows if summary.rows else 0.0,
+        "distinct": summary.distinct,
+    }
+    if summary.capped:
+        out["distinct_capped"] = True  # there are more distinct values than counted
+    if kind == "numeric":
+        out.update(numeric_summary(to_float(cells), summary.numbers, scale))
+        out["whole"] = summary.whole
+    elif kind == "boolean":
+        out.update(numeric_summary(to_bool(cells), None, scale))
+        out["top"] = _top(summary.counts)
+    elif kind == "datetime":
+        seconds = summary.seconds
+        out["min"] = str(np.datetime64(int(seconds.lo), "s")) if seconds.count else None
+        out["max"] = str(np.datetime64(int(seconds.hi), "s")) if seconds.count else None
+    else:
+        out["top"] = _top(summary.counts)
+    return out
+
+
+def _top(counts: Counter) -> list[dict]:
+    return [{"value": v[:MAX_VALUE_CHARS], "count": n} for v, n in counts.most_common(TOP_VALUES)]
+
+
+def summary_target_profile(target, summary: ColumnSummary, sample: np.ndarray, scale: float):
+    """The target's class balance (exact) or numeric summary, from its column's summary."""
+    out: dict = {"name": target.name, "task": target.task}
+    if target.task == "regression":
+        out.update(numeric_summary(to_float(present(sample)), summary.numbers, scale))
+        return out
+    per_class: Counter = Counter()
+    numeric = not isinstance(target.classes[0], str)
+    for value, n in summary.counts.items():
+        per_class[float(value) if numeric else value] += n
+    total = sum(per_class.values())
+    out["classes"] = [
+        {"value": label, "count": per_class[label], "share": per_class[label] / total}
+        for label in target.classes
+        if per_class[label]
+    ]
+    return out

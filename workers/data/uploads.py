@@ -13,8 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from workers.data.columns import infer_kind, present, to_float
-from workers.data.files import CsvLayout, DataFileError, read_csv, read_npz
+from workers.data.columns import to_float
+from workers.data.files import DataFileError, read_npz
+from workers.data.summary import ColumnSummary
+from workers.data.tables import TableLayout, read_table
 from workers.data.tabular import TabularData
 
 TASKS = ("classification", "regression")
@@ -34,51 +36,54 @@ class Target:
 
 def analyse_target(values: np.ndarray, name: str, task: str | None = None) -> Target:
     """Check a raw target column against a task (inferred when None); DataFileError if bad."""
-    cells = present(values)
-    if len(cells) == 0:
+    return target_spec(ColumnSummary.of(values), name, task)
+
+
+def target_spec(summary: ColumnSummary, name: str, task: str | None = None) -> Target:
+    """Check a target column, from its summary, against a task (inferred when None)."""
+    if not summary.present:
         raise DataFileError(f"the target column {name!r} has no values", "target")
-    kind = infer_kind(cells)
+    kind = summary.kind
     if kind == "datetime":
         raise DataFileError(
             f"the target column {name!r} holds dates; it cannot be a target", "target"
         )
-    numbers = to_float(cells) if kind == "numeric" else None
+    numeric = kind == "numeric"
     if task is None:
-        whole = numbers is not None and bool(np.all(numbers == np.round(numbers)))
-        few = numbers is not None and len(np.unique(numbers)) <= MAX_INFERRED_CLASSES
-        task = "regression" if numbers is not None and not (whole and few) else "classification"
+        few = numeric and not summary.capped and summary.distinct <= MAX_INFERRED_CLASSES
+        task = "regression" if numeric and not (summary.whole and few) else "classification"
     if task == "regression":
-        if numbers is None:
+        if not numeric:
             raise DataFileError(
                 f"the target column {name!r} is not numeric ({kind}); regression needs a "
                 "numeric target",
                 "target",
             )
-        if np.ptp(numbers) == 0:
+        if summary.numbers.lo == summary.numbers.hi:
             raise DataFileError(f"the target column {name!r} holds a single value", "target")
         return Target(name, kind, task, None)
-    labels = _labels(cells, numbers)
+    n_labels = summary.distinct
+    if summary.capped or n_labels > MAX_CLASSES:
+        raise DataFileError(
+            f"the target column {name!r} has {'more than ' * summary.capped}{n_labels} "
+            f"classes; at most {MAX_CLASSES} are allowed",
+            "target",
+        )
+    labels = _labels(summary) if n_labels else []
     if len(labels) < 2:
         raise DataFileError(
             f"the target column {name!r} has one class ({labels[0]!r}); classification "
             "needs at least two",
             "target",
         )
-    if len(labels) > MAX_CLASSES:
-        raise DataFileError(
-            f"the target column {name!r} has {len(labels)} classes; at most "
-            f"{MAX_CLASSES} are allowed",
-            "target",
-        )
     return Target(name, kind, task, labels)
 
 
-def _labels(cells: np.ndarray, numbers: np.ndarray | None) -> list:
-    if numbers is None:
-        return sorted({str(c) for c in cells})
-    unique = np.unique(numbers)
-    whole = bool(np.all(unique == np.round(unique)))
-    return [int(u) for u in unique] if whole else [float(u) for u in unique]
+def _labels(summary: ColumnSummary) -> list:
+    if summary.kind != "numeric":
+        return sorted(summary.counts)
+    unique = sorted({float(v) for v in summary.counts})
+    return [int(u) for u in unique] if summary.whole else unique
 
 
 def encode_target(values: np.ndarray, target: Target) -> tuple[np.ndarray, np.ndarray]:
@@ -98,19 +103,20 @@ def encode_target(values: np.ndarray, target: Target) -> tuple[np.ndarray, np.nd
     return y.astype(np.int64), keep
 
 
-def load_csv_table(
-    path: Path, layout: CsvLayout, target: str, task: str | None, drop: list[str]
+def load_table(
+    path: Path, layout: TableLayout, target: str, task: str | None, drop: list[str]
 ) -> tuple[TabularData, list[str]]:
-    """A CSV's rows as TabularData (raw object cells) and each feature column's kind."""
+    """An uploaded table's rows as TabularData (raw object cells) and each feature
+    column's kind."""
     if target not in layout.columns:
         raise DataFileError(f"no column named {target!r}", "target")
-    cells = read_csv(path, layout)
+    cells = read_table(path, layout)
     t = layout.columns.index(target)
     spec = analyse_target(cells[:, t], target, task)
     y, keep = encode_target(cells[:, t], spec)
     features = [j for j, name in enumerate(layout.columns) if j != t and name not in drop]
     X = cells[keep][:, features]
-    kinds = [infer_kind(X[:, i]) for i in range(X.shape[1])]
+    kinds = [ColumnSummary.of(X[:, i]).kind for i in range(X.shape[1])]
     data = TabularData(
         X=X,
         y=y,

@@ -12,7 +12,8 @@ TASKS = [
 
 class UploadForm(forms.Form):
     file = forms.FileField(
-        help_text="A .csv (comma, semicolon or tab separated) or an .npz holding arrays X and y."
+        help_text="A table (.csv with comma, semicolon or tab; .parquet; .xlsx; .jsonl) or an "
+        ".npz holding arrays X and y."
     )
     name = forms.CharField(max_length=200, required=False, help_text="Default: the file name.")
     description = forms.CharField(

@@ -21,6 +21,9 @@ class Dataset(models.Model):
 
     class Format(models.TextChoices):
         CSV = "csv"
+        PARQUET = "parquet"
+        XLSX = "xlsx"
+        JSONL = "jsonl"
         NPZ = "npz"
 
     class DataKind(models.TextChoices):
@@ -60,7 +63,9 @@ class Dataset(models.Model):
     size_bytes = models.BigIntegerField(default=0)
     sha256 = models.CharField(max_length=64, blank=True)
     file_layout = models.JSONField(
-        default=dict, blank=True, help_text="CSV encoding and delimiter, or npz shapes."
+        default=dict,
+        blank=True,
+        help_text="CSV encoding and delimiter, the format of other tables, or npz shapes.",
     )
     columns = models.JSONField(default=list, blank=True, help_text="Column names, in order.")
     profile_status = models.CharField(

@@ -45,7 +45,9 @@ class DatasetDetailSerializer(DatasetSerializer):
 class DatasetUploadSerializer(serializers.Serializer):
     """A multipart upload: the file, and how to read its target."""
 
-    file = serializers.FileField(help_text=".csv (comma, semicolon or tab) or .npz (X, y)")
+    file = serializers.FileField(
+        help_text=".csv (comma, semicolon or tab), .parquet, .xlsx, .jsonl or .npz (X, y)"
+    )
     name = serializers.CharField(
         max_length=200,
         required=False,
@@ -57,7 +59,7 @@ class DatasetUploadSerializer(serializers.Serializer):
         max_length=200,
         required=False,
         allow_blank=True,
-        help_text="CSV: the target column (default: the last one); npz: always y",
+        help_text="Tables: the target column (default: the last one); npz: always y",
     )
     task = serializers.ChoiceField(
         choices=TASK_CHOICES,

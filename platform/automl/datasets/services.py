@@ -19,27 +19,26 @@ from automl.datasets import tasks
 from automl.datasets.models import Dataset
 from automl.errors import InUse, Invalid
 from workers.data.builtin import BUILTIN_DATASETS, load_builtin
-from workers.data.files import (
-    CsvLayout,
-    DataFileError,
-    inspect_csv,
-    inspect_npz,
-    read_csv,
-    read_npz,
-)
+from workers.data.files import DataFileError, inspect_npz, read_npz
 from workers.data.preprocess import DEFAULTS, DataConfigError, validate_preprocessing
-from workers.data.profile import array_profile, table_profile, target_profile
+from workers.data.profile import array_profile, profile_batches, target_profile
+from workers.data.summary import ColumnSummary
+from workers.data.tables import TableLayout, inspect_table, iter_batches
 from workers.data.tabular import TabularData
-from workers.data.uploads import (
-    analyse_target,
-    encode_target,
-    load_csv_table,
-    load_npz_table,
-)
+from workers.data.uploads import analyse_target, load_npz_table, load_table, target_spec
 
 log = logging.getLogger(__name__)
-FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".npz": "npz"}
-STORED_NAMES = {"csv": "data.csv", "npz": "data.npz"}
+FORMATS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".xlsx": "xlsx",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".npz": "npz",
+}
+STORED_NAMES = {fmt: f"data.{fmt}" for fmt in FORMATS.values()}
 
 
 # --- builtins
@@ -86,8 +85,8 @@ def file_format(name: str) -> str:
     suffix = Path(name or "").suffix.lower()
     if suffix not in FORMATS:
         raise DataFileError(
-            f"unsupported file type {suffix or '(none)'!r}; upload a .csv "
-            "(comma, semicolon or tab separated) or an .npz file"
+            f"unsupported file type {suffix or '(none)'!r}; upload a .csv (comma, "
+            "semicolon or tab separated), .parquet, .xlsx, .jsonl (JSON lines) or .npz file"
         )
     return FORMATS[suffix]
 
@@ -112,10 +111,10 @@ def create_upload(
     directory = path.parent
     try:
         fmt = file_format(original_name)
-        if fmt == "csv":
-            meta = _check_csv(path, target, task or None)
-        else:
+        if fmt == "npz":
             meta = _check_npz(path, task or None)
+        else:
+            meta = _check_table(path, fmt, target, task or None)
         stored = directory / STORED_NAMES[fmt]
         os.replace(path, stored)
         dataset = Dataset(
@@ -146,8 +145,8 @@ def create_upload(
     return dataset
 
 
-def _check_csv(path: Path, target: str, task: str | None) -> dict:
-    layout = inspect_csv(path, settings.DATASET_MAX_COLUMNS)
+def _check_table(path: Path, fmt: str, target: str, task: str | None) -> dict:
+    layout = inspect_table(path, fmt, settings.DATASET_MAX_COLUMNS)
     target = target or layout.columns[-1]
     if target not in layout.columns:
         raise DataFileError(
@@ -156,8 +155,7 @@ def _check_csv(path: Path, target: str, task: str | None) -> dict:
         )
     if len(layout.columns) < 2:
         raise DataFileError("the file needs at least one feature column besides the target")
-    values = read_csv(path, layout, usecols=[layout.columns.index(target)])[:, 0]
-    spec = analyse_target(values, target, task)
+    spec = target_spec(_summary(path, layout, target), target, task)
     return {
         "task": spec.task,
         "target_name": target,
@@ -167,6 +165,14 @@ def _check_csv(path: Path, target: str, task: str | None) -> dict:
         "file_layout": layout.as_dict(),
         "data_kind": Dataset.DataKind.TABLE,
     }
+
+
+def _summary(path: Path, layout: TableLayout, column: str) -> ColumnSummary:
+    """One column of a table summarised over batches (bounded memory)."""
+    summary = ColumnSummary()
+    for (cells,) in iter_batches(path, layout, [layout.columns.index(column)]):
+        summary.add(cells)
+    return summary
 
 
 def _check_npz(path: Path, task: str | None) -> dict:
@@ -222,12 +228,9 @@ def compute_profile(dataset: Dataset) -> dict:
         target = target_profile(data.y, data.task, "y", data.classes)
         return array_profile(data.X, data.feature_names, target)
     layout = _layout(dataset)
-    cells = read_csv(dataset.path, layout)
-    values = cells[:, layout.columns.index(dataset.target_name)]
-    spec = analyse_target(values, dataset.target_name, dataset.task)
-    y, _ = encode_target(values, spec)
-    target = target_profile(y, spec.task, spec.name, spec.classes)
-    return table_profile(cells, layout.columns, target)
+    target = _summary(dataset.path, layout, dataset.target_name)
+    spec = target_spec(target, dataset.target_name, dataset.task)
+    return profile_batches(iter_batches(dataset.path, layout), layout.columns, spec)
 
 
 def _profile(dataset: Dataset) -> tuple[dict, str, str]:
@@ -277,12 +280,9 @@ def reconcile_profiles(queued_after_s: float, give_up_after_s: float) -> dict[st
     return {"profiles_requeued": len(again), "profiles_failed": failed}
 
 
-def _layout(dataset: Dataset) -> CsvLayout:
-    return CsvLayout(
-        dataset.file_layout["encoding"],
-        dataset.file_layout["delimiter"],
-        list(dataset.columns),
-        dataset.n_rows,
+def _layout(dataset: Dataset) -> TableLayout:
+    return TableLayout.stored(
+        dataset.file_format, dataset.file_layout, dataset.columns, dataset.n_rows
     )
 
 
@@ -304,7 +304,7 @@ def job_task(dataset: Dataset, config: object) -> tuple[str, dict[str, str]]:
     target = config.get("target") or dataset.target_name
     task = config.get("task")
     task = task if task in ("classification", "regression") else None
-    if dataset.is_builtin or dataset.file_format != Dataset.Format.CSV:
+    if dataset.is_builtin or dataset.file_format == Dataset.Format.NPZ:
         if target != dataset.target_name:
             return dataset.task, {
                 "config.target": f"this data set's target is fixed: {dataset.target_name!r}"
@@ -312,10 +312,8 @@ def job_task(dataset: Dataset, config: object) -> tuple[str, dict[str, str]]:
         return task or dataset.task, {}
     if target == dataset.target_name and task in (None, dataset.task):
         return dataset.task, {}
-    layout = _layout(dataset)
     try:
-        values = read_csv(dataset.path, layout, usecols=[layout.columns.index(target)])[:, 0]
-        return analyse_target(values, target, task).task, {}
+        return target_spec(_summary(dataset.path, _layout(dataset), target), target, task).task, {}
     except (DataFileError, OSError) as exc:
         return task or dataset.task, {"config.target": str(exc)}
 
@@ -323,7 +321,7 @@ def job_task(dataset: Dataset, config: object) -> tuple[str, dict[str, str]]:
 def training_data(dataset: Dataset, config: dict) -> TabularData:
     """The rows a job trains on, as the engines' TabularData.
 
-    Uploads apply the config's target and dropped columns; a CSV's X holds raw cells that
+    Uploads apply the config's target and dropped columns; a table's X holds raw cells that
     the job's preprocessing (data.make_transformer) turns into numbers.
     """
     preprocessing = config.get("preprocessing")
@@ -337,7 +335,7 @@ def training_data(dataset: Dataset, config: dict) -> TabularData:
         return data
     preprocessing = preprocessing or dict(DEFAULTS)
     target = config.get("target") or dataset.target_name
-    data, _ = load_csv_table(
+    data, _ = load_table(
         dataset.path,
         _layout(dataset),
         target,

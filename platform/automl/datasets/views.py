@@ -76,8 +76,9 @@ class DatasetList(generics.ListAPIView):
         },
     )
     def post(self, request: Request) -> Response:
-        """Upload a .csv or .npz (multipart, field `file`); small files are profiled now,
-        large ones by a worker (profile_status pending -> ready)."""
+        """Upload a table (.csv, .parquet, .xlsx, .jsonl) or an .npz (multipart, field
+        `file`); small files are profiled now, large ones by a worker (profile_status
+        pending -> ready)."""
         if not request.content_type.startswith("multipart/form-data"):
             raise exceptions.UnsupportedMediaType(request.content_type)
 
