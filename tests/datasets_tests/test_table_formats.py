@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from automl.datasets.models import Dataset
-from tests.support.api import upload
+from tests.support.api import submit, upload
 from tests.support.factories import run_hpo
 
 pytestmark = pytest.mark.django_db
@@ -118,3 +118,23 @@ def test_every_format_gives_the_same_profile_and_the_same_model(alice, alice_api
     for result in results[1:]:
         assert result["params"] == results[0]["params"]
         assert result["test_metrics"] == results[0]["test_metrics"]
+
+
+def test_trials_search_a_sample_and_the_refit_fits_every_row(
+    alice, alice_api, alice_browser, artifacts
+):
+    response = upload(alice_api, "customers.parquet", as_parquet(customers(400)))
+    dataset = Dataset.objects.get(id=response.json()["id"])
+    job = run_hpo(alice, dataset, model="random_forest", n_trials=1, trial_rows=100)
+    refit = job.result["refit"]
+    assert (refit["trial_rows"], refit["fit_rows"], refit["test_rows"]) == (100, 320, 80)
+    page = alice_browser.get(f"/jobs/{job.id}/")
+    assert b"stratified sample of 100 of the 320 search rows" in page.content
+    assert b"fitted on all 320" in page.content
+
+
+def test_trial_rows_is_checked(alice_api, artifacts):
+    response = upload(alice_api, "customers.csv", as_csv(customers()))
+    job = submit(alice_api, "hpo", response.json()["id"], {"trial_rows": 5})
+    assert job.status_code == 400, job.content
+    assert "trial_rows" in str(job.json()["fields"])

@@ -263,3 +263,17 @@ def test_reference_stats_are_small_json():
         < 20_000
     )
     assert bin_counts(np.array([-5.0, 0.5, 99.0]), [0.0, 1.0, 2.0]) == [2, 1]
+
+
+def test_a_stratified_sample_keeps_class_shares_and_file_order():
+    from dataclasses import replace
+
+    from workers.data.splits import stratified_sample
+
+    y = np.array([0] * 900 + [1] * 100)
+    data = TabularData(np.arange(1000.0)[:, None], y, ["x"], "classification", "y")
+    sample = stratified_sample(data, 200, seed=0)
+    assert len(sample.y) == 200 and (sample.y == 1).sum() == 20
+    assert np.all(np.diff(sample.X[:, 0]) > 0)
+    assert stratified_sample(data, None, 0) is data
+    assert stratified_sample(replace(data, task="regression"), 5000, 0).y.shape == (1000,)

@@ -7,6 +7,7 @@ the same rows everywhere.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,6 +54,21 @@ def holdout_split(data: TabularData, test_size: float, seed: int) -> Split:
     """A single shuffled holdout split."""
     train, valid = held_out_rows(data.y, test_size, seed, stratify=data.task == "classification")
     return _take(data, train, valid)
+
+
+def stratified_sample(data: TabularData, n_rows: int | None, seed: int) -> TabularData:
+    """At most n_rows of the data's rows (all of them when n_rows is None or not fewer),
+    drawn with the seed, keeping each class's share; rows stay in file order."""
+    if n_rows is None or len(data.y) <= n_rows:
+        return data
+    rows = np.arange(len(data.y))
+    stratify = data.y if data.task == "classification" else None
+    try:
+        kept, _ = train_test_split(rows, train_size=n_rows, random_state=seed, stratify=stratify)
+    except ValueError:  # a class too rare to stratify: a plain uniform sample
+        kept, _ = train_test_split(rows, train_size=n_rows, random_state=seed)
+    kept = np.sort(kept)
+    return dataclasses.replace(data, X=data.X[kept], y=data.y[kept])
 
 
 def kfold_splits(data: TabularData, folds: int, seed: int) -> list[Split]:

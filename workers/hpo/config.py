@@ -13,6 +13,8 @@ Keys, [default]:
   once that fit returns;
 - validation [{"method": "holdout", "test_size": 0.25}] or {"method": "cv", "folds": 5};
   test_size [0.2], held out before any search and scored only by the refit best model;
+- trial_rows [DEFAULT_TRIAL_ROWS]: trials search a stratified sample of at most this many
+  of the search rows (null: all of them); the refit of the best trial fits every one;
 - seed [0]; warm_start [null] or {"trials": [{"params": {...}, "values": [...] | null}]};
 - trainer [{}]: how the torch families (mlp, cnn) train: device ["auto"], amp [false],
   accumulation_steps [1], clip_norm [null], processes [1] (several: one data-parallel
@@ -47,6 +49,9 @@ MAX_OBJECTIVES = 3
 MAX_WARM_START = 1000
 MAX_TRIALS = 10000
 MAX_CHOICES = 1000  # per categorical (fANOVA's cost grows with them)
+# Enough rows for every family to rank configurations; a gigabyte table has millions.
+DEFAULT_TRIAL_ROWS = 100_000
+MIN_TRIAL_ROWS = 100
 TOP_KEYS = (
     "task",
     "metric",
@@ -61,6 +66,7 @@ TOP_KEYS = (
     "patience",
     "validation",
     "test_size",
+    "trial_rows",
     "seed",
     "warm_start",
     "target",
@@ -137,6 +143,9 @@ def validate_hpo_config(config: object, task: str) -> dict:
     elif patience is not None and multi:
         err.add("patience", "needs a single metric: a Pareto front has no one best value")
     test_size = shared.fraction(config.get("test_size", 0.2), "test_size", err)
+    trial_rows = config.get("trial_rows", DEFAULT_TRIAL_ROWS)
+    if trial_rows is not None and not (_is_int(trial_rows) and trial_rows >= MIN_TRIAL_ROWS):
+        err.add("trial_rows", f"must be an integer of at least {MIN_TRIAL_ROWS}, or null (all)")
     seed = shared.seed(config.get("seed", 0), "seed", err)
 
     normalized = {
@@ -153,6 +162,7 @@ def validate_hpo_config(config: object, task: str) -> dict:
         "patience": patience,
         "validation": _validation(config.get("validation", {"method": "holdout"}), err),
         "test_size": test_size,
+        "trial_rows": trial_rows,
         "seed": seed,
         "warm_start": _warm_start(config.get("warm_start"), len(metric) if multi else 1, err),
         "trainer": shared.trainer(config.get("trainer", {}), err),

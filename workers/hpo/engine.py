@@ -23,7 +23,7 @@ from optuna.study._multi_objective import _get_pareto_front_trials_by_trials
 from optuna.trial import TrialState
 
 from workers import failures
-from workers.data.splits import Split, holdout_split, kfold_splits
+from workers.data.splits import Split, holdout_split, kfold_splits, stratified_sample
 from workers.data.tabular import TabularData
 from workers.hpo.config import ConfigError, directions, normalize_space, objectives
 from workers.hpo.families import FAMILIES
@@ -154,7 +154,10 @@ def run_trials(
         raise HpoError(f"config is for {config['task']} but the dataset is {data.task}")
     _check_inputs(config, data)
     spaces = _spaces(config, data)
-    splits = _make_splits(config, _search_and_test(config, data)[0])
+    search = _search_and_test(config, data)[0]
+    splits = _make_splits(
+        config, stratified_sample(search, config.get("trial_rows"), config["seed"])
+    )
     study_id = storage.get_study_id_from_name(study_name)
     attrs = storage.get_study_system_attrs(study_id)
     warm_started = attrs.get(WARM_STARTED, 0)
@@ -333,6 +336,9 @@ def refit_best(
         "params": best.best_params,
         "test_metrics": test_metrics,
         "test_rows": int(len(test.y)),
+        # Trials searched a sample of the search rows (trial_rows); the refit fits them all.
+        "fit_rows": int(len(search.y)),
+        "trial_rows": int(min(len(search.y), config.get("trial_rows") or len(search.y))),
         "files": files,
     }
 
