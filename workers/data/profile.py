@@ -129,37 +129,51 @@ def array_profile(X: np.ndarray, names: list[str], target: dict | None) -> dict:
 
 
 class RowSample:
-    """A uniform sample of at most `size` rows of a stream of batches (reservoir sampling,
-    Algorithm R, seeded: the same file always gives the same sample)."""
+    """A uniform sample of at most `size` rows of a stream of batches, seeded (the same
+    file always gives the same sample): each row draws a random key and the rows with the
+    `size` smallest keys are kept (priority sampling), held as Arrow arrays."""
 
-    def __init__(self, size: int, n_columns: int, seed: int = 0) -> None:
-        self.cells = np.empty((size, n_columns), dtype=object)
-        self.seen = 0
+    def __init__(self, size: int, seed: int = 0) -> None:
+        self.size = size
         self.rng = np.random.default_rng(seed)
+        self.keys = np.empty(0)
+        self.kept: pa.Table | None = None
 
     def add(self, batch: list[pa.Array]) -> None:
-        size, n = len(self.cells), len(batch[0])
-        positions = self.seen + np.arange(n)
-        slots = np.where(positions < size, positions, self.rng.integers(0, positions + 1))
-        rows = np.flatnonzero(slots < size)
-        self.seen += n
-        if len(rows):
-            for j, column in enumerate(batch):
-                self.cells[slots[rows], j] = column.take(rows).to_numpy(zero_copy_only=False)
+        keys = self.rng.random(len(batch[0]))
+        table = pa.table({str(j): column for j, column in enumerate(batch)})
+        if len(self.keys) >= self.size:  # only rows that beat the largest kept key matter
+            better = np.flatnonzero(keys < self.keys.max())
+            keys, table = keys[better], table.take(better)
+        table = table if self.kept is None else pa.concat_tables([self.kept, table])
+        keys = np.concatenate([self.keys, keys])
+        if len(keys) > self.size:
+            best = np.argpartition(keys, self.size)[: self.size]
+            keys, table = keys[best], table.take(best)
+        self.keys, self.kept = keys, table
 
     @property
     def rows(self) -> np.ndarray:
-        return self.cells[: min(self.seen, len(self.cells))]
+        """The kept rows as an object array of cells, in the order they were drawn."""
+        if self.kept is None:
+            return np.empty((0, 0), dtype=object)
+        order = np.argsort(self.keys, kind="stable")
+        table = self.kept.take(order)
+        return np.column_stack(
+            [column.to_numpy(zero_copy_only=False) for column in table.columns]
+        ).astype(object)
 
 
-def profile_batches(batches: Iterable[list[pa.Array]], columns: list[str], target) -> dict:
-    """Profile of an uploaded table read in batches, in bounded memory (module docstring).
+def profile_batches(
+    batches: Iterable[list[pa.Array]], columns: list[str], target: str, task: str | None
+) -> dict:
+    """Profile of an uploaded table read in batches, in bounded memory (module docstring),
+    in one pass: the target column's summary gives its class balance too."""
+    from workers.data.uploads import target_spec
 
-    `target` is the data set's uploads.Target (None: no target profile).
-    """
     size = max(1000, min(SAMPLE_ROWS, SAMPLE_CELLS // max(len(columns), 1)))
     summaries = [ColumnSummary() for _ in columns]
-    sample = RowSample(size, len(columns))
+    sample = RowSample(size)
     for batch in batches:
         for summary, column in zip(summaries, batch, strict=True):
             summary.add(column)
@@ -176,11 +190,10 @@ def profile_batches(batches: Iterable[list[pa.Array]], columns: list[str], targe
             summary_profile(name, s, rows[:, j], scale)
             for j, (name, s) in enumerate(zip(columns, summaries, strict=True))
         ],
-        "target": None,
     }
-    if target is not None:
-        t = columns.index(target.name)
-        out["target"] = summary_target_profile(target, summaries[t], rows[:, t], scale)
+    t = columns.index(target)
+    spec = target_spec(summaries[t], target, task)
+    out["target"] = summary_target_profile(spec, summaries[t], rows[:, t], scale)
     return out
 
 
@@ -212,7 +225,9 @@ def summary_profile(name: str, summary: ColumnSummary, sample: np.ndarray, scale
 
 
 def _top(counts: Counter) -> list[dict]:
-    return [{"value": v[:MAX_VALUE_CHARS], "count": n} for v, n in counts.most_common(TOP_VALUES)]
+    """The most frequent values (ties: alphabetical, so every format lists the same)."""
+    top = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:TOP_VALUES]
+    return [{"value": v[:MAX_VALUE_CHARS], "count": n} for v, n in top]
 
 
 def summary_target_profile(target, summary: ColumnSummary, sample: np.ndarray, scale: float):

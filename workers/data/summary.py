@@ -73,7 +73,7 @@ class ColumnSummary:
         self.first: list[str] = []  # the first present cells: do they look like dates?
         self.numbers = Moments()
         self.seconds = Moments()
-        self.counts: Counter[str] = Counter()
+        self._counted: pa.Table | None = None  # distinct values and their counts
         self.capped = False
 
     @classmethod
@@ -106,16 +106,28 @@ class ColumnSummary:
 
     def _count(self, cells: pa.Array) -> None:
         counted = pc.value_counts(cells)
-        values, counts = counted.field("values").to_pylist(), counted.field("counts").to_pylist()
-        if self.capped:
-            for value, n in zip(values, counts, strict=True):
-                if value in self.counts:
-                    self.counts[value] += n
+        batch = pa.table({"value": counted.field("values"), "n": counted.field("counts")})
+        if self._counted is None:
+            self._counted = batch
             return
-        self.counts.update(dict(zip(values, counts, strict=True)))
-        if len(self.counts) > MAX_TRACKED:
+        if self.capped:  # only values already counted go on being counted
+            batch = batch.filter(pc.is_in(batch["value"], self._counted["value"]))
+        merged = (
+            pa.concat_tables([self._counted, batch]).group_by("value").aggregate([("n", "sum")])
+        )
+        merged = merged.rename_columns(["value", "n"])
+        if merged.num_rows > MAX_TRACKED:
             self.capped = True
-            self.counts = Counter(dict(self.counts.most_common(MAX_TRACKED)))
+            merged = merged.take(pc.select_k_unstable(merged, MAX_TRACKED, [("n", "descending")]))
+        self._counted = merged
+
+    @property
+    def counts(self) -> Counter[str]:
+        """Each distinct value's count (the values counted, when capped)."""
+        if self._counted is None:
+            return Counter()
+        values, counts = self._counted["value"].to_pylist(), self._counted["n"].to_pylist()
+        return Counter(dict(zip(values, counts, strict=True)))
 
     def _numbers(self, cells: pa.Array) -> None:
         try:
@@ -150,9 +162,11 @@ class ColumnSummary:
     @property
     def distinct(self) -> int:
         """Distinct values (of numbers: distinct numbers, "1" and "1.0" being one)."""
+        if self._counted is None:
+            return 0
         if self.kind == "numeric" and not self.capped:
-            return len({float(v) for v in self.counts})
-        return len(self.counts)
+            return len(pc.unique(pc.cast(self._counted["value"], pa.float64())))
+        return self._counted.num_rows
 
     @property
     def kind(self) -> str:
@@ -165,7 +179,8 @@ class ColumnSummary:
             return "boolean"
         if self.datetime:
             return "datetime"
-        many = self.capped or len(self.counts) > TEXT_MIN_DISTINCT_SHARE * self.present
+        texts = self._counted.num_rows if self._counted is not None else 0
+        many = self.capped or texts > TEXT_MIN_DISTINCT_SHARE * self.present
         if self.length / self.present > TEXT_MIN_MEAN_LENGTH and many:
             return "text"
         return "categorical"

@@ -34,6 +34,7 @@ from workers.data.files import (
     first_ragged_row,
     refuse_binary,
 )
+from workers.data.summary import ColumnSummary
 
 FORMATS = ("csv", "parquet", "xlsx", "jsonl")
 BATCH_ROWS = 65_536
@@ -97,21 +98,37 @@ def clean(column: pa.Array | pa.ChunkedArray) -> pa.Array:
 # --- inspecting
 
 
-def inspect_table(path: Path, fmt: str, max_columns: int) -> TableLayout:
-    """Check a table file completely, one batch at a time; DataFileError if it is bad."""
+def table_layout(path: Path, fmt: str, max_columns: int) -> TableLayout:
+    """How a table file is written and its checked header (rows not counted yet)."""
     path = Path(path)
     if path.stat().st_size == 0:
         raise DataFileError("the file is empty")
-    layout = _LAYOUTS[fmt](path, max_columns)
+    return _LAYOUTS[fmt](path, max_columns)
+
+
+def check_rows(path: Path, layout: TableLayout, summarise: int | None = None):
+    """Read every row, one batch at a time, and set layout.n_rows; DataFileError if the
+    file is bad. Returns the ColumnSummary of column `summarise` (None: no summary), so
+    that an upload's target is checked in the same pass."""
+    summary = ColumnSummary() if summarise is not None else None
     n_rows = 0
     try:
         for batch in iter_batches(path, layout):
             n_rows += len(batch[0])
+            if summary is not None:
+                summary.add(batch[summarise])
     except pa.ArrowInvalid as exc:
         raise _unreadable(path, layout, exc) from None
     if n_rows == 0:
         raise DataFileError("the file has a header but no data rows")
     layout.n_rows = n_rows
+    return summary
+
+
+def inspect_table(path: Path, fmt: str, max_columns: int) -> TableLayout:
+    """Check a table file completely (header and rows); DataFileError if it is bad."""
+    layout = table_layout(path, fmt, max_columns)
+    check_rows(path, layout)
     return layout
 
 

@@ -23,7 +23,7 @@ from workers.data.files import DataFileError, inspect_npz, read_npz
 from workers.data.preprocess import DEFAULTS, DataConfigError, validate_preprocessing
 from workers.data.profile import array_profile, profile_batches, target_profile
 from workers.data.summary import ColumnSummary
-from workers.data.tables import TableLayout, inspect_table, iter_batches
+from workers.data.tables import TableLayout, check_rows, iter_batches, table_layout
 from workers.data.tabular import TabularData
 from workers.data.uploads import analyse_target, load_npz_table, load_table, target_spec
 
@@ -146,7 +146,7 @@ def create_upload(
 
 
 def _check_table(path: Path, fmt: str, target: str, task: str | None) -> dict:
-    layout = inspect_table(path, fmt, settings.DATASET_MAX_COLUMNS)
+    layout = table_layout(path, fmt, settings.DATASET_MAX_COLUMNS)
     target = target or layout.columns[-1]
     if target not in layout.columns:
         raise DataFileError(
@@ -155,7 +155,8 @@ def _check_table(path: Path, fmt: str, target: str, task: str | None) -> dict:
         )
     if len(layout.columns) < 2:
         raise DataFileError("the file needs at least one feature column besides the target")
-    spec = target_spec(_summary(path, layout, target), target, task)
+    summary = check_rows(path, layout, summarise=layout.columns.index(target))
+    spec = target_spec(summary, target, task)
     return {
         "task": spec.task,
         "target_name": target,
@@ -228,9 +229,8 @@ def compute_profile(dataset: Dataset) -> dict:
         target = target_profile(data.y, data.task, "y", data.classes)
         return array_profile(data.X, data.feature_names, target)
     layout = _layout(dataset)
-    target = _summary(dataset.path, layout, dataset.target_name)
-    spec = target_spec(target, dataset.target_name, dataset.task)
-    return profile_batches(iter_batches(dataset.path, layout), layout.columns, spec)
+    batches = iter_batches(dataset.path, layout)
+    return profile_batches(batches, layout.columns, dataset.target_name, dataset.task)
 
 
 def _profile(dataset: Dataset) -> tuple[dict, str, str]:
