@@ -74,6 +74,8 @@ class ColumnSummary:
         self.numbers = Moments()
         self.seconds = Moments()
         self._counted: pa.Table | None = None  # distinct values and their counts
+        self._pending: list[pa.Table] = []  # batches' counts not merged in yet
+        self._pending_rows = 0
         self.capped = False
 
     @classmethod
@@ -106,15 +108,21 @@ class ColumnSummary:
 
     def _count(self, cells: pa.Array) -> None:
         counted = pc.value_counts(cells)
-        batch = pa.table({"value": counted.field("values"), "n": counted.field("counts")})
-        if self._counted is None:
-            self._counted = batch
+        values, counts = counted.field("values"), counted.field("counts")
+        self._pending.append(pa.table({"value": values, "n": counts}))
+        self._pending_rows += len(counted)
+        if self._pending_rows > MAX_TRACKED:  # merging is costly: once per ~MAX_TRACKED
+            self._merge()
+
+    def _merge(self) -> None:
+        if not self._pending:
             return
+        batch = pa.concat_tables(self._pending)
+        self._pending, self._pending_rows = [], 0
         if self.capped:  # only values already counted go on being counted
             batch = batch.filter(pc.is_in(batch["value"], self._counted["value"]))
-        merged = (
-            pa.concat_tables([self._counted, batch]).group_by("value").aggregate([("n", "sum")])
-        )
+        merged = batch if self._counted is None else pa.concat_tables([self._counted, batch])
+        merged = merged.group_by("value").aggregate([("n", "sum")])
         merged = merged.rename_columns(["value", "n"])
         if merged.num_rows > MAX_TRACKED:
             self.capped = True
@@ -124,6 +132,7 @@ class ColumnSummary:
     @property
     def counts(self) -> Counter[str]:
         """Each distinct value's count (the values counted, when capped)."""
+        self._merge()
         if self._counted is None:
             return Counter()
         values, counts = self._counted["value"].to_pylist(), self._counted["n"].to_pylist()
@@ -162,6 +171,7 @@ class ColumnSummary:
     @property
     def distinct(self) -> int:
         """Distinct values (of numbers: distinct numbers, "1" and "1.0" being one)."""
+        self._merge()
         if self._counted is None:
             return 0
         if self.kind == "numeric" and not self.capped:
@@ -179,6 +189,7 @@ class ColumnSummary:
             return "boolean"
         if self.datetime:
             return "datetime"
+        self._merge()
         texts = self._counted.num_rows if self._counted is not None else 0
         many = self.capped or texts > TEXT_MIN_DISTINCT_SHARE * self.present
         if self.length / self.present > TEXT_MIN_MEAN_LENGTH and many:

@@ -15,6 +15,7 @@ N x C object array that training needs.
 from __future__ import annotations
 
 import csv
+import itertools
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,7 +43,18 @@ CSV_BLOCK_BYTES = 4 << 20
 # An .xlsx is a zip of XML: refuse one whose parts would unpack past this many times the
 # file's size (a decompression bomb) before openpyxl reads any of it.
 XLSX_MAX_RATIO = 100
-_MISSING = pa.array(sorted(MISSING), pa.string())
+# Every capitalisation of the missing-value tokens ("NA", "Null", ...): matching them is
+# cheaper than lower-casing every cell first.
+_MISSING = pa.array(
+    sorted(
+        {
+            "".join(chars)
+            for token in MISSING
+            for chars in itertools.product(*({c.lower(), c.upper()} for c in token))
+        }
+    ),
+    pa.string(),
+)
 
 
 @dataclass
@@ -92,7 +104,7 @@ def clean(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     elif pa.types.is_nested(column.type) or pa.types.is_binary(column.type):
         raise DataFileError(f"a column holds {column.type} values; only flat values are accepted")
     strings = pc.utf8_trim_whitespace(column.cast(pa.string()))
-    return pc.if_else(pc.is_in(pc.utf8_lower(strings), _MISSING), None, strings)
+    return pc.if_else(pc.is_in(strings, _MISSING), None, strings)
 
 
 # --- inspecting
