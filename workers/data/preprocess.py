@@ -43,6 +43,7 @@ MISSING_CATEGORY = "<missing>"
 MAX_FREQUENCIES = 10_000  # values kept by a frequency encoder; rarer ones count as unseen
 DEFAULTS: dict = {
     "drop": [],
+    "drop_suggested": False,  # also drop the profile's suggested_drops (the platform adds them)
     "imputation": "mean",
     "fill_value": 0.0,
     "scaling": "standard",
@@ -158,7 +159,7 @@ def _check(key: str, value: object, columns: dict[str, str] | None, target: obje
     if key in ("max_categories", "high_cardinality"):
         ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 1000
         return None if ok else "must be an integer from 1 to 1000"
-    if key == "clip_outliers":
+    if key in ("clip_outliers", "drop_suggested"):
         return None if isinstance(value, bool) else "must be true or false"
     allowed = [*SWITCHES[key], SEARCH]
     if value not in allowed or (

@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from workers.data.columns import present, to_bool, to_float
 from workers.data.summary import ColumnSummary
+from workers.data.suspects import suspect_columns
 
 PROFILE_VERSION = 2
 SAMPLE_ROWS = 100_000
@@ -194,6 +195,7 @@ def profile_batches(
     t = columns.index(target)
     spec = target_spec(summaries[t], target, task)
     out["target"] = summary_target_profile(spec, summaries[t], rows[:, t], scale)
+    out["suggested_drops"] = suspect_columns(columns, summaries, rows, t, spec.task)
     return out
 
 

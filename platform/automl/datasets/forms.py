@@ -42,14 +42,28 @@ class HpoJobForm(forms.Form):
     imputation = forms.ChoiceField(
         choices=[(s, s) for s in ("mean", "median", "most_frequent", "constant")]
     )
+    drop = forms.MultipleChoiceField(
+        choices=[],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Leave out",
+        help_text="Columns the search does not see; the profile's suggestions are ticked.",
+    )
     search_features = forms.BooleanField(
         required=False,
         help_text="Let the search switch feature engineering on and off "
         "(datetime parts, polynomial features, frequency encoding).",
     )
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, dataset=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        features = [c for c in (dataset.columns if dataset else []) if c != dataset.target_name]
+        if features:
+            self.fields["drop"].choices = [(c, c) for c in features]
+            suggested = (dataset.profile or {}).get("suggested_drops") or []
+            self.initial.setdefault("drop", [s["column"] for s in suggested])
+        else:  # built-in data sets: their columns are used as they are
+            del self.fields["drop"]
         models = ["auto", *families_for("classification"), *families_for("regression")]
         self.fields["model"].choices = [(m, m) for m in dict.fromkeys(models)]
         metrics = TASK_METRICS["classification"] + TASK_METRICS["regression"]
@@ -69,6 +83,8 @@ class HpoJobForm(forms.Form):
             if data.get(key):
                 config[key] = data[key]
         preprocessing = {"scaling": data["scaling"], "imputation": data["imputation"]}
+        if data.get("drop"):
+            preprocessing["drop"] = data["drop"]
         if data["search_features"]:
             preprocessing.update(
                 datetime_parts="search", polynomial="search", frequency_encoding="search"

@@ -116,6 +116,7 @@ def _detail(
             "profile": profile,
             "columns": columns,
             "target": target,
+            "suggested_drops": profile.get("suggested_drops") or [],
             "figures": figures,
             "balance": figure_html(balance) if balance else "",
             "plotly_js": plotly_js_tag(),
@@ -130,7 +131,7 @@ def _detail(
 @login_required
 def dataset_page(request: HttpRequest, pk: int) -> HttpResponse:
     dataset = visible_or_404(request, pk)
-    return _detail(request, dataset, HpoJobForm())
+    return _detail(request, dataset, HpoJobForm(dataset=dataset))
 
 
 @login_required
@@ -144,7 +145,7 @@ def dataset_delete(request: HttpRequest, pk: int) -> HttpResponse:
         services.delete_dataset(dataset)
     except InUse as exc:  # the page stays, with what uses the data set
         messages.error(request, exc.detail)
-        return _detail(request, dataset, HpoJobForm(), status=exc.status)
+        return _detail(request, dataset, HpoJobForm(dataset=dataset), status=exc.status)
     messages.success(request, f"Deleted {dataset.name}.")
     return redirect("dataset-pages")
 
@@ -154,7 +155,7 @@ def dataset_delete(request: HttpRequest, pk: int) -> HttpResponse:
 def dataset_job(request: HttpRequest, pk: int) -> HttpResponse:
     """Start an HPO search on the data set through the jobs API's own validation."""
     dataset = visible_or_404(request, pk)
-    form = HpoJobForm(request.POST)
+    form = HpoJobForm(request.POST, dataset=dataset)
     if not form.is_valid():
         return _detail(request, dataset, form, status=400)
     submission = JobSubmitSerializer(

@@ -318,6 +318,13 @@ def job_task(dataset: Dataset, config: object) -> tuple[str, dict[str, str]]:
         return task or dataset.task, {"config.target": str(exc)}
 
 
+def suggested_drops(dataset: Dataset, target: str) -> list[str]:
+    """The columns the profile suggests dropping (constant, ID-like, leaky, duplicate),
+    except the job's target."""
+    found = (dataset.profile or {}).get("suggested_drops") or []
+    return [s["column"] for s in found if s["column"] != target]
+
+
 def training_data(dataset: Dataset, config: dict) -> TabularData:
     """The rows a job trains on, as the engines' TabularData.
 
@@ -335,6 +342,9 @@ def training_data(dataset: Dataset, config: dict) -> TabularData:
         return data
     preprocessing = preprocessing or dict(DEFAULTS)
     target = config.get("target") or dataset.target_name
+    if preprocessing.get("drop_suggested"):
+        drop = [*preprocessing["drop"], *suggested_drops(dataset, target)]
+        preprocessing = {**preprocessing, "drop": list(dict.fromkeys(drop))}
     data, _ = load_table(
         dataset.path,
         _layout(dataset),
