@@ -24,6 +24,8 @@ def test_defaults_filled():
         "logistic_regression",
         "random_forest",
         "hist_gradient_boosting",
+        "lightgbm",
+        "xgboost",
         "svm",
         "knn",
         "mlp",

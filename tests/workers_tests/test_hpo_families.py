@@ -24,6 +24,8 @@ def fixed(**values):
 SPACES = {
     "random_forest": fixed(n_estimators=20),
     "hist_gradient_boosting": fixed(max_iter=20),
+    "lightgbm": fixed(n_estimators=30, num_leaves=8),
+    "xgboost": fixed(n_estimators=30, max_depth=3),
     "mlp": fixed(epochs=5, hidden_units=16, lr=0.01),
     "cnn": fixed(epochs=4, width=8, blocks=2, lr=0.02, batch_size=16),
 }

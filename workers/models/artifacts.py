@@ -65,6 +65,15 @@ ALLOWED_SKOPS_TYPES: frozenset[str] = frozenset(
         "sklearn.calibration._CalibratedClassifier",
         "sklearn.calibration._SigmoidCalibration",
         "workers.data.preprocess.TablePreprocessor",  # numbers, strings, lists, dicts only
+        # LightGBM and XGBoost estimators: skops stores their boosters as the libraries'
+        # own text / JSON model formats (no pickle), plus LightGBM's ordered parameters.
+        "collections.OrderedDict",
+        "lightgbm.basic.Booster",
+        "lightgbm.sklearn.LGBMClassifier",
+        "lightgbm.sklearn.LGBMRegressor",
+        "xgboost.core.Booster",
+        "xgboost.sklearn.XGBClassifier",
+        "xgboost.sklearn.XGBRegressor",
     }
 )
 

@@ -53,6 +53,11 @@ def count_params(model: Any) -> int:
         return sum(int(tree.tree_.node_count) for tree in model.estimators_)
     if hasattr(model, "_predictors"):  # HistGradientBoosting
         return sum(len(p.nodes) for iteration in model._predictors for p in iteration)
+    if hasattr(model, "booster_"):  # LightGBM: a tree of L leaves has 2L - 1 nodes
+        trees = model.booster_.dump_model()["tree_info"]
+        return sum(2 * tree["num_leaves"] - 1 for tree in trees)
+    if hasattr(model, "get_booster"):  # XGBoost: its text dump has one line per node
+        return sum(len(tree.splitlines()) for tree in model.get_booster().get_dump())
     if hasattr(model, "support_vectors_"):
         return int(model.support_vectors_.size + model.dual_coef_.size + model.intercept_.size)
     if hasattr(model, "n_samples_fit_"):  # k-NN keeps its training rows

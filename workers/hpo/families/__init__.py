@@ -13,7 +13,7 @@ from workers.hpo.families._base import (
 )
 
 # Registration order is the order in which model "auto" lists the families.
-for _module in ("linear", "forest", "boosting", "svm", "knn", "mlp", "cnn"):
+for _module in ("linear", "forest", "boosting", "lightgbm", "xgboost", "svm", "knn", "mlp", "cnn"):
     importlib.import_module(f"{__name__}.{_module}")
 
 __all__ = [
