@@ -277,3 +277,35 @@ def test_a_stratified_sample_keeps_class_shares_and_file_order():
     assert np.all(np.diff(sample.X[:, 0]) > 0)
     assert stratified_sample(data, None, 0) is data
     assert stratified_sample(replace(data, task="regression"), 5000, 0).y.shape == (1000,)
+
+
+def test_a_large_table_is_profiled_in_batches_with_exact_counts_and_a_row_sample(monkeypatch):
+    from workers.data import profile, summary
+
+    monkeypatch.setattr(profile, "SAMPLE_ROWS", 1000)
+    monkeypatch.setattr(summary, "MAX_TRACKED", 500)
+    rng = np.random.default_rng(0)
+    n = 5000
+    amount = rng.normal(100, 10, n)
+    cells = {
+        "amount": [None if i % 10 == 0 else f"{a:.3f}" for i, a in enumerate(amount)],
+        "order_id": [f"O{i}" for i in range(n)],
+        "label": list(rng.choice(["yes", "no"], n)),
+    }
+    batches = (
+        [clean(pa.array(cells[c][start : start + 700])) for c in cells]
+        for start in range(0, n, 700)
+    )
+    found = profile.profile_batches(batches, list(cells), "label", None)
+    assert (found["n_rows"], found["sampled_rows"]) == (n, 1000)
+    amount_profile, order_id = found["columns"][0], found["columns"][1]
+    present = amount[np.arange(n) % 10 != 0]
+    assert amount_profile["missing"] == 500 and amount_profile["distinct_capped"]
+    assert amount_profile["min"] == pytest.approx(present.round(3).min())
+    assert amount_profile["mean"] == pytest.approx(present.round(3).mean())
+    assert sum(amount_profile["histogram"]["counts"]) == pytest.approx(4500, rel=0.01)
+    assert order_id["distinct_capped"] and order_id["distinct"] == 500  # counted: 500
+    assert {c["value"]: c["count"] for c in found["target"]["classes"]} == {
+        label: cells["label"].count(label) for label in ("no", "yes")
+    }
+    assert {s["column"]: s["reason"] for s in found["suggested_drops"]} == {"order_id": "id_like"}

@@ -22,7 +22,7 @@ class UploadForm(forms.Form):
     target = forms.CharField(
         max_length=200,
         required=False,
-        help_text="CSV: the column to predict (default: the last one).",
+        help_text="Tables: the column to predict (default: the last one).",
     )
     task = forms.ChoiceField(choices=TASKS, required=False)
 
