@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from automl.datasets import services
 from automl.datasets.models import Dataset
 from tests.support.api import submit, upload
 from tests.support.factories import run_hpo
@@ -138,3 +139,12 @@ def test_trial_rows_is_checked(alice_api, artifacts):
     job = submit(alice_api, "hpo", response.json()["id"], {"trial_rows": 5})
     assert job.status_code == 400, job.content
     assert "trial_rows" in str(job.json()["fields"])
+
+
+def test_blank_lines_before_the_header_are_skipped_when_read_again(alice_api, artifacts):
+    response = upload(alice_api, "gaps.csv", b"\n\n" + as_csv(customers()))
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["file_layout"]["header_line"] == 2 and body["n_rows"] == 120
+    data = services.training_data(Dataset.objects.get(id=body["id"]), {})
+    assert data.feature_names == COLUMNS[:-1] and len(data.y) == 120

@@ -70,7 +70,8 @@ class TableLayout:
 
     def as_dict(self) -> dict:
         if self.format == "csv":
-            return {"encoding": self.encoding, "delimiter": self.delimiter}
+            blank_lines = {"header_line": self.header_line} if self.header_line else {}
+            return {"encoding": self.encoding, "delimiter": self.delimiter, **blank_lines}
         return {"format": self.format}
 
     @classmethod
