@@ -65,7 +65,7 @@ def test_a_cuda_job_goes_to_the_gpu_queue(alice_api, iris):
         ({"n_trials": 0}, "config.n_trials"),
         ({"n_trials": True}, "config.n_trials"),
         ({"metric": "r2"}, "config.metric"),
-        ({"model": "xgboost"}, "config.model"),
+        ({"model": "catboost"}, "config.model"),
         ({"surprise": 1}, "config.surprise"),
     ],
 )
