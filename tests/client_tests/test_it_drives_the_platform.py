@@ -91,6 +91,14 @@ def test_it_drives_the_platform(live_server, workers, analyst, tmp_path):
         "churned",
         150,
     )
+    # the same rows as Parquet: the same profile
+    import pyarrow.csv as pv
+    import pyarrow.parquet as pq
+
+    pq.write_table(pv.read_csv(tmp_path / "churn.csv"), tmp_path / "churn.parquet")
+    parquet = automl("datasets", "upload", str(tmp_path / "churn.parquet"), "--target", "churned")
+    assert (parquet["file_format"], parquet["n_rows"]) == ("parquet", 150)
+    assert parquet["profile"]["columns"] == data["profile"]["columns"]
 
     # hpo, on the upload instead of the file's iris, waited for
     hpo = automl(
