@@ -13,6 +13,7 @@ from automl_client.errors import (
     NotAuthenticated,
     NotFound,
 )
+from automl_client.trials import TrialRun, attach, params, report, tell
 from automl_client.types import Dataset, Deployment, Job, ModelVersion, Prediction, Trial
 
 __all__ = [
@@ -33,4 +34,9 @@ __all__ = [
     "NotFound",
     "Prediction",
     "Trial",
+    "TrialRun",
+    "attach",
+    "params",
+    "report",
+    "tell",
 ]

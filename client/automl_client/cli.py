@@ -256,6 +256,40 @@ def jobs_submit(ctx, job_file: Path, overrides: tuple[str, ...], dataset: str | 
     finish(ctx, client.jobs.wait(job.id))
 
 
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("job")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="Change the job file, e.g. config.n_trials=5 (repeatable).",
+)
+@click.option("--parallel", default=1, type=click.IntRange(1, 64), help="Trials run at once here.")
+@click.pass_context
+def tune(ctx, job: str, command: tuple[str, ...], overrides: tuple[str, ...], parallel: int):
+    """Tune your own code: run COMMAND once per trial of an external job.
+
+    JOB is a job file (submitted now) or the id of a running external job (this machine
+    joins it). Write the command after --, e.g.
+    `automl tune examples/external.yaml -- python examples/train.py`. Each run finds its
+    parameters in AUTOML_PARAMS (JSON) and AUTOML_PARAMS_FILE, and reports with
+    automl_client.report(step, value) / automl_client.tell(value), or prints its value as
+    its last line. Exit 1 unless the job succeeds.
+    """
+    from automl_client.tune import run_trials
+
+    client = client_of(ctx)
+    if job.isdigit():
+        job_id = int(job)
+    else:
+        job_id = client.jobs.submit_file(Path(job), list(overrides)).id
+        click.echo(f"Job {job_id} submitted.", err=True)
+    run_trials(client, job_id, command, parallel)
+    finish(ctx, client.jobs.wait(job_id))
+
+
 @jobs.command("watch")
 @click.argument("job_id", type=int)
 @click.pass_context

@@ -10,6 +10,7 @@ print(job.result["best_trial"], len(job.trials()))
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from automl_client.errors import (
     JobFailed,
     NotFound,
 )
+from automl_client.trials import TrialRun, trials_to_run
 from automl_client.types import Dataset, Deployment, Job, ModelVersion, Prediction, Trial
 
 API = "/api/v1"
@@ -241,17 +243,18 @@ class Jobs(Part):
     def submit(
         self,
         kind: str,
-        dataset: int | str,
+        dataset: int | str | None,
         config: dict,
         *,
         name: str = "",
         resources: dict | None = None,
     ) -> Job:
         """Submit a job of any kind; the server validates the whole config now (a bad
-        one raises InvalidInput whose `fields` name each field at fault)."""
+        one raises InvalidInput whose `fields` name each field at fault). `dataset` is
+        None for an external job whose code reads its own data."""
         body: dict[str, Any] = {
             "kind": kind,
-            "dataset": self.client.datasets.resolve(dataset),
+            "dataset": None if dataset is None else self.client.datasets.resolve(dataset),
             "config": config,
         }
         if name:
@@ -266,7 +269,7 @@ class Jobs(Part):
         definition = {**jobfile.load(path, overrides), **changes}
         return self.submit(
             definition["kind"],
-            definition["dataset"],
+            definition.get("dataset"),
             definition.get("config") or {},
             name=definition.get("name") or "",
             resources=definition.get("resources"),
@@ -301,6 +304,10 @@ class Jobs(Part):
     def trial_log(self, job_id: int, number: int) -> str:
         """What trial `number` printed: stdout, stderr and logging, bounded and redacted."""
         return self.client.request("GET", f"/jobs/{job_id}/trials/{number}/log/")["log"]
+
+    def trials_to_run(self, job_id: int, *, worker: str | None = None) -> Iterator[TrialRun]:
+        """An external job's trials for this machine to run (automl_client.trials)."""
+        return trials_to_run(self.client, job_id, worker=worker)
 
     def trials_frame(self, job_id: int, state: str | None = None):
         """The trials as a pandas DataFrame: one row per trial, `params_<name>` and

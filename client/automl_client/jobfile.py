@@ -2,7 +2,7 @@
 
     kind: hpo                 # any kind the server has
     name: iris forest
-    dataset: iris             # an id, or a data set's name (built-in or yours)
+    dataset: iris             # an id, or a data set's name (external jobs: optional)
     config: {...}             # the kind's config, exactly as POST /api/v1/jobs/ takes it
     resources: {device: cpu}
 
@@ -39,9 +39,8 @@ def load(path: str | Path, overrides: list[str] = ()) -> dict:
         raise ConfigurationError(
             f"{path}: {unknown[0]}: not a job file key (use {', '.join(KEYS)})"
         )
-    for key in ("kind", "dataset"):
-        if key not in definition:
-            raise ConfigurationError(f"{path}: {key}: required")
+    if "kind" not in definition:
+        raise ConfigurationError(f"{path}: kind: required")
     return definition
 
 

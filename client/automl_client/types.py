@@ -125,6 +125,10 @@ class Job(Resource):
     def refresh(self) -> Job:
         return self._api().jobs.get(self.id)
 
+    def trials_to_run(self, **options: Any):
+        """An external job's trials for this machine (see automl_client.trials)."""
+        return self._api().jobs.trials_to_run(self.id, **options)
+
     def wait(self, **options: Any) -> Job:
         """Until the job ends; see `Jobs.wait`."""
         return self._api().jobs.wait(self.id, **options)

@@ -4,13 +4,17 @@ budget, the pruner's answer, lost trials replaced, bad input and other users' jo
 The job's worker messages are run here (run_job sets up the study, run_trials closes the
 job), as a worker would run them."""
 
+import io
+import json
+import zipfile
 from uuid import uuid4
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from automl.jobs import tasks
 from automl.jobs.models import Job, Trial
-from tests.support.api import submit
+from tests.support.api import browser_for, submit
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +62,7 @@ def call(client, job, trial: dict, action: str, expect=200, **body) -> dict:
 
 
 def test_it_hands_out_the_budget_prunes_and_closes(alice_api):
-    job = started(alice_api)
+    job = started(alice_api, n_trials=4)
     first, second = ask(alice_api, job), ask(alice_api, job)
     assert first["status"] == "trial" and second["status"] == "trial"
     assert {first["number"], second["number"]} == {0, 1}
@@ -80,7 +84,7 @@ def test_it_hands_out_the_budget_prunes_and_closes(alice_api):
     failed = call(alice_api, job, third, "tell", state="failed", error="CUDA out of memory")
     assert failed["state"] == "failed" and failed["error"] == "CUDA out of memory"
 
-    fourth = ask(alice_api, job)  # a failed trial is replaced, as a lost one is
+    fourth = ask(alice_api, job)  # the last place: a failed trial takes one, as in HPO
     assert fourth["status"] == "trial" and fourth["number"] == 3
     assert ask(alice_api, job) == {
         "status": "wait",
@@ -168,7 +172,7 @@ def test_another_users_job_is_a_404_and_a_platform_job_is_a_409(alice_api, bob_a
     )
     assert "platform's workers" in ask(alice_api, hpo, expect=409)["detail"]
     queued = submit(alice_api, "external", None, CONFIG).json()
-    assert "queued" in ask(alice_api, Job(id=queued["id"]), expect=409)["detail"]
+    assert ask(alice_api, Job(id=queued["id"]))["status"] == "wait", "its study is coming"
 
 
 def test_the_new_job_page_submits_an_external_job_without_a_data_set(alice_browser):
@@ -191,3 +195,70 @@ def test_the_new_job_page_submits_an_external_job_without_a_data_set(alice_brows
     assert job.kind == "external" and job.dataset is None and job.config["metric"] == "val_acc"
     assert alice_browser.get(f"/jobs/{job.id}/").status_code == 200
     assert alice_browser.get("/jobs/").status_code == 200
+
+
+def attach(client, job, trial: dict, name: str, content: bytes, expect=201) -> dict:
+    response = client.post(
+        f"/api/v1/jobs/{job.id}/trials/{trial['number']}/files/",
+        {"token": trial["token"], "file": SimpleUploadedFile(name, content)},
+        format="multipart",
+    )
+    assert response.status_code == expect, response.json()
+    return response.json()
+
+
+def test_the_best_trials_files_are_kept_and_downloadable_and_nothing_else(
+    alice_api, model_store, settings, tmp_path
+):
+    settings.ARTIFACT_ROOT = tmp_path / "artifacts"
+    job = started(alice_api, n_trials=2)
+    best, other = ask(alice_api, job), ask(alice_api, job)
+    assert attach(alice_api, job, best, "weights.npz", b"my weights") == {"files": ["weights.npz"]}
+    listed = attach(alice_api, job, best, "notes.txt", b"lr was fine")
+    assert listed == {"files": ["notes.txt", "weights.npz"]}
+    assert "file" in attach(alice_api, job, best, "my model.bin", b"x", expect=400)["fields"]
+    attach(alice_api, job, other, "weights.npz", b"worse weights")
+    call(alice_api, job, best, "tell", value=0.9)
+    call(alice_api, job, other, "tell", value=0.4)
+    tasks.run_trials(job.id, 0)
+    job.refresh_from_db()
+    assert job.status == "succeeded", job.error_message
+
+    version_id = job.result["model_version"]
+    version = alice_api.get(f"/api/v1/models/{version_id}/").json()
+    assert version["framework"] == "external" and version["metrics"] == {"accuracy": 0.9}
+    zipped = zipfile.ZipFile(
+        io.BytesIO(alice_api.get(f"/api/v1/models/{version_id}/download/").getvalue())
+    )
+    assert zipped.read("weights.npz") == b"my weights" and "notes.txt" in zipped.namelist()
+    assert json.loads(zipped.read("spec.json"))["files"]["weights.npz"]["size"] == 10
+    # Files the platform does not read: every other action is refused with the reason.
+    deploy = alice_api.post(
+        "/api/v1/deployments/",
+        {"name": "mine", "model_name": version["name"], "routes": [{"version": version_id}]},
+        format="json",
+    )
+    assert deploy.status_code == 400
+    assert "does not read" in deploy.json()["fields"]["routes.0.version"][0]
+    evaluate = alice_api.post(f"/api/v1/models/{version_id}/evaluation/")
+    assert evaluate.status_code == 409 and "does not read" in evaluate.json()["detail"]
+    for refused in ("bundle/", "export/onnx/"):
+        answer = alice_api.get(f"/api/v1/models/{version_id}/{refused}")
+        assert answer.status_code == 409 and "does not read" in answer.json()["detail"]
+    page = browser_for(job.owner).get(f"/models/{version_id}/")
+    assert page.status_code == 200 and b"does not read" in page.content
+
+
+def test_out_of_time_it_hands_out_no_more_and_the_reconcilers_runner_closes_it(alice_api):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    job = started(alice_api, n_trials=50, timeout_s=60)
+    trial = ask(alice_api, job)
+    call(alice_api, job, trial, "tell", value=0.7)
+    Job.objects.filter(id=job.id).update(started_at=timezone.now() - dt.timedelta(hours=1))
+    assert ask(alice_api, job)["status"] == "done"
+    tasks.run_trials(job.id, 0)  # what the reconciler sends a job nobody calls any more
+    job.refresh_from_db()
+    assert job.status == "succeeded" and job.result["n_complete"] == 1

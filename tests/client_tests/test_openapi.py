@@ -7,7 +7,11 @@ import pytest
 import yaml
 from django.core.management import call_command
 
-UPLOADS = {"/api/v1/datasets/", "/api/v1/models/import/"}
+UPLOADS = {
+    "/api/v1/datasets/",
+    "/api/v1/models/import/",
+    "/api/v1/jobs/{id}/trials/{number}/files/",
+}
 
 
 @pytest.fixture(scope="module")

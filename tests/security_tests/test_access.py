@@ -59,6 +59,7 @@ ROUTES = {
     "job-trials-rerun": Route(OWNED, "job"),
     "trial-log": Route(OWNED, "job", args={"number": "0"}),
     "trial-detail": Route(OWNED, "job", args={"number": "0"}),
+    "trial-files": Route(OWNED, "job", args={"number": "0"}),
     "model-list": Route(MINE),
     "model-import": Route(MINE),
     "model-compare": Route(MINE, query="ids={model}"),

@@ -52,10 +52,15 @@ SAMPLES = {
     "cnn": _cnn,
     "genotype": lambda: _genotype("mlp", [5]),  # the tabular space (evolution, random)
     "sklearn": lambda: {"framework": "sklearn", "family": "random_forest"},
+    "external": lambda: {
+        "kind": "external",
+        "framework": "external",
+        "files": {"weights.npz": {"sha256": "0" * 64, "size": 3}},
+    },
 }
 # torch samples by test id: every torch kind, and the DARTS cell beside the tabular space
 TORCH_SAMPLES = {
-    **{n: f for n, f in SAMPLES.items() if n != "sklearn"},
+    **{n: f for n, f in SAMPLES.items() if n not in ("sklearn", "external")},
     "genotype-cell": lambda: _genotype("cell", [1, 8, 8], nodes=2, cells=2, channels=4),
 }
 
@@ -74,7 +79,7 @@ def test_it_reads_labels_without_importing_torch_modules():
 def test_each_kind_declares_its_capabilities(name):
     kind = kinds.get_kind(name)
     assert kind.name == name and kind.label
-    assert kind.framework in ("torch", "sklearn")
+    assert kind.framework in ("torch", "sklearn", "external")
     assert set(kind.exports) <= {"onnx", "torchscript"}
     assert set(kind.techniques) <= set(TECHNIQUES)
     assert kind.explanation in ("integrated_gradients", "occlusion")
@@ -149,6 +154,15 @@ def test_float_compression_steps_name_their_form():
     chain = [{"technique": "prune_structured"}, {"technique": "distill"}]
     assert kinds.form_name({**_mlp(), "compression_chain": chain}) == "distilled"
     assert kinds.form_name(_mlp()) == "float"
+
+
+def test_a_users_own_files_are_kept_and_downloaded_and_nothing_else():
+    spec = SAMPLES["external"]()
+    allowed = [action for action in ACTIONS if kinds.refusal(spec, action) is None]
+    assert allowed == ["register", "download"]
+    assert "does not read" in kinds.refusal(spec, "deploy")
+    assert kinds.kind_of(spec).files(spec) == {"spec.json", "weights.npz"}
+    assert not kinds.kind_of(spec).loadable and kinds.kind_of(_mlp()).loadable
 
 
 def test_unknown_kinds_are_named():

@@ -7,9 +7,9 @@ Keys, [default]:
 - direction (required): "maximize" or "minimize", or a list of them, one per metric;
 - sampler [{"name": "tpe"}] and pruner [{"name": "none"}]: as for HPO (pruning needs one
   metric); sampler.seed [null: the job's seed];
-- n_trials [20]: trials that run to their end (complete or pruned) the job waits for; a
-  failed or lost trial is replaced, as in HPO; timeout_s [null]: after it no trial is
-  handed out and the job closes once the running ones end;
+- n_trials [20]: the trials the job waits for (complete, pruned or failed, as in HPO); a
+  lost one is replaced; timeout_s [null]: after it no trial is handed out and the job
+  closes once the running ones end;
 - lost_after_s [60]: a running trial with no heartbeat (or report) for this long is failed
   as lost and a new one is handed out in its place;
 - seed [0].

@@ -4,8 +4,8 @@ Each call loads the study afresh (the web process keeps no state between request
 number of machines may ask at once, and the budget (workers.studies.budget) keeps the
 count exact as it does for the platform's own runners: a trial takes a place until it
 ends; one lost (no heartbeat for lost_after_s) is failed as LOST by the next ask, which
-hands out its replacement. Every trial that ran to its end, complete or pruned, fills a
-place; a failed one is replaced as a lost one is (the user's code broke, not the search).
+hands out its replacement. As in HPO, every other trial fills a place, a failed one too: a
+script that always breaks ends its job instead of asking forever.
 """
 
 from __future__ import annotations
@@ -59,11 +59,6 @@ def create(config: dict, storage: BaseStorage, study_name: str) -> None:
     )
 
 
-def takes_place(trial: FrozenTrial) -> bool:
-    """A trial holds a place while it runs and keeps it if it ran to its end."""
-    return trial.state in (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED)
-
-
 class ExternalStudy:
     """One request's view of the job's study.
 
@@ -89,7 +84,12 @@ class ExternalStudy:
         )
         self._exhausted = lambda: spec.exhausted(sampler, self.study)
         self.budget = Budget(
-            self.study, storage, config["n_trials"], takes_place, config["lost_after_s"]
+            # Every trial the budget counts and was not lost takes a place (see above).
+            self.study,
+            storage,
+            config["n_trials"],
+            lambda trial: True,
+            config["lost_after_s"],
         )
 
     def ask(self, *, stop: bool = False) -> Answer:

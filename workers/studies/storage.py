@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections.abc import Callable, Container, Sequence
 from typing import Any, TypeVar
 
@@ -31,7 +32,10 @@ def make_storage(url: str | None) -> BaseStorage:
     """
     if url is None:
         return optuna.storages.InMemoryStorage()
-    return _shared_storage(url)
+    # One at a time: two threads of a web process that meet a new URL at once would each
+    # open a pool and create Optuna's tables concurrently (a unique violation on Postgres).
+    with _OPENING:
+        return _shared_storage(url)
 
 
 def close_storages() -> None:
@@ -54,6 +58,7 @@ def study_id(study: optuna.Study) -> int:
 
 
 _OPEN_STORAGES: list[BaseStorage] = []
+_OPENING = threading.Lock()
 
 
 @functools.lru_cache(maxsize=32)

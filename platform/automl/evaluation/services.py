@@ -46,7 +46,10 @@ def rows_job(version: ModelVersion):
 
 
 def not_evaluable(version: ModelVersion) -> str | None:
-    """Why the version cannot be evaluated (no rows were held out from it), or None."""
+    """Why the version cannot be evaluated (its kind, or no rows were held out from it),
+    or None."""
+    if reason := version.refusal("evaluate"):
+        return reason
     job = version.job
     if job is None or version.dataset_id is None:
         return (

@@ -335,3 +335,9 @@ class RerunAnswerSerializer(serializers.Serializer):
         child=serializers.IntegerField(), help_text="The failed trials run again."
     )
     job = JobSerializer()
+
+
+class TrialFilesAnswerSerializer(serializers.Serializer):
+    files = serializers.ListField(
+        child=serializers.CharField(), help_text="Every file the trial keeps."
+    )

@@ -4,6 +4,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -26,6 +27,7 @@ from automl.jobs.serializers import (
     RerunSerializer,
     TellSerializer,
     TrialCurationSerializer,
+    TrialFilesAnswerSerializer,
     TrialLogSerializer,
     TrialSerializer,
     TrialTokenSerializer,
@@ -223,3 +225,30 @@ class TrialRerun(APIView):
         job.refresh_from_db()
         answer = {"rerun_of": numbers, "job": JobSerializer(job).data}
         return Response(answer, status=status.HTTP_202_ACCEPTED)
+
+
+class TrialFiles(ExternalTrialView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        request={
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {
+                    "token": {"type": "string"},
+                    "file": {"type": "string", "format": "binary"},
+                },
+                "required": ["token", "file"],
+            }
+        },
+        responses={201: TrialFilesAnswerSerializer},
+    )
+    def post(self, request: Request, pk: int, number: int) -> Response:
+        """Attach a file your code made in the trial (a model, a plot): the best trial's
+        files become the job's model version when it ends."""
+        job, _ = self.checked(request, pk, number, TrialTokenSerializer)
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise ValidationError({"file": "required: the file, as multipart form data"})
+        files = external.attach(job, number, upload.name, upload, upload.size)
+        return Response({"files": files}, status=status.HTTP_201_CREATED)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from automl.errors import Conflict
 from automl.evaluation.cards import card_html, card_markdown
 from automl.registry.models import ModelVersion
 from automl.registry.storage import get_storage
@@ -173,7 +174,10 @@ def service_name(version: ModelVersion) -> str:
 
 
 def write_bundle(version: ModelVersion, folder: Path) -> Path:
-    """Lay out the bundle of `version` in `folder` (created); return it."""
+    """Lay out the bundle of `version` in `folder` (created); return it. Conflict when its
+    kind cannot be bundled (files the platform does not read)."""
+    if reason := version.refusal("bundle"):
+        raise Conflict(reason)
     folder = Path(folder)
     model_dir = folder / "model"
     model_dir.mkdir(parents=True)

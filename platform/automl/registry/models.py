@@ -108,6 +108,10 @@ class ModelVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.name} v{self.version}"
 
+    def refusal(self, action: str) -> str | None:
+        """Why `action` (a key of workers.models.kinds.ACTIONS) cannot be done; None if it can."""
+        return self.refusals().get(action)
+
     def refusals(self) -> dict[str, str]:
         """Action -> why it cannot be done with this version, as the model-kind registry
         (workers.models.kinds) declares; the actions it can do are absent."""

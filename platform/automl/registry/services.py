@@ -110,9 +110,11 @@ def describe_directory(directory: Path) -> dict:
     directory = Path(directory)
     try:
         spec = json.loads((directory / "spec.json").read_text())
+        kind = kind_of(spec)
+        if not kind.loadable:  # kept as they are (a user's own files): nothing to load
+            return _described_files(spec)
         model = load_model(directory)  # quantized ones too: the format knows them
         transformer = load_preprocessing(directory)
-        kind = kind_of(spec)
     except Exception as exc:
         # The files may come from an upload: whatever stops them loading (a bad header, a
         # refused type, weights that do not fit the spec) is the uploader's to fix.
@@ -156,6 +158,24 @@ def describe_directory(directory: Path) -> dict:
         "sha256": spec["sha256"],
         "size": spec["size"],
         "latency_ms": _measure_latency(model, transformer, n_features),
+    }
+
+
+def _described_files(spec: dict) -> dict:
+    """The ModelVersion fields of files the platform keeps but does not read."""
+    return {
+        "framework": spec["framework"],
+        "family": "",
+        "task": "",
+        "spec": spec,
+        "features": None,
+        "n_features": None,
+        "classes": None,
+        "has_preprocessing": False,
+        "data_file": spec["file"][:100],
+        "sha256": spec["sha256"],
+        "size": spec["size"],
+        "latency_ms": None,
     }
 
 
@@ -585,10 +605,16 @@ def lineage(version: ModelVersion) -> dict:
 def write_zip(version: ModelVersion, target: Any) -> None:
     """The version's files, MODEL_CARD.md/.html (with its evaluation) and lineage.json, as
     a zip into `target`."""
+    from workers.models.kinds import UnknownKindError, kind_of
+
     storage = get_storage()
+    try:
+        files = kind_of(version.spec).files(version.spec)
+    except UnknownKindError:  # an imported spec naming no kind we know: the model files
+        files = MODEL_FILES
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name in storage.names(version.storage_key):
-            if name in MODEL_FILES:
+            if name in files:
                 with storage.open(version.storage_key, name) as f, zf.open(name, "w") as out:
                     shutil.copyfileobj(f, out)
         from automl.evaluation.cards import card_html, card_markdown

@@ -57,6 +57,8 @@ def _version_field(
         errors[field] = [f"version {value} is a version of {version.name!r}, not {model_name!r}"]
     elif version.stage == ModelVersion.Stage.ARCHIVED:
         errors[field] = [f"version {value} is archived; archived versions are not served"]
+    elif reason := version.refusal("deploy"):
+        errors[field] = [f"version {value} cannot be served: {reason}"]
     else:
         return version
     return None

@@ -24,6 +24,7 @@ MODEL_KINDS: dict[str, tuple[str, str]] = {
     "mlp": ("multilayer perceptron", "workers.models.kinds.mlp.MLPKind"),
     "cnn": ("convolutional network", "workers.models.kinds.cnn.CNNKind"),
     "genotype": ("NAS genotype", "workers.models.kinds.genotype.GenotypeKind"),
+    "external": ("your own files", "workers.models.kinds.external.ExternalKind"),
 }
 
 # form -> (label, dotted path of its Form); "float" is an uncompressed model

@@ -58,6 +58,7 @@ class ModelKind:
         techniques: the compression techniques that apply to it.
         explanation: "integrated_gradients" (differentiable) or "occlusion".
         refusals: action -> why it cannot be done, for actions it cannot do.
+        loadable: whether the platform reads its files (False: kept and downloaded only).
     """
 
     name: str = ""
@@ -67,6 +68,14 @@ class ModelKind:
     techniques: tuple[str, ...] = TECHNIQUES
     explanation: str = "integrated_gradients"
     refusals: dict[str, str] = {}
+    # Whether the platform can load (and so describe, serve, evaluate) its files.
+    loadable: bool = True
+
+    def files(self, spec: dict) -> set[str]:
+        """The file names a version's directory holds (a download zips them)."""
+        from workers.models.layout import MODEL_FILES
+
+        return set(MODEL_FILES)
 
     # --- torch kinds: the module and its inputs
 

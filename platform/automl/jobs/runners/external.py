@@ -14,10 +14,17 @@ or by the reconciler for a job nobody calls any more) closes the job.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+import re
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
+from django.conf import settings
 from django.core import signing
 from django.db import transaction
 from django.utils import timezone
@@ -35,6 +42,8 @@ if TYPE_CHECKING:
     from workers.external.study import Answer, ExternalStudy
 
 TOKEN_SALT = "automl.external-trial"
+MAX_TRIAL_FILES = 20  # files attached to one trial
+FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 class External(JobKind):
@@ -63,18 +72,19 @@ class External(JobKind):
 
     def run(self, job: Job, runner: int) -> None:
         """Fail the trials whose machine went silent; close the job once nothing is left."""
+        from workers.studies.budget import Step
+
         try:
             external = _study(job)
             trials, lost = external.budget.read()
             _record_lost(job, lost)
-            if external.budget.next_step(trials, stop=_stopping(job)).value == "done":
+            if external.budget.next_step(trials, stop=_stopping(job)) is Step.DONE:
                 close(job)
         except Exception as exc:
             fail(job.id, exc)
 
     def metrics(self, job: Job) -> list[str]:
-        metric = job.config.get("metric", "value")
-        return [metric] if isinstance(metric, str) else list(metric)
+        return _metric_names(job)
 
     def direction(self, job: Job) -> str:
         direction = job.config.get("direction", "maximize")
@@ -113,8 +123,16 @@ def check_token(job: Job, number: int, token: str) -> None:
 
 
 def ask(job: Job, worker: str) -> Answer:
-    """A trial for a machine to run, or "wait" / "done"."""
-    external = _study(job)
+    """A trial for a machine to run, or "wait" (also while a worker sets the study up) or
+    "done"."""
+    from workers.external.study import Answer
+
+    if job.status == Job.Status.QUEUED:
+        return Answer("wait")
+    try:
+        external = _study(job)
+    except NotFound:  # claimed, the study not created yet: the worker is at it
+        return Answer("wait")
     answer = external.ask(stop=_stopping(job))
     _record_lost(job, answer.lost)
     if answer.step == "trial":
@@ -156,6 +174,8 @@ def heartbeat(job: Job, number: int) -> None:
 
 def tell(job: Job, number: int, state: str, values: list[float] | None, error: str) -> Trial:
     """End the trial; the job closes once its budget is done."""
+    from workers.studies.budget import Step
+
     external = _study(job)
     with _trial_errors(number):
         try:
@@ -168,9 +188,42 @@ def tell(job: Job, number: int, state: str, values: list[float] | None, error: s
     Job.objects.filter(id=job.id, status=Job.Status.RUNNING).update(
         progress=min(1.0, done / job.config["n_trials"]), heartbeat_at=timezone.now()
     )
-    if external.budget.next_step(trials, stop=_stopping(job)).value == "done":
+    if external.budget.next_step(trials, stop=_stopping(job)) is Step.DONE:
         _send_closer(job)
     return row
+
+
+def trial_files(job: Job, number: int) -> Path:
+    """Where the files a user attached to a trial are kept."""
+    return settings.ARTIFACT_ROOT / "jobs" / str(job.id) / "trials" / str(number)
+
+
+def attach(job: Job, number: int, name: str, upload: IO[bytes], size: int) -> list[str]:
+    """Keep a file the user's code made in a trial (a model, a plot); the best trial's files
+    become the job's model version. Returns the trial's file names."""
+    row = Trial.objects.filter(job=job, number=number).first()
+    if row is None:
+        raise NotFound(f"this job has no trial {number}")
+    if row.state == Trial.State.FAILED:
+        raise Conflict(f"trial {number} failed: its files would never be used")
+    if not FILE_NAME.fullmatch(name or ""):
+        message = "a plain file name: letters, digits, . _ - (100 at most)"
+        raise Invalid(f"file: {message}", {"file": [message]})
+    if size > settings.MODEL_MAX_UPLOAD_BYTES:
+        message = f"is larger than MODEL_MAX_UPLOAD_BYTES ({settings.MODEL_MAX_UPLOAD_BYTES})"
+        raise Invalid(f"file: {message}", {"file": [message]})
+    folder = trial_files(job, number)
+    folder.mkdir(parents=True, exist_ok=True)
+    kept = sorted(p.name for p in folder.iterdir() if not p.name.endswith(".part"))
+    if name not in kept and len(kept) >= MAX_TRIAL_FILES:
+        message = f"a trial keeps at most {MAX_TRIAL_FILES} files"
+        raise Invalid(f"file: {message}", {"file": [message]})
+    part = folder / f"{name}.part"
+    with part.open("wb") as out:
+        shutil.copyfileobj(upload, out)
+    part.replace(folder / name)  # readers never see half a file
+    _beat_job(job)
+    return sorted({*kept, name})
 
 
 def close(job: Job) -> None:
@@ -191,25 +244,77 @@ def close(job: Job) -> None:
         )
         lifecycle.transition(job.id, Job.Status.FAILED, result=summary, error_message=message)
     else:
+        summary.update(register_best_files(job, summary))
         lifecycle.transition(job.id, Job.Status.SUCCEEDED, result=summary)
+
+
+def register_best_files(job: Job, summary: dict) -> dict:
+    """The best trial's files as the job's model version: in the platform's own format
+    (spec.json beside its weights) as that model; any other files as kind "external",
+    kept and downloadable. {"model_version": id}, {"registry_error": why} or {} (none)."""
+    from automl.registry.services import register_job_result
+
+    folder = trial_files(job, summary["best_number"])
+    files = sorted(p for p in folder.glob("*") if p.is_file() and not p.name.endswith(".part"))
+    if not files:
+        return {}
+    best = {
+        "trial": summary["best_number"],
+        "params": summary["best_params"],
+        "test_metrics": dict(zip(_metric_names(job), summary["best_values"], strict=False)),
+    }
+    if (folder / "spec.json").exists():
+        return register_job_result(job, folder, best)
+    with tempfile.TemporaryDirectory() as tmp:
+        listed = {}
+        for path in files:
+            shutil.copyfile(path, Path(tmp) / path.name)
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            listed[path.name] = {"sha256": digest, "size": path.stat().st_size}
+        spec = {
+            "kind": "external",
+            "framework": "external",
+            "files": listed,
+            "file": files[0].name,
+            "sha256": hashlib.sha256(json.dumps(listed, sort_keys=True).encode()).hexdigest(),
+            "size": sum(f["size"] for f in listed.values()),
+            "trial": summary["best_number"],
+        }
+        (Path(tmp) / "spec.json").write_text(json.dumps(spec, indent=2))
+        return register_job_result(job, Path(tmp), best)
+
+
+def _metric_names(job: Job) -> list[str]:
+    metric = job.config.get("metric", "value")
+    return [metric] if isinstance(metric, str) else list(metric)
 
 
 # --- helpers
 
 
 def running_job(job: Job) -> Job:
-    """The job, if machines may call in on it now (Conflict otherwise)."""
-    if job.status == Job.Status.QUEUED:
-        raise Conflict(f"job {job.id} is queued: a worker has not set up its study yet")
-    if job.status != Job.Status.RUNNING or job.closing_at is not None:
+    """The job, if machines may call in on it (Conflict once it has ended); a queued one
+    has its study set up by a worker soon: ask answers "wait"."""
+    if job.status not in Job.ACTIVE or job.closing_at is not None:
         raise Conflict(f"job {job.id} has ended ({job.status}): it hands out no more trials")
     return job
 
 
 def _study(job: Job) -> ExternalStudy:
+    """The job's study (NotFound until the worker that claimed the job has created it)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from workers.external.study import ExternalStudy
 
-    return ExternalStudy(job.config, study_storage(job), job.study_name)
+    try:
+        return ExternalStudy(job.config, study_storage(job), job.study_name)
+    except KeyError:
+        raise NotFound(f"job {job.id}'s study is not set up yet") from None
+    except SQLAlchemyError as exc:
+        # A brand-new database: the worker is creating Optuna's tables at this moment.
+        if "already exists" not in str(exc):
+            raise
+        raise NotFound(f"job {job.id}'s study is not set up yet") from None
 
 
 def _stopping(job: Job) -> bool:
