@@ -12,6 +12,7 @@ from automl_client.errors import (
     JobFailed,
     NotAuthenticated,
     NotFound,
+    OverQuota,
 )
 from automl_client.trials import TrialRun, attach, params, report, tell
 from automl_client.types import Dataset, Deployment, Job, ModelVersion, Prediction, Trial
@@ -32,6 +33,7 @@ __all__ = [
     "ModelVersion",
     "NotAuthenticated",
     "NotFound",
+    "OverQuota",
     "Prediction",
     "Trial",
     "TrialRun",

@@ -202,7 +202,16 @@ def datasets_show(ctx: click.Context, dataset: str):
 
 # --- jobs
 
-JOB_COLUMNS = ["id", "kind", "name", "status", "progress", "dataset_name", "created_at"]
+JOB_COLUMNS = [
+    "id",
+    "kind",
+    "name",
+    "status",
+    "priority",
+    "progress",
+    "dataset_name",
+    "created_at",
+]
 
 
 @cli.group()
@@ -212,6 +221,8 @@ def jobs():
 
 def show_job(job: Job) -> None:
     click.echo(f"Job {job.id} ({job.kind}, {job.name!r}): {job.status}")
+    if job.waiting_reason:
+        click.echo(f"  {job.waiting_reason}")
     if job.error_message:
         click.echo(f"  error: {job.error_message}")
     if job.failure_class:

@@ -248,10 +248,15 @@ class Jobs(Part):
         *,
         name: str = "",
         resources: dict | None = None,
+        priority: int | None = None,
     ) -> Job:
         """Submit a job of any kind; the server validates the whole config now (a bad
-        one raises InvalidInput whose `fields` name each field at fault). `dataset` is
-        None for an external job whose code reads its own data."""
+        one raises InvalidInput whose `fields` name each field at fault; one past your
+        limit of queued and running jobs raises OverQuota). `dataset` is None for an
+        external job whose code reads its own data.
+
+        `priority` (-10 to 10, default 0) orders your own queued jobs, higher first; other
+        users' jobs are interleaved by fair share whatever it is."""
         body: dict[str, Any] = {
             "kind": kind,
             "dataset": None if dataset is None else self.client.datasets.resolve(dataset),
@@ -261,6 +266,8 @@ class Jobs(Part):
             body["name"] = name
         if resources:
             body["resources"] = resources
+        if priority is not None:
+            body["priority"] = priority
         return Job.from_api(self.client.request("POST", "/jobs/", json=body), self.client)
 
     def submit_file(self, path: str | Path, overrides: list[str] = (), **changes: Any) -> Job:
@@ -273,6 +280,7 @@ class Jobs(Part):
             definition.get("config") or {},
             name=definition.get("name") or "",
             resources=definition.get("resources"),
+            priority=definition.get("priority"),
         )
 
     def get(self, job_id: int) -> Job:
@@ -357,7 +365,12 @@ class Jobs(Part):
         job = self.get(job_id)
         config = {**_resubmittable(job.config), "warm_start_from": job.id, **changes}
         return self.submit(
-            job.kind, job.dataset, config, name=f"{job.name} (continued)", resources=job.resources
+            job.kind,
+            job.dataset,
+            config,
+            name=f"{job.name} (continued)",
+            resources=job.resources,
+            priority=job.priority,
         )
 
     def run_again(self, job_id: int, **changes: Any) -> Job:
@@ -365,7 +378,14 @@ class Jobs(Part):
         replace config keys."""
         job = self.get(job_id)
         config = {**_resubmittable(job.config), **changes}
-        return self.submit(job.kind, job.dataset, config, name=job.name, resources=job.resources)
+        return self.submit(
+            job.kind,
+            job.dataset,
+            config,
+            name=job.name,
+            resources=job.resources,
+            priority=job.priority,
+        )
 
 
 def _resubmittable(config: dict) -> dict:

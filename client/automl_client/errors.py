@@ -70,12 +70,18 @@ class Conflict(ApiError):
     """409: the object's state refuses the action (a finished job cancelled, ...)."""
 
 
+class OverQuota(ApiError):
+    """429: one of your limits is used up; `detail` names it and its value (e.g. your
+    queued and running jobs: wait for one to finish or cancel one)."""
+
+
 ERRORS: dict[int, type[ApiError]] = {
     400: InvalidInput,
     401: NotAuthenticated,
     403: Forbidden,
     404: NotFound,
     409: Conflict,
+    429: OverQuota,
 }
 
 

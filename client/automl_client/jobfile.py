@@ -5,6 +5,7 @@
     dataset: iris             # an id, or a data set's name (external jobs: optional)
     config: {...}             # the kind's config, exactly as POST /api/v1/jobs/ takes it
     resources: {device: cpu}
+    priority: 5               # optional, -10 to 10: orders your own queued jobs
 
 The file is checked by the server, with the same validation as every submission (nothing
 is validated twice here, so the two can never disagree); only the file's own shape (a
@@ -18,7 +19,7 @@ import yaml
 
 from automl_client.errors import ConfigurationError
 
-KEYS = ("kind", "name", "dataset", "config", "resources")
+KEYS = ("kind", "name", "dataset", "config", "resources", "priority")
 
 
 def load(path: str | Path, overrides: list[str] = ()) -> dict:

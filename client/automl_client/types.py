@@ -106,7 +106,9 @@ class Job(Resource):
     dataset_name: str = ""
     config: dict = field(default_factory=dict)
     resources: dict = field(default_factory=dict)
+    priority: int = 0
     status: str = ""
+    waiting_reason: str = ""
     progress: float = 0.0
     cancel_requested: bool = False
     error_message: str = ""

@@ -246,7 +246,17 @@ TRIAL_STALE_AFTER_S = env_int("TRIAL_STALE_AFTER_S", 60)
 # A job still queued this long after submission is sent to the broker again (it may have
 # lost the message, e.g. a Redis restart without persistence).
 RECONCILE_QUEUED_AFTER_S = env_int("RECONCILE_QUEUED_AFTER_S", 120)
-JOB_MAX_ACTIVE_PER_USER = env_int("JOB_MAX_ACTIVE_PER_USER", 20)  # queued + running; 429 past it
+# Per-user limits (staff raise them for one user in the admin, accounts.Quota): queued and
+# running jobs (a submission past it is a 429), a job's parallelism (past it, a 400);
+# running jobs and trial runners at once over running jobs (past them, jobs wait queued).
+JOB_MAX_ACTIVE_PER_USER = env_int("JOB_MAX_ACTIVE_PER_USER", 20)
+JOB_MAX_PARALLELISM_PER_USER = env_int("JOB_MAX_PARALLELISM_PER_USER", 16)
+JOB_MAX_RUNNING_PER_USER = env_int("JOB_MAX_RUNNING_PER_USER", 8)
+JOB_MAX_TRIALS_IN_FLIGHT_PER_USER = env_int("JOB_MAX_TRIALS_IN_FLIGHT_PER_USER", 32)
+# The scheduler (automl.jobs.dispatch) sends the broker only as many jobs as the live
+# workers have pool processes for their queue, plus this many waiting ahead, so that a
+# newly submitted job never queues behind another user's backlog in the broker.
+JOB_DISPATCH_AHEAD = env_int("JOB_DISPATCH_AHEAD", 2)
 EVALUATION_MAX_RUNNING_S = env_int("EVALUATION_MAX_RUNNING_S", 3600)  # then: lost, failed
 PROFILE_MAX_PENDING_S = env_int("PROFILE_MAX_PENDING_S", 3600)  # then: lost, failed
 RECONCILE_EVERY_S = env_int("RECONCILE_EVERY_S", 60)  # how often beat runs the reconciler

@@ -18,6 +18,7 @@ from automl_client import (
     ConnectionFailed,
     InvalidInput,
     NotFound,
+    OverQuota,
     config,
     jobfile,
 )
@@ -183,3 +184,24 @@ def test_a_job_file_takes_overrides_read_as_yaml(tmp_path):
     assert definition["name"] == "small one"
     with pytest.raises(ConfigurationError, match="dotted.path=value"):
         jobfile.load(path, ["model_version"])
+
+
+def test_a_job_files_priority_is_sent_and_a_refusal_over_quota_names_the_limit(server, tmp_path):
+    over = {
+        "error": "quota",
+        "detail": "you have 20 queued or running jobs, the limit (JOB_MAX_ACTIVE_PER_USER, "
+        "or your quota) is 20: wait for one to finish or cancel one",
+        "fields": {"quota": ["at most 20 queued or running jobs"]},
+    }
+    server.answers["/api/v1/jobs/"] = (429, over, None)
+    job_file = tmp_path / "job.yaml"
+    job_file.write_text("kind: hpo\ndataset: 1\nconfig: {}\npriority: 5\n")
+    client = Client(server.url, "t", progress=False)
+    with pytest.raises(OverQuota) as caught:
+        client.jobs.submit_file(job_file)
+    assert caught.value.status == 429 and caught.value.fields == over["fields"]
+    assert json.loads(server.bodies[0])["priority"] == 5
+    result = CliRunner().invoke(
+        cli, ["--url", server.url, "--token", "t", "jobs", "submit", str(job_file)]
+    )
+    assert result.exit_code == 1 and "the limit (JOB_MAX_ACTIVE_PER_USER" in result.stderr

@@ -36,7 +36,8 @@ def test_a_gpu_job_without_a_live_gpu_worker_says_why(alice, iris, settings):
     page = client.get(f"/jobs/{job.id}/").content.decode()
     assert 'id="job-waiting"' in page and "No GPU worker is online" in page
     beat("gpu@b", ["gpu", "cpu"])
-    assert 'id="job-waiting"' not in client.get(f"/jobs/{job.id}/").content.decode()
+    page = client.get(f"/jobs/{job.id}/").content.decode()
+    assert "No GPU worker is online" not in page and "waiting for a free worker" in page
     Job.objects.filter(id=job.id).update(status="running")
     WorkerHeartbeat.objects.filter(name="gpu@b").delete()
     assert 'id="job-waiting"' not in client.get(f"/jobs/{job.id}/").content.decode()

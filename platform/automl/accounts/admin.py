@@ -5,7 +5,13 @@ from automl.accounts.models import Quota, SignInFailure
 
 @admin.register(Quota)
 class QuotaAdmin(admin.ModelAdmin):
-    list_display = ["user", "max_active_jobs"]
+    list_display = [
+        "user",
+        "max_active_jobs",
+        "max_running_jobs",
+        "max_trials_in_flight",
+        "max_parallelism",
+    ]
     list_filter = ["user__is_staff"]
     search_fields = ["user__username"]
     autocomplete_fields = ["user"]

@@ -19,7 +19,7 @@ from django.db.models import Model
 from automl.datasets.models import Dataset
 from automl.jobs import kinds
 from automl.jobs.models import Job
-from automl.jobs.serializers import DEVICES, MAX_PARALLELISM
+from automl.jobs.serializers import DEVICES, MAX_PARALLELISM, PRIORITIES
 from workers.compression.config import TECHNIQUE_OPTIONS
 from workers.hpo.families import families_for
 from workers.hpo.metrics import TASK_METRICS
@@ -97,6 +97,14 @@ class JobForm(forms.Form):
         initial="auto",
         help_text="auto: a GPU when the worker has one.",
     )
+    priority = forms.IntegerField(
+        required=False,
+        min_value=PRIORITIES[0],
+        max_value=PRIORITIES[1],
+        initial=0,
+        help_text="Order among your own queued jobs: higher runs first. Other users' jobs "
+        "are interleaved by fair share whatever it is.",
+    )
     advanced = forms.CharField(
         required=False,
         label="Advanced (JSON)",
@@ -145,6 +153,7 @@ class JobForm(forms.Form):
             "dataset": data["dataset"].id if data.get("dataset") else None,
             "config": merge(self.config(), data["advanced"]),
             "resources": {"device": data.get("device", "auto")},
+            "priority": data.get("priority") or 0,
         }
 
     def add_api_errors(self, fields: dict[str, list[str]]) -> None:
@@ -163,7 +172,7 @@ class JobForm(forms.Form):
                     field = error_fields.get(".".join(parts[:length]))
                     if field:
                         break
-                if field is None and parts[0] in ("dataset", "name"):
+                if field is None and parts[0] in ("dataset", "name", "priority"):
                     field = parts[0]
                 if field is None and parts[0] == "resources":
                     field = "device"
@@ -177,6 +186,7 @@ class JobForm(forms.Form):
             "name": job.name,
             "dataset": job.dataset_id,
             "device": job.resources.get("device", "auto"),
+            "priority": job.priority,
         }
         initial.update(cls.fields_from_config(config))
         rest = _without(config, [*cls.CONFIG_PATHS.values(), *cls.DERIVED])

@@ -17,6 +17,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from automl import audit
+from automl.jobs.dispatch import dispatch_on_commit
 from automl.jobs.models import Job, Trial
 from workers.failures import INFRASTRUCTURE
 from workers.studies.heartbeat import LOST
@@ -60,6 +61,8 @@ def transition(
     if rows.update(status=to, **fields) != 1:
         return False
     audit.record(Job.objects.only("kind", "name").get(id=job_id), actor, {"status": [before, to]})
+    if to in Job.FINISHED:
+        dispatch_on_commit()  # its worker processes are free for the next job
     return True
 
 
@@ -110,10 +113,12 @@ def start_closing(job_id: int) -> bool:
 
 def reopen(job_id: int) -> bool:
     """Queue a finished job again, to run the trials added to it (re-runs of failed ones).
-    Its result stays until it closes again. False if it was not finished."""
+    Its result stays until it closes again; the scheduler sends it at its turn (held back
+    until then, as a new job is). False if it was not finished."""
     return (
         Job.objects.filter(id=job_id, status__in=Job.FINISHED).update(
             status=Status.QUEUED,
+            dispatched_at=None,
             finished_at=None,
             closing_at=None,
             cancel_requested=False,

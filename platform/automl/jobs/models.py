@@ -39,6 +39,11 @@ class Job(models.Model):
     config = models.JSONField(help_text="The validated config, with every default filled in.")
     resources = models.JSONField(default=dict)
     queue = models.CharField(max_length=20, default="cpu")
+    priority = models.SmallIntegerField(
+        default=0,
+        help_text="Higher runs first among the owner's own queued jobs; other users' jobs "
+        "are interleaved by fair share whatever it is.",
+    )
 
     status = models.CharField(
         max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True
@@ -56,6 +61,12 @@ class Job(models.Model):
     attempts = models.PositiveIntegerField(default=0, help_text="Times a worker claimed it.")
     study_name = models.CharField(max_length=100, blank=True, help_text="Its Optuna study.")
 
+    dispatched_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the scheduler sent it to the broker (empty: held back, queued).",
+    )
+
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -68,7 +79,10 @@ class Job(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["owner", "-created_at"])]
+        indexes = [
+            models.Index(fields=["owner", "-created_at"]),
+            models.Index(fields=["status", "queue"], name="job_status_queue"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} job {self.id} ({self.name})"
@@ -76,6 +90,11 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+    @property
+    def slots(self) -> int:
+        """Worker pool processes it takes while running: one per trial runner."""
+        return int(self.config.get("parallelism", 1) or 1)
 
 
 class Trial(models.Model):

@@ -22,7 +22,7 @@ from automl import audit
 from automl.api import flatten_errors
 from automl.charts import figure_html, plotly_js_tag
 from automl.errors import ServiceError, on_form
-from automl.jobs import kinds, lifecycle
+from automl.jobs import dispatch, kinds, lifecycle
 from automl.jobs.forms import form_for, initial_for
 from automl.jobs.models import Job, Trial
 from automl.jobs.serializers import JobSubmitSerializer, TrialCurationSerializer, failure_counts
@@ -157,7 +157,7 @@ def job_page(request: HttpRequest, pk: int) -> HttpResponse:
         "can_continue": kind.continuable and job.is_finished,
         "can_rerun": kind.reruns_failed and job.is_finished and failed_not_rerun(job).exists(),
         "compression_rows": kind.report_rows(job),
-        "waiting_reason": waiting_reason(job),
+        "waiting_reason": _waiting(job),
         "audit_rows": audit.rows(job),
     }
     return render(request, "jobs/detail.html", context)
@@ -234,6 +234,13 @@ def job_rerun(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 # --- the detail page's parts
+
+
+def _waiting(job: Job) -> str:
+    """Why a queued job waits: a limit of its owner's or its turn (the scheduler), and
+    whether any worker takes its queue at all (the fleet)."""
+    reasons = [dispatch.waiting_reason(job), waiting_reason(job)]
+    return " ".join(r if r.endswith(".") else f"{r}." for r in reasons if r)
 
 
 def _counts(trials) -> dict[str, int]:

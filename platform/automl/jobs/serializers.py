@@ -5,15 +5,17 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from automl.accounts.models import limits_for
 from automl.datasets.models import Dataset
 from automl.datasets.services import job_task
-from automl.jobs import kinds, studies
+from automl.jobs import dispatch, kinds, studies
 from automl.jobs.models import FAILURE_CLASSES, Job, Trial
 from workers.hpo.config import ConfigError
 
 DEVICES = ["auto", "cpu", "cuda"]
 PLATFORM_KEYS = ("parallelism", "warm_start_from")
 MAX_PARALLELISM = 32
+PRIORITIES = (-10, 10)
 WARM_START_MAX = 500
 
 
@@ -48,6 +50,13 @@ class JobSubmitSerializer(serializers.Serializer):
         help_text="Engine settings; see the README for the HPO schema. Defaults are filled in."
     )
     resources = ResourcesSerializer(required=False)
+    priority = serializers.IntegerField(
+        min_value=PRIORITIES[0],
+        max_value=PRIORITIES[1],
+        default=0,
+        help_text="Order among your own queued jobs: higher first (default 0). Other users' "
+        "jobs are interleaved by fair share whatever it is.",
+    )
 
     def validate(self, attrs: dict) -> dict:
         dataset: Dataset | None = attrs["dataset"]
@@ -81,6 +90,8 @@ class JobSubmitSerializer(serializers.Serializer):
             errors.update({f"config.{path}".rstrip("."): msg for path, msg in exc.errors.items()})
         if type(parallelism) is not int or not 1 <= parallelism <= MAX_PARALLELISM:
             errors["config.parallelism"] = f"must be a whole number from 1 to {MAX_PARALLELISM}"
+        elif problem := parallelism_over_quota(self.context["request"].user, parallelism):
+            errors["config.parallelism"] = problem
         warm_start = None
         if "warm_start_from" in platform_keys:
             warm_start = self._warm_start(platform_keys["warm_start_from"], errors)
@@ -120,6 +131,23 @@ class JobSubmitSerializer(serializers.Serializer):
         }
 
 
+def parallelism_over_quota(user, parallelism: int) -> str:
+    """Why the user may not run a job of this parallelism ("" when they may): past their
+    parallelism limit, or past their trials in flight (it could never start)."""
+    limits = limits_for(user)
+    for limit, value, setting in (
+        ("parallelism limit", limits.parallelism, "JOB_MAX_PARALLELISM_PER_USER"),
+        (
+            "limit of trials in flight",
+            limits.trials_in_flight,
+            "JOB_MAX_TRIALS_IN_FLIGHT_PER_USER",
+        ),
+    ):
+        if parallelism > value:
+            return f"at most {value}: your {limit} ({setting}, or your quota) is {value}"
+    return ""
+
+
 class JobSerializer(serializers.ModelSerializer):
     dataset_name = serializers.CharField(source="dataset.name", read_only=True, allow_null=True)
     owner = serializers.CharField(source="owner.username", read_only=True)
@@ -132,6 +160,10 @@ class JobSerializer(serializers.ModelSerializer):
         help_text="Where the study lives: `postgresql` (the platform's database; "
         "`manage.py optuna_dashboard_role` prints a read-only URL) or `journal` (a file "
         "under var/studies/ named after the study)."
+    )
+    waiting_reason = serializers.SerializerMethodField(
+        help_text="Why a queued job has not started yet (a limit of yours, other users' "
+        "jobs ahead in the fair share, your own jobs ahead); empty once it runs."
     )
 
     class Meta:
@@ -146,7 +178,9 @@ class JobSerializer(serializers.ModelSerializer):
             "config",
             "resources",
             "queue",
+            "priority",
             "status",
+            "waiting_reason",
             "progress",
             "cancel_requested",
             "error_message",
@@ -164,6 +198,9 @@ class JobSerializer(serializers.ModelSerializer):
 
     def get_study_storage(self, job: Job) -> str:
         return studies.storage_kind()
+
+    def get_waiting_reason(self, job: Job) -> str:
+        return dispatch.waiting_reason(job)
 
 
 class TrialSerializer(serializers.ModelSerializer):

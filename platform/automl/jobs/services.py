@@ -6,10 +6,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from automl import audit
-from automl.accounts.models import active_jobs_limit
+from automl.accounts.models import limits_for
 from automl.datasets.models import Dataset
 from automl.errors import Conflict, Invalid, OverQuota
-from automl.jobs import kinds, lifecycle, studies
+from automl.jobs import dispatch, kinds, lifecycle, studies
 from automl.jobs.models import Job, Trial
 from automl.jobs.tasks import run_job, run_trials
 
@@ -34,7 +34,7 @@ def check_active_jobs(owner) -> None:
     """OverQuota when the owner already has their limit of queued and running jobs. The
     owner's row is locked first, so two submissions at once cannot both take the last one."""
     get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
-    limit = active_jobs_limit(owner)
+    limit = limits_for(owner).active_jobs
     active = Job.objects.filter(owner=owner, status__in=Job.ACTIVE).count()
     if active >= limit:
         raise OverQuota(
@@ -45,10 +45,18 @@ def check_active_jobs(owner) -> None:
 
 
 def submit_job(
-    owner, *, kind: str, name: str, dataset: Dataset, config: dict, resources: dict
+    owner,
+    *,
+    kind: str,
+    name: str,
+    dataset: Dataset,
+    config: dict,
+    resources: dict,
+    priority: int = 0,
 ) -> Job:
-    """Store a validated job and send it to a worker once the row is committed; over the
-    owner's limit of queued and running jobs, OverQuota naming it."""
+    """Store a validated job, queued; once the row is committed the scheduler sends it to
+    a worker at its turn (automl.jobs.dispatch). Over the owner's limit of queued and
+    running jobs, OverQuota naming it."""
     with transaction.atomic():
         check_active_jobs(owner)
         job = Job.objects.create(
@@ -59,10 +67,11 @@ def submit_job(
             config=config,
             resources=resources,
             queue=queue_for(resources),
+            priority=priority,
         )
         studies.name_new_job(job)
         audit.record(job, owner, {"status": [None, job.status]}, audit.Action.CREATE)
-        run_job.apply_async_on_commit((job.id,), queue=job.queue)
+        dispatch.dispatch_on_commit()
     return job
 
 
@@ -105,7 +114,7 @@ def rerun_failed(job: Job, failure_class: str | None = None, actor=None) -> list
         audit.record(
             job, actor, {"status": [job.status, Job.Status.QUEUED], "rerun": [None, list(reruns)]}
         )
-        run_job.apply_async_on_commit((job.id,), queue=job.queue)
+        dispatch.dispatch_on_commit()
     return list(reruns)
 
 
@@ -136,10 +145,12 @@ def curate_trial(trial: Trial, actor, **changes) -> Trial:
 
 
 def reconcile(queued_after_s: float, stale_after_s: float) -> dict[str, int]:
-    """Send again what the broker may have lost; Postgres is the truth.
+    """Send again what the broker may have lost, and dispatch what is due; Postgres is the
+    truth.
 
-    - a job queued for longer than `queued_after_s` gets its run_job again (a duplicate is
-      harmless: the job is claimed with a conditional update);
+    - a job sent to the broker more than `queued_after_s` ago and still queued gets its
+      run_job again (a duplicate is harmless: the job is claimed with a conditional
+      update); jobs the scheduler holds back are not the broker's to lose;
     - a running job whose heartbeat is older than `stale_after_s` has lost every runner
       (a worker machine died with the message unacknowledged): it gets one new runner,
       which resumes the study where the dead ones left it.
@@ -147,7 +158,7 @@ def reconcile(queued_after_s: float, stale_after_s: float) -> dict[str, int]:
     now = timezone.now()
     queued = list(
         Job.objects.filter(
-            status=Job.Status.QUEUED, created_at__lt=now - timedelta(seconds=queued_after_s)
+            status=Job.Status.QUEUED, dispatched_at__lt=now - timedelta(seconds=queued_after_s)
         )
     )
     for job in queued:
@@ -161,4 +172,8 @@ def reconcile(queued_after_s: float, stale_after_s: float) -> dict[str, int]:
         # Refresh the heartbeat so the next pass does not pile up more runners.
         Job.objects.filter(id=job.id).update(heartbeat_at=now)
         run_trials.apply_async((job.id, 0), queue=job.queue)
-    return {"requeued": len(queued), "resumed": len(stale)}
+    return {
+        "requeued": len(queued),
+        "resumed": len(stale),
+        "dispatched": len(dispatch.dispatch()),
+    }

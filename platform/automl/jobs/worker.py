@@ -1,5 +1,6 @@
 """The worker process: GPU pinning and core share per pool child, GPU memory released
-after each task, and what a job records of the worker that ran it.
+after each task, a dispatch when it joins, and what a job records of the worker that ran
+it.
 
 Connected when the worker imports the job tasks (automl.jobs.tasks). CUDA is first touched
 inside a child, never in the worker's parent.
@@ -11,7 +12,7 @@ import platform
 import socket
 import sys
 
-from celery.signals import celeryd_init, task_postrun, worker_process_init
+from celery.signals import celeryd_init, task_postrun, worker_process_init, worker_ready
 
 _children = os.cpu_count() or 1
 
@@ -44,6 +45,20 @@ def _share_cores(**kwargs) -> None:
     from workers.training.threads import pin_threads, worker_threads
 
     pin_threads(worker_threads(_children))
+
+
+@worker_ready.connect
+def _dispatch_for_new_worker(**kwargs) -> None:
+    # A worker joining frees capacity: jobs the scheduler held back may go now.
+    from django.db import connection
+
+    from automl.jobs.dispatch import dispatch_quietly
+
+    try:
+        dispatch_quietly()
+    finally:
+        # The pool's children are forked from this process: no connection left open here.
+        connection.close()
 
 
 @task_postrun.connect
