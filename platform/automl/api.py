@@ -51,7 +51,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     with its fields flattened, any other API error with its code."""
     if isinstance(exc, ServiceError):
         set_rollback()  # as DRF does for its own errors, should a request run in a transaction
-        return Response(error_body(exc.code, exc.detail, exc.fields), status=exc.status)
+        body = error_body(exc.code, exc.detail, exc.fields)
+        return Response(body, status=exc.status, headers=exc.headers)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # not an API error: Django turns it into a 500, which is a bug to fix

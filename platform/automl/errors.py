@@ -30,6 +30,11 @@ class ServiceError(Exception):
         self.detail = detail
         self.fields = fields or {}
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer carries besides the error body (none by default)."""
+        return {}
+
     @classmethod
     def from_fields(cls, fields: dict[str, list[str]]) -> ServiceError:
         """One error for several fields at fault, its detail naming each of them."""
@@ -52,6 +57,19 @@ class Conflict(ServiceError):
 
     status = 409
     code = "conflict"
+
+
+class Busy(ServiceError):
+    """The server process is already doing as much of this work as it does at once (503,
+    with Retry-After): retry shortly."""
+
+    status = 503
+    code = "busy"
+    retry_after_s = 5
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}
 
 
 class OverQuota(ServiceError):

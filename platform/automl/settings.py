@@ -39,6 +39,16 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name}={value!r} is not an integer") from None
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name, "")
+    if value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a number") from None
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -226,6 +236,9 @@ MODEL_MAX_ZIP_RATIO = env_int("MODEL_MAX_ZIP_RATIO", 100)  # unpacked / packed, 
 # Every multipart body, whichever view reads it, is streamed to temporary files and refused
 # past the largest upload limit (from Content-Length before reading, else while reading).
 FILE_UPLOAD_HANDLERS = ["automl.datasets.uploads.BodyLimitHandler"]
+# Exports and bundles run one at a time per web process (automl.heavy); another request
+# waits this long for its turn, then gets a 503 "busy, retry".
+HEAVY_WORK_WAIT_S = env_float("HEAVY_WORK_WAIT_S", 2.0)
 SERVING_MODEL_CACHE_SIZE = env_int("SERVING_MODEL_CACHE_SIZE", 8)  # models kept per process
 SERVING_CACHE_TTL_S = env_int("SERVING_CACHE_TTL_S", 300)  # predict result cache; 0: off
 SERVING_MAX_ROWS = env_int("SERVING_MAX_ROWS", 10_000)  # rows per predict request
@@ -271,17 +284,6 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- Monitoring -----------------------------------------------------------------------
-
-
-def env_float(name: str, default: float) -> float:
-    value = os.environ.get(name, "")
-    if value == "":
-        return default
-    try:
-        return float(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name}={value!r} is not a number") from None
-
 
 DRIFT_WINDOW_HOURS = env_float("DRIFT_WINDOW_HOURS", 24.0)  # logged traffic a report reads
 DRIFT_MIN_ROWS = env_int("DRIFT_MIN_ROWS", 30)  # fewer values: a feature is not judged

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from automl import heavy
 from automl.datasets.uploads import MULTIPART_SLACK, PayloadTooLarge, content_length
 from automl.registry import bundles, services
 from automl.registry.models import ModelVersion
@@ -229,7 +230,7 @@ class ModelExport(APIView):
         if fmt not in EXPORT_FORMATS:
             raise NotFound(f"no export to {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
         export, suffix = (to_onnx, "onnx") if fmt == "onnx" else (to_torchscript, "pt")
-        with tempfile.TemporaryDirectory() as tmp:
+        with heavy.one_at_a_time(f"the {fmt} export"), tempfile.TemporaryDirectory() as tmp:
             target = Path(tmp) / f"model.{suffix}"
             with services.export_refusals():
                 export(get_storage().local_dir(version.storage_key), target)
@@ -248,7 +249,7 @@ class ModelBundle(APIView):
     @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
     def get(self, request: Request, pk: int) -> FileResponse:
         version = get_object_or_404(ModelVersion.objects.owned_by(request.user), id=pk)
-        with tempfile.TemporaryDirectory() as tmp:
+        with heavy.one_at_a_time("the bundle"), tempfile.TemporaryDirectory() as tmp:
             folder = bundles.write_bundle(version, Path(tmp) / "bundle")
             return _zip_response(
                 lambda f: bundles.zip_folder(folder, f),
@@ -262,7 +263,7 @@ class ModelTriton(APIView):
     )
     def get(self, request: Request, pk: int):
         version = get_object_or_404(ModelVersion.objects.owned_by(request.user), id=pk)
-        with tempfile.TemporaryDirectory() as tmp:
+        with heavy.one_at_a_time("the Triton bundle"), tempfile.TemporaryDirectory() as tmp:
             with services.export_refusals():
                 folder = bundles.write_triton(version, Path(tmp) / "triton")
             return _zip_response(
