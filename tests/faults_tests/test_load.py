@@ -1,6 +1,7 @@
 """bench/load.py at a small size, on real Postgres and Redis: concurrent job submissions and
 predictions through a live server, no error, and every record in the database (a Job row
-and a broker message per submission, a PredictionLog row per prediction)."""
+per submission and a broker message per job the scheduler sent, a PredictionLog row per
+prediction)."""
 
 import pytest
 from django.db import connections
@@ -28,6 +29,8 @@ def test_concurrent_submissions_and_predictions_lose_nothing(
 
     assert load.report(result) == []
     assert result["counts"]["Job rows"] == 20
+    # No worker is live: the scheduler sends JOB_DISPATCH_AHEAD and holds the rest.
+    assert result["counts"]["jobs sent"] == result["counts"]["run_job messages"] == 2
     assert result["counts"]["PredictionLog rows"] == 100
     with celery_app.connection_for_write() as conn:
         conn.default_channel.queue_purge("cpu")  # no worker will ever run these jobs

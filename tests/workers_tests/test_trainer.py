@@ -11,6 +11,7 @@ from workers.training.measure import resolve_device
 from workers.training.mlp import MLP, MLPConfig, train_mlp
 from workers.training.options import TrainerOptions, option_errors
 from workers.training.pipeline import PipelineModel, balanced_cuts
+from workers.training.stopping import Cancelled, DeadlineExceeded, StopCheck
 from workers.training.trainer import run_distributed, train_data_parallel
 
 
@@ -38,6 +39,24 @@ def test_it_trains_ddp_on_two_gloo_processes_like_one_process_on_the_global_batc
     for key, value in one["state"].items():
         torch.testing.assert_close(two["state"][key], value, rtol=1e-4, atol=1e-5)
     assert one["losses"][-1] < 0.7 * one["losses"][0]  # and it learns
+
+
+@pytest.mark.parametrize(
+    "stop, stopped",
+    [
+        (StopCheck(lambda: True), Cancelled),
+        (StopCheck(deadline=0.0, limit="trial_timeout_s=1"), DeadlineExceeded),
+    ],
+    ids=["cancel", "deadline"],
+)
+def test_a_cancel_or_deadline_ends_every_data_parallel_rank(stop, stopped):
+    import multiprocessing
+
+    x, y = iris()
+    endless = {**FIT, "epochs": 10**9}  # the ranks would train for ever
+    with pytest.raises(stopped, match="inside a data-parallel fit"):
+        run_distributed(train_data_parallel, 2, tiny_mlp(), x, y, stop=stop, **endless)
+    assert multiprocessing.active_children() == []  # no rank left training
 
 
 def grads_after_one_step(model, x, y, batch_size, k):

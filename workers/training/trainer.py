@@ -19,11 +19,14 @@ from torch import nn
 from workers.training import loop
 from workers.training.measure import resolve_device
 from workers.training.options import TrainerOptions
+from workers.training.stopping import StopCheck
 
 # --- data parallel over processes
 
 
 RENDEZVOUS_TRIES = 3
+# How often the parent checks the job's cancel flag and deadlines while the ranks train.
+STOP_POLL_S = 1.0
 
 
 def free_port() -> int:
@@ -82,18 +85,43 @@ def _allowed_children() -> Iterator[None]:
         config.update(saved)
 
 
-def run_distributed(fn: Callable[..., Any], processes: int, *args: Any, **kwargs: Any) -> Any:
+def _join_watching(context, stop: StopCheck | None) -> None:
+    """Wait for the ranks; when `stop` raises (the job was cancelled or a deadline passed)
+    end every rank and raise it here. The ranks are spawned processes that cannot poll the
+    job themselves (the reporter's check is no picklable thing), so the parent, idle while
+    they train, checks for them."""
+    try:
+        while not context.join(timeout=STOP_POLL_S):
+            if stop is not None:
+                stop("inside a data-parallel fit")
+    except BaseException:
+        for process in context.processes:
+            if process.is_alive():
+                process.terminate()
+        for process in context.processes:
+            process.join()
+        raise
+
+
+def run_distributed(
+    fn: Callable[..., Any],
+    processes: int,
+    *args: Any,
+    stop: StopCheck | None = None,
+    **kwargs: Any,
+) -> Any:
     """Run fn(rank, world, *args, **kwargs) in `processes` processes joined by torch.distributed
     (NCCL when the processes see a GPU, gloo otherwise); return rank 0's result.
 
     fn must be importable by name (a module-level function): the processes are spawned.
     Its result is made of tensors, numbers, strings, lists and dicts (it travels back
-    through torch.save and comes back with weights_only loading).
+    through torch.save and comes back with weights_only loading). `stop` is checked every
+    STOP_POLL_S while they run; when it raises, the ranks are ended and it propagates.
     """
     if processes < 1:
         raise ValueError("processes must be at least 1")
     if processes == 1:
-        return fn(0, 1, *args, **kwargs)
+        return fn(0, 1, *args, **kwargs)  # the fn checks its own stop, if it has one
     import torch.multiprocessing as mp
 
     results = mp.get_context("spawn").SimpleQueue()
@@ -105,12 +133,13 @@ def run_distributed(fn: Callable[..., Any], processes: int, *args: Any, **kwargs
         with _allowed_children():
             for attempt in range(RENDEZVOUS_TRIES):
                 try:
-                    mp.spawn(
+                    context = mp.spawn(
                         _rank_main,
                         args=(processes, free_port(), fn, args, kwargs, results),
                         nprocs=processes,
-                        join=True,
+                        join=False,
                     )
+                    _join_watching(context, stop)
                     break
                 except mp.ProcessRaisedException as exc:
                     # The free port may be taken by another process before rank 0 binds it
@@ -187,15 +216,18 @@ def fit_distributed(
     seed: int,
     weight_decay: float,
     options: TrainerOptions,
+    stop: StopCheck | None = None,
 ) -> list[float]:
     """Train `model` in place over options.processes data-parallel processes; rank 0's
-    weights come back into it. Returns the loss per optimizer step (the global mean)."""
+    weights come back into it. Returns the loss per optimizer step (the global mean).
+    `stop` (the trial's cancel and deadline check) ends the ranks when it raises."""
     result = run_distributed(
         train_data_parallel,
         options.processes,
         model.cpu(),
         x,
         y,
+        stop=stop,
         task=task,
         epochs=epochs,
         lr=lr,

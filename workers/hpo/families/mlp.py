@@ -136,6 +136,7 @@ def one_data_parallel_fit(
         y,
         task=ctx.task,
         options=options,
+        stop=ctx.stop,
         **settings,
     )
     module.eval()
