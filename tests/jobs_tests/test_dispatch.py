@@ -145,6 +145,13 @@ def test_capacity_is_the_live_workers_processes_on_the_jobs_queue(alice, iris, s
     assert dispatch() == []  # sent once: a second pass sends nothing more
 
 
+def test_a_running_job_whose_trials_run_on_the_users_machines_holds_no_worker(alice, bob, iris):
+    worker(concurrency=1)
+    make_job(alice, None, kind="external", status="running", config={"parallelism": 1})
+    bobs = make_job(bob, iris)
+    assert dispatch() == [bobs.id]
+
+
 def test_a_finished_job_frees_its_place_for_the_next(
     alice, bob, iris, django_capture_on_commit_callbacks
 ):

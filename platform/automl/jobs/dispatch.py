@@ -9,8 +9,9 @@ heartbeats, plus JOB_DISPATCH_AHEAD waiting ahead), choosing each one so:
 1. a user at one of their limits waits (running jobs; trial runners in flight, a job
    taking its parallelism): their jobs stay queued with that reason;
 2. among the others, the user holding the fewest slots (running or sent jobs, weighted by
-   parallelism) goes next, then the one with fewer jobs, then whose oldest waiting job is
-   oldest: Determined's fair share, counted in worker processes;
+   parallelism; a running job whose trials run on the user's machines holds none) goes
+   next, then the one with fewer jobs, then whose oldest waiting job is oldest:
+   Determined's fair share, counted in worker processes;
 3. that user's own next job is their highest `priority`, then their oldest.
 
 Invariants, under any number of web processes, workers and reconciler passes:
@@ -38,6 +39,7 @@ from django.db.models import Min, Q
 from django.utils import timezone
 
 from automl.accounts.models import Limits, limits_for, limits_for_users
+from automl.jobs import kinds
 from automl.jobs.models import Job
 
 log = logging.getLogger(__name__)
@@ -59,14 +61,30 @@ def holding() -> Q:
     return Q(status=Job.Status.RUNNING) | Q(status=Job.Status.QUEUED, dispatched_at__isnull=False)
 
 
+def held_slots(kind: str, status: str, parallelism) -> int:
+    """Worker processes a holding job takes: its parallelism; none once a job whose
+    trials run on the user's own machines is running (a worker only starts it)."""
+    if status == Job.Status.RUNNING and kinds.get(kind).external_trials:
+        return 0
+    return int(parallelism or 1)
+
+
+def held_rows(rows):
+    """(owner, queue, slots) of each holding job among `rows`."""
+    for owner_id, queue, kind, status, parallelism in rows.filter(holding()).values_list(
+        "owner_id", "queue", "kind", "status", "config__parallelism"
+    ):
+        yield owner_id, queue, held_slots(kind, status, parallelism)
+
+
 def usage_by_user(user_ids=None) -> dict[int, Usage]:
-    rows = Job.objects.filter(holding())
+    rows = Job.objects.all()
     if user_ids is not None:
         rows = rows.filter(owner_id__in=list(user_ids))
     usage: dict[int, Usage] = defaultdict(Usage)
-    for owner_id, parallelism in rows.values_list("owner_id", "config__parallelism"):
+    for owner_id, _, slots in held_rows(rows):
         usage[owner_id].jobs += 1
-        usage[owner_id].slots += int(parallelism or 1)
+        usage[owner_id].slots += slots
     return usage
 
 
@@ -123,10 +141,8 @@ def dispatch() -> list[int]:
         usage = usage_by_user(user_ids)
         limits = limits_for_users(user_ids)
         held = defaultdict(int)
-        for queue, parallelism in Job.objects.filter(holding()).values_list(
-            "queue", "config__parallelism"
-        ):
-            held[queue] += int(parallelism or 1)
+        for _, queue, slots in held_rows(Job.objects.all()):
+            held[queue] += slots
         now = timezone.now()
         for queue, owners in owners_by_queue.items():
             free = capacity(queue) - held[queue]
@@ -179,7 +195,7 @@ def waiting_reason(job: Job) -> str:
     first = next_of(job.owner_id, job.queue)
     if first is not None and first.id != job.id:
         return "waiting behind your own jobs of higher priority or submitted earlier"
-    others = Job.objects.filter(holding(), queue=job.queue).exclude(owner_id=job.owner_id)
-    if others.exists():
+    others = Job.objects.filter(queue=job.queue).exclude(owner_id=job.owner_id)
+    if any(slots for _, _, slots in held_rows(others)):
         return "waiting behind other users' jobs: the workers are busy, it starts at its turn"
     return "waiting for a free worker: your own earlier jobs take them all"
