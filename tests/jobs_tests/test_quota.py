@@ -77,6 +77,7 @@ def test_the_form_sets_priority_and_the_job_page_says_why_it_waits(
     assert response.status_code == 302 and job.priority == -2
     page = alice_browser.get(f"/jobs/{job.id}/").content.decode()
     assert "waiting: you have 0 jobs running, your limit is 0" in page
+    assert "<dt>Priority</dt><dd>-2 (among your own queued jobs)</dd>" in page
     refused = alice_browser.post(
         "/jobs/new/hpo/", {**HPO_FORM, "dataset": iris.id, "priority": "99"}
     )
