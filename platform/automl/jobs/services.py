@@ -150,7 +150,8 @@ def reconcile(queued_after_s: float, stale_after_s: float) -> dict[str, int]:
 
     - a job sent to the broker more than `queued_after_s` ago and still queued gets its
       run_job again (a duplicate is harmless: the job is claimed with a conditional
-      update); jobs the scheduler holds back are not the broker's to lose;
+      update), at most once per `queued_after_s`; jobs the scheduler holds back are not
+      the broker's to lose;
     - a running job whose heartbeat is older than `stale_after_s` has lost every runner
       (a worker machine died with the message unacknowledged): it gets one new runner,
       which resumes the study where the dead ones left it.
@@ -163,6 +164,9 @@ def reconcile(queued_after_s: float, stale_after_s: float) -> dict[str, int]:
     )
     for job in queued:
         enqueue(job)
+    # Counted again from now: a job waiting its turn behind busy workers is sent once per
+    # period, not once more on every pass.
+    Job.objects.filter(id__in=[job.id for job in queued]).update(dispatched_at=now)
     stale = list(
         Job.objects.filter(
             status=Job.Status.RUNNING, heartbeat_at__lt=now - timedelta(seconds=stale_after_s)
