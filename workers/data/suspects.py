@@ -20,6 +20,8 @@ gigabyte file as on a small one. The rules, in the order they are tried:
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from workers.data.columns import to_float
 from workers.data.summary import ColumnSummary
@@ -90,9 +92,11 @@ def _constant_or_id(summary: ColumnSummary) -> dict | None:
 
 
 def _codes(cells: np.ndarray) -> np.ndarray:
-    """Each cell's value as a small integer (missing: one value of its own)."""
-    strings = np.array(["\0" if c is None else str(c) for c in cells], dtype=object)
-    return np.unique(strings, return_inverse=True)[1].ravel()
+    """Each cell's value as a small integer (missing: one value of its own), by hashing
+    (pyarrow's dictionary encoding): sorting object arrays would cost far more."""
+    encoded = pc.dictionary_encode(pa.array(cells, pa.string()))
+    missing = len(encoded.dictionary)
+    return pc.fill_null(encoded.indices, missing).to_numpy().astype(np.int64)
 
 
 def _leaks(codes, numbers, y, task: str) -> bool:
