@@ -169,3 +169,36 @@ def test_anonymous_uploads_are_refused(client, artifacts):
     response = client.post("/api/v1/datasets/", {"file": io.BytesIO(IRIS_LIKE.encode())})
     assert response.status_code == 401
     assert stored_files(artifacts) == []
+
+
+def _zip_without_a_workbook() -> bytes:
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("hello.txt", "not a workbook")
+    return buffer.getvalue()
+
+
+def _parquet_with_a_list_column() -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    pq.write_table(pa.table({"tags": [[1, 2], [3]], "y": ["a", "b"]}), buffer)
+    return buffer.getvalue()
+
+
+BAD_TABLES = {
+    "parquet_garbage": ("data.parquet", b"PAR1 not really", "not a valid Parquet file"),
+    "parquet_nested": ("data.parquet", _parquet_with_a_list_column(), "only flat values"),
+    "xlsx_not_a_zip": ("data.xlsx", b"hello", "not a valid .xlsx file"),
+    "xlsx_no_workbook": ("data.xlsx", _zip_without_a_workbook(), "not a valid .xlsx file"),
+    "jsonl_not_json": ("data.jsonl", b"this is not json\n", "not valid JSON lines"),
+    "jsonl_mixed_types": ("data.jsonl", b'{"a": 1, "y": "x"}\n{"a": "b", "y": "z"}\n', "JSON"),
+}
+
+
+@pytest.mark.parametrize("name,content,words", BAD_TABLES.values(), ids=BAD_TABLES.keys())
+def test_it_refuses_a_bad_table_of_each_format(alice_api, artifacts, name, content, words):
+    assert_refused(upload(alice_api, name, content), 400, "file", words, artifacts)
