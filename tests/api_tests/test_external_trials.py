@@ -255,10 +255,15 @@ def test_out_of_time_it_hands_out_no_more_and_the_reconcilers_runner_closes_it(a
     from django.utils import timezone
 
     job = started(alice_api, n_trials=50, timeout_s=60)
-    trial = ask(alice_api, job)
-    call(alice_api, job, trial, "tell", value=0.7)
+    first, long = ask(alice_api, job), ask(alice_api, job)
+    call(alice_api, job, first, "tell", value=0.7)
     Job.objects.filter(id=job.id).update(started_at=timezone.now() - dt.timedelta(hours=1))
+    assert ask(alice_api, job)["status"] == "wait", "no new trial; the long one still runs"
+    answer = call(alice_api, job, long, "report", step=0, value=0.9)
+    assert answer == {"should_prune": True}, "the time limit reaches inside a trial"
+    call(alice_api, job, long, "tell", state="pruned")
     assert ask(alice_api, job)["status"] == "done"
     tasks.run_trials(job.id, 0)  # what the reconciler sends a job nobody calls any more
     job.refresh_from_db()
     assert job.status == "succeeded" and job.result["n_complete"] == 1
+    assert job.result["n_pruned"] == 1

@@ -154,10 +154,12 @@ def ask(job: Job, worker: str) -> Answer:
 
 
 def report(job: Job, number: int, step: int, value: float) -> bool:
-    """Record an intermediate value; whether the trial should stop (be pruned)."""
+    """Record an intermediate value; whether the trial should stop (be pruned): the
+    pruner says so, or the job was cancelled or ran out of time (as the job's timeout
+    reaches inside an HPO trial, a long trial stops at its next report)."""
     external = _study(job)
     with _trial_errors(number):
-        should_prune = external.report(number, step, value)
+        should_prune = external.report(number, step, value) or _stopping(job)
     Trial.objects.filter(job=job, number=number).update(
         intermediate_values=external.trial(number).intermediate_values
     )
