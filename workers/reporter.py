@@ -51,12 +51,17 @@ class Reporter:
         """True once the user cancelled the run."""
         return False
 
+    def should_pause(self) -> bool:
+        """True once the user paused the run: start no new trial, let running ones end."""
+        return False
+
 
 class MemoryReporter(Reporter):
     """Records everything in memory (tests, benchmarks)."""
 
-    def __init__(self, stop_after: int | None = None) -> None:
+    def __init__(self, stop_after: int | None = None, pause_after: int | None = None) -> None:
         self.stop_after = stop_after
+        self.pause_after = pause_after
         self.started: list[dict] = []
         self.reported: list[tuple[int, int, float]] = []
         self.finished: list[dict] = []
@@ -97,3 +102,6 @@ class MemoryReporter(Reporter):
 
     def should_stop(self) -> bool:
         return self.stop_after is not None and len(self.finished) >= self.stop_after
+
+    def should_pause(self) -> bool:
+        return self.pause_after is not None and len(self.finished) >= self.pause_after

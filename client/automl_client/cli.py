@@ -355,6 +355,34 @@ def jobs_log(ctx: click.Context, job_id: int, number: int):
     emit(ctx, {"number": number, "log": text}, lambda: click.echo(text, nl=False))
 
 
+@jobs.command("pause")
+@click.argument("job_id", type=int)
+@click.pass_context
+def jobs_pause(ctx: click.Context, job_id: int):
+    """Start no new trial; the job pauses once its running trials end."""
+    job = client_of(ctx).jobs.pause(job_id)
+    emit(ctx, job.raw, lambda: show_job(job))
+
+
+@jobs.command("resume")
+@click.argument("job_id", type=int)
+@click.pass_context
+def jobs_resume(ctx: click.Context, job_id: int):
+    """Queue a paused job again; any worker runs it on from its study."""
+    job = client_of(ctx).jobs.resume(job_id)
+    emit(ctx, job.raw, lambda: show_job(job))
+
+
+@jobs.command("extend")
+@click.argument("job_id", type=int)
+@click.option("--trials", "n_trials", type=int, required=True, help="How many more trials.")
+@click.pass_context
+def jobs_extend(ctx: click.Context, job_id: int, n_trials: int):
+    """More trials for a paused job (run once resumed) or a finished one (run now)."""
+    job = client_of(ctx).jobs.extend(job_id, n_trials)
+    emit(ctx, job.raw, lambda: show_job(job))
+
+
 @jobs.command("rerun-failed")
 @click.argument("job_id", type=int)
 @click.option("--class", "failure_class", default=None, help="Only this failure class (oom...).")

@@ -302,6 +302,19 @@ class Jobs(Part):
         rows = self.client.pages(f"/jobs/{job_id}/trials/", params)
         return [Trial.from_api({**t, "job": job_id}, self.client) for t in rows]
 
+    def pause(self, job_id: int) -> Job:
+        """Start no new trial; the job pauses once its running trials end (HPO)."""
+        return Job.from_api(self.client.request("POST", f"/jobs/{job_id}/pause/"), self.client)
+
+    def resume(self, job_id: int) -> Job:
+        """Queue a paused job again; any worker runs it on from its study."""
+        return Job.from_api(self.client.request("POST", f"/jobs/{job_id}/resume/"), self.client)
+
+    def extend(self, job_id: int, n_trials: int) -> Job:
+        """n_trials more trials: a paused job runs them once resumed, a finished one now."""
+        body = self.client.request("POST", f"/jobs/{job_id}/extend/", json={"n_trials": n_trials})
+        return Job.from_api(body, self.client)
+
     def rerun_failed(self, job_id: int, failure_class: str | None = None) -> Job:
         """Run a finished job's failed trials (all, or those of one failure class) again with
         the same parameters, as new trials linked to them; the job runs again."""

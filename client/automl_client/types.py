@@ -111,6 +111,7 @@ class Job(Resource):
     waiting_reason: str = ""
     progress: float = 0.0
     cancel_requested: bool = False
+    pause_requested: bool = False
     error_message: str = ""
     failure_class: str = ""  # why the job failed, when it did
     failure_counts: dict = field(default_factory=dict)  # class -> failed trials (get only)
@@ -143,6 +144,15 @@ class Job(Resource):
 
     def trial_log(self, number: int) -> str:
         return self._api().jobs.trial_log(self.id, number)
+
+    def pause(self) -> Job:
+        return self._api().jobs.pause(self.id)
+
+    def resume(self) -> Job:
+        return self._api().jobs.resume(self.id)
+
+    def extend(self, n_trials: int) -> Job:
+        return self._api().jobs.extend(self.id, n_trials)
 
     def rerun_failed(self, failure_class: str | None = None) -> Job:
         return self._api().jobs.rerun_failed(self.id, failure_class)

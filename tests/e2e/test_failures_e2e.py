@@ -14,16 +14,16 @@ MLP = {"hidden_units": {"type": "fixed", "value": 8}, "epochs": {"type": "fixed"
 def test_each_failure_class_gets_its_class_and_retry(workers, api):
     workers.start("w1")
     submit = {
-        # 1024 x 1024 weights are mapped anew, past a 1 MiB cap: out of memory, then the
-        # retry with half the batch is too.
+        # 2048 x 2048 float32 weights (16 MiB) are mapped anew, past a 16 MiB cap (the small
+        # allocations around them fit): out of memory, then the retry with half the batch.
         "oom": {
             "model": "mlp",
             "n_trials": 1,
-            "trial_memory_mb": 1,
+            "trial_memory_mb": 16,
             "retry": {"oom": {"attempts": 1}},
             "search_space": {
                 **MLP,
-                "hidden_units": {"type": "fixed", "value": 1024},
+                "hidden_units": {"type": "fixed", "value": 2048},
                 "batch_size": {"type": "categorical", "choices": [64]},
             },
         },
@@ -52,7 +52,8 @@ def test_each_failure_class_gets_its_class_and_retry(workers, api):
         assert job["status"] == "failed" and job["failure_class"] == cls, (cls, job)
 
     oom = api.all_trials(jobs["oom"]["id"])
-    assert [(t["failure_class"], t["retry_of"]) for t in oom] == [("oom", None), ("oom", 0)]
+    found = [(t["failure_class"], t["retry_of"]) for t in oom]
+    assert found == [("oom", None), ("oom", 0)], [t["error"] for t in oom]
     assert oom[1]["retry_change"] == {"batch_size": [64, 32]}
     numerical = api.all_trials(jobs["numerical"]["id"])
     assert [(t["failure_class"], t["retry_of"]) for t in numerical] == [

@@ -209,7 +209,7 @@ def test_a_trial_over_its_memory_cap_fails_as_oom_and_is_retried_with_half_the_b
 
     monkeypatch.setattr(mlp.MLPFamily, "fit", fit)
     space = {**TINY_MLP, "lr": {"type": "fixed", "value": 0.01}}
-    cfg = config(1, "mlp", space, trial_memory_mb=1, retry={"oom": {"attempts": 1}})
+    cfg = config(1, "mlp", space, trial_memory_mb=16, retry={"oom": {"attempts": 1}})
     reporter = MemoryReporter()
     with pytest.raises(TrialsFailing, match="all 2 trials failed") as caught:
         run_hpo(cfg, iris_data, reporter)

@@ -183,6 +183,8 @@ def run_trials(
     while True:
         if reporter.should_stop():
             return True
+        if reporter.should_pause():  # the trials running elsewhere end; none starts
+            return False
         # Like Optuna's own timeout, checked between trials: a trial is never cut.
         if ran and timeout_s is not None and time.monotonic() - started >= timeout_s:
             return False
@@ -233,8 +235,14 @@ def rerun_trials(
     for number, params in reruns.items():
         planned = failures.Retry(dict(params), {})
         _enqueue_retry(study, failed[number].params, number, planned, {})  # KeyError: not failed
-    extra = storage.get_study_system_attrs(study_id(study)).get(EXTRA_TRIALS, 0)
-    storage.set_study_system_attr(study_id(study), EXTRA_TRIALS, extra + len(reruns))
+    extend_budget(storage, study_name, len(reruns))
+
+
+def extend_budget(storage: optuna.storages.BaseStorage, study_name: str, n_trials: int) -> None:
+    """n_trials more trials for the study's budget (read when its runners start)."""
+    sid = storage.get_study_id_from_name(study_name)
+    extra = storage.get_study_system_attrs(sid).get(EXTRA_TRIALS, 0)
+    storage.set_study_system_attr(sid, EXTRA_TRIALS, extra + n_trials)
 
 
 def summarize(

@@ -101,6 +101,6 @@ document.querySelectorAll("table.sortable").forEach(makeSortable);
 const rows = document.getElementById("job-rows");
 if (rows && rows.dataset.poll) pollRows(rows);
 const live = document.getElementById("job-live");
-if (live && live.dataset.status && !["succeeded", "failed", "cancelled"].includes(live.dataset.status)) {
+if (live && live.dataset.status && !["succeeded", "failed", "cancelled", "paused"].includes(live.dataset.status)) {
   pollJob(live);
 }

@@ -53,6 +53,8 @@ class JobKind:
     cross_validates: ClassVar[bool] = False
     # Its failed trials can be run again, as new trials of the same job (rerun()).
     reruns_failed: ClassVar[bool] = False
+    # It can be paused between trials, resumed on any worker, and given more trials.
+    pausable: ClassVar[bool] = False
 
     @property
     def label(self) -> str:
@@ -93,6 +95,10 @@ class JobKind:
     def rerun(self, job: Job, trials: dict[int, dict]) -> None:
         """Add a new trial to the finished job for each failed trial number -> the params
         it ran with, linked to it; the job is then queued again (reruns_failed kinds)."""
+        raise NotImplementedError
+
+    def extend(self, job: Job, n_trials: int) -> None:
+        """Give a paused or finished job n_trials more trials (pausable kinds)."""
         raise NotImplementedError
 
     def curated(self, job: Job) -> None:

@@ -2,7 +2,8 @@
 
     queued → running → succeeded | failed | cancelled
     queued → cancelled | failed
-    succeeded | failed | cancelled → queued   (reopen: re-run failed trials)
+    succeeded | failed | cancelled → queued   (reopen: re-run failed trials, extend)
+    running → paused → queued (resume) | cancelled
 
 Every change is a conditional UPDATE: it happens only if the row is still in a state the
 change may start from, so two processes racing for one job cannot both win.
@@ -26,7 +27,8 @@ Status = Job.Status
 
 ALLOWED: dict[str, set[str]] = {
     Status.QUEUED: {Status.RUNNING, Status.CANCELLED, Status.FAILED},
-    Status.RUNNING: {Status.SUCCEEDED, Status.FAILED, Status.CANCELLED},
+    Status.RUNNING: {Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.PAUSED},
+    Status.PAUSED: {Status.QUEUED, Status.CANCELLED},
 }
 
 
@@ -61,8 +63,9 @@ def transition(
     if rows.update(status=to, **fields) != 1:
         return False
     audit.record(Job.objects.only("kind", "name").get(id=job_id), actor, {"status": [before, to]})
-    if to in Job.FINISHED:
-        dispatch_on_commit()  # its worker processes are free for the next job
+    if to in (*Job.FINISHED, Status.PAUSED, Status.QUEUED):
+        # A job ended or paused frees its worker processes; one queued again waits its turn.
+        dispatch_on_commit()
     return True
 
 
@@ -130,12 +133,43 @@ def reopen(job_id: int) -> bool:
     )
 
 
+def request_pause(job: Job, actor: Any = None) -> bool:
+    """Ask a running job to start no new trial and pause once its running trials end.
+    False when it is not running."""
+    asked = Job.objects.filter(id=job.id, status=Status.RUNNING, cancel_requested=False).update(
+        pause_requested=True
+    )
+    if asked:
+        audit.record(job, actor, {"pause_requested": [False, True]})
+    return asked == 1
+
+
+def pause(job_id: int) -> bool:
+    """The runner closing a job that was asked to pause: it is paused, its study kept."""
+    return transition(
+        job_id,
+        Status.PAUSED,
+        only_if=Q(pause_requested=True),
+        pause_requested=False,
+        closing_at=None,
+    )
+
+
+def resume(job: Job, actor: Any = None) -> bool:
+    """Queue a paused job again; any worker then runs it on from its study."""
+    return transition(
+        job.id, Status.QUEUED, only_if=Q(status=Status.PAUSED), actor=actor, dispatched_at=None
+    )
+
+
 def request_cancel(job: Job, actor: Any = None) -> bool:
-    """Cancel a queued job at once; ask a running one to stop after its current step.
+    """Cancel a queued or paused job at once; ask a running one to stop after its current
+    step.
 
     Returns False when the job has already finished.
     """
-    if transition(job.id, Status.CANCELLED, only_if=Q(status=Status.QUEUED), actor=actor):
+    waiting = Q(status__in=[Status.QUEUED, Status.PAUSED])
+    if transition(job.id, Status.CANCELLED, only_if=waiting, actor=actor):
         return True
     asked = Job.objects.filter(id=job.id, status=Status.RUNNING).update(cancel_requested=True)
     if asked:

@@ -20,6 +20,7 @@ class Job(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued"
         RUNNING = "running"
+        PAUSED = "paused"
         SUCCEEDED = "succeeded"
         FAILED = "failed"
         CANCELLED = "cancelled"
@@ -49,6 +50,9 @@ class Job(models.Model):
         max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True
     )
     cancel_requested = models.BooleanField(default=False)
+    pause_requested = models.BooleanField(
+        default=False, help_text="Start no new trial; pause once the running ones end."
+    )
     progress = models.FloatField(default=0.0, help_text="0 to 1")
     error_message = models.TextField(blank=True)
     failure_class = models.CharField(

@@ -21,12 +21,25 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from automl import audit
 from automl.api import flatten_errors
 from automl.charts import figure_html, plotly_js_tag
-from automl.errors import ServiceError, on_form
+from automl.errors import Invalid, ServiceError, on_form
 from automl.jobs import dispatch, kinds, lifecycle
 from automl.jobs.forms import form_for, initial_for
 from automl.jobs.models import Job, Trial
-from automl.jobs.serializers import JobSubmitSerializer, TrialCurationSerializer, failure_counts
-from automl.jobs.services import curate_trial, failed_not_rerun, rerun_failed, submit_job
+from automl.jobs.serializers import (
+    ExtendSerializer,
+    JobSubmitSerializer,
+    TrialCurationSerializer,
+    failure_counts,
+)
+from automl.jobs.services import (
+    curate_trial,
+    extend_job,
+    failed_not_rerun,
+    pause_job,
+    rerun_failed,
+    resume_job,
+    submit_job,
+)
 from automl.monitoring.fleet import waiting_reason
 from workers.failures import LABELS as FAILURE_LABELS
 
@@ -155,6 +168,7 @@ def job_page(request: HttpRequest, pk: int) -> HttpResponse:
         "config_json": json.dumps(job.config, indent=2),
         "result_json": json.dumps(job.result, indent=2) if job.result else "",
         "can_continue": kind.continuable and job.is_finished,
+        "pausable": kind.pausable,
         "can_rerun": kind.reruns_failed and job.is_finished and failed_not_rerun(job).exists(),
         "compression_rows": kind.report_rows(job),
         "waiting_reason": _waiting(job),
@@ -215,6 +229,33 @@ def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         job.refresh_from_db()
         messages.error(request, f"Job {job.id} has already finished ({job.status}).")
+    return redirect("job-page", pk=job.id)
+
+
+@login_required
+@require_POST
+def job_control(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    """The page's pause, resume and extend buttons."""
+    job = owned_or_404(request, pk)
+    try:
+        if action == "pause":
+            pause_job(job, request.user)
+            messages.success(request, f"Pausing job {job.id}: no new trial starts.")
+        elif action == "resume":
+            resume_job(job, request.user)
+            messages.success(request, f"Job {job.id} resumed.")
+        elif action == "extend":
+            more = ExtendSerializer(data={"n_trials": request.POST.get("n_trials")})
+            if not more.is_valid():
+                raise Invalid("n_trials: a whole number from 1 to 10000")
+            extend_job(job, more.validated_data["n_trials"], request.user)
+            messages.success(
+                request, f"Job {job.id}: {more.validated_data['n_trials']} more trials."
+            )
+        else:
+            raise Http404("No such action.")
+    except ServiceError as exc:
+        messages.error(request, exc.detail)
     return redirect("job-page", pk=job.id)
 
 
@@ -337,5 +378,6 @@ page_urls = [
     path("<int:pk>/cancel/", job_cancel, name="job-cancel-page"),
     path("<int:pk>/trials/<int:number>/", trial_page, name="trial-page"),
     path("<int:pk>/rerun/", job_rerun, name="job-rerun-page"),
+    path("<int:pk>/<str:action>/", job_control, name="job-control-page"),
     path("<int:pk>/trials/<int:number>/curate/", trial_curate, name="trial-curate-page"),
 ]

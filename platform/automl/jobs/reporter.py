@@ -35,7 +35,7 @@ class DatabaseReporter(Reporter):
         self._curves: dict[int, dict[int, float | None]] = {}
         self._records: dict[int, TrialRecord] = {}
         self._progress_at = self._stop_at = -math.inf
-        self._stop = False
+        self._stop = self._pause = False
 
     @reconnecting
     def trial_started(self, number: int, params: dict) -> None:
@@ -91,11 +91,19 @@ class DatabaseReporter(Reporter):
         self._save_progress(min(max(fraction, 0.0), 1.0))
 
     def should_stop(self) -> bool:
+        return self._flags()[0]
+
+    def should_pause(self) -> bool:
+        return self._flags()[1]
+
+    def _flags(self) -> tuple[bool, bool]:
+        """(cancel, pause) requested, read at most every POLL_S; once set, kept."""
         now = time.monotonic()
         if not self._stop and now - self._stop_at >= self.POLL_S:
             self._stop_at = now
-            self._stop = self._cancel_requested()
-        return self._stop
+            cancel, pause = self._requested()
+            self._stop, self._pause = cancel, self._pause or pause
+        return self._stop, self._pause
 
     @reconnecting
     def _save_progress(self, fraction: float) -> None:
@@ -105,8 +113,11 @@ class DatabaseReporter(Reporter):
         )
 
     @reconnecting
-    def _cancel_requested(self) -> bool:
-        return Job.objects.filter(id=self.job_id, cancel_requested=True).exists()
+    def _requested(self) -> tuple[bool, bool]:
+        flags = Job.objects.filter(id=self.job_id).values_list(
+            "cancel_requested", "pause_requested"
+        )
+        return tuple(flags.first() or (True, False))
 
 
 def record_fields(record: TrialRecord, state: str, error: str) -> dict:

@@ -183,6 +183,7 @@ class JobSerializer(serializers.ModelSerializer):
             "waiting_reason",
             "progress",
             "cancel_requested",
+            "pause_requested",
             "error_message",
             "failure_class",
             "result",
@@ -377,4 +378,10 @@ class RerunAnswerSerializer(serializers.Serializer):
 class TrialFilesAnswerSerializer(serializers.Serializer):
     files = serializers.ListField(
         child=serializers.CharField(), help_text="Every file the trial keeps."
+    )
+
+
+class ExtendSerializer(serializers.Serializer):
+    n_trials = serializers.IntegerField(
+        min_value=1, max_value=10_000, help_text="How many more trials the job may run."
     )

@@ -118,6 +118,51 @@ def rerun_failed(job: Job, failure_class: str | None = None, actor=None) -> list
     return list(reruns)
 
 
+def _pausable(job: Job):
+    kind = kinds.get(job.kind)
+    if not kind.pausable:
+        nouns = " and ".join(k.noun for k in kinds.all_kinds() if k.pausable)
+        raise Invalid(f"only {nouns} jobs can be paused and extended", {"kind": ["not pausable"]})
+    return kind
+
+
+def pause_job(job: Job, actor=None) -> None:
+    """Start no new trial of the running job; it pauses once its running trials end."""
+    _pausable(job)
+    if not lifecycle.request_pause(job, actor):
+        raise Conflict(f"job {job.id} is {job.status}: only a running job can be paused")
+
+
+def resume_job(job: Job, actor=None) -> None:
+    """Queue the paused job again; any worker runs it on from its study (the sampler reads
+    the trials so far)."""
+    _pausable(job)
+    with transaction.atomic():
+        check_active_jobs(job.owner)
+        if not lifecycle.resume(job, actor):
+            raise Conflict(f"job {job.id} is {job.status}: only a paused job can be resumed")
+        dispatch.dispatch_on_commit()
+
+
+def extend_job(job: Job, n_trials: int, actor=None) -> None:
+    """n_trials more trials for a paused or finished job: a paused one runs them once
+    resumed, a finished one is queued again at once."""
+    kind = _pausable(job)
+    if job.status not in (Job.Status.PAUSED, *Job.FINISHED):
+        raise Conflict(
+            f"job {job.id} is {job.status}: pause it first, then extend it",
+            {"n_trials": ["the job must be paused or finished"]},
+        )
+    with transaction.atomic():
+        if job.is_finished:
+            check_active_jobs(job.owner)
+            if not lifecycle.reopen(job.id):
+                raise Conflict(f"job {job.id} is no longer finished")
+            dispatch.dispatch_on_commit()
+        kind.extend(job, n_trials)
+        audit.record(job, actor, {"n_trials": [None, f"+{n_trials}"]})
+
+
 CURATED = ("notes", "tags", "excluded", "exclude_reason")
 
 

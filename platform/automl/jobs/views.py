@@ -17,6 +17,7 @@ from automl.jobs.runners import external
 from automl.jobs.serializers import (
     AskAnswerSerializer,
     AskSerializer,
+    ExtendSerializer,
     HeartbeatAnswerSerializer,
     JobDetailSerializer,
     JobSerializer,
@@ -32,7 +33,14 @@ from automl.jobs.serializers import (
     TrialSerializer,
     TrialTokenSerializer,
 )
-from automl.jobs.services import curate_trial, rerun_failed, submit_job
+from automl.jobs.services import (
+    curate_trial,
+    extend_job,
+    pause_job,
+    rerun_failed,
+    resume_job,
+    submit_job,
+)
 
 
 def choice_param(request: Request, name: str, choices: list[str]) -> str | None:
@@ -252,3 +260,40 @@ class TrialFiles(ExternalTrialView):
             raise ValidationError({"file": "required: the file, as multipart form data"})
         files = external.attach(job, number, upload.name, upload, upload.size)
         return Response({"files": files}, status=status.HTTP_201_CREATED)
+
+
+class JobPause(APIView):
+    """Start no new trial; the job pauses once its running trials end (HPO)."""
+
+    @extend_schema(request=None, responses={202: JobSerializer, 409: OpenApiTypes.OBJECT})
+    def post(self, request: Request, pk: int) -> Response:
+        job = get_object_or_404(Job.objects.owned_by(request.user), id=pk)
+        pause_job(job, request.user)
+        job.refresh_from_db()
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class JobResume(APIView):
+    """Queue a paused job again: any worker runs it on from its study."""
+
+    @extend_schema(request=None, responses={202: JobSerializer, 409: OpenApiTypes.OBJECT})
+    def post(self, request: Request, pk: int) -> Response:
+        job = get_object_or_404(Job.objects.owned_by(request.user), id=pk)
+        resume_job(job, request.user)
+        job.refresh_from_db()
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class JobExtend(APIView):
+    """More trials for a paused job (run once resumed) or a finished one (run at once)."""
+
+    @extend_schema(
+        request=ExtendSerializer, responses={202: JobSerializer, 409: OpenApiTypes.OBJECT}
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        job = get_object_or_404(Job.objects.owned_by(request.user), id=pk)
+        body = ExtendSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        extend_job(job, body.validated_data["n_trials"], request.user)
+        job.refresh_from_db()
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)

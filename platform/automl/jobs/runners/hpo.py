@@ -33,6 +33,7 @@ class HPO(JobKind):
     param_columns = True
     cross_validates = True
     reruns_failed = True
+    pausable = True
 
     def validate(self, config, *, dataset, task, owner, parallelism, errors) -> dict:
         from workers.hpo.config import validate_hpo_config
@@ -80,6 +81,11 @@ class HPO(JobKind):
         from workers.hpo import engine
 
         engine.rerun_trials(study_storage(job), job.study_name, trials)
+
+    def extend(self, job: Job, n_trials: int) -> None:
+        from workers.hpo import engine
+
+        engine.extend_budget(study_storage(job), job.study_name, n_trials)
 
     def curated(self, job: Job) -> None:
         """The best trial and importances of a finished job, again without the trials now
@@ -133,6 +139,8 @@ def close(job: Job, data, storage) -> None:
     if not lifecycle.start_closing(job.id):
         return  # another runner is closing it
     sync_trials(job, storage)
+    if lifecycle.pause(job.id):
+        return  # its study is kept as it is: resume() runs it on from there
     cancelled = Job.objects.filter(id=job.id, cancel_requested=True).exists()
     excluded = excluded_numbers(job)
     result = engine.summarize(
