@@ -1,14 +1,25 @@
-"""What the job config validators (hpo, nas, compression) share: the error type, the error
-collector, and the checks written once: the seed, held-out fractions, an entry of a named
-registry with its declared options, a section of declared options, trainer options.
+"""What the job config validators (hpo, nas, compression) share: the typed config base, the
+error type, the error collector, and the checks written once: the seed, held-out fractions,
+time limits, parallelism, an entry of a named registry with its declared options, a section
+of declared options, trainer options.
+
+Each validator returns a frozen dataclass (a `TypedConfig`): its `to_json()` is what a Job
+stores, and its `from_json()` is what a worker rebuilds from the stored JSON by running the
+same checks again, so every bound is checked at submission and again in the engine. A
+field's default lives in its dataclass field only; validators read it from there
+(`default`).
 
 Validation stays light: nothing here imports torch (the web process validates configs).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import types
+import typing
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Self, TypeVar
 
 from workers.hpo.options import Option, check_options, is_int, is_number
 from workers.training.options import TrainerOptions, option_errors
@@ -17,6 +28,124 @@ MAX_SEED = 2**32 - 1
 SEED_RULE = "an integer from 0 to 2**32 - 1"
 MAX_TIMEOUT_S = 7 * 24 * 3600  # a job's or a trial's time limit: a week
 FRACTION = (0.05, 0.5)  # held-out shares: test_size, valid_size, validation.test_size
+MAX_PARALLELISM = 32  # trial runners of one job
+
+T = TypeVar("T")
+
+
+def to_json(value: Any) -> Any:
+    """A config value as JSON: typed parts give their own to_json(), tuples become lists."""
+    if hasattr(value, "to_json"):
+        return value.to_json()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, list | tuple):
+        return [to_json(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_json(v) for k, v in value.items()}
+    return value
+
+
+class TypedConfig:
+    """Base of the frozen config dataclasses: JSON out (what a Job stores) and back in."""
+
+    # Fields without a default that the validator derives when they are missing.
+    derived: ClassVar[tuple[str, ...]] = ()
+
+    def to_json(self) -> dict:
+        """The JSON object stored as Job.config (its keys are the dataclass's fields)."""
+        return {f.name: to_json(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_json(cls, data: object) -> Self:
+        """The config rebuilt from its stored JSON, every check run again (ConfigError)."""
+        raise NotImplementedError
+
+
+def json_schema(hint: Any) -> dict:
+    """The OpenAPI (3.0) schema of what a client may send for a config type: a typed
+    config, one of its parts, or a field's type hint. Parts whose JSON differs from their
+    fields (a registry entry, a validation method) declare their own `json_schema()`."""
+    if hasattr(hint, "json_schema"):
+        return hint.json_schema()
+    if dataclasses.is_dataclass(hint):
+        return dataclass_schema(hint)
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        present = [a for a in args if a is not type(None)]
+        schema = (
+            json_schema(present[0])
+            if len(present) == 1
+            else {"oneOf": [json_schema(a) for a in present]}
+        )
+        return {**schema, "nullable": True} if len(present) < len(args) else schema
+    if origin in (list, tuple):
+        return {"type": "array", "items": json_schema(args[0]) if args else {}}
+    if hint is dict or origin in (dict, Mapping):
+        return {"type": "object", "additionalProperties": True}
+    return dict(_SCALARS.get(hint, {}))
+
+
+_SCALARS = {
+    str: {"type": "string"},
+    int: {"type": "integer"},
+    float: {"type": "number"},
+    bool: {"type": "boolean"},
+}
+
+
+def dataclass_schema(cls: type) -> dict:
+    """An object with a property per field (typed by its hint) and no others."""
+    hints = typing.get_type_hints(cls)
+    derived = getattr(cls, "derived", ())
+    properties, required = {}, []
+    for spec in dataclasses.fields(cls):
+        schema = json_schema(hints[spec.name])
+        if "option" in spec.metadata:
+            schema["description"] = f"{spec.metadata['option'].expected}"
+        has_default = (
+            spec.default is not dataclasses.MISSING
+            or spec.default_factory is not dataclasses.MISSING
+        )
+        if spec.default is not dataclasses.MISSING and not dataclasses.is_dataclass(spec.default):
+            schema["default"] = to_json(spec.default)
+        if not has_default and spec.name not in derived:
+            required.append(spec.name)
+        properties[spec.name] = schema
+    out = {"type": "object", "properties": properties, "additionalProperties": False}
+    if cls.__doc__ and not cls.__doc__.startswith(f"{cls.__name__}("):
+        out["description"] = cls.__doc__.strip().splitlines()[0]
+    return {**out, "required": required} if required else out
+
+
+def default(cls: type, name: str) -> Any:
+    """The default of dataclass field `name`: where a validator takes a missing key's value."""
+    spec = cls.__dataclass_fields__[name]
+    if spec.default_factory is not dataclasses.MISSING:
+        return spec.default_factory()
+    return spec.default
+
+
+@dataclass(frozen=True)
+class Named:
+    """An entry of a named registry (a sampler, a pruner, a NAS strategy or space) and its
+    declared options with their defaults filled in; as JSON {"name": ..., **options}."""
+
+    name: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"name": self.name, **to_json(dict(self.options))}
+
+    @classmethod
+    def json_schema(cls) -> dict:
+        entry = {
+            "type": "object",
+            "properties": {"name": {"type": "string"}},
+            "additionalProperties": True,
+            "description": "a registered name and its declared options (the README lists them)",
+        }
+        return {"oneOf": [{"type": "string", "description": "a registered name"}, entry]}
 
 
 class ConfigError(Exception):
@@ -59,6 +188,13 @@ def timeout(value: object, path: str, err: Errors) -> object:
     return value
 
 
+def parallelism(value: object, path: str, err: Errors, most: int = MAX_PARALLELISM) -> object:
+    """How many trial runners share the job (the platform's key, stored in every config)."""
+    if not (is_int(value) and 1 <= value <= most):
+        err.add(path, f"must be a whole number from 1 to {most}")
+    return value
+
+
 def fraction(value: object, path: str, err: Errors) -> object:
     low, high = FRACTION
     if not (is_number(value) and low <= value <= high):
@@ -84,24 +220,38 @@ def named(
     return name, {k: v for k, v in raw.items() if k != "name"}
 
 
-def section(config: dict, key: str, declared: dict[str, Option], err: Errors) -> dict:
-    """The object config[key] with its declared options checked and defaults filled in."""
+def option(declared: Option) -> Any:
+    """A dataclass field declared by an Option: its default, and the check `section` runs."""
+    return field(default=declared.default, metadata={"option": declared})
+
+
+def declared_options(cls: type) -> dict[str, Option]:
+    return {f.name: f.metadata["option"] for f in dataclasses.fields(cls)}
+
+
+def section(config: dict, key: str, cls: type[T], err: Errors) -> T:
+    """The object config[key] as `cls` (a dataclass of `option` fields), each option checked
+    and missing ones at their defaults; `cls`'s defaults when config[key] is bad."""
     raw = config.get(key, {})
     if not isinstance(raw, dict):
         err.add(key, "must be an object")
         raw = {}
-    return check_options(declared, raw, key, err.add)
+    problems = len(err)
+    checked = check_options(declared_options(cls), raw, key, err.add)
+    return cls(**checked) if len(err) == problems else cls()
 
 
-def trainer(raw: object, err: Errors, elsewhere: Mapping[str, str] | None = None) -> dict:
-    """Every trainer option with its default; `elsewhere`: options this kind of job takes
-    from another key (option -> where to set it instead). {} if any is bad."""
+def trainer(
+    raw: object, err: Errors, defaults: TrainerOptions, elsewhere: Mapping[str, str] | None = None
+) -> TrainerOptions:
+    """The trainer options given over `defaults` (the job kind's); `elsewhere`: options this
+    kind of job takes from another key (option -> where to set it instead). `defaults` if
+    any is bad."""
     problems = option_errors(raw)
     if isinstance(raw, dict):
         problems.update({k: why for k, why in (elsewhere or {}).items() if k in raw})
     for key, message in problems.items():
         err.add("trainer" if key == "trainer" else f"trainer.{key}", message)
     if problems:
-        return {}
-    options = vars(TrainerOptions(**{"device": "auto", **raw}))
-    return {k: v for k, v in options.items() if k not in (elsewhere or {})}
+        return defaults
+    return dataclasses.replace(defaults, **raw)

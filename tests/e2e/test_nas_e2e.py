@@ -118,10 +118,11 @@ def check_model(job: dict) -> None:
     """The saved model reloads from its directory and scores the stored test accuracy."""
     from workers.data.builtin import load_builtin
     from workers.models.artifacts import load_model
+    from workers.nas.config import NASConfig
     from workers.nas.engine import prepare
 
     retrain = job["result"]["retrain"]
-    prepared = prepare(job["config"], load_builtin("digits"))
+    prepared = prepare(NASConfig.from_json(job["config"]), load_builtin("digits"))
     model = load_model(Path(retrain["directory"]))
     truth = np.asarray(prepared.classes)[prepared.y["test"]]
     accuracy = float(np.mean(model.predict(prepared.raw_test) == truth))

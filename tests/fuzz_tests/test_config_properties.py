@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from workers.compression.config import validate_compression_config
+from workers.config import to_json
 from workers.hpo.config import ConfigError, normalize_space, validate_hpo_config
 from workers.hpo.space import grid_values
 from workers.nas.config import validate_nas_config
@@ -85,14 +86,14 @@ hpo_configs = objects_with(
 
 
 def fixed_point(validate, config):
-    """Validate; if accepted, the result must validate to itself, through JSON too."""
+    """Validate; if accepted, its JSON (what a job stores) must validate to itself."""
     try:
-        out = validate(config)
+        out = to_json(validate(config))
     except ConfigError as exc:
         assert exc.errors and all(isinstance(m, str) for m in exc.errors.values())
         return None
     stored = json.loads(json.dumps(out))
-    assert validate(stored) == stored == out
+    assert to_json(validate(stored)) == stored == out
     return out
 
 

@@ -16,6 +16,7 @@ from automl.jobs.runners.base import load_data
 from automl.jobs.studies import study_storage
 from tests.support.factories import queued_hpo_job, run_here
 from workers.hpo import engine
+from workers.hpo.config import HPOConfig
 from workers.reporter import MemoryReporter
 from workers.studies.storage import trial_id
 
@@ -54,8 +55,9 @@ def test_a_runner_continues_a_study_another_runner_started(alice, iris):
     tasks.run_job(job.id)
     # A first runner ran two trials, then its worker vanished before writing any rows.
     storage = study_storage(job)
+    config = HPOConfig.from_json(job.config)
     engine.run_trials(
-        job.config, load_data(job), MemoryReporter(stop_after=2), storage, job.study_name
+        config, load_data(job), MemoryReporter(stop_after=2), storage, job.study_name
     )
     tasks.run_trials(job.id, 1)
     job.refresh_from_db()
@@ -136,3 +138,15 @@ def test_a_finished_jobs_progress_stays_as_it_ended(alice, iris):
     Job.objects.filter(id=job.id).update(status="succeeded", progress=1.0)
     DatabaseReporter(job).progress(0.9)
     assert Job.objects.get(id=job.id).progress == 1.0
+
+
+def test_the_worker_checks_a_stored_config_again_before_any_trial(alice, iris):
+    """A bound is checked at submission and again in the engine: a stored config that no
+    longer passes (edited in the database, or from before a bound existed) fails the job
+    with the field named, and no trial runs."""
+    job = make_job(alice, iris, model="random_forest")
+    Job.objects.filter(id=job.id).update(config={**job.config, "n_trials": 10**9})
+    job = run_here(job)
+    assert job.status == "failed"
+    assert "ConfigError: n_trials: must be an integer from 1 to 10000" in job.error_message
+    assert not Trial.objects.filter(job=job).exists()

@@ -89,7 +89,7 @@ def queued_hpo_job(owner, dataset, *, name="job", **config):
         dataset,
         name=name,
         study_name=f"test-{uuid4().hex}",
-        config=validate_hpo_config(config, dataset.task),
+        config=validate_hpo_config(config, dataset.task).to_json(),
     )
 
 
@@ -199,12 +199,16 @@ def compressed_dir(parent: Path, path: Path, technique: str = "dynamic_int8") ->
     return Path(result["steps"][0]["directory"])
 
 
-def reload_accuracy(directory: Path, config: dict, data) -> float:
-    """The test accuracy of a saved compression step, reloaded from its files alone."""
+def reload_accuracy(directory: Path, config, data) -> float:
+    """The test accuracy of a saved compression step, reloaded from its files alone;
+    `config` is a CompressionConfig, or a job's stored one (JSON)."""
     from workers.compression.common import accuracy, split
+    from workers.compression.config import CompressionConfig
     from workers.compression.store import load_compressed
     from workers.models.artifacts import load_preprocessing
 
+    if isinstance(config, dict):
+        config = CompressionConfig.from_json(config)
     model = load_compressed(directory)
     splits = split(config, data, model.spec, load_preprocessing(directory))
     return accuracy(model, splits.x["test"], splits.y["test"])

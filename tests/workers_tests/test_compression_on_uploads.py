@@ -88,9 +88,9 @@ def run(steps, model_dir: Path, data, out: Path, **extra) -> dict:
     from workers.compression.engine import run_compression
 
     config = validate_compression_config(
-        {"model_version": 1, "report": {"repeats": 2}, "steps": steps}
+        {"model_version": 1, "report": {"repeats": 2}, "steps": steps, **extra}
     )
-    return run_compression({**config, **extra}, model_dir, data, Reporter(), directory=out)
+    return run_compression(config, model_dir, data, Reporter(), directory=out)
 
 
 def _accuracy_through_preprocessing(directory: Path, data: TabularData) -> float:

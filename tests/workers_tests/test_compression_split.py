@@ -6,8 +6,11 @@ from rest_framework.test import APIClient
 
 from tests.support.factories import mlp_dir, register
 from workers.compression.common import split
+from workers.compression.config import validate_compression_config
 from workers.data.builtin import load_builtin
+from workers.hpo.config import validate_hpo_config
 from workers.hpo.engine import _search_and_test
+from workers.nas.config import validate_nas_config
 from workers.nas.engine import prepare
 
 
@@ -31,21 +34,19 @@ def test_hpo_nas_and_compression_hold_out_the_same_test_rows(test_size, seed):
     data = load_builtin("wine")
     # Wine has no duplicate rows, so comparing row values compares row indices.
     assert len(_rows(data.X)) == len(data.X)
-    hpo_test = _search_and_test({"test_size": test_size, "seed": seed}, data)[1].X
-    nas = prepare(
-        {"test_size": test_size, "valid_size": 0.25, "seed": seed, "space": {"name": "mlp"}}, data
-    )
-    compression = split(
-        {"test_size": test_size, "valid_size": 0.25, "seed": seed},
-        data,
-        mlp_spec(data),
-    )
+    split_settings = {"test_size": test_size, "seed": seed}
+    hpo = validate_hpo_config(split_settings, "classification")
+    hpo_test = _search_and_test(hpo, data)[1].X
+    nas = prepare(validate_nas_config({**split_settings, "valid_size": 0.25}, "tabular"), data)
+
+    def compression_split(seed: int):
+        config = {**split_settings, "valid_size": 0.25, "seed": seed}
+        chain = validate_compression_config({"model_version": 1, "steps": ["half"], **config})
+        return split(chain, data, mlp_spec(data))
+
+    compression = compression_split(seed)
     assert _rows(hpo_test) == _rows(nas.raw_test) == _rows(compression.x["test"].numpy())
-    other = split(
-        {"test_size": test_size, "valid_size": 0.25, "seed": seed + 1},
-        data,
-        mlp_spec(data),
-    )
+    other = compression_split(seed + 1)
     assert _rows(other.x["test"].numpy()) != _rows(hpo_test)  # the seed does matter
 
 

@@ -2,7 +2,13 @@ import copy
 
 import pytest
 
-from workers.hpo.config import ConfigError, validate_hpo_config
+from workers.hpo.config import ConfigError
+from workers.hpo.config import validate_hpo_config as typed_hpo_config
+
+
+def validate_hpo_config(config, task):
+    """The checked config as a job stores it (its JSON)."""
+    return typed_hpo_config(config, task).to_json()
 
 
 def errors_of(config, task="classification"):

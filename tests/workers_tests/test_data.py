@@ -226,7 +226,7 @@ def test_hpo_searches_feature_engineering_and_saves_the_preprocessing(tmp_path):
         "label",
         column_kinds=["numeric", "categorical"],
     )
-    data.use_preprocessing(cfg["preprocessing"])
+    data.use_preprocessing(cfg.preprocessing)
     storage = make_storage(None)
     create_study(cfg, storage, "s")
     reporter = MemoryReporter()

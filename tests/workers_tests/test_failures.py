@@ -68,13 +68,13 @@ def test_it_classifies_what_libraries_raise():
 
 
 def test_retry_policies_are_validated_with_the_field_named():
-    filled = config(1)["retry"]
+    filled = config(1).retry
     assert filled[failures.OOM] == {"action": "smaller", "attempts": 2, "after": 3}
     assert filled[failures.DATA]["action"] == "stop"
     with pytest.raises(ConfigError) as caught:
         config(1, retry={"oom": "lower_lr", "data": {"after": 0}, "disk": "rerun"})
     assert set(caught.value.errors) == {"retry.oom.action", "retry.data.after", "retry.disk"}
-    assert config(1, retry={"bug": "rerun"})["retry"]["bug"]["action"] == "rerun"
+    assert config(1, retry={"bug": "rerun"}).retry["bug"]["action"] == "rerun"
 
 
 def test_plan_retry_halves_the_batch_lowers_the_rate_and_stops_at_attempts():

@@ -79,6 +79,7 @@ def test_the_mlp_family_trains_data_parallel_and_reports_once():
     from sklearn.datasets import load_iris
 
     from workers.hpo.families import FAMILIES, FitContext
+    from workers.training.options import TrainerOptions
 
     X, y = load_iris(return_X_y=True)
     steps = []
@@ -86,7 +87,7 @@ def test_the_mlp_family_trains_data_parallel_and_reports_once():
         "classification",
         0,
         on_step=lambda step, model: steps.append(step),
-        trainer={"processes": 2, "device": "cpu"},
+        trainer=TrainerOptions(processes=2, device="cpu"),
     )
     params = {"hidden_layers": 1, "hidden_units": 16, "epochs": 30, "batch_size": 30, "lr": 0.01}
     model = FAMILIES["mlp"].fit(params, X, y, ctx)

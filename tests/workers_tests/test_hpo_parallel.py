@@ -8,7 +8,7 @@ import optuna
 import pytest
 
 from workers.data.builtin import load_builtin
-from workers.hpo.config import validate_hpo_config
+from workers.hpo.config import HPOConfig, validate_hpo_config
 from workers.hpo.engine import create_study, run_trials, summarize
 from workers.reporter import MemoryReporter
 from workers.studies.heartbeat import LOST
@@ -17,19 +17,18 @@ from workers.studies.storage import make_storage, trial_id
 CONFIG = {"model": "knn", "n_trials": 8, "sampler": {"name": "random", "seed": 0}}
 
 
-def run_runner(url: str, runner: int, config: dict) -> None:
+def run_runner(url: str, runner: int, config: HPOConfig) -> None:
     """One trial runner, as a Celery worker process would run it."""
     run_trials(
         config, load_builtin("iris"), MemoryReporter(), make_storage(url), "job", runner=runner
     )
 
 
-def run_processes(url: str, config: dict) -> None:
+def run_processes(url: str, config: HPOConfig) -> None:
     """The job's `parallelism` runners, each in its own process."""
     spawn = multiprocessing.get_context("spawn")
     runners = [
-        spawn.Process(target=run_runner, args=(url, i, config))
-        for i in range(config["parallelism"])
+        spawn.Process(target=run_runner, args=(url, i, config)) for i in range(config.parallelism)
     ]
     for p in runners:
         p.start()
@@ -40,7 +39,7 @@ def run_processes(url: str, config: dict) -> None:
 
 def test_two_processes_share_one_journal_study(tmp_path):
     url = f"journal:{tmp_path / 'study.log'}"
-    config = {**validate_hpo_config(CONFIG, "classification"), "parallelism": 2}
+    config = validate_hpo_config({**CONFIG, "parallelism": 2}, "classification")
     create_study(config, make_storage(url), "job")
     run_processes(url, config)
 
@@ -110,10 +109,7 @@ def test_eight_workers_times_twenty_trials_on_one_postgres_study(real_services):
     from automl.jobs.studies import storage_url
 
     url = storage_url(Job(study_name="unused on Postgres"))
-    config = {
-        **validate_hpo_config({**CONFIG, "n_trials": 160}, "classification"),
-        "parallelism": 8,
-    }
+    config = validate_hpo_config({**CONFIG, "n_trials": 160, "parallelism": 8}, "classification")
     create_study(config, make_storage(url), "job")
 
     run_processes(url, config)

@@ -4,10 +4,16 @@ from pathlib import Path
 
 import pytest
 
-from workers.nas.config import ConfigError, data_kind_of, validate_nas_config
+from workers.nas.config import ConfigError, data_kind_of
+from workers.nas.config import validate_nas_config as typed_nas_config
 from workers.nas.spaces import CellSpace, MacroSpace, MLPSpace
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def validate_nas_config(config, kind, **kwargs):
+    """The checked config as a job stores it (its JSON)."""
+    return typed_nas_config(config, kind, **kwargs).to_json()
 
 
 def errors(config, kind="image", **kwargs) -> dict:

@@ -61,7 +61,7 @@ def test_darts_keeps_the_alpha_history_for_the_heatmap():
     result = run_nas(cfg, load_builtin("digits"), MemoryReporter(), device="cpu")
     history, axes = result["alpha_history"], result["alpha_axes"]
     assert [h["epoch"] for h in history] == [0, 1]
-    assert axes["ops"] == cfg["space"]["ops"] and axes["edges"] == [
+    assert axes["ops"] == cfg.space.options["ops"] and axes["edges"] == [
         "0->2",
         "1->2",
         "0->3",
@@ -85,7 +85,7 @@ def test_an_mlp_is_searched_on_a_table():
     )
     reporter = MemoryReporter()
     result = run_nas(cfg, wine, reporter, device="cpu")
-    assert cfg["space"]["name"] == "mlp" and len(reporter.finished) == 3
+    assert cfg.space.name == "mlp" and len(reporter.finished) == 3
     assert result["genotype"]["space"] == "mlp"
     assert result["retrain"]["test_metrics"]["accuracy"] > 0.8  # inputs are standardised
 

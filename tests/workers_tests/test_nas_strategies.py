@@ -46,7 +46,7 @@ def context(digits, name, reporter, history=(), **extra):
     ctx = NasContext(
         config, prepare(config, digits), reporter, resolve_device("cpu"), list(history)
     )
-    return config, ctx, STRATEGIES[name](config["strategy"], ctx.space, config["seed"])
+    return config, ctx, STRATEGIES[name](config.strategy.options, ctx.space, config.seed)
 
 
 def test_every_strategy_is_tested():
@@ -77,7 +77,7 @@ def test_contract(digits, name):
         assert len(numbers) == strategy.budget()
         assert outcome.score == max(t["values"][0] for t in reporter.finished)
     else:  # DARTS: one trial per epoch, α history per epoch, derived from the last α
-        assert len(numbers) == config["strategy"]["epochs"] == len(outcome.alpha_history)
+        assert len(numbers) == config.strategy.options["epochs"] == len(outcome.alpha_history)
         assert outcome.number == numbers[-1]
 
 
@@ -186,6 +186,6 @@ def test_darts_stops_inside_an_epoch_and_stores_no_partial_epoch(digits):
         "image",
     )
     ctx = NasContext(config, prepare(config, digits), reporter, resolve_device("cpu"), [])
-    outcome = STRATEGIES["darts"](config["strategy"], ctx.space, config["seed"]).search(ctx)
+    outcome = STRATEGIES["darts"](config.strategy.options, ctx.space, config.seed).search(ctx)
     assert reporter.checks == 4  # stopped at the third step of the first of 1000 epochs
     assert outcome.genotype is None and reporter.finished == []

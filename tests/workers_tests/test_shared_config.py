@@ -1,5 +1,7 @@
 """The checks every job config validator shares (workers/config.py) read the same in each."""
 
+import json
+
 import pytest
 
 from workers.compression.config import validate_compression_config
@@ -59,8 +61,36 @@ def test_trainer_options_are_checked_once_for_hpo_and_nas():
         assert errors_of(kind, {"trainer": {"accumulation_steps": 0}}) == {
             "trainer.accumulation_steps": "must be an integer from 1 to 64"
         }
-    assert VALIDATORS["nas"]({})["trainer"] == {
+    assert VALIDATORS["nas"]({}).to_json()["trainer"] == {
         "amp": False,
         "accumulation_steps": 1,
         "clip_norm": None,
     }
+
+
+@pytest.mark.parametrize("kind", VALIDATORS)
+def test_a_stored_config_is_rebuilt_with_every_check_run_again(kind):
+    typed = VALIDATORS[kind]({"seed": 7})
+    stored = json.loads(json.dumps(typed.to_json()))
+    assert type(typed).from_json(stored) == typed
+    assert type(typed).from_json(stored).to_json() == stored
+    with pytest.raises(ConfigError) as info:
+        type(typed).from_json({**stored, "seed": -1, "parallelism": 99})
+    assert set(info.value.errors) == {"seed", "parallelism"}
+
+
+def test_defaults_live_in_the_dataclass_fields():
+    hpo, nas = VALIDATORS["hpo"]({}), VALIDATORS["nas"]({})
+    compression = VALIDATORS["compression"]({})
+    assert (hpo.n_trials, hpo.test_size, hpo.sampler.name, hpo.validation.test_size) == (
+        20,
+        0.2,
+        "tpe",
+        0.25,
+    )
+    assert (nas.proxy.epochs, nas.training.lr, nas.retrain.epochs) == (2, 0.01, 10)
+    assert (compression.finetune.lr, compression.report.repeats, compression.tolerance) == (
+        0.001,
+        10,
+        0.02,
+    )

@@ -8,7 +8,7 @@ from workers.hpo.space import distributions, family_params, suggest
 
 
 def test_suggest_flattens_conditional_params_and_keeps_fixed():
-    space = validate_hpo_config({}, "classification")["search_space"]
+    space = validate_hpo_config({}, "classification").search_space
     params = suggest(
         FixedTrial(
             {
@@ -31,7 +31,7 @@ def test_suggest_flattens_conditional_params_and_keeps_fixed():
 
 
 def test_distributions_round_trip_through_create_trial():
-    space = validate_hpo_config({}, "regression")["search_space"]
+    space = validate_hpo_config({}, "regression").search_space
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     for _ in range(5):
         trial = study.ask()
@@ -57,7 +57,7 @@ def test_nested_choice_prefix_and_non_string_choices():
             },
         },
         "classification",
-    )["search_space"]
+    ).search_space
     params = suggest(FixedTrial({"batch_size": 16, "16.lr": 0.1}), space)
     assert params == {"batch_size": 16, "16.lr": 0.1}
     assert family_params(params) == {"batch_size": 16, "lr": 0.1}

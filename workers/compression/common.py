@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -14,6 +15,9 @@ from workers.data.tabular import TabularData
 from workers.training import loop
 from workers.training.measure import outputs
 from workers.training.stopping import StopCheck
+
+if TYPE_CHECKING:
+    from workers.compression.config import CompressionConfig
 
 
 class CompressionError(Exception):
@@ -74,7 +78,7 @@ def model_inputs(spec: dict, X: np.ndarray) -> torch.Tensor:
     return kind_of(spec).model_input(spec, rows).float()
 
 
-def split(config: dict, data: TabularData, spec: dict, transformer=None) -> Splits:
+def split(config: CompressionConfig, data: TabularData, spec: dict, transformer=None) -> Splits:
     """Seeded stratified test split, then train/valid; labels mapped to the spec's classes.
 
     The rows go through the model's fitted preprocessing (transformer) first, as they do
@@ -92,9 +96,9 @@ def split(config: dict, data: TabularData, spec: dict, transformer=None) -> Spli
         if missing:
             raise CompressionError(f"the data set has labels the model does not know: {missing}")
         y = np.asarray([index[str(v)] for v in labels], dtype=np.int64)
-    seed = config["seed"]
-    rest, test = held_out_rows(y, config["test_size"], seed, stratify=True)
-    train, valid = held_out_rows(y, config["valid_size"], seed, stratify=True, rows=rest)
+    seed = config.seed
+    rest, test = held_out_rows(y, config.test_size, seed, stratify=True)
+    train, valid = held_out_rows(y, config.valid_size, seed, stratify=True, rows=rest)
     X = model_inputs(spec, data.X if transformer is None else transformer.transform(data.X))
     parts = {"train": train, "valid": valid, "test": test}
     return Splits(

@@ -20,8 +20,11 @@ Nothing here imports torch, so the web process validates without it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
 from workers import config as shared
-from workers.config import ConfigError, Errors
+from workers.config import ConfigError, Errors, TypedConfig, default, option
 from workers.hpo.options import (
     Option,
     boolean,
@@ -100,32 +103,81 @@ TECHNIQUE_OPTIONS: dict[str, dict[str, Option]] = {
         "per_channel": boolean(True),
     },
 }
-TOP_KEYS = (
-    "model_version",
-    "steps",
-    "test_size",
-    "valid_size",
-    "seed",
-    "finetune",
-    "report",
-    "tolerance",
-    "gate",
-)
-# Accuracy a step may lose against the original model before it is flagged (a fraction).
-DEFAULT_TOLERANCE = 0.02
-FINETUNE = {
-    "lr": number(0.001, 1e-6, 1.0),
-    "batch_size": integer(64, 1, 4096),
-    "weight_decay": number(0.0, 0.0, 1.0),
-}
-REPORT = {"repeats": integer(10, 1, 1000)}
 MAX_STEPS = 10
 
-__all__ = ["ConfigError", "TECHNIQUE_OPTIONS", "teacher_ids", "validate_compression_config"]
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the chain: a technique and its options (TECHNIQUE_OPTIONS, filled in)."""
+
+    technique: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"technique": self.technique, **self.options}
+
+    @classmethod
+    def json_schema(cls) -> dict:
+        names = {"type": "string", "enum": list(TECHNIQUE_OPTIONS)}
+        options = {
+            "type": "object",
+            "properties": {"technique": names},
+            "required": ["technique"],
+            "additionalProperties": True,
+            "description": "a technique and its options (the README lists them)",
+        }
+        return {"oneOf": [names, options]}
 
 
-def validate_compression_config(config: object, *, task: str = "classification") -> dict:
-    """Check a compression config; return it normalised with every default filled in.
+@dataclass(frozen=True)
+class Finetune:
+    """The optimizer of the fine-tuning after pruning (Adam)."""
+
+    lr: float = option(number(0.001, 1e-6, 1.0))
+    batch_size: int = option(integer(64, 1, 4096))
+    weight_decay: float = option(number(0.0, 0.0, 1.0))
+
+
+@dataclass(frozen=True)
+class Report:
+    repeats: int = option(integer(10, 1, 1000))  # timed runs per latency measurement
+
+
+@dataclass(frozen=True)
+class CompressionConfig(TypedConfig):
+    """A checked compression config (the module docstring shows one)."""
+
+    model_version: int
+    steps: list[Step]
+    test_size: float = 0.2
+    valid_size: float = 0.25
+    seed: int = 0
+    finetune: Finetune = Finetune()
+    report: Report = Report()
+    # Accuracy a step may lose against the original model before it is flagged (a fraction).
+    tolerance: float = 0.02
+    gate: bool = False
+    parallelism: int = 1  # the platform stores it on every job; a chain runs on one worker
+
+    @property
+    def teacher_ids(self) -> list[int]:
+        """Every extra teacher's model version id named by the steps."""
+        return sorted({t for s in self.steps for t in s.options.get("teachers", [])})
+
+    @classmethod
+    def from_json(cls, data: object) -> CompressionConfig:
+        return validate_compression_config(data)
+
+
+TOP_KEYS = tuple(CompressionConfig.__dataclass_fields__)
+
+__all__ = ["CompressionConfig", "ConfigError", "TECHNIQUE_OPTIONS", "validate_compression_config"]
+
+
+def validate_compression_config(
+    config: object, *, task: str = "classification"
+) -> CompressionConfig:
+    """Check a compression config; return it typed, every default filled in.
 
     Args:
         config: the user's config.
@@ -144,7 +196,7 @@ def validate_compression_config(config: object, *, task: str = "classification")
     if not (is_int(version) and version >= 1):
         err.add("model_version", "must be the id of one of your model versions")
     steps = config.get("steps")
-    normalized_steps: list[dict] = []
+    typed_steps: list[Step] = []
     if not (isinstance(steps, list) and 1 <= len(steps) <= MAX_STEPS):
         err.add("steps", f"must be a list of 1 to {MAX_STEPS} steps")
         steps = []
@@ -159,29 +211,29 @@ def validate_compression_config(config: object, *, task: str = "classification")
             continue
         name = step["technique"]
         rest = {k: v for k, v in step.items() if k != "technique"}
-        normalized_steps.append(
-            {"technique": name, **check_options(TECHNIQUE_OPTIONS[name], rest, path, err.add)}
-        )
-    normalized = {
-        "model_version": version,
-        "steps": normalized_steps,
-        "test_size": shared.fraction(config.get("test_size", 0.2), "test_size", err),
-        "valid_size": shared.fraction(config.get("valid_size", 0.25), "valid_size", err),
-        "seed": shared.seed(config.get("seed", 0), "seed", err),
-        "finetune": shared.section(config, "finetune", FINETUNE, err),
-        "report": shared.section(config, "report", REPORT, err),
-        "tolerance": config.get("tolerance", DEFAULT_TOLERANCE),
-        "gate": config.get("gate", False),
-    }
-    if not (is_number(normalized["tolerance"]) and 0 <= normalized["tolerance"] <= 1):
+        options = check_options(TECHNIQUE_OPTIONS[name], rest, path, err.add)
+        typed_steps.append(Step(name, options))
+
+    def given(key: str) -> Any:
+        return config.get(key, default(CompressionConfig, key))
+
+    tolerance, gate = given("tolerance"), given("gate")
+    if not (is_number(tolerance) and 0 <= tolerance <= 1):
         err.add("tolerance", "must be an accuracy drop from 0 to 1")
-    if not isinstance(normalized["gate"], bool):
+    if not isinstance(gate, bool):
         err.add("gate", "must be true or false")
+    typed = CompressionConfig(
+        model_version=version,
+        steps=typed_steps,
+        test_size=shared.fraction(given("test_size"), "test_size", err),
+        valid_size=shared.fraction(given("valid_size"), "valid_size", err),
+        seed=shared.seed(given("seed"), "seed", err),
+        finetune=shared.section(config, "finetune", Finetune, err),
+        report=shared.section(config, "report", Report, err),
+        tolerance=tolerance,
+        gate=gate,
+        parallelism=shared.parallelism(given("parallelism"), "parallelism", err, most=1),
+    )
     if err:
         raise ConfigError(err)
-    return normalized
-
-
-def teacher_ids(config: dict) -> list[int]:
-    """Every extra teacher's model version id named by a normalised config's steps."""
-    return sorted({t for s in config["steps"] for t in s.get("teachers", [])})
+    return typed

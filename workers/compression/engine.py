@@ -14,7 +14,7 @@ from typing import Protocol
 import torch
 
 from workers.compression.common import CompressionError, split
-from workers.compression.config import DEFAULT_TOLERANCE
+from workers.compression.config import CompressionConfig
 from workers.compression.report import measure, relative
 from workers.compression.store import load_compressed, save_compressed
 from workers.compression.techniques import TECHNIQUES, Context
@@ -32,7 +32,7 @@ class Reporter(Protocol):
 
 
 def run_compression(
-    config: dict,
+    config: CompressionConfig,
     model_dir: Path,
     data: TabularData,
     reporter: Reporter,
@@ -42,10 +42,10 @@ def run_compression(
     on_step=None,
     device: str = "cpu",
 ) -> dict:
-    """Run config["steps"] in order from the model in model_dir.
+    """Run config.steps in order from the model in model_dir.
 
     Args:
-        config: normalised by validate_compression_config.
+        config: checked by validate_compression_config.
         model_dir: the input model version's files.
         data: the job's rows.
         reporter: progress and cancellation.
@@ -61,14 +61,14 @@ def run_compression(
         "flagged": [indices of the steps that lost more than the tolerance],
         "gated": whether a flagged step stopped the chain}.
     """
-    torch.manual_seed(config["seed"])
+    torch.manual_seed(config.seed)
     if (reason := refusal(read_json(Path(model_dir) / SPEC_FILE), "compress")) is not None:
         raise CompressionError(reason)
     model = load_compressed(model_dir)
     transformer = load_preprocessing(model_dir)  # every step inherits the parent's
     splits = split(config, data, model.spec, transformer)
     x_test, y_test = splits.x["test"], splits.y["test"]
-    repeats = config["report"]["repeats"]
+    repeats = config.report.repeats
     original = measure(model, x_test, y_test, repeats=repeats, directory=Path(model_dir))
     loaded = {tid: load_compressed(path) for tid, path in (teachers or {}).items()}
     result: dict = {
@@ -78,9 +78,9 @@ def run_compression(
         "flagged": [],
         "gated": False,
     }
-    tolerance = float(config.get("tolerance", DEFAULT_TOLERANCE))
-    steps = config["steps"]
-    for i, step in enumerate(steps):
+    tolerance = config.tolerance
+    for i, typed in enumerate(config.steps):
+        step = typed.to_json()  # what the techniques read, and the chain records
         if reporter.should_stop():
             result["stopped"] = True
             break
@@ -89,8 +89,8 @@ def run_compression(
             raise CompressionError(f"step {i + 1} ({step['technique']}): {reason}")
         ctx = Context(
             splits,
-            config["finetune"],
-            config["seed"] + i,
+            config.finetune,
+            config.seed + i,
             loaded,
             device=resolve_device(device),
             stop=StopCheck(reporter.should_stop),
@@ -132,8 +132,8 @@ def run_compression(
         result["steps"].append(entry)
         if on_step is not None:
             on_step(i, entry)
-        reporter.progress((i + 1) / len(steps))
-        if "flagged" in entry and config.get("gate"):
+        reporter.progress((i + 1) / len(config.steps))
+        if "flagged" in entry and config.gate:
             result["gated"] = True
             break
     return result

@@ -23,6 +23,7 @@ from workers.compression.common import (
     train,
     weighted_layers,
 )
+from workers.compression.config import Finetune
 from workers.training.stopping import StopCheck
 
 
@@ -32,7 +33,7 @@ class Context:
     and where its training runs (the job's device) and is stopped (cancel)."""
 
     splits: Splits
-    finetune: dict
+    finetune: Finetune
     seed: int
     teachers: dict[int, Compressed] = field(default_factory=dict)
     notes: dict = field(default_factory=dict)  # filled by the step: goes into its report
@@ -46,9 +47,9 @@ class Context:
             self.splits.x["train"],
             self.splits.y["train"],
             epochs=epochs,
-            lr=self.finetune["lr"],
-            batch_size=self.finetune["batch_size"],
-            weight_decay=self.finetune["weight_decay"],
+            lr=self.finetune.lr,
+            batch_size=self.finetune.batch_size,
+            weight_decay=self.finetune.weight_decay,
             seed=self.seed,
             device=self.device,
             stop=self.stop,
@@ -157,7 +158,7 @@ class QAT(Technique):
             ctx.splits.y["train"],
             epochs=step["epochs"],
             lr=step["lr"],
-            batch_size=ctx.finetune["batch_size"],
+            batch_size=ctx.finetune.batch_size,
             seed=ctx.seed,
             device=ctx.device,
             stop=ctx.stop,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn import metrics as skm
@@ -21,6 +21,9 @@ from workers.data.splits import held_out_rows, kfold_splits
 from workers.data.tabular import TabularData
 from workers.evaluation.stats import bootstrap_interval
 from workers.hpo.metrics import METRICS, TASK_METRICS
+
+if TYPE_CHECKING:
+    from workers.hpo.config import HPOConfig
 
 MAX_CURVE_POINTS = 300  # per curve: enough for a chart, small enough for JSON
 MAX_SCATTER_POINTS = 2000
@@ -295,13 +298,12 @@ def permutation_importances(
     }
 
 
-def cross_validation(config: dict, params: dict, search: TabularData, metric: str) -> dict:
+def cross_validation(config: HPOConfig, params: dict, search: TabularData, metric: str) -> dict:
     """Refit the chosen params on each CV fold of the search rows, as the job's trials did,
     and score `metric` per fold: the spread a trial's single mean value hides."""
     from workers.hpo.objective import fit, score
 
-    validation = config["validation"]
-    splits = kfold_splits(search, validation["folds"], config["seed"])
+    splits = kfold_splits(search, config.validation.folds, config.seed)
     scores = []
     for split in splits:
         fitted = fit(

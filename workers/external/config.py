@@ -13,40 +13,76 @@ Keys, [default]:
 - lost_after_s [60]: a running trial with no heartbeat (or report) for this long is failed
   as lost and a new one is handed out in its place;
 - seed [0].
+
+validate_external_config returns an ExternalConfig (frozen; its to_json() is what the Job
+stores and ExternalConfig.from_json checks a stored one again).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Any
 
 from workers import config as shared
-from workers.config import ConfigError, Errors
-from workers.hpo.config import MAX_OBJECTIVES, MAX_TRIALS, _pruner, _sampler, normalize_space
+from workers.config import ConfigError, Errors, Named, TypedConfig, default
+from workers.hpo.config import (
+    MAX_OBJECTIVES,
+    MAX_TRIALS,
+    SamplerConfig,
+    _pruner,
+    _sampler,
+    normalize_space,
+)
 from workers.hpo.options import is_int, is_number
 
-KEYS = (
-    "search_space",
-    "metric",
-    "direction",
-    "sampler",
-    "pruner",
-    "n_trials",
-    "timeout_s",
-    "lost_after_s",
-    "seed",
-)
 DIRECTIONS = ("maximize", "minimize")
 METRIC_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,49}")
 LOST_AFTER_S = (1, 24 * 3600)  # a heartbeat per second at most; a day at the longest
 
 
-def validate_external_config(config: object) -> dict:
+@dataclass(frozen=True)
+class ExternalConfig(TypedConfig):
+    """A checked external config (the module docstring lists each key)."""
+
+    search_space: dict
+    direction: str | list[str]
+    metric: str | list[str] = "value"
+    sampler: SamplerConfig = SamplerConfig("tpe")
+    pruner: Named = Named("none")
+    n_trials: int = 20
+    timeout_s: float | None = None
+    lost_after_s: float = 60
+    seed: int = 0
+    parallelism: int = 1  # the platform stores it on every job; trials ask in, any number
+
+    @property
+    def metrics(self) -> list[str]:
+        return [self.metric] if isinstance(self.metric, str) else list(self.metric)
+
+    @property
+    def directions(self) -> list[str]:
+        return [self.direction] if isinstance(self.direction, str) else list(self.direction)
+
+    @classmethod
+    def from_json(cls, data: object) -> ExternalConfig:
+        return validate_external_config(data)
+
+
+KEYS = tuple(ExternalConfig.__dataclass_fields__)
+
+
+def validate_external_config(config: object) -> ExternalConfig:
     """The config with every default filled in, or ConfigError naming each bad field."""
     if not isinstance(config, dict):
         raise ConfigError({"": "config must be a JSON object"})
     err = Errors()
     err.unknown_keys(config, KEYS, "")
-    metric = _metric(config.get("metric", "value"), err)
+
+    def given(key: str) -> Any:
+        return config.get(key, default(ExternalConfig, key))
+
+    metric = _metric(given("metric"), err)
     n_metrics = len(metric) if isinstance(metric, list) else 1
     direction = _direction(config.get("direction"), metric, err)
     space: dict = {}
@@ -61,42 +97,28 @@ def validate_external_config(config: object) -> dict:
         else:
             if not space:
                 err.add("search_space", "must name at least one parameter")
-    n_trials = config.get("n_trials", 20)
+    n_trials = given("n_trials")
     if not (is_int(n_trials) and 1 <= n_trials <= MAX_TRIALS):
         err.add("n_trials", f"must be an integer from 1 to {MAX_TRIALS}")
-    lost_after_s = config.get("lost_after_s", 60)
+    lost_after_s = given("lost_after_s")
     low, high = LOST_AFTER_S
     if not (is_number(lost_after_s) and low <= lost_after_s <= high):
         err.add("lost_after_s", f"must be a number of seconds from {low} to {high}")
-    normalized = {
-        "search_space": space,
-        "metric": metric,
-        "direction": direction,
-        "sampler": _as_json(_sampler(config.get("sampler", "tpe"), space, n_metrics > 1, err)),
-        "pruner": _as_json(_pruner(config.get("pruner", "none"), n_metrics > 1, err)),
-        "n_trials": n_trials,
-        "timeout_s": shared.timeout(config.get("timeout_s"), "timeout_s", err),
-        "lost_after_s": lost_after_s,
-        "seed": shared.seed(config.get("seed", 0), "seed", err),
-    }
+    typed = ExternalConfig(
+        search_space=space,
+        metric=metric,
+        direction=direction,
+        sampler=_sampler(config.get("sampler"), space, n_metrics > 1, err),
+        pruner=_pruner(config.get("pruner"), n_metrics > 1, err),
+        n_trials=n_trials,
+        timeout_s=shared.timeout(given("timeout_s"), "timeout_s", err),
+        lost_after_s=lost_after_s,
+        seed=shared.seed(given("seed"), "seed", err),
+        parallelism=shared.parallelism(given("parallelism"), "parallelism", err, most=1),
+    )
     if err:
         raise ConfigError(err)
-    return normalized
-
-
-def metrics(config: dict) -> list[str]:
-    metric = config["metric"]
-    return [metric] if isinstance(metric, str) else list(metric)
-
-
-def directions(config: dict) -> list[str]:
-    direction = config["direction"]
-    return [direction] if isinstance(direction, str) else list(direction)
-
-
-def _as_json(section: object) -> dict:
-    # The HPO validators return dicts, or typed sections that know their JSON.
-    return section.to_json() if hasattr(section, "to_json") else section
+    return typed
 
 
 def _metric(raw: object, err: Errors) -> str | list[str]:

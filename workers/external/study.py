@@ -19,7 +19,7 @@ import optuna
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
-from workers.external.config import directions, metrics
+from workers.external.config import ExternalConfig
 from workers.hpo.pruners import build_pruner
 from workers.hpo.samplers import SAMPLERS, build_sampler
 from workers.hpo.space import grid_values, suggest
@@ -51,11 +51,11 @@ class Answer:
     lost: list[FrozenTrial] = field(default_factory=list)
 
 
-def create(config: dict, storage: BaseStorage, study_name: str) -> None:
+def create(config: ExternalConfig, storage: BaseStorage, study_name: str) -> None:
     """Create the job's study once (idempotent)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     optuna.create_study(
-        storage=storage, study_name=study_name, directions=directions(config), load_if_exists=True
+        storage=storage, study_name=study_name, directions=config.directions, load_if_exists=True
     )
 
 
@@ -68,28 +68,31 @@ class ExternalStudy:
         study_name: the job's study.
     """
 
-    def __init__(self, config: dict, storage: BaseStorage, study_name: str) -> None:
+    def __init__(self, config: ExternalConfig, storage: BaseStorage, study_name: str) -> None:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.config, self.storage = config, storage
         self._study_id = storage.get_study_id_from_name(study_name)
-        self.n_metrics = len(metrics(config))
-        spec = SAMPLERS[config["sampler"]["name"]]
-        grid = grid_values(config["search_space"])[0] if spec.finite_space else {}
+        self.n_metrics = len(config.metrics)
+        spec = SAMPLERS[config.sampler.name]
+        grid = grid_values(config.search_space)[0] if spec.finite_space else {}
         # A fresh sampler per request: seeded anew with the trials so far, so two asks
         # draw differently and a job run again draws the same.
         seen = storage.get_n_trials(self._study_id)
-        sampler = build_sampler(config, _seed(config, seen), grid)
+        sampler = build_sampler(config.sampler, _seed(config, seen), grid)
         self.study = optuna.load_study(
-            study_name=study_name, storage=storage, sampler=sampler, pruner=build_pruner(config)
+            study_name=study_name,
+            storage=storage,
+            sampler=sampler,
+            pruner=build_pruner(config.pruner),
         )
         self._exhausted = lambda: spec.exhausted(sampler, self.study)
         self.budget = Budget(
             # Every trial the budget counts and was not lost takes a place (see above).
             self.study,
             storage,
-            config["n_trials"],
+            config.n_trials,
             lambda trial: True,
-            config["lost_after_s"],
+            config.lost_after_s,
         )
 
     def ask(self, *, stop: bool = False) -> Answer:
@@ -106,7 +109,7 @@ class ExternalStudy:
             if asked is None:
                 continue  # another machine took the last place: read again
             trial = asked[0]
-            params = suggest(trial, self.config["search_space"])
+            params = suggest(trial, self.config.search_space)
             return Answer("trial", trial.number, params, lost)
 
     def report(self, number: int, step: int, value: float) -> bool:
@@ -172,7 +175,7 @@ class ExternalStudy:
         self.storage.set_trial_system_attr(tid, "heartbeat", time.time())
 
 
-def summarize(config: dict, storage: BaseStorage, study_name: str) -> dict:
+def summarize(config: ExternalConfig, storage: BaseStorage, study_name: str) -> dict:
     """The job's result: counts, the best trial (or the Pareto front) and fANOVA importances
     of its parameters. Discarded asks (runners raced for the last place) are left out."""
     study = optuna.load_study(study_name=study_name, storage=storage)
@@ -185,8 +188,8 @@ def summarize(config: dict, storage: BaseStorage, study_name: str) -> dict:
     front = _front(study, complete)
     best = front[0] if front else None
     return {
-        "metric": config["metric"],
-        "direction": config["direction"],
+        "metric": config.metric,
+        "direction": config.direction,
         "best_number": best.number if best else None,
         "best_params": dict(best.params) if best else {},
         "best_value": best.values[0] if best else None,
@@ -197,7 +200,7 @@ def summarize(config: dict, storage: BaseStorage, study_name: str) -> dict:
         "n_complete": tally["complete"],
         "n_pruned": tally["pruned"],
         "n_failed": tally["failed"],
-        "importances": _importances(study, complete, config["seed"]),
+        "importances": _importances(study, complete, config.seed),
     }
 
 
@@ -224,6 +227,6 @@ def _importances(study: optuna.Study, complete: list[FrozenTrial], seed: int) ->
     return {name: float(value) for name, value in found.items()}
 
 
-def _seed(config: dict, offset: int) -> int:
-    seed = config["sampler"]["seed"]
-    return ((config["seed"] if seed is None else seed) + offset) % 2**32
+def _seed(config: ExternalConfig, offset: int) -> int:
+    seed = config.sampler.seed
+    return ((config.seed if seed is None else seed) + offset) % 2**32

@@ -1,6 +1,7 @@
 """Validation and normalisation of HPO job configs: the one place these rules live.
 
-Keys, [default]:
+validate_hpo_config returns an HPOConfig (frozen; its to_json() is what the Job stores and
+HPOConfig.from_json checks a stored one again). Keys, [default]:
 - task; metric [the task's first metric], or a list of up to three for a multi-objective
   search (n_params and latency_ms only beside a validation metric); direction [follows
   from metric: a string, or a list for a list];
@@ -18,21 +19,25 @@ Keys, [default]:
 - seed [0]; warm_start [null] or {"trials": [{"params": {...}, "values": [...] | null}]};
 - trainer [{}]: how the torch families (mlp, cnn) train: device ["auto"], amp [false],
   accumulation_steps [1], clip_norm [null], processes [1] (several: one data-parallel
-  trial over that many processes; see workers/training/options.py).
+  trial over that many processes; see workers/training/options.py);
 - trial_memory_mb [null]: address space a trial may add (Linux); past it the trial fails
   as out of memory instead of the worker being killed (workers/memory.py);
 - retry [every class's default]: failure class -> {action, attempts, after}, or just the
-  action (workers/failures.py): what follows a failed trial of that class.
+  action (workers/failures.py): what follows a failed trial of that class;
+- parallelism [1]: trial runners sharing the study (the platform's key).
 
 Validation must stay light: nothing here imports torch.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
 from workers import config as shared
-from workers.config import ConfigError, Errors, is_seed
+from workers.config import ConfigError, Errors, Named, TypedConfig, default, is_seed
 from workers.data.preprocess import validate_preprocessing
-from workers.failures import validate_retry
+from workers.failures import default_policies, validate_retry
 from workers.hpo.families import FAMILIES, families_for
 from workers.hpo.metrics import METRICS, TASK_METRICS
 from workers.hpo.options import check_options
@@ -42,6 +47,7 @@ from workers.hpo.pruners import PRUNERS
 from workers.hpo.samplers import SAMPLERS
 from workers.hpo.space import MAX_GRID_POINTS, choice_key, grid_size, grid_values
 from workers.memory import MAX_MB, MIN_MB
+from workers.training.options import TrainerOptions
 
 TASKS = ("classification", "regression")
 MAX_DEPTH = 3  # levels of search space, counting the top level
@@ -52,29 +58,6 @@ MAX_CHOICES = 1000  # per categorical (fANOVA's cost grows with them)
 # Enough rows for every family to rank configurations; a gigabyte table has millions.
 DEFAULT_TRIAL_ROWS = 100_000
 MIN_TRIAL_ROWS = 100
-TOP_KEYS = (
-    "task",
-    "metric",
-    "direction",
-    "model",
-    "search_space",
-    "sampler",
-    "pruner",
-    "n_trials",
-    "timeout_s",
-    "trial_timeout_s",
-    "patience",
-    "validation",
-    "test_size",
-    "trial_rows",
-    "seed",
-    "warm_start",
-    "target",
-    "preprocessing",
-    "trainer",
-    "retry",
-    "trial_memory_mb",
-)
 SPEC_KEYS = {
     "float": ("type", "low", "high", "log", "step"),
     "int": ("type", "low", "high", "log", "step"),
@@ -83,14 +66,104 @@ SPEC_KEYS = {
 }
 
 
-def objectives(config: dict) -> list[str]:
-    """The metric names of a normalised config, as a list (one for single-objective)."""
-    metric = config["metric"]
-    return [metric] if isinstance(metric, str) else list(metric)
+@dataclass(frozen=True)
+class SamplerConfig(Named):
+    """A sampler of samplers.py with its options; seed None: the job's seed."""
+
+    seed: int | None = None
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "seed": self.seed, **self.options}
+
+    @classmethod
+    def json_schema(cls) -> dict:
+        short, entry = Named.json_schema()["oneOf"]
+        seed = {"type": "integer", "nullable": True, "description": "null: the job's seed"}
+        names = {"type": "string", "enum": list(SAMPLERS)}
+        properties = {**entry["properties"], "name": names, "seed": seed}
+        return {"oneOf": [{**short, "enum": list(SAMPLERS)}, {**entry, "properties": properties}]}
 
 
-def directions(config: dict) -> list[str]:
-    return [METRICS[name].direction for name in objectives(config)]
+@dataclass(frozen=True)
+class Validation:
+    """How each trial is scored on the search rows: one held-out share, or k folds."""
+
+    method: str = "holdout"
+    test_size: float = 0.25  # holdout
+    folds: int = 5  # cv
+
+    def to_json(self) -> dict:
+        if self.method == "cv":
+            return {"method": "cv", "folds": self.folds}
+        return {"method": "holdout", "test_size": self.test_size}
+
+    @classmethod
+    def json_schema(cls) -> dict:
+        return {
+            "type": "object",
+            "description": cls.__doc__,
+            "properties": {
+                "method": {"type": "string", "enum": ["holdout", "cv"], "default": "holdout"},
+                "test_size": {"type": "number", "default": 0.25, "description": "holdout"},
+                "folds": {"type": "integer", "default": 5, "description": "cv"},
+            },
+            "additionalProperties": False,
+        }
+
+
+@dataclass(frozen=True)
+class HPOConfig(TypedConfig):
+    """A checked HPO config (the module docstring lists each key)."""
+
+    derived = ("task", "metric", "direction")
+
+    task: str
+    metric: str | list[str]
+    direction: str | list[str]
+    model: str = "auto"
+    search_space: dict = field(default_factory=dict)
+    sampler: SamplerConfig = SamplerConfig("tpe")
+    pruner: Named = Named("none")
+    n_trials: int = 20
+    timeout_s: float | None = None
+    trial_timeout_s: float | None = None
+    patience: int | None = None
+    validation: Validation = Validation()
+    test_size: float = 0.2
+    # Rows each trial trains and validates on, a stratified sample (None: all of them).
+    trial_rows: int | None = DEFAULT_TRIAL_ROWS
+    seed: int = 0
+    warm_start: dict | None = None
+    trainer: TrainerOptions = TrainerOptions(device="auto")
+    retry: dict = field(default_factory=default_policies)
+    trial_memory_mb: int | None = None
+    # The data set's target column and preprocessing (workers/data/preprocess.py).
+    target: str | None = None
+    preprocessing: dict | None = None
+    parallelism: int = 1
+
+    @property
+    def objectives(self) -> list[str]:
+        """The metric names, as a list (one for single-objective)."""
+        return [self.metric] if isinstance(self.metric, str) else list(self.metric)
+
+    @property
+    def directions(self) -> list[str]:
+        return [METRICS[name].direction for name in self.objectives]
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.objectives) > 1
+
+    @classmethod
+    def from_json(cls, data: object) -> HPOConfig:
+        task = data.get("task") if isinstance(data, dict) else None
+        if task not in TASKS:
+            raise ConfigError({"task": f"must be one of {', '.join(TASKS)}"})
+        return validate_hpo_config(data, task)
+
+
+TOP_KEYS = tuple(HPOConfig.__dataclass_fields__)
 
 
 def default_space(model: str, task: str) -> dict:
@@ -106,21 +179,25 @@ def _is_scalar(v: object) -> bool:
     return v is None or isinstance(v, (str, bool)) or _is_number(v)
 
 
-def validate_hpo_config(config: object, task: str) -> dict:
-    """Check a user config against a dataset task; return it normalised with defaults."""
+def validate_hpo_config(config: object, task: str) -> HPOConfig:
+    """Check a user config against a dataset task; return it typed, defaults filled in."""
     if task not in TASKS:
         raise ValueError(f"unknown dataset task {task!r}")
     if not isinstance(config, dict):
         raise ConfigError({"": "config must be a JSON object"})
     err = Errors()
     err.unknown_keys(config, TOP_KEYS, "")
+
+    def given(key: str) -> Any:
+        return config.get(key, default(HPOConfig, key))
+
     if config.get("task", task) != task:
         err.add("task", f"must be {task!r}: the dataset is a {task} dataset")
     metric, direction = _metric(config, task, err)
     multi = isinstance(metric, list)
 
     models = (*families_for(task), "auto")
-    model = config.get("model", "auto")
+    model = given("model")
     if model not in models:
         err.add("model", f"must be one of {', '.join(models)} for {task}")
         model = None
@@ -132,48 +209,46 @@ def validate_hpo_config(config: object, task: str) -> dict:
     else:
         space = _space(space, "search_space", model, 1, err, "", set())
 
-    n_trials = config.get("n_trials", 20)
+    n_trials = given("n_trials")
     if not (_is_int(n_trials) and 1 <= n_trials <= MAX_TRIALS):
         err.add("n_trials", f"must be an integer from 1 to {MAX_TRIALS}")
     for key in ("timeout_s", "trial_timeout_s"):
-        shared.timeout(config.get(key), key, err)
-    patience = config.get("patience")
+        shared.timeout(given(key), key, err)
+    patience = given("patience")
     if patience is not None and not (_is_int(patience) and 1 <= patience <= MAX_TRIALS):
         err.add("patience", f"must be an integer from 1 to {MAX_TRIALS}, or null")
     elif patience is not None and multi:
         err.add("patience", "needs a single metric: a Pareto front has no one best value")
-    test_size = shared.fraction(config.get("test_size", 0.2), "test_size", err)
-    trial_rows = config.get("trial_rows", DEFAULT_TRIAL_ROWS)
+    trial_rows = given("trial_rows")
     if trial_rows is not None and not (_is_int(trial_rows) and trial_rows >= MIN_TRIAL_ROWS):
         err.add("trial_rows", f"must be an integer of at least {MIN_TRIAL_ROWS}, or null (all)")
-    seed = shared.seed(config.get("seed", 0), "seed", err)
 
-    normalized = {
-        "task": task,
-        "metric": metric,
-        "direction": direction,
-        "model": model,
-        "search_space": space,
-        "sampler": _sampler(config.get("sampler", "tpe"), space, multi, err),
-        "pruner": _pruner(config.get("pruner", "none"), multi, err),
-        "n_trials": n_trials,
-        "timeout_s": config.get("timeout_s"),
-        "trial_timeout_s": config.get("trial_timeout_s"),
-        "patience": patience,
-        "validation": _validation(config.get("validation", {"method": "holdout"}), err),
-        "test_size": test_size,
-        "trial_rows": trial_rows,
-        "seed": seed,
-        "warm_start": _warm_start(config.get("warm_start"), len(metric) if multi else 1, err),
-        "trainer": shared.trainer(config.get("trainer", {}), err),
-        "retry": validate_retry(config.get("retry"), err.add),
-        "trial_memory_mb": _memory(config.get("trial_memory_mb"), err),
-        # The data set's target column and preprocessing (workers/data/preprocess.py).
+    typed = HPOConfig(
+        task=task,
+        metric=metric,
+        direction=direction,
+        model=model,
+        search_space=space,
+        sampler=_sampler(config.get("sampler"), space, multi, err),
+        pruner=_pruner(config.get("pruner"), multi, err),
+        n_trials=n_trials,
+        timeout_s=given("timeout_s"),
+        trial_timeout_s=given("trial_timeout_s"),
+        patience=patience,
+        validation=_validation(config.get("validation", {}), err),
+        test_size=shared.fraction(given("test_size"), "test_size", err),
+        trial_rows=trial_rows,
+        seed=shared.seed(given("seed"), "seed", err),
+        warm_start=_warm_start(given("warm_start"), len(metric) if multi else 1, err),
+        trainer=shared.trainer(config.get("trainer", {}), err, default(HPOConfig, "trainer")),
+        retry=validate_retry(config.get("retry"), err.add),
+        trial_memory_mb=_memory(given("trial_memory_mb"), err),
         **validate_preprocessing(config, report=err.add),
-    }
+        parallelism=shared.parallelism(given("parallelism"), "parallelism", err),
+    )
     if err:
         raise ConfigError(err)
-    return normalized
+    return typed
 
 
 def _memory(value: object, err: Errors) -> object:
@@ -360,10 +435,11 @@ def _numeric(spec: dict, path: str, kind: str, err: Errors) -> dict:
     return {"type": kind, **bounds, "log": log, "step": step}
 
 
-def _sampler(raw: object, space: dict, multi: bool, err: Errors) -> dict:
-    name, rest = shared.named(raw, "sampler", SAMPLERS, err, "tpe")
+def _sampler(raw: object, space: dict, multi: bool, err: Errors) -> SamplerConfig:
+    fallback = default(HPOConfig, "sampler")
+    name, rest = shared.named(raw, "sampler", SAMPLERS, err, fallback.name)
     if name is None:
-        return {}
+        return fallback
     sampler = SAMPLERS[name]
     seed = rest.pop("seed", None)
     if seed is not None and not is_seed(seed):
@@ -381,16 +457,17 @@ def _sampler(raw: object, space: dict, multi: bool, err: Errors) -> dict:
                 f"the grid has {grid_size(values)} points; "
                 f"the grid sampler allows at most {MAX_GRID_POINTS}",
             )
-    return {"name": name, "seed": seed, **options}
+    return SamplerConfig(name, options, seed)
 
 
-def _pruner(raw: object, multi: bool, err: Errors) -> dict:
-    name, rest = shared.named(raw, "pruner", PRUNERS, err, "none")
+def _pruner(raw: object, multi: bool, err: Errors) -> Named:
+    fallback = default(HPOConfig, "pruner")
+    name, rest = shared.named(raw, "pruner", PRUNERS, err, fallback.name)
     if name is None:
-        return {}
-    if multi and name != "none":
-        err.add("pruner.name", "pruning needs a single metric; use 'none'")
-    return {"name": name, **check_options(PRUNERS[name].options, rest, "pruner", err.add)}
+        return fallback
+    if multi and name != fallback.name:
+        err.add("pruner.name", f"pruning needs a single metric; use {fallback.name!r}")
+    return Named(name, check_options(PRUNERS[name].options, rest, "pruner", err.add))
 
 
 def _warm_start(raw: object, n_values: int, err: Errors) -> dict | None:
@@ -439,20 +516,20 @@ def normalize_space(raw: object, path: str) -> dict:
     return space
 
 
-def _validation(raw: object, err: Errors) -> dict:
+def _validation(raw: object, err: Errors) -> Validation:
     if not isinstance(raw, dict):
         err.add("validation", "must be an object with a 'method'")
-        return {}
-    method = raw.get("method", "holdout")
+        return Validation()
+    method = raw.get("method", default(Validation, "method"))
     if method == "holdout":
         err.unknown_keys(raw, ("method", "test_size"), "validation")
-        size = shared.fraction(raw.get("test_size", 0.25), "validation.test_size", err)
-        return {"method": "holdout", "test_size": size}
+        size = raw.get("test_size", default(Validation, "test_size"))
+        return Validation(method, test_size=shared.fraction(size, "validation.test_size", err))
     if method == "cv":
         err.unknown_keys(raw, ("method", "folds"), "validation")
-        folds = raw.get("folds", 5)
+        folds = raw.get("folds", default(Validation, "folds"))
         if not (_is_int(folds) and 2 <= folds <= 20):
             err.add("validation.folds", "must be an integer from 2 to 20")
-        return {"method": "cv", "folds": folds}
+        return Validation(method, folds=folds)
     err.add("validation.method", "must be 'holdout' or 'cv'")
-    return {}
+    return Validation()

@@ -14,7 +14,7 @@ import time
 import warnings
 from collections import Counter
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,7 @@ from optuna.trial import TrialState
 from workers import failures
 from workers.data.splits import Split, holdout_split, kfold_splits, stratified_sample
 from workers.data.tabular import TabularData
-from workers.hpo.config import ConfigError, directions, normalize_space, objectives
+from workers.hpo.config import ConfigError, HPOConfig, normalize_space
 from workers.hpo.families import FAMILIES
 from workers.hpo.metrics import METRICS, TASK_METRICS, needs_proba
 from workers.hpo.objective import FE_PREFIX, fit, run_objective, score, trial_stop
@@ -37,6 +37,7 @@ from workers.reporter import Reporter, TrialRecord
 from workers.studies.budget import RETRIED, STATES, Budget, Step, counts
 from workers.studies.heartbeat import FAILURE_CLASS, OnLost
 from workers.studies.storage import make_storage, study_id, trial_id
+from workers.training.options import TrainerOptions
 from workers.trial_log import TrialLog, log_context
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ class TrialsFailing(HpoError):
 
 
 def create_study(
-    config: dict, storage: optuna.storages.BaseStorage, study_name: str
+    config: HPOConfig, storage: optuna.storages.BaseStorage, study_name: str
 ) -> optuna.Study:
     """Create the job's study once (idempotent), seeded with any warm-start trials.
 
@@ -101,19 +102,19 @@ def create_study(
     study = optuna.create_study(
         storage=storage,
         study_name=study_name,
-        directions=directions(config),
+        directions=config.directions,
         load_if_exists=True,
     )
     if WARM_STARTED in storage.get_study_system_attrs(study_id(study)):
         return study  # created (and warm-started) before
     added = 0
-    for record in (config.get("warm_start") or {}).get("trials", []):
-        added += _add_warm_start(study, config["search_space"], record)
+    for record in (config.warm_start or {}).get("trials", []):
+        added += _add_warm_start(study, config.search_space, record)
     storage.set_study_system_attr(study_id(study), WARM_STARTED, added)
     return study
 
 
-def run_hpo(config: dict, data: TabularData, reporter: Reporter) -> HpoResult:
+def run_hpo(config: HPOConfig, data: TabularData, reporter: Reporter) -> HpoResult:
     """Run a whole study in this process, in memory (tests, benchmarks)."""
     storage = make_storage(None)
     create_study(config, storage, "local")
@@ -124,7 +125,7 @@ def run_hpo(config: dict, data: TabularData, reporter: Reporter) -> HpoResult:
 
 
 def run_trials(
-    config: dict,
+    config: HPOConfig,
     data: TabularData,
     reporter: Reporter,
     storage: optuna.storages.BaseStorage,
@@ -150,23 +151,21 @@ def run_trials(
     `patience` finished trials without a new best, or when a grid is exhausted.
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if config["task"] != data.task:
-        raise HpoError(f"config is for {config['task']} but the dataset is {data.task}")
+    if config.task != data.task:
+        raise HpoError(f"config is for {config.task} but the dataset is {data.task}")
     _check_inputs(config, data)
     spaces = _spaces(config, data)
     search = _search_and_test(config, data)[0]
-    splits = _make_splits(
-        config, stratified_sample(search, config.get("trial_rows"), config["seed"])
-    )
+    splits = _make_splits(config, stratified_sample(search, config.trial_rows, config.seed))
     study_id = storage.get_study_id_from_name(study_name)
     attrs = storage.get_study_system_attrs(study_id)
     warm_started = attrs.get(WARM_STARTED, 0)
-    n_trials = config["n_trials"] + attrs.get(EXTRA_TRIALS, 0)
+    n_trials = config.n_trials + attrs.get(EXTRA_TRIALS, 0)
     existing = len(storage.get_all_trials(study_id, deepcopy=False))
     grid = _grid(config, spaces)
-    sampler = build_sampler(config, _seed(config, existing + 1000 * runner), grid)
+    sampler = build_sampler(config.sampler, _seed(config, existing + 1000 * runner), grid)
     study = optuna.load_study(
-        study_name=study_name, storage=storage, sampler=sampler, pruner=build_pruner(config)
+        study_name=study_name, storage=storage, sampler=sampler, pruner=build_pruner(config.pruner)
     )
     budget = Budget(
         study,
@@ -176,10 +175,10 @@ def run_trials(
         stale_after_s,
         on_lost=_retry_lost(config, study),
     )
-    sampler_spec = SAMPLERS[config["sampler"]["name"]]
-    timeout_s, started, ran = config["timeout_s"], time.monotonic(), 0
+    sampler_spec = SAMPLERS[config.sampler.name]
+    timeout_s, started, ran = config.timeout_s, time.monotonic(), 0
     next_reap, next_number = 0.0, existing  # no smaller number is still to be handed out
-    near_end = warm_started + n_trials - config.get("parallelism", 1) + 1
+    near_end = warm_started + n_trials - config.parallelism + 1
     while True:
         if reporter.should_stop():
             return True
@@ -193,7 +192,7 @@ def run_trials(
         if time.monotonic() >= next_reap:
             budget.reap()
             next_reap = time.monotonic() + stale_after_s / 4
-        if config.get("patience") and _out_of_patience(
+        if config.patience and _out_of_patience(
             config, [t for t in study.get_trials(deepcopy=False) if counts(t)]
         ):
             return False
@@ -246,7 +245,7 @@ def extend_budget(storage: optuna.storages.BaseStorage, study_name: str, n_trial
 
 
 def summarize(
-    config: dict,
+    config: HPOConfig,
     storage: optuna.storages.BaseStorage,
     study_name: str,
     *,
@@ -286,8 +285,8 @@ def summarize(
         best_number=best.number if best else None,
         best_params=dict(best.params) if best else {},
         best_value=best.values[0] if best else None,
-        metric=config["metric"],
-        direction=config["direction"],
+        metric=config.metric,
+        direction=config.direction,
         n_complete=tally[TrialState.COMPLETE],
         n_pruned=tally[TrialState.PRUNED],
         n_failed=tally[TrialState.FAIL],
@@ -296,13 +295,13 @@ def summarize(
         best_trials=[
             {"number": t.number, "params": dict(t.params), "values": list(t.values)} for t in front
         ],
-        importances={} if multi else _importances(study, complete, config["seed"]),
+        importances={} if multi else _importances(study, complete, config.seed),
         importances_by_family={} if multi else _family_importances(study, complete, config),
     )
 
 
 def refit_best(
-    config: dict,
+    config: HPOConfig,
     data: TabularData,
     storage: optuna.storages.BaseStorage,
     study_name: str,
@@ -325,12 +324,12 @@ def refit_best(
         search.X,
         search.y,
         make_transformer=_make_transformer(data),
-        proba=needs_proba(objectives(config)),
+        proba=needs_proba(config.objectives),
     )
     # The job's metrics and every other one the model allows (some have no probabilities).
     names = [
         name
-        for name in dict.fromkeys([*objectives(config), *TASK_METRICS[config["task"]]])
+        for name in dict.fromkeys([*config.objectives, *TASK_METRICS[config.task]])
         if name != "latency_ms"
         and (METRICS[name].needs != "proba" or hasattr(fitted.model, "predict_proba"))
     ]
@@ -346,7 +345,7 @@ def refit_best(
         "test_rows": int(len(test.y)),
         # Trials searched a sample of the search rows (trial_rows); the refit fits them all.
         "fit_rows": int(len(search.y)),
-        "trial_rows": int(min(len(search.y), config.get("trial_rows") or len(search.y))),
+        "trial_rows": int(min(len(search.y), config.trial_rows or len(search.y))),
         "files": files,
     }
 
@@ -358,25 +357,25 @@ def _warm(trial: optuna.trial.FrozenTrial) -> bool:
     return bool(trial.system_attrs.get("warm_start", False))
 
 
-def _seed(config: dict, offset: int) -> int:
+def _seed(config: HPOConfig, offset: int) -> int:
     # Each runner and each resumption draws its own sequence from the job's seed, so a
     # resumed run does not replay the draws its first run already made.
-    seed = config["sampler"]["seed"]
-    return ((config["seed"] if seed is None else seed) + offset) % 2**32
+    seed = config.sampler.seed
+    return ((config.seed if seed is None else seed) + offset) % 2**32
 
 
 def _make_transformer(data: TabularData):
     return getattr(data, "make_transformer", None)
 
 
-def _spaces(config: dict, data: TabularData) -> tuple[dict, dict]:
+def _spaces(config: HPOConfig, data: TabularData) -> tuple[dict, dict]:
     """The config's search space and the data set's feature-engineering space (params
     named "fe.<name>"; TabularData.feature_space may spell its keys with or without "fe.").
     """
     feature_space = getattr(data, "feature_space", None) or {}
     bare = {k.removeprefix(FE_PREFIX): v for k, v in feature_space.items()}
     try:
-        return config["search_space"], normalize_space(bare, "feature_space")
+        return config.search_space, normalize_space(bare, "feature_space")
     except ConfigError as e:
         raise HpoError(f"the data set's feature space is invalid: {e}") from e
 
@@ -385,9 +384,9 @@ def _suggest(trial: optuna.Trial, spaces: tuple[dict, dict]) -> dict:
     return {**suggest(trial, spaces[0]), **suggest(trial, spaces[1], FE_PREFIX)}
 
 
-def _grid(config: dict, spaces: tuple[dict, dict]) -> dict[str, list]:
+def _grid(config: HPOConfig, spaces: tuple[dict, dict]) -> dict[str, list]:
     """Every flat param's values, for a sampler that walks a grid."""
-    if not SAMPLERS[config["sampler"]["name"]].finite_space:
+    if not SAMPLERS[config.sampler.name].finite_space:
         return {}
     values, problems = grid_values(spaces[0])
     fe_values, fe_problems = grid_values(spaces[1], "feature_space", FE_PREFIX)
@@ -396,22 +395,18 @@ def _grid(config: dict, spaces: tuple[dict, dict]) -> dict[str, list]:
     return values | fe_values
 
 
-def _check_inputs(config: dict, data: TabularData) -> None:
+def _check_inputs(config: HPOConfig, data: TabularData) -> None:
     images = np.ndim(data.X) == 4
-    names = (
-        config["search_space"]["model"]["choices"]
-        if config["model"] == "auto"
-        else [config["model"]]
-    )
+    names = config.search_space["model"]["choices"] if config.model == "auto" else [config.model]
     for name in names:
         if (FAMILIES[name].inputs == "image") != images:
             kind = "images (N x C x H x W)" if images else "a table"
             raise HpoError(f"model family {name!r} cannot learn from {kind}")
 
 
-def _search_and_test(config: dict, data: TabularData) -> tuple[TabularData, TabularData]:
+def _search_and_test(config: HPOConfig, data: TabularData) -> tuple[TabularData, TabularData]:
     try:
-        split = holdout_split(data, config.get("test_size", 0.2), config["seed"])
+        split = holdout_split(data, config.test_size, config.seed)
     except ValueError as e:  # e.g. a class too rare to stratify
         raise HpoError(f"cannot hold out a test split: {e}") from e
     return (
@@ -420,22 +415,22 @@ def _search_and_test(config: dict, data: TabularData) -> tuple[TabularData, Tabu
     )
 
 
-def _make_splits(config: dict, data: TabularData) -> list[Split]:
-    validation, seed = config["validation"], config["seed"]
+def _make_splits(config: HPOConfig, data: TabularData) -> list[Split]:
+    validation, seed = config.validation, config.seed
     try:
-        if validation["method"] == "cv":
-            return kfold_splits(data, validation["folds"], seed)
-        return [holdout_split(data, validation["test_size"], seed)]
+        if validation.method == "cv":
+            return kfold_splits(data, validation.folds, seed)
+        return [holdout_split(data, validation.test_size, seed)]
     except ValueError as e:
         raise HpoError(f"cannot split the data: {e}") from e
 
 
-def _out_of_patience(config: dict, trials: list[optuna.trial.FrozenTrial]) -> bool:
+def _out_of_patience(config: HPOConfig, trials: list[optuna.trial.FrozenTrial]) -> bool:
     """True once `patience` trials have finished since the last new best value."""
-    patience = config.get("patience")
+    patience = config.patience
     if not patience:
         return False
-    sign = 1.0 if directions(config)[0] == "maximize" else -1.0
+    sign = 1.0 if config.directions[0] == "maximize" else -1.0
     best, since = -np.inf, 0
     for trial in sorted(trials, key=lambda t: t.number):
         if not trial.state.is_finished():
@@ -483,7 +478,7 @@ def _importances(
     return {name: float(value) for name, value in found.items()}
 
 
-def _family_importances(study: optuna.Study, complete: list, config: dict) -> dict:
+def _family_importances(study: optuna.Study, complete: list, config: HPOConfig) -> dict:
     """fANOVA within each model family of a `model` choice: the study-wide importances can
     only weigh parameters every trial has, which under model: auto is `model` alone."""
     families: dict[str, list] = {}
@@ -497,7 +492,7 @@ def _family_importances(study: optuna.Study, complete: list, config: dict) -> di
             continue
         sub = optuna.create_study(directions=study.directions)
         sub.add_trials(trials)
-        if found := _importances(sub, trials, config["seed"], sorted(own)):
+        if found := _importances(sub, trials, config.seed, sorted(own)):
             out[family] = found
     return out
 
@@ -528,7 +523,7 @@ def _add_warm_start(study: optuna.Study, space: dict, record: dict) -> int:
 def _run_trial(
     budget: Budget,
     trial: optuna.Trial,
-    config: dict,
+    config: HPOConfig,
     spaces: tuple[dict, dict],
     splits: list[Split],
     reporter: Reporter,
@@ -540,8 +535,8 @@ def _run_trial(
     retry = trial.user_attrs.get(RETRY) or {}
     suggested = _suggest(trial, spaces)  # a retry's: the failed trial's, enqueued
     params = retry.get("params") or suggested
-    trainer = {**(config.get("trainer") or {}), **retry.get("trainer", {})}
-    run_config = {**config, "trainer": trainer}
+    trainer = {**asdict(config.trainer), **retry.get("trainer", {})}
+    run_config = dataclasses.replace(config, trainer=TrainerOptions(**trainer))
     reporter.trial_started(trial.number, params)
     curve: dict[int, float] = {}
     single = len(budget.study.directions) == 1
@@ -558,7 +553,7 @@ def _run_trial(
     output = TrialLog()
     with log_context(trial=trial.number), output.capture():
         try:
-            with memory_cap(config.get("trial_memory_mb")):
+            with memory_cap(config.trial_memory_mb):
                 values = run_objective(
                     run_config,
                     params,
@@ -577,9 +572,7 @@ def _run_trial(
     stop = None
     if failure:
         policy = _policies(config)[failure]
-        planned = failures.plan_retry(
-            policy, params, run_config["trainer"], retry.get("generation", 0)
-        )
+        planned = failures.plan_retry(policy, params, trainer, retry.get("generation", 0))
         if planned is not None:
             # Marked before the retry exists: no runner sees both holding a place.
             budget.storage.set_trial_system_attr(trial_id(trial), RETRIED, True)
@@ -597,9 +590,9 @@ def _run_trial(
         raise stop
 
 
-def _policies(config: dict) -> dict[str, dict]:
+def _policies(config: HPOConfig) -> dict[str, dict]:
     """Retry policy per failure class (configs stored before `retry` get the defaults)."""
-    return {**failures.default_policies(), **(config.get("retry") or {})}
+    return {**failures.default_policies(), **(config.retry or {})}
 
 
 def _enqueue_retry(
@@ -625,13 +618,13 @@ def _enqueue_retry(
     )
 
 
-def _retry_lost(config: dict, study: optuna.Study) -> OnLost:
+def _retry_lost(config: HPOConfig, study: optuna.Study) -> OnLost:
     """What a runner does with a trial it fails as lost: the infrastructure policy."""
     policy = _policies(config)[failures.INFRASTRUCTURE]
 
     def on_lost(trial: optuna.trial.FrozenTrial) -> dict:
         retry = trial.user_attrs.get(RETRY) or {}
-        trainer = {**(config.get("trainer") or {}), **retry.get("trainer", {})}
+        trainer = {**asdict(config.trainer), **retry.get("trainer", {})}
         params = retry.get("params") or trial.params
         planned = failures.plan_retry(policy, params, trainer, retry.get("generation", 0))
         if planned is None:
@@ -664,7 +657,7 @@ def _stop_if_due(budget: Budget, failure: str, after: int, error: str) -> Trials
 
 
 def _save(
-    fitted, directory: Path, config: dict, best: HpoResult, search: TabularData
+    fitted, directory: Path, config: HPOConfig, best: HpoResult, search: TabularData
 ) -> list[str]:
     """The model, its preprocessing, and what serving and drift checks need: the raw input
     columns in order, the labels of the encoded classes, and reference statistics of the
@@ -672,7 +665,7 @@ def _save(
     from workers.models.artifacts import data_spec, save_version
 
     spec = {
-        "task": config["task"],
+        "task": config.task,
         "params": fitted.params,
         "trial": best.best_number,
         **data_spec(

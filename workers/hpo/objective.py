@@ -12,7 +12,7 @@ import numpy as np
 
 from workers.data.splits import Split
 from workers.failures import NumericalError
-from workers.hpo.config import objectives
+from workers.hpo.config import HPOConfig
 from workers.hpo.families import FAMILIES, FitContext
 from workers.hpo.metrics import METRICS, evaluate, needs_proba
 from workers.hpo.space import family_params
@@ -36,17 +36,17 @@ class Fitted:
         return X if self.transformer is None else self.transformer.transform(X)
 
 
-def split_params(config: dict, params: dict) -> tuple[str, dict, dict]:
+def split_params(config: HPOConfig, params: dict) -> tuple[str, dict, dict]:
     """A trial's flat params -> (family name, the family's own params, "fe.*" params)."""
     fe = {k: v for k, v in params.items() if k.startswith(FE_PREFIX)}
     rest = {k: v for k, v in params.items() if not k.startswith(FE_PREFIX)}
-    if config["model"] == "auto":
+    if config.model == "auto":
         return rest["model"], family_params(rest, rest["model"]), fe
-    return config["model"], family_params(rest), fe
+    return config.model, family_params(rest), fe
 
 
 def fit(
-    config: dict,
+    config: HPOConfig,
     params: dict,
     X: np.ndarray,
     y: np.ndarray,
@@ -70,11 +70,11 @@ def fit(
             on_step(number, fitted)
 
     ctx = FitContext(
-        config["task"],
-        config["seed"],
+        config.task,
+        config.seed,
         proba,
         step,
-        config.get("trainer") or {},
+        config.trainer,
         stop or StopCheck(),
     )
     fitted.model = FAMILIES[name].fit(own, X, y, ctx)
@@ -86,16 +86,18 @@ def score(fitted: Fitted, names: list[str], X: np.ndarray, y: np.ndarray) -> dic
 
 
 def trial_stop(
-    config: dict, should_stop: Callable[[], bool] = never, job_deadline: float | None = None
+    config: HPOConfig,
+    should_stop: Callable[[], bool] = never,
+    job_deadline: float | None = None,
 ) -> StopCheck:
     """A trial's stop check: cancel, trial_timeout_s from now, and the job's timeout_s
     (job_deadline, a time.monotonic() value, or None), whichever deadline comes first."""
     deadlines = []
-    if config.get("trial_timeout_s") is not None:
-        limit = config["trial_timeout_s"]
+    if config.trial_timeout_s is not None:
+        limit = config.trial_timeout_s
         deadlines.append((time.monotonic() + limit, f"trial_timeout_s={limit}"))
     if job_deadline is not None:
-        deadlines.append((job_deadline, f"timeout_s={config.get('timeout_s')}"))
+        deadlines.append((job_deadline, f"timeout_s={config.timeout_s}"))
     if not deadlines:
         return StopCheck(should_stop)
     deadline, limit = min(deadlines)
@@ -103,7 +105,7 @@ def trial_stop(
 
 
 def run_objective(
-    config: dict,
+    config: HPOConfig,
     params: dict,
     splits: list[Split],
     report: ReportFn,
@@ -118,7 +120,7 @@ def run_objective(
     families inside an epoch, the others at their next step or at the end of a split (a
     single fit that has no steps cannot be cut).
     """
-    names = objectives(config)
+    names = config.objectives
     first = next(n for n in names if METRICS[n].needs != "model")
     check = stop or StopCheck()
 

@@ -7,9 +7,14 @@ models. Models fitted in one go report nothing and are never pruned.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import optuna
 
 from workers.hpo.options import Option, either, integer, number, one_of
+
+if TYPE_CHECKING:
+    from workers.config import Named
 
 
 class Pruner:
@@ -30,11 +35,9 @@ def register(cls: type[Pruner]) -> type[Pruner]:
     return cls
 
 
-def build_pruner(config: dict) -> optuna.pruners.BasePruner:
-    """The configured pruner; options missing from older configs take defaults."""
-    cfg = config["pruner"]
-    pruner = PRUNERS[cfg["name"]]
-    return pruner.build({key: cfg.get(key, opt.default) for key, opt in pruner.options.items()})
+def build_pruner(config: Named) -> optuna.pruners.BasePruner:
+    """The configured pruner (a checked config's, its options filled in)."""
+    return PRUNERS[config.name].build(dict(config.options))
 
 
 _WARMUP = {"n_startup_trials": integer(5, 0), "n_warmup_steps": integer(5, 0)}

@@ -8,10 +8,14 @@ sampler is built, so validating a config stays light.
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
 import optuna
 
 from workers.hpo.options import Option, boolean, integer, number, one_of
+
+if TYPE_CHECKING:
+    from workers.config import Named
 
 
 class Sampler:
@@ -41,14 +45,11 @@ def register(cls: type[Sampler]) -> type[Sampler]:
     return cls
 
 
-def build_sampler(config: dict, seed: int, grid: dict[str, list]) -> optuna.samplers.BaseSampler:
-    """The configured sampler, seeded; options missing from older configs take defaults."""
-    cfg = config["sampler"]
-    sampler = SAMPLERS[cfg["name"]]
-    options = {key: cfg.get(key, option.default) for key, option in sampler.options.items()}
+def build_sampler(config: Named, seed: int, grid: dict[str, list]) -> optuna.samplers.BaseSampler:
+    """The configured sampler (a checked config's, its options filled in), seeded."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return sampler.build(seed, options, grid)
+        return SAMPLERS[config.name].build(seed, dict(config.options), grid)
 
 
 @register

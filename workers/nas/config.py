@@ -1,5 +1,8 @@
 """Validation and normalisation of NAS job configs: the one place these rules live.
 
+validate_nas_config returns a NASConfig (frozen; its to_json() is what the Job stores and
+NASConfig.from_json checks a stored one again).
+
 Keys, [default]:
 - strategy [{"name": "darts"} on images, {"name": "evolution"} on tables]: darts, evolution,
   rl or random, with its options (workers/nas/strategies/);
@@ -15,12 +18,13 @@ Keys, [default]:
   pass, measured on the worker;
 - trainer [{"amp": false, "accumulation_steps": 1, "clip_norm": null}]: how candidates and
   the retrain train (workers/training/options.py); the device is the job's resources.device;
+- parallelism [1]: workers training candidates at once (the platform's key);
 - test_size [0.2], valid_size [0.25] (of what the test split leaves), seed [0],
   timeout_s [null]; image_shape [null: the data's own, or 1 x k x k for rows of k*k pixels].
 
 The normalised config also holds data_kind, derived from the data set; a stored config
 given back as it is (a job run again) is accepted, its data_kind derived anew.
-`parallelism` is the platform's key (see parallelism_problem).
+The platform checks `parallelism` against the strategy (see parallelism_problem).
 
 Validation stays light: nothing here imports torch.
 """
@@ -28,48 +32,106 @@ Validation stays light: nothing here imports torch.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 from workers import config as shared
-from workers.config import ConfigError, Errors
+from workers.config import ConfigError, Errors, Named, TypedConfig, default, option
 from workers.hpo.options import check_options, integer, is_int, number
 from workers.nas.spaces import MAX_NETWORK_PARAMS, SPACES
 from workers.nas.strategies import STRATEGIES
+from workers.training.options import TrainerOptions
 
 DATA_KINDS = ("image", "tabular")
-TOP_KEYS = (
-    "strategy",
-    "space",
-    "proxy",
-    "training",
-    "retrain",
-    "constraints",
-    "test_size",
-    "valid_size",
-    "seed",
-    "timeout_s",
-    "image_shape",
-    "data_kind",
-    "trainer",
-)
-PROXY = {"epochs": integer(2, 1, 100), "subset": number(1.0, 0.05, 1.0)}
-TRAINING = {
-    "lr": number(0.01, 1e-5, 1.0),
-    "batch_size": integer(64, 1, 4096),
-    "weight_decay": number(0.0, 0.0, 1.0),
-}
-RETRAIN = {"epochs": integer(10, 1, 1000)}
-CONSTRAINTS = {
-    "max_params": number(None, 1, 1e12, nullable=True),
-    "max_latency_ms": number(None, 1e-3, 1e6, nullable=True),
-}
 
-__all__ = ["ConfigError", "data_kind_of", "parallelism_problem", "validate_nas_config"]
+
+@dataclass(frozen=True)
+class Proxy:
+    """How briefly each sampled candidate trains: epochs over a `subset` of the rows."""
+
+    epochs: int = option(integer(2, 1, 100))
+    subset: float = option(number(1.0, 0.05, 1.0))
+
+
+@dataclass(frozen=True)
+class Training:
+    """Adam, for candidates and the retrain."""
+
+    lr: float = option(number(0.01, 1e-5, 1.0))
+    batch_size: int = option(integer(64, 1, 4096))
+    weight_decay: float = option(number(0.0, 0.0, 1.0))
+
+
+@dataclass(frozen=True)
+class Retrain:
+    epochs: int = option(integer(10, 1, 1000))
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """Limits a found architecture must keep (None: no limit)."""
+
+    max_params: float | None = option(number(None, 1, 1e12, nullable=True))
+    max_latency_ms: float | None = option(number(None, 1e-3, 1e6, nullable=True))
+
+
+@dataclass(frozen=True)
+class NASConfig(TypedConfig):
+    """A checked NAS config (the module docstring lists each key)."""
+
+    derived = ("strategy", "space")
+
+    strategy: Named
+    space: Named
+    proxy: Proxy = Proxy()
+    training: Training = Training()
+    retrain: Retrain = Retrain()
+    constraints: Constraints = Constraints()
+    test_size: float = 0.2
+    valid_size: float = 0.25
+    seed: int = 0
+    timeout_s: float | None = None
+    image_shape: list[int] | None = None
+    data_kind: str = "tabular"
+    # The device is the job's resources.device; see ELSEWHERE.
+    trainer: TrainerOptions = field(default_factory=TrainerOptions)
+    parallelism: int = 1
+
+    def to_json(self) -> dict:
+        out = super().to_json()
+        out["trainer"] = {k: v for k, v in out["trainer"].items() if k not in ELSEWHERE}
+        return out
+
+    @classmethod
+    def json_schema(cls) -> dict:
+        schema = shared.dataclass_schema(cls)
+        trainer = schema["properties"]["trainer"]["properties"]
+        for key in ELSEWHERE:
+            del trainer[key]
+        return schema
+
+    @classmethod
+    def from_json(cls, data: object, n_features: int | None = None) -> NASConfig:
+        kind = data.get("data_kind") if isinstance(data, dict) else None
+        if kind not in DATA_KINDS:
+            raise ConfigError({"data_kind": f"must be one of {', '.join(DATA_KINDS)}"})
+        return validate_nas_config(data, kind, n_features=n_features)
+
+
+TOP_KEYS = tuple(NASConfig.__dataclass_fields__)
+
+__all__ = [
+    "ConfigError",
+    "NASConfig",
+    "data_kind_of",
+    "parallelism_problem",
+    "validate_nas_config",
+]
 
 
 def validate_nas_config(
     config: object, data_kind: str, *, task: str = "classification", n_features: int | None = None
-) -> dict:
-    """Check a NAS config against the data set; return it normalised with defaults.
+) -> NASConfig:
+    """Check a NAS config against the data set; return it typed, defaults filled in.
 
     Args:
         config: the user's config.
@@ -113,11 +175,11 @@ def validate_nas_config(
         "darts" if data_kind == "image" else "evolution",
     )
     default_space = "mlp" if data_kind == "tabular" else "cell"
-    if data_kind == "image" and strategy.get("name") not in (None, "darts"):
+    if data_kind == "image" and strategy.name not in (None, "darts"):
         default_space = "macro"
     space = _named(config.get("space"), "space", SPACES, err, default_space)
 
-    name, space_name = strategy.get("name"), space.get("name")
+    name, space_name = strategy.name, space.name
     if name in STRATEGIES and space_name in SPACES:
         if space_name not in STRATEGIES[name].spaces:
             err.add("space.name", f"{name} searches {', '.join(STRATEGIES[name].spaces)} only")
@@ -131,7 +193,7 @@ def validate_nas_config(
 
     if space_name in SPACES and not any(p.startswith("space") for p in err):
         channels = image_shape[0] if image_shape else 3  # unknown here: at most RGB
-        largest = SPACES[space_name](space).largest_params(
+        largest = SPACES[space_name](space.options).largest_params(
             channels if data_kind == "image" else n_features or 0
         )
         if largest > MAX_NETWORK_PARAMS:
@@ -142,24 +204,28 @@ def validate_nas_config(
                 "nodes or channels)",
             )
 
-    normalized = {
-        "strategy": strategy,
-        "space": space,
-        "proxy": shared.section(config, "proxy", PROXY, err),
-        "training": shared.section(config, "training", TRAINING, err),
-        "retrain": shared.section(config, "retrain", RETRAIN, err),
-        "constraints": shared.section(config, "constraints", CONSTRAINTS, err),
-        "test_size": shared.fraction(config.get("test_size", 0.2), "test_size", err),
-        "valid_size": shared.fraction(config.get("valid_size", 0.25), "valid_size", err),
-        "seed": shared.seed(config.get("seed", 0), "seed", err),
-        "timeout_s": shared.timeout(config.get("timeout_s"), "timeout_s", err),
-        "image_shape": image_shape,
-        "data_kind": data_kind,
-        "trainer": shared.trainer(config.get("trainer", {}), err, ELSEWHERE),
-    }
+    def given(key: str) -> object:
+        return config.get(key, default(NASConfig, key))
+
+    typed = NASConfig(
+        strategy=strategy,
+        space=space,
+        proxy=shared.section(config, "proxy", Proxy, err),
+        training=shared.section(config, "training", Training, err),
+        retrain=shared.section(config, "retrain", Retrain, err),
+        constraints=shared.section(config, "constraints", Constraints, err),
+        test_size=shared.fraction(given("test_size"), "test_size", err),
+        valid_size=shared.fraction(given("valid_size"), "valid_size", err),
+        seed=shared.seed(given("seed"), "seed", err),
+        timeout_s=shared.timeout(given("timeout_s"), "timeout_s", err),
+        image_shape=image_shape,
+        data_kind=data_kind,
+        trainer=shared.trainer(config.get("trainer", {}), err, TrainerOptions(), ELSEWHERE),
+        parallelism=shared.parallelism(given("parallelism"), "parallelism", err),
+    )
     if err:
         raise ConfigError(err)
-    return normalized
+    return typed
 
 
 # Trainer options NAS takes elsewhere: where to set them instead.
@@ -170,9 +236,9 @@ ELSEWHERE = {
 }
 
 
-def parallelism_problem(config: dict, parallelism: object) -> str | None:
-    """Why a normalised config cannot spread its candidates over `parallelism` workers."""
-    name = config["strategy"]["name"]
+def parallelism_problem(config: NASConfig, parallelism: object) -> str | None:
+    """Why a checked config cannot spread its candidates over `parallelism` workers."""
+    name = config.strategy.name
     if type(parallelism) is not int or parallelism <= 1 or STRATEGIES[name].parallel:
         return None
     parallel = ", ".join(n for n, s in STRATEGIES.items() if s.parallel)
@@ -182,15 +248,16 @@ def parallelism_problem(config: dict, parallelism: object) -> str | None:
     )
 
 
-def _named(raw: object, path: str, registry: dict, err: Errors, default: str) -> dict:
-    """{"name": ..., options} with the options of registry[name] checked and filled in."""
-    name, rest = shared.named(raw, path, registry, err, default)
+def _named(raw: object, path: str, registry: dict, err: Errors, fallback: str) -> Named:
+    """The entry of registry it names, its options checked and filled in (name None when
+    it names none)."""
+    name, rest = shared.named(raw, path, registry, err, fallback)
     if name is None:
-        return {"name": None}
+        return Named(None)
     entry = registry[name]
     options = check_options(entry.options, rest, path, err.add)
     entry.check(options, lambda p, m: err.add(f"{path}.{p}", m))
-    return {"name": name, **options}
+    return Named(name, options)
 
 
 IMAGE_BUILTINS = ("digits",)  # bundled data sets whose rows are images (8 x 8 pixels)

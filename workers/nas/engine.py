@@ -19,16 +19,17 @@ import numpy as np
 import torch
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
+from workers.config import to_json
 from workers.data.splits import held_out_rows
 from workers.data.tabular import TabularData
 from workers.models.artifacts import data_spec
+from workers.nas.config import Constraints, NASConfig
 from workers.nas.spaces import make_space
 from workers.nas.strategies import STRATEGIES, Candidate, SearchContext, SearchOutcome
 from workers.reporter import Reporter
 from workers.training.genotype import GenotypeConfig, GenotypeNetwork, train_classifier
 from workers.training.loop import Hooks
 from workers.training.measure import count_params, forward_ms, outputs, resolve_device
-from workers.training.options import TrainerOptions
 from workers.training.stopping import StopCheck, Stopped
 
 LATENCY_RUNS = 10
@@ -36,11 +37,6 @@ LATENCY_RUNS = 10
 
 class NasError(Exception):
     """The job cannot produce a result (e.g. no candidate could be trained)."""
-
-
-def trainer_options(config: dict) -> TrainerOptions:
-    """AMP, accumulation and clipping from the config (older stored configs have none)."""
-    return TrainerOptions(**config.get("trainer", {}))
 
 
 # --- data
@@ -63,10 +59,10 @@ class Prepared:
         return len(self.classes)
 
 
-def image_shape(config: dict, X: np.ndarray) -> list[int]:
+def image_shape(config: NASConfig, X: np.ndarray) -> list[int]:
     """[C, H, W]: the config's, the array's own, or 1 x k x k for rows of k*k values."""
-    if config.get("image_shape"):
-        return list(config["image_shape"])
+    if config.image_shape:
+        return list(config.image_shape)
     if X.ndim == 4:
         return list(X.shape[1:])
     if X.ndim == 3:
@@ -77,17 +73,17 @@ def image_shape(config: dict, X: np.ndarray) -> list[int]:
     return [1, side, side]
 
 
-def prepare(config: dict, data: TabularData) -> Prepared:
+def prepare(config: NASConfig, data: TabularData) -> Prepared:
     classes, y = np.unique(np.asarray(data.y), return_inverse=True)
     raw = np.asarray(data.X)
-    if config["space"]["name"] == "mlp":
+    if config.space.name == "mlp":
         shape = [int(np.prod(raw.shape[1:]))]
     else:
         shape = image_shape(config, raw)
     X = raw.astype(np.float32).reshape(len(raw), *shape)
-    seed = config["seed"]
-    search, test = held_out_rows(y, config["test_size"], seed, stratify=True)
-    train, valid = held_out_rows(y, config["valid_size"], seed, stratify=True, rows=search)
+    seed = config.seed
+    search, test = held_out_rows(y, config.test_size, seed, stratify=True)
+    train, valid = held_out_rows(y, config.valid_size, seed, stratify=True, rows=search)
     parts = {"train": train, "valid": valid, "test": test, "search": search}
     return Prepared(
         X={k: X[v] for k, v in parts.items()},
@@ -102,10 +98,10 @@ def prepare(config: dict, data: TabularData) -> Prepared:
     )
 
 
-def _scaling(config: dict, X: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+def _scaling(config: NASConfig, X: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """Tabular inputs are standardised (statistics from the rows trained on); images are
     not: every image network starts with BatchNorm after its first convolution."""
-    if config["space"]["name"] != "mlp":
+    if config.space.name != "mlp":
         return None
     mean, std = X.mean(axis=0), X.std(axis=0)
     return mean, np.where(std > 0, std, 1.0).astype(np.float32)
@@ -117,7 +113,7 @@ def _scaling(config: dict, X: np.ndarray) -> tuple[np.ndarray, np.ndarray] | Non
 class NasContext(SearchContext):
     def __init__(
         self,
-        config: dict,
+        config: NASConfig,
         prepared: Prepared,
         reporter: Reporter,
         device: torch.device,
@@ -125,7 +121,7 @@ class NasContext(SearchContext):
     ) -> None:
         self.config, self.data, self.reporter, self.device = config, prepared, reporter, device
         self.space = make_space(config)
-        self.seed = config["seed"]
+        self.seed = config.seed
         self.history = [c for c in history if c.state != "failed"]
         self.next_number = max((c.number for c in history), default=-1) + 1
         self.cancelled = self.timed_out = False
@@ -159,7 +155,7 @@ class NasContext(SearchContext):
         return {"params": count_params(module), "latency_ms": latency_ms(module, self.device)}
 
     def violations(self, cost: dict) -> list[str]:
-        return violations(self.config["constraints"], cost)
+        return violations(self.config.constraints, cost)
 
     def evaluate(self, number: int, choices: list[int]) -> Candidate:
         genotype = self.space.decode(choices)
@@ -174,9 +170,9 @@ class NasContext(SearchContext):
             return Candidate(number, list(choices), genotype, "pruned", cost=cost, error=error)
         xt, yt = self.tensors("train")
         xv, yv = self.tensors("valid")
-        proxy, training = self.config["proxy"], self.config["training"]
-        if proxy["subset"] < 1.0:  # a seeded share of the training rows
-            keep = max(2, math.ceil(proxy["subset"] * len(xt)))
+        proxy, training = self.config.proxy, self.config.training
+        if proxy.subset < 1.0:  # a seeded share of the training rows
+            keep = max(2, math.ceil(proxy.subset * len(xt)))
             rows = torch.randperm(len(xt), generator=torch.Generator().manual_seed(number))[:keep]
             xt, yt = xt[rows.to(self.device)], yt[rows.to(self.device)]
         curve: dict[int, float] = {}
@@ -190,13 +186,13 @@ class NasContext(SearchContext):
                 module,
                 xt,
                 yt,
-                epochs=proxy["epochs"],
-                lr=training["lr"],
-                batch_size=training["batch_size"],
-                weight_decay=training["weight_decay"],
+                epochs=proxy.epochs,
+                lr=training.lr,
+                batch_size=training.batch_size,
+                weight_decay=training.weight_decay,
                 seed=self.seed + number,
                 hooks=Hooks(on_epoch, stop=self.stop_check()),
-                options=trainer_options(self.config),
+                options=self.config.trainer,
             )
         # One bad candidate (e.g. out of memory) ends only itself; a cancel or the job's
         # timeout inside its training (Stopped) ends it too, and the search stops after it.
@@ -222,7 +218,7 @@ class NasContext(SearchContext):
         )
 
     def should_stop(self) -> bool:
-        timeout = self.config.get("timeout_s")
+        timeout = self.config.timeout_s
         if timeout is not None and time.monotonic() - self._started > timeout:
             self.timed_out = True
         if self.reporter.should_stop():
@@ -233,7 +229,7 @@ class NasContext(SearchContext):
         """Cancel and timeout_s, for the training inside one candidate. The timeout cuts
         a candidate only once one has completed, so that a timed-out search still has an
         architecture to retrain (as between candidates)."""
-        timeout = self.config.get("timeout_s")
+        timeout = self.config.timeout_s
         deadline = None if timeout is None or not self._completed else self._started + timeout
         return StopCheck(self.reporter.should_stop, deadline, f"timeout_s={timeout}")
 
@@ -242,14 +238,14 @@ class NasContext(SearchContext):
         self.reporter.progress(0.9 * min(fraction, 1.0))
 
 
-def violations(limits: dict, cost: dict) -> list[str]:
+def violations(limits: Constraints, cost: dict) -> list[str]:
     """What `cost` ({"params", "latency_ms"}) breaks of the config's constraints."""
     out = []
-    if limits["max_params"] is not None and cost["params"] > limits["max_params"]:
-        out.append(f"{cost['params']} parameters > max_params {limits['max_params']:g}")
-    if limits["max_latency_ms"] is not None and cost["latency_ms"] > limits["max_latency_ms"]:
+    if limits.max_params is not None and cost["params"] > limits.max_params:
+        out.append(f"{cost['params']} parameters > max_params {limits.max_params:g}")
+    if limits.max_latency_ms is not None and cost["latency_ms"] > limits.max_latency_ms:
         out.append(
-            f"latency {cost['latency_ms']:.3f} ms > max_latency_ms {limits['max_latency_ms']:g}"
+            f"latency {cost['latency_ms']:.3f} ms > max_latency_ms {limits.max_latency_ms:g}"
         )
     return out
 
@@ -276,7 +272,7 @@ def candidate_from_trial(number: int, state: str, params: dict, values: list | N
 
 
 def run_nas(
-    config: dict,
+    config: NASConfig,
     data: TabularData,
     reporter: Reporter,
     *,
@@ -287,7 +283,7 @@ def run_nas(
     """Search, retrain the found architecture and (with a directory) save it.
 
     Args:
-        config: a config normalised by validate_nas_config.
+        config: a config checked by validate_nas_config.
         data: the data set's rows.
         reporter: receives every candidate as a trial, and progress.
         directory: where the retrained model is saved (save_model), or None.
@@ -300,9 +296,7 @@ def run_nas(
     prepared = prepare(config, data)
     dev = resolve_device(device)
     ctx = NasContext(config, prepared, reporter, dev, history or [])
-    strategy = STRATEGIES[config["strategy"]["name"]](
-        config["strategy"], ctx.space, config["seed"]
-    )
+    strategy = STRATEGIES[config.strategy.name](config.strategy.options, ctx.space, config.seed)
     started = time.monotonic()
     outcome: SearchOutcome = strategy.search(ctx)
     return conclude(
@@ -319,7 +313,7 @@ def run_nas(
 
 
 def conclude(
-    config: dict,
+    config: NASConfig,
     prepared: Prepared,
     outcome: SearchOutcome,
     device: torch.device,
@@ -334,8 +328,8 @@ def conclude(
     architecture is measured against the constraints, retrained and (with a directory)
     saved. NasError if no candidate was trained."""
     result = {
-        "strategy": config["strategy"]["name"],
-        "space": config["space"]["name"],
+        "strategy": config.strategy.name,
+        "space": config.space.name,
         "metric": "accuracy",
         "device": str(device),
         "stopped": stopped,
@@ -361,8 +355,8 @@ def conclude(
         GenotypeConfig(outcome.genotype, prepared.input_shape, prepared.n_classes)
     )
     cost = {"params": count_params(module), "latency_ms": latency_ms(module.to(device), device)}
-    limits = config["constraints"]
-    result["cost"] = {**cost, **limits, "violations": violations(limits, cost)}
+    limits = config.constraints
+    result["cost"] = {**cost, **to_json(limits), "violations": violations(limits, cost)}
     try:
         result["retrain"] = retrain(config, prepared, outcome, device, directory, reporter)
     except Stopped:  # cancelled while retraining: nothing is saved
@@ -373,7 +367,7 @@ def conclude(
 
 
 def retrain(
-    config: dict,
+    config: NASConfig,
     prepared: Prepared,
     outcome: SearchOutcome,
     device: torch.device,
@@ -386,27 +380,27 @@ def retrain(
 
     started = time.monotonic()
     gconfig = GenotypeConfig(outcome.genotype, prepared.input_shape, prepared.n_classes)
-    torch.manual_seed(config["seed"])
+    torch.manual_seed(config.seed)
     module = GenotypeNetwork(gconfig).to(device)
     X = prepared.X["search"]
     scaling = _scaling(config, X)
     if scaling is not None:
         X = (X - scaling[0]) / scaling[1]
-    training = config["training"]
+    training = config.training
     train_classifier(
         module,
         torch.as_tensor(X, dtype=torch.float32, device=device),
         torch.as_tensor(prepared.y["search"], device=device),
-        epochs=config["retrain"]["epochs"],
-        lr=training["lr"],
-        batch_size=training["batch_size"],
-        weight_decay=training["weight_decay"],
-        seed=config["seed"],
+        epochs=config.retrain.epochs,
+        lr=training.lr,
+        batch_size=training.batch_size,
+        weight_decay=training.weight_decay,
+        seed=config.seed,
         hooks=Hooks(
             on_progress=lambda f: reporter.progress(0.9 + 0.1 * f),
             stop=StopCheck(reporter.should_stop),
         ),
-        options=trainer_options(config),
+        options=config.trainer,
     )
     spec = {
         "kind": "genotype",
@@ -415,11 +409,11 @@ def retrain(
         "classes": prepared.classes,
         **prepared.data_spec,
         "nas": {
-            "strategy": config["strategy"],
-            "space": config["space"],
+            "strategy": config.strategy.to_json(),
+            "space": config.space.to_json(),
             "trial": outcome.number,
             "search_score": outcome.score,
-            "seed": config["seed"],
+            "seed": config.seed,
         },
     }
     if scaling is not None:
@@ -443,7 +437,7 @@ def retrain(
         "test_metrics": test_metrics,
         "test_rows": int(len(truth)),
         "params": count_params(module),
-        "epochs": config["retrain"]["epochs"],
+        "epochs": config.retrain.epochs,
         "seconds": round(time.monotonic() - started, 3),
         "files": files,
         "directory": str(directory) if directory is not None else None,

@@ -21,6 +21,7 @@ as trials and, as on one worker, do not count.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from datetime import UTC
@@ -30,6 +31,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from workers.data.tabular import TabularData
+from workers.nas.config import NASConfig
 from workers.nas.engine import NasContext, NasError, conclude, prepare, resolve_device
 from workers.nas.strategies import STRATEGIES, Candidate, SearchOutcome, Strategy
 from workers.nas.strategies._base import outcome_of
@@ -42,8 +44,8 @@ POLL_S = 1.0
 STARTED = "search_started"  # study system attr: when the first runner began (epoch seconds)
 
 
-def strategy_for(config: dict, space) -> Strategy:
-    strategy = STRATEGIES[config["strategy"]["name"]](config["strategy"], space, config["seed"])
+def strategy_for(config: NASConfig, space) -> Strategy:
+    strategy = STRATEGIES[config.strategy.name](config.strategy.options, space, config.seed)
     if not strategy.parallel:
         raise NasError(f"the {strategy.name} strategy runs on one worker (parallelism 1)")
     return strategy
@@ -60,7 +62,7 @@ def create_study(storage: optuna.storages.BaseStorage, study_name: str) -> None:
 
 
 def run_candidates(
-    config: dict,
+    config: NASConfig,
     data: TabularData,
     reporter: Reporter,
     storage: optuna.storages.BaseStorage,
@@ -81,7 +83,7 @@ def run_candidates(
         study_name=study_name, storage=storage, sampler=optuna.samplers.RandomSampler()
     )
     ctx = NasContext(
-        {**config, "timeout_s": None},
+        dataclasses.replace(config, timeout_s=None),
         prepare(config, data),
         _Recorded(reporter, storage, study_id(study)),
         resolve_device(device),
@@ -109,7 +111,7 @@ def run_candidates(
         if asked is None:
             continue
         trial, position = asked
-        rng = random.Random(config["seed"] * 1_000_003 + trial.number)
+        rng = random.Random(config.seed * 1_000_003 + trial.number)
         choices = strategy.propose(_finished(complete), position, rng)
         trial.set_user_attr("worker", worker)
         with budget.running(trial):
@@ -134,7 +136,7 @@ def summarize(
 
 
 def close(
-    config: dict,
+    config: NASConfig,
     data: TabularData,
     reporter: Reporter,
     storage: optuna.storages.BaseStorage,
@@ -191,10 +193,10 @@ class _Recorded(Reporter):
         return self.inner.should_stop()
 
 
-def _deadline(config: dict, storage, study_id: int) -> float | None:
-    if config.get("timeout_s") is None:
+def _deadline(config: NASConfig, storage, study_id: int) -> float | None:
+    if config.timeout_s is None:
         return None
-    return storage.get_study_system_attrs(study_id)[STARTED] + config["timeout_s"]
+    return storage.get_study_system_attrs(study_id)[STARTED] + config.timeout_s
 
 
 def _counted(storage, study: int) -> list[FrozenTrial]:

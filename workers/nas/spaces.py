@@ -14,8 +14,12 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from workers.hpo.options import Option, integer
+
+if TYPE_CHECKING:
+    from workers.nas.config import NASConfig
 
 CELL_OPS = (
     "none",
@@ -287,7 +291,6 @@ class MLPSpace(_LayeredSpace):
 SPACES: dict[str, type[SearchSpace]] = {s.name: s for s in (CellSpace, MacroSpace, MLPSpace)}
 
 
-def make_space(config: dict) -> SearchSpace:
-    """The space a normalised config names, with its options."""
-    spec = config["space"]
-    return SPACES[spec["name"]](spec)
+def make_space(config: NASConfig) -> SearchSpace:
+    """The space a checked config names, with its options."""
+    return SPACES[config.space.name](config.space.options)

@@ -168,8 +168,9 @@ def compute(version: ModelVersion) -> tuple[dict, dict, str]:
         raise Conflict(
             f"{version} is a {version.task} model but job {job.id}'s data is for {data.task}"
         )
-    seed = int(config["seed"])
-    search, test = engine.split_rows(data.y, data.task, config["test_size"], seed)
+    typed = kinds.get(job.kind).typed_config(job)
+    seed = typed.seed
+    search, test = engine.split_rows(data.y, data.task, typed.test_size, seed)
     predictor = _predictor(version)
     X, y = data.X[test], data.y[test]
     names = data.classes if data.classes is not None else None
@@ -193,7 +194,7 @@ def compute(version: ModelVersion) -> tuple[dict, dict, str]:
         "dataset": dataset.id,
         "dataset_name": dataset.name,
         "dataset_sha256": dataset.sha256,
-        "test_size": config["test_size"],
+        "test_size": typed.test_size,
         "seed": seed,
         "n_test": int(len(test)),
         "n_search": int(len(search)),
@@ -219,7 +220,8 @@ def _validation(version: ModelVersion, job, search, metric: str) -> dict:
         }
     cross_validates = kinds.get(job.kind).cross_validates
     if cross_validates and out["method"] == "cv" and version.source == "job" and version.params:
-        out["cv"] = cross_validation(job.config, version.params, search, metric)
+        typed = kinds.get(job.kind).typed_config(job)
+        out["cv"] = cross_validation(typed, version.params, search, metric)
     return out
 
 

@@ -38,6 +38,8 @@ class JobKind:
     noun: ClassVar[str]
     # Dotted path of its new-job form (automl.jobs.forms.JobForm subclass).
     form_path: ClassVar[str]
+    # Dotted path of its typed config (a workers.config.TypedConfig: JSON in and out).
+    config_path: ClassVar[str]
     # Config keys the platform itself handles (JobSubmitSerializer) that this kind takes.
     platform_keys: ClassVar[frozenset[str]] = frozenset({"parallelism"})
     # It trains on one of the platform's data sets (external jobs: the user's code reads
@@ -64,6 +66,23 @@ class JobKind:
     def form(self) -> type:
         return import_string(self.form_path)
 
+    @property
+    def config_class(self) -> type:
+        return import_string(self.config_path)
+
+    def config_schema(self) -> dict:
+        """The OpenAPI schema of the config a submission of this kind may send: its typed
+        config's fields, and the platform keys it takes."""
+        from workers.config import json_schema
+
+        schema = json_schema(self.config_class)
+        if "warm_start_from" in self.platform_keys:
+            schema["properties"]["warm_start_from"] = {
+                "type": "integer",
+                "description": "seed the search with the finished trials of this job of yours",
+            }
+        return schema
+
     # --- submission
 
     def validate(
@@ -81,6 +100,11 @@ class JobKind:
         raise NotImplementedError
 
     # --- the worker
+
+    def typed_config(self, job: Job) -> Any:
+        """The job's stored config rebuilt as its kind's typed config, every check run again
+        (ConfigError if it no longer passes)."""
+        return self.config_class.from_json(job.config)
 
     def start(self, job: Job) -> int:
         """Run by run_job once the job is claimed: how many trial runners (run_trials) to
@@ -133,11 +157,6 @@ class JobKind:
         """What the search learnt of its parameters' importance, for the evaluation
         report; None when the kind learns none."""
         return None
-
-
-def as_json(config: Any) -> dict:
-    """A validator's result as stored in Job.config: typed configs give their JSON."""
-    return config.to_json() if hasattr(config, "to_json") else config
 
 
 @functools.cache

@@ -10,11 +10,10 @@ from automl.datasets.models import Dataset
 from automl.datasets.services import job_task
 from automl.jobs import dispatch, kinds, studies
 from automl.jobs.models import FAILURE_CLASSES, Job, Trial
-from workers.hpo.config import ConfigError
+from workers.config import MAX_PARALLELISM, ConfigError
 
 DEVICES = ["auto", "cpu", "cuda"]
 PLATFORM_KEYS = ("parallelism", "warm_start_from")
-MAX_PARALLELISM = 32
 PRIORITIES = (-10, 10)
 WARM_START_MAX = 500
 
@@ -146,6 +145,27 @@ def parallelism_over_quota(user, parallelism: int) -> str:
         if parallelism > value:
             return f"at most {value}: your {limit} ({setting}, or your quota) is {value}"
     return ""
+
+
+def submit_serializers() -> dict[str, type[JobSubmitSerializer]]:
+    """One submission serializer per job kind, for the OpenAPI schema only (validation is
+    JobSubmitSerializer's): its `kind` is that kind and its `config` is typed from the
+    kind's config dataclass, so the request body is a oneOf discriminated by `kind`."""
+    out = {}
+    for kind in kinds.all_kinds():
+        title = "".join(part.title() for part in kind.name.split("_"))
+        field = extend_schema_field(kind.config_schema())(
+            type(f"{title}ConfigField", (serializers.JSONField,), {})
+        )
+        out[kind.name] = type(
+            f"{title}JobSubmitSerializer",
+            (JobSubmitSerializer,),
+            {
+                "kind": serializers.ChoiceField(choices=[kind.name]),
+                "config": field(help_text=f"The {kind.noun} job's settings; defaults filled in."),
+            },
+        )
+    return out
 
 
 class JobSerializer(serializers.ModelSerializer):

@@ -1,7 +1,7 @@
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import MultiPartParser
@@ -32,6 +32,7 @@ from automl.jobs.serializers import (
     TrialLogSerializer,
     TrialSerializer,
     TrialTokenSerializer,
+    submit_serializers,
 )
 from automl.jobs.services import (
     curate_trial,
@@ -70,7 +71,14 @@ class JobList(generics.ListAPIView):
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(request=JobSubmitSerializer, responses={201: JobSerializer})
+    @extend_schema(
+        request=PolymorphicProxySerializer(
+            component_name="JobSubmission",
+            serializers=submit_serializers,
+            resource_type_field_name="kind",
+        ),
+        responses={201: JobSerializer},
+    )
     def post(self, request: Request) -> Response:
         submission = JobSubmitSerializer(data=request.data, context={"request": request})
         submission.is_valid(raise_exception=True)

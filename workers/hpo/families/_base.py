@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from workers.training.options import TrainerOptions
 from workers.training.stopping import StopCheck
 
 # on_step(step, model): the model as trained so far; may raise to stop training
@@ -27,7 +28,7 @@ class FitContext:
     seed: int
     needs_proba: bool = False  # the caller will read predict_proba
     on_step: StepFn = no_step
-    trainer: dict = field(default_factory=dict)  # the config's trainer options (torch families)
+    trainer: TrainerOptions = TrainerOptions()  # how the torch families train
     stop: StopCheck = field(default_factory=StopCheck)  # cancel and deadline, inside a fit
 
 

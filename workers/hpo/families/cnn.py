@@ -39,7 +39,6 @@ class CNNFamily(ModelFamily):
     def fit(self, params, X, y, ctx):
         from workers.models.artifacts import TorchPredictor
         from workers.training.cnn import CNN, CNNConfig, as_images, train_cnn
-        from workers.training.options import TrainerOptions
 
         X = as_images(X)
         targets, classes = class_indices(y, ctx.task)
@@ -61,7 +60,7 @@ class CNNFamily(ModelFamily):
             "classes": classes.tolist(),
         }
         predictor = TorchPredictor(module, spec)  # reads the module as it trains
-        options = TrainerOptions.from_dict(ctx.trainer)
+        options = ctx.trainer
         settings = fit_settings(params, ctx, epochs=10, lr=1e-2, batch_size=64)
         if options.processes > 1:
             one_data_parallel_fit(module, predictor, params, X, targets, ctx, options, settings)

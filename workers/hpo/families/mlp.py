@@ -50,7 +50,6 @@ class MLPFamily(ModelFamily):
         # Imported here so that validating configs (web process) never loads torch.
         from workers.models.artifacts import TorchPredictor, scaling_spec
         from workers.training.mlp import MLP, MLPConfig, train_mlp
-        from workers.training.options import TrainerOptions
 
         targets, classes = class_indices(y, ctx.task)
         config = MLPConfig(
@@ -71,7 +70,7 @@ class MLPFamily(ModelFamily):
         if classes is not None:
             spec["classes"] = classes.tolist()
         predictor = TorchPredictor(module, spec)  # reads the module as it trains
-        options = TrainerOptions.from_dict(ctx.trainer)
+        options = ctx.trainer
         settings = fit_settings(params, ctx, epochs=20, lr=1e-3, batch_size=32)
         if options.processes > 1:
             one_data_parallel_fit(module, predictor, params, X, targets, ctx, options, settings)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from automl.jobs import lifecycle
-from automl.jobs.kinds import JobKind, as_json
+from automl.jobs.kinds import JobKind
 from automl.jobs.models import Job
 from automl.jobs.reporter import heartbeat
 from automl.jobs.runners.base import artifact_dir, fail, load_data, reporter_for
@@ -15,16 +15,15 @@ from automl.jobs.runners.base import artifact_dir, fail, load_data, reporter_for
 class Compression(JobKind):
     noun = "compression"
     form_path = "automl.jobs.forms.CompressionForm"
+    config_path = "workers.compression.config.CompressionConfig"
     platform_keys = frozenset()
 
     def validate(self, config, *, dataset, task, owner, parallelism, errors) -> dict:
         from workers.compression.config import validate_compression_config
 
-        config = as_json(
-            validate_compression_config(same_test_rows(config, dataset, owner), task=task)
-        )
-        own_models(config, owner, errors)
-        return config
+        typed = validate_compression_config(same_test_rows(config, dataset, owner), task=task)
+        own_models(typed, owner, errors)
+        return typed.to_json()
 
     def start(self, job: Job) -> int:
         run_compression(job.id)
@@ -66,16 +65,15 @@ class Compression(JobKind):
         return rows
 
 
-def own_models(config: dict, owner, errors: dict) -> None:
+def own_models(config, owner, errors: dict) -> None:
     """The input model and the extra teachers must be the owner's versions, of a kind the
     model-kind registry lets compression start from (its reason is the message)."""
     from automl.registry.models import ModelVersion
-    from workers.compression.config import teacher_ids
     from workers.models.kinds import refusal, technique_refusal
 
     # A teacher's logits are read like a compressed model's: the same capability.
-    wanted = {"config.model_version": ([config["model_version"]], "be compressed")}
-    if teachers := teacher_ids(config):
+    wanted = {"config.model_version": ([config.model_version], "be compressed")}
+    if teachers := config.teacher_ids:
         wanted["config.steps"] = (teachers, "teach")
     for field, (ids, role) in wanted.items():
         found = {v.id: v for v in ModelVersion.objects.filter(owner=owner, id__in=ids)}
@@ -86,10 +84,10 @@ def own_models(config: dict, owner, errors: dict) -> None:
             if reason := refusal(version.spec, "compress"):
                 errors[field] = f"model version {version.id} cannot {role}: {reason}"
                 break
-    source = ModelVersion.objects.filter(owner=owner, id=config["model_version"]).first()
-    if source is None or "config.model_version" in errors or not config["steps"]:
+    source = ModelVersion.objects.filter(owner=owner, id=config.model_version).first()
+    if source is None or "config.model_version" in errors or not config.steps:
         return
-    first = config["steps"][0]["technique"]
+    first = config.steps[0].technique
     if reason := technique_refusal(source.spec, first):
         errors["config.steps.0.technique"] = reason
 
@@ -124,13 +122,16 @@ def run_compression(job_id: int) -> None:
 
     job = Job.objects.select_related("dataset").get(id=job_id)
     reporter = reporter_for(job)
-    source = ModelVersion.objects.get(id=job.config["model_version"], owner=job.owner)
+    try:
+        config = Compression().typed_config(job)
+    except Exception as exc:
+        fail(job_id, exc)
+        return
+    source = ModelVersion.objects.get(id=config.model_version, owner=job.owner)
     storage = get_storage()
     teachers = {
         v.id: storage.local_dir(v.storage_key)
-        for v in ModelVersion.objects.filter(
-            owner=job.owner, id__in=[t for s in job.config["steps"] for t in s.get("teachers", [])]
-        )
+        for v in ModelVersion.objects.filter(owner=job.owner, id__in=config.teacher_ids)
     }
     parents = [source]
 
@@ -159,7 +160,7 @@ def run_compression(job_id: int) -> None:
         with heartbeat(job_id):
             data = load_data(job)
             result = engine.run_compression(
-                job.config,
+                config,
                 storage.local_dir(source.storage_key),
                 data,
                 reporter,

@@ -49,6 +49,7 @@ FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 class External(JobKind):
     noun = "external"
     form_path = "automl.jobs.forms.ExternalForm"
+    config_path = "workers.external.config.ExternalConfig"
     platform_keys = frozenset()
     needs_dataset = False
     external_trials = True
@@ -57,14 +58,14 @@ class External(JobKind):
     def validate(self, config, *, dataset, task, owner, parallelism, errors) -> dict:
         from workers.external.config import validate_external_config
 
-        return validate_external_config(config)
+        return validate_external_config(config).to_json()
 
     def start(self, job: Job) -> int:
         from workers.external import study
 
         try:
             storage = study_storage(job)
-            study.create(job.config, storage, job.study_name)
+            study.create(self.typed_config(job), storage, job.study_name)
             studies.label(job, storage, self.metrics(job))
         except Exception as exc:
             fail(job.id, exc)
@@ -188,7 +189,7 @@ def tell(job: Job, number: int, state: str, values: list[float] | None, error: s
     trials, _ = external.budget.read()
     done = sum(external.budget.takes_place(t) and t.state.is_finished() for t in trials)
     Job.objects.filter(id=job.id, status=Job.Status.RUNNING).update(
-        progress=min(1.0, done / job.config["n_trials"]), heartbeat_at=timezone.now()
+        progress=min(1.0, done / external.config.n_trials), heartbeat_at=timezone.now()
     )
     if external.budget.next_step(trials, stop=_stopping(job)) is Step.DONE:
         _send_closer(job)
@@ -237,7 +238,7 @@ def close(job: Job) -> None:
         return  # another runner is closing it
     storage = study_storage(job)
     sync_trials(job, storage)
-    summary = summarize(job.config, storage, job.study_name)
+    summary = summarize(External().typed_config(job), storage, job.study_name)
     if Job.objects.filter(id=job.id, cancel_requested=True).exists():
         lifecycle.transition(job.id, Job.Status.CANCELLED, result=summary)
     elif summary["best_number"] is None:
@@ -309,7 +310,7 @@ def _study(job: Job) -> ExternalStudy:
     from workers.external.study import ExternalStudy
 
     try:
-        return ExternalStudy(job.config, study_storage(job), job.study_name)
+        return ExternalStudy(External().typed_config(job), study_storage(job), job.study_name)
     except KeyError:
         raise NotFound(f"job {job.id}'s study is not set up yet") from None
     except SQLAlchemyError as exc:

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from automl.jobs import lifecycle, studies
-from automl.jobs.kinds import JobKind, as_json
+from automl.jobs.kinds import JobKind
 from automl.jobs.models import Job, Trial
 from automl.jobs.reporter import heartbeat
 from automl.jobs.runners.base import artifact_dir, fail, load_data, reporter_for
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 class HPO(JobKind):
     noun = "HPO"
     form_path = "automl.jobs.forms.HpoForm"
+    config_path = "workers.hpo.config.HPOConfig"
     platform_keys = frozenset({"parallelism", "warm_start_from"})
     continuable = True
     param_columns = True
@@ -38,20 +39,20 @@ class HPO(JobKind):
     def validate(self, config, *, dataset, task, owner, parallelism, errors) -> dict:
         from workers.hpo.config import validate_hpo_config
 
-        return as_json(validate_hpo_config(config, task))
+        return validate_hpo_config(config, task).to_json()
 
     def start(self, job: Job) -> int:
         from workers.hpo import engine
 
         try:
+            config = self.typed_config(job)
             storage = study_storage(job)
-            engine.create_study(job.config, storage, job.study_name)
-            metric = job.config.get("metric") or "value"
-            studies.label(job, storage, [metric] if isinstance(metric, str) else metric)
+            engine.create_study(config, storage, job.study_name)
+            studies.label(job, storage, config.objectives)
         except Exception as exc:
             fail(job.id, exc)
             return 0
-        return job.config.get("parallelism", 1)
+        return config.parallelism
 
     def run(self, job: Job, runner: int) -> None:
         from workers.hpo import engine
@@ -62,9 +63,10 @@ class HPO(JobKind):
         storage = study_storage(job)
         try:
             with heartbeat(job.id), log_context(job=job.id):
+                config = self.typed_config(job)
                 data = load_data(job)
                 engine.run_trials(
-                    job.config,
+                    config,
                     data,
                     reporter,
                     storage,
@@ -73,7 +75,7 @@ class HPO(JobKind):
                     stale_after_s=stale_after_s,
                 )
                 wait_for_runners(storage, job.study_name, stale_after_s)
-                close(job, data, storage)
+                close(job, config, data, storage)
         except Exception as exc:
             fail(job.id, exc)
 
@@ -95,7 +97,7 @@ class HPO(JobKind):
         if not job.is_finished or not job.study_name:
             return
         found = engine.summarize(
-            job.config,
+            self.typed_config(job),
             study_storage(job),
             job.study_name,
             allow_empty=True,
@@ -132,7 +134,7 @@ class HPO(JobKind):
         return (job.result or {}).get("importances") or {}
 
 
-def close(job: Job, data, storage) -> None:
+def close(job: Job, config, data, storage) -> None:
     from automl.registry.services import register_job_result
     from workers.hpo import engine
 
@@ -144,7 +146,7 @@ def close(job: Job, data, storage) -> None:
     cancelled = Job.objects.filter(id=job.id, cancel_requested=True).exists()
     excluded = excluded_numbers(job)
     result = engine.summarize(
-        job.config, storage, job.study_name, allow_empty=cancelled, exclude=excluded
+        config, storage, job.study_name, allow_empty=cancelled, exclude=excluded
     )
     result.stopped = cancelled
     summary = asdict(result)
@@ -152,7 +154,7 @@ def close(job: Job, data, storage) -> None:
         lifecycle.transition(job.id, Job.Status.CANCELLED, result=summary)
         return
     summary["refit"] = engine.refit_best(
-        job.config, data, storage, job.study_name, directory=artifact_dir(job), exclude=excluded
+        config, data, storage, job.study_name, directory=artifact_dir(job), exclude=excluded
     )
     if summary["refit"]:
         summary["refit"].update(register_job_result(job, artifact_dir(job), summary["refit"]))

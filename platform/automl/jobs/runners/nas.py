@@ -8,7 +8,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from automl.jobs import lifecycle, studies
-from automl.jobs.kinds import JobKind, as_json
+from automl.jobs.kinds import JobKind
 from automl.jobs.models import Job, Trial
 from automl.jobs.reporter import heartbeat
 from automl.jobs.runners.base import artifact_dir, fail, load_data, reporter_for, worker_name
@@ -18,17 +18,19 @@ from automl.jobs.studies import study_storage
 class NAS(JobKind):
     noun = "NAS"
     form_path = "automl.jobs.forms.NasForm"
+    config_path = "workers.nas.config.NASConfig"
 
     def validate(self, config, *, dataset, task, owner, parallelism, errors) -> dict:
         from workers.nas.config import data_kind_of, parallelism_problem, validate_nas_config
 
         kind = data_kind_of(dataset.builtin_name, getattr(dataset, "data_kind", ""))
-        config = as_json(
-            validate_nas_config(config, kind, task=task, n_features=dataset.n_features or None)
-        )
-        if problem := parallelism_problem(config, parallelism):
+        typed = validate_nas_config(config, kind, task=task, n_features=dataset.n_features or None)
+        if problem := parallelism_problem(typed, parallelism):
             errors["config.parallelism"] = problem
-        return config
+        return typed.to_json()
+
+    def typed_config(self, job: Job):
+        return self.config_class.from_json(job.config, n_features=job.dataset.n_features or None)
 
     def start(self, job: Job) -> int:
         from workers.nas import parallel
@@ -94,7 +96,7 @@ def run_search(job_id: int) -> None:
         with heartbeat(job_id):
             data = load_data(job)
             result = engine.run_nas(
-                job.config,
+                NAS().typed_config(job),
                 data,
                 reporter,
                 directory=artifact_dir(job),
@@ -120,8 +122,9 @@ def run_candidates(job_id: int) -> None:
     try:
         with heartbeat(job_id):
             data = load_data(job)
+            config = NAS().typed_config(job)
             parallel.run_candidates(
-                job.config,
+                config,
                 data,
                 reporter,
                 storage,
@@ -134,7 +137,7 @@ def run_candidates(job_id: int) -> None:
                 return  # another runner is closing it
             stopped = Job.objects.filter(id=job_id, cancel_requested=True).exists()
             result = parallel.close(
-                job.config,
+                config,
                 data,
                 reporter,
                 storage,
