@@ -176,3 +176,20 @@ def test_the_readme_holds_the_capability_table_the_registry_prints():
     assert table in README.read_text(), (
         "README.md's capability table is stale: paste `python -m workers.models.kinds`"
     )
+
+
+def test_nothing_outside_the_registry_branches_on_a_model_kind():
+    # Issue 18's check, as its text gives it: `grep -rn '"kind") ==' workers platform`
+    # finds nothing outside workers/models/kinds/ (a column's kind is read into a name
+    # that says so). Any such branch would be an eleventh place that knows the kinds.
+    root = README.parent
+    registry = root / "workers" / "models" / "kinds"
+    found = [
+        f"{path.relative_to(root)}:{number}: {line.strip()}"
+        for folder in ("workers", "platform")
+        for path in sorted((root / folder).rglob("*.py"))
+        if registry not in path.parents
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if '"kind") ==' in line or '"kind") !=' in line
+    ]
+    assert not found, "\n".join(found)

@@ -27,7 +27,8 @@ def baseline_row(reference: dict | None, feature_names: list[str]) -> tuple[list
     row = []
     for name in feature_names:
         stats = features[name]
-        if stats.get("kind") == "categorical":
+        column_kind = stats.get("kind")  # the column's kind in the drift reference
+        if column_kind == "categorical":
             frequencies = stats.get("frequencies") or {}
             row.append(max(frequencies, key=frequencies.get) if frequencies else None)
         else:

@@ -46,6 +46,7 @@ def class_balance(target: dict) -> go.Figure | None:
 
 def column_figure(column: dict) -> go.Figure | None:
     """A histogram for numbers, the most frequent values for categories and booleans."""
-    if column.get("kind") == "boolean" or not column.get("histogram"):
+    column_kind = column.get("kind")  # the profile's kind of the column
+    if column_kind == "boolean" or not column.get("histogram"):
         return top_values(column)
     return histogram(column)
