@@ -271,6 +271,9 @@ JOB_MAX_TRIALS_IN_FLIGHT_PER_USER = env_int("JOB_MAX_TRIALS_IN_FLIGHT_PER_USER",
 # newly submitted job never queues behind another user's backlog in the broker.
 JOB_DISPATCH_AHEAD = env_int("JOB_DISPATCH_AHEAD", 2)
 EVALUATION_MAX_RUNNING_S = env_int("EVALUATION_MAX_RUNNING_S", 3600)  # then: lost, failed
+# Bootstrap resamples behind each metric's interval in an evaluation report (and a
+# regressors' comparison): each costs one call of every metric.
+EVALUATION_RESAMPLES = env_int("EVALUATION_RESAMPLES", 1000)
 PROFILE_MAX_PENDING_S = env_int("PROFILE_MAX_PENDING_S", 3600)  # then: lost, failed
 RECONCILE_EVERY_S = env_int("RECONCILE_EVERY_S", 60)  # how often beat runs the reconciler
 CELERY_BEAT_SCHEDULE = {

@@ -2,9 +2,7 @@
 
 import pytest
 
-from automl.evaluation import services
-
 
 @pytest.fixture(autouse=True)
-def fewer_resamples(monkeypatch):
-    monkeypatch.setattr(services, "N_RESAMPLES", 200)
+def fewer_resamples(settings):
+    settings.EVALUATION_RESAMPLES = 200

@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -30,7 +31,6 @@ from automl.registry.models import ModelVersion
 
 log = logging.getLogger(__name__)
 
-N_RESAMPLES = 1000
 PERMUTATION_REPEATS = 10
 MAX_EXPLAIN_ROWS = 100
 
@@ -175,7 +175,13 @@ def compute(version: ModelVersion) -> tuple[dict, dict, str]:
     X, y = data.X[test], data.y[test]
     names = data.classes if data.classes is not None else None
     report, answers = engine.evaluate(
-        predictor, X, y, task=data.task, class_names=names, n_resamples=N_RESAMPLES, seed=seed
+        predictor,
+        X,
+        y,
+        task=data.task,
+        class_names=names,
+        n_resamples=settings.EVALUATION_RESAMPLES,
+        seed=seed,
     )
     metric = _objective(config, list(report["metrics"]))
     features = version.features or list(data.feature_names)
@@ -271,7 +277,12 @@ def compare(a: ModelVersion, b: ModelVersion, seed: int = 0) -> dict:
         pa = np.asarray(ea.answers["y_pred"], np.float64)
         pb = np.asarray(eb.answers["y_pred"], np.float64)
         test = stats.paired_bootstrap(
-            _rmse, y.astype(np.float64), pa, pb, n_resamples=N_RESAMPLES, seed=seed
+            _rmse,
+            y.astype(np.float64),
+            pa,
+            pb,
+            n_resamples=settings.EVALUATION_RESAMPLES,
+            seed=seed,
         )
         rmse_a, rmse_b = _rmse(y, pa), _rmse(y, pb)
         better = None if test["difference"] == 0 else (name_b if rmse_b < rmse_a else name_a)
