@@ -133,3 +133,25 @@ def test_a_broken_directory_is_refused(alice, tmp_path, model_store):
         register(alice, directory)
     assert not ModelVersion.objects.exists()
     assert not any((model_store / "versions").rglob("*")) if model_store.exists() else True
+
+
+@pytest.mark.parametrize("features, ok", [(["pixels"], True), (["a", "b"], False)])
+def test_an_image_model_names_its_one_image_column_or_a_column_per_pixel(tmp_path, features, ok):
+    # An uploaded .npz of images has one column, "pixels": a cnn trained on it names that
+    # column (it was refused: "spec.features names 1 columns, the model takes 64").
+    from dataclasses import asdict
+
+    from workers.models.artifacts import save_model
+    from workers.training.cnn import CNN, CNNConfig
+
+    cfg = CNNConfig(in_channels=1, height=8, width=8, n_outputs=3, channels=(4,))
+    spec = {"kind": "cnn", "config": asdict(cfg), "classes": [0, 1, 2], "features": features}
+    save_model(CNN(cfg), tmp_path / "m", family="cnn", spec=spec)
+    per_pixel = {**spec, "features": [f"p{i}" for i in range(64)]}
+    save_model(CNN(cfg), tmp_path / "flat", family="cnn", spec=per_pixel)
+    assert services.describe_directory(tmp_path / "flat")["features"] == per_pixel["features"]
+    if ok:
+        assert services.describe_directory(tmp_path / "m")["features"] == ["pixels"]
+    else:
+        with pytest.raises(Invalid, match="names 2 columns, the model takes 64"):
+            services.describe_directory(tmp_path / "m")

@@ -130,13 +130,16 @@ def describe_directory(directory: Path) -> dict:
             "spec.features must be a list of distinct column names",
             {"spec.features": ["must be a list of distinct strings"]},
         )
+    widths = None  # how many columns spec.features may name
     if transformer is not None:
         n_features = _n_inputs(transformer)
     elif kind.framework == "torch":
-        n_features = kind.n_inputs(spec)
+        n_features, widths = kind.n_inputs(spec), kind.row_widths(spec)
     else:
         n_features = _n_inputs(model)
-    if features is not None and n_features is not None and len(features) != n_features:
+    if n_features is not None and widths is None:
+        widths = {n_features}
+    if features is not None and widths is not None and len(features) not in widths:
         raise Invalid(
             f"spec.features names {len(features)} columns, the model takes {n_features}",
             {"spec.features": [f"must name {n_features} columns"]},

@@ -134,6 +134,13 @@ class ModelKind:
         """How many numbers one row of the model's input holds (after the preprocessing)."""
         return int(np.prod(self.input_shape(spec)))
 
+    def row_widths(self, spec: dict) -> set[int]:
+        """How many named columns a raw row may have: one per input number, or, for an
+        image model, also one column holding the whole image (an uploaded .npz's "pixels",
+        as its drift reference summarises it)."""
+        widths = {self.n_inputs(spec)}
+        return widths | {1} if len(self.input_shape(spec)) == 3 else widths
+
     # --- compression hooks (a technique listed in `techniques` relies on them)
 
     def fusions(self, module: nn.Module) -> list[list[str]]:
