@@ -56,6 +56,49 @@ def test_the_found_architecture_rebuilds_from_its_json_and_gives_the_stored_accu
     json.dumps(result)  # the job's result is stored as JSON
 
 
+def test_a_search_on_an_uploaded_table_keeps_its_preprocessing(tmp_path):
+    # A category, gaps and a string target: the network sees the preprocessed numbers,
+    # and the version answers raw rows as they are stored (issue 18: NAS on an upload).
+    from workers.data.preprocess import DEFAULTS
+    from workers.data.tabular import TabularData
+    from workers.models.artifacts import load_preprocessing, read_json
+
+    rng = np.random.default_rng(0)
+    n = 160
+    size = rng.normal(size=n)
+    color = rng.choice(["red", "green", "blue"], size=n)
+    X = np.empty((n, 2), dtype=object)
+    X[:, 0] = [None if i % 11 == 0 else f"{v:.3f}" for i, v in enumerate(size)]
+    X[:, 1] = color
+    data = TabularData(
+        X=X,
+        y=(size + 1.5 * (color == "red") > 0.5).astype(np.int64),
+        feature_names=["size", "color"],
+        task="classification",
+        target_name="label",
+        column_kinds=["numeric", "categorical"],
+        classes=["no", "yes"],
+        preprocessing=DEFAULTS,
+    )
+    cfg = config(
+        "tabular",
+        strategy={"name": "random", "candidates": 1},
+        space={"name": "mlp", "widths": [16], "max_layers": 1},
+        proxy={"epochs": 2},
+        retrain={"epochs": 20},
+    )
+    result = run_nas(cfg, data, MemoryReporter(), directory=tmp_path, device="cpu")
+
+    assert "preprocessing.skops" in result["retrain"]["files"]
+    spec = read_json(tmp_path / "spec.json")
+    assert spec["features"] == ["size", "color"] and spec["class_labels"] == ["no", "yes"]
+    prepared = prepare(cfg, data)
+    rows = load_preprocessing(tmp_path).transform(prepared.raw_test)
+    truth = np.asarray(prepared.classes)[prepared.y["test"]]
+    accuracy = float(np.mean(load_model(tmp_path).predict(rows) == truth))
+    assert accuracy == result["retrain"]["test_metrics"]["accuracy"] > 0.7
+
+
 def test_darts_keeps_the_alpha_history_for_the_heatmap():
     cfg = config(strategy={"name": "darts", "epochs": 2, "batch_size": 128}, space=CELL)
     result = run_nas(cfg, load_builtin("digits"), MemoryReporter(), device="cpu")

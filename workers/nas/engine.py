@@ -14,6 +14,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -53,6 +54,12 @@ class Prepared:
     raw_test: np.ndarray  # the test rows as the data set stores them (what predict gets)
     raw_search: np.ndarray | None = None  # the rows trained on, as stored (drift reference)
     data_spec: dict = field(default_factory=dict)  # features and class labels of the data
+    # An uploaded table's preprocessing, fitted on the rows searched: raw rows -> numbers.
+    transformer: Any = None
+
+    def model_rows(self, raw: np.ndarray) -> np.ndarray:
+        """Rows as stored -> what the network's predictor takes (after the preprocessing)."""
+        return raw if self.transformer is None else self.transformer.transform(raw)
 
     @property
     def n_classes(self) -> int:
@@ -76,14 +83,21 @@ def image_shape(config: NASConfig, X: np.ndarray) -> list[int]:
 def prepare(config: NASConfig, data: TabularData) -> Prepared:
     classes, y = np.unique(np.asarray(data.y), return_inverse=True)
     raw = np.asarray(data.X)
-    if config.space.name == "mlp":
-        shape = [int(np.prod(raw.shape[1:]))]
-    else:
-        shape = image_shape(config, raw)
-    X = raw.astype(np.float32).reshape(len(raw), *shape)
     seed = config.seed
     search, test = held_out_rows(y, config.test_size, seed, stratify=True)
     train, valid = held_out_rows(y, config.valid_size, seed, stratify=True, rows=search)
+    transformer = None
+    numbers = raw
+    if config.space.name == "mlp" and data.make_transformer is not None:
+        # An uploaded table (categories, gaps, dates): its preprocessing with the default
+        # options, fitted on the rows searched (never the test rows), as HPO's refit does.
+        transformer = data.make_transformer({}).fit(raw[search], np.asarray(data.y)[search])
+        numbers = transformer.transform(raw)
+    if config.space.name == "mlp":
+        shape = [int(np.prod(numbers.shape[1:]))]
+    else:
+        shape = image_shape(config, raw)
+    X = np.asarray(numbers, dtype=np.float32).reshape(len(raw), *shape)
     parts = {"train": train, "valid": valid, "test": test, "search": search}
     return Prepared(
         X={k: X[v] for k, v in parts.items()},
@@ -93,8 +107,12 @@ def prepare(config: NASConfig, data: TabularData) -> Prepared:
         raw_test=raw[test],
         raw_search=raw[search],
         data_spec=data_spec(
-            list(data.feature_names), data.classes, target=getattr(data, "target_name", None)
+            list(data.feature_names),
+            data.classes,
+            target=getattr(data, "target_name", None),
+            dropped=(data.preprocessing or {}).get("drop"),
         ),
+        transformer=transformer,
     )
 
 
@@ -420,7 +438,7 @@ def retrain(
         spec["input_mean"], spec["input_std"] = scaling[0].tolist(), scaling[1].tolist()
     # Scored through the predictor load_model returns, on the CPU, on the rows as stored.
     predictor = TorchPredictor(module.cpu(), spec)
-    predicted = predictor.predict(prepared.raw_test)
+    predicted = predictor.predict(prepared.model_rows(prepared.raw_test))
     truth = np.asarray(prepared.classes)[prepared.y["test"]]
     test_metrics = {
         "accuracy": float(accuracy_score(truth, predicted)),
@@ -431,7 +449,12 @@ def retrain(
     if directory is not None:
         spec["test_metrics"] = test_metrics
         files = save_version(
-            predictor, Path(directory), family="nas", spec=spec, rows=prepared.raw_search
+            predictor,
+            Path(directory),
+            family="nas",
+            spec=spec,
+            transformer=prepared.transformer,
+            rows=prepared.raw_search,
         )
     return {
         "test_metrics": test_metrics,
