@@ -360,3 +360,18 @@ def test_numbers_and_text_the_log_cannot_hold_are_refused_by_name(alice_api, ver
         assert response.status_code == 400, (row, response.content)
         assert needed in response.json()["fields"]["inputs.1.petal_width"][0]
     assert not PredictionLog.objects.exists()
+
+
+def test_an_image_may_come_as_uploaded_or_as_a_flat_row():
+    # An .npz of 8 x 8 images trains a model that takes 64 pixels: a client may send each
+    # image as it was uploaded (nested arrays) or flat, and gets the same rows.
+    from automl.errors import Invalid
+    from automl.serving.inputs import parse_inputs
+
+    image = [[float(r * 8 + c) for c in range(8)] for r in range(8)]
+    flat = [v for line in image for v in line]
+    nested = parse_inputs([image, [image]], None, 64, allow_text=False)
+    assert nested.tolist() == [flat, flat]
+    assert parse_inputs([flat], None, 64, allow_text=False).tolist() == [flat]
+    with pytest.raises(Invalid, match="has 8 values; the model takes 64"):
+        parse_inputs([image[0]], None, 64, allow_text=False)

@@ -41,6 +41,20 @@ def _is_text(value: Any) -> bool:
     return True
 
 
+def _flat(row: list, depth: int = 3) -> list:
+    """An image sent as it was uploaded (H x W or C x H x W nested arrays) -> its flat row
+    of pixels, the model's input order; deeper nesting is left for the number check."""
+    if not any(isinstance(v, list) for v in row):
+        return row
+    out: list = []
+    for value in row:
+        if isinstance(value, list) and depth > 1:
+            out.extend(_flat(value, depth - 1))
+        else:
+            out.append(value)
+    return out
+
+
 def parse_inputs(
     inputs: Any,
     features: list[str] | None,
@@ -94,6 +108,7 @@ def parse_inputs(
             if not isinstance(row, list):
                 errors[field] = ["every row must be an array, as the first one is"]
                 continue
+            row = _flat(row)
             if n_features is not None and len(row) != n_features:
                 errors[field] = [f"has {len(row)} values; the model takes {n_features}"]
                 continue
