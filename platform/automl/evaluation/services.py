@@ -327,7 +327,9 @@ def explain_answer(loaded, X: np.ndarray, version: ModelVersion) -> dict:
     directory = get_storage().local_dir(version.storage_key)
     if (directory / "reference.json").exists():
         reference = json.loads((directory / "reference.json").read_text())
-    features = version.features or [f"x{j}" for j in range(X.shape[1])]
+    features = version.features
+    if not features or len(features) != X.shape[1]:  # an image's one column: each pixel
+        features = [f"x{j}" for j in range(X.shape[1])]
     predictor = Predictor(loaded.model, loaded.transformer, version.spec)
     return attributions(predictor, X, features, version.task, reference)
 
