@@ -262,6 +262,7 @@ def test_trainer_options_are_filled_in_and_checked():
         "accumulation_steps": 1,
         "clip_norm": None,
         "processes": 1,
+        "stages": 1,
     }
     config = validate_hpo_config(
         {"model": "mlp", "trainer": {"processes": 2, "amp": True}}, "classification"
@@ -273,6 +274,53 @@ def test_trainer_options_are_filled_in_and_checked():
     with pytest.raises(ConfigError) as exc:
         validate_hpo_config({"trainer": [1]}, "classification")
     assert exc.value.errors == {"trainer": "must be an object"}
+
+
+def stage_errors(config: dict) -> dict:
+    try:
+        validate_hpo_config(config, "classification")
+    except ConfigError as exc:
+        return exc.errors
+    return {}
+
+
+def test_model_parallel_stages_fit_the_smallest_network_of_a_torch_family():
+    deep = {"hidden_layers": {"type": "int", "low": 3, "high": 5}}
+    assert stage_errors({"model": "mlp", "search_space": deep, "trainer": {"stages": 4}}) == {}
+    # The default MLP space goes down to one hidden layer: two blocks with the head.
+    assert stage_errors({"model": "mlp", "trainer": {"stages": 3}}) == {
+        "trainer.stages": "3 stages need networks of at least 3 blocks; the mlp search "
+        "space gives some of 2 (hidden_layers layers and the head)"
+    }
+    # model auto: the torch families among the choices are checked, the others ignored.
+    assert stage_errors({"trainer": {"stages": 2}}) == {}
+    assert (
+        "random_forest searches none"
+        in stage_errors({"model": "random_forest", "trainer": {"stages": 2}})["trainer.stages"]
+    )
+    assert (
+        "from 1 to 8" in stage_errors({"model": "mlp", "trainer": {"stages": 9}})["trainer.stages"]
+    )
+    assert (
+        "either data parallel"
+        in stage_errors({"model": "mlp", "trainer": {"stages": 2, "processes": 2}})[
+            "trainer.stages"
+        ]
+    )
+
+
+def test_nas_stages_fit_the_smallest_network_of_the_space():
+    from workers.nas.config import validate_nas_config
+
+    assert validate_nas_config({"trainer": {"stages": 2}}, "tabular").trainer.stages == 2
+    with pytest.raises(ConfigError) as exc:
+        validate_nas_config({"trainer": {"stages": 3}}, "tabular")
+    assert exc.value.errors == {
+        "trainer.stages": "3 stages need networks of at least 3 blocks; the mlp space "
+        "builds some of 2 (min_layers layers and the head)"
+    }
+    cells = {"space": {"name": "cell", "cells": 2}, "trainer": {"stages": 4}}
+    assert validate_nas_config(cells, "image").trainer.stages == 4
 
 
 @pytest.mark.parametrize(

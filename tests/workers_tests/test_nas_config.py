@@ -154,7 +154,12 @@ def test_layered_spaces_decode_their_depth():
 
 def test_trainer_options_are_taken_and_device_and_processes_are_pointed_elsewhere():
     config = validate_nas_config({"trainer": {"amp": True, "clip_norm": 1.0}}, "tabular")
-    assert config["trainer"] == {"amp": True, "accumulation_steps": 1, "clip_norm": 1.0}
+    assert config["trainer"] == {
+        "amp": True,
+        "accumulation_steps": 1,
+        "clip_norm": 1.0,
+        "stages": 1,
+    }
     assert validate_nas_config({}, "tabular")["trainer"]["amp"] is False
     with pytest.raises(ConfigError) as exc:
         validate_nas_config({"trainer": {"device": "cuda", "processes": 2, "amp": 1}}, "tabular")

@@ -203,9 +203,11 @@ def test_trainer_options_reach_the_candidates_and_the_retrain(monkeypatch):
         strategy={"name": "random", "candidates": 2},
         proxy={"epochs": 2},
         retrain={"epochs": 15},
-        trainer={"amp": True, "accumulation_steps": 2, "clip_norm": 1.0},
+        trainer={"amp": True, "accumulation_steps": 2, "clip_norm": 1.0, "stages": 2},
     )
     result = run_nas(cfg, load_builtin("wine"), MemoryReporter(), device="cpu")
     assert len(seen) == 3  # two candidates and the retrain, each with the job's options
-    assert all((o.amp, o.accumulation_steps, o.clip_norm) == (True, 2, 1.0) for o in seen)
+    # ... each network in two model-parallel stages (both on the CPU here)
+    options = [(o.amp, o.accumulation_steps, o.clip_norm, o.stages) for o in seen]
+    assert options == [(True, 2, 1.0, 2)] * 3
     assert result["retrain"]["test_metrics"]["accuracy"] > 0.8  # bf16 still learns

@@ -65,6 +65,7 @@ def test_trainer_options_are_checked_once_for_hpo_and_nas():
         "amp": False,
         "accumulation_steps": 1,
         "clip_norm": None,
+        "stages": 1,
     }
 
 

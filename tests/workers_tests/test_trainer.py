@@ -10,7 +10,6 @@ from workers.training.loop import optimizer_step, step_groups
 from workers.training.measure import resolve_device
 from workers.training.mlp import MLP, MLPConfig, train_mlp
 from workers.training.options import TrainerOptions, option_errors
-from workers.training.pipeline import PipelineModel, balanced_cuts
 from workers.training.stopping import Cancelled, DeadlineExceeded, StopCheck
 from workers.training.trainer import run_distributed, train_data_parallel
 
@@ -148,39 +147,6 @@ def test_train_mlp_with_default_options_is_unchanged_and_accepts_trainer_options
     assert np.mean(c == y) > 0.7
     with pytest.raises(ValueError, match="one process"):
         run(TrainerOptions(processes=2))
-
-
-# --- model parallel
-
-
-def test_it_runs_a_staged_model_like_the_unsplit_one_forward_and_backward():
-    torch.manual_seed(0)
-    model = nn.Sequential(
-        nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 3)
-    )
-    reference = copy.deepcopy(model)
-    staged = PipelineModel(model, ["cpu", "cpu", "cpu"], chunks=4)
-    assert len(staged.stages) == 3
-    x, y = iris()
-    torch.testing.assert_close(staged(x), reference(x))
-    nn.functional.cross_entropy(staged(x), y).backward()
-    nn.functional.cross_entropy(reference(x), y).backward()
-    staged_grads = [p.grad for p in staged.parameters()]
-    for g, r in zip(staged_grads, [p.grad for p in reference.parameters()], strict=True):
-        torch.testing.assert_close(g, r)
-
-
-def test_it_cuts_stages_by_parameters_and_refuses_bad_cuts():
-    model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 64), nn.Linear(64, 4))
-    cuts = balanced_cuts(model, 2)
-    assert cuts[0] == 0 and 0 < cuts[1] < len(model)
-    assert balanced_cuts(model, 4) == [0, 1, 2, 3]
-    with pytest.raises(ValueError):
-        balanced_cuts(model, 5)
-    with pytest.raises(ValueError, match="cuts"):
-        PipelineModel(model, ["cpu", "cpu"], cuts=[0, 9])
-    with pytest.raises(ValueError, match="devices"):
-        PipelineModel(model, [])
 
 
 # --- options

@@ -19,7 +19,9 @@ HPOConfig.from_json checks a stored one again). Keys, [default]:
 - seed [0]; warm_start [null] or {"trials": [{"params": {...}, "values": [...] | null}]};
 - trainer [{}]: how the torch families (mlp, cnn) train: device ["auto"], amp [false],
   accumulation_steps [1], clip_norm [null], processes [1] (several: one data-parallel
-  trial over that many processes; see workers/training/options.py);
+  trial over that many processes), stages [1] (several: each network's blocks split over
+  that many devices, model parallel; at most the blocks of the space's smallest network);
+  see workers/training/options.py;
 - trial_memory_mb [null]: address space a trial may add (Linux); past it the trial fails
   as out of memory instead of the worker being killed (workers/memory.py);
 - retry [every class's default]: failure class -> {action, attempts, after}, or just the
@@ -246,6 +248,8 @@ def validate_hpo_config(config: object, task: str) -> HPOConfig:
         **validate_preprocessing(config, report=err.add),
         parallelism=shared.parallelism(given("parallelism"), "parallelism", err),
     )
+    if not err:
+        _stages(typed, err)
     if err:
         raise ConfigError(err)
     return typed
@@ -255,6 +259,34 @@ def _memory(value: object, err: Errors) -> object:
     if value is not None and not (_is_int(value) and MIN_MB <= value <= MAX_MB):
         err.add("trial_memory_mb", f"must be an integer from {MIN_MB} to {MAX_MB}, or null")
     return value
+
+
+def _stages(config: HPOConfig, err: Errors) -> None:
+    """trainer.stages > 1 needs a torch family whose every network has that many blocks
+    (stages cut between blocks); the other families train in one piece."""
+    stages = config.trainer.stages
+    if stages == 1:
+        return
+    model, space = config.model, config.search_space
+    spaces = space["model"]["conditional"] if model == "auto" else {model: space}
+    fewest = {
+        name: FAMILIES[name].fewest_blocks(sub)
+        for name, sub in spaces.items()
+        if FAMILIES[name].fewest_blocks(sub) is not None
+    }
+    if not fewest:
+        torch_families = [n for n, f in FAMILIES.items() if f.fewest_blocks({}) is not None]
+        err.add(
+            "trainer.stages",
+            f"stages split torch networks ({', '.join(torch_families)}); {model} searches none",
+        )
+    for name, blocks in fewest.items():
+        if stages > blocks:
+            err.add(
+                "trainer.stages",
+                f"{stages} stages need networks of at least {stages} blocks; the {name} "
+                f"search space gives some of {blocks} ({FAMILIES[name].blocks})",
+            )
 
 
 def _metric(config: dict, task: str, err: Errors) -> tuple[object, object]:

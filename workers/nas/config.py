@@ -16,8 +16,10 @@ Keys, [default]:
   and validation rows, scored once on the test rows;
 - constraints [{"max_params": null, "max_latency_ms": null}]: latency is one row's forward
   pass, measured on the worker;
-- trainer [{"amp": false, "accumulation_steps": 1, "clip_norm": null}]: how candidates and
-  the retrain train (workers/training/options.py); the device is the job's resources.device;
+- trainer [{"amp": false, "accumulation_steps": 1, "clip_norm": null, "stages": 1}]: how
+  candidates and the retrain train (workers/training/options.py); the device is the job's
+  resources.device; stages > 1 splits each network over that many devices (DARTS's
+  supernet search trains on one, its retrain in stages);
 - parallelism [1]: workers training candidates at once (the platform's key);
 - test_size [0.2], valid_size [0.25] (of what the test split leaves), seed [0],
   timeout_s [null]; image_shape [null: the data's own, or 1 x k x k for rows of k*k pixels].
@@ -223,10 +225,26 @@ def validate_nas_config(
         trainer=shared.trainer(config.get("trainer", {}), err, TrainerOptions(), ELSEWHERE),
         parallelism=shared.parallelism(given("parallelism"), "parallelism", err),
     )
+    stages = typed.trainer.stages
+    if stages > 1 and space_name in SPACES and not any(p.startswith("space") for p in err):
+        fewest = SPACES[space_name](space.options).fewest_blocks()
+        if stages > fewest:
+            err.add(
+                "trainer.stages",
+                f"{stages} stages need networks of at least {stages} blocks; the "
+                f"{space_name} space builds some of {fewest} ({BLOCKS[space_name]})",
+            )
     if err:
         raise ConfigError(err)
     return typed
 
+
+# What a block is in each space: stages cut between blocks (workers/training/pipeline.py).
+BLOCKS = {
+    "cell": "the stem, each cell, the head",
+    "macro": "min_layers conv layers and the head",
+    "mlp": "min_layers layers and the head",
+}
 
 # Trainer options NAS takes elsewhere: where to set them instead.
 ELSEWHERE = {

@@ -113,6 +113,11 @@ class SearchSpace:
         channels (images) or columns (tables)."""
         raise NotImplementedError
 
+    def fewest_blocks(self) -> int:
+        """Blocks of the smallest network this space builds: model-parallel stages
+        (trainer.stages) cut between blocks, so at most this many stages fit every one."""
+        raise NotImplementedError
+
     # --- shared by the strategies
 
     def sample(self, rng: random.Random) -> list[int]:
@@ -174,6 +179,9 @@ class CellSpace(SearchSpace):
             c_pp, c_p = c_p, nodes * c
         return total
 
+    def fewest_blocks(self) -> int:
+        return self.opts["cells"] + 2  # the stem, each cell, the head
+
     def cell_types(self) -> list[str]:
         return ["normal", "reduce"] if reduction_cells(self.opts["cells"]) else ["normal"]
 
@@ -232,6 +240,9 @@ class _LayeredSpace(SearchSpace):
         area = max(self.opts.get("kernels", [1])) ** 2
         layers = self.opts["max_layers"]
         return in_features * width * area + (layers - 1) * width * width * area
+
+    def fewest_blocks(self) -> int:
+        return self.opts["min_layers"] + 1  # each layer, the head
 
     def _values(self, field: str) -> list:
         return self.opts[

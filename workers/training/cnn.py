@@ -13,6 +13,7 @@ from workers.training import loop
 from workers.training.measure import outputs, resolve_device
 from workers.training.mlp import lr_optimizer
 from workers.training.options import TrainerOptions
+from workers.training.pipeline import group_at
 from workers.training.stopping import StopCheck
 
 
@@ -61,6 +62,11 @@ class CNN(nn.Module):
         x = self.features(x)  # (N, C, H, W) -> (N, channels[-1], H', W')
         x = x.mean(dim=(2, 3))  # global average pool -> (N, channels[-1])
         return self.head(self.dropout(x))  # -> (N, n_outputs)
+
+    def stage_blocks(self) -> list[list[nn.Module]]:
+        """Where model-parallel stages may cut: each conv block, then the head
+        (len(channels) + 1 blocks)."""
+        return [*group_at(self.features, nn.Conv2d), [self.dropout, self.head]]
 
 
 def as_images(X: np.ndarray) -> np.ndarray:

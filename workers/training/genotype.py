@@ -28,6 +28,7 @@ from torch.nn import functional as F
 
 from workers.training import loop
 from workers.training.options import TrainerOptions
+from workers.training.pipeline import group_at
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -202,6 +203,10 @@ class CellNetwork(nn.Module):
             s0, s1 = s1, cell(s0, s1)
         return self.head(s1.mean(dim=(2, 3)))  # global average pool -> (N, n_outputs)
 
+    def stage_blocks(self) -> list[list[nn.Module]]:
+        """The stem, each cell, the head (cells + 2 blocks)."""
+        return [[self.stem], *([cell] for cell in self.cells), [self.head]]
+
 
 class MacroNetwork(nn.Module):
     def __init__(
@@ -227,6 +232,10 @@ class MacroNetwork(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x).mean(dim=(2, 3)))
 
+    def stage_blocks(self) -> list[list[nn.Module]]:
+        """Each conv layer's block, then the head (layers + 1 blocks)."""
+        return [*group_at(self.features, nn.Conv2d), [self.head]]
+
 
 class MLPNetwork(nn.Module):
     def __init__(self, genotype: dict, n_features: int, n_outputs: int) -> None:
@@ -241,6 +250,10 @@ class MLPNetwork(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+    def stage_blocks(self) -> list[list[nn.Module]]:
+        """Each Linear with its activation (layers + 1 blocks)."""
+        return group_at(self.net, nn.Linear)
 
 
 @dataclass
@@ -281,6 +294,9 @@ class GenotypeNetwork(nn.Module):
             # Rows of C*H*W pixels (how a table stores images) or N x H x W.
             x = x.reshape(x.shape[0], *self.image_shape)
         return self.body(x)
+
+    def stage_blocks(self) -> list[list[nn.Module]]:
+        return self.body.stage_blocks()
 
 
 def train_classifier(

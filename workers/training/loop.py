@@ -13,6 +13,9 @@ loop itself reads top to bottom (after nanoGPT's train.py):
             stop? (cancel, deadline), progress
         schedule, then epoch hook (evaluate, report, checkpoint, early stop)
 
+With stages > 1 the network's blocks are spread over several devices for the whole run
+(workers/training/pipeline.py); the loop, its hooks and the caller see the same module.
+
 With the default options (no AMP, k = 1, no clipping, one process) it is exactly the plain
 zero_grad / backward / step loop: each micro-batch's share is 1.0 and the disabled
 gradient scaler passes everything through.
@@ -30,6 +33,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from workers.failures import NumericalError
+from workers.training import pipeline
 from workers.training.options import TrainerOptions
 from workers.training.stopping import StopCheck
 
@@ -115,6 +119,16 @@ def optimizer_step(
     optimizer.zero_grad(set_to_none=True)
 
 
+def split_stages(
+    model: nn.Module, options: TrainerOptions, device: torch.device
+) -> contextlib.AbstractContextManager:
+    """options.stages > 1: the model's blocks in that many stages, one device each, until
+    the run ends (then back on `device`, whole); a no-op for one stage."""
+    if options.stages == 1:
+        return contextlib.nullcontext()
+    return pipeline.split(model, pipeline.stage_devices(options.stages, device))
+
+
 def adamw(lr: float, weight_decay: float) -> OptimizerFn:
     return lambda params: torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
 
@@ -151,8 +165,10 @@ def train(
         extra_params: trained beside the model's (e.g. distillation's projections).
         schedule: None (constant lr) or "cosine" (annealed to 0 over the epochs, per epoch).
         min_rows: micro-batches with fewer rows are skipped (BatchNorm cannot train on 1).
-        options: mixed precision, accumulation, clipping. Its device is the caller's to
-            apply: the model and rows are already there.
+        options: mixed precision, accumulation, clipping, model-parallel stages. Its
+            device is the caller's to apply: the model and rows are already there; with
+            stages > 1 the model is split from that device over the trial's devices for
+            the run and comes back to it whole.
         rank, world: with world > 1 the model is wrapped in DistributedDataParallel (the
             process group is the caller's); every rank draws the same shuffled global
             batches and takes every world-th row of each.
@@ -164,70 +180,72 @@ def train(
     device = x.device
     torch.manual_seed(seed)
 
-    # --- setup: the forward module (DDP averages gradients across ranks), optimizer, scaler
-    net: nn.Module = model
-    if world > 1:
-        net = nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None
+    # --- model parallel: the blocks in stages on the trial's devices, for the whole run
+    with split_stages(model, options, device):
+        # --- setup: the forward module (DDP averages gradients across ranks), optimizer, scaler
+        net: nn.Module = model
+        if world > 1:
+            net = nn.parallel.DistributedDataParallel(
+                model, device_ids=[device.index] if device.type == "cuda" else None
+            )
+        params: Sequence[nn.Parameter] = [p for p in model.parameters() if p.requires_grad]
+        opt = (optimizer or adamw(lr, weight_decay))([*params, *extra_params])
+        scheduler = (
+            torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(epochs, 1))
+            if schedule == "cosine"
+            else None
         )
-    params: Sequence[nn.Parameter] = [p for p in model.parameters() if p.requires_grad]
-    opt = (optimizer or adamw(lr, weight_decay))([*params, *extra_params])
-    scheduler = (
-        torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(epochs, 1))
-        if schedule == "cosine"
-        else None
-    )
-    scaler = make_scaler(options, device)
-    shuffler = torch.Generator().manual_seed(seed)
-    step_rows = batch_size * options.accumulation_steps
-    steps_per_epoch = max(1, -(-len(x) // step_rows))
-    report_every = max(1, steps_per_epoch // PROGRESS_PER_EPOCH)
-    losses: list[torch.Tensor] = []
-    opt.zero_grad(set_to_none=True)  # nothing a caller computed before leaks into step 1
+        scaler = make_scaler(options, device)
+        shuffler = torch.Generator().manual_seed(seed)
+        step_rows = batch_size * options.accumulation_steps
+        steps_per_epoch = max(1, -(-len(x) // step_rows))
+        report_every = max(1, steps_per_epoch // PROGRESS_PER_EPOCH)
+        losses: list[torch.Tensor] = []
+        opt.zero_grad(set_to_none=True)  # nothing a caller computed before leaks into step 1
 
-    for epoch in range(epochs):
-        net.train()
-        order = torch.randperm(len(x), generator=shuffler).to(device)
-        for step, group in enumerate(step_groups(order, batch_size, options.accumulation_steps)):
-            group = [(idx, share) for idx, share in group if len(idx) >= min_rows]
-            if not group:
-                continue
+        for epoch in range(epochs):
+            net.train()
+            order = torch.randperm(len(x), generator=shuffler).to(device)
+            for step, group in enumerate(step_groups(order, batch_size, options.accumulation_steps)):
+                group = [(idx, share) for idx, share in group if len(idx) >= min_rows]
+                if not group:
+                    continue
 
-            # --- forward/backward over the step's micro-batches
-            step_loss = torch.zeros((), device=device)
-            for micro, (idx, share) in enumerate(group):
-                idx = idx[rank::world]
-                # Only the last micro-batch needs the gradient all-reduce.
-                sync = world == 1 or micro == len(group) - 1
-                with contextlib.nullcontext() if sync else net.no_sync():
-                    with autocast(options, device):
-                        batch_loss = loss(net, x[idx], y[idx], idx)
-                    scaler.scale(batch_loss * share).backward()
-                step_loss += batch_loss.detach() * share
+                # --- forward/backward over the step's micro-batches
+                step_loss = torch.zeros((), device=device)
+                for micro, (idx, share) in enumerate(group):
+                    idx = idx[rank::world]
+                    # Only the last micro-batch needs the gradient all-reduce.
+                    sync = world == 1 or micro == len(group) - 1
+                    with contextlib.nullcontext() if sync else net.no_sync():
+                        with autocast(options, device):
+                            batch_loss = loss(net, x[idx], y[idx], idx)
+                        scaler.scale(batch_loss * share).backward()
+                    step_loss += batch_loss.detach() * share
 
-            # --- clip, step
-            optimizer_step(model, opt, scaler, options)
-            if world > 1:
-                dist.all_reduce(step_loss)
-                step_loss /= world
-            losses.append(step_loss)
+                # --- clip, step
+                optimizer_step(model, opt, scaler, options)
+                if world > 1:
+                    dist.all_reduce(step_loss)
+                    step_loss /= world
+                losses.append(step_loss)
 
-            # --- stop, log
-            hooks.stop(f"in epoch {epoch}, after step {step + 1} of {steps_per_epoch}")
-            if hooks.on_progress is not None and (
-                (step + 1) % report_every == 0 or step + 1 == steps_per_epoch
-            ):
-                hooks.on_progress((epoch + (step + 1) / steps_per_epoch) / epochs)
+                # --- stop, log
+                hooks.stop(f"in epoch {epoch}, after step {step + 1} of {steps_per_epoch}")
+                if hooks.on_progress is not None and (
+                    (step + 1) % report_every == 0 or step + 1 == steps_per_epoch
+                ):
+                    hooks.on_progress((epoch + (step + 1) / steps_per_epoch) / epochs)
 
-        # --- a diverged run stops here (one device sync per epoch), named as numerical
-        if losses and not torch.isfinite(losses[-1]).item():
-            raise NumericalError(f"the training loss is {losses[-1].item()} in epoch {epoch}")
+            # --- a diverged run stops here (one device sync per epoch), named as numerical
+            if losses and not torch.isfinite(losses[-1]).item():
+                raise NumericalError(f"the training loss is {losses[-1].item()} in epoch {epoch}")
 
-        # --- schedule, then evaluate / report / early stop
-        if scheduler is not None:
-            scheduler.step()
-        if hooks.on_epoch is not None and hooks.on_epoch(epoch):
-            break
+            # --- schedule, then evaluate / report / early stop
+            if scheduler is not None:
+                scheduler.step()
+            if hooks.on_epoch is not None and hooks.on_epoch(epoch):
+                break
 
     model.eval()
     return torch.stack(losses).tolist() if losses else []

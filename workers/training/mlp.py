@@ -13,6 +13,7 @@ from workers.training import loop
 from workers.training.hypergradient import HypergradientAdam
 from workers.training.measure import resolve_device
 from workers.training.options import TrainerOptions
+from workers.training.pipeline import group_at
 from workers.training.stopping import StopCheck
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -54,6 +55,11 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+    def stage_blocks(self) -> list[list[nn.Module]]:
+        """Where model-parallel stages may cut: each Linear with what follows it
+        (hidden_layers + 1 blocks)."""
+        return group_at(self.net, nn.Linear)
 
 
 def _standardize(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:

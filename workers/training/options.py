@@ -11,6 +11,9 @@ DEVICES = ("auto", "cpu", "cuda")
 # its data (8 processes of a small MLP already took 3.3 GB), and a worker has few cores.
 MAX_ACCUMULATION_STEPS = 64
 MAX_PROCESSES = 8
+# Model-parallel stages, one GPU each: a node has at most 8 GPUs in the common case (DGX,
+# p4d, a2-highgpu-8g), and the stages of one trial live in one process on one machine.
+MAX_STAGES = 8
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,9 @@ class TrainerOptions:
         k * batch_size), for batches that do not fit in memory at once.
     clip_norm: clip the global gradient norm to this value before each step; None: no clip.
     processes: data-parallel processes for one trial (DistributedDataParallel).
+    stages: model parallel: the network's blocks split into this many consecutive stages,
+        one device each (workers/training/pipeline.py): on CUDA the first `stages` GPUs
+        of the trial, on the CPU every stage on the CPU. One of stages and processes.
     """
 
     device: str = "cpu"
@@ -31,6 +37,7 @@ class TrainerOptions:
     accumulation_steps: int = 1
     clip_norm: float | None = None
     processes: int = 1
+    stages: int = 1
 
     def __post_init__(self) -> None:
         problems = option_errors(asdict(self))
@@ -65,10 +72,17 @@ def option_errors(data: Any) -> dict[str, str]:
     for key, most in (
         ("accumulation_steps", MAX_ACCUMULATION_STEPS),
         ("processes", MAX_PROCESSES),
+        ("stages", MAX_STAGES),
     ):
         value = data.get(key, 1)
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
             errors[key] = f"must be an integer from 1 to {most}"
+    if "processes" not in errors and "stages" not in errors:
+        if data.get("processes", 1) > 1 and data.get("stages", 1) > 1:
+            errors["stages"] = (
+                "a trial is either data parallel (processes) or model parallel (stages); "
+                "set one of them to 1"
+            )
     clip = data.get("clip_norm")
     if clip is not None and (
         isinstance(clip, bool) or not isinstance(clip, int | float) or not clip > 0

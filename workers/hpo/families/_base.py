@@ -47,12 +47,19 @@ class ModelFamily:
     # The largest value a search space may give each param that sizes a trial's memory or
     # time (checked at submission; the README's config reference lists them).
     limits: dict[str, int] = {}
+    blocks: str = ""  # what a model-parallel block is, for torch families (fewest_blocks)
 
     def default_space(self, task: str) -> dict:
         raise NotImplementedError
 
     def fit(self, params: dict, X: np.ndarray, y: np.ndarray, ctx: FitContext) -> Any:
         raise NotImplementedError
+
+    def fewest_blocks(self, space: dict) -> int | None:
+        """Blocks of the smallest network `space` (this family's normalised sub-space) can
+        give: model-parallel stages (trainer.stages) cut between blocks. None: the family
+        is no torch network and trains in one piece."""
+        return None
 
 
 FAMILIES: dict[str, ModelFamily] = {}
@@ -82,6 +89,20 @@ def grow(
         estimator.fit(X, y)
         ctx.on_step(step, estimator)
     return estimator
+
+
+def lowest(spec: dict | None, default: int) -> int:
+    """The smallest number a normalised spec can give (`default` without a spec)."""
+    if spec is None:
+        return default
+    if spec["type"] == "fixed":
+        values = [spec["value"]]
+    elif spec["type"] == "categorical":
+        values = spec["choices"]
+    else:
+        values = [spec["low"]]
+    numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    return int(min(numbers)) if numbers else default
 
 
 # Specs of default search spaces, normalised as validate_hpo_config returns them.

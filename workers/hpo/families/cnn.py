@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from workers.hpo.families._base import ModelFamily, categorical, fixed, float_, int_, register
+from workers.hpo.families._base import (
+    ModelFamily,
+    categorical,
+    fixed,
+    float_,
+    int_,
+    lowest,
+    register,
+)
 from workers.hpo.families.mlp import class_indices, fit_settings, one_data_parallel_fit
 
 
@@ -25,6 +33,7 @@ class CNNFamily(ModelFamily):
         "lr_schedule",
     )
     limits = {"width": 128, "blocks": 4, "kernel_size": 9, "batch_size": 8192, "epochs": 1000}
+    blocks = "blocks conv blocks and the head"
 
     def default_space(self, task):
         return {
@@ -35,6 +44,9 @@ class CNNFamily(ModelFamily):
             "kernel_size": fixed(3),
             "epochs": fixed(10),
         }
+
+    def fewest_blocks(self, space):
+        return lowest(space.get("blocks"), 2) + 1  # each conv block, the head
 
     def fit(self, params, X, y, ctx):
         from workers.models.artifacts import TorchPredictor

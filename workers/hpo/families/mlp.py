@@ -6,7 +6,15 @@ from dataclasses import asdict
 
 import numpy as np
 
-from workers.hpo.families._base import ModelFamily, categorical, fixed, float_, int_, register
+from workers.hpo.families._base import (
+    ModelFamily,
+    categorical,
+    fixed,
+    float_,
+    int_,
+    lowest,
+    register,
+)
 
 
 def class_indices(y: np.ndarray, task: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -34,6 +42,7 @@ class MLPFamily(ModelFamily):
         "hypergrad_lr",
     )
     limits = {"hidden_layers": 16, "hidden_units": 2048, "batch_size": 8192, "epochs": 1000}
+    blocks = "hidden_layers layers and the head"
 
     def default_space(self, task):
         return {
@@ -45,6 +54,9 @@ class MLPFamily(ModelFamily):
             "weight_decay": fixed(0.0),
             "epochs": fixed(20),
         }
+
+    def fewest_blocks(self, space):
+        return lowest(space.get("hidden_layers"), 2) + 1  # each hidden layer, the head
 
     def fit(self, params, X, y, ctx):
         # Imported here so that validating configs (web process) never loads torch.
