@@ -42,6 +42,26 @@ def test_a_cuda_job_goes_to_the_gpu_queue(alice_api, iris):
 
 
 @pytest.mark.django_db
+def test_model_parallel_stages_take_a_gpu_each_or_run_on_the_cpu(alice_api, iris):
+    mlp = {"model": "mlp", "n_trials": 1, "trainer": {"stages": 2}}
+    response = submit(alice_api, "hpo", iris, mlp, resources={"device": "auto", "gpus": 1})
+    assert response.status_code == 400
+    assert response.json()["fields"]["config.trainer.stages"] == [
+        "2 stages need 2 GPUs, one each; resources.gpus is 1 (or set resources.device to "
+        "'cpu' to run every stage on the CPU)"
+    ]
+    placed = submit(alice_api, "hpo", iris, mlp, resources={"device": "cuda", "gpus": 2})
+    assert placed.status_code == 201 and placed.json()["queue"] == "gpu"
+    assert placed.json()["config"]["trainer"]["stages"] == 2
+    on_cpu = submit(alice_api, "hpo", iris, mlp, resources={"device": "cpu"})
+    assert on_cpu.status_code == 201 and on_cpu.json()["queue"] == "cpu"
+    too_many = submit(alice_api, "hpo", iris, {**mlp, "trainer": {"stages": 3}})
+    assert "at least 3 blocks" in too_many.json()["fields"]["config.trainer.stages"][0]
+    nas = submit(alice_api, "nas", iris, {"trainer": {"stages": 2}}, resources={"gpus": 2})
+    assert nas.status_code == 201, nas.json()
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     "config,field",
     [

@@ -26,6 +26,23 @@ pytestmark = pytest.mark.django_db
 make_job = partial(queued_hpo_job, n_trials=3)
 
 
+def test_a_worker_fails_a_job_asking_more_gpus_than_its_child_holds(alice, iris, monkeypatch):
+    from automl.jobs import worker
+
+    monkeypatch.setattr(worker, "_child_gpus", ["0", "1"])  # AUTOML_WORKER_GPUS's slice
+    job = make_job(alice, iris, model="random_forest")
+    Job.objects.filter(id=job.id).update(resources={"device": "auto", "gpus": 4})
+    tasks.run_job(job.id)
+    job.refresh_from_db()
+    assert job.status == "failed" and job.attempts == 0  # refused before it was claimed
+    assert job.error_message.startswith("needs 4 GPUs, worker ")
+    assert "gives each job 2 GPUs" in job.error_message
+    Job.objects.filter(id=job.id).update(status="running")  # a runner on a small worker
+    tasks.run_trials(job.id, 0)
+    assert Job.objects.get(id=job.id).status == "failed"
+    assert not Trial.objects.filter(job=job).exists()
+
+
 def test_it_runs_an_hpo_job_to_success(alice, iris):
     job = run_here(
         make_job(alice, iris, model="random_forest", sampler={"name": "tpe", "seed": 1})

@@ -139,6 +139,22 @@ def test_errors_are_the_apis_words_beside_the_field(alice_browser, alice_api, al
     assert "not valid JSON" in page and not Job.objects.exists()
 
 
+def test_the_forms_set_gpus_per_trial_and_model_parallel_stages(alice_browser, alice, iris):
+    mlp = {**HPO_FORM, "model": "mlp", "dataset": iris.id, "stages": "2"}
+    page = alice_browser.post("/jobs/new/hpo/", {**mlp, "gpus": "1"}).content.decode()
+    message = "2 stages need 2 GPUs, one each; resources.gpus is 1"
+    assert 'class="field-stages"' in page.split(message)[0][-900:]
+    assert alice_browser.post("/jobs/new/hpo/", {**mlp, "gpus": "2"}).status_code == 302
+    job = Job.objects.get(owner=alice)
+    assert job.resources == {"device": "auto", "gpus": 2} and job.queue == "gpu"
+    assert job.config["trainer"]["stages"] == 2
+    again = alice_browser.get(f"/jobs/new/hpo/?from={job.id}").content.decode()
+    assert 'name="stages" value="2"' in again and 'name="gpus" value="2"' in again
+    nas = {"dataset": iris.id, "device": "cpu", "stages": "2", "gpus": "0"}
+    assert alice_browser.post("/jobs/new/nas/", nas).status_code == 302
+    assert Job.objects.get(kind="nas").config["trainer"]["stages"] == 2
+
+
 def test_continue_from_another_users_job_is_refused(alice_browser, bob, iris):
     theirs = make_job(bob, iris)
     response = alice_browser.post(

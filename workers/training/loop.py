@@ -206,7 +206,9 @@ def train(
         for epoch in range(epochs):
             net.train()
             order = torch.randperm(len(x), generator=shuffler).to(device)
-            for step, group in enumerate(step_groups(order, batch_size, options.accumulation_steps)):
+            for step, group in enumerate(
+                step_groups(order, batch_size, options.accumulation_steps)
+            ):
                 group = [(idx, share) for idx, share in group if len(idx) >= min_rows]
                 if not group:
                     continue

@@ -27,6 +27,7 @@ from workers.hpo.pruners import PRUNERS
 from workers.hpo.samplers import SAMPLERS
 from workers.nas.spaces import SPACES
 from workers.nas.strategies import STRATEGIES
+from workers.training.options import MAX_STAGES
 
 TASKS = [
     ("", "infer from the target"),
@@ -105,6 +106,15 @@ class JobForm(forms.Form):
         help_text="Order among your own queued jobs: higher runs first. Other users' jobs "
         "are interleaved by fair share whatever it is.",
     )
+    gpus = forms.IntegerField(
+        min_value=0,
+        max_value=64,
+        initial=0,
+        required=False,
+        label="GPUs per trial",
+        help_text="Each trial gets this many of its worker's GPUs (model-parallel stages "
+        "take one each). 0: the device above decides.",
+    )
     advanced = forms.CharField(
         required=False,
         label="Advanced (JSON)",
@@ -152,7 +162,7 @@ class JobForm(forms.Form):
             "name": data["name"],
             "dataset": data["dataset"].id if data.get("dataset") else None,
             "config": merge(self.config(), data["advanced"]),
-            "resources": {"device": data.get("device", "auto")},
+            "resources": {"device": data.get("device", "auto"), "gpus": data.get("gpus") or 0},
             "priority": data.get("priority") or 0,
         }
 
@@ -175,7 +185,7 @@ class JobForm(forms.Form):
                 if field is None and parts[0] in ("dataset", "name", "priority"):
                     field = parts[0]
                 if field is None and parts[0] == "resources":
-                    field = "device"
+                    field = "gpus" if path == "resources.gpus" else "device"
             self.add_error(field if field in self.fields else None, text)
 
     @classmethod
@@ -187,6 +197,7 @@ class JobForm(forms.Form):
             "dataset": job.dataset_id,
             "device": job.resources.get("device", "auto"),
             "priority": job.priority,
+            "gpus": job.resources.get("gpus", 0),
         }
         initial.update(cls.fields_from_config(config))
         rest = _without(config, [*cls.CONFIG_PATHS.values(), *cls.DERIVED])
@@ -246,6 +257,7 @@ class HpoForm(JobForm):
         "warm_start_from": "warm_start_from",
         "scaling": "preprocessing.scaling",
         "imputation": "preprocessing.imputation",
+        "stages": "trainer.stages",
     }
     ERROR_FIELDS = {"search_space": "advanced"}
     DERIVED = ("direction", "warm_start")
@@ -300,6 +312,14 @@ class HpoForm(JobForm):
         initial=1,
         help_text="Trials run at once, on any free worker.",
     )
+    stages = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_STAGES,
+        label="Model-parallel stages",
+        help_text="Split each network's layers over this many devices, one GPU each "
+        "(GPUs per trial at least this many, or device cpu). Default 1: one piece.",
+    )
     warm_start_from = forms.IntegerField(
         required=False,
         label="Continue from job",
@@ -324,6 +344,8 @@ class HpoForm(JobForm):
         "parallelism",
         "warm_start_from",
         "device",
+        "gpus",
+        "stages",
         "advanced",
     ]
 
@@ -358,6 +380,7 @@ class NasForm(JobForm):
         "timeout_s": "timeout_s",
         "seed": "seed",
         "parallelism": "parallelism",
+        "stages": "trainer.stages",
     }
     DERIVED = ("data_kind",)
 
@@ -405,6 +428,14 @@ class NasForm(JobForm):
         required=False,
         help_text="Candidates trained at once, on any free worker (evolution and random search).",
     )
+    stages = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_STAGES,
+        label="Model-parallel stages",
+        help_text="Split each network's layers over this many devices, one GPU each "
+        "(GPUs per trial at least this many, or device cpu). Default 1: one piece.",
+    )
 
     field_order = [
         "name",
@@ -419,6 +450,8 @@ class NasForm(JobForm):
         "seed",
         "parallelism",
         "device",
+        "gpus",
+        "stages",
         "advanced",
     ]
 
@@ -563,6 +596,7 @@ class CompressionForm(JobForm):
         "test_size",
         "seed",
         "device",
+        "gpus",
         "advanced",
     ]
 
@@ -726,6 +760,7 @@ class ExternalForm(JobForm):
             kwargs["initial"] = {"advanced": json.dumps(EXAMPLE_SPACE, indent=2)}
         super().__init__(*args, user=user, **kwargs)
         self.fields.pop("device")  # the trials run on your machines
+        self.fields.pop("gpus")
         self.fields["dataset"].required = False
         self.fields["dataset"].empty_label = "none: your code reads its own data"
         self.fields["advanced"].required = True

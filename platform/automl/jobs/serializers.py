@@ -19,13 +19,36 @@ WARM_START_MAX = 500
 
 
 class ResourcesSerializer(serializers.Serializer):
-    device = serializers.ChoiceField(choices=DEVICES, default="auto")
-    gpus = serializers.IntegerField(min_value=0, max_value=64, default=0)
+    device = serializers.ChoiceField(
+        choices=DEVICES, default="auto", help_text="auto: a GPU when the worker has one."
+    )
+    gpus = serializers.IntegerField(
+        min_value=0,
+        max_value=64,
+        default=0,
+        help_text="GPUs each trial gets (a worker child's slice of the worker's GPUs); a "
+        "worker whose children hold fewer fails the job saying so.",
+    )
 
     def validate(self, attrs: dict) -> dict:
         if attrs["device"] == "cpu" and attrs["gpus"] > 0:
             raise serializers.ValidationError({"gpus": "must be 0 when device is 'cpu'"})
         return attrs
+
+
+def stage_problems(config: dict, resources: dict) -> dict[str, str]:
+    """Model-parallel stages take a GPU each: trainer.stages may not exceed resources.gpus,
+    unless the job runs on the CPU (device 'cpu': every stage on the CPU, to try a config
+    where there is no GPU)."""
+    trainer = config.get("trainer")
+    stages = trainer.get("stages", 1) if isinstance(trainer, dict) else 1
+    if resources["device"] == "cpu" or stages <= resources["gpus"] or stages == 1:
+        return {}
+    return {
+        "config.trainer.stages": f"{stages} stages need {stages} GPUs, one each; "
+        f"resources.gpus is {resources['gpus']} (or set resources.device to 'cpu' to run "
+        "every stage on the CPU)"
+    }
 
 
 @extend_schema_field(OpenApiTypes.INT)
@@ -91,6 +114,9 @@ class JobSubmitSerializer(serializers.Serializer):
             errors["config.parallelism"] = f"must be a whole number from 1 to {MAX_PARALLELISM}"
         elif problem := parallelism_over_quota(self.context["request"].user, parallelism):
             errors["config.parallelism"] = problem
+        resources = attrs.setdefault("resources", ResourcesSerializer().to_internal_value({}))
+        if isinstance(config, dict) and not any(p.startswith("config.trainer") for p in errors):
+            errors.update(stage_problems(config, resources))
         warm_start = None
         if "warm_start_from" in platform_keys:
             warm_start = self._warm_start(platform_keys["warm_start_from"], errors)
@@ -100,7 +126,6 @@ class JobSubmitSerializer(serializers.Serializer):
         if warm_start is not None:
             config["warm_start"] = warm_start
         attrs["config"] = config
-        attrs.setdefault("resources", ResourcesSerializer().to_internal_value({}))
         if not attrs.get("name"):
             attrs["name"] = f"{attrs['kind']} on {dataset.name}" if dataset else attrs["kind"]
         return attrs

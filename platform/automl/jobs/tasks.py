@@ -6,12 +6,14 @@ A job runs as one `run_job` (claims it, lets its kind start it) and the trial ru
 """
 
 import logging
+import socket
 
-from celery import shared_task
+from celery import current_task, shared_task
+from django.db.models import Q
 
 from automl.jobs import kinds, lifecycle
 from automl.jobs.models import Job
-from automl.jobs.worker import worker_info
+from automl.jobs.worker import placement_problem, worker_info
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +21,8 @@ log = logging.getLogger(__name__)
 @shared_task(name="automl.run_job")
 def run_job(job_id: int) -> None:
     """Claim the job, start it, and send out the trial runners its kind asks for."""
+    if refused(job_id, Job.Status.QUEUED):
+        return
     info = worker_info()
     if not lifecycle.claim(job_id, info["host"], info):
         log.info("job %s: not claimable (finished, cancelled or running elsewhere)", job_id)
@@ -32,9 +36,27 @@ def run_job(job_id: int) -> None:
 def run_trials(job_id: int, runner: int) -> None:
     """Run the job until its budget is spent, then maybe close it."""
     job = Job.objects.select_related("dataset").filter(id=job_id).first()
-    if job is None or job.status != Job.Status.RUNNING:
+    if job is None or job.status != Job.Status.RUNNING or refused(job_id, job.status):
         return
     kinds.get(job.kind).run(job, runner)
+
+
+def refused(job_id: int, status: str) -> bool:
+    """When this worker child cannot give the job the GPUs its resources ask for
+    (automl.jobs.worker.placement_problem): fail it, if it is still in `status`, with the
+    reason. A trial runner refused on a running job fails the job too: every worker of a
+    queue must give a job what the queue's jobs ask (README, "GPUs and model parallel")."""
+    resources = Job.objects.filter(id=job_id).values_list("resources", flat=True).first()
+    # The worker's name (w1@host) inside a worker; the host when called in-process.
+    worker = getattr(getattr(current_task, "request", None), "hostname", None)
+    problem = placement_problem(resources or {}, worker or socket.gethostname())
+    if problem is None:
+        return False
+    log.warning("job %s: %s", job_id, problem)
+    lifecycle.transition(
+        job_id, Job.Status.FAILED, only_if=Q(status=status), error_message=problem
+    )
+    return True
 
 
 @shared_task(name="automl.reconcile_jobs")

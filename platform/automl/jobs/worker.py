@@ -1,6 +1,6 @@
-"""The worker process: GPU pinning and core share per pool child, GPU memory released
-after each task, a dispatch when it joins, and what a job records of the worker that ran
-it.
+"""The worker process: a slice of GPUs and a core share per pool child, GPU memory released
+after each task, a dispatch when it joins, whether a job can be placed on the child, and
+what a job records of the worker that ran it.
 
 Connected when the worker imports the job tasks (automl.jobs.tasks). CUDA is first touched
 inside a child, never in the worker's parent.
@@ -23,23 +23,46 @@ def _remember_concurrency(options: dict | None = None, **kwargs) -> None:
     _children = (options or {}).get("concurrency") or os.cpu_count() or 1
 
 
-def gpu_for_child(index: int, declared: str) -> str | None:
-    """The GPU pool child `index` trains on: the worker's declared GPUs (AUTOML_WORKER_GPUS,
-    e.g. "0,1") taken in turn, so concurrent jobs do not share one."""
-    gpus = [gpu.strip() for gpu in declared.split(",") if gpu.strip()]
-    return gpus[index % len(gpus)] if gpus else None
+GPUS_ENV = "AUTOML_WORKER_GPUS"
+_child_gpus: list[str] | None = None  # this pool child's GPUs; None: the worker declared none
+
+
+def declared_gpus(declared: str | None = None) -> list[str]:
+    """The worker's GPUs as AUTOML_WORKER_GPUS lists them ("0,1,2,3")."""
+    text = os.environ.get(GPUS_ENV, "") if declared is None else declared
+    return [gpu.strip() for gpu in text.split(",") if gpu.strip()]
+
+
+def gpus_for_child(index: int, children: int, declared: list[str]) -> list[str]:
+    """The GPUs pool child `index` of `children` trains on: its own slice of the worker's
+    declared GPUs, so concurrent jobs never share one. With G GPUs and C children each
+    child holds G // C of them (run `--concurrency 1` to give one job every GPU); with
+    fewer GPUs than children, they are taken in turn, one per child."""
+    if not declared:
+        return []
+    per = len(declared) // max(1, children)
+    if per <= 1:
+        return [declared[index % len(declared)]]
+    index %= children
+    return declared[index * per : (index + 1) * per]
+
+
+def gpus_per_child(children: int, declared: list[str]) -> int:
+    """How many GPUs each child of this worker holds: the most a job placed here gets."""
+    return len(gpus_for_child(0, children, declared))
 
 
 @worker_process_init.connect
 def _share_cores(**kwargs) -> None:
+    global _child_gpus
     from billiard.process import current_process
 
-    # Before CUDA is first touched in this child: it sees its own GPU only.
-    gpu = gpu_for_child(
-        getattr(current_process(), "index", 0) or 0, os.environ.get("AUTOML_WORKER_GPUS", "")
-    )
-    if gpu is not None:
-        os.environ["CUDA_VISIBLE_DEVICES"] = gpu
+    # Before CUDA is first touched in this child: it sees its own slice of GPUs only.
+    declared = declared_gpus()
+    if declared:
+        index = getattr(current_process(), "index", 0) or 0
+        _child_gpus = gpus_for_child(index, _children, declared)
+        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(_child_gpus)
     # Children of one worker split the machine's cores instead of each taking all of them
     # (bench/threads.py: oversubscribed cores slow every child down); torch and BLAS alike.
     from workers.training.threads import pin_threads, worker_threads
@@ -59,6 +82,41 @@ def _dispatch_for_new_worker(**kwargs) -> None:
     finally:
         # The pool's children are forked from this process: no connection left open here.
         connection.close()
+
+
+def child_gpu_count() -> int:
+    """GPUs this child may use: its slice of the declared GPUs, or, on a worker that
+    declares none, every GPU the process sees (CUDA is touched here, in the child)."""
+    if _child_gpus is not None:
+        return len(_child_gpus)
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def placement_problem(resources: dict, worker: str) -> str | None:
+    """Why this child cannot run a job with these resources (None when it can).
+
+    A job asking for resources.gpus N runs on one child holding at least N GPUs. A child
+    holding fewer fails the job with this reason rather than running it short of devices
+    or handing it back: a Katib trial whose pod cannot be placed says why (an
+    "Insufficient nvidia.com/gpu" event) instead of running on less. The submission is
+    not refused by looking at the live workers: workers come and go, a GPU job waits
+    queued until a GPU worker is up (monitoring.fleet.waiting_reason), and a heartbeat
+    can be minutes old.
+    """
+    asked = int(resources.get("gpus") or 0)
+    if asked == 0:
+        return None
+    have = child_gpu_count()
+    if have >= asked:
+        return None
+    held = f"{have} GPU" + ("" if have == 1 else "s") if have else "no GPU"
+    return (
+        f"needs {asked} GPU{'' if asked == 1 else 's'}, worker {worker} gives each job {held} "
+        f"({GPUS_ENV} split over its --concurrency children): start a worker whose "
+        "children hold enough, or ask for fewer"
+    )
 
 
 @task_postrun.connect
@@ -85,5 +143,6 @@ def worker_info() -> dict:
         "device": torch.cuda.get_device_name(0) if cuda else "cpu",
         "torch_threads": torch.get_num_threads(),
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "gpus": _child_gpus,
         "gpu_memory_free_mb": torch.cuda.mem_get_info()[0] // 2**20 if cuda else None,
     }

@@ -106,10 +106,12 @@ def _number(text: str) -> float | None:
 
 
 class Sampler:
-    """Builds the `info` of a beat; the CPU share is over the time since the last one."""
+    """Builds the `info` of a beat; the CPU share is over the time since the last one.
+    concurrency: the worker's pool size, which splits its declared GPUs among the jobs."""
 
-    def __init__(self) -> None:
+    def __init__(self, concurrency: int | None = None) -> None:
         self._last = cpu_times()
+        self.concurrency = concurrency or 1
 
     def info(self) -> dict[str, Any]:
         now = cpu_times()
@@ -117,10 +119,17 @@ class Sampler:
         if now and self._last and now[1] > self._last[1]:
             cpu = 100.0 * (now[0] - self._last[0]) / (now[1] - self._last[1])
         self._last = now
-        devices = gpus()
+        from automl.jobs.worker import declared_gpus, gpus_per_child
+
+        devices, declared = gpus(), declared_gpus()
         return {
             "device": devices[0]["name"] if devices else "cpu",
             "gpus": devices,
+            # AUTOML_WORKER_GPUS, and the most GPUs a job placed on this worker gets.
+            "declared_gpus": declared,
+            "gpus_per_child": gpus_per_child(self.concurrency, declared)
+            if declared
+            else len(devices),
             "cpu_count": os.cpu_count(),
             "cpu_percent": cpu,
             "load_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
@@ -167,7 +176,8 @@ def start(sender: Any = None, **kwargs: Any) -> None:
     app = getattr(sender, "app", None)
     queues = sorted(app.amqp.queues.consume_from) if app is not None else []
     concurrency = getattr(getattr(sender, "pool", None), "limit", None)
-    started_at, sampler, every = timezone.now(), Sampler(), settings.WORKER_HEARTBEAT_S
+    started_at, sampler = timezone.now(), Sampler(concurrency)
+    every = settings.WORKER_HEARTBEAT_S
     _stop.clear()
 
     def loop() -> None:
