@@ -81,6 +81,10 @@ def test_it_drives_the_platform(live_server, workers, analyst, tmp_path):
         "jobs", "submit", str(EXAMPLES / "hpo.yaml"), "--set", "config.n_trials=0", expect=1
     )
     assert refused["error"] == "invalid" and "config.n_trials" in refused["fields"]
+    # model-parallel stages split torch networks only: the file searches random forests
+    staged = ("--set", "config.trainer.stages=2", "--set", "resources.device=auto")
+    refused = automl("jobs", "submit", str(EXAMPLES / "hpo.yaml"), *staged, expect=1)
+    assert "random_forest searches none" in refused["fields"]["config.trainer.stages"][0]
 
     # upload: a categorical column, missing values and a string target
     data = automl(
