@@ -23,6 +23,7 @@ from workers.data.preprocess import DEFAULTS
 from workers.data.tabular import TabularData
 from workers.evaluation.explain import explain
 from workers.evaluation.report import Predictor, evaluate
+from workers.hpo.config import validate_hpo_config
 from workers.hpo.objective import fit
 from workers.models import kinds
 from workers.models.artifacts import (
@@ -77,7 +78,7 @@ def table() -> TabularData:
 
 def _hpo_version(directory: Path, table: TabularData, family: str, metric: str) -> Path:
     """What HPO's refit saves for the family under the metric."""
-    config = {"task": "classification", "model": family, "seed": 0}
+    config = validate_hpo_config({"model": family, "metric": metric, "seed": 0}, "classification")
     params = {"epochs": 60, "lr": 0.02} if family == "mlp" else {}
     fitted = fit(
         config,
