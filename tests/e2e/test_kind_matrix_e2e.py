@@ -586,16 +586,7 @@ def test_deploy_and_predict(matrix, row):
         assert differ <= AGREEMENT[row], (row, differ)
 
 
-IMAGE_DRIFT = pytest.mark.xfail(
-    strict=True,
-    reason="open bug: an image model's served rows (64 pixels) are not matched to its "
-    "reference's one 'pixels' feature, so its drift report tests no feature",
-)
-
-
-@pytest.mark.parametrize(
-    "row", [pytest.param(r, marks=IMAGE_DRIFT) if r in ("cnn", "darts") else r for r in ROWS]
-)
+@pytest.mark.parametrize("row", ROWS)
 def test_drift(matrix, row):
     assert _refused(matrix, row, "drift") is None
     deployment = matrix.deployment(row)

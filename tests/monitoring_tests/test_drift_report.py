@@ -101,3 +101,19 @@ def test_the_engine_does_not_import_django():
 
     code = "import sys, workers.monitoring; assert 'django' not in sys.modules, 'django imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_served_images_compare_with_the_pooled_pixels_of_the_training_images():
+    from sklearn.datasets import load_digits
+
+    from workers.data.reference import PIXELS, pooled_pixels
+
+    images = load_digits().images  # N x 8 x 8, as an uploaded .npz holds them
+    reference = reference_stats(images[:900], [PIXELS])
+    same = images[900:1000].reshape(100, 64).tolist()  # flat rows, as predict logs them
+    brighter = (images[900:1000] * 0.5 + 8).tolist()  # nested rows, washed out
+    for rows, drifted in ((same, False), (brighter, True)):
+        report = drift_report(reference, pooled_pixels(rows), [PIXELS])
+        assert report["features"][PIXELS]["judged"]
+        assert report["features"][PIXELS]["drifted"] is drifted
+    assert pooled_pixels([None, "x", [1, 2]]).tolist() == [[1.0], [2.0]]

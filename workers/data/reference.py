@@ -19,6 +19,8 @@ from workers.data.columns import present, to_float
 
 QUANTILE_BINS = 10
 TOP_CATEGORIES = 50
+# The one feature an image model's reference pools all its pixel values into.
+PIXELS = "pixels"
 
 
 def bin_counts(values: np.ndarray, edges: list[float]) -> list[int]:
@@ -60,11 +62,11 @@ def reference_stats(X: np.ndarray, feature_names: list[str]) -> dict:
     """Per-feature summary of training rows X (numeric or raw object cells), for drift.
 
     Returns {"n_rows": N, "features": {name: {...}}} (see the module docstring).
-    Image arrays (more than two dimensions) are summarised as one "pixels" feature.
+    Image arrays (more than two dimensions) are summarised as one PIXELS feature.
     """
     X = np.asarray(X)
     if X.ndim > 2:
-        X, feature_names = X.reshape(-1, 1), ["pixels"]
+        X, feature_names = X.reshape(-1, 1), [PIXELS]
     if X.ndim != 2 or X.shape[1] != len(feature_names):
         raise ValueError(f"X has shape {X.shape} but {len(feature_names)} feature names")
     features = {}
@@ -83,3 +85,18 @@ def reference_stats(X: np.ndarray, feature_names: list[str]) -> dict:
         stats["count"] = int(len(column))
         features[str(name)] = stats
     return {"n_rows": int(X.shape[0]), "features": features}
+
+
+def pooled_pixels(rows: list) -> np.ndarray:
+    """Served images (each a flat or nested list of numbers, as logged) as the one PIXELS
+    column reference_stats pools training images into, so a drift report compares the
+    served pixel values with the trained ones. Rows that are no lists of numbers are left out."""
+    values = []
+    for row in rows:
+        if not isinstance(row, list):
+            continue
+        try:
+            values.append(np.asarray(row, dtype=np.float64).ravel())
+        except (TypeError, ValueError):
+            continue
+    return np.concatenate(values).reshape(-1, 1) if values else np.empty((0, 1))

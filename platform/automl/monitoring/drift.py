@@ -104,6 +104,7 @@ def run_drift_report(
 ) -> DriftReport:
     """Compare the last `hours` of the version's logged inputs with its training reference,
     store the report, and raise (or resolve) the deployment's drift alert."""
+    from workers.data.reference import PIXELS, pooled_pixels
     from workers.monitoring import DriftOptions, drift_report, prediction_drift
 
     version = version or _primary_version(deployment)
@@ -119,7 +120,9 @@ def run_drift_report(
         else share_threshold,
         min_rows=settings.DRIFT_MIN_ROWS,
     )
-    result = drift_report(reference, _matrix(rows, len(names)), names, options)
+    # An image model's reference pools every pixel into one feature: so is its window.
+    X = pooled_pixels(rows) if names == [PIXELS] else _matrix(rows, len(names))
+    result = drift_report(reference, X, names, options)
     # Outputs drift against the window before this one (training outputs are not kept).
     baseline = window_logs(deployment, version, start - (end - start), start)[1]
     kind = "categorical" if version.task == "classification" else "numeric"
