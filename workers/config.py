@@ -214,7 +214,7 @@ def named(
         err.add(path, f"must be one of {names} or an object with a 'name'")
         return None, {}
     name = raw.get("name", default)
-    if name not in registry:
+    if not isinstance(name, str) or name not in registry:
         err.add(f"{path}.name", f"must be one of {names}")
         return None, {}
     return name, {k: v for k, v in raw.items() if k != "name"}

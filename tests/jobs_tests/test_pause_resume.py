@@ -68,3 +68,11 @@ def test_only_hpo_jobs_pause(alice, alice_api, iris):
     job = make_job(alice, iris, kind="nas", status="running")
     answer = alice_api.post(f"/api/v1/jobs/{job.id}/pause/")
     assert answer.status_code == 400 and "only HPO jobs" in answer.json()["detail"]
+
+
+def test_a_job_that_ran_no_trial_cannot_be_extended(alice, alice_api, iris):
+    job = make_job(alice, iris, status="cancelled", study_name="job-never-started")
+    answer = alice_api.post(f"/api/v1/jobs/{job.id}/extend/", {"n_trials": 2}, format="json")
+    assert answer.status_code == 409 and "ended before its first trial" in answer.json()["detail"]
+    job.refresh_from_db()
+    assert job.status == "cancelled"  # not reopened

@@ -163,6 +163,8 @@ def test_auto_user_space_fills_missing_family_subspaces():
         ({"sampler": {"name": "tpe", "seed": True}}, "sampler.seed"),
         ({"sampler": {"name": "random", "multivariate": True}}, "sampler.multivariate"),
         ({"pruner": "threshold"}, "pruner.name"),
+        ({"pruner": {"name": {"nested": 1}}}, "pruner.name"),
+        ({"sampler": {"name": ["tpe"]}}, "sampler.name"),
         ({"pruner": {"name": "percentile", "percentile": 120}}, "pruner.percentile"),
         ({"pruner": {"name": "median", "percentile": 20}}, "pruner.percentile"),
         (

@@ -146,7 +146,9 @@ class ExternalTrialView(APIView):
 
 
 class TrialAsk(ExternalTrialView):
-    @extend_schema(request=AskSerializer, responses={200: AskAnswerSerializer})
+    @extend_schema(
+        request=AskSerializer, responses={200: AskAnswerSerializer, 409: OpenApiTypes.OBJECT}
+    )
     def post(self, request: Request, pk: int) -> Response:
         """A trial to run (its number, parameters and token), or wait, or done. Several
         machines may ask at once: the job's budget of trials is kept exactly."""
@@ -170,7 +172,9 @@ class TrialAsk(ExternalTrialView):
 
 
 class TrialReport(ExternalTrialView):
-    @extend_schema(request=ReportSerializer, responses={200: ReportAnswerSerializer})
+    @extend_schema(
+        request=ReportSerializer, responses={200: ReportAnswerSerializer, 409: OpenApiTypes.OBJECT}
+    )
     def post(self, request: Request, pk: int, number: int) -> Response:
         """An intermediate value (also a heartbeat); whether to stop the trial (pruned)."""
         job, body = self.checked(request, pk, number, ReportSerializer)
@@ -179,7 +183,10 @@ class TrialReport(ExternalTrialView):
 
 
 class TrialHeartbeat(ExternalTrialView):
-    @extend_schema(request=TrialTokenSerializer, responses={200: HeartbeatAnswerSerializer})
+    @extend_schema(
+        request=TrialTokenSerializer,
+        responses={200: HeartbeatAnswerSerializer, 409: OpenApiTypes.OBJECT},
+    )
     def post(self, request: Request, pk: int, number: int) -> Response:
         """The trial still runs; a 409 says it was failed as lost (stop, ask again)."""
         job, _ = self.checked(request, pk, number, TrialTokenSerializer)
@@ -188,7 +195,9 @@ class TrialHeartbeat(ExternalTrialView):
 
 
 class TrialTell(ExternalTrialView):
-    @extend_schema(request=TellSerializer, responses={200: TrialSerializer})
+    @extend_schema(
+        request=TellSerializer, responses={200: TrialSerializer, 409: OpenApiTypes.OBJECT}
+    )
     def post(self, request: Request, pk: int, number: int) -> Response:
         """End the trial: complete with its value(s), pruned, or failed with why."""
         job, body = self.checked(request, pk, number, TellSerializer)
@@ -257,7 +266,7 @@ class TrialFiles(ExternalTrialView):
                 "required": ["token", "file"],
             }
         },
-        responses={201: TrialFilesAnswerSerializer},
+        responses={201: TrialFilesAnswerSerializer, 409: OpenApiTypes.OBJECT},
     )
     def post(self, request: Request, pk: int, number: int) -> Response:
         """Attach a file your code made in the trial (a model, a plot): the best trial's

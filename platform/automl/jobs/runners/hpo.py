@@ -14,6 +14,7 @@ from dataclasses import asdict
 from django.conf import settings
 from django.utils import timezone
 
+from automl.errors import Conflict
 from automl.jobs import lifecycle, studies
 from automl.jobs.kinds import JobKind
 from automl.jobs.models import Job, Trial
@@ -87,7 +88,14 @@ class HPO(JobKind):
     def extend(self, job: Job, n_trials: int) -> None:
         from workers.hpo import engine
 
-        engine.extend_budget(study_storage(job), job.study_name, n_trials)
+        try:
+            engine.extend_budget(study_storage(job), job.study_name, n_trials)
+        except KeyError:  # Optuna's "Record does not exist": it ended before its first trial
+            raise Conflict(
+                f"job {job.id} has no study to extend: it ended before its first trial; "
+                "run it again instead",
+                {"n_trials": ["the job ran no trial"]},
+            ) from None
 
     def curated(self, job: Job) -> None:
         """The best trial and importances of a finished job, again without the trials now
