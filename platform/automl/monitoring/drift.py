@@ -120,8 +120,13 @@ def run_drift_report(
         else share_threshold,
         min_rows=settings.DRIFT_MIN_ROWS,
     )
-    # An image model's reference pools every pixel into one feature: so is its window.
-    X = pooled_pixels(rows) if names == [PIXELS] else _matrix(rows, len(names))
+    if list(reference.get("features", {})) == [PIXELS] and len(names) == 1:
+        # An image model: its reference pools every training pixel into one feature, and
+        # its served images are pooled alike, under the data set's name for the image.
+        reference = {**reference, "features": {names[0]: reference["features"][PIXELS]}}
+        X = pooled_pixels(rows)
+    else:
+        X = _matrix(rows, len(names))
     result = drift_report(reference, X, names, options)
     # Outputs drift against the window before this one (training outputs are not kept).
     baseline = window_logs(deployment, version, start - (end - start), start)[1]
