@@ -71,6 +71,18 @@ def _without(config: dict, paths: list[str]) -> dict:
     return out
 
 
+def stages_field() -> forms.IntegerField:
+    """The trainer's model-parallel stages, as the HPO and NAS forms both ask for them."""
+    return forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_STAGES,
+        label="Model-parallel stages",
+        help_text="Split each network's layers over this many devices, one GPU each "
+        "(GPUs per trial at least this many, or device cpu). Default 1: one piece.",
+    )
+
+
 class DatasetChoice(forms.ModelChoiceField):
     def label_from_instance(self, obj: Dataset) -> str:
         rows = f", {obj.n_rows} rows" if obj.n_rows else ""
@@ -312,14 +324,7 @@ class HpoForm(JobForm):
         initial=1,
         help_text="Trials run at once, on any free worker.",
     )
-    stages = forms.IntegerField(
-        required=False,
-        min_value=1,
-        max_value=MAX_STAGES,
-        label="Model-parallel stages",
-        help_text="Split each network's layers over this many devices, one GPU each "
-        "(GPUs per trial at least this many, or device cpu). Default 1: one piece.",
-    )
+    stages = stages_field()
     warm_start_from = forms.IntegerField(
         required=False,
         label="Continue from job",
@@ -428,14 +433,7 @@ class NasForm(JobForm):
         required=False,
         help_text="Candidates trained at once, on any free worker (evolution and random search).",
     )
-    stages = forms.IntegerField(
-        required=False,
-        min_value=1,
-        max_value=MAX_STAGES,
-        label="Model-parallel stages",
-        help_text="Split each network's layers over this many devices, one GPU each "
-        "(GPUs per trial at least this many, or device cpu). Default 1: one piece.",
-    )
+    stages = stages_field()
 
     field_order = [
         "name",
