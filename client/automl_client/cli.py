@@ -492,6 +492,26 @@ def models_stage(ctx: click.Context, version_id: int, stage: str):
     )
 
 
+@models.command("alias")
+@click.argument("version_id", type=int)
+@click.argument("alias")
+@click.option("--remove", is_flag=True, help="Remove the alias from this version.")
+@click.pass_context
+def models_alias(ctx: click.Context, version_id: int, alias: str, remove: bool):
+    """Point ALIAS (champion, challenger, ...) at a version, moving it there."""
+    models_api = client_of(ctx).models
+    if remove:
+        models_api.remove_alias(version_id, alias)
+        emit(ctx, {"removed": alias}, lambda: click.echo(f"Removed @{alias}."))
+        return
+    version = models_api.set_alias(version_id, alias)
+    emit(
+        ctx,
+        version.raw,
+        lambda: click.echo(f"{version.name} v{version.version} is @{alias}."),
+    )
+
+
 @models.command("compare")
 @click.argument("version_ids", type=int, nargs=-1, required=True)
 @click.pass_context

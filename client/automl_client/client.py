@@ -434,7 +434,8 @@ def trial_row(trial: Trial) -> dict:
 
 class Models(Part):
     def list(self, **filters: Any) -> list[ModelVersion]:
-        """Your model versions; filters: name, job, stage, task, framework, tag, search."""
+        """Your model versions; filters: name, job, stage, alias, task, framework, tag,
+        search."""
         params = {k: v for k, v in filters.items() if v is not None}
         return [
             ModelVersion.from_api(v, self.client) for v in self.client.pages("/models/", params)
@@ -454,6 +455,22 @@ class Models(Part):
         """Move a version to staging, production or archived."""
         body = self.client.request("POST", f"/models/{version_id}/stage/", json={"stage": stage})
         return ModelVersion.from_api(body, self.client)
+
+    def set_alias(self, version_id: int, alias: str) -> ModelVersion:
+        """Point a registry alias (champion, challenger, any name) at this version, moving
+        it from another version of the name; deployments that follow it are re-routed."""
+        body = self.client.request("POST", f"/models/{version_id}/aliases/", json={"alias": alias})
+        return ModelVersion.from_api(body, self.client)
+
+    def remove_alias(self, version_id: int, alias: str) -> None:
+        self.client.request("DELETE", f"/models/{version_id}/aliases/{alias}/")
+
+    def by_alias(self, name: str, alias: str) -> ModelVersion:
+        """The version of `name` that `alias` points at."""
+        found = self.list(name=name, alias=alias)
+        if not found:
+            raise NotFound(404, "not_found", f"{name} has no alias {alias!r}")
+        return found[0]
 
     def download(self, version_id: int, path: str | Path | None = None) -> Path:
         """Save the version's zip (spec, weights, preprocessing); `path` may be a folder
@@ -552,6 +569,14 @@ class Deployments(Part):
         body = {"routes": split_routes(version, canary)}
         answer = self.client.request(
             "PATCH", f"/deployments/{self.resolve(deployment)}/", json=body
+        )
+        return Deployment.from_api(answer, self.client)
+
+    def follow(self, deployment: int | str, alias: str) -> Deployment:
+        """Make the deployment follow a registry alias of its model ("": stop following):
+        when the alias moves, the traffic of its old version goes to the new one."""
+        answer = self.client.request(
+            "PATCH", f"/deployments/{self.resolve(deployment)}/", json={"follows": alias}
         )
         return Deployment.from_api(answer, self.client)
 

@@ -179,6 +179,7 @@ class ModelVersion(Resource):
     version: int = 0
     description: str = ""
     stage: str = ""
+    aliases: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     source: str = ""
     owner: str = ""
@@ -209,6 +210,7 @@ class Deployment(Resource):
     routes: list[dict] = field(default_factory=list)
     shadow: int | None = None
     history: list = field(default_factory=list)
+    follows: str = ""
     cache_ttl_s: int | None = None
     log_predictions: bool = True
     batching: dict | None = None

@@ -121,3 +121,28 @@ class ModelVersion(models.Model):
             return {a: reason for a in ACTIONS if (reason := refusal(self.spec or {}, a))}
         except UnknownKindError as exc:  # an imported spec naming no kind we know
             return {a: str(exc) for a in ("export_onnx", "export_torchscript", "compress")}
+
+
+class ModelAlias(models.Model):
+    """A movable name (`champion`, `challenger`, anything) for one version of a registered
+    model name. A deployment may follow an alias: moving it re-routes the deployment's
+    traffic that went to the old version (automl.registry.aliases)."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="model_aliases"
+    )
+    name = models.SlugField(max_length=100, help_text="The registered model name.")
+    alias = models.SlugField(max_length=50)
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="aliases")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "alias"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name", "alias"], name="unique_model_alias")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.alias}"

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from automl import audit
 from automl.errors import as_message
-from automl.registry import services
+from automl.registry import aliases, services
 from automl.registry.models import ModelVersion
 
 
@@ -50,6 +50,8 @@ def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "next_stages": sorted(services.TRANSITIONS[version.stage]),
             "refusals": version.refusals(),
             "audit_rows": audit.rows(version),
+            "aliases": sorted(a.alias for a in version.aliases.all()),
+            "name_aliases": aliases.of_name(version.owner, version.name),
             **section_context(version),
         },
     )
@@ -64,6 +66,22 @@ def model_stage(request: HttpRequest, pk: int) -> HttpResponse:
         request.POST.get("stage", ""),
         request.user,
     )
+    return redirect("model-page", pk=pk)
+
+
+@login_required
+@require_POST
+@as_message("model-page")
+def model_alias(request: HttpRequest, pk: int) -> HttpResponse:
+    """Set (or move here) the alias named in the form, or remove it (`remove`)."""
+    version = get_object_or_404(ModelVersion.objects.owned_by(request.user), id=pk)
+    alias = request.POST.get("alias", "").strip()
+    if request.POST.get("remove"):
+        aliases.remove_alias(version, alias, request.user)
+        messages.success(request, f"Removed the alias {alias}.")
+    else:
+        aliases.set_alias(version, alias, request.user)
+        messages.success(request, f"{version} is now {alias}.")
     return redirect("model-page", pk=pk)
 
 

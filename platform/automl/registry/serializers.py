@@ -6,6 +6,7 @@ from automl.registry.models import ModelVersion
 class ModelVersionSerializer(serializers.ModelSerializer):
     owner = serializers.CharField(source="owner.username", read_only=True)
     lineage = serializers.SerializerMethodField()
+    aliases = serializers.SerializerMethodField()
 
     class Meta:
         model = ModelVersion
@@ -16,6 +17,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "description",
             "stage",
             "stage_changed_at",
+            "aliases",
             "tags",
             "source",
             "owner",
@@ -42,6 +44,10 @@ class ModelVersionSerializer(serializers.ModelSerializer):
 
         return lineage(obj)
 
+    def get_aliases(self, obj: ModelVersion) -> list[str]:
+        """The registry aliases pointing at this version (champion, challenger, ...)."""
+        return sorted(a.alias for a in obj.aliases.all())
+
 
 class ModelVersionUpdateSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
@@ -52,6 +58,14 @@ class ModelVersionUpdateSerializer(serializers.Serializer):
 
 class StageSerializer(serializers.Serializer):
     stage = serializers.ChoiceField(choices=ModelVersion.Stage.choices)
+
+
+class AliasSerializer(serializers.Serializer):
+    alias = serializers.CharField(
+        max_length=50,
+        help_text="champion, challenger or any name (lower case); set on another version of "
+        "the same name, it moves here, and deployments that follow it are re-routed.",
+    )
 
 
 class ImportSerializer(serializers.Serializer):

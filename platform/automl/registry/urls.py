@@ -10,6 +10,8 @@ api_urls = [
     path("compare/", views.ModelCompare.as_view(), name="model-compare"),
     path("<int:pk>/", views.ModelDetail.as_view(), name="model-detail"),
     path("<int:pk>/stage/", views.ModelStage.as_view(), name="model-stage"),
+    path("<int:pk>/aliases/", views.ModelAliases.as_view(), name="model-aliases"),
+    path("<int:pk>/aliases/<str:alias>/", views.ModelAlias.as_view(), name="model-alias"),
     path("<int:pk>/download/", views.ModelDownload.as_view(), name="model-download"),
     path("<int:pk>/export/<str:fmt>/", views.ModelExport.as_view(), name="model-export"),
     path("<int:pk>/bundle/", views.ModelBundle.as_view(), name="model-bundle"),
@@ -22,4 +24,5 @@ page_urls = [
     path("import/", pages.model_import, name="model-import-page"),
     path("<int:pk>/", pages.model_detail, name="model-page"),
     path("<int:pk>/stage/", pages.model_stage, name="model-stage-page"),
+    path("<int:pk>/alias/", pages.model_alias, name="model-alias-page"),
 ]

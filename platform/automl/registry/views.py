@@ -16,9 +16,10 @@ from rest_framework.views import APIView
 
 from automl import heavy
 from automl.datasets.uploads import MULTIPART_SLACK, PayloadTooLarge, content_length
-from automl.registry import bundles, services
+from automl.registry import aliases, bundles, services
 from automl.registry.models import ModelVersion
 from automl.registry.serializers import (
+    AliasSerializer,
     ImportSerializer,
     ModelVersionSerializer,
     ModelVersionUpdateSerializer,
@@ -69,13 +70,19 @@ class ModelList(generics.ListAPIView):
             # JSON containment is not on SQLite; tags are few, so filter them in Python.
             ids = [i for i, tags in versions.values_list("id", "tags") if tag in tags]
             versions = versions.filter(id__in=ids)
+        if alias := params.get("alias"):
+            versions = versions.filter(aliases__alias=alias)
         if search := params.get("search"):
             versions = versions.filter(
                 Q(name__icontains=search)
                 | Q(description__icontains=search)
                 | Q(family__icontains=search)
             )
-        return versions.select_related("owner").order_by("name", "-version")
+        return (
+            versions.select_related("owner")
+            .prefetch_related("aliases")
+            .order_by("name", "-version")
+        )
 
     @extend_schema(
         parameters=[
@@ -85,6 +92,7 @@ class ModelList(generics.ListAPIView):
             OpenApiParameter("task", OpenApiTypes.STR, enum=["classification", "regression"]),
             OpenApiParameter("framework", OpenApiTypes.STR, enum=["torch", "sklearn"]),
             OpenApiParameter("tag", OpenApiTypes.STR),
+            OpenApiParameter("alias", OpenApiTypes.STR, description="e.g. champion"),
             OpenApiParameter("search", OpenApiTypes.STR),
         ]
     )
@@ -119,6 +127,28 @@ class ModelStage(APIView):
         body.is_valid(raise_exception=True)
         version = services.set_stage(version, body.validated_data["stage"], request.user)
         return Response(ModelVersionSerializer(version).data)
+
+
+class ModelAliases(APIView):
+    @extend_schema(
+        request=AliasSerializer, responses={200: ModelVersionSerializer, 409: OpenApiTypes.OBJECT}
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        """Point an alias at this version (moving it from another version of the name)."""
+        version = get_object_or_404(ModelVersion.objects.owned_by(request.user), id=pk)
+        body = AliasSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        aliases.set_alias(version, body.validated_data["alias"], request.user)
+        return Response(ModelVersionSerializer(version).data)
+
+
+class ModelAlias(APIView):
+    @extend_schema(responses={204: None, 409: OpenApiTypes.OBJECT})
+    def delete(self, request: Request, pk: int, alias: str) -> Response:
+        """Remove the alias (refused while a deployment follows it)."""
+        version = get_object_or_404(ModelVersion.objects.owned_by(request.user), id=pk)
+        aliases.remove_alias(version, alias, request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ModelDownload(APIView):

@@ -42,6 +42,13 @@ class TrafficForm(forms.Form):
         label="Shadow version",
         help_text="Optional: answers every request too; its answers are logged, not returned.",
     )
+    follows = forms.ChoiceField(
+        required=False,
+        choices=[("", "none (fixed versions)")],
+        label="Follow alias",
+        help_text="Optional: when this registry alias moves to another version, the traffic "
+        "of its old version goes to the new one.",
+    )
     batch_rows = forms.IntegerField(
         required=False,
         label="Batch up to (rows)",
@@ -55,10 +62,11 @@ class TrafficForm(forms.Form):
         help_text="How long a request waits for others to join its batch.",
     )
 
-    def __init__(self, *args: Any, versions, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, versions, aliases: list[str] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for name in ("main", "canary", "shadow"):
             self.fields[name].queryset = versions.order_by("name", "-version")
+        self.fields["follows"].choices += [(a, a) for a in aliases]
 
     def routes(self) -> tuple[list[dict], int | None]:
         data = self.cleaned_data
@@ -87,6 +95,7 @@ class TrafficForm(forms.Form):
         return {
             "routes": "canary" if parts[1:2] == ["1"] else "main",
             "shadow": "shadow",
+            "follows": "follows",
             "name": "name",
             "batching": "batch_wait_ms" if parts[1:2] == ["max_wait_ms"] else "batch_rows",
         }.get(parts[0])
@@ -102,6 +111,7 @@ class DeploymentForm(TrafficForm):
         "canary",
         "canary_percent",
         "shadow",
+        "follows",
         "batch_rows",
         "batch_wait_ms",
     ]

@@ -26,6 +26,12 @@ class Deployment(models.Model):
         related_name="shadow_deployments",
     )
     history = models.JSONField(default=list, blank=True)
+    follows = models.SlugField(
+        max_length=50,
+        blank=True,
+        help_text="A registry alias of model_name: when it moves, the traffic that went to "
+        "its old version goes to the new one. Blank: fixed versions.",
+    )
     cache_ttl_s = models.PositiveIntegerField(
         null=True, blank=True, help_text="Result cache TTL; null: the default, 0: off."
     )

@@ -11,7 +11,8 @@ from django.views.decorators.http import require_POST
 
 from automl import audit
 from automl.errors import as_message, on_form
-from automl.registry.models import ModelVersion
+from automl.registry import aliases
+from automl.registry.models import ModelAlias, ModelVersion
 from automl.serving import traffic
 from automl.serving.forms import DeploymentForm, TrafficForm, TryForm
 from automl.serving.models import Deployment
@@ -25,7 +26,10 @@ def deployment_list(request: HttpRequest) -> HttpResponse:
     initial = {}
     if request.GET.get("version", "").isdigit():
         initial["main"] = versions.filter(id=int(request.GET["version"])).first()
-    form = DeploymentForm(request.POST or None, versions=versions, initial=initial)
+    names = ModelAlias.objects.owned_by(request.user).values_list("alias", flat=True)
+    form = DeploymentForm(
+        request.POST or None, versions=versions, aliases=sorted(set(names)), initial=initial
+    )
     if request.method == "POST" and form.is_valid():
         routes, shadow = form.routes()
         deployment = on_form(
@@ -37,6 +41,7 @@ def deployment_list(request: HttpRequest) -> HttpResponse:
                 routes=routes,
                 shadow=shadow,
                 batching=form.batching(),
+                follows=form.cleaned_data["follows"],
             ),
             form.field_of,
         )
@@ -135,6 +140,7 @@ def deployment_traffic(request: HttpRequest, pk: int) -> HttpResponse:
         def change() -> Deployment:
             batching = traffic.validate_batching(form.batching())
             changed = traffic.set_traffic(deployment, routes, shadow, request.user)
+            changed = traffic.set_follows(changed, form.cleaned_data["follows"], request.user)
             if batching != deployment.batching:
                 changed = traffic.set_batching(changed, batching, request.user)
             return changed
@@ -157,9 +163,11 @@ def _traffic_form(request: HttpRequest, deployment: Deployment, data=None) -> Tr
             canary=routes[1]["version"], canary_percent=round(100 * routes[1]["weight"] / total, 1)
         )
     initial["shadow"] = deployment.shadow_id
+    initial["follows"] = deployment.follows
     if deployment.batching:
         initial.update(
             batch_rows=deployment.batching["max_batch_rows"],
             batch_wait_ms=deployment.batching["max_wait_ms"],
         )
-    return TrafficForm(data, versions=versions, initial=initial)
+    names = aliases.of_name(deployment.owner, deployment.model_name)
+    return TrafficForm(data, versions=versions, aliases=sorted(names), initial=initial)

@@ -23,6 +23,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "routes",
             "shadow",
             "history",
+            "follows",
             "cache_ttl_s",
             "log_predictions",
             "batching",
@@ -40,10 +41,24 @@ BATCHING_HELP = (
 )
 
 
+FOLLOWS_HELP = (
+    "A registry alias of model_name (e.g. champion) to follow: when it moves to another "
+    "version, the traffic that went to its old version goes to the new one. Blank: the "
+    "routes name fixed versions."
+)
+
+
 class DeploymentCreateSerializer(serializers.Serializer):
     name = serializers.SlugField(max_length=100)
     model_name = serializers.SlugField(max_length=100)
-    routes = serializers.JSONField(help_text='[{"version": id, "weight": 90}, ...]')
+    routes = serializers.JSONField(
+        required=False,
+        help_text='[{"version": id, "weight": 90}, ...]; left out with `follows`: all '
+        "traffic to the alias's version.",
+    )
+    follows = serializers.CharField(
+        required=False, allow_blank=True, max_length=50, help_text=FOLLOWS_HELP
+    )
     shadow = serializers.JSONField(
         required=False, allow_null=True, help_text="A version id whose answers are only logged."
     )
@@ -60,6 +75,9 @@ class TrafficSerializer(serializers.Serializer):
         help_text='[{"version": id, "weight": 90}, ...]; left out: the traffic stays.',
     )
     shadow = serializers.JSONField(required=False, allow_null=True)
+    follows = serializers.CharField(
+        required=False, allow_blank=True, max_length=50, help_text=FOLLOWS_HELP
+    )
     cache_ttl_s = serializers.IntegerField(
         required=False, allow_null=True, min_value=0, max_value=7 * 24 * 3600
     )

@@ -18,8 +18,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from automl import audit
-from automl.errors import Conflict, Invalid
-from automl.registry.models import ModelVersion
+from automl.errors import Conflict, Invalid, NotFound
+from automl.registry.models import ModelAlias, ModelVersion
 from automl.serving import batching as batching_
 from automl.serving.models import Deployment, Route
 
@@ -150,13 +150,20 @@ def create_deployment(
     cache_ttl_s: int | None = None,
     log_predictions: bool = True,
     batching: Any = None,
+    follows: str = "",
 ) -> Deployment:
+    """A new deployment of `model_name`; with `follows` (an alias of the name) and no
+    routes, all traffic goes to the alias's version."""
     if Deployment.objects.filter(owner=owner, name=name).exists():
         raise Invalid(
             f"you already have a deployment named {name!r}", {"name": ["already in use"]}
         )
     batching = validate_batching(batching)
+    if follows and routes is None:
+        routes = [{"version": _alias_version(owner, model_name, follows).id, "weight": 100}]
     routes, shadow_id = validate_traffic(owner, model_name, routes, shadow)
+    if follows:
+        _check_follows(owner, model_name, follows, routes)
     with transaction.atomic():
         deployment = Deployment.objects.create(
             owner=owner,
@@ -166,10 +173,76 @@ def create_deployment(
             cache_ttl_s=cache_ttl_s,
             log_predictions=log_predictions,
             batching=batching,
+            follows=follows,
         )
         _write_routes(deployment, routes)
-        audit.record(deployment, owner, {"routes": [None, routes]}, audit.Action.CREATE)
+        audit.record(
+            deployment,
+            owner,
+            {"routes": [None, routes], **({"follows": [None, follows]} if follows else {})},
+            audit.Action.CREATE,
+        )
     return deployment
+
+
+def _alias_version(owner, model_name: str, alias: Any) -> ModelVersion:
+    from automl.registry import aliases
+
+    try:
+        return aliases.resolve(owner, model_name, aliases.check_alias(alias, "follows"))
+    except NotFound:
+        raise Invalid(
+            f"follows: {model_name} has no alias {alias!r}", {"follows": ["no such alias"]}
+        ) from None
+
+
+def _check_follows(owner, model_name: str, alias: str, routes: list[dict]) -> None:
+    """Following an alias re-routes the traffic of its version, so that version must take
+    some (else moving the alias would change nothing)."""
+    version = _alias_version(owner, model_name, alias)
+    if version.id not in [r["version"] for r in routes]:
+        raise Invalid(
+            f"follows: {alias!r} points at {version}, which takes none of the traffic",
+            {"follows": [f"route some traffic to version {version.id} ({alias})"]},
+        )
+
+
+def set_follows(deployment: Deployment, alias: str, actor=None) -> Deployment:
+    """Follow a registry alias of the deployment's model name ("": fixed versions)."""
+    if alias:
+        _check_follows(deployment.owner, deployment.model_name, alias, deployment.routes)
+    if alias != deployment.follows:
+        audit.record(deployment, actor, {"follows": [deployment.follows or None, alias or None]})
+        deployment.follows = alias
+        deployment.save(update_fields=["follows", "updated_at"])
+    return deployment
+
+
+def follow_alias(alias: ModelAlias, previous: ModelVersion, actor=None) -> list[Deployment]:
+    """The alias moved from `previous` to `alias.version`: in every deployment that follows
+    it, the traffic that went to `previous` goes to the new version (added to the new
+    version's own share if it had one: a canary becomes the whole). Conflict if a follower
+    cannot serve the new version; the caller's transaction then moves nothing."""
+    followers = Deployment.objects.filter(
+        owner=alias.owner_id, model_name=alias.name, follows=alias.alias
+    ).prefetch_related("route_set")
+    moved = []
+    for deployment in followers:
+        weights: dict[int, float] = {}
+        for route in deployment.routes:
+            version = alias.version_id if route["version"] == previous.id else route["version"]
+            weights[version] = weights.get(version, 0.0) + route["weight"]
+        routes = [{"version": v, "weight": w} for v, w in weights.items()]
+        shadow = None if deployment.shadow_id == alias.version_id else deployment.shadow_id
+        try:
+            moved.append(set_traffic(deployment, routes, shadow, actor))
+        except Invalid as exc:
+            raise Conflict(
+                f"{deployment} follows {alias.alias!r} and cannot serve "
+                f"{alias.version}: {exc.detail}",
+                {"alias": [f"deployment {deployment.name} cannot serve that version"]},
+            ) from None
+    return moved
 
 
 def set_batching(deployment: Deployment, value: Any, actor=None) -> Deployment:

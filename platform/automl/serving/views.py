@@ -31,7 +31,8 @@ class DeploymentList(generics.ListAPIView):
     def post(self, request: Request) -> Response:
         body = DeploymentCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        deployment = traffic.create_deployment(request.user, **body.validated_data)
+        data = {"routes": None, **body.validated_data}
+        deployment = traffic.create_deployment(request.user, **data)
         return Response(DeploymentSerializer(deployment).data, status=status.HTTP_201_CREATED)
 
 
@@ -44,8 +45,8 @@ class DeploymentDetail(APIView):
     @extend_schema(request=TrafficSerializer, responses=DeploymentSerializer)
     def patch(self, request: Request, pk: int) -> Response:
         """Change the split and shadow (a split sent alone has no shadow; the previous pair
-        can be rolled back to), the result cache TTL or the batching; what the body leaves
-        out stays."""
+        can be rolled back to), the alias it follows, the result cache TTL or the batching;
+        what the body leaves out stays."""
         deployment = get_object_or_404(Deployment.objects.owned_by(request.user), id=pk)
         body = TrafficSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -56,6 +57,8 @@ class DeploymentDetail(APIView):
             deployment = traffic.set_traffic(
                 deployment, data.get("routes", deployment.routes), data.get("shadow"), request.user
             )
+        if "follows" in data:
+            deployment = traffic.set_follows(deployment, data["follows"], request.user)
         if "batching" in data:
             deployment = traffic.set_batching(deployment, data["batching"], request.user)
         if "cache_ttl_s" in data:

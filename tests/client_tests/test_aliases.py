@@ -1,0 +1,36 @@
+"""The Python client and the CLI set, find and remove registry aliases, and make a
+deployment follow one (a live server; no worker needed)."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from automl_client import Client
+from automl_client.cli import cli
+from tests.support.factories import forest_dir, register
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_it_moves_an_alias_a_deployment_follows(live_server, analyst, tmp_path, model_store):
+    v1 = register(analyst, forest_dir(tmp_path / "v1"), name="iris")
+    v2 = register(analyst, forest_dir(tmp_path / "v2", seed=1), name="iris")
+    client = Client.login(live_server.url, "analyst", "analyst-password-1")
+    assert client.models.set_alias(v1.id, "champion").aliases == ["champion"]
+    deployment = client.deployments.create("live", v1.id)
+    assert client.deployments.follow("live", "champion").follows == "champion"
+
+    # The CLI moves it; the deployment's traffic follows.
+    runner = CliRunner()
+    login = ["login", "--url", live_server.url, "--username", "analyst"]
+    assert runner.invoke(cli, [*login, "--password", "analyst-password-1"]).exit_code == 0
+    result = runner.invoke(cli, ["--json", "models", "alias", str(v2.id), "champion"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["aliases"] == ["champion"]
+    assert client.models.by_alias("iris", "champion").id == v2.id
+    assert client.deployments.get(deployment.id).routes == [{"version": v2.id, "weight": 100.0}]
+
+    client.models.set_alias(v1.id, "old")
+    client.models.remove_alias(v1.id, "old")
+    assert client.models.get(v1.id).aliases == []
