@@ -109,7 +109,9 @@ def test_the_advanced_box_is_merged_over_the_fields(alice_browser, alice, iris):
     assert list(config["search_space"]) == ["C"]
 
 
-def test_errors_are_the_apis_words_beside_the_field(alice_browser, alice_api, alice, iris):
+def test_errors_are_the_apis_in_plain_words_beside_the_field(
+    alice_browser, alice_api, alice, iris
+):
     bad = {**HPO_FORM, "dataset": iris.id, "metric": "r2"}
     response = alice_browser.post("/jobs/new/hpo/", bad)
     api = alice_api.post(
@@ -124,26 +126,59 @@ def test_errors_are_the_apis_words_beside_the_field(alice_browser, alice_api, al
     assert response.status_code == 400
     page = response.content.decode()
     message = api["fields"]["config.metric"][0]
-    assert f"config.metric: {message}".replace("'", "&#x27;") in page
-    assert 'class="field-metric"' in page.split(message.replace("'", "&#x27;"))[0][-900:]
+    # The label names the field: no API path ("config.metric: ...") beside it.
+    said = (message[0].upper() + message[1:]).replace("'", "&#x27;")
+    assert said in page and "config.metric" not in page
+    assert 'class="field-metric invalid"' in page.split(f'id="id_metric_error">{said}')[0][-900:]
     assert not Job.objects.exists()
-    # A mistake inside the advanced box is shown beside it; bad JSON too.
+    # A mistake inside the advanced box is shown beside it, named by its place in the JSON.
     advanced = json.dumps({"search_space": {"C": {"type": "float", "low": 2, "high": 1}}})
     page = alice_browser.post(
         "/jobs/new/hpo/", {**HPO_FORM, "dataset": iris.id, "advanced": advanced}
     ).content.decode()
-    assert "config.search_space.C.low: must not exceed high" in page
+    assert "search space › C › low: must not exceed high" in page
     page = alice_browser.post(
         "/jobs/new/hpo/", {**HPO_FORM, "dataset": iris.id, "advanced": "{nope"}
     ).content.decode()
     assert "not valid JSON" in page and not Job.objects.exists()
 
 
+def test_every_error_is_shown_at_once_with_a_summary(alice_browser, iris):
+    """A field the form rejects (trials 0) does not hide what the API finds wrong in the
+    others (a regression metric, a bad search space); the summary links to each field."""
+    advanced = json.dumps({"search_space": {"C": {"type": "float", "low": 2, "high": 1}}})
+    response = alice_browser.post(
+        "/jobs/new/hpo/",
+        {**HPO_FORM, "dataset": iris.id, "n_trials": "0", "metric": "r2", "advanced": advanced},
+    )
+    assert response.status_code == 400
+    form = response.context["form"]
+    assert set(form.errors) == {"n_trials", "metric", "advanced"}
+    page = response.content.decode()
+    summary = page.split('id="error-summary"')[1].split("</div>")[0]
+    assert "3 things to fix" in summary
+    for field in ("n_trials", "metric", "advanced"):
+        assert f'href="#id_{field}"' in summary
+
+
+def test_described_by_ids_exist(alice_browser, iris):
+    """Each aria-describedby names an element of the page (help text, errors)."""
+    import re
+
+    page = alice_browser.post(
+        "/jobs/new/hpo/", {**HPO_FORM, "dataset": iris.id, "n_trials": "0"}
+    ).content.decode()
+    named = {i for ids in re.findall(r'aria-describedby="([^"]+)"', page) for i in ids.split()}
+    assert "id_n_trials_error" in named and "id_model_helptext" in named
+    ids = set(re.findall(r'id="([^"]+)"', page))
+    assert named <= ids, named - ids
+
+
 def test_the_forms_set_gpus_per_trial_and_model_parallel_stages(alice_browser, alice, iris):
     mlp = {**HPO_FORM, "model": "mlp", "dataset": iris.id, "stages": "2"}
     page = alice_browser.post("/jobs/new/hpo/", {**mlp, "gpus": "1"}).content.decode()
     message = "2 stages need 2 GPUs, one each; resources.gpus is 1"
-    assert 'class="field-stages"' in page.split(message)[0][-900:]
+    assert message in page.split('id="id_stages_error">')[1][:200]
     assert alice_browser.post("/jobs/new/hpo/", {**mlp, "gpus": "2"}).status_code == 302
     job = Job.objects.get(owner=alice)
     assert job.resources == {"device": "auto", "gpus": 2} and job.queue == "gpu"

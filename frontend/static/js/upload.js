@@ -11,6 +11,19 @@ function showProgress(form, fraction) {
   label.textContent = `${Math.round(fraction * 100)} % sent`;
 }
 
+function keepFiles(chosen) {
+  for (const old of chosen) {
+    const input = document.querySelector(`form[data-progress] input[name="${old.name}"]`);
+    if (input && old.files.length) {
+      input.files = old.files;
+      const note = document.createElement("small");
+      note.className = "kept-file";
+      note.textContent = `Still chosen: ${old.files[0].name}`;
+      input.after(note);
+    }
+  }
+}
+
 function sendWithProgress(form) {
   const button = form.querySelector('button[type="submit"]');
   const request = new XMLHttpRequest();
@@ -26,10 +39,17 @@ function sendWithProgress(form) {
       window.location.assign(request.responseURL); // the redirect to the new object
       return;
     }
-    // The form again, with the server's errors: show its page in place of this one.
+    // The form again, with the server's errors: show its page in place of this one,
+    // keeping the files already chosen (a page cannot pre-fill a file input itself).
+    const chosen = Array.from(form.querySelectorAll('input[type="file"]'));
     const page = new DOMParser().parseFromString(request.responseText, "text/html");
     document.getElementById("content").replaceWith(page.getElementById("content"));
+    keepFiles(chosen);
     init();
+    const summary = document.getElementById("error-summary");
+    if (summary) {
+      summary.focus();
+    }
   });
   request.addEventListener("error", () => {
     button.disabled = false;

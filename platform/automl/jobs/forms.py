@@ -168,37 +168,46 @@ class JobForm(forms.Form):
 
     def submission(self) -> dict:
         """The body a REST client would POST to /api/v1/jobs/."""
-        data = self.cleaned_data
+        data = self.cleaned_data  # only the valid fields when the form has errors
         return {
             "kind": self.kind,
-            "name": data["name"],
+            "name": data.get("name", ""),
             "dataset": data["dataset"].id if data.get("dataset") else None,
-            "config": merge(self.config(), data["advanced"]),
+            "config": merge(self.config(), data.get("advanced") or {}),
             "resources": {"device": data.get("device", "auto"), "gpus": data.get("gpus") or 0},
             "priority": data.get("priority") or 0,
         }
 
     def add_api_errors(self, fields: dict[str, list[str]]) -> None:
-        """Show the serializer's errors beside the field they are about, in its words."""
+        """Show the serializer's errors beside the field they are about, in plain words:
+        the field's label already names its path, so only what lies below it is said
+        ("search space › C › low: must not exceed high"). A field that has an error of its
+        own already (the form's checks ran first) keeps just that one."""
         advanced = self.cleaned_data.get("advanced") or {}
+        already = set(self.errors)
         for path, messages in fields.items():
-            text = f"{path}: {' '.join(messages)}" if path else " ".join(messages)
             parts = path.split(".")
             top = parts[1] if len(parts) > 1 and parts[0] == "config" else None
-            field = None
+            field, field_path = None, ""
             if top is not None and top in advanced:
-                field = "advanced"
+                field, field_path = "advanced", "config"
             else:
                 error_fields = self.error_fields()
                 for length in range(len(parts), 0, -1):
-                    field = error_fields.get(".".join(parts[:length]))
+                    field_path = ".".join(parts[:length])
+                    field = error_fields.get(field_path)
                     if field:
                         break
                 if field is None and parts[0] in ("dataset", "name", "priority"):
-                    field = parts[0]
+                    field, field_path = parts[0], parts[0]
                 if field is None and parts[0] == "resources":
                     field = "gpus" if path == "resources.gpus" else "device"
-            self.add_error(field if field in self.fields else None, text)
+                    field_path = path
+            if field not in self.fields:
+                field, field_path = None, ""
+            if field in already:
+                continue
+            self.add_error(field, _in_words(path, field_path, " ".join(messages)))
 
     @classmethod
     def initial_from(cls, job: Job, *, continue_from: bool = False) -> dict:
@@ -243,6 +252,16 @@ class JobForm(forms.Form):
             if "." in path and parents.count(parent) == 1:
                 out[f"config.{parent}"] = field
         return out
+
+
+def _in_words(path: str, field_path: str, message: str) -> str:
+    """An API error as the form shows it: the part of `path` below `field_path` (which the
+    field's label names already), with spaces for underscores."""
+    below = path[len(field_path) :].strip(".") if path.startswith(field_path) else path
+    if below.startswith("config."):
+        below = below[len("config.") :]
+    words = " › ".join(part.replace("_", " ") for part in below.split(".") if part)
+    return f"{words}: {message}" if words else message[:1].upper() + message[1:]
 
 
 def _empty(field: forms.Field) -> Any:
@@ -462,7 +481,7 @@ class NasForm(JobForm):
     def config(self) -> dict:
         """The budget field sets the chosen strategy's own budget option."""
         config = super().config()
-        strategy, budget = self.cleaned_data["strategy"], self.cleaned_data["budget"]
+        strategy, budget = self.cleaned_data.get("strategy"), self.cleaned_data.get("budget")
         if strategy and budget is not None:
             config["strategy"][BUDGET_OPTION[strategy]] = budget
         return config

@@ -107,11 +107,13 @@ def job_new(request: HttpRequest, kind: str) -> HttpResponse:
         form = form_for(kind, user=request.user, initial=initial)
         return _new(request, kind, form)
     form = form_for(kind, request.POST, user=request.user)
-    if not form.is_valid():
-        return _new(request, kind, form, status=400)
+    form.is_valid()
+    # The API checks what the form's own checks let through, so every mistake is shown at
+    # once: a field the form found wrong stands at its default for the API.
     submission = JobSubmitSerializer(data=form.submission(), context={"request": request})
     if not submission.is_valid():
         form.add_api_errors(flatten_errors(submission.errors))
+    if form.errors:
         return _new(request, kind, form, status=400)
     job = on_form(form, lambda: submit_job(request.user, **submission.validated_data))
     if job is None:  # over the user's quota: said beside the form
