@@ -252,6 +252,24 @@ def test_run_again_resubmits_the_stored_config(alice_browser, alice, iris, kind)
     assert again.config["parallelism"] == 2 or kind == "hpo"
 
 
+def test_run_again_keeps_only_the_users_own_json(alice_browser, alice, iris):
+    """The advanced box holds what the user wrote, not the ~200 lines of defaults the stored
+    config spells out, so changing the model on the form still submits."""
+    advanced = {"sampler": {"seed": 7}, "patience": 5}
+    alice_browser.post(
+        "/jobs/new/hpo/", {**HPO_FORM, "dataset": iris.id, "advanced": json.dumps(advanced)}
+    )
+    first = Job.objects.get(owner=alice)
+    initial = alice_browser.get(f"/jobs/new/hpo/?from={first.id}").context["form"].initial
+    assert json.loads(initial["advanced"]) == advanced
+    data = {key: "" if value is None else value for key, value in initial.items()}
+    response = alice_browser.post("/jobs/new/hpo/", {**data, "model": "knn"})
+    assert response.status_code == 302
+    again = Job.objects.exclude(id=first.id).get()
+    assert again.config["model"] == "knn" and again.config["sampler"]["seed"] == 7
+    assert set(again.config["search_space"]) != set(first.config["search_space"])
+
+
 def test_continue_seeds_the_study_with_the_jobs_trials(alice_browser, alice, iris):
     done = make_job(alice, iris, config={"model": "logistic_regression", "n_trials": 3})
     page = alice_browser.get(f"/jobs/{done.id}/").content.decode()

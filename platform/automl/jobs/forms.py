@@ -11,6 +11,7 @@ user can set anything the config schema allows.
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 from django import forms
@@ -52,6 +53,21 @@ def merge(base: dict, override: dict) -> dict:
             out[key] = merge(out[key], value)
         else:
             out[key] = value
+    return out
+
+
+def _difference(config: dict, base: dict) -> dict:
+    """What of `config` differs from `base`: objects compared key by key, so merging the
+    result over `base` gives `config` back (keys `base` has and `config` lacks aside)."""
+    out: dict = {}
+    for key, value in config.items():
+        if key in base and base[key] == value:
+            continue
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            value = _difference(value, base[key])
+            if not value:
+                continue
+        out[key] = value
     return out
 
 
@@ -211,8 +227,9 @@ class JobForm(forms.Form):
 
     @classmethod
     def initial_from(cls, job: Job, *, continue_from: bool = False) -> dict:
-        """Initial values that submit `job` again (its config as stored, with defaults)."""
-        config = dict(job.config)
+        """Initial values that submit `job` again: the fields from its stored config, and in
+        the advanced box only what the fields do not make (what the user wrote there or
+        sent over the API), not every default the stored config spells out."""
         initial = {
             "name": job.name,
             "dataset": job.dataset_id,
@@ -220,11 +237,29 @@ class JobForm(forms.Form):
             "priority": job.priority,
             "gpus": job.resources.get("gpus", 0),
         }
-        initial.update(cls.fields_from_config(config))
-        rest = _without(config, [*cls.CONFIG_PATHS.values(), *cls.DERIVED])
+        initial.update(cls.fields_from_config(job.config))
+        rest = cls._beyond_fields(job, initial)
         if rest:
             initial["advanced"] = json.dumps(rest, indent=2)
         return initial
+
+    @classmethod
+    def _beyond_fields(cls, job: Job, initial: dict) -> dict:
+        """The stored config less what submitting `initial` alone would store: the form is
+        submitted as a user would (the API's serializer fills in the defaults) and the two
+        configs compared. Should that submission fail (the rules changed since, or a quota),
+        the config less the fields' own paths and nulls."""
+        from automl.jobs.serializers import JobSubmitSerializer
+
+        config = {k: v for k, v in job.config.items() if k not in cls.DERIVED}
+        data = {k: "" if v is None else v for k, v in initial.items()}
+        form = cls(data, user=job.owner)
+        if form.is_valid():
+            request = SimpleNamespace(user=job.owner)
+            submitted = JobSubmitSerializer(data=form.submission(), context={"request": request})
+            if submitted.is_valid():
+                return _difference(config, submitted.validated_data["config"])
+        return _without(config, list(cls.CONFIG_PATHS.values()))
 
     @classmethod
     def fields_from_config(cls, config: dict) -> dict:
@@ -383,10 +418,6 @@ class HpoForm(JobForm):
     @classmethod
     def initial_from(cls, job: Job, *, continue_from: bool = False) -> dict:
         initial = super().initial_from(job)
-        metric = job.config.get("metric")
-        if isinstance(metric, list):  # several metrics: the advanced box carries them
-            rest = json.loads(initial.get("advanced") or "{}")
-            initial["advanced"] = json.dumps({"metric": metric, **rest}, indent=2)
         if continue_from:
             initial["warm_start_from"] = job.id
             initial["name"] = f"{job.name} (continued)"
@@ -491,19 +522,6 @@ class NasForm(JobForm):
         strategy = config.get("strategy") or {}
         budget = strategy.get(BUDGET_OPTION.get(strategy.get("name", ""), ""), None)
         return super().fields_from_config(config) | {"budget": budget}
-
-    @classmethod
-    def initial_from(cls, job: Job, *, continue_from: bool = False) -> dict:
-        initial = super().initial_from(job)
-        name = (job.config.get("strategy") or {}).get("name", "")
-        if name in BUDGET_OPTION and initial.get("advanced"):
-            # The budget field carries this option; leave it out of the advanced box.
-            rest = json.loads(initial["advanced"])
-            rest.get("strategy", {}).pop(BUDGET_OPTION[name], None)
-            if rest.get("strategy") == {}:
-                rest.pop("strategy")
-            initial["advanced"] = json.dumps(rest, indent=2) if rest else ""
-        return initial
 
 
 TECHNIQUES = {
@@ -662,16 +680,6 @@ class CompressionForm(JobForm):
         if chain is None:  # the advanced box carries the chain; the fields just name it
             chain = {name: step.get("technique") for name, step in zip(CHAIN, steps, strict=False)}
         return super().fields_from_config(config) | chain
-
-    @classmethod
-    def initial_from(cls, job: Job, *, continue_from: bool = False) -> dict:
-        initial = super().initial_from(job)
-        if _chain_fields(job.config.get("steps") or []) is not None:
-            # The step fields carry the whole chain; leave it out of the advanced box.
-            rest = json.loads(initial.get("advanced") or "{}")
-            rest.pop("steps", None)
-            initial["advanced"] = json.dumps(rest, indent=2) if rest else ""
-        return initial
 
 
 def _chain_fields(steps: list) -> dict | None:
