@@ -108,13 +108,13 @@ def test_builtins_keep_working_without_preprocessing(alice_api, iris):
 
 
 def test_training_data_of_an_upload_brings_its_preprocessing(sales):
-    preprocessing = {**DEFAULTS, "datetime_parts": "search", "frequency_encoding": "search"}
+    preprocessing = {**DEFAULTS, "datetime_parts": "search", "target_encoding": "search"}
     data = services.training_data(
         Dataset.objects.get(id=sales), {"task": "regression", "preprocessing": preprocessing}
     )
     assert data.X.dtype == object and data.X.shape == (80, 4)
     assert data.column_kinds == ["datetime", "categorical", "numeric", "boolean"]
-    assert set(data.feature_space) == {"datetime_parts", "frequency_encoding"}
+    assert set(data.feature_space) == {"datetime_parts", "target_encoding"}
     transformer = data.make_transformer({"fe.datetime_parts": True})
     features = transformer.fit(data.X, data.y).transform(data.X)
     assert features.dtype == "float64" and features.shape == (80, 4 + 3 + 1 + 1)

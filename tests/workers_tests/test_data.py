@@ -10,7 +10,7 @@ from workers.data.columns import infer_kind
 from workers.data.files import DataFileError
 from workers.data.preprocess import (
     DataConfigError,
-    TablePreprocessor,
+    Preprocessing,
     feature_space,
     resolve,
     validate_preprocessing,
@@ -105,7 +105,7 @@ def test_inspect_csv_finds_layout_and_refuses_ragged_rows(tmp_path):
 
 
 def test_preprocessor_imputes_scales_encodes_and_expands_dates():
-    t = TablePreprocessor(KINDS, options()).fit(RAW)
+    t = Preprocessing(KINDS, options(max_categories=3)).fit(RAW)
     out = t.transform(RAW)
     assert out.dtype == np.float64 and out.shape == (4, 1 + 4 + 1 + 2)
     assert list(t.get_feature_names_out()) == [
@@ -115,13 +115,14 @@ def test_preprocessor_imputes_scales_encodes_and_expands_dates():
         "x2_weekday",
         "x2_hour",
         "x3",
-        "x1=blue",
-        "x1=red",
+        "x1_blue",
+        "x1_red",
     ]
     assert np.allclose(out[:, 0].mean(), 0.0) and not np.isnan(out).any()
     # 2024-03-05 was a Tuesday (weekday 1), 13:00; scaled, so compare through the fit
-    parts = t.transform(RAW[:1])[0, 1:5] * t.scale_[1:5] + t.center_[1:5]
-    assert parts.tolist() == [2024, 3, 1, 13]
+    scaler = t.features_.named_transformers_["numeric"].named_steps["scale"]
+    parts = t.transform(RAW[:1])[0, 1:5] * scaler.scale_[1:5] + scaler.mean_[1:5]
+    assert np.allclose(parts, [2024, 3, 1, 13])
     # an unknown category encodes as all zeros; the missing one as the most frequent
     assert t.transform(np.array([[2, "green", None, True]], dtype=object))[0, -2:].tolist() == [
         0.0,
@@ -130,40 +131,56 @@ def test_preprocessor_imputes_scales_encodes_and_expands_dates():
     assert out[2, -2:].tolist() == [0.0, 1.0]
 
 
+def test_rare_and_unseen_categories_share_the_last_one_hot_column():
+    cells = np.array([["a"], ["a"], ["b"], ["c"]], dtype=object)
+    t = Preprocessing(["categorical"], options(max_categories=2)).fit(cells)
+    assert list(t.get_feature_names_out()) == ["x0_a", "x0_infrequent_sklearn"]
+    assert t.transform(np.array([["a"], ["zzz"]], dtype=object)).tolist() == [[1, 0], [0, 1]]
+
+
 def test_preprocessor_switches():
-    poly = TablePreprocessor(["numeric", "numeric"], options(polynomial="degree2")).fit(
+    poly = Preprocessing(["numeric", "numeric"], options(polynomial="degree2")).fit(
         np.array([[1, 2], [3, 4], [5, 7]], dtype=object)
     )
-    assert list(poly.get_feature_names_out()) == ["x0", "x1", "x0*x0", "x0*x1", "x1*x1"]
-    inter = TablePreprocessor(["numeric", "numeric"], options(polynomial="interactions"))
+    assert list(poly.get_feature_names_out()) == ["x0", "x1", "x0^2", "x0 x1", "x1^2"]
+    inter = Preprocessing(["numeric", "numeric"], options(polynomial="interactions"))
     assert inter.fit(poly_input := np.ones((3, 2), dtype=object)).transform(poly_input).shape == (
         3,
         3,
     )
-    cells = np.array([["a"], ["b"], ["c"], ["a"]], dtype=object)
-    freq = TablePreprocessor(
-        ["categorical"], options(frequency_encoding=True, high_cardinality=2)
-    ).fit(cells)
-    assert freq.transform(np.array([["a"], ["zzz"]], dtype=object)).ravel().tolist() == [0.5, 0]
-    flat = TablePreprocessor(KINDS, options(datetime_parts=False)).fit(RAW)
+    cells = np.array([["a"], ["b"], ["c"], ["a"]] * 3, dtype=object)
+    y = np.array([1, 0, 0, 1] * 3)
+    target = Preprocessing(["categorical"], options(target_encoding=True, high_cardinality=2)).fit(
+        cells, y
+    )
+    encoded = target.transform(np.array([["a"], ["b"], ["zzz"]], dtype=object)).ravel()
+    assert encoded.shape == (3,) and encoded[0] > encoded[2] > encoded[1]  # unseen: the mean
+    flat = Preprocessing(KINDS, options(datetime_parts=False)).fit(RAW)
     assert "x2_days" in flat.get_feature_names_out()
-    clip = TablePreprocessor(["numeric"], options(clip_outliers=True, scaling="none")).fit(
+    clip = Preprocessing(["numeric"], options(clip_outliers=True, scaling="none")).fit(
         np.array([[1], [2], [3], [4], [1000]], dtype=object)
     )
     assert clip.transform(np.array([[1000]], dtype=object))[0, 0] == pytest.approx(7.0)
 
 
+def test_the_former_frequency_encoding_key_reads_as_target_encoding():
+    assert options(frequency_encoding="search")["target_encoding"] == "search"
+    with pytest.raises(DataConfigError) as info:
+        options(frequency_encoding=3)
+    assert set(info.value.errors) == {"preprocessing.frequency_encoding"}
+
+
 def test_feature_space_lists_only_searched_and_useful_switches():
-    opts = options(polynomial="search", datetime_parts="search", frequency_encoding="search")
+    opts = options(polynomial="search", datetime_parts="search", target_encoding="search")
     space = feature_space(opts, ["numeric", "categorical"])
     assert space == {
         "polynomial": {"type": "categorical", "choices": ["none", "interactions", "degree2"]},
-        "frequency_encoding": {"type": "categorical", "choices": [False, True]},
+        "target_encoding": {"type": "categorical", "choices": [False, True]},
     }
     assert resolve(opts, {"fe.polynomial": "degree2"})["polynomial"] == "degree2"
     assert resolve(opts, {})["datetime_parts"] is False
     with pytest.raises(ValueError, match="resolve"):
-        TablePreprocessor(["numeric"], opts).fit(np.ones((2, 1), dtype=object))
+        Preprocessing(["numeric"], opts).fit(np.ones((2, 1), dtype=object))
 
 
 def test_validate_preprocessing_names_each_bad_field():
@@ -187,12 +204,13 @@ def test_validate_preprocessing_names_each_bad_field():
 def test_the_fitted_preprocessing_round_trips_through_skops(tmp_path):
     from workers.models.artifacts import load_transformer, save_transformer
 
-    t = TablePreprocessor(KINDS, options(polynomial="degree2", clip_outliers=True)).fit(RAW)
+    t = Preprocessing(KINDS, options(polynomial="degree2", clip_outliers=True)).fit(RAW)
     files = save_transformer(t, tmp_path)
     assert files == ["preprocessing.skops", "preprocessing.json"]
     loaded = load_transformer(tmp_path)
-    assert type(loaded) is TablePreprocessor
+    assert type(loaded) is Preprocessing
     assert np.array_equal(loaded.transform(RAW), t.transform(RAW))
+    assert list(loaded.get_feature_names_out()) == list(t.get_feature_names_out())
 
 
 def test_hpo_searches_feature_engineering_and_saves_the_preprocessing(tmp_path):

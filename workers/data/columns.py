@@ -146,3 +146,52 @@ def _looks_like_dates(strings: list[str]) -> bool:
         all(len(s) >= 8 and s[:4].isdigit() and s[4] == "-" for s in sample)
         and not np.isnan(to_seconds(np.array(sample, dtype=object))).any()
     )
+
+
+DATETIME_PARTS = ("days", "year", "month", "weekday", "hour")
+
+
+def cells_table(X: object, kinds: list[str] | None) -> np.ndarray:
+    """X as a 2-D object array of one column per kind; ValueError naming what is wrong."""
+    if kinds is None or not all(k in KINDS for k in kinds):
+        raise ValueError(f"kinds must list one of {', '.join(KINDS)} per column")
+    X = np.asarray(X, dtype=object)
+    if X.ndim != 2 or X.shape[1] != len(kinds):
+        raise ValueError(f"expected a 2-D table of {len(kinds)} columns, got {X.shape}")
+    return X
+
+
+def typed_table(
+    X: np.ndarray, kinds: list[str], names: list[str]
+) -> tuple[np.ndarray, list[str], list[str]]:
+    """Raw cells -> the columns a fitted preprocessing pipeline reads, with their names and
+    roles ("numeric", "boolean", "datetime_days", "datetime_part" or "categorical").
+
+    The pipeline itself holds scikit-learn transformers only (so that scikit-learn and skops
+    alone can load it); parsing cells is done here, the same way for training and serving:
+    numeric and boolean columns become floats (NaN where missing), a datetime column five
+    floats (days since 1970 and its year, month, weekday and hour: the pipeline picks days
+    or the parts), a categorical column strings (None where missing); text is left out.
+    """
+    columns, out_names, roles = [], [], []
+    for cells, kind, name in zip(X.T, kinds, names, strict=True):
+        if kind in ("numeric", "boolean"):
+            columns.append((to_float if kind == "numeric" else to_bool)(cells)[:, None])
+            out_names.append(name)
+        elif kind == "datetime":
+            seconds = to_seconds(cells)
+            columns.append(np.column_stack([seconds / 86400.0, datetime_parts(seconds)]))
+            out_names += [f"{name}_{part}" for part in DATETIME_PARTS]
+            roles += ["datetime_days"] + ["datetime_part"] * (len(DATETIME_PARTS) - 1)
+            continue
+        elif kind == "categorical":
+            strings = [None if c is None else str(c) for c in cells]
+            columns.append(np.array(strings, dtype=object)[:, None])
+            out_names.append(name)
+        else:
+            continue
+        roles.append(kind)
+    table = np.empty((len(X), 0), dtype=object)
+    if columns:
+        table = np.hstack([c.astype(object) for c in columns])
+    return table, out_names, roles

@@ -1,4 +1,5 @@
-"""The preprocessing every engine shares: config validation and one fitted transformer.
+"""The preprocessing every engine shares: config validation and one fitted transformer made
+of scikit-learn's own transformers.
 
 A job's config may hold `target` (a column name) and `preprocessing`:
 
@@ -9,30 +10,45 @@ A job's config may hold `target` (a column name) and `preprocessing`:
 - scaling: "standard" | "minmax" | "robust" | "none";
 - clip_outliers: clip numeric values to [Q1 - k IQR, Q3 + k IQR] of the training rows,
   k = iqr_factor (1.5);
-- max_categories: one-hot columns per categorical column (the most frequent values; an
-  unknown or rarer value encodes as all zeros);
+- max_categories: one-hot columns per categorical column, the rarer values sharing the
+  last one (an unseen value counts as rare);
 - feature engineering switches, each false/true, or "search" to let the HPO search flip
-  it: datetime_parts (year, month, weekday, hour; off: one timestamp feature),
-  polynomial ("none" | "interactions" | "degree2" over the first MAX_POLY_COLUMNS numeric
-  columns), frequency_encoding (categorical columns with more than high_cardinality
-  distinct values become the share of their value instead of one-hot columns).
+  it: datetime_parts (year, month, weekday, hour; off: one number of days), polynomial
+  ("none" | "interactions" | "degree2" over the first MAX_POLY_COLUMNS numeric columns),
+  target_encoding (categorical columns with more than high_cardinality distinct values
+  are target encoded instead of one-hot; "frequency_encoding", its former name, is read
+  as it).
 
-Text columns are dropped. TablePreprocessor holds only numbers, strings and lists of
-them, so it is saved with skops and loaded again with its exact type name allowed.
+Text columns are dropped. The fitted `Preprocessing` parses raw cells into typed columns
+(workers.data.columns.typed_table) and hands them to a ColumnTransformer of SimpleImputer,
+scalers, PolynomialFeatures, OneHotEncoder and TargetEncoder, with FunctionTransformer only
+around numpy.clip. That ColumnTransformer is what a model version saves, so scikit-learn and
+skops alone can load and run it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import warnings
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import (
+    FunctionTransformer,
+    MinMaxScaler,
+    OneHotEncoder,
+    PolynomialFeatures,
+    RobustScaler,
+    StandardScaler,
+    TargetEncoder,
+)
 from sklearn.utils.validation import check_is_fitted
 
-from workers.data.columns import KINDS, datetime_parts, to_bool, to_float, to_seconds
+from workers.data.columns import cells_table, typed_table
+from workers.data.legacy_preprocess import TablePreprocessor  # noqa: F401  (old versions' name)
 
 IMPUTATIONS = ("mean", "median", "most_frequent", "constant")
 SCALINGS = ("standard", "minmax", "robust", "none")
@@ -40,7 +56,6 @@ POLYNOMIAL = ("none", "interactions", "degree2")
 SEARCH = "search"
 MAX_POLY_COLUMNS = 20
 MISSING_CATEGORY = "<missing>"
-MAX_FREQUENCIES = 10_000  # values kept by a frequency encoder; rarer ones count as unseen
 DEFAULTS: dict = {
     "drop": [],
     "drop_suggested": False,  # also drop the profile's suggested_drops (the platform adds them)
@@ -52,13 +67,14 @@ DEFAULTS: dict = {
     "max_categories": 50,
     "datetime_parts": True,
     "polynomial": "none",
-    "frequency_encoding": False,
+    "target_encoding": False,
     "high_cardinality": 20,
 }
+RENAMED = {"frequency_encoding": "target_encoding"}  # former keys, read as their new names
 SWITCHES = {  # feature-engineering switch -> the values "search" chooses from
     "datetime_parts": [False, True],
     "polynomial": list(POLYNOMIAL),
-    "frequency_encoding": [False, True],
+    "target_encoding": [False, True],
 }
 
 
@@ -120,8 +136,8 @@ def validate_preprocessing(
         errors["preprocessing"] = "must be an object"
         raise DataConfigError(errors)
     out = dict(DEFAULTS)
-    for key, value in raw.items():
-        path = f"preprocessing.{key}"
+    for name, value in raw.items():
+        path, key = f"preprocessing.{name}", RENAMED.get(name, name)
         if key not in DEFAULTS:
             errors[path] = f"unknown key; allowed: {', '.join(DEFAULTS)}"
         elif (problem := _check(key, value, columns, target)) is not None:
@@ -174,7 +190,7 @@ def feature_space(options: dict, kinds: list[str]) -> dict:
     useful = {
         "datetime_parts": "datetime" in kinds,
         "polynomial": "numeric" in kinds,
-        "frequency_encoding": "categorical" in kinds,
+        "target_encoding": "categorical" in kinds,
     }
     return {
         name: {"type": "categorical", "choices": list(choices)}
@@ -193,204 +209,178 @@ def resolve(options: dict, fe_params: dict) -> dict:
     return out
 
 
-class TablePreprocessor(TransformerMixin, BaseEstimator):
+class Preprocessing(TransformerMixin, BaseEstimator):
     """Raw table cells (N x C objects: strings, numbers, None) -> a float64 feature matrix.
 
-    Numeric, boolean and datetime columns become a numeric block: clipped, imputed and
-    scaled, then polynomial products of its numeric columns are appended; categorical
-    columns follow, one-hot or frequency encoded.
+    fit parses the cells (typed_table) and fits `features_`, a ColumnTransformer of
+    scikit-learn transformers only; transform parses and applies it. Numeric, boolean and
+    datetime columns are imputed, clipped (optionally) and scaled, the first numeric ones
+    also multiplied out (polynomial); categorical columns are imputed and one-hot or, when
+    they have many values and target_encoding is on, target encoded.
 
     Args:
         kinds: each input column's kind (workers.data.columns.KINDS).
         options: normalised preprocessing options with no "search" left (see `resolve`).
+        task: "classification" or "regression" (what the target encoder learns).
+        names: the input columns' names (default x0, x1, ...), for the output features.
     """
 
-    def __init__(self, kinds: list[str] | None = None, options: dict | None = None) -> None:
+    def __init__(
+        self,
+        kinds: list[str] | None = None,
+        options: dict | None = None,
+        task: str = "classification",
+        names: list[str] | None = None,
+    ) -> None:
         self.kinds = kinds
         self.options = options
+        self.task = task
+        self.names = names
 
-    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> TablePreprocessor:
+    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> Preprocessing:
         X = self._check_input(X)
         opts = {**DEFAULTS, **(self.options or {})}
         if any(opts[name] == SEARCH for name in SWITCHES):
             raise ValueError("resolve the 'search' switches before fitting")
         self.options_ = opts
         self.n_features_in_ = X.shape[1]
-        block, self.block_names_, self.block_sources_ = self._numeric_block(X)
-        if opts["clip_outliers"]:
-            q1, q3 = _nanquantile(block, 0.25), _nanquantile(block, 0.75)
-            spread = opts["iqr_factor"] * (q3 - q1)
-            self.clip_low_, self.clip_high_ = q1 - spread, q3 + spread
-            block = np.clip(block, self.clip_low_, self.clip_high_)
-        else:
-            self.clip_low_ = self.clip_high_ = None
-        self.fill_ = _fill_values(block, opts["imputation"], opts["fill_value"])
-        block = np.where(np.isnan(block), self.fill_, block)
-        self.center_, self.scale_ = _scaling(block, opts["scaling"])
-        self.category_fill_, self.categories_, self.frequencies_ = [], [], []
-        for j in self._columns("categorical"):
-            cells = _categorical(X[:, j])
-            counts = Counter(c for c in cells if c is not None)
-            if opts["imputation"] == "constant" or not counts:
-                fill = MISSING_CATEGORY
-            else:
-                fill = counts.most_common(1)[0][0]
-            counts = Counter(fill if c is None else c for c in cells)
-            self.category_fill_.append(fill)
-            if opts["frequency_encoding"] and len(counts) > opts["high_cardinality"]:
-                top = counts.most_common(MAX_FREQUENCIES)
-                self.frequencies_.append({value: n / len(cells) for value, n in top})
-                self.categories_.append([])
-            else:
-                top = counts.most_common(opts["max_categories"])
-                self.categories_.append(sorted(value for value, _ in top))
-                self.frequencies_.append(None)
-        self.feature_names_out_ = self._output_names(X.shape[1])
+        table, self.columns_, roles = typed_table(X, self.kinds, self._names())
+        self.features_ = _column_transformer(table, roles, opts, self.task, y).fit(table, y)
         return self
 
     def transform(self, X: np.ndarray) -> np.ndarray:
-        check_is_fitted(self, "feature_names_out_")
-        X = self._check_input(X)
-        block, _, _ = self._numeric_block(X)
-        if self.clip_low_ is not None:
-            block = np.clip(block, self.clip_low_, self.clip_high_)
-        block = np.where(np.isnan(block), self.fill_, block)
-        block = (block - self.center_) / self.scale_
-        out = [block, *(block[:, [a]] * block[:, [b]] for a, b in self._poly_pairs())]
-        encoders = zip(
-            self._columns("categorical"),
-            self.category_fill_,
-            self.categories_,
-            self.frequencies_,
-            strict=True,
-        )
-        for j, fill, categories, frequencies in encoders:
-            cells = [fill if c is None else c for c in _categorical(X[:, j])]
-            if frequencies is not None:
-                out.append(np.array([frequencies.get(c, 0.0) for c in cells])[:, None])
-                continue
-            index = {c: i for i, c in enumerate(categories)}
-            onehot = np.zeros((len(cells), len(categories)))
-            for row, cell in enumerate(cells):
-                if (hit := index.get(cell)) is not None:  # unknown values: all zeros
-                    onehot[row, hit] = 1.0
-            out.append(onehot)
-        return np.ascontiguousarray(np.hstack(out), dtype=np.float64)
+        check_is_fitted(self, "features_")
+        table, _, _ = typed_table(self._check_input(X), self.kinds, self._names())
+        return np.ascontiguousarray(self.features_.transform(table), dtype=np.float64)
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
-        check_is_fitted(self, "feature_names_out_")
-        return np.asarray(self.feature_names_out_, dtype=object)
+        check_is_fitted(self, "features_")
+        return self.features_.get_feature_names_out(self.columns_)
+
+    def input_record(self) -> dict:
+        """What loading needs besides `features_`: the raw columns' kinds and names, and
+        the typed columns `features_` reads (a user of the skops file alone feeds those)."""
+        check_is_fitted(self, "features_")
+        return {"kinds": list(self.kinds), "names": self._names(), "columns": self.columns_}
+
+    @classmethod
+    def fitted(cls, features: ColumnTransformer, record: dict) -> Preprocessing:
+        """A Preprocessing around a loaded `features_` and its input_record."""
+        out = cls(kinds=list(record["kinds"]), names=list(record["names"]))
+        out.features_, out.columns_ = features, list(record["columns"])
+        out.n_features_in_ = len(out.kinds)
+        return out
+
+    def _names(self) -> list[str]:
+        return list(self.names or [f"x{j}" for j in range(len(self.kinds))])
 
     def _check_input(self, X: np.ndarray) -> np.ndarray:
-        if self.kinds is None or not all(k in KINDS for k in self.kinds):
-            raise ValueError(f"kinds must list one of {', '.join(KINDS)} per column")
-        X = np.asarray(X, dtype=object)
-        if X.ndim != 2 or X.shape[1] != len(self.kinds):
-            raise ValueError(f"expected a 2-D table of {len(self.kinds)} columns, got {X.shape}")
-        return X
-
-    def _columns(self, kind: str) -> list[int]:
-        return [j for j, k in enumerate(self.kinds) if k == kind]
-
-    def _numeric_block(self, X: np.ndarray) -> tuple[np.ndarray, list[str], list[str]]:
-        """Numeric, boolean and datetime columns as numbers (NaN where missing), with a
-        name and the source kind of each block column."""
-        parts, names, sources = [np.empty((len(X), 0))], [], []
-        for j, kind in enumerate(self.kinds):
-            if kind == "numeric":
-                parts.append(to_float(X[:, j])[:, None])
-                names.append(f"x{j}")
-            elif kind == "boolean":
-                parts.append(to_bool(X[:, j])[:, None])
-                names.append(f"x{j}")
-            elif kind == "datetime":
-                seconds = to_seconds(X[:, j])
-                if self.options_["datetime_parts"]:
-                    parts.append(datetime_parts(seconds))
-                    names += [f"x{j}_{p}" for p in ("year", "month", "weekday", "hour")]
-                else:
-                    parts.append(seconds[:, None] / 86400.0)  # days: a friendlier scale
-                    names.append(f"x{j}_days")
-            else:
-                continue
-            sources += [kind] * (len(names) - len(sources))
-        return np.hstack(parts), names, sources
-
-    def _poly_pairs(self) -> list[tuple[int, int]]:
-        """Pairs of numeric block columns whose products are extra features."""
-        mode = self.options_["polynomial"]
-        if mode == "none":
-            return []
-        cols = [i for i, s in enumerate(self.block_sources_) if s == "numeric"][:MAX_POLY_COLUMNS]
-        return [
-            (a, b) for i, a in enumerate(cols) for b in cols[i:] if a != b or mode == "degree2"
-        ]
-
-    def _output_names(self, n_columns: int) -> list[str]:
-        names = list(self.block_names_)
-        names += [f"{self.block_names_[a]}*{self.block_names_[b]}" for a, b in self._poly_pairs()]
-        for j, categories, frequencies in zip(
-            self._columns("categorical"), self.categories_, self.frequencies_, strict=True
-        ):
-            if frequencies is not None:
-                names.append(f"x{j}_frequency")
-            else:
-                names += [f"x{j}={c}" for c in categories]
-        return names
+        return cells_table(X, self.kinds)
 
 
-def _categorical(values: np.ndarray) -> list[str | None]:
-    # Cells as strings, so a JSON 3 matches the CSV's "3" and True matches "True".
-    return [None if v is None else str(v) for v in values]
+SCALERS = {"standard": StandardScaler, "minmax": MinMaxScaler, "robust": RobustScaler}
 
 
-def _nanquantile(block: np.ndarray, q: float) -> np.ndarray:
-    if block.shape[1] == 0:
-        return np.empty(0)
-    with _quiet():
-        out = np.nanquantile(block, q, axis=0)
-    return np.where(np.isnan(out), 0.0, out)
+def _column_transformer(
+    table: np.ndarray, roles: list[str], opts: dict, task: str, y: np.ndarray | None
+) -> ColumnTransformer:
+    """The unfitted ColumnTransformer for typed columns with these roles.
+
+    Only the clipping bounds (numpy.clip's arguments) and which categorical columns count
+    as high-cardinality are read from the training table here; every other statistic is
+    the transformers' own fit.
+    """
+    dates = "datetime_part" if opts["datetime_parts"] else "datetime_days"
+    numeric = [j for j, r in enumerate(roles) if r == "numeric"]
+    poly = numeric[:MAX_POLY_COLUMNS] if opts["polynomial"] != "none" else []
+    plain = [
+        j for j, r in enumerate(roles) if r in ("numeric", "boolean", dates) and j not in poly
+    ]
+    categorical = [j for j, r in enumerate(roles) if r == "categorical"]
+    many = [
+        j
+        for j in categorical
+        if opts["target_encoding"] and _distinct(table[:, j]) > opts["high_cardinality"]
+    ]
+    branches = []
+    for name, columns in (("numeric", plain), ("polynomial", poly)):
+        if columns:
+            steps = _numeric_steps(table[:, columns], opts)
+            if name == "polynomial":
+                steps.append(
+                    (
+                        "products",
+                        PolynomialFeatures(
+                            degree=2,
+                            interaction_only=opts["polynomial"] == "interactions",
+                            include_bias=False,
+                        ),
+                    )
+                )
+            branches.append((name, Pipeline(steps), columns))
+    impute = (
+        SimpleImputer(missing_values=None, strategy="constant", fill_value=MISSING_CATEGORY)
+        if opts["imputation"] == "constant"
+        else SimpleImputer(missing_values=None, strategy="most_frequent")
+    )
+    onehot = [j for j in categorical if j not in many]
+    if onehot:
+        encoder = OneHotEncoder(
+            max_categories=opts["max_categories"],
+            handle_unknown="infrequent_if_exist",
+            sparse_output=False,
+        )
+        branches.append(("onehot", Pipeline([("impute", impute), ("encode", encoder)]), onehot))
+    if many:
+        # Fitting cross-fits the training rows' codes; unshuffled folds keep it repeatable,
+        # and tiny tables get two folds.
+        folds = 5 if len(table) >= 50 else 2
+        regression = task == "regression"
+        encoder = TargetEncoder(
+            target_type="continuous" if regression else "auto",
+            cv=KFold(folds) if regression else StratifiedKFold(folds),
+        )
+        branches.append(
+            ("target", Pipeline([("impute", clone(impute)), ("encode", encoder)]), many)
+        )
+    return ColumnTransformer(branches, verbose_feature_names_out=False)
 
 
-def _fill_values(block: np.ndarray, strategy: str, fill_value: float) -> np.ndarray:
-    """One value per column for its missing cells; fill_value where a column has none."""
-    if block.shape[1] == 0:
-        return np.empty(0)
-    if strategy == "constant":
-        return np.full(block.shape[1], fill_value)
-    with _quiet():
-        if strategy == "mean":
-            fill = np.nanmean(block, axis=0)
-        elif strategy == "median":
-            fill = np.nanmedian(block, axis=0)
-        else:
-            fill = np.array([_mode(block[:, j]) for j in range(block.shape[1])])
-    return np.where(np.isnan(fill), fill_value, fill)
+def _numeric_steps(block: np.ndarray, opts: dict) -> list[tuple[str, object]]:
+    """Impute, clip (numpy.clip between the training rows' IQR fences), scale."""
+    strategy = opts["imputation"]
+    steps: list[tuple[str, object]] = [
+        (
+            "impute",
+            SimpleImputer(
+                strategy=strategy,
+                fill_value=opts["fill_value"] if strategy == "constant" else None,
+                keep_empty_features=True,
+            ),
+        )
+    ]
+    if opts["clip_outliers"]:
+        values = block.astype(np.float64)
+        q1, q3 = (_nanquantile(values, q) for q in (0.25, 0.75))
+        spread = opts["iqr_factor"] * (q3 - q1)
+        fences = {"a_min": q1 - spread, "a_max": q3 + spread}
+        steps.append(
+            ("clip", FunctionTransformer(np.clip, kw_args=fences, feature_names_out="one-to-one"))
+        )
+    if opts["scaling"] != "none":
+        steps.append(("scale", SCALERS[opts["scaling"]]()))
+    return steps
 
 
-def _mode(column: np.ndarray) -> float:
-    values, counts = np.unique(column[~np.isnan(column)], return_counts=True)
-    return float(values[np.argmax(counts)]) if len(values) else np.nan
+def _distinct(column: np.ndarray) -> int:
+    return len({c for c in column if c is not None})
 
 
-def _scaling(block: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
-    """Per-column (center, scale); a constant column keeps scale 1."""
-    n = block.shape[1]
-    if method == "none" or n == 0:
-        return np.zeros(n), np.ones(n)
-    if method == "standard":
-        center, scale = block.mean(axis=0), block.std(axis=0)
-    elif method == "minmax":
-        center, scale = block.min(axis=0), block.max(axis=0) - block.min(axis=0)
-    else:
-        center = np.median(block, axis=0)
-        scale = np.quantile(block, 0.75, axis=0) - np.quantile(block, 0.25, axis=0)
-    return center, np.where(scale > 0, scale, 1.0)
-
-
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    # All-missing columns make nanmean & co. warn; their NaN is replaced right after.
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
-        yield
+def _nanquantile(values: np.ndarray, q: float) -> np.ndarray:
+    """Per-column quantile of the present values; 0 for a column with none."""
+    out = np.zeros(values.shape[1])
+    for j in range(values.shape[1]):
+        present = values[:, j][~np.isnan(values[:, j])]
+        if len(present):
+            out[j] = np.quantile(present, q)
+    return out

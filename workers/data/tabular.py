@@ -33,18 +33,21 @@ class TabularData:
 
     @property
     def make_transformer(self) -> Callable[[dict], Any] | None:
-        """fe_params -> an unfitted TablePreprocessor (fit/transform -> float64), or None
+        """fe_params -> an unfitted Preprocessing (fit/transform -> float64), or None
         when X is used as it is (no preprocessing, or images)."""
         if "_make_transformer" in self.__dict__:
             return self.__dict__["_make_transformer"]
         if self.preprocessing is None or np.ndim(self.X) != 2:
             return None
-        from workers.data.preprocess import TablePreprocessor, resolve
+        from workers.data.preprocess import Preprocessing, resolve
 
-        kinds, options = self._kinds(), self.preprocessing
+        kinds, options, task, names = self._kinds(), self.preprocessing, self.task, None
+        if len(set(self.feature_names)) == len(self.feature_names):
+            names = list(self.feature_names)
 
-        def make(fe_params: dict) -> TablePreprocessor:
-            return TablePreprocessor(kinds=kinds, options=resolve(options, fe_params))
+        def make(fe_params: dict) -> Preprocessing:
+            options_now = resolve(options, fe_params)
+            return Preprocessing(kinds=kinds, options=options_now, task=task, names=names)
 
         return make
 

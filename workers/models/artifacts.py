@@ -64,7 +64,14 @@ ALLOWED_SKOPS_TYPES: frozenset[str] = frozenset(
         # calibrator holds the fitted SVM, its classes and a sigmoid's two numbers.
         "sklearn.calibration._CalibratedClassifier",
         "sklearn.calibration._SigmoidCalibration",
-        "workers.data.preprocess.TablePreprocessor",  # numbers, strings, lists, dicts only
+        # The preprocessing: numpy.clip is the one function its FunctionTransformer may
+        # call; TablePreprocessor is what versions saved before it held (numbers, strings,
+        # lists and dicts only).
+        "numpy.clip",
+        # A target encoder keeps the (unshuffled) folds it cross-fitted with.
+        "sklearn.model_selection._split.KFold",
+        "sklearn.model_selection._split.StratifiedKFold",
+        "workers.data.preprocess.TablePreprocessor",
         # LightGBM and XGBoost estimators: skops stores their boosters as the libraries'
         # own text / JSON model formats (no pickle), plus LightGBM's ordered parameters.
         "collections.OrderedDict",
@@ -331,24 +338,41 @@ def save_transformer(
 ) -> list[str]:
     """Write a fitted sklearn transformer (ColumnTransformer, Pipeline, ...) as name.skops.
 
-    name.json beside it records its sha256 and size. Returns the written file names.
+    name.json beside it records its sha256 and size. A fitted Preprocessing is saved as
+    its ColumnTransformer (scikit-learn types only), and the record keeps the raw columns'
+    kinds and names and the typed columns it reads under "input".
+    Returns the written file names.
     """
+    from workers.data.preprocess import Preprocessing
+
     if not isinstance(obj, BaseEstimator):
         raise TypeError(f"cannot save a {type(obj).__name__}: not a sklearn estimator")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     path, meta = _transformer_paths(directory, name)
+    record = {"framework": "sklearn", "format_version": FORMAT_VERSION}
+    if isinstance(obj, Preprocessing):
+        obj, record["input"] = obj.features_, obj.input_record()
     _dump_skops(obj, path)
-    record = {"framework": "sklearn", "format_version": FORMAT_VERSION, **file_record(path)}
-    write_json(meta, record)
+    write_json(meta, {**record, **file_record(path)})
     return [path.name, meta.name]
 
 
 def load_transformer(directory: Path, name: str = "preprocessing") -> Any:
-    """Read a transformer written by save_transformer (same integrity and trust checks)."""
+    """Read a transformer written by save_transformer (same integrity and trust checks);
+    a Preprocessing again when the record has its "input"."""
     directory = Path(directory)
     _, meta = _transformer_paths(directory, name)
-    return _load_skops(verify_file(directory, read_json(meta)))
+    record = read_json(meta)
+    loaded = _load_skops(verify_file(directory, record))
+    if "input" not in record:
+        return loaded
+    from workers.data.preprocess import Preprocessing
+
+    try:
+        return Preprocessing.fitted(loaded, record["input"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArtifactError(f"{meta} has an invalid input record: {exc}") from exc
 
 
 def has_preprocessing(directory: Path) -> bool:

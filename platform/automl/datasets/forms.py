@@ -52,7 +52,7 @@ class HpoJobForm(forms.Form):
     search_features = forms.BooleanField(
         required=False,
         help_text="Let the search switch feature engineering on and off "
-        "(datetime parts, polynomial features, frequency encoding).",
+        "(datetime parts, polynomial features, target encoding).",
     )
 
     def __init__(self, *args, dataset=None, **kwargs) -> None:
@@ -87,7 +87,7 @@ class HpoJobForm(forms.Form):
             preprocessing["drop"] = data["drop"]
         if data["search_features"]:
             preprocessing.update(
-                datetime_parts="search", polynomial="search", frequency_encoding="search"
+                datetime_parts="search", polynomial="search", target_encoding="search"
             )
         config["preprocessing"] = preprocessing
         return config
