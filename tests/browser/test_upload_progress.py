@@ -60,3 +60,12 @@ def test_the_upload_shows_its_progress_then_the_data_set(
     page.get_by_role("alert").filter(has_text="nope").wait_for()
     assert page.url.endswith("/datasets/")
     assert Dataset.objects.filter(owner__username="ana").count() == 1
+    # The chosen file survives the error: fixing the target is enough to upload it.
+    file_input = page.get_by_label("File", exact=True)
+    assert file_input.evaluate("input => input.files[0].name") == "bad.csv"
+    assert "Still chosen: bad.csv" in page.locator(".kept-file").inner_text()
+    shoot(page, "upload-error-keeps-file")
+    page.get_by_label("Target", exact=True).fill("b")
+    page.get_by_role("button", name="Upload").click()
+    page.wait_for_url(re.compile(r"/datasets/\d+/$"))
+    assert Dataset.objects.filter(owner__username="ana").count() == 2

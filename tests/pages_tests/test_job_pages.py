@@ -129,7 +129,8 @@ def test_errors_are_the_apis_in_plain_words_beside_the_field(
     # The label names the field: no API path ("config.metric: ...") beside it.
     said = (message[0].upper() + message[1:]).replace("'", "&#x27;")
     assert said in page and "config.metric" not in page
-    assert 'class="field-metric invalid"' in page.split(f'id="id_metric_error">{said}')[0][-900:]
+    field = page.split('class="field-metric invalid"')[1].split("</p>")[0]
+    assert f'id="id_metric_error">{said}' in field
     assert not Job.objects.exists()
     # A mistake inside the advanced box is shown beside it, named by its place in the JSON.
     advanced = json.dumps({"search_space": {"C": {"type": "float", "low": 2, "high": 1}}})
@@ -404,3 +405,18 @@ def test_a_model_choice_job_draws_importances_within_each_family(alice_browser, 
     page = page.decode()
     assert page.count("data-figure=") == 5
     assert "Parameter importances within random_forest" in page
+
+
+def test_the_options_say_what_they_fit(alice_browser, iris):
+    """Each data set's option names its task, input and rows, each model's and metric's
+    what it fits: job_form.js offers only the fitting ones (tests/browser/test_job_forms.py)."""
+    page = alice_browser.get("/jobs/new/hpo/").content.decode()
+    assert (
+        f'value="{iris.id}" data-task="classification" data-inputs="tabular" data-rows="150"'
+        in page
+    )
+    assert 'value="ridge" data-tasks="regression" data-inputs="tabular"' in page
+    assert 'value="cnn" data-tasks="classification" data-inputs="image"' in page
+    assert 'data-max-rows="20000"' in page.split('value="svm"')[1].split(">")[0]
+    assert 'value="r2" data-tasks="regression"' in page
+    assert 'value="latency_ms"' not in page  # only in a list beside another metric

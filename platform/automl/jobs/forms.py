@@ -22,8 +22,8 @@ from automl.jobs import kinds
 from automl.jobs.models import Job
 from automl.jobs.serializers import DEVICES, MAX_PARALLELISM, PRIORITIES
 from workers.compression.config import TECHNIQUE_OPTIONS
-from workers.hpo.families import families_for
-from workers.hpo.metrics import TASK_METRICS
+from workers.hpo.families import FAMILIES, families_for
+from workers.hpo.metrics import METRICS
 from workers.hpo.pruners import PRUNERS
 from workers.hpo.samplers import SAMPLERS
 from workers.nas.spaces import SPACES
@@ -99,10 +99,51 @@ def stages_field() -> forms.IntegerField:
     )
 
 
+class TaggedSelect(forms.Select):
+    """A select whose options carry data-* attributes (option value -> {name: text}): the
+    page's script (static/js/job_form.js) reads them to offer only the models and metrics
+    that fit the chosen data set. The server checks the same rules on submission."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.option_data: dict[str, dict[str, str]] = {}
+
+    def create_option(self, name: str, value: Any, *args: Any, **kwargs: Any) -> dict:
+        option = super().create_option(name, value, *args, **kwargs)
+        for key, text in self.option_data.get(str(value), {}).items():
+            option["attrs"][f"data-{key}"] = text
+        return option
+
+
+def inputs_of(dataset: Dataset) -> str:
+    """The kind of input a data set gives a model family (ModelFamily.inputs)."""
+    return "image" if dataset.data_kind == Dataset.DataKind.IMAGES else "tabular"
+
+
+def family_tags(names: list[str]) -> dict[str, dict[str, str]]:
+    """What each model family fits: its tasks, its input, the rows it handles comfortably."""
+    tags = {}
+    for name in names:
+        family = FAMILIES[name]
+        tags[name] = {"tasks": " ".join(family.tasks), "inputs": family.inputs}
+        if family.comfortable_rows:
+            tags[name]["max-rows"] = str(family.comfortable_rows)
+    return tags
+
+
 class DatasetChoice(forms.ModelChoiceField):
+    widget = TaggedSelect
+
     def label_from_instance(self, obj: Dataset) -> str:
         rows = f", {obj.n_rows} rows" if obj.n_rows else ""
         return f"{obj.name} ({obj.task}{rows})"
+
+    def tag(self) -> None:
+        """Each data set's task, kind of input and rows on its option, for the script."""
+        self.widget.option_data = {
+            str(d.pk): {"task": d.task, "inputs": inputs_of(d), "rows": str(d.n_rows)}
+            for d in self.queryset
+        }
 
 
 class JobForm(forms.Form):
@@ -154,6 +195,7 @@ class JobForm(forms.Form):
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["dataset"].queryset = Dataset.visible_to(user).order_by("source", "name")
+        self.fields["dataset"].tag()
 
     def clean_advanced(self) -> dict:
         text = self.cleaned_data.get("advanced", "").strip()
@@ -335,12 +377,19 @@ class HpoForm(JobForm):
     )
     task = forms.ChoiceField(choices=TASKS, required=False)
     model = forms.ChoiceField(
-        choices=[], initial="auto", help_text="auto: search over every model family of the task."
+        choices=[],
+        initial="auto",
+        widget=TaggedSelect,
+        help_text="auto: search over every model family of the task. Only the families "
+        "that fit the chosen data set are offered.",
     )
     metric = forms.ChoiceField(
         choices=[],
         required=False,
-        help_text="Default: accuracy for classification, r2 for regression.",
+        widget=TaggedSelect,
+        help_text="Default: accuracy for classification, r2 for regression. For several "
+        'metrics at once, put a list in the advanced box: {"metric": ["accuracy", '
+        '"latency_ms"]}.',
     )
     n_trials = forms.IntegerField(
         min_value=1, initial=20, label="Trials", help_text="How many configurations to try."
@@ -410,10 +459,15 @@ class HpoForm(JobForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        models = ["auto", *families_for("classification"), *families_for("regression")]
-        self.fields["model"].choices = [(m, m) for m in dict.fromkeys(models)]
-        metrics = TASK_METRICS["classification"] + TASK_METRICS["regression"]
-        self.fields["metric"].choices = DEFAULT + [(m, m) for m in dict.fromkeys(metrics)]
+        families = list(dict.fromkeys(families_for("classification") + families_for("regression")))
+        self.fields["model"].choices = [(m, m) for m in ["auto", *families]]
+        self.fields["model"].widget.option_data = family_tags(families)
+        # One metric here; n_params and latency_ms only go in a list beside another.
+        metrics = [m for m in METRICS if METRICS[m].needs != "model"]
+        self.fields["metric"].choices = DEFAULT + [(m, m) for m in metrics]
+        self.fields["metric"].widget.option_data = {
+            m: {"tasks": " ".join(METRICS[m].tasks)} for m in metrics
+        }
 
     @classmethod
     def initial_from(cls, job: Job, *, continue_from: bool = False) -> dict:

@@ -48,6 +48,10 @@ class ModelFamily:
     # time (checked at submission; the README's config reference lists them).
     limits: dict[str, int] = {}
     blocks: str = ""  # what a model-parallel block is, for torch families (fewest_blocks)
+    # Rows past which a trial gets slow enough that the new-job form stops offering the
+    # family (a kernel SVM's fit grows with the square of the rows); None: no such point.
+    # Advice only: a config may still name it.
+    comfortable_rows: int | None = None
 
     def default_space(self, task: str) -> dict:
         raise NotImplementedError

@@ -14,6 +14,7 @@ from workers.hpo.families._base import ModelFamily, categorical, float_, registe
 class SVMFamily(ModelFamily):
     name = "svm"
     tasks = ("classification", "regression")
+    comfortable_rows = 20_000
     params = ("C", "kernel", "gamma", "epsilon")
 
     def default_space(self, task):
