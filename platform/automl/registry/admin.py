@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from automl.registry.models import ModelVersion
+from automl.registry.models import ModelAlias, ModelVersion
 
 
 @admin.register(ModelVersion)
@@ -57,3 +57,16 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False  # versions come from jobs and imports, which check the files
+
+
+@admin.register(ModelAlias)
+class ModelAliasAdmin(admin.ModelAdmin):
+    list_display = ["name", "alias", "version", "owner", "updated_at"]
+    list_filter = ["alias"]
+    search_fields = ["name", "alias", "owner__username"]
+    # Moving an alias re-routes deployments that follow it: the API and the model page do
+    # that through automl.registry.aliases, so admin shows aliases without editing them.
+    readonly_fields = ["owner", "name", "alias", "version", "updated_at"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
