@@ -4,6 +4,7 @@ module and one registry line, and this file runs over it unchanged."""
 import pytest
 
 from automl.jobs import kinds
+from automl.jobs.charts import TrialSample
 from automl.jobs.forms import JobForm
 from automl.jobs.models import Job
 
@@ -33,7 +34,9 @@ def test_a_kind_shows_a_job_with_no_result_yet(name):
     metrics = kind.metrics(job)
     assert metrics and all(isinstance(m, str) for m in metrics)
     assert kind.direction(job) in ("minimize", "maximize")
-    assert all(f is None for f in kind.figures(job, [], metrics)), "nothing to draw yet"
+    assert all(f is None for f in kind.figures(job, TrialSample.of([]), metrics)), (
+        "nothing to draw yet"
+    )
     assert kind.report_rows(job) == []
 
 

@@ -26,20 +26,34 @@ TRIALS = [
 ]
 
 
+def history(trials, metric="accuracy", direction="maximize"):
+    return charts.optimization_history(charts.History.of(trials), metric, direction)
+
+
 def test_history_draws_every_complete_trial_and_the_running_best():
-    fig = charts.optimization_history(TRIALS, "accuracy", "maximize")
-    points, best = fig.data
+    points, best = history(TRIALS).data
     assert list(points.x) == [0, 1, 3] and list(points.y) == [0.70, 0.90, 0.80]
     assert list(best.y) == [0.70, 0.90, 0.90]
-    low = charts.optimization_history(TRIALS, "rmse", "minimize")
+    low = history(TRIALS, "rmse", "minimize")
     assert list(low.data[1].y) == [0.70, 0.70, 0.70]
 
 
 def test_history_skips_non_finite_values_and_has_nothing_without_trials():
-    fig = charts.optimization_history([*TRIALS, trial(5, math.nan)], "accuracy", "maximize")
+    fig = history([*TRIALS, trial(5, math.nan)])
     assert 5 not in list(fig.data[0].x)
-    assert charts.optimization_history([], "accuracy", "maximize") is None
-    assert charts.optimization_history([TRIALS[2]], "accuracy", "maximize") is None
+    assert history([]) is None
+    assert history([TRIALS[2]]) is None
+
+
+def test_a_binned_history_draws_each_bins_range_and_says_so():
+    binned = charts.History(x=[0, 100], low=[0.1, 0.3], high=[0.5, 0.4], count=200, bin_size=100)
+    fig = charts.optimization_history(binned, "accuracy", "maximize")
+    low, high, best = fig.data
+    assert list(low.y) == [0.1, 0.3] and list(high.y) == [0.5, 0.4] and high.fill == "tonexty"
+    assert list(best.y) == [0.5, 0.5]
+    assert "200 complete trials in bins of 100" in fig.layout.title.text
+    minimized = charts.optimization_history(binned, "rmse", "minimize")
+    assert list(minimized.data[2].y) == [0.1, 0.1]
 
 
 def test_parallel_coordinates_turn_categories_into_labelled_axes():
@@ -60,14 +74,13 @@ def test_importances_put_the_most_important_on_top():
 
 def test_intermediate_values_show_pruned_trials_in_their_own_style():
     fig = charts.intermediate_values(TRIALS, "accuracy")
-    by_name = {}
-    for trace in fig.data:
-        by_name.setdefault(trace.name, []).append(trace)
-    assert len(by_name["kept"]) == 2 and len(by_name["pruned"]) == 1
-    pruned = by_name["pruned"][0]
+    kept, pruned = fig.data
+    assert (kept.name, pruned.name) == ("kept", "pruned")
     assert pruned.line.dash == "dot" and pruned.line.color == charts.PRUNED_COLOUR
-    assert list(pruned.x) == [0] and list(pruned.y) == [0.2]
-    assert [t.showlegend for t in by_name["kept"]] == [True, False]
+    assert list(pruned.x) == [0, None] and list(pruned.y) == [0.2, None]
+    # Each curve ends with a gap, so two trials' curves are never joined.
+    assert list(kept.x) == [0, 1, None, 0, 1, None]
+    assert kept.text[0] == "trial 0 (complete)" and kept.text[3] == "trial 1 (complete)"
     assert charts.intermediate_values([TRIALS[3]], "accuracy") is None
 
 

@@ -299,7 +299,9 @@ def test_the_detail_page_has_charts_and_a_sortable_table(alice_browser, alice, i
         "Parameter importances",
     ):
         assert title in page
-    assert 'class="trials sortable"' in page and 'class="state-pruned"' in page
+    # Headings sort on the server, across every page: by number now, by value on a click.
+    assert 'aria-sort="ascending"' in page and 'href="?ordering=value"' in page
+    assert 'class="state-pruned"' in page
     assert "Cancel job" not in page and "0.90000" in page
 
 

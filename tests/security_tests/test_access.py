@@ -104,6 +104,8 @@ ROUTES = {
     ),
     "job-page": Route(OWNED, "job", methods=("get",)),
     "job-status-page": Route(OWNED, "job", methods=("get",)),
+    "job-charts-page": Route(OWNED, "job", methods=("get",)),
+    "trial-drawer-page": Route(OWNED, "job", methods=("get",), args={"number": "0"}),
     "job-cancel-page": Route(OWNED, "job", methods=("post",)),
     "job-rerun-page": Route(OWNED, "job", methods=("post",)),
     "job-control-page": Route(OWNED, "job", methods=("post",), args={"action": "pause"}),

@@ -79,6 +79,18 @@ def distributions(space: dict, params: dict, prefix: str = "") -> dict[str, Base
     return out
 
 
+def flat_specs(space: dict, prefix: str = "", group: str | None = None) -> dict[str, tuple]:
+    """Every parameter a trial of `space` may have: flat name -> (group, spec), in the
+    space's order. The group is the top-level choice a parameter hangs under ("svm" for
+    "svm.C" under model: auto), "" for a parameter every trial has."""
+    out: dict[str, tuple] = {}
+    for name, spec in space.items():
+        out[prefix + name] = (group or "", spec)
+        for key, sub in (spec.get("conditional") or {}).items():
+            out.update(flat_specs(sub, f"{prefix}{key}.", key if group is None else group))
+    return out
+
+
 def family_params(params: dict, family: str | None = None) -> dict:
     """A family's own params: strip "<family>." (model "auto") and any choice prefixes."""
     if family is not None:

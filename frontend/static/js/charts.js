@@ -6,7 +6,9 @@ function drawFigures(root) {
   for (const div of root.querySelectorAll("div[data-figure]:not([data-drawn])")) {
     const figure = JSON.parse(div.dataset.figure);
     div.dataset.drawn = "1";
-    Plotly.newPlot(div, figure.data, figure.layout || {}, JSON.parse(div.dataset.config || "{}"));
+    // A constant uirevision: a live page's Plotly.react keeps the user's zoom and pan.
+    const layout = Object.assign({ uirevision: "keep" }, figure.layout || {});
+    Plotly.newPlot(div, figure.data, layout, JSON.parse(div.dataset.config || "{}"));
   }
 }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import plotly.graph_objects as go
 
@@ -46,33 +47,87 @@ def _title(fig: go.Figure, text: str, **axes: str) -> go.Figure:
     return fig
 
 
-def optimization_history(trials: Sequence[dict], metric: str, direction: str) -> go.Figure | None:
-    """Each complete trial's value by trial number, and the best value so far."""
-    done = sorted(_complete(trials), key=lambda t: t["number"])
-    if not done:
+@dataclass(frozen=True)
+class History:
+    """Every complete trial's first value by trial number, for the history chart: one
+    point per trial (bin_size 1), or, for many trials, per bin of `bin_size` consecutive
+    trial numbers, its lowest and highest value (so no trial is silently left out)."""
+
+    x: list[int]  # the trial number, or the first number of the bin
+    low: list[float]
+    high: list[float]
+    count: int  # complete trials in all
+    bin_size: int = 1
+
+    @classmethod
+    def of(cls, trials: Sequence[dict]) -> History:
+        """One point per complete trial of `trials` (a small job's, already loaded)."""
+        done = sorted(_complete(trials), key=lambda t: t["number"])
+        values = [t["values"][0] for t in done]
+        return cls([t["number"] for t in done], values, values, len(done))
+
+
+@dataclass(frozen=True)
+class TrialSample:
+    """What a job's charts are drawn from: the history of every complete trial, and the
+    trials drawn one by one: all of them, or for a big job some (`note` says which)."""
+
+    trials: list[dict]
+    history: History
+    note: str = ""
+
+    @classmethod
+    def of(cls, trials: Sequence[dict]) -> TrialSample:
+        return cls(list(trials), History.of(trials))
+
+
+def optimization_history(history: History, metric: str, direction: str) -> go.Figure | None:
+    """Each complete trial's value by trial number (or each bin's range, for many) and the
+    best value so far."""
+    if not history.count:
         return None
-    numbers = [t["number"] for t in done]
-    values = [t["values"][0] for t in done]
     better = max if direction == "maximize" else min
     best, running = [], None
-    for value in values:
+    for value in history.high if direction == "maximize" else history.low:
         running = value if running is None else better(running, value)
         best.append(running)
+    best_line = go.Scatter(
+        x=history.x,
+        y=best,
+        mode="lines",
+        name="best so far",
+        line={"color": BEST_COLOUR, "shape": "hv"},
+    )
+    if history.bin_size == 1:
+        points = go.Scatter(
+            x=history.x,
+            y=history.low,
+            mode="markers",
+            name=metric,
+            marker={"color": COMPLETE_COLOUR},
+            hovertemplate="trial %{x}<br>" + metric + " %{y:.5g}<extra></extra>",
+        )
+        fig = _title(go.Figure([points, best_line]), "Optimization history", x="trial", y=metric)
+        return fig
+    band = dict(mode="lines", line={"width": 0.5, "color": COMPLETE_COLOUR}, legendgroup="b")
     fig = go.Figure(
         [
+            go.Scatter(x=history.x, y=history.low, name="lowest in bin", showlegend=False, **band),
             go.Scatter(
-                x=numbers, y=values, mode="markers", name=metric, marker={"color": COMPLETE_COLOUR}
+                x=history.x,
+                y=history.high,
+                name=f"{metric}: range of each {history.bin_size} trials",
+                fill="tonexty",
+                **band,
             ),
-            go.Scatter(
-                x=numbers,
-                y=best,
-                mode="lines",
-                name="best so far",
-                line={"color": BEST_COLOUR, "shape": "hv"},
-            ),
+            best_line,
         ]
     )
-    return _title(fig, "Optimization history", x="trial", y=metric)
+    title = (
+        f"Optimization history: {history.count:,} complete trials in bins of "
+        f"{history.bin_size} (the band spans each bin's lowest to highest {metric})"
+    )
+    return _title(fig, title, x="trial (first of its bin)", y=metric)
 
 
 def _numeric_axis(values: list) -> dict | None:
@@ -137,43 +192,43 @@ def importances(
 
 
 def intermediate_values(trials: Sequence[dict], metric: str) -> go.Figure | None:
-    """The learning curve each trial reported; pruned trials dashed in their own colour."""
-    curves = [t for t in trials if t.get("intermediate_values")]
-    if not curves:
-        return None
-    traces, legend_shown = [], set()
-    for trial in sorted(curves, key=lambda t: t["number"]):
+    """The learning curve each trial reported; pruned trials dashed in their own colour.
+    Each group's curves are one trace (separated by gaps), so hundreds draw quickly."""
+    groups: dict[str, tuple[list, list, list]] = {"kept": ([], [], []), "pruned": ([], [], [])}
+    for trial in sorted(trials, key=lambda t: t["number"]):
         points = sorted(
             (int(step), value)
-            for step, value in trial["intermediate_values"].items()
+            for step, value in (trial.get("intermediate_values") or {}).items()
             if _finite(value)
         )
         if not points:
             continue
-        pruned = trial.get("state") == "pruned"
-        group = "pruned" if pruned else "kept"
-        traces.append(
-            go.Scatter(
-                x=[p[0] for p in points],
-                y=[p[1] for p in points],
-                mode="lines+markers",
-                name=group,
-                legendgroup=group,
-                showlegend=group not in legend_shown,
-                hovertext=f"trial {trial['number']} ({trial.get('state')})",
-                hoverinfo="text+y",
-                line={
-                    "color": PRUNED_COLOUR if pruned else COMPLETE_COLOUR,
-                    "dash": "dot" if pruned else "solid",
-                    "width": 1,
-                },
-                marker={"size": 4},
-            )
+        xs, ys, text = groups["pruned" if trial.get("state") == "pruned" else "kept"]
+        label = f"trial {trial['number']} ({trial.get('state')})"
+        xs.extend([p[0] for p in points] + [None])
+        ys.extend([p[1] for p in points] + [None])
+        text.extend([label] * len(points) + [None])
+    traces = [
+        go.Scatter(
+            x=xs,
+            y=ys,
+            text=text,
+            mode="lines+markers",
+            name=group,
+            hovertemplate="%{text}<br>step %{x}: %{y:.5g}<extra></extra>",
+            line={
+                "color": PRUNED_COLOUR if group == "pruned" else COMPLETE_COLOUR,
+                "dash": "dot" if group == "pruned" else "solid",
+                "width": 1,
+            },
+            marker={"size": 4},
         )
-        legend_shown.add(group)
+        for group, (xs, ys, text) in groups.items()
+        if xs
+    ]
     if not traces:
         return None
-    return _title(go.Figure(traces), "Intermediate values", x="step", y=metric)
+    return _title(go.Figure(traces), "Intermediate values", x="step (epoch)", y=metric)
 
 
 def pareto_front(

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from plotly.graph_objects import Figure
 
     from automl.datasets.models import Dataset
+    from automl.jobs.charts import TrialSample
     from automl.jobs.models import Job
 
 JOB_KINDS: dict[str, tuple[str, str]] = {
@@ -138,15 +139,17 @@ class JobKind:
     def direction(self, job: Job) -> str:
         return "maximize"
 
-    def figures(self, job: Job, trials: list[dict], metrics: list[str]) -> list[Figure | None]:
-        """The charts of the job page (None: nothing to draw yet)."""
+    def figures(self, job: Job, sample: TrialSample, metrics: list[str]) -> list[Figure | None]:
+        """The charts of the job page, each in its own place of the list (None: nothing to
+        draw there yet), so a page that is live redraws each in place."""
         from automl.jobs import charts
 
         result = job.result or {}
+        trials = sample.trials
         if len(metrics) > 1:
             progress = charts.pareto_front(trials, metrics, result.get("best_trials") or [])
         else:
-            progress = charts.optimization_history(trials, metrics[0], self.direction(job))
+            progress = charts.optimization_history(sample.history, metrics[0], self.direction(job))
         return [progress, charts.intermediate_values(trials, metrics[0])]
 
     def report_rows(self, job: Job) -> list[dict]:

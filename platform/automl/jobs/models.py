@@ -1,5 +1,7 @@
 from django.conf import settings
 from django.db import models
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
 
 from automl.jobs import kinds
 from automl.ownership import OwnedQuerySet
@@ -138,11 +140,23 @@ class Trial(models.Model):
     worker = models.CharField(max_length=255, blank=True, help_text="host:pid that ran it")
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The first objective, computed by the database from `values` (no writer sets it), so
+    # the trials table sorts and the history chart aggregates 50,000 trials on an index
+    # instead of decoding every row's JSON.
+    value = models.GeneratedField(
+        expression=Cast(KeyTextTransform("0", "values"), models.FloatField()),
+        output_field=models.FloatField(null=True),
+        db_persist=True,
+    )
 
     class Meta:
         ordering = ["job", "number"]
         constraints = [
             models.UniqueConstraint(fields=["job", "number"], name="unique_trial_number")
+        ]
+        indexes = [
+            models.Index(fields=["job", "value"], name="trial_job_value"),
+            models.Index(fields=["job", "state"], name="trial_job_state"),
         ]
 
     def __str__(self) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+import plotly.io
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -16,13 +17,14 @@ from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from automl import audit
 from automl.api import flatten_errors
-from automl.charts import figure_html, plotly_js_tag
+from automl.charts import figure_html, plotly_js_tag, themed
 from automl.errors import Invalid, ServiceError, on_form
-from automl.jobs import dispatch, kinds, lifecycle
+from automl.jobs import charts, dispatch, explorer, kinds, lifecycle
 from automl.jobs.forms import form_for, initial_for
 from automl.jobs.models import Job, Trial
 from automl.jobs.serializers import (
@@ -44,9 +46,7 @@ from automl.monitoring.fleet import waiting_reason
 from workers.failures import LABELS as FAILURE_LABELS
 
 JOBS_PER_PAGE = 50
-TRIALS_PER_PAGE = 200  # rows of the trials table; the API serves every trial
-CHART_TRIALS = 5000  # the most recent trials drawn; the table and API page through all
-MAX_PARAM_COLUMNS = 12
+TRIALS_PER_PAGE = 100  # rows of the trials table; its pages reach every trial
 TRIAL_FIELDS = (
     "number",
     "state",
@@ -146,43 +146,196 @@ def _new(request: HttpRequest, kind: str, form, status: int = 200) -> HttpRespon
 @login_required
 @require_GET
 def job_page(request: HttpRequest, pk: int) -> HttpResponse:
+    """The job: its summary, charts and trials table. The page's script polls
+    job_status and redraws these parts in place (?fragment=summary, ?fragment=trials and
+    job_charts), so the user's sort, scroll and zoom survive while the job runs."""
     job = owned_or_404(request, pk)
-    trials = Trial.objects.filter(job=job)
-    table = Paginator(trials.order_by("number").values(*TRIAL_FIELDS), TRIALS_PER_PAGE)
-    rows = table.get_page(request.GET.get("page"))
-    # Excluded trials stay in the table, not in the charts.
-    charted = trials.filter(excluded=False).order_by("-number")
-    recent = list(charted.values(*TRIAL_FIELDS)[:CHART_TRIALS])[::-1]
+    if "filter_param" in request.GET:  # the filter form's "add a parameter range" row
+        return redirect(f"{request.path}{_with_range(request.GET)}")
+    table = _trials_table(request, job)
+    fragment = request.GET.get("fragment")
+    if fragment == "trials":
+        return render(request, "jobs/_trials.html", table, status=table["status"])
+    summary = _summary(job)
+    if fragment == "summary":
+        return render(request, "jobs/_summary.html", summary)
     kind = kinds.get(job.kind)
-    metrics = kind.metrics(job)
-    param_names = _param_names(rows.object_list) if kind.param_columns else []
+    sample = explorer.chart_sample(job)
     context = {
-        "job": job,
-        "rows": _table_rows(rows.object_list, param_names, len(metrics)),
-        "table": rows,
-        "param_names": param_names,
-        "metrics": metrics,
-        "counts": _counts(trials),
-        "failures": _failure_rows(job),
-        "n_charted": len(recent),
-        "figures": [figure_html(f) for f in kind.figures(job, recent, metrics) if f is not None],
+        **summary,
+        **table,
+        "chart_note": sample.note,
+        "figures": [
+            (key, figure_html(fig)) for key, fig in _figures(job, sample) if fig is not None
+        ],
         "plotly_js": plotly_js_tag(),
         "config_json": json.dumps(job.config, indent=2),
         "result_json": json.dumps(job.result, indent=2) if job.result else "",
+        "compression_rows": kind.report_rows(job),
+        "audit_rows": audit.rows(job),
+    }
+    return render(request, "jobs/detail.html", context, status=table["status"])
+
+
+def _summary(job: Job) -> dict:
+    """The page's top: status, progress, counts, the time taken and left, the actions."""
+    kind = kinds.get(job.kind)
+    counts = _counts(Trial.objects.filter(job=job))
+    return {
+        "job": job,
+        "metrics": kind.metrics(job),
+        "counts": counts,
+        "failures": _failure_rows(job),
+        "timing": _timing(job),
         "can_continue": kind.continuable and job.is_finished,
         "pausable": kind.pausable,
         "can_rerun": kind.reruns_failed and job.is_finished and failed_not_rerun(job).exists(),
-        "compression_rows": kind.report_rows(job),
         "waiting_reason": _waiting(job),
-        "audit_rows": audit.rows(job),
     }
-    return render(request, "jobs/detail.html", context)
+
+
+def _trials_table(request: HttpRequest, job: Job) -> dict:
+    """One page of the trials table as the query string asks (automl.jobs.explorer): a
+    wrong query shows every trial and says what was wrong (400)."""
+    columns = explorer.columns_for(job)
+    problem = None
+    try:
+        query = explorer.TrialQuery.parse(request.GET, columns)
+    except Invalid as exc:
+        query, problem = explorer.TrialQuery(columns=columns), exc.detail
+    trials = query.apply(Trial.objects.filter(job=job)).values(*TRIAL_FIELDS)
+    page = Paginator(trials, TRIALS_PER_PAGE).get_page(request.GET.get("page"))
+    groups = columns.groups(query.family)
+    seen = _unlisted(page.object_list, columns) if kinds.get(job.kind).param_columns else []
+    if seen:
+        groups.append(("other", [explorer.Param(name, "other", "") for name in seen]))
+    params = [p for _, group in groups for p in group]
+    metrics = kinds.get(job.kind).metrics(job)
+    base = query.url()
+    return {
+        "job": job,
+        "query": query,
+        "page_prefix": base + ("&" if len(base) > 1 else ""),
+        "headings": _headings(query, metrics, params),
+        "problem": problem,
+        "status": 400 if problem else 200,
+        "table": page,
+        "rows": _table_rows(page.object_list, params, len(metrics)),
+        "metrics": metrics,
+        "groups": [(name, len(group)) for name, group in groups],
+        "params": params,
+        "grouped": any(name for name, _ in groups),
+        "has_params": bool(params) or kinds.get(job.kind).param_columns,
+        "states": Trial.State.values,
+        "families": columns.families,
+        "numeric_params": [p for p in columns.params if p.type in explorer.NUMERIC],
+        "choice_params": [p for p in columns.params if p.choices and p.type == "categorical"],
+        "active_filters": _active_filters(query),
+    }
+
+
+def _headings(query: explorer.TrialQuery, metrics: list[str], params) -> list[dict]:
+    """The table's column headings: label, and for a sortable one the link that sorts by
+    it and its aria-sort (the table is sorted by the database, across every page)."""
+
+    def heading(label: str, key: str | None = None, title: str = "") -> dict:
+        if key is None:
+            return {"label": label, "title": title}
+        current = query.ordering.removeprefix("-") == key
+        order = "descending" if query.ordering.startswith("-") else "ascending"
+        return {
+            "label": label,
+            "title": title or f"Sort by {label}",
+            "url": query.sorted_by(key),
+            "sort": order if current else "",
+        }
+
+    values = [heading(metrics[0], "value", f"Sort by {metrics[0]} (the first objective)")]
+    values += [heading(m) for m in metrics[1:]]
+    shown = [heading(p.label, f"{explorer.PARAM_ORDER}{p.name}", p.name) for p in params]
+    return [
+        heading("#", "number", "Sort by trial number"),
+        heading("State", "state"),
+        *values,
+        *(shown or [heading("Params")]),
+        heading("Steps"),
+        heading("Duration", "duration"),
+        heading("Failure, tags"),
+    ]
+
+
+def _unlisted(rows, columns: explorer.Columns) -> list[str]:
+    """Parameters on this page that the search space does not name (a kind without one, or
+    the data set's feature engineering "fe.*"), so no value is ever hidden."""
+    known = {p.name for p in columns.params}
+    return list(
+        dict.fromkeys(name for row in rows for name in (row["params"] or {}) if name not in known)
+    )
+
+
+def _active_filters(query: explorer.TrialQuery) -> list[tuple[str, str]]:
+    """(what a filter keeps, the link without it) for each filter in use."""
+    out = []
+    if query.state:
+        out.append((f"state {query.state}", query.url(state=None)))
+    if query.family:
+        out.append((f"family {query.family}", query.url(family=None)))
+    for name, low, high in query.ranges:
+        rest = tuple(r for r in query.ranges if r[0] != name)
+        text = " ≤ ".join(x for x in (_g(low), name, _g(high)) if x)
+        out.append((text, query.url(ranges=rest)))
+    for name, values in query.matches:
+        rest = tuple(m for m in query.matches if m[0] != name)
+        out.append((f"{name} is {' or '.join(map(str, values))}", query.url(matches=rest)))
+    return out
+
+
+def _g(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+def _with_range(get) -> str:
+    """The filter form's one range row (filter_param, filter_low, filter_high, or
+    filter_value for a categorical parameter) as the query string's own keys."""
+    query = get.copy()
+    name = query.pop("filter_param", [""])[0]
+    low, high = query.pop("filter_low", [""])[0], query.pop("filter_high", [""])[0]
+    value = query.pop("filter_value", [""])[0]
+    query.pop("page", None)
+    if name:
+        if low:
+            query[f"min.{name}"] = low
+        if high:
+            query[f"max.{name}"] = high
+        if value:
+            query.appendlist(f"is.{name}", value)
+    return f"?{query.urlencode()}"
+
+
+def _figures(job: Job, sample) -> list[tuple[int, object]]:
+    """The kind's figures with their place in its list (the key a live page redraws)."""
+    kind = kinds.get(job.kind)
+    return list(enumerate(kind.figures(job, sample, kind.metrics(job))))
+
+
+@login_required
+@require_GET
+def job_charts(request: HttpRequest, pk: int) -> JsonResponse:
+    """The job's figures as JSON, by key, for the live page to redraw (plotly.react keeps
+    the user's zoom); a figure not drawable yet is null."""
+    job = owned_or_404(request, pk)
+    sample = explorer.chart_sample(job)
+    figures = {
+        str(key): None if fig is None else json.loads(plotly.io.to_json(themed(fig)))
+        for key, fig in _figures(job, sample)
+    }
+    return JsonResponse({"figures": figures, "note": sample.note})
 
 
 @login_required
 @require_GET
 def job_status(request: HttpRequest, pk: int) -> JsonResponse:
-    """What the detail page polls: status, progress and trial counts."""
+    """What the detail page polls: status, progress, trial counts, time taken and left."""
     job = owned_or_404(request, pk)
     return JsonResponse(
         {
@@ -193,8 +346,27 @@ def job_status(request: HttpRequest, pk: int) -> JsonResponse:
             "cancel_requested": job.cancel_requested,
             "trials": _counts(Trial.objects.filter(job=job)),
             "failures": failure_counts(job),
+            **_timing(job),
         }
     )
+
+
+def _timing(job: Job) -> dict:
+    """Seconds it has run and, while running, an estimate of the seconds left: the time
+    so far stretched over the progress still to make (None until 2 % is done)."""
+    if job.started_at is None:
+        return {"elapsed_s": None, "left_s": None, "elapsed": "", "left": ""}
+    end = job.finished_at or timezone.now()
+    elapsed = max(0.0, (end - job.started_at).total_seconds())
+    left = None
+    if not job.is_finished and job.progress >= 0.02:
+        left = elapsed * (1 - job.progress) / job.progress
+    return {
+        "elapsed_s": elapsed,
+        "left_s": left,
+        "elapsed": seconds_text(elapsed),
+        "left": "" if left is None else f"about {seconds_text(left)}",
+    }
 
 
 @login_required
@@ -220,6 +392,49 @@ def trial_page(request: HttpRequest, pk: int, number: int) -> HttpResponse:
         "values": list(zip(kinds.get(job.kind).metrics(job), trial.values or [], strict=False)),
     }
     return render(request, "jobs/trial.html", context)
+
+
+LOG_TAIL_LINES = 40
+
+
+@login_required
+@require_GET
+def trial_drawer(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    """One trial at a glance, beside the table: parameters, values, learning curve,
+    worker, duration, error and the end of its log (the trial page has the rest)."""
+    job = owned_or_404(request, pk)
+    trial = get_object_or_404(Trial, job=job, number=number)
+    kind = kinds.get(job.kind)
+    metrics = kind.metrics(job)
+    seconds = None
+    if trial.started_at and trial.finished_at:
+        seconds = (trial.finished_at - trial.started_at).total_seconds()
+    curve = charts.intermediate_values(
+        [
+            {
+                "number": trial.number,
+                "state": trial.state,
+                "intermediate_values": trial.intermediate_values,
+            }
+        ],
+        metrics[0],
+    )
+    lines = trial.log.splitlines()
+    context = {
+        "job": job,
+        "trial": trial,
+        "values": list(zip(metrics, trial.values or [], strict=False)),
+        "params": [(name, _short(value)) for name, value in (trial.params or {}).items()]
+        if kind.param_columns
+        else [],
+        "params_json": "" if kind.param_columns else json.dumps(trial.params, indent=2),
+        "duration": "" if seconds is None else seconds_text(seconds),
+        "failure_label": FAILURE_LABELS.get(trial.failure_class, ""),
+        "curve": None if curve is None else figure_html(curve, height=220),
+        "log_tail": "\n".join(lines[-LOG_TAIL_LINES:]),
+        "log_cut": max(0, len(lines) - LOG_TAIL_LINES),
+    }
+    return render(request, "jobs/_drawer.html", context)
 
 
 @login_required
@@ -303,16 +518,11 @@ def _failure_rows(job: Job) -> list[dict]:
     ]
 
 
-def _param_names(rows) -> list[str]:
-    names = dict.fromkeys(name for row in rows for name in (row["params"] or {}))
-    return list(names)[:MAX_PARAM_COLUMNS]
-
-
-def _table_rows(rows, param_names: list[str], n_metrics: int) -> list[dict]:
+def _table_rows(rows, params: list[explorer.Param], n_metrics: int) -> list[dict]:
     out = []
     for row in rows:
         values = row["values"] or []
-        params = row["params"] or {}
+        given = row["params"] or {}
         seconds = None
         if row["started_at"] and row["finished_at"]:
             seconds = (row["finished_at"] - row["started_at"]).total_seconds()
@@ -321,10 +531,11 @@ def _table_rows(rows, param_names: list[str], n_metrics: int) -> list[dict]:
                 "number": row["number"],
                 "state": row["state"],
                 "values": [values[i] if i < len(values) else None for i in range(n_metrics)],
-                "params": [_short(params.get(name)) for name in param_names],
-                "summary": "" if param_names else json.dumps(params)[:160],
+                "params": [_short(given.get(p.name)) for p in params],
+                "summary": "" if params else json.dumps(given)[:160],
                 "steps": len(row["intermediate_values"] or {}),
                 "seconds": seconds,
+                "duration": "" if seconds is None else seconds_text(seconds),
                 "failure_class": row["failure_class"],
                 "failure_label": FAILURE_LABELS.get(row["failure_class"], ""),
                 "retry_of": row["retry_of"],
@@ -333,6 +544,19 @@ def _table_rows(rows, param_names: list[str], n_metrics: int) -> list[dict]:
             }
         )
     return out
+
+
+def seconds_text(seconds: float) -> str:
+    """A duration in the unit a reader expects: 0.35 s, 42.1 s, 3 min 05 s, 2 h 07 min."""
+    if seconds < 10:
+        return f"{seconds:.2f} s"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
 
 
 def _as_float(value: object) -> object:
@@ -377,6 +601,8 @@ page_urls = [
     path("new/<str:kind>/", job_new, name="job-new-page"),
     path("<int:pk>/", job_page, name="job-page"),
     path("<int:pk>/status/", job_status, name="job-status-page"),
+    path("<int:pk>/charts/", job_charts, name="job-charts-page"),
+    path("<int:pk>/trials/<int:number>/drawer/", trial_drawer, name="trial-drawer-page"),
     path("<int:pk>/cancel/", job_cancel, name="job-cancel-page"),
     path("<int:pk>/trials/<int:number>/", trial_page, name="trial-page"),
     path("<int:pk>/rerun/", job_rerun, name="job-rerun-page"),

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from automl.api import error_body
 from automl.errors import Conflict
 from automl.jobs import kinds, lifecycle
+from automl.jobs.explorer import TrialQuery, columns_for
 from automl.jobs.models import Job, Trial
 from automl.jobs.runners import external
 from automl.jobs.serializers import (
@@ -108,17 +109,45 @@ class JobCancel(APIView):
 
 
 class TrialList(generics.ListAPIView):
+    """A job's trials a page at a time, filtered and sorted by the database (see
+    automl.jobs.explorer for the query string); every trial is reachable."""
+
     serializer_class = TrialSerializer
 
     def get_queryset(self) -> QuerySet[Trial]:
         job = get_object_or_404(Job.objects.owned_by(self.request.user), id=self.kwargs["pk"])
-        trials = Trial.objects.filter(job=job).order_by("number").defer("log")
-        if state := choice_param(self.request, "state", Trial.State.values):
-            trials = trials.filter(state=state)
-        return trials
+        query = TrialQuery.parse(self.request.query_params, columns_for(job))
+        return query.apply(Trial.objects.filter(job=job).defer("log"))
 
     @extend_schema(
-        parameters=[OpenApiParameter("state", OpenApiTypes.STR, enum=Trial.State.values)]
+        parameters=[
+            OpenApiParameter("state", OpenApiTypes.STR, enum=Trial.State.values),
+            OpenApiParameter(
+                "family",
+                OpenApiTypes.STR,
+                description="Trials of one model family (the search space's choice "
+                "parameter, `model` under model: auto), e.g. `svm`.",
+            ),
+            OpenApiParameter(
+                "ordering",
+                OpenApiTypes.STR,
+                description="number (default), value (the first objective), state, duration, "
+                "started_at, finished_at or params.<name> (e.g. params.svm.C); prefix - "
+                "for descending. Trials without it come last.",
+            ),
+            OpenApiParameter(
+                "min.<name>",
+                OpenApiTypes.NUMBER,
+                description="Numeric parameter <name> at least this (max.<name>: at most), "
+                "e.g. `min.svm.C=0.1&max.svm.C=10`.",
+            ),
+            OpenApiParameter(
+                "is.<name>",
+                OpenApiTypes.STR,
+                description="Categorical parameter <name> equal to this; repeat it for any "
+                "of several, e.g. `is.svm.kernel=rbf`.",
+            ),
+        ],
     )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)

@@ -34,14 +34,14 @@ class Compression(JobKind):
         # registered are kept.
         run_compression(job.id)
 
-    def figures(self, job, trials, metrics):
+    def figures(self, job, sample, metrics):
         from automl.jobs import charts
 
         result = job.result or {}
         return [
             charts.compression_tradeoff(result, "file_bytes"),
             charts.compression_tradeoff(result, "latency_ms_b64"),
-            charts.intermediate_values(trials, metrics[0]),
+            charts.intermediate_values(sample.trials, metrics[0]),
         ]
 
     def report_rows(self, job: Job) -> list[dict]:

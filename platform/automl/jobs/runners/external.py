@@ -91,12 +91,12 @@ class External(JobKind):
         direction = job.config.get("direction", "maximize")
         return direction if isinstance(direction, str) else direction[0]
 
-    def figures(self, job, trials, metrics):
+    def figures(self, job, sample, metrics):
         from automl.jobs import charts
 
         return [
-            *super().figures(job, trials, metrics),
-            charts.parallel_coordinates(trials, metrics[0]),
+            *super().figures(job, sample, metrics),
+            charts.parallel_coordinates(sample.trials, metrics[0]),
             charts.importances((job.result or {}).get("importances") or {}),
         ]
 

@@ -123,14 +123,14 @@ class HPO(JobKind):
         direction = job.config.get("direction", "maximize")
         return direction if isinstance(direction, str) else direction[0]
 
-    def figures(self, job, trials, metrics):
+    def figures(self, job, sample, metrics):
         from automl.jobs import charts
 
         result = job.result or {}
         by_family = result.get("importances_by_family") or {}
         return [
-            *super().figures(job, trials, metrics),
-            charts.parallel_coordinates(trials, metrics[0]),
+            *super().figures(job, sample, metrics),
+            charts.parallel_coordinates(sample.trials, metrics[0]),
             charts.importances(result.get("importances") or {}),
             *(
                 charts.importances(found, f"Parameter importances within {family} (fANOVA)")

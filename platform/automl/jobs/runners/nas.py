@@ -56,13 +56,13 @@ class NAS(JobKind):
         else:
             run_search(job.id)
 
-    def figures(self, job, trials, metrics):
+    def figures(self, job, sample, metrics):
         from automl.jobs import charts
 
         result = job.result or {}
         history, axes = result.get("alpha_history") or [], result.get("alpha_axes") or {}
         return [
-            *super().figures(job, trials, metrics),
+            *super().figures(job, sample, metrics),
             charts.alpha_heatmap(history, axes, "normal"),
             charts.alpha_heatmap(history, axes, "reduce"),
             charts.genotype_graph(result.get("genotype") or {}),
