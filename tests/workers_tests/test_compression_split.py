@@ -9,7 +9,7 @@ from workers.compression.common import split
 from workers.compression.config import validate_compression_config
 from workers.data.builtin import load_builtin
 from workers.hpo.config import validate_hpo_config
-from workers.hpo.engine import _search_and_test
+from workers.hpo.engine import search_and_test
 from workers.nas.config import validate_nas_config
 from workers.nas.engine import prepare
 
@@ -36,7 +36,7 @@ def test_hpo_nas_and_compression_hold_out_the_same_test_rows(test_size, seed):
     assert len(_rows(data.X)) == len(data.X)
     split_settings = {"test_size": test_size, "seed": seed}
     hpo = validate_hpo_config(split_settings, "classification")
-    hpo_test = _search_and_test(hpo, data)[1].X
+    hpo_test = search_and_test(hpo, data)[1].X
     nas = prepare(validate_nas_config({**split_settings, "valid_size": 0.25}, "tabular"), data)
 
     def compression_split(seed: int):

@@ -52,6 +52,7 @@ SAMPLES = {
     "cnn": _cnn,
     "genotype": lambda: _genotype("mlp", [5]),  # the tabular space (evolution, random)
     "sklearn": lambda: {"framework": "sklearn", "family": "random_forest"},
+    "ensemble": lambda: {"kind": "ensemble", "framework": "sklearn", "family": "ensemble"},
     "external": lambda: {
         "kind": "external",
         "framework": "external",
@@ -60,7 +61,7 @@ SAMPLES = {
 }
 # torch samples by test id: every torch kind, and the DARTS cell beside the tabular space
 TORCH_SAMPLES = {
-    **{n: f for n, f in SAMPLES.items() if n not in ("sklearn", "external")},
+    **{n: f for n, f in SAMPLES.items() if n not in ("sklearn", "external", "ensemble")},
     "genotype-cell": lambda: _genotype("cell", [1, 8, 8], nodes=2, cells=2, channels=4),
 }
 

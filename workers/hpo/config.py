@@ -26,7 +26,14 @@ HPOConfig.from_json checks a stored one again). Keys, [default]:
   as out of memory instead of the worker being killed (workers/memory.py);
 - retry [every class's default]: failure class -> {action, attempts, after}, or just the
   action (workers/failures.py): what follows a failed trial of that class;
-- parallelism [1]: trial runners sharing the study (the platform's key).
+- parallelism [1]: trial runners sharing the study (the platform's key);
+- time_budget_s [null]: seconds for the whole job, alone (n_trials then defaults to its
+  maximum) or beside n_trials; with model "auto" the cheap families run first, each at its
+  lowest fidelity (workers/hpo/budget.py);
+- preset [null]: "quick", "balanced" or "best" (workers/hpo/presets.py): defaults for the
+  budget, the families, the validation folds and ensembling; keys given win over it;
+- ensemble [{"enabled": false}]: after the search, greedy ensemble selection (and
+  optionally a stacked layer) over the best trials (workers/hpo/ensemble.py).
 
 Validation must stay light: nothing here imports torch.
 """
@@ -37,14 +44,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workers import config as shared
-from workers.config import ConfigError, Errors, Named, TypedConfig, default, is_seed
+from workers.config import (
+    ConfigError,
+    Errors,
+    Named,
+    TypedConfig,
+    default,
+    is_seed,
+    option,
+    section,
+)
 from workers.data.preprocess import validate_preprocessing
 from workers.failures import default_policies, validate_retry
 from workers.hpo.families import FAMILIES, families_for
 from workers.hpo.metrics import METRICS, TASK_METRICS
-from workers.hpo.options import check_options
+from workers.hpo.options import boolean, check_options, integer
 from workers.hpo.options import is_int as _is_int
 from workers.hpo.options import is_number as _is_number
+from workers.hpo.presets import PRESETS, apply_preset
 from workers.hpo.pruners import PRUNERS
 from workers.hpo.samplers import SAMPLERS
 from workers.hpo.space import MAX_GRID_POINTS, choice_key, grid_size, grid_values
@@ -60,6 +77,7 @@ MAX_CHOICES = 1000  # per categorical (fANOVA's cost grows with them)
 # Enough rows for every family to rank configurations; a gigabyte table has millions.
 DEFAULT_TRIAL_ROWS = 100_000
 MIN_TRIAL_ROWS = 100
+MAX_ENSEMBLE_MEMBERS = 20  # each member is refit on every search row: bounded
 SPEC_KEYS = {
     "float": ("type", "low", "high", "log", "step"),
     "int": ("type", "low", "high", "log", "step"),
@@ -114,6 +132,19 @@ class Validation:
 
 
 @dataclass(frozen=True)
+class EnsembleOptions:
+    """Ensembling after the search: Caruana's greedy selection with replacement over the
+    validation predictions of the `members` best trials, `rounds` picks; `stack` also fits
+    a logistic/ridge layer on their predictions. The better of the ensembles and the single
+    best trial on the held-out test rows is registered."""
+
+    enabled: bool = option(boolean(False))
+    members: int = option(integer(8, 2, MAX_ENSEMBLE_MEMBERS))
+    rounds: int = option(integer(25, 1, 200))
+    stack: bool = option(boolean(False))
+
+
+@dataclass(frozen=True)
 class HPOConfig(TypedConfig):
     """A checked HPO config (the module docstring lists each key)."""
 
@@ -143,6 +174,9 @@ class HPOConfig(TypedConfig):
     target: str | None = None
     preprocessing: dict | None = None
     parallelism: int = 1
+    time_budget_s: float | None = None
+    preset: str | None = None
+    ensemble: EnsembleOptions = EnsembleOptions()
 
     @property
     def objectives(self) -> list[str]:
@@ -189,6 +223,11 @@ def validate_hpo_config(config: object, task: str) -> HPOConfig:
         raise ConfigError({"": "config must be a JSON object"})
     err = Errors()
     err.unknown_keys(config, TOP_KEYS, "")
+    preset = config.get("preset")
+    if preset is not None and preset not in PRESETS:
+        err.add("preset", f"must be one of {', '.join(PRESETS)}, or null")
+    else:
+        config = apply_preset(config, task)
 
     def given(key: str) -> Any:
         return config.get(key, default(HPOConfig, key))
@@ -211,7 +250,11 @@ def validate_hpo_config(config: object, task: str) -> HPOConfig:
     else:
         space = _space(space, "search_space", model, 1, err, "", set())
 
-    n_trials = given("n_trials")
+    time_budget_s = shared.timeout(given("time_budget_s"), "time_budget_s", err)
+    # With a time budget alone the budget ends the search: the trial count does not.
+    n_trials = config.get(
+        "n_trials", MAX_TRIALS if time_budget_s else default(HPOConfig, "n_trials")
+    )
     if not (_is_int(n_trials) and 1 <= n_trials <= MAX_TRIALS):
         err.add("n_trials", f"must be an integer from 1 to {MAX_TRIALS}")
     for key in ("timeout_s", "trial_timeout_s"):
@@ -247,7 +290,12 @@ def validate_hpo_config(config: object, task: str) -> HPOConfig:
         trial_memory_mb=_memory(given("trial_memory_mb"), err),
         **validate_preprocessing(config, report=err.add),
         parallelism=shared.parallelism(given("parallelism"), "parallelism", err),
+        time_budget_s=time_budget_s,
+        preset=preset,
+        ensemble=section(config, "ensemble", EnsembleOptions, err),
     )
+    if typed.ensemble.enabled and multi:
+        err.add("ensemble.enabled", "ensembling needs a single metric: a front has no one best")
     if not err:
         _stages(typed, err)
     if err:

@@ -27,6 +27,7 @@ from workers.data.splits import Split, holdout_split, kfold_splits, stratified_s
 from workers.data.tabular import TabularData
 from workers.hpo.config import ConfigError, HPOConfig, normalize_space
 from workers.hpo.families import FAMILIES
+from workers.hpo.frugal import search_share, starting_trials
 from workers.hpo.metrics import METRICS, TASK_METRICS, needs_proba
 from workers.hpo.objective import FE_PREFIX, fit, run_objective, score, trial_stop
 from workers.hpo.pruners import build_pruner
@@ -48,6 +49,8 @@ EXTRA_TRIALS = "extra_trials"  # study system attr: trials added to n_trials (re
 # retries that led to it}. Its study params stay the failed trial's (inside the space, so
 # the sampler can replay them); "params" may differ (a halved batch, a lower rate).
 RETRY = "retry"
+BUDGET_STARTED = "budget_started"  # study system attr: time.time() when time_budget_s began
+FIT_S = "fit_s"  # trial system attr: seconds the trial's fits and scoring took (its cost)
 
 
 @dataclass
@@ -110,6 +113,11 @@ def create_study(
     added = 0
     for record in (config.warm_start or {}).get("trials", []):
         added += _add_warm_start(study, config.search_space, record)
+    if config.time_budget_s is not None:
+        # The budget runs from here (a worker creates the study when the job starts).
+        storage.set_study_system_attr(study_id(study), BUDGET_STARTED, time.time())
+        for params in starting_trials(config.search_space):  # cheap families first
+            study.enqueue_trial(params, skip_if_exists=True)
     storage.set_study_system_attr(study_id(study), WARM_STARTED, added)
     return study
 
@@ -155,8 +163,8 @@ def run_trials(
         raise HpoError(f"config is for {config.task} but the dataset is {data.task}")
     _check_inputs(config, data)
     spaces = _spaces(config, data)
-    search = _search_and_test(config, data)[0]
-    splits = _make_splits(config, stratified_sample(search, config.trial_rows, config.seed))
+    search = search_and_test(config, data)[0]
+    splits = trial_splits(config, stratified_sample(search, config.trial_rows, config.seed))
     study_id = storage.get_study_id_from_name(study_name)
     attrs = storage.get_study_system_attrs(study_id)
     warm_started = attrs.get(WARM_STARTED, 0)
@@ -177,6 +185,7 @@ def run_trials(
     )
     sampler_spec = SAMPLERS[config.sampler.name]
     timeout_s, started, ran = config.timeout_s, time.monotonic(), 0
+    budget_end = search_deadline(config, attrs)
     next_reap, next_number = 0.0, existing  # no smaller number is still to be handed out
     near_end = warm_started + n_trials - config.parallelism + 1
     while True:
@@ -186,6 +195,8 @@ def run_trials(
             return False
         # Like Optuna's own timeout, checked between trials: a trial is never cut.
         if ran and timeout_s is not None and time.monotonic() - started >= timeout_s:
+            return False
+        if budget_end is not None and time.monotonic() >= budget_end:
             return False
         # Reading the whole study costs O(trials) on every storage, so the per-trial path
         # reads none of it until near the budget's end: stale trials are reaped on a timer.
@@ -214,13 +225,45 @@ def run_trials(
             # The job's timeout reaches inside a trial once this runner has run one, as
             # between trials: a first trial is bounded by trial_timeout_s alone.
             job_deadline = started + timeout_s if ran and timeout_s is not None else None
+            # The time budget is the job's: it cuts every trial, a first one included.
+            if budget_end is not None:
+                job_deadline = min(budget_end, job_deadline or budget_end)
             _run_trial(budget, trial, config, spaces, splits, reporter, data, job_deadline)
         ran += 1
         # Trials asked so far by every runner: close enough to finished for a progress bar.
         fraction = (trial.number + 1 - warm_started) / n_trials
         if timeout_s is not None:
             fraction = max(fraction, (time.monotonic() - started) / timeout_s)
+        if budget_end is not None:
+            fraction = max(fraction, budget_fraction(config, attrs))
         reporter.progress(min(1.0, fraction))
+
+
+def search_deadline(config: HPOConfig, attrs: dict) -> float | None:
+    """The time.monotonic() at which a time-budgeted search stops asking for trials (its
+    share of the budget, workers/hpo/frugal.py); None without a budget."""
+    if config.time_budget_s is None or BUDGET_STARTED not in attrs:
+        return None
+    share = config.time_budget_s * search_share(config.ensemble.enabled)
+    return time.monotonic() + attrs[BUDGET_STARTED] + share - time.time()
+
+
+def budget_fraction(config: HPOConfig, attrs: dict) -> float:
+    """The share of the time budget used so far (0 without a budget)."""
+    if config.time_budget_s is None or BUDGET_STARTED not in attrs:
+        return 0.0
+    return (time.time() - attrs[BUDGET_STARTED]) / config.time_budget_s
+
+
+def budget_used(
+    config: HPOConfig, storage: optuna.storages.BaseStorage, study_name: str
+) -> dict | None:
+    """{"time_budget_s", "used_s"} of a time-budgeted job so far; None without a budget."""
+    if config.time_budget_s is None:
+        return None
+    attrs = storage.get_study_system_attrs(storage.get_study_id_from_name(study_name))
+    used = budget_fraction(config, attrs) * config.time_budget_s
+    return {"time_budget_s": config.time_budget_s, "used_s": round(used, 3)}
 
 
 def rerun_trials(
@@ -317,23 +360,16 @@ def refit_best(
     best = summarize(config, storage, study_name, allow_empty=True, exclude=exclude)
     if best.best_number is None:
         return {}
-    search, test = _search_and_test(config, data)
+    search, test = search_and_test(config, data)
     fitted = fit(
         config,
         best.best_params,
         search.X,
         search.y,
-        make_transformer=_make_transformer(data),
+        make_transformer=make_transformer(data),
         proba=needs_proba(config.objectives),
     )
-    # The job's metrics and every other one the model allows (some have no probabilities).
-    names = [
-        name
-        for name in dict.fromkeys([*config.objectives, *TASK_METRICS[config.task]])
-        if name != "latency_ms"
-        and (METRICS[name].needs != "proba" or hasattr(fitted.model, "predict_proba"))
-    ]
-    test_metrics = score(fitted, names, test.X, test.y)
+    test_metrics = score(fitted, test_metric_names(config, fitted.model), test.X, test.y)
     files: list[str] = []
     if directory is not None:
         files = _save(fitted, Path(directory), config, best, search)
@@ -350,6 +386,35 @@ def refit_best(
     }
 
 
+def test_metric_names(config: HPOConfig, model: object) -> list[str]:
+    """The metrics a refit model is scored on: the job's, then every other one of the task
+    the model allows (some have no probabilities)."""
+    return [
+        name
+        for name in dict.fromkeys([*config.objectives, *TASK_METRICS[config.task]])
+        if name != "latency_ms"
+        and (METRICS[name].needs != "proba" or hasattr(model, "predict_proba"))
+    ]
+
+
+def ranked_trials(
+    config: HPOConfig,
+    storage: optuna.storages.BaseStorage,
+    study_name: str,
+    exclude: Collection[int] = (),
+) -> list[optuna.trial.FrozenTrial]:
+    """The completed trials (not those numbered in `exclude`), best first on the first
+    metric; ties go to the earlier trial."""
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    sign = 1.0 if config.directions[0] == "maximize" else -1.0
+    complete = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if counts(t) and t.number not in set(exclude)
+    ]
+    return sorted(complete, key=lambda t: (-sign * t.values[0], t.number))
+
+
 # --- helpers
 
 
@@ -364,7 +429,8 @@ def _seed(config: HPOConfig, offset: int) -> int:
     return ((config.seed if seed is None else seed) + offset) % 2**32
 
 
-def _make_transformer(data: TabularData):
+def make_transformer(data: TabularData):
+    """The data set's preprocessing factory (fe params -> unfitted transformer), or None."""
     return getattr(data, "make_transformer", None)
 
 
@@ -404,7 +470,8 @@ def _check_inputs(config: HPOConfig, data: TabularData) -> None:
             raise HpoError(f"model family {name!r} cannot learn from {kind}")
 
 
-def _search_and_test(config: HPOConfig, data: TabularData) -> tuple[TabularData, TabularData]:
+def search_and_test(config: HPOConfig, data: TabularData) -> tuple[TabularData, TabularData]:
+    """(search rows, held-out test rows): the seeded split every part of a job shares."""
     try:
         split = holdout_split(data, config.test_size, config.seed)
     except ValueError as e:  # e.g. a class too rare to stratify
@@ -415,7 +482,8 @@ def _search_and_test(config: HPOConfig, data: TabularData) -> tuple[TabularData,
     )
 
 
-def _make_splits(config: HPOConfig, data: TabularData) -> list[Split]:
+def trial_splits(config: HPOConfig, data: TabularData) -> list[Split]:
+    """The validation splits trials are scored on (one holdout, or k folds)."""
     validation, seed = config.validation, config.seed
     try:
         if validation.method == "cv":
@@ -551,6 +619,7 @@ def _run_trial(
 
     values, error, failure = None, "", ""
     output = TrialLog()
+    began = time.monotonic()
     with log_context(trial=trial.number), output.capture():
         try:
             with memory_cap(config.trial_memory_mb):
@@ -560,7 +629,7 @@ def _run_trial(
                     splits,
                     report,
                     stop=trial_stop(config, reporter.should_stop, job_deadline),
-                    make_transformer=_make_transformer(data),
+                    make_transformer=make_transformer(data),
                 )
             state = "complete"
         except optuna.TrialPruned:
@@ -568,7 +637,9 @@ def _run_trial(
         except Exception as e:  # a model error, a deadline or a cancel (Stopped) ends this trial
             state, error, failure = "failed", f"{type(e).__name__}: {e}", failures.classify(e)
             log.warning("failed (%s)", failure, exc_info=True)  # ids: log_context
-    attrs: dict = {FAILURE_CLASS: failure} if failure else {}
+    attrs: dict = {FIT_S: round(time.monotonic() - began, 4)}
+    if failure:
+        attrs[FAILURE_CLASS] = failure
     stop = None
     if failure:
         policy = _policies(config)[failure]
@@ -659,15 +730,37 @@ def _stop_if_due(budget: Budget, failure: str, after: int, error: str) -> Trials
 def _save(
     fitted, directory: Path, config: HPOConfig, best: HpoResult, search: TabularData
 ) -> list[str]:
-    """The model, its preprocessing, and what serving and drift checks need: the raw input
-    columns in order, the labels of the encoded classes, and reference statistics of the
-    training rows."""
+    return save_job_model(
+        fitted.model,
+        directory,
+        config,
+        search,
+        family=fitted.family,
+        transformer=fitted.transformer,
+        params=fitted.params,
+        trial=best.best_number,
+    )
+
+
+def save_job_model(
+    model: object,
+    directory: Path,
+    config: HPOConfig,
+    search: TabularData,
+    *,
+    family: str,
+    transformer: object = None,
+    **spec: object,
+) -> list[str]:
+    """A model the job fitted on its search rows, with its preprocessing (if any) and what
+    serving and drift checks need: the raw input columns in order, the labels of the
+    encoded classes, and reference statistics of the training rows. `spec`: keys the
+    model's spec.json adds (params, trial, kind...)."""
     from workers.models.artifacts import data_spec, save_version
 
-    spec = {
+    full = {
         "task": config.task,
-        "params": fitted.params,
-        "trial": best.best_number,
+        **spec,
         **data_spec(
             search.feature_names,
             search.classes,
@@ -676,10 +769,5 @@ def _save(
         ),
     }
     return save_version(
-        fitted.model,
-        directory,
-        family=fitted.family,
-        spec=spec,
-        transformer=fitted.transformer,
-        rows=search.X,
+        model, directory, family=family, spec=full, transformer=transformer, rows=search.X
     )

@@ -97,7 +97,9 @@ def trial_stop(
         limit = config.trial_timeout_s
         deadlines.append((time.monotonic() + limit, f"trial_timeout_s={limit}"))
     if job_deadline is not None:
-        deadlines.append((job_deadline, f"timeout_s={config.timeout_s}"))
+        limits = {"timeout_s": config.timeout_s, "time_budget_s": config.time_budget_s}
+        named = ", ".join(f"{k}={v}" for k, v in limits.items() if v is not None)
+        deadlines.append((job_deadline, named))
     if not deadlines:
         return StopCheck(should_stop)
     deadline, limit = min(deadlines)

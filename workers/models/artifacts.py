@@ -72,6 +72,9 @@ ALLOWED_SKOPS_TYPES: frozenset[str] = frozenset(
         "sklearn.model_selection._split.KFold",
         "sklearn.model_selection._split.StratifiedKFold",
         "workers.data.preprocess.TablePreprocessor",
+        # An HPO job's ensemble: its members (estimators and Pipelines of the types above)
+        # and their weights, a float array.
+        "workers.models.ensemble.WeightedEnsemble",
         # LightGBM and XGBoost estimators: skops stores their boosters as the libraries'
         # own text / JSON model formats (no pickle), plus LightGBM's ordered parameters.
         "collections.OrderedDict",

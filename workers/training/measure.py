@@ -44,6 +44,9 @@ def count_params(model: Any) -> int:
         return sum(p.numel() for p in model.parameters())
     if hasattr(model, "steps"):  # a Pipeline: the estimator is the last step
         return count_params(model.steps[-1][1])
+    if hasattr(model, "weights_") and hasattr(model, "members"):  # an HPO job's ensemble
+        stack = 0 if model.stack is None else count_params(model.stack)
+        return stack + sum(count_params(m) for m in model.members)
     if hasattr(model, "calibrated_classifiers_"):  # the model and 2 numbers per calibrator
         return sum(
             count_params(c.estimator) + 2 * len(c.calibrators)

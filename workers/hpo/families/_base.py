@@ -52,6 +52,13 @@ class ModelFamily:
     # family (a kernel SVM's fit grows with the square of the rows); None: no such point.
     # Advice only: a config may still name it.
     comfortable_rows: int | None = None
+    # Relative cost of one fit (0: linear, the cheapest), and the params that size a fit
+    # (trees, iterations, epochs): a time-budgeted search tries cheap families at their
+    # lowest fidelity first (workers/hpo/frugal.py).
+    cost: int = 3
+    # What fit() returns: "sklearn" (an estimator, storable in skops) or "torch".
+    framework: str = "sklearn"
+    fidelity: tuple[str, ...] = ()
 
     def default_space(self, task: str) -> dict:
         raise NotImplementedError

@@ -10,6 +10,8 @@ from workers.hpo.families._base import ModelFamily, float_, grow, int_, register
 @register
 class HistGradientBoostingFamily(ModelFamily):
     name = "hist_gradient_boosting"
+    cost = 2
+    fidelity = ("max_iter",)
     tasks = ("classification", "regression")
     params = (
         "max_iter",

@@ -19,6 +19,9 @@ from workers.hpo.families.mlp import class_indices, fit_settings, one_data_paral
 @register
 class CNNFamily(ModelFamily):
     name = "cnn"
+    framework = "torch"
+    cost = 5
+    fidelity = ("epochs",)
     tasks = ("classification",)
     inputs = "image"
     params = (

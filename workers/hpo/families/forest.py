@@ -10,6 +10,8 @@ from workers.hpo.families._base import ModelFamily, categorical, grow, int_, reg
 @register
 class RandomForestFamily(ModelFamily):
     name = "random_forest"
+    cost = 2
+    fidelity = ("n_estimators",)
     tasks = ("classification", "regression")
     params = ("n_estimators", "max_depth", "min_samples_leaf", "max_features")
     limits = {"n_estimators": 2000, "max_depth": 100}

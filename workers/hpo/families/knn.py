@@ -12,6 +12,7 @@ from workers.hpo.families._base import ModelFamily, categorical, int_, register
 @register
 class KNNFamily(ModelFamily):
     name = "knn"
+    cost = 1
     tasks = ("classification", "regression")
     params = ("n_neighbors", "weights", "p")
     limits = {"n_neighbors": 1000}

@@ -14,6 +14,8 @@ from workers.hpo.families._boosters import (
 @register
 class LightGBMFamily(ModelFamily):
     name = "lightgbm"
+    cost = 2
+    fidelity = ("n_estimators",)
     tasks = ("classification", "regression")
     params = (
         "n_estimators",

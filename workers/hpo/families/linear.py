@@ -12,6 +12,7 @@ from workers.hpo.families._base import ModelFamily, float_, register
 @register
 class LogisticRegressionFamily(ModelFamily):
     name = "logistic_regression"
+    cost = 0
     tasks = ("classification",)
     params = ("C",)
 
@@ -26,6 +27,7 @@ class LogisticRegressionFamily(ModelFamily):
 @register
 class RidgeFamily(ModelFamily):
     name = "ridge"
+    cost = 0
     tasks = ("regression",)
     params = ("alpha",)
 

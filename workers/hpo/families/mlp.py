@@ -28,6 +28,9 @@ def class_indices(y: np.ndarray, task: str) -> tuple[np.ndarray, np.ndarray | No
 @register
 class MLPFamily(ModelFamily):
     name = "mlp"
+    framework = "torch"
+    cost = 4
+    fidelity = ("epochs",)
     tasks = ("classification", "regression")
     params = (
         "hidden_layers",

@@ -13,6 +13,7 @@ from workers.hpo.families._base import ModelFamily, categorical, float_, registe
 @register
 class SVMFamily(ModelFamily):
     name = "svm"
+    cost = 3
     tasks = ("classification", "regression")
     comfortable_rows = 20_000
     params = ("C", "kernel", "gamma", "epsilon")

@@ -14,6 +14,8 @@ from workers.hpo.families._boosters import (
 @register
 class XGBoostFamily(ModelFamily):
     name = "xgboost"
+    cost = 3
+    fidelity = ("n_estimators",)
     tasks = ("classification", "regression")
     params = (
         "n_estimators",

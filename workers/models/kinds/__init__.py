@@ -25,6 +25,7 @@ MODEL_KINDS: dict[str, tuple[str, str]] = {
     "cnn": ("convolutional network", "workers.models.kinds.cnn.CNNKind"),
     "genotype": ("NAS genotype", "workers.models.kinds.genotype.GenotypeKind"),
     "external": ("your own files", "workers.models.kinds.external.ExternalKind"),
+    "ensemble": ("ensemble of HPO trials", "workers.models.kinds.ensemble.EnsembleKind"),
 }
 
 # form -> (label, dotted path of its Form); "float" is an uncompressed model
@@ -68,10 +69,11 @@ def get_form(name: str) -> Form:
 
 
 def kind_name(spec: dict) -> str:
-    """The registry key of a spec: its "kind", or "sklearn" for a skops estimator."""
-    if spec.get("framework") == "sklearn":
-        return "sklearn"
+    """The registry key of a spec: its "kind", or "sklearn" for a skops estimator that
+    names none (an ensemble is a skops estimator that names its kind)."""
     kind = spec.get("kind")
+    if spec.get("framework") == "sklearn" and kind not in MODEL_KINDS:
+        return "sklearn"
     if not isinstance(kind, str):
         raise UnknownKindError("the spec names no model kind (spec.kind)")
     return kind

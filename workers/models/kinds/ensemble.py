@@ -1,0 +1,20 @@
+"""Ensembles of an HPO job's best trials (workers/models/ensemble.py): one skops file."""
+
+from __future__ import annotations
+
+from workers.models.kinds.sklearn import SklearnKind
+
+_MIXED = (
+    "an ensemble averages models of several families (trees, boosters, linear models); "
+    "it is served from its skops file: ONNX and TorchScript export single torch networks"
+)
+
+
+class EnsembleKind(SklearnKind):
+    name = "ensemble"
+    label = "ensemble of HPO trials"
+    refusals = {
+        "export_onnx": _MIXED,
+        "export_torchscript": _MIXED,
+        "compress": "compression works on one torch network, not an ensemble of models",
+    }
