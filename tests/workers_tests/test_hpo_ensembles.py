@@ -127,9 +127,11 @@ def test_a_time_budget_ends_the_search_within_its_share_and_cheap_families_go_fi
     trials = optuna.load_study(study_name="s", storage=storage).get_trials()
     started = storage.get_study_system_attrs(0)["budget_started"]
     ended = max(t.datetime_complete.timestamp() for t in trials if t.datetime_complete)
-    # Tolerance: one trial past the share's end may run on to its next check (a single
-    # fit of a one-shot model cannot be cut); none of this table's takes a second.
-    assert ended - started <= budget * search_share(False) + 1.5
+    # Tolerance: the trial in flight at the share's end runs on to its next check (a
+    # single fit of a one-shot model cannot be cut), so at most one trial's length, plus
+    # a second for the bookkeeping between trials on a busy machine.
+    longest = max(t.system_attrs.get(FIT_S, 0) for t in trials)
+    assert ended - started <= budget * search_share(False) + longest + 1.0
     costs = [FAMILIES[t.params["model"]].cost for t in trials[:4]]
     assert costs == sorted(costs) and trials[0].params["model"] == "ridge"
     assert all(t.system_attrs[FIT_S] >= 0 for t in trials if t.state.is_finished())
