@@ -255,6 +255,17 @@ def budget_fraction(config: HPOConfig, attrs: dict) -> float:
     return (time.time() - attrs[BUDGET_STARTED]) / config.time_budget_s
 
 
+def budget_deadline(
+    config: HPOConfig, storage: optuna.storages.BaseStorage, study_name: str
+) -> float | None:
+    """The time.monotonic() at which the whole time budget ends (None without one): what
+    ensembling after the search keeps within."""
+    if config.time_budget_s is None:
+        return None
+    attrs = storage.get_study_system_attrs(storage.get_study_id_from_name(study_name))
+    return time.monotonic() + (1 - budget_fraction(config, attrs)) * config.time_budget_s
+
+
 def budget_used(
     config: HPOConfig, storage: optuna.storages.BaseStorage, study_name: str
 ) -> dict | None:

@@ -273,6 +273,43 @@ class TrialSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class LeaderboardRowSerializer(serializers.Serializer):
+    rank = serializers.IntegerField()
+    name = serializers.CharField(help_text="'<family> (trial N)' or 'ensemble (<method>)'")
+    kind = serializers.ChoiceField(choices=["family", "ensemble"])
+    trial = serializers.IntegerField(allow_null=True)
+    single_best = serializers.BooleanField(help_text="The trial the job refit as its best.")
+    metric = serializers.CharField()
+    validation = serializers.FloatField(help_text="On the trials' validation rows.")
+    test = serializers.FloatField(allow_null=True, help_text="On the held-out test rows.")
+    test_ci = serializers.ListField(
+        child=serializers.FloatField(allow_null=True),
+        allow_null=True,
+        help_text="95% bootstrap interval of the test score [low, high].",
+    )
+    fit_s = serializers.FloatField(allow_null=True)
+    predict_s = serializers.FloatField(allow_null=True, help_text="Predicting the test rows.")
+
+
+class LeaderboardSerializer(serializers.Serializer):
+    job = serializers.IntegerField()
+    metric = serializers.CharField()
+    direction = serializers.CharField()
+    budget = serializers.DictField(
+        allow_null=True, help_text="{time_budget_s, used_s} of a time-budgeted job."
+    )
+    ensemble = serializers.DictField(
+        help_text="The ensemble: method, members (trial, family, weight, params), test "
+        "metrics beside the single best's, and which was registered (chosen)."
+    )
+    source = serializers.ChoiceField(
+        choices=["test", "validation"],
+        help_text="test: ranked on the held-out rows (an ensembling job); validation: "
+        "read from the trials.",
+    )
+    rows = LeaderboardRowSerializer(many=True)
+
+
 class TrialCurationSerializer(serializers.Serializer):
     """What a user may change on a trial: notes, tags, and its exclusion with a reason."""
 

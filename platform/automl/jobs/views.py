@@ -13,6 +13,7 @@ from automl.api import error_body
 from automl.errors import Conflict
 from automl.jobs import kinds, lifecycle
 from automl.jobs.explorer import TrialQuery, columns_for
+from automl.jobs.leaderboard import leaderboard
 from automl.jobs.models import Job, Trial
 from automl.jobs.runners import external
 from automl.jobs.serializers import (
@@ -23,6 +24,7 @@ from automl.jobs.serializers import (
     JobDetailSerializer,
     JobSerializer,
     JobSubmitSerializer,
+    LeaderboardSerializer,
     ReportAnswerSerializer,
     ReportSerializer,
     RerunAnswerSerializer,
@@ -94,6 +96,15 @@ class JobDetail(APIView):
             Job.objects.owned_by(request.user).select_related("dataset", "owner"), id=pk
         )
         return Response(JobDetailSerializer(job).data)
+
+
+class JobLeaderboard(APIView):
+    """Each model family's best and the ensembles, ranked (automl/jobs/leaderboard.py)."""
+
+    @extend_schema(responses=LeaderboardSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        job = get_object_or_404(Job.objects.owned_by(request.user), id=pk)
+        return Response(LeaderboardSerializer(leaderboard(job)).data)
 
 
 class JobCancel(APIView):

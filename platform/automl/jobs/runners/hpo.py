@@ -164,12 +164,57 @@ def close(job: Job, config, data, storage) -> None:
     summary["refit"] = engine.refit_best(
         config, data, storage, job.study_name, directory=artifact_dir(job), exclude=excluded
     )
-    if summary["refit"]:
-        summary["refit"].update(register_job_result(job, artifact_dir(job), summary["refit"]))
+    registered = summary["refit"]
+    if summary["refit"] and config.ensemble.enabled:
+        summary["ensemble"] = _ensemble(job, config, data, storage, summary["refit"], excluded)
+        summary["leaderboard"] = summary["ensemble"].pop("leaderboard", [])
+        if summary["ensemble"].get("chosen") == "ensemble":  # its files replaced the best's
+            registered = _as_refit(summary["ensemble"], summary["refit"])
+    summary["budget"] = engine.budget_used(config, storage, job.study_name)
+    if registered:
+        registered.update(register_job_result(job, artifact_dir(job), registered))
+        if registered is not summary["refit"]:
+            summary["ensemble"]["model_version"] = registered.get("model_version")
+            summary["refit"]["model_version"] = registered.get("model_version")
     lifecycle.transition(job.id, Job.Status.SUCCEEDED, result=summary)
     if version_id := summary["refit"].get("model_version"):
         # After the transition: the report reads the job's result (its importances).
         evaluate_new_version(version_id)
+
+
+def _ensemble(job: Job, config, data, storage, refit: dict, excluded: list[int]) -> dict:
+    """The ensemble of the job's best trials (workers/hpo/ensemble.py), within what is left
+    of its time budget; {} with why when it could not be built (the single best stands)."""
+    from workers.hpo import engine, ensemble
+
+    try:
+        return ensemble.build(
+            config,
+            data,
+            storage,
+            job.study_name,
+            refit,
+            directory=artifact_dir(job),
+            exclude=tuple(excluded),
+            deadline=engine.budget_deadline(config, storage, job.study_name),
+        )
+    except Exception as exc:  # the search succeeded: its best model is still registered
+        log.exception("job %s: the ensemble could not be built", job.id)
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def _as_refit(found: dict, single: dict) -> dict:
+    """What registration reads for an ensemble that beat the single best (its lineage:
+    every member's trial, family, params and weight)."""
+    best = max(found["members"], key=lambda m: m["weight"])
+    return {
+        **single,
+        "trial": best["trial"],
+        "family": "ensemble",
+        "params": {"method": found["method"], "members": found["members"]},
+        "test_metrics": found["test_metrics"],
+        "files": found.get("files", []),
+    }
 
 
 def excluded_numbers(job: Job) -> list[int]:

@@ -1,0 +1,64 @@
+"""GET /api/v1/jobs/{id}/leaderboard/ and the ensembling job behind it (run here)."""
+
+from automl.registry.models import ModelVersion
+from automl.registry.storage import get_storage
+from tests.support.factories import run_hpo
+from workers.models.artifacts import load_model
+
+CHEAP = {
+    "type": "categorical",
+    "choices": ["logistic_regression", "random_forest", "knn"],
+    "conditional": {"random_forest": {"n_estimators": {"type": "fixed", "value": 20}}},
+}
+
+
+def test_an_ensembling_job_registers_the_better_model_and_ranks_a_leaderboard(
+    alice, alice_api, bob_api, iris, iris_data, artifacts
+):
+    # Averaging the probabilities of different families lowers the log loss of the best
+    # of them on iris: the ensemble wins and is the one version registered.
+    job = run_hpo(
+        alice,
+        iris,
+        n_trials=6,
+        metric="log_loss",
+        time_budget_s=120,
+        search_space={"model": CHEAP},
+        sampler={"name": "random", "seed": 0},
+        validation={"method": "cv", "folds": 3},
+        ensemble={"enabled": True, "members": 4},
+    )
+    result = job.result
+    assert result["budget"]["time_budget_s"] == 120 and 0 < result["budget"]["used_s"] < 120
+    found = result["ensemble"]
+    assert found["chosen"] == "ensemble", found
+    assert found["test_metrics"]["log_loss"] < found["single_test_metrics"]["log_loss"]
+    version = ModelVersion.objects.get(id=result["refit"]["model_version"])
+    assert version.spec["kind"] == "ensemble" and version.params["members"] == found["members"]
+    assert len({m["trial"] for m in found["members"]}) >= 2
+    model = load_model(get_storage().local_dir(version.storage_key))
+    assert model.predict_proba(iris_data.X[:5]).shape == (5, 3)
+
+    board = alice_api.get(f"/api/v1/jobs/{job.id}/leaderboard/").json()
+    assert board["source"] == "test" and board["metric"] == "log_loss"
+    assert board["ensemble"]["chosen"] == "ensemble" and board["budget"] == result["budget"]
+    rows = board["rows"]
+    assert [r["rank"] for r in rows] == list(range(1, len(rows) + 1))
+    assert [r["test"] for r in rows] == sorted(r["test"] for r in rows)  # lower is better
+    assert {r["kind"] for r in rows} == {"family", "ensemble"}
+    low, high = rows[0]["test_ci"]
+    assert low <= rows[0]["test"] <= high and rows[0]["fit_s"] > 0
+    assert bob_api.get(f"/api/v1/jobs/{job.id}/leaderboard/").status_code == 404
+
+
+def test_a_job_without_ensembling_ranks_its_families_on_validation(alice, alice_api, iris):
+    job = run_hpo(
+        alice, iris, n_trials=4, search_space={"model": CHEAP}, sampler={"name": "random"}
+    )
+    board = alice_api.get(f"/api/v1/jobs/{job.id}/leaderboard/").json()
+    assert board["source"] == "validation" and board["budget"] is None
+    rows = board["rows"]
+    assert len({r["name"].split(" ")[0] for r in rows}) == len(rows)
+    assert [r["validation"] for r in rows] == sorted((r["validation"] for r in rows), reverse=True)
+    best = next(r for r in rows if r["single_best"])
+    assert best["test"] == job.result["refit"]["test_metrics"]["accuracy"]
