@@ -422,3 +422,44 @@ def test_the_options_say_what_they_fit(alice_browser, iris):
     assert 'data-max-rows="20000"' in page.split('value="svm"')[1].split(">")[0]
     assert 'value="r2" data-tasks="regression"' in page
     assert 'value="latency_ms"' not in page  # only in a list beside another metric
+
+
+def test_the_search_space_field_is_the_apis_search_space(alice_browser, alice, iris):
+    space = {"C": {"type": "float", "low": 0.5, "high": 2.0, "log": False}}
+    response = alice_browser.post(
+        "/jobs/new/hpo/", {**HPO_FORM, "dataset": iris.id, "search_space": json.dumps(space)}
+    )
+    assert response.status_code == 302
+    first = Job.objects.get(owner=alice)
+    assert first.config["search_space"]["C"]["low"] == 0.5
+    initial = alice_browser.get(f"/jobs/new/hpo/?from={first.id}").context["form"].initial
+    assert json.loads(json.dumps(initial["search_space"]))["C"]["high"] == 2.0
+    assert "advanced" not in initial  # the space is the field's, not the advanced box's
+    # Its errors stand beside it, named from inside the space.
+    bad = {"C": {"type": "float", "low": 3, "high": 2}}
+    response = alice_browser.post(
+        "/jobs/new/hpo/", {**HPO_FORM, "dataset": iris.id, "search_space": json.dumps(bad)}
+    )
+    assert response.context["form"].errors["search_space"] == ["C › low: must not exceed high"]
+
+
+def test_run_again_leaves_a_default_search_space_out(alice_browser, alice, iris):
+    """The defaults validation filled in were never typed: the editor starts empty (model
+    auto: only the families whose space the user changed are shown)."""
+    alice_browser.post("/jobs/new/hpo/", {**HPO_FORM, "dataset": iris.id, "model": "auto"})
+    job = Job.objects.get(owner=alice)
+    assert job.config["search_space"]["model"]["conditional"]  # stored in full
+    initial = alice_browser.get(f"/jobs/new/hpo/?from={job.id}").context["form"].initial
+    assert initial["search_space"] == "" and "advanced" not in initial
+    knn = {"n_neighbors": {"type": "int", "low": 1, "high": 5}}
+    auto = {
+        "model": {"type": "categorical", "choices": ["knn", "svm"], "conditional": {"knn": knn}}
+    }
+    alice_browser.post(
+        "/jobs/new/hpo/",
+        {**HPO_FORM, "dataset": iris.id, "model": "auto", "search_space": json.dumps(auto)},
+    )
+    job = Job.objects.exclude(id=job.id).get()
+    shown = alice_browser.get(f"/jobs/new/hpo/?from={job.id}").context["form"].initial
+    assert set(shown["search_space"]["model"]["conditional"]) == {"knn"}
+    assert shown["search_space"]["model"]["choices"] == ["knn", "svm"]

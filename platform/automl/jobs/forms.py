@@ -22,6 +22,8 @@ from automl.jobs import kinds
 from automl.jobs.models import Job
 from automl.jobs.serializers import DEVICES, MAX_PARALLELISM, PRIORITIES
 from workers.compression.config import TECHNIQUE_OPTIONS
+from workers.hpo.config import TASKS as TASKS_OF_FAMILIES
+from workers.hpo.config import default_space
 from workers.hpo.families import FAMILIES, families_for
 from workers.hpo.metrics import METRICS
 from workers.hpo.pruners import PRUNERS
@@ -97,6 +99,31 @@ def stages_field() -> forms.IntegerField:
         help_text="Split each network's layers over this many devices, one GPU each "
         "(GPUs per trial at least this many, or device cpu). Default 1: one piece.",
     )
+
+
+class JSONObjectField(forms.CharField):
+    """A JSON object typed into a box (the advanced box, the search space): {} when empty."""
+
+    def __init__(self, *, rows: int = 6, **kwargs: Any) -> None:
+        attrs = {"rows": rows, "spellcheck": "false", "class": "json"}
+        super().__init__(required=False, widget=forms.Textarea(attrs=attrs), **kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        return json.dumps(value, indent=2) if isinstance(value, dict) else value
+
+    def to_python(self, value: Any) -> dict:
+        if isinstance(value, dict):
+            return value
+        text = (value or "").strip()
+        if not text:
+            return {}
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"not valid JSON: {exc}") from None
+        if not isinstance(parsed, dict):
+            raise forms.ValidationError("must be a JSON object")
+        return parsed
 
 
 class TaggedSelect(forms.Select):
@@ -184,10 +211,8 @@ class JobForm(forms.Form):
         help_text="Each trial gets this many of its worker's GPUs (model-parallel stages "
         "take one each). 0: the device above decides.",
     )
-    advanced = forms.CharField(
-        required=False,
+    advanced = JSONObjectField(
         label="Advanced (JSON)",
-        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "class": "json"}),
         help_text="Optional: a JSON object merged over the choices above, e.g. "
         '{"search_space": {...}} or {"sampler": {"n_startup_trials": 5}}. See the README.',
     )
@@ -197,25 +222,13 @@ class JobForm(forms.Form):
         self.fields["dataset"].queryset = Dataset.visible_to(user).order_by("source", "name")
         self.fields["dataset"].tag()
 
-    def clean_advanced(self) -> dict:
-        text = self.cleaned_data.get("advanced", "").strip()
-        if not text:
-            return {}
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise forms.ValidationError(f"not valid JSON: {exc}") from None
-        if not isinstance(value, dict):
-            raise forms.ValidationError("must be a JSON object")
-        return value
-
     def config(self) -> dict:
         """The config the fields stand for (before the advanced box): each field's value at
         its path, unless left empty (the config's default then applies)."""
         config: dict = {}
         for field, path in self.CONFIG_PATHS.items():
             value = self.cleaned_data.get(field)
-            if value in (None, ""):
+            if value in (None, "", {}):
                 continue
             *parents, key = path.split(".")
             node = config
@@ -312,7 +325,8 @@ class JobForm(forms.Form):
             value: Any = config
             for key in path.split("."):
                 value = value.get(key) if isinstance(value, dict) else None
-            if value is None or isinstance(value, dict | list):
+            shown = isinstance(value, dict) and isinstance(cls.base_fields[field], JSONObjectField)
+            if value is None or (isinstance(value, dict | list) and not shown):
                 value = _empty(cls.base_fields[field])
             initial[field] = value
         return initial
@@ -366,8 +380,8 @@ class HpoForm(JobForm):
         "scaling": "preprocessing.scaling",
         "imputation": "preprocessing.imputation",
         "stages": "trainer.stages",
+        "search_space": "search_space",
     }
-    ERROR_FIELDS = {"search_space": "advanced"}
     DERIVED = ("direction", "warm_start")
 
     target = forms.CharField(
@@ -428,6 +442,13 @@ class HpoForm(JobForm):
         help_text="Trials run at once, on any free worker.",
     )
     stages = stages_field()
+    search_space = JSONObjectField(
+        rows=8,
+        label="Search space",
+        help_text="One row per parameter; empty: the model's default space. The rows write "
+        "this JSON, the API's search_space (with model auto: the families' parameters "
+        "under model.conditional).",
+    )
     warm_start_from = forms.IntegerField(
         required=False,
         label="Continue from job",
@@ -454,6 +475,7 @@ class HpoForm(JobForm):
         "device",
         "gpus",
         "stages",
+        "search_space",
         "advanced",
     ]
 
@@ -469,6 +491,22 @@ class HpoForm(JobForm):
             m: {"tasks": " ".join(METRICS[m].tasks)} for m in metrics
         }
 
+    def space_defaults(self) -> dict:
+        """Each family's default search space per task, for the editor's "Fill in the
+        defaults" (rendered with json_script: data, not code)."""
+        return {
+            task: {name: FAMILIES[name].default_space(task) for name in families_for(task)}
+            for task in TASKS_OF_FAMILIES
+        }
+
+    @classmethod
+    def fields_from_config(cls, config: dict) -> dict:
+        """The search space only as far as it is the user's own: a family's default space
+        (all of it, or one family's under model auto) is left out, as it was not typed."""
+        fields = super().fields_from_config(config)
+        fields["search_space"] = own_space(config) or ""
+        return fields
+
     @classmethod
     def initial_from(cls, job: Job, *, continue_from: bool = False) -> dict:
         initial = super().initial_from(job)
@@ -476,6 +514,24 @@ class HpoForm(JobForm):
             initial["warm_start_from"] = job.id
             initial["name"] = f"{job.name} (continued)"
         return initial
+
+
+def own_space(config: dict) -> dict | None:
+    """The stored search space less the defaults validation filled in (None: all default)."""
+    model, task, space = config.get("model"), config.get("task"), config.get("search_space")
+    if not isinstance(space, dict) or task not in TASKS_OF_FAMILIES:
+        return space
+    if model in FAMILIES:
+        return None if space == FAMILIES[model].default_space(task) else space
+    if model != "auto" or space == default_space("auto", task):
+        return None if model == "auto" else space
+    spec = space.get("model") or {}
+    conditional = {
+        name: sub
+        for name, sub in (spec.get("conditional") or {}).items()
+        if name not in FAMILIES or sub != FAMILIES[name].default_space(task)
+    }
+    return {"model": {**spec, "conditional": conditional}}
 
 
 class NasForm(JobForm):
