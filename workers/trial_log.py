@@ -90,10 +90,15 @@ class TrialLog:
     def __init__(self, level: int = logging.INFO) -> None:
         self.level = level
         self.text = ""
+        self._buffer: _Bounded | None = None
+
+    def so_far(self) -> str:
+        """What the trial has written until now, while capturing (another thread may ask)."""
+        return redact(self._buffer.text()) if self._buffer is not None else self.text
 
     @contextlib.contextmanager
     def capture(self) -> Iterator[TrialLog]:
-        buffer = _Bounded(tee=sys.__stderr__)
+        buffer = self._buffer = _Bounded(tee=sys.__stderr__)
         handler = logging.StreamHandler(buffer)
         handler.setLevel(self.level)
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
@@ -105,6 +110,7 @@ class TrialLog:
         finally:
             root.removeHandler(handler)
             self.text = redact(buffer.text())
+            self._buffer = None
 
 
 @contextlib.contextmanager

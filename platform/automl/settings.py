@@ -199,6 +199,10 @@ CELERY_TASK_IGNORE_RESULT = True  # Postgres holds every result; the broker only
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A pool child imports torch as it starts (its thread share, automl/jobs/worker.py), which
+# takes longer than Celery's default 4 s on a loaded machine: the worker would kill every
+# child that replaces one ended (a trial past its hard limit, a crash) before it is up.
+CELERY_WORKER_PROC_ALIVE_TIMEOUT = env_int("CELERY_WORKER_PROC_ALIVE_TIMEOUT", 120)
 # `ids` names the job and trial a line is about ("job 7 trial 3 "; workers/trial_log.py).
 CELERY_WORKER_LOG_FORMAT = "[%(asctime)s: %(levelname)s/%(processName)s] %(ids)s%(message)s"
 CELERY_WORKER_TASK_LOG_FORMAT = (
@@ -256,6 +260,11 @@ JOB_STALE_AFTER_S = env_int("JOB_STALE_AFTER_S", 300)
 # A trial whose worker has not beaten its heartbeat for this long is failed, so that the
 # job's other workers can finish the study.
 TRIAL_STALE_AFTER_S = env_int("TRIAL_STALE_AFTER_S", 60)
+# The longest any HPO trial may run, whatever its job's trial_timeout_s (which is at most
+# this in effect), and how long a trial past a deadline or a cancel may take to stop by
+# itself before its worker process is ended (workers/training/stopping.py, Watchdog).
+TRIAL_MAX_S = env_int("TRIAL_MAX_S", 6 * 3600)
+TRIAL_STOP_GRACE_S = env_int("TRIAL_STOP_GRACE_S", 10)
 # A job still queued this long after submission is sent to the broker again (it may have
 # lost the message, e.g. a Redis restart without persistence).
 RECONCILE_QUEUED_AFTER_S = env_int("RECONCILE_QUEUED_AFTER_S", 120)

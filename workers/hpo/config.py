@@ -9,9 +9,8 @@ HPOConfig.from_json checks a stored one again). Keys, [default]:
 - sampler [{"name": "tpe"}] and pruner [{"name": "none"}], each with its own options
   (samplers.py, pruners.py); sampler.seed [null: the job's seed];
 - n_trials [20]; timeout_s [null]; patience [null: finished trials without a new best];
-  trial_timeout_s [null], enforced between epochs, growth steps and folds: a single fit of
-  a one-shot model (linear, SVM, k-NN) cannot be interrupted, so such a trial fails only
-  once that fit returns;
+  trial_timeout_s [null], enforced between epochs, growth steps and folds; a trial stuck in
+  one long fit (linear, SVM, k-NN) is ended by the runner's watchdog (engine.run_trials);
 - validation [{"method": "holdout", "test_size": 0.25}] or {"method": "cv", "folds": 5};
   test_size [0.2], held out before any search and scored only by the refit best model;
 - trial_rows [DEFAULT_TRIAL_ROWS]: trials search a stratified sample of at most this many

@@ -39,6 +39,14 @@ from workers.studies.budget import RETRIED, STATES, Budget, Step, counts
 from workers.studies.heartbeat import FAILURE_CLASS, OnLost
 from workers.studies.storage import make_storage, study_id, trial_id
 from workers.training.options import TrainerOptions
+from workers.training.stopping import (
+    DeadlineExceeded,
+    HardStop,
+    StopCheck,
+    Stopped,
+    Watchdog,
+    wait_for_end,
+)
 from workers.trial_log import TrialLog, log_context
 
 log = logging.getLogger(__name__)
@@ -51,6 +59,10 @@ EXTRA_TRIALS = "extra_trials"  # study system attr: trials added to n_trials (re
 RETRY = "retry"
 BUDGET_STARTED = "budget_started"  # study system attr: time.time() when time_budget_s began
 FIT_S = "fit_s"  # trial system attr: seconds the trial's fits and scoring took (its cost)
+# Study system attr: {"message", "failure_class"} of a job a hard stop ended (a watchdog
+# ended a trial past the job's timeout_s, or a trial whose failure stops the job by its
+# retry policy). Its process ended there and then; the runner that takes over reads why.
+HARD_END = "hard_end"
 
 
 @dataclass
@@ -141,6 +153,8 @@ def run_trials(
     *,
     runner: int = 0,
     stale_after_s: float = 60.0,
+    max_trial_s: float | None = None,
+    hard_stop: HardStop | None = None,
 ) -> bool:
     """Run trials on a shared study until its budget is spent; True if reporter stopped it.
 
@@ -157,6 +171,12 @@ def run_trials(
 
     Also stops at timeout_s (measured from this call, checked between trials), after
     `patience` finished trials without a new best, or when a grid is exhausted.
+
+    A trial stops by itself (StopCheck) at cancel, trial_timeout_s, max_trial_s (the
+    platform's longest trial) or, once this runner has run one, the job's timeout_s. With
+    a hard_stop, a trial that does not (one long call that checks nothing) is recorded
+    failed by a watchdog, which then ends this process (training.stopping.Watchdog); the
+    runner that takes over goes on with the next trial, or ends the job as HARD_END says.
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if config.task != data.task:
@@ -167,6 +187,10 @@ def run_trials(
     splits = trial_splits(config, stratified_sample(search, config.trial_rows, config.seed))
     study_id = storage.get_study_id_from_name(study_name)
     attrs = storage.get_study_system_attrs(study_id)
+    if ended := attrs.get(HARD_END):
+        if ended["failure_class"] is not None:
+            raise TrialsFailing(ended["message"], ended["failure_class"])
+        return False  # past the job's timeout_s: its budget ends here
     warm_started = attrs.get(WARM_STARTED, 0)
     n_trials = config.n_trials + attrs.get(EXTRA_TRIALS, 0)
     existing = len(storage.get_all_trials(study_id, deepcopy=False))
@@ -188,55 +212,66 @@ def run_trials(
     budget_end = search_deadline(config, attrs)
     next_reap, next_number = 0.0, existing  # no smaller number is still to be handed out
     near_end = warm_started + n_trials - config.parallelism + 1
-    while True:
-        if reporter.should_stop():
-            return True
-        if reporter.should_pause():  # the trials running elsewhere end; none starts
-            return False
-        # Like Optuna's own timeout, checked between trials: a trial is never cut.
-        if ran and timeout_s is not None and time.monotonic() - started >= timeout_s:
-            return False
-        if budget_end is not None and time.monotonic() >= budget_end:
-            return False
-        # Reading the whole study costs O(trials) on every storage, so the per-trial path
-        # reads none of it until near the budget's end: stale trials are reaped on a timer.
-        if time.monotonic() >= next_reap:
-            budget.reap()
-            next_reap = time.monotonic() + stale_after_s / 4
-        if config.patience and _out_of_patience(
-            config, [t for t in study.get_trials(deepcopy=False) if counts(t)]
-        ):
-            return False
-        if sampler_spec.exhausted(sampler, study):
-            return False
-        if next_number >= near_end:
-            step = budget.next_step(budget.read()[0])
-            if step is Step.DONE:
+    with Watchdog(hard_stop) as watchdog:
+        while True:
+            if reporter.should_stop():
+                return True
+            if reporter.should_pause():  # the trials running elsewhere end; none starts
                 return False
-            if step is Step.WAIT:
-                time.sleep(min(1.0, stale_after_s / 4))
+            # Like Optuna's own timeout, checked between trials (and inside trials: stop).
+            if ran and timeout_s is not None and time.monotonic() - started >= timeout_s:
+                return False
+            if budget_end is not None and time.monotonic() >= budget_end:
+                return False
+            # Reading the whole study costs O(trials) on every storage, so the per-trial path
+            # reads none of it until near the budget's end: stale trials are reaped on a timer.
+            if time.monotonic() >= next_reap:
+                budget.reap()
+                next_reap = time.monotonic() + stale_after_s / 4
+            if config.patience and _out_of_patience(
+                config, [t for t in study.get_trials(deepcopy=False) if counts(t)]
+            ):
+                return False
+            if sampler_spec.exhausted(sampler, study):
+                return False
+            if next_number >= near_end:
+                step = budget.next_step(budget.read()[0])
+                if step is Step.DONE:
+                    return False
+                if step is Step.WAIT:
+                    time.sleep(min(1.0, stale_after_s / 4))
+                    continue
+            asked = budget.ask(sure_below=warm_started + n_trials)
+            next_number = max(next_number, budget.last_asked + 1)
+            if asked is None:
                 continue
-        asked = budget.ask(sure_below=warm_started + n_trials)
-        next_number = max(next_number, budget.last_asked + 1)
-        if asked is None:
-            continue
-        trial = asked[0]
-        with budget.running(trial):
-            # The job's timeout reaches inside a trial once this runner has run one, as
-            # between trials: a first trial is bounded by trial_timeout_s alone.
-            job_deadline = started + timeout_s if ran and timeout_s is not None else None
-            # The time budget is the job's: it cuts every trial, a first one included.
+            trial = asked[0]
+            with budget.running(trial):
+                # The job's timeout reaches inside a trial once this runner has run one, as
+                # between trials: a first trial is bounded by trial_timeout_s alone.
+                job_deadline = started + timeout_s if ran and timeout_s is not None else None
+                # The time budget is the job's: it cuts every trial, a first one included.
+                if budget_end is not None:
+                    job_deadline = min(budget_end, job_deadline or budget_end)
+                _run_trial(
+                    budget,
+                    trial,
+                    config,
+                    spaces,
+                    splits,
+                    reporter,
+                    data,
+                    trial_stop(config, reporter.should_stop, job_deadline, max_trial_s),
+                    watchdog,
+                )
+            ran += 1
+            # Trials asked so far by every runner: close enough to finished for a progress bar.
+            fraction = (trial.number + 1 - warm_started) / n_trials
+            if timeout_s is not None:
+                fraction = max(fraction, (time.monotonic() - started) / timeout_s)
             if budget_end is not None:
-                job_deadline = min(budget_end, job_deadline or budget_end)
-            _run_trial(budget, trial, config, spaces, splits, reporter, data, job_deadline)
-        ran += 1
-        # Trials asked so far by every runner: close enough to finished for a progress bar.
-        fraction = (trial.number + 1 - warm_started) / n_trials
-        if timeout_s is not None:
-            fraction = max(fraction, (time.monotonic() - started) / timeout_s)
-        if budget_end is not None:
-            fraction = max(fraction, budget_fraction(config, attrs))
-        reporter.progress(min(1.0, fraction))
+                fraction = max(fraction, budget_fraction(config, attrs))
+            reporter.progress(min(1.0, fraction))
 
 
 def search_deadline(config: HPOConfig, attrs: dict) -> float | None:
@@ -296,6 +331,7 @@ def extend_budget(storage: optuna.storages.BaseStorage, study_name: str, n_trial
     sid = storage.get_study_id_from_name(study_name)
     extra = storage.get_study_system_attrs(sid).get(EXTRA_TRIALS, 0)
     storage.set_study_system_attr(sid, EXTRA_TRIALS, extra + n_trials)
+    storage.set_study_system_attr(sid, HARD_END, None)  # the job runs on from here
 
 
 def summarize(
@@ -607,10 +643,12 @@ def _run_trial(
     splits: list[Split],
     reporter: Reporter,
     data: TabularData,
-    job_deadline: float | None = None,
+    stop: StopCheck,
+    watchdog: Watchdog,
 ) -> None:
     """Run one asked trial (or a retry of a failed one), capturing its output; record how
-    it ended; after a failure, act on its class's retry policy (workers.failures)."""
+    it ended; after a failure, act on its class's retry policy (workers.failures). The
+    watchdog ends a trial that outlives `stop`: then it records it (in its own thread)."""
     retry = trial.user_attrs.get(RETRY) or {}
     suggested = _suggest(trial, spaces)  # a retry's: the failed trial's, enqueued
     params = retry.get("params") or suggested
@@ -628,10 +666,28 @@ def _run_trial(
             if trial.should_prune():
                 raise optuna.TrialPruned()
 
-    values, error, failure = None, "", ""
     output = TrialLog()
     began = time.monotonic()
-    with log_context(trial=trial.number), output.capture():
+    ended = _Ended(budget, trial, config, reporter, params, trainer, retry, curve, output, began)
+
+    def end_stuck(stopped: Stopped) -> None:
+        """The watchdog's record of a trial it ends (the process ends next)."""
+        log.warning("trial %s ended by its hard limit: %s", trial.number, stopped)
+        stop_job = ended.record("failed", None, stopped)
+        if stop_job is not None:
+            why = {"message": str(stop_job), "failure_class": stop_job.failure_class}
+        elif stop.ends_job and isinstance(stopped, DeadlineExceeded):
+            why = {"message": str(stopped), "failure_class": None}
+        else:
+            return  # the next trial runs (or a cancel ends the job)
+        budget.storage.set_study_system_attr(budget.study_id, HARD_END, why)
+
+    values, state, error = None, "failed", None
+    with (
+        log_context(trial=trial.number),
+        output.capture(),
+        watchdog.watching(stop, end_stuck) as watch,
+    ):
         try:
             with memory_cap(config.trial_memory_mb):
                 values = run_objective(
@@ -639,37 +695,67 @@ def _run_trial(
                     params,
                     splits,
                     report,
-                    stop=trial_stop(config, reporter.should_stop, job_deadline),
+                    stop=stop,
                     make_transformer=make_transformer(data),
                 )
             state = "complete"
         except optuna.TrialPruned:
             state = "pruned"
         except Exception as e:  # a model error, a deadline or a cancel (Stopped) ends this trial
-            state, error, failure = "failed", f"{type(e).__name__}: {e}", failures.classify(e)
-            log.warning("failed (%s)", failure, exc_info=True)  # ids: log_context
-    attrs: dict = {FIT_S: round(time.monotonic() - began, 4)}
-    if failure:
-        attrs[FAILURE_CLASS] = failure
-    stop = None
-    if failure:
-        policy = _policies(config)[failure]
-        planned = failures.plan_retry(policy, params, trainer, retry.get("generation", 0))
-        if planned is not None:
-            # Marked before the retry exists: no runner sees both holding a place.
-            budget.storage.set_trial_system_attr(trial_id(trial), RETRIED, True)
-            _enqueue_retry(budget.study, trial.params, trial.number, planned, retry)
-        elif policy["action"] == failures.STOP:
-            stop = _stop_if_due(budget, failure, policy["after"], error)
-    budget.tell(trial, state, values, error, attrs)
-    if state == "pruned" and curve:
-        # Optuna keeps a pruned trial's last intermediate value as its value; so do we.
-        values = [curve[max(curve)]]
-    record = TrialRecord(failure, retry.get("of"), retry.get("change") or {}, output.text)
-    reporter.trial_record(trial.number, record)
-    reporter.trial_finished(trial.number, state, params, values, curve, error)
-    if stop is not None:
-        raise stop
+            error = e
+            log.warning("failed (%s)", failures.classify(e), exc_info=True)  # ids: log_context
+        if not watch.claim():
+            wait_for_end()  # the watchdog records this trial and ends the process
+    stop_job = ended.record(state, values, error)
+    if stop_job is not None:
+        raise stop_job
+
+
+@dataclass
+class _Ended:
+    """Records how one trial ended, from the thread that runs it or from its watchdog."""
+
+    budget: Budget
+    trial: optuna.Trial
+    config: HPOConfig
+    reporter: Reporter
+    params: dict
+    trainer: dict  # the trainer options it ran with
+    retry: dict  # its RETRY user attr ({} for an original)
+    curve: dict[int, float]
+    output: TrialLog
+    began: float  # time.monotonic() as it started
+
+    def record(
+        self, state: str, values: list[float] | None, exc: Exception | None
+    ) -> TrialsFailing | None:
+        """Tell the study and the reporter; enqueue a retry the failure's policy asks for.
+        Returns the error that stops the job if its policy says so (the caller raises it)."""
+        budget, trial, retry, params = self.budget, self.trial, self.retry, self.params
+        error = f"{type(exc).__name__}: {exc}" if exc is not None else ""
+        failure = failures.classify(exc) if exc is not None else ""
+        attrs: dict = {FIT_S: round(time.monotonic() - self.began, 4)}
+        if failure:
+            attrs[FAILURE_CLASS] = failure
+        stop = None
+        if failure:
+            policy = _policies(self.config)[failure]
+            planned = failures.plan_retry(policy, params, self.trainer, retry.get("generation", 0))
+            if planned is not None:
+                # Marked before the retry exists: no runner sees both holding a place.
+                budget.storage.set_trial_system_attr(trial_id(trial), RETRIED, True)
+                _enqueue_retry(budget.study, trial.params, trial.number, planned, retry)
+            elif policy["action"] == failures.STOP:
+                stop = _stop_if_due(budget, failure, policy["after"], error)
+        budget.tell(trial, state, values, error, attrs)
+        if state == "pruned" and self.curve:
+            # Optuna keeps a pruned trial's last intermediate value as its value; so do we.
+            values = [self.curve[max(self.curve)]]
+        log_text = self.output.so_far()
+        record = TrialRecord(failure, retry.get("of"), retry.get("change") or {}, log_text)
+        self.reporter.trial_record(trial.number, record)
+        self.reporter.trial_finished(trial.number, state, params, values, self.curve, error)
+        return stop
 
 
 def _policies(config: HPOConfig) -> dict[str, dict]:

@@ -89,21 +89,26 @@ def trial_stop(
     config: HPOConfig,
     should_stop: Callable[[], bool] = never,
     job_deadline: float | None = None,
+    max_trial_s: float | None = None,
 ) -> StopCheck:
-    """A trial's stop check: cancel, trial_timeout_s from now, and the job's timeout_s
-    (job_deadline, a time.monotonic() value, or None), whichever deadline comes first."""
-    deadlines = []
+    """A trial's stop check: cancel, and whichever deadline comes first of trial_timeout_s
+    from now, the platform's longest trial (max_trial_s, the TRIAL_MAX_S setting) from now,
+    and the job's timeout_s (job_deadline, a time.monotonic() value, or None)."""
+    now = time.monotonic()
+    deadlines = []  # (when, the limit's name, whether it ends the job)
     if config.trial_timeout_s is not None:
         limit = config.trial_timeout_s
-        deadlines.append((time.monotonic() + limit, f"trial_timeout_s={limit}"))
+        deadlines.append((now + limit, f"trial_timeout_s={limit}", False))
+    if max_trial_s is not None:
+        deadlines.append((now + max_trial_s, f"TRIAL_MAX_S={max_trial_s:g}", False))
     if job_deadline is not None:
         limits = {"timeout_s": config.timeout_s, "time_budget_s": config.time_budget_s}
         named = ", ".join(f"{k}={v}" for k, v in limits.items() if v is not None)
-        deadlines.append((job_deadline, named))
+        deadlines.append((job_deadline, named, True))
     if not deadlines:
         return StopCheck(should_stop)
-    deadline, limit = min(deadlines)
-    return StopCheck(should_stop, deadline, limit)
+    deadline, limit, ends_job = min(deadlines)
+    return StopCheck(should_stop, deadline, limit, ends_job)
 
 
 def run_objective(
@@ -120,7 +125,7 @@ def run_objective(
     Only the first split reports per-step values, so pruning compares like with like.
     A trial past stop's deadline or cancelled raises DeadlineExceeded or Cancelled: torch
     families inside an epoch, the others at their next step or at the end of a split (a
-    single fit that has no steps cannot be cut).
+    single fit that has no steps cannot be cut here: the runner's watchdog ends it).
     """
     names = config.objectives
     first = next(n for n in names if METRICS[n].needs != "model")

@@ -1,12 +1,14 @@
 """The worker process: a slice of GPUs and a core share per pool child, GPU memory released
-after each task, a dispatch when it joins, whether a job can be placed on the child, and
-what a job records of the worker that ran it.
+after each task, a dispatch when it joins, whether a job can be placed on the child, how a
+trial that ignores its stop checks is ended there, and what a job records of the worker
+that ran it.
 
 Connected when the worker imports the job tasks (automl.jobs.tasks). CUDA is first touched
 inside a child, never in the worker's parent.
 """
 
 import gc
+import logging
 import os
 import platform
 import socket
@@ -14,7 +16,9 @@ import sys
 
 from celery.signals import celeryd_init, task_postrun, worker_process_init, worker_ready
 
+log = logging.getLogger(__name__)
 _children = os.cpu_count() or 1
+_pool_child = False  # this process is a prefork pool child (worker_process_init)
 
 
 @celeryd_init.connect
@@ -54,7 +58,8 @@ def gpus_per_child(children: int, declared: list[str]) -> int:
 
 @worker_process_init.connect
 def _share_cores(**kwargs) -> None:
-    global _child_gpus
+    global _child_gpus, _pool_child
+    _pool_child = True
     from billiard.process import current_process
 
     # Before CUDA is first touched in this child: it sees its own slice of GPUs only.
@@ -68,6 +73,30 @@ def _share_cores(**kwargs) -> None:
     from workers.training.threads import pin_threads, worker_threads
 
     pin_threads(worker_threads(_children))
+
+
+def trial_hard_stop():
+    """How a trial that outlives its stop checks (one long call that checks none) is ended
+    in this process: by ending the process, a pool child. Its worker starts a fresh child
+    and, the task being acks_late and reject_on_worker_lost, the broker hands the trial
+    runner to it again, which goes on with the next trial. None outside a pool child (an
+    in-process run, the solo pool): ending that process would end the whole worker or the
+    caller, and nothing would take the runner over; trials then stop by their checks only.
+    """
+    from django.conf import settings
+    from django.db import connection
+
+    from workers.training.stopping import HardStop
+
+    if not _pool_child:
+        return None
+
+    def end_process() -> None:
+        log.warning("ending worker process %s: a trial outlived its hard limit", os.getpid())
+        os._exit(1)
+
+    # The watchdog's thread reads the cancel flag through a connection of its own.
+    return HardStop(end_process, settings.TRIAL_STOP_GRACE_S, on_exit=connection.close)
 
 
 @worker_ready.connect

@@ -21,6 +21,7 @@ from automl.jobs.models import Job, Trial
 from automl.jobs.reporter import heartbeat
 from automl.jobs.runners.base import artifact_dir, fail, load_data, reporter_for
 from automl.jobs.studies import study_storage
+from automl.jobs.worker import trial_hard_stop
 from workers.trial_log import log_context
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,8 @@ class HPO(JobKind):
                     job.study_name,
                     runner=runner,
                     stale_after_s=stale_after_s,
+                    max_trial_s=settings.TRIAL_MAX_S,
+                    hard_stop=trial_hard_stop(),
                 )
                 wait_for_runners(storage, job.study_name, stale_after_s)
                 close(job, config, data, storage)
