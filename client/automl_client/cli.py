@@ -397,6 +397,20 @@ def jobs_rerun_failed(ctx: click.Context, job_id: int, failure_class: str | None
     emit(ctx, job.raw, lambda: show_job(job))
 
 
+@jobs.command("retry-stage")
+@click.argument("job_id", type=int)
+@click.argument("stage", type=int)
+@click.option("--wait/--no-wait", default=False, help="Wait for the pipeline to finish.")
+@click.pass_context
+def jobs_retry_stage(ctx: click.Context, job_id: int, stage: int, wait: bool):
+    """Continue a failed or cancelled pipeline from STAGE (0: the first)."""
+    job = client_of(ctx).jobs.retry_stage(job_id, stage)
+    if wait:
+        finish(ctx, job.wait())
+        return
+    emit(ctx, job.raw, lambda: show_job(job))
+
+
 @jobs.command("cancel")
 @click.argument("job_id", type=int)
 @click.pass_context

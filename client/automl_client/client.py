@@ -322,6 +322,12 @@ class Jobs(Part):
         answer = self.client.request("POST", f"/jobs/{job_id}/trials/rerun/", json=body)
         return Job.from_api(answer["job"], self.client)
 
+    def retry_stage(self, job_id: int, stage: int) -> Job:
+        """Run a failed or cancelled pipeline again from stage `stage` (0: the first, up to
+        the one that stopped); the stages before it and their models are kept."""
+        body = self.client.request("POST", f"/jobs/{job_id}/retry-stage/", json={"stage": stage})
+        return Job.from_api(body, self.client)
+
     def trial_log(self, job_id: int, number: int) -> str:
         """What trial `number` printed: stdout, stderr and logging, bounded and redacted."""
         return self.client.request("GET", f"/jobs/{job_id}/trials/{number}/log/")["log"]

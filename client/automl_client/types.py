@@ -116,6 +116,7 @@ class Job(Resource):
     failure_class: str = ""  # why the job failed, when it did
     failure_counts: dict = field(default_factory=dict)  # class -> failed trials (get only)
     result: dict | None = None
+    parent: int | None = None  # the pipeline that started it as one of its stages
     study_name: str = ""
     created_at: datetime | None = None
     started_at: datetime | None = None

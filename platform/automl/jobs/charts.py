@@ -447,3 +447,86 @@ def compression_tradeoff(result: dict, cost: str) -> go.Figure | None:
     )
     title = "Size vs. accuracy" if cost == "file_bytes" else "Latency vs. accuracy"
     return _title(fig, title, x=axis, y="test accuracy")
+
+
+# A stage's status -> its colour (the site's colour-blind-safe ones; grey: not yet).
+STAGE_COLOURS = {
+    "pending": "#bbbbbb",
+    "queued": COLOURS[4],
+    "running": COLOURS[1],
+    "succeeded": COLOURS[2],
+    "failed": COLOURS[3],
+    "cancelled": COLOURS[7],
+}
+
+
+def pipeline_graph(stages: Sequence[dict]) -> go.Figure | None:
+    """A pipeline's stages left to right (coloured by status, a child job's id under its
+    stage) above the model versions they made, joined where one model came from another:
+    the lineage of what the pipeline ships."""
+    if not stages:
+        return None
+    fig = go.Figure()
+    xs = list(range(len(stages)))
+    fig.add_trace(
+        go.Scatter(x=xs, y=[1] * len(xs), mode="lines", line={"color": "#999"}, hoverinfo="skip")
+    )
+    made: list[tuple[int, int]] = []  # (stage index, version id), in order
+    for i, stage in enumerate(stages):
+        version = stage.get("model_version")
+        if version is not None and (not made or made[-1][1] != version):
+            made.append((i, version))
+    for i, _ in made:
+        fig.add_trace(
+            go.Scatter(
+                x=[i, i],
+                y=[1, 0],
+                mode="lines",
+                line={"color": "#ccc", "dash": "dot"},
+                hoverinfo="skip",
+            )
+        )
+    if made:
+        # Each model was made from the one on its left (a compression of it).
+        fig.add_trace(
+            go.Scatter(
+                x=[i for i, _ in made],
+                y=[0] * len(made),
+                mode="lines+markers+text",
+                line={"color": COMPLETE_COLOUR},
+                text=[f"v{version}" for _, version in made],
+                textposition="bottom center",
+                marker={"size": 14, "color": COMPLETE_COLOUR, "symbol": "square"},
+                hovertext=[f"model version {version}" for _, version in made],
+                hoverinfo="text",
+            )
+        )
+    labels = [f"{s['label']}" + (f"<br>job {s['job']}" if s.get("job") else "") for s in stages]
+    hover = [
+        f"{s['label']}: {s['status']}" + (f"<br>{s['detail']}" if s.get("detail") else "")
+        for s in stages
+    ]
+    fig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=[1] * len(xs),
+            mode="markers+text",
+            text=labels,
+            textposition="top center",
+            marker={
+                "size": 22,
+                "color": [STAGE_COLOURS.get(s["status"], "#bbbbbb") for s in stages],
+                "line": {"width": 1, "color": "#333"},
+            },
+            hovertext=hover,
+            hoverinfo="text",
+        )
+    )
+    fig = _title(fig, "Stages (top) and the model versions they made (bottom)")
+    fig.update_layout(
+        showlegend=False,
+        height=300,
+        xaxis={"visible": False, "range": [-0.6, len(stages) - 0.4]},
+        yaxis={"visible": False, "range": [-0.6, 1.6]},
+    )
+    return fig

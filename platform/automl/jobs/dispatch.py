@@ -70,10 +70,14 @@ def held_slots(kind: str, status: str, parallelism) -> int:
 
 
 def held_rows(rows):
-    """(owner, queue, slots) of each holding job among `rows`."""
+    """(owner, queue, slots) of each holding job among `rows`. A running job that only
+    orchestrates child jobs (a pipeline) holds nothing: its children are counted, and
+    counting it too could leave its own next stage waiting on it forever."""
     for owner_id, queue, kind, status, parallelism in rows.filter(holding()).values_list(
         "owner_id", "queue", "kind", "status", "config__parallelism"
     ):
+        if status == Job.Status.RUNNING and kinds.get(kind).orchestrates:
+            continue
         yield owner_id, queue, held_slots(kind, status, parallelism)
 
 

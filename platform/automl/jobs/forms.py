@@ -904,3 +904,163 @@ class ExternalForm(JobForm):
             'A JSON object with the "search_space": parameter name -> {"type": "float" | '
             '"int" | "categorical" | "fixed", ...}, as for HPO; any other config key too.'
         )
+
+
+class PipelineForm(JobForm):
+    """A pipeline in one form: a search, one compression step, a gate, the registry and a
+    deployment, each left out when its fields are empty. Other stages and options (NAS,
+    longer chains, more conditions) go in the advanced box as {"stages": [...]}, which
+    replaces the stages the fields make."""
+
+    kind = "pipeline"
+    ERROR_FIELDS = {"stages": "advanced", "model_version": "advanced"}
+
+    model = forms.ChoiceField(
+        choices=[], initial="auto", help_text="The search: auto tries every model family."
+    )
+    metric = forms.ChoiceField(
+        choices=[], required=False, help_text="Default: accuracy (classification), r2."
+    )
+    n_trials = forms.IntegerField(min_value=1, max_value=10_000, initial=10, label="Trials")
+    compress = forms.ChoiceField(
+        choices=[("", "no compression")] + list(TECHNIQUES.items()),
+        required=False,
+        label="Compression",
+        help_text="A step on the search's model (torch models: choose an mlp above).",
+    )
+    gate_min = forms.FloatField(
+        required=False, label="Gate: metric at least", help_text="On the held-out rows."
+    )
+    gate_max_drop = forms.FloatField(
+        required=False,
+        min_value=0,
+        label="Gate: most metric lost by compression",
+        help_text="e.g. 0.02",
+    )
+    gate_max_bytes = forms.IntegerField(
+        required=False, min_value=1, label="Gate: most model bytes"
+    )
+    gate_max_ms = forms.FloatField(required=False, min_value=0, label="Gate: most latency (ms)")
+    gate_batch = forms.IntegerField(
+        required=False, min_value=1, max_value=4096, initial=1, label="…at a batch of rows"
+    )
+    register_name = forms.SlugField(
+        max_length=50, required=False, label="Register as", help_text="Default: the job's name."
+    )
+    register_stage = forms.ChoiceField(
+        choices=[("", "keep"), ("staging", "staging"), ("production", "production")],
+        required=False,
+        label="Registry stage",
+    )
+    register_alias = forms.SlugField(
+        max_length=50, required=False, label="Registry alias", help_text="e.g. challenger"
+    )
+    deployment = forms.SlugField(
+        max_length=50,
+        required=False,
+        label="Deploy to",
+        help_text="A deployment name: created if new, else the model gets the share below.",
+    )
+    share = forms.FloatField(
+        required=False,
+        min_value=0.1,
+        max_value=100,
+        initial=100,
+        label="Traffic share (%)",
+        help_text="Below 100 on an existing deployment: a canary.",
+    )
+
+    field_order = [
+        "name",
+        "dataset",
+        "model",
+        "metric",
+        "n_trials",
+        "compress",
+        "gate_min",
+        "gate_max_drop",
+        "gate_max_bytes",
+        "gate_max_ms",
+        "gate_batch",
+        "register_name",
+        "register_stage",
+        "register_alias",
+        "deployment",
+        "share",
+        "device",
+        "priority",
+        "advanced",
+    ]
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, user=user, **kwargs)
+        hpo = HpoForm(user=user)
+        self.fields["model"].choices = hpo.fields["model"].choices
+        self.fields["metric"].choices = hpo.fields["metric"].choices
+        del self.fields["gpus"]
+        self.fields["advanced"].help_text = (
+            'Optional: {"stages": [...]} replaces the stages above (NAS, longer chains, more '
+            "conditions); see the README's pipeline section."
+        )
+
+    def config(self) -> dict:
+        data = self.cleaned_data
+        search = {"model": data["model"], "n_trials": data["n_trials"]}
+        if data.get("metric"):
+            search["metric"] = data["metric"]
+        stages: list[dict] = [{"type": "search", "kind": "hpo", "config": search}]
+        if data.get("compress"):
+            stages.append({"type": "compression", "config": {"steps": [data["compress"]]}})
+        conditions = []
+        if data.get("gate_min") is not None:
+            conditions.append(
+                {
+                    "check": "metric",
+                    "metric": data.get("metric") or "accuracy",
+                    "min": data["gate_min"],
+                }
+            )
+        if data.get("gate_max_drop") is not None:
+            conditions.append(
+                {
+                    "check": "drop",
+                    "metric": data.get("metric") or "accuracy",
+                    "max": data["gate_max_drop"],
+                }
+            )
+        if data.get("gate_max_bytes") is not None:
+            conditions.append({"check": "size", "max_bytes": data["gate_max_bytes"]})
+        if data.get("gate_max_ms") is not None:
+            conditions.append(
+                {
+                    "check": "latency",
+                    "max_ms": data["gate_max_ms"],
+                    "batch_size": data.get("gate_batch") or 1,
+                }
+            )
+        if conditions:
+            stages.append({"type": "gate", "conditions": conditions})
+        if data.get("register_stage") or data.get("register_alias"):
+            stages.append(
+                {
+                    "type": "register",
+                    "name": data.get("register_name") or None,
+                    "stage": data.get("register_stage") or None,
+                    "alias": data.get("register_alias") or None,
+                }
+            )
+        if data.get("deployment"):
+            share = (data.get("share") or 100) / 100
+            stages.append({"type": "deploy", "deployment": data["deployment"], "share": share})
+        return {"stages": stages}
+
+    @classmethod
+    def initial_from(cls, job: Job, *, continue_from: bool = False) -> dict:
+        """Run again: the stored stages go in the advanced box (they replace the fields')."""
+        return {
+            "name": job.name,
+            "dataset": job.dataset_id,
+            "device": job.resources.get("device", "auto"),
+            "priority": job.priority,
+            "advanced": json.dumps({"stages": job.config.get("stages", [])}, indent=2),
+        }

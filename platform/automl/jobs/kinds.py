@@ -26,6 +26,7 @@ JOB_KINDS: dict[str, tuple[str, str]] = {
     "nas": ("Architecture search", "automl.jobs.runners.nas.NAS"),
     "compression": ("Compression", "automl.jobs.runners.compression.Compression"),
     "external": ("Your own code (external trials)", "automl.jobs.runners.external.External"),
+    "pipeline": ("Pipeline (search to deployment)", "automl.jobs.runners.pipeline.Pipeline"),
 }
 
 
@@ -58,6 +59,10 @@ class JobKind:
     reruns_failed: ClassVar[bool] = False
     # It can be paused between trials, resumed on any worker, and given more trials.
     pausable: ClassVar[bool] = False
+    # It only starts child jobs (Job.parent) and acts between them: while running it holds
+    # no worker process and no running-job slot (its children do), and a child's end or a
+    # cancel request wakes it (run() is called again).
+    orchestrates: ClassVar[bool] = False
 
     @property
     def label(self) -> str:
@@ -125,6 +130,15 @@ class JobKind:
     def extend(self, job: Job, n_trials: int) -> None:
         """Give a paused or finished job n_trials more trials (pausable kinds)."""
         raise NotImplementedError
+
+    def retry_from(self, job: Job, stage: int) -> None:
+        """Make a failed or cancelled job run again from its stage `stage` (0-based), what
+        came before kept (kinds with stages: `orchestrates`)."""
+        raise NotImplementedError
+
+    def stage_rows(self, job: Job) -> list[dict]:
+        """The job's stages as its page lists them (none by default)."""
+        return []
 
     def curated(self, job: Job) -> None:
         """Trials of the job were excluded or included again: recompute what depends on

@@ -62,11 +62,32 @@ def transition(
     before = rows.values_list("status", flat=True).first()
     if rows.update(status=to, **fields) != 1:
         return False
-    audit.record(Job.objects.only("kind", "name").get(id=job_id), actor, {"status": [before, to]})
+    job = Job.objects.only("kind", "name", "parent_id").get(id=job_id)
+    audit.record(job, actor, {"status": [before, to]})
     if to in (*Job.FINISHED, Status.PAUSED, Status.QUEUED):
         # A job ended or paused frees its worker processes; one queued again waits its turn.
         dispatch_on_commit()
+    if to in Job.FINISHED and job.parent_id is not None:
+        wake_on_commit(job.parent_id)  # the pipeline goes on to its next stage
     return True
+
+
+def wake_on_commit(job_id: int) -> None:
+    """Once committed, send a running job that orchestrates children one more run (its
+    kind's run(): it looks at its children and acts). A lost message costs time only:
+    the reconciler runs a running job whose heartbeat went stale again."""
+    from django.db import transaction
+
+    def wake() -> None:
+        from automl.jobs.tasks import run_trials
+
+        queue = Job.objects.filter(id=job_id).values_list("queue", flat=True).first()
+        try:
+            run_trials.apply_async((job_id, 0), queue=queue or "cpu")
+        except Exception:
+            pass  # the broker is down: the reconciler's next pass wakes it
+
+    transaction.on_commit(wake)
 
 
 def claim(job_id: int, worker_host: str, worker_info: dict) -> bool:
@@ -174,4 +195,12 @@ def request_cancel(job: Job, actor: Any = None) -> bool:
     asked = Job.objects.filter(id=job.id, status=Status.RUNNING).update(cancel_requested=True)
     if asked:
         audit.record(job, actor, {"cancel_requested": [False, True]})
+        # A pipeline's running stage is cancelled with it; its end wakes the pipeline,
+        # which then ends cancelled (woken here too, for a pipeline between stages).
+        for child in Job.objects.filter(parent_id=job.id, status__in=Job.ACTIVE):
+            request_cancel(child, actor)
+        from automl.jobs import kinds
+
+        if kinds.get(job.kind).orchestrates:
+            wake_on_commit(job.id)
     return asked == 1

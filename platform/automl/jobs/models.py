@@ -66,6 +66,14 @@ class Job(models.Model):
     worker_info = models.JSONField(default=dict, blank=True)
     attempts = models.PositiveIntegerField(default=0, help_text="Times a worker claimed it.")
     study_name = models.CharField(max_length=100, blank=True, help_text="Its Optuna study.")
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="children",
+        help_text="The job (a pipeline) that started this one as one of its stages.",
+    )
 
     dispatched_at = models.DateTimeField(
         null=True,

@@ -40,6 +40,7 @@ from automl.jobs.services import (
     pause_job,
     rerun_failed,
     resume_job,
+    retry_stage,
     submit_job,
 )
 from automl.monitoring.fleet import waiting_reason
@@ -172,6 +173,9 @@ def job_page(request: HttpRequest, pk: int) -> HttpResponse:
         "config_json": json.dumps(job.config, indent=2),
         "result_json": json.dumps(job.result, indent=2) if job.result else "",
         "compression_rows": kind.report_rows(job),
+        "stage_rows": kind.stage_rows(job),
+        "can_retry_stage": kind.orchestrates
+        and job.status in (Job.Status.FAILED, Job.Status.CANCELLED),
         "audit_rows": audit.rows(job),
     }
     return render(request, "jobs/detail.html", context, status=table["status"])
@@ -478,6 +482,21 @@ def job_control(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 
 @login_required
 @require_POST
+def job_retry_stage(request: HttpRequest, pk: int) -> HttpResponse:
+    """Continue a failed or cancelled pipeline from the chosen stage."""
+    job = owned_or_404(request, pk)
+    stage = request.POST.get("stage", "")
+    try:
+        retry_stage(job, int(stage) if stage.isdigit() else stage, request.user)
+    except ServiceError as exc:
+        messages.error(request, exc.detail)
+    else:
+        messages.success(request, f"Job {job.id} continues from stage {int(stage) + 1}.")
+    return redirect("job-page", pk=job.id)
+
+
+@login_required
+@require_POST
 def job_rerun(request: HttpRequest, pk: int) -> HttpResponse:
     job = owned_or_404(request, pk)
     failure_class = request.POST.get("failure_class") or None
@@ -606,6 +625,7 @@ page_urls = [
     path("<int:pk>/cancel/", job_cancel, name="job-cancel-page"),
     path("<int:pk>/trials/<int:number>/", trial_page, name="trial-page"),
     path("<int:pk>/rerun/", job_rerun, name="job-rerun-page"),
+    path("<int:pk>/retry-stage/", job_retry_stage, name="job-retry-stage-page"),
     path("<int:pk>/<str:action>/", job_control, name="job-control-page"),
     path("<int:pk>/trials/<int:number>/curate/", trial_curate, name="trial-curate-page"),
 ]

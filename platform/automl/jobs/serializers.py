@@ -232,6 +232,7 @@ class JobSerializer(serializers.ModelSerializer):
             "error_message",
             "failure_class",
             "result",
+            "parent",
             "study_name",
             "study_storage",
             "worker_host",
@@ -466,4 +467,10 @@ class TrialFilesAnswerSerializer(serializers.Serializer):
 class ExtendSerializer(serializers.Serializer):
     n_trials = serializers.IntegerField(
         min_value=1, max_value=10_000, help_text="How many more trials the job may run."
+    )
+
+
+class RetryStageSerializer(serializers.Serializer):
+    stage = serializers.IntegerField(
+        min_value=0, help_text="The stage to run again from (0: the first)."
     )

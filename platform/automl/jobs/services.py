@@ -53,6 +53,7 @@ def submit_job(
     config: dict,
     resources: dict,
     priority: int = 0,
+    parent: Job | None = None,
 ) -> Job:
     """Store a validated job, queued; once the row is committed the scheduler sends it to
     a worker at its turn (automl.jobs.dispatch). Over the owner's limit of queued and
@@ -68,11 +69,36 @@ def submit_job(
             resources=resources,
             queue=queue_for(resources),
             priority=priority,
+            parent=parent,
         )
         studies.name_new_job(job)
         audit.record(job, owner, {"status": [None, job.status]}, audit.Action.CREATE)
         dispatch.dispatch_on_commit()
     return job
+
+
+def retry_stage(job: Job, stage: object, actor=None) -> None:
+    """Run a failed or cancelled pipeline again from one of its stages (0-based); the
+    stages before it and what they made are kept."""
+    kind = kinds.get(job.kind)
+    if not kind.orchestrates:
+        nouns = " and ".join(k.noun for k in kinds.all_kinds() if k.orchestrates)
+        raise Invalid(f"only {nouns} jobs have stages", {"kind": ["has no stages"]})
+    if job.status not in (Job.Status.FAILED, Job.Status.CANCELLED):
+        raise Conflict(
+            f"job {job.id} is {job.status}: only a failed or cancelled pipeline continues "
+            "from a stage",
+            {"stage": ["the job must have failed or been cancelled"]},
+        )
+    with transaction.atomic():
+        check_active_jobs(job.owner)
+        kind.retry_from(job, stage)
+        if not lifecycle.reopen(job.id):
+            raise Conflict(f"job {job.id} is no longer finished")
+        audit.record(
+            job, actor, {"status": [job.status, Job.Status.QUEUED], "from_stage": [None, stage]}
+        )
+        dispatch.dispatch_on_commit()
 
 
 def failed_not_rerun(job: Job):

@@ -29,6 +29,7 @@ from automl.jobs.serializers import (
     ReportSerializer,
     RerunAnswerSerializer,
     RerunSerializer,
+    RetryStageSerializer,
     TellSerializer,
     TrialCurationSerializer,
     TrialFilesAnswerSerializer,
@@ -43,6 +44,7 @@ from automl.jobs.services import (
     pause_job,
     rerun_failed,
     resume_job,
+    retry_stage,
     submit_job,
 )
 
@@ -290,6 +292,23 @@ class TrialRerun(APIView):
         job.refresh_from_db()
         answer = {"rerun_of": numbers, "job": JobSerializer(job).data}
         return Response(answer, status=status.HTTP_202_ACCEPTED)
+
+
+class JobRetryStage(APIView):
+    """Continue a failed or cancelled pipeline from one of its stages (0-based, up to the
+    one that stopped); the stages before it and the models they made are kept."""
+
+    @extend_schema(
+        request=RetryStageSerializer,
+        responses={202: JobSerializer, 400: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        job = get_object_or_404(Job.objects.owned_by(request.user), id=pk)
+        body = RetryStageSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        retry_stage(job, body.validated_data["stage"], request.user)
+        job.refresh_from_db()
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
 class TrialFiles(ExternalTrialView):
