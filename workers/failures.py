@@ -49,6 +49,25 @@ LABELS = {
     BUG: "bug",
 }
 CLASSES = tuple(LABELS)
+# What a user can do about a failure of each class: shown beside it on the job page.
+ADVICE = {
+    OOM: "Shrink what grows memory (batch size, hidden units, trees, or rows per trial with "
+    "trial_rows), run fewer trials at once (parallelism), or set trial_memory_mb so that "
+    "one trial fails instead of the worker.",
+    NUMERICAL: "The training diverged: lower the learning-rate range, clip gradients "
+    "(trainer.clip_norm), or scale the features (scaling: standard).",
+    TIME_LIMIT: "Raise the time limit (timeout_s, or trial_timeout_s for one trial), or give "
+    "each trial less to do (fewer epochs, trial_rows).",
+    INVALID_CONFIG: "The model refused a combination of parameters: narrow the search space "
+    "to leave it out; the trial's log names it.",
+    DATA: "Check the data set's page: the target column, missing values, classes with very "
+    "few rows. Fix the file and upload it again, or choose another target.",
+    INFRASTRUCTURE: "A worker, the database or the queue went away: run it again. If it "
+    "repeats, staff can see the workers on the Monitoring page.",
+    CANCELLED: "It was cancelled on request: Run again to start over.",
+    BUG: "An error in the platform itself: run it again, and if it repeats, report it with "
+    "the log of a failed trial.",
+}
 
 
 class NumericalError(FloatingPointError):

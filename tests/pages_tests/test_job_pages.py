@@ -463,3 +463,31 @@ def test_run_again_leaves_a_default_search_space_out(alice_browser, alice, iris)
     shown = alice_browser.get(f"/jobs/new/hpo/?from={job.id}").context["form"].initial
     assert set(shown["search_space"]["model"]["conditional"]) == {"knn"}
     assert shown["search_space"]["model"]["choices"] == ["knn", "svm"]
+
+
+def test_a_job_links_to_the_model_it_registered(alice_browser, alice, iris, model_store, tmp_path):
+    from tests.support.factories import forest_dir, mlp_dir, register
+
+    job = make_job(alice, iris, config={"metric": "balanced_accuracy"}, result={"best_value": 0.9})
+    forest = register(alice, forest_dir(tmp_path / "f"), name="iris-forest", job=job)
+    page = alice_browser.get(f"/jobs/{job.id}/").content.decode()
+    registered = page.split('id="job-registered"')[1].split("</dd>")[0]
+    assert f'href="/models/{forest.id}/">Open</a>' in registered
+    assert f'href="/deployments/?version={forest.id}">Deploy</a>' in registered
+    assert "Compress" not in registered  # a scikit-learn model: the torch compressions refuse it
+    # The list names the metric and the model.
+    rows = alice_browser.get("/jobs/").content.decode().split("<tbody")[1]
+    assert "balanced_accuracy 0.9000" in rows and "iris-forest v1" in rows
+    other = make_job(alice, iris, name="net job")
+    net = register(alice, mlp_dir(tmp_path / "m"), name="net", job=other)
+    page = alice_browser.get(f"/jobs/{other.id}/").content.decode()
+    assert f'href="/jobs/new/compression/?model={net.id}">Compress</a>' in page
+
+
+def test_a_failure_says_what_to_do(alice_browser, alice, iris):
+    job = make_job(
+        alice, iris, status="failed", failure_class="oom", error_message="MemoryError: ..."
+    )
+    page = alice_browser.get(f"/jobs/{job.id}/").content.decode()
+    said = page.split('id="job-failure-class"')[1].split("</dd>")[0]
+    assert "What to do:" in said and "trial_memory_mb" in said

@@ -44,6 +44,7 @@ from automl.jobs.services import (
     submit_job,
 )
 from automl.monitoring.fleet import waiting_reason
+from workers.failures import ADVICE as FAILURE_ADVICE
 from workers.failures import LABELS as FAILURE_LABELS
 
 JOBS_PER_PAGE = 50
@@ -79,7 +80,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(jobs, JOBS_PER_PAGE).get_page(request.GET.get("page"))
     context = {
         "page": page,
-        "jobs": page.object_list,
+        "jobs": _with_outcome(page.object_list),
         "kind": kind,
         "status": status,
         "kinds": kinds.choices(),
@@ -89,6 +90,21 @@ def job_list(request: HttpRequest) -> HttpResponse:
     # The list polls this fragment while any job on it is still queued or running.
     template = "jobs/_rows.html" if request.GET.get("fragment") == "rows" else "jobs/list.html"
     return render(request, template, context)
+
+
+def _with_outcome(jobs) -> list[Job]:
+    """The jobs, each with the metric its best value is in (`metric`) and the first model
+    version it registered (`registered`, or None): one query for the versions of them all."""
+    from automl.registry.models import ModelVersion
+
+    jobs = list(jobs)
+    registered: dict[int, object] = {}
+    for version in ModelVersion.objects.filter(job__in=jobs).order_by("-id"):
+        registered[version.job_id] = version
+    for job in jobs:
+        job.metric = kinds.get(job.kind).metrics(job)[0]
+        job.registered = registered.get(job.id)
+    return jobs
 
 
 @login_required
@@ -195,7 +211,24 @@ def _summary(job: Job) -> dict:
         "pausable": kind.pausable,
         "can_rerun": kind.reruns_failed and job.is_finished and failed_not_rerun(job).exists(),
         "waiting_reason": _waiting(job),
+        "failure_advice": FAILURE_ADVICE.get(job.failure_class, ""),
+        "versions": _registered(job),
     }
+
+
+def _registered(job: Job) -> list[dict]:
+    """The model versions the job registered, with what each allows (Deploy, Compress)."""
+    from automl.registry.models import ModelVersion
+
+    versions = ModelVersion.objects.filter(job=job).order_by("id")
+    return [
+        {
+            "version": v,
+            "deploy": "deploy" not in v.refusals(),
+            "compress": "compress" not in v.refusals(),
+        }
+        for v in versions
+    ]
 
 
 def _trials_table(request: HttpRequest, job: Job) -> dict:
@@ -532,7 +565,12 @@ def _failure_rows(job: Job) -> list[dict]:
     """Failed trials per class, most first, with the class's label."""
     found = failure_counts(job)
     return [
-        {"failure_class": name, "label": FAILURE_LABELS.get(name, name), "n": n}
+        {
+            "failure_class": name,
+            "label": FAILURE_LABELS.get(name, name),
+            "advice": FAILURE_ADVICE.get(name, ""),
+            "n": n,
+        }
         for name, n in sorted(found.items(), key=lambda item: -item[1])
     ]
 
