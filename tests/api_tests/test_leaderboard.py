@@ -2,6 +2,7 @@
 
 from automl.registry.models import ModelVersion
 from automl.registry.storage import get_storage
+from tests.support.api import browser_for
 from tests.support.factories import run_hpo
 from workers.models.artifacts import load_model
 
@@ -49,6 +50,11 @@ def test_an_ensembling_job_registers_the_better_model_and_ranks_a_leaderboard(
     low, high = rows[0]["test_ci"]
     assert low <= rows[0]["test"] <= high and rows[0]["fit_s"] > 0
     assert bob_api.get(f"/api/v1/jobs/{job.id}/leaderboard/").status_code == 404
+
+    page = browser_for(alice).get(f"/jobs/{job.id}/").content.decode()
+    assert 'id="leaderboard"' in page and "ensemble (caruana)" in page
+    assert 'id="job-budget"' in page and "of 2 min 00 s" in page
+    assert "beat the single best trial there and is the registered model" in page
 
 
 def test_a_job_without_ensembling_ranks_its_families_on_validation(alice, alice_api, iris):

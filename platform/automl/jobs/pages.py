@@ -26,6 +26,7 @@ from automl.charts import figure_html, plotly_js_tag, themed
 from automl.errors import Invalid, ServiceError, on_form
 from automl.jobs import charts, dispatch, explorer, kinds, lifecycle
 from automl.jobs.forms import form_for, initial_for
+from automl.jobs.leaderboard import leaderboard
 from automl.jobs.models import Job, Trial
 from automl.jobs.serializers import (
     ExtendSerializer,
@@ -192,6 +193,7 @@ def job_page(request: HttpRequest, pk: int) -> HttpResponse:
         "stage_rows": kind.stage_rows(job),
         "can_retry_stage": kind.orchestrates
         and job.status in (Job.Status.FAILED, Job.Status.CANCELLED),
+        "leaderboard": leaderboard(job) if job.is_finished else None,
         "audit_rows": audit.rows(job),
     }
     return render(request, "jobs/detail.html", context, status=table["status"])
@@ -207,6 +209,7 @@ def _summary(job: Job) -> dict:
         "counts": counts,
         "failures": _failure_rows(job),
         "timing": _timing(job),
+        "budget": _budget(job),
         "can_continue": kind.continuable and job.is_finished,
         "pausable": kind.pausable,
         "can_rerun": kind.reruns_failed and job.is_finished and failed_not_rerun(job).exists(),
@@ -404,6 +407,17 @@ def _timing(job: Job) -> dict:
         "elapsed": seconds_text(elapsed),
         "left": "" if left is None else f"about {seconds_text(left)}",
     }
+
+
+def _budget(job: Job) -> dict | None:
+    """{"used", "total"} of a time-budgeted job: what its close recorded, or while it runs
+    the time since it started (the budget starts with the job on its worker)."""
+    total = (job.config or {}).get("time_budget_s")
+    if not total:
+        return None
+    recorded = (job.result or {}).get("budget") or {}
+    used = recorded.get("used_s", _timing(job)["elapsed_s"] or 0.0)
+    return {"used": seconds_text(used), "total": seconds_text(total), "share": used / total}
 
 
 @login_required
