@@ -18,9 +18,6 @@ The target (TARGETS.md) is a ratio <= 1.10 and <= 10 ms of orchestration per tri
 import argparse
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +32,7 @@ from sklearn.preprocessing import StandardScaler
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.platform_server import running, wait_for_job  # noqa: E402
 from workers.data.builtin import load_builtin  # noqa: E402
 from workers.data.splits import holdout_split  # noqa: E402
 
@@ -82,44 +80,8 @@ def bare_optuna(trials: int, storage: str) -> float:
     return time.perf_counter() - started
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def platform_run(trials: int, env: dict) -> float:
-    port = free_port()
-    env = {
-        **env,
-        "PORT": str(port),
-        "ADMIN_PASSWORD": "bench-password-1",
-        "AUTOML_VENV": sys.prefix,
-        "WEB_WORKERS": "1",
-    }
-    log = open(Path(env["AUTOML_VAR_DIR"]) / "up.log", "w")
-    proc = subprocess.Popen(
-        [str(ROOT / "run"), "up"],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(240):
-            try:
-                if requests.get(url + "/readyz", timeout=5).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.5)
-        token = requests.post(
-            url + "/api/v1/auth/token/",
-            timeout=5,
-            data={"username": "admin", "password": "bench-password-1"},
-        ).json()["token"]
-        headers = {"Authorization": f"Token {token}"}
+    with running(env) as (url, headers):
         iris = next(
             d["id"]
             for d in requests.get(url + "/api/v1/datasets/", headers=headers, timeout=5).json()[
@@ -142,13 +104,7 @@ def platform_run(trials: int, env: dict) -> float:
             started = time.perf_counter()
             job = requests.post(url + "/api/v1/jobs/", json=body, headers=headers, timeout=10)
             assert job.status_code == 201, job.text
-            while True:
-                state = requests.get(
-                    f"{url}/api/v1/jobs/{job.json()['id']}/", headers=headers, timeout=10
-                ).json()
-                if state["status"] not in ("queued", "running"):
-                    break
-                time.sleep(0.05)
+            state = wait_for_job(url, headers, job.json()["id"])
             assert state["status"] == "succeeded", state
             return time.perf_counter() - started, state
 
@@ -164,16 +120,6 @@ def platform_run(trials: int, env: dict) -> float:
         ).json().get("status") in ("queued", "running", None):
             time.sleep(0.1)
         return submit_and_wait(trials)[0]
-    except BaseException:
-        log.flush()
-        print((Path(env["AUTOML_VAR_DIR"]) / "up.log").read_text()[-3000:], file=sys.stderr)
-        raise
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def main() -> None:

@@ -345,6 +345,34 @@ def jobs_trials(ctx: click.Context, job_id: int, as_csv: bool, state: str | None
     emit(ctx, [t.raw for t in found], lambda: table(rows, columns))
 
 
+@jobs.command("leaderboard")
+@click.argument("job_id", type=int)
+@click.pass_context
+def jobs_leaderboard(ctx: click.Context, job_id: int):
+    """Each model family's best and the ensembles, ranked (test score with its 95% interval
+    for a job that ensembled; validation otherwise)."""
+    board = client_of(ctx).jobs.leaderboard(job_id)
+
+    def human() -> None:
+        rows = [
+            {
+                **row,
+                "test_ci": "" if not row["test_ci"] else "{:.4f} - {:.4f}".format(*row["test_ci"]),
+            }
+            for row in board["rows"]
+        ]
+        columns = ["rank", "name", "validation", "test", "test_ci", "fit_s", "predict_s"]
+        table(rows, columns)
+        if budget := board.get("budget"):
+            click.echo(
+                f"time budget: {budget['used_s']:.1f} s used of {budget['time_budget_s']} s"
+            )
+        if chosen := (board.get("ensemble") or {}).get("chosen"):
+            click.echo(f"registered: the {'ensemble' if chosen == 'ensemble' else 'single best'}")
+
+    emit(ctx, board, human)
+
+
 @jobs.command("log")
 @click.argument("job_id", type=int)
 @click.argument("number", type=int)

@@ -302,6 +302,12 @@ class Jobs(Part):
         rows = self.client.pages(f"/jobs/{job_id}/trials/", params)
         return [Trial.from_api({**t, "job": job_id}, self.client) for t in rows]
 
+    def leaderboard(self, job_id: int) -> dict:
+        """Each model family's best and the ensembles, ranked: {"metric", "direction",
+        "source" ("test": an ensembling job ranked them on its held-out rows, with 95%
+        intervals; "validation": read from the trials), "budget", "ensemble", "rows"}."""
+        return self.client.request("GET", f"/jobs/{job_id}/leaderboard/")
+
     def pause(self, job_id: int) -> Job:
         """Start no new trial; the job pauses once its running trials end (HPO)."""
         return Job.from_api(self.client.request("POST", f"/jobs/{job_id}/pause/"), self.client)
