@@ -411,6 +411,15 @@ def jobs_extend(ctx: click.Context, job_id: int, n_trials: int):
     emit(ctx, job.raw, lambda: show_job(job))
 
 
+@jobs.command("register-best")
+@click.argument("job_id", type=int)
+@click.pass_context
+def jobs_register_best(ctx: click.Context, job_id: int):
+    """Register the best finished trial of a failed or cancelled HPO job (a worker refits it)."""
+    job = client_of(ctx).jobs.register_best(job_id)
+    emit(ctx, job.raw, lambda: show_job(job))
+
+
 @jobs.command("rerun-failed")
 @click.argument("job_id", type=int)
 @click.option("--class", "failure_class", default=None, help="Only this failure class (oom...).")

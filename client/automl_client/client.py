@@ -321,6 +321,13 @@ class Jobs(Part):
         body = self.client.request("POST", f"/jobs/{job_id}/extend/", json={"n_trials": n_trials})
         return Job.from_api(body, self.client)
 
+    def register_best(self, job_id: int) -> Job:
+        """Register the best finished trial of a failed or cancelled HPO job: a worker
+        refits it; the version then appears among the job's models (the job's result's
+        refit.model_version)."""
+        body = self.client.request("POST", f"/jobs/{job_id}/register-best/")
+        return Job.from_api(body, self.client)
+
     def rerun_failed(self, job_id: int, failure_class: str | None = None) -> Job:
         """Run a finished job's failed trials (all, or those of one failure class) again with
         the same parameters, as new trials linked to them; the job runs again."""

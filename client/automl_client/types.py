@@ -155,6 +155,9 @@ class Job(Resource):
     def extend(self, n_trials: int) -> Job:
         return self._api().jobs.extend(self.id, n_trials)
 
+    def register_best(self) -> Job:
+        return self._api().jobs.register_best(self.id)
+
     def rerun_failed(self, failure_class: str | None = None) -> Job:
         return self._api().jobs.rerun_failed(self.id, failure_class)
 

@@ -59,6 +59,8 @@ class JobKind:
     reruns_failed: ClassVar[bool] = False
     # It can be paused between trials, resumed on any worker, and given more trials.
     pausable: ClassVar[bool] = False
+    # A failed or cancelled job of it can register its best finished trial (register_best).
+    registers_best_so_far: ClassVar[bool] = False
     # It only starts child jobs (Job.parent) and acts between them: while running it holds
     # no worker process and no running-job slot (its children do), and a child's end or a
     # cancel request wakes it (run() is called again).
@@ -125,6 +127,11 @@ class JobKind:
     def rerun(self, job: Job, trials: dict[int, dict]) -> None:
         """Add a new trial to the finished job for each failed trial number -> the params
         it ran with, linked to it; the job is then queued again (reruns_failed kinds)."""
+        raise NotImplementedError
+
+    def register_best(self, job: Job) -> None:
+        """Register the best finished trial of a failed or cancelled job as a model version
+        (registers_best_so_far kinds); the job keeps its status."""
         raise NotImplementedError
 
     def extend(self, job: Job, n_trials: int) -> None:

@@ -39,6 +39,7 @@ from automl.jobs.services import (
     extend_job,
     failed_not_rerun,
     pause_job,
+    register_best_so_far,
     rerun_failed,
     resume_job,
     retry_stage,
@@ -216,6 +217,9 @@ def _summary(job: Job) -> dict:
         "waiting_reason": _waiting(job),
         "failure_advice": FAILURE_ADVICE.get(job.failure_class, ""),
         "versions": _registered(job),
+        "can_register_best": kind.registers_best_so_far
+        and job.status in (Job.Status.FAILED, Job.Status.CANCELLED)
+        and counts["complete"] > 0,
     }
 
 
@@ -544,6 +548,23 @@ def job_retry_stage(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+def job_register_best(request: HttpRequest, pk: int) -> HttpResponse:
+    job = owned_or_404(request, pk)
+    try:
+        number = register_best_so_far(job, request.user)
+    except ServiceError as exc:
+        messages.error(request, exc.detail)
+    else:
+        messages.success(
+            request,
+            f"Registering trial {number}, the best so far: a worker refits it on every search "
+            "row; the model appears under Registered when it is done.",
+        )
+    return redirect("job-page", pk=job.id)
+
+
+@login_required
+@require_POST
 def job_rerun(request: HttpRequest, pk: int) -> HttpResponse:
     job = owned_or_404(request, pk)
     failure_class = request.POST.get("failure_class") or None
@@ -677,6 +698,7 @@ page_urls = [
     path("<int:pk>/cancel/", job_cancel, name="job-cancel-page"),
     path("<int:pk>/trials/<int:number>/", trial_page, name="trial-page"),
     path("<int:pk>/rerun/", job_rerun, name="job-rerun-page"),
+    path("<int:pk>/register-best/", job_register_best, name="job-register-best-page"),
     path("<int:pk>/retry-stage/", job_retry_stage, name="job-retry-stage-page"),
     path("<int:pk>/<str:action>/", job_control, name="job-control-page"),
     path("<int:pk>/trials/<int:number>/curate/", trial_curate, name="trial-curate-page"),

@@ -11,7 +11,7 @@ from automl.datasets.models import Dataset
 from automl.errors import Conflict, Invalid, OverQuota
 from automl.jobs import dispatch, kinds, lifecycle, studies
 from automl.jobs.models import Job, Trial
-from automl.jobs.tasks import run_job, run_trials
+from automl.jobs.tasks import register_best, run_job, run_trials
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +142,46 @@ def rerun_failed(job: Job, failure_class: str | None = None, actor=None) -> list
         )
         dispatch.dispatch_on_commit()
     return list(reruns)
+
+
+def register_best_so_far(job: Job, actor=None) -> int:
+    """Queue the registration of the best finished trial of a failed or cancelled job (a
+    worker refits it, as a succeeded job's close does). Returns that trial's number."""
+    from automl.registry.models import ModelVersion
+
+    kind = kinds.get(job.kind)
+    if not kind.registers_best_so_far:
+        nouns = " and ".join(k.noun for k in kinds.all_kinds() if k.registers_best_so_far)
+        raise Invalid(
+            f"only {nouns} jobs register their best trial so far", {"kind": ["not supported"]}
+        )
+    if job.status not in (Job.Status.FAILED, Job.Status.CANCELLED):
+        raise Conflict(
+            f"job {job.id} is {job.status}: only a failed or cancelled job registers its best "
+            "trial so far (a succeeded one registered its best when it finished)"
+        )
+    if ModelVersion.objects.filter(job=job).exists():
+        raise Conflict(f"job {job.id} has registered a model already")
+    best = best_finished_trial(job)
+    if best is None:
+        raise Conflict(f"job {job.id} has no finished trial to register")
+    audit.record(job, actor, {"register_best": [None, best.number]})
+    transaction.on_commit(lambda: register_best.apply_async((job.id,), queue=job.queue))
+    return best.number
+
+
+def best_finished_trial(job: Job) -> Trial | None:
+    """The complete, not excluded trial with the best first value (None: none finished)."""
+    trials = Trial.objects.filter(job=job, state=Trial.State.COMPLETE, excluded=False)
+    best = None
+    maximize = kinds.get(job.kind).direction(job) == "maximize"
+    for trial in trials.exclude(values=None).only("number", "values"):
+        value = trial.values[0] if trial.values else None
+        if value is None:
+            continue
+        if best is None or (value > best[0] if maximize else value < best[0]):
+            best = (value, trial)
+    return best[1] if best else None
 
 
 def _pausable(job: Job):

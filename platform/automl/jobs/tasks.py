@@ -41,6 +41,18 @@ def run_trials(job_id: int, runner: int) -> None:
     kinds.get(job.kind).run(job, runner)
 
 
+@shared_task(name="automl.register_best")
+def register_best(job_id: int) -> None:
+    """Register the best finished trial of a failed or cancelled job (its kind's
+    register_best); nothing when the job has registered a version meanwhile."""
+    from automl.registry.models import ModelVersion
+
+    job = Job.objects.select_related("dataset").filter(id=job_id).first()
+    if job is None or ModelVersion.objects.filter(job=job).exists():
+        return
+    kinds.get(job.kind).register_best(job)
+
+
 def refused(job_id: int, status: str) -> bool:
     """When this worker child cannot give the job the GPUs its resources ask for
     (automl.jobs.worker.placement_problem): fail it, if it is still in `status`, with the

@@ -42,6 +42,7 @@ from automl.jobs.services import (
     curate_trial,
     extend_job,
     pause_job,
+    register_best_so_far,
     rerun_failed,
     resume_job,
     retry_stage,
@@ -357,6 +358,21 @@ class JobResume(APIView):
         job = get_object_or_404(Job.objects.owned_by(request.user), id=pk)
         resume_job(job, request.user)
         job.refresh_from_db()
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class JobRegisterBest(APIView):
+    """Register the best finished trial of a failed or cancelled job as a model version: a
+    worker refits it on every search row, as a succeeded job's close does. The version
+    appears in the registry (and the job's result gains its refit) once that has run."""
+
+    @extend_schema(
+        request=None,
+        responses={202: JobSerializer, 400: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        job = get_object_or_404(Job.objects.owned_by(request.user), id=pk)
+        register_best_so_far(job, request.user)
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -37,11 +37,15 @@ class HPO(JobKind):
     cross_validates = True
     reruns_failed = True
     pausable = True
+    registers_best_so_far = True
 
     def validate(self, config, *, dataset, task, owner, parallelism, errors) -> dict:
         from workers.hpo.config import validate_hpo_config
 
         return validate_hpo_config(config, task).to_json()
+
+    def register_best(self, job: Job) -> None:
+        register_best(job)
 
     def start(self, job: Job) -> int:
         from workers.hpo import engine
@@ -256,6 +260,30 @@ def sync_trials(job: Job, storage) -> None:
                 else timezone.now(),
             },
         )
+
+
+def register_best(job: Job) -> None:
+    """What close() registers, for a job that ended without it (failed or cancelled): the
+    best finished trial refit on every search row, scored on the test rows, registered
+    with the job as its lineage. The job keeps its status; its result gains the refit."""
+    from automl.registry.services import register_job_result
+    from workers.hpo import engine
+
+    config = HPO().typed_config(job)
+    refit = engine.refit_best(
+        config,
+        load_data(job),
+        study_storage(job),
+        job.study_name,
+        directory=artifact_dir(job),
+        exclude=excluded_numbers(job),
+    )
+    if not refit:
+        return  # no finished trial (the service checked; trials can be excluded since)
+    refit.update(register_job_result(job, artifact_dir(job), refit))
+    Job.objects.filter(id=job.id).update(result={**(job.result or {}), "refit": refit})
+    if version_id := refit.get("model_version"):
+        evaluate_new_version(version_id)
 
 
 def evaluate_new_version(version_id: int) -> None:
