@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from tests.support.factories import FEATURES, forest_dir, iris_xy, mlp_dir, register, rows
-from workers.models.artifacts import decode_predictions, load_model
+from workers.models.artifacts import decode_predictions, load_model, load_transformer
 from workers.models.export import ExportError, to_onnx, to_torchscript, triton_config
 
 pytestmark = [
@@ -65,9 +65,19 @@ def test_onnx_gives_the_models_probabilities(tmp_path):
     np.testing.assert_allclose(out, load_model(directory).predict_proba(X), atol=1e-5)
 
 
-def test_sklearn_models_do_not_export(tmp_path):
-    with pytest.raises(ExportError, match="only torch"):
-        to_onnx(forest_dir(tmp_path / "f"), tmp_path / "model.onnx")
+@pytest.mark.parametrize("preprocessing", [False, True])
+def test_sklearn_models_export_to_onnx_but_not_torchscript(tmp_path, preprocessing):
+    import onnxruntime
+
+    directory = forest_dir(tmp_path / "f", preprocessing=preprocessing)
+    session = onnxruntime.InferenceSession(str(to_onnx(directory, tmp_path / "model.onnx")))
+    X, _ = iris_xy()
+    labels, probabilities = session.run(None, {"input": X.astype(np.float32)})
+    model, scaler = load_model(directory), load_transformer(directory) if preprocessing else None
+    rows = X if scaler is None else scaler.transform(X)
+    np.testing.assert_allclose(probabilities, model.predict_proba(rows), atol=1e-4)
+    with pytest.raises(ExportError, match="TorchScript holds torch networks"):
+        to_torchscript(directory, tmp_path / "model.pt")
 
 
 def test_int8_refuses_onnx_naming_why(alice_api, alice, tmp_path, model_store):
@@ -90,9 +100,11 @@ def test_export_endpoint(alice_api, alice, mlp_version, tmp_path):
     assert alice_api.get(url + "onnx/").status_code == 200
     assert alice_api.get(url + "pmml/").status_code == 404
     forest = register(alice, forest_dir(tmp_path / "f"), name="iris-forest")
-    response = alice_api.get(f"/api/v1/models/{forest.id}/export/onnx/")
-    assert response.status_code == 409 and "only torch" in response.json()["detail"]
-    assert alice_api.get(f"/api/v1/models/{forest.id}/triton/").status_code == 409
+    assert alice_api.get(f"/api/v1/models/{forest.id}/export/onnx/").status_code == 200
+    response = alice_api.get(f"/api/v1/models/{forest.id}/export/torchscript/")
+    assert response.status_code == 409 and "TorchScript" in response.json()["detail"]
+    response = alice_api.get(f"/api/v1/models/{forest.id}/triton/")
+    assert response.status_code == 409 and "torch networks" in response.json()["detail"]
 
 
 def test_triton_repository_holds_onnx_and_its_config(alice_api, mlp_version, tmp_path):

@@ -203,8 +203,10 @@ def test_a_models_page_links_to_deploy_and_compress(alice, tmp_path, model_store
 
 
 def test_a_models_page_offers_only_what_its_kind_can_do(alice, setup):
-    # The buttons ask the model-kind registry: a forest neither exports nor compresses.
+    # The buttons ask the model-kind registry: a forest exports to ONNX only, and does
+    # not compress.
     v1, _, _ = setup
     page = browser_for(alice).get(f"/models/{v1.id}/").content.decode()
-    assert "/export/onnx/" not in page and "/jobs/new/compression/" not in page
-    assert "only torch models export" in page and "Deploy this version" in page
+    assert "/export/onnx/" in page and "/export/torchscript/" not in page
+    assert "/jobs/new/compression/" not in page
+    assert "TorchScript holds torch networks" in page and "Deploy this version" in page

@@ -124,9 +124,11 @@ def test_each_torch_kind_saves_reloads_and_exports_as_declared(sample, tmp_path)
 
 def test_sklearn_refuses_exports_and_compression_naming_why():
     spec = SAMPLES["sklearn"]()
-    for action in ("export_onnx", "export_torchscript", "compress"):
+    for action in ("export_torchscript", "compress"):
         assert "scikit-learn" in kinds.refusal(spec, action)
     assert kinds.refusal(spec, "deploy") is None
+    assert kinds.refusal({**spec, "family": "random_forest"}, "export_onnx") is None
+    assert "onnxmltools" in kinds.refusal({**spec, "family": "lightgbm"}, "export_onnx")
 
 
 @pytest.mark.parametrize("name", FORMS)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
 
 from workers.data.columns import typed_table
 from workers.data.preprocess import Preprocessing, validate_preprocessing
@@ -58,19 +59,28 @@ def _table(n: int = 120) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
+KINDS, NAMES = ["numeric", "categorical", "datetime"], ["size", "colour", "when"]
+
+
+def _saved(directory, X, y, estimator, family: str, polynomial: str):
+    """A version of estimator over clipped, multiplied-out preprocessing of X; the model."""
+    options = validate_preprocessing(
+        {"preprocessing": {"clip_outliers": True, "polynomial": polynomial}}
+    )["preprocessing"]
+    pre = Preprocessing(KINDS, options, names=NAMES).fit(X, y)
+    model = estimator.fit(pre.transform(X), y)
+    save_version(model, directory, family=family, spec={}, transformer=pre)
+    return model
+
+
 def test_a_saved_version_predicts_with_scikit_learn_and_skops_alone(tmp_path):
     X, y = _table()
-    kinds, names = ["numeric", "categorical", "datetime"], ["size", "colour", "when"]
-    options = validate_preprocessing(
-        {"preprocessing": {"clip_outliers": True, "polynomial": "interactions"}}
-    )["preprocessing"]
-    pre = Preprocessing(kinds, options, names=names).fit(X, y)
-    model = RandomForestClassifier(n_estimators=5, random_state=0).fit(pre.transform(X), y)
-    save_version(model, tmp_path, family="random_forest", spec={}, transformer=pre)
+    forest = RandomForestClassifier(n_estimators=5, random_state=0)
+    _saved(tmp_path, X, y, forest, "random_forest", "interactions")
 
     record = json.loads((tmp_path / "preprocessing.json").read_text())
     assert record["input"]["columns"][:3] == ["size", "colour", "when_days"]
-    typed, _, _ = typed_table(X, kinds, names)  # the rows as the user feeds them
+    typed, _, _ = typed_table(X, KINDS, NAMES)  # the rows as the user feeds them
     answer = subprocess.run(
         [sys.executable, "-I", "-c", USER_SCRIPT, json.dumps(USER_TRUSTED)],
         input=json.dumps(typed.tolist()),
@@ -91,3 +101,22 @@ def test_a_version_saved_with_the_former_hand_written_preprocessing_still_loads(
     assert type(loaded).__name__ == "TablePreprocessor"
     rows = np.array(expected["rows"], dtype=object)
     assert np.allclose(loaded.transform(rows), expected["features"])
+
+
+def test_a_scikit_learn_version_exports_to_onnx_with_its_preprocessing(tmp_path):
+    import onnxruntime
+
+    from workers.models.export import to_onnx
+    from workers.models.sklearn_onnx import typed_feeds
+
+    X, y = _table()
+    linear = LogisticRegression(max_iter=500)
+    model = _saved(tmp_path, X, y, linear, "logistic_regression", "degree2")
+
+    path = to_onnx(tmp_path, tmp_path / "model.onnx")
+    session = onnxruntime.InferenceSession(str(path))
+    loaded = load_transformer(tmp_path)
+    labels, probabilities = session.run(None, typed_feeds(loaded, X))
+    expected = model.predict_proba(loaded.transform(X))
+    np.testing.assert_allclose(probabilities, expected, atol=1e-4)
+    assert labels.tolist() == model.predict(loaded.transform(X)).tolist()

@@ -149,6 +149,7 @@ def _looks_like_dates(strings: list[str]) -> bool:
 
 
 DATETIME_PARTS = ("days", "year", "month", "weekday", "hour")
+MISSING_STRING = ""  # what typed_table writes for a missing categorical cell
 
 
 def cells_table(X: object, kinds: list[str] | None) -> np.ndarray:
@@ -171,7 +172,8 @@ def typed_table(
     alone can load it); parsing cells is done here, the same way for training and serving:
     numeric and boolean columns become floats (NaN where missing), a datetime column five
     floats (days since 1970 and its year, month, weekday and hour: the pipeline picks days
-    or the parts), a categorical column strings (None where missing); text is left out.
+    or the parts), a categorical column strings ("" where missing: a cleaned cell is never
+    empty, and ONNX string tensors have no None); text is left out.
     """
     columns, out_names, roles = [], [], []
     for cells, kind, name in zip(X.T, kinds, names, strict=True):
@@ -185,7 +187,7 @@ def typed_table(
             roles += ["datetime_days"] + ["datetime_part"] * (len(DATETIME_PARTS) - 1)
             continue
         elif kind == "categorical":
-            strings = [None if c is None else str(c) for c in cells]
+            strings = [MISSING_STRING if c is None else str(c) for c in cells]
             columns.append(np.array(strings, dtype=object)[:, None])
             out_names.append(name)
         else:

@@ -47,7 +47,7 @@ from sklearn.preprocessing import (
 )
 from sklearn.utils.validation import check_is_fitted
 
-from workers.data.columns import cells_table, typed_table
+from workers.data.columns import MISSING_STRING, cells_table, typed_table
 from workers.data.legacy_preprocess import TablePreprocessor  # noqa: F401  (old versions' name)
 
 IMPUTATIONS = ("mean", "median", "most_frequent", "constant")
@@ -244,14 +244,18 @@ class Preprocessing(TransformerMixin, BaseEstimator):
             raise ValueError("resolve the 'search' switches before fitting")
         self.options_ = opts
         self.n_features_in_ = X.shape[1]
-        table, self.columns_, roles = typed_table(X, self.kinds, self._names())
-        self.features_ = _column_transformer(table, roles, opts, self.task, y).fit(table, y)
+        table, self.columns_, self.roles_ = typed_table(X, self.kinds, self._names())
+        self.features_ = _column_transformer(table, self.roles_, opts, self.task, y)
+        self.features_.fit(table, y)
         return self
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         check_is_fitted(self, "features_")
-        table, _, _ = typed_table(self._check_input(X), self.kinds, self._names())
-        return np.ascontiguousarray(self.features_.transform(table), dtype=np.float64)
+        return np.ascontiguousarray(self.features_.transform(self.typed(X)), dtype=np.float64)
+
+    def typed(self, X: np.ndarray) -> np.ndarray:
+        """Raw cells -> the typed columns `features_` reads (columns_, roles_)."""
+        return typed_table(self._check_input(X), self.kinds, self._names())[0]
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         check_is_fitted(self, "features_")
@@ -259,15 +263,22 @@ class Preprocessing(TransformerMixin, BaseEstimator):
 
     def input_record(self) -> dict:
         """What loading needs besides `features_`: the raw columns' kinds and names, and
-        the typed columns `features_` reads (a user of the skops file alone feeds those)."""
+        the typed columns `features_` reads with their roles (a user of the skops file alone
+        feeds those; an ONNX export declares them as its inputs)."""
         check_is_fitted(self, "features_")
-        return {"kinds": list(self.kinds), "names": self._names(), "columns": self.columns_}
+        return {
+            "kinds": list(self.kinds),
+            "names": self._names(),
+            "columns": self.columns_,
+            "roles": self.roles_,
+        }
 
     @classmethod
     def fitted(cls, features: ColumnTransformer, record: dict) -> Preprocessing:
         """A Preprocessing around a loaded `features_` and its input_record."""
         out = cls(kinds=list(record["kinds"]), names=list(record["names"]))
         out.features_, out.columns_ = features, list(record["columns"])
+        out.roles_ = record.get("roles")  # absent from the first few versions saved
         out.n_features_in_ = len(out.kinds)
         return out
 
@@ -319,9 +330,11 @@ def _column_transformer(
                 )
             branches.append((name, Pipeline(steps), columns))
     impute = (
-        SimpleImputer(missing_values=None, strategy="constant", fill_value=MISSING_CATEGORY)
+        SimpleImputer(
+            missing_values=MISSING_STRING, strategy="constant", fill_value=MISSING_CATEGORY
+        )
         if opts["imputation"] == "constant"
-        else SimpleImputer(missing_values=None, strategy="most_frequent")
+        else SimpleImputer(missing_values=MISSING_STRING, strategy="most_frequent")
     )
     onehot = [j for j in categorical if j not in many]
     if onehot:
@@ -373,7 +386,7 @@ def _numeric_steps(block: np.ndarray, opts: dict) -> list[tuple[str, object]]:
 
 
 def _distinct(column: np.ndarray) -> int:
-    return len({c for c in column if c is not None})
+    return len({c for c in column if c != MISSING_STRING})
 
 
 def _nanquantile(values: np.ndarray, q: float) -> np.ndarray:

@@ -5,7 +5,7 @@ standardisation recorded in the spec, and the output transform (softmax probabil
 classification, targets in their own units for regression). A model saved with a fitted
 sklearn preprocessing (preprocessing.skops) still needs that applied to its inputs first:
 the graph takes the model's own inputs, which `input_description` spells out.
-Only torch models export; sklearn models stay skops files.
+scikit-learn versions export to ONNX too, preprocessing included (workers.models.sklearn_onnx).
 """
 
 from __future__ import annotations
@@ -62,17 +62,22 @@ class InferenceModule(nn.Module):
         return out.squeeze(-1) * self.y_std + self.y_mean  # N
 
 
-def _predictor(directory: Path, fmt: str) -> TorchPredictor:
-    """The model in directory, once the registry says its kind exports to fmt."""
+def _refuse(spec: dict, fmt: str) -> None:
+    """ExportError with the registry's reason when the spec's kind does not export to fmt."""
     try:
-        reason = refusal(read_json(Path(directory) / SPEC_FILE), f"export_{fmt}")
+        reason = refusal(spec, f"export_{fmt}")
     except UnknownKindError as exc:
         raise ExportError(str(exc)) from exc
     if reason is not None:
         raise ExportError(reason)
+
+
+def _predictor(directory: Path, fmt: str) -> TorchPredictor:
+    """The torch model in directory, once the registry says its kind exports to fmt."""
+    _refuse(read_json(Path(directory) / SPEC_FILE), fmt)
     model = load_model(directory)
-    if not isinstance(model, TorchPredictor):  # the registry and the files disagree
-        raise ExportError("only torch models export to TorchScript or ONNX")
+    if not isinstance(model, TorchPredictor):  # a Triton repository, asked of sklearn
+        raise ExportError("this is laid out for torch networks; export ONNX instead")
     return model
 
 
@@ -117,6 +122,18 @@ def to_torchscript(directory: Path, target: Path) -> Path:
 
 
 def to_onnx(directory: Path, target: Path) -> Path:
+    """Export the version in directory to ONNX, with the exporter its kind names."""
+    from workers.models.kinds import kind_of, load_object
+
+    spec = read_json(Path(directory) / SPEC_FILE)
+    _refuse(spec, "onnx")
+    try:
+        return load_object(kind_of(spec).onnx_exporter)(Path(directory), Path(target))
+    except ValueError as exc:  # what the exporter cannot express, said by it
+        raise ExportError(str(exc)) from exc
+
+
+def torch_to_onnx(directory: Path, target: Path) -> Path:
     """Export the inference module to ONNX with a dynamic batch dimension."""
     predictor = _predictor(Path(directory), "onnx")
     module = InferenceModule(predictor).eval()

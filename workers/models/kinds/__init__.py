@@ -109,7 +109,7 @@ def build_torch(spec: dict):
 
 def refusal(spec: dict, action: str) -> str | None:
     """Why `action` cannot be done with the model that spec describes; None when it can."""
-    return _refusal(kind_of(spec), form_of(spec), action)
+    return _refusal(kind_of(spec), form_of(spec), action, spec)
 
 
 def technique_refusal(spec: dict, technique: str) -> str | None:
@@ -122,8 +122,8 @@ def explanation(spec: dict) -> str:
     return form_of(spec).explanation or kind_of(spec).explanation
 
 
-def _refusal(kind: ModelKind, form: Form, action: str) -> str | None:
-    if (reason := kind.refusal(action)) is not None:
+def _refusal(kind: ModelKind, form: Form, action: str, spec: dict | None = None) -> str | None:
+    if (reason := kind.refusal(action, spec)) is not None:
         return reason
     if action.startswith("export_") and form.exports is not None:
         if action[len("export_") :] not in form.exports:

@@ -55,6 +55,7 @@ class ModelKind:
         label: what a user reads.
         framework: "torch" or "sklearn".
         exports: the export formats ("onnx", "torchscript") its graph supports.
+        onnx_exporter: the function writing its ONNX file (dotted path).
         techniques: the compression techniques that apply to it.
         explanation: "integrated_gradients" (differentiable) or "occlusion".
         refusals: action -> why it cannot be done, for actions it cannot do.
@@ -65,6 +66,8 @@ class ModelKind:
     label: str = ""
     framework: str = "torch"
     exports: tuple[str, ...] = ("onnx", "torchscript")
+    # What writes its ONNX file, (directory, target) -> target, as a dotted path.
+    onnx_exporter: str = "workers.models.export.torch_to_onnx"
     techniques: tuple[str, ...] = TECHNIQUES
     explanation: str = "integrated_gradients"
     refusals: dict[str, str] = {}
