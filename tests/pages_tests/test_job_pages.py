@@ -95,6 +95,31 @@ def test_the_hpo_form_submits_through_the_api_serializer(alice_browser, alice, i
     assert job.config["sampler"]["name"] == "random" and job.config["direction"] == "maximize"
 
 
+def test_the_hpo_form_takes_a_time_budget_a_preset_and_the_ensemble_switch(
+    alice_browser, alice, iris
+):
+    page = alice_browser.get("/jobs/new/hpo/").content.decode()
+    assert 'name="time_budget_s"' in page and 'name="preset"' in page
+    form = {**HPO_FORM, "model": "auto", "n_trials": "", "validation": ""}
+    alice_browser.post(
+        "/jobs/new/hpo/",
+        {**form, "dataset": iris.id, "time_budget_s": "30", "preset": "balanced"},
+    )
+    job = Job.objects.get(owner=alice)
+    config = job.config
+    # The preset sets what the form left empty (validation, families, ensembling)...
+    assert config["preset"] == "balanced" and config["time_budget_s"] == 30
+    assert config["validation"] == {"method": "cv", "folds": 3}
+    assert config["ensemble"]["enabled"] is True and config["n_trials"] == 10000
+    # ...and a field filled in wins over it.
+    alice_browser.post(
+        "/jobs/new/hpo/",
+        {**form, "dataset": iris.id, "name": "mine", "preset": "balanced", "ensemble": "False"},
+    )
+    mine = Job.objects.get(owner=alice, name="mine").config
+    assert mine["ensemble"]["enabled"] is False and mine["time_budget_s"] == 300
+
+
 def test_the_advanced_box_is_merged_over_the_fields(alice_browser, alice, iris):
     advanced = {
         "sampler": {"seed": 7},

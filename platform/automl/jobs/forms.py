@@ -26,6 +26,7 @@ from workers.hpo.config import TASKS as TASKS_OF_FAMILIES
 from workers.hpo.config import default_space
 from workers.hpo.families import FAMILIES, families_for
 from workers.hpo.metrics import METRICS
+from workers.hpo.presets import PRESETS
 from workers.hpo.pruners import PRUNERS
 from workers.hpo.samplers import SAMPLERS
 from workers.nas.spaces import SPACES
@@ -376,6 +377,9 @@ class HpoForm(JobForm):
         "task": "task",
         "metric": "metric",
         "timeout_s": "timeout_s",
+        "time_budget_s": "time_budget_s",
+        "preset": "preset",
+        "ensemble": "ensemble.enabled",
         "warm_start_from": "warm_start_from",
         "scaling": "preprocessing.scaling",
         "imputation": "preprocessing.imputation",
@@ -406,12 +410,39 @@ class HpoForm(JobForm):
         '"latency_ms"]}.',
     )
     n_trials = forms.IntegerField(
-        min_value=1, initial=20, label="Trials", help_text="How many configurations to try."
+        min_value=1,
+        initial=20,
+        required=False,
+        label="Trials",
+        help_text="How many configurations to try. Empty with a time budget: the budget "
+        "alone ends the search.",
     )
     timeout_s = forms.FloatField(
         required=False,
         label="Time limit (s)",
         help_text="Stop starting trials after this; empty: none.",
+    )
+    time_budget_s = forms.FloatField(
+        required=False,
+        min_value=1,
+        label="Time budget (s)",
+        help_text="Seconds for the whole job, ensemble included: cheap families go first "
+        "at low fidelity, every trial's cost is recorded. Empty: none (or the preset's).",
+    )
+    preset = forms.ChoiceField(
+        required=False,
+        choices=[("", "none")] + [(name, name) for name in PRESETS],
+        help_text="quick: 1 min, cheap families, no ensemble; balanced: 5 min, 3-fold cv, "
+        "an ensemble; best: 30 min, 5-fold cv, every family, ensemble and stacking. The "
+        "fields you fill in win over it.",
+    )
+    ensemble = forms.TypedChoiceField(
+        required=False,
+        coerce=lambda value: value == "True",
+        empty_value=None,
+        choices=[("", "default (the preset's, else off)"), ("True", "on"), ("False", "off")],
+        help_text="Greedy ensemble of the best trials; the better of it and the single best "
+        "on the held-out rows is registered, and the job page shows a leaderboard.",
     )
     sampler = forms.ChoiceField(
         choices=[(s, s) for s in SAMPLERS],
@@ -424,8 +455,13 @@ class HpoForm(JobForm):
         help_text="Stops unpromising trials early (models that train in steps: MLP, boosting).",
     )
     validation = forms.ChoiceField(
-        choices=[("holdout", "hold-out split"), ("cv", "5-fold cross-validation")],
-        initial="holdout",
+        required=False,
+        choices=[
+            ("", "default (the preset's, else hold-out)"),
+            ("holdout", "hold-out split"),
+            ("cv", "5-fold cross-validation"),
+        ],
+        initial="",
     )
     scaling = forms.ChoiceField(
         required=False,
@@ -465,6 +501,9 @@ class HpoForm(JobForm):
         "metric",
         "n_trials",
         "timeout_s",
+        "time_budget_s",
+        "preset",
+        "ensemble",
         "sampler",
         "pruner",
         "validation",
