@@ -91,6 +91,7 @@ def platform_score(url: str, headers: dict, name: str, task: str, X, y, budget: 
     if state["status"] != "succeeded":
         return {"skipped": f"job {state['status']}: {state.get('error_message', '')[:200]}"}
     result = state["result"]
+    idle(url, headers, result["refit"].get("model_version"))
     metric = "accuracy" if task == "classification" else "r2"
     found = result.get("ensemble") or {}
     chosen = found.get("chosen") == "ensemble"
@@ -106,7 +107,21 @@ def warm_up(url: str, headers: dict) -> None:
     iris = next(d["id"] for d in found["results"] if d["builtin_name"] == "iris")
     body = {"kind": "hpo", "dataset": iris, "config": {"n_trials": 1}}
     job = requests.post(url + "/api/v1/jobs/", json=body, headers=headers, timeout=30)
-    wait_for_job(url, headers, job.json()["id"], poll_s=0.5)
+    state = wait_for_job(url, headers, job.json()["id"], poll_s=0.5)
+    idle(url, headers, state["result"]["refit"]["model_version"])
+
+
+def idle(url: str, headers: dict, version: int | None) -> None:
+    """Wait for the evaluation report the worker makes of each registered model: it is
+    not the job's work, and must neither delay the next job nor run beside a peer."""
+    deadline = time.monotonic() + 300
+    while version and time.monotonic() < deadline:
+        report = requests.get(
+            f"{url}/api/v1/models/{version}/evaluation/", headers=headers, timeout=10
+        ).json()
+        if report.get("status") not in ("queued", "running", None):
+            return
+        time.sleep(0.5)
 
 
 def peer_score(python: str, tool: str, path: Path, budget: float) -> dict:
@@ -134,6 +149,7 @@ def main() -> None:
     var = Path(tempfile.mkdtemp(prefix="automl-peers-"))
     env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
     env["AUTOML_VAR_DIR"] = str(var)
+    env["EVALUATION_RESAMPLES"] = "200"  # the untimed report after each job: shorter
     chosen = {k: v for k, v in tables().items() if not args.tables or k in args.tables}
     results = []  # (budget, table, tool, outcome)
     try:
