@@ -77,6 +77,8 @@ def test_upload_search_watch_cancel(
     history = page.locator(".js-plotly-plot", has_text="Optimization history")
     history.locator(".scatterlayer .point").first.wait_for()
     assert history.locator(".scatterlayer .trace").first.locator(".point").count() == 4
+    # The live page swapped in the table's new rows without reloading.
+    page.locator("table.trials tbody tr").nth(3).wait_for()
     assert page.locator("table.trials tbody tr").count() == 4
     # Parallel coordinates draw under the site's CSP (the strict plotly.js bundle: no
     # `new Function`), with an axis per parameter and the metric.
@@ -85,7 +87,8 @@ def test_upload_search_watch_cancel(
     assert parcoords.locator(".parcoords .y-axis").count() >= 2
     assert "WebGL is not supported" not in page.content()
     # Sorting the trials table by the metric puts the best value first, then last.
-    page.locator("table.trials thead").get_by_role("button", name="accuracy").click()
+    page.locator("table.trials thead").get_by_role("link", name="accuracy").click()
+    page.locator('table.trials th[aria-sort="ascending"]', has_text="accuracy").wait_for()
     values = page.locator("table.trials tbody tr td:nth-child(3)").all_inner_texts()
     assert values == sorted(values, key=float)
     shoot(page, "04-finished")

@@ -130,7 +130,9 @@ def test_the_detail_page_shows_each_steps_report_and_the_tradeoff_charts(alice, 
     )
     page = browser_for(alice).get(f"/jobs/{job.id}/").content.decode()
     assert 'id="compression-report"' in page and "1. prune_structured" in page
-    assert "Size vs. accuracy" in page and "Latency vs. accuracy" in page
+    charts = browser_for(alice).get(f"/jobs/{job.id}/charts/").json()["figures"].values()
+    titles = [f["layout"]["title"]["text"] for f in charts if f is not None]
+    assert "Size vs. accuracy" in titles and "Latency vs. accuracy" in titles
     assert f'href="/models/{torch_model.id}/"' in page
 
 

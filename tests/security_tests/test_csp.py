@@ -67,7 +67,12 @@ def test_no_template_has_inline_script():
     assert not wrong, wrong
 
 
-def test_charts_are_json_in_an_attribute(world, alice):
-    page = browser_for(alice).get(f"/jobs/{world.job}/").content.decode()
+def test_charts_are_json_in_an_attribute_or_fetched(world, alice):
+    browser = browser_for(alice)
+    page = browser.get(f"/datasets/{world.dataset}/").content.decode()
     assert 'data-figure="{' in page and "/static/js/charts.js" in page
     assert "Plotly.newPlot(" not in page
+    # The job page's script fetches its figures as JSON (jobs.js draws them).
+    page = browser.get(f"/jobs/{world.job}/").content.decode()
+    assert "data-charts-url=" in page and "Plotly.newPlot(" not in page
+    assert browser.get(f"/jobs/{world.job}/charts/").json()["figures"]

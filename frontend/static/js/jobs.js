@@ -92,7 +92,10 @@ async function refreshCharts(url) {
     div.dataset.drawn = "1";
     await Plotly.react(div, figure.data, chartLayout(figure.layout), { displaylogo: false, responsive: true });
   }
-  document.getElementById("charts-empty").hidden = grid.children.length > 0;
+  const empty = document.getElementById("charts-empty");
+  empty.textContent = "Charts appear once trials finish.";
+  empty.hidden = grid.children.length > 0;
+  grid.removeAttribute("aria-busy");
   highlight(selected);
 }
 
@@ -267,5 +270,6 @@ if (box) {
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && selected !== null) closeTrial();
   });
+  refreshCharts(box.dataset.chartsUrl);
   if (!["succeeded", "failed", "cancelled", "paused"].includes(box.dataset.status)) pollJob(box);
 }

@@ -165,8 +165,9 @@ def _new(request: HttpRequest, kind: str, form, status: int = 200) -> HttpRespon
 @login_required
 @require_GET
 def job_page(request: HttpRequest, pk: int) -> HttpResponse:
-    """The job: its summary, charts and trials table. The page's script polls
-    job_status and redraws these parts in place (?fragment=summary, ?fragment=trials and
+    """The job: its summary, charts and trials table. The page's script draws the charts
+    from job_charts once the page is shown (so a big job's page comes at once), polls
+    job_status and redraws each part in place (?fragment=summary, ?fragment=trials,
     job_charts), so the user's sort, scroll and zoom survive while the job runs."""
     job = owned_or_404(request, pk)
     if "filter_param" in request.GET:  # the filter form's "add a parameter range" row
@@ -179,14 +180,9 @@ def job_page(request: HttpRequest, pk: int) -> HttpResponse:
     if fragment == "summary":
         return render(request, "jobs/_summary.html", summary)
     kind = kinds.get(job.kind)
-    sample = explorer.chart_sample(job)
     context = {
         **summary,
         **table,
-        "chart_note": sample.note,
-        "figures": [
-            (key, figure_html(fig)) for key, fig in _figures(job, sample) if fig is not None
-        ],
         "plotly_js": plotly_js_tag(),
         "config_json": json.dumps(job.config, indent=2),
         "result_json": json.dumps(job.result, indent=2) if job.result else "",
@@ -590,7 +586,8 @@ def _waiting(job: Job) -> str:
 
 def _counts(trials) -> dict[str, int]:
     counts = dict.fromkeys(Trial.State.values, 0)
-    for row in trials.order_by().values("state").annotate(n=Count("id")):
+    # count(*) over the (job, state) index: no row is read, even on 50,000 trials.
+    for row in trials.order_by().values("state").annotate(n=Count("*")):
         counts[row["state"]] = row["n"]
     counts["total"] = sum(counts.values())
     return counts

@@ -103,7 +103,7 @@ def retry_stage(job: Job, stage: object, actor=None) -> None:
 
 def failed_not_rerun(job: Job):
     """The job's failed trials that no trial retries or re-runs yet."""
-    trials = Trial.objects.filter(job=job)
+    trials = Trial.objects.filter(job=job).order_by()  # (Trial's ordering would join Job)
     retried = trials.filter(retry_of__isnull=False).values_list("retry_of", flat=True)
     return trials.filter(state=Trial.State.FAILED).exclude(number__in=list(retried))
 
