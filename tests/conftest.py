@@ -7,6 +7,7 @@ pytest_plugins = [
     "tests.support.factories",
     "tests.support.api",
     "tests.support.data",
+    "tests.support.receiver",
     "tests.support.workers",
     "tests.support.world",
 ]

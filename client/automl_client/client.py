@@ -87,6 +87,7 @@ class Client:
         self.models = Models(self)
         self.deployments = Deployments(self)
         self.monitoring = Monitoring(self)
+        self.webhooks = Webhooks(self)
 
     @classmethod
     def login(cls, url: str, username: str, password: str, **options: Any) -> Client:
@@ -635,6 +636,38 @@ def split_routes(version: int, canary: tuple[int, float] | None) -> list[dict]:
         {"version": version, "weight": round(100 * (1 - share), 6)},
         {"version": other, "weight": round(100 * share, 6)},
     ]
+
+
+class Webhooks(Part):
+    """Signed POSTs to your URL when a version is registered, a stage or alias moves, a
+    deployment changes or drift is found (README, "Webhooks")."""
+
+    def create(self, url: str, events: list[str]) -> dict:
+        """Subscribe; the answer's `secret` (shown only now) verifies the signatures."""
+        return self.client.request("POST", "/webhooks/", json={"url": url, "events": events})
+
+    def list(self) -> list[dict]:
+        return self.client.pages("/webhooks/")
+
+    def set_active(self, webhook_id: int, active: bool) -> dict:
+        return self.client.request("PATCH", f"/webhooks/{webhook_id}/", json={"active": active})
+
+    def delete(self, webhook_id: int) -> None:
+        self.client.request("DELETE", f"/webhooks/{webhook_id}/")
+
+    def deliveries(self, webhook_id: int) -> list[dict]:
+        """The delivery log, newest first: event, payload, status, attempts, answer."""
+        return self.client.pages(f"/webhooks/{webhook_id}/deliveries/")
+
+
+def verify_signature(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
+    """Whether a webhook POST is genuine: `signature` (X-AutoML-Signature) is the
+    HMAC-SHA256 of "<timestamp>.<body>" keyed by the subscription's secret."""
+    import hashlib
+    import hmac
+
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return hmac.compare_digest("sha256=" + digest.hexdigest(), signature)
 
 
 class Monitoring(Part):

@@ -306,6 +306,11 @@ MONITORING_ACCURACY_THRESHOLD = env_float("MONITORING_ACCURACY_THRESHOLD", 0.8)
 MONITORING_MIN_LABELS = env_int("MONITORING_MIN_LABELS", 20)  # before accuracy can alert
 MONITORING_WEBHOOK_URL = os.environ.get("MONITORING_WEBHOOK_URL", "")  # alerts are POSTed
 MONITORING_WEBHOOK_TIMEOUT_S = env_float("MONITORING_WEBHOOK_TIMEOUT_S", 5.0)
+# Registry webhooks (automl.registry.webhooks): a delivery that fails is retried
+# WEBHOOK_MAX_ATTEMPTS times in all, after WEBHOOK_RETRY_BASE_S, then twice that, ...
+WEBHOOK_TIMEOUT_S = env_float("WEBHOOK_TIMEOUT_S", 5.0)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 5)
+WEBHOOK_RETRY_BASE_S = env_float("WEBHOOK_RETRY_BASE_S", 10.0)
 MONITORING_QUEUES = env_list("MONITORING_QUEUES", "cpu,gpu")  # queue depths shown
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")  # /metrics: Bearer token (or staff)
 WORKER_HEARTBEAT_S = env_int("WORKER_HEARTBEAT_S", 10)

@@ -74,6 +74,7 @@ api_v1 = [
     path("jobs/<int:pk>/trials/rerun/", TrialRerun.as_view(), name="job-trials-rerun"),
     path("jobs/<int:pk>/trials/<int:number>/files/", TrialFiles.as_view(), name="trial-files"),
     path("models/", include(registry_urls.api_urls)),
+    path("webhooks/", include(registry_urls.webhook_urls)),
     path("models/", include(evaluation_urls.api_urls)),
     path("deployments/", include(serving_urls.api_urls)),
     path(

@@ -1,5 +1,5 @@
-"""The Python client and the CLI set, find and remove registry aliases, and make a
-deployment follow one (a live server; no worker needed)."""
+"""The Python client and the CLI set, find and remove registry aliases, make a
+deployment follow one, and subscribe webhooks (a live server; no worker needed)."""
 
 import json
 
@@ -34,3 +34,20 @@ def test_it_moves_an_alias_a_deployment_follows(live_server, analyst, tmp_path, 
     client.models.set_alias(v1.id, "old")
     client.models.remove_alias(v1.id, "old")
     assert client.models.get(v1.id).aliases == []
+
+
+def test_it_subscribes_webhooks_and_verifies_their_signatures(live_server, analyst, receiver):
+    from automl.registry.webhooks import signature
+    from automl_client.client import verify_signature
+
+    client = Client.login(live_server.url, "analyst", "analyst-password-1")
+    hook = client.webhooks.create(receiver.url, ["alias_moved", "drift_alert"])
+    body = b'{"event":"alias_moved"}'
+    sent = signature(hook["secret"], "1700000000", body)
+    assert verify_signature(hook["secret"], "1700000000", body, sent)
+    assert not verify_signature(hook["secret"], "1700000001", body, sent)
+    assert [h["id"] for h in client.webhooks.list()] == [hook["id"]]
+    assert client.webhooks.deliveries(hook["id"]) == []
+    assert client.webhooks.set_active(hook["id"], False)["active"] is False
+    client.webhooks.delete(hook["id"])
+    assert client.webhooks.list() == []

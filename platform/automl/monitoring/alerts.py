@@ -60,6 +60,22 @@ def update_alert(
                 deployment=deployment, kind=kind, resolved_at__isnull=True
             ).first()
     notify(alert)
+    if alert.kind == Alert.Kind.DRIFT:
+        from automl.registry import webhooks
+
+        webhooks.emit(
+            deployment.owner,
+            webhooks.DRIFT_ALERT,
+            {
+                "deployment": deployment.name,
+                "deployment_id": deployment.id,
+                "model": deployment.model_name,
+                "alert": alert.id,
+                "message": alert.message,
+                "drifted_share": alert.value,
+                "threshold": alert.threshold,
+            },
+        )
     return alert
 
 

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from automl.registry.models import ModelAlias, ModelVersion
+from automl.registry.models import ModelAlias, ModelVersion, Webhook, WebhookDelivery
 
 
 @admin.register(ModelVersion)
@@ -67,6 +67,38 @@ class ModelAliasAdmin(admin.ModelAdmin):
     # Moving an alias re-routes deployments that follow it: the API and the model page do
     # that through automl.registry.aliases, so admin shows aliases without editing them.
     readonly_fields = ["owner", "name", "alias", "version", "updated_at"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Webhook)
+class WebhookAdmin(admin.ModelAdmin):
+    list_display = ["id", "url", "owner", "active", "created_at"]
+    list_filter = ["active"]
+    search_fields = ["url", "owner__username"]
+    # The secret signs the owner's deliveries: never shown again after creation.
+    exclude = ["secret"]
+    readonly_fields = ["owner", "url", "events", "created_at"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # subscriptions are made through the API or the page (secret, checks)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "webhook",
+        "event",
+        "status",
+        "attempts",
+        "response_status",
+        "created_at",
+    ]
+    list_filter = ["status", "event"]
+    search_fields = ["event", "webhook__url", "error"]
+    readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False

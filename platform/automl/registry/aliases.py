@@ -17,6 +17,7 @@ from django.db import transaction
 
 from automl import audit
 from automl.errors import Conflict, Invalid, NotFound
+from automl.registry import webhooks
 from automl.registry.models import ModelAlias, ModelVersion
 
 ALIAS = re.compile(r"[a-z][a-z0-9_-]{0,49}")
@@ -73,6 +74,17 @@ def set_alias(version: ModelVersion, alias: str, actor: Any = None) -> ModelAlia
             version,
             actor,
             {f"alias {alias}": [previous.version if previous else None, version.version]},
+        )
+        webhooks.emit(
+            version.owner,
+            webhooks.ALIAS_MOVED,
+            {
+                "model": version.name,
+                "alias": alias,
+                "version": version.version,
+                "version_id": version.id,
+                "previous_version": previous.version if previous else None,
+            },
         )
     return row
 

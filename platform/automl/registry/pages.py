@@ -136,3 +136,52 @@ def model_import(request: HttpRequest) -> HttpResponse:
         version = services.import_model(request.user, name=name, **files)
         return redirect("model-page", pk=version.id)
     return redirect("models-page")
+
+
+@login_required
+def webhook_list(request: HttpRequest) -> HttpResponse:
+    """The user's webhooks, and a form that subscribes a URL to events; the new secret is
+    shown once, on the page the form returns to."""
+    from automl.errors import ServiceError
+    from automl.registry import webhooks
+    from automl.registry.models import Webhook
+
+    if request.method == "POST":
+        try:
+            hook = webhooks.subscribe(
+                request.user, request.POST.get("url", "").strip(), request.POST.getlist("events")
+            )
+        except ServiceError as exc:
+            messages.error(request, exc.detail)
+        else:
+            messages.success(
+                request,
+                f"Webhook {hook.id} created. Its signing secret (shown only now): {hook.secret}",
+            )
+        return redirect("webhooks-page")
+    return render(
+        request,
+        "registry/webhooks.html",
+        {"webhooks": Webhook.objects.owned_by(request.user), "events": webhooks.EVENTS},
+    )
+
+
+@login_required
+def webhook_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A webhook's delivery log; POST switches it on or off, or deletes it."""
+    from automl.registry.models import Webhook
+
+    hook = get_object_or_404(Webhook.objects.owned_by(request.user), id=pk)
+    if request.method == "POST":
+        if request.POST.get("delete"):
+            hook.delete()
+            messages.success(request, f"Webhook {pk} deleted.")
+            return redirect("webhooks-page")
+        hook.active = request.POST.get("active") == "1"
+        hook.save(update_fields=["active"])
+        return redirect("webhook-page", pk=pk)
+    return render(
+        request,
+        "registry/webhook.html",
+        {"hook": hook, "deliveries": hook.deliveries.all()[:100]},
+    )

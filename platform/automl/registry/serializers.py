@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from automl.registry.models import ModelVersion
+from automl.registry.models import ModelVersion, Webhook, WebhookDelivery
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
@@ -95,3 +95,47 @@ class ImportSerializer(serializers.Serializer):
                 {"spec": "send spec (with weights or skops), or an archive"}
             )
         return attrs
+
+
+class WebhookSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Webhook
+        fields = ["id", "url", "events", "active", "created_at"]
+        read_only_fields = fields
+
+
+class WebhookCreatedSerializer(WebhookSerializer):
+    """The answer of a new subscription: the only time its secret is shown."""
+
+    class Meta(WebhookSerializer.Meta):
+        fields = [*WebhookSerializer.Meta.fields, "secret"]
+        read_only_fields = fields
+
+
+class WebhookCreateSerializer(serializers.Serializer):
+    url = serializers.CharField(max_length=500, help_text="http:// or https://")
+    events = serializers.JSONField(
+        help_text="Event names: version_registered, stage_moved, alias_moved, "
+        "deployment_changed, drift_alert."
+    )
+
+
+class WebhookUpdateSerializer(serializers.Serializer):
+    active = serializers.BooleanField()
+
+
+class WebhookDeliverySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "id",
+            "event",
+            "payload",
+            "status",
+            "attempts",
+            "response_status",
+            "error",
+            "created_at",
+            "delivered_at",
+        ]
+        read_only_fields = fields

@@ -27,6 +27,7 @@ from django.utils.text import slugify
 
 from automl import audit
 from automl.errors import Conflict, Invalid
+from automl.registry import webhooks
 from automl.registry.models import ModelVersion
 from automl.registry.storage import get_storage
 from workers.models.layout import MODEL_FILES
@@ -211,7 +212,7 @@ def create_version(
         for _ in range(NUMBERING_ATTEMPTS):
             try:
                 with transaction.atomic():
-                    return ModelVersion.objects.create(
+                    version = ModelVersion.objects.create(
                         owner=owner,
                         name=name,
                         version=_next_number(owner, name),
@@ -220,6 +221,12 @@ def create_version(
                         **described,
                         **fields,
                     )
+                    webhooks.emit(
+                        owner,
+                        webhooks.VERSION_REGISTERED,
+                        {**_event_body(version), "source": source, "metrics": version.metrics},
+                    )
+                    return version
             except IntegrityError:
                 job = fields.get("job")
                 if (
@@ -373,9 +380,19 @@ def set_stage(version: ModelVersion, stage: str, actor=None) -> ModelVersion:
                     previous.stage_changed_at = now
                     previous.save(update_fields=["stage", "stage_changed_at"])
         audit.record(current, actor, {"stage": [current.stage, stage]})
+        webhooks.emit(
+            current.owner,
+            webhooks.STAGE_MOVED,
+            {**_event_body(current), "from": current.stage, "to": stage},
+        )
         current.stage, current.stage_changed_at = stage, now
         current.save(update_fields=["stage", "stage_changed_at"])
         return current
+
+
+def _event_body(version: ModelVersion) -> dict:
+    """What every webhook event about a version says of it."""
+    return {"model": version.name, "version": version.version, "version_id": version.id}
 
 
 # --- import

@@ -18,10 +18,18 @@ api_urls = [
     path("<int:pk>/triton/", views.ModelTriton.as_view(), name="model-triton"),
 ]
 
+webhook_urls = [
+    path("", views.WebhookList.as_view(), name="webhook-list"),
+    path("<int:pk>/", views.WebhookDetail.as_view(), name="webhook-detail"),
+    path("<int:pk>/deliveries/", views.WebhookDeliveries.as_view(), name="webhook-deliveries"),
+]
+
 page_urls = [
     path("", pages.model_list, name="models-page"),
     path("compare/", pages.model_compare, name="model-compare-page"),
     path("import/", pages.model_import, name="model-import-page"),
+    path("webhooks/", pages.webhook_list, name="webhooks-page"),
+    path("webhooks/<int:pk>/", pages.webhook_detail, name="webhook-page"),
     path("<int:pk>/", pages.model_detail, name="model-page"),
     path("<int:pk>/stage/", pages.model_stage, name="model-stage-page"),
     path("<int:pk>/alias/", pages.model_alias, name="model-alias-page"),

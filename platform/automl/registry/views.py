@@ -16,14 +16,19 @@ from rest_framework.views import APIView
 
 from automl import heavy
 from automl.datasets.uploads import MULTIPART_SLACK, PayloadTooLarge, content_length
-from automl.registry import aliases, bundles, services
-from automl.registry.models import ModelVersion
+from automl.registry import aliases, bundles, services, webhooks
+from automl.registry.models import ModelVersion, Webhook, WebhookDelivery
 from automl.registry.serializers import (
     AliasSerializer,
     ImportSerializer,
     ModelVersionSerializer,
     ModelVersionUpdateSerializer,
     StageSerializer,
+    WebhookCreatedSerializer,
+    WebhookCreateSerializer,
+    WebhookDeliverySerializer,
+    WebhookSerializer,
+    WebhookUpdateSerializer,
 )
 from automl.registry.storage import get_storage
 
@@ -300,3 +305,50 @@ class ModelTriton(APIView):
                 lambda f: bundles.zip_folder(folder, f),
                 f"{bundles.service_name(version)}-triton.zip",
             )
+
+
+class WebhookList(generics.ListAPIView):
+    serializer_class = WebhookSerializer
+
+    def get_queryset(self) -> QuerySet[Webhook]:
+        return Webhook.objects.owned_by(self.request.user)
+
+    @extend_schema(request=WebhookCreateSerializer, responses={201: WebhookCreatedSerializer})
+    def post(self, request: Request) -> Response:
+        """Subscribe a URL to events; the answer holds the signing secret, shown only now."""
+        body = WebhookCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        hook = webhooks.subscribe(request.user, **body.validated_data)
+        return Response(WebhookCreatedSerializer(hook).data, status=status.HTTP_201_CREATED)
+
+
+class WebhookDetail(APIView):
+    @extend_schema(responses=WebhookSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        hook = get_object_or_404(Webhook.objects.owned_by(request.user), id=pk)
+        return Response(WebhookSerializer(hook).data)
+
+    @extend_schema(request=WebhookUpdateSerializer, responses=WebhookSerializer)
+    def patch(self, request: Request, pk: int) -> Response:
+        """Switch it off (deliveries still pending are not sent) or on again."""
+        hook = get_object_or_404(Webhook.objects.owned_by(request.user), id=pk)
+        body = WebhookUpdateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        hook.active = body.validated_data["active"]
+        hook.save(update_fields=["active"])
+        return Response(WebhookSerializer(hook).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, pk: int) -> Response:
+        get_object_or_404(Webhook.objects.owned_by(request.user), id=pk).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WebhookDeliveries(generics.ListAPIView):
+    """The delivery log of one of your webhooks, newest first."""
+
+    serializer_class = WebhookDeliverySerializer
+
+    def get_queryset(self) -> QuerySet[WebhookDelivery]:
+        hook = get_object_or_404(Webhook.objects.owned_by(self.request.user), id=self.kwargs["pk"])
+        return WebhookDelivery.objects.filter(webhook=hook)

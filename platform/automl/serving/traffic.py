@@ -182,7 +182,27 @@ def create_deployment(
             {"routes": [None, routes], **({"follows": [None, follows]} if follows else {})},
             audit.Action.CREATE,
         )
+        _announce(deployment, "created")
     return deployment
+
+
+def _announce(deployment: Deployment, change: str) -> None:
+    """The deployment_changed webhook event (automl.registry.webhooks) of a traffic change."""
+    from automl.registry import webhooks
+
+    webhooks.emit(
+        deployment.owner,
+        webhooks.DEPLOYMENT_CHANGED,
+        {
+            "deployment": deployment.name,
+            "deployment_id": deployment.id,
+            "model": deployment.model_name,
+            "change": change,
+            "routes": deployment.routes,
+            "shadow": deployment.shadow_id,
+            "follows": deployment.follows or None,
+        },
+    )
 
 
 def _alias_version(owner, model_name: str, alias: Any) -> ModelVersion:
@@ -215,6 +235,7 @@ def set_follows(deployment: Deployment, alias: str, actor=None) -> Deployment:
         audit.record(deployment, actor, {"follows": [deployment.follows or None, alias or None]})
         deployment.follows = alias
         deployment.save(update_fields=["follows", "updated_at"])
+        _announce(deployment, "follows")
     return deployment
 
 
@@ -275,6 +296,7 @@ def set_traffic(deployment: Deployment, routes: Any, shadow: Any, actor=None) ->
         current.shadow_id = shadow_id
         _write_routes(current, routes)
         current.save(update_fields=["shadow", "history", "updated_at"])
+        _announce(current, "traffic")
         return current
 
 
@@ -306,6 +328,7 @@ def rollback(deployment: Deployment, actor=None) -> Deployment:
         current.history = current.history[:-1]
         _write_routes(current, routes)
         current.save(update_fields=["shadow", "history", "updated_at"])
+        _announce(current, "rollback")
         return current
 
 
