@@ -522,3 +522,12 @@ def test_a_failure_says_what_to_do(alice_browser, alice, iris):
     page = alice_browser.get(f"/jobs/{job.id}/").content.decode()
     said = page.split('id="job-failure-class"')[1].split("</dd>")[0]
     assert "What to do:" in said and "trial_memory_mb" in said
+
+
+def test_destructive_actions_ask_first(alice_browser, alice, iris):
+    job = make_job(alice, iris, status="running")
+    page = alice_browser.get(f"/jobs/{job.id}/").content.decode()
+    assert f'data-confirm="Cancel job {job.id}?' in page and "js/confirm.js" in page
+    alice_browser.post("/accounts/token/")
+    account = alice_browser.get("/accounts/").content.decode()
+    assert 'data-confirm="Revoke your API token?' in account
