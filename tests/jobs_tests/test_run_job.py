@@ -167,3 +167,19 @@ def test_the_worker_checks_a_stored_config_again_before_any_trial(alice, iris):
     assert job.status == "failed"
     assert "ConfigError: n_trials: must be an integer from 1 to 10000" in job.error_message
     assert not Trial.objects.filter(job=job).exists()
+
+
+def test_the_api_shows_a_jobs_progress_within_a_trial(alice, alice_api, iris, monkeypatch):
+    from workers.hpo.families import FAMILIES
+
+    job, seen = make_job(alice, iris, model="knn", n_trials=2), []
+    fit = FAMILIES["knn"].fit
+
+    def fit_and_look(params, X, y, ctx):
+        ctx.on_progress(0.5)  # as a family that trains step by step reports
+        seen.append(alice_api.get(f"/api/v1/jobs/{job.id}/").json()["progress"])
+        return fit(params, X, y, ctx)
+
+    monkeypatch.setattr(FAMILIES["knn"], "fit", fit_and_look)
+    assert run_here(job).status == "succeeded"
+    assert seen[0] == pytest.approx(0.25)  # half of the first of two trials

@@ -182,3 +182,22 @@ def test_auto_model_importances_weigh_each_familys_own_parameters():
     for family, found in result.importances_by_family.items():
         assert found and all(name.startswith(f"{family}.") for name in found), found
         assert abs(sum(found.values()) - 1.0) < 1e-6
+
+
+@pytest.mark.parametrize(
+    ("model", "space", "moves"),
+    [
+        # 4 epochs of 112 rows in batches of 16: a few progress reports within each epoch.
+        ("mlp", {**SMALL_MLP, "epochs": {"type": "fixed", "value": 4}}, 8),
+        # 30 trees grown 10 at a time: a report after each growth step but the last.
+        ("random_forest", {"n_estimators": {"type": "fixed", "value": 30}}, 2),
+    ],
+)
+def test_progress_moves_within_a_trial(iris_data, model, space, moves):
+    reporter = MemoryReporter()
+    run_hpo(config(2, model, space), iris_data, reporter)
+    first_trial = [p for p in reporter.progress_values if p < 0.5]  # of 2 trials
+    assert len(first_trial) >= moves, reporter.progress_values
+    assert all(0 < p < 0.5 for p in first_trial)
+    assert reporter.progress_values == sorted(set(reporter.progress_values))
+    assert reporter.progress_values[-1] == 1.0

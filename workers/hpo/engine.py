@@ -13,8 +13,9 @@ import logging
 import time
 import warnings
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -212,6 +213,16 @@ def run_trials(
     budget_end = search_deadline(config, attrs)
     next_reap, next_number = 0.0, existing  # no smaller number is still to be handed out
     near_end = warm_started + n_trials - config.parallelism + 1
+
+    def progress(trials_done: float) -> float:
+        # Trials asked so far by every runner: close enough to finished for a progress bar.
+        fraction = (trials_done - warm_started) / n_trials
+        if timeout_s is not None:
+            fraction = max(fraction, (time.monotonic() - started) / timeout_s)
+        if budget_end is not None:
+            fraction = max(fraction, budget_fraction(config, attrs))
+        return min(1.0, fraction)
+
     with Watchdog(hard_stop) as watchdog:
         while True:
             if reporter.should_stop():
@@ -263,15 +274,10 @@ def run_trials(
                     data,
                     trial_stop(config, reporter.should_stop, job_deadline, max_trial_s),
                     watchdog,
+                    partial(_trial_progress, reporter, progress, trial.number),
                 )
             ran += 1
-            # Trials asked so far by every runner: close enough to finished for a progress bar.
-            fraction = (trial.number + 1 - warm_started) / n_trials
-            if timeout_s is not None:
-                fraction = max(fraction, (time.monotonic() - started) / timeout_s)
-            if budget_end is not None:
-                fraction = max(fraction, budget_fraction(config, attrs))
-            reporter.progress(min(1.0, fraction))
+            reporter.progress(progress(trial.number + 1))
 
 
 def search_deadline(config: HPOConfig, attrs: dict) -> float | None:
@@ -645,10 +651,12 @@ def _run_trial(
     data: TabularData,
     stop: StopCheck,
     watchdog: Watchdog,
+    on_progress: Callable[[float], None],
 ) -> None:
     """Run one asked trial (or a retry of a failed one), capturing its output; record how
     it ended; after a failure, act on its class's retry policy (workers.failures). The
-    watchdog ends a trial that outlives `stop`: then it records it (in its own thread)."""
+    watchdog ends a trial that outlives `stop`: then it records it (in its own thread).
+    on_progress(share of the trial done) as it trains."""
     retry = trial.user_attrs.get(RETRY) or {}
     suggested = _suggest(trial, spaces)  # a retry's: the failed trial's, enqueued
     params = retry.get("params") or suggested
@@ -697,6 +705,7 @@ def _run_trial(
                     report,
                     stop=stop,
                     make_transformer=make_transformer(data),
+                    on_progress=on_progress,
                 )
             state = "complete"
         except optuna.TrialPruned:
@@ -756,6 +765,16 @@ class _Ended:
         self.reporter.trial_record(trial.number, record)
         self.reporter.trial_finished(trial.number, state, params, values, self.curve, error)
         return stop
+
+
+def _trial_progress(
+    reporter: Reporter, progress: Callable[[float], float], number: int, share: float
+) -> None:
+    """Report the job's progress within trial `number`, `share` of it done. Never 1.0 (a
+    timeout_s may be past): the trial's end is reported once it is recorded."""
+    fraction = progress(number + share)
+    if share < 1.0 and fraction < 1.0:
+        reporter.progress(fraction)
 
 
 def _policies(config: HPOConfig) -> dict[str, dict]:

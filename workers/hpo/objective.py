@@ -14,6 +14,7 @@ from workers.data.splits import Split
 from workers.failures import NumericalError
 from workers.hpo.config import HPOConfig
 from workers.hpo.families import FAMILIES, FitContext
+from workers.hpo.families._base import no_progress
 from workers.hpo.metrics import METRICS, evaluate, needs_proba
 from workers.hpo.space import family_params
 from workers.training.stopping import StopCheck, never
@@ -55,9 +56,11 @@ def fit(
     proba: bool = False,
     on_step: Callable[[int, Fitted], None] | None = None,
     stop: StopCheck | None = None,
+    on_progress: Callable[[float], None] | None = None,
 ) -> Fitted:
     """Fit the trial's preprocessing (if the data set has one) and model on rows X, y;
-    stop is checked inside the fit by the families that train step by step."""
+    stop is checked, and on_progress(share of the fit done) called, inside the fit by the
+    families that train step by step."""
     name, own, fe = split_params(config, params)
     fitted = Fitted(name, own, None)
     if make_transformer is not None:
@@ -76,6 +79,7 @@ def fit(
         step,
         config.trainer,
         stop or StopCheck(),
+        on_progress or no_progress,
     )
     fitted.model = FAMILIES[name].fit(own, X, y, ctx)
     return fitted
@@ -119,8 +123,10 @@ def run_objective(
     *,
     make_transformer: Callable[[dict], Any] | None = None,
     stop: StopCheck | None = None,
+    on_progress: Callable[[float], None] = no_progress,
 ) -> list[float]:
-    """The trial's objective values, each averaged over the validation splits.
+    """The trial's objective values, each averaged over the validation splits;
+    on_progress(share of the trial done) as the families report it within each split.
 
     Only the first split reports per-step values, so pruning compares like with like.
     A trial past stop's deadline or cancelled raises DeadlineExceeded or Cancelled: torch
@@ -148,6 +154,7 @@ def run_objective(
             proba=needs_proba(names),
             on_step=on_step,
             stop=check,
+            on_progress=lambda share, i=i: on_progress((i + share) / len(splits)),
         )
         check(f"after fitting split {i + 1} of {len(splits)}")
         scores.append(score(fitted, names, split.X_valid, split.y_valid))

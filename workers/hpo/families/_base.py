@@ -22,6 +22,10 @@ def no_step(step: int, model: Any) -> None:
     pass
 
 
+def no_progress(fraction: float) -> None:
+    pass
+
+
 @dataclass
 class FitContext:
     task: str  # "classification" | "regression"
@@ -30,6 +34,9 @@ class FitContext:
     on_step: StepFn = no_step
     trainer: TrainerOptions = TrainerOptions()  # how the torch families train
     stop: StopCheck = field(default_factory=StopCheck)  # cancel and deadline, inside a fit
+    # The share of this fit done, in (0, 1]: torch families a few times an epoch, growing
+    # ones after every growth step, so that a long trial shows its progress as it runs.
+    on_progress: Callable[[float], None] = no_progress
 
 
 class ModelFamily:
@@ -98,6 +105,7 @@ def grow(
     for step, size in enumerate(sizes):
         estimator.set_params(**{attr: size})
         estimator.fit(X, y)
+        ctx.on_progress((step + 1) / len(sizes))
         ctx.on_step(step, estimator)
     return estimator
 

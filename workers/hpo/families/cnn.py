@@ -92,6 +92,7 @@ class CNNFamily(ModelFamily):
             lr_schedule=str(params.get("lr_schedule", "fixed")),
             options=options,
             stop=ctx.stop,
+            on_progress=ctx.on_progress,
         )
         module.eval()
         return predictor

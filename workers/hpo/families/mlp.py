@@ -103,6 +103,7 @@ class MLPFamily(ModelFamily):
             hypergrad_lr=float(params.get("hypergrad_lr", 1e-5)),
             options=options,
             stop=ctx.stop,
+            on_progress=ctx.on_progress,
         )
         module.eval()
         return predictor
