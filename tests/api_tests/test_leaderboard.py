@@ -1,11 +1,16 @@
 """GET /api/v1/jobs/{id}/leaderboard/ and the ensembling job behind it (run here)."""
 
+from pathlib import Path
+
+import yaml
+
 from automl.registry.models import ModelVersion
 from automl.registry.storage import get_storage
-from tests.support.api import browser_for
+from tests.support.api import browser_for, submit
 from tests.support.factories import run_hpo
 from workers.models.artifacts import load_model
 
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CHEAP = {
     "type": "categorical",
     "choices": ["logistic_regression", "random_forest", "knn"],
@@ -68,3 +73,13 @@ def test_a_job_without_ensembling_ranks_its_families_on_validation(alice, alice_
     assert [r["validation"] for r in rows] == sorted((r["validation"] for r in rows), reverse=True)
     best = next(r for r in rows if r["single_best"])
     assert best["test"] == job.result["refit"]["test_metrics"]["accuracy"]
+
+
+def test_the_budget_example_is_a_valid_submission(alice_api, iris):
+    example = yaml.safe_load((EXAMPLES / "hpo-budget.yaml").read_text())
+    response = submit(alice_api, "hpo", iris, example["config"])
+    assert response.status_code == 201, response.json()
+    config = response.json()["config"]
+    assert (config["preset"], config["time_budget_s"]) == ("balanced", 120)
+    assert config["ensemble"] == {"enabled": True, "members": 8, "rounds": 25, "stack": True}
+    assert config["validation"] == {"method": "cv", "folds": 3}

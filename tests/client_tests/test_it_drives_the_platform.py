@@ -116,6 +116,9 @@ def test_it_drives_the_platform(live_server, workers, analyst, tmp_path):
     rows = list(csv.DictReader(io.StringIO(trials_csv.stdout)))
     assert trials_csv.exit_code == 0 and len(rows) == 6
     assert {"number", "state", "param:n_estimators"} <= set(rows[0])
+    board = automl("jobs", "leaderboard", str(hpo["id"]))  # one family: its best trial
+    assert board["source"] == "validation" and [r["rank"] for r in board["rows"]] == [1]
+    assert board["rows"][0]["name"].startswith("random_forest (trial ")
 
     # deploy the refit model and predict rows that have no target (and a missing cell)
     versions = automl("models", "list", "--job", str(hpo["id"]))
