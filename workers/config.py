@@ -18,10 +18,11 @@ import dataclasses
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, Self, TypeVar
 
-from workers.hpo.options import Option, check_options, is_int, is_number
+from workers.hpo.options import Options, is_int, is_number
+from workers.hpo.options import option as option  # config modules declare sections with it
 from workers.training.options import TrainerOptions, option_errors
 
 MAX_SEED = 2**32 - 1
@@ -30,7 +31,7 @@ MAX_TIMEOUT_S = 7 * 24 * 3600  # a job's or a trial's time limit: a week
 FRACTION = (0.05, 0.5)  # held-out shares: test_size, valid_size, validation.test_size
 MAX_PARALLELISM = 32  # trial runners of one job
 
-T = TypeVar("T")
+SectionT = TypeVar("SectionT", bound=Options)
 
 
 def to_json(value: Any) -> Any:
@@ -129,13 +130,13 @@ def default(cls: type, name: str) -> Any:
 @dataclass(frozen=True)
 class Named:
     """An entry of a named registry (a sampler, a pruner, a NAS strategy or space) and its
-    declared options with their defaults filled in; as JSON {"name": ..., **options}."""
+    checked options (the entry's `options` dataclass); as JSON {"name": ..., **options}."""
 
     name: str
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: Options = Options()
 
     def to_json(self) -> dict:
-        return {"name": self.name, **to_json(dict(self.options))}
+        return {"name": self.name, **to_json(self.options.to_json())}
 
     @classmethod
     def json_schema(cls) -> dict:
@@ -220,25 +221,16 @@ def named(
     return name, {k: v for k, v in raw.items() if k != "name"}
 
 
-def option(declared: Option) -> Any:
-    """A dataclass field declared by an Option: its default, and the check `section` runs."""
-    return field(default=declared.default, metadata={"option": declared})
-
-
-def declared_options(cls: type) -> dict[str, Option]:
-    return {f.name: f.metadata["option"] for f in dataclasses.fields(cls)}
-
-
-def section(config: dict, key: str, cls: type[T], err: Errors) -> T:
-    """The object config[key] as `cls` (a dataclass of `option` fields), each option checked
-    and missing ones at their defaults; `cls`'s defaults when config[key] is bad."""
+def section(config: dict, key: str, cls: type[SectionT], err: Errors) -> SectionT:
+    """The object config[key] as `cls` (an Options dataclass), each option checked and
+    missing ones at their defaults; `cls`'s defaults when config[key] is bad."""
     raw = config.get(key, {})
     if not isinstance(raw, dict):
         err.add(key, "must be an object")
         raw = {}
     problems = len(err)
-    checked = check_options(declared_options(cls), raw, key, err.add)
-    return cls(**checked) if len(err) == problems else cls()
+    checked = cls.parse(raw, key, err.add)
+    return checked if len(err) == problems else cls()
 
 
 def trainer(

@@ -28,12 +28,13 @@ def int8_dir(path):
     """The iris MLP quantized to dynamic int8, knowing its labels and its data's target."""
     from workers.compression.store import load_compressed, save_compressed
     from workers.compression.techniques import DynamicInt8
+    from workers.hpo.options import Options
 
     model = load_compressed(mlp_dir(path.with_name(path.name + "-float")))
     model.spec.update(
         class_labels=["setosa", "versicolor", "virginica"], ignored_columns=["species"]
     )
-    save_compressed(DynamicInt8().apply(model, {}, None), path, family="compressed-mlp")
+    save_compressed(DynamicInt8().apply(model, Options(), None), path, family="compressed-mlp")
     return path
 
 

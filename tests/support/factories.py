@@ -166,7 +166,7 @@ def genotype_dir(path: Path, *, seed: int = 0) -> Path:
     from workers.training.genotype import GenotypeConfig, GenotypeNetwork
 
     X, y = iris_xy()
-    space = SPACES["mlp"]({})
+    space = SPACES["mlp"]()
     config = GenotypeConfig(space.decode(space.sample(random.Random(seed))), [4], 3)
     torch.manual_seed(seed)
     module = GenotypeNetwork(config)

@@ -137,7 +137,7 @@ def nas_model(tmp_path_factory, upload) -> tuple[Path, TabularData]:
     X = rng.normal(size=(300, 4))
     y = (X[:, 0] + X[:, 1] > 0).astype(np.int64)
     data = TabularData(X, y, ["a", "b", "c", "d"], "classification", "t", classes=["no", "yes"])
-    space = SPACES["mlp"]({})
+    space = SPACES["mlp"]()
     config = GenotypeConfig(space.decode(space.sample(random.Random(0))), [4], 2)
     module = GenotypeNetwork(config)
     _train(module, torch.as_tensor(X, dtype=torch.float32), y)

@@ -41,7 +41,7 @@ def _genotype(space: str, input_shape: list[int], **options) -> dict:
     from workers.nas.spaces import SPACES
     from workers.training.genotype import GenotypeConfig
 
-    searched = SPACES[space](options)
+    searched = SPACES[space](SPACES[space].options(**options))
     genotype = searched.decode(searched.sample(random.Random(0)))
     cfg = GenotypeConfig(genotype=genotype, input_shape=input_shape, n_outputs=3)
     return {"kind": "genotype", "config": asdict(cfg)}

@@ -109,9 +109,9 @@ def test_the_engine_never_imports_django():
 @pytest.mark.parametrize(
     "space",
     [
-        CellSpace({"nodes": 2, "cells": 3}),
-        MacroSpace({"min_layers": 1, "max_layers": 3}),
-        MLPSpace({"min_layers": 0, "max_layers": 2}),
+        CellSpace(CellSpace.options(nodes=2, cells=3)),
+        MacroSpace(MacroSpace.options(min_layers=1, max_layers=3)),
+        MLPSpace(MLPSpace.options(min_layers=0, max_layers=2)),
     ],
     ids=["cell", "macro", "mlp"],
 )
@@ -130,7 +130,7 @@ def test_mutation_changes_exactly_one_decision_that_matters(space):
 
 
 def test_cell_decoding_never_uses_none_and_inputs_precede_the_node():
-    space = CellSpace({"nodes": 3, "cells": 2})
+    space = CellSpace(CellSpace.options(nodes=3, cells=2))
     import random
 
     genotype = space.decode(space.sample(random.Random(1)))
@@ -143,7 +143,7 @@ def test_cell_decoding_never_uses_none_and_inputs_precede_the_node():
 
 
 def test_layered_spaces_decode_their_depth():
-    space = MacroSpace({"min_layers": 1, "max_layers": 3, "widths": [4, 8]})
+    space = MacroSpace(MacroSpace.options(min_layers=1, max_layers=3, widths=[4, 8]))
     choices = [2] + [1, 0, 0] * 3
     assert space.decode(choices) == {
         "space": "macro",
@@ -197,11 +197,9 @@ def test_the_supernet_estimate_counts_what_darts_builds(options):
     from workers.nas.darts import SuperNet
     from workers.nas.spaces import CellSpace, reduction_cells
 
-    space = CellSpace(options)
+    space = CellSpace(CellSpace.options(**options))
     o = space.opts
-    net = SuperNet(
-        o["ops"], 1, 10, o["channels"], o["cells"], o["nodes"], reduction_cells(o["cells"])
-    )
+    net = SuperNet(o.ops, 1, 10, o.channels, o.cells, o.nodes, reduction_cells(o.cells))
     weights = sum(
         p.numel()
         for name, p in net.named_parameters()

@@ -104,7 +104,7 @@ def test_darts_keeps_the_alpha_history_for_the_heatmap():
     result = run_nas(cfg, load_builtin("digits"), MemoryReporter(), device="cpu")
     history, axes = result["alpha_history"], result["alpha_axes"]
     assert [h["epoch"] for h in history] == [0, 1]
-    assert axes["ops"] == cfg.space.options["ops"] and axes["edges"] == [
+    assert axes["ops"] == cfg.space.options.ops and axes["edges"] == [
         "0->2",
         "1->2",
         "0->3",

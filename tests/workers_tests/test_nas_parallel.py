@@ -45,16 +45,16 @@ def distance(a, b):
 
 
 def test_the_first_population_candidates_are_random():
-    space = MacroSpace({"widths": [4, 8], "max_layers": 2})
-    evo = RegularizedEvolution({"population": 3, "sample_size": 2}, space, 0)
+    space = MacroSpace(MacroSpace.options(widths=[4, 8], max_layers=2))
+    evo = RegularizedEvolution(RegularizedEvolution.options(population=3, sample_size=2), space, 0)
     finished = [Candidate(0, space.sample(random.Random(0)), {}, "complete", 0.9)]
     for position in range(3):  # the third place is proposed while two still train
         assert evo.propose(finished, position, random.Random(7)) == space.sample(random.Random(7))
 
 
 def test_the_population_is_the_latest_finished_and_the_best_of_the_sample_is_mutated():
-    space = MacroSpace({"widths": [4, 8, 16], "max_layers": 3})
-    evo = RegularizedEvolution({"population": 3, "sample_size": 3}, space, 0)
+    space = MacroSpace(MacroSpace.options(widths=[4, 8, 16], max_layers=3))
+    evo = RegularizedEvolution(RegularizedEvolution.options(population=3, sample_size=3), space, 0)
     members = [space.sample(random.Random(i)) for i in range(5)]
     # In the order they finished: the best (0.99) finished first and has aged out.
     finished = [
@@ -67,8 +67,8 @@ def test_the_population_is_the_latest_finished_and_the_best_of_the_sample_is_mut
 
 
 def test_a_tournament_samples_sample_size_members_of_the_population():
-    space = MacroSpace({"widths": [4, 8, 16], "max_layers": 3})
-    evo = RegularizedEvolution({"population": 4, "sample_size": 1}, space, 0)
+    space = MacroSpace(MacroSpace.options(widths=[4, 8, 16], max_layers=3))
+    evo = RegularizedEvolution(RegularizedEvolution.options(population=4, sample_size=1), space, 0)
     members = [space.sample(random.Random(i)) for i in range(4)]
     finished = [Candidate(n, c, {}, "complete", n / 10) for n, c in enumerate(members)]
     parents = set()

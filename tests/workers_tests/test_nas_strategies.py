@@ -77,7 +77,7 @@ def test_contract(digits, name):
         assert len(numbers) == strategy.budget()
         assert outcome.score == max(t["values"][0] for t in reporter.finished)
     else:  # DARTS: one trial per epoch, α history per epoch, derived from the last α
-        assert len(numbers) == config.strategy.options["epochs"] == len(outcome.alpha_history)
+        assert len(numbers) == config.strategy.options.epochs == len(outcome.alpha_history)
         assert outcome.number == numbers[-1]
 
 
@@ -123,8 +123,10 @@ def test_constraints_reject_candidates_before_training(digits):
 
 
 def test_aging_evolution_kills_the_oldest_not_the_worst():
-    space = MacroSpace({"widths": [4, 8], "max_layers": 2})
-    evo = RegularizedEvolution({"population": 3, "sample_size": 2, "cycles": 5}, space, 0)
+    space = MacroSpace(MacroSpace.options(widths=[4, 8], max_layers=2))
+    evo = RegularizedEvolution(
+        RegularizedEvolution.options(population=3, sample_size=2, cycles=5), space, 0
+    )
     members = [space.sample(random.Random(i)) for i in range(4)]
     for choices, score in zip(members, [0.9, 0.1, 0.2, 0.3], strict=True):
         evo.tell(choices, score)
@@ -134,8 +136,10 @@ def test_aging_evolution_kills_the_oldest_not_the_worst():
 
 
 def test_evolution_mutates_the_best_of_its_sample():
-    space = MacroSpace({"widths": [4, 8], "max_layers": 2})
-    evo = RegularizedEvolution({"population": 2, "sample_size": 2, "cycles": 5}, space, 0)
+    space = MacroSpace(MacroSpace.options(widths=[4, 8], max_layers=2))
+    evo = RegularizedEvolution(
+        RegularizedEvolution.options(population=2, sample_size=2, cycles=5), space, 0
+    )
     good, bad = [0, 1, 1, 0, 0, 0, 0], [1, 0, 0, 1, 0, 0, 0]
     evo.tell(good, 0.9)
     evo.tell(bad, 0.1)
@@ -145,8 +149,8 @@ def test_evolution_mutates_the_best_of_its_sample():
 
 
 def test_the_rl_controller_learns_what_is_rewarded():
-    space = MacroSpace({"widths": [4, 8, 16], "max_layers": 1, "min_layers": 1})
-    rl = ReinforceSearch({"controller_lr": 0.1, "entropy_weight": 0.0}, space, 0)
+    space = MacroSpace(MacroSpace.options(widths=[4, 8, 16], max_layers=1, min_layers=1))
+    rl = ReinforceSearch(ReinforceSearch.options(controller_lr=0.1, entropy_weight=0.0), space, 0)
     width = 1  # decision index of the first layer's width
     for _ in range(150):
         choices = rl.ask()
@@ -156,8 +160,8 @@ def test_the_rl_controller_learns_what_is_rewarded():
 
 
 def test_rl_penalises_rejected_candidates():
-    space = MacroSpace({"widths": [4, 8], "max_layers": 1, "min_layers": 1})
-    rl = ReinforceSearch({"controller_lr": 0.1, "entropy_weight": 0.0}, space, 0)
+    space = MacroSpace(MacroSpace.options(widths=[4, 8], max_layers=1, min_layers=1))
+    rl = ReinforceSearch(ReinforceSearch.options(controller_lr=0.1, entropy_weight=0.0), space, 0)
     for _ in range(150):
         choices = rl.ask()
         rl.tell(choices, None if choices[1] == 1 else 0.5)

@@ -14,33 +14,38 @@ from the previous step's model:
 A step that loses more accuracy than `tolerance` against the original model is flagged on
 the job's result; with `gate` it also stops the chain there.
 
-Each technique's options and defaults are in TECHNIQUE_OPTIONS (the README lists them).
+Each technique's options and defaults are in its Options dataclass, STEP_OPTIONS names
+them by technique (the README lists them).
 Nothing here imports torch, so the web process validates without it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from workers import config as shared
-from workers.config import ConfigError, Errors, TypedConfig, default, option
+from workers.config import ConfigError, Errors, TypedConfig, default
 from workers.hpo.options import (
     Option,
+    Options,
     boolean,
-    check_options,
     integer,
     is_int,
     is_number,
     number,
     one_of,
+    option,
 )
 
 OBSERVERS = ("minmax", "moving_average", "histogram")
 SCHEDULES = ("linear", "cubic")
 
-_FINETUNE = {"finetune_epochs": integer(1, 0, 100)}
-_SCHEDULE = {"steps": integer(1, 1, 20), "schedule": one_of("linear", *SCHEDULES)}
+# Options several techniques share, declared once.
+FINETUNE_EPOCHS = integer(1, 0, 100)
+SCHEDULE_STEPS, SCHEDULE = integer(1, 1, 20), one_of("linear", *SCHEDULES)
+PER_CHANNEL, SYMMETRIC = boolean(True), boolean(True)
+SCHEME = one_of("linear", "linear", "log2")
 
 
 def _student(v: object) -> bool:
@@ -55,66 +60,102 @@ def _teachers(v: object) -> bool:
     return isinstance(v, list) and len(v) <= 8 and all(is_int(t) and t >= 1 for t in v)
 
 
-# technique -> its declared options (defaults filled in at submission)
+@dataclass(frozen=True)
+class PruneMagnitudeOptions(Options):
+    sparsity: float = option(number(0.5, 0.0, 0.99))
+    scope: str = option(one_of("global", "global", "layer"))
+    sensitivity: bool = option(boolean(False))  # per-layer ratios from a sensitivity pass
+    steps: int = option(SCHEDULE_STEPS)
+    schedule: str = option(SCHEDULE)
+    finetune_epochs: int = option(FINETUNE_EPOCHS)
+
+
+@dataclass(frozen=True)
+class PruneStructuredOptions(Options):
+    ratio: float = option(number(0.5, 0.0, 0.95))
+    steps: int = option(SCHEDULE_STEPS)
+    schedule: str = option(SCHEDULE)
+    finetune_epochs: int = option(FINETUNE_EPOCHS)
+
+
+@dataclass(frozen=True)
+class DistillOptions(Options):
+    mode: str = option(one_of("response", "response", "feature", "relation"))
+    temperature: float = option(number(4.0, 0.1, 100.0))
+    alpha: float = option(number(0.5, 0.0, 1.0))  # weight of the teacher's loss vs the labels
+    student: dict = option(
+        Option({"shrink": 0.5}, _student, '{"shrink": factor from 0.05 to 1} or {"config": {...}}')
+    )
+    teachers: list[int] = option(Option([], _teachers, "a list of up to 8 model version ids"))
+    epochs: int = option(integer(10, 1, 500))
+    lr: float = option(number(0.003, 1e-5, 1.0))
+    batch_size: int = option(integer(64, 1, 4096))
+
+
+@dataclass(frozen=True)
+class StaticInt8Options(Options):
+    observer: str = option(one_of("histogram", *OBSERVERS))
+    per_channel: bool = option(PER_CHANNEL)
+    calibration_rows: int = option(integer(256, 1, 100_000))
+
+
+@dataclass(frozen=True)
+class QATOptions(Options):
+    epochs: int = option(integer(2, 1, 100))
+    lr: float = option(number(0.0005, 1e-6, 1.0))
+    per_channel: bool = option(PER_CHANNEL)
+
+
+@dataclass(frozen=True)
+class HalfOptions(Options):
+    dtype: str = option(one_of("float16", "float16", "bfloat16"))
+
+
+@dataclass(frozen=True)
+class WeightOnlyOptions(Options):
+    scheme: str = option(SCHEME)
+    bits: int = option(integer(8, 2, 8))
+    symmetric: bool = option(SYMMETRIC)
+    per_channel: bool = option(PER_CHANNEL)
+
+
+@dataclass(frozen=True)
+class MixedOptions(Options):
+    bits: int = option(integer(4, 2, 8))
+    scheme: str = option(SCHEME)
+    keep_float: float = option(number(0.25, 0.0, 1.0))  # share of layers, the most sensitive
+    symmetric: bool = option(SYMMETRIC)
+    per_channel: bool = option(PER_CHANNEL)
+
+
+# technique -> its options (defaults filled in at submission)
+STEP_OPTIONS: dict[str, type[Options]] = {
+    "prune_magnitude": PruneMagnitudeOptions,
+    "prune_structured": PruneStructuredOptions,
+    "distill": DistillOptions,
+    "dynamic_int8": Options,
+    "static_int8": StaticInt8Options,
+    "qat": QATOptions,
+    "half": HalfOptions,
+    "weight_only": WeightOnlyOptions,
+    "mixed": MixedOptions,
+}
+# technique -> option -> its declaration (default, check): what forms and docs read
 TECHNIQUE_OPTIONS: dict[str, dict[str, Option]] = {
-    "prune_magnitude": {
-        "sparsity": number(0.5, 0.0, 0.99),
-        "scope": one_of("global", "global", "layer"),
-        "sensitivity": boolean(False),  # per-layer ratios from a sensitivity pass
-        **_SCHEDULE,
-        **_FINETUNE,
-    },
-    "prune_structured": {"ratio": number(0.5, 0.0, 0.95), **_SCHEDULE, **_FINETUNE},
-    "distill": {
-        "mode": one_of("response", "response", "feature", "relation"),
-        "temperature": number(4.0, 0.1, 100.0),
-        "alpha": number(0.5, 0.0, 1.0),  # weight of the teacher's loss vs the hard labels
-        "student": Option(
-            {"shrink": 0.5}, _student, '{"shrink": factor from 0.05 to 1} or {"config": {...}}'
-        ),
-        "teachers": Option([], _teachers, "a list of up to 8 model version ids"),
-        "epochs": integer(10, 1, 500),
-        "lr": number(0.003, 1e-5, 1.0),
-        "batch_size": integer(64, 1, 4096),
-    },
-    "dynamic_int8": {},
-    "static_int8": {
-        "observer": one_of("histogram", *OBSERVERS),
-        "per_channel": boolean(True),
-        "calibration_rows": integer(256, 1, 100_000),
-    },
-    "qat": {
-        "epochs": integer(2, 1, 100),
-        "lr": number(0.0005, 1e-6, 1.0),
-        "per_channel": boolean(True),
-    },
-    "half": {"dtype": one_of("float16", "float16", "bfloat16")},
-    "weight_only": {
-        "scheme": one_of("linear", "linear", "log2"),
-        "bits": integer(8, 2, 8),
-        "symmetric": boolean(True),
-        "per_channel": boolean(True),
-    },
-    "mixed": {
-        "bits": integer(4, 2, 8),
-        "scheme": one_of("linear", "linear", "log2"),
-        "keep_float": number(0.25, 0.0, 1.0),  # share of layers, the most sensitive ones
-        "symmetric": boolean(True),
-        "per_channel": boolean(True),
-    },
+    name: options.declared() for name, options in STEP_OPTIONS.items()
 }
 MAX_STEPS = 10
 
 
 @dataclass(frozen=True)
 class Step:
-    """One step of the chain: a technique and its options (TECHNIQUE_OPTIONS, filled in)."""
+    """One step of the chain: a technique and its options (STEP_OPTIONS, filled in)."""
 
     technique: str
-    options: dict[str, Any] = field(default_factory=dict)
+    options: Options = Options()
 
     def to_json(self) -> dict:
-        return {"technique": self.technique, **self.options}
+        return {"technique": self.technique, **self.options.to_json()}
 
     @classmethod
     def json_schema(cls) -> dict:
@@ -130,7 +171,7 @@ class Step:
 
 
 @dataclass(frozen=True)
-class Finetune:
+class Finetune(Options):
     """The optimizer of the fine-tuning after pruning (Adam)."""
 
     lr: float = option(number(0.001, 1e-6, 1.0))
@@ -139,7 +180,7 @@ class Finetune:
 
 
 @dataclass(frozen=True)
-class Report:
+class Report(Options):
     repeats: int = option(integer(10, 1, 1000))  # timed runs per latency measurement
 
 
@@ -162,7 +203,7 @@ class CompressionConfig(TypedConfig):
     @property
     def teacher_ids(self) -> list[int]:
         """Every extra teacher's model version id named by the steps."""
-        return sorted({t for s in self.steps for t in s.options.get("teachers", [])})
+        return sorted({t for s in self.steps for t in getattr(s.options, "teachers", [])})
 
     @classmethod
     def from_json(cls, data: object) -> CompressionConfig:
@@ -171,7 +212,13 @@ class CompressionConfig(TypedConfig):
 
 TOP_KEYS = tuple(CompressionConfig.__dataclass_fields__)
 
-__all__ = ["CompressionConfig", "ConfigError", "TECHNIQUE_OPTIONS", "validate_compression_config"]
+__all__ = [
+    "STEP_OPTIONS",
+    "TECHNIQUE_OPTIONS",
+    "CompressionConfig",
+    "ConfigError",
+    "validate_compression_config",
+]
 
 
 def validate_compression_config(
@@ -211,8 +258,7 @@ def validate_compression_config(
             continue
         name = step["technique"]
         rest = {k: v for k, v in step.items() if k != "technique"}
-        options = check_options(TECHNIQUE_OPTIONS[name], rest, path, err.add)
-        typed_steps.append(Step(name, options))
+        typed_steps.append(Step(name, STEP_OPTIONS[name].parse(rest, path, err.add)))
 
     def given(key: str) -> Any:
         return config.get(key, default(CompressionConfig, key))

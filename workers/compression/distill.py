@@ -4,6 +4,8 @@ teacher or several averaged, into a student given as a spec or as the teacher sh
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -11,6 +13,9 @@ from torch.nn import functional as F
 from workers.compression.common import Compressed, CompressionError, Splits, train
 from workers.models.kinds import build_torch, kind_of
 from workers.training.stopping import StopCheck
+
+if TYPE_CHECKING:  # the export bundle carries this module without the configs
+    from workers.compression.config import DistillOptions
 
 
 def student_spec(teacher: dict, student: dict) -> dict:
@@ -63,7 +68,7 @@ def relation_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
 def distill(
     teachers: list[Compressed],
     splits: Splits,
-    step: dict,
+    step: DistillOptions,
     seed: int,
     *,
     device: torch.device | None = None,
@@ -73,14 +78,14 @@ def distill(
     `device` (the CPU by default)."""
     device = device or torch.device("cpu")
     base = teachers[0]
-    spec = student_spec(base.spec, step["student"])
+    spec = student_spec(base.spec, step.student)
     torch.manual_seed(seed)
     try:
         student = build_torch(spec)
     except ValueError as exc:
         raise CompressionError(f"student: {exc}") from exc
     x, y = splits.x["train"], splits.y["train"]
-    T, alpha, mode = step["temperature"], step["alpha"], step["mode"]
+    T, alpha, mode = step.temperature, step.alpha, step.mode
 
     # Teachers are fixed: their soft targets and features are computed once.
     hooks = [Penultimate(t.module) if mode != "response" else None for t in teachers]
@@ -123,9 +128,9 @@ def distill(
         student,
         x,
         y,
-        epochs=step["epochs"],
-        lr=step["lr"],
-        batch_size=step["batch_size"],
+        epochs=step.epochs,
+        lr=step.lr,
+        batch_size=step.batch_size,
         seed=seed,
         loss=loss_fn,
         extra_params=extra,

@@ -80,7 +80,7 @@ def run_compression(
     }
     tolerance = config.tolerance
     for i, typed in enumerate(config.steps):
-        step = typed.to_json()  # what the techniques read, and the chain records
+        step = typed.to_json()  # what the chain records
         if reporter.should_stop():
             result["stopped"] = True
             break
@@ -96,7 +96,7 @@ def run_compression(
             stop=StopCheck(reporter.should_stop),
         )
         try:
-            model = TECHNIQUES[step["technique"]].apply(model, step, ctx)
+            model = TECHNIQUES[typed.technique].apply(model, typed.options, ctx)
         except Cancelled:  # inside the step's training: its model is not kept
             result["stopped"] = True
             break

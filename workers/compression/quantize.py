@@ -9,6 +9,7 @@ spec, the recipe and tensors (workers/compression/store.py), never a pickle.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 import torch.ao.nn.quantized as nnq  # noqa: F401  (registers the quantized modules)
@@ -24,6 +25,9 @@ OBSERVERS = {
     "moving_average": tq.MovingAverageMinMaxObserver.with_args(reduce_range=True),
     "histogram": tq.HistogramObserver.with_args(reduce_range=True),
 }
+
+if TYPE_CHECKING:  # the export bundle carries this module without the configs
+    from workers.compression.config import MixedOptions, WeightOnlyOptions
 
 
 def dynamic_int8(module: nn.Module) -> nn.Module:
@@ -210,10 +214,11 @@ def weight_only(module: nn.Module, recipe: dict) -> nn.Module:
     return module
 
 
-def layer_options(step: dict, bits: int | None = None) -> dict:
+def layer_options(step: WeightOnlyOptions | MixedOptions) -> dict:
+    """One layer's entry of a weight-only recipe (what quantize_tensor takes)."""
     return {
-        "scheme": step["scheme"],
-        "bits": bits or step["bits"],
-        "symmetric": step["symmetric"],
-        "per_channel": step["per_channel"],
+        "scheme": step.scheme,
+        "bits": step.bits,
+        "symmetric": step.symmetric,
+        "per_channel": step.per_channel,
     }

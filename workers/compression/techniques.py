@@ -23,7 +23,18 @@ from workers.compression.common import (
     train,
     weighted_layers,
 )
-from workers.compression.config import Finetune
+from workers.compression.config import (
+    DistillOptions,
+    Finetune,
+    HalfOptions,
+    MixedOptions,
+    PruneMagnitudeOptions,
+    PruneStructuredOptions,
+    QATOptions,
+    StaticInt8Options,
+    WeightOnlyOptions,
+)
+from workers.hpo.options import Options
 from workers.training.stopping import StopCheck
 
 
@@ -63,8 +74,8 @@ class Technique(ABC):
     """One compression step."""
 
     @abstractmethod
-    def apply(self, model: Compressed, step: dict, ctx: Context) -> Compressed:
-        """A new model from `model` under the step's normalised options."""
+    def apply(self, model: Compressed, step: Options, ctx: Context) -> Compressed:
+        """A new model from `model` under the step's checked options (its STEP_OPTIONS)."""
 
 
 def _float(model: Compressed, name: str) -> Compressed:
@@ -77,21 +88,21 @@ def _float(model: Compressed, name: str) -> Compressed:
 
 
 class PruneMagnitude(Technique):
-    def apply(self, model: Compressed, step: dict, ctx: Context) -> Compressed:
+    def apply(self, model: Compressed, step: PruneMagnitudeOptions, ctx: Context) -> Compressed:
         model = _float(model, "prune_magnitude")
         module = model.module
-        ratios: float | dict[str, float] = step["sparsity"]
-        if step["sensitivity"]:
+        ratios: float | dict[str, float] = step.sparsity
+        if step.sensitivity:
             drops = pruning.sensitivity(module, ctx.score)
             sizes = {n: m.weight.numel() for n, m in weighted_layers(module)}
-            ratios = pruning.ratios_from_sensitivity(drops, sizes, step["sparsity"])
+            ratios = pruning.ratios_from_sensitivity(drops, sizes, step.sparsity)
             ctx.notes["sensitivity"] = {
                 n: {str(s): round(d, 4) for s, d in layer.items()} for n, layer in drops.items()
             }
             ctx.notes["layer_sparsity"] = {n: round(r, 4) for n, r in ratios.items()}
-        elif step["scope"] == "layer":
-            ratios = {n: step["sparsity"] for n, _ in weighted_layers(module)}
-        for fraction in pruning.schedule(1.0, step["steps"], step["schedule"]):
+        elif step.scope == "layer":
+            ratios = {n: step.sparsity for n, _ in weighted_layers(module)}
+        for fraction in pruning.schedule(1.0, step.steps, step.schedule):
             current = (
                 ratios * fraction
                 if isinstance(ratios, float | int)
@@ -99,22 +110,22 @@ class PruneMagnitude(Technique):
             )
             pruning.make_permanent(module)
             pruning.apply_masks(module, pruning.magnitude_masks(module, current))
-            ctx.finetune_for(model, step["finetune_epochs"])
+            ctx.finetune_for(model, step.finetune_epochs)
         pruning.make_permanent(module)
         return model
 
 
 class PruneStructured(Technique):
-    def apply(self, model: Compressed, step: dict, ctx: Context) -> Compressed:
+    def apply(self, model: Compressed, step: PruneStructuredOptions, ctx: Context) -> Compressed:
         model = _float(model, "prune_structured")
         done = 0.0
         shapes = [list(m.weight.shape) for _, m in weighted_layers(model.module)]
-        for target in pruning.schedule(step["ratio"], step["steps"], step["schedule"]):
+        for target in pruning.schedule(step.ratio, step.steps, step.schedule):
             # Each step removes a share of what is left so that the total reaches target.
             module, spec = pruning.shrink(model.module, model.spec, 1 - (1 - target) / (1 - done))
             model = Compressed(module, spec, None, model.history)
             done = target
-            ctx.finetune_for(model, step["finetune_epochs"])
+            ctx.finetune_for(model, step.finetune_epochs)
         ctx.notes["shapes_before"] = shapes
         ctx.notes["shapes_after"] = [
             list(m.weight.shape) for _, m in weighted_layers(model.module)
@@ -123,41 +134,41 @@ class PruneStructured(Technique):
 
 
 class Distill(Technique):
-    def apply(self, model: Compressed, step: dict, ctx: Context) -> Compressed:
-        teachers = [model] + [ctx.teachers[t] for t in step["teachers"]]
+    def apply(self, model: Compressed, step: DistillOptions, ctx: Context) -> Compressed:
+        teachers = [model] + [ctx.teachers[t] for t in step.teachers]
         return kd.distill(teachers, ctx.splits, step, ctx.seed, device=ctx.device, stop=ctx.stop)
 
 
 class DynamicInt8(Technique):
-    def apply(self, model: Compressed, step: dict, ctx: Context) -> Compressed:
+    def apply(self, model: Compressed, step: Options, ctx: Context) -> Compressed:
         model = _float(model, "dynamic_int8")
         return Compressed(q.dynamic_int8(model.module), model.spec, {"method": "dynamic_int8"})
 
 
 class StaticInt8(Technique):
-    def apply(self, model: Compressed, step: dict, ctx: Context) -> Compressed:
+    def apply(self, model: Compressed, step: StaticInt8Options, ctx: Context) -> Compressed:
         model = _float(model, "static_int8")
         recipe = {
             "method": "static_int8",
-            "observer": step["observer"],
-            "per_channel": step["per_channel"],
+            "observer": step.observer,
+            "per_channel": step.per_channel,
         }
-        calibration = ctx.splits.x["train"][: step["calibration_rows"]]
+        calibration = ctx.splits.x["train"][: step.calibration_rows]
         module = q.static_int8(model.module, model.spec, recipe, calibration)
         return Compressed(module, model.spec, recipe)
 
 
 class QAT(Technique):
-    def apply(self, model: Compressed, step: dict, ctx: Context) -> Compressed:
+    def apply(self, model: Compressed, step: QATOptions, ctx: Context) -> Compressed:
         model = _float(model, "qat")
-        recipe = {"method": "qat", "per_channel": step["per_channel"]}
+        recipe = {"method": "qat", "per_channel": step.per_channel}
         prepared = q.prepare_static(model.module, model.spec, recipe)
         train(
             prepared,
             ctx.splits.x["train"],
             ctx.splits.y["train"],
-            epochs=step["epochs"],
-            lr=step["lr"],
+            epochs=step.epochs,
+            lr=step.lr,
             batch_size=ctx.finetune.batch_size,
             seed=ctx.seed,
             device=ctx.device,
@@ -167,17 +178,17 @@ class QAT(Technique):
 
 
 class Half(Technique):
-    def apply(self, model: Compressed, step: dict, ctx: Context) -> Compressed:
+    def apply(self, model: Compressed, step: HalfOptions, ctx: Context) -> Compressed:
         model = _float(model, "half")
         return Compressed(
-            q.half(model.module, step["dtype"]),
+            q.half(model.module, step.dtype),
             model.spec,
-            {"method": "half", "dtype": step["dtype"]},
+            {"method": "half", "dtype": step.dtype},
         )
 
 
 class WeightOnly(Technique):
-    def apply(self, model: Compressed, step: dict, ctx: Context) -> Compressed:
+    def apply(self, model: Compressed, step: WeightOnlyOptions, ctx: Context) -> Compressed:
         model = _float(model, "weight_only")
         layers = {n: q.layer_options(step) for n, _ in weighted_layers(model.module)}
         recipe = {"method": "weight_only", "layers": layers}
@@ -187,7 +198,7 @@ class WeightOnly(Technique):
 class Mixed(Technique):
     """Weight-only at `bits`, except the layers whose own quantization hurts the most."""
 
-    def apply(self, model: Compressed, step: dict, ctx: Context) -> Compressed:
+    def apply(self, model: Compressed, step: MixedOptions, ctx: Context) -> Compressed:
         model = _float(model, "mixed")
         base = ctx.score(model.module)
         drops = {}
@@ -195,7 +206,7 @@ class Mixed(Technique):
             trial = model.copy()
             q.weight_only(trial.module, {"layers": {name: q.layer_options(step)}})
             drops[name] = base - ctx.score(trial.module)
-        n_float = round(step["keep_float"] * len(drops))
+        n_float = round(step.keep_float * len(drops))
         ranked = sorted(drops, key=lambda n: drops[n], reverse=True)
         kept = set(ranked[:n_float])
         layers = {n: q.layer_options(step) for n in drops if n not in kept}

@@ -27,6 +27,7 @@ from typing import Any
 from workers import config as shared
 from workers.config import ConfigError, Errors, Named, TypedConfig, default
 from workers.hpo.config import (
+    DEFAULT_SAMPLER,
     MAX_OBJECTIVES,
     MAX_TRIALS,
     SamplerConfig,
@@ -48,7 +49,7 @@ class ExternalConfig(TypedConfig):
     search_space: dict
     direction: str | list[str]
     metric: str | list[str] = "value"
-    sampler: SamplerConfig = SamplerConfig("tpe")
+    sampler: SamplerConfig = DEFAULT_SAMPLER
     pruner: Named = Named("none")
     n_trials: int = 20
     timeout_s: float | None = None

@@ -57,7 +57,7 @@ from workers.data.preprocess import validate_preprocessing
 from workers.failures import default_policies, validate_retry
 from workers.hpo.families import FAMILIES, families_for
 from workers.hpo.metrics import METRICS, TASK_METRICS
-from workers.hpo.options import boolean, check_options, integer
+from workers.hpo.options import Options, boolean, integer
 from workers.hpo.options import is_int as _is_int
 from workers.hpo.options import is_number as _is_number
 from workers.hpo.presets import PRESETS, apply_preset
@@ -92,7 +92,7 @@ class SamplerConfig(Named):
     seed: int | None = None
 
     def to_json(self) -> dict:
-        return {"name": self.name, "seed": self.seed, **self.options}
+        return {"name": self.name, "seed": self.seed, **self.options.to_json()}
 
     @classmethod
     def json_schema(cls) -> dict:
@@ -101,6 +101,9 @@ class SamplerConfig(Named):
         names = {"type": "string", "enum": list(SAMPLERS)}
         properties = {**entry["properties"], "name": names, "seed": seed}
         return {"oneOf": [{**short, "enum": list(SAMPLERS)}, {**entry, "properties": properties}]}
+
+
+DEFAULT_SAMPLER = SamplerConfig("tpe", SAMPLERS["tpe"].options())
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,7 @@ class Validation:
 
 
 @dataclass(frozen=True)
-class EnsembleOptions:
+class EnsembleOptions(Options):
     """Ensembling after the search: Caruana's greedy selection with replacement over the
     validation predictions of the `members` best trials, `rounds` picks; `stack` also fits
     a logistic/ridge layer on their predictions. The better of the ensembles and the single
@@ -154,7 +157,7 @@ class HPOConfig(TypedConfig):
     direction: str | list[str]
     model: str = "auto"
     search_space: dict = field(default_factory=dict)
-    sampler: SamplerConfig = SamplerConfig("tpe")
+    sampler: SamplerConfig = DEFAULT_SAMPLER
     pruner: Named = Named("none")
     n_trials: int = 20
     timeout_s: float | None = None
@@ -523,7 +526,7 @@ def _sampler(raw: object, space: dict, multi: bool, err: Errors) -> SamplerConfi
     seed = rest.pop("seed", None)
     if seed is not None and not is_seed(seed):
         err.add("sampler.seed", f"must be {shared.SEED_RULE}, or null (the job's seed)")
-    options = check_options(sampler.options, rest, "sampler", err.add)
+    options = sampler.options.parse(rest, "sampler", err.add)
     if multi and not sampler.multi_objective:
         err.add("sampler.name", f"{name} handles one metric only; use nsga2, tpe or random")
     if sampler.finite_space:
@@ -546,7 +549,7 @@ def _pruner(raw: object, multi: bool, err: Errors) -> Named:
         return fallback
     if multi and name != fallback.name:
         err.add("pruner.name", f"pruning needs a single metric; use {fallback.name!r}")
-    return Named(name, check_options(PRUNERS[name].options, rest, "pruner", err.add))
+    return Named(name, PRUNERS[name].options.parse(rest, "pruner", err.add))
 
 
 def _warm_start(raw: object, n_values: int, err: Errors) -> dict | None:

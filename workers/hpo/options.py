@@ -1,10 +1,19 @@
-"""Declared options of registered algorithms (samplers, pruners), checked at submission."""
+"""Declared options of registered algorithms (samplers, pruners, NAS strategies and spaces,
+compression techniques) and of config sections, checked at submission.
+
+Each algorithm declares its options as a frozen dataclass of `option(...)` fields (an
+`Options` subclass): the field holds the default and the check, once; the engine reads the
+checked values as attributes.
+"""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Self
 
 
 def is_int(v: object) -> bool:
@@ -71,3 +80,40 @@ def check_options(
             add(f"{path}.{key}", f"must be {option.expected}")
         out[key] = value
     return out
+
+
+def option(declared: Option) -> Any:
+    """A dataclass field declared by an Option: its default, and the check `Options.parse`
+    runs. A list or object default is copied for each instance."""
+    if declared.default.__class__.__hash__ is None:  # what dataclasses refuse as a default
+        value = declared.default
+        return dataclasses.field(
+            default_factory=lambda: copy.deepcopy(value), metadata={"option": declared}
+        )
+    return dataclasses.field(default=declared.default, metadata={"option": declared})
+
+
+@dataclass(frozen=True)
+class Options:
+    """The checked options of one algorithm or config section; subclasses declare each
+    option as a field, `name: type = option(integer(10, 0))`. As JSON: field -> value."""
+
+    @classmethod
+    def declared(cls) -> dict[str, Option]:
+        return {f.name: f.metadata["option"] for f in dataclasses.fields(cls)}
+
+    @classmethod
+    def parse(cls, raw: dict, path: str, add: Callable[[str, str], None]) -> Self:
+        """The options given in `raw` over the defaults; add(field path, message) for each
+        problem, the cross-option ones (`check`) included. After a problem the values are
+        the ones given, good or bad: the caller refuses the config."""
+        options = cls(**check_options(cls.declared(), raw, path, add))
+        options.check(lambda key, message: add(f"{path}.{key}", message))
+        return options
+
+    def check(self, add: Callable[[str, str], None]) -> None:
+        """Checks across options (add(option, message)); each option's own is declared.
+        Values may have failed their own check, so test their types first."""
+
+    def to_json(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}

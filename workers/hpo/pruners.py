@@ -7,11 +7,12 @@ models. Models fitted in one go report nothing and are never pruned.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import optuna
 
-from workers.hpo.options import Option, either, integer, number, one_of
+from workers.hpo.options import Options, either, integer, number, one_of, option
 
 if TYPE_CHECKING:
     from workers.config import Named
@@ -21,9 +22,10 @@ class Pruner:
     """A named rule for stopping unpromising trials early."""
 
     name: str = ""
-    options: dict[str, Option] = {}
+    options: type[Options] = Options  # its declared options (none by default)
 
-    def build(self, options: dict) -> optuna.pruners.BasePruner:
+    def build(self, options: Options) -> optuna.pruners.BasePruner:
+        """The Optuna pruner; options named as Optuna's arguments are passed on as they are."""
         raise NotImplementedError
 
 
@@ -37,10 +39,11 @@ def register(cls: type[Pruner]) -> type[Pruner]:
 
 def build_pruner(config: Named) -> optuna.pruners.BasePruner:
     """The configured pruner (a checked config's, its options filled in)."""
-    return PRUNERS[config.name].build(dict(config.options))
+    return PRUNERS[config.name].build(config.options)
 
 
-_WARMUP = {"n_startup_trials": integer(5, 0), "n_warmup_steps": integer(5, 0)}
+# The warm-up every percentile pruner takes: trials, then steps of a trial, never pruned.
+STARTUP_TRIALS, WARMUP_STEPS = integer(5, 0), integer(5, 0)
 
 
 @register
@@ -51,15 +54,28 @@ class Nop(Pruner):
         return optuna.pruners.NopPruner()
 
 
+@dataclass(frozen=True)
+class PercentileOptions(Options):
+    percentile: float = option(number(25.0, 0.0, 100.0))
+    n_startup_trials: int = option(STARTUP_TRIALS)
+    n_warmup_steps: int = option(WARMUP_STEPS)
+
+
 @register
 class Percentile(Pruner):
     """Prune a trial whose best value so far is in the worst `percentile` at that step."""
 
     name = "percentile"
-    options = {"percentile": number(25.0, 0.0, 100.0), **_WARMUP}
+    options = PercentileOptions
 
-    def build(self, options):
-        return optuna.pruners.PercentilePruner(**options)
+    def build(self, options: PercentileOptions):
+        return optuna.pruners.PercentilePruner(**options.to_json())
+
+
+@dataclass(frozen=True)
+class MedianOptions(Options):
+    n_startup_trials: int = option(STARTUP_TRIALS)
+    n_warmup_steps: int = option(WARMUP_STEPS)
 
 
 @register
@@ -67,10 +83,18 @@ class Median(Percentile):
     """The percentile pruner at 50: worse than the median of earlier trials at that step."""
 
     name = "median"
-    options = _WARMUP
+    options = MedianOptions
 
-    def build(self, options):
-        return super().build({"percentile": 50.0, **options})
+    def build(self, options: MedianOptions):
+        return super().build(
+            PercentileOptions(50.0, options.n_startup_trials, options.n_warmup_steps)
+        )
+
+
+@dataclass(frozen=True)
+class SuccessiveHalvingOptions(Options):
+    min_resource: int = option(integer(1, 1))
+    reduction_factor: int = option(integer(3, 2))
 
 
 @register
@@ -78,10 +102,17 @@ class SuccessiveHalving(Pruner):
     """Asynchronous successive halving (ASHA): keep the best 1/reduction_factor per rung."""
 
     name = "successive_halving"
-    options = {"min_resource": integer(1, 1), "reduction_factor": integer(3, 2)}
+    options = SuccessiveHalvingOptions
 
-    def build(self, options):
-        return optuna.pruners.SuccessiveHalvingPruner(**options)
+    def build(self, options: SuccessiveHalvingOptions):
+        return optuna.pruners.SuccessiveHalvingPruner(**options.to_json())
+
+
+@dataclass(frozen=True)
+class HyperbandOptions(Options):
+    min_resource: int = option(integer(1, 1))
+    max_resource: str | int = option(either(one_of("auto", "auto"), integer(None, 1)))
+    reduction_factor: int = option(integer(3, 2))
 
 
 @register
@@ -89,14 +120,10 @@ class Hyperband(Pruner):
     """Several successive-halving brackets with different aggressiveness."""
 
     name = "hyperband"
-    options = {
-        "min_resource": integer(1, 1),
-        "max_resource": either(one_of("auto", "auto"), integer(None, 1)),
-        "reduction_factor": integer(3, 2),
-    }
+    options = HyperbandOptions
 
-    def build(self, options):
-        return optuna.pruners.HyperbandPruner(**options)
+    def build(self, options: HyperbandOptions):
+        return optuna.pruners.HyperbandPruner(**options.to_json())
 
 
 PRUNERS["asha"] = PRUNERS["successive_halving"]  # the name Katib and Ray users know

@@ -1,6 +1,7 @@
 """Optuna samplers by name, with their options: `sampler: {"name": ..., "seed": ..., ...}`.
 
-Adding a sampler is one class here with `@register`; the contract test runs every entry.
+Adding a sampler is one class here with `@register` (and an `Options` dataclass if it takes
+options); the contract test runs every entry.
 Optuna loads a sampler's heavy dependency (GP: torch, CMA-ES: `cmaes`) only when the
 sampler is built, so validating a config stays light.
 """
@@ -8,11 +9,12 @@ sampler is built, so validating a config stays light.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import optuna
 
-from workers.hpo.options import Option, boolean, integer, number, one_of
+from workers.hpo.options import Options, boolean, integer, number, one_of, option
 
 if TYPE_CHECKING:
     from workers.config import Named
@@ -22,12 +24,12 @@ class Sampler:
     """A named way to propose parameters."""
 
     name: str = ""
-    options: dict[str, Option] = {}
+    options: type[Options] = Options  # its declared options (none by default)
     multi_objective = True  # whether it may drive a study with several metrics
     finite_space = False  # whether it needs a finite space (every param a list of values)
 
     def build(
-        self, seed: int, options: dict, grid: dict[str, list]
+        self, seed: int, options: Options, grid: dict[str, list]
     ) -> optuna.samplers.BaseSampler:
         """The Optuna sampler; `grid` holds every flat param's values when finite_space."""
         raise NotImplementedError
@@ -49,22 +51,27 @@ def build_sampler(config: Named, seed: int, grid: dict[str, list]) -> optuna.sam
     """The configured sampler (a checked config's, its options filled in), seeded."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return SAMPLERS[config.name].build(seed, dict(config.options), grid)
+        return SAMPLERS[config.name].build(seed, config.options, grid)
+
+
+@dataclass(frozen=True)
+class TPEOptions(Options):
+    multivariate: bool = option(boolean(False))
+    n_startup_trials: int = option(integer(10, 0))
 
 
 @register
 class TPE(Sampler):
     name = "tpe"
-    options = {"multivariate": boolean(False), "n_startup_trials": integer(10, 0)}
+    options = TPEOptions
 
-    def build(self, seed, options, grid):
-        multivariate = options["multivariate"]
+    def build(self, seed, options: TPEOptions, grid):
         return optuna.samplers.TPESampler(
             seed=seed,
-            n_startup_trials=options["n_startup_trials"],
-            multivariate=multivariate,
+            n_startup_trials=options.n_startup_trials,
+            multivariate=options.multivariate,
             # group=True lets multivariate TPE handle the conditional ("auto") spaces.
-            group=multivariate,
+            group=options.multivariate,
         )
 
 
@@ -97,24 +104,33 @@ class Grid(Sampler):
         return sampler.is_exhausted(study)
 
 
+@dataclass(frozen=True)
+class CmaEsOptions(Options):
+    n_startup_trials: int = option(integer(1, 0))
+    sigma0: float | None = option(number(None, 1e-6, 1e6, nullable=True))
+
+
 @register
 class CmaEs(Sampler):
     """CMA-ES on the numeric params; categorical ones are sampled at random."""
 
     name = "cmaes"
     multi_objective = False
-    options = {
-        "n_startup_trials": integer(1, 0),
-        "sigma0": number(None, 1e-6, 1e6, nullable=True),
-    }
+    options = CmaEsOptions
 
-    def build(self, seed, options, grid):
+    def build(self, seed, options: CmaEsOptions, grid):
         return optuna.samplers.CmaEsSampler(
             seed=seed,
-            n_startup_trials=options["n_startup_trials"],
-            sigma0=options["sigma0"],
+            n_startup_trials=options.n_startup_trials,
+            sigma0=options.sigma0,
             warn_independent_sampling=False,
         )
+
+
+@dataclass(frozen=True)
+class GPOptions(Options):
+    n_startup_trials: int = option(integer(10, 0))
+    deterministic_objective: bool = option(boolean(False))
 
 
 @register
@@ -122,15 +138,21 @@ class GP(Sampler):
     """Gaussian-process Bayesian optimisation (optuna's GPSampler; it uses torch)."""
 
     name = "gp"
-    options = {"n_startup_trials": integer(10, 0), "deterministic_objective": boolean(False)}
+    options = GPOptions
 
-    def build(self, seed, options, grid):
+    def build(self, seed, options: GPOptions, grid):
         return optuna.samplers.GPSampler(
             seed=seed,
-            n_startup_trials=options["n_startup_trials"],
-            deterministic_objective=options["deterministic_objective"],
+            n_startup_trials=options.n_startup_trials,
+            deterministic_objective=options.deterministic_objective,
             warn_independent_sampling=False,
         )
+
+
+@dataclass(frozen=True)
+class QMCOptions(Options):
+    qmc_type: str = option(one_of("sobol", "sobol", "halton"))
+    scramble: bool = option(boolean(True))
 
 
 @register
@@ -138,16 +160,23 @@ class QMC(Sampler):
     """Quasi-Monte Carlo: a low-discrepancy sequence that covers the space evenly."""
 
     name = "qmc"
-    options = {"qmc_type": one_of("sobol", "sobol", "halton"), "scramble": boolean(True)}
+    options = QMCOptions
 
-    def build(self, seed, options, grid):
+    def build(self, seed, options: QMCOptions, grid):
         return optuna.samplers.QMCSampler(
-            qmc_type=options["qmc_type"],
-            scramble=options["scramble"],
+            qmc_type=options.qmc_type,
+            scramble=options.scramble,
             seed=seed,
             warn_asynchronous_seeding=False,
             warn_independent_sampling=False,
         )
+
+
+@dataclass(frozen=True)
+class NSGA2Options(Options):
+    population_size: int = option(integer(20, 2))
+    crossover_prob: float = option(number(0.9, 0.0, 1.0))
+    mutation_prob: float | None = option(number(None, 0.0, 1.0, nullable=True))
 
 
 @register
@@ -155,11 +184,7 @@ class NSGA2(Sampler):
     """NSGA-II, the genetic algorithm for multi-objective studies (works for one, too)."""
 
     name = "nsga2"
-    options = {
-        "population_size": integer(20, 2),
-        "crossover_prob": number(0.9, 0.0, 1.0),
-        "mutation_prob": number(None, 0.0, 1.0, nullable=True),
-    }
+    options = NSGA2Options
 
-    def build(self, seed, options, grid):
-        return optuna.samplers.NSGAIISampler(seed=seed, **options)
+    def build(self, seed, options: NSGA2Options, grid):
+        return optuna.samplers.NSGAIISampler(seed=seed, **options.to_json())

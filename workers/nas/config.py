@@ -37,8 +37,8 @@ import math
 from dataclasses import dataclass, field
 
 from workers import config as shared
-from workers.config import ConfigError, Errors, Named, TypedConfig, default, option
-from workers.hpo.options import check_options, integer, is_int, number
+from workers.config import ConfigError, Errors, Named, TypedConfig, default
+from workers.hpo.options import Options, integer, is_int, number, option
 from workers.nas.spaces import MAX_NETWORK_PARAMS, SPACES
 from workers.nas.strategies import STRATEGIES
 from workers.training.options import TrainerOptions
@@ -47,7 +47,7 @@ DATA_KINDS = ("image", "tabular")
 
 
 @dataclass(frozen=True)
-class Proxy:
+class Proxy(Options):
     """How briefly each sampled candidate trains: epochs over a `subset` of the rows."""
 
     epochs: int = option(integer(2, 1, 100))
@@ -55,7 +55,7 @@ class Proxy:
 
 
 @dataclass(frozen=True)
-class Training:
+class Training(Options):
     """Adam, for candidates and the retrain."""
 
     lr: float = option(number(0.01, 1e-5, 1.0))
@@ -64,12 +64,12 @@ class Training:
 
 
 @dataclass(frozen=True)
-class Retrain:
+class Retrain(Options):
     epochs: int = option(integer(10, 1, 1000))
 
 
 @dataclass(frozen=True)
-class Constraints:
+class Constraints(Options):
     """Limits a found architecture must keep (None: no limit)."""
 
     max_params: float | None = option(number(None, 1, 1e12, nullable=True))
@@ -272,10 +272,7 @@ def _named(raw: object, path: str, registry: dict, err: Errors, fallback: str) -
     name, rest = shared.named(raw, path, registry, err, fallback)
     if name is None:
         return Named(None)
-    entry = registry[name]
-    options = check_options(entry.options, rest, path, err.add)
-    entry.check(options, lambda p, m: err.add(f"{path}.{p}", m))
-    return Named(name, options)
+    return Named(name, registry[name].options.parse(rest, path, err.add))
 
 
 IMAGE_BUILTINS = ("digits",)  # bundled data sets whose rows are images (8 x 8 pixels)

@@ -16,7 +16,7 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from workers.hpo.options import Option, integer
+from workers.hpo.options import Option, Options, integer, option
 
 if TYPE_CHECKING:
     from workers.nas.config import NASConfig
@@ -62,9 +62,10 @@ def _int_list(allowed: tuple | None, low: int = 1, high: int = 4096) -> Option:
     return Option(None, check, f"a non-empty list without repeats of {what}")
 
 
-def _choice_list(default: list, allowed: tuple) -> Option:
-    option = _int_list(allowed)
-    return Option(default, option.check, option.expected)
+def _choice_list(default: list, allowed: tuple | None) -> Option:
+    """A list option (see _int_list; allowed None: integers) with a default."""
+    declared = _int_list(allowed)
+    return Option(default, declared.check, declared.expected)
 
 
 def reduction_cells(cells: int) -> list[int]:
@@ -87,10 +88,10 @@ class SearchSpace:
 
     name: str = ""
     inputs: str = "image"  # "image" or "tabular"
-    options: dict[str, Option] = {}
+    options: type[Options] = Options  # its declared options
 
-    def __init__(self, options: dict) -> None:
-        self.opts = {k: options.get(k, o.default) for k, o in self.options.items()}
+    def __init__(self, options: Options | None = None) -> None:
+        self.opts = self.options() if options is None else options
 
     def decisions(self) -> list[Decision]:
         raise NotImplementedError
@@ -102,10 +103,6 @@ class SearchSpace:
     def active(self, choices: list[int]) -> list[int]:
         """Indices of the decisions that change the architecture (all, unless overridden)."""
         return list(range(len(self.decisions())))
-
-    @classmethod
-    def check(cls, options: dict, add) -> None:
-        """Cross-option checks beyond each option's own (add(path suffix, message))."""
 
     def largest_params(self, in_features: int) -> int:
         """About how many weights the largest network this search builds holds (for the
@@ -139,56 +136,58 @@ class SearchSpace:
         return repr(self.decode(choices))
 
 
+@dataclass(frozen=True)
+class CellOptions(Options):
+    ops: list[str] = option(_choice_list(list(CELL_OPS), CELL_OPS))
+    nodes: int = option(integer(4, 1, 8))
+    cells: int = option(integer(8, 1, 20))
+    channels: int = option(integer(16, 2, 256))
+
+    def check(self, add):
+        if isinstance(self.ops, list) and len([op for op in self.ops if op != "none"]) < 2:
+            add("ops", "needs at least two operations besides 'none'")
+
+
 class CellSpace(SearchSpace):
     """The DARTS cell space: normal and reduction cells of `nodes` intermediate nodes."""
 
     name = "cell"
-    options = {
-        "ops": _choice_list(list(CELL_OPS), CELL_OPS),
-        "nodes": integer(4, 1, 8),
-        "cells": integer(8, 1, 20),
-        "channels": integer(16, 2, 256),
-    }
-
-    @classmethod
-    def check(cls, options, add):
-        ops = options.get("ops", cls.options["ops"].default)
-        if isinstance(ops, list) and len([op for op in ops if op != "none"]) < 2:
-            add("ops", "needs at least two operations besides 'none'")
+    options = CellOptions
+    opts: CellOptions
 
     @property
     def ops(self) -> list[str]:
         """The operations a derived or sampled edge may use (never 'none')."""
-        return [op for op in self.opts["ops"] if op != "none"]
+        return [op for op in self.opts.ops if op != "none"]
 
     def largest_params(self, in_features: int) -> int:
         """The supernet's weights: stem, and per cell its two input convolutions and every
         operation on every edge (as workers.nas.darts.SuperNet builds them)."""
-        nodes, stem_c = self.opts["nodes"], 3 * self.opts["channels"]
-        c, c_pp, c_p = self.opts["channels"], stem_c, stem_c
+        nodes, stem_c = self.opts.nodes, 3 * self.opts.channels
+        c, c_pp, c_p = self.opts.channels, stem_c, stem_c
         total = in_features * stem_c * 9
-        reduce_at = reduction_cells(self.opts["cells"])
-        for i in range(self.opts["cells"]):
+        reduce_at = reduction_cells(self.opts.cells)
+        for i in range(self.opts.cells):
             reduction = i in reduce_at
             c *= 2 if reduction else 1
             total += (c_pp + c_p) * c
             for node in range(nodes):
                 for inp in range(node + 2):
                     stride = 2 if reduction and inp < 2 else 1
-                    total += sum(_op_params(op, c, stride) for op in self.opts["ops"])
+                    total += sum(_op_params(op, c, stride) for op in self.opts.ops)
             c_pp, c_p = c_p, nodes * c
         return total
 
     def fewest_blocks(self) -> int:
-        return self.opts["cells"] + 2  # the stem, each cell, the head
+        return self.opts.cells + 2  # the stem, each cell, the head
 
     def cell_types(self) -> list[str]:
-        return ["normal", "reduce"] if reduction_cells(self.opts["cells"]) else ["normal"]
+        return ["normal", "reduce"] if reduction_cells(self.opts.cells) else ["normal"]
 
     def decisions(self):
         out = []
         for kind in self.cell_types():
-            for node in range(self.opts["nodes"]):
+            for node in range(self.opts.nodes):
                 for edge in range(2):
                     out.append(Decision(f"{kind}.{node}.{edge}.input", node + 2))
                     out.append(Decision(f"{kind}.{node}.{edge}.op", len(self.ops)))
@@ -199,7 +198,7 @@ class CellSpace(SearchSpace):
         it = iter(choices)
         for kind in self.cell_types():
             cell = []
-            for _ in range(self.opts["nodes"]):
+            for _ in range(self.opts.nodes):
                 edges = []
                 for _ in range(2):
                     inp = next(it)
@@ -212,14 +211,24 @@ class CellSpace(SearchSpace):
 
     def frame(self) -> dict:
         """The genotype without its cells (what derivation fills in)."""
-        cells = self.opts["cells"]
+        cells = self.opts.cells
         return {
             "space": "cell",
-            "channels": self.opts["channels"],
+            "channels": self.opts.channels,
             "cells": cells,
-            "nodes": self.opts["nodes"],
+            "nodes": self.opts.nodes,
             "reduce_at": reduction_cells(cells),
         }
+
+
+@dataclass(frozen=True)
+class _LayeredOptions(Options):
+    """A layered space's options: each subclass declares min_layers and max_layers."""
+
+    def check(self, add):
+        low, high = self.min_layers, self.max_layers
+        if isinstance(low, int) and isinstance(high, int) and low > high:
+            add("min_layers", "must not exceed max_layers")
 
 
 class _LayeredSpace(SearchSpace):
@@ -227,37 +236,30 @@ class _LayeredSpace(SearchSpace):
 
     fields: tuple[str, ...] = ()
 
-    @classmethod
-    def check(cls, options, add):
-        low = options.get("min_layers", cls.options["min_layers"].default)
-        high = options.get("max_layers", cls.options["max_layers"].default)
-        if isinstance(low, int) and isinstance(high, int) and low > high:
-            add("min_layers", "must not exceed max_layers")
-
     def largest_params(self, in_features: int) -> int:
         """Every layer at the widest width and largest kernel, max_layers deep."""
-        width = max(self.opts["widths"])
-        area = max(self.opts.get("kernels", [1])) ** 2
-        layers = self.opts["max_layers"]
+        width = max(self.opts.widths)
+        area = max(getattr(self.opts, "kernels", [1])) ** 2
+        layers = self.opts.max_layers
         return in_features * width * area + (layers - 1) * width * width * area
 
     def fewest_blocks(self) -> int:
-        return self.opts["min_layers"] + 1  # each layer, the head
+        return self.opts.min_layers + 1  # each layer, the head
 
     def _values(self, field: str) -> list:
-        return self.opts[
-            {"width": "widths", "kernel": "kernels", "activation": "activations"}[field]
-        ]
+        return getattr(
+            self.opts, {"width": "widths", "kernel": "kernels", "activation": "activations"}[field]
+        )
 
     def decisions(self):
-        depth = self.opts["max_layers"] - self.opts["min_layers"] + 1
+        depth = self.opts.max_layers - self.opts.min_layers + 1
         out = [Decision("depth", depth)]
-        for layer in range(self.opts["max_layers"]):
+        for layer in range(self.opts.max_layers):
             out += [Decision(f"{layer}.{f}", len(self._values(f))) for f in self.fields]
         return out
 
     def depth(self, choices: list[int]) -> int:
-        return self.opts["min_layers"] + choices[0]
+        return self.opts.min_layers + choices[0]
 
     def active(self, choices):
         return list(range(1 + len(self.fields) * self.depth(choices)))
@@ -271,18 +273,29 @@ class _LayeredSpace(SearchSpace):
         return {"space": self.name, "layers": layers}
 
 
+@dataclass(frozen=True)
+class MacroOptions(_LayeredOptions):
+    widths: list[int] = option(_choice_list([8, 16, 32], None))
+    kernels: list[int] = option(_choice_list([3, 5], KERNELS))
+    activations: list[str] = option(_choice_list(["relu", "gelu"], ACTIVATIONS))
+    min_layers: int = option(integer(1, 1, 8))
+    max_layers: int = option(integer(3, 1, 8))
+
+
 class MacroSpace(_LayeredSpace):
     """Plain CNNs: depth, and per layer its width, kernel size and activation."""
 
     name = "macro"
     fields = ("width", "kernel", "activation")
-    options = {
-        "widths": Option([8, 16, 32], _int_list(None).check, _int_list(None).expected),
-        "kernels": _choice_list([3, 5], KERNELS),
-        "activations": _choice_list(["relu", "gelu"], ACTIVATIONS),
-        "min_layers": integer(1, 1, 8),
-        "max_layers": integer(3, 1, 8),
-    }
+    options = MacroOptions
+
+
+@dataclass(frozen=True)
+class MLPOptions(_LayeredOptions):
+    widths: list[int] = option(_choice_list([16, 32, 64, 128], None))
+    activations: list[str] = option(_choice_list(["relu", "tanh", "gelu"], ACTIVATIONS))
+    min_layers: int = option(integer(1, 0, 8))
+    max_layers: int = option(integer(3, 1, 8))
 
 
 class MLPSpace(_LayeredSpace):
@@ -291,12 +304,7 @@ class MLPSpace(_LayeredSpace):
     name = "mlp"
     inputs = "tabular"
     fields = ("width", "activation")
-    options = {
-        "widths": Option([16, 32, 64, 128], _int_list(None).check, _int_list(None).expected),
-        "activations": _choice_list(["relu", "tanh", "gelu"], ACTIVATIONS),
-        "min_layers": integer(1, 0, 8),
-        "max_layers": integer(3, 1, 8),
-    }
+    options = MLPOptions
 
 
 SPACES: dict[str, type[SearchSpace]] = {s.name: s for s in (CellSpace, MacroSpace, MLPSpace)}

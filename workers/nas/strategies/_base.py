@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from workers.hpo.options import Option
+from workers.hpo.options import Options
 from workers.nas.spaces import SearchSpace
 
 
@@ -66,19 +66,15 @@ class Strategy:
     """A named way to search a space; `search` runs it to the end of its budget."""
 
     name: str = ""
-    options: dict[str, Option] = {}
+    options: type[Options] = Options  # its declared options
     spaces: tuple[str, ...] = ("cell", "macro", "mlp")
     # True if candidates may be proposed by several workers at once (`propose`).
     parallel: bool = False
 
-    def __init__(self, options: dict, space: SearchSpace, seed: int) -> None:
-        self.opts = {k: options.get(k, o.default) for k, o in self.options.items()}
+    def __init__(self, options: Options | None, space: SearchSpace, seed: int) -> None:
+        self.opts = self.options() if options is None else options
         self.space = space
         self.seed = seed
-
-    @classmethod
-    def check(cls, options: dict, add) -> None:
-        """Checks across options (add(option, message)); each option's own is declared."""
 
     def search(self, ctx: Any) -> SearchOutcome:
         raise NotImplementedError
@@ -93,7 +89,7 @@ class SamplingStrategy(Strategy):
     against the budget; at most 10 x budget + 50 are proposed in all.
     """
 
-    def __init__(self, options: dict, space: SearchSpace, seed: int) -> None:
+    def __init__(self, options: Options | None, space: SearchSpace, seed: int) -> None:
         super().__init__(options, space, seed)
         self.rng = random.Random(seed)
 

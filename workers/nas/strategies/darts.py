@@ -16,29 +16,33 @@ checkpointed); the new epochs are stored as trials after the earlier run's.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
-from workers.hpo.options import integer, number, one_of
+from workers.hpo.options import Options, integer, number, one_of, option
 from workers.nas.strategies._base import Candidate, SearchOutcome, Strategy, register
+
+
+@dataclass(frozen=True)
+class DartsOptions(Options):
+    order: int = option(one_of(1, 1, 2))
+    epochs: int = option(integer(10, 1, 1000))
+    w_lr: float = option(number(0.025, 1e-5, 1.0))
+    w_lr_min: float = option(number(0.001, 0.0, 1.0))
+    w_momentum: float = option(number(0.9, 0.0, 0.999))
+    w_weight_decay: float = option(number(3e-4, 0.0, 1.0))
+    arch_lr: float = option(number(3e-3, 1e-6, 1.0))
+    arch_weight_decay: float = option(number(1e-3, 0.0, 1.0))
+    batch_size: int = option(integer(64, 2, 4096))
+    skip_guard: str = option(one_of("cap", "cap", "none"))
+    max_skips: int = option(integer(2, 0, 32))
+    grad_clip: float = option(number(5.0, 0.0, 1e6))
 
 
 @register
 class Darts(Strategy):
     name = "darts"
     spaces = ("cell",)
-    options = {
-        "order": one_of(1, 1, 2),
-        "epochs": integer(10, 1, 1000),
-        "w_lr": number(0.025, 1e-5, 1.0),
-        "w_lr_min": number(0.001, 0.0, 1.0),
-        "w_momentum": number(0.9, 0.0, 0.999),
-        "w_weight_decay": number(3e-4, 0.0, 1.0),
-        "arch_lr": number(3e-3, 1e-6, 1.0),
-        "arch_weight_decay": number(1e-3, 0.0, 1.0),
-        "batch_size": integer(64, 2, 4096),
-        "skip_guard": one_of("cap", "cap", "none"),
-        "max_skips": integer(2, 0, 32),
-        "grad_clip": number(5.0, 0.0, 1e6),
-    }
+    options = DartsOptions
 
     def search(self, ctx) -> SearchOutcome:
         import torch
@@ -51,37 +55,35 @@ class Darts(Strategy):
         o, space, data = self.opts, self.space, ctx.data
         torch.manual_seed(self.seed)
         net = SuperNet(
-            space.opts["ops"],
+            space.opts.ops,
             data.input_shape[0],
             data.n_classes,
-            space.opts["channels"],
-            space.opts["cells"],
-            space.opts["nodes"],
+            space.opts.channels,
+            space.opts.cells,
+            space.opts.nodes,
             space.frame()["reduce_at"],
         ).to(ctx.device)
         weights = [p for _, p in net.weight_items()]
         w_opt = torch.optim.SGD(
-            weights, lr=o["w_lr"], momentum=o["w_momentum"], weight_decay=o["w_weight_decay"]
+            weights, lr=o.w_lr, momentum=o.w_momentum, weight_decay=o.w_weight_decay
         )
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
-            w_opt, o["epochs"], eta_min=o["w_lr_min"]
-        )
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(w_opt, o.epochs, eta_min=o.w_lr_min)
         architect = Architect(
             net,
-            order=o["order"],
-            lr=o["arch_lr"],
-            weight_decay=o["arch_weight_decay"],
-            w_weight_decay=o["w_weight_decay"],
+            order=o.order,
+            lr=o.arch_lr,
+            weight_decay=o.arch_weight_decay,
+            w_weight_decay=o.w_weight_decay,
         )
         xt, yt = ctx.tensors("train")
         xv, yv = ctx.tensors("valid")
         gen = torch.Generator().manual_seed(self.seed)
-        max_skips = o["max_skips"] if o["skip_guard"] == "cap" else None
-        ops = space.opts["ops"]
+        max_skips = o.max_skips if o.skip_guard == "cap" else None
+        ops = space.opts.ops
         history, candidates, curve = [], [], {}
-        batch = o["batch_size"]
+        batch = o.batch_size
         steps = max(1, math.ceil(len(xt) / batch))
-        for epoch in range(o["epochs"]):
+        for epoch in range(o.epochs):
             if ctx.should_stop():
                 break
             # --- one pass: an α step on a validation batch, then a w step on a train batch
@@ -96,7 +98,7 @@ class Darts(Strategy):
                 if stopped := ctx.should_stop():
                     break
                 if (step + 1) % max(1, steps // PROGRESS_PER_EPOCH) == 0:
-                    ctx.progress((epoch + step / steps) / o["epochs"])
+                    ctx.progress((epoch + step / steps) / o.epochs)
                 it = order_t[step * batch : (step + 1) * batch]
                 start_v = (step * batch) % len(xv)
                 iv = order_v[start_v : start_v + batch]
@@ -109,8 +111,8 @@ class Darts(Strategy):
                     # one α step old; it saves a fifth forward/backward pass per step.
                     for w, g in zip(weights, reused, strict=True):
                         w.grad = g
-                if o["grad_clip"] > 0:
-                    nn.utils.clip_grad_norm_(weights, o["grad_clip"])
+                if o.grad_clip > 0:
+                    nn.utils.clip_grad_norm_(weights, o.grad_clip)
                 w_opt.step()
             if stopped:  # a partial epoch is not stored as a trial
                 break
@@ -131,7 +133,7 @@ class Darts(Strategy):
             )
             ctx.store(candidate, dict(curve))
             candidates.append(candidate)
-            ctx.progress((epoch + 1) / o["epochs"])
+            ctx.progress((epoch + 1) / o.epochs)
 
         if not candidates:
             return SearchOutcome(genotype=None, score=None, number=None)
@@ -145,11 +147,11 @@ class Darts(Strategy):
             alpha_history=history,
             alpha_axes={
                 "ops": list(ops),
-                "edges": [f"{inp}->{node + 2}" for node, inp in edges_of(space.opts["nodes"])],
+                "edges": [f"{inp}->{node + 2}" for node, inp in edges_of(space.opts.nodes)],
             },
             notes={
-                "order": o["order"],
-                "skip_guard": o["skip_guard"],
+                "order": o.order,
+                "skip_guard": o.skip_guard,
                 "skips": count_skips(last.genotype["normal"]),
                 "skips_unguarded": count_skips(unguarded["normal"]),
             },

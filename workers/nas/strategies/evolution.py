@@ -15,26 +15,29 @@ the first `population` candidates are random.
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 
-from workers.hpo.options import integer
+from workers.hpo.options import Options, integer, option
 from workers.nas.strategies._base import SamplingStrategy, register
+
+
+@dataclass(frozen=True)
+class EvolutionOptions(Options):
+    population: int = option(integer(10, 2, 1000))
+    sample_size: int = option(integer(3, 1, 1000))
+    cycles: int = option(integer(20, 0, 100000))
+
+    def check(self, add):
+        population, sample = self.population, self.sample_size
+        if isinstance(population, int) and isinstance(sample, int) and sample > population:
+            add("sample_size", "must not exceed population")
 
 
 @register
 class RegularizedEvolution(SamplingStrategy):
     name = "evolution"
-    options = {
-        "population": integer(10, 2, 1000),
-        "sample_size": integer(3, 1, 1000),
-        "cycles": integer(20, 0, 100000),
-    }
+    options = EvolutionOptions
     parallel = True
-
-    @classmethod
-    def check(cls, options, add):
-        population, sample = options.get("population", 10), options.get("sample_size", 3)
-        if isinstance(population, int) and isinstance(sample, int) and sample > population:
-            add("sample_size", "must not exceed population")
 
     def __init__(self, options, space, seed):
         super().__init__(options, space, seed)
@@ -42,12 +45,12 @@ class RegularizedEvolution(SamplingStrategy):
         self.born = 0  # scored members ever added; the first `population` are random
 
     def budget(self) -> int:
-        return self.opts["population"] + self.opts["cycles"]
+        return self.opts.population + self.opts.cycles
 
     def ask(self) -> list[int]:
-        if self.born < self.opts["population"]:
+        if self.born < self.opts.population:
             return self.space.sample(self.rng)
-        sample = self.rng.sample(list(self.population), self.opts["sample_size"])
+        sample = self.rng.sample(list(self.population), self.opts.sample_size)
         parent = max(sample, key=lambda member: member[1])
         return self.space.mutate(parent[0], self.rng)
 
@@ -56,14 +59,14 @@ class RegularizedEvolution(SamplingStrategy):
             return  # rejected by a constraint, or failed: never a parent
         self.population.append((list(choices), score))
         self.born += 1
-        if len(self.population) > self.opts["population"]:
+        if len(self.population) > self.opts.population:
             self.population.popleft()  # the oldest dies
 
     def propose(self, finished, position, rng):
-        if position < self.opts["population"] or not finished:
+        if position < self.opts.population or not finished:
             return self.space.sample(rng)
         # Aging: only the latest finished are alive, whatever the older ones scored.
-        population = finished[-self.opts["population"] :]
-        sample = rng.sample(population, min(self.opts["sample_size"], len(population)))
+        population = finished[-self.opts.population :]
+        sample = rng.sample(population, min(self.opts.sample_size, len(population)))
         parent = max(sample, key=lambda candidate: candidate.score)
         return self.space.mutate(parent.choices, rng)

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from workers.hpo.options import integer
+from dataclasses import dataclass
+
+from workers.hpo.options import Options, integer, option
 from workers.nas.strategies._base import SamplingStrategy, register
+
+
+@dataclass(frozen=True)
+class RandomOptions(Options):
+    candidates: int = option(integer(20, 1, 10000))
 
 
 @register
 class RandomSearch(SamplingStrategy):
     name = "random"
-    options = {"candidates": integer(20, 1, 10000)}
+    options = RandomOptions
     parallel = True
 
     def budget(self) -> int:
-        return self.opts["candidates"]
+        return self.opts.candidates
 
     def ask(self) -> list[int]:
         return self.space.sample(self.rng)

@@ -9,20 +9,25 @@ keeps it exploring.
 
 from __future__ import annotations
 
-from workers.hpo.options import integer, number
+from dataclasses import dataclass
+
+from workers.hpo.options import Options, integer, number, option
 from workers.nas.strategies._base import SamplingStrategy, register
+
+
+@dataclass(frozen=True)
+class ReinforceOptions(Options):
+    candidates: int = option(integer(20, 1, 10000))
+    controller_lr: float = option(number(0.05, 1e-5, 1.0))
+    baseline_decay: float = option(number(0.9, 0.0, 0.999))
+    entropy_weight: float = option(number(1e-3, 0.0, 1.0))
+    hidden: int = option(integer(32, 4, 512))
 
 
 @register
 class ReinforceSearch(SamplingStrategy):
     name = "rl"
-    options = {
-        "candidates": integer(20, 1, 10000),
-        "controller_lr": number(0.05, 1e-5, 1.0),
-        "baseline_decay": number(0.9, 0.0, 0.999),
-        "entropy_weight": number(1e-3, 0.0, 1.0),
-        "hidden": integer(32, 4, 512),
-    }
+    options = ReinforceOptions
 
     def __init__(self, options, space, seed):
         import torch
@@ -31,15 +36,13 @@ class ReinforceSearch(SamplingStrategy):
 
         super().__init__(options, space, seed)
         torch.manual_seed(seed)
-        self.controller = Controller([d.n for d in space.decisions()], self.opts["hidden"])
-        self.optimizer = torch.optim.Adam(
-            self.controller.parameters(), lr=self.opts["controller_lr"]
-        )
+        self.controller = Controller([d.n for d in space.decisions()], self.opts.hidden)
+        self.optimizer = torch.optim.Adam(self.controller.parameters(), lr=self.opts.controller_lr)
         self.generator = torch.Generator().manual_seed(seed)
         self.baseline: float | None = None
 
     def budget(self) -> int:
-        return self.opts["candidates"]
+        return self.opts.candidates
 
     def ask(self) -> list[int]:
         return self.controller.sample(self.generator)
@@ -49,11 +52,11 @@ class ReinforceSearch(SamplingStrategy):
         # The first reward sets the baseline, so the first update does not push blindly.
         if self.baseline is None:
             self.baseline = reward
-        decay = self.opts["baseline_decay"]
+        decay = self.opts.baseline_decay
         advantage = reward - self.baseline
         self.baseline = decay * self.baseline + (1 - decay) * reward
         log_prob, entropy = self.controller.log_prob(choices)
-        loss = -advantage * log_prob - self.opts["entropy_weight"] * entropy
+        loss = -advantage * log_prob - self.opts.entropy_weight * entropy
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
