@@ -88,6 +88,7 @@ class Client:
         self.deployments = Deployments(self)
         self.monitoring = Monitoring(self)
         self.webhooks = Webhooks(self)
+        self.schedules = Schedules(self)
 
     @classmethod
     def login(cls, url: str, username: str, password: str, **options: Any) -> Client:
@@ -636,6 +637,30 @@ def split_routes(version: int, canary: tuple[int, float] | None) -> list[dict]:
         {"version": version, "weight": round(100 * (1 - share), 6)},
         {"version": other, "weight": round(100 * share, 6)},
     ]
+
+
+class Schedules(Part):
+    """Jobs (pipelines too) submitted again on a cron schedule, in UTC."""
+
+    def create(
+        self, name: str, cron: str, *, job: dict | None = None, from_job: int | None = None
+    ) -> dict:
+        """Schedule a submission (`job`, as jobs.submit sends it) or repeat one of your
+        jobs (`from_job`); e.g. cron "30 2 * * *" every night at 02:30 UTC."""
+        body: dict[str, Any] = {"name": name, "cron": cron}
+        body.update({"job": job} if job is not None else {"from_job": from_job})
+        return self.client.request("POST", "/schedules/", json=body)
+
+    def list(self) -> list[dict]:
+        return self.client.pages("/schedules/")
+
+    def set_enabled(self, schedule_id: int, enabled: bool) -> dict:
+        return self.client.request(
+            "PATCH", f"/schedules/{schedule_id}/", json={"enabled": enabled}
+        )
+
+    def delete(self, schedule_id: int) -> None:
+        self.client.request("DELETE", f"/schedules/{schedule_id}/")
 
 
 class Webhooks(Part):

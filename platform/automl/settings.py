@@ -314,6 +314,7 @@ WEBHOOK_RETRY_BASE_S = env_float("WEBHOOK_RETRY_BASE_S", 10.0)
 MONITORING_QUEUES = env_list("MONITORING_QUEUES", "cpu,gpu")  # queue depths shown
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")  # /metrics: Bearer token (or staff)
 WORKER_HEARTBEAT_S = env_int("WORKER_HEARTBEAT_S", 10)
+CELERY_BEAT_SCHEDULE["schedules"] = {"task": "automl.run_schedules", "schedule": 60.0}
 CELERY_BEAT_SCHEDULE["drift-reports"] = {
     "task": "automl.drift_reports",
     "schedule": float(DRIFT_REPORT_EVERY_S),

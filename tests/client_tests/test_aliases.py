@@ -1,5 +1,5 @@
 """The Python client and the CLI set, find and remove registry aliases, make a
-deployment follow one, and subscribe webhooks (a live server; no worker needed)."""
+deployment follow one, subscribe webhooks and schedule jobs (a live server; no worker needed)."""
 
 import json
 
@@ -51,3 +51,24 @@ def test_it_subscribes_webhooks_and_verifies_their_signatures(live_server, analy
     assert client.webhooks.set_active(hook["id"], False)["active"] is False
     client.webhooks.delete(hook["id"])
     assert client.webhooks.list() == []
+
+
+def test_it_schedules_a_job_again(live_server, analyst):
+    from automl.datasets.models import Dataset
+    from automl.jobs.models import Job
+
+    iris = Dataset.objects.get(builtin_name="iris")
+    job = Job.objects.create(
+        owner=analyst,
+        kind="hpo",
+        name="nightly",
+        dataset=iris,
+        config={"model": "random_forest", "n_trials": 2, "parallelism": 1},
+    )
+    client = Client.login(live_server.url, "analyst", "analyst-password-1")
+    schedule = client.schedules.create("nightly", "30 2 * * *", from_job=job.id)
+    assert schedule["job"]["kind"] == "hpo" and schedule["next_run_at"].endswith("02:30:00Z")
+    assert client.schedules.set_enabled(schedule["id"], False)["enabled"] is False
+    assert [s["id"] for s in client.schedules.list()] == [schedule["id"]]
+    client.schedules.delete(schedule["id"])
+    assert client.schedules.list() == []

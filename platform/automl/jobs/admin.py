@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from automl.jobs.models import Job, Trial
+from automl.jobs.models import Job, Schedule, Trial
 
 
 class TrialInline(admin.TabularInline):
@@ -38,3 +38,26 @@ class TrialAdmin(admin.ModelAdmin):
     list_filter = ["state"]
     search_fields = ["job__name"]
     readonly_fields = ["started_at", "finished_at"]
+
+
+@admin.register(Schedule)
+class ScheduleAdmin(admin.ModelAdmin):
+    list_display = ["id", "name", "owner", "cron", "enabled", "next_run_at", "runs"]
+    list_filter = ["enabled"]
+    search_fields = ["name", "owner__username", "cron"]
+    # Made and changed through automl.jobs.schedules (the job checked, the next run set).
+    readonly_fields = [
+        "owner",
+        "name",
+        "cron",
+        "job",
+        "next_run_at",
+        "last_run_at",
+        "last_job",
+        "last_error",
+        "runs",
+        "created_at",
+    ]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False

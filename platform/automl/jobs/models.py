@@ -186,3 +186,34 @@ class Trial(models.Model):
 
     def __str__(self) -> str:
         return f"trial {self.number} of job {self.job_id}"
+
+
+class Schedule(models.Model):
+    """A job (any kind, a pipeline too) submitted again and again on a cron schedule, e.g.
+    a nightly re-evaluation (automl.jobs.schedules; beat checks due ones every minute)."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="schedules"
+    )
+    name = models.CharField(max_length=200)
+    cron = models.CharField(
+        max_length=100, help_text="minute hour day-of-month month day-of-week, in UTC"
+    )
+    job = models.JSONField(help_text="The submission, as POST /api/v1/jobs/ takes it.")
+    enabled = models.BooleanField(default=True)
+    next_run_at = models.DateTimeField(db_index=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_job = models.ForeignKey(
+        Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_error = models.TextField(blank=True)
+    runs = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["next_run_at", "id"]
+
+    def __str__(self) -> str:
+        return f"schedule {self.name} ({self.cron})"

@@ -685,7 +685,58 @@ def trial_curate(request: HttpRequest, pk: int, number: int) -> HttpResponse:
     return redirect("trial-page", pk=job.id, number=number)
 
 
+@login_required
+@require_POST
+def job_schedule(request: HttpRequest, pk: int) -> HttpResponse:
+    """Run this job again on a cron schedule (its stored submission)."""
+    from rest_framework.exceptions import ValidationError
+
+    from automl.jobs import schedules
+
+    job = owned_or_404(request, pk)
+    try:
+        schedule = schedules.create(
+            request.user,
+            name=request.POST.get("name", "").strip() or job.name,
+            cron=request.POST.get("cron", ""),
+            job=schedules.submission_of(job),
+        )
+    except ServiceError as exc:
+        messages.error(request, exc.detail)
+    except ValidationError as exc:
+        errors = flatten_errors(exc.detail)
+        messages.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
+    else:
+        messages.success(
+            request,
+            f"Scheduled ({schedule.cron}, UTC); next run {schedule.next_run_at:%Y-%m-%d %H:%M}.",
+        )
+        return redirect("schedules-page")
+    return redirect("job-page", pk=job.id)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def schedule_list(request: HttpRequest) -> HttpResponse:
+    """The user's schedules; POST switches one on or off, or deletes it."""
+    from automl.jobs import schedules
+    from automl.jobs.models import Schedule
+
+    owned = Schedule.objects.owned_by(request.user)
+    if request.method == "POST":
+        schedule = get_object_or_404(owned, id=request.POST.get("id") or 0)
+        if request.POST.get("delete"):
+            schedule.delete()
+            messages.success(request, f"Schedule {schedule.name} deleted.")
+        else:
+            schedules.update(schedule, enabled=request.POST.get("enabled") == "1")
+        return redirect("schedules-page")
+    return render(request, "jobs/schedules.html", {"schedules": owned.select_related("last_job")})
+
+
 page_urls = [
+    path("schedules/", schedule_list, name="schedules-page"),
+    path("<int:pk>/schedule/", job_schedule, name="job-schedule-page"),
     path("", job_list, name="job-pages"),
     path("new/<str:kind>/", job_new, name="job-new-page"),
     path("<int:pk>/", job_page, name="job-page"),

@@ -9,7 +9,7 @@ from automl.accounts.models import limits_for
 from automl.datasets.models import Dataset
 from automl.datasets.services import job_task
 from automl.jobs import dispatch, kinds, studies
-from automl.jobs.models import FAILURE_CLASSES, Job, Trial
+from automl.jobs.models import FAILURE_CLASSES, Job, Schedule, Trial
 from workers.config import MAX_PARALLELISM, ConfigError
 
 DEVICES = ["auto", "cpu", "cuda"]
@@ -474,3 +474,41 @@ class RetryStageSerializer(serializers.Serializer):
     stage = serializers.IntegerField(
         min_value=0, help_text="The stage to run again from (0: the first)."
     )
+
+
+class ScheduleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Schedule
+        fields = [
+            "id",
+            "name",
+            "cron",
+            "job",
+            "enabled",
+            "next_run_at",
+            "last_run_at",
+            "last_job",
+            "last_error",
+            "runs",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class ScheduleCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    cron = serializers.CharField(
+        max_length=100,
+        help_text='"minute hour day-of-month month day-of-week" in UTC, e.g. "30 2 * * *"',
+    )
+    job = serializers.JSONField(
+        required=False, help_text="A submission as POST /api/v1/jobs/ takes it."
+    )
+    from_job = serializers.IntegerField(
+        required=False, help_text="Or: one of your jobs, submitted again as it was."
+    )
+
+
+class ScheduleUpdateSerializer(serializers.Serializer):
+    enabled = serializers.BooleanField(required=False)
+    cron = serializers.CharField(max_length=100, required=False)

@@ -87,3 +87,11 @@ def reconcile_jobs() -> dict[str, int]:
         **reconcile_evaluations(queued_after_s, settings.EVALUATION_MAX_RUNNING_S),
         **reconcile_profiles(queued_after_s, settings.PROFILE_MAX_PENDING_S),
     }
+
+
+@shared_task(name="automl.run_schedules")
+def run_schedules() -> dict[str, int]:
+    """Run by Celery beat every minute: submit the jobs whose schedule is due."""
+    from automl.jobs.schedules import run_due
+
+    return run_due()

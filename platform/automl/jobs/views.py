@@ -14,7 +14,7 @@ from automl.errors import Conflict
 from automl.jobs import kinds, lifecycle
 from automl.jobs.explorer import TrialQuery, columns_for
 from automl.jobs.leaderboard import leaderboard
-from automl.jobs.models import Job, Trial
+from automl.jobs.models import Job, Schedule, Trial
 from automl.jobs.runners import external
 from automl.jobs.serializers import (
     AskAnswerSerializer,
@@ -30,6 +30,9 @@ from automl.jobs.serializers import (
     RerunAnswerSerializer,
     RerunSerializer,
     RetryStageSerializer,
+    ScheduleCreateSerializer,
+    ScheduleSerializer,
+    ScheduleUpdateSerializer,
     TellSerializer,
     TrialCurationSerializer,
     TrialFilesAnswerSerializer,
@@ -389,3 +392,53 @@ class JobExtend(APIView):
         extend_job(job, body.validated_data["n_trials"], request.user)
         job.refresh_from_db()
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ScheduleList(generics.ListAPIView):
+    serializer_class = ScheduleSerializer
+
+    def get_queryset(self):
+        return Schedule.objects.owned_by(self.request.user)
+
+    @extend_schema(request=ScheduleCreateSerializer, responses={201: ScheduleSerializer})
+    def post(self, request: Request) -> Response:
+        """Run a job on a cron schedule: give its submission (`job`) or one of your jobs
+        to repeat (`from_job`); it is validated now as a submission is."""
+        from automl.jobs import schedules
+
+        body = ScheduleCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        if ("job" in data) == ("from_job" in data):
+            raise ValidationError({"job": "give a job submission or from_job, one of them"})
+        job = data.get("job")
+        if "from_job" in data:
+            source = Job.objects.owned_by(request.user).filter(id=data["from_job"]).first()
+            if source is None:
+                raise ValidationError({"from_job": "not the id of one of your jobs"})
+            job = schedules.submission_of(source)
+        schedule = schedules.create(request.user, name=data["name"], cron=data["cron"], job=job)
+        return Response(ScheduleSerializer(schedule).data, status=status.HTTP_201_CREATED)
+
+
+class ScheduleDetail(APIView):
+    @extend_schema(responses=ScheduleSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        schedule = get_object_or_404(Schedule.objects.owned_by(request.user), id=pk)
+        return Response(ScheduleSerializer(schedule).data)
+
+    @extend_schema(request=ScheduleUpdateSerializer, responses=ScheduleSerializer)
+    def patch(self, request: Request, pk: int) -> Response:
+        """Switch it off or on, or change its cron (the next run follows from now)."""
+        from automl.jobs import schedules
+
+        schedule = get_object_or_404(Schedule.objects.owned_by(request.user), id=pk)
+        body = ScheduleUpdateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        schedule = schedules.update(schedule, **body.validated_data)
+        return Response(ScheduleSerializer(schedule).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, pk: int) -> Response:
+        get_object_or_404(Schedule.objects.owned_by(request.user), id=pk).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
