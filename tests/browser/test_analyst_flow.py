@@ -102,6 +102,7 @@ def test_upload_search_watch_cancel(
     page.get_by_role("button", name="Submit job").click()
     page.wait_for_url(re.compile(r"/jobs/\d+/$"))
     page.locator("#job-status", has_text="running").wait_for(timeout=60_000)
+    page.once("dialog", lambda dialog: dialog.accept())  # "Cancel job N?" asks first
     page.get_by_role("button", name="Cancel job").click()
     page.get_by_text("Cancelling job").wait_for()
     page.locator("#job-status", has_text="cancelled").wait_for(timeout=FINISH_S * 1000)
