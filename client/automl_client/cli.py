@@ -514,19 +514,35 @@ def models_list(ctx: click.Context, job: int | None, name: str | None, stage: st
     emit(ctx, [v.raw for v in found], lambda: table([v.raw for v in found], MODEL_COLUMNS))
 
 
-@models.command("download")
-@click.argument("version_id", type=int)
-@click.option(
+# Where a downloaded file goes.
+SAVE_TO = click.option(
     "--output",
     "-o",
     type=click.Path(path_type=Path),
     default=None,
     help="File or folder (default: here).",
 )
+
+
+@models.command("download")
+@click.argument("version_id", type=int)
+@SAVE_TO
 @click.pass_context
 def models_download(ctx: click.Context, version_id: int, output: Path | None):
     """Save a version's zip (spec, weights, preprocessing)."""
     path = client_of(ctx).models.download(version_id, output)
+    emit(ctx, {"path": str(path)}, lambda: click.echo(f"Saved {path}."))
+
+
+@models.command("export")
+@click.argument("version_id", type=int)
+@click.option("--format", "fmt", type=click.Choice(["onnx", "torchscript"]), default="onnx")
+@SAVE_TO
+@click.pass_context
+def models_export(ctx: click.Context, version_id: int, fmt: str, output: Path | None):
+    """Save a version exported to ONNX (scikit-learn models too, preprocessing included)
+    or TorchScript (torch models)."""
+    path = client_of(ctx).models.export(version_id, fmt, output)
     emit(ctx, {"path": str(path)}, lambda: click.echo(f"Saved {path}."))
 
 

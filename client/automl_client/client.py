@@ -496,11 +496,21 @@ class Models(Part):
     def download(self, version_id: int, path: str | Path | None = None) -> Path:
         """Save the version's zip (spec, weights, preprocessing); `path` may be a folder
         (the server's file name is used) or a file; default: the current folder."""
-        response = self.client.send("GET", f"/models/{version_id}/download/", stream=True)
+        return self._save(f"/models/{version_id}/download/", path, f"model-{version_id}.zip")
+
+    def export(self, version_id: int, fmt: str = "onnx", path: str | Path | None = None) -> Path:
+        """Save the version exported to `fmt` ("onnx" or "torchscript"; scikit-learn models:
+        ONNX only, their preprocessing included); `path` as for `download`. A model whose
+        kind does not export to fmt raises ApiError (409) naming why."""
+        default = f"model-{version_id}.{'pt' if fmt == 'torchscript' else fmt}"
+        return self._save(f"/models/{version_id}/export/{fmt}/", path, default)
+
+    def _save(self, url: str, path: str | Path | None, default: str) -> Path:
+        response = self.client.send("GET", url, stream=True)
         try:
             target = Path(path or ".")
             if target.is_dir():
-                target = target / _attachment_name(response, f"model-{version_id}.zip")
+                target = target / _attachment_name(response, default)
             total = int(response.headers.get("Content-Length") or 0) or None
             with (
                 target.open("wb") as file,
