@@ -14,12 +14,10 @@ at most 2x and under a second for the page and the API.
 
 import argparse
 import os
-import random
 import statistics
 import sys
 import tempfile
 import time
-from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,6 +25,8 @@ sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
 sys.path.insert(0, str(ROOT / "bench"))
 
 from hpo_overhead import drop_database, scratch_database  # noqa: E402
+
+from tests.support.factories import auto_job_in_bulk  # noqa: E402
 
 # (what, path after /jobs/<id>/ or /api/v1/jobs/<id>/) of each timed request.
 REQUESTS = [
@@ -42,71 +42,6 @@ REQUESTS = [
     ("live: table fragment", "page", "?fragment=trials&ordering=-value"),
     ("live: charts", "charts", ""),
 ]
-
-
-def make_job(owner, dataset, n_trials: int, seed: int):
-    """A finished model: auto job with n_trials trials made in bulk."""
-    from django.utils import timezone
-
-    from automl.jobs.models import Job, Trial
-    from workers.hpo.config import validate_hpo_config
-    from workers.hpo.space import flat_specs
-
-    config = validate_hpo_config({"model": "auto", "n_trials": 1}, "classification").to_json()
-    specs = flat_specs(config["search_space"])
-    families = config["search_space"]["model"]["choices"]
-    job = Job.objects.create(
-        owner=owner,
-        kind="hpo",
-        name=f"bench {n_trials} trials",
-        dataset=dataset,
-        config=config,
-        status=Job.Status.SUCCEEDED,
-        progress=1.0,
-        result={"best_value": 0.99, "best_number": 0, "metric": "accuracy"},
-    )
-    rng = random.Random(seed)
-    start = timezone.now() - timedelta(days=1)
-
-    def params(family: str) -> dict:
-        out: dict = {"model": family}
-        for name, (group, spec) in specs.items():
-            if group != family:
-                continue
-            if spec["type"] == "float":
-                out[name] = rng.uniform(spec["low"], spec["high"])
-            elif spec["type"] == "int":
-                out[name] = rng.randint(spec["low"], spec["high"])
-            elif spec["type"] == "fixed":
-                out[name] = spec["value"]
-            else:
-                out[name] = rng.choice(spec["choices"])
-        return out
-
-    batch = []
-    for number in range(n_trials):
-        state = rng.choices(["complete", "pruned", "failed"], [0.8, 0.15, 0.05])[0]
-        value = rng.betavariate(8, 2) if state == "complete" else None
-        curve = {str(s): rng.random() for s in range(10 if state != "failed" else 0)}
-        began = start + timedelta(seconds=number)
-        batch.append(
-            Trial(
-                job=job,
-                number=number,
-                state=state,
-                params=params(rng.choice(families)),
-                values=None if value is None else [value],
-                intermediate_values=curve,
-                started_at=began,
-                finished_at=began + timedelta(seconds=rng.uniform(0.5, 300)),
-                worker="bench:1",
-            )
-        )
-        if len(batch) == 5000:
-            Trial.objects.bulk_create(batch)
-            batch = []
-    Trial.objects.bulk_create(batch)
-    return job
 
 
 def timed(client, url: str, repeat: int) -> float:
@@ -166,7 +101,7 @@ def main() -> None:
         owner = get_user_model().objects.create_user("bench-ui", password="bench-ui-pass-1")
         dataset = Dataset.objects.filter(builtin_name="iris").first()
         made = time.perf_counter()
-        jobs = {n: make_job(owner, dataset, n, seed=n) for n in (args.small, args.big)}
+        jobs = {n: auto_job_in_bulk(owner, dataset, n, seed=n) for n in (args.small, args.big)}
         made = time.perf_counter() - made
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:

@@ -255,3 +255,73 @@ def evaluated(job):
     assert evaluate_model(evaluation.id) == "not queued"  # a second delivery: no work
     evaluation.refresh_from_db()
     return version, evaluation
+
+
+def auto_job_in_bulk(owner, dataset, n_trials: int, seed: int = 0):
+    """A finished model: auto HPO job with n_trials trials made in bulk (bench/ui.py, the
+    50,000-trial browser test): eight families, each trial with its family's parameters,
+    a value, a ten-step curve and a duration."""
+    import random
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from automl.jobs.models import Job, Trial
+    from workers.hpo.config import validate_hpo_config
+    from workers.hpo.space import flat_specs
+
+    config = validate_hpo_config({"model": "auto", "n_trials": 1}, "classification").to_json()
+    specs = flat_specs(config["search_space"])
+    families = config["search_space"]["model"]["choices"]
+    job = Job.objects.create(
+        owner=owner,
+        kind="hpo",
+        name=f"bench {n_trials} trials",
+        dataset=dataset,
+        config=config,
+        status=Job.Status.SUCCEEDED,
+        progress=1.0,
+        result={"best_value": 0.99, "best_number": 0, "metric": "accuracy"},
+    )
+    rng = random.Random(seed)
+    start = timezone.now() - timedelta(days=1)
+
+    def params(family: str) -> dict:
+        out: dict = {"model": family}
+        for name, (group, spec) in specs.items():
+            if group != family:
+                continue
+            if spec["type"] == "float":
+                out[name] = rng.uniform(spec["low"], spec["high"])
+            elif spec["type"] == "int":
+                out[name] = rng.randint(spec["low"], spec["high"])
+            elif spec["type"] == "fixed":
+                out[name] = spec["value"]
+            else:
+                out[name] = rng.choice(spec["choices"])
+        return out
+
+    batch = []
+    for number in range(n_trials):
+        state = rng.choices(["complete", "pruned", "failed"], [0.8, 0.15, 0.05])[0]
+        value = rng.betavariate(8, 2) if state == "complete" else None
+        curve = {str(s): rng.random() for s in range(10 if state != "failed" else 0)}
+        began = start + timedelta(seconds=number)
+        batch.append(
+            Trial(
+                job=job,
+                number=number,
+                state=state,
+                params=params(rng.choice(families)),
+                values=None if value is None else [value],
+                intermediate_values=curve,
+                started_at=began,
+                finished_at=began + timedelta(seconds=rng.uniform(0.5, 300)),
+                worker="bench:1",
+            )
+        )
+        if len(batch) == 5000:
+            Trial.objects.bulk_create(batch)
+            batch = []
+    Trial.objects.bulk_create(batch)
+    return job
