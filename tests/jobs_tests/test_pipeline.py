@@ -144,7 +144,8 @@ def test_the_job_page_draws_the_stages(alice, alice_browser, alice_api, iris, fo
     job = start(alice_api, iris, {"model_version": forest.id, "stages": [GATE, REGISTER]})
     page = alice_browser.get(f"/jobs/{job.id}/").content.decode()
     assert 'id="pipeline-stages"' in page and "accuracy &gt;= 0.9" in page
-    assert "Stages (top) and the model versions" in page
+    charts = alice_browser.get(f"/jobs/{job.id}/charts/").content.decode()
+    assert "Stages (top) and the model versions" in charts
 
 
 def test_a_canary_takes_its_share_and_the_others_keep_their_proportions():
