@@ -7,7 +7,7 @@ import yaml
 from automl.registry.models import ModelVersion
 from automl.registry.storage import get_storage
 from tests.support.api import browser_for, submit
-from tests.support.factories import run_hpo
+from tests.support.factories import evaluated, run_hpo
 from workers.models.artifacts import load_model
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -19,8 +19,9 @@ CHEAP = {
 
 
 def test_an_ensembling_job_registers_the_better_model_and_ranks_a_leaderboard(
-    alice, alice_api, bob_api, iris, iris_data, artifacts
+    alice, alice_api, bob_api, iris, iris_data, artifacts, settings
 ):
+    settings.EVALUATION_RESAMPLES = 100  # the report's intervals: not what is tested here
     # Averaging the probabilities of different families lowers the log loss of the best
     # of them on iris: the ensemble wins and is the one version registered.
     job = run_hpo(
@@ -44,6 +45,9 @@ def test_an_ensembling_job_registers_the_better_model_and_ranks_a_leaderboard(
     assert len({m["trial"] for m in found["members"]}) >= 2
     model = load_model(get_storage().local_dir(version.storage_key))
     assert model.predict_proba(iris_data.X[:5]).shape == (5, 3)
+    # Evaluated and explained like any model (the report the registration queued).
+    _, evaluation = evaluated(job)
+    assert evaluation.status == "succeeded", evaluation.error
 
     board = alice_api.get(f"/api/v1/jobs/{job.id}/leaderboard/").json()
     assert board["source"] == "test" and board["metric"] == "log_loss"

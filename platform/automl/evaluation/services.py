@@ -224,7 +224,9 @@ def _validation(version: ModelVersion, job, search, metric: str) -> dict:
             "value": trial.values[0],
             "metric": _objective(job.config, [metric]),
         }
-    cross_validates = kinds.get(job.kind).cross_validates
+    from workers.models.kinds import kind_of
+
+    cross_validates = kinds.get(job.kind).cross_validates and kind_of(version.spec).one_trial
     if cross_validates and out["method"] == "cv" and version.source == "job" and version.params:
         typed = kinds.get(job.kind).typed_config(job)
         out["cv"] = cross_validation(typed, version.params, search, metric)

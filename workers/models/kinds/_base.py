@@ -73,6 +73,9 @@ class ModelKind:
     refusals: dict[str, str] = {}
     # Whether the platform can load (and so describe, serve, evaluate) its files.
     loadable: bool = True
+    # Whether a job's version of this kind is one trial's params refit (so its evaluation
+    # can refit them per fold); an ensemble is several trials' models, weighted.
+    one_trial: bool = True
 
     def files(self, spec: dict) -> set[str]:
         """The file names a version's directory holds (a download zips them)."""

@@ -13,6 +13,7 @@ _MIXED = (
 class EnsembleKind(SklearnKind):
     name = "ensemble"
     label = "ensemble of HPO trials"
+    one_trial = False  # its evaluation reports the held-out rows, not a per-fold refit
     refusals = {
         "export_onnx": _MIXED,
         "export_torchscript": _MIXED,
