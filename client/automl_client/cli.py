@@ -330,16 +330,29 @@ def jobs_list(ctx: click.Context, kind: str | None, status: str | None):
 @click.argument("job_id", type=int)
 @click.option("--csv", "as_csv", is_flag=True, help="The CSV the job page downloads.")
 @click.option("--state", default=None, help="Only trials in this state (complete, pruned...).")
+@click.option("--family", default=None, help="Only this model family's trials (model: auto).")
+@click.option(
+    "--ordering", default=None, help="e.g. -value (best first when maximizing), params.svm.C"
+)
+@click.option("--limit", type=int, default=None, help="Only the first so many.")
 @click.pass_context
-def jobs_trials(ctx: click.Context, job_id: int, as_csv: bool, state: str | None):
-    """A job's trials: a table, JSON, or CSV."""
+def jobs_trials(
+    ctx: click.Context,
+    job_id: int,
+    as_csv: bool,
+    state: str | None,
+    family: str | None,
+    ordering: str | None,
+    limit: int | None,
+):
+    """A job's trials: a table, JSON, or CSV; sorted and filtered by the server."""
     client = client_of(ctx)
     if as_csv:
         click.echo(client.jobs.trials_csv(job_id), nl=False)
         return
     from automl_client.client import trial_row
 
-    found = client.jobs.trials(job_id, state=state)
+    found = client.jobs.trials(job_id, state=state, family=family, ordering=ordering, limit=limit)
     rows = [trial_row(t) for t in found]
     columns = list(dict.fromkeys(k for r in rows for k in r if k not in ("error", "started_at")))
     emit(ctx, [t.raw for t in found], lambda: table(rows, columns))

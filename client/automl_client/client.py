@@ -151,16 +151,17 @@ class Client:
         response = self.send(method, path, **kwargs)
         return response.json() if response.content else None
 
-    def pages(self, path: str, params: dict | None = None) -> list[dict]:
-        """Every item of a paginated list."""
-        params = {**(params or {}), "page_size": PAGE_SIZE}
+    def pages(self, path: str, params: dict | None = None, limit: int | None = None) -> list[dict]:
+        """Every item of a paginated list (or its first `limit`)."""
+        size = PAGE_SIZE if limit is None else max(1, min(limit, PAGE_SIZE))
+        params = {**(params or {}), "page_size": size}
         items: list[dict] = []
         url: str | None = path
-        while url:
+        while url and (limit is None or len(items) < limit):
             body = self.request("GET", url, params=params)
             items.extend(body["results"])
             url, params = body.get("next"), None  # `next` carries the query
-        return items
+        return items if limit is None else items[:limit]
 
     def health(self) -> dict:
         """GET /readyz: whether the database and the broker answer."""
@@ -299,9 +300,29 @@ class Jobs(Part):
         body = self.client.request("POST", f"/jobs/{job_id}/cancel/")
         return Job.from_api(body, self.client)
 
-    def trials(self, job_id: int, state: str | None = None) -> list[Trial]:
-        params = {"state": state} if state else None
-        rows = self.client.pages(f"/jobs/{job_id}/trials/", params)
+    def trials(
+        self,
+        job_id: int,
+        state: str | None = None,
+        *,
+        family: str | None = None,
+        ordering: str | None = None,
+        where: dict | None = None,
+        limit: int | None = None,
+    ) -> list[Trial]:
+        """The job's trials, filtered and sorted by the server (it pages 50,000 as fast
+        as 200): `family` ("svm" under model: auto), `ordering` ("-value": best first of a
+        maximized metric; "params.svm.C"; "-" for descending), `where` a parameter's
+        (low, high) range (None for an open end) or list of categorical values, e.g.
+        {"svm.C": (1, None), "svm.kernel": ["rbf"]}; `limit`: only the first so many."""
+        params: dict = {"state": state, "family": family, "ordering": ordering}
+        for name, wanted in (where or {}).items():
+            if isinstance(wanted, tuple):
+                params[f"min.{name}"], params[f"max.{name}"] = wanted
+            else:
+                params[f"is.{name}"] = list(wanted)
+        params = {k: v for k, v in params.items() if v is not None}
+        rows = self.client.pages(f"/jobs/{job_id}/trials/", params, limit=limit)
         return [Trial.from_api({**t, "job": job_id}, self.client) for t in rows]
 
     def leaderboard(self, job_id: int) -> dict:
