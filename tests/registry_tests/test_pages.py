@@ -149,6 +149,22 @@ def test_the_try_it_form_predicts_and_names_a_missing_feature(alice, setup):
     assert page.status_code == 400 and "not valid JSON" in page.content.decode()
 
 
+def test_the_try_it_form_explains_and_shows_the_request_as_code(alice, setup):
+    from tests.support.factories import FEATURES
+
+    _, _, deployment = setup
+    client = browser_for(alice)
+    page = client.get(f"/deployments/{deployment.id}/").content.decode()
+    row = json.dumps(dict.fromkeys(FEATURES, 0)).replace('"', "&quot;")
+    assert f">[{row}]</textarea>" in page  # the box starts from a row of the model's features
+    snippets = page.split('id="snippets"')[1].split("</details>")[0]
+    assert f"http://testserver/api/v1/deployments/{deployment.id}/predict/" in snippets
+    assert f"client.deployments.predict({deployment.id}, [{row}])" in snippets
+    rows = json.dumps([dict.fromkeys(FEATURES, 1.0)])
+    page = client.post(f"/deployments/{deployment.id}/", {"inputs": rows, "explain": "on"})
+    assert page.status_code == 200 and "&quot;explanations&quot;" in page.content.decode()
+
+
 def test_deploy_a_version_with_a_canary_split_then_change_it(alice, bob, setup):
     from automl.serving.models import Deployment
 

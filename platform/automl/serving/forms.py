@@ -121,6 +121,7 @@ class TryForm(forms.Form):
     """The deployment page's try-it box: rows as JSON, answered as the API answers them."""
 
     inputs = forms.CharField()
+    explain = forms.BooleanField(required=False)
 
     def clean_inputs(self) -> Any:
         try:

@@ -64,7 +64,10 @@ def deployment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         form = TryForm(request.POST)
         if form.is_valid():
-            out = on_form(form, lambda: predict(deployment, form.cleaned_data["inputs"]))
+            data = form.cleaned_data
+            out = on_form(
+                form, lambda: predict(deployment, data["inputs"], explain=data["explain"])
+            )
             answer = None if out is None else json.dumps(out, indent=1)
         error = " ".join(e for errors in form.errors.values() for e in errors)
     return _detail(
@@ -113,9 +116,25 @@ def _detail(
             "error": error,
             "form": traffic_form or _traffic_form(request, deployment),
             "audit_rows": audit.rows(deployment),
+            "example": _example(request, deployment, versions),
+            "explain": request.POST.get("explain") == "on",
         },
         status=status,
     )
+
+
+def _example(request: HttpRequest, deployment: Deployment, versions: dict) -> dict:
+    """A request body for the page's curl and Python snippets: one row named by the
+    features of the version taking the most traffic (0 where the user puts a value)."""
+    routed = max(deployment.routes, key=lambda r: r["weight"], default=None)
+    version = versions.get(routed["version"]) if routed else None
+    row = {name: 0 for name in (version.features or [])} if version else {}
+    path = f"/api/v1/deployments/{deployment.id}/predict/"
+    return {
+        "url": request.build_absolute_uri(path),
+        "row": json.dumps(row),
+        "host": request.build_absolute_uri("/").rstrip("/"),
+    }
 
 
 @login_required
