@@ -137,6 +137,16 @@ def test_a_time_budget_ends_the_search_within_its_share_and_cheap_families_go_fi
     assert all(t.system_attrs[FIT_S] >= 0 for t in trials if t.state.is_finished())
 
 
+def test_a_budget_too_short_for_one_trial_still_gives_the_job_a_model():
+    config = validate_hpo_config({"time_budget_s": 0.001}, "regression")
+    data, storage = table("regression"), make_storage(None)
+    create_study(config, storage, "s")
+    run_trials(config, data, MemoryReporter(), storage, "s")
+    trials = optuna.load_study(study_name="s", storage=storage).get_trials()
+    finished = [t for t in trials if t.state.is_finished()]
+    assert len(finished) == 1 and finished[0].state == optuna.trial.TrialState.COMPLETE
+
+
 @pytest.mark.parametrize("task", ["classification", "regression"])
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_presets_give_valid_configs_and_keys_given_win(task, name):

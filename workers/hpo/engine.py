@@ -232,7 +232,7 @@ def run_trials(
             # Like Optuna's own timeout, checked between trials (and inside trials: stop).
             if ran and timeout_s is not None and time.monotonic() - started >= timeout_s:
                 return False
-            if budget_end is not None and time.monotonic() >= budget_end:
+            if ran and budget_end is not None and time.monotonic() >= budget_end:
                 return False
             # Reading the whole study costs O(trials) on every storage, so the per-trial path
             # reads none of it until near the budget's end: stale trials are reaped on a timer.
@@ -261,8 +261,9 @@ def run_trials(
                 # The job's timeout reaches inside a trial once this runner has run one, as
                 # between trials: a first trial is bounded by trial_timeout_s alone.
                 job_deadline = started + timeout_s if ran and timeout_s is not None else None
-                # The time budget is the job's: it cuts every trial, a first one included.
-                if budget_end is not None:
+                # The time budget cuts a trial running past it, but not a runner's first:
+                # a job that ends without one finished trial has no model at all.
+                if budget_end is not None and ran:
                     job_deadline = min(budget_end, job_deadline or budget_end)
                 _run_trial(
                     budget,

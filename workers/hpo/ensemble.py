@@ -85,15 +85,21 @@ def build(
     classes = np.unique(search.y) if config.task == "classification" else None
 
     candidates: list[Candidate] = []
+
+    def out_of_time() -> bool:  # past the budget, once an ensemble can be made
+        return deadline is not None and time.monotonic() >= deadline and len(candidates) >= 2
+
     for trial in _candidate_trials(config, storage, study_name, exclude):
-        if deadline is not None and time.monotonic() >= deadline and len(candidates) >= 2:
-            break
         family = split_params(config, trial.params)[0]
         began = time.monotonic()
         outputs = []
         for split in splits:
+            if out_of_time():
+                break
             fitted = _fit(config, trial.params, split.X_train, split.y_train, transformer)
             outputs.append(_outputs(config, fitted, split.X_valid))
+        if out_of_time():  # this candidate is left out, its folds unfinished
+            break
         refit_model = _fit(config, trial.params, search.X, search.y, transformer)
         candidates.append(
             Candidate(
