@@ -350,7 +350,8 @@ def test_a_nas_job_shows_alphas_and_the_genotype(alice_browser, alice, iris):
         result={
             "metric": "accuracy",
             "genotype": genotype,
-            "best": {"number": 2, "score": 0.9},
+            "best": {"number": 2, "score": 0.311},
+            "retrain": {"test_metrics": {"accuracy": 0.958}},
             "alpha_history": [{"epoch": 0, "normal": [[0.4, 0.6], [0.5, 0.5]]}],
             "alpha_axes": {"ops": ["skip_connect", "sep_conv_3x3"], "edges": ["0->2", "1->2"]},
         },
@@ -360,6 +361,9 @@ def test_a_nas_job_shows_alphas_and_the_genotype(alice_browser, alice, iris):
     assert "Architecture weights" in titles and "Found cells" in titles
     page = alice_browser.get(f"/jobs/{job.id}/").content.decode()
     assert "Continue from this job" not in page and "Run again" in page
+    # The supernet's score is not taken for the model's: each is named for what it is.
+    assert "Best accuracy while searching</dt>" in page and "accuracy 0.9580" in page
+    assert "the retrained model's test score is below" in page
 
 
 def test_another_users_job_is_a_404_everywhere(alice_browser, bob, iris):
