@@ -110,3 +110,22 @@ def test_the_pages_schedule_a_job_and_list_it(alice, alice_browser, iris):
     assert "30 2 * * *" in page and "src" in page
     bad = alice_browser.post(f"/jobs/{source.id}/schedule/", {"cron": "nope"}, follow=True)
     assert "cron" in bad.content.decode()
+
+
+def test_a_pipeline_can_be_scheduled_as_it_was_submitted(alice_api, iris):
+    search = {"type": "search", "kind": "hpo", "config": {"model": "mlp", "n_trials": 2}}
+    gate = {"type": "gate", "conditions": [{"check": "metric", "min": 0.5}]}
+    created = alice_api.post(
+        "/api/v1/jobs/",
+        {"kind": "pipeline", "dataset": iris.id, "config": {"stages": [search, gate]}},
+        format="json",
+    )
+    assert created.status_code == 201, created.json()
+    response = alice_api.post(
+        "/api/v1/schedules/",
+        {"name": "weekly", "cron": "0 4 * * 0", "from_job": created.json()["id"]},
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    assert schedules.run_due(datetime.now(UTC) + timedelta(days=8))["submitted"] == 1
+    assert Job.objects.filter(kind="pipeline").count() == 2
