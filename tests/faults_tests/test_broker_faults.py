@@ -4,8 +4,6 @@ jobs finish, workers reconnect, and the reconciler re-sends every job still queu
 
 Each test runs its own redis-server; the shared one is never restarted or flushed."""
 
-import time
-
 import pytest
 import redis
 
@@ -13,6 +11,9 @@ from automl.jobs.models import Job, Trial
 from tests.support.workers import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+# The most a job's remaining work may take, worker start and reconnection included, on a
+# loaded 2-core machine: each wait ends as soon as the state is reached.
+WORK_S = 240
 
 
 def submit_hpo(api, model: str, n_trials: int, **extra) -> int:
@@ -35,22 +36,25 @@ def test_a_redis_restart_mid_job_loses_no_job(workers, api, own_redis):
         lambda: (
             trials.filter(state="complete").exists() and trials.filter(state="running").exists()
         ),
-        90,
+        WORK_S,
         "a trial done and one running",
     )
 
     own_redis.stop()
-    time.sleep(2)
+    # Restarted once the worker has seen it gone (a state, not a guessed number of seconds).
+    wait_for(
+        lambda: "Connection to broker lost" in workers.log("w1"), 60, "the worker to see it gone"
+    )
     own_redis.start()
     # A job sent through the new server: the worker must have reconnected to run it.
     second = submit_hpo(api, "logistic_regression", 2)
     own_redis.send_job(second)
 
-    job = api.wait_finished(job_id, timeout_s=60)
+    job = api.wait_finished(job_id, timeout_s=WORK_S)
     assert job["status"] == "succeeded", job["error_message"]
     assert sorted(trials.values_list("number", flat=True)) == [0, 1, 2, 3]
     # Claimed once the first is done: run_job(second) went through the restarted server.
-    wait_for(lambda: Job.objects.get(id=second).attempts == 1, 30, "the second job claimed")
+    wait_for(lambda: Job.objects.get(id=second).attempts == 1, WORK_S, "the second job claimed")
 
 
 def test_a_flushed_broker_loses_no_queued_job(workers, api, own_redis):
@@ -71,7 +75,7 @@ def test_a_flushed_broker_loses_no_queued_job(workers, api, own_redis):
         RECONCILE_QUEUED_AFTER_S="2",
     )
     for job_id in queued:
-        job = api.wait_finished(job_id, timeout_s=60)
+        job = api.wait_finished(job_id, timeout_s=WORK_S)
         assert job["status"] == "succeeded", job["error_message"]
         assert Trial.objects.filter(job_id=job_id, state="complete").count() == 2
     assert Job.objects.filter(id__in=queued, attempts=1).count() == 3, "each ran once"

@@ -25,7 +25,7 @@ def test_the_worker_parent_never_imports_torch(workers, api):
         "search_space": {"epochs": {"type": "fixed", "value": 2}},
     }
     job = api.submit("hpo", "iris", config)
-    assert api.wait_finished(job["id"], timeout_s=60)["status"] == "succeeded"
+    assert api.wait_finished(job["id"], timeout_s=240)["status"] == "succeeded"
 
     assert any(loads_torch(child) for child in children(parent)), "the child ran torch"
     assert not loads_torch(parent)

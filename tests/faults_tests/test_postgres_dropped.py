@@ -50,7 +50,7 @@ def test_a_job_survives_its_database_connections_being_cut(workers, api):
 
     assert cut_worker_connections() >= 1
 
-    job = api.wait_finished(job["id"], timeout_s=60)
+    job = api.wait_finished(job["id"], timeout_s=240)
     assert job["status"] == "succeeded", job["error_message"]
     assert sorted(t.number for t in trials) == [0, 1, 2, 3]
     assert {t.state for t in trials} == {"complete"}, [t.error for t in trials if t.error]

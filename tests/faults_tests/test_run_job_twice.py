@@ -17,7 +17,7 @@ def test_a_job_delivered_to_two_workers_at_once_runs_once(workers, api):
     job_id = api.submit("hpo", "iris", config)["id"]
     celery_app.send_task("automl.run_job", args=[job_id], queue="cpu")  # the second delivery
 
-    job = api.wait_finished(job_id, timeout_s=60)
+    job = api.wait_finished(job_id, timeout_s=240)
 
     assert job["status"] == "succeeded", job["error_message"]
     assert Job.objects.get(id=job_id).attempts == 1

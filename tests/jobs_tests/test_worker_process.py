@@ -1,5 +1,10 @@
+import dataclasses
+import threading
+import time
+
 from automl.jobs import worker
 from automl.jobs.worker import gpus_for_child, gpus_per_child, placement_problem
+from workers.training.stopping import Watchdog
 
 
 def test_pool_children_take_their_own_slice_of_the_declared_gpus():
@@ -32,3 +37,16 @@ def test_a_worker_that_declares_no_gpus_counts_the_ones_it_sees(monkeypatch):
     assert "needs 1 GPU, worker w2@host gives each job no GPU" in placement_problem(
         {"gpus": 1}, "w2@host"
     )
+
+
+def test_only_a_pool_child_ends_its_process_for_a_stuck_trial(monkeypatch):
+    assert worker.trial_hard_stop() is None  # this test process: nothing may end it
+    monkeypatch.setattr(worker, "_pool_child", True)
+    hard = worker.trial_hard_stop()
+    assert hard is not None and hard.grace_s == 10  # TRIAL_STOP_GRACE_S
+    # Its watchdog thread closes the connection of its own thread as it ends, not this one's.
+    errors = []
+    monkeypatch.setattr(threading, "excepthook", errors.append)
+    with Watchdog(dataclasses.replace(hard, poll_s=0.01)):
+        time.sleep(0.05)
+    assert errors == []

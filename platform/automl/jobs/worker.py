@@ -95,8 +95,9 @@ def trial_hard_stop():
         log.warning("ending worker process %s: a trial outlived its hard limit", os.getpid())
         os._exit(1)
 
-    # The watchdog's thread reads the cancel flag through a connection of its own.
-    return HardStop(end_process, settings.TRIAL_STOP_GRACE_S, on_exit=connection.close)
+    # The watchdog's thread reads the cancel flag through a connection of its own, closed
+    # as it ends (resolved inside the thread: `connection` is per thread).
+    return HardStop(end_process, settings.TRIAL_STOP_GRACE_S, on_exit=lambda: connection.close())
 
 
 @worker_ready.connect
