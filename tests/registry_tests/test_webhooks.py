@@ -97,6 +97,7 @@ def test_events_it_did_not_ask_for_and_other_users_events_are_not_sent(
         ({"url": "http://x", "events": []}, "events"),
         ({"url": "http://x", "events": ["everything"]}, "events"),
         ({"url": "http://x"}, "events"),
+        ({"url": "http://x", "events": [["alias_moved"]]}, "events"),  # fuzz: was a 500
     ],
 )
 def test_a_bad_subscription_is_a_400_naming_the_field(alice_api, body, field):

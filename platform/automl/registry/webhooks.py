@@ -54,7 +54,11 @@ def subscribe(owner: Any, url: Any, events: Any) -> Webhook:
     errors: dict[str, list[str]] = {}
     if not isinstance(url, str) or not url.startswith(("http://", "https://")) or len(url) > 500:
         errors["url"] = ["an http:// or https:// URL of at most 500 characters"]
-    if not isinstance(events, list) or not events or not all(e in EVENTS for e in events):
+    if (
+        not isinstance(events, list)
+        or not events
+        or not all(isinstance(e, str) and e in EVENTS for e in events)
+    ):
         errors["events"] = [f"a non-empty list of: {', '.join(EVENTS)}"]
     if Webhook.objects.filter(owner=owner).count() >= MAX_WEBHOOKS:
         errors["url"] = [f"you have {MAX_WEBHOOKS} webhooks already; delete one first"]
