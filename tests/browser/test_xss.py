@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from automl.jobs.models import Job, Trial
 from tests.browser.steps import shoot, sign_in
+from tests.support.factories import HPO_CONFIG
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -68,7 +69,7 @@ def test_markup_in_a_column_name_stays_text(
         name=EVIL,
         dataset_id=dataset_id,
         status="succeeded",
-        config={"metric": "accuracy"},
+        config=HPO_CONFIG,
         result={"importances": {EVIL: 1.0}},
     )
     now = timezone.now()

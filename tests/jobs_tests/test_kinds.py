@@ -7,6 +7,7 @@ from automl.jobs import kinds
 from automl.jobs.charts import TrialSample
 from automl.jobs.forms import JobForm
 from automl.jobs.models import Job
+from tests.support.factories import HPO_CONFIG
 
 KINDS = list(kinds.JOB_KINDS)
 
@@ -27,9 +28,19 @@ def test_a_kind_names_its_label_and_form(name):
     assert set(kind.form.error_fields().values()) <= set(kind.form.base_fields)
 
 
+# Stored configs as submission leaves them (the kinds read them typed); {}: none needed.
+STORED = {
+    "hpo": HPO_CONFIG,
+    "external": {
+        "search_space": {"x": {"type": "float", "low": 0, "high": 1}},
+        "direction": "maximize",
+    },
+}
+
+
 @pytest.mark.parametrize("name", KINDS)
 def test_a_kind_shows_a_job_with_no_result_yet(name):
-    job = Job(kind=name, name="j", config={}, result={})
+    job = Job(kind=name, name="j", config=STORED.get(name, {}), result={})
     kind = kinds.get(name)
     metrics = kind.metrics(job)
     assert metrics and all(isinstance(m, str) for m in metrics)

@@ -297,7 +297,7 @@ def test_run_again_keeps_only_the_users_own_json(alice_browser, alice, iris):
 
 
 def test_continue_seeds_the_study_with_the_jobs_trials(alice_browser, alice, iris):
-    done = make_job(alice, iris, config={"model": "logistic_regression", "n_trials": 3})
+    done = make_job(alice, iris)
     page = alice_browser.get(f"/jobs/{done.id}/").content.decode()
     assert f"?from={done.id}&amp;continue=1" in page and "Run again" in page
     initial = (

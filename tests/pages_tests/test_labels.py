@@ -8,7 +8,7 @@ from django.test import Client
 
 from automl.jobs.models import Job
 from automl.serving.traffic import create_deployment
-from tests.support.factories import forest_dir, register
+from tests.support.factories import HPO_CONFIG, forest_dir, register
 
 pytestmark = pytest.mark.django_db
 
@@ -61,7 +61,7 @@ def test_every_control_on_every_page_is_labelled(alice, iris, tmp_path, model_st
         kind="hpo",
         dataset=iris,
         status="running",
-        config={"metric": "accuracy"},
+        config=HPO_CONFIG,
         name="search",
     )
     client = Client()

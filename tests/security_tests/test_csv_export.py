@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from automl.jobs.export import neutralise
 from automl.jobs.models import Job, Trial
+from tests.support.factories import HPO_CONFIG
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +24,7 @@ def job(alice, iris):
         name="j",
         dataset=iris,
         status="succeeded",
-        config={"metric": ["accuracy", "f1"]},
+        config={**HPO_CONFIG, "metric": ["accuracy", "f1_macro"], "direction": ["maximize"] * 2},
     )
     now = timezone.now()
     for number, choice in enumerate(FORMULAS):
@@ -53,7 +54,7 @@ def test_it_downloads_every_trial_with_formulas_defused(job, alice_api):
     assert response["Content-Type"].startswith("text/csv")
     assert f'filename="job-{job.id}-trials.csv"' in response["Content-Disposition"]
     header, *rows = rows_of(response)
-    assert header[:4] == ["number", "state", "accuracy", "f1"]
+    assert header[:4] == ["number", "state", "accuracy", "f1_macro"]
     assert "'param:=C" not in header and "param:=C" in header  # not at the cell's start
     assert len(rows) == len(FORMULAS) + 1
     kernel = header.index("param:kernel")

@@ -144,13 +144,9 @@ def _predictor(version: ModelVersion):
     return Predictor(load_model(directory), transformer, version.spec)
 
 
-def _objective(config: dict, names: list[str]) -> str:
+def _objective(job, names: list[str]) -> str:
     """The job's first metric when the report has it, else the task's first."""
-    metrics = config.get("metric")
-    for name in [metrics] if isinstance(metrics, str) else (metrics or []):
-        if name in names:
-            return name
-    return names[0]
+    return next((n for n in kinds.get(job.kind).metrics(job) if n in names), names[0])
 
 
 def compute(version: ModelVersion) -> tuple[dict, dict, str]:
@@ -168,7 +164,7 @@ def compute(version: ModelVersion) -> tuple[dict, dict, str]:
         raise Conflict(
             f"{version} is a {version.task} model but job {job.id}'s data is for {data.task}"
         )
-    typed = kinds.get(job.kind).typed_config(job)
+    typed = job.typed_config
     seed = typed.seed
     search, test = engine.split_rows(data.y, data.task, typed.test_size, seed)
     predictor = _predictor(version)
@@ -183,7 +179,7 @@ def compute(version: ModelVersion) -> tuple[dict, dict, str]:
         n_resamples=settings.EVALUATION_RESAMPLES,
         seed=seed,
     )
-    metric = _objective(config, list(report["metrics"]))
+    metric = _objective(job, list(report["metrics"]))
     features = version.features or list(data.feature_names)
     if np.ndim(X) == 2 and len(features) == X.shape[1]:
         report["importances"] = engine.permutation_importances(
@@ -214,22 +210,21 @@ def _validation(version: ModelVersion, job, search, metric: str) -> dict:
     each fold's score of the chosen params, refitted as the trial fitted them."""
     from automl.jobs.models import Trial
     from workers.evaluation.report import cross_validation
+    from workers.models.kinds import kind_of
 
-    validation = job.config.get("validation") or {}
-    out: dict[str, Any] = {"method": validation.get("method", "holdout")}
+    cross_validates = kinds.get(job.kind).cross_validates
+    method = job.typed_config.validation.method if cross_validates else "holdout"
+    out: dict[str, Any] = {"method": method}
     trial = Trial.objects.filter(job=job, number=version.trial_number).first()
     if trial is not None and trial.values:
         out["best_trial"] = {
             "number": trial.number,
             "value": trial.values[0],
-            "metric": _objective(job.config, [metric]),
+            "metric": _objective(job, [metric]),
         }
-    from workers.models.kinds import kind_of
-
-    cross_validates = kinds.get(job.kind).cross_validates and kind_of(version.spec).one_trial
-    if cross_validates and out["method"] == "cv" and version.source == "job" and version.params:
-        typed = kinds.get(job.kind).typed_config(job)
-        out["cv"] = cross_validation(typed, version.params, search, metric)
+    one_trial = kind_of(version.spec).one_trial  # an ensemble has no one trial's params
+    if one_trial and method == "cv" and version.source == "job" and version.params:
+        out["cv"] = cross_validation(job.typed_config, version.params, search, metric)
     return out
 
 

@@ -20,6 +20,7 @@ from rest_framework import renderers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from automl.jobs import kinds
 from automl.jobs.models import Job, Trial
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -36,8 +37,7 @@ def neutralise(value: object) -> object:
 
 
 def metric_names(job: Job, width: int) -> list[str]:
-    metric = job.config.get("metric") or (job.result or {}).get("metric") or "value"
-    names = [metric] if isinstance(metric, str) else [str(m) for m in metric]
+    names = [str(m) for m in kinds.get(job.kind).metrics(job)]
     return names if len(names) == width else [f"value_{i}" for i in range(width)]
 
 

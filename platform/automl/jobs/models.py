@@ -1,11 +1,16 @@
+import functools
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Cast
 
+from automl.errors import Conflict
 from automl.jobs import kinds
 from automl.ownership import OwnedQuerySet
+from workers.config import ConfigError
 from workers.failures import LABELS as FAILURE_LABELS
 
 # The failure classes of workers/failures.py ("" for none).
@@ -109,7 +114,19 @@ class Job(models.Model):
     @property
     def slots(self) -> int:
         """Worker pool processes it takes while running: one per trial runner."""
+        # The platform's own key, read raw: the dispatcher weighs every queued job with it
+        # and must not stop at one whose stored config no longer passes its kind's checks.
         return int(self.config.get("parallelism", 1) or 1)
+
+    @functools.cached_property
+    def typed_config(self) -> Any:
+        """The stored config as its kind's typed config (a workers.config.TypedConfig), every
+        check run again: what the platform reads instead of `config["..."]`. Conflict (a
+        409, not a 500) if the stored config no longer passes them."""
+        try:
+            return kinds.get(self.kind).typed_config(self)
+        except ConfigError as exc:
+            raise Conflict(f"{self}'s stored config no longer passes its checks: {exc}") from exc
 
 
 class Trial(models.Model):

@@ -202,7 +202,7 @@ class TrialAsk(ExternalTrialView):
         body = AskSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         answer = external.ask(job, body.validated_data["worker"])
-        lost_after_s = job.config["lost_after_s"]
+        lost_after_s = job.typed_config.lost_after_s
         return Response(
             {
                 "status": answer.step,

@@ -258,7 +258,7 @@ def register_job_model(job, directory: Path, refit: dict) -> ModelVersion:
         "dataset_sha256": getattr(job.dataset, "sha256", "") or "",
         "config": job.config,
         "params": refit.get("params") or {},
-        "seed": job.config.get("seed"),
+        "seed": job.typed_config.seed,
         "code_version": code_version(),
         "metrics": refit.get("test_metrics") or {},
         "description": f"Best model of job {job.id} ({job.name}), trial {refit.get('trial')}",
@@ -309,7 +309,7 @@ def register_model_directory(
         dataset=job.dataset,
         dataset_sha256=getattr(job.dataset, "sha256", "") or "",
         config=job.config,
-        seed=job.config.get("seed"),
+        seed=job.typed_config.seed,
         code_version=code_version(),
         description=f"Step {recipe['step']} ({recipe['technique']}) of compression job "
         f"{job.id} ({job.name}) from {parent}",

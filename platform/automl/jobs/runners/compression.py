@@ -123,7 +123,7 @@ def run_compression(job_id: int) -> None:
     job = Job.objects.select_related("dataset").get(id=job_id)
     reporter = reporter_for(job)
     try:
-        config = Compression().typed_config(job)
+        config = job.typed_config
     except Exception as exc:
         fail(job_id, exc)
         return

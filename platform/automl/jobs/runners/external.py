@@ -65,7 +65,7 @@ class External(JobKind):
 
         try:
             storage = study_storage(job)
-            study.create(self.typed_config(job), storage, job.study_name)
+            study.create(job.typed_config, storage, job.study_name)
             studies.label(job, storage, self.metrics(job))
         except Exception as exc:
             fail(job.id, exc)
@@ -85,10 +85,10 @@ class External(JobKind):
             fail(job.id, exc)
 
     def metrics(self, job: Job) -> list[str]:
-        return _metric_names(job)
+        return job.typed_config.metrics
 
     def direction(self, job: Job) -> str:
-        direction = job.config.get("direction", "maximize")
+        direction = job.typed_config.direction
         return direction if isinstance(direction, str) else direction[0]
 
     def figures(self, job, sample, metrics):
@@ -238,7 +238,7 @@ def close(job: Job) -> None:
         return  # another runner is closing it
     storage = study_storage(job)
     sync_trials(job, storage)
-    summary = summarize(External().typed_config(job), storage, job.study_name)
+    summary = summarize(job.typed_config, storage, job.study_name)
     if Job.objects.filter(id=job.id, cancel_requested=True).exists():
         lifecycle.transition(job.id, Job.Status.CANCELLED, result=summary)
     elif summary["best_number"] is None:
@@ -264,7 +264,7 @@ def register_best_files(job: Job, summary: dict) -> dict:
     best = {
         "trial": summary["best_number"],
         "params": summary["best_params"],
-        "test_metrics": dict(zip(_metric_names(job), summary["best_values"], strict=False)),
+        "test_metrics": dict(zip(job.typed_config.metrics, summary["best_values"], strict=False)),
     }
     if (folder / "spec.json").exists():
         return register_job_result(job, folder, best)
@@ -287,11 +287,6 @@ def register_best_files(job: Job, summary: dict) -> dict:
         return register_job_result(job, Path(tmp), best)
 
 
-def _metric_names(job: Job) -> list[str]:
-    metric = job.config.get("metric", "value")
-    return [metric] if isinstance(metric, str) else list(metric)
-
-
 # --- helpers
 
 
@@ -310,7 +305,7 @@ def _study(job: Job) -> ExternalStudy:
     from workers.external.study import ExternalStudy
 
     try:
-        return ExternalStudy(External().typed_config(job), study_storage(job), job.study_name)
+        return ExternalStudy(job.typed_config, study_storage(job), job.study_name)
     except KeyError:
         raise NotFound(f"job {job.id}'s study is not set up yet") from None
     except SQLAlchemyError as exc:
@@ -322,7 +317,7 @@ def _study(job: Job) -> ExternalStudy:
 
 def _stopping(job: Job) -> bool:
     """Out of time, or cancelled: no more trials are handed out."""
-    timeout_s = job.config.get("timeout_s")
+    timeout_s = job.typed_config.timeout_s
     if job.cancel_requested:
         return True
     if timeout_s is None or job.started_at is None:

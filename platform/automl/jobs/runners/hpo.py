@@ -51,7 +51,7 @@ class HPO(JobKind):
         from workers.hpo import engine
 
         try:
-            config = self.typed_config(job)
+            config = job.typed_config
             storage = study_storage(job)
             engine.create_study(config, storage, job.study_name)
             studies.label(job, storage, config.objectives)
@@ -69,7 +69,7 @@ class HPO(JobKind):
         storage = study_storage(job)
         try:
             with heartbeat(job.id), log_context(job=job.id):
-                config = self.typed_config(job)
+                config = job.typed_config
                 data = load_data(job)
                 engine.run_trials(
                     config,
@@ -112,7 +112,7 @@ class HPO(JobKind):
         if not job.is_finished or not job.study_name:
             return
         found = engine.summarize(
-            self.typed_config(job),
+            job.typed_config,
             study_storage(job),
             job.study_name,
             allow_empty=True,
@@ -123,12 +123,10 @@ class HPO(JobKind):
         Job.objects.filter(id=job.id).update(result=result)
 
     def metrics(self, job: Job) -> list[str]:
-        metric = job.config.get("metric", "value")
-        return [metric] if isinstance(metric, str) else list(metric)
+        return job.typed_config.objectives
 
     def direction(self, job: Job) -> str:
-        direction = job.config.get("direction", "maximize")
-        return direction if isinstance(direction, str) else direction[0]
+        return job.typed_config.directions[0]
 
     def figures(self, job, sample, metrics):
         from automl.jobs import charts

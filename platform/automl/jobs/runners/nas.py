@@ -35,23 +35,24 @@ class NAS(JobKind):
     def start(self, job: Job) -> int:
         from workers.nas import parallel
 
-        parallelism = job.config.get("parallelism", 1)
-        if parallelism <= 1:
-            run_search(job.id)
-            return 0
         try:
-            storage = study_storage(job)
-            parallel.create_study(storage, job.study_name)
-            studies.label(job, storage, ["score"])
+            parallelism = job.typed_config.parallelism
+            if parallelism > 1:
+                storage = study_storage(job)
+                parallel.create_study(storage, job.study_name)
+                studies.label(job, storage, ["score"])
         except Exception as exc:
             fail(job.id, exc)
+            return 0
+        if parallelism <= 1:
+            run_search(job.id)
             return 0
         return parallelism
 
     def run(self, job: Job, runner: int) -> None:
         # A parallel search's runner, or the reconciler's new runner for a job whose
         # worker died.
-        if job.config.get("parallelism", 1) > 1:
+        if job.typed_config.parallelism > 1:
             run_candidates(job.id)
         else:
             run_search(job.id)
@@ -96,7 +97,7 @@ def run_search(job_id: int) -> None:
         with heartbeat(job_id):
             data = load_data(job)
             result = engine.run_nas(
-                NAS().typed_config(job),
+                job.typed_config,
                 data,
                 reporter,
                 directory=artifact_dir(job),
@@ -122,7 +123,7 @@ def run_candidates(job_id: int) -> None:
     try:
         with heartbeat(job_id):
             data = load_data(job)
-            config = NAS().typed_config(job)
+            config = job.typed_config
             parallel.run_candidates(
                 config,
                 data,
