@@ -74,15 +74,7 @@ class MemoryReporter(Reporter):
     def trial_reported(self, number: int, step: int, value: float) -> None:
         self.reported.append((number, step, value))
 
-    def trial_finished(
-        self,
-        number: int,
-        state: str,
-        params: dict,
-        values: list[float] | None,
-        intermediate_values: dict[int, float],
-        error: str = "",
-    ) -> None:
+    def trial_finished(self, number, state, params, values, intermediate_values, error=""):
         self.finished.append(
             {
                 "number": number,

@@ -3,7 +3,6 @@ the API's fields, connection errors are retried, and the CLI turns both into exi
 No Django here: the client is a program of its own."""
 
 import json
-import socket
 import stat
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,6 +22,7 @@ from automl_client import (
     jobfile,
 )
 from automl_client.cli import cli
+from tests.support.servers import free_port
 
 INVALID = {
     "error": "invalid",
@@ -76,12 +76,6 @@ def server():
     yield httpd
     httpd.shutdown()
     httpd.server_close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_an_invalid_submission_raises_with_the_fields_at_fault(server):

@@ -21,9 +21,6 @@ from __future__ import annotations
 
 import io
 import json
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 import zipfile
@@ -35,6 +32,7 @@ import requests
 
 from tests.support.api import Api, browser_for
 from tests.support.data import churn_csv
+from tests.support.servers import bundle_server
 from tests.support.workers import Workers, missing_services, skip_or_fail
 
 pytestmark = [
@@ -319,12 +317,6 @@ class Matrix:
         return response.text
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def matrix(django_db_setup, django_db_blocker, tmp_path_factory):
     """Every row trained once, on a live server of our own and one real worker.
@@ -532,25 +524,8 @@ def test_bundle(matrix, row, tmp_path):
     folder = tmp_path / "bundle"
     with zipfile.ZipFile(io.BytesIO(response.content)) as zf:
         zf.extractall(folder)
-    port = _free_port()
-    # Only the bundle on the path: it must not need anything from this repository.
-    proc = subprocess.Popen(
-        [sys.executable, "-E", "-s", "serve.py", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=folder,
-        stderr=subprocess.PIPE,
-    )
     inputs = matrix.inputs(row, 20)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=1)
-                break
-            except OSError:
-                assert proc.poll() is None, proc.stderr.read().decode()
-                assert time.monotonic() < deadline, "the bundle did not start"
-                time.sleep(0.2)
+    with bundle_server(folder, start_within_s=120) as base:
         request = urllib.request.Request(
             base + "/predict",
             data=json.dumps({"inputs": inputs}).encode(),
@@ -561,9 +536,6 @@ def test_bundle(matrix, row, tmp_path):
             body = json.load(urllib.request.urlopen(request, timeout=60))
         except urllib.error.HTTPError as exc:
             pytest.fail(f"{row}: the bundle answered {exc.code}: {exc.read().decode()}")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
     served = matrix.predict(row, inputs)
     assert body["predictions"] == served["predictions"]
     if "probabilities" in served:

@@ -6,7 +6,6 @@ that to a broker start their own `redis-server` on a free port, in a temporary f
 """
 
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -15,12 +14,7 @@ import pytest
 import redis
 
 from automl.celery import app as celery_app
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.servers import free_port
 
 
 class OwnRedis:

@@ -2,10 +2,6 @@
 
 import io
 import json
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 import zipfile
 
@@ -14,6 +10,7 @@ import pytest
 import torch
 
 from tests.support.factories import FEATURES, forest_dir, iris_xy, mlp_dir, register, rows
+from tests.support.servers import bundle_server
 from workers.models.artifacts import decode_predictions, load_model, load_transformer
 from workers.models.export import ExportError, to_onnx, to_torchscript, triton_config
 
@@ -146,12 +143,6 @@ def test_regression_config_has_one_value_per_row():
     assert "reshape: { shape: [ ] }" in text
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("make", [forest_dir, mlp_dir, int8_dir], ids=["forest", "mlp", "int8"])
 def test_the_bundle_serves_the_same_answers(alice_api, alice, tmp_path, model_store, make):
@@ -173,24 +164,7 @@ def test_the_bundle_serves_the_same_answers(alice_api, alice, tmp_path, model_st
         assert (folder / name).is_file(), name
     assert "torch==" in (folder / "requirements.txt").read_text()
 
-    port = _free_port()
-    # Only the bundle on the path: it must not need anything from this repository.
-    proc = subprocess.Popen(
-        [sys.executable, "-E", "-s", "serve.py", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=folder,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=1)
-                break
-            except OSError:
-                assert proc.poll() is None, proc.stderr.read().decode()
-                assert time.monotonic() < deadline, "the bundle did not start"
-                time.sleep(0.2)
+    with bundle_server(folder) as base:
         X, _ = iris_xy()
         spec = json.loads((folder / "model" / "spec.json").read_text())
         # A full raw row: the columns the model does not read ride along and are ignored.
@@ -204,9 +178,6 @@ def test_the_bundle_serves_the_same_answers(alice_api, alice, tmp_path, model_st
             method="POST",
         )
         body = json.load(urllib.request.urlopen(request, timeout=10))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
     model = load_model(model_store / version.storage_key)
     expected = decode_predictions(spec, model.predict(X[:10]), model.classes_).tolist()
     assert body["predictions"] == expected

@@ -72,30 +72,9 @@ def test_shapes_and_bad_inputs():
     model = CNN(CNNConfig(in_channels=3, height=5, width=7, n_outputs=4, channels=(4, 8, 8)))
     assert model(torch.zeros(2, 3, 5, 7)).shape == (2, 4)
     X = np.zeros((4, 3), dtype=np.float32)  # not images
+    y = np.zeros(4)
+    settings = dict(epochs=1, lr=0.01, batch_size=2, weight_decay=0.0, seed=0)
     with pytest.raises(ValueError, match="N x C x H x W"):
-        train_cnn(
-            model,
-            X,
-            np.zeros(4),
-            X,
-            np.zeros(4),
-            epochs=1,
-            lr=0.01,
-            batch_size=2,
-            weight_decay=0.0,
-            seed=0,
-        )
+        train_cnn(model, X, y, X, y, **settings)
     with pytest.raises(ValueError, match="lr_schedule"):
-        train_cnn(
-            model,
-            X,
-            np.zeros(4),
-            X,
-            np.zeros(4),
-            epochs=1,
-            lr=0.01,
-            batch_size=2,
-            weight_decay=0.0,
-            seed=0,
-            lr_schedule="cosine",
-        )
+        train_cnn(model, X, y, X, y, **settings, lr_schedule="cosine")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from rest_framework.test import APIClient
 
-from tests.support.factories import mlp_dir, register
+from tests.support.factories import make_job, mlp_dir, register
 from workers.compression.common import split
 from workers.compression.config import validate_compression_config
 from workers.data.builtin import load_builtin
@@ -52,15 +52,7 @@ def test_hpo_nas_and_compression_hold_out_the_same_test_rows(test_size, seed):
 
 @pytest.mark.django_db
 def test_a_compression_job_inherits_its_input_models_split(alice, iris, tmp_path, model_store):
-    from automl.jobs.models import Job
-
-    parent = Job.objects.create(
-        owner=alice,
-        kind="hpo",
-        dataset=iris,
-        status="succeeded",
-        config={"test_size": 0.3, "seed": 11},
-    )
+    parent = make_job(alice, iris, status="succeeded", config={"test_size": 0.3, "seed": 11})
     version = register(alice, mlp_dir(tmp_path / "m"), job=parent)
     api = APIClient()
     api.force_authenticate(alice)
@@ -84,16 +76,9 @@ def test_a_compression_job_inherits_its_input_models_split(alice, iris, tmp_path
 @pytest.mark.django_db
 def test_nothing_is_inherited_on_another_data_set(alice, iris, tmp_path, model_store):
     from automl.datasets.models import Dataset
-    from automl.jobs.models import Job
 
     wine = Dataset.objects.get(builtin_name="wine")
-    parent = Job.objects.create(
-        owner=alice,
-        kind="hpo",
-        dataset=wine,
-        status="succeeded",
-        config={"test_size": 0.3, "seed": 11},
-    )
+    parent = make_job(alice, wine, status="succeeded", config={"test_size": 0.3, "seed": 11})
     version = register(alice, mlp_dir(tmp_path / "m"), job=parent)
     api = APIClient()
     api.force_authenticate(alice)

@@ -61,15 +61,7 @@ class DatabaseReporter(Reporter):
         self._records[number] = record  # written with trial_finished, in one UPDATE
 
     @reconnecting
-    def trial_finished(
-        self,
-        number: int,
-        state: str,
-        params: dict,
-        values: list[float] | None,
-        intermediate_values: dict[int, float],
-        error: str = "",
-    ) -> None:
+    def trial_finished(self, number, state, params, values, intermediate_values, error=""):
         fields = {
             "state": state,
             "params": params,
