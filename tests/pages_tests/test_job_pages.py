@@ -503,7 +503,8 @@ def test_run_again_leaves_a_default_search_space_out(alice_browser, alice, iris)
 def test_a_job_links_to_the_model_it_registered(alice_browser, alice, iris, model_store, tmp_path):
     from tests.support.factories import forest_dir, mlp_dir, register
 
-    job = make_job(alice, iris, config={"metric": "balanced_accuracy"}, result={"best_value": 0.9})
+    config = {**factories.HPO_CONFIG, "metric": "balanced_accuracy"}
+    job = make_job(alice, iris, config=config, result={"best_value": 0.9})
     forest = register(alice, forest_dir(tmp_path / "f"), name="iris-forest", job=job)
     page = alice_browser.get(f"/jobs/{job.id}/").content.decode()
     registered = page.split('id="job-registered"')[1].split("</dd>")[0]
