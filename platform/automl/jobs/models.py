@@ -7,10 +7,8 @@ from django.db.models import F
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Cast
 
-from automl.errors import Conflict
 from automl.jobs import kinds
 from automl.ownership import OwnedQuerySet
-from workers.config import ConfigError
 from workers.failures import LABELS as FAILURE_LABELS
 
 # The failure classes of workers/failures.py ("" for none).
@@ -121,12 +119,9 @@ class Job(models.Model):
     @functools.cached_property
     def typed_config(self) -> Any:
         """The stored config as its kind's typed config (a workers.config.TypedConfig), every
-        check run again: what the platform reads instead of `config["..."]`. Conflict (a
-        409, not a 500) if the stored config no longer passes them."""
-        try:
-            return kinds.get(self.kind).typed_config(self)
-        except ConfigError as exc:
-            raise Conflict(f"{self}'s stored config no longer passes its checks: {exc}") from exc
+        check run again: what the platform reads instead of `config["..."]`. ConfigError if
+        the stored config no longer passes them (a worker fails the job with it)."""
+        return kinds.get(self.kind).typed_config(self)
 
 
 class Trial(models.Model):
