@@ -13,6 +13,10 @@ class RouteSerializer(serializers.ModelSerializer):
 class DeploymentSerializer(serializers.ModelSerializer):
     owner = serializers.CharField(source="owner.username", read_only=True)
     routes = RouteSerializer(source="route_set", many=True, read_only=True)
+    # Declared: the model's SlugField would document a slug pattern that "" (no alias) breaks.
+    follows = serializers.CharField(
+        read_only=True, help_text='The registry alias it follows; "": fixed versions.'
+    )
 
     class Meta:
         model = Deployment
