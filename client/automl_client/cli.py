@@ -400,7 +400,8 @@ def jobs_log(ctx: click.Context, job_id: int, number: int):
 @click.argument("job_id", type=int)
 @click.pass_context
 def jobs_pause(ctx: click.Context, job_id: int):
-    """Start no new trial; the job pauses once its running trials end."""
+    """Start no new trial, DARTS epoch or compression step; the job pauses once the
+    running ones end."""
     job = client_of(ctx).jobs.pause(job_id)
     emit(ctx, job.raw, lambda: show_job(job))
 
@@ -409,7 +410,7 @@ def jobs_pause(ctx: click.Context, job_id: int):
 @click.argument("job_id", type=int)
 @click.pass_context
 def jobs_resume(ctx: click.Context, job_id: int):
-    """Queue a paused job again; any worker runs it on from its study."""
+    """Queue a paused job again; any worker runs it on from its trials and checkpoint."""
     job = client_of(ctx).jobs.resume(job_id)
     emit(ctx, job.raw, lambda: show_job(job))
 

@@ -332,11 +332,12 @@ class Jobs(Part):
         return self.client.request("GET", f"/jobs/{job_id}/leaderboard/")
 
     def pause(self, job_id: int) -> Job:
-        """Start no new trial; the job pauses once its running trials end (HPO)."""
+        """Start no new trial, DARTS epoch or compression step; the job pauses once the
+        running ones end (HPO, NAS and compression jobs)."""
         return Job.from_api(self.client.request("POST", f"/jobs/{job_id}/pause/"), self.client)
 
     def resume(self, job_id: int) -> Job:
-        """Queue a paused job again; any worker runs it on from its study."""
+        """Queue a paused job again; any worker runs it on from its trials and checkpoint."""
         return Job.from_api(self.client.request("POST", f"/jobs/{job_id}/resume/"), self.client)
 
     def extend(self, job_id: int, n_trials: int) -> Job:

@@ -189,3 +189,47 @@ def test_a_search_whose_worker_died_resumes_from_its_stored_trials(workers, api)
     assert sorted(t["number"] for t in trials) == list(range(len(trials)))
     assert len({t["worker"] for t in trials}) == 2
     assert job["result"]["n_complete"] == 6
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_paused_darts_job_resumes_from_its_checkpoint_on_another_worker(workers, api):
+    from workers.checkpoint import Checkpoint
+    from workers.nas.strategies.darts import CHECKPOINT
+
+    workers.start("w1")
+    epochs = 6
+    config = {
+        "strategy": {"name": "darts", "epochs": epochs, "batch_size": 128},
+        "space": CELL,
+        "retrain": {"epochs": 2},
+    }
+    job = api.submit("nas", "digits", config)
+    api.wait(job["id"], lambda j: j["status"] == "running")
+    api.post(f"/api/v1/jobs/{job['id']}/pause/", expect=202)
+    job = api.wait(job["id"], lambda j: j["status"] != "running")
+    assert job["status"] == "paused", job["error_message"]
+    first_run = api.all_trials(job["id"])
+    paused_at = len(first_run)  # the epochs done when the pause was seen between two
+    assert 1 <= paused_at < epochs, "the pause came after the search: make it longer"
+    saved = Checkpoint(Job.objects.get(id=job["id"]).checkpoint_dir / CHECKPOINT).load()
+    assert saved["epoch"] == paused_at - 1
+    workers.kill("w1")  # the first worker is gone: only another one can resume the job
+
+    workers.start("w2")
+    workers.wait_ready("w2")
+    api.post(f"/api/v1/jobs/{job['id']}/resume/", expect=202)
+    job = api.wait_finished(job["id"], timeout_s=300)
+
+    assert job["status"] == "succeeded", job["error_message"]
+    trials = api.all_trials(job["id"])
+    assert [t["number"] for t in trials] == list(range(epochs))  # no epoch twice, none lost
+    assert trials[:paused_at] == first_run  # the first worker's epochs kept as they were
+    resumed = trials[paused_at:]
+    assert {t["worker"] for t in resumed}.isdisjoint({t["worker"] for t in first_run})
+    # The second worker started at the epoch after the checkpoint's, not at epoch 0.
+    assert job["result"]["notes"]["resumed_at_epochs"] == [paused_at]
+    assert [h["epoch"] for h in job["result"]["alpha_history"]] == list(range(epochs))
+    assert job["result"]["best"]["number"] == epochs - 1
+    assert not Job.objects.get(id=job["id"]).checkpoint_dir.exists()
+    check_model(job)

@@ -19,21 +19,19 @@ from workers.compression.config import (
 )
 from workers.data.builtin import load_builtin
 from workers.models.artifacts import SPEC_FILE, save_model, scaling_spec
+from workers.reporter import Reporter as BaseReporter
 from workers.training.cnn import CNN, CNNConfig, train_cnn
 from workers.training.mlp import MLP, MLPConfig, train_mlp
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class Reporter:
+class Reporter(BaseReporter):
     def __init__(self) -> None:
         self.fractions: list[float] = []
 
     def progress(self, fraction: float) -> None:
         self.fractions.append(fraction)
-
-    def should_stop(self) -> bool:
-        return False
 
 
 @pytest.fixture(scope="module")

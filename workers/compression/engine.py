@@ -7,12 +7,14 @@ from the previous step's model; every report is also given relative to the origi
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Protocol
 
 import torch
 
+from workers.checkpoint import at
 from workers.compression.common import CompressionError, split
 from workers.compression.config import CompressionConfig
 from workers.compression.report import measure, relative
@@ -25,10 +27,13 @@ from workers.models.layout import SPEC_FILE
 from workers.training.measure import resolve_device
 from workers.training.stopping import Cancelled, StopCheck
 
+CHECKPOINT = "compression.pt"
+
 
 class Reporter(Protocol):
     def progress(self, fraction: float) -> None: ...
     def should_stop(self) -> bool: ...
+    def should_pause(self) -> bool: ...
 
 
 def run_compression(
@@ -41,8 +46,14 @@ def run_compression(
     teachers: dict[int, Path] | None = None,
     on_step=None,
     device: str = "cpu",
+    checkpoint_dir: Path | None = None,
 ) -> dict:
     """Run config.steps in order from the model in model_dir.
+
+    A pause (reporter.should_pause) is taken between steps: the result then has
+    "paused": True. With a checkpoint_dir, the chain so far is checkpointed after each
+    step (its model is already saved under step-<i>): run again, it starts at the first
+    step not done, from that step's input model, and keeps the finished steps' results.
 
     Args:
         config: checked by validate_compression_config.
@@ -54,6 +65,7 @@ def run_compression(
         on_step: called with (index, step result) after each step is saved (registration).
         device: where fine-tuning, distillation and QAT train ("auto", "cpu", "cuda");
             the models are measured and saved on the CPU.
+        checkpoint_dir: where the chain's checkpoint is kept (None: nowhere).
 
     Returns:
         {"original": report, "steps": [{"technique", "config", "report", "relative",
@@ -69,21 +81,32 @@ def run_compression(
     splits = split(config, data, model.spec, transformer)
     x_test, y_test = splits.x["test"], splits.y["test"]
     repeats = config.report.repeats
-    original = measure(model, x_test, y_test, repeats=repeats, directory=Path(model_dir))
+    checkpoint = at(checkpoint_dir, CHECKPOINT)
+    key = json.dumps(config.to_json(), sort_keys=True)
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None and saved["key"] == key:
+        result = json.loads(saved["result"])  # the steps done, against the same original
+        model = load_compressed(Path(result["steps"][-1]["directory"]))
+    else:
+        result = {
+            "original": measure(model, x_test, y_test, repeats=repeats, directory=Path(model_dir)),
+            "steps": [],
+            "stopped": False,
+            "flagged": [],
+            "gated": False,
+        }
+    original = result["original"]
     loaded = {tid: load_compressed(path) for tid, path in (teachers or {}).items()}
-    result: dict = {
-        "original": original,
-        "steps": [],
-        "stopped": False,
-        "flagged": [],
-        "gated": False,
-    }
     tolerance = config.tolerance
     for i, typed in enumerate(config.steps):
+        if i < len(result["steps"]):
+            continue  # done by an earlier run of this job
         step = typed.to_json()  # what the chain records
         if reporter.should_stop():
             result["stopped"] = True
             break
+        if reporter.should_pause():
+            return {**result, "paused": True}
         started = time.monotonic()
         if (reason := technique_refusal(model.described, step["technique"])) is not None:
             raise CompressionError(f"step {i + 1} ({step['technique']}): {reason}")
@@ -132,6 +155,9 @@ def run_compression(
         result["steps"].append(entry)
         if on_step is not None:
             on_step(i, entry)
+        if checkpoint is not None:
+            # The results as JSON text: what they hold need not be a type torch loads.
+            checkpoint.save({"key": key, "result": json.dumps(result)})
         reporter.progress((i + 1) / len(config.steps))
         if "flagged" in entry and config.gate:
             result["gated"] = True

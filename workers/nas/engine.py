@@ -10,6 +10,7 @@ stored test accuracy is what the saved model gives.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -20,6 +21,7 @@ import numpy as np
 import torch
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
+from workers import failures
 from workers.config import to_json
 from workers.data.splits import held_out_rows
 from workers.data.tabular import TabularData
@@ -27,13 +29,14 @@ from workers.models.artifacts import data_spec
 from workers.nas.config import Constraints, NASConfig
 from workers.nas.spaces import make_space
 from workers.nas.strategies import STRATEGIES, Candidate, SearchContext, SearchOutcome
-from workers.reporter import Reporter
+from workers.reporter import Reporter, TrialRecord
 from workers.training.genotype import GenotypeConfig, GenotypeNetwork, train_classifier
 from workers.training.loop import Hooks
 from workers.training.measure import count_params, forward_ms, outputs, resolve_device
 from workers.training.stopping import StopCheck, Stopped
 
 LATENCY_RUNS = 10
+log = logging.getLogger(__name__)
 
 
 class NasError(Exception):
@@ -136,13 +139,15 @@ class NasContext(SearchContext):
         reporter: Reporter,
         device: torch.device,
         history: list[Candidate],
+        checkpoint_dir: Path | None = None,
     ) -> None:
         self.config, self.data, self.reporter, self.device = config, prepared, reporter, device
         self.space = make_space(config)
         self.seed = config.seed
         self.history = [c for c in history if c.state != "failed"]
         self.next_number = max((c.number for c in history), default=-1) + 1
-        self.cancelled = self.timed_out = False
+        self.checkpoint_dir = checkpoint_dir
+        self.cancelled = self.timed_out = self.paused = False
         self._started = time.monotonic()
         self._completed = sum(c.state == "complete" for c in self.history)
         scaling = _scaling(config, prepared.X["train"])
@@ -199,23 +204,28 @@ class NasContext(SearchContext):
             curve[epoch] = self.accuracy(module, xv, yv)
             self.reporter.trial_reported(number, epoch, curve[epoch])
 
-        try:
-            train_classifier(
-                module,
-                xt,
-                yt,
-                epochs=proxy.epochs,
-                lr=training.lr,
-                batch_size=training.batch_size,
-                weight_decay=training.weight_decay,
-                seed=self.seed + number,
-                hooks=Hooks(on_epoch, stop=self.stop_check()),
-                options=self.config.trainer,
-            )
-        # One bad candidate (e.g. out of memory) ends only itself; a cancel or the job's
-        # timeout inside its training (Stopped) ends it too, and the search stops after it.
-        except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
+        error, failure = "", ""
+        with self.capture(number) as output:  # the trial's log
+            try:
+                train_classifier(
+                    module,
+                    xt,
+                    yt,
+                    epochs=proxy.epochs,
+                    lr=training.lr,
+                    batch_size=training.batch_size,
+                    weight_decay=training.weight_decay,
+                    seed=self.seed + number,
+                    hooks=Hooks(on_epoch, stop=self.stop_check()),
+                    options=self.config.trainer,
+                )
+            # One bad candidate (e.g. out of memory) ends only itself; a cancel or the job's
+            # timeout inside its training (Stopped) ends it too, and the search stops after.
+            except Exception as exc:
+                error, failure = f"{type(exc).__name__}: {exc}", failures.classify(exc)
+                log.warning("failed (%s)", failure, exc_info=True)  # ids: log_context
+        self.reporter.trial_record(number, TrialRecord(failure_class=failure, log=output.text))
+        if error:
             self.reporter.trial_finished(number, "failed", params, None, curve, error)
             return Candidate(number, list(choices), genotype, "failed", cost=cost, error=error)
         score = curve[max(curve)]
@@ -223,14 +233,16 @@ class NasContext(SearchContext):
         self.reporter.trial_finished(number, "complete", params, [score], curve)
         return Candidate(number, list(choices), genotype, "complete", score, cost)
 
-    def store(self, candidate: Candidate, curve: dict[int, float]) -> None:
-        """Record a candidate a strategy evaluated itself (DARTS: one per epoch)."""
+    def store(self, candidate: Candidate, curve: dict[int, float], log: str = "") -> None:
+        """Record a candidate a strategy evaluated itself (DARTS: one per epoch), with
+        what it printed (capture)."""
         params = {
             "genotype": candidate.genotype,
             "encoding": candidate.choices,
             "cost": candidate.cost,
         }
         self.reporter.trial_started(candidate.number, params)
+        self.reporter.trial_record(candidate.number, TrialRecord(log=log))
         self.reporter.trial_finished(
             candidate.number, candidate.state, params, [candidate.score], curve
         )
@@ -242,6 +254,10 @@ class NasContext(SearchContext):
         if self.reporter.should_stop():
             self.cancelled = True
         return self.cancelled or self.timed_out
+
+    def should_pause(self) -> bool:
+        self.paused = self.paused or self.reporter.should_pause()
+        return self.paused
 
     def stop_check(self) -> StopCheck:
         """Cancel and timeout_s, for the training inside one candidate. The timeout cuts
@@ -297,8 +313,12 @@ def run_nas(
     directory: Path | None = None,
     history: list[Candidate] | None = None,
     device: str = "auto",
+    checkpoint_dir: Path | None = None,
 ) -> dict:
-    """Search, retrain the found architecture and (with a directory) save it.
+    """Search, retrain the found architecture and (with a directory) save it; or, when
+    the reporter asks for a pause, stop between candidates (DARTS: between epochs) and
+    return {"paused": True}: run again with the stored trials as `history` (and the same
+    checkpoint_dir), it goes on from there.
 
     Args:
         config: a config checked by validate_nas_config.
@@ -307,16 +327,19 @@ def run_nas(
         directory: where the retrained model is saved (save_model), or None.
         history: candidates stored by an earlier run of this job: the search resumes.
         device: "auto" (CUDA when present), "cpu" or "cuda".
+        checkpoint_dir: where a DARTS search checkpoints every epoch (and resumes from).
 
     Returns:
         The job's result (JSON-able): best, genotype, cost, alpha history, retrain.
     """
     prepared = prepare(config, data)
     dev = resolve_device(device)
-    ctx = NasContext(config, prepared, reporter, dev, history or [])
+    ctx = NasContext(config, prepared, reporter, dev, history or [], checkpoint_dir)
     strategy = STRATEGIES[config.strategy.name](config.strategy.options, ctx.space, config.seed)
     started = time.monotonic()
     outcome: SearchOutcome = strategy.search(ctx)
+    if ctx.paused and not ctx.cancelled:
+        return {"paused": True, "n_complete": outcome.n_complete}
     return conclude(
         config,
         prepared,

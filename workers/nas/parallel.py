@@ -5,8 +5,8 @@ ran it and a heartbeat), so a runner sees what every other one has finished. Eac
 until the search is done:
 
 1. fails the candidates whose runner stopped beating (a dead worker's; they do not count);
-2. stops once `budget` candidates are complete, the user cancelled, the job's time is up
-   or too many were proposed; waits while the complete and the training ones fill the
+2. stops once `budget` candidates are complete, the user cancelled or paused, the job's
+   time is up or too many were proposed; waits while the complete and the training ones fill the
    budget (one of those may still be lost);
 3. asks the study for a trial within the budget (studies.budget: complete and training
    candidates take a place; a trial whose place is past it is discarded); the strategy
@@ -35,7 +35,7 @@ from workers.nas.config import NASConfig
 from workers.nas.engine import NasContext, NasError, conclude, prepare, resolve_device
 from workers.nas.strategies import STRATEGIES, Candidate, SearchOutcome, Strategy
 from workers.nas.strategies._base import outcome_of
-from workers.reporter import Reporter
+from workers.reporter import Reporter, TrialRecord
 from workers.studies.budget import NAMES, Budget, Step, counts
 from workers.studies.heartbeat import LOST
 from workers.studies.storage import study_id
@@ -101,7 +101,9 @@ def run_candidates(
         complete = [t for t in trials if t.state == TrialState.COMPLETE]
         ctx.progress(len(complete) / budget.size)
         over = deadline is not None and time.time() >= deadline
-        step = budget.next_step(trials, stop=ctx.should_stop() or over or len(trials) >= most)
+        # A pause ends asking as a cancel does; the study keeps the trials to go on from.
+        stop = ctx.should_stop() or ctx.should_pause() or over or len(trials) >= most
+        step = budget.next_step(trials, stop=stop)
         if step is Step.DONE:
             return ctx.cancelled
         if step is Step.WAIT:
@@ -183,6 +185,9 @@ class _Recorded(Reporter):
     def trial_reported(self, number: int, step: int, value: float) -> None:
         self.inner.trial_reported(number, step, value)
 
+    def trial_record(self, number: int, record: TrialRecord) -> None:
+        self.inner.trial_record(number, record)
+
     def trial_finished(self, number, state, params, values, intermediate_values, error=""):
         self.inner.trial_finished(number, state, params, values, intermediate_values, error)
 
@@ -191,6 +196,9 @@ class _Recorded(Reporter):
 
     def should_stop(self) -> bool:
         return self.inner.should_stop()
+
+    def should_pause(self) -> bool:
+        return self.inner.should_pause()
 
 
 def _deadline(config: NASConfig, storage, study_id: int) -> float | None:

@@ -57,7 +57,7 @@ class JobKind:
     cross_validates: ClassVar[bool] = False
     # Its failed trials can be run again, as new trials of the same job (rerun()).
     reruns_failed: ClassVar[bool] = False
-    # It can be paused between trials, resumed on any worker, and given more trials.
+    # It can be paused between trials (or epochs, or steps) and resumed on any worker.
     pausable: ClassVar[bool] = False
     # A failed or cancelled job of it can register its best finished trial (register_best).
     registers_best_so_far: ClassVar[bool] = False
@@ -65,6 +65,8 @@ class JobKind:
     # no worker process and no running-job slot (its children do), and a child's end or a
     # cancel request wakes it (run() is called again).
     orchestrates: ClassVar[bool] = False
+    # A paused or finished job of it can be given more trials (extend()).
+    extendable: ClassVar[bool] = False
 
     @property
     def label(self) -> str:
@@ -135,7 +137,7 @@ class JobKind:
         raise NotImplementedError
 
     def extend(self, job: Job, n_trials: int) -> None:
-        """Give a paused or finished job n_trials more trials (pausable kinds)."""
+        """Give a paused or finished job n_trials more trials (extendable kinds)."""
         raise NotImplementedError
 
     def retry_from(self, job: Job, stage: int) -> None:

@@ -5,14 +5,18 @@
     succeeded | failed | cancelled → queued   (reopen: re-run failed trials, extend)
     running → paused → queued (resume) | cancelled
 
+A job's checkpoints (Job.checkpoint_dir) are deleted when it finishes.
+
 Every change is a conditional UPDATE: it happens only if the row is still in a state the
 change may start from, so two processes racing for one job cannot both win.
 """
 
+import shutil
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -64,6 +68,11 @@ def transition(
         return False
     job = Job.objects.only("kind", "name", "parent_id").get(id=job_id)
     audit.record(job, actor, {"status": [before, to]})
+    if to in Job.FINISHED:
+        # Nothing will resume it now: its checkpoints go (a finished job queued again, to
+        # re-run failed trials or take more, starts from its trials, not from these).
+        directory = Job(id=job_id).checkpoint_dir
+        transaction.on_commit(lambda: shutil.rmtree(directory, ignore_errors=True))
     if to in (*Job.FINISHED, Status.PAUSED, Status.QUEUED):
         # A job ended or paused frees its worker processes; one queued again waits its turn.
         dispatch_on_commit()
@@ -165,14 +174,16 @@ def request_pause(job: Job, actor: Any = None) -> bool:
     return asked == 1
 
 
-def pause(job_id: int) -> bool:
-    """The runner closing a job that was asked to pause: it is paused, its study kept."""
+def pause(job_id: int, **fields: Any) -> bool:
+    """The runner closing a job that was asked to pause: it is paused, its study (and
+    checkpoints) kept."""
     return transition(
         job_id,
         Status.PAUSED,
         only_if=Q(pause_requested=True),
         pause_requested=False,
         closing_at=None,
+        **fields,
     )
 
 

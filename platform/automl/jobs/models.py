@@ -1,4 +1,5 @@
 import functools
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -108,6 +109,12 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        """Where its engine keeps what a paused (or taken over) run resumes from: a DARTS
+        search's last epoch, a compression chain's finished steps. Deleted once it ends."""
+        return settings.ARTIFACT_ROOT / "jobs" / str(self.id) / "checkpoint"
 
     @property
     def slots(self) -> int:

@@ -184,12 +184,18 @@ def best_finished_trial(job: Job) -> Trial | None:
     return best[1] if best else None
 
 
-def _pausable(job: Job):
+def _able(job: Job, ability: str, done: str):
+    """The job's kind, or Invalid naming the kinds that have `ability` (a JobKind flag)."""
     kind = kinds.get(job.kind)
-    if not kind.pausable:
-        nouns = " and ".join(k.noun for k in kinds.all_kinds() if k.pausable)
-        raise Invalid(f"only {nouns} jobs can be paused and extended", {"kind": ["not pausable"]})
+    if not getattr(kind, ability):
+        nouns = [k.noun for k in kinds.all_kinds() if getattr(k, ability)]
+        listed = ", ".join(nouns[:-1]) + " and " + nouns[-1] if len(nouns) > 1 else nouns[0]
+        raise Invalid(f"only {listed} jobs can be {done}", {"kind": [f"not {ability}"]})
     return kind
+
+
+def _pausable(job: Job):
+    return _able(job, "pausable", "paused and resumed")
 
 
 def pause_job(job: Job, actor=None) -> None:
@@ -213,7 +219,7 @@ def resume_job(job: Job, actor=None) -> None:
 def extend_job(job: Job, n_trials: int, actor=None) -> None:
     """n_trials more trials for a paused or finished job: a paused one runs them once
     resumed, a finished one is queued again at once."""
-    kind = _pausable(job)
+    kind = _able(job, "extendable", "extended")
     if job.status not in (Job.Status.PAUSED, *Job.FINISHED):
         raise Conflict(
             f"job {job.id} is {job.status}: pause it first, then extend it",

@@ -343,7 +343,8 @@ class TrialFiles(ExternalTrialView):
 
 
 class JobPause(APIView):
-    """Start no new trial; the job pauses once its running trials end (HPO)."""
+    """Start no new trial (HPO, NAS) or epoch (DARTS) or step (compression); the job
+    pauses once the running ones end (a DARTS epoch is checkpointed)."""
 
     @extend_schema(request=None, responses={202: JobSerializer, 409: OpenApiTypes.OBJECT})
     def post(self, request: Request, pk: int) -> Response:
@@ -354,7 +355,7 @@ class JobPause(APIView):
 
 
 class JobResume(APIView):
-    """Queue a paused job again: any worker runs it on from its study."""
+    """Queue a paused job again: any worker runs it on from its trials and checkpoint."""
 
     @extend_schema(request=None, responses={202: JobSerializer, 409: OpenApiTypes.OBJECT})
     def post(self, request: Request, pk: int) -> Response:
@@ -380,7 +381,8 @@ class JobRegisterBest(APIView):
 
 
 class JobExtend(APIView):
-    """More trials for a paused job (run once resumed) or a finished one (run at once)."""
+    """More trials for a paused job (run once resumed) or a finished one (run at once):
+    HPO jobs."""
 
     @extend_schema(
         request=ExtendSerializer, responses={202: JobSerializer, 409: OpenApiTypes.OBJECT}

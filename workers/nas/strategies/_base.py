@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from workers.hpo.options import Options
 from workers.nas.spaces import SearchSpace
+from workers.trial_log import TrialLog, log_context
 
 
 @dataclass
@@ -49,6 +53,8 @@ class SearchContext:
     seed: int
     history: list[Candidate]  # trials stored by an earlier run of this job (resume)
     next_number: int  # the first free trial number
+    # Where a strategy that trains one long run (DARTS) keeps its checkpoint; None: nowhere.
+    checkpoint_dir: Path | None = None
 
     def evaluate(self, number: int, choices: list[int]) -> Candidate:
         """Check the constraints, proxy-train, score; stored as trial `number`."""
@@ -58,8 +64,21 @@ class SearchContext:
         """True once the user cancelled or the job's time is up."""
         raise NotImplementedError
 
+    def should_pause(self) -> bool:
+        """True once the user paused the job: start no new candidate (or epoch); the
+        job resumes later from the stored trials (or the checkpoint)."""
+        return False
+
     def progress(self, fraction: float) -> None:
         raise NotImplementedError
+
+    @contextlib.contextmanager
+    def capture(self, number: int) -> Iterator[TrialLog]:
+        """What trial `number` prints and logs while the block runs (its log: `.text`
+        after the block), with the trial's number in the worker's log records."""
+        output = TrialLog()
+        with log_context(trial=number), output.capture():
+            yield output
 
 
 class Strategy:
@@ -121,7 +140,12 @@ class SamplingStrategy(Strategy):
         budget = self.budget()
         done = sum(c.state == "complete" for c in seen)
         number, proposals = ctx.next_number, 0
-        while done < budget and proposals < 10 * budget + 50 and not ctx.should_stop():
+        while (
+            done < budget
+            and proposals < 10 * budget + 50
+            and not ctx.should_stop()
+            and not ctx.should_pause()
+        ):
             choices = self.ask()
             candidate = ctx.evaluate(number, choices)
             self.tell(choices, candidate.score)

@@ -17,6 +17,7 @@ class Compression(JobKind):
     form_path = "automl.jobs.forms.CompressionForm"
     config_path = "workers.compression.config.CompressionConfig"
     platform_keys = frozenset()
+    pausable = True
 
     def validate(self, config, *, dataset, task, owner, parallelism, errors) -> dict:
         from workers.compression.config import validate_compression_config
@@ -30,8 +31,8 @@ class Compression(JobKind):
         return 0
 
     def run(self, job: Job, runner: int) -> None:
-        # The reconciler's new runner for a job whose worker died: steps already
-        # registered are kept.
+        # The reconciler's new runner for a job whose worker died: it goes on from the
+        # chain's checkpoint, as a resumed job does.
         run_compression(job.id)
 
     def figures(self, job, sample, metrics):
@@ -114,7 +115,11 @@ def same_test_rows(config: object, dataset, owner) -> object:
 
 def run_compression(job_id: int) -> None:
     """Run a compression job here: each step's model is saved under step-<i> beside
-    artifact_dir(job) and registered as a version whose parent is the previous step's."""
+    artifact_dir(job) and registered as a version whose parent is the previous step's.
+
+    A job resumed after a pause (or taken over after its worker died) starts at the first
+    step its checkpoint has not done; the versions it registered stay, the last one the
+    parent of the next."""
     from automl.registry.models import ModelVersion
     from automl.registry.services import register_model_directory
     from automl.registry.storage import get_storage
@@ -133,7 +138,8 @@ def run_compression(job_id: int) -> None:
         v.id: storage.local_dir(v.storage_key)
         for v in ModelVersion.objects.filter(owner=job.owner, id__in=config.teacher_ids)
     }
-    parents = [source]
+    # Versions are registered in chain order: a resumed chain's next parent is the last.
+    parents = [source, *ModelVersion.objects.filter(job=job).order_by("id")]
 
     def on_step(i: int, step: dict) -> None:
         recipe = {
@@ -168,9 +174,13 @@ def run_compression(job_id: int) -> None:
                 teachers=teachers,
                 on_step=on_step,
                 device=job.resources.get("device", "auto"),
+                checkpoint_dir=job.checkpoint_dir,
             )
     except Exception as exc:
         fail(job_id, exc)
+        return
+    if result.get("paused"):
+        lifecycle.pause(job_id, result=result)  # the steps so far show while it waits
         return
     status = Job.Status.CANCELLED if result["stopped"] else Job.Status.SUCCEEDED
     lifecycle.transition(job_id, status, result=result)

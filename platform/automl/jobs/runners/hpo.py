@@ -38,6 +38,7 @@ class HPO(JobKind):
     reruns_failed = True
     pausable = True
     registers_best_so_far = True
+    extendable = True
 
     def validate(self, config, *, dataset, task, owner, parallelism, errors) -> dict:
         from workers.hpo.config import validate_hpo_config

@@ -19,6 +19,7 @@ class NAS(JobKind):
     noun = "NAS"
     form_path = "automl.jobs.forms.NasForm"
     config_path = "workers.nas.config.NASConfig"
+    pausable = True
 
     def validate(self, config, *, dataset, task, owner, parallelism, errors) -> dict:
         from workers.nas.config import data_kind_of, parallelism_problem, validate_nas_config
@@ -73,9 +74,9 @@ class NAS(JobKind):
 def run_search(job_id: int) -> None:
     """Run a NAS job here: search, retrain the found architecture, save it, final status.
 
-    A job taken over after its worker died resumes: the trials that worker had in flight
-    fail, and the sampling strategies (evolution, rl, random) replay the stored trials and
-    go on from there; DARTS restarts its search (its supernet is not checkpointed).
+    A job resumed after a pause, or taken over after its worker died, goes on: the trials
+    that worker had in flight fail, the sampling strategies (evolution, rl, random) replay
+    the stored trials, and DARTS starts at the epoch after its checkpoint's.
     """
     from workers.failures import INFRASTRUCTURE
     from workers.nas import engine
@@ -103,9 +104,13 @@ def run_search(job_id: int) -> None:
                 directory=artifact_dir(job),
                 history=history,
                 device=job.resources.get("device", "auto"),
+                checkpoint_dir=job.checkpoint_dir,
             )
     except Exception as exc:
         fail(job_id, exc)
+        return
+    if result.get("paused"):
+        lifecycle.pause(job_id)  # its trials and checkpoint are kept: resume() goes on
         return
     finish(job, result)
 
@@ -136,6 +141,8 @@ def run_candidates(job_id: int) -> None:
             )
             if not lifecycle.start_closing(job_id):
                 return  # another runner is closing it
+            if lifecycle.pause(job_id):
+                return  # its study is kept: resume() sends runners on from there
             stopped = Job.objects.filter(id=job_id, cancel_requested=True).exists()
             result = parallel.close(
                 config,
