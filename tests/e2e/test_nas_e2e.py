@@ -205,7 +205,8 @@ def test_a_paused_darts_job_resumes_from_its_checkpoint_on_another_worker(worker
         "retrain": {"epochs": 2},
     }
     job = api.submit("nas", "digits", config)
-    api.wait(job["id"], lambda j: j["status"] == "running")
+    # Once an epoch is stored (and checkpointed): the pause is seen before the next one.
+    api.wait(job["id"], lambda j: Trial.objects.filter(job_id=j["id"]).exists())
     api.post(f"/api/v1/jobs/{job['id']}/pause/", expect=202)
     job = api.wait(job["id"], lambda j: j["status"] != "running")
     assert job["status"] == "paused", job["error_message"]
