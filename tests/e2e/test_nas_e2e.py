@@ -220,7 +220,7 @@ def test_a_paused_darts_job_resumes_from_its_checkpoint_on_another_worker(worker
     workers.start("w2")
     workers.wait_ready("w2")
     api.post(f"/api/v1/jobs/{job['id']}/resume/", expect=202)
-    job = api.wait_finished(job["id"], timeout_s=300)
+    job = api.wait_finished(job["id"], timeout_s=900)  # ends once finished
 
     assert job["status"] == "succeeded", job["error_message"]
     trials = api.all_trials(job["id"])
