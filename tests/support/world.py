@@ -1,5 +1,6 @@
 """Two users and a staff member; alice owns one object of every kind (a data set upload, a
-job with trials, a model version, a deployment with logged predictions and a drift report).
+job with trials, a model version with an alias, a deployment with logged predictions, a drift
+report, a webhook and a schedule).
 Every name alice chooses holds SECRET, so a page or list that leaks it is easy to catch."""
 
 import json
@@ -23,13 +24,18 @@ class World:
     model: int
     deployment: int
     report: int
+    webhook: int
+    schedule: int
 
 
 @pytest.fixture
 def world(alice, alice_api, staff, settings, tmp_path, model_store) -> World:
     settings.ARTIFACT_ROOT = tmp_path / "artifacts"
+    from automl.jobs import schedules
     from automl.jobs.models import Job, Trial
     from automl.monitoring.drift import run_drift_report
+    from automl.registry.aliases import set_alias
+    from automl.registry.webhooks import subscribe
     from automl.serving.predict import predict
     from automl.serving.traffic import create_deployment
 
@@ -82,6 +88,17 @@ def world(alice, alice_api, staff, settings, tmp_path, model_store) -> World:
     rows = [dict(zip(FEATURES, map(float, x), strict=True)) for x in X[::2]]
     predict(deployment, rows)
     report = run_drift_report(deployment, user=staff)
+    set_alias(version, "champion", alice)
+    webhook = subscribe(alice, f"http://127.0.0.1:9/{SECRET}", ["version_registered"])
+    schedule = schedules.create(
+        alice, name=f"{SECRET} nightly", cron="0 3 * * *", job=schedules.submission_of(job)
+    )
     return World(
-        dataset=dataset, job=job.id, model=version.id, deployment=deployment.id, report=report.id
+        dataset=dataset,
+        job=job.id,
+        model=version.id,
+        deployment=deployment.id,
+        report=report.id,
+        webhook=webhook.id,
+        schedule=schedule.id,
     )
