@@ -85,7 +85,11 @@ def test_a_run_that_cannot_submit_is_recorded_and_the_schedule_goes_on(alice, ir
 
 def test_switching_off_and_from_a_job(alice, alice_api, iris):
     source = Job.objects.create(
-        owner=alice, kind="hpo", name="src", dataset=iris, config={**HPO, "parallelism": 1}
+        owner=alice,
+        kind="hpo",
+        name="src",
+        dataset=iris,
+        config={**HPO, "task": "classification", "parallelism": 1},
     )
     response = alice_api.post(
         "/api/v1/schedules/",
@@ -101,7 +105,11 @@ def test_switching_off_and_from_a_job(alice, alice_api, iris):
 
 def test_the_pages_schedule_a_job_and_list_it(alice, alice_browser, iris):
     source = Job.objects.create(
-        owner=alice, kind="hpo", name="src", dataset=iris, config={**HPO, "parallelism": 1}
+        owner=alice,
+        kind="hpo",
+        name="src",
+        dataset=iris,
+        config={**HPO, "task": "classification", "parallelism": 1},
     )
     assert 'id="schedule-job"' in alice_browser.get(f"/jobs/{source.id}/").content.decode()
     response = alice_browser.post(f"/jobs/{source.id}/schedule/", {"cron": "30 2 * * *"})
