@@ -25,7 +25,7 @@ def test_a_gpu_job_without_a_live_gpu_worker_says_why(alice, iris, settings):
         kind="hpo",
         dataset=iris,
         name="on gpu",
-        config={},
+        config={"task": "classification"},
         resources={"device": "cuda"},
         queue="gpu",
     )

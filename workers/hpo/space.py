@@ -125,9 +125,15 @@ def grid_values(
             problems[f"{field}.step"] = "the grid sampler needs a step for float parameters"
         else:
             low, step = spec["low"], spec["step"] or 1
-            count = math.floor((spec["high"] - low) / step + 1e-9) + 1
+            # Bounds near ±1e308 are each finite, but their span (or span/step) may not be.
+            span = (spec["high"] - low) / step
+            count = math.floor(span + 1e-9) + 1 if math.isfinite(span) else math.inf
             if count > MAX_GRID_POINTS:  # don't build a huge list just to refuse it
-                problems[field] = f"has {count} values; the grid sampler allows fewer"
+                problems[field] = (
+                    f"has {count} values; the grid sampler allows fewer"
+                    if math.isfinite(count)
+                    else "spans more values than the grid sampler allows"
+                )
                 continue
             values[prefix + name] = [low + i * step for i in range(count)]
     return values, problems
