@@ -45,6 +45,11 @@ def test_an_ensembling_job_registers_the_better_model_and_ranks_a_leaderboard(
     assert len({m["trial"] for m in found["members"]}) >= 2
     model = load_model(get_storage().local_dir(version.storage_key))
     assert model.predict_proba(iris_data.X[:5]).shape == (5, 3)
+    # Exported as its files, like any scikit-learn version (ONNX is refused with a reason).
+    download = alice_api.get(f"/api/v1/models/{version.id}/download/")
+    assert download.status_code == 200 and download["Content-Type"] == "application/zip"
+    onnx = alice_api.get(f"/api/v1/models/{version.id}/export/onnx/")
+    assert onnx.status_code == 409 and "ensemble" in onnx.json()["detail"]
     # Evaluated and explained like any model (the report the registration queued).
     _, evaluation = evaluated(job)
     assert evaluation.status == "succeeded", evaluation.error

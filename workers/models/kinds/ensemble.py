@@ -5,8 +5,9 @@ from __future__ import annotations
 from workers.models.kinds.sklearn import SklearnKind
 
 _MIXED = (
-    "an ensemble averages models of several families (trees, boosters, linear models); "
-    "it is served from its skops file: ONNX and TorchScript export single torch networks"
+    "an ensemble averages models of several families (trees, boosters, linear models) and "
+    "ONNX and TorchScript export one pipeline or network: it is served, bundled and "
+    "downloaded from its skops file"
 )
 
 
