@@ -4,6 +4,7 @@ import json
 
 import pytest
 from django.test import Client
+from django.utils.html import escape
 
 from automl.serving.traffic import create_deployment, set_traffic
 from tests.support.api import browser_for
@@ -159,7 +160,8 @@ def test_the_try_it_form_explains_and_shows_the_request_as_code(alice, setup):
     assert f">[{row}]</textarea>" in page  # the box starts from a row of the model's features
     snippets = page.split('id="snippets"')[1].split("</details>")[0]
     assert f"http://testserver/api/v1/deployments/{deployment.id}/predict/" in snippets
-    assert f"client.deployments.predict({deployment.id}, [{row}])" in snippets
+    python_rows = escape(repr([dict.fromkeys(FEATURES, 0)]))
+    assert f"client.deployments.predict({deployment.id}, {python_rows})" in snippets
     rows = json.dumps([dict.fromkeys(FEATURES, 1.0)])
     page = client.post(f"/deployments/{deployment.id}/", {"inputs": rows, "explain": "on"})
     assert page.status_code == 200 and "&quot;explanations&quot;" in page.content.decode()

@@ -6,6 +6,7 @@ reused by every request of the process until SERVING_MODEL_CACHE_SIZE others pus
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ from functools import cache
 from typing import Any
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -167,3 +170,26 @@ def model_cache() -> ModelCache:
 
         _cache = ModelCache(settings.SERVING_MODEL_CACHE_SIZE)
     return _cache
+
+
+def warm(versions: list) -> threading.Thread:
+    """Load `versions` into this process's cache in a background thread, so that the first
+    request of a new or re-routed deployment does not wait seconds for its model.
+
+    A thread rather than a Celery task: the cache lives in the web process that will
+    answer, and a worker's copy would not help it. Other web processes load on their first
+    request, as before. The versions are read before the thread starts, so it never
+    touches the database; a version that fails to load is left to that request, which
+    reports its error.
+    """
+
+    def load_all() -> None:
+        for version in versions:
+            try:
+                model_cache().get(version)
+            except Exception:  # noqa: BLE001 (the request that needs it reports the error)
+                log.warning("warming version %s failed", version.id, exc_info=True)
+
+    thread = threading.Thread(target=load_all, name="warm-models", daemon=True)
+    thread.start()
+    return thread

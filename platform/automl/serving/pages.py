@@ -10,10 +10,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from automl import audit
-from automl.errors import as_message, on_form
+from automl.charts import plotly_js_tag
+from automl.errors import ServiceError, as_message, on_form
 from automl.registry import aliases
 from automl.registry.models import ModelAlias, ModelVersion
-from automl.serving import traffic
+from automl.serving import playground, traffic
 from automl.serving.forms import DeploymentForm, TrafficForm, TryForm
 from automl.serving.models import Deployment
 from automl.serving.predict import predict
@@ -59,17 +60,20 @@ def deployment_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def deployment_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The deployment, and its playground: a typed form (or JSON rows) sent through the
+    same predict path as the API."""
     deployment = get_object_or_404(Deployment.objects.owned_by(request.user), id=pk)
-    inputs, answer, error = request.POST.get("inputs", ""), None, ""
-    if request.method == "POST":
-        form = TryForm(request.POST)
-        if form.is_valid():
-            data = form.cleaned_data
-            out = on_form(
-                form, lambda: predict(deployment, data["inputs"], explain=data["explain"])
-            )
-            answer = None if out is None else json.dumps(out, indent=1)
-        error = " ".join(e for errors in form.errors.values() for e in errors)
+    if request.method != "POST":
+        return _detail(request, deployment, which_row=request.GET.get("row", ""))
+    if "inputs" not in request.POST:
+        return _playground_answer(request, deployment)
+    inputs, answer = request.POST["inputs"], None  # the JSON box: rows as the API takes them
+    form = TryForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        out = on_form(form, lambda: predict(deployment, data["inputs"], explain=data["explain"]))
+        answer = None if out is None else json.dumps(out, indent=1)
+    error = " ".join(e for errors in form.errors.values() for e in errors)
     return _detail(
         request,
         deployment,
@@ -80,6 +84,33 @@ def deployment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _playground_answer(request: HttpRequest, deployment: Deployment) -> HttpResponse:
+    """The playground form's row, predicted; the page shows the answer in the data's own
+    labels and the request as curl and Python would send it."""
+    explain = request.POST.get("explain") == "on"
+    form_fields = playground.fields(_main_version(deployment))
+    values = {f.name: request.POST.get(f.input_id, "") for f in form_fields}
+    try:
+        row = playground.row_from_form(form_fields, request.POST)
+        answer = playground.answer_view(predict(deployment, [row], explain=explain))
+    except ServiceError as exc:
+        return _detail(
+            request,
+            deployment,
+            values=values,
+            error=exc.detail,
+            field_errors={k: " ".join(v) for k, v in exc.fields.items()},
+            status=400,
+        )
+    return _detail(request, deployment, values=values, played=answer, sent=[row])
+
+
+def _main_version(deployment: Deployment) -> ModelVersion | None:
+    """The version taking the most traffic: the playground's form is made of its inputs."""
+    routed = max(deployment.routes, key=lambda r: r["weight"], default=None)
+    return ModelVersion.objects.filter(id=routed["version"]).first() if routed else None
+
+
 def _detail(
     request: HttpRequest,
     deployment: Deployment,
@@ -88,6 +119,11 @@ def _detail(
     inputs="",
     answer=None,
     error="",
+    which_row="",
+    values=None,
+    field_errors=None,
+    played=None,
+    sent=None,
     status=200,
 ) -> HttpResponse:
     versions = {
@@ -103,6 +139,18 @@ def _detail(
         }
         for r in deployment.routes
     ]
+    main = _main_version(deployment)
+    form_fields = playground.fields(main)
+    picked = None
+    if which_row and main is not None:
+        try:
+            picked = playground.data_row(main, which_row)
+        except ServiceError as exc:
+            error, status = exc.detail, 400
+    if values is None:
+        source = picked.values if picked else {f.name: f.typical for f in form_fields}
+        values = {k: "" if v is None else str(v) for k, v in source.items()}
+    field_errors = field_errors or {}
     return render(
         request,
         "serving/detail.html",
@@ -116,23 +164,35 @@ def _detail(
             "error": error,
             "form": traffic_form or _traffic_form(request, deployment),
             "audit_rows": audit.rows(deployment),
-            "example": _example(request, deployment, versions),
+            "playground": [
+                (f, values.get(f.name, ""), field_errors.get(f.input_id, "")) for f in form_fields
+            ],
+            "main_version": main,
+            "picked": picked,
+            "played": played,
+            "plotly_js": plotly_js_tag() if played else "",
+            "example": _example(request, deployment, main, sent),
             "explain": request.POST.get("explain") == "on",
         },
         status=status,
     )
 
 
-def _example(request: HttpRequest, deployment: Deployment, versions: dict) -> dict:
-    """A request body for the page's curl and Python snippets: one row named by the
-    features of the version taking the most traffic (0 where the user puts a value)."""
-    routed = max(deployment.routes, key=lambda r: r["weight"], default=None)
-    version = versions.get(routed["version"]) if routed else None
-    row = {name: 0 for name in (version.features or [])} if version else {}
+def _example(
+    request: HttpRequest, deployment: Deployment, main: ModelVersion | None, sent: list | None
+) -> dict:
+    """The request of the page's curl and Python snippets: the rows the playground just
+    sent, else one row named by the main version's features (0 where the user puts a
+    value)."""
+    rows = sent or [{name: 0 for name in (main.features or [])} if main else {}]
+    explain = request.POST.get("explain") == "on"
     path = f"/api/v1/deployments/{deployment.id}/predict/"
     return {
         "url": request.build_absolute_uri(path),
-        "row": json.dumps(row),
+        "rows": json.dumps(rows),
+        "body": json.dumps({"inputs": rows, "explain": explain}),
+        "python_rows": repr(rows),
+        "explain": explain,
         "host": request.build_absolute_uri("/").rstrip("/"),
     }
 

@@ -21,6 +21,7 @@ from automl import audit
 from automl.errors import Conflict, Invalid, NotFound
 from automl.registry.models import ModelAlias, ModelVersion
 from automl.serving import batching as batching_
+from automl.serving.loader import warm
 from automl.serving.models import Deployment, Route
 
 HISTORY_LIMIT = 50
@@ -134,10 +135,17 @@ def validate_batching(value: Any) -> dict | None:
 
 
 def _write_routes(deployment: Deployment, routes: list[dict]) -> None:
+    """Replace the deployment's routes; once committed, its versions (and shadow) are
+    loaded in the background so its first request is fast (loader.warm)."""
     deployment.route_set.all().delete()
     Route.objects.bulk_create(
         Route(deployment=deployment, version_id=r["version"], weight=r["weight"]) for r in routes
     )
+    ids = [r["version"] for r in routes]
+    if deployment.shadow_id is not None:
+        ids.append(deployment.shadow_id)
+    versions = list(ModelVersion.objects.filter(id__in=ids))
+    transaction.on_commit(lambda: warm(versions))
 
 
 def create_deployment(
