@@ -302,6 +302,9 @@ DRIFT_MIN_ROWS = env_int("DRIFT_MIN_ROWS", 30)  # fewer values: a feature is not
 DRIFT_MAX_ROWS = env_int("DRIFT_MAX_ROWS", 100_000)  # newest rows a report reads at most
 DRIFT_SHARE_THRESHOLD = env_float("DRIFT_SHARE_THRESHOLD", 0.5)  # drifted share -> alert
 DRIFT_REPORT_EVERY_S = env_int("DRIFT_REPORT_EVERY_S", 3600)
+# The shortest time between two automatic re-tunes of one deployment that any monitoring
+# policy may ask for (a policy's retune_every_hours is at least this).
+RETUNE_MIN_INTERVAL_HOURS = env_float("RETUNE_MIN_INTERVAL_HOURS", 1.0)
 MONITORING_ACCURACY_THRESHOLD = env_float("MONITORING_ACCURACY_THRESHOLD", 0.8)
 MONITORING_MIN_LABELS = env_int("MONITORING_MIN_LABELS", 20)  # before accuracy can alert
 MONITORING_WEBHOOK_URL = os.environ.get("MONITORING_WEBHOOK_URL", "")  # alerts are POSTed

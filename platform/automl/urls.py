@@ -44,7 +44,12 @@ from automl.jobs.views import (
 )
 from automl.monitoring import urls as monitoring_urls
 from automl.monitoring.metrics import metrics
-from automl.monitoring.views import DeploymentFeedback
+from automl.monitoring.views import (
+    DeploymentActivity,
+    DeploymentFeedback,
+    DeploymentPolicy,
+    DeploymentPolicyCheck,
+)
 from automl.registry import urls as registry_urls
 from automl.serving import urls as serving_urls
 
@@ -83,6 +88,19 @@ api_v1 = [
     path("deployments/", include(serving_urls.api_urls)),
     path(
         "deployments/<int:pk>/feedback/", DeploymentFeedback.as_view(), name="deployment-feedback"
+    ),
+    path(
+        "deployments/<int:pk>/monitoring-policy/",
+        DeploymentPolicy.as_view(),
+        name="deployment-policy",
+    ),
+    path(
+        "deployments/<int:pk>/monitoring-policy/check/",
+        DeploymentPolicyCheck.as_view(),
+        name="deployment-policy-check",
+    ),
+    path(
+        "deployments/<int:pk>/activity/", DeploymentActivity.as_view(), name="deployment-activity"
     ),
     path("monitoring/", include(monitoring_urls.api_urls)),
 ]

@@ -120,9 +120,9 @@ def test_a_version_without_reference_is_a_409(alice, staff_api, tmp_path, model_
 def test_the_scheduled_task_reports_on_deployments_with_traffic(alice_api, deployment):
     from automl.monitoring.tasks import drift_reports
 
-    assert drift_reports() == {"reports": 0, "skipped": 0}
+    assert drift_reports() == {"reports": 0, "skipped": 0, "policies": 0}
     traffic(alice_api, deployment, seed=0, n=100)
-    assert drift_reports() == {"reports": 1, "skipped": 0}
+    assert drift_reports() == {"reports": 1, "skipped": 0, "policies": 0}
     assert DriftReport.objects.get().trigger == "schedule"
 
 

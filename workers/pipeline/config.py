@@ -12,6 +12,12 @@ a registered version) through compression, a gate, the registry and a deployment
         {"type": "register", "name": "iris-mlp", "stage": "staging", "alias": "challenger"},
         {"type": "deploy", "deployment": "iris", "share": 0.1}]}
 
+A re-tune (automl.monitoring.retune) ends with a challenge instead of a deploy:
+        {"type": "challenge", "deployment": "iris", "significance": 0.05}
+compares the model with the deployment's champion on its labelled recent traffic (a paired
+test) and stops the pipeline when it does not win. `deployment` (the id) makes each stage's
+outcome an entry of that deployment's activity log.
+
 The stage that starts the chain is a search, or `model_version` names one of the owner's
 versions. Each later stage acts on the model the one before produced: compression on the
 search's model, the gate on the compressed one, and so on. The search and compression
@@ -26,7 +32,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workers.config import ConfigError, Errors, TypedConfig
-from workers.hpo.options import Option, check_options, integer, is_int, is_number, number, one_of
+from workers.hpo.options import (
+    Option,
+    boolean,
+    check_options,
+    integer,
+    is_int,
+    is_number,
+    number,
+    one_of,
+)
 
 MAX_STAGES = 10
 MAX_CONDITIONS = 10
@@ -105,6 +120,16 @@ STAGE_OPTIONS: dict[str, dict[str, Option]] = {
         "share": number(1.0, 0.001, 1.0),
         "follows": Option(None, lambda v: v is None or _slug(v), f"null or {_SLUG}"),
     },
+    # The model against the deployment's champion, on the labelled rows of its last `hours`
+    # of traffic that a re-tune held out of its training (automl.monitoring.retune).
+    "challenge": {
+        "deployment": Option(None, _slug, _SLUG),
+        "hours": number(24.0, 0.01, 24 * 366),
+        "min_rows": integer(20, 1, 1_000_000),
+        "significance": number(0.05, 0.0001, 0.5),
+        # False: a challenger that is better at all wins, significant or not.
+        "require_significant": boolean(True),
+    },
 }
 CHILD_STAGES = ("search", "compression")  # run as child jobs
 
@@ -175,6 +200,8 @@ class PipelineConfig(TypedConfig):
     stages: list[Stage]
     # The registered version the chain starts from, when it has no search stage.
     model_version: int | None = None
+    # The deployment whose activity log records each stage's outcome (a re-tune's).
+    deployment: int | None = None
     parallelism: int = 1  # the platform stores it on every job; stages run one at a time
 
     @property
@@ -277,9 +304,12 @@ def validate_pipeline_config(config: object) -> PipelineConfig:
         )
     if names and not starts_with_search:
         err.add("stages", "a registered version keeps its name: name models in a search pipeline")
+    deployment = config.get("deployment")
+    if deployment is not None and not (is_int(deployment) and deployment >= 1):
+        err.add("deployment", "the id of one of your deployments, or null")
     parallelism = config.get("parallelism", 1)
     if parallelism != 1:
         err.add("parallelism", "must be 1: a pipeline's stages take their own parallelism")
     if err:
         raise ConfigError(err)
-    return PipelineConfig(stages=stages, model_version=start, parallelism=1)
+    return PipelineConfig(stages=stages, model_version=start, deployment=deployment, parallelism=1)

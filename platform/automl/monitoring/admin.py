@@ -1,6 +1,13 @@
 from django.contrib import admin
 
-from automl.monitoring.models import Alert, DriftReport, Feedback, WorkerHeartbeat
+from automl.monitoring.models import (
+    Activity,
+    Alert,
+    DriftReport,
+    Feedback,
+    MonitoringPolicy,
+    WorkerHeartbeat,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -64,3 +71,18 @@ class WorkerHeartbeatAdmin(ReadOnlyAdmin):
     list_filter = ["host", ("stopped_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "host"]
     readonly_fields = ["started_at", "last_seen", "stopped_at", "info"]
+
+
+@admin.register(MonitoringPolicy)
+class MonitoringPolicyAdmin(admin.ModelAdmin):
+    list_display = ["deployment", "enabled", "action", "last_checked_at", "last_retune_at"]
+    list_filter = ["enabled", "action"]
+    search_fields = ["deployment__name", "deployment__owner__username"]
+    readonly_fields = ["last_checked_at", "last_retune_at", "created_at", "updated_at"]
+
+
+@admin.register(Activity)
+class ActivityAdmin(ReadOnlyAdmin):
+    list_display = ["id", "deployment", "kind", "message", "job", "created_at"]
+    list_filter = ["kind", "created_at"]
+    search_fields = ["deployment__name", "deployment__owner__username", "message"]

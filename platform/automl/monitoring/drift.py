@@ -101,9 +101,13 @@ def run_drift_report(
     trigger: str = DriftReport.Trigger.MANUAL,
     user: Any = None,
     share_threshold: float | None = None,
+    options: Any = None,
+    alert: bool = True,
 ) -> DriftReport:
     """Compare the last `hours` of the version's logged inputs with its training reference,
-    store the report, and raise (or resolve) the deployment's drift alert."""
+    store the report, and raise (or resolve) the deployment's drift alert (unless `alert`
+    is false: a monitoring policy that only records). `options` (DriftOptions) are a
+    policy's thresholds; by default the settings'."""
     from workers.data.reference import PIXELS, pooled_pixels
     from workers.monitoring import DriftOptions, drift_report, prediction_drift
 
@@ -114,7 +118,7 @@ def run_drift_report(
     start = end - timedelta(hours=hours)
     rows, outputs, _ = window_logs(deployment, version, start, end)
     names = version.features or list(reference.get("features", {}))
-    options = DriftOptions(
+    options = options or DriftOptions(
         share_threshold=settings.DRIFT_SHARE_THRESHOLD
         if share_threshold is None
         else share_threshold,
@@ -152,6 +156,8 @@ def run_drift_report(
         dataset_drift=result["dataset_drift"],
         result=_finite(result),
     )
+    if not alert:
+        return report
     drifted = ", ".join(result["drifted_features"][:10])
     update_alert(
         deployment,
@@ -167,7 +173,12 @@ def run_drift_report(
 
 
 def scheduled_reports() -> dict[str, int]:
-    """A report for every deployment that logged predictions in the window (Celery beat)."""
+    """The checks of the monitoring policies that are due (automl.monitoring.policies),
+    and a report for every other deployment that logged predictions in the window (Celery
+    beat)."""
+    from automl.monitoring.policies import check_due, switched_off
+
+    policies = check_due()
     since = timezone.now() - timedelta(hours=settings.DRIFT_WINDOW_HOURS)
     done = skipped = 0
     active = (
@@ -176,11 +187,13 @@ def scheduled_reports() -> dict[str, int]:
         .order_by()
         .distinct()
     )
-    for deployment in Deployment.objects.filter(id__in=list(active)):
+    plain = Deployment.objects.filter(id__in=list(active)).exclude(monitoring_policy__enabled=True)
+    for deployment in plain.select_related("monitoring_policy"):
         try:
-            run_drift_report(deployment, trigger=DriftReport.Trigger.SCHEDULE)
+            report = run_drift_report(deployment, trigger=DriftReport.Trigger.SCHEDULE)
+            switched_off(deployment, report)
             done += 1
         except ServiceError as exc:
             log.info("no drift report for %s: %s", deployment, exc.detail)
             skipped += 1
-    return {"reports": done, "skipped": skipped}
+    return {"reports": done, "skipped": skipped, "policies": policies["checked"]}

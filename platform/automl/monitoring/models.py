@@ -126,3 +126,87 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class MonitoringPolicy(models.Model):
+    """What the periodic check does for one deployment: how it judges drift, how often it
+    looks, and what it does when the traffic drifted (nothing, an alert, or a re-tune).
+
+    A re-tune (automl.monitoring.retune) is a pipeline job owned by the deployment's owner;
+    at most one starts per `retune_every_hours`, however often drift is seen.
+    """
+
+    class Action(models.TextChoices):
+        NOTHING = "nothing", "record the check only"
+        ALERT = "alert", "open a drift alert"
+        RETUNE = "retune", "alert and re-tune"
+
+    deployment = models.OneToOneField(
+        "serving.Deployment", on_delete=models.CASCADE, related_name="monitoring_policy"
+    )
+    enabled = models.BooleanField(default=True, help_text="Off: the policy does nothing.")
+    action = models.CharField(max_length=20, choices=Action.choices, default=Action.ALERT)
+    share_threshold = models.FloatField(
+        default=0.5, help_text="Share of features that must drift for the data set to drift."
+    )
+    alpha = models.FloatField(default=0.05, help_text="p-value below which a feature drifted.")
+    min_rows = models.PositiveIntegerField(
+        default=30, help_text="Logged rows below which a feature is not judged."
+    )
+    window_hours = models.FloatField(default=24.0, help_text="Recent traffic a check reads.")
+    check_every_hours = models.FloatField(default=1.0, help_text="Time between two checks.")
+    retune_every_hours = models.FloatField(
+        default=24.0, help_text="At most one automatic re-tune in this many hours."
+    )
+    min_labels = models.PositiveIntegerField(
+        default=30, help_text="Labelled recent rows (feedback) a re-tune needs."
+    )
+    n_trials = models.PositiveIntegerField(default=10, help_text="Trials of the re-tune search.")
+    significance = models.FloatField(
+        default=0.05, help_text="p-value below which the challenger's win counts."
+    )
+    require_significant = models.BooleanField(
+        default=True, help_text="Off: a challenger that is better at all is ramped."
+    )
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_retune_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"monitoring policy of {self.deployment}"
+
+
+class Activity(models.Model):
+    """One automatic action on a deployment, with why: the deployment page's activity log
+    (also announced as the `monitoring_action` webhook event)."""
+
+    class Kind(models.TextChoices):
+        DRIFT_CHECKED = "drift_checked"
+        RETUNE_STARTED = "retune_started"
+        RETUNE_SKIPPED = "retune_skipped"
+        CHALLENGER_REGISTERED = "challenger_registered"
+        COMPARED = "compared"
+        RAMP_STARTED = "ramp_started"
+        RETUNE_STOPPED = "retune_stopped"
+
+    deployment = models.ForeignKey(
+        "serving.Deployment", on_delete=models.CASCADE, related_name="activities"
+    )
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    message = models.TextField()
+    details = models.JSONField(default=dict, blank=True)
+    job = models.ForeignKey(
+        "jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    report = models.ForeignKey(
+        DriftReport, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "activities"
+
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.deployment}"

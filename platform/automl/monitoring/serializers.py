@@ -7,7 +7,13 @@ dicts automl.monitoring.fleet computes.
 
 from rest_framework import serializers
 
-from automl.monitoring.models import Alert, DriftReport, WorkerHeartbeat
+from automl.monitoring.models import (
+    Activity,
+    Alert,
+    DriftReport,
+    MonitoringPolicy,
+    WorkerHeartbeat,
+)
 
 
 class SummarySerializer(serializers.Serializer):
@@ -194,3 +200,55 @@ class FeedbackStoredSerializer(serializers.Serializer):
     stored = serializers.IntegerField()
     created = serializers.IntegerField()
     updated = serializers.IntegerField()
+
+
+class MonitoringPolicySerializer(serializers.ModelSerializer):
+    """A deployment's monitoring policy; every field has a bound, checked here once (the
+    form and the API share it)."""
+
+    share_threshold = serializers.FloatField(min_value=0.01, max_value=1.0, default=0.5)
+    alpha = serializers.FloatField(min_value=0.0001, max_value=0.5, default=0.05)
+    min_rows = serializers.IntegerField(min_value=5, max_value=100_000, default=30)
+    window_hours = serializers.FloatField(min_value=0.01, max_value=24 * 366, default=24.0)
+    check_every_hours = serializers.FloatField(min_value=0.001, max_value=24 * 366, default=1.0)
+    retune_every_hours = serializers.FloatField(max_value=24 * 366, default=24.0)
+    min_labels = serializers.IntegerField(min_value=2, max_value=1_000_000, default=30)
+    n_trials = serializers.IntegerField(min_value=1, max_value=500, default=10)
+    significance = serializers.FloatField(min_value=0.0001, max_value=0.5, default=0.05)
+
+    class Meta:
+        model = MonitoringPolicy
+        fields = [
+            "enabled",
+            "action",
+            "share_threshold",
+            "alpha",
+            "min_rows",
+            "window_hours",
+            "check_every_hours",
+            "retune_every_hours",
+            "min_labels",
+            "n_trials",
+            "significance",
+            "require_significant",
+            "last_checked_at",
+            "last_retune_at",
+            "updated_at",
+        ]
+        read_only_fields = ["last_checked_at", "last_retune_at", "updated_at"]
+
+    def validate_retune_every_hours(self, value: float) -> float:
+        from django.conf import settings
+
+        floor = settings.RETUNE_MIN_INTERVAL_HOURS
+        if value < floor:
+            raise serializers.ValidationError(
+                f"at least {floor:g} hours (RETUNE_MIN_INTERVAL_HOURS, the operator's limit)"
+            )
+        return value
+
+
+class ActivitySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Activity
+        fields = ["id", "kind", "message", "details", "job", "report", "created_at"]

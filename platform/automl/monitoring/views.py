@@ -9,7 +9,7 @@ from typing import Any
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import permissions, status
+from rest_framework import generics, permissions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from automl.errors import Invalid
 from automl.monitoring import drift, feedback, fleet
 from automl.monitoring import serializers as shapes
-from automl.monitoring.models import Alert, DriftReport
+from automl.monitoring.models import Activity, Alert, DriftReport, MonitoringPolicy
 from automl.registry.models import ModelVersion
 from automl.serving.models import Deployment
 
@@ -178,3 +178,80 @@ class DeploymentFeedback(APIView):
             )
         stored = feedback.record_feedback(deployment, body["feedback"])
         return Response(stored, status=status.HTTP_201_CREATED)
+
+
+class DeploymentPolicy(APIView):
+    """The monitoring policy of one of your deployments: GET it (the defaults, with
+    "exists": false, before one is set), PUT it whole or PATCH some fields, DELETE it."""
+
+    def _deployment(self, request: Request, pk: int) -> Deployment:
+        return get_object_or_404(Deployment.objects.owned_by(request.user), id=pk)
+
+    @extend_schema(responses=shapes.MonitoringPolicySerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        deployment = self._deployment(request, pk)
+        policy = MonitoringPolicy.objects.filter(deployment=deployment).first()
+        body = shapes.MonitoringPolicySerializer(policy or MonitoringPolicy()).data
+        return Response({**body, "deployment": deployment.id, "exists": policy is not None})
+
+    @extend_schema(
+        request=shapes.MonitoringPolicySerializer, responses=shapes.MonitoringPolicySerializer
+    )
+    def put(self, request: Request, pk: int) -> Response:
+        return self._save(request, pk, partial=False)
+
+    @extend_schema(
+        request=shapes.MonitoringPolicySerializer, responses=shapes.MonitoringPolicySerializer
+    )
+    def patch(self, request: Request, pk: int) -> Response:
+        return self._save(request, pk, partial=True)
+
+    def _save(self, request: Request, pk: int, *, partial: bool) -> Response:
+        deployment = self._deployment(request, pk)
+        policy = MonitoringPolicy.objects.filter(deployment=deployment).first()
+        body = shapes.MonitoringPolicySerializer(policy, data=request.data, partial=partial)
+        body.is_valid(raise_exception=True)
+        policy = body.save(deployment=deployment)
+        return Response({**body.data, "deployment": deployment.id, "exists": True})
+
+    def delete(self, request: Request, pk: int) -> Response:
+        deployment = self._deployment(request, pk)
+        MonitoringPolicy.objects.filter(deployment=deployment).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DeploymentPolicyCheck(APIView):
+    """POST: run your deployment's monitoring policy now (as the periodic check does, rate
+    limit included); answers its decision and the newest activity."""
+
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
+    def post(self, request: Request, pk: int) -> Response:
+        from automl.monitoring import policies
+
+        deployment = get_object_or_404(Deployment.objects.owned_by(request.user), id=pk)
+        policy = MonitoringPolicy.objects.filter(deployment=deployment).first()
+        if policy is None:
+            raise Invalid.from_fields({"policy": ["this deployment has no monitoring policy"]})
+        if not policy.enabled:
+            raise Invalid.from_fields({"enabled": ["the policy is switched off"]})
+        decision = policies.check(policy)
+        entries = Activity.objects.filter(deployment=deployment)[:5]
+        return Response(
+            {
+                "retune": decision.retune,
+                "reason": decision.reason,
+                "activity": shapes.ActivitySerializer(entries, many=True).data,
+            }
+        )
+
+
+class DeploymentActivity(generics.ListAPIView):
+    """The activity log of one of your deployments: each automatic action, newest first."""
+
+    serializer_class = shapes.ActivitySerializer
+
+    def get_queryset(self):
+        deployment = get_object_or_404(
+            Deployment.objects.owned_by(self.request.user), id=self.kwargs["pk"]
+        )
+        return Activity.objects.filter(deployment=deployment)

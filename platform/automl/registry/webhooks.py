@@ -2,10 +2,11 @@
 deployments, delivered as signed JSON POSTs with retries, and a delivery log.
 
 Events (EVENTS): a version registered, a version's stage moved, an alias set or moved, a
-deployment's traffic changed, a drift alert opened. `emit()` stores one WebhookDelivery
-per subscription that wants the event and, once the change is committed, sends the
-delivery task (automl.registry.tasks.deliver_webhook), so a change rolled back announces
-nothing and the web request never waits for a receiver.
+deployment's traffic changed, a drift alert opened, a monitoring policy acted (an entry of
+the deployment's activity log). `emit()` stores one WebhookDelivery per subscription that
+wants the event and, once the change is committed, sends the delivery task
+(automl.registry.tasks.deliver_webhook), so a change rolled back announces nothing and the
+web request never waits for a receiver.
 
 Each POST carries
     X-AutoML-Event: <event>         X-AutoML-Delivery: <delivery id>
@@ -39,12 +40,14 @@ STAGE_MOVED = "stage_moved"
 ALIAS_MOVED = "alias_moved"
 DEPLOYMENT_CHANGED = "deployment_changed"
 DRIFT_ALERT = "drift_alert"
+MONITORING_ACTION = "monitoring_action"
 EVENTS = {
     VERSION_REGISTERED: "a new model version is in the registry",
     STAGE_MOVED: "a version moved to another stage",
     ALIAS_MOVED: "an alias was set on a version or moved to it",
     DEPLOYMENT_CHANGED: "a deployment was created or its traffic changed",
     DRIFT_ALERT: "a drift alert opened on a deployment",
+    MONITORING_ACTION: "a deployment's monitoring policy acted (its activity log's entries)",
 }
 MAX_WEBHOOKS = 20  # per user
 

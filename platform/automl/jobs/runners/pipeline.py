@@ -74,6 +74,11 @@ class Pipeline(JobKind):
                 errors["config.model_version"] = (
                     f"model version {typed.model_version} does not exist"
                 )
+        if typed.deployment is not None:
+            from automl.serving.models import Deployment
+
+            if not Deployment.objects.filter(owner=owner, id=typed.deployment).exists():
+                errors["config.deployment"] = f"deployment {typed.deployment} does not exist"
         for i, stage in enumerate(typed.stages):
             if stage.type == "search":
                 out["stages"][i]["config"] = _search_config(
@@ -281,6 +286,7 @@ def _advance(job_id: int) -> None:
                 model = INLINE[stage.type](job, config, stage, record, state["model_version"])
         except StageFailed as exc:
             record.update(status=FAILED, detail=str(exc), checks=exc.checks or record["checks"])
+            _tell_deployment(job, config, stage, record, None)
             lifecycle.transition(
                 job_id,
                 Job.Status.FAILED,
@@ -291,6 +297,32 @@ def _advance(job_id: int) -> None:
         record.update(status=SUCCEEDED, model_version=model)
         state.update(current=i + 1, model_version=model)
         _save(job_id, state)
+        _tell_deployment(job, config, stage, record, model)
+
+
+def _tell_deployment(job: Job, config, stage, record: dict, model: int | None) -> None:
+    """A re-tune's stage outcome, as an entry of its deployment's activity log."""
+    if config.deployment is None or (stage.type == "search" and model is not None):
+        return  # the search's outcome is the registered challenger, logged next
+    from automl.monitoring import activity
+    from automl.monitoring.models import Activity
+    from automl.serving.models import Deployment
+
+    deployment = Deployment.objects.filter(id=config.deployment).first()
+    if deployment is None:
+        return
+    kind = {
+        "register": Activity.Kind.CHALLENGER_REGISTERED,
+        "challenge": Activity.Kind.COMPARED,
+    }.get(stage.type)
+    if model is None:  # failed: the re-tune stops here
+        kind, message = Activity.Kind.RETUNE_STOPPED, f"{stage.label()}: {record['detail']}"
+    elif kind is None:
+        return
+    else:
+        message = record["detail"]
+    details = {"stage": stage.type, "model_version": model, **record.get("comparison", {})}
+    activity.record(deployment, kind, message, details=details, job=job)
 
 
 def _cancel(job: Job, state: dict, record: dict) -> None:
@@ -504,4 +536,50 @@ def canary_routes(routes: list[dict], version: int, share: float) -> list[dict]:
     return [*rest, {"version": version, "weight": 100 * share}]
 
 
-INLINE: dict[str, Any] = {"gate": _gate, "register": _register, "deploy": _deploy}
+def _owned_deployment(job: Job, name: str):
+    from automl.serving.models import Deployment
+
+    deployment = Deployment.objects.filter(owner=job.owner, name=name).first()
+    if deployment is None:
+        raise StageFailed(f"there is no deployment {name!r}")
+    return deployment
+
+
+def _challenge(job: Job, config, stage, record: dict, model: int) -> int:
+    """The model against the deployment's champion on held-out labelled recent rows; the
+    pipeline stops here unless it wins (automl.monitoring.retune.challenge)."""
+    from automl.monitoring import retune
+
+    o = stage.options
+    try:
+        result = retune.challenge(
+            _owned_deployment(job, o["deployment"]),
+            _version(model),
+            hours=o["hours"],
+            min_rows=o["min_rows"],
+            significance=o["significance"],
+            require_significant=o["require_significant"],
+        )
+    except ServiceError as exc:
+        raise StageFailed(exc.detail) from None
+    record["comparison"] = result
+    if not result["wins"]:
+        why = "not better" if not _better(result) else f"not significant at {o['significance']}"
+        record["detail"] = f"the challenger does not win ({why}): {result['says']}"
+        raise StageFailed(record["detail"])
+    record["detail"] = f"the challenger wins: {result['says']}"
+    return model
+
+
+def _better(result: dict) -> bool:
+    if result["metric"] == "mae":
+        return result["challenger_score"] < result["champion_score"]
+    return result["challenger_score"] > result["champion_score"]
+
+
+INLINE: dict[str, Any] = {
+    "gate": _gate,
+    "register": _register,
+    "deploy": _deploy,
+    "challenge": _challenge,
+}
