@@ -1,9 +1,13 @@
 """Browser pages of the model repository (server-rendered, signed-in users)."""
 
+import math
+from collections import Counter
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
+from django.db.models import F, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -13,25 +17,107 @@ from automl.errors import as_message
 from automl.registry import aliases, services
 from automl.registry.models import ModelVersion
 
+# Columns of the models list a user can sort by (?sort=key, or -key for descending), and
+# the model field each orders; "metric:<name>" sorts by one of the metric columns.
+SORTS = {
+    "name": ("name", "-version"),
+    "version": ("version",),
+    "stage": ("stage",),
+    "task": ("task",),
+    "family": ("family",),
+    "size": ("size",),
+    "created": ("created_at",),
+}
+DEFAULT_METRIC_COLUMNS = 3
+MAX_LISTED = 500
+
+
+def compact(value) -> str:
+    """A number in three significant digits, thousands as k, M, G, T (12345 -> 12.3k,
+    0.91234 -> 0.912); '-' for a value that is not a finite number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return "-"
+    rounded = float(f"{value:.3g}")  # first, so 999.6 becomes 1k rather than 1e+03
+    for size, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(rounded) >= size:
+            return f"{rounded / size:.3g}{suffix}"
+    return f"{rounded:.3g}"
+
+
+def _ordering(sort: str, metrics: list[str]) -> list:
+    """The order_by of `sort`; the newest first when it names no column."""
+    key = sort.removeprefix("-")
+    descending = sort.startswith("-")
+    if key.startswith("metric:") and key[len("metric:") :] in metrics:
+        field = F(f"metrics__{key[len('metric:') :]}")
+        return [field.desc(nulls_last=True) if descending else field.asc(nulls_last=True), "id"]
+    if key not in SORTS:
+        return ["-created_at", "-id"]
+    fields = [_reversed(f) if descending else f for f in SORTS[key]]
+    return [*fields, "-id" if descending else "id"]
+
+
+def _reversed(field: str) -> str:
+    return field[1:] if field.startswith("-") else f"-{field}"
+
 
 @login_required
 def model_list(request: HttpRequest) -> HttpResponse:
-    versions = ModelVersion.objects.owned_by(request.user)
+    """The user's versions: filtered by stage and words, sorted by any column (the server
+    sorts, so every version counts, not one page), with the metrics the user picks as
+    columns."""
+    owned = ModelVersion.objects.owned_by(request.user)
+    versions = owned
     stage = request.GET.get("stage", "")
     if stage in ModelVersion.Stage.values:
         versions = versions.filter(stage=stage)
     if search := request.GET.get("search", "").strip():
         versions = versions.filter(Q(name__icontains=search) | Q(description__icontains=search))
+    counts = Counter(m for ms in owned.values_list("metrics", flat=True)[:MAX_LISTED] for m in ms)
+    available = sorted(counts)
+    chosen = [m for m in request.GET.getlist("metric") if m in counts]
+    chosen = chosen or [m for m, _ in counts.most_common(DEFAULT_METRIC_COLUMNS)]
+    sort = request.GET.get("sort", "")
+    rows = [
+        (v, [compact(v.metrics.get(m)) for m in chosen])
+        for v in versions.order_by(*_ordering(sort, chosen))[:MAX_LISTED]
+    ]
+    kept = {"stage": stage, "search": search, "metric": chosen}
+    columns = [
+        ("name", "Name"),
+        ("version", "Version"),
+        ("stage", "Stage"),
+        ("task", "Task"),
+        ("family", "Family"),
+        *((f"metric:{m}", m) for m in chosen),
+        ("size", "Size"),
+        ("created", "Created"),
+    ]
     return render(
         request,
         "registry/list.html",
         {
-            "versions": versions.order_by("name", "-version")[:500],
+            "rows": rows,
+            "columns": [_column(key, label, sort, kept) for key, label in columns],
             "stages": ModelVersion.Stage,
             "stage": stage,
             "search": search,
+            "available_metrics": available,
+            "chosen_metrics": chosen,
         },
     )
+
+
+def _column(key: str, label: str, sort: str, kept: dict) -> dict:
+    """A sortable header: its link sorts by it ascending, or descending when it already
+    sorts ascending; the filters and metric columns stay."""
+    state = {key: "ascending", f"-{key}": "descending"}.get(sort, "none")
+    target = f"-{key}" if state == "ascending" else key
+    return {
+        "label": label,
+        "sort": state,
+        "href": "?" + urlencode({**kept, "sort": target}, doseq=True),
+    }
 
 
 @login_required
@@ -45,6 +131,7 @@ def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "registry/detail.html",
         {
             "version": version,
+            "metrics": [(name, value, compact(value)) for name, value in version.metrics.items()],
             "lineage": services.lineage(version),
             "siblings": siblings.order_by("-version")[:50],
             "next_stages": sorted(services.TRANSITIONS[version.stage]),
