@@ -697,6 +697,76 @@ def _value(text: str | None) -> Any:
     return text
 
 
+# --- monitoring policies
+
+
+@cli.group()
+def policy():
+    """A deployment's monitoring policy: drift checks and what they do (re-tune)."""
+
+
+@policy.command("show")
+@click.argument("deployment")
+@click.pass_context
+def policy_show(ctx: click.Context, deployment: str):
+    """The policy of a deployment (ID or name)."""
+    body = client_of(ctx).deployments.policy(deployment)
+    emit(ctx, body, lambda: click.echo(json.dumps(body, indent=2, default=str)))
+
+
+@policy.command("set")
+@click.argument("deployment")
+@click.option("--on/--off", "enabled", default=None, help="Switch the policy on or off.")
+@click.option("--action", type=click.Choice(["nothing", "alert", "retune"]), default=None)
+@click.option("--share-threshold", type=float, help="Drifted share of features that is drift.")
+@click.option("--alpha", type=float, help="p-value below which a feature drifted.")
+@click.option("--min-rows", type=int, help="Rows below which a feature is not judged.")
+@click.option("--window-hours", type=float, help="Recent traffic a check reads.")
+@click.option("--check-every-hours", type=float, help="Time between two checks.")
+@click.option("--retune-every-hours", type=float, help="At most one re-tune per this many h.")
+@click.option("--min-labels", type=int, help="Labelled recent rows a re-tune needs.")
+@click.option("--n-trials", type=int, help="Trials of the re-tune search.")
+@click.option("--significance", type=float, help="p-value the challenger must beat.")
+@click.option("--require-significant/--any-win", default=None)
+@click.pass_context
+def policy_set(ctx: click.Context, deployment: str, **fields: Any):
+    """Change some fields of a deployment's policy (the others keep their values)."""
+    given = {k: v for k, v in fields.items() if v is not None}
+    body = client_of(ctx).deployments.set_policy(deployment, **given)
+    emit(
+        ctx,
+        body,
+        lambda: click.echo(
+            f"Policy of deployment {body['deployment']}: "
+            f"{'on' if body['enabled'] else 'off'}, on drift {body['action']}."
+        ),
+    )
+
+
+@policy.command("check")
+@click.argument("deployment")
+@click.pass_context
+def policy_check(ctx: click.Context, deployment: str):
+    """Run the policy's drift check now (re-tuning if it says so)."""
+    body = client_of(ctx).deployments.check(deployment)
+    emit(ctx, body, lambda: click.echo(body["reason"]))
+
+
+@policy.command("activity")
+@click.argument("deployment")
+@click.pass_context
+def policy_activity(ctx: click.Context, deployment: str):
+    """The activity log: each automatic action and why, newest first."""
+    entries = client_of(ctx).deployments.activity(deployment)
+    emit(
+        ctx,
+        entries,
+        lambda: [
+            click.echo(f"{e['created_at']}  {e['kind']:<22} {e['message']}") for e in entries
+        ],
+    )
+
+
 # --- monitoring
 
 

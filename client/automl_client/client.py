@@ -657,6 +657,31 @@ class Deployments(Part):
     def delete(self, deployment: int | str) -> None:
         self.client.request("DELETE", f"/deployments/{self.resolve(deployment)}/")
 
+    def policy(self, deployment: int | str) -> dict:
+        """The deployment's monitoring policy ("exists": false and the defaults when unset)."""
+        return self.client.request(
+            "GET", f"/deployments/{self.resolve(deployment)}/monitoring-policy/"
+        )
+
+    def set_policy(self, deployment: int | str, **fields: Any) -> dict:
+        """Set some fields of the monitoring policy (the rest keep their values or
+        defaults): enabled, action ("nothing", "alert", "retune"), share_threshold, alpha,
+        min_rows, window_hours, check_every_hours, retune_every_hours (the rate limit),
+        min_labels, n_trials, significance, require_significant."""
+        return self.client.request(
+            "PATCH", f"/deployments/{self.resolve(deployment)}/monitoring-policy/", json=fields
+        )
+
+    def check(self, deployment: int | str) -> dict:
+        """Run the monitoring policy now: {"retune", "reason", "activity"}."""
+        return self.client.request(
+            "POST", f"/deployments/{self.resolve(deployment)}/monitoring-policy/check/"
+        )
+
+    def activity(self, deployment: int | str) -> list[dict]:
+        """The deployment's activity log (automatic actions and why), newest first."""
+        return self.client.pages(f"/deployments/{self.resolve(deployment)}/activity/")
+
 
 def split_routes(version: int, canary: tuple[int, float] | None) -> list[dict]:
     if canary is None:

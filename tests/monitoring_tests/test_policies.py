@@ -129,3 +129,42 @@ def test_policy_api_defaults_bounds_and_updates(alice_api, bob_api, deployment, 
     assert alice_api.get(f"/api/v1/deployments/{deployment.id}/activity/").json()["count"] == 0
     assert alice_api.delete(url).status_code == 204
     assert not MonitoringPolicy.objects.filter(deployment=deployment).exists()
+
+
+@pytest.mark.django_db
+def test_the_deployment_page_sets_the_policy_and_shows_the_activity(
+    alice_browser, alice_api, deployment, settings
+):
+    settings.RETUNE_MIN_INTERVAL_HOURS = 2
+    page = f"/deployments/{deployment.id}/"
+    assert "No automatic action yet." in alice_browser.get(page).content.decode()
+    form = {
+        "enabled": "on",
+        "action": "retune",
+        "share_threshold": "0.25",
+        "alpha": "0.05",
+        "min_rows": "30",
+        "window_hours": "24",
+        "check_every_hours": "1",
+        "retune_every_hours": "1",  # under the operator's floor: the API's words
+        "min_labels": "40",
+        "n_trials": "5",
+        "significance": "0.05",
+    }
+    refused = alice_browser.post(f"{page}monitoring/", form)
+    assert refused.status_code == 400
+    assert "RETUNE_MIN_INTERVAL_HOURS" in refused.content.decode()
+    assert not MonitoringPolicy.objects.exists()
+    saved = alice_browser.post(f"{page}monitoring/", {**form, "retune_every_hours": "6"})
+    assert saved.status_code == 302
+    policy = MonitoringPolicy.objects.get(deployment=deployment)
+    assert (policy.action, policy.share_threshold, policy.require_significant) == (
+        "retune",
+        0.25,
+        False,
+    )
+    traffic(alice_api, deployment, seed=1, shift=SHIFT)
+    check_due()
+    body = alice_browser.get(page).content.decode()
+    assert "at most one re-tune per 6 h" in body
+    assert "only 0 labelled recent rows" in body

@@ -142,6 +142,7 @@ ROUTES = {
     "deployment-page": Route(OWNED, "deployment", methods=("get", "post")),
     "deployment-rollback-page": Route(OWNED, "deployment", methods=("post",)),
     "deployment-traffic-page": Route(OWNED, "deployment", methods=("post",)),
+    "deployment-policy-page": Route(OWNED, "deployment", methods=("post",)),
     "monitoring-page": Route(STAFF, methods=("get",)),
     "monitoring-data": Route(STAFF, methods=("get",)),
     "monitoring-drift-page": Route(STAFF, "deployment", methods=("get",)),

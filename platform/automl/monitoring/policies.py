@@ -83,24 +83,29 @@ def labelled_rows(deployment: Deployment, hours: float) -> int:
 
 
 def check(policy: MonitoringPolicy, *, now: datetime | None = None) -> Decision:
-    """Run the policy's drift check on its deployment, log it, and act on the decision."""
+    """Run the policy's drift check on its deployment, log it, and act on the decision.
+    A check that cannot run (ServiceError) is logged with why, and raised."""
     from automl.monitoring.drift import run_drift_report
     from workers.monitoring import DriftOptions
 
     now = now or timezone.now()
     deployment = policy.deployment
     MonitoringPolicy.objects.filter(id=policy.id).update(last_checked_at=now)
-    report = run_drift_report(
-        deployment,
-        hours=policy.window_hours,
-        trigger=DriftReport.Trigger.SCHEDULE,
-        options=DriftOptions(
-            alpha=policy.alpha,
-            share_threshold=policy.share_threshold,
-            min_rows=policy.min_rows,
-        ),
-        alert=policy.action != MonitoringPolicy.Action.NOTHING,
-    )
+    try:
+        report = run_drift_report(
+            deployment,
+            hours=policy.window_hours,
+            trigger=DriftReport.Trigger.SCHEDULE,
+            options=DriftOptions(
+                alpha=policy.alpha,
+                share_threshold=policy.share_threshold,
+                min_rows=policy.min_rows,
+            ),
+            alert=policy.action != MonitoringPolicy.Action.NOTHING,
+        )
+    except ServiceError as exc:  # no reference statistics, no served version...
+        activity.record(deployment, Kind.DRIFT_CHECKED, f"no drift check: {exc.detail}")
+        raise
     labels = labelled_rows(deployment, policy.window_hours)
     activity.record(
         deployment,

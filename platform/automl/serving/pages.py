@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from automl import audit
@@ -18,6 +19,19 @@ from automl.serving import playground, traffic
 from automl.serving.forms import DeploymentForm, TrafficForm, TryForm
 from automl.serving.models import Deployment
 from automl.serving.predict import predict
+
+
+def monitoring_context(deployment: Deployment, policy_form=None) -> dict:
+    """The monitoring policy form and the activity log of the deployment page."""
+    from automl.monitoring.forms import PolicyForm
+    from automl.monitoring.models import MonitoringPolicy
+
+    policy = MonitoringPolicy.objects.filter(deployment=deployment).first()
+    return {
+        "policy": policy,
+        "policy_form": policy_form or PolicyForm(instance=policy),
+        "activities": deployment.activities.select_related("job")[:50],
+    }
 
 
 @login_required
@@ -124,6 +138,7 @@ def _detail(
     field_errors=None,
     played=None,
     sent=None,
+    policy_form=None,
     status=200,
 ) -> HttpResponse:
     versions = {
@@ -173,6 +188,7 @@ def _detail(
             "plotly_js": plotly_js_tag() if played else "",
             "example": _example(request, deployment, main, sent),
             "explain": request.POST.get("explain") == "on",
+            **monitoring_context(deployment, policy_form),
         },
         status=status,
     )
@@ -250,3 +266,19 @@ def _traffic_form(request: HttpRequest, deployment: Deployment, data=None) -> Tr
         )
     names = aliases.of_name(deployment.owner, deployment.model_name)
     return TrafficForm(data, versions=versions, aliases=sorted(names), initial=initial)
+
+
+@login_required
+@require_POST
+def deployment_policy(request: HttpRequest, pk: int) -> HttpResponse:
+    """Set the deployment's monitoring policy (the API's bounds, the API's words)."""
+    from automl.monitoring.forms import PolicyForm
+    from automl.monitoring.models import MonitoringPolicy
+
+    deployment = get_object_or_404(Deployment.objects.owned_by(request.user), id=pk)
+    policy = MonitoringPolicy.objects.filter(deployment=deployment).first()
+    form = PolicyForm(request.POST, instance=policy)
+    if form.save_policy(deployment) is not None:
+        messages.success(request, "Monitoring policy saved.")
+        return redirect(reverse("deployment-page", args=[pk]) + "#monitoring")
+    return _detail(request, deployment, policy_form=form, status=400)

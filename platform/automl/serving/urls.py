@@ -21,4 +21,5 @@ page_urls = [
     path("<int:pk>/", pages.deployment_detail, name="deployment-page"),
     path("<int:pk>/rollback/", pages.deployment_rollback, name="deployment-rollback-page"),
     path("<int:pk>/traffic/", pages.deployment_traffic, name="deployment-traffic-page"),
+    path("<int:pk>/monitoring/", pages.deployment_policy, name="deployment-policy-page"),
 ]
