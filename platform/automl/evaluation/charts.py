@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
+from automl.charts import COLOURS
+
 _LAYOUT = {
     "margin": {"l": 60, "r": 20, "t": 40, "b": 50},
     "height": 360,
@@ -158,3 +160,42 @@ def permutation_importance(report: dict) -> go.Figure | None:
 
 
 FIGURES = (confusion_matrix, roc, precision_recall, calibration, predicted_vs_actual, residuals)
+
+
+def _overlay(
+    reports: list[tuple[str, dict]], key: str, x: str, y: str, score: str, score_name: str
+) -> go.Figure | None:
+    """The curves under `key` of several versions' reports on one chart, one colour and
+    legend group per version (each of its classes' curves dashed differently)."""
+    traces = []
+    dashes = ("solid", "dash", "dot", "dashdot", "longdash")
+    for i, (label, report) in enumerate(reports):
+        for j, c in enumerate(report.get(key) or ()):
+            traces.append(
+                go.Scatter(
+                    x=c[x],
+                    y=c[y],
+                    mode="lines",
+                    name=f"{label}: {c['class']} ({score_name} {c[score]:.3f})",
+                    legendgroup=label,
+                    line={"color": COLOURS[i % len(COLOURS)], "dash": dashes[j % len(dashes)]},
+                )
+            )
+    return go.Figure(traces) if traces else None
+
+
+def roc_overlay(reports: list[tuple[str, dict]]) -> go.Figure | None:
+    """The ROC curves of the compared versions (label, evaluation report) on one chart."""
+    fig = _overlay(reports, "roc", "fpr", "tpr", "auc", "AUC")
+    if fig is None:
+        return None
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=DIAGONAL, name="chance"))
+    return _title(fig, "ROC of the compared versions", "false positive rate", "true positive rate")
+
+
+def pr_overlay(reports: list[tuple[str, dict]]) -> go.Figure | None:
+    """The precision-recall curves of the compared versions on one chart."""
+    fig = _overlay(reports, "pr", "recall", "precision", "average_precision", "AP")
+    if fig is None:
+        return None
+    return _title(fig, "Precision-recall of the compared versions", "recall", "precision")

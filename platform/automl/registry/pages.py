@@ -186,8 +186,31 @@ def model_compare(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "registry/compare.html",
-        {"versions": versions, "rows": rows, **comparison_context(versions)},
+        {
+            "versions": versions,
+            "rows": rows,
+            **_overlaid_curves(versions),
+            **comparison_context(versions),
+        },
     )
+
+
+def _overlaid_curves(versions: list[ModelVersion]) -> dict:
+    """The compared versions' ROC and precision-recall curves, overlaid, from their
+    evaluation reports (the versions not evaluated yet are named instead)."""
+    from automl.charts import figure_html, plotly_js_tag
+    from automl.evaluation import charts
+    from automl.evaluation.models import Evaluation
+
+    done = Evaluation.objects.filter(version__in=versions, status=Evaluation.Status.SUCCEEDED)
+    report_of = {e.version_id: e.report for e in done}
+    reports = [(f"v{v.version} {v.name}", report_of[v.id]) for v in versions if v.id in report_of]
+    figures = [f for f in (charts.roc_overlay(reports), charts.pr_overlay(reports)) if f]
+    return {
+        "curve_figures": [figure_html(f) for f in figures],
+        "not_evaluated": [v for v in versions if v.id not in report_of],
+        "plotly_js": plotly_js_tag() if figures else "",
+    }
 
 
 @login_required
