@@ -82,7 +82,12 @@ def labelled_rows(deployment: Deployment, hours: float) -> int:
     ).count()
 
 
-def check(policy: MonitoringPolicy, *, now: datetime | None = None) -> Decision:
+def check(
+    policy: MonitoringPolicy,
+    *,
+    now: datetime | None = None,
+    trigger: str = DriftReport.Trigger.SCHEDULE,
+) -> Decision:
     """Run the policy's drift check on its deployment, log it, and act on the decision.
     A check that cannot run (ServiceError) is logged with why, and raised."""
     from automl.monitoring.drift import run_drift_report
@@ -95,7 +100,7 @@ def check(policy: MonitoringPolicy, *, now: datetime | None = None) -> Decision:
         report = run_drift_report(
             deployment,
             hours=policy.window_hours,
-            trigger=DriftReport.Trigger.SCHEDULE,
+            trigger=trigger,
             options=DriftOptions(
                 alpha=policy.alpha,
                 share_threshold=policy.share_threshold,

@@ -234,7 +234,7 @@ class DeploymentPolicyCheck(APIView):
             raise Invalid.from_fields({"policy": ["this deployment has no monitoring policy"]})
         if not policy.enabled:
             raise Invalid.from_fields({"enabled": ["the policy is switched off"]})
-        decision = policies.check(policy)
+        decision = policies.check(policy, trigger=DriftReport.Trigger.MANUAL)
         entries = Activity.objects.filter(deployment=deployment)[:5]
         return Response(
             {
