@@ -234,3 +234,32 @@ def test_a_paused_darts_job_resumes_from_its_checkpoint_on_another_worker(worker
     assert job["result"]["best"]["number"] == epochs - 1
     assert not Job.objects.get(id=job["id"]).checkpoint_dir.exists()
     check_model(job)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_finished_random_search_extended_trains_more_candidates(workers, api):
+    from automl.registry.models import ModelVersion
+
+    workers.start()
+    config = {**TINY["random"], **TRAINING}
+    job = api.wait_finished(api.submit("nas", "digits", config)["id"])
+    assert job["status"] == "succeeded", job["error_message"]
+    first_run = api.all_trials(job["id"])
+    assert len(first_run) == 3
+
+    extended = api.post(f"/api/v1/jobs/{job['id']}/extend/", {"n_trials": 2}, expect=202)
+    assert extended["status"] == "queued"
+    assert extended["config"]["strategy"]["candidates"] == 5  # what the job now runs with
+    job = api.wait_finished(job["id"])
+
+    assert job["status"] == "succeeded", job["error_message"]
+    trials = api.all_trials(job["id"])
+    assert [t["number"] for t in trials] == list(range(5))
+    assert trials[:3] == first_run  # the first run's candidates kept, none trained again
+    assert {t["state"] for t in trials} == {"complete"}
+    assert job["result"]["n_complete"] == 5
+    assert job["result"]["best"]["score"] == max(t["values"][0] for t in trials)
+    # A job registers one version, at its first close (registry: one_version_per_job).
+    assert ModelVersion.objects.filter(job_id=job["id"]).count() == 1
+    check_model(job)  # the retrained architecture of the extended search

@@ -1,5 +1,5 @@
 """Pausing a job between trials (DARTS: epochs), resuming it from its study or checkpoint,
-and giving an HPO job more trials, through the API, run in this process."""
+and giving an HPO or NAS job more trials, through the API, run in this process."""
 
 import pytest
 
@@ -65,7 +65,7 @@ def test_a_paused_job_resumes_from_its_study_and_takes_more_trials(
     assert {"status": ["paused", "queued"]} in changes
 
 
-def test_nas_and_compression_jobs_pause_but_only_hpo_jobs_take_more_trials(
+def test_nas_and_compression_jobs_pause_but_compression_jobs_take_no_more_trials(
     alice, alice_api, iris, alice_browser
 ):
     for kind in ("nas", "compression"):
@@ -73,12 +73,12 @@ def test_nas_and_compression_jobs_pause_but_only_hpo_jobs_take_more_trials(
         page = alice_browser.get(f"/jobs/{job.id}/").content.decode()
         assert 'id="pause-job"' in page
         assert alice_api.post(f"/api/v1/jobs/{job.id}/pause/").status_code == 202
-        job.status = "paused"
-        job.save()
-        assert 'id="extend-form"' not in alice_browser.get(f"/jobs/{job.id}/").content.decode()
-        answer = alice_api.post(f"/api/v1/jobs/{job.id}/extend/", {"n_trials": 2}, format="json")
-        assert answer.status_code == 400
-        assert answer.json()["detail"] == "only HPO jobs can be extended"
+    job.status = "paused"
+    job.save()
+    assert 'id="extend-form"' not in alice_browser.get(f"/jobs/{job.id}/").content.decode()
+    answer = alice_api.post(f"/api/v1/jobs/{job.id}/extend/", {"n_trials": 2}, format="json")
+    assert answer.status_code == 400
+    assert answer.json()["detail"] == "only HPO and NAS jobs can be extended"
     job = make_job(alice, iris, kind="external", status="running")
     answer = alice_api.post(f"/api/v1/jobs/{job.id}/pause/")
     assert answer.status_code == 400
@@ -87,8 +87,71 @@ def test_nas_and_compression_jobs_pause_but_only_hpo_jobs_take_more_trials(
     )
 
 
+def test_a_nas_search_is_not_extended_past_its_strategys_largest_budget(alice, alice_api, iris):
+    from workers.nas.config import validate_nas_config
+
+    config = validate_nas_config({"strategy": "random"}, "tabular", n_features=4).to_json()
+    job = make_job(alice, iris, kind="nas", config=config, status="paused")
+    answer = alice_api.post(f"/api/v1/jobs/{job.id}/extend/", {"n_trials": 10_000}, format="json")
+    assert answer.status_code == 400
+    assert answer.json()["detail"].startswith("10000 more candidates are too many")
+    assert "strategy.candidates" in answer.json()["detail"]
+    assert Job.objects.get(id=job.id).config["strategy"]["candidates"] == 20
+
+
+def test_a_paused_evolution_search_extended_trains_more_candidates_from_its_trials(
+    alice, alice_api, iris, artifacts, monkeypatch, alice_browser
+):
+    monkeypatch.setattr(DatabaseReporter, "POLL_S", 0.0)
+    config = {
+        "strategy": {"name": "evolution", "population": 2, "sample_size": 2, "cycles": 1},
+        "space": {"name": "mlp", "widths": [4, 8], "max_layers": 1},
+        "proxy": {"epochs": 1},
+        "retrain": {"epochs": 1},
+    }
+    answer = submit(alice_api, "nas", iris, config)
+    assert answer.status_code == 201, answer.json()
+    job = Job.objects.get(id=answer.json()["id"])
+    url = f"/api/v1/jobs/{job.id}/"
+    real_finished = DatabaseReporter.trial_finished
+
+    def pause_after_the_first(self, number, *args, **kwargs):
+        real_finished(self, number, *args, **kwargs)
+        if number == 0:
+            assert alice_api.post(url + "pause/").status_code == 202
+
+    monkeypatch.setattr(DatabaseReporter, "trial_finished", pause_after_the_first)
+    job = run_here(job)
+    assert job.status == "paused", job.error_message
+    first = list(Trial.objects.filter(job=job).values_list("number", "params"))
+    assert len(first) == 1
+    assert 'id="extend-form"' in alice_browser.get(f"/jobs/{job.id}/").content.decode()
+
+    answer = alice_api.post(url + "extend/", {"n_trials": 2}, format="json")
+    assert answer.status_code == 202 and answer.json()["status"] == "paused"
+    assert answer.json()["config"]["strategy"]["cycles"] == 3  # 2 + 3 candidates in all
+    assert alice_api.post(url + "resume/").status_code == 202
+    monkeypatch.setattr(DatabaseReporter, "trial_finished", real_finished)
+    job = run_here(job)
+
+    assert job.status == "succeeded", job.error_message
+    trials = list(Trial.objects.filter(job=job).order_by("number").values_list("number", "params"))
+    assert [n for n, _ in trials] == [0, 1, 2, 3, 4] and trials[:1] == first
+    assert job.result["n_complete"] == 5
+
+    from automl.audit import history
+
+    assert {"n_trials": [None, "+2"]} in [e.changes for e in history(job)]
+
+
 def test_a_paused_darts_job_resumes_from_its_checkpoint(
-    alice, alice_api, digits, artifacts, monkeypatch, django_capture_on_commit_callbacks
+    alice,
+    alice_api,
+    digits,
+    artifacts,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
+    alice_browser,
 ):
     monkeypatch.setattr(DatabaseReporter, "POLL_S", 0.0)
     config = {
@@ -112,6 +175,13 @@ def test_a_paused_darts_job_resumes_from_its_checkpoint(
     assert job.status == "paused", job.error_message
     assert list(Trial.objects.filter(job=job).values_list("number", flat=True)) == [0]
     assert (job.checkpoint_dir / "darts.pt").exists()
+    # Its checkpoint anneals the learning rate over 3 epochs: more cannot follow it.
+    answer = alice_api.post(url + "extend/", {"n_trials": 2}, format="json")
+    assert answer.status_code == 409
+    assert "anneals its learning rate" in answer.json()["fields"]["n_trials"][0]
+    assert Job.objects.get(id=job.id).config["strategy"]["epochs"] == 3
+    page = alice_browser.get(f"/jobs/{job.id}/").content.decode()
+    assert 'id="resume-job"' in page and 'id="extend-form"' not in page
 
     monkeypatch.setattr(DatabaseReporter, "trial_finished", real_finished)
     assert alice_api.post(url + "resume/").status_code == 202
@@ -131,3 +201,52 @@ def test_a_job_that_ran_no_trial_cannot_be_extended(alice, alice_api, iris):
     assert answer.status_code == 409 and "ended before its first trial" in answer.json()["detail"]
     job.refresh_from_db()
     assert job.status == "cancelled"  # not reopened
+
+
+class WorkerDied(BaseException):
+    """The worker process ended here (nothing below catches it, as nothing catches a kill)."""
+
+
+def test_a_compression_step_whose_worker_died_before_registering_is_registered_once(
+    alice, alice_api, digits, artifacts, monkeypatch, tmp_path
+):
+    from automl.jobs import tasks
+    from automl.registry import services
+    from automl.registry.models import ModelVersion
+    from tests.e2e.test_compression_e2e import register_mlp
+
+    source = register_mlp(alice, tmp_path)
+    config = {
+        "model_version": source.id,
+        "report": {"repeats": 1},
+        "steps": [{"technique": "prune_magnitude", "sparsity": 0.3}, "dynamic_int8"],
+    }
+    answer = submit(alice_api, "compression", digits, config)
+    assert answer.status_code == 201, answer.json()
+    job = Job.objects.get(id=answer.json()["id"])
+    real_register = services.register_model_directory
+
+    def die_at_the_second_step(owner, name, directory, *, recipe, **kwargs):
+        if recipe["step"] == 1:  # its model is saved and checkpointed, not registered
+            raise WorkerDied
+        return real_register(owner, name, directory, recipe=recipe, **kwargs)
+
+    monkeypatch.setattr(services, "register_model_directory", die_at_the_second_step)
+    with pytest.raises(WorkerDied):
+        tasks.run_job(job.id)
+    assert ModelVersion.objects.filter(job=job).count() == 1
+    first = ModelVersion.objects.get(job=job)
+    step_1 = artifacts / "jobs" / str(job.id) / "step-1"
+    step_1_files = {p.name: p.stat().st_mtime_ns for p in step_1.iterdir()}
+
+    monkeypatch.setattr(services, "register_model_directory", real_register)
+    tasks.run_trials(job.id, 0)  # the reconciler's new runner: on from the checkpoint
+    job.refresh_from_db()
+
+    assert job.status == "succeeded", job.error_message
+    versions = list(ModelVersion.objects.filter(job=job).order_by("id"))
+    assert [v.compression["step"] for v in versions] == [0, 1]  # each step once
+    assert versions[0] == first and versions[1].parent == first
+    assert [s["model_version"] for s in job.result["steps"]] == [v.id for v in versions]
+    # The second step was registered from its saved model, not trained again over it.
+    assert {p.name: p.stat().st_mtime_ns for p in step_1.iterdir()} == step_1_files

@@ -137,6 +137,24 @@ def test_a_time_budget_ends_the_search_within_its_share_and_cheap_families_go_fi
     assert all(t.system_attrs[FIT_S] >= 0 for t in trials if t.state.is_finished())
 
 
+def test_a_paused_job_does_not_spend_its_time_budget(monkeypatch):
+    from workers.hpo import engine
+    from workers.studies import clock
+
+    now = [1000.0]
+    monkeypatch.setattr(clock.time, "time", lambda: now[0])
+    config = validate_hpo_config({"time_budget_s": 100}, "regression")
+    storage = make_storage(None)
+    create_study(config, storage, "s")
+    now[0] += 30
+    engine.pause_budget(storage, "s")
+    now[0] += 3600  # paused for an hour
+    assert engine.budget_used(config, storage, "s")["used_s"] == 30
+    create_study(config, storage, "s")  # resumed
+    now[0] += 10
+    assert engine.budget_used(config, storage, "s")["used_s"] == 40
+
+
 def test_a_budget_too_short_for_one_trial_still_gives_the_job_a_model():
     config = validate_hpo_config({"time_budget_s": 0.001}, "regression")
     data, storage = table("regression"), make_storage(None)

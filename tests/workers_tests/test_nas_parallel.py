@@ -161,6 +161,25 @@ def test_the_time_limit_counts_from_the_first_runner(digits):
         parallel.close(cfg, digits, reporter, storage, "job", device="cpu")
 
 
+def test_a_paused_interval_does_not_count_against_the_time_limit(digits, monkeypatch):
+    from workers.studies import clock
+
+    now = [1000.0]
+    monkeypatch.setattr(clock.time, "time", lambda: now[0])
+    storage = study()  # its clock starts at 1000
+    study_id = storage.get_study_id_from_name("job")
+    cfg = config({"name": "random", "candidates": 3}, timeout_s=60)
+    now[0] += 40  # ran 40 s, then paused for an hour
+    parallel.stop_clock(storage, "job")
+    now[0] += 3600
+    assert parallel._deadline(cfg, storage, study_id) == now[0] + 20  # read while paused
+    parallel.create_study(storage, "job")  # resumed: the clock runs on from 40 s
+    assert parallel._deadline(cfg, storage, study_id) == now[0] + 20
+    parallel.create_study(storage, "job")  # another runner of the same run: no change
+    now[0] += 5
+    assert parallel._deadline(cfg, storage, study_id) == now[0] + 15
+
+
 def test_a_cancelled_runner_stops_between_candidates(digits):
     cfg = config({"name": "random", "candidates": 5})
     reporter = MemoryReporter(stop_after=1)

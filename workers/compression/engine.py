@@ -62,7 +62,9 @@ def run_compression(
         reporter: progress and cancellation.
         directory: step i's model is saved under directory / f"step-{i}".
         teachers: extra teachers' directories by model version id.
-        on_step: called with (index, step result) after each step is saved (registration).
+        on_step: called with (index, step result) after each step is saved and
+            checkpointed, and again for each step a resumed run finds in its checkpoint:
+            it must act once per index (registration looks its step's version up).
         device: where fine-tuning, distillation and QAT train ("auto", "cpu", "cuda");
             the models are measured and saved on the CPU.
         checkpoint_dir: where the chain's checkpoint is kept (None: nowhere).
@@ -87,6 +89,9 @@ def run_compression(
     if saved is not None and saved["key"] == key:
         result = json.loads(saved["result"])  # the steps done, against the same original
         model = load_compressed(Path(result["steps"][-1]["directory"]))
+        for i, entry in enumerate(result["steps"]):
+            if on_step is not None:  # each once per job: registers only what was not
+                on_step(i, entry)
     else:
         result = {
             "original": measure(model, x_test, y_test, repeats=repeats, directory=Path(model_dir)),
@@ -153,11 +158,14 @@ def run_compression(
             )
             result["flagged"].append(i)
         result["steps"].append(entry)
-        if on_step is not None:
-            on_step(i, entry)
         if checkpoint is not None:
             # The results as JSON text: what they hold need not be a type torch loads.
             checkpoint.save({"key": key, "result": json.dumps(result)})
+        # Registered after the checkpoint: a worker dying in between leaves a step done
+        # but not registered, which the next run registers (below) instead of running
+        # it again over the directory a registered version was made from.
+        if on_step is not None:
+            on_step(i, entry)
         reporter.progress((i + 1) / len(config.steps))
         if "flagged" in entry and config.gate:
             result["gated"] = True

@@ -36,6 +36,7 @@ from workers.hpo.samplers import SAMPLERS, build_sampler
 from workers.hpo.space import distributions, grid_values, suggest
 from workers.memory import memory_cap
 from workers.reporter import Reporter, TrialRecord
+from workers.studies import clock
 from workers.studies.budget import RETRIED, STATES, Budget, Step, counts
 from workers.studies.heartbeat import FAILURE_CLASS, OnLost
 from workers.studies.storage import make_storage, study_id, trial_id
@@ -58,7 +59,7 @@ EXTRA_TRIALS = "extra_trials"  # study system attr: trials added to n_trials (re
 # retries that led to it}. Its study params stay the failed trial's (inside the space, so
 # the sampler can replay them); "params" may differ (a halved batch, a lower rate).
 RETRY = "retry"
-BUDGET_STARTED = "budget_started"  # study system attr: time.time() when time_budget_s began
+BUDGET_STARTED = "budget_started"  # study system attr: time_budget_s's clock (studies/clock.py)
 FIT_S = "fit_s"  # trial system attr: seconds the trial's fits and scoring took (its cost)
 # Study system attr: {"message", "failure_class"} of a job a hard stop ended (a watchdog
 # ended a trial past the job's timeout_s, or a trial whose failure stops the job by its
@@ -122,13 +123,15 @@ def create_study(
         load_if_exists=True,
     )
     if WARM_STARTED in storage.get_study_system_attrs(study_id(study)):
+        if config.time_budget_s is not None:  # resumed: the budget runs on, pause left out
+            clock.start(storage, study_id(study), BUDGET_STARTED)
         return study  # created (and warm-started) before
     added = 0
     for record in (config.warm_start or {}).get("trials", []):
         added += _add_warm_start(study, config.search_space, record)
     if config.time_budget_s is not None:
         # The budget runs from here (a worker creates the study when the job starts).
-        storage.set_study_system_attr(study_id(study), BUDGET_STARTED, time.time())
+        clock.start(storage, study_id(study), BUDGET_STARTED)
         for params in starting_trials(config.search_space):  # cheap families first
             study.enqueue_trial(params, skip_if_exists=True)
     storage.set_study_system_attr(study_id(study), WARM_STARTED, added)
@@ -287,14 +290,14 @@ def search_deadline(config: HPOConfig, attrs: dict) -> float | None:
     if config.time_budget_s is None or BUDGET_STARTED not in attrs:
         return None
     share = config.time_budget_s * search_share(config.ensemble.enabled)
-    return time.monotonic() + attrs[BUDGET_STARTED] + share - time.time()
+    return time.monotonic() + clock.started(attrs, BUDGET_STARTED) + share - time.time()
 
 
 def budget_fraction(config: HPOConfig, attrs: dict) -> float:
     """The share of the time budget used so far (0 without a budget)."""
     if config.time_budget_s is None or BUDGET_STARTED not in attrs:
         return 0.0
-    return (time.time() - attrs[BUDGET_STARTED]) / config.time_budget_s
+    return (time.time() - clock.started(attrs, BUDGET_STARTED)) / config.time_budget_s
 
 
 def budget_deadline(
@@ -331,6 +334,11 @@ def rerun_trials(
         planned = failures.Retry(dict(params), {})
         _enqueue_retry(study, failed[number].params, number, planned, {})  # KeyError: not failed
     extend_budget(storage, study_name, len(reruns))
+
+
+def pause_budget(storage: optuna.storages.BaseStorage, study_name: str) -> None:
+    """The job paused: its time budget does not run until it is resumed."""
+    clock.stop(storage, storage.get_study_id_from_name(study_name), BUDGET_STARTED)
 
 
 def extend_budget(storage: optuna.storages.BaseStorage, study_name: str, n_trials: int) -> None:

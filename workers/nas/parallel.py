@@ -36,12 +36,13 @@ from workers.nas.engine import NasContext, NasError, conclude, prepare, resolve_
 from workers.nas.strategies import STRATEGIES, Candidate, SearchOutcome, Strategy
 from workers.nas.strategies._base import outcome_of
 from workers.reporter import Reporter, TrialRecord
+from workers.studies import clock
 from workers.studies.budget import NAMES, Budget, Step, counts
 from workers.studies.heartbeat import LOST
 from workers.studies.storage import study_id
 
 POLL_S = 1.0
-STARTED = "search_started"  # study system attr: when the first runner began (epoch seconds)
+STARTED = "search_started"  # study system attr: the search's clock (workers/studies/clock.py)
 
 
 def strategy_for(config: NASConfig, space) -> Strategy:
@@ -52,13 +53,18 @@ def strategy_for(config: NASConfig, space) -> Strategy:
 
 
 def create_study(storage: optuna.storages.BaseStorage, study_name: str) -> None:
-    """Create the job's study once; every runner may call it (it loads an existing one)."""
+    """Create the job's study once; every runner may call it (it loads an existing one).
+    Starts the search's clock, or runs it on after a pause."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
         storage=storage, study_name=study_name, direction="maximize", load_if_exists=True
     )
-    if STARTED not in storage.get_study_system_attrs(study_id(study)):
-        storage.set_study_system_attr(study_id(study), STARTED, time.time())
+    clock.start(storage, study_id(study), STARTED)
+
+
+def stop_clock(storage: optuna.storages.BaseStorage, study_name: str) -> None:
+    """The search stopped (paused, or done): until it runs again, its time does not count."""
+    clock.stop(storage, storage.get_study_id_from_name(study_name), STARTED)
 
 
 def run_candidates(
@@ -75,8 +81,9 @@ def run_candidates(
     """Run candidates on the job's shared study until the search is done; return once no
     other runner is still training one. True if the reporter stopped it (cancelled).
 
-    The job's timeout_s counts from the first runner's start (the study's STARTED), so
-    every runner stops proposing at the same moment.
+    The job's timeout_s counts the search's running time from the first runner's start
+    (the study's clock, without paused intervals), so every runner stops proposing at the
+    same moment.
     """
     create_study(storage, study_name)
     study = optuna.load_study(
@@ -132,7 +139,7 @@ def summarize(
     outcome = outcome_of([_candidate(t) for t in trials if t.state.is_finished()])
     workers = sorted({t.user_attrs.get("worker", "") for t in trials} - {""})
     outcome.notes = {"parallel": True, "workers": workers}
-    started = storage.get_study_system_attrs(sid).get(STARTED, time.time())
+    started = clock.started(storage.get_study_system_attrs(sid), STARTED) or time.time()
     ends = [t.datetime_complete.astimezone(UTC).timestamp() for t in trials if t.datetime_complete]
     return outcome, max(0.0, max(ends, default=started) - started)
 
@@ -204,7 +211,7 @@ class _Recorded(Reporter):
 def _deadline(config: NASConfig, storage, study_id: int) -> float | None:
     if config.timeout_s is None:
         return None
-    return storage.get_study_system_attrs(study_id)[STARTED] + config.timeout_s
+    return clock.started(storage.get_study_system_attrs(study_id), STARTED) + config.timeout_s
 
 
 def _counted(storage, study: int) -> list[FrozenTrial]:

@@ -140,6 +140,10 @@ class JobKind:
         """Give a paused or finished job n_trials more trials (extendable kinds)."""
         raise NotImplementedError
 
+    def extend_refused(self, job: Job) -> str:
+        """Why this job of an extendable kind cannot take more trials ("" if it can)."""
+        return ""
+
     def retry_from(self, job: Job, stage: int) -> None:
         """Make a failed or cancelled job run again from its stage `stage` (0-based), what
         came before kept (kinds with stages: `orchestrates`)."""

@@ -209,7 +209,7 @@ def _summary(job: Job) -> dict:
         "budget": _budget(job),
         "can_continue": kind.continuable and job.is_finished,
         "pausable": kind.pausable,
-        "extendable": kind.extendable,
+        "extendable": kind.extendable and not kind.extend_refused(job),
         "can_rerun": kind.reruns_failed and job.is_finished and failed_not_rerun(job).exists(),
         "waiting_reason": _waiting(job),
         "failure_advice": FAILURE_ADVICE.get(job.failure_class, ""),

@@ -382,7 +382,7 @@ class JobRegisterBest(APIView):
 
 class JobExtend(APIView):
     """More trials for a paused job (run once resumed) or a finished one (run at once):
-    HPO jobs."""
+    HPO jobs, and NAS jobs but DARTS (409: its schedule cannot take more epochs)."""
 
     @extend_schema(
         request=ExtendSerializer, responses={202: JobSerializer, 409: OpenApiTypes.OBJECT}

@@ -89,6 +89,10 @@ class Strategy:
     spaces: tuple[str, ...] = ("cell", "macro", "mlp")
     # True if candidates may be proposed by several workers at once (`propose`).
     parallel: bool = False
+    # The option counting the candidates it trains, which extending a job raises; None if
+    # a started search cannot take more (`not_extendable` says why, to the user).
+    budget_option: str | None = None
+    not_extendable: str = ""
 
     def __init__(self, options: Options | None, space: SearchSpace, seed: int) -> None:
         self.opts = self.options() if options is None else options
@@ -107,6 +111,8 @@ class SamplingStrategy(Strategy):
     Constraint-rejected and failed candidates are told with score None and do not count
     against the budget; at most 10 x budget + 50 are proposed in all.
     """
+
+    budget_option = "candidates"
 
     def __init__(self, options: Options | None, space: SearchSpace, seed: int) -> None:
         super().__init__(options, space, seed)

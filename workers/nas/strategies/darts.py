@@ -52,6 +52,13 @@ class Darts(Strategy):
     name = "darts"
     spaces = ("cell",)
     options = DartsOptions
+    # Its checkpoint's learning-rate schedule anneals to w_lr_min at the last of `epochs`:
+    # epochs added after it would train on a schedule that no longer fits (the cosine
+    # climbs again), so a checkpoint cannot be extended cleanly.
+    not_extendable = (
+        "a DARTS search anneals its learning rate over the epochs it was given, so it "
+        "cannot take more from its checkpoint; submit a new job with more epochs"
+    )
 
     def search(self, ctx) -> SearchOutcome:
         import torch

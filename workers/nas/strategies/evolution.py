@@ -38,6 +38,7 @@ class RegularizedEvolution(SamplingStrategy):
     name = "evolution"
     options = EvolutionOptions
     parallel = True
+    budget_option = "cycles"  # each cycle trains one more candidate
 
     def __init__(self, options, space, seed):
         super().__init__(options, space, seed)

@@ -119,7 +119,9 @@ def run_compression(job_id: int) -> None:
 
     A job resumed after a pause (or taken over after its worker died) starts at the first
     step its checkpoint has not done; the versions it registered stay, the last one the
-    parent of the next."""
+    parent of the next. A step is registered once (register_model_directory looks it up
+    by job and step), after its checkpoint: one whose worker died in between is
+    registered by the next run, not run again."""
     from automl.registry.models import ModelVersion
     from automl.registry.services import register_model_directory
     from automl.registry.storage import get_storage
@@ -138,8 +140,9 @@ def run_compression(job_id: int) -> None:
         v.id: storage.local_dir(v.storage_key)
         for v in ModelVersion.objects.filter(owner=job.owner, id__in=config.teacher_ids)
     }
-    # Versions are registered in chain order: a resumed chain's next parent is the last.
-    parents = [source, *ModelVersion.objects.filter(job=job).order_by("id")]
+    # Steps are registered in chain order, a resumed chain's checkpointed ones again
+    # (each finds its version): each step's parent is the one before it.
+    parents = [source]
 
     def on_step(i: int, step: dict) -> None:
         recipe = {

@@ -156,6 +156,7 @@ def close(job: Job, config, data, storage) -> None:
         return  # another runner is closing it
     sync_trials(job, storage)
     if lifecycle.pause(job.id):
+        engine.pause_budget(storage, job.study_name)
         return  # its study is kept as it is: resume() runs it on from there
     cancelled = Job.objects.filter(id=job.id, cancel_requested=True).exists()
     excluded = excluded_numbers(job)

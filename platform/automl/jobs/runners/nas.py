@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.utils import timezone
 
+from automl.errors import Conflict, Invalid
 from automl.jobs import lifecycle, studies
 from automl.jobs.kinds import JobKind
 from automl.jobs.models import Job, Trial
@@ -20,6 +21,7 @@ class NAS(JobKind):
     form_path = "automl.jobs.forms.NasForm"
     config_path = "workers.nas.config.NASConfig"
     pausable = True
+    extendable = True
 
     def validate(self, config, *, dataset, task, owner, parallelism, errors) -> dict:
         from workers.nas.config import data_kind_of, parallelism_problem, validate_nas_config
@@ -49,6 +51,36 @@ class NAS(JobKind):
             run_search(job.id)
             return 0
         return parallelism
+
+    def extend(self, job: Job, n_trials: int) -> None:
+        """Raise the strategy's candidate count (evolution: its cycles) in the job's stored
+        config: a resumed or reopened search replays its trials and trains n_trials more
+        candidates. DARTS refuses (Strategy.not_extendable says why)."""
+        from workers.config import ConfigError
+        from workers.nas.strategies import STRATEGIES
+
+        if refused := self.extend_refused(job):
+            raise Conflict(refused, {"n_trials": [refused]})
+        stored = job.config["strategy"]
+        key = STRATEGIES[stored["name"]].budget_option
+        config = {**job.config, "strategy": {**stored, key: stored[key] + n_trials}}
+        try:
+            self.config_class.from_json(config, n_features=job.dataset.n_features or None)
+        except ConfigError as exc:  # past the option's largest value
+            problem = "; ".join(exc.errors.values())
+            raise Invalid(
+                f"{n_trials} more candidates are too many: strategy.{key} {problem}",
+                {"n_trials": [problem]},
+            ) from None
+        Job.objects.filter(id=job.id).update(config=config)
+
+    def extend_refused(self, job: Job) -> str:
+        from workers.nas.strategies import STRATEGIES
+
+        strategy = STRATEGIES.get(job.config.get("strategy", {}).get("name"))
+        if strategy is None:  # a config no submission stores (test rows)
+            return "the job's config names no strategy"
+        return "" if strategy.budget_option else strategy.not_extendable
 
     def run(self, job: Job, runner: int) -> None:
         # A parallel search's runner, or the reconciler's new runner for a job whose
@@ -141,6 +173,9 @@ def run_candidates(job_id: int) -> None:
             )
             if not lifecycle.start_closing(job_id):
                 return  # another runner is closing it
+            # The search is over (paused or done): its time limit does not count the
+            # wait until a resume, or an extend of the finished job.
+            parallel.stop_clock(storage, job.study_name)
             if lifecycle.pause(job_id):
                 return  # its study is kept: resume() sends runners on from there
             stopped = Job.objects.filter(id=job_id, cancel_requested=True).exists()
