@@ -34,10 +34,10 @@ def test_the_owner_sees_models_and_deployments(alice, setup):
     page = client.get(f"/models/{v1.id}/").content.decode()
     assert "accuracy" in page and "Download zip" in page and "Move to production" in page
     page = client.get(f"/models/compare/?ids={v1.id}&ids={v2.id}").content.decode()
-    assert "0.9000" in page and "0.9500" in page
+    assert 'title="0.9">0.9</td>' in page and 'title="0.95">0.95</td>' in page
     # The API's own form of the list works on the page too.
     page = client.get(f"/models/compare/?ids={v1.id},{v2.id}").content.decode()
-    assert "0.9000" in page and "0.9500" in page
+    assert 'title="0.9">0.9</td>' in page and 'title="0.95">0.95</td>' in page
     page = client.get(f"/deployments/{deployment.id}/").content.decode()
     assert "90.0 %" in page and "Roll back" in page
     assert "live" in client.get("/deployments/").content.decode()

@@ -180,7 +180,9 @@ def model_compare(request: HttpRequest) -> HttpResponse:
     found = {v.id: v for v in ModelVersion.objects.owned_by(request.user).filter(id__in=ids)}
     versions = [found[i] for i in dict.fromkeys(ids) if i in found]
     metrics = sorted({m for v in versions for m in v.metrics})
-    rows = [(m, [v.metrics.get(m) for v in versions]) for m in metrics]
+    rows = [
+        (m, [(v.metrics.get(m), compact(v.metrics.get(m))) for v in versions]) for m in metrics
+    ]
     from automl.evaluation.pages import comparison_context
 
     return render(
