@@ -98,3 +98,28 @@ def test_the_model_page_is_in_tabs(alice, three):
     assert 'title="0.91234">0.912</td>' in page  # compact, the full value on hover
     files = page.split('<section id="files"')[1].split("</section>")[0]
     assert "Download zip" in files
+
+
+def test_the_deployments_list_sorts_both_ways(alice, three):
+    from automl.serving.traffic import create_deployment
+
+    for name, version in (("zeta", three[1]), ("alpha", three[2]), ("mid", three[0])):
+        create_deployment(
+            alice,
+            name=name,
+            model_name=version.name,
+            routes=[{"version": version.id, "weight": 1}],
+        )
+    client = browser_for(alice)
+
+    def listed(query: str) -> list[str]:
+        page = client.get(f"/deployments/{query}").content.decode()
+        body = page.split("<tbody>")[1].split("</tbody>")[0]
+        return re.findall(r'<a href="/deployments/\d+/">([a-z]+)</a>', body)
+
+    assert listed("?sort=name") == ["alpha", "mid", "zeta"]
+    assert listed("?sort=-name") == ["zeta", "mid", "alpha"]
+    assert listed("?sort=model") == ["zeta", "mid", "alpha"]  # alpha, beta, gamma models
+    assert listed("") == ["mid", "alpha", "zeta"]  # the latest changed first
+    page = client.get("/deployments/?sort=name").content.decode()
+    assert 'aria-sort="ascending"><a class="sort" href="?sort=-name">Name</a>' in page

@@ -2,7 +2,6 @@
 
 import math
 from collections import Counter
-from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -12,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from automl import audit
+from automl import audit, sorting
 from automl.errors import as_message
 from automl.registry import aliases, services
 from automl.registry.models import ModelVersion
@@ -45,20 +44,12 @@ def compact(value) -> str:
 
 
 def _ordering(sort: str, metrics: list[str]) -> list:
-    """The order_by of `sort`; the newest first when it names no column."""
-    key = sort.removeprefix("-")
-    descending = sort.startswith("-")
+    """The order_by of `sort`: a column of SORTS or a metric column; the newest first."""
+    key, descending = sort.removeprefix("-"), sort.startswith("-")
     if key.startswith("metric:") and key[len("metric:") :] in metrics:
         field = F(f"metrics__{key[len('metric:') :]}")
         return [field.desc(nulls_last=True) if descending else field.asc(nulls_last=True), "id"]
-    if key not in SORTS:
-        return ["-created_at", "-id"]
-    fields = [_reversed(f) if descending else f for f in SORTS[key]]
-    return [*fields, "-id" if descending else "id"]
-
-
-def _reversed(field: str) -> str:
-    return field[1:] if field.startswith("-") else f"-{field}"
+    return sorting.order_by(sort, SORTS, ["-created_at", "-id"])
 
 
 @login_required
@@ -98,7 +89,7 @@ def model_list(request: HttpRequest) -> HttpResponse:
         "registry/list.html",
         {
             "rows": rows,
-            "columns": [_column(key, label, sort, kept) for key, label in columns],
+            "columns": sorting.headings(columns, sort, kept),
             "stages": ModelVersion.Stage,
             "stage": stage,
             "search": search,
@@ -106,18 +97,6 @@ def model_list(request: HttpRequest) -> HttpResponse:
             "chosen_metrics": chosen,
         },
     )
-
-
-def _column(key: str, label: str, sort: str, kept: dict) -> dict:
-    """A sortable header: its link sorts by it ascending, or descending when it already
-    sorts ascending; the filters and metric columns stay."""
-    state = {key: "ascending", f"-{key}": "descending"}.get(sort, "none")
-    target = f"-{key}" if state == "ascending" else key
-    return {
-        "label": label,
-        "sort": state,
-        "href": "?" + urlencode({**kept, "sort": target}, doseq=True),
-    }
 
 
 @login_required

@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from automl import audit
+from automl import audit, sorting
 from automl.charts import plotly_js_tag
 from automl.errors import ServiceError, as_message, on_form
 from automl.registry import aliases
@@ -32,6 +32,15 @@ def monitoring_context(deployment: Deployment, policy_form=None) -> dict:
         "policy_form": policy_form or PolicyForm(instance=policy),
         "activities": deployment.activities.select_related("job")[:50],
     }
+
+
+# The deployments list's sortable columns (automl.sorting): key -> the fields it orders.
+DEPLOYMENT_SORTS = {
+    "name": ("name",),
+    "model": ("model_name", "name"),
+    "shadow": ("shadow_id",),
+    "updated": ("updated_at",),
+}
 
 
 @login_required
@@ -63,11 +72,19 @@ def deployment_list(request: HttpRequest) -> HttpResponse:
         if deployment is not None:
             messages.success(request, f"Deployed {deployment.model_name} as {deployment.name}.")
             return redirect("deployment-page", pk=deployment.id)
-    deployments = Deployment.objects.owned_by(request.user)
+    sort = request.GET.get("sort", "")
+    deployments = Deployment.objects.owned_by(request.user).order_by(
+        *sorting.order_by(sort, DEPLOYMENT_SORTS, ["-updated_at", "-id"])
+    )
+    columns = [("name", "Name"), ("model", "Model"), ("shadow", "Shadow"), ("updated", "Updated")]
     return render(
         request,
         "serving/list.html",
-        {"deployments": deployments, "form": form},
+        {
+            "deployments": deployments,
+            "form": form,
+            "columns": sorting.headings(columns, sort, {}),
+        },
         status=400 if form.errors else 200,
     )
 
