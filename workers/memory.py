@@ -8,6 +8,11 @@ raise MemoryError, torch a RuntimeError saying it "can't allocate memory", and
 workers.failures names both "oom". The cap covers the whole process, threads included,
 so it is lifted before the trial's failure is handled. Where RLIMIT_AS does not exist
 (not Linux), the cap is not applied.
+
+One allocation failure does not reach the trial as itself: linecache.getlines swallows a
+MemoryError (it returns no lines), so code that reads its own source while being imported
+(inspect.getsource) raises OSError("could not get source code") instead. Under the cap
+that error is the cap's doing, and memory_cap raises it again as the MemoryError it was.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ except ImportError:  # Windows
     resource = None  # type: ignore[assignment]
 
 MIN_MB = 1
+SWALLOWED = "could not get source code"  # inspect's words once linecache ate a MemoryError
 MAX_MB = 1_048_576  # 1 TiB
 
 
@@ -44,5 +50,12 @@ def memory_cap(megabytes: int | None) -> Iterator[None]:
     resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
     try:
         yield
+    except OSError as exc:
+        if str(exc) != SWALLOWED:
+            raise
+        raise MemoryError(
+            f"out of memory under the trial's cap of {megabytes} MB ({exc}: a source file "
+            "could not be read into memory)"
+        ) from exc
     finally:
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))

@@ -217,3 +217,28 @@ def test_a_trial_over_its_memory_cap_fails_as_oom_and_is_retried_with_half_the_b
     assert [r.failure_class for r in reporter.records.values()] == ["oom", "oom"]
     assert reporter.records[1].retry_change == {"batch_size": [64, 32]}
     np.ones(2**20)  # the cap is lifted once the trial ends
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="RLIMIT_AS is Linux's")
+def test_source_unreadable_under_the_cap_is_out_of_memory_not_a_bug(monkeypatch):
+    """linecache swallows the MemoryError of a capped allocation and inspect then says it
+    "could not get source code" (a lazy import reading its own source, as torch's do):
+    the trial failed for memory, not for a bug in its code."""
+    import inspect
+    import linecache
+
+    from workers import failures
+    from workers.memory import memory_cap
+
+    def capped_read(filename, module_globals=None):
+        raise MemoryError  # what reading the file under the cap raised
+
+    monkeypatch.setattr(linecache, "updatecache", capped_read)
+    linecache.clearcache()
+    with pytest.raises(OSError, match="could not get source code"):  # without the cap
+        inspect.getsource(failures.classify)
+    with pytest.raises(MemoryError, match="cap of 64 MB") as caught, memory_cap(64):
+        inspect.getsource(failures.classify)
+    assert failures.classify(caught.value) == "oom"
+    with pytest.raises(OSError, match="no such file"), memory_cap(64):  # other OSErrors stay
+        raise OSError("no such file")
