@@ -39,7 +39,7 @@ def churn(alice, alice_api, model_store, artifacts):
 def field_html(page: str, name: str) -> str:
     """The playground's markup of one feature's field."""
     start = page.index(f'for="feature-{name}"')
-    return page[start : page.index('<div class="field', start)]
+    return page[start : page.index("</div>", start)]
 
 
 def test_one_typed_field_per_feature_from_the_stored_spec(alice, churn):
@@ -156,3 +156,23 @@ def test_deploying_and_rerouting_warm_the_models(
         set_traffic(deployment, [{"version": v1.id, "weight": 1}], shadow=v2.id)
     assert wait_until_cached(v2.id)
     assert model_cache().loads == loads + 1  # v1 was warm already: not read again
+
+
+def test_rows_of_a_built_in_data_set_fill_the_form(alice, iris, model_store):
+    from automl.registry.models import ModelVersion
+    from workers.data.builtin import load_builtin
+
+    job = run_hpo(alice, iris, name="iris", model="random_forest", n_trials=1)
+    version = ModelVersion.objects.get(job=job)
+    deployment = create_deployment(
+        alice,
+        name="iris-live",
+        model_name=version.name,
+        routes=[{"version": version.id, "weight": 1}],
+    )
+    data = load_builtin("iris")
+    page = browser_for(alice).get(f"/deployments/{deployment.id}/?row=7").content.decode()
+    for name, value in zip(version.features, data.X[7], strict=True):
+        assert f'value="{value}"' in field_html(page, name)
+    labels = version.spec.get("class_labels")  # the answers' names of the classes, if any
+    assert f"<strong>{labels[data.y[7]] if labels else data.y[7]}</strong>" in page

@@ -169,8 +169,9 @@ def data_row(version: ModelVersion, which: str) -> DataRow:
     features = version.features or list(data.feature_names)
     values = dict(zip(features, (_cell(v) for v in data.X[index]), strict=False))
     actual = _cell(data.y[index])
-    if version.task == "classification" and data.classes is not None:
-        actual = data.classes[int(actual)]
+    labels = (version.spec or {}).get("class_labels") or data.classes  # as answers name them
+    if version.task == "classification" and labels is not None:
+        actual = labels[int(actual)]
     return DataRow(index, n_rows, version.dataset.name, values, actual)
 
 
