@@ -103,7 +103,9 @@ def test_a_running_job_page_updates_without_a_reload(chromium, live_server, djan
     page = open_job(chromium, live_server, ana, job)
     page.locator(".js-plotly-plot", has_text="Optimization history").wait_for()
     # The user sorts best first and zooms the history; both must survive the updates.
+    # Each click reloads the table: the second must wait for the first's answer.
     page.locator("#trials-table thead").get_by_role("link", name="accuracy").click()
+    page.locator('th[aria-sort="ascending"]', has_text="accuracy").wait_for()
     page.locator("#trials-table thead").get_by_role("link", name="accuracy").click()
     page.locator('th[aria-sort="descending"]', has_text="accuracy").wait_for()
     assert "left (from progress)" in page.locator("#job-time").inner_text()

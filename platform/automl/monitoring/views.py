@@ -214,6 +214,7 @@ class DeploymentPolicy(APIView):
         policy = body.save(deployment=deployment)
         return Response({**body.data, "deployment": deployment.id, "exists": True})
 
+    @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:
         deployment = self._deployment(request, pk)
         MonitoringPolicy.objects.filter(deployment=deployment).delete()

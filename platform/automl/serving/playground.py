@@ -81,12 +81,13 @@ def fields(version: ModelVersion | None) -> list[Field]:
     out = []
     for name in version.features:
         stat, kind = stats.get(name) or {}, kinds.get(name)
+        column_kind = stat.get("kind")  # the reference statistics' own word for the column
         if kind == "datetime":
             dates = _commonest_first(stat)
             out.append(Field(name, DATE, typical=str(dates[0])[:10] if dates else ""))
         elif kind == "text":
             out.append(Field(name, TEXT))
-        elif stat.get("kind") == "categorical" or kind in ("categorical", "boolean"):
+        elif column_kind == "categorical" or kind in ("categorical", "boolean"):
             values = _commonest_first(stat)
             closed = bool(values) and not stat.get("other")
             out.append(Field(name, CATEGORY, values, closed, typical=values[0] if values else ""))
