@@ -7,26 +7,13 @@ from __future__ import annotations
 from django import forms
 
 from automl.monitoring.models import MonitoringPolicy
-from automl.monitoring.serializers import MonitoringPolicySerializer
+from automl.monitoring.serializers import POLICY_FIELDS, MonitoringPolicySerializer
 
 
 class PolicyForm(forms.ModelForm):
     class Meta:
         model = MonitoringPolicy
-        fields = [
-            "enabled",
-            "action",
-            "share_threshold",
-            "alpha",
-            "min_rows",
-            "window_hours",
-            "check_every_hours",
-            "retune_every_hours",
-            "min_labels",
-            "n_trials",
-            "significance",
-            "require_significant",
-        ]
+        fields = POLICY_FIELDS
 
     def save_policy(self, deployment) -> MonitoringPolicy | None:
         """The policy saved through the API's serializer; None with the form's errors set."""

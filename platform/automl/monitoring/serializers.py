@@ -202,6 +202,23 @@ class FeedbackStoredSerializer(serializers.Serializer):
     updated = serializers.IntegerField()
 
 
+# What an owner sets in a monitoring policy (the page's form lists the same).
+POLICY_FIELDS = [
+    "enabled",
+    "action",
+    "share_threshold",
+    "alpha",
+    "min_rows",
+    "window_hours",
+    "check_every_hours",
+    "retune_every_hours",
+    "min_labels",
+    "n_trials",
+    "significance",
+    "require_significant",
+]
+
+
 class MonitoringPolicySerializer(serializers.ModelSerializer):
     """A deployment's monitoring policy; every field has a bound, checked here once (the
     form and the API share it)."""
@@ -218,23 +235,7 @@ class MonitoringPolicySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = MonitoringPolicy
-        fields = [
-            "enabled",
-            "action",
-            "share_threshold",
-            "alpha",
-            "min_rows",
-            "window_hours",
-            "check_every_hours",
-            "retune_every_hours",
-            "min_labels",
-            "n_trials",
-            "significance",
-            "require_significant",
-            "last_checked_at",
-            "last_retune_at",
-            "updated_at",
-        ]
+        fields = [*POLICY_FIELDS, "last_checked_at", "last_retune_at", "updated_at"]
         read_only_fields = ["last_checked_at", "last_retune_at", "updated_at"]
 
     def validate_retune_every_hours(self, value: float) -> float:
