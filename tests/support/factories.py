@@ -130,8 +130,8 @@ def forest_dir(
     return path
 
 
-def mlp_dir(path: Path, *, seed: int = 0) -> Path:
-    """A small torch MLP on iris, trained for a few steps (its answers need not be good)."""
+def mlp_dir(path: Path, *, seed: int = 0, steps: int = 30) -> Path:
+    """A small torch MLP on iris, trained for `steps` steps (its answers need not be good)."""
     X, y = iris_xy()
     torch.manual_seed(seed)
     config = MLPConfig(n_features=4, n_outputs=3, hidden_layers=1, hidden_units=8, dropout=0.0)
@@ -148,7 +148,7 @@ def mlp_dir(path: Path, *, seed: int = 0) -> Path:
     x = torch.as_tensor(
         (X - np.asarray(spec["input_mean"])) / np.asarray(spec["input_std"]), dtype=torch.float32
     )
-    for _ in range(30):
+    for _ in range(steps):
         optimiser.zero_grad()
         torch.nn.functional.cross_entropy(module(x), torch.as_tensor(y)).backward()
         optimiser.step()
@@ -172,7 +172,7 @@ def genotype_dir(path: Path, *, seed: int = 0) -> Path:
     module = GenotypeNetwork(config)
     optimiser = torch.optim.Adam(module.parameters(), lr=0.05)
     x = torch.as_tensor(X, dtype=torch.float32)
-    for _ in range(30):
+    for _ in range(steps):
         optimiser.zero_grad()
         torch.nn.functional.cross_entropy(module(x), torch.as_tensor(y)).backward()
         optimiser.step()
