@@ -146,6 +146,7 @@ def test_a_window_under_the_minimum_reads_not_judged_on_the_page(
     )
     assert response.status_code == 201, response.content
     assert response.json()["result"]["judged_features"] == 0
+    assert response.json()["result"]["features"]["petal_length"]["not_judged"] == "20 of 30 rows"
     page = browser_for(staff).get(f"/monitoring/deployments/{deployment.id}/").content.decode()
     assert "not judged (20 of 30 rows)" in page and "<strong>not judged</strong>" in page
     assert ">yes<" not in page and ">no<" not in page

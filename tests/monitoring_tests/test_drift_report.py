@@ -31,6 +31,7 @@ def test_it_flags_exactly_the_shifted_feature(wine, seed):
     quiet = drift_report(reference, window(X, 400, seed), names)
     assert quiet["drifted_features"] == [] and not quiet["dataset_drift"]
     assert quiet["judged_features"] == len(names)
+    assert all(f["not_judged"] is None for f in quiet["features"].values())
 
     shifted = window(X, 400, seed)
     shifted[:, 5] += 1.5 * X[:, 5].std()
@@ -59,6 +60,10 @@ def test_a_small_window_is_not_judged(wine):
     X, names = wine
     report = drift_report(reference_stats(X, names), window(X, 10, 0) + 100, names)
     assert report["judged_features"] == 0 and report["drifted_features"] == []
+    # Each feature says why in the report: its PSI is large, yet no verdict is given.
+    feature = report["features"][names[0]]
+    assert feature["not_judged"] == "10 of 30 rows" and not feature["drifted"]
+    assert feature["tests"]["psi"]["statistic"] > 0.2
 
 
 def test_categories_missing_values_and_unknown_columns():

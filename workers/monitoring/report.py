@@ -74,6 +74,12 @@ def feature_report(column: Column, missing_share: float, options: DriftOptions) 
     psi = results.get("psi", {}).get("statistic")
     primary = results.get(PRIMARY[column.kind])
     judged = column.n >= options.min_rows and psi is not None and primary is not None
+    if column.n < options.min_rows:
+        not_judged = f"{column.n} of {options.min_rows} rows"
+    elif not judged:
+        not_judged = "no test applies to its values"
+    else:
+        not_judged = None
     drifted = bool(judged and primary["p_value"] < options.alpha and psi >= options.psi_moderate)
     level = (
         None
@@ -92,6 +98,7 @@ def feature_report(column: Column, missing_share: float, options: DriftOptions) 
         "tests": results,
         "psi_level": level,
         "judged": judged,
+        "not_judged": not_judged,  # why not, in words (None when judged)
         "drifted": drifted,
         "histogram": {
             "labels": column.labels,

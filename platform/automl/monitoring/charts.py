@@ -46,7 +46,11 @@ def feature_histogram(name: str, feature: dict) -> go.Figure:
     fig = go.Figure()
     fig.add_bar(name="reference (training)", x=histogram["labels"], y=histogram["reference"])
     fig.add_bar(name="current window", x=histogram["labels"], y=histogram["current"])
-    title = f"{name}: {'DRIFTED' if feature['drifted'] else 'no drift'}"
+    if not feature["judged"]:
+        verdict = f"not judged ({feature.get('not_judged') or 'too few rows'})"
+    else:
+        verdict = "DRIFTED" if feature["drifted"] else "no drift"
+    title = f"{name}: {verdict}"
     fig.update_layout(barmode="group", title=title, yaxis_title="share", margin={"t": 40, "b": 30})
     return fig
 
