@@ -43,6 +43,29 @@ def test_an_upload_from_the_form_leads_to_its_profile(alice_browser, artifacts):
     assert dataset.sha256 in page
 
 
+def test_the_page_shows_the_first_rows_as_stored_and_dates_over_time(alice_browser, artifacts):
+    rows = "".join(
+        f"2024-{1 + i % 12:02d}-{1 + i % 28:02d},{i % 7},{'<b>x</b>' if i == 0 else ''},"
+        f"{'yes' if i % 2 else 'no'}\n"
+        for i in range(40)
+    )
+    post_upload(alice_browser, f"day,amount,note,label\n{rows}".encode(), target="label")
+    dataset = Dataset.objects.get(source="upload")
+    page = alice_browser.get(f"/datasets/{dataset.id}/").content.decode()
+    assert "The first 10 of 40 rows" in page
+    first = page.split('id="first-rows"')[1].split("</table>")[0]
+    assert "<th>day</th><th>amount</th><th>note</th><th>label</th>" in first
+    # As the file holds them: the date as written, the cell escaped, the missing one empty.
+    assert "<td>2024-01-01</td><td>0</td><td>&lt;b&gt;x&lt;/b&gt;</td><td>no</td>" in first
+    assert "<td>2024-02-02</td><td>1</td><td></td><td>yes</td>" in first
+    assert first.count("<tr>") == 11  # the header and ten rows
+    assert "<td>day</td><td>datetime</td>" in page and "day: rows over time" in page
+
+    builtin = alice_browser.get(f"/datasets/{Dataset.objects.get(builtin_name='iris').id}/")
+    first = builtin.content.decode().split('id="first-rows"')[1].split("</table>")[0]
+    assert "<th>sepal length (cm)</th>" in first and "<td>5.1</td>" in first
+
+
 def test_form_errors_are_shown_on_the_form_and_nothing_is_stored(alice_browser, artifacts):
     response = post_upload(alice_browser, b"a,b,c\n1,2,3\n4,5\n")
     assert response.status_code == 400
@@ -160,6 +183,19 @@ def test_charts_are_pure_functions_of_the_profile():
         "top": [{"value": "yes", "count": 3}, {"value": "no", "count": 1}],
     }
     assert list(charts.column_figure(boolean).data[0].x) == ["yes", "no"]
+    dates = {
+        "name": "day",
+        "kind": "datetime",
+        "timeline": {
+            "edges": ["2024-01-01T00:00:00", "2024-01-03T00:00:00", "2024-01-05T00:00:00"],
+            "counts": [2, 5],
+        },
+    }
+    fig = charts.column_figure(dates)
+    assert list(fig.data[0].x) == ["2024-01-02T00:00:00", "2024-01-04T00:00:00"]
+    assert list(fig.data[0].y) == [2, 5] and list(fig.data[0].width) == [172_800_000] * 2
+    assert fig.layout.xaxis.type == "date" and fig.layout.yaxis.title.text == "rows"
+    assert charts.column_figure({"name": "e", "kind": "datetime"}) is None  # older profiles
     balance = charts.class_balance({"name": "t", "classes": [{"value": 0, "count": 5}]})
     assert list(balance.data[0].x) == ["0"]
 

@@ -327,3 +327,30 @@ def test_a_large_table_is_profiled_in_batches_with_exact_counts_and_a_row_sample
         label: cells["label"].count(label) for label in ("no", "yes")
     }
     assert {s["column"]: s["reason"] for s in found["suggested_drops"]} == {"order_id": "id_like"}
+
+
+def test_a_date_column_is_profiled_as_rows_over_time(monkeypatch):
+    from workers.data import profile
+
+    monkeypatch.setattr(profile, "SAMPLE_ROWS", 1000)
+    # Two busy days, then one row a day: the first and last timestamps bound the bins.
+    days = ["2024-03-01"] * 1500 + ["2024-03-02T12:00:00"] * 500
+    days += [f"2024-03-{d:02d}" for d in range(3, 22)] + [None]
+    labels = ["a", "b"] * (len(days) // 2)
+    batches = (
+        [clean(pa.array(days[i : i + 700])), clean(pa.array(labels[i : i + 700]))]
+        for i in range(0, len(days), 700)
+    )
+    day = profile.profile_batches(batches, ["day", "label"], "label", None)["columns"][0]
+    assert (day["kind"], day["min"], day["max"]) == (
+        "datetime",
+        "2024-03-01T00:00:00",
+        "2024-03-21T00:00:00",
+    )
+    timeline = day["timeline"]
+    assert timeline["edges"][0] == "2024-03-01T00:00:00"
+    assert timeline["edges"][-1] == "2024-03-21T00:00:00" and len(timeline["edges"]) == 21
+    # Counted over a 1000-row sample, scaled to the 2019 dated rows.
+    assert sum(timeline["counts"]) == pytest.approx(2019, rel=0.01)
+    assert timeline["counts"][0] + timeline["counts"][1] == pytest.approx(2000, rel=0.05)
+    assert 0 < max(timeline["counts"][2:]) < 10

@@ -1,8 +1,9 @@
 """Data set profiles: per-column kind, missing share, distinct count, summary statistics,
-IQR outliers and a histogram (or the most frequent values), plus the target's balance.
+IQR outliers and a histogram (or the most frequent values, or rows over time for dates),
+plus the target's balance.
 
-A profile is plain JSON of bounded size: HISTOGRAM_BINS bins per numeric column and at
-most TOP_VALUES values per categorical one.
+A profile is plain JSON of bounded size: HISTOGRAM_BINS bins per numeric or date column
+and at most TOP_VALUES values per categorical one.
 
 Uploaded tables are profiled over batches (`profile_batches`) in memory bounded whatever
 the row count: kinds, counts, missing shares, min/max/mean/std and top values are exact
@@ -19,7 +20,7 @@ from collections.abc import Iterable
 import numpy as np
 import pyarrow as pa
 
-from workers.data.columns import present, to_bool, to_float
+from workers.data.columns import present, to_bool, to_float, to_seconds
 from workers.data.summary import ColumnSummary
 from workers.data.suspects import suspect_columns
 
@@ -221,9 +222,21 @@ def summary_profile(name: str, summary: ColumnSummary, sample: np.ndarray, scale
         seconds = summary.seconds
         out["min"] = str(np.datetime64(int(seconds.lo), "s")) if seconds.count else None
         out["max"] = str(np.datetime64(int(seconds.hi), "s")) if seconds.count else None
+        if seconds.count:
+            out["timeline"] = timeline(to_seconds(cells), seconds.lo, seconds.hi, scale)
     else:
         out["top"] = _top(summary.counts)
     return out
+
+
+def timeline(seconds: np.ndarray, lo: float, hi: float, scale: float = 1.0) -> dict:
+    """Rows per time bin: HISTOGRAM_BINS equal bins from the column's first to its last
+    timestamp (exact, over every row), counted over `seconds` (the sample's, scaled)."""
+    counts, edges = np.histogram(seconds[np.isfinite(seconds)], HISTOGRAM_BINS, range=(lo, hi))
+    return {
+        "edges": [str(np.datetime64(int(round(edge)), "s")) for edge in edges],
+        "counts": np.rint(counts * scale).astype(int).tolist(),
+    }
 
 
 def _top(counts: Counter) -> list[dict]:

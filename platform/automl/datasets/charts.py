@@ -1,5 +1,6 @@
 """The data set pages' figures: pure functions from a profile to a Plotly figure."""
 
+import numpy as np
 import plotly.graph_objects as go
 
 _LAYOUT = {
@@ -32,6 +33,27 @@ def top_values(column: dict) -> go.Figure | None:
     return fig
 
 
+def timeline(column: dict) -> go.Figure | None:
+    """Rows per time bin of a date column (the profile's timeline), on a date axis."""
+    line = column.get("timeline") or {}
+    edges, counts = line.get("edges") or [], line.get("counts") or []
+    if len(edges) != len(counts) + 1 or not counts:
+        return None
+    stamps = np.asarray(edges, dtype="datetime64[s]")
+    widths = np.diff(stamps).astype("timedelta64[ms]").astype(np.int64)  # a date axis: ms
+    centers = stamps[:-1] + np.diff(stamps) // 2
+    fig = go.Figure(
+        go.Bar(x=[str(c) for c in centers], y=counts, width=widths.tolist(), marker_line_width=0)
+    )
+    fig.update_layout(
+        title={"text": f"{column['name']}: rows over time", "font": {"size": 13}},
+        xaxis={"type": "date", "title": column["name"]},
+        yaxis={"title": "rows"},
+        **_LAYOUT,
+    )
+    return fig
+
+
 def class_balance(target: dict) -> go.Figure | None:
     """Rows per class of a classification target."""
     classes = target.get("classes") or []
@@ -45,8 +67,11 @@ def class_balance(target: dict) -> go.Figure | None:
 
 
 def column_figure(column: dict) -> go.Figure | None:
-    """A histogram for numbers, the most frequent values for categories and booleans."""
+    """A histogram for numbers, rows over time for dates, the most frequent values for
+    categories and booleans."""
     column_kind = column.get("kind")  # the profile's kind of the column
+    if column_kind == "datetime":
+        return timeline(column)
     if column_kind == "boolean" or not column.get("histogram"):
         return top_values(column)
     return histogram(column)

@@ -108,6 +108,7 @@ def _detail(
     target = profile.get("target") or {}
     balance = charts.class_balance(target)
     jobs = Job.objects.owned_by(request.user).filter(dataset=dataset).order_by("-id")[:20]
+    sample_columns, sample_rows = services.first_rows(dataset)
     return render(
         request,
         "datasets/detail.html",
@@ -118,6 +119,8 @@ def _detail(
             "target": target,
             "suggested_drops": profile.get("suggested_drops") or [],
             "figures": figures,
+            "sample_columns": sample_columns,
+            "sample_rows": sample_rows,
             "balance": figure_html(balance) if balance else "",
             "plotly_js": plotly_js_tag(),
             "job_form": job_form,

@@ -28,6 +28,7 @@ from workers.data.tabular import TabularData
 from workers.data.uploads import analyse_target, load_npz_table, load_table, target_spec
 
 log = logging.getLogger(__name__)
+FIRST_ROWS = 10  # rows a data set's page shows as they are stored
 FORMATS = {
     ".csv": "csv",
     ".tsv": "csv",
@@ -278,6 +279,33 @@ def reconcile_profiles(queued_after_s: float, give_up_after_s: float) -> dict[st
     for dataset_id in again:
         tasks.profile_dataset.apply_async((dataset_id,), queue="cpu")
     return {"profiles_requeued": len(again), "profiles_failed": failed}
+
+
+def first_rows(dataset: Dataset, n: int = FIRST_ROWS) -> tuple[list[str], list[list]]:
+    """(column names, the first `n` rows) as the data set stores them: an upload's cells as
+    the file holds them (text, missing cells None), a builtin's or an .npz's numbers with
+    its target last. An image data set has no rows to show: ([], [])."""
+    if dataset.data_kind == Dataset.DataKind.IMAGES:
+        return [], []
+    if dataset.is_builtin or dataset.file_format == Dataset.Format.NPZ:
+        data = (
+            load_builtin(dataset.builtin_name)
+            if dataset.is_builtin
+            else load_npz_table(dataset.path, dataset.task)
+        )
+        rows = [
+            [*x, target]
+            for x, target in zip(data.X[:n].tolist(), data.y[:n].tolist(), strict=True)
+        ]
+        return [*data.feature_names, data.target_name], rows
+    layout = _layout(dataset)
+    rows: list[list] = []
+    for batch in iter_batches(dataset.path, layout):  # the first batch, unless it is short
+        cells = [column[: n - len(rows)].to_pylist() for column in batch]
+        rows += [list(row) for row in zip(*cells, strict=True)]
+        if len(rows) >= n:
+            break
+    return list(layout.columns), rows
 
 
 def _layout(dataset: Dataset) -> TableLayout:
