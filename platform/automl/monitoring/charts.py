@@ -33,10 +33,21 @@ def job_durations(metrics: dict) -> go.Figure:
     return fig
 
 
-def queue_depths(queues: dict) -> go.Figure:
+def queue_depths(queues: dict, housekeeping: dict) -> go.Figure:
+    """Waiting messages per queue, users' work stacked on Celery beat's housekeeping."""
     names = list(queues)
-    fig = go.Figure(go.Bar(x=names, y=[queues[q] or 0 for q in names]))
-    fig.update_layout(title="Messages waiting per queue", margin={"t": 40, "b": 30})
+    chores = [housekeeping.get(q) or 0 for q in names]
+    work = [(queues[q] or 0) - n for q, n in zip(names, chores, strict=True)]
+    fig = go.Figure()
+    fig.add_bar(name="jobs and users' tasks", x=names, y=work)
+    fig.add_bar(name="housekeeping (beat)", x=names, y=chores)
+    fig.update_layout(
+        barmode="stack",
+        title="Messages waiting per queue",
+        xaxis_title="queue",
+        yaxis_title="messages",
+        margin={"t": 40, "b": 30},
+    )
     return fig
 
 
@@ -46,7 +57,7 @@ def feature_histogram(name: str, feature: dict) -> go.Figure:
     fig = go.Figure()
     fig.add_bar(name="reference (training)", x=histogram["labels"], y=histogram["reference"])
     fig.add_bar(name="current window", x=histogram["labels"], y=histogram["current"])
-    if not feature["judged"]:
+    if not feature.get("judged", True):  # reports stored before "judged" judged all
         verdict = f"not judged ({feature.get('not_judged') or 'too few rows'})"
     else:
         verdict = "DRIFTED" if feature["drifted"] else "no drift"
