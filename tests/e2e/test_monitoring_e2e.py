@@ -43,7 +43,8 @@ def test_queue_depth_and_worker_heartbeat_are_real(workers, ops_api, live_server
         for _ in range(5):
             celery_app.send_task("automl.reconcile_jobs", queue="gpu")
         assert client.llen("gpu") == 5
-        assert ops_api.get("/api/v1/monitoring/queues/")["queues"]["gpu"] == 5
+        queues = ops_api.get("/api/v1/monitoring/queues/")
+        assert queues["queues"]["gpu"] == 5 and queues["housekeeping"]["gpu"] == 5
         overview = ops_api.get("/api/v1/monitoring/")
         assert overview["queues"]["gpu"] == 5 and overview["workers"]
         scraped = requests.get(

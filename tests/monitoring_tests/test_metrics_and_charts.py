@@ -79,3 +79,36 @@ def test_feature_histogram_chart():
     fig = charts.feature_histogram("colour", feature)
     assert [list(trace.y) for trace in fig.data] == [[0.5, 0.5], [0.9, 0.1]]
     assert "DRIFTED" in fig.layout.title.text
+
+
+def test_queue_depths_tell_beats_housekeeping_from_users_work(staff_api, staff):
+    """Messages waiting in the filesystem queue (no worker takes "gpu" here): the
+    reconciler and the schedules are housekeeping, a job's run is work."""
+    from automl.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_purge("gpu")
+    try:
+        app.send_task("automl.reconcile_jobs", queue="gpu")
+        app.send_task("automl.run_schedules", queue="gpu")
+        app.send_task("automl.run_job", (0,), queue="gpu")
+        answer = staff_api.get("/api/v1/monitoring/queues/").json()
+        assert answer["queues"]["gpu"] == 3 and answer["housekeeping"]["gpu"] == 2
+        assert answer["housekeeping"]["cpu"] == 0
+        overview = staff_api.get("/api/v1/monitoring/").json()
+        assert overview["queues"]["gpu"] == 3 and overview["housekeeping"]["gpu"] == 2
+        client = Client()
+        client.force_login(staff)
+        assert 'automl_queue_housekeeping{queue="gpu"} 2.0' in client.get("/metrics").text
+        page = client.get("/monitoring/").content.decode()
+        assert "<td>gpu</td><td>3</td><td>2</td>" in page
+    finally:
+        with app.connection_for_write() as conn:
+            conn.default_channel.queue_purge("gpu")
+
+
+def test_the_queue_chart_stacks_work_on_housekeeping():
+    fig = charts.queue_depths({"cpu": 5, "gpu": None}, {"cpu": 2, "gpu": None})
+    work, chores = fig.data
+    assert list(work.y) == [3, 0] and list(chores.y) == [2, 0]
+    assert fig.layout.barmode == "stack" and fig.layout.yaxis.title.text == "messages"

@@ -9,9 +9,11 @@ heartbeats, the broker). The drift, alert and feedback modules do not touch it.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 from django.conf import settings
@@ -89,14 +91,25 @@ def _summary(values: list[float]) -> dict:
     }
 
 
-def queue_depths() -> dict[str, int | None]:
+def housekeeping_tasks() -> set[str]:
+    """The tasks Celery beat sends on its own (the reconciler, schedules, drift reports):
+    their messages wait in the same queues as users' work, but are not anyone's job."""
+    return {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+
+
+def queue_depths() -> dict[str, dict[str, int | None]]:
     """Messages waiting in each queue of MONITORING_QUEUES, read from the broker (the Redis
-    lists, or the filesystem queue's files); None when the broker does not answer."""
+    lists, or the filesystem queue's files), and how many of them are housekeeping:
+    {"queues": {queue: n}, "housekeeping": {queue: n}}; None when the broker does not
+    answer. Housekeeping is told apart by reading the waiting messages' task names, at
+    most PEEK_MESSAGES per queue (past that, the rest count as work)."""
     from kombu.exceptions import ChannelError, OperationalError
 
     from automl.celery import app
 
     depths: dict[str, int | None] = {}
+    housekeeping: dict[str, int | None] = {}
+    beat = housekeeping_tasks()
     try:
         with app.connection_for_read() as conn:
             conn.ensure_connection(max_retries=1)
@@ -106,10 +119,44 @@ def queue_depths() -> dict[str, int | None]:
                     depths[queue] = channel.queue_declare(queue=queue, passive=True).message_count
                 except ChannelError:  # never declared: nothing was ever sent to it
                     depths[queue] = 0
+                names = _waiting_task_names(channel, queue) if depths[queue] else []
+                housekeeping[queue] = sum(name in beat for name in names)
     except (OperationalError, OSError, ConnectionError) as exc:
         log.warning("queue depths: the broker did not answer: %s", exc)
-        return {queue: None for queue in settings.MONITORING_QUEUES}
-    return depths
+        unknown = {queue: None for queue in settings.MONITORING_QUEUES}
+        return {"queues": unknown, "housekeeping": dict(unknown)}
+    return {"queues": depths, "housekeeping": housekeeping}
+
+
+PEEK_MESSAGES = 10_000  # waiting messages read per queue to tell housekeeping apart
+
+
+def _waiting_task_names(channel, queue: str) -> list[str]:
+    """The task name of each message waiting in `queue` (the first PEEK_MESSAGES), read
+    without taking them off: the filesystem queue's files, or the Redis lists (one per
+    priority step); a message taken meanwhile, or not a Celery task, has the name ""."""
+    if settings.BROKER_KIND == "filesystem":
+        files = sorted(Path(channel.data_folder_in).glob(f"*.{queue}.msg"))[:PEEK_MESSAGES]
+        payloads = []
+        for path in files:
+            try:
+                payloads.append(path.read_bytes())
+            except OSError:  # a worker took it while we listed the folder
+                continue
+    else:
+        payloads = []
+        for step in channel.priority_steps:
+            name = f"{queue}{channel.sep}{step}" if step else queue
+            payloads += channel.client.lrange(name, 0, PEEK_MESSAGES - len(payloads) - 1)
+            if len(payloads) >= PEEK_MESSAGES:
+                break
+    names = []
+    for payload in payloads:
+        try:
+            names.append(str(json.loads(payload)["headers"]["task"]))
+        except (ValueError, KeyError, TypeError):
+            names.append("")
+    return names
 
 
 def workers() -> list[WorkerHeartbeat]:
@@ -151,7 +198,7 @@ def overview() -> dict:
     alerts = Alert.objects.filter(resolved_at__isnull=True).select_related("deployment")
     return {
         "jobs": job_metrics(),
-        "queues": queue_depths(),
+        **queue_depths(),
         "workers": workers(),
         "open_alerts": list(alerts),
         "predictions_24h": PredictionLog.objects.filter(

@@ -44,10 +44,18 @@ class PlatformCollector(Collector):
         depth = GaugeMetricFamily(
             "automl_queue_depth", "Messages waiting in a broker queue.", labels=["queue"]
         )
-        for queue, n in fleet.queue_depths().items():
+        housekeeping = GaugeMetricFamily(
+            "automl_queue_housekeeping",
+            "Of the messages waiting in a queue, those Celery beat sent (not users' work).",
+            labels=["queue"],
+        )
+        depths = fleet.queue_depths()
+        for queue, n in depths["queues"].items():
             if n is not None:
                 depth.add_metric([queue], n)
+                housekeeping.add_metric([queue], depths["housekeeping"][queue])
         yield depth
+        yield housekeeping
         alive = GaugeMetricFamily(
             "automl_worker_up", "1 when the worker beat recently.", labels=["worker"]
         )

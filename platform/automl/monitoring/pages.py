@@ -35,7 +35,9 @@ def _figures(data: dict) -> dict:
     return {
         "jobs": themed(charts.jobs_by_status(data["jobs"])).to_plotly_json(),
         "durations": themed(charts.job_durations(data["jobs"])).to_plotly_json(),
-        "queues": themed(charts.queue_depths(data["queues"])).to_plotly_json(),
+        "queues": themed(
+            charts.queue_depths(data["queues"], data["housekeeping"])
+        ).to_plotly_json(),
     }
 
 
@@ -51,7 +53,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "plotly_js": plotly_js_tag(),
             "jobs_chart": figure_html(charts.jobs_by_status(data["jobs"]), height=320),
             "durations_chart": figure_html(charts.job_durations(data["jobs"]), height=320),
-            "queues_chart": figure_html(charts.queue_depths(data["queues"]), height=320),
+            "queues_chart": figure_html(
+                charts.queue_depths(data["queues"], data["housekeeping"]), height=320
+            ),
             "deployments": Deployment.objects.select_related("owner").order_by("name")[:200],
         },
     )

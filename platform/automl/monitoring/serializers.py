@@ -50,6 +50,11 @@ class QueuesSerializer(serializers.Serializer):
         child=serializers.IntegerField(allow_null=True),
         help_text="messages waiting per queue; null: no broker",
     )
+    housekeeping = serializers.DictField(
+        child=serializers.IntegerField(allow_null=True),
+        help_text="of those, the messages Celery beat sent (reconciler, schedules, drift "
+        "reports) rather than users' work; null: no broker",
+    )
 
 
 class WorkerSerializer(serializers.ModelSerializer):
@@ -111,9 +116,8 @@ class AlertsSerializer(serializers.Serializer):
     alerts = AlertSerializer(many=True)
 
 
-class OverviewSerializer(serializers.Serializer):
+class OverviewSerializer(QueuesSerializer):
     jobs = JobMetricsSerializer()
-    queues = serializers.DictField(child=serializers.IntegerField(allow_null=True))
     workers = WorkerSerializer(many=True)
     open_alerts = AlertSerializer(many=True)
     predictions_24h = serializers.IntegerField()

@@ -62,7 +62,7 @@ class JobMetrics(StaffView):
 class Queues(StaffView):
     @extend_schema(responses=shapes.QueuesSerializer)
     def get(self, request: Request) -> Response:
-        return Response(shapes.QueuesSerializer({"queues": fleet.queue_depths()}).data)
+        return Response(shapes.QueuesSerializer(fleet.queue_depths()).data)
 
 
 class Workers(StaffView):
