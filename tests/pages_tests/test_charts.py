@@ -66,6 +66,69 @@ def test_parallel_coordinates_turn_categories_into_labelled_axes():
     assert list(fig.data[0].line.color) == [0.70, 0.90, 0.80]
 
 
+# A model: auto study with two families, each trial with its own family's parameters.
+TWO_FAMILIES = [
+    trial(0, 0.60, params={"model": "svm", "svm.C": 0.1, "svm.kernel": "rbf"}),
+    trial(1, 0.70, params={"model": "knn", "knn.n_neighbors": 3}),
+    trial(2, 0.90, params={"model": "svm", "svm.C": 10.0, "svm.kernel": "linear"}),
+    trial(3, 0.80, params={"model": "knn", "knn.n_neighbors": 9}),
+    trial(4, 0.75, params={"model": "svm", "svm.C": 1.0, "svm.kernel": "rbf"}),
+    trial(5, None, state="pruned", params={"model": "svm", "svm.C": 5.0, "svm.kernel": "rbf"}),
+]
+
+
+def test_parallel_coordinates_draw_only_the_picked_axes_in_order():
+    fig = charts.parallel_coordinates(TWO_FAMILIES, "accuracy", ["svm.kernel", "svm.C"])
+    dims = fig.data[0].dimensions
+    assert [d.label for d in dims] == ["svm.kernel", "svm.C", "accuracy"]
+    # A knn trial has no svm.C: its line has a gap there, not a made-up value.
+    assert math.isnan(dims[1].values[1]) and list(dims[1].values)[::2] == [0.1, 10.0, 1.0]
+    assert fig.data[0].line.colorbar.title.text == "accuracy"
+    assert charts.parallel_coordinates(TWO_FAMILIES, "accuracy", ["nothing"]) is None
+
+
+def test_a_contour_interpolates_between_the_trials_that_have_both_parameters():
+    fig = charts.contour(TWO_FAMILIES, "accuracy", "svm.C", "svm.kernel")
+    surface, dots = fig.data
+    assert surface.type == "contour" and surface.connectgaps
+    assert list(surface.z) == [0.60, 0.90, 0.75]  # the svm trials; pruned and knn left out
+    assert list(dots.x) == [0.1, 10.0, 1.0] and list(dots.y) == [1, 0, 1]
+    assert list(fig.layout.yaxis.ticktext) == ["linear", "rbf"]
+    assert fig.layout.xaxis.type == "log"  # 0.1 to 10: as a log search space spreads it
+    assert (fig.layout.xaxis.title.text, fig.layout.yaxis.title.text) == ("svm.C", "svm.kernel")
+    assert surface.colorbar.title.text == "accuracy"
+    assert charts.contour(TWO_FAMILIES, "accuracy", "svm.C", "knn.n_neighbors") is None
+    assert charts.contour(TWO_FAMILIES, "accuracy", "svm.C", "svm.C") is None
+
+
+def test_a_slice_draws_each_parameter_against_the_objective():
+    fig = charts.slices(TWO_FAMILIES, "accuracy", ["svm.C", "knn.n_neighbors", "missing"])
+    svm, knn = fig.data
+    assert list(svm.x) == [0.1, 10.0, 1.0] and list(svm.y) == [0.60, 0.90, 0.75]
+    assert list(knn.x) == [3, 9] and list(knn.marker.color) == [1, 3]  # coloured by number
+    assert fig.layout.xaxis.title.text == "svm.C" and fig.layout.xaxis2.title.text == (
+        "knn.n_neighbors"
+    )
+    assert fig.layout.yaxis.title.text == "accuracy"
+    assert charts.slices(TWO_FAMILIES, "accuracy", ["missing"]) is None
+
+
+def test_the_edf_gives_each_family_the_share_of_trials_at_or_below_each_value():
+    fig = charts.edf({"svm": [0.9, 0.6, 0.75], "knn": [0.7, 0.8, math.nan]}, "accuracy")
+    svm, knn = fig.data
+    assert list(svm.x) == [0.6, 0.75, 0.9] and list(svm.y) == pytest.approx(
+        [100 / 3, 200 / 3, 100]
+    )
+    assert list(knn.y) == [50, 100] and knn.name == "knn (2 trials)"
+    assert fig.layout.xaxis.title.text == "accuracy"
+    assert fig.layout.yaxis.title.text == "trials with accuracy ≤ x (%)"
+    # Many trials: a line through evenly spaced ranks, exact at each, ending at 100 %.
+    many = charts.edf({"all": [i / 1000 for i in range(1001)]}, "accuracy", max_points=100)
+    assert len(many.data[0].x) <= 101 and many.data[0].y[-1] == 100
+    assert many.data[0].y[0] == pytest.approx(100 * 11 / 1001)
+    assert charts.edf({"svm": []}, "accuracy") is None
+
+
 def test_importances_put_the_most_important_on_top():
     fig = charts.importances({"C": 0.2, "kernel": 0.8, "bad": math.inf})
     assert list(fig.data[0].y) == ["C", "kernel"]  # plotly draws the last bar on top

@@ -328,9 +328,8 @@ def test_the_detail_page_has_charts_and_a_sortable_table(alice_browser, alice, i
     assert chart_titles(alice_browser, job) == [
         "Optimization history",
         "Intermediate values",
-        "Parallel coordinates",
         "Parameter importances (fANOVA)",
-    ]
+    ]  # parallel coordinates are drawn by the picker (tests/pages_tests/test_search_charts.py)
     # Headings sort on the server, across every page: by number now, by value on a click.
     assert 'aria-sort="ascending"' in page and 'href="?ordering=value"' in page
     assert 'class="state-pruned"' in page
@@ -441,7 +440,7 @@ def test_a_model_choice_job_draws_importances_within_each_family(alice_browser, 
         "importances_by_family": {"random_forest": {"random_forest.max_depth": 1.0}},
     }
     titles = chart_titles(alice_browser, make_job(alice, iris, result=result))
-    assert len(titles) == 5 and "Parameter importances within random_forest (fANOVA)" in titles
+    assert len(titles) == 4 and "Parameter importances within random_forest (fANOVA)" in titles
 
 
 def test_the_options_say_what_they_fit(alice_browser, iris):

@@ -97,6 +97,7 @@ async function refreshCharts(url) {
   empty.hidden = grid.children.length > 0;
   grid.removeAttribute("aria-busy");
   highlight(selected);
+  document.dispatchEvent(new Event("job:charts")); // search_charts.js redraws its chart
 }
 
 function pollJob(box) {

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from automl.charts import COLOURS
 
@@ -147,28 +148,173 @@ def _numeric_axis(values: list) -> dict | None:
     }
 
 
-def parallel_coordinates(trials: Sequence[dict], metric: str) -> go.Figure | None:
-    """One line per complete trial through its parameters, coloured by its value."""
+def parallel_coordinates(
+    trials: Sequence[dict], metric: str, params: Sequence[str] | None = None, title: str = ""
+) -> go.Figure | None:
+    """One line per complete trial through its parameters (`params`, in that order; every
+    one the trials have by default), coloured by its value."""
     done = _complete(trials)
-    names = sorted({name for t in done for name in t.get("params", {})})
-    if not done or not names:
-        return None
-    values = [t["values"][0] for t in done]
+    names = (
+        list(params)
+        if params is not None
+        else sorted({n for t in done for n in t.get("params") or {}})
+    )
     dimensions = []
     for name in names:
         axis = _numeric_axis([t.get("params", {}).get(name) for t in done])
         if axis is not None:
             dimensions.append({"label": name, **axis})
+    if not done or not dimensions:
+        return None
+    values = [t["values"][0] for t in done]
     dimensions.append({"label": metric, "values": values})
     fig = go.Figure(
         go.Parcoords(
-            line={"color": values, "colorscale": "Viridis", "showscale": True},
+            line={
+                "color": values,
+                "colorscale": "Viridis",
+                "showscale": True,
+                "colorbar": {"title": {"text": metric}},
+            },
             dimensions=dimensions,
         )
     )
-    fig = _title(fig, "Parallel coordinates")
+    fig = _title(fig, title or "Parallel coordinates")
     fig.update_layout(margin={"t": 90})  # room for the axis labels under the title
     return fig
+
+
+def _having(trials: Sequence[dict], names: Sequence[str]) -> list[dict]:
+    """The complete trials that have every one of `names` among their parameters."""
+    return [t for t in _complete(trials) if all(n in (t.get("params") or {}) for n in names)]
+
+
+def _placed(values: list, axis: dict) -> dict:
+    """An axis's layout for values placed by _numeric_axis: category labels at their
+    indexes, or a log axis for positive numbers spanning two decades or more (as a log
+    search space does)."""
+    if "ticktext" in axis:
+        return {"tickvals": axis["tickvals"], "ticktext": axis["ticktext"]}
+    present = [v for v in values if _finite(v)]
+    if present and min(present) > 0 and max(present) / min(present) >= 100:
+        return {"type": "log"}
+    return {}
+
+
+def contour(
+    trials: Sequence[dict], metric: str, x: str, y: str, title: str = ""
+) -> go.Figure | None:
+    """The objective over a pair of parameters: a contour interpolated between the trials
+    (Plotly fills the grid of their x and y values, connecting the gaps, much as Optuna's
+    plot_contour interpolates its grid), each trial a dot over it."""
+    done = _having(trials, [x, y])
+    if x == y or len(done) < 2:
+        return None
+    xs = _numeric_axis([t["params"][x] for t in done])
+    ys = _numeric_axis([t["params"][y] for t in done])
+    values = [t["values"][0] for t in done]
+    hover = [f"trial {t['number']}<br>{metric} {t['values'][0]:.5g}" for t in done]
+    fig = go.Figure(
+        [
+            go.Contour(
+                x=xs["values"],
+                y=ys["values"],
+                z=values,
+                connectgaps=True,
+                colorscale="Blues",
+                colorbar={"title": {"text": metric}},
+                hoverinfo="skip",
+                name=metric,
+            ),
+            go.Scatter(
+                x=xs["values"],
+                y=ys["values"],
+                mode="markers",
+                name="trials",
+                text=hover,
+                hovertemplate="%{text}<extra></extra>",
+                marker={"color": "#000000", "size": 5, "line": {"width": 1, "color": "#ffffff"}},
+            ),
+        ]
+    )
+    fig = _title(fig, title or f"Contour of {metric}: {x} and {y}", x=x, y=y)
+    fig.update_xaxes(**_placed(xs["values"], xs))
+    fig.update_yaxes(**_placed(ys["values"], ys))
+    fig.update_layout(showlegend=False)
+    return fig
+
+
+def slices(
+    trials: Sequence[dict], metric: str, params: Sequence[str], title: str = ""
+) -> go.Figure | None:
+    """The objective against each parameter alone, side by side (Optuna's plot_slice):
+    one dot per complete trial that has the parameter, darker for later trials."""
+    names = [n for n in params if _having(trials, [n])]
+    if not names:
+        return None
+    fig = make_subplots(rows=1, cols=len(names), shared_yaxes=True, horizontal_spacing=0.03)
+    for col, name in enumerate(names, start=1):
+        done = _having(trials, [name])
+        axis = _numeric_axis([t["params"][name] for t in done])
+        fig.add_trace(
+            go.Scatter(
+                x=axis["values"],
+                y=[t["values"][0] for t in done],
+                mode="markers",
+                name=name,
+                text=[f"trial {t['number']}" for t in done],
+                hovertemplate="%{text}<br>" + name + " %{x}<br>" + metric + " %{y:.5g}"
+                "<extra></extra>",
+                marker={
+                    "color": [t["number"] for t in done],
+                    "colorscale": "Blues",
+                    "showscale": col == 1,
+                    "colorbar": {"title": {"text": "trial"}},
+                    "line": {"width": 0.5, "color": "#333333"},
+                },
+            ),
+            row=1,
+            col=col,
+        )
+        fig.update_xaxes(title_text=name, row=1, col=col, **_placed(axis["values"], axis))
+    fig = _title(fig, title or f"Slice: {metric} by each parameter")
+    fig.update_yaxes(title_text=metric, row=1, col=1)
+    fig.update_layout(showlegend=False)
+    return fig
+
+
+def edf(
+    groups: dict[str, Sequence[float]], metric: str, max_points: int = 500
+) -> go.Figure | None:
+    """The empirical distribution function of the objective, one line per group of
+    complete trials' values (Optuna's plot_edf draws one per study): at each value, the
+    share of the group that scored at most that. A line that rises further left scores
+    lower. A big group's line is drawn through `max_points` evenly spaced ranks, exact
+    at each."""
+    fig = go.Figure()
+    for name, found in groups.items():
+        values = sorted(v for v in found if _finite(v))
+        if not values:
+            continue
+        step = max(1, math.ceil(len(values) / max_points))
+        ranks = [*range(step - 1, len(values), step)]
+        if ranks[-1] != len(values) - 1:
+            ranks.append(len(values) - 1)
+        fig.add_trace(
+            go.Scatter(
+                x=[values[i] for i in ranks],
+                y=[100 * (i + 1) / len(values) for i in ranks],
+                mode="lines",
+                name=f"{name} ({len(values):,} trials)",
+                line={"shape": "hv"},
+                hovertemplate=name + ": %{y:.1f}% of trials at or below %{x:.5g}<extra></extra>",
+            )
+        )
+    if not fig.data:
+        return None
+    return _title(
+        fig, f"Empirical distribution of {metric}", x=metric, y=f"trials with {metric} ≤ x (%)"
+    )
 
 
 def importances(

@@ -21,10 +21,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from automl import audit
-from automl.api import flatten_errors
+from automl.api import error_body, flatten_errors
 from automl.charts import figure_html, plotly_js_tag, themed
 from automl.errors import Invalid, ServiceError, on_form
-from automl.jobs import charts, dispatch, explorer, kinds, lifecycle
+from automl.jobs import charts, dispatch, explorer, kinds, lifecycle, search_charts
 from automl.jobs.forms import form_for, initial_for
 from automl.jobs.leaderboard import leaderboard
 from automl.jobs.models import Job, Trial
@@ -184,6 +184,7 @@ def job_page(request: HttpRequest, pk: int) -> HttpResponse:
         **summary,
         **table,
         "plotly_js": plotly_js_tag(),
+        "search_charts": bool(explorer.columns_for(job).params),
         "config_json": json.dumps(job.config, indent=2),
         "result_json": json.dumps(job.result, indent=2) if job.result else "",
         "compression_rows": kind.report_rows(job),
@@ -371,6 +372,18 @@ def job_charts(request: HttpRequest, pk: int) -> JsonResponse:
         for key, fig in _figures(job, sample)
     }
     return JsonResponse({"figures": figures, "note": sample.note})
+
+
+@login_required
+@require_GET
+def job_search_chart(request: HttpRequest, pk: int) -> JsonResponse:
+    """The chart the page's picker asks for (as GET /api/v1/jobs/<id>/search-chart/): a
+    wrong pick is a 400 naming it."""
+    job = owned_or_404(request, pk)
+    try:
+        return JsonResponse(search_charts.answer(job, request.GET))
+    except Invalid as exc:
+        return JsonResponse(error_body(exc.code, exc.detail, exc.fields), status=exc.status)
 
 
 @login_required
@@ -743,6 +756,7 @@ page_urls = [
     path("<int:pk>/", job_page, name="job-page"),
     path("<int:pk>/status/", job_status, name="job-status-page"),
     path("<int:pk>/charts/", job_charts, name="job-charts-page"),
+    path("<int:pk>/search-chart/", job_search_chart, name="job-search-chart-page"),
     path("<int:pk>/trials/<int:number>/drawer/", trial_drawer, name="trial-drawer-page"),
     path("<int:pk>/cancel/", job_cancel, name="job-cancel-page"),
     path("<int:pk>/trials/<int:number>/", trial_page, name="trial-page"),

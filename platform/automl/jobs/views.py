@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from automl.api import error_body
 from automl.errors import Conflict
-from automl.jobs import kinds, lifecycle
+from automl.jobs import kinds, lifecycle, search_charts
 from automl.jobs.explorer import TrialQuery, columns_for
 from automl.jobs.leaderboard import leaderboard
 from automl.jobs.models import Job, Schedule, Trial
@@ -111,6 +111,28 @@ class JobLeaderboard(APIView):
     def get(self, request: Request, pk: int) -> Response:
         job = get_object_or_404(Job.objects.owned_by(request.user), id=pk)
         return Response(LeaderboardSerializer(leaderboard(job)).data)
+
+
+class JobSearchChart(APIView):
+    """One chart of the job's search space, as the job page's picker draws it
+    (automl/jobs/search_charts.py): parallel coordinates, contour, slice or the objective's
+    empirical distribution, for one model family and the parameters picked."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("chart", str, enum=list(search_charts.CHARTS)),
+            OpenApiParameter(
+                "family", str, description="a model family, or 'all'; default: the best's"
+            ),
+            OpenApiParameter(
+                "param", str, many=True, description="default: the most important few"
+            ),
+        ],
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        job = get_object_or_404(Job.objects.owned_by(request.user), id=pk)
+        return Response(search_charts.answer(job, request.query_params))
 
 
 class JobCancel(APIView):

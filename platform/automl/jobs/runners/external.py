@@ -96,7 +96,6 @@ class External(JobKind):
 
         return [
             *super().figures(job, sample, metrics),
-            charts.parallel_coordinates(sample.trials, metrics[0]),
             charts.importances((job.result or {}).get("importances") or {}),
         ]
 

@@ -136,7 +136,6 @@ class HPO(JobKind):
         by_family = result.get("importances_by_family") or {}
         return [
             *super().figures(job, sample, metrics),
-            charts.parallel_coordinates(sample.trials, metrics[0]),
             charts.importances(result.get("importances") or {}),
             *(
                 charts.importances(found, f"Parameter importances within {family} (fANOVA)")
