@@ -386,6 +386,44 @@ def jobs_leaderboard(ctx: click.Context, job_id: int):
     emit(ctx, board, human)
 
 
+@jobs.command("chart")
+@click.argument("job_id", type=int)
+@click.option(
+    "--chart",
+    "kind",
+    type=click.Choice(["parcoords", "contour", "slice", "edf"]),
+    default="parcoords",
+    show_default=True,
+)
+@click.option("--family", help="a model family (model: auto), or 'all'; default: the best's")
+@click.option("--param", "params", multiple=True, help="a parameter to draw (repeat)")
+@click.option(
+    "--out", type=click.Path(dir_okay=False), help="write the Plotly figure JSON to this file"
+)
+@click.pass_context
+def jobs_chart(ctx, job_id: int, kind: str, family, params: tuple[str, ...], out):
+    """A chart of the job's search space, as its page draws it: what was drawn and which
+    parameters the family offers; --out keeps the figure (plotly.io.from_json reads it)."""
+    answer = client_of(ctx).jobs.search_chart(
+        job_id, kind, family=family, params=list(params) or None
+    )
+    if out:
+        Path(out).write_text(json.dumps(answer["figure"]))
+
+    def human() -> None:
+        click.echo(f"chart: {answer['chart']}")
+        if answer["families"]:
+            click.echo(f"family: {answer['family']} (of {', '.join(answer['families'])}, all)")
+        click.echo(f"drawn: {', '.join(answer['params'])}")
+        click.echo(f"parameters: {', '.join(answer['available'])}")
+        if answer["note"]:
+            click.echo(answer["note"])
+        if out:
+            click.echo(f"figure written to {out}" if answer["figure"] else "nothing drawn yet")
+
+    emit(ctx, answer, human)
+
+
 @jobs.command("log")
 @click.argument("job_id", type=int)
 @click.argument("number", type=int)

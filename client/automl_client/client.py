@@ -331,6 +331,23 @@ class Jobs(Part):
         intervals; "validation": read from the trials), "budget", "ensemble", "rows"}."""
         return self.client.request("GET", f"/jobs/{job_id}/leaderboard/")
 
+    def search_chart(
+        self,
+        job_id: int,
+        chart: str = "parcoords",
+        *,
+        family: str | None = None,
+        params: list[str] | None = None,
+    ) -> dict:
+        """One chart of the job's search space, as the job page draws it: `chart`
+        ("parcoords", "contour", "slice" or "edf"), `family` (a model family under
+        model: auto, default the best trial's; "all": every trial) and `params` (default
+        its most important few). {"chart", "family", "params", "available", "families",
+        "note", "figure": Plotly figure JSON or None}."""
+        query = {"chart": chart, "family": family, "param": params}
+        query = {k: v for k, v in query.items() if v}
+        return self.client.request("GET", f"/jobs/{job_id}/search-chart/", params=query)
+
     def pause(self, job_id: int) -> Job:
         """Start no new trial, DARTS epoch or compression step; the job pauses once the
         running ones end (HPO, NAS and compression jobs)."""
