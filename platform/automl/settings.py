@@ -413,7 +413,10 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
-WHITENOISE_USE_FINDERS = True  # serve straight from the apps when collectstatic has not run
+# collectstatic (`./run up`, the image) writes each file and its gzipped copy under
+# STATIC_ROOT, which whitenoise serves, compressed to browsers that accept it. Until it has
+# run (tests, a bare checkout) the files are served straight from the apps, uncompressed.
+WHITENOISE_USE_FINDERS = not any(STATIC_ROOT.iterdir())
 
 LOGGING = {
     "version": 1,

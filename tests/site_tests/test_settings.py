@@ -24,6 +24,7 @@ out = {
     "system": platform.system(),
     "platform_file": platform.__file__,
     "cache": settings.CACHES["default"]["BACKEND"],
+    "static_from_apps": settings.WHITENOISE_USE_FINDERS,
 }
 if out["engine"].endswith("sqlite3"):
     with connection.cursor() as cursor:
@@ -119,3 +120,27 @@ def test_platform_is_the_standard_library_module_under_manage_py(tmp_path):
     assert out["system"] == os.uname().sysname
     assert not out["platform_file"].startswith(str(ROOT))
     assert not (ROOT / "platform" / "__init__.py").exists()
+
+
+def test_collected_static_files_are_served_gzipped(settings, tmp_path):
+    """What `./run up` and the image do: collectstatic writes each file with its gzipped
+    copy, and whitenoise sends that copy to a browser that accepts it."""
+    import gzip
+
+    from django.core.management import call_command
+    from django.test import Client
+
+    assert probe(tmp_path)["static_from_apps"]  # nothing collected yet
+    settings.STATIC_ROOT = static = tmp_path / "static"
+    call_command("collectstatic", interactive=False, verbosity=0)
+    assert (static / "css" / "site.css.gz").is_file()
+    assert not probe(tmp_path)["static_from_apps"]
+    settings.WHITENOISE_USE_FINDERS = False  # as the probe saw settings.py decide
+    client = Client()  # a new handler: whitenoise indexes STATIC_ROOT when it starts
+    response = client.get("/static/css/site.css", HTTP_ACCEPT_ENCODING="gzip, br")
+    assert response.status_code == 200 and response["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in response["Vary"]
+    body = gzip.decompress(b"".join(response.streaming_content))
+    assert body == (static / "css" / "site.css").read_bytes()
+    plain = client.get("/static/css/site.css")
+    assert "Content-Encoding" not in plain
