@@ -109,6 +109,34 @@ class JobKind:
         the bad fields; problems found beside the engine's validator go in `errors`."""
         raise NotImplementedError
 
+    def checked(
+        self,
+        config: object,
+        *,
+        dataset: Dataset | None,
+        task: str | None,
+        owner: Any,
+        parallelism: object,
+    ) -> tuple[dict | None, dict[str, str]]:
+        """validate()'s two ways of saying no as one: the complete config (None when the
+        engine's validator refused it) and every problem by its path from "config"."""
+        from workers.config import ConfigError
+
+        errors: dict[str, str] = {}
+        try:
+            config = self.validate(
+                config,
+                dataset=dataset,
+                task=task,
+                owner=owner,
+                parallelism=parallelism,
+                errors=errors,
+            )
+        except ConfigError as exc:
+            errors.update({f"config.{path}".rstrip("."): msg for path, msg in exc.errors.items()})
+            config = None
+        return config, errors
+
     # --- the worker
 
     def typed_config(self, job: Job) -> Any:

@@ -10,7 +10,7 @@ from automl.datasets.models import Dataset
 from automl.datasets.services import job_task
 from automl.jobs import dispatch, kinds, studies
 from automl.jobs.models import FAILURE_CLASSES, Job, Schedule, Trial
-from workers.config import MAX_PARALLELISM, ConfigError
+from workers.config import MAX_PARALLELISM
 
 DEVICES = ["auto", "cpu", "cuda"]
 PLATFORM_KEYS = ("parallelism", "warm_start_from")
@@ -99,17 +99,16 @@ class JobSubmitSerializer(serializers.Serializer):
                 takers = [k.noun for k in kinds.all_kinds() if key in k.platform_keys]
                 errors[f"config.{key}"] = f"only {' and '.join(takers)} jobs take this"
         parallelism = platform_keys.get("parallelism", 1)
-        try:
-            config = kind.validate(
-                config,
-                dataset=dataset,
-                task=task,
-                owner=self.context["request"].user,
-                parallelism=platform_keys.get("parallelism"),
-                errors=errors,
-            )
-        except ConfigError as exc:
-            errors.update({f"config.{path}".rstrip("."): msg for path, msg in exc.errors.items()})
+        checked, problems = kind.checked(
+            config,
+            dataset=dataset,
+            task=task,
+            owner=self.context["request"].user,
+            parallelism=platform_keys.get("parallelism"),
+        )
+        errors.update(problems)
+        # A refused config is still checked against the resources below, as it was sent.
+        config = config if checked is None else checked
         if type(parallelism) is not int or not 1 <= parallelism <= MAX_PARALLELISM:
             errors["config.parallelism"] = f"must be a whole number from 1 to {MAX_PARALLELISM}"
         elif problem := parallelism_over_quota(self.context["request"].user, parallelism):

@@ -158,24 +158,18 @@ def start_retune(policy: MonitoringPolicy, report: DriftReport):
     from automl.jobs import kinds
     from automl.jobs.services import submit_job
     from automl.monitoring.drift import _primary_version
-    from workers.config import ConfigError
 
     deployment = policy.deployment
     champion = _primary_version(deployment)
     job = _source_job(champion)
     dataset = _write_dataset(policy, champion, job)
-    errors: dict = {}
-    try:
-        config = kinds.get("pipeline").validate(
-            pipeline_config(policy, champion, job),
-            dataset=dataset,
-            task=champion.task,
-            owner=deployment.owner,
-            parallelism=None,
-            errors=errors,
-        )
-    except ConfigError as exc:
-        errors.update(exc.errors)
+    config, errors = kinds.get("pipeline").checked(
+        pipeline_config(policy, champion, job),
+        dataset=dataset,
+        task=champion.task,
+        owner=deployment.owner,
+        parallelism=None,
+    )
     if errors:
         raise Invalid.from_fields({k: [str(v)] for k, v in errors.items()})
     config["parallelism"] = 1

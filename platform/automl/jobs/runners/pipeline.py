@@ -164,13 +164,10 @@ def _search_config(stage, i: int, *, dataset, owner, errors: dict) -> dict | Non
     if type(parallelism) is not int or not 1 <= parallelism <= MAX_PARALLELISM:
         errors[f"{prefix}.parallelism"] = f"must be a whole number from 1 to {MAX_PARALLELISM}"
     task, found = job_task(dataset, config)
-    try:
-        checked = kinds.get(stage.options["kind"]).validate(
-            config, dataset=dataset, task=task, owner=owner, parallelism=parallelism, errors=found
-        )
-    except ConfigError as exc:
-        found.update({f"config.{p}".rstrip("."): m for p, m in exc.errors.items()})
-        checked = None
+    checked, problems = kinds.get(stage.options["kind"]).checked(
+        config, dataset=dataset, task=task, owner=owner, parallelism=parallelism
+    )
+    found.update(problems)
     errors.update({_moved(k, prefix): v for k, v in found.items()})
     if checked is not None:
         checked["parallelism"] = parallelism
@@ -375,19 +372,15 @@ def _submit_child(job: Job, config, stage, model: int | None) -> Job:
         # The search registers its model under the pipeline's registry name.
         name = config.model_name or job.name
     else:
-        kind, errors = "compression", {}
+        kind = "compression"
         source = ModelVersion.objects.get(id=model)
-        try:
-            child_config = kinds.get(kind).validate(
-                {**stage.options["config"], "model_version": model},
-                dataset=job.dataset,
-                task=source.task,
-                owner=job.owner,
-                parallelism=None,
-                errors=errors,
-            )
-        except ConfigError as exc:
-            errors.update(exc.errors)
+        child_config, errors = kinds.get(kind).checked(
+            {**stage.options["config"], "model_version": model},
+            dataset=job.dataset,
+            task=source.task,
+            owner=job.owner,
+            parallelism=None,
+        )
         if errors:
             raise StageFailed("; ".join(f"{k}: {v}" for k, v in errors.items()))
         child_config["parallelism"] = 1
