@@ -156,7 +156,9 @@ def permutation_importance(report: dict) -> go.Figure | None:
             error_x={"type": "data", "array": [f["std"] for f in items]},
         )
     )
-    return _title(fig, "Permutation importance", f"drop in {found['metric']} when shuffled", "")
+    return _title(
+        fig, "Permutation importance", f"drop in {found['metric']} when shuffled", "feature"
+    )
 
 
 FIGURES = (confusion_matrix, roc, precision_recall, calibration, predicted_vs_actual, residuals)

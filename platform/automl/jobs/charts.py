@@ -332,7 +332,7 @@ def importances(
             marker={"color": COMPLETE_COLOUR},
         )
     )
-    fig = _title(fig, title, x="importance")
+    fig = _title(fig, title, x="importance (share of the variance explained)", y="parameter")
     fig.update_layout(height=max(200, 60 + 28 * len(items)))
     return fig
 
@@ -430,7 +430,9 @@ def alpha_heatmap(history: Sequence[dict], axes: dict, cell: str = "normal") -> 
         }
         for f in frames
     ]
-    fig = _title(fig, f"Architecture weights α ({cell} cell) by epoch", x="operation")
+    fig = _title(
+        fig, f"Architecture weights α ({cell} cell) by epoch", x="operation", y="edge (from → to)"
+    )
     fig.update_layout(
         sliders=[{"active": len(steps) - 1, "steps": steps, "currentvalue": {"prefix": "epoch "}}],
         height=max(300, 140 + 30 * rows),

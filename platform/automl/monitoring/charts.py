@@ -14,7 +14,11 @@ def jobs_by_status(metrics: dict) -> go.Figure:
             name=status, x=hours, y=[row.get(status, 0) for row in metrics["jobs_per_hour"]]
         )
     fig.update_layout(
-        barmode="stack", title="Jobs submitted per hour, by status", margin={"t": 40, "b": 30}
+        barmode="stack",
+        title="Jobs submitted per hour, by status",
+        xaxis_title="hour submitted (UTC)",
+        yaxis_title="jobs",
+        margin={"t": 40, "b": 30},
     )
     return fig
 
@@ -29,7 +33,12 @@ def job_durations(metrics: dict) -> go.Figure:
             text=[f"job {r['job']} ({r['kind']}, {r['status']})" for r in rows],
         )
     )
-    fig.update_layout(title="Job durations (s)", margin={"t": 40, "b": 30})
+    fig.update_layout(
+        title="Job durations",
+        xaxis_title="finished at (UTC)",
+        yaxis_title="duration (s)",
+        margin={"t": 40, "b": 30},
+    )
     return fig
 
 
@@ -62,7 +71,13 @@ def feature_histogram(name: str, feature: dict) -> go.Figure:
     else:
         verdict = "DRIFTED" if feature["drifted"] else "no drift"
     title = f"{name}: {verdict}"
-    fig.update_layout(barmode="group", title=title, yaxis_title="share", margin={"t": 40, "b": 30})
+    fig.update_layout(
+        barmode="group",
+        title=title,
+        xaxis_title=f"{name} (bin or category)",
+        yaxis_title="share of rows (0–1)",
+        margin={"t": 40, "b": 30},
+    )
     return fig
 
 
@@ -75,20 +90,31 @@ def drift_history(reports: list[dict]) -> go.Figure:
         )
     )
     fig.update_layout(
-        title="Drifted feature share per report", yaxis_range=[0, 1], margin={"t": 40, "b": 30}
+        title="Drifted feature share per report",
+        xaxis_title="report time (UTC)",
+        yaxis_title="share of features drifted (0–1)",
+        yaxis_range=[0, 1],
+        margin={"t": 40, "b": 30},
     )
     return fig
 
 
 def live_accuracy(performance: dict) -> go.Figure:
     fig = go.Figure()
+    keys = []
     for entry in performance["versions"]:
         key = "accuracy" if entry["task"] == "classification" else "mae"
+        keys.append(key)
         fig.add_scatter(
             name=f"version {entry['version']} {key}",
             mode="lines+markers",
             x=[d["day"] for d in entry["daily"]],
             y=[d["metrics"].get(key) for d in entry["daily"]],
         )
-    fig.update_layout(title="Live performance from feedback", margin={"t": 40, "b": 30})
+    fig.update_layout(
+        title="Live performance from feedback",
+        xaxis_title="day (UTC)",
+        yaxis_title=" or ".join(dict.fromkeys(keys)) or "metric",
+        margin={"t": 40, "b": 30},
+    )
     return fig
