@@ -120,21 +120,16 @@ def train_cnn(
     y_tr = torch.as_tensor(y_train, dtype=torch.long)
     if len(y_tr) != len(x_tr):
         raise ValueError("X_train and y_train differ in length")
-    model.to(device)
-    x_tr, x_va, y_tr = x_tr.to(device), x_va.to(device), y_tr.to(device)
-    predictions = np.empty(0, dtype=np.int64)
-
-    def after_epoch(epoch: int) -> None:
-        # --- predict the validation images and hand them to the caller
-        nonlocal predictions
-        predictions = outputs(model, x_va).argmax(dim=-1).cpu().numpy()
-        if on_epoch is not None:
-            on_epoch(epoch, predictions)
-
-    loop.train(
+    return loop.train_predicting(
         model,
         x_tr,
         y_tr,
+        x_va,
+        lambda x: outputs(model, x).argmax(dim=-1).cpu().numpy(),
+        device=device,
+        on_epoch=on_epoch,
+        on_progress=on_progress,
+        stop=stop,
         epochs=epochs,
         batch_size=batch_size,
         lr=lr,
@@ -142,6 +137,4 @@ def train_cnn(
         seed=seed,
         optimizer=optimizer,
         options=options,
-        hooks=loop.Hooks(after_epoch, on_progress, stop or StopCheck()),
     )
-    return predictions

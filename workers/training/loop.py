@@ -26,7 +26,9 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+import numpy as np
 import torch
 from torch import distributed as dist
 from torch import nn
@@ -251,3 +253,37 @@ def train(
 
     model.eval()
     return torch.stack(losses).tolist() if losses else []
+
+
+def train_predicting(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    x_valid: torch.Tensor,
+    predict: Callable[[torch.Tensor], np.ndarray],
+    *,
+    device: torch.device,
+    on_epoch: Callable[[int, np.ndarray], None] | None = None,
+    on_progress: Callable[[float], None] | None = None,
+    stop: StopCheck | None = None,
+    **train_args: Any,
+) -> np.ndarray:
+    """`train` on one device (train_args: its other arguments), predicting the validation
+    rows after every epoch; return the last predictions (empty if no epoch ran).
+
+    predict(x_valid) turns the model's outputs into predictions; on_epoch(epoch,
+    predictions) hands them to the caller, who scores them and may raise (e.g.
+    optuna.TrialPruned) to stop early.
+    """
+    model.to(device)
+    x, x_valid, y = x.to(device), x_valid.to(device), y.to(device)
+    predictions = np.empty(0)
+
+    def after_epoch(epoch: int) -> None:
+        nonlocal predictions
+        predictions = predict(x_valid)
+        if on_epoch is not None:
+            on_epoch(epoch, predictions)
+
+    train(model, x, y, hooks=Hooks(after_epoch, on_progress, stop or StopCheck()), **train_args)
+    return predictions

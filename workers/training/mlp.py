@@ -132,27 +132,25 @@ def train_mlp(
         # Scaled targets let one learning-rate range work for any target unit.
         y_mean, y_std = float(np.mean(y_train)), float(np.std(y_train)) or 1.0
         y_tr = torch.as_tensor((y_train - y_mean) / y_std, dtype=torch.float32)
-    model.to(device)
-    x_tr, x_va, y_tr = x_tr.to(device), x_va.to(device), y_tr.to(device)
-    predictions = np.empty(0)
 
-    def after_epoch(epoch: int) -> None:
-        # --- predict the validation rows and hand them to the caller
-        nonlocal predictions
+    def predict(x: torch.Tensor) -> np.ndarray:
         model.eval()
         with torch.no_grad():
-            out = model(x_va)
+            out = model(x)
         if classify:
-            predictions = out.argmax(dim=-1).cpu().numpy()
-        else:
-            predictions = out.squeeze(-1).cpu().numpy().astype(np.float64) * y_std + y_mean
-        if on_epoch is not None:
-            on_epoch(epoch, predictions)
+            return out.argmax(dim=-1).cpu().numpy()
+        return out.squeeze(-1).cpu().numpy().astype(np.float64) * y_std + y_mean
 
-    loop.train(
+    return loop.train_predicting(
         model,
         x_tr,
         y_tr,
+        x_va,
+        predict,
+        device=device,
+        on_epoch=on_epoch,
+        on_progress=on_progress,
+        stop=stop,
         epochs=epochs,
         batch_size=batch_size,
         lr=lr,
@@ -161,6 +159,4 @@ def train_mlp(
         loss=loop.cross_entropy if classify else loop.mse,
         optimizer=optimizer,
         options=options,
-        hooks=loop.Hooks(after_epoch, on_progress, stop or StopCheck()),
     )
-    return predictions
