@@ -643,13 +643,35 @@ def models_compare(ctx: click.Context, version_ids: tuple[int, ...]):
     emit(ctx, body, lambda: table(rows, ["id", "name", "version", "stage", *body["metrics"]]))
 
 
+_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
 @models.command("import")
-@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("archive", type=_FILE, required=False)
 @click.option("--name", required=True, help="The registry name (a new version of it).")
+@click.option("--spec", "spec_path", type=_FILE, help="spec.json: features, task, classes.")
+@click.option("--onnx", type=_FILE, help="An ONNX graph (with --spec).")
+@click.option("--skops", type=_FILE, help="A scikit-learn pipeline in skops format (with --spec).")
+@click.option("--weights", type=_FILE, help="Torch safetensors weights (with --spec).")
 @click.pass_context
-def models_import(ctx: click.Context, archive: Path, name: str):
-    """Register a model zip, as `models download` saves it."""
-    version = client_of(ctx).models.import_(name, archive)
+def models_import(
+    ctx: click.Context,
+    archive: Path | None,
+    name: str,
+    spec_path: Path | None,
+    onnx: Path | None,
+    skops: Path | None,
+    weights: Path | None,
+):
+    """Register a model zip, as `models download` saves it, or a model trained elsewhere:
+    --spec with one of --onnx, --skops or --weights."""
+    try:
+        spec = json.loads(spec_path.read_text()) if spec_path else None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise click.BadParameter(f"not valid JSON: {exc}", param_hint="--spec") from None
+    version = client_of(ctx).models.import_(
+        name, archive, spec=spec, onnx=onnx, skops=skops, weights=weights
+    )
     emit(
         ctx,
         version.raw,

@@ -9,8 +9,10 @@ print(job.result["best_trial"], len(job.trials()))
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -567,19 +569,39 @@ class Models(Part):
     def import_(
         self,
         name: str,
-        archive: str | Path,
+        archive: str | Path | None = None,
         *,
+        spec: dict | None = None,
+        onnx: str | Path | None = None,
+        skops: str | Path | None = None,
+        weights: str | Path | None = None,
         description: str = "",
         tags: list[str] = (),
     ) -> ModelVersion:
-        """Register a model zip (as `download` saves it) as a new version of `name`."""
-        archive = Path(archive)
+        """Register a model as a new version of `name`: a zip (as `download` saves it), or
+        a model trained elsewhere, its spec (features, task, classes) with one model file:
+        an ONNX graph, a scikit-learn pipeline in skops format or torch safetensors weights.
+        """
+        loose = {"onnx": onnx, "skops": skops, "weights": weights}
+        paths = {field: Path(path) for field, path in loose.items() if path is not None}
+        if archive is not None:
+            paths["archive"] = Path(archive)
         data = {"name": name, "description": description, "tags": ",".join(tags)}
-        with archive.open("rb") as file:
+        with ExitStack() as stack:
+            files = {
+                field: (
+                    path.name,
+                    stack.enter_context(path.open("rb")),
+                    "application/octet-stream",
+                )
+                for field, path in paths.items()
+            }
+            if spec is not None:
+                files["spec"] = ("spec.json", json.dumps(spec).encode(), "application/json")
             body = self.client.request(
                 "POST",
                 "/models/import/",
-                files={"archive": (archive.name, file, "application/zip")},
+                files=files,
                 data={k: v for k, v in data.items() if v},
             )
         return ModelVersion.from_api(body, self.client)

@@ -121,7 +121,7 @@ def test_a_safetensors_file_with_its_spec_imports_and_a_lone_file_is_refused(
         {"name": "lonely", "weights": SimpleUploadedFile("w.safetensors", weights)},
         follow=True,
     )
-    assert "needs its spec" in response.content.decode()
+    assert "Give the spec .json and one model file" in response.content.decode()
     response = client.post(
         "/models/import/",
         {
@@ -228,3 +228,22 @@ def test_a_models_page_offers_only_what_its_kind_can_do(alice, setup):
     assert "/export/onnx/" in page and "/export/torchscript/" not in page
     assert "/jobs/new/compression/" not in page
     assert "TorchScript holds torch networks" in page and "Deploy this version" in page
+
+
+def test_an_onnx_graph_with_its_spec_imports_from_the_page(alice, model_store):
+    import json
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from automl.registry.models import ModelVersion
+    from tests.support.onnx_graphs import IRIS_SPEC, iris_logistic
+
+    client = browser_for(alice)
+    assert 'name="onnx"' in client.get("/models/").content.decode()
+    spec = SimpleUploadedFile("spec.json", json.dumps(IRIS_SPEC).encode())
+    graph = SimpleUploadedFile("model.onnx", iris_logistic()[1])
+    response = client.post("/models/import/", {"name": "iris-onnx", "spec": spec, "onnx": graph})
+    version = ModelVersion.objects.get(owner=alice, name="iris-onnx")
+    assert response.status_code == 302 and response.url == f"/models/{version.id}/"
+    assert version.framework == "onnx"
+    assert client.get(response.url).status_code == 200

@@ -305,7 +305,8 @@ def load_model(directory: Path) -> object:
     """Read a directory written by save_model.
 
     Returns:
-        A TorchPredictor for torch models, the sklearn estimator for sklearn ones.
+        A TorchPredictor for torch models, the sklearn estimator for sklearn ones, an
+        OnnxPredictor (onnxruntime) for imported ONNX graphs.
 
     Raises:
         IntegrityError: the data file does not match its recorded sha256 or size.
@@ -319,11 +320,18 @@ def load_model(directory: Path) -> object:
         from workers.compression.store import load_predictor
 
         return load_predictor(directory)
-    if framework not in ("torch", "sklearn"):
+    if framework not in ("torch", "sklearn", "onnx"):
         raise ArtifactError(f"unknown framework {framework!r} in {directory / SPEC_FILE}")
     path = verify_file(directory, spec)
     if framework == "torch":
         return _load_torch(path, spec)
+    if framework == "onnx":
+        from workers.models.onnx_graph import GraphError, OnnxPredictor
+
+        try:
+            return OnnxPredictor(path, spec)
+        except GraphError as exc:
+            raise ArtifactError(f"{path.name}: {exc}") from None
     return _load_skops(path)
 
 

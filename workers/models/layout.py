@@ -4,6 +4,7 @@ FORMAT_VERSION = 1
 SPEC_FILE = "spec.json"
 WEIGHTS_FILE = "weights.safetensors"
 SKOPS_FILE = "model.skops"
+ONNX_FILE = "model.onnx"  # an imported ONNX graph (kind "onnx")
 PREPROCESSING = "preprocessing"  # preprocessing.skops beside its record preprocessing.json
 REFERENCE_FILE = "reference.json"  # the training rows' statistics drift checks compare with
 
@@ -13,6 +14,7 @@ MODEL_FILES = frozenset(
         SPEC_FILE,
         WEIGHTS_FILE,
         SKOPS_FILE,
+        ONNX_FILE,
         f"{PREPROCESSING}.skops",
         f"{PREPROCESSING}.json",
         REFERENCE_FILE,

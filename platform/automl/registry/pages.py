@@ -198,21 +198,23 @@ def _overlaid_curves(versions: list[ModelVersion]) -> dict:
 @require_POST
 @as_message("models-page")
 def model_import(request: HttpRequest) -> HttpResponse:
-    """A new version from a zip as the download gives it, or from a safetensors file and
-    its JSON spec (what a torch model trained elsewhere brings)."""
-    uploads = {f: request.FILES[f] for f in ("archive", "weights", "spec") if f in request.FILES}
+    """A new version from a zip as the download gives it, or from a model trained elsewhere:
+    its JSON spec with safetensors weights (torch), a skops pipeline or an ONNX graph."""
+    fields = ("archive", "spec", *services.LOOSE_MODEL_FILES)
+    uploads = {f: request.FILES[f] for f in fields if f in request.FILES}
     name = request.POST.get("name", "").strip()
-    loose = {"weights", "spec"} & set(uploads)
+    loose = {"spec", *services.LOOSE_MODEL_FILES} & set(uploads)
     if not name or not uploads:
         messages.error(
             request,
-            "Import needs a name and a .zip file, or a .safetensors file with its spec .json.",
+            "Import needs a name and a .zip file, or a spec .json with its model file.",
         )
     elif "archive" in uploads and loose:
         messages.error(request, "Give either a .zip or the loose files, not both.")
-    elif loose and loose != {"weights", "spec"}:
+    elif loose and ("spec" not in loose or len(loose) != 2):
         messages.error(
-            request, "A .safetensors file needs its spec .json, and the other way round."
+            request,
+            "Give the spec .json and one model file (.safetensors, .skops or .onnx).",
         )
     elif any(u.size > settings.MODEL_MAX_UPLOAD_BYTES for u in uploads.values()):
         messages.error(

@@ -69,7 +69,8 @@ class AliasSerializer(serializers.Serializer):
 
 
 class ImportSerializer(serializers.Serializer):
-    """Multipart: `archive` (a zip as downloaded), or `spec` with `weights` or `skops`."""
+    """Multipart: `archive` (a zip as downloaded), or `spec` with `weights`, `skops` or
+    `onnx`."""
 
     name = serializers.SlugField(max_length=100)
     description = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
@@ -83,16 +84,23 @@ class ImportSerializer(serializers.Serializer):
     spec = serializers.FileField(required=False, help_text="spec.json (the architecture).")
     weights = serializers.FileField(required=False, help_text="weights.safetensors (torch).")
     skops = serializers.FileField(required=False, help_text="model.skops (scikit-learn).")
+    onnx = serializers.FileField(
+        required=False,
+        help_text="model.onnx: a graph taking one N x features float tensor; the spec names "
+        "its features, task, classes and scores (logits or probabilities).",
+    )
     preprocessing = serializers.FileField(required=False, help_text="preprocessing.skops.")
 
     def validate(self, attrs: dict) -> dict:
-        if "archive" in attrs and {"spec", "weights", "skops", "preprocessing"} & set(attrs):
+        if "archive" in attrs and {"spec", "weights", "skops", "onnx", "preprocessing"} & set(
+            attrs
+        ):
             raise serializers.ValidationError(
                 {"archive": "send an archive or the files, not both"}
             )
         if "archive" not in attrs and "spec" not in attrs:
             raise serializers.ValidationError(
-                {"spec": "send spec (with weights or skops), or an archive"}
+                {"spec": "send spec (with weights, skops or onnx), or an archive"}
             )
         return attrs
 

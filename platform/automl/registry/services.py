@@ -462,6 +462,22 @@ def _check_torch(directory: Path, spec: dict) -> None:
         raise Invalid(f"spec: {exc}", {"spec": [str(exc)]}) from exc
 
 
+# The model files an import may bring beside its spec.json, one of them per import:
+# safetensors weights (torch), a skops pipeline, an ONNX graph.
+LOOSE_MODEL_FILES = ("weights", "skops", "onnx")
+
+
+def _check_onnx(path: Path) -> None:
+    """Before an onnxruntime session is created: the graph within MODEL_MAX_PARAMETERS,
+    its tensors inside the file and its operators standard (workers.models.onnx_graph)."""
+    from workers.models.onnx_graph import GraphError, check_graph
+
+    try:
+        check_graph(path, settings.MODEL_MAX_PARAMETERS)
+    except GraphError as exc:
+        raise Invalid(f"onnx: {exc}", {"onnx": [str(exc)]}) from None
+
+
 def import_model(
     owner,
     *,
@@ -469,6 +485,7 @@ def import_model(
     spec: dict | None = None,
     weights: IO[bytes] | None = None,
     skops: IO[bytes] | None = None,
+    onnx: IO[bytes] | None = None,
     preprocessing: IO[bytes] | None = None,
     archive: IO[bytes] | None = None,
     description: str = "",
@@ -476,11 +493,13 @@ def import_model(
     parent: ModelVersion | None = None,
 ) -> ModelVersion:
     """A new version from uploaded files: a zip as downloaded, or a spec with safetensors
-    weights (torch) or a skops file (sklearn), and optional skops preprocessing.
+    weights (torch), a skops file (sklearn) or an ONNX graph, and optional skops
+    preprocessing.
 
     Nothing is unpickled: safetensors holds tensors only, and skops files are loaded with
     the explicit allow-list of workers.models.artifacts. A torch spec is measured against
-    MODEL_MAX_PARAMETERS and the weights' header against the spec before a module is built.
+    MODEL_MAX_PARAMETERS and the weights' header against the spec before a module is built;
+    an ONNX graph's initializers likewise before an onnxruntime session is created.
     """
     from workers.models.artifacts import (
         SKOPS_FILE,
@@ -489,6 +508,7 @@ def import_model(
         file_record,
         write_json,
     )
+    from workers.models.layout import ONNX_FILE
 
     with tempfile.TemporaryDirectory(prefix="import-") as tmp:
         directory = Path(tmp)
@@ -514,10 +534,11 @@ def import_model(
                 raise Invalid(
                     "spec: a JSON object is required", {"spec": ["a JSON object is required"]}
                 )
-            if (weights is None) == (skops is None):
+            uploads = {"weights": weights, "skops": skops, "onnx": onnx}
+            if sum(uploads[f] is not None for f in LOOSE_MODEL_FILES) != 1:
                 raise Invalid(
-                    "give either weights (safetensors) or skops, not both",
-                    {"weights": ["give weights or skops"]},
+                    "give one model file: weights (safetensors), skops or onnx",
+                    {"weights": ["give one of weights, skops or onnx"]},
                 )
             spec = {k: v for k, v in spec.items() if k not in ("file", "sha256", "size")}
             if weights is not None:
@@ -525,6 +546,11 @@ def import_model(
                 _write_file(path, weights)
                 spec.update(framework="torch")
                 spec.setdefault("family", spec.get("kind", "torch"))
+            elif onnx is not None:
+                path = directory / ONNX_FILE
+                _write_file(path, onnx)
+                spec.update(framework="onnx", kind="onnx")
+                spec.setdefault("family", "onnx")
             else:
                 path = directory / SKOPS_FILE
                 _write_file(path, skops)
@@ -542,6 +568,8 @@ def import_model(
                 write_json(directory / "preprocessing.json", record)
         if spec.get("framework") == "torch" and (directory / WEIGHTS_FILE).exists():
             _check_torch(directory, spec)
+        if spec.get("framework") == "onnx" and (directory / ONNX_FILE).exists():
+            _check_onnx(directory / ONNX_FILE)
         imported_spec = json.loads((directory / SPEC_FILE).read_text())
         fields = {
             "description": description,

@@ -179,7 +179,7 @@ class ModelImport(APIView):
         body.is_valid(raise_exception=True)
         data = body.validated_data
         files = {}
-        for field in ("archive", "spec", "weights", "skops", "preprocessing"):
+        for field in ("archive", "spec", *services.LOOSE_MODEL_FILES, "preprocessing"):
             if upload := data.get(field):
                 limit = settings.MODEL_MAX_UPLOAD_BYTES
                 if upload.size > limit:

@@ -26,6 +26,7 @@ MODEL_KINDS: dict[str, tuple[str, str]] = {
     "genotype": ("NAS genotype", "workers.models.kinds.genotype.GenotypeKind"),
     "external": ("your own files", "workers.models.kinds.external.ExternalKind"),
     "ensemble": ("ensemble of HPO trials", "workers.models.kinds.ensemble.EnsembleKind"),
+    "onnx": ("imported ONNX graph", "workers.models.kinds.onnx.OnnxKind"),
 }
 
 # form -> (label, dotted path of its Form); "float" is an uncompressed model
