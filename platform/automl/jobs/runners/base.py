@@ -3,12 +3,13 @@
 import logging
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 from automl.jobs import lifecycle
 from automl.jobs.models import Job
 from automl.jobs.reconnect import reconnecting
-from automl.jobs.reporter import DatabaseReporter
+from automl.jobs.reporter import DatabaseReporter, heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -43,3 +44,14 @@ def fail(job_id: int, exc: Exception) -> None:
     # A retry policy that stopped the job names the trials' class; else the job's own.
     failure = getattr(exc, "failure_class", None) or classify(exc)
     lifecycle.transition(job_id, Job.Status.FAILED, error_message=message, failure_class=failure)
+
+
+def engine_result(job: Job, run: Callable[[object], dict]) -> dict | None:
+    """run(the job's training data) with the job's heartbeat kept fresh: the engine's
+    result, or None once its exception has failed the job."""
+    try:
+        with heartbeat(job.id):
+            return run(load_data(job))
+    except Exception as exc:
+        fail(job.id, exc)
+        return None

@@ -8,8 +8,7 @@ from pathlib import Path
 from automl.jobs import lifecycle
 from automl.jobs.kinds import JobKind
 from automl.jobs.models import Job
-from automl.jobs.reporter import heartbeat
-from automl.jobs.runners.base import artifact_dir, fail, load_data, reporter_for
+from automl.jobs.runners.base import artifact_dir, engine_result, fail, reporter_for
 
 
 class Compression(JobKind):
@@ -165,22 +164,21 @@ def run_compression(job_id: int) -> None:
         step["model_version"] = version.id
         parents.append(version)
 
-    try:
-        with heartbeat(job_id):
-            data = load_data(job)
-            result = engine.run_compression(
-                config,
-                storage.local_dir(source.storage_key),
-                data,
-                reporter,
-                directory=artifact_dir(job).parent,
-                teachers=teachers,
-                on_step=on_step,
-                device=job.resources.get("device", "auto"),
-                checkpoint_dir=job.checkpoint_dir,
-            )
-    except Exception as exc:
-        fail(job_id, exc)
+    result = engine_result(
+        job,
+        lambda data: engine.run_compression(
+            config,
+            storage.local_dir(source.storage_key),
+            data,
+            reporter,
+            directory=artifact_dir(job).parent,
+            teachers=teachers,
+            on_step=on_step,
+            device=job.resources.get("device", "auto"),
+            checkpoint_dir=job.checkpoint_dir,
+        ),
+    )
+    if result is None:
         return
     if result.get("paused"):
         lifecycle.pause(job_id, result=result)  # the steps so far show while it waits

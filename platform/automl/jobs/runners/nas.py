@@ -12,7 +12,14 @@ from automl.jobs import lifecycle, studies
 from automl.jobs.kinds import JobKind
 from automl.jobs.models import Job, Trial
 from automl.jobs.reporter import heartbeat
-from automl.jobs.runners.base import artifact_dir, fail, load_data, reporter_for, worker_name
+from automl.jobs.runners.base import (
+    artifact_dir,
+    engine_result,
+    fail,
+    load_data,
+    reporter_for,
+    worker_name,
+)
 from automl.jobs.studies import study_storage
 
 
@@ -126,20 +133,19 @@ def run_search(job_id: int) -> None:
         engine.candidate_from_trial(t.number, t.state, t.params, t.values)
         for t in Trial.objects.filter(job_id=job_id).order_by("number")
     ]
-    try:
-        with heartbeat(job_id):
-            data = load_data(job)
-            result = engine.run_nas(
-                job.typed_config,
-                data,
-                reporter,
-                directory=artifact_dir(job),
-                history=history,
-                device=job.resources.get("device", "auto"),
-                checkpoint_dir=job.checkpoint_dir,
-            )
-    except Exception as exc:
-        fail(job_id, exc)
+    result = engine_result(
+        job,
+        lambda data: engine.run_nas(
+            job.typed_config,
+            data,
+            reporter,
+            directory=artifact_dir(job),
+            history=history,
+            device=job.resources.get("device", "auto"),
+            checkpoint_dir=job.checkpoint_dir,
+        ),
+    )
+    if result is None:
         return
     if result.get("paused"):
         lifecycle.pause(job_id)  # its trials and checkpoint are kept: resume() goes on
