@@ -59,7 +59,8 @@ def test_the_api_walkthrough_runs_as_written(live_server, monkeypatch, tmp_path,
     call_command("ensure_admin", stdout=(tmp_path / "out").open("w"))
     env = {"PATH": "/usr/bin:/bin", "ADMIN_PASSWORD": "walk-through-password-1"}
     submitted = []
-    for block in (shell_block("## Using the API"), shell_block("Following on from")):
+    blocks = ["## Using the API", 'Following on from "Using', "Following on from the API"]
+    for block in map(shell_block, blocks):
         for command in commands(block):
             if command.startswith("URL="):
                 env["URL"] = live_server.url
@@ -78,4 +79,8 @@ def test_the_api_walkthrough_runs_as_written(live_server, monkeypatch, tmp_path,
                 assert body["deployment"] == 1
             if "compare/" in command:
                 assert [v["id"] for v in body["versions"]] == [1, 2], body
-    assert submitted == [1, 2]  # the ids the README names
+    assert submitted == [1, 2, 3, 4]  # the ids the README names
+    from automl.registry.models import ModelVersion
+
+    made = ModelVersion.objects.filter(name="wine-mlp").order_by("id")
+    assert [(v.id, v.version) for v in made] == [(3, 1), (4, 2), (5, 3), (6, 4)]
