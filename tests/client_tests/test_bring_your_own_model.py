@@ -39,3 +39,18 @@ def test_the_client_and_the_cli_import_an_onnx_graph(live_server, analyst, tmp_p
     result = runner.invoke(cli, ["--json", "models", "import", "--name", "iris-onnx", *args])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["version"] == 2
+
+
+def test_the_client_imports_a_skops_pipeline(live_server, analyst, tmp_path, model_store):
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from tests.support.factories import iris_xy
+
+    pipeline = make_pipeline(StandardScaler(), LogisticRegression()).fit(*iris_xy())
+    sio.dump(pipeline, tmp_path / "model.skops")
+    client = Client.login(live_server.url, "analyst", "analyst-password-1")
+    version = client.models.import_("iris-skops", spec=IRIS_SPEC, skops=tmp_path / "model.skops")
+    assert (version.raw["framework"], version.raw["n_features"]) == ("sklearn", 4)
