@@ -37,9 +37,13 @@ def test_it_fills_in_defaults_and_round_trips():
             ]
         }
     )
-    assert config.search.options["kind"] == "hpo" and config.model_name == "iris"
-    assert config.stages[3].options == {"name": "iris", "stage": None, "alias": "challenger"}
-    assert config.stages[4].options["follows"] is None
+    assert config.search.options.kind == "hpo" and config.model_name == "iris"
+    assert config.stages[3].options.to_json() == {
+        "name": "iris",
+        "stage": None,
+        "alias": "challenger",
+    }
+    assert config.stages[4].options.follows is None
     assert validate_pipeline_config(config.to_json()) == config
 
 

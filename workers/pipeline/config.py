@@ -28,19 +28,20 @@ Nothing here imports torch or Django.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from workers.config import ConfigError, Errors, TypedConfig
 from workers.hpo.options import (
     Option,
+    Options,
     boolean,
-    check_options,
     integer,
     is_int,
     is_number,
     number,
     one_of,
+    option,
 )
 
 MAX_STAGES = 10
@@ -70,92 +71,157 @@ def _bound(v: object) -> bool:
 
 BOUND = "a number, or null"
 
-# check -> its declared options; `says` (below) words what it demands.
-CHECK_OPTIONS: dict[str, dict[str, Option]] = {
-    # The held-out metric of the model (as the registry holds it): between min and max.
-    "metric": {
-        "metric": Option("accuracy", _metric, "a metric name"),
-        "min": Option(None, _bound, BOUND),
-        "max": Option(None, _bound, BOUND),
-    },
-    # How much of the metric the model lost against the model it was compressed from
-    # (parent minus it, for a metric where higher is better): at most max.
-    "drop": {
-        "metric": Option("accuracy", _metric, "a metric name"),
-        "max": number(0.02, 0.0, 1e12),
-    },
-    # Its files' bytes.
-    "size": {"max_bytes": integer(None, 1)},
-    # The median milliseconds of one predict call of batch_size rows, measured at the gate.
-    "latency": {"batch_size": integer(1, 1, 4096), "max_ms": number(None, 0.0, 1e7)},
+# Each check's options; `Condition.says` words what it demands.
+
+
+@dataclass(frozen=True)
+class MetricCheck(Options):
+    """The held-out metric of the model (as the registry holds it): between min and max."""
+
+    metric: str = option(Option("accuracy", _metric, "a metric name"))
+    min: float | None = option(Option(None, _bound, BOUND))
+    max: float | None = option(Option(None, _bound, BOUND))
+
+
+@dataclass(frozen=True)
+class DropCheck(Options):
+    """How much of the metric the model lost against the model it was compressed from
+    (parent minus it, for a metric where higher is better): at most max."""
+
+    metric: str = option(Option("accuracy", _metric, "a metric name"))
+    max: float = option(number(0.02, 0.0, 1e12))
+
+
+@dataclass(frozen=True)
+class SizeCheck(Options):
+    """Its files' bytes."""
+
+    max_bytes: int = option(integer(None, 1))
+
+    def check(self, add: Callable[[str, str], None]) -> None:
+        if self.max_bytes is None:
+            add("max_bytes", "required")
+
+
+@dataclass(frozen=True)
+class LatencyCheck(Options):
+    """The median milliseconds of one predict call of batch_size rows, measured at the
+    gate."""
+
+    batch_size: int = option(integer(1, 1, 4096))
+    max_ms: float = option(number(None, 0.0, 1e7))
+
+    def check(self, add: Callable[[str, str], None]) -> None:
+        if self.max_ms is None:
+            add("max_ms", "required")
+
+
+CHECK_OPTIONS: dict[str, type[Options]] = {
+    "metric": MetricCheck,
+    "drop": DropCheck,
+    "size": SizeCheck,
+    "latency": LatencyCheck,
 }
 
-# stage type -> its declared options (besides `type`).
-STAGE_OPTIONS: dict[str, dict[str, Option]] = {
-    "search": {
-        "kind": one_of("hpo", *SEARCH_KINDS),
-        "config": Option(None, _config, "an object: the search job's config"),
-    },
-    "compression": {
-        "config": Option(
+
+@dataclass(frozen=True)
+class SearchStage(Options):
+    kind: str = option(one_of("hpo", *SEARCH_KINDS))
+    config: dict = option(Option(None, _config, "an object: the search job's config"))
+
+
+@dataclass(frozen=True)
+class CompressionStage(Options):
+    config: dict = option(
+        Option(
             None,
             _config,
             "an object: a compression job's config without "
             "model_version (the previous stage's model is compressed)",
-        ),
-    },
-    "gate": {},  # its conditions are checked apart (a list of checks)
-    "register": {
-        "name": Option(None, lambda v: v is None or _slug(v), f"null or {_SLUG}"),
-        "stage": Option(
+        )
+    )
+
+    def check(self, add: Callable[[str, str], None]) -> None:
+        if isinstance(self.config, dict) and "model_version" in self.config:
+            add(
+                "config.model_version",
+                "leave it out: the stage compresses the previous stage's model",
+            )
+
+
+@dataclass(frozen=True)
+class GateStage(Options):
+    """No options: its conditions are checked apart (a list of checks)."""
+
+
+@dataclass(frozen=True)
+class RegisterStage(Options):
+    name: str | None = option(Option(None, lambda v: v is None or _slug(v), f"null or {_SLUG}"))
+    stage: str | None = option(
+        Option(
             None,
             lambda v: v is None or v in REGISTRY_STAGES,
             f"null or one of {', '.join(REGISTRY_STAGES)}",
-        ),
-        "alias": Option(None, lambda v: v is None or _slug(v), f"null or {_SLUG}"),
-    },
-    "deploy": {
-        "deployment": Option(None, _slug, _SLUG),
-        # 1: all its traffic; less: a canary share beside the deployment's other versions.
-        "share": number(1.0, 0.001, 1.0),
-        "follows": Option(None, lambda v: v is None or _slug(v), f"null or {_SLUG}"),
-    },
-    # The model against the deployment's champion, on the labelled rows of its last `hours`
-    # of traffic that a re-tune held out of its training (automl.monitoring.retune).
-    "challenge": {
-        "deployment": Option(None, _slug, _SLUG),
-        "hours": number(24.0, 0.01, 24 * 366),
-        "min_rows": integer(20, 1, 1_000_000),
-        "significance": number(0.05, 0.0001, 0.5),
-        # False: a challenger that is better at all wins, significant or not.
-        "require_significant": boolean(True),
-    },
+        )
+    )
+    alias: str | None = option(Option(None, lambda v: v is None or _slug(v), f"null or {_SLUG}"))
+
+
+@dataclass(frozen=True)
+class DeployStage(Options):
+    deployment: str = option(Option(None, _slug, _SLUG))
+    # 1: all its traffic; less: a canary share beside the deployment's other versions.
+    share: float = option(number(1.0, 0.001, 1.0))
+    follows: str | None = option(Option(None, lambda v: v is None or _slug(v), f"null or {_SLUG}"))
+
+
+@dataclass(frozen=True)
+class ChallengeStage(Options):
+    """The model against the deployment's champion, on the labelled rows of its last
+    `hours` of traffic that a re-tune held out of its training (automl.monitoring.retune)."""
+
+    deployment: str = option(Option(None, _slug, _SLUG))
+    hours: float = option(number(24.0, 0.01, 24 * 366))
+    min_rows: int = option(integer(20, 1, 1_000_000))
+    significance: float = option(number(0.05, 0.0001, 0.5))
+    # False: a challenger that is better at all wins, significant or not.
+    require_significant: bool = option(boolean(True))
+
+
+# stage type -> its options (besides `type`).
+STAGE_OPTIONS: dict[str, type[Options]] = {
+    "search": SearchStage,
+    "compression": CompressionStage,
+    "gate": GateStage,
+    "register": RegisterStage,
+    "deploy": DeployStage,
+    "challenge": ChallengeStage,
 }
 CHILD_STAGES = ("search", "compression")  # run as child jobs
 
 
 @dataclass(frozen=True)
 class Condition:
-    """One gate condition: a check and its options (CHECK_OPTIONS, filled in)."""
+    """One gate condition: a check and its options (filled in)."""
 
     check: str
-    options: dict[str, Any] = field(default_factory=dict)
+    options: Options
 
     def to_json(self) -> dict:
-        return {"check": self.check, **self.options}
+        return {"check": self.check, **self.options.to_json()}
 
     def says(self) -> str:
         """What the condition demands, in words ('accuracy >= 0.9')."""
         o = self.options
         if self.check == "metric":
-            parts = [f"{o['metric']} >= {o['min']:g}"] if o["min"] is not None else []
-            parts += [f"{o['metric']} <= {o['max']:g}"] if o["max"] is not None else []
+            parts = [f"{o.metric} >= {o.min:g}"] if o.min is not None else []
+            parts += [f"{o.metric} <= {o.max:g}"] if o.max is not None else []
             return " and ".join(parts)
         if self.check == "drop":
-            return f"{o['metric']} drop from the parent <= {o['max']:g}"
+            return f"{o.metric} drop from the parent <= {o.max:g}"
         if self.check == "size":
-            return f"size <= {o['max_bytes']} bytes"
-        return f"latency at batch {o['batch_size']} <= {o['max_ms']:g} ms"
+            return f"size <= {o.max_bytes} bytes"
+        return f"latency at batch {o.batch_size} <= {o.max_ms:g} ms"
 
 
 @dataclass(frozen=True)
@@ -164,7 +230,7 @@ class Stage:
     conditions."""
 
     type: str
-    options: dict[str, Any] = field(default_factory=dict)
+    options: Options
     conditions: tuple[Condition, ...] = ()
 
     @property
@@ -173,11 +239,11 @@ class Stage:
 
     def label(self) -> str:
         if self.type == "search":
-            return f"search ({self.options['kind']})"
+            return f"search ({self.options.kind})"
         return self.type
 
     def to_json(self) -> dict:
-        out = {"type": self.type, **self.options}
+        out = {"type": self.type, **self.options.to_json()}
         if self.type == "gate":
             out["conditions"] = [c.to_json() for c in self.conditions]
         return out
@@ -211,7 +277,7 @@ class PipelineConfig(TypedConfig):
     @property
     def model_name(self) -> str | None:
         """The registry name a register stage asks for (the search registers under it)."""
-        names = [s.options["name"] for s in self.stages if s.type == "register"]
+        names = [s.options.name for s in self.stages if s.type == "register"]
         return next((n for n in names if n), None)
 
     @classmethod
@@ -234,12 +300,9 @@ def _conditions(raw: object, path: str, err: Errors) -> tuple[Condition, ...]:
             err.add(f"{at}.check", f"must be one of {', '.join(CHECK_OPTIONS)}")
             continue
         rest = {k: v for k, v in item.items() if k != "check"}
-        options = check_options(CHECK_OPTIONS[check], rest, at, err.add)
-        if check == "metric" and options["min"] is None and options["max"] is None:
+        options = CHECK_OPTIONS[check].parse(rest, at, err.add)
+        if check == "metric" and options.min is None and options.max is None:
             err.add(at, "give min, max or both")
-        for key in ("max_bytes", "max_ms"):
-            if key in options and options[key] is None:
-                err.add(f"{at}.{key}", "required")
         out.append(Condition(check, options))
     return tuple(out)
 
@@ -266,7 +329,7 @@ def validate_pipeline_config(config: object) -> PipelineConfig:
             err.add(f"{path}.type", f"must be one of {', '.join(STAGE_OPTIONS)}")
             continue
         rest = {k: v for k, v in item.items() if k not in ("type", "conditions")}
-        options = check_options(STAGE_OPTIONS[kind], rest, path, err.add)
+        options = STAGE_OPTIONS[kind].parse(rest, path, err.add)
         conditions = ()
         if kind == "gate":
             conditions = _conditions(item.get("conditions"), f"{path}.conditions", err)
@@ -274,13 +337,7 @@ def validate_pipeline_config(config: object) -> PipelineConfig:
             err.add(f"{path}.conditions", "only a gate has conditions")
         if kind == "search" and i != 0:
             err.add(f"{path}.type", "a search can only be the first stage (it makes the model)")
-        if kind == "compression" and isinstance(options["config"], dict):
-            if "model_version" in options["config"]:
-                err.add(
-                    f"{path}.config.model_version",
-                    "leave it out: the stage compresses the previous stage's model",
-                )
-        if kind == "register" and all(options[k] is None for k in ("stage", "alias")):
+        if kind == "register" and options.stage is None and options.alias is None:
             err.add(path, "give a stage, an alias or both")
         if kind == "gate" and any(c.check == "drop" for c in conditions):
             if not any(s.type == "compression" for s in stages):
@@ -290,7 +347,7 @@ def validate_pipeline_config(config: object) -> PipelineConfig:
                     "compression stage before this gate",
                 )
         stages.append(Stage(kind, options, conditions))
-    names = {s.options["name"] for s in stages if s.type == "register" and s.options["name"]}
+    names = {s.options.name for s in stages if s.type == "register" and s.options.name}
     if len(names) > 1:
         err.add("stages", "the register stages name different models; name one")
     start = config.get("model_version")

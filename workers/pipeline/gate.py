@@ -37,25 +37,25 @@ def judge(condition: Condition, facts: Facts) -> dict:
         return {"condition": says, "value": value, "passed": passed, "why": why}
 
     if condition.check == "metric":
-        value = facts.metrics.get(o["metric"])
+        value = facts.metrics.get(o.metric)
         if value is None:
-            return answer(None, False, _no_metric(o["metric"], facts.metrics))
-        low = o["min"] is None or value >= o["min"]
-        high = o["max"] is None or value <= o["max"]
+            return answer(None, False, _no_metric(o.metric, facts.metrics))
+        low = o.min is None or value >= o.min
+        high = o.max is None or value <= o.max
         return answer(value, low and high)
     if condition.check == "drop":
-        value = facts.metrics.get(o["metric"])
+        value = facts.metrics.get(o.metric)
         if value is None:
-            return answer(None, False, _no_metric(o["metric"], facts.metrics))
-        parent = (facts.parent_metrics or {}).get(o["metric"])
+            return answer(None, False, _no_metric(o.metric, facts.metrics))
+        parent = (facts.parent_metrics or {}).get(o.metric)
         if parent is None:
-            return answer(None, False, f"the parent model has no {o['metric']} to compare with")
+            return answer(None, False, f"the parent model has no {o.metric} to compare with")
         drop = parent - value
-        return answer(drop, drop <= o["max"])
+        return answer(drop, drop <= o.max)
     if condition.check == "size":
-        return answer(facts.size_bytes, facts.size_bytes <= o["max_bytes"])
-    value = facts.latency_ms[o["batch_size"]]
-    return answer(value, value <= o["max_ms"])
+        return answer(facts.size_bytes, facts.size_bytes <= o.max_bytes)
+    value = facts.latency_ms[o.batch_size]
+    return answer(value, value <= o.max_ms)
 
 
 def _no_metric(name: str, metrics: dict) -> str:

@@ -156,7 +156,7 @@ def _search_config(stage, i: int, *, dataset, owner, errors: dict) -> dict | Non
     from automl.datasets.services import job_task
 
     prefix = f"config.stages.{i}.config"
-    config = dict(stage.options["config"])
+    config = dict(stage.options.config)
     parallelism = config.pop("parallelism", 1)
     if "warm_start_from" in config:
         errors[f"{prefix}.warm_start_from"] = "not in a pipeline: its search starts afresh"
@@ -164,7 +164,7 @@ def _search_config(stage, i: int, *, dataset, owner, errors: dict) -> dict | Non
     if type(parallelism) is not int or not 1 <= parallelism <= MAX_PARALLELISM:
         errors[f"{prefix}.parallelism"] = f"must be a whole number from 1 to {MAX_PARALLELISM}"
     task, found = job_task(dataset, config)
-    checked, problems = kinds.get(stage.options["kind"]).checked(
+    checked, problems = kinds.get(stage.options.kind).checked(
         config, dataset=dataset, task=task, owner=owner, parallelism=parallelism
     )
     found.update(problems)
@@ -186,7 +186,7 @@ def _check_compression(stage, i: int, *, task: str | None, errors: dict) -> None
     stage before has made it; its own checks run when the stage is submitted)."""
     from workers.compression.config import validate_compression_config
 
-    config = {**stage.options["config"], "model_version": 1}
+    config = {**stage.options.config, "model_version": 1}
     try:
         validate_compression_config(config, task=task or "classification")
     except ConfigError as exc:
@@ -368,14 +368,14 @@ def _submit_child(job: Job, config, stage, model: int | None) -> Job:
     from automl.registry.models import ModelVersion
 
     if stage.type == "search":
-        kind, child_config = stage.options["kind"], stage.options["config"]
+        kind, child_config = stage.options.kind, stage.options.config
         # The search registers its model under the pipeline's registry name.
         name = config.model_name or job.name
     else:
         kind = "compression"
         source = ModelVersion.objects.get(id=model)
         child_config, errors = kinds.get(kind).checked(
-            {**stage.options["config"], "model_version": model},
+            {**stage.options.config, "model_version": model},
             dataset=job.dataset,
             task=source.task,
             owner=job.owner,
@@ -413,7 +413,7 @@ def _gate(job: Job, config, stage, record: dict, model: int) -> int:
     from workers.pipeline.gate import Facts, judge_all
 
     version = _version(model)
-    batches = {c.options["batch_size"] for c in stage.conditions if c.check == "latency"}
+    batches = {c.options.batch_size for c in stage.conditions if c.check == "latency"}
     facts = Facts(
         metrics=version.metrics or {},
         parent_metrics=_parent_metrics(version),
@@ -452,7 +452,7 @@ def _latency(job: Job, config, version, batch: int) -> float:
     from automl.serving.loader import load
     from workers.pipeline.gate import batch_latency_ms
 
-    source = config.search.options["config"] if config.search else (version.config or {})
+    source = config.search.options.config if config.search else (version.config or {})
     data = training_data(job.dataset, source)
     loaded = load(version)
     return batch_latency_ms(loaded.predict, data.X[:batch], batch)
@@ -464,12 +464,12 @@ def _register(job: Job, config, stage, record: dict, model: int) -> int:
     version = _version(model)
     done = []
     try:
-        if stage.options["stage"]:
-            services.set_stage(version, stage.options["stage"], job.owner)
-            done.append(f"stage {stage.options['stage']}")
-        if stage.options["alias"]:
-            aliases.set_alias(version, stage.options["alias"], job.owner)
-            done.append(f"alias {stage.options['alias']}")
+        if stage.options.stage:
+            services.set_stage(version, stage.options.stage, job.owner)
+            done.append(f"stage {stage.options.stage}")
+        if stage.options.alias:
+            aliases.set_alias(version, stage.options.alias, job.owner)
+            done.append(f"alias {stage.options.alias}")
     except ServiceError as exc:
         raise StageFailed(exc.detail) from None
     record["detail"] = f"{version}: {', '.join(done)}"
@@ -481,8 +481,8 @@ def _deploy(job: Job, config, stage, record: dict, model: int) -> int:
     from automl.serving.models import Deployment
 
     version = _version(model)
-    name, share = stage.options["deployment"], stage.options["share"]
-    follows = stage.options["follows"] or ""
+    name, share = stage.options.deployment, stage.options.share
+    follows = stage.options.follows or ""
     existing = Deployment.objects.filter(owner=job.owner, name=name).first()
     try:
         if existing is None:
@@ -546,18 +546,18 @@ def _challenge(job: Job, config, stage, record: dict, model: int) -> int:
     o = stage.options
     try:
         result = retune.challenge(
-            _owned_deployment(job, o["deployment"]),
+            _owned_deployment(job, o.deployment),
             _version(model),
-            hours=o["hours"],
-            min_rows=o["min_rows"],
-            significance=o["significance"],
-            require_significant=o["require_significant"],
+            hours=o.hours,
+            min_rows=o.min_rows,
+            significance=o.significance,
+            require_significant=o.require_significant,
         )
     except ServiceError as exc:
         raise StageFailed(exc.detail) from None
     record["comparison"] = result
     if not result["wins"]:
-        why = "not better" if not _better(result) else f"not significant at {o['significance']}"
+        why = "not better" if not _better(result) else f"not significant at {o.significance}"
         record["detail"] = f"the challenger does not win ({why}): {result['says']}"
         raise StageFailed(record["detail"])
     record["detail"] = f"the challenger wins: {result['says']}"
