@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from automl.jobs.models import Job
+from automl.jobs.models import Job, Trial
 from tests.support import factories
 from tests.support.api import browser_for
 from tests.support.factories import THREE_TRIALS
@@ -363,6 +363,24 @@ def test_a_nas_job_shows_alphas_and_the_genotype(alice_browser, alice, iris):
     # The supernet's score is not taken for the model's: each is named for what it is.
     assert "Best accuracy while searching</dt>" in page and "accuracy 0.9580" in page
     assert "the retrained model's test score is below" in page
+
+
+def test_a_running_darts_job_draws_its_alphas_per_epoch(alice_browser, alice, iris):
+    """Before its result holds the α history, the epochs' trials carry it."""
+    axes = {"ops": ["skip_connect", "sep_conv_3x3"], "edges": ["0->2"]}
+    job = make_job(alice, iris, status="running")
+    Job.objects.filter(id=job.id).update(kind="nas")
+    for epoch, weights in ((1, [0.3, 0.7]), (0, [0.5, 0.5])):
+        alphas = {"epoch": epoch, "normal": [weights], **axes}
+        Trial.objects.create(
+            job=job, number=10 + epoch, state="complete", values=[0.5], params={"alphas": alphas}
+        )
+    figures = alice_browser.get(f"/jobs/{job.id}/charts/").json()["figures"].values()
+    heatmap = next(
+        f for f in figures if f and "Architecture weights" in f["layout"]["title"]["text"]
+    )
+    assert [frame["name"] for frame in heatmap["frames"]] == ["0", "1"]
+    assert heatmap["data"][0]["z"] == [[0.3, 0.7]] and heatmap["data"][0]["x"] == axes["ops"]
 
 
 def test_another_users_job_is_a_404_everywhere(alice_browser, bob, iris):

@@ -101,8 +101,12 @@ def test_a_search_on_an_uploaded_table_keeps_its_preprocessing(tmp_path):
 
 def test_darts_keeps_the_alpha_history_for_the_heatmap():
     cfg = config(strategy={"name": "darts", "epochs": 2, "batch_size": 128}, space=CELL)
-    result = run_nas(cfg, load_builtin("digits"), MemoryReporter(), device="cpu")
+    reporter = MemoryReporter()
+    result = run_nas(cfg, load_builtin("digits"), reporter, device="cpu")
     history, axes = result["alpha_history"], result["alpha_axes"]
+    # Each epoch's trial carries its α and axes as it finishes: a running job draws them.
+    epochs = [t["params"]["alphas"] for t in reporter.finished]
+    assert epochs == [{**h, **axes} for h in history]
     assert [h["epoch"] for h in history] == [0, 1]
     assert axes["ops"] == cfg.space.options.ops and axes["edges"] == [
         "0->2",

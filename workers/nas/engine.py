@@ -241,6 +241,8 @@ class NasContext(SearchContext):
             "encoding": candidate.choices,
             "cost": candidate.cost,
         }
+        if candidate.alphas:
+            params["alphas"] = candidate.alphas
         self.reporter.trial_started(candidate.number, params)
         self.reporter.trial_record(candidate.number, TrialRecord(log=log))
         self.reporter.trial_finished(

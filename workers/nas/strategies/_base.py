@@ -29,6 +29,9 @@ class Candidate:
     score: float | None = None  # validation accuracy after the proxy training
     cost: dict = field(default_factory=dict)  # {"params": n, "latency_ms": x}
     error: str = ""
+    # DARTS: the epoch's softmax(α) per cell and its axes ({"epoch", "normal", "reduce",
+    # "ops", "edges"}), kept with its trial so a running job's page draws them per epoch.
+    alphas: dict = field(default_factory=dict)
 
 
 @dataclass

@@ -114,6 +114,10 @@ class Darts(Strategy):
             curve = {int(epoch): value for epoch, value in records["curve"].items()}
             first, base = saved["epoch"] + 1, saved["base_number"]
             resumes = [*saved["resumes"], first]
+        axes = {
+            "ops": list(ops),
+            "edges": [f"{inp}->{node + 2}" for node, inp in edges_of(space.opts.nodes)],
+        }
         batch = o.batch_size
         steps = max(1, math.ceil(len(xt) / batch))
         for epoch in range(first, o.epochs):
@@ -165,6 +169,7 @@ class Darts(Strategy):
                 genotype=genotype,
                 state="complete",
                 score=accuracy,
+                alphas={"epoch": epoch, **snapshot, **axes},
             )
             ctx.store(candidate, dict(curve), output.text)
             candidates.append(candidate)
@@ -205,10 +210,7 @@ class Darts(Strategy):
             number=last.number,
             n_complete=len(candidates),
             alpha_history=history,
-            alpha_axes={
-                "ops": list(ops),
-                "edges": [f"{inp}->{node + 2}" for node, inp in edges_of(space.opts.nodes)],
-            },
+            alpha_axes=axes,
             notes={
                 "order": o.order,
                 "skip_guard": o.skip_guard,

@@ -102,6 +102,12 @@ class NAS(JobKind):
 
         result = job.result or {}
         history, axes = result.get("alpha_history") or [], result.get("alpha_axes") or {}
+        if not history:  # still searching: each DARTS epoch's trial carries its α
+            history = sorted(
+                (t["params"]["alphas"] for t in sample.trials if "alphas" in (t["params"] or {})),
+                key=lambda epoch: epoch["epoch"],
+            )
+            axes = history[-1] if history else {}
         return [
             *super().figures(job, sample, metrics),
             charts.alpha_heatmap(history, axes, "normal"),
