@@ -200,6 +200,17 @@ def datasets_show(ctx: click.Context, dataset: str):
     emit(ctx, found.raw, lambda: click.echo(json.dumps(found.raw, indent=2, default=str)))
 
 
+@datasets.command("rows")
+@click.argument("dataset")
+@click.option("--limit", default=10, show_default=True, help="Rows from the top of the file.")
+@click.pass_context
+def datasets_rows(ctx: click.Context, dataset: str, limit: int):
+    """The first rows of a data set (ID or name), as it stores them."""
+    found = client_of(ctx).datasets.rows(dataset, limit=limit)
+    rows = [dict(zip(found["columns"], row, strict=True)) for row in found["rows"]]
+    emit(ctx, found, lambda: table(rows, found["columns"]))
+
+
 # --- jobs
 
 JOB_COLUMNS = [

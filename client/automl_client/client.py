@@ -193,6 +193,12 @@ class Datasets(Part):
     def profile(self, dataset: int | str) -> dict:
         return self.get(dataset).raw.get("profile") or {}
 
+    def rows(self, dataset: int | str, limit: int = 10) -> dict:
+        """The first `limit` rows as the data set stores them: {"columns", "rows"}."""
+        return self.client.request(
+            "GET", f"/datasets/{self.resolve(dataset)}/rows/", params={"limit": limit}
+        )
+
     def resolve(self, dataset: int | str) -> int:
         """A data set's id from its id or its name (a built-in's name, or one of yours)."""
         if isinstance(dataset, int) or (isinstance(dataset, str) and dataset.isdigit()):

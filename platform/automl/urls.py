@@ -16,7 +16,7 @@ from automl.accounts.pages import page_urls as account_pages
 from automl.accounts.views import TokenView
 from automl.charts import plotly_js
 from automl.datasets.urls import page_urls as dataset_pages
-from automl.datasets.views import DatasetDetail, DatasetList
+from automl.datasets.views import DatasetDetail, DatasetList, DatasetRows
 from automl.evaluation import urls as evaluation_urls
 from automl.jobs.export import TrialsCSV
 from automl.jobs.pages import page_urls as job_pages
@@ -58,6 +58,7 @@ api_v1 = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
     path("datasets/", DatasetList.as_view(), name="dataset-list"),
     path("datasets/<int:pk>/", DatasetDetail.as_view(), name="dataset-detail"),
+    path("datasets/<int:pk>/rows/", DatasetRows.as_view(), name="dataset-rows"),
     path("jobs/", JobList.as_view(), name="job-list"),
     path("jobs/<int:pk>/", JobDetail.as_view(), name="job-detail"),
     path("jobs/<int:pk>/cancel/", JobCancel.as_view(), name="job-cancel"),

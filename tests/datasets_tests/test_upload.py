@@ -188,3 +188,17 @@ def test_builtin_data_sets_have_profiles(alice_api):
     profile = alice_api.get(f"/api/v1/datasets/{iris['id']}/").json()["profile"]
     assert profile["n_rows"] == 150 and len(profile["columns"]) == 4
     assert [c["count"] for c in profile["target"]["classes"]] == [50, 50, 50]
+
+
+def test_the_first_rows_as_stored_over_the_api_client_and_cli(alice_api, artifacts):
+    """The rows the data set's page shows: an upload's cells as its file holds them."""
+    dataset = upload(alice_api, "f.csv", IRIS_LIKE, target="species").json()["id"]
+    body = alice_api.get(f"/api/v1/datasets/{dataset}/rows/?limit=2").json()
+    assert body == {
+        "columns": ["sepal", "petal", "colour", "species"],
+        "rows": [["5.0", "1.0", "blue", "setosa"], ["5.1", "1.3", "red", "versicolor"]],
+    }
+    assert len(alice_api.get(f"/api/v1/datasets/{dataset}/rows/").json()["rows"]) == 10
+    for bad in ("0", "1001", "many"):
+        answer = alice_api.get(f"/api/v1/datasets/{dataset}/rows/?limit={bad}")
+        assert answer.status_code == 400 and "limit" in answer.json()["fields"], bad

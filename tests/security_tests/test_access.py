@@ -47,6 +47,7 @@ ROUTES = {
     "metrics": Route(STAFF),
     "dataset-list": Route(MINE),
     "dataset-detail": Route(OWNED, "dataset"),
+    "dataset-rows": Route(OWNED, "dataset"),
     "job-list": Route(MINE),
     "job-detail": Route(OWNED, "job"),
     "job-cancel": Route(OWNED, "job"),

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from automl.datasets.models import Dataset
+from automl.datasets.services import FIRST_ROWS, MAX_FIRST_ROWS
 
 TASK_CHOICES = ["", "classification", "regression"]
 
@@ -66,4 +67,21 @@ class DatasetUploadSerializer(serializers.Serializer):
         required=False,
         allow_blank=True,
         help_text="Default: inferred from the target column",
+    )
+
+
+class DatasetRowsQuerySerializer(serializers.Serializer):
+    limit = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_FIRST_ROWS,
+        default=FIRST_ROWS,
+        help_text=f"rows from the top of the file (1-{MAX_FIRST_ROWS})",
+    )
+
+
+class DatasetRowsSerializer(serializers.Serializer):
+    columns = serializers.ListField(child=serializers.CharField())
+    rows = serializers.ListField(
+        child=serializers.ListField(child=serializers.JSONField(allow_null=True)),
+        help_text="each row's cells in the order of `columns`",
     )

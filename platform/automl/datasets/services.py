@@ -29,6 +29,7 @@ from workers.data.uploads import analyse_target, load_npz_table, load_table, tar
 
 log = logging.getLogger(__name__)
 FIRST_ROWS = 10  # rows a data set's page shows as they are stored
+MAX_FIRST_ROWS = 1000  # the most the API reads from the top of a file at once
 FORMATS = {
     ".csv": "csv",
     ".tsv": "csv",

@@ -15,6 +15,8 @@ from automl.datasets import services
 from automl.datasets.models import Dataset
 from automl.datasets.serializers import (
     DatasetDetailSerializer,
+    DatasetRowsQuerySerializer,
+    DatasetRowsSerializer,
     DatasetSerializer,
     DatasetUploadSerializer,
 )
@@ -91,11 +93,13 @@ class DatasetList(generics.ListAPIView):
         return Response(DatasetDetailSerializer(dataset).data, status=status.HTTP_201_CREATED)
 
 
+def visible_or_404(request: Request, pk: int) -> Dataset:
+    return get_object_or_404(Dataset.visible_to(request.user).select_related("owner"), id=pk)
+
+
 class DatasetDetail(APIView):
     def get_object(self, pk: int) -> Dataset:
-        return get_object_or_404(
-            Dataset.visible_to(self.request.user).select_related("owner"), id=pk
-        )
+        return visible_or_404(self.request, pk)
 
     @extend_schema(responses=DatasetDetailSerializer)
     def get(self, request: Request, pk: int) -> Response:
@@ -109,3 +113,16 @@ class DatasetDetail(APIView):
             raise exceptions.MethodNotAllowed("DELETE", "Built-in data sets are read-only.")
         services.delete_dataset(dataset)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DatasetRows(APIView):
+    @extend_schema(parameters=[DatasetRowsQuerySerializer], responses=DatasetRowsSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        """The first `limit` rows as the data set stores them (an upload's cells as the
+        file holds them, missing ones null; a built-in's numbers with its target last); an
+        image data set has none."""
+        dataset = visible_or_404(request, pk)
+        query = DatasetRowsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        columns, rows = services.first_rows(dataset, query.validated_data["limit"])
+        return Response(DatasetRowsSerializer({"columns": columns, "rows": rows}).data)
