@@ -10,7 +10,7 @@ from automl.jobs import explorer
 from automl.jobs.models import Trial
 from automl.jobs.pages import seconds_text
 from tests.api_tests.test_trial_explorer import auto_job
-from tests.support.factories import THREE_TRIALS
+from tests.support.factories import HPO_CONFIG, THREE_TRIALS
 from tests.support.factories import make_job as make_any_job
 
 pytestmark = pytest.mark.django_db
@@ -86,8 +86,23 @@ def test_the_status_has_the_time_taken_and_an_estimate_of_the_time_left(
     status = alice_browser.get(f"/jobs/{job.id}/status/").json()
     assert 99 < status["elapsed_s"] < 110 and 295 < status["left_s"] < 330
     assert status["left"].startswith("about 5 min")
+    assert status["left_from"] == "progress"
     page = alice_browser.get(f"/jobs/{job.id}/").content.decode()
-    assert "so far; about 5 min" in page
+    assert "so far; about 5 min" in page and "left (from progress)" in page
+
+    # A time budget that ends the job sooner than its trials would: what is left of it.
+    budgeted = make_job(
+        alice,
+        iris,
+        status="running",
+        progress=0.25,
+        started_at=started,
+        config={**HPO_CONFIG, "time_budget_s": 160},
+    )
+    status = alice_browser.get(f"/jobs/{budgeted.id}/status/").json()
+    assert 50 < status["left_s"] <= 60 and status["left_from"] == "time budget"
+    page = alice_browser.get(f"/jobs/{budgeted.id}/").content.decode()
+    assert "left (from time budget)" in page
 
 
 def test_durations_read_in_their_unit():

@@ -120,7 +120,7 @@ function pollJob(box) {
       } else {
         const time = document.getElementById("job-time");
         if (time && job.elapsed) {
-          time.textContent = `${job.elapsed} so far` + (job.left ? `; ${job.left} left (from progress)` : "");
+          time.textContent = `${job.elapsed} so far` + (job.left ? `; ${job.left} left (from ${job.left_from})` : "");
         }
       }
       if (last && moreTrials) {

@@ -407,19 +407,25 @@ def job_status(request: HttpRequest, pk: int) -> JsonResponse:
 
 def _timing(job: Job) -> dict:
     """Seconds it has run and, while running, an estimate of the seconds left: the time
-    so far stretched over the progress still to make (None until 2 % is done)."""
+    so far stretched over the progress still to make (None until 2 % is done), or what is
+    left of its time budget when that ends it sooner; `left_from` says which."""
     if job.started_at is None:
-        return {"elapsed_s": None, "left_s": None, "elapsed": "", "left": ""}
+        return {"elapsed_s": None, "left_s": None, "elapsed": "", "left": "", "left_from": ""}
     end = job.finished_at or timezone.now()
     elapsed = max(0.0, (end - job.started_at).total_seconds())
-    left = None
+    left, left_from = None, ""
     if not job.is_finished and job.progress >= 0.02:
-        left = elapsed * (1 - job.progress) / job.progress
+        left, left_from = elapsed * (1 - job.progress) / job.progress, "progress"
+    budget = (job.config or {}).get("time_budget_s")
+    if not job.is_finished and budget and (left is None or budget - elapsed < left):
+        # The budget starts with the job on its worker, as elapsed does (see _budget).
+        left, left_from = max(0.0, budget - elapsed), "time budget"
     return {
         "elapsed_s": elapsed,
         "left_s": left,
         "elapsed": seconds_text(elapsed),
         "left": "" if left is None else f"about {seconds_text(left)}",
+        "left_from": left_from,
     }
 
 
