@@ -662,6 +662,7 @@ _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 @click.option("--name", required=True, help="The registry name (a new version of it).")
 @click.option("--spec", "spec_path", type=_FILE, help="spec.json: features, task, classes.")
 @click.option("--onnx", type=_FILE, help="An ONNX graph (with --spec).")
+@click.option("--pt2", type=_FILE, help="A torch.export program (with --spec).")
 @click.option("--skops", type=_FILE, help="A scikit-learn pipeline in skops format (with --spec).")
 @click.option("--weights", type=_FILE, help="Torch safetensors weights (with --spec).")
 @click.pass_context
@@ -671,17 +672,18 @@ def models_import(
     name: str,
     spec_path: Path | None,
     onnx: Path | None,
+    pt2: Path | None,
     skops: Path | None,
     weights: Path | None,
 ):
     """Register a model zip, as `models download` saves it, or a model trained elsewhere:
-    --spec with one of --onnx, --skops or --weights."""
+    --spec with one of --onnx, --pt2, --skops or --weights."""
     try:
         spec = json.loads(spec_path.read_text()) if spec_path else None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise click.BadParameter(f"not valid JSON: {exc}", param_hint="--spec") from None
     version = client_of(ctx).models.import_(
-        name, archive, spec=spec, onnx=onnx, skops=skops, weights=weights
+        name, archive, spec=spec, onnx=onnx, pt2=pt2, skops=skops, weights=weights
     )
     emit(
         ctx,

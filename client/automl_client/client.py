@@ -579,6 +579,7 @@ class Models(Part):
         *,
         spec: dict | None = None,
         onnx: str | Path | None = None,
+        pt2: str | Path | None = None,
         skops: str | Path | None = None,
         weights: str | Path | None = None,
         description: str = "",
@@ -586,9 +587,10 @@ class Models(Part):
     ) -> ModelVersion:
         """Register a model as a new version of `name`: a zip (as `download` saves it), or
         a model trained elsewhere, its spec (features, task, classes) with one model file:
-        an ONNX graph, a scikit-learn pipeline in skops format or torch safetensors weights.
+        an ONNX graph, a torch.export program (.pt2), a scikit-learn pipeline in skops
+        format or torch safetensors weights.
         """
-        loose = {"onnx": onnx, "skops": skops, "weights": weights}
+        loose = {"onnx": onnx, "pt2": pt2, "skops": skops, "weights": weights}
         paths = {field: Path(path) for field, path in loose.items() if path is not None}
         if archive is not None:
             paths["archive"] = Path(archive)

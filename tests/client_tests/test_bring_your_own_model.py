@@ -54,3 +54,17 @@ def test_the_client_imports_a_skops_pipeline(live_server, analyst, tmp_path, mod
     client = Client.login(live_server.url, "analyst", "analyst-password-1")
     version = client.models.import_("iris-skops", spec=IRIS_SPEC, skops=tmp_path / "model.skops")
     assert (version.raw["framework"], version.raw["n_features"]) == ("sklearn", 4)
+
+
+def test_the_cli_imports_a_torch_export_program(live_server, analyst, tmp_path, model_store):
+    from tests.support.pt2_archives import iris_program
+
+    (tmp_path / "model.pt2").write_bytes(iris_program()[1])
+    (tmp_path / "spec.json").write_text(json.dumps(IRIS_SPEC))
+    runner = CliRunner()
+    login = ["login", "--url", live_server.url, "--username", "analyst"]
+    assert runner.invoke(cli, [*login, "--password", "analyst-password-1"]).exit_code == 0
+    args = ["--spec", str(tmp_path / "spec.json"), "--pt2", str(tmp_path / "model.pt2")]
+    result = runner.invoke(cli, ["--json", "models", "import", "--name", "iris-pt2", *args])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["framework"] == "torch-export"

@@ -59,10 +59,15 @@ SAMPLES = {
         "files": {"weights.npz": {"sha256": "0" * 64, "size": 3}},
     },
     "onnx": lambda: {"kind": "onnx", "framework": "onnx", "features": ["a", "b"]},
+    "pt2": lambda: {"kind": "pt2", "framework": "torch-export", "features": ["a", "b"]},
 }
 # torch samples by test id: every torch kind, and the DARTS cell beside the tabular space
 TORCH_SAMPLES = {
-    **{n: f for n, f in SAMPLES.items() if n not in ("sklearn", "external", "ensemble", "onnx")},
+    **{
+        n: f
+        for n, f in SAMPLES.items()
+        if n not in ("sklearn", "external", "ensemble", "onnx", "pt2")
+    },
     "genotype-cell": lambda: _genotype("cell", [1, 8, 8], nodes=2, cells=2, channels=4),
 }
 
@@ -81,7 +86,7 @@ def test_it_reads_labels_without_importing_torch_modules():
 def test_each_kind_declares_its_capabilities(name):
     kind = kinds.get_kind(name)
     assert kind.name == name and kind.label
-    assert kind.framework in ("torch", "sklearn", "external", "onnx")
+    assert kind.framework in ("torch", "sklearn", "external", "onnx", "torch-export")
     assert set(kind.exports) <= {"onnx", "torchscript"}
     assert set(kind.techniques) <= set(TECHNIQUES)
     assert kind.explanation in ("integrated_gradients", "occlusion")

@@ -306,7 +306,8 @@ def load_model(directory: Path) -> object:
 
     Returns:
         A TorchPredictor for torch models, the sklearn estimator for sklearn ones, an
-        OnnxPredictor (onnxruntime) for imported ONNX graphs.
+        OnnxPredictor (onnxruntime) for imported ONNX graphs, a ProgramPredictor for
+        imported torch.export programs.
 
     Raises:
         IntegrityError: the data file does not match its recorded sha256 or size.
@@ -320,7 +321,7 @@ def load_model(directory: Path) -> object:
         from workers.compression.store import load_predictor
 
         return load_predictor(directory)
-    if framework not in ("torch", "sklearn", "onnx"):
+    if framework not in ("torch", "sklearn", "onnx", "torch-export"):
         raise ArtifactError(f"unknown framework {framework!r} in {directory / SPEC_FILE}")
     path = verify_file(directory, spec)
     if framework == "torch":
@@ -331,6 +332,13 @@ def load_model(directory: Path) -> object:
         try:
             return OnnxPredictor(path, spec)
         except GraphError as exc:
+            raise ArtifactError(f"{path.name}: {exc}") from None
+    if framework == "torch-export":
+        from workers.models.export_program import ProgramError, ProgramPredictor
+
+        try:
+            return ProgramPredictor(path, spec)
+        except ProgramError as exc:
             raise ArtifactError(f"{path.name}: {exc}") from None
     return _load_skops(path)
 

@@ -214,7 +214,7 @@ def model_import(request: HttpRequest) -> HttpResponse:
     elif loose and ("spec" not in loose or len(loose) != 2):
         messages.error(
             request,
-            "Give the spec .json and one model file (.safetensors, .skops or .onnx).",
+            "Give the spec .json and one model file (.safetensors, .skops, .onnx or .pt2).",
         )
     elif any(u.size > settings.MODEL_MAX_UPLOAD_BYTES for u in uploads.values()):
         messages.error(

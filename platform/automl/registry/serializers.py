@@ -69,8 +69,8 @@ class AliasSerializer(serializers.Serializer):
 
 
 class ImportSerializer(serializers.Serializer):
-    """Multipart: `archive` (a zip as downloaded), or `spec` with `weights`, `skops` or
-    `onnx`."""
+    """Multipart: `archive` (a zip as downloaded), or `spec` with `weights`, `skops`,
+    `onnx` or `pt2`."""
 
     name = serializers.SlugField(max_length=100)
     description = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
@@ -91,16 +91,21 @@ class ImportSerializer(serializers.Serializer):
     )
     preprocessing = serializers.FileField(required=False, help_text="preprocessing.skops.")
 
+    pt2 = serializers.FileField(
+        required=False,
+        help_text="model.pt2: a torch.export program taking one N x features float tensor "
+        "(dynamic batch); the spec names its features, task and classes.",
+    )
+
     def validate(self, attrs: dict) -> dict:
-        if "archive" in attrs and {"spec", "weights", "skops", "onnx", "preprocessing"} & set(
-            attrs
-        ):
+        loose = {"spec", "weights", "skops", "onnx", "pt2", "preprocessing"}
+        if "archive" in attrs and loose & set(attrs):
             raise serializers.ValidationError(
                 {"archive": "send an archive or the files, not both"}
             )
         if "archive" not in attrs and "spec" not in attrs:
             raise serializers.ValidationError(
-                {"spec": "send spec (with weights, skops or onnx), or an archive"}
+                {"spec": "send spec (with weights, skops, onnx or pt2), or an archive"}
             )
         return attrs
 

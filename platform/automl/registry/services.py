@@ -463,8 +463,8 @@ def _check_torch(directory: Path, spec: dict) -> None:
 
 
 # The model files an import may bring beside its spec.json, one of them per import:
-# safetensors weights (torch), a skops pipeline, an ONNX graph.
-LOOSE_MODEL_FILES = ("weights", "skops", "onnx")
+# safetensors weights (torch), a skops pipeline, an ONNX graph, a torch.export program.
+LOOSE_MODEL_FILES = ("weights", "skops", "onnx", "pt2")
 
 
 def _check_onnx(path: Path) -> None:
@@ -478,6 +478,17 @@ def _check_onnx(path: Path) -> None:
         raise Invalid(f"onnx: {exc}", {"onnx": [str(exc)]}) from None
 
 
+def _check_pt2(path: Path) -> None:
+    """Before torch.export.load: nothing in the archive unpickled beyond plain tensors,
+    no compiled code, and its parameters within MODEL_MAX_PARAMETERS."""
+    from workers.models.export_program import ProgramError, check_program
+
+    try:
+        check_program(path, settings.MODEL_MAX_PARAMETERS, settings.MODEL_MAX_UPLOAD_BYTES)
+    except ProgramError as exc:
+        raise Invalid(f"pt2: {exc}", {"pt2": [str(exc)]}) from None
+
+
 def import_model(
     owner,
     *,
@@ -486,6 +497,7 @@ def import_model(
     weights: IO[bytes] | None = None,
     skops: IO[bytes] | None = None,
     onnx: IO[bytes] | None = None,
+    pt2: IO[bytes] | None = None,
     preprocessing: IO[bytes] | None = None,
     archive: IO[bytes] | None = None,
     description: str = "",
@@ -493,13 +505,14 @@ def import_model(
     parent: ModelVersion | None = None,
 ) -> ModelVersion:
     """A new version from uploaded files: a zip as downloaded, or a spec with safetensors
-    weights (torch), a skops file (sklearn) or an ONNX graph, and optional skops
-    preprocessing.
+    weights (torch), a skops file (sklearn), an ONNX graph or a torch.export program, and
+    optional skops preprocessing.
 
     Nothing is unpickled: safetensors holds tensors only, and skops files are loaded with
     the explicit allow-list of workers.models.artifacts. A torch spec is measured against
     MODEL_MAX_PARAMETERS and the weights' header against the spec before a module is built;
-    an ONNX graph's initializers likewise before an onnxruntime session is created.
+    an ONNX graph's initializers likewise before an onnxruntime session is created, and a
+    .pt2 archive's records before torch.export.load (which would unpickle some).
     """
     from workers.models.artifacts import (
         SKOPS_FILE,
@@ -508,7 +521,7 @@ def import_model(
         file_record,
         write_json,
     )
-    from workers.models.layout import ONNX_FILE
+    from workers.models.layout import ONNX_FILE, PT2_FILE
 
     with tempfile.TemporaryDirectory(prefix="import-") as tmp:
         directory = Path(tmp)
@@ -534,7 +547,7 @@ def import_model(
                 raise Invalid(
                     "spec: a JSON object is required", {"spec": ["a JSON object is required"]}
                 )
-            uploads = {"weights": weights, "skops": skops, "onnx": onnx}
+            uploads = {"weights": weights, "skops": skops, "onnx": onnx, "pt2": pt2}
             if sum(uploads[f] is not None for f in LOOSE_MODEL_FILES) != 1:
                 raise Invalid(
                     "give one model file: weights (safetensors), skops or onnx",
@@ -551,6 +564,11 @@ def import_model(
                 _write_file(path, onnx)
                 spec.update(framework="onnx", kind="onnx")
                 spec.setdefault("family", "onnx")
+            elif pt2 is not None:
+                path = directory / PT2_FILE
+                _write_file(path, pt2)
+                spec.update(framework="torch-export", kind="pt2")
+                spec.setdefault("family", "pt2")
             else:
                 path = directory / SKOPS_FILE
                 _write_file(path, skops)
@@ -570,6 +588,8 @@ def import_model(
             _check_torch(directory, spec)
         if spec.get("framework") == "onnx" and (directory / ONNX_FILE).exists():
             _check_onnx(directory / ONNX_FILE)
+        if spec.get("framework") == "torch-export" and (directory / PT2_FILE).exists():
+            _check_pt2(directory / PT2_FILE)
         imported_spec = json.loads((directory / SPEC_FILE).read_text())
         fields = {
             "description": description,

@@ -27,6 +27,7 @@ MODEL_KINDS: dict[str, tuple[str, str]] = {
     "external": ("your own files", "workers.models.kinds.external.ExternalKind"),
     "ensemble": ("ensemble of HPO trials", "workers.models.kinds.ensemble.EnsembleKind"),
     "onnx": ("imported ONNX graph", "workers.models.kinds.onnx.OnnxKind"),
+    "pt2": ("imported torch.export program", "workers.models.kinds.pt2.Pt2Kind"),
 }
 
 # form -> (label, dotted path of its Form); "float" is an uncompressed model
