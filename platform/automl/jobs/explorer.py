@@ -92,9 +92,7 @@ class Columns:
 def columns_for(job: Job) -> Columns:
     """The columns of a job whose kind has parameter columns (none for the others)."""
     kind = kinds.get(job.kind)
-    space = (job.config.get("search_space") or {}) if kind.param_columns else {}
-    if not isinstance(space, dict):
-        return Columns()
+    space = job.typed_config.search_space if kind.param_columns else {}
     params = tuple(
         Param(name, group, spec.get("type", ""), _choices(spec))
         for name, (group, spec) in flat_specs(space).items()
