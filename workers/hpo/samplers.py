@@ -1,4 +1,5 @@
 """Optuna samplers by name, with their options: `sampler: {"name": ..., "seed": ..., ...}`.
+An `Options` dataclass's fields are named as its Optuna sampler's arguments.
 
 Adding a sampler is one class here with `@register` (and an `Options` dataclass if it takes
 options); the contract test runs every entry.
@@ -120,10 +121,7 @@ class CmaEs(Sampler):
 
     def build(self, seed, options: CmaEsOptions, grid):
         return optuna.samplers.CmaEsSampler(
-            seed=seed,
-            n_startup_trials=options.n_startup_trials,
-            sigma0=options.sigma0,
-            warn_independent_sampling=False,
+            seed=seed, **options.to_json(), warn_independent_sampling=False
         )
 
 
@@ -142,10 +140,7 @@ class GP(Sampler):
 
     def build(self, seed, options: GPOptions, grid):
         return optuna.samplers.GPSampler(
-            seed=seed,
-            n_startup_trials=options.n_startup_trials,
-            deterministic_objective=options.deterministic_objective,
-            warn_independent_sampling=False,
+            seed=seed, **options.to_json(), warn_independent_sampling=False
         )
 
 
@@ -164,9 +159,8 @@ class QMC(Sampler):
 
     def build(self, seed, options: QMCOptions, grid):
         return optuna.samplers.QMCSampler(
-            qmc_type=options.qmc_type,
-            scramble=options.scramble,
             seed=seed,
+            **options.to_json(),
             warn_asynchronous_seeding=False,
             warn_independent_sampling=False,
         )
