@@ -55,9 +55,9 @@ def test_every_axis_on_the_job_model_and_deployment_pages_is_titled(
     ]
     for chart in ("parcoords", "contour", "slice", "edf"):
         figures.append(
-            alice_browser.get(f"/jobs/{job.id}/search-chart/?chart={chart}&family=svm").json()[
-                "figure"
-            ]
+            alice_browser.get(
+                f"/jobs/{job.id}/search-chart/?chart={chart}&family=svm&param=svm.C&param=svm.kernel"
+            ).json()["figure"]
         )
     # A job run here: its page, the trial drawer, its model's page with the evaluation.
     ran = run_hpo(alice, iris, model="random_forest")
