@@ -13,7 +13,7 @@ from workers.hpo.families._base import (
     lowest,
     register,
 )
-from workers.hpo.families.mlp import class_indices, fit_settings, one_data_parallel_fit
+from workers.hpo.families.mlp import class_indices, fit_module
 
 
 @register
@@ -52,7 +52,6 @@ class CNNFamily(ModelFamily):
         return lowest(space.get("blocks"), 2) + 1  # each conv block, the head
 
     def fit(self, params, X, y, ctx):
-        from workers.models.artifacts import TorchPredictor
         from workers.training.cnn import CNN, CNNConfig, as_images, train_cnn
 
         X = as_images(X)
@@ -74,25 +73,16 @@ class CNNFamily(ModelFamily):
             "task": ctx.task,
             "classes": classes.tolist(),
         }
-        predictor = TorchPredictor(module, spec)  # reads the module as it trains
-        options = ctx.trainer
-        settings = fit_settings(params, ctx, epochs=10, lr=1e-2, batch_size=64)
-        if options.processes > 1:
-            one_data_parallel_fit(module, predictor, params, X, targets, ctx, options, settings)
-            return predictor
-        train_cnn(
-            # train_cnn wants validation rows; the caller scores in on_step, so one will do.
+        return fit_module(
             module,
+            spec,
+            params,
             X,
             targets,
-            X[:1],
-            targets[:1],
-            **settings,
-            on_epoch=lambda epoch, _: ctx.on_step(epoch, predictor),
-            lr_schedule=str(params.get("lr_schedule", "fixed")),
-            options=options,
-            stop=ctx.stop,
-            on_progress=ctx.on_progress,
+            ctx,
+            # train_cnn wants validation rows; the caller scores in on_step, so one will do.
+            lambda **settings: train_cnn(module, X, targets, X[:1], targets[:1], **settings),
+            epochs=10,
+            lr=1e-2,
+            batch_size=64,
         )
-        module.eval()
-        return predictor

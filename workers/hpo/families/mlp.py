@@ -63,7 +63,7 @@ class MLPFamily(ModelFamily):
 
     def fit(self, params, X, y, ctx):
         # Imported here so that validating configs (web process) never loads torch.
-        from workers.models.artifacts import TorchPredictor, scaling_spec
+        from workers.models.artifacts import scaling_spec
         from workers.training.mlp import MLP, MLPConfig, train_mlp
 
         targets, classes = class_indices(y, ctx.task)
@@ -84,29 +84,53 @@ class MLPFamily(ModelFamily):
         }
         if classes is not None:
             spec["classes"] = classes.tolist()
-        predictor = TorchPredictor(module, spec)  # reads the module as it trains
-        options = ctx.trainer
-        settings = fit_settings(params, ctx, epochs=20, lr=1e-3, batch_size=32)
-        if options.processes > 1:
-            one_data_parallel_fit(module, predictor, params, X, targets, ctx, options, settings)
-            return predictor
-        train_mlp(
+        return fit_module(
             module,
+            spec,
+            params,
             X,
             targets,
-            None,
-            None,
-            task=ctx.task,
-            **settings,
-            on_epoch=lambda epoch, _: ctx.on_step(epoch, predictor),
-            lr_schedule=str(params.get("lr_schedule", "fixed")),
-            hypergrad_lr=float(params.get("hypergrad_lr", 1e-5)),
-            options=options,
-            stop=ctx.stop,
-            on_progress=ctx.on_progress,
+            ctx,
+            lambda **settings: train_mlp(
+                module,
+                X,
+                targets,
+                None,
+                None,
+                task=ctx.task,
+                hypergrad_lr=float(params.get("hypergrad_lr", 1e-5)),
+                **settings,
+            ),
+            epochs=20,
+            lr=1e-3,
+            batch_size=32,
         )
-        module.eval()
+
+
+def fit_module(
+    module, spec: dict, params, X, targets, ctx, train, *, epochs: int, lr: float, batch_size: int
+):
+    """Train a family's torch module on a trial's settings (its params, else the family's
+    defaults epochs, lr and batch_size) and return its predictor: in one process through
+    train(**settings) (the family's trainer), reporting every epoch to ctx.on_step, or
+    data parallel over ctx.trainer.processes, reporting once."""
+    from workers.models.artifacts import TorchPredictor
+
+    predictor = TorchPredictor(module, spec)  # reads the module as it trains
+    settings = fit_settings(params, ctx, epochs=epochs, lr=lr, batch_size=batch_size)
+    if ctx.trainer.processes > 1:
+        one_data_parallel_fit(module, predictor, params, X, targets, ctx, ctx.trainer, settings)
         return predictor
+    train(
+        **settings,
+        on_epoch=lambda epoch, _: ctx.on_step(epoch, predictor),
+        lr_schedule=str(params.get("lr_schedule", "fixed")),
+        options=ctx.trainer,
+        stop=ctx.stop,
+        on_progress=ctx.on_progress,
+    )
+    module.eval()
+    return predictor
 
 
 def fit_settings(params: dict, ctx, *, epochs: int, lr: float, batch_size: int) -> dict:
