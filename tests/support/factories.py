@@ -172,7 +172,7 @@ def genotype_dir(path: Path, *, seed: int = 0) -> Path:
     module = GenotypeNetwork(config)
     optimiser = torch.optim.Adam(module.parameters(), lr=0.05)
     x = torch.as_tensor(X, dtype=torch.float32)
-    for _ in range(steps):
+    for _ in range(30):
         optimiser.zero_grad()
         torch.nn.functional.cross_entropy(module(x), torch.as_tensor(y)).backward()
         optimiser.step()
