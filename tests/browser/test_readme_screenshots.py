@@ -50,7 +50,7 @@ def test_each_page_of_the_web_ui_section(chromium, live_server, django_user_mode
     job = run_here(
         queued_hpo_job(ana, iris, name="iris-forest", model="random_forest", n_trials=8)
     )
-    assert job.status == "succeeded", job.error
+    assert job.status == "succeeded", job.error_message
     version = ModelVersion.objects.get(job=job)
     deployment = create_deployment(
         ana,

@@ -73,7 +73,7 @@ def test_the_api_walkthrough_runs_as_written(live_server, monkeypatch, tmp_path,
             if "/api/v1/jobs/ -d" in command:  # a submission: the worker's part, here
                 submitted.append(body["id"])
                 job = run_here(Job.objects.get(id=body["id"]))
-                assert job.status == "succeeded", job.error
+                assert job.status == "succeeded", job.error_message
             if "/predict/" in command:
                 assert body["predictions"] == [0] and body["version"] in (1, 2), body
                 assert body["deployment"] == 1
