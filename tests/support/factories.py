@@ -130,6 +130,17 @@ def forest_dir(
     return path
 
 
+def _train_steps(module: torch.nn.Module, X: np.ndarray, y: np.ndarray, steps: int) -> None:
+    """Full-batch Adam steps on cross-entropy: enough for a model whose answers need not
+    be good."""
+    optimiser = torch.optim.Adam(module.parameters(), lr=0.05)
+    x = torch.as_tensor(X, dtype=torch.float32)
+    for _ in range(steps):
+        optimiser.zero_grad()
+        torch.nn.functional.cross_entropy(module(x), torch.as_tensor(y)).backward()
+        optimiser.step()
+
+
 def mlp_dir(path: Path, *, seed: int = 0, steps: int = 30) -> Path:
     """A small torch MLP on iris, trained for `steps` steps (its answers need not be good)."""
     X, y = iris_xy()
@@ -144,14 +155,8 @@ def mlp_dir(path: Path, *, seed: int = 0, steps: int = 30) -> Path:
         "features": FEATURES,
         **scaling_spec(X),
     }
-    optimiser = torch.optim.Adam(module.parameters(), lr=0.05)
-    x = torch.as_tensor(
-        (X - np.asarray(spec["input_mean"])) / np.asarray(spec["input_std"]), dtype=torch.float32
-    )
-    for _ in range(steps):
-        optimiser.zero_grad()
-        torch.nn.functional.cross_entropy(module(x), torch.as_tensor(y)).backward()
-        optimiser.step()
+    x = (X - np.asarray(spec["input_mean"])) / np.asarray(spec["input_std"])
+    _train_steps(module, x, y, steps)
     save_model(module, path, family="mlp", spec=spec)
     return path
 
@@ -170,12 +175,7 @@ def genotype_dir(path: Path, *, seed: int = 0) -> Path:
     config = GenotypeConfig(space.decode(space.sample(random.Random(seed))), [4], 3)
     torch.manual_seed(seed)
     module = GenotypeNetwork(config)
-    optimiser = torch.optim.Adam(module.parameters(), lr=0.05)
-    x = torch.as_tensor(X, dtype=torch.float32)
-    for _ in range(30):
-        optimiser.zero_grad()
-        torch.nn.functional.cross_entropy(module(x), torch.as_tensor(y)).backward()
-        optimiser.step()
+    _train_steps(module, X, y, 30)
     module.eval()
     spec = {"kind": "genotype", "config": asdict(config), "task": "classification"}
     spec.update(classes=[0, 1, 2], features=FEATURES)
