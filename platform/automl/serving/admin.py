@@ -55,18 +55,7 @@ class PredictionLogAdmin(admin.ModelAdmin):
     list_filter = ["cached", "created_at"]
     search_fields = ["deployment__name", "deployment__owner__username"]
     date_hierarchy = "created_at"
-    readonly_fields = [
-        "deployment",
-        "version",
-        "n_rows",
-        "inputs",
-        "outputs",
-        "shadow_version",
-        "shadow_outputs",
-        "latency_ms",
-        "cached",
-        "created_at",
-    ]
+    readonly_fields = ["deployment", *PredictionLog.RECORDED]
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False

@@ -115,6 +115,19 @@ class PredictionLog(models.Model):
     cached = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
+    # What a request left behind, as the API and the admin show it (read-only in both).
+    RECORDED = (
+        "version",
+        "n_rows",
+        "inputs",
+        "outputs",
+        "shadow_version",
+        "shadow_outputs",
+        "latency_ms",
+        "cached",
+        "created_at",
+    )
+
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["deployment", "-created_at"])]

@@ -136,16 +136,5 @@ class PredictAnswerSerializer(serializers.Serializer):
 class PredictionLogSerializer(serializers.ModelSerializer):
     class Meta:
         model = PredictionLog
-        fields = [
-            "id",
-            "version",
-            "n_rows",
-            "inputs",
-            "outputs",
-            "shadow_version",
-            "shadow_outputs",
-            "latency_ms",
-            "cached",
-            "created_at",
-        ]
+        fields = ["id", *PredictionLog.RECORDED]
         read_only_fields = fields
