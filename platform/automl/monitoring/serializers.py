@@ -236,6 +236,8 @@ class MonitoringPolicySerializer(serializers.ModelSerializer):
     min_labels = serializers.IntegerField(min_value=2, max_value=1_000_000, default=30)
     n_trials = serializers.IntegerField(min_value=1, max_value=500, default=10)
     significance = serializers.FloatField(min_value=0.0001, max_value=0.5, default=0.05)
+    # A deployment without a policy answers the defaults, never saved: no time yet.
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = MonitoringPolicy
