@@ -466,11 +466,17 @@ def jobs_resume(ctx: click.Context, job_id: int):
 
 @jobs.command("extend")
 @click.argument("job_id", type=int)
-@click.option("--trials", "n_trials", type=int, required=True, help="How many more trials.")
+@click.option("--trials", "n_trials", type=int, help="How many more trials (NAS: candidates).")
+@click.option(
+    "--seconds",
+    type=int,
+    help="How many more seconds (an HPO job's time_budget_s, a NAS search's timeout_s).",
+)
 @click.pass_context
-def jobs_extend(ctx: click.Context, job_id: int, n_trials: int):
-    """More trials for a paused job (run once resumed) or a finished one (run now)."""
-    job = client_of(ctx).jobs.extend(job_id, n_trials)
+def jobs_extend(ctx: click.Context, job_id: int, n_trials: int | None, seconds: int | None):
+    """More trials and/or time for a paused job (run once resumed) or a finished one (run
+    now)."""
+    job = client_of(ctx).jobs.extend(job_id, n_trials=n_trials, seconds=seconds)
     emit(ctx, job.raw, lambda: show_job(job))
 
 

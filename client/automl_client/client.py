@@ -365,9 +365,16 @@ class Jobs(Part):
         """Queue a paused job again; any worker runs it on from its trials and checkpoint."""
         return Job.from_api(self.client.request("POST", f"/jobs/{job_id}/resume/"), self.client)
 
-    def extend(self, job_id: int, n_trials: int) -> Job:
-        """n_trials more trials: a paused job runs them once resumed, a finished one now."""
-        body = self.client.request("POST", f"/jobs/{job_id}/extend/", json={"n_trials": n_trials})
+    def extend(self, job_id: int, n_trials: int | None = None, seconds: int | None = None) -> Job:
+        """n_trials more trials and/or `seconds` more time (an HPO job's time_budget_s, a
+        NAS search's timeout_s): a paused job runs on with them once resumed, a finished one
+        now."""
+        given = {"n_trials": n_trials, "seconds": seconds}
+        body = self.client.request(
+            "POST",
+            f"/jobs/{job_id}/extend/",
+            json={key: value for key, value in given.items() if value is not None},
+        )
         return Job.from_api(body, self.client)
 
     def register_best(self, job_id: int) -> Job:

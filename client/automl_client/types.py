@@ -152,8 +152,8 @@ class Job(Resource):
     def resume(self) -> Job:
         return self._api().jobs.resume(self.id)
 
-    def extend(self, n_trials: int) -> Job:
-        return self._api().jobs.extend(self.id, n_trials)
+    def extend(self, n_trials: int | None = None, seconds: int | None = None) -> Job:
+        return self._api().jobs.extend(self.id, n_trials=n_trials, seconds=seconds)
 
     def register_best(self) -> Job:
         return self._api().jobs.register_best(self.id)

@@ -250,3 +250,76 @@ def test_a_compression_step_whose_worker_died_before_registering_is_registered_o
     assert [s["model_version"] for s in job.result["steps"]] == [v.id for v in versions]
     # The second step was registered from its saved model, not trained again over it.
     assert {p.name: p.stat().st_mtime_ns for p in step_1.iterdir()} == step_1_files
+
+
+def test_a_job_stopped_by_its_time_budget_is_given_more_time(
+    alice, alice_api, iris, artifacts, alice_browser
+):
+    job = queued_hpo_job(alice, iris, model="random_forest", search_space=SPACE, time_budget_s=0.5)
+    job = run_here(job)
+    assert job.status == "succeeded", job.error_message
+    first = job.result["n_complete"]
+    page = alice_browser.get(f"/jobs/{job.id}/").content.decode()
+    assert "More trials or time" in page and 'id="extend-seconds"' in page
+    url = f"/api/v1/jobs/{job.id}/extend/"
+
+    nothing = alice_api.post(url, {}, format="json")
+    assert nothing.status_code == 400 and "n_trials" in nothing.json()["fields"]
+    # Past a week of budget: the same bound as the config's, named by the field.
+    too_much = alice_api.post(url, {"seconds": 7 * 24 * 3600}, format="json")
+    assert too_much.status_code == 400
+    assert "time_budget_s must be at most" in too_much.json()["fields"]["seconds"][0]
+    assert Job.objects.get(id=job.id).status == "succeeded"  # not reopened
+
+    # The page's form: seconds alone.
+    alice_browser.post(f"/jobs/{job.id}/control/extend/", {"n_trials": "", "seconds": "1"})
+    job.refresh_from_db()
+    assert job.status == "queued" and job.config["time_budget_s"] == 1.5
+    job = run_here(job)
+    assert job.status == "succeeded", job.error_message
+    assert job.result["n_complete"] > first
+    assert job.result["budget"]["time_budget_s"] == 1.5
+
+    from automl.audit import history
+
+    assert {"seconds": [None, "+1"]} in [e.changes for e in history(job)]
+
+
+def test_a_job_without_a_time_limit_takes_trials_not_seconds(alice, alice_api, iris):
+    from workers.nas.config import validate_nas_config
+
+    job = make_job(alice, iris, status="succeeded", study_name="job-never-started")
+    answer = alice_api.post(f"/api/v1/jobs/{job.id}/extend/", {"seconds": 60}, format="json")
+    assert answer.status_code == 409
+    assert answer.json()["fields"]["seconds"] == ["the job's config sets no time_budget_s"]
+
+    config = validate_nas_config({"strategy": "random"}, "tabular", n_features=4).to_json()
+    job = make_job(alice, iris, kind="nas", config=config, status="paused")
+    answer = alice_api.post(f"/api/v1/jobs/{job.id}/extend/", {"seconds": 60}, format="json")
+    assert answer.status_code == 409 and "sets no timeout_s" in answer.json()["detail"]
+
+
+def test_a_paused_nas_search_is_given_more_candidates_and_time(
+    alice, alice_api, iris, alice_browser
+):
+    from workers.nas.config import validate_nas_config
+
+    config = validate_nas_config(
+        {"strategy": "random", "timeout_s": 60}, "tabular", n_features=4
+    ).to_json()
+    job = make_job(alice, iris, kind="nas", config=config, status="paused")
+    page = alice_browser.get(f"/jobs/{job.id}/").content.decode()
+    assert "More candidates or time" in page
+    body = {"n_trials": 2, "seconds": 30}
+    answer = alice_api.post(f"/api/v1/jobs/{job.id}/extend/", body, format="json")
+    assert answer.status_code == 202 and answer.json()["status"] == "paused"
+    stored = answer.json()["config"]
+    assert (stored["strategy"]["candidates"], stored["timeout_s"]) == (22, 90)
+
+    darts = validate_nas_config(
+        {"strategy": "darts", "timeout_s": 60}, "image", n_features=64
+    ).to_json()
+    job = make_job(alice, iris, kind="nas", config=darts, status="paused")
+    answer = alice_api.post(f"/api/v1/jobs/{job.id}/extend/", {"seconds": 30}, format="json")
+    assert answer.status_code == 409
+    assert "anneals its learning rate" in answer.json()["fields"]["seconds"][0]

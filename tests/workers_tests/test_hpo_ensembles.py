@@ -147,7 +147,7 @@ def test_a_paused_job_does_not_spend_its_time_budget(monkeypatch):
     storage = make_storage(None)
     create_study(config, storage, "s")
     now[0] += 30
-    engine.pause_budget(storage, "s")
+    engine.stop_budget(storage, "s")
     now[0] += 3600  # paused for an hour
     assert engine.budget_used(config, storage, "s")["used_s"] == 30
     create_study(config, storage, "s")  # resumed

@@ -336,8 +336,9 @@ def rerun_trials(
     extend_budget(storage, study_name, len(reruns))
 
 
-def pause_budget(storage: optuna.storages.BaseStorage, study_name: str) -> None:
-    """The job paused: its time budget does not run until it is resumed."""
+def stop_budget(storage: optuna.storages.BaseStorage, study_name: str) -> None:
+    """The job paused or finished: its time budget does not run until it is resumed or
+    extended."""
     clock.stop(storage, storage.get_study_id_from_name(study_name), BUDGET_STARTED)
 
 

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.utils.module_loading import import_string
 
+from automl.errors import Conflict, Invalid
+
 if TYPE_CHECKING:
     from plotly.graph_objects import Figure
 
@@ -65,8 +67,10 @@ class JobKind:
     # no worker process and no running-job slot (its children do), and a child's end or a
     # cancel request wakes it (run() is called again).
     orchestrates: ClassVar[bool] = False
-    # A paused or finished job of it can be given more trials (extend()).
+    # A paused or finished job of it can be given more trials or time (extend()).
     extendable: ClassVar[bool] = False
+    # What its trials are to a user ("More trials or time" on the job page).
+    trials_noun: ClassVar[str] = "trials"
 
     @property
     def label(self) -> str:
@@ -142,7 +146,11 @@ class JobKind:
     def typed_config(self, job: Job) -> Any:
         """The job's stored config rebuilt as its kind's typed config, every check run again
         (ConfigError if it no longer passes)."""
-        return self.config_class.from_json(job.config)
+        return self.rebuilt(job, job.config)
+
+    def rebuilt(self, job: Job, config: dict) -> Any:
+        """`config`, meant for `job`, rebuilt as this kind's typed config (ConfigError)."""
+        return self.config_class.from_json(config)
 
     def start(self, job: Job) -> int:
         """Run by run_job once the job is claimed: how many trial runners (run_trials) to
@@ -164,13 +172,40 @@ class JobKind:
         (registers_best_so_far kinds); the job keeps its status."""
         raise NotImplementedError
 
-    def extend(self, job: Job, n_trials: int) -> None:
-        """Give a paused or finished job n_trials more trials (extendable kinds)."""
+    def extend(self, job: Job, n_trials: int, seconds: int) -> None:
+        """Give a paused or finished job n_trials more trials and `seconds` more time
+        (extendable kinds; either may be 0)."""
         raise NotImplementedError
 
     def extend_refused(self, job: Job) -> str:
         """Why this job of an extendable kind cannot take more trials ("" if it can)."""
         return ""
+
+    def within_bounds(self, job: Job, config: dict, key: str, field: str, too_much: str) -> dict:
+        """`config`, the job's config that extend() raised at `key`, if it still passes the
+        kind's checks; else Invalid naming the API's `field` (past the option's largest
+        value)."""
+        from workers.config import ConfigError
+
+        try:
+            self.rebuilt(job, config)
+        except ConfigError as exc:
+            problem = exc.errors.get(key) or "; ".join(exc.errors.values())
+            raise Invalid(f"{too_much}: {key} {problem}", {field: [problem]}) from None
+        return config
+
+    def more_time(self, job: Job, config: dict, key: str, seconds: int) -> dict:
+        """`config` with `seconds` more on its time limit `key`. Conflict when it sets none:
+        such a job does not stop for time (more trials are what it can take)."""
+        if config.get(key) is None:
+            raise Conflict(
+                f"job {job.id} has no {key}, so it does not stop for time: give it more trials",
+                {"seconds": [f"the job's config sets no {key}"]},
+            )
+        more = {**config, key: config[key] + seconds}
+        return self.within_bounds(
+            job, more, key, "seconds", f"{seconds} more seconds are too many"
+        )
 
     def retry_from(self, job: Job, stage: int) -> None:
         """Make a failed or cancelled job run again from its stage `stage` (0-based), what

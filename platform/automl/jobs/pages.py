@@ -211,6 +211,7 @@ def _summary(job: Job) -> dict:
         "can_continue": kind.continuable and job.is_finished,
         "pausable": kind.pausable,
         "extendable": kind.extendable and not kind.extend_refused(job),
+        "trials_noun": kind.trials_noun,
         "can_rerun": kind.reruns_failed and job.is_finished and failed_not_rerun(job).exists(),
         "waiting_reason": _waiting(job),
         "failure_advice": FAILURE_ADVICE.get(job.failure_class, ""),
@@ -533,13 +534,16 @@ def job_control(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             resume_job(job, request.user)
             messages.success(request, f"Job {job.id} resumed.")
         elif action == "extend":
-            more = ExtendSerializer(data={"n_trials": request.POST.get("n_trials")})
+            # An empty field of the form is a field not given.
+            given = {k: request.POST[k] for k in ("n_trials", "seconds") if request.POST.get(k)}
+            more = ExtendSerializer(data=given)
             if not more.is_valid():
-                raise Invalid("n_trials: a whole number from 1 to 10000")
-            extend_job(job, more.validated_data["n_trials"], request.user)
-            messages.success(
-                request, f"Job {job.id}: {more.validated_data['n_trials']} more trials."
-            )
+                problems = flatten_errors(more.errors).items()
+                raise Invalid("; ".join(f"{field}: {' '.join(m)}" for field, m in problems))
+            extend_job(job, **more.validated_data, actor=request.user)
+            what = {"n_trials": "more trials", "seconds": "more seconds"}
+            said = " and ".join(f"{n} {what[k]}" for k, n in more.validated_data.items())
+            messages.success(request, f"Job {job.id}: {said}.")
         else:
             raise Http404("No such action.")
     except ServiceError as exc:

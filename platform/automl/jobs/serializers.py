@@ -10,7 +10,8 @@ from automl.datasets.models import Dataset
 from automl.datasets.services import job_task
 from automl.jobs import dispatch, kinds, studies
 from automl.jobs.models import FAILURE_CLASSES, Job, Schedule, Trial
-from workers.config import MAX_PARALLELISM
+from workers.config import MAX_PARALLELISM, MAX_TIMEOUT_S
+from workers.hpo.config import MAX_TRIALS
 
 DEVICES = ["auto", "cpu", "cuda"]
 PLATFORM_KEYS = ("parallelism", "warm_start_from")
@@ -464,9 +465,26 @@ class TrialFilesAnswerSerializer(serializers.Serializer):
 
 
 class ExtendSerializer(serializers.Serializer):
+    """More trials, more time or both (at least one)."""
+
     n_trials = serializers.IntegerField(
-        min_value=1, max_value=10_000, help_text="How many more trials the job may run."
+        min_value=1,
+        max_value=MAX_TRIALS,
+        required=False,
+        help_text="How many more trials (NAS: candidates) the job may run.",
     )
+    seconds = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_TIMEOUT_S,
+        required=False,
+        help_text="How many more seconds: added to an HPO job's time_budget_s or a NAS "
+        "search's timeout_s (409 when the job sets none).",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        if not attrs:
+            raise serializers.ValidationError({"n_trials": ["give n_trials, seconds or both"]})
+        return attrs
 
 
 class RetryStageSerializer(serializers.Serializer):

@@ -216,14 +216,21 @@ def resume_job(job: Job, actor=None) -> None:
         dispatch.dispatch_on_commit()
 
 
-def extend_job(job: Job, n_trials: int, actor=None) -> None:
-    """n_trials more trials for a paused or finished job: a paused one runs them once
-    resumed, a finished one is queued again at once."""
+def extend_job(job: Job, n_trials: int = 0, seconds: int = 0, actor=None) -> None:
+    """n_trials more trials and/or `seconds` more time (an HPO job's time_budget_s, a NAS
+    search's timeout_s) for a paused or finished job: a paused one runs them once resumed,
+    a finished one is queued again at once."""
     kind = _able(job, "extendable", "extended")
+    if not (n_trials or seconds):
+        raise Invalid(
+            "give more trials, more seconds or both",
+            {"n_trials": ["n_trials or seconds is required"]},
+        )
     if job.status not in (Job.Status.PAUSED, *Job.FINISHED):
+        field = "n_trials" if n_trials else "seconds"
         raise Conflict(
             f"job {job.id} is {job.status}: pause it first, then extend it",
-            {"n_trials": ["the job must be paused or finished"]},
+            {field: ["the job must be paused or finished"]},
         )
     with transaction.atomic():
         if job.is_finished:
@@ -231,8 +238,9 @@ def extend_job(job: Job, n_trials: int, actor=None) -> None:
             if not lifecycle.reopen(job.id):
                 raise Conflict(f"job {job.id} is no longer finished")
             dispatch.dispatch_on_commit()
-        kind.extend(job, n_trials)
-        audit.record(job, actor, {"n_trials": [None, f"+{n_trials}"]})
+        kind.extend(job, n_trials, seconds)
+        given = {"n_trials": n_trials, "seconds": seconds}
+        audit.record(job, actor, {key: [None, f"+{n}"] for key, n in given.items() if n})
 
 
 CURATED = ("notes", "tags", "excluded", "exclude_reason")

@@ -403,17 +403,19 @@ class JobRegisterBest(APIView):
 
 
 class JobExtend(APIView):
-    """More trials for a paused job (run once resumed) or a finished one (run at once):
-    HPO jobs, and NAS jobs but DARTS (409: its schedule cannot take more epochs)."""
+    """More trials and/or more time for a paused job (run once resumed) or a finished one
+    (run at once): HPO jobs (seconds: on time_budget_s), and NAS jobs (seconds: on timeout_s)
+    but DARTS (409: its schedule cannot take more epochs)."""
 
     @extend_schema(
-        request=ExtendSerializer, responses={202: JobSerializer, 409: OpenApiTypes.OBJECT}
+        request=ExtendSerializer,
+        responses={202: JobSerializer, 400: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
     )
     def post(self, request: Request, pk: int) -> Response:
         job = get_object_or_404(Job.objects.owned_by(request.user), id=pk)
         body = ExtendSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        extend_job(job, body.validated_data["n_trials"], request.user)
+        extend_job(job, **body.validated_data, actor=request.user)
         job.refresh_from_db()
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 

@@ -93,17 +93,23 @@ class HPO(JobKind):
 
         engine.rerun_trials(study_storage(job), job.study_name, trials)
 
-    def extend(self, job: Job, n_trials: int) -> None:
+    def extend(self, job: Job, n_trials: int, seconds: int) -> None:
+        """More trials on the study's budget; more seconds on the config's time_budget_s
+        (its clock stopped when the job paused or finished, so they all run)."""
         from workers.hpo import engine
 
+        config = self.more_time(job, job.config, "time_budget_s", seconds) if seconds else None
         try:
             engine.extend_budget(study_storage(job), job.study_name, n_trials)
         except KeyError:  # Optuna's "Record does not exist": it ended before its first trial
+            field = "n_trials" if n_trials else "seconds"
             raise Conflict(
                 f"job {job.id} has no study to extend: it ended before its first trial; "
                 "run it again instead",
-                {"n_trials": ["the job ran no trial"]},
+                {field: ["the job ran no trial"]},
             ) from None
+        if config is not None:
+            Job.objects.filter(id=job.id).update(config=config)
 
     def curated(self, job: Job) -> None:
         """The best trial and importances of a finished job, again without the trials now
@@ -154,8 +160,10 @@ def close(job: Job, config, data, storage) -> None:
     if not lifecycle.start_closing(job.id):
         return  # another runner is closing it
     sync_trials(job, storage)
+    # The search is over (paused or done): its time budget does not count the wait until
+    # a resume, or an extend of the finished job.
+    engine.stop_budget(storage, job.study_name)
     if lifecycle.pause(job.id):
-        engine.pause_budget(storage, job.study_name)
         return  # its study is kept as it is: resume() runs it on from there
     cancelled = Job.objects.filter(id=job.id, cancel_requested=True).exists()
     excluded = excluded_numbers(job)

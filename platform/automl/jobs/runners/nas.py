@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.utils import timezone
 
-from automl.errors import Conflict, Invalid
+from automl.errors import Conflict
 from automl.jobs import lifecycle, studies
 from automl.jobs.kinds import JobKind
 from automl.jobs.models import Job, Trial
@@ -29,6 +29,7 @@ class NAS(JobKind):
     config_path = "workers.nas.config.NASConfig"
     pausable = True
     extendable = True
+    trials_noun = "candidates"
 
     def validate(self, config, *, dataset, task, owner, parallelism, errors) -> dict:
         from workers.nas.config import data_kind_of, parallelism_problem, validate_nas_config
@@ -39,8 +40,8 @@ class NAS(JobKind):
             errors["config.parallelism"] = problem
         return typed.to_json()
 
-    def typed_config(self, job: Job):
-        return self.config_class.from_json(job.config, n_features=job.dataset.n_features or None)
+    def rebuilt(self, job: Job, config: dict):
+        return self.config_class.from_json(config, n_features=job.dataset.n_features or None)
 
     def start(self, job: Job) -> int:
         from workers.nas import parallel
@@ -59,26 +60,29 @@ class NAS(JobKind):
             return 0
         return parallelism
 
-    def extend(self, job: Job, n_trials: int) -> None:
-        """Raise the strategy's candidate count (evolution: its cycles) in the job's stored
-        config: a resumed or reopened search replays its trials and trains n_trials more
-        candidates. DARTS refuses (Strategy.not_extendable says why)."""
-        from workers.config import ConfigError
+    def extend(self, job: Job, n_trials: int, seconds: int) -> None:
+        """Raise the strategy's candidate count (evolution: its cycles) and/or the search's
+        timeout_s in the job's stored config: a resumed or reopened search replays its
+        trials and trains n_trials more candidates. DARTS refuses (Strategy.not_extendable
+        says why)."""
         from workers.nas.strategies import STRATEGIES
 
         if refused := self.extend_refused(job):
-            raise Conflict(refused, {"n_trials": [refused]})
-        stored = job.config["strategy"]
-        key = STRATEGIES[stored["name"]].budget_option
-        config = {**job.config, "strategy": {**stored, key: stored[key] + n_trials}}
-        try:
-            self.config_class.from_json(config, n_features=job.dataset.n_features or None)
-        except ConfigError as exc:  # past the option's largest value
-            problem = "; ".join(exc.errors.values())
-            raise Invalid(
-                f"{n_trials} more candidates are too many: strategy.{key} {problem}",
-                {"n_trials": [problem]},
-            ) from None
+            raise Conflict(refused, {"n_trials" if n_trials else "seconds": [refused]})
+        config = job.config
+        if n_trials:
+            stored = config["strategy"]
+            key = STRATEGIES[stored["name"]].budget_option
+            config = {**config, "strategy": {**stored, key: stored[key] + n_trials}}
+            config = self.within_bounds(
+                job,
+                config,
+                f"strategy.{key}",
+                "n_trials",
+                f"{n_trials} more candidates are too many",
+            )
+        if seconds:
+            config = self.more_time(job, config, "timeout_s", seconds)
         Job.objects.filter(id=job.id).update(config=config)
 
     def extend_refused(self, job: Job) -> str:
