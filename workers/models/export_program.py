@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from workers.models.imported import ImportedPredictor
+
 MODEL = "model"  # the program's name inside the archive (torch.export.save writes it)
 # Records (below the archive's one root folder) a plain torch.export.save writes.
 ALLOWED_RECORDS = re.compile(
@@ -117,7 +119,7 @@ def check_program(path: Path, max_parameters: int | None = None, max_bytes: int 
     return parameters
 
 
-class ProgramPredictor:
+class ProgramPredictor(ImportedPredictor):
     """A loaded torch.export program with a sklearn-like API (predict, predict_proba,
     classes_), answering like TorchPredictor.
 
@@ -125,18 +127,14 @@ class ProgramPredictor:
         ProgramError: the archive fails check_program or does not take N x features rows.
     """
 
+    error = ProgramError
+    noun = "program"
+
     def __init__(self, path: Path, spec: dict) -> None:
         import torch
 
         check_program(path)
-        self.spec = spec
-        self.task = spec.get("task", "classification")
-        if self.task not in ("classification", "regression"):
-            raise ProgramError(f"unknown task {self.task!r}")
-        classes = spec.get("classes")
-        if self.task == "classification" and not classes:
-            raise ProgramError("a classification program needs spec.classes (its outputs' labels)")
-        self.classes_ = np.asarray(classes) if self.task == "classification" else None
+        self._read_task(spec)
         features = spec.get("features")
         if not features:
             raise ProgramError("spec.features must name the program's input columns")
@@ -153,29 +151,9 @@ class ProgramPredictor:
                 f"(export it with a dynamic batch dimension): {type(exc).__name__}: {exc}"
             ) from None
 
-    def _outputs(self, X: np.ndarray) -> np.ndarray:
+    def _raw(self, rows: np.ndarray) -> np.ndarray:
         import torch
 
-        rows = torch.as_tensor(np.asarray(X, dtype=np.float32)).reshape(len(X), -1)
         with torch.no_grad():
-            out = self.module(rows)
-        out = np.asarray(out.detach().float().numpy(), dtype=np.float64)
-        if self.task == "regression":
-            return out.reshape(len(rows))
-        if out.ndim != 2 or out.shape[1] != len(self.classes_):
-            raise ProgramError(
-                f"the program answers {list(out.shape)}, not N x {len(self.classes_)} logits"
-            )
-        return out
-
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        if self.task != "classification":
-            raise AttributeError("predict_proba is only available for classification")
-        out = self._outputs(X)
-        out -= out.max(axis=1, keepdims=True)
-        proba = np.exp(out)
-        return proba / proba.sum(axis=1, keepdims=True)
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        out = self._outputs(X)
-        return self.classes_[out.argmax(axis=1)] if self.task == "classification" else out
+            out = self.module(torch.as_tensor(rows))
+        return out.detach().float().numpy()

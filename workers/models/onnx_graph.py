@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from workers.models.imported import ImportedPredictor
+
 # The operator domains onnxruntime's CPU provider runs ("" is the standard ai.onnx).
 ALLOWED_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml"})
 SCORES = ("logits", "probabilities")
@@ -96,7 +98,7 @@ def check_graph(path: Path, max_parameters: int | None = None) -> int:
     return parameters
 
 
-class OnnxPredictor:
+class OnnxPredictor(ImportedPredictor):
     """An onnxruntime session with a sklearn-like API (predict, predict_proba, classes_).
 
     Args:
@@ -107,21 +109,18 @@ class OnnxPredictor:
         GraphError: the graph fails check_graph, or does not take one N x features tensor.
     """
 
+    error = GraphError
+    noun = "graph"
+    answers = "class scores"
+
     def __init__(self, path: Path, spec: dict) -> None:
         import onnxruntime as ort
 
         check_graph(path)
-        self.spec = spec
-        self.task = spec.get("task", "classification")
-        if self.task not in ("classification", "regression"):
-            raise GraphError(f"unknown task {self.task!r}")
+        self._read_task(spec)
         self.scores = spec.get("scores", "logits")
         if self.scores not in SCORES:
             raise GraphError(f"spec.scores must be one of {list(SCORES)}, not {self.scores!r}")
-        classes = spec.get("classes")
-        if self.task == "classification" and not classes:
-            raise GraphError("a classification graph needs spec.classes (its outputs' labels)")
-        self.classes_ = np.asarray(classes) if self.task == "classification" else None
         try:
             self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
@@ -142,28 +141,6 @@ class OnnxPredictor:
         features = spec.get("features")
         self.n_features_in_ = width if isinstance(width, int) else len(features or []) or None
 
-    def _outputs(self, X: np.ndarray) -> np.ndarray:
-        rows = np.asarray(X, dtype=np.float32).reshape(len(X), -1)
+    def _raw(self, rows: np.ndarray) -> np.ndarray:
         (out, *_) = self.session.run(None, {self.input_name: rows})
-        out = np.asarray(out, dtype=np.float64)
-        if self.task == "regression":
-            return out.reshape(len(rows))
-        if out.ndim != 2 or out.shape[1] != len(self.classes_):
-            raise GraphError(
-                f"the graph answers {list(out.shape)}, not N x {len(self.classes_)} class scores"
-            )
         return out
-
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        if self.task != "classification":
-            raise AttributeError("predict_proba is only available for classification")
-        out = self._outputs(X)
-        if self.scores == "probabilities":
-            return out
-        out -= out.max(axis=1, keepdims=True)
-        proba = np.exp(out)
-        return proba / proba.sum(axis=1, keepdims=True)
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        out = self._outputs(X)
-        return self.classes_[out.argmax(axis=1)] if self.task == "classification" else out
