@@ -24,7 +24,6 @@ class LoadedModel:
 
     version_id: int
     storage_key: str
-    sha256: str
     model: Any
     transformer: Any
     features: list[str] | None
@@ -106,7 +105,6 @@ def load(version) -> LoadedModel:
     return LoadedModel(
         version_id=version.id,
         storage_key=version.storage_key,
-        sha256=version.sha256,
         model=load_model(directory),
         transformer=load_preprocessing(directory),
         features=version.features,
@@ -127,14 +125,9 @@ class ModelCache:
         self.loads = 0  # how many times a model was read from storage (tests, metrics)
 
     def _fresh(self, version) -> LoadedModel | None:
-        # An id (and its storage key) names another model once a database is recreated:
-        # the files' hash decides.
+        # An id names another model once a database is recreated: the storage key decides.
         item = self._items.get(version.id)
-        same = item is not None and (item.storage_key, item.sha256) == (
-            version.storage_key,
-            version.sha256,
-        )
-        return item if same else None
+        return item if item is not None and item.storage_key == version.storage_key else None
 
     def get(self, version) -> LoadedModel:
         with self._lock:
