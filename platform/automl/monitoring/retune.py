@@ -62,8 +62,11 @@ def labelled(
 
 
 def _source_job(champion: ModelVersion):
+    from automl.jobs import kinds
+
     job = champion.job
-    if job is None or job.kind != "hpo" or job.dataset is None:
+    # A re-tune continues the champion's search: its job kind must let trials seed a new one.
+    if job is None or not kinds.get(job.kind).continuable or job.dataset is None:
         raise Conflict(
             f"{champion} was not made by an HPO job on a data set: there is no study to continue"
         )
